@@ -1,0 +1,28 @@
+// Installs what the test suite and benchmarks use from Debian's packages, once:
+// busybox-static (a tiny rootfs for image tests), runc and crun (benchmark references).
+// Runs before `npm test`; never needs to be done by hand.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const wanted = [
+  { pkg: 'busybox-static', file: '/bin/busybox', required: true },
+  { pkg: 'runc', file: '/usr/sbin/runc', required: false },
+  { pkg: 'crun', file: '/usr/bin/crun', required: false },
+  { pkg: 'hyperfine', file: '/usr/bin/hyperfine', required: false },
+];
+const missing = wanted.filter((w) => !existsSync(w.file));
+if (missing.length === 0) process.exit(0);
+
+const names = missing.map((m) => m.pkg);
+console.error(`skiff tests: installing ${names.join(' ')} (apt-get)`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+let r = spawnSync('apt-get', ['install', '-y', '-qq', ...names], { stdio: 'inherit', env });
+if (r.status !== 0) {
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  r = spawnSync('apt-get', ['install', '-y', '-qq', ...names], { stdio: 'inherit', env });
+}
+const stillMissing = missing.filter((m) => m.required && !existsSync(m.file));
+if (stillMissing.length > 0) {
+  console.error(`skiff tests: could not install ${stillMissing.map((m) => m.pkg).join(' ')}; tests need it`);
+  process.exit(1);
+}

@@ -1,0 +1,114 @@
+// The reaper: skiffd is the child subreaper, so every container's PID 1 becomes its
+// child once the launcher's first child exits. Exits are seen through pidfds in one
+// epoll set waited on in libuv's thread pool; never waitpid(-1), which would steal the
+// statuses of the children libuv itself spawned (the launcher workers).
+import {
+  CLD_DUMPED, CLD_EXITED, CLD_KILLED, EPOLLIN, EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollDel, epollWaitAsync,
+  eventfd, eventfdDrain, eventfdSignal, pidfdOpen, pidfdSendSignal, setChildSubreaper, waitPidfd,
+} from '../sys/libc.js';
+
+export interface ExitStatus {
+  /** exit code, or 128 + signal (what a shell and `docker run` report) */
+  exitCode: number;
+  /** the signal that ended the process, if one did */
+  signal: number | null;
+  coreDumped: boolean;
+}
+
+interface Watch {
+  pid: number;
+  pidfd: number;
+  resolve: (s: ExitStatus) => void;
+}
+
+const WAKE = -1;
+
+export class Reaper {
+  private readonly epfd = epollCreate();
+  private readonly wakeFd = eventfd();
+  private readonly watches = new Map<number, Watch>(); // by pidfd
+  private readonly events = Buffer.alloc(64 * EPOLL_EVENT_SIZE);
+  private waiting = false;
+  private closed = false;
+
+  constructor() {
+    setChildSubreaper();
+    epollAdd(this.epfd, this.wakeFd, EPOLLIN, WAKE >>> 0);
+  }
+
+  /** How many processes are being watched. */
+  get size(): number {
+    return this.watches.size;
+  }
+
+  /**
+   * Watches a child (a re-parented PID 1) and resolves with its exit once it has
+   * been reaped. The pid must be our child or zombie: pidfd_open pins it, so it
+   * cannot be recycled before we see its exit.
+   */
+  watch(pid: number): { exited: Promise<ExitStatus>; signal: (sig: number) => void } {
+    const pidfd = pidfdOpen(pid);
+    let resolve!: (s: ExitStatus) => void;
+    const exited = new Promise<ExitStatus>((r) => { resolve = r; });
+    const w: Watch = { pid, pidfd, resolve };
+    this.watches.set(pidfd, w);
+    epollAdd(this.epfd, pidfd, EPOLLIN, pidfd);
+    // It may have exited already: a pidfd of a zombie is readable at once, and the loop will see it.
+    this.loop();
+    return {
+      exited,
+      signal: (sig: number) => {
+        if (this.watches.get(pidfd) === w) pidfdSendSignal(pidfd, sig);
+      },
+    };
+  }
+
+  private loop(): void {
+    if (this.waiting || this.closed || this.watches.size === 0) return;
+    this.waiting = true;
+    epollWaitAsync(this.epfd, this.events, -1).then((events) => {
+      this.waiting = false;
+      for (const ev of events) {
+        if (ev.data === WAKE >>> 0) { eventfdDrain(this.wakeFd); continue; }
+        this.reap(ev.data);
+      }
+      this.loop();
+    }, (err: unknown) => {
+      this.waiting = false;
+      // epoll_wait on a valid epoll fd only fails on a programming error: surface it.
+      process.emitWarning(`skiff reaper: ${(err as Error).message}`);
+    });
+  }
+
+  private reap(pidfd: number): void {
+    const w = this.watches.get(pidfd);
+    if (!w) return;
+    const exit = waitPidfd(pidfd);
+    if (exit === null) return; // spurious wake-up
+    this.watches.delete(pidfd);
+    epollDel(this.epfd, pidfd);
+    close(pidfd);
+    w.resolve(toExitStatus(exit.code, exit.status));
+  }
+
+  /** Stops waiting (the pending epoll_wait returns at once); watched processes are left alone. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    eventfdSignal(this.wakeFd);
+    const finish = () => {
+      if (this.waiting) { setTimeout(finish, 5); return; }
+      for (const w of this.watches.values()) close(w.pidfd);
+      this.watches.clear();
+      close(this.epfd);
+      close(this.wakeFd);
+    };
+    finish();
+  }
+}
+
+export function toExitStatus(code: number, status: number): ExitStatus {
+  if (code === CLD_EXITED) return { exitCode: status, signal: null, coreDumped: false };
+  if (code === CLD_KILLED || code === CLD_DUMPED) return { exitCode: 128 + status, signal: status, coreDumped: code === CLD_DUMPED };
+  return { exitCode: 255, signal: null, coreDumped: false };
+}

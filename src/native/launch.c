@@ -1,0 +1,682 @@
+/*
+ * launch.c — skiff's launch-plan interpreter: the only C in skiff.
+ *
+ * It exists because no JavaScript can run between fork and exec (V8 marks its
+ * heap MADV_DONTFORK) and because a multi-threaded Node process cannot enter a
+ * user namespace itself. It holds no policy: TypeScript (src/native/launch.ts,
+ * src/workers/plan.ts) decides every namespace, mount, fd and id; this file
+ * decodes a flat plan and applies it, one case per operation.
+ *
+ *   caller thread (launcher worker)           child1 (host pid ns)        PID 1 (new namespaces)
+ *   ───────────────────────────────           ────────────────────        ──────────────────────
+ *   decode + validate plan, build argv/envp
+ *   block all signals
+ *   clone(VM|VFORK) ─────────────────────────▶ clone(VM|VFORK|CLONE_NEW*) ─▶ run ops[0..n-1]
+ *     (suspended: vfork)                         (suspended: vfork)          reset signals, execve
+ *                                                                          ◀─ exec ok, or _exit(127)
+ *                                             record PID 1's pid, _exit(0)
+ *   waitpid(child1); restore signal mask
+ *   read the shared result: pid, or (op index, op code, errno)
+ *
+ * With a user namespace, PID 1 is cloned without CLONE_VFORK so that child1
+ * (still root in the parent namespace) can write its uid/gid maps; PID 1 waits
+ * on a pipe for that, and child1 learns that exec happened from a close-on-exec
+ * pipe reaching end-of-file.
+ *
+ * Why CLONE_VM|CLONE_VFORK and not fork(): forking a Node process copies the
+ * page tables of a large heap (milliseconds); a vfork-style clone on a small
+ * dedicated stack costs microseconds, as posix_spawn does. The children share
+ * the caller's memory, so they report failures by writing into a struct the
+ * caller owns, and they never allocate, never touch stdio and never return:
+ * they end in execve or _exit. Child1 exits once PID 1 has exec'd, so PID 1 is
+ * orphaned and re-parented to the nearest child subreaper (skiffd).
+ *
+ * Plan layout (little-endian u32s; strings are NUL-terminated in one area):
+ *   header  magic "SKPL", version, clone flags, op count, ops offset,
+ *           strings offset, strings length, uid map, gid map, exec paths,
+ *           exec path count, argv, argc, envp, envc
+ *   op      code, then 7 u32 arguments (string offsets, numbers, registers)
+ * A string reference is an offset into the string area, NONE for absent; a list
+ * is (offset of its first string, count), strings back to back.
+ * Op codes are owned by TypeScript (OpCode in src/native/plan-format.ts); this
+ * enum mirrors it and test/native/plan-roundtrip.test.ts checks they agree.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PLAN_MAGIC 0x4c504b53u /* "SKPL" little-endian */
+#define PLAN_VERSION 1u
+#define NONE 0xffffffffu
+#define OP_WORDS 8
+#define HEADER_WORDS 16
+#define MAX_OPS 4096
+#define MAX_LIST 65536
+#define REGISTERS 8
+#define STACK_SIZE (256 * 1024)
+
+/* Mirrors OpCode in src/native/plan-format.ts. */
+enum op_code {
+  OP_MOUNT = 1,       /* src, target, fstype, flags, data, resolve, src register */
+  OP_REMOUNT_RO = 2,  /* target, resolve: MS_REMOUNT|MS_BIND|MS_RDONLY (+ flags) */
+  OP_MKDIR = 3,       /* path, mode, resolve, ignore EEXIST */
+  OP_MKNOD = 4,       /* path, mode, major, minor, resolve */
+  OP_SYMLINK = 5,     /* target, linkpath, resolve */
+  OP_OPEN_ROOT = 6,   /* path: the directory later ops resolve paths under */
+  OP_PIVOT_ROOT = 7,  /* path: chdir, pivot_root(".", "."), detach the old root */
+  OP_SETHOSTNAME = 8, /* name */
+  OP_LOOPBACK_UP = 9, /* bring "lo" up in the new network namespace */
+  OP_OPEN = 10,       /* path, flags, register */
+  OP_SETSID = 11,
+  OP_SET_CTTY = 12,   /* register */
+  OP_DUP2 = 13,       /* register, target fd */
+  OP_CLOSE_FROM = 14, /* first fd */
+  OP_CHDIR = 15,      /* path */
+  OP_SET_NO_NEW_PRIVS = 16,
+  OP_SETRLIMIT = 17,  /* resource, soft lo, soft hi, hard lo, hard hi */
+  OP_WRITE_FILE = 18, /* path, data, resolve */
+  OP_UMOUNT2 = 19,    /* path, flags */
+  OP_FAIL = 20,       /* errno: test-only failure injection */
+  OP_SET_DUMPABLE = 21, /* 0 or 1 */
+  OP__END
+};
+
+static const char *const op_names[OP__END] = {
+  [OP_MOUNT] = "mount", [OP_REMOUNT_RO] = "remount_ro", [OP_MKDIR] = "mkdir",
+  [OP_MKNOD] = "mknod", [OP_SYMLINK] = "symlink", [OP_OPEN_ROOT] = "open_root",
+  [OP_PIVOT_ROOT] = "pivot_root", [OP_SETHOSTNAME] = "sethostname",
+  [OP_LOOPBACK_UP] = "loopback_up", [OP_OPEN] = "open", [OP_SETSID] = "setsid",
+  [OP_SET_CTTY] = "set_ctty", [OP_DUP2] = "dup2", [OP_CLOSE_FROM] = "close_from",
+  [OP_CHDIR] = "chdir", [OP_SET_NO_NEW_PRIVS] = "set_no_new_privs",
+  [OP_SETRLIMIT] = "setrlimit", [OP_WRITE_FILE] = "write_file",
+  [OP_UMOUNT2] = "umount2", [OP_FAIL] = "fail", [OP_SET_DUMPABLE] = "set_dumpable",
+};
+
+/* Which argument words of each op are string references (bit i = arg i). */
+static const uint32_t op_string_args[OP__END] = {
+  [OP_MOUNT] = 0x17, [OP_REMOUNT_RO] = 0x1, [OP_MKDIR] = 0x1, [OP_MKNOD] = 0x1,
+  [OP_SYMLINK] = 0x3, [OP_OPEN_ROOT] = 0x1, [OP_PIVOT_ROOT] = 0x1,
+  [OP_SETHOSTNAME] = 0x1, [OP_OPEN] = 0x1, [OP_CHDIR] = 0x1, [OP_WRITE_FILE] = 0x3,
+  [OP_UMOUNT2] = 0x1,
+};
+
+/* What the children report to the caller: written in shared memory. */
+struct launch_result {
+  int32_t pid;      /* PID 1's pid in the caller's pid namespace, or -1 */
+  int32_t op_index; /* failing op; op count = the exec; -1 = setup/clone */
+  int32_t op_code;
+  int32_t err;      /* errno */
+};
+
+struct op {
+  uint32_t code;
+  uint32_t arg[OP_WORDS - 1];
+  const char *str[OP_WORDS - 1]; /* decoded string arguments (NULL if none) */
+};
+
+struct plan {
+  uint32_t clone_flags;
+  const char *uid_map, *gid_map;
+  uint32_t nops;
+  struct op *ops;
+  char **exec_paths; /* NULL-terminated */
+  char **argv;
+  char **envp;
+  uint32_t nexec;
+  /* owned allocations */
+  char *strings;
+  uint32_t strings_len;
+};
+
+struct child_ctx {
+  struct plan *plan;
+  struct launch_result *result;
+  char *pid1_stack_top;
+  int sync_pipe[2]; /* child1 → PID 1: "maps written" (user namespace only) */
+  int exec_pipe[2]; /* PID 1 → child1: EOF when exec happened (user namespace only) */
+};
+
+/* ───────────────────────── decoding (caller side, may allocate) ───────────────────────── */
+
+static uint32_t rd32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static const char *str_at(const struct plan *pl, uint32_t off, int *bad) {
+  if (off == NONE) return NULL;
+  if (off >= pl->strings_len) { *bad = 1; return NULL; }
+  /* The area ends with NUL (checked once), so every offset names a terminated string. */
+  return pl->strings + off;
+}
+
+static char **list_at(const struct plan *pl, uint32_t off, uint32_t count, int *bad) {
+  if (count > MAX_LIST) { *bad = 1; return NULL; }
+  char **v = calloc((size_t)count + 1, sizeof(char *));
+  if (!v) { *bad = 1; return NULL; }
+  uint32_t at = off;
+  for (uint32_t i = 0; i < count; i++) {
+    if (at >= pl->strings_len) { *bad = 1; free(v); return NULL; }
+    v[i] = pl->strings + at;
+    at += (uint32_t)strlen(v[i]) + 1;
+  }
+  return v;
+}
+
+static void plan_free(struct plan *pl) {
+  free(pl->ops);
+  free(pl->exec_paths);
+  free(pl->argv);
+  free(pl->envp);
+  free(pl->strings);
+  memset(pl, 0, sizeof(*pl));
+}
+
+/* Returns 0, or EINVAL with *why naming the first problem found. */
+static int plan_decode(const uint8_t *buf, size_t len, struct plan *pl, const char **why) {
+  memset(pl, 0, sizeof(*pl));
+  *why = "truncated header";
+  if (len < HEADER_WORDS * 4) return EINVAL;
+  uint32_t h[HEADER_WORDS];
+  for (int i = 0; i < HEADER_WORDS; i++) h[i] = rd32(buf + 4 * i);
+  *why = "bad magic";
+  if (h[0] != PLAN_MAGIC) return EINVAL;
+  *why = "unsupported plan version";
+  if (h[1] != PLAN_VERSION) return EINVAL;
+  pl->clone_flags = h[2];
+  pl->nops = h[3];
+  uint32_t ops_off = h[4], str_off = h[5], str_len = h[6];
+  *why = "too many operations";
+  if (pl->nops > MAX_OPS) return EINVAL;
+  *why = "operations out of bounds";
+  if (ops_off > len || (size_t)pl->nops * OP_WORDS * 4 > len - ops_off) return EINVAL;
+  *why = "string area out of bounds or not NUL-terminated";
+  if (str_off > len || str_len > len - str_off || str_len == 0 || buf[str_off + str_len - 1] != 0)
+    return EINVAL;
+  /* Copy the strings: the caller's buffer belongs to JavaScript and may move or be freed. */
+  pl->strings = malloc(str_len);
+  *why = "out of memory";
+  if (!pl->strings) return ENOMEM;
+  memcpy(pl->strings, buf + str_off, str_len);
+  pl->strings_len = str_len;
+
+  int bad = 0;
+  pl->uid_map = str_at(pl, h[7], &bad);
+  pl->gid_map = str_at(pl, h[8], &bad);
+  pl->nexec = h[10];
+  pl->exec_paths = list_at(pl, h[9], h[10], &bad);
+  pl->argv = list_at(pl, h[11], h[12], &bad);
+  pl->envp = list_at(pl, h[13], h[14], &bad);
+  *why = "exec lists out of bounds";
+  if (bad) { plan_free(pl); return EINVAL; }
+  *why = "exec needs at least one path and one argument";
+  if (h[10] == 0 || h[12] == 0) { plan_free(pl); return EINVAL; }
+
+  pl->ops = calloc(pl->nops ? pl->nops : 1, sizeof(struct op));
+  *why = "out of memory";
+  if (!pl->ops) { plan_free(pl); return ENOMEM; }
+  for (uint32_t i = 0; i < pl->nops; i++) {
+    const uint8_t *p = buf + ops_off + (size_t)i * OP_WORDS * 4;
+    struct op *op = &pl->ops[i];
+    op->code = rd32(p);
+    *why = "unknown operation";
+    if (op->code == 0 || op->code >= OP__END) { plan_free(pl); return EINVAL; }
+    for (int a = 0; a < OP_WORDS - 1; a++) {
+      op->arg[a] = rd32(p + 4 + 4 * a);
+      if (op_string_args[op->code] & (1u << a)) op->str[a] = str_at(pl, op->arg[a], &bad);
+    }
+    *why = "operation string out of bounds";
+    if (bad) { plan_free(pl); return EINVAL; }
+    *why = "register out of range";
+    if ((op->code == OP_OPEN && op->arg[2] >= REGISTERS) ||
+        ((op->code == OP_SET_CTTY || op->code == OP_DUP2) && op->arg[0] >= REGISTERS) ||
+        (op->code == OP_MOUNT && op->arg[6] != NONE && op->arg[6] >= REGISTERS)) {
+      plan_free(pl);
+      return EINVAL;
+    }
+  }
+  *why = NULL;
+  return 0;
+}
+
+/* ───────────────────────── PID 1 (async-signal-safe only) ───────────────────────── */
+
+/* Formats "/proc/self/fd/N" into buf without stdio. */
+static const char *fd_path(char *buf, int fd) {
+  static const char prefix[] = "/proc/self/fd/";
+  char digits[12];
+  int n = 0;
+  memcpy(buf, prefix, sizeof(prefix) - 1);
+  do { digits[n++] = (char)('0' + fd % 10); fd /= 10; } while (fd > 0);
+  char *p = buf + sizeof(prefix) - 1;
+  while (n > 0) *p++ = digits[--n];
+  *p = 0;
+  return buf;
+}
+
+/* Opens `path` (relative to the root fd) as O_PATH, never leaving the root:
+ * `resolve` is openat2 RESOLVE_* flags chosen by TypeScript. Returns fd or -1. */
+static int open_in_root(int root_fd, const char *path, uint64_t flags, uint32_t resolve) {
+  struct open_how how = { .flags = flags | O_CLOEXEC, .mode = 0, .resolve = resolve };
+  while (*path == '/') path++;
+  if (*path == 0) path = ".";
+  return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+}
+
+/* Splits "a/b/c" into a parent fd (resolved in root) and the last component. */
+static int open_parent_in_root(int root_fd, const char *path, uint32_t resolve, char *parent_buf,
+                               size_t bufsize, const char **base) {
+  while (*path == '/') path++;
+  const char *slash = strrchr(path, '/');
+  if (!slash) { *base = path; return open_in_root(root_fd, ".", O_PATH | O_DIRECTORY, resolve); }
+  size_t n = (size_t)(slash - path);
+  if (n >= bufsize) { errno = ENAMETOOLONG; return -1; }
+  memcpy(parent_buf, path, n);
+  parent_buf[n] = 0;
+  *base = slash + 1;
+  return open_in_root(root_fd, parent_buf, O_PATH | O_DIRECTORY, resolve);
+}
+
+/* A target to hand to mount(2): the path as written, or — when `resolve` is set —
+ * the path resolved beneath the root as an O_PATH fd and made the working
+ * directory, so that mount(2) gets ".". Not "/proc/self/fd/N": that needs a /proc,
+ * and /proc itself is one of the targets. Returns NULL with errno set. */
+static const char *mount_target(int root_fd, const char *path, uint32_t resolve, int *fd_out) {
+  *fd_out = -1;
+  if (!resolve) return path;
+  int fd = open_in_root(root_fd, path, O_PATH, resolve);
+  if (fd < 0) return NULL;
+  *fd_out = fd;
+  if (fchdir(fd) < 0) return NULL;
+  return ".";
+}
+
+static int write_all(int fd, const char *s, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0) { if (errno == EINTR) continue; return -1; }
+    s += w; n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Applies one operation. Returns 0 or an errno. */
+/* keep_fd: an fd close_from must spare (the user-namespace exec pipe, whose
+ * end-of-file must mean "exec happened", never "the plan closed it"), or -1. */
+static int run_op(const struct op *op, int *root_fd, int regs[REGISTERS], int keep_fd) {
+  char sbuf[64], parent[4096];
+  int tfd = -1, rc = 0;
+  const char *base;
+  switch ((enum op_code)op->code) {
+  case OP_MOUNT: {
+    const char *src = op->str[0];
+    if (op->arg[6] != NONE) src = fd_path(sbuf, regs[op->arg[6]]);
+    const char *target = mount_target(*root_fd, op->str[1], op->arg[5], &tfd);
+    if (!target) { rc = errno; break; }
+    rc = mount(src, target, op->str[2], op->arg[3], op->str[4]) < 0 ? errno : 0;
+    break;
+  }
+  case OP_REMOUNT_RO: {
+    const char *target = mount_target(*root_fd, op->str[0], op->arg[1], &tfd);
+    if (!target) { rc = errno; break; }
+    rc = mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | op->arg[2], NULL) < 0 ? errno : 0;
+    break;
+  }
+  case OP_MKDIR: {
+    int dfd = open_parent_in_root(*root_fd, op->str[0], op->arg[2], parent, sizeof(parent), &base);
+    if (dfd < 0) return errno;
+    /* The mode is set exactly: the caller's umask must not decide it. */
+    rc = mkdirat(dfd, base, op->arg[1]) < 0 ? errno : 0;
+    if (rc == 0 && fchmodat(dfd, base, op->arg[1] & 07777, 0) < 0) rc = errno;
+    if (rc == EEXIST && op->arg[3]) {
+      struct stat st;
+      rc = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : (S_ISDIR(st.st_mode) ? 0 : ENOTDIR);
+    }
+    close(dfd);
+    return rc;
+  }
+  case OP_MKNOD: {
+    int dfd = open_parent_in_root(*root_fd, op->str[0], op->arg[4], parent, sizeof(parent), &base);
+    if (dfd < 0) return errno;
+    rc = mknodat(dfd, base, op->arg[1], makedev(op->arg[2], op->arg[3])) < 0 ? errno : 0;
+    if (rc == 0 && fchmodat(dfd, base, op->arg[1] & 07777, 0) < 0) rc = errno;
+    close(dfd);
+    return rc;
+  }
+  case OP_SYMLINK: {
+    int dfd = open_parent_in_root(*root_fd, op->str[1], op->arg[2], parent, sizeof(parent), &base);
+    if (dfd < 0) return errno;
+    rc = symlinkat(op->str[0], dfd, base) < 0 ? errno : 0;
+    close(dfd);
+    return rc;
+  }
+  case OP_OPEN_ROOT: {
+    int fd = open(op->str[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    if (*root_fd >= 0) close(*root_fd);
+    *root_fd = fd;
+    return 0;
+  }
+  case OP_PIVOT_ROOT:
+    /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it
+     * then leaves only the new root, with no put_old directory needed inside it. */
+    if (chdir(op->str[0]) < 0) return errno;
+    if (syscall(SYS_pivot_root, ".", ".") < 0) return errno;
+    if (umount2(".", MNT_DETACH) < 0) return errno;
+    if (chdir("/") < 0) return errno;
+    return 0;
+  case OP_SETHOSTNAME:
+    return sethostname(op->str[0], strlen(op->str[0])) < 0 ? errno : 0;
+  case OP_LOOPBACK_UP: {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) rc = errno;
+    else {
+      ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+      if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) rc = errno;
+    }
+    close(s);
+    return rc;
+  }
+  case OP_OPEN: {
+    int fd = open(op->str[0], (int)op->arg[1] | O_CLOEXEC);
+    if (fd < 0) return errno;
+    regs[op->arg[2]] = fd;
+    return 0;
+  }
+  case OP_SETSID:
+    return setsid() < 0 ? errno : 0;
+  case OP_SET_CTTY:
+    return ioctl(regs[op->arg[0]], TIOCSCTTY, 0) < 0 ? errno : 0;
+  case OP_DUP2:
+    /* dup2 clears close-on-exec on the new fd: that is what makes it survive execve. */
+    return dup2(regs[op->arg[0]], (int)op->arg[1]) < 0 ? errno : 0;
+  case OP_CLOSE_FROM:
+    if (*root_fd >= (int)op->arg[0]) *root_fd = -1;
+    if (keep_fd >= (int)op->arg[0]) {
+      if (keep_fd > (int)op->arg[0] && syscall(SYS_close_range, op->arg[0], keep_fd - 1, 0) < 0) return errno;
+      return syscall(SYS_close_range, keep_fd + 1, ~0u, 0) < 0 ? errno : 0;
+    }
+    return syscall(SYS_close_range, op->arg[0], ~0u, 0) < 0 ? errno : 0;
+  case OP_CHDIR:
+    return chdir(op->str[0]) < 0 ? errno : 0;
+  case OP_SET_NO_NEW_PRIVS:
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? errno : 0;
+  case OP_SETRLIMIT: {
+    struct rlimit rl = {
+      .rlim_cur = (rlim_t)op->arg[1] | ((rlim_t)op->arg[2] << 32),
+      .rlim_max = (rlim_t)op->arg[3] | ((rlim_t)op->arg[4] << 32),
+    };
+    return setrlimit((int)op->arg[0], &rl) < 0 ? errno : 0;
+  }
+  case OP_WRITE_FILE: {
+    int dfd = open_parent_in_root(*root_fd, op->str[0], op->arg[2], parent, sizeof(parent), &base);
+    if (dfd < 0) return errno;
+    int fd = openat(dfd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    rc = fd < 0 ? errno : 0;
+    close(dfd);
+    if (fd >= 0) {
+      if (write_all(fd, op->str[1], strlen(op->str[1])) < 0) rc = errno;
+      close(fd);
+    }
+    return rc;
+  }
+  case OP_UMOUNT2:
+    return umount2(op->str[0], (int)op->arg[1]) < 0 ? errno : 0;
+  case OP_FAIL:
+    return op->arg[0] ? (int)op->arg[0] : EIO;
+  case OP_SET_DUMPABLE:
+    return prctl(PR_SET_DUMPABLE, op->arg[0], 0, 0, 0) < 0 ? errno : 0;
+  case OP__END:
+    break;
+  }
+  if (tfd >= 0) close(tfd);
+  if (op->code == 0 || op->code >= OP__END) return ENOSYS; /* decode refuses these; belt and braces */
+  return rc;
+}
+
+static void fail(struct launch_result *r, int index, uint32_t code, int err) {
+  r->op_index = index;
+  r->op_code = (int32_t)code;
+  r->err = err;
+}
+
+static int pid1_main(void *arg) {
+  struct child_ctx *c = arg;
+  struct plan *pl = c->plan;
+  int root_fd = -1, regs[REGISTERS];
+  int userns = (pl->clone_flags & CLONE_NEWUSER) != 0;
+  int keep_fd = userns ? c->exec_pipe[1] : -1;
+  for (int i = 0; i < REGISTERS; i++) regs[i] = -1;
+
+  if (userns) {
+    /* Wait until child1 has written our maps: until then we have no ids. */
+    char b;
+    close(c->sync_pipe[1]);
+    if (read(c->sync_pipe[0], &b, 1) != 1) { fail(c->result, -1, 0, EPIPE); _exit(127); }
+    close(c->sync_pipe[0]);
+  }
+  for (uint32_t i = 0; i < pl->nops; i++) {
+    int err = run_op(&pl->ops[i], &root_fd, regs, keep_fd);
+    if (err) { fail(c->result, (int)i, pl->ops[i].code, err); _exit(127); }
+  }
+  /* Signals: the caller blocked them all before clone. Reset every disposition to
+   * the default first (Node ignores SIGPIPE; ignored signals survive exec), and
+   * only then unblock, so no handler of the caller's can ever run here. */
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < _NSIG; s++) sigaction(s, &dfl, NULL); /* EINVAL for KILL/STOP/RT internals: fine */
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+
+  int first_err = 0;
+  for (uint32_t i = 0; i < pl->nexec; i++) {
+    execve(pl->exec_paths[i], pl->argv, pl->envp);
+    /* Like execvp: keep looking on ENOENT/ENOTDIR, remember the first other error. */
+    if (errno != ENOENT && errno != ENOTDIR && !first_err) first_err = errno;
+  }
+  /* Exec failed: block signals again before writing the shared result. */
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, NULL);
+  fail(c->result, (int)pl->nops, 0, first_err ? first_err : ENOENT);
+  _exit(127);
+}
+
+static int write_map(pid_t pid, const char *file, const char *map) {
+  char path[64];
+  int n = snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file); /* no allocation; fine after clone */
+  if (n < 0) return EINVAL;
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int rc = write_all(fd, map, strlen(map)) < 0 ? errno : 0;
+  close(fd);
+  return rc;
+}
+
+static int child1_main(void *arg) {
+  struct child_ctx *c = arg;
+  struct plan *pl = c->plan;
+  int userns = (pl->clone_flags & CLONE_NEWUSER) != 0;
+  int flags = (int)pl->clone_flags | SIGCHLD | CLONE_VM | (userns ? 0 : CLONE_VFORK);
+  pid_t pid = clone(pid1_main, c->pid1_stack_top, flags, c);
+  if (pid < 0) { fail(c->result, -1, 0, errno); _exit(1); }
+  c->result->pid = pid;
+  if (!userns) {
+    /* vfork: we resume once PID 1 has exec'd or died. A PID 1 that failed is our
+     * child: reap it here so no subreaper ever sees a zombie it did not start. */
+    if (c->result->err) while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {}
+  } else {
+    close(c->sync_pipe[0]);
+    close(c->exec_pipe[1]);
+    int err = 0;
+    if (pl->gid_map) {
+      err = write_map(pid, "setgroups", "deny");
+      if (!err) err = write_map(pid, "gid_map", pl->gid_map);
+    }
+    if (!err && pl->uid_map) err = write_map(pid, "uid_map", pl->uid_map);
+    if (!err && write(c->sync_pipe[1], "x", 1) != 1) err = EPIPE;
+    if (err) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {}
+      fail(c->result, -1, 0, err);
+      _exit(1);
+    }
+    char b;
+    while (read(c->exec_pipe[0], &b, 1) < 0 && errno == EINTR) {}
+    /* EOF: PID 1 exec'd (the pipe is close-on-exec) or died; a failure is in c->result. */
+    if (c->result->err) while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {}
+  }
+  _exit(0);
+}
+
+/* ───────────────────────── exported entry points ───────────────────────── */
+
+/*
+ * Launches a plan. Returns PID 1's pid (> 0), or -1 with out[0..2] set to
+ * (op index, op code, errno): op index = -2 for a plan that does not decode
+ * (errno EINVAL), -1 for a failure before the operations (clone, maps), and the
+ * op count for the final exec.
+ */
+int skiff_launch(const uint8_t *buf, size_t len, int32_t *out) {
+  struct plan pl;
+  const char *why;
+  int err = plan_decode(buf, len, &pl, &why);
+  out[0] = -2; out[1] = 0; out[2] = err;
+  if (err) return -1;
+
+  struct launch_result result = { .pid = -1, .op_index = -1, .op_code = 0, .err = 0 };
+  struct child_ctx ctx = { .plan = &pl, .result = &result,
+                           .sync_pipe = { -1, -1 }, .exec_pipe = { -1, -1 } };
+  int userns = (pl.clone_flags & CLONE_NEWUSER) != 0;
+  pid_t child = -1;
+  sigset_t all, old;
+
+  char *stacks = mmap(NULL, 2 * STACK_SIZE, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stacks == MAP_FAILED) { fail(&result, -1, 0, errno); goto done; }
+  ctx.pid1_stack_top = stacks + 2 * STACK_SIZE; /* stacks grow down on every arch we build for */
+  if (userns && (pipe2(ctx.sync_pipe, O_CLOEXEC) < 0 || pipe2(ctx.exec_pipe, O_CLOEXEC) < 0)) {
+    fail(&result, -1, 0, errno);
+    goto done;
+  }
+
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  child = clone(child1_main, stacks + STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &ctx);
+  if (child < 0) fail(&result, -1, 0, errno);
+  else {
+    int status;
+    while (waitpid(child, &status, __WALL) < 0 && errno == EINTR) {}
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+done:
+  for (int i = 0; i < 2; i++) {
+    if (ctx.sync_pipe[i] >= 0) close(ctx.sync_pipe[i]);
+    if (ctx.exec_pipe[i] >= 0) close(ctx.exec_pipe[i]);
+  }
+  if (stacks != MAP_FAILED) munmap(stacks, 2 * STACK_SIZE);
+  plan_free(&pl);
+  if (result.err == 0 && result.pid > 0) return result.pid;
+  out[0] = result.op_index; out[1] = result.op_code; out[2] = result.err ? result.err : ECHILD;
+  return -1;
+}
+
+static void json_str(char **p, char *end, const char *s) {
+  if (!s) { *p += snprintf(*p, (size_t)(end - *p), "null"); if (*p > end) *p = end; return; }
+  if (*p < end) *(*p)++ = '"';
+  for (; *s && *p < end - 7; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\') { *(*p)++ = '\\'; *(*p)++ = (char)ch; }
+    else if (ch < 0x20) *p += snprintf(*p, 7, "\\u%04x", ch);
+    else *(*p)++ = (char)ch;
+  }
+  if (*p < end) *(*p)++ = '"';
+}
+
+static void json_list(char **p, char *end, char **v) {
+  if (*p < end) *(*p)++ = '[';
+  for (int i = 0; v && v[i]; i++) {
+    if (i && *p < end) *(*p)++ = ',';
+    json_str(p, end, v[i]);
+  }
+  if (*p < end) *(*p)++ = ']';
+}
+
+#define EMIT(...) do { p += snprintf(p, (size_t)(end - p), __VA_ARGS__); if (p > end) p = end; } while (0)
+
+/*
+ * Dry run: decodes a plan exactly as skiff_launch does and writes it as JSON,
+ * so tests can check that TypeScript's encoder and this decoder agree.
+ * Returns the JSON length, or -1 with the reason written instead.
+ */
+int skiff_plan_decode(const uint8_t *buf, size_t len, char *outbuf, size_t outlen) {
+  struct plan pl;
+  const char *why;
+  char *p = outbuf, *end = outbuf + outlen - 1;
+  if (plan_decode(buf, len, &pl, &why)) {
+    snprintf(outbuf, outlen, "%s", why);
+    return -1;
+  }
+  EMIT("{\"version\":%u,\"cloneFlags\":%u,\"uidMap\":", PLAN_VERSION, pl.clone_flags);
+  json_str(&p, end, pl.uid_map);
+  EMIT(",\"gidMap\":");
+  json_str(&p, end, pl.gid_map);
+  EMIT(",\"ops\":[");
+  for (uint32_t i = 0; i < pl.nops; i++) {
+    const struct op *op = &pl.ops[i];
+    EMIT("%s{\"op\":\"%s\",\"args\":[", i ? "," : "", op_names[op->code]);
+    for (int a = 0; a < OP_WORDS - 1; a++) {
+      if (a) EMIT(",");
+      if (op_string_args[op->code] & (1u << a)) json_str(&p, end, op->str[a]);
+      else EMIT("%u", op->arg[a]);
+    }
+    EMIT("]}");
+  }
+  EMIT("],\"exec\":{\"paths\":");
+  json_list(&p, end, pl.exec_paths);
+  EMIT(",\"argv\":");
+  json_list(&p, end, pl.argv);
+  EMIT(",\"envp\":");
+  json_list(&p, end, pl.envp);
+  EMIT("}}");
+  *p = 0;
+  int n = (int)(p - outbuf);
+  plan_free(&pl);
+  if (p >= end) { snprintf(outbuf, outlen, "output buffer too small"); return -1; }
+  return n;
+}
+
+/* The op table as C sees it, "code:name,…", for the enum agreement test. */
+const char *skiff_op_table(void) {
+  static char table[1024];
+  char *p = table, *end = table + sizeof(table) - 1;
+  for (int c = 1; c < OP__END; c++) EMIT("%s%d:%s", c > 1 ? "," : "", c, op_names[c]);
+  return table;
+}
+
+unsigned skiff_plan_version(void) { return PLAN_VERSION; }

@@ -1,0 +1,257 @@
+// The launch plan: its types and its versioned binary encoding. Pure: no koffi, no I/O.
+//
+// TypeScript owns the op codes; src/native/launch.c mirrors them (enum op_code) and
+// test/native/plan-roundtrip.test.ts checks that the two tables agree.
+//
+//   header   16 × u32  magic "SKPL", version, clone flags, op count, ops offset,
+//                      strings offset, strings length, uid map, gid map,
+//                      exec paths (first, count), argv (first, count), envp (first, count), 0
+//   ops      count × 8 × u32  code, then seven arguments
+//   strings  NUL-terminated strings; a string argument is an offset, NONE for absent;
+//            a list is its first string's offset and a count, the strings back to back
+
+export const PLAN_MAGIC = 0x4c504b53; // "SKPL"
+export const PLAN_VERSION = 1;
+export const NONE = 0xffffffff;
+const HEADER_WORDS = 16;
+const OP_WORDS = 8;
+
+export enum OpCode {
+  mount = 1,
+  remount_ro = 2,
+  mkdir = 3,
+  mknod = 4,
+  symlink = 5,
+  open_root = 6,
+  pivot_root = 7,
+  sethostname = 8,
+  loopback_up = 9,
+  open = 10,
+  setsid = 11,
+  set_ctty = 12,
+  dup2 = 13,
+  close_from = 14,
+  chdir = 15,
+  set_no_new_privs = 16,
+  setrlimit = 17,
+  write_file = 18,
+  umount2 = 19,
+  fail = 20,
+  set_dumpable = 21,
+}
+
+// clone(2) namespace flags
+export const CLONE_NEWNS = 0x00020000;
+export const CLONE_NEWUTS = 0x04000000;
+export const CLONE_NEWIPC = 0x08000000;
+export const CLONE_NEWUSER = 0x10000000;
+export const CLONE_NEWPID = 0x20000000;
+export const CLONE_NEWNET = 0x40000000;
+
+// mount(2) flags
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_REMOUNT = 0x20;
+export const MS_BIND = 0x1000;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 0x40000;
+export const MNT_DETACH = 0x2;
+
+// openat2(2) RESOLVE_* flags, chosen per operation by the plan builder
+export const RESOLVE_NO_XDEV = 0x01;
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_NO_SYMLINKS = 0x04;
+export const RESOLVE_BENEATH = 0x08;
+export const RESOLVE_IN_ROOT = 0x10;
+
+// mknod(2) file types
+export const S_IFCHR = 0o020000;
+export const S_IFREG = 0o100000;
+
+/**
+ * One operation. `resolve` = 0 means the path is used as written; otherwise it is
+ * resolved under the current root fd (see open_root) with those RESOLVE_* flags.
+ * `what` is not encoded: it is the human description an error message quotes.
+ */
+export type Op = { what: string } & (
+  | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null; resolve: number; sourceRegister?: number }
+  | { op: 'remount_ro'; target: string; resolve: number; extraFlags: number }
+  | { op: 'mkdir'; path: string; mode: number; resolve: number; existOk: boolean }
+  | { op: 'mknod'; path: string; mode: number; major: number; minor: number; resolve: number }
+  | { op: 'symlink'; target: string; linkpath: string; resolve: number }
+  | { op: 'open_root'; path: string }
+  | { op: 'pivot_root'; path: string }
+  | { op: 'sethostname'; hostname: string }
+  | { op: 'loopback_up' }
+  | { op: 'open'; path: string; flags: number; register: number }
+  | { op: 'setsid' }
+  | { op: 'set_ctty'; register: number }
+  | { op: 'dup2'; register: number; fd: number }
+  | { op: 'close_from'; fd: number }
+  | { op: 'chdir'; path: string }
+  | { op: 'set_no_new_privs' }
+  | { op: 'setrlimit'; resource: number; soft: bigint; hard: bigint }
+  | { op: 'write_file'; path: string; data: string; resolve: number }
+  | { op: 'umount2'; path: string; flags: number }
+  | { op: 'fail'; errno: number }
+  | { op: 'set_dumpable'; dumpable: boolean }
+);
+
+export interface ExecSpec {
+  /** candidate paths, tried in order like execvp; ENOENT/ENOTDIR moves on */
+  paths: string[];
+  argv: string[];
+  envp: string[];
+}
+
+export interface Plan {
+  cloneFlags: number;
+  uidMap: string | null;
+  gidMap: string | null;
+  ops: Op[];
+  exec: ExecSpec;
+}
+
+export const REGISTERS = 8;
+
+class StringArea {
+  private readonly chunks: Buffer[] = [];
+  private length = 0;
+  private readonly seen = new Map<string, number>();
+
+  add(s: string | null): number {
+    if (s === null) return NONE;
+    const known = this.seen.get(s);
+    if (known !== undefined) return known;
+    const at = this.push(s);
+    this.seen.set(s, at);
+    return at;
+  }
+
+  /** A list is stored contiguously, so it is never deduplicated against single strings. */
+  addList(items: string[]): [number, number] {
+    if (items.length === 0) return [NONE, 0];
+    const first = this.length;
+    for (const s of items) this.push(s);
+    return [first, items.length];
+  }
+
+  private push(s: string): number {
+    if (s.includes('\0')) throw new PlanEncodeError(`string contains a NUL byte: ${JSON.stringify(s)}`);
+    const b = Buffer.from(`${s}\0`, 'utf8');
+    const at = this.length;
+    this.chunks.push(b);
+    this.length += b.length;
+    return at;
+  }
+
+  buffer(): Buffer {
+    if (this.length === 0) this.push('');
+    return Buffer.concat(this.chunks, this.length);
+  }
+}
+
+export class PlanEncodeError extends Error {
+  constructor(message: string) {
+    super(`launch plan: ${message}`);
+    this.name = 'PlanEncodeError';
+  }
+}
+
+function u32(n: number, what: string): number {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new PlanEncodeError(`${what} is not a u32: ${n}`);
+  return n;
+}
+
+function register(r: number): number {
+  if (!Number.isInteger(r) || r < 0 || r >= REGISTERS) throw new PlanEncodeError(`register ${r} out of range 0..${REGISTERS - 1}`);
+  return r;
+}
+
+function splitU64(v: bigint): [number, number] {
+  if (v < 0n || v > 0xffffffffffffffffn) throw new PlanEncodeError(`rlimit ${v} out of range`);
+  return [Number(v & 0xffffffffn), Number(v >> 32n)];
+}
+
+/** The seven argument words of an operation, in the order launch.c reads them. */
+function opArgs(op: Op, s: StringArea): number[] {
+  switch (op.op) {
+    case 'mount':
+      return [s.add(op.source), s.add(op.target), s.add(op.fstype), u32(op.flags, 'mount flags'), s.add(op.data), u32(op.resolve, 'resolve'),
+        op.sourceRegister === undefined ? NONE : register(op.sourceRegister)];
+    case 'remount_ro':
+      return [s.add(op.target), u32(op.resolve, 'resolve'), u32(op.extraFlags, 'flags')];
+    case 'mkdir':
+      return [s.add(op.path), u32(op.mode, 'mode'), u32(op.resolve, 'resolve'), op.existOk ? 1 : 0];
+    case 'mknod':
+      return [s.add(op.path), u32(op.mode, 'mode'), u32(op.major, 'major'), u32(op.minor, 'minor'), u32(op.resolve, 'resolve')];
+    case 'symlink':
+      return [s.add(op.target), s.add(op.linkpath), u32(op.resolve, 'resolve')];
+    case 'open_root':
+      return [s.add(op.path)];
+    case 'pivot_root':
+      return [s.add(op.path)];
+    case 'sethostname':
+      return [s.add(op.hostname)];
+    case 'loopback_up':
+    case 'setsid':
+    case 'set_no_new_privs':
+      return [];
+    case 'open':
+      return [s.add(op.path), u32(op.flags, 'open flags'), register(op.register)];
+    case 'set_ctty':
+      return [register(op.register)];
+    case 'dup2':
+      return [register(op.register), u32(op.fd, 'fd')];
+    case 'close_from':
+      return [u32(op.fd, 'fd')];
+    case 'chdir':
+      return [s.add(op.path)];
+    case 'setrlimit': {
+      const [sl, sh] = splitU64(op.soft);
+      const [hl, hh] = splitU64(op.hard);
+      return [u32(op.resource, 'resource'), sl, sh, hl, hh];
+    }
+    case 'write_file':
+      return [s.add(op.path), s.add(op.data), u32(op.resolve, 'resolve')];
+    case 'umount2':
+      return [s.add(op.path), u32(op.flags, 'umount flags')];
+    case 'fail':
+      return [u32(op.errno, 'errno')];
+    case 'set_dumpable':
+      return [op.dumpable ? 1 : 0];
+    default:
+      return assertNever(op);
+  }
+}
+
+export function assertNever(x: never): never {
+  throw new PlanEncodeError(`unknown operation ${JSON.stringify(x)}`);
+}
+
+/** Encodes a plan for launch.c. Throws PlanEncodeError on values C could not represent. */
+export function encodePlan(plan: Plan): Buffer {
+  if (plan.exec.argv.length === 0) throw new PlanEncodeError('exec needs at least one argument');
+  if (plan.exec.paths.length === 0) throw new PlanEncodeError('exec needs at least one path');
+  const strings = new StringArea();
+  const ops = Buffer.alloc(plan.ops.length * OP_WORDS * 4);
+  plan.ops.forEach((op, i) => {
+    const words = [OpCode[op.op], ...opArgs(op, strings)];
+    for (let w = 0; w < OP_WORDS; w++) ops.writeUInt32LE(words[w] ?? 0, (i * OP_WORDS + w) * 4);
+  });
+  const uid = strings.add(plan.uidMap);
+  const gid = strings.add(plan.gidMap);
+  const [pathsAt, pathsN] = strings.addList(plan.exec.paths);
+  const [argvAt, argvN] = strings.addList(plan.exec.argv);
+  const [envAt, envN] = strings.addList(plan.exec.envp);
+  const area = strings.buffer();
+
+  const header = Buffer.alloc(HEADER_WORDS * 4);
+  const opsOffset = header.length;
+  const stringsOffset = opsOffset + ops.length;
+  [PLAN_MAGIC, PLAN_VERSION, u32(plan.cloneFlags, 'clone flags'), plan.ops.length, opsOffset, stringsOffset, area.length,
+    uid, gid, pathsAt, pathsN, argvAt, argvN, envAt, envN, 0].forEach((w, i) => header.writeUInt32LE(w >>> 0, i * 4));
+  return Buffer.concat([header, ops, area]);
+}

@@ -1,0 +1,296 @@
+// The container spec: its type, its defaults and its validation. Pure: no I/O.
+// Every error names the field by its full path, e.g. `mounts[0].target must be absolute`.
+
+export type MountSpec =
+  | { type: 'bind'; source: string; target: string; readOnly: boolean }
+  | { type: 'tmpfs'; target: string; size: number | null };
+
+export type RestartPolicy =
+  | { name: 'no' }
+  | { name: 'always' }
+  | { name: 'unless-stopped' }
+  | { name: 'on-failure'; maxRetries: number | null };
+
+export interface ConsoleSpec {
+  /** ring size in bytes: the most recent output kept for attach and logs */
+  buffer: number;
+  /** false, true (state dir), or an absolute path */
+  log: boolean | string;
+  /** rotate the log at this many bytes */
+  logMax: number;
+}
+
+export interface ContainerSpec {
+  name: string;
+  command: string[];
+  hostname: string;
+  env: string[];
+  workdir: string;
+  /** 'host' or an absolute directory used as the root as is */
+  rootfs: string;
+  /** an absolute image directory: the root is a copy-on-write overlay over it */
+  image: string | null;
+  mounts: MountSpec[];
+  network: 'none' | 'host';
+  tty: boolean;
+  restart: RestartPolicy;
+  stopSignal: string;
+  /** seconds between the stop signal and SIGKILL */
+  stopTimeout: number;
+  console: ConsoleSpec;
+  labels: Record<string, string>;
+}
+
+export class SpecError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field} ${message}`);
+    this.name = 'SpecError';
+    this.field = field;
+  }
+}
+
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const HOSTNAME_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const ENV_KEY = /^[^=\0]+$/;
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const DEFAULT_CONSOLE: ConsoleSpec = { buffer: 1 << 20, log: false, logMax: 10 << 20 };
+
+const SIGNALS = new Set(['HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE',
+  'ALRM', 'TERM', 'STKFLT', 'CHLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH',
+  'IO', 'PWR', 'SYS']);
+
+type Json = unknown;
+
+function describe(v: Json): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  return typeof v === 'object' ? 'an object' : String(v);
+}
+
+function isObject(v: Json): v is Record<string, Json> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(v: Json, field: string): string {
+  if (typeof v !== 'string') throw new SpecError(field, `must be a string, got ${describe(v)}`);
+  if (v.includes('\0')) throw new SpecError(field, 'must not contain NUL bytes');
+  return v;
+}
+
+function bool(v: Json, field: string): boolean {
+  if (typeof v !== 'boolean') throw new SpecError(field, `must be true or false, got ${describe(v)}`);
+  return v;
+}
+
+function absPath(v: Json, field: string): string {
+  const s = str(v, field);
+  if (!s.startsWith('/')) throw new SpecError(field, `must be an absolute path, got ${describe(s)}`);
+  if (s.split('/').includes('..')) throw new SpecError(field, `must not contain "..", got ${describe(s)}`);
+  if (s.length > 4000) throw new SpecError(field, 'is longer than 4000 bytes');
+  return s.length > 1 ? s.replace(/\/+$/, '').replace(/\/{2,}/g, '/') : s;
+}
+
+function positiveInt(v: Json, field: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max) {
+    throw new SpecError(field, `must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got ${describe(v)}`);
+  }
+  return v;
+}
+
+function rejectUnknown(o: Record<string, Json>, allowed: readonly string[], field: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) {
+      const where = field ? `${field}.${k}` : k;
+      throw new SpecError(where, `is not a known field (known: ${allowed.join(', ')})`);
+    }
+  }
+}
+
+export function validateName(v: Json, field = 'name'): string {
+  const s = str(v, field);
+  if (!NAME_PATTERN.test(s)) {
+    throw new SpecError(field, `must match [A-Za-z0-9][A-Za-z0-9_.-]{0,62}, got ${describe(s)}`);
+  }
+  return s;
+}
+
+export function validateHostname(v: Json, field = 'hostname'): string {
+  const s = str(v, field);
+  if (s.length === 0 || s.length > 64 || !s.split('.').every((l) => HOSTNAME_LABEL.test(l))) {
+    throw new SpecError(field, `must be a valid hostname (letters, digits, "-" and ".", at most 64), got ${describe(s)}`);
+  }
+  return s;
+}
+
+export function parseRestart(v: Json, field = 'restart'): RestartPolicy {
+  const s = str(v, field);
+  if (s === 'no' || s === 'always' || s === 'unless-stopped') return { name: s };
+  const m = /^on-failure(?::(\d+))?$/.exec(s);
+  if (m) return { name: 'on-failure', maxRetries: m[1] === undefined ? null : Number(m[1]) };
+  throw new SpecError(field, `must be no, always, unless-stopped or on-failure[:N], got ${describe(s)}`);
+}
+
+export function formatRestart(r: RestartPolicy): string {
+  return r.name === 'on-failure' && r.maxRetries !== null ? `on-failure:${r.maxRetries}` : r.name;
+}
+
+/** "TERM", "SIGTERM", "15" → "SIGTERM"; throws on anything else. */
+export function parseSignal(v: Json, field = 'stopSignal'): string {
+  const s = typeof v === 'number' ? String(v) : str(v, field);
+  const upper = s.toUpperCase().replace(/^SIG/, '');
+  if (SIGNALS.has(upper)) return `SIG${upper}`;
+  if (/^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 64) return s;
+  throw new SpecError(field, `must be a signal name or number, got ${describe(v)}`);
+}
+
+function validateEnv(v: Json, field: string): string[] {
+  const out: string[] = [];
+  if (Array.isArray(v)) {
+    v.forEach((e, i) => {
+      const s = str(e, `${field}[${i}]`);
+      const eq = s.indexOf('=');
+      if (eq <= 0) throw new SpecError(`${field}[${i}]`, `must be KEY=VALUE, got ${describe(s)}`);
+      out.push(s);
+    });
+  } else if (isObject(v)) {
+    for (const [k, val] of Object.entries(v)) {
+      if (!ENV_KEY.test(k)) throw new SpecError(`${field}.${k}`, 'is not a valid variable name');
+      out.push(`${k}=${str(val === null || typeof val === 'number' || typeof val === 'boolean' ? String(val ?? '') : val, `${field}.${k}`)}`);
+    }
+  } else {
+    throw new SpecError(field, `must be a list of KEY=VALUE or a map, got ${describe(v)}`);
+  }
+  return out;
+}
+
+function validateMount(v: Json, field: string): MountSpec {
+  if (!isObject(v)) throw new SpecError(field, `must be an object, got ${describe(v)}`);
+  const type = v.type ?? 'bind';
+  if (type === 'bind') {
+    rejectUnknown(v, ['type', 'source', 'target', 'readOnly'], field);
+    if (v.source === undefined) throw new SpecError(`${field}.source`, 'is required for a bind mount');
+    if (v.target === undefined) throw new SpecError(`${field}.target`, 'is required');
+    return {
+      type: 'bind',
+      source: absPath(v.source, `${field}.source`),
+      target: absPath(v.target, `${field}.target`),
+      readOnly: v.readOnly === undefined ? false : bool(v.readOnly, `${field}.readOnly`),
+    };
+  }
+  if (type === 'tmpfs') {
+    rejectUnknown(v, ['type', 'target', 'size'], field);
+    if (v.target === undefined) throw new SpecError(`${field}.target`, 'is required');
+    return {
+      type: 'tmpfs',
+      target: absPath(v.target, `${field}.target`),
+      size: v.size === undefined || v.size === null ? null : positiveInt(v.size, `${field}.size`),
+    };
+  }
+  throw new SpecError(`${field}.type`, `must be bind or tmpfs, got ${describe(type)}`);
+}
+
+/** `SRC:DST[:ro|:rw]` → a bind mount (the CLI's --mount and Compose's short volume form). */
+export function parseMountShort(s: string, field: string): MountSpec {
+  const parts = s.split(':');
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) {
+    throw new SpecError(field, `must be SRC:DST[:ro], got ${describe(s)}`);
+  }
+  const mode = parts[2];
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new SpecError(field, `mode must be ro or rw, got ${describe(mode)}`);
+  return {
+    type: 'bind',
+    source: absPath(parts[0], `${field} source`),
+    target: absPath(parts[1], `${field} target`),
+    readOnly: mode === 'ro',
+  };
+}
+
+function validateConsole(v: Json, field: string): ConsoleSpec {
+  if (v === undefined) return { ...DEFAULT_CONSOLE };
+  if (!isObject(v)) throw new SpecError(field, `must be an object, got ${describe(v)}`);
+  rejectUnknown(v, ['buffer', 'log', 'logMax'], field);
+  let log: boolean | string = false;
+  if (v.log !== undefined) log = typeof v.log === 'string' ? absPath(v.log, `${field}.log`) : bool(v.log, `${field}.log`);
+  return {
+    buffer: v.buffer === undefined ? DEFAULT_CONSOLE.buffer : positiveInt(v.buffer, `${field}.buffer`, 1 << 30),
+    log,
+    logMax: v.logMax === undefined ? DEFAULT_CONSOLE.logMax : positiveInt(v.logMax, `${field}.logMax`),
+  };
+}
+
+const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'tty', 'restart',
+  'stopSignal', 'stopTimeout', 'console', 'labels'] as const;
+
+/**
+ * Validates a spec as received (JSON) and fills in defaults. Throws SpecError
+ * naming the first bad field; nothing has been created when it throws.
+ */
+export function validateSpec(input: Json): ContainerSpec {
+  if (!isObject(input)) throw new SpecError('spec', `must be an object, got ${describe(input)}`);
+  rejectUnknown(input, FIELDS, '');
+  const name = validateName(input.name, 'name');
+
+  if (!Array.isArray(input.command) || input.command.length === 0) {
+    throw new SpecError('command', `must be a non-empty list of strings, got ${describe(input.command)}`);
+  }
+  const command = input.command.map((a, i) => str(a, `command[${i}]`));
+  if (command[0] === '') throw new SpecError('command[0]', 'must not be empty');
+
+  const hostname = input.hostname === undefined ? name.replace(/[_.]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'container'
+    : validateHostname(input.hostname);
+
+  const env = input.env === undefined ? [] : validateEnv(input.env, 'env');
+  if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
+
+  const rootfs = input.rootfs === undefined || input.rootfs === 'host' ? 'host' : absPath(input.rootfs, 'rootfs');
+  const image = input.image === undefined || input.image === null ? null : absPath(input.image, 'image');
+  if (image !== null && rootfs !== 'host') throw new SpecError('image', 'cannot be combined with rootfs: choose one');
+
+  const mountsIn = input.mounts === undefined ? [] : input.mounts;
+  if (!Array.isArray(mountsIn)) throw new SpecError('mounts', `must be a list, got ${describe(mountsIn)}`);
+  const mounts = mountsIn.map((m, i) => validateMount(m, `mounts[${i}]`));
+  const reserved = ['/proc', '/dev', '/sys'];
+  mounts.forEach((m, i) => {
+    if (m.target === '/') throw new SpecError(`mounts[${i}].target`, 'must not be / (use rootfs or image)');
+    const r = reserved.find((p) => m.target === p || m.target.startsWith(`${p}/`));
+    if (r) throw new SpecError(`mounts[${i}].target`, `must not be under ${r}, which skiff sets up itself`);
+  });
+
+  const network = input.network ?? 'none';
+  if (network !== 'none' && network !== 'host') throw new SpecError('network', `must be none or host, got ${describe(network)}`);
+
+  let labels: Record<string, string> = {};
+  if (input.labels !== undefined) {
+    if (!isObject(input.labels)) throw new SpecError('labels', `must be a map of strings, got ${describe(input.labels)}`);
+    labels = Object.fromEntries(Object.entries(input.labels).map(([k, v]) => [k, str(v, `labels.${k}`)]));
+  }
+
+  let stopTimeout = 10;
+  if (input.stopTimeout !== undefined) {
+    const t = input.stopTimeout;
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > 86400) {
+      throw new SpecError('stopTimeout', `must be a number of seconds from 0 to 86400, got ${describe(t)}`);
+    }
+    stopTimeout = t;
+  }
+
+  return {
+    name,
+    command,
+    hostname,
+    env,
+    workdir: input.workdir === undefined ? '/' : absPath(input.workdir, 'workdir'),
+    rootfs,
+    image,
+    mounts,
+    network,
+    tty: input.tty === undefined ? false : bool(input.tty, 'tty'),
+    restart: input.restart === undefined ? { name: 'no' } : parseRestart(input.restart),
+    stopSignal: input.stopSignal === undefined ? 'SIGTERM' : parseSignal(input.stopSignal),
+    stopTimeout,
+    console: validateConsole(input.console, 'console'),
+    labels,
+  };
+}

@@ -1,0 +1,235 @@
+// Every libc function skiff calls through koffi, declared once with its exact C type,
+// each wrapped so that a failure becomes a SysError naming the call, the path and the errno.
+// Only this folder and src/native/ import koffi.
+import koffi from 'koffi';
+import { SysError } from './errno.js';
+
+const libc = koffi.load('libc.so.6');
+
+const c = {
+  prctl: libc.func('int prctl(int option, ...)'),
+  close: libc.func('int close(int fd)'),
+  read: libc.func('long read(int fd, _Out_ uint8_t *buf, unsigned long count)'),
+  write: libc.func('long write(int fd, const uint8_t *buf, unsigned long count)'),
+  pidfd_open: libc.func('int pidfd_open(int pid, unsigned int flags)'),
+  pidfd_send_signal: libc.func('int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)'),
+  waitid: libc.func('int waitid(int idtype, int id, _Out_ uint8_t *info, int options)'),
+  epoll_create1: libc.func('int epoll_create1(int flags)'),
+  epoll_ctl: libc.func('int epoll_ctl(int epfd, int op, int fd, uint8_t *event)'),
+  epoll_wait: libc.func('int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)'),
+  eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
+  posix_openpt: libc.func('int posix_openpt(int flags)'),
+  grantpt: libc.func('int grantpt(int fd)'),
+  unlockpt: libc.func('int unlockpt(int fd)'),
+  ptsname_r: libc.func('int ptsname_r(int fd, _Out_ uint8_t *buf, unsigned long buflen)'),
+  ioctl_ptr: libc.func('int ioctl(int fd, unsigned long request, ...)'),
+  open: libc.func('int open(const char *path, int flags, ...)'),
+  fcntl: libc.func('int fcntl(int fd, int cmd, ...)'),
+};
+
+function check(rc: number | bigint, syscall: string, path?: string): number {
+  const n = Number(rc);
+  if (n < 0) throw new SysError(syscall, koffi.errno(), path);
+  return n;
+}
+
+/** The errno left by the last koffi call on this thread. */
+export function lastErrno(): number {
+  return koffi.errno();
+}
+
+// ── constants (Linux, all architectures skiff builds for) ──
+export const O_RDONLY = 0o0;
+export const O_WRONLY = 0o1;
+export const O_RDWR = 0o2;
+export const O_NOCTTY = 0o400;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+export const EFD_CLOEXEC = O_CLOEXEC;
+export const EFD_NONBLOCK = O_NONBLOCK;
+export const EPOLL_CLOEXEC = O_CLOEXEC;
+export const EPOLLIN = 0x001;
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+const PR_SET_NAME = 15;
+const PR_SET_CHILD_SUBREAPER = 36;
+const P_PIDFD = 3;
+export const WEXITED = 4;
+export const WNOHANG = 1;
+const F_SETFL = 4;
+const F_GETFL = 3;
+const TIOCSWINSZ = 0x5414;
+export const CLD_EXITED = 1;
+export const CLD_KILLED = 2;
+export const CLD_DUMPED = 3;
+
+// ── process control ──
+/** Makes this process the child subreaper: orphaned descendants are re-parented to it. */
+export function setChildSubreaper(): void {
+  check(c.prctl(PR_SET_CHILD_SUBREAPER, 'unsigned long', 1, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), 'prctl(PR_SET_CHILD_SUBREAPER)');
+}
+
+/** Names the calling thread (what ps -L and /proc/<pid>/task/<tid>/comm show; 15 bytes max). */
+export function setThreadName(name: string): void {
+  check(c.prctl(PR_SET_NAME, 'const char *', name.slice(0, 15), 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), 'prctl(PR_SET_NAME)');
+}
+
+export function pidfdOpen(pid: number): number {
+  return check(c.pidfd_open(pid, 0), 'pidfd_open', `pid ${pid}`);
+}
+
+export function pidfdSendSignal(pidfd: number, signal: number): void {
+  check(c.pidfd_send_signal(pidfd, signal, null, 0), 'pidfd_send_signal', `signal ${signal}`);
+}
+
+export interface ChildExit {
+  /** CLD_EXITED, CLD_KILLED or CLD_DUMPED */
+  code: number;
+  /** exit status (CLD_EXITED) or signal number */
+  status: number;
+}
+
+const SIGINFO_SIZE = 128;
+/** waitid(P_PIDFD, WEXITED|WNOHANG): the exit if the process has ended, else null. Reaps it. */
+export function waitPidfd(pidfd: number): ChildExit | null {
+  const info = Buffer.alloc(SIGINFO_SIZE);
+  check(c.waitid(P_PIDFD, pidfd, info, WEXITED | WNOHANG), 'waitid(P_PIDFD)');
+  const pid = info.readInt32LE(16);
+  if (pid === 0) return null;
+  return { code: info.readInt32LE(8), status: info.readInt32LE(24) };
+}
+
+// ── fds ──
+export function close(fd: number): void {
+  check(c.close(fd), 'close', `fd ${fd}`);
+}
+
+/** read(2) into buf; returns bytes read, 0 at EOF, or -errno (EAGAIN, EIO…) without throwing. */
+export function readRaw(fd: number, buf: Buffer, length = buf.length): number {
+  const n = Number(c.read(fd, buf, length));
+  return n < 0 ? -koffi.errno() : n;
+}
+
+/** The same read on libuv's thread pool, for fds that block. */
+export function readAsync(fd: number, buf: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    c.read.async(fd, buf, buf.length, (err: unknown, n: number | bigint) => {
+      if (err) reject(err as Error);
+      else resolve(Number(n) < 0 ? -koffi.errno() : Number(n));
+    });
+  });
+}
+
+export function write(fd: number, buf: Buffer): number {
+  return check(c.write(fd, buf, buf.length), 'write', `fd ${fd}`);
+}
+
+export function setNonBlocking(fd: number): void {
+  const flags = check(c.fcntl(fd, F_GETFL), 'fcntl(F_GETFL)');
+  check(c.fcntl(fd, F_SETFL, 'int', flags | O_NONBLOCK), 'fcntl(F_SETFL)');
+}
+
+export function openPath(path: string, flags: number): number {
+  return check(c.open(path, flags | O_CLOEXEC), 'open', path);
+}
+
+// ── epoll / eventfd ──
+/** struct epoll_event is packed on x86_64 (12 bytes) and naturally aligned elsewhere (16). */
+export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+const EPOLL_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
+
+export function epollCreate(): number {
+  return check(c.epoll_create1(EPOLL_CLOEXEC), 'epoll_create1');
+}
+
+export function epollAdd(epfd: number, fd: number, events: number, data: number): void {
+  const ev = Buffer.alloc(EPOLL_EVENT_SIZE);
+  ev.writeUInt32LE(events, 0);
+  ev.writeBigUInt64LE(BigInt(data), EPOLL_DATA_OFFSET);
+  check(c.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ev), 'epoll_ctl(ADD)', `fd ${fd}`);
+}
+
+export function epollDel(epfd: number, fd: number): void {
+  check(c.epoll_ctl(epfd, EPOLL_CTL_DEL, fd, null), 'epoll_ctl(DEL)', `fd ${fd}`);
+}
+
+export interface EpollEvent { events: number; data: number }
+
+function decodeEvents(buf: Buffer, n: number): EpollEvent[] {
+  const out: EpollEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = i * EPOLL_EVENT_SIZE;
+    out.push({ events: buf.readUInt32LE(at), data: Number(buf.readBigUInt64LE(at + EPOLL_DATA_OFFSET)) });
+  }
+  return out;
+}
+
+/** epoll_wait in the calling thread (timeout ms; -1 = forever). EINTR yields no events. */
+export function epollWait(epfd: number, buf: Buffer, timeoutMs: number): EpollEvent[] {
+  const n = Number(c.epoll_wait(epfd, buf, Math.floor(buf.length / EPOLL_EVENT_SIZE), timeoutMs));
+  if (n < 0) {
+    const e = koffi.errno();
+    if (e === 4 /* EINTR */) return [];
+    throw new SysError('epoll_wait', e);
+  }
+  return decodeEvents(buf, n);
+}
+
+/** epoll_wait on libuv's thread pool, so the event loop keeps running meanwhile. */
+export function epollWaitAsync(epfd: number, buf: Buffer, timeoutMs: number): Promise<EpollEvent[]> {
+  return new Promise((resolve, reject) => {
+    c.epoll_wait.async(epfd, buf, Math.floor(buf.length / EPOLL_EVENT_SIZE), timeoutMs, (err: unknown, n: number) => {
+      if (err) return reject(err as Error);
+      if (n < 0) {
+        const e = koffi.errno();
+        return e === 4 ? resolve([]) : reject(new SysError('epoll_wait', e));
+      }
+      resolve(decodeEvents(buf, n));
+    });
+  });
+}
+
+export function eventfd(flags = EFD_CLOEXEC | EFD_NONBLOCK): number {
+  return check(c.eventfd(0, flags), 'eventfd');
+}
+
+const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+export function eventfdSignal(fd: number): void {
+  c.write(fd, ONE, 8);
+}
+
+export function eventfdDrain(fd: number): void {
+  c.read(fd, Buffer.alloc(8), 8);
+}
+
+// ── ptys ──
+export interface PtyPair {
+  /** the master fd: close-on-exec, kept by whoever forwards the console */
+  master: number;
+  /** the slave's path, e.g. /dev/pts/7, opened by the container's PID 1 */
+  slavePath: string;
+}
+
+/** Allocates a pty pair. ENOSPC/EAGAIN here means kernel.pty.max is reached. */
+export function openPty(options: { nonBlocking?: boolean } = {}): PtyPair {
+  const flags = O_RDWR | O_NOCTTY | O_CLOEXEC | (options.nonBlocking ? O_NONBLOCK : 0);
+  const master = check(c.posix_openpt(flags), 'posix_openpt', '/dev/ptmx');
+  try {
+    check(c.grantpt(master), 'grantpt', '/dev/ptmx');
+    check(c.unlockpt(master), 'unlockpt', '/dev/ptmx');
+    const name = Buffer.alloc(128);
+    const rc = c.ptsname_r(master, name, name.length);
+    if (rc !== 0) throw new SysError('ptsname_r', rc, '/dev/ptmx');
+    return { master, slavePath: name.toString('latin1', 0, name.indexOf(0)) };
+  } catch (err) {
+    c.close(master);
+    throw err;
+  }
+}
+
+export function setWindowSize(fd: number, rows: number, cols: number): void {
+  const ws = Buffer.alloc(8);
+  ws.writeUInt16LE(rows, 0);
+  ws.writeUInt16LE(cols, 2);
+  check(c.ioctl_ptr(fd, TIOCSWINSZ, 'uint8_t *', ws), 'ioctl(TIOCSWINSZ)', `fd ${fd}`);
+}

@@ -1,0 +1,201 @@
+// Spec → launch plan. All launch policy lives here: which namespaces, which mounts in
+// which order, which devices, which fds. Pure: no I/O, so it is unit-tested without root.
+import type { ContainerSpec } from '../spec/container.js';
+import { DEFAULT_PATH } from '../spec/container.js';
+import {
+  CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID,
+  MS_PRIVATE, MS_RDONLY, MS_REC, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFREG,
+  type Op, type Plan,
+} from '../native/plan-format.js';
+
+/** Where the container's stdio goes. A pty is the normal case (the console forwarder keeps its master). */
+export type LaunchConsole =
+  | { kind: 'pty'; slavePath: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'null' };
+
+export interface LaunchContext {
+  /** An empty host directory used as the new root's mount point; shared by all containers (each mounts it in its own namespace). */
+  rootMount: string;
+  /** For an image: the overlay's upper and work directories (on the same filesystem). */
+  layer: { upper: string; work: string } | null;
+  console: LaunchConsole;
+}
+
+/** Targets inside the rootfs: a symlink or ".." must never lead out of it. */
+const IN_ROOT = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+/** skiff's own mount points (/proc, /dev, /sys…): no symlinks at all, so a rootfs cannot redirect them. */
+const SYSTEM = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+
+const O_RDWR = 0o2;
+const O_WRONLY = 0o1;
+const O_NOCTTY = 0o400;
+const O_APPEND = 0o2000;
+const O_CREAT = 0o100;
+
+const CONSOLE_REG = 0;
+const STDIN_REG = 1;
+
+/** Devices every container gets: Docker's and the OCI runtime spec's default set. */
+const DEVICES: ReadonlyArray<[name: string, major: number, minor: number]> = [
+  ['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0],
+];
+
+/** execvp's search, decided here: the candidates the launcher tries in order. */
+export function execCandidates(command: string, env: string[]): string[] {
+  if (command.includes('/')) return [command];
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  return pathVar.split(':').map((dir) => `${dir === '' ? '.' : dir.replace(/\/+$/, '')}/${command}`);
+}
+
+function rootOps(spec: ContainerSpec, ctx: LaunchContext): Op[] {
+  const M = ctx.rootMount;
+  if (spec.image !== null) {
+    if (!ctx.layer) throw new Error('plan: an image needs a writable layer (upper and work directories)');
+    const data = `lowerdir=${spec.image},upperdir=${ctx.layer.upper},workdir=${ctx.layer.work}`;
+    return [{ what: `image: mount an overlay of \`${spec.image}\``, op: 'mount', source: 'overlay', target: M, fstype: 'overlay', flags: 0, data, resolve: 0 }];
+  }
+  if (spec.rootfs === 'host') {
+    // Non-recursive: the host's root filesystem only, none of its mounts (no /proc, /sys, /run of the host).
+    return [
+      { what: 'rootfs: bind the host\'s `/`', op: 'mount', source: '/', target: M, fstype: null, flags: MS_BIND, data: null, resolve: 0 },
+      { what: 'rootfs: make the host\'s `/` read-only', op: 'remount_ro', target: M, resolve: 0, extraFlags: MS_NOSUID | MS_NODEV },
+    ];
+  }
+  return [{ what: `rootfs: bind \`${spec.rootfs}\``, op: 'mount', source: spec.rootfs, target: M, fstype: null, flags: MS_BIND | MS_REC, data: null, resolve: 0 }];
+}
+
+function userMountOps(spec: ContainerSpec, writableRoot: boolean): Op[] {
+  const ops: Op[] = [];
+  spec.mounts.forEach((m, i) => {
+    const field = `mounts[${i}]`;
+    if (writableRoot && m.type === 'tmpfs') {
+      ops.push({ what: `${field}: create \`${m.target}\` in the rootfs`, op: 'mkdir', path: m.target, mode: 0o755, resolve: IN_ROOT, existOk: true });
+    }
+    if (m.type === 'bind') {
+      ops.push({ what: `${field}: bind \`${m.source}\` on \`${m.target}\``, op: 'mount', source: m.source, target: m.target, fstype: null, flags: MS_BIND | MS_REC, data: null, resolve: IN_ROOT });
+      if (m.readOnly) ops.push({ what: `${field}: make \`${m.target}\` read-only`, op: 'remount_ro', target: m.target, resolve: IN_ROOT, extraFlags: 0 });
+    } else {
+      const data = m.size === null ? 'mode=1777' : `mode=1777,size=${m.size}`;
+      ops.push({ what: `${field}: mount a tmpfs on \`${m.target}\``, op: 'mount', source: 'tmpfs', target: m.target, fstype: 'tmpfs', flags: MS_NOSUID | MS_NODEV, data, resolve: IN_ROOT });
+    }
+  });
+  return ops;
+}
+
+function devOps(console: LaunchConsole): Op[] {
+  const ops: Op[] = [
+    { what: 'mount a tmpfs on `/dev`', op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: MS_NOSUID, data: 'mode=755,size=65536k', resolve: SYSTEM },
+  ];
+  for (const [name, major, minor] of DEVICES) {
+    ops.push({ what: `create \`/dev/${name}\``, op: 'mknod', path: `/dev/${name}`, mode: S_IFCHR | 0o666, major, minor, resolve: SYSTEM });
+  }
+  ops.push(
+    { what: 'create `/dev/pts`', op: 'mkdir', path: '/dev/pts', mode: 0o755, resolve: SYSTEM, existOk: false },
+    // A devpts instance of its own: the container's ptys are invisible to the host and to other containers.
+    { what: 'mount devpts on `/dev/pts`', op: 'mount', source: 'devpts', target: '/dev/pts', fstype: 'devpts', flags: MS_NOSUID | MS_NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620', resolve: SYSTEM },
+    { what: 'link `/dev/ptmx`', op: 'symlink', target: 'pts/ptmx', linkpath: '/dev/ptmx', resolve: SYSTEM },
+    { what: 'create `/dev/shm`', op: 'mkdir', path: '/dev/shm', mode: 0o1777, resolve: SYSTEM, existOk: false },
+    { what: 'mount a tmpfs on `/dev/shm`', op: 'mount', source: 'shm', target: '/dev/shm', fstype: 'tmpfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: 'mode=1777,size=65536k', resolve: SYSTEM },
+    { what: 'link `/dev/fd`', op: 'symlink', target: '/proc/self/fd', linkpath: '/dev/fd', resolve: SYSTEM },
+    { what: 'link `/dev/stdin`', op: 'symlink', target: '/proc/self/fd/0', linkpath: '/dev/stdin', resolve: SYSTEM },
+    { what: 'link `/dev/stdout`', op: 'symlink', target: '/proc/self/fd/1', linkpath: '/dev/stdout', resolve: SYSTEM },
+    { what: 'link `/dev/stderr`', op: 'symlink', target: '/proc/self/fd/2', linkpath: '/dev/stderr', resolve: SYSTEM },
+  );
+  if (console.kind === 'pty') {
+    ops.push(
+      { what: 'create `/dev/console`', op: 'mknod', path: '/dev/console', mode: S_IFREG | 0o600, major: 0, minor: 0, resolve: SYSTEM },
+      { what: `bind the console \`${console.slavePath}\` on \`/dev/console\``, op: 'mount', source: null, target: '/dev/console', fstype: null, flags: MS_BIND, data: null, resolve: SYSTEM, sourceRegister: CONSOLE_REG },
+    );
+  }
+  return ops;
+}
+
+function stdioOps(console: LaunchConsole): Op[] {
+  switch (console.kind) {
+    case 'pty':
+      // setsid first: only a session leader without a terminal may take one as its controlling tty.
+      return [
+        { what: 'start a new session', op: 'setsid' },
+        { what: `make \`${console.slavePath}\` the controlling terminal`, op: 'set_ctty', register: CONSOLE_REG },
+        { what: 'console on stdin', op: 'dup2', register: CONSOLE_REG, fd: 0 },
+        { what: 'console on stdout', op: 'dup2', register: CONSOLE_REG, fd: 1 },
+        { what: 'console on stderr', op: 'dup2', register: CONSOLE_REG, fd: 2 },
+      ];
+    case 'file':
+    case 'null':
+      return [
+        { what: 'start a new session', op: 'setsid' },
+        { what: 'open `/dev/null` for stdin', op: 'open', path: '/dev/null', flags: O_RDWR, register: STDIN_REG },
+        { what: '/dev/null on stdin', op: 'dup2', register: STDIN_REG, fd: 0 },
+        { what: 'output on stdout', op: 'dup2', register: console.kind === 'file' ? CONSOLE_REG : STDIN_REG, fd: 1 },
+        { what: 'output on stderr', op: 'dup2', register: console.kind === 'file' ? CONSOLE_REG : STDIN_REG, fd: 2 },
+      ];
+    default: {
+      const never: never = console;
+      throw new Error(`unknown console ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * Builds the launch plan for a validated spec. The order is the contract:
+ * 1. mounts private, so nothing below ever propagates to the host;
+ * 2. the root (host `/` read-only, a directory, or an overlay) on ctx.rootMount;
+ * 3. host-side mounts into it (tmpfs /tmp and /run, the user's mounts), while host paths are still reachable,
+ *    every target resolved beneath the root;
+ * 4. the console opened by its host path; pivot_root; the old root detached;
+ * 5. /proc, /dev, /sys of the container's own;
+ * 6. hostname, loopback, session and console, then every other fd closed, workdir, exec.
+ */
+export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
+  const M = ctx.rootMount;
+  const writableRoot = spec.rootfs !== 'host';
+  const ops: Op[] = [
+    { what: 'make all mounts private', op: 'mount', source: null, target: '/', fstype: null, flags: MS_REC | MS_PRIVATE, data: null, resolve: 0 },
+    ...rootOps(spec, ctx),
+    { what: 'open the new root', op: 'open_root', path: M },
+  ];
+  if (writableRoot) {
+    for (const dir of ['proc', 'dev', 'sys', 'tmp']) {
+      ops.push({ what: `create \`/${dir}\` in the rootfs`, op: 'mkdir', path: `/${dir}`, mode: dir === 'tmp' ? 0o1777 : 0o755, resolve: SYSTEM, existOk: true });
+    }
+  } else {
+    ops.push(
+      { what: 'mount a private tmpfs on `/tmp`', op: 'mount', source: 'tmpfs', target: '/tmp', fstype: 'tmpfs', flags: MS_NOSUID | MS_NODEV, data: 'mode=1777', resolve: SYSTEM },
+      { what: 'mount a private tmpfs on `/run`', op: 'mount', source: 'tmpfs', target: '/run', fstype: 'tmpfs', flags: MS_NOSUID | MS_NODEV, data: 'mode=755', resolve: SYSTEM },
+    );
+  }
+  ops.push(...userMountOps(spec, writableRoot));
+
+  if (ctx.console.kind === 'pty') {
+    ops.push({ what: `open the console \`${ctx.console.slavePath}\``, op: 'open', path: ctx.console.slavePath, flags: O_RDWR | O_NOCTTY, register: CONSOLE_REG });
+  } else if (ctx.console.kind === 'file') {
+    ops.push({ what: `open the output file \`${ctx.console.path}\``, op: 'open', path: ctx.console.path, flags: O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, register: CONSOLE_REG });
+  }
+
+  ops.push(
+    { what: `pivot into the new root \`${M}\``, op: 'pivot_root', path: M },
+    { what: 'open the new root', op: 'open_root', path: '/' },
+    { what: 'mount /proc', op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: null, resolve: SYSTEM },
+    ...devOps(ctx.console),
+    { what: 'mount /sys read-only', op: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, data: null, resolve: SYSTEM },
+    { what: `set the hostname \`${spec.hostname}\``, op: 'sethostname', hostname: spec.hostname },
+  );
+  if (spec.network === 'none') ops.push({ what: 'bring up the loopback interface', op: 'loopback_up' });
+  ops.push(
+    ...stdioOps(ctx.console),
+    { what: 'close every other fd', op: 'close_from', fd: 3 },
+    { what: `workdir: change to \`${spec.workdir}\``, op: 'chdir', path: spec.workdir },
+  );
+
+  let cloneFlags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+  if (spec.network === 'none') cloneFlags |= CLONE_NEWNET;
+  return {
+    cloneFlags,
+    uidMap: null,
+    gidMap: null,
+    ops,
+    exec: { paths: execCandidates(spec.command[0]!, spec.env), argv: spec.command, envp: spec.env },
+  };
+}

@@ -1,0 +1,17 @@
+// Messages between skiffd and a launcher worker, over the child_process IPC channel.
+//
+//   skiffd                         launcher worker (skiff-launcher N)
+//     ── start {id, request} ──────▶  startContainer(request)
+//     ◀─ started {id, pid} ────────   PID 1 exec'd (re-parented to skiffd)
+//     ◀─ failed {id, failure} ─────   nothing left behind
+//     ◀─ ready {} ─────────────────   once, after loading the native launcher
+//
+// One start at a time per worker: skiffd sends the next start only after a reply.
+import type { StartFailure, StartRequest } from './start.js';
+
+export type ToLauncher = { type: 'start'; id: number; request: StartRequest };
+
+export type FromLauncher =
+  | { type: 'ready' }
+  | { type: 'started'; id: number; pid: number }
+  | { type: 'failed'; id: number; failure: StartFailure };

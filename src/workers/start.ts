@@ -1,0 +1,116 @@
+// One container start, as a launcher worker performs it: host-side checks that name the
+// spec field, the writable layer, the plan, the native launch. Leaves nothing behind on failure.
+import { mkdirSync, statSync } from 'node:fs';
+import { LaunchError, launch } from '../native/launch.js';
+import type { Plan } from '../native/plan-format.js';
+import type { ContainerSpec } from '../spec/container.js';
+import { SysError } from '../sys/errno.js';
+import { buildPlan, type LaunchConsole } from './plan.js';
+
+export interface StartRequest {
+  spec: ContainerSpec;
+  /** empty directory used as every container's root mount point */
+  rootMount: string;
+  /** for an image: the directory holding the overlay's upper/ and work/ */
+  layerDir: string | null;
+  console: LaunchConsole;
+  /** test-only: make operation k fail with this errno (failure injection) */
+  failAt?: { index: number; errno: number };
+}
+
+/** Why a start failed, in a shape that crosses process boundaries (IPC, the API). */
+export interface StartFailure {
+  message: string;
+  field?: string;
+  op?: string;
+  index?: number;
+  errno?: number;
+  code?: string;
+  /** 126: found but could not be run; 127: not found; 125: skiff itself failed */
+  exitCode: number;
+}
+
+export class StartError extends Error {
+  readonly failure: StartFailure;
+  constructor(failure: StartFailure, options?: ErrorOptions) {
+    super(failure.message, options);
+    this.name = 'StartError';
+    this.failure = failure;
+  }
+}
+
+function checkDirectory(path: string, field: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new StartError({ message: `${field} \`${path}\`: ${e.code ?? 'error'} (stat)`, field, errno: -(e.errno ?? 0), code: e.code ?? 'EIO', exitCode: 125 });
+  }
+  if (!st.isDirectory()) {
+    throw new StartError({ message: `${field} \`${path}\` is not a directory`, field, code: 'ENOTDIR', errno: 20, exitCode: 125 });
+  }
+}
+
+function checkExists(path: string, field: string): void {
+  try {
+    statSync(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new StartError({ message: `${field} \`${path}\`: ${e.code ?? 'error'} (stat)`, field, errno: -(e.errno ?? 0), code: e.code ?? 'EIO', exitCode: 125 });
+  }
+}
+
+/** Checks on the host that name the spec field, before any namespace exists. */
+function preflight(req: StartRequest): void {
+  const { spec } = req;
+  if (spec.rootfs !== 'host') checkDirectory(spec.rootfs, 'rootfs');
+  if (spec.image !== null) checkDirectory(spec.image, 'image');
+  spec.mounts.forEach((m, i) => {
+    if (m.type === 'bind') checkExists(m.source, `mounts[${i}].source`);
+  });
+  checkDirectory(req.rootMount, 'root mount point');
+}
+
+function planFor(req: StartRequest): Plan {
+  let layer: { upper: string; work: string } | null = null;
+  if (req.spec.image !== null) {
+    if (req.layerDir === null) throw new Error('start: an image needs a layer directory');
+    layer = { upper: `${req.layerDir}/upper`, work: `${req.layerDir}/work` };
+    mkdirSync(layer.upper, { recursive: true, mode: 0o755 });
+    mkdirSync(layer.work, { recursive: true, mode: 0o700 });
+  }
+  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console });
+  if (req.failAt) {
+    const { index, errno } = req.failAt;
+    const target = plan.ops[index];
+    if (target === undefined) throw new Error(`failAt: plan has ${plan.ops.length} operations, not ${index + 1}`);
+    plan.ops.splice(index, 0, { what: `${target.what} [injected failure]`, op: 'fail', errno });
+  }
+  return plan;
+}
+
+/**
+ * Starts a container and returns its PID 1 (in the caller's pid namespace). The
+ * child is re-parented to the nearest child subreaper once it has exec'd.
+ * Throws StartError; the layer directory it may have created is left for the
+ * caller, which owns the container's state directory.
+ */
+export function startContainer(req: StartRequest): { pid: number; plan: Plan } {
+  preflight(req);
+  const plan = planFor(req);
+  try {
+    return { pid: launch(plan), plan };
+  } catch (err) {
+    if (err instanceof LaunchError) {
+      const exec = err.op === 'execve';
+      const exitCode = exec ? (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 127 : 126) : 125;
+      const message = exec && err.code === 'ENOENT' ? `command \`${req.spec.command[0]}\` not found: ENOENT (operation ${err.index} execve)` : err.message;
+      throw new StartError({ message, op: err.op, index: err.index, errno: err.errno, code: err.code, exitCode, ...(exec ? { field: 'command' } : {}) }, { cause: err });
+    }
+    if (err instanceof SysError) {
+      throw new StartError({ message: err.message, op: err.syscall, errno: err.errno, code: err.code, exitCode: 125 }, { cause: err });
+    }
+    throw err;
+  }
+}
