@@ -59,6 +59,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -85,7 +87,7 @@ enum op_code {
   OP_PIVOT_ROOT = 7,  /* path: chdir, pivot_root(".", "."), detach the old root */
   OP_SETHOSTNAME = 8, /* name */
   OP_LOOPBACK_UP = 9, /* bring "lo" up in the new network namespace */
-  OP_OPEN = 10,       /* path, flags, register */
+  OP_OPEN = 10,       /* path, flags, register, mode (with O_CREAT) */
   OP_SETSID = 11,
   OP_SET_CTTY = 12,   /* register */
   OP_DUP2 = 13,       /* register, target fd */
@@ -237,8 +239,14 @@ static int plan_decode(const uint8_t *buf, size_t len, struct plan *pl, const ch
     const uint8_t *p = buf + ops_off + (size_t)i * OP_WORDS * 4;
     struct op *op = &pl->ops[i];
     op->code = rd32(p);
-    *why = "unknown operation";
-    if (op->code == 0 || op->code >= OP__END) { plan_free(pl); return EINVAL; }
+    if (op->code == 0 || op->code >= OP__END) {
+      /* Fatal, never skipped: an operation this build does not know could be the one that confines. */
+      static __thread char unknown[64];
+      snprintf(unknown, sizeof(unknown), "unknown operation %u at index %u", op->code, i);
+      *why = unknown;
+      plan_free(pl);
+      return EINVAL;
+    }
     for (int a = 0; a < OP_WORDS - 1; a++) {
       op->arg[a] = rd32(p + 4 + 4 * a);
       if (op_string_args[op->code] & (1u << a)) op->str[a] = str_at(pl, op->arg[a], &bad);
@@ -296,17 +304,39 @@ static int open_parent_in_root(int root_fd, const char *path, uint32_t resolve, 
 }
 
 /* A target to hand to mount(2): the path as written, or — when `resolve` is set —
- * the path resolved beneath the root as an O_PATH fd and made the working
- * directory, so that mount(2) gets ".". Not "/proc/self/fd/N": that needs a /proc,
- * and /proc itself is one of the targets. Returns NULL with errno set. */
-static const char *mount_target(int root_fd, const char *path, uint32_t resolve, int *fd_out) {
+ * the path resolved beneath the root as an O_PATH fd. A directory is made the
+ * working directory, so that mount(2) gets "." and needs no /proc (/proc itself
+ * is one of the targets). A file (a bind-mounted file, /dev/console) cannot be
+ * a working directory: it is named through its fd as "/proc/self/fd/N", which
+ * mount(2) follows to exactly the file that was resolved; a /proc is mounted by
+ * then (the host's before pivot_root, the container's after). Returns NULL with
+ * errno set; tbuf holds the fd path. */
+static const char *mount_target(int root_fd, const char *path, uint32_t resolve, int *fd_out, char *tbuf) {
+  struct stat st;
   *fd_out = -1;
   if (!resolve) return path;
   int fd = open_in_root(root_fd, path, O_PATH, resolve);
   if (fd < 0) return NULL;
   *fd_out = fd;
+  if (fstat(fd, &st) < 0) return NULL;
+  if (!S_ISDIR(st.st_mode)) return fd_path(tbuf, fd);
   if (fchdir(fd) < 0) return NULL;
   return ".";
+}
+
+/* The per-mount flags a read-only remount must keep: a bind remount sets the
+ * mount's flags to exactly what it is given, so without these a read-only view
+ * of a nosuid or noexec mount would silently become suid- or exec-capable. */
+static unsigned long kept_mount_flags(const char *target) {
+  struct statfs sf;
+  unsigned long keep = 0;
+  if (statfs(target, &sf) < 0) return 0;
+  if (sf.f_flags & ST_NOSUID) keep |= MS_NOSUID;
+  if (sf.f_flags & ST_NODEV) keep |= MS_NODEV;
+  if (sf.f_flags & ST_NOEXEC) keep |= MS_NOEXEC;
+  if (sf.f_flags & ST_NOATIME) keep |= MS_NOATIME;
+  if (sf.f_flags & ST_NODIRATIME) keep |= MS_NODIRATIME;
+  return keep;
 }
 
 static int write_all(int fd, const char *s, size_t n) {
@@ -322,22 +352,23 @@ static int write_all(int fd, const char *s, size_t n) {
 /* keep_fd: an fd close_from must spare (the user-namespace exec pipe, whose
  * end-of-file must mean "exec happened", never "the plan closed it"), or -1. */
 static int run_op(const struct op *op, int *root_fd, int regs[REGISTERS], int keep_fd) {
-  char sbuf[64], parent[4096];
+  char sbuf[64], tbuf[64], parent[4096];
   int tfd = -1, rc = 0;
   const char *base;
   switch ((enum op_code)op->code) {
   case OP_MOUNT: {
     const char *src = op->str[0];
     if (op->arg[6] != NONE) src = fd_path(sbuf, regs[op->arg[6]]);
-    const char *target = mount_target(*root_fd, op->str[1], op->arg[5], &tfd);
+    const char *target = mount_target(*root_fd, op->str[1], op->arg[5], &tfd, tbuf);
     if (!target) { rc = errno; break; }
     rc = mount(src, target, op->str[2], op->arg[3], op->str[4]) < 0 ? errno : 0;
     break;
   }
   case OP_REMOUNT_RO: {
-    const char *target = mount_target(*root_fd, op->str[0], op->arg[1], &tfd);
+    const char *target = mount_target(*root_fd, op->str[0], op->arg[1], &tfd, tbuf);
     if (!target) { rc = errno; break; }
-    rc = mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | op->arg[2], NULL) < 0 ? errno : 0;
+    unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | op->arg[2] | kept_mount_flags(target);
+    rc = mount(NULL, target, NULL, flags, NULL) < 0 ? errno : 0;
     break;
   }
   case OP_MKDIR: {
@@ -400,7 +431,8 @@ static int run_op(const struct op *op, int *root_fd, int regs[REGISTERS], int ke
     return rc;
   }
   case OP_OPEN: {
-    int fd = open(op->str[0], (int)op->arg[1] | O_CLOEXEC);
+    /* The mode matters only with O_CREAT; without it open(2) would read garbage. */
+    int fd = open(op->str[0], (int)op->arg[1] | O_CLOEXEC, (mode_t)op->arg[3]);
     if (fd < 0) return errno;
     regs[op->arg[2]] = fd;
     return 0;

@@ -85,7 +85,7 @@ export type Op = { what: string } & (
   | { op: 'pivot_root'; path: string }
   | { op: 'sethostname'; hostname: string }
   | { op: 'loopback_up' }
-  | { op: 'open'; path: string; flags: number; register: number }
+  | { op: 'open'; path: string; flags: number; register: number; mode?: number }
   | { op: 'setsid' }
   | { op: 'set_ctty'; register: number }
   | { op: 'dup2'; register: number; fd: number }
@@ -200,7 +200,7 @@ function opArgs(op: Op, s: StringArea): number[] {
     case 'set_no_new_privs':
       return [];
     case 'open':
-      return [s.add(op.path), u32(op.flags, 'open flags'), register(op.register)];
+      return [s.add(op.path), u32(op.flags, 'open flags'), register(op.register), u32(op.mode ?? 0, 'mode')];
     case 'set_ctty':
       return [register(op.register)];
     case 'dup2':

@@ -144,8 +144,9 @@ function stdioOps(console: LaunchConsole): Op[] {
  * 2. the root (host `/` read-only, a directory, or an overlay) on ctx.rootMount;
  * 3. host-side mounts into it (tmpfs /tmp and /run, the user's mounts), while host paths are still reachable,
  *    every target resolved beneath the root;
- * 4. the console opened by its host path; pivot_root; the old root detached;
- * 5. /proc, /dev, /sys of the container's own;
+ * 4. the console opened by its host path; a /dev of the container's own, with the console bound on
+ *    /dev/console while its source is still attached; pivot_root; the old root detached;
+ * 5. /proc and /sys of the container's own;
  * 6. hostname, loopback, session and console, then every other fd closed, workdir, exec.
  */
 export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
@@ -171,14 +172,16 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
   if (ctx.console.kind === 'pty') {
     ops.push({ what: `open the console \`${ctx.console.slavePath}\``, op: 'open', path: ctx.console.slavePath, flags: O_RDWR | O_NOCTTY, register: CONSOLE_REG });
   } else if (ctx.console.kind === 'file') {
-    ops.push({ what: `open the output file \`${ctx.console.path}\``, op: 'open', path: ctx.console.path, flags: O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, register: CONSOLE_REG });
+    ops.push({ what: `open the output file \`${ctx.console.path}\``, op: 'open', path: ctx.console.path, flags: O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, mode: 0o644, register: CONSOLE_REG });
   }
+  // /dev before pivot_root: binding the console needs its source (the host's devpts) still
+  // attached in this mount namespace; once the old root is detached, mount(2) refuses it (EINVAL).
+  ops.push(...devOps(ctx.console));
 
   ops.push(
     { what: `pivot into the new root \`${M}\``, op: 'pivot_root', path: M },
     { what: 'open the new root', op: 'open_root', path: '/' },
     { what: 'mount /proc', op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: null, resolve: SYSTEM },
-    ...devOps(ctx.console),
     { what: 'mount /sys read-only', op: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, data: null, resolve: SYSTEM },
     { what: `set the hostname \`${spec.hostname}\``, op: 'sethostname', hostname: spec.hostname },
   );
