@@ -246,6 +246,8 @@ export function validateSpec(input: Json): ContainerSpec {
 
   const rootfs = input.rootfs === undefined || input.rootfs === 'host' ? 'host' : absPath(input.rootfs, 'rootfs');
   const image = input.image === undefined || input.image === null ? null : absPath(input.image, 'image');
+  // The image path becomes an overlay mount option (lowerdir=…), where ',' separates options and ':' layers.
+  if (image !== null && /[,:]/.test(image)) throw new SpecError('image', `must not contain "," or ":" (overlay options), got ${describe(image)}`);
   if (image !== null && rootfs !== 'host') throw new SpecError('image', 'cannot be combined with rootfs: choose one');
 
   const mountsIn = input.mounts === undefined ? [] : input.mounts;

@@ -1,0 +1,21 @@
+// Temporary directories for tests: made under the system temp dir, every one removed in teardown.
+//   const tmp = new TempDirs(); after(() => tmp.removeAll());
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export class TempDirs {
+  private readonly dirs: string[] = [];
+
+  /** A fresh empty directory, e.g. /tmp/skiff-test-rootfs-AbC123. */
+  make(label: string): string {
+    const dir = mkdtempSync(join(tmpdir(), `skiff-test-${label}-`));
+    this.dirs.push(dir);
+    return dir;
+  }
+
+  /** Removes every directory made so far (newest first); safe to call more than once. */
+  removeAll(): void {
+    for (const dir of this.dirs.splice(0).reverse()) rmSync(dir, { recursive: true, force: true });
+  }
+}

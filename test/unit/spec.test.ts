@@ -1,0 +1,177 @@
+// validateSpec: defaults, and the exact error each bad field gets (the field named by its path).
+import { expect } from 'chai';
+import { DEFAULT_PATH, SpecError, validateSpec } from '../../src/spec/container.js';
+
+const base = { name: 'web', command: ['/bin/true'] };
+
+function rejects(input: unknown, message: string, field: string): void {
+  let caught: unknown;
+  try {
+    validateSpec(input);
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught, 'validateSpec should throw').to.be.instanceOf(SpecError);
+  expect((caught as SpecError).message).to.equal(message);
+  expect((caught as SpecError).field).to.equal(field);
+}
+
+describe('validateSpec', () => {
+  describe('defaults', () => {
+    it('fills in every default for a minimal spec', () => {
+      expect(validateSpec(base)).to.deep.equal({
+        name: 'web',
+        command: ['/bin/true'],
+        hostname: 'web',
+        env: [`PATH=${DEFAULT_PATH}`],
+        workdir: '/',
+        rootfs: 'host',
+        image: null,
+        mounts: [],
+        network: 'none',
+        tty: false,
+        restart: { name: 'no' },
+        stopSignal: 'SIGTERM',
+        stopTimeout: 10,
+        console: { buffer: 1 << 20, log: false, logMax: 10 << 20 },
+        labels: {},
+      });
+    });
+
+    it('derives the hostname from the name, replacing "_" and "."', () => {
+      expect(validateSpec({ ...base, name: 'my_app.v2' }).hostname).to.equal('my-app-v2');
+    });
+
+    it('keeps a PATH the spec gives and adds none', () => {
+      expect(validateSpec({ ...base, env: ['PATH=/opt/bin', 'A=1'] }).env).to.deep.equal(['PATH=/opt/bin', 'A=1']);
+    });
+
+    it('accepts env as a map', () => {
+      expect(validateSpec({ ...base, env: { A: '1', B: 2, C: null } }).env).to.deep.equal([`PATH=${DEFAULT_PATH}`, 'A=1', 'B=2', 'C=']);
+    });
+
+    it('normalizes paths: trailing and doubled slashes', () => {
+      const s = validateSpec({ ...base, rootfs: '/srv//root/', workdir: '/work/', mounts: [{ source: '/data/', target: '/mnt//data' }] });
+      expect(s.rootfs).to.equal('/srv/root');
+      expect(s.workdir).to.equal('/work');
+      expect(s.mounts).to.deep.equal([{ type: 'bind', source: '/data', target: '/mnt/data', readOnly: false }]);
+    });
+
+    it('fills in mount defaults: bind read-write, tmpfs without a size', () => {
+      const s = validateSpec({ ...base, mounts: [{ source: '/a', target: '/b', readOnly: true }, { type: 'tmpfs', target: '/scratch' }, { type: 'tmpfs', target: '/s2', size: 4096 }] });
+      expect(s.mounts).to.deep.equal([
+        { type: 'bind', source: '/a', target: '/b', readOnly: true },
+        { type: 'tmpfs', target: '/scratch', size: null },
+        { type: 'tmpfs', target: '/s2', size: 4096 },
+      ]);
+    });
+
+    it('takes "host" for rootfs as the default rootfs and accepts an image', () => {
+      const s = validateSpec({ ...base, rootfs: 'host', image: '/images/busybox' });
+      expect([s.rootfs, s.image]).to.deep.equal(['host', '/images/busybox']);
+    });
+
+    it('parses restart policies and signals', () => {
+      expect(validateSpec({ ...base, restart: 'on-failure:3' }).restart).to.deep.equal({ name: 'on-failure', maxRetries: 3 });
+      expect(validateSpec({ ...base, stopSignal: 'int' }).stopSignal).to.equal('SIGINT');
+      expect(validateSpec({ ...base, stopSignal: 9 }).stopSignal).to.equal('9');
+    });
+  });
+
+  describe('rejections', () => {
+    it('refuses an invalid hostname', () => {
+      rejects({ ...base, hostname: 'bad_host!' }, 'hostname must be a valid hostname (letters, digits, "-" and ".", at most 64), got "bad_host!"', 'hostname');
+    });
+
+    it('refuses a hostname longer than 64 bytes', () => {
+      const long = `${'a'.repeat(40)}.${'b'.repeat(30)}`;
+      rejects({ ...base, hostname: long }, `hostname must be a valid hostname (letters, digits, "-" and ".", at most 64), got ${JSON.stringify(`${long.slice(0, 60)}…`)}`, 'hostname');
+    });
+
+    it('refuses an empty hostname label', () => {
+      rejects({ ...base, hostname: 'a..b' }, 'hostname must be a valid hostname (letters, digits, "-" and ".", at most 64), got "a..b"', 'hostname');
+    });
+
+    it('refuses argv with a NUL byte, naming the argument', () => {
+      rejects({ ...base, command: ['/bin/echo', 'a\0b'] }, 'command[1] must not contain NUL bytes', 'command[1]');
+    });
+
+    it('refuses an empty command and an empty argv[0]', () => {
+      rejects({ ...base, command: [] }, 'command must be a non-empty list of strings, got an array', 'command');
+      rejects({ name: 'web' }, 'command must be a non-empty list of strings, got undefined', 'command');
+      rejects({ ...base, command: [''] }, 'command[0] must not be empty', 'command[0]');
+      rejects({ ...base, command: ['/bin/true', 3] }, 'command[1] must be a string, got 3', 'command[1]');
+    });
+
+    it('refuses a relative mount target', () => {
+      rejects({ ...base, mounts: [{ source: '/tmp', target: 'data' }] }, 'mounts[0].target must be an absolute path, got "data"', 'mounts[0].target');
+    });
+
+    it('refuses ".." in a mount path', () => {
+      rejects({ ...base, mounts: [{ source: '/tmp', target: '/data' }, { source: '/srv/../etc', target: '/x' }] },
+        'mounts[1].source must not contain "..", got "/srv/../etc"', 'mounts[1].source');
+    });
+
+    it('refuses mounts on / and under the directories skiff sets up', () => {
+      rejects({ ...base, mounts: [{ source: '/tmp', target: '/' }] }, 'mounts[0].target must not be / (use rootfs or image)', 'mounts[0].target');
+      rejects({ ...base, mounts: [{ type: 'tmpfs', target: '/proc/sys' }] }, 'mounts[0].target must not be under /proc, which skiff sets up itself', 'mounts[0].target');
+      rejects({ ...base, mounts: [{ source: '/tmp', target: '/dev' }] }, 'mounts[0].target must not be under /dev, which skiff sets up itself', 'mounts[0].target');
+    });
+
+    it('refuses a bind mount without a source, an unknown mount type, unknown mount fields and a bad tmpfs size', () => {
+      rejects({ ...base, mounts: [{ target: '/data' }] }, 'mounts[0].source is required for a bind mount', 'mounts[0].source');
+      rejects({ ...base, mounts: [{ type: 'nfs', target: '/data' }] }, 'mounts[0].type must be bind or tmpfs, got "nfs"', 'mounts[0].type');
+      rejects({ ...base, mounts: [{ source: '/a', target: '/b', ro: true }] }, 'mounts[0].ro is not a known field (known: type, source, target, readOnly)', 'mounts[0].ro');
+      rejects({ ...base, mounts: [{ type: 'tmpfs', target: '/t', size: -1 }] }, 'mounts[0].size must be a positive integer, got -1', 'mounts[0].size');
+      rejects({ ...base, mounts: [{ source: '/a', target: '/b', readOnly: 'yes' }] }, 'mounts[0].readOnly must be true or false, got "yes"', 'mounts[0].readOnly');
+    });
+
+    it('refuses an unknown top-level field, listing the known ones', () => {
+      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, restart, stopSignal, stopTimeout, console, labels)', 'colour');
+    });
+
+    it('refuses an unknown console field', () => {
+      rejects({ ...base, console: { ring: 1 } }, 'console.ring is not a known field (known: buffer, log, logMax)', 'console.ring');
+    });
+
+    it('refuses a name with "/" or "..", or none at all', () => {
+      const pattern = 'must match [A-Za-z0-9][A-Za-z0-9_.-]{0,62}';
+      rejects({ ...base, name: 'a/b' }, `name ${pattern}, got "a/b"`, 'name');
+      rejects({ ...base, name: '..' }, `name ${pattern}, got ".."`, 'name');
+      rejects({ ...base, name: '../etc' }, `name ${pattern}, got "../etc"`, 'name');
+      rejects({ ...base, name: 'x'.repeat(64) }, `name ${pattern}, got ${JSON.stringify(`${'x'.repeat(60)}…`)}`, 'name');
+      rejects({ command: ['/bin/true'] }, 'name must be a string, got undefined', 'name');
+    });
+
+    it('refuses a relative rootfs or workdir, and an image together with a rootfs', () => {
+      rejects({ ...base, rootfs: 'srv/root' }, 'rootfs must be an absolute path, got "srv/root"', 'rootfs');
+      rejects({ ...base, workdir: 'tmp' }, 'workdir must be an absolute path, got "tmp"', 'workdir');
+      rejects({ ...base, rootfs: '/srv/root', image: '/images/a' }, 'image cannot be combined with rootfs: choose one', 'image');
+    });
+
+    it('refuses an image path that would break the overlay options', () => {
+      rejects({ ...base, image: '/images/a,upperdir=/etc' }, 'image must not contain "," or ":" (overlay options), got "/images/a,upperdir=/etc"', 'image');
+    });
+
+    it('refuses bad env entries', () => {
+      rejects({ ...base, env: ['NOEQUALS'] }, 'env[0] must be KEY=VALUE, got "NOEQUALS"', 'env[0]');
+      rejects({ ...base, env: ['=v'] }, 'env[0] must be KEY=VALUE, got "=v"', 'env[0]');
+      rejects({ ...base, env: ['A=1', 'B=x\0y'] }, 'env[1] must not contain NUL bytes', 'env[1]');
+      rejects({ ...base, env: 'A=1' }, 'env must be a list of KEY=VALUE or a map, got "A=1"', 'env');
+    });
+
+    it('refuses a bad network, restart policy, stop signal, stop timeout, tty and labels', () => {
+      rejects({ ...base, network: 'bridge' }, 'network must be none or host, got "bridge"', 'network');
+      rejects({ ...base, restart: 'sometimes' }, 'restart must be no, always, unless-stopped or on-failure[:N], got "sometimes"', 'restart');
+      rejects({ ...base, stopSignal: 'FOO' }, 'stopSignal must be a signal name or number, got "FOO"', 'stopSignal');
+      rejects({ ...base, stopTimeout: -1 }, 'stopTimeout must be a number of seconds from 0 to 86400, got -1', 'stopTimeout');
+      rejects({ ...base, tty: 'yes' }, 'tty must be true or false, got "yes"', 'tty');
+      rejects({ ...base, labels: ['a'] }, 'labels must be a map of strings, got an array', 'labels');
+    });
+
+    it('refuses something that is not an object', () => {
+      rejects(null, 'spec must be an object, got null', 'spec');
+      rejects(['x'], 'spec must be an object, got an array', 'spec');
+    });
+  });
+});
