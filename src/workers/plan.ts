@@ -151,7 +151,9 @@ function stdioOps(console: LaunchConsole): Op[] {
  */
 export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
   const M = ctx.rootMount;
-  const writableRoot = spec.rootfs !== 'host';
+  // An image's overlay is writable like a directory rootfs: it gets its mount points created, not
+  // the host root's tmpfs on /tmp and /run (an image need not even have a /run to mount on).
+  const writableRoot = spec.rootfs !== 'host' || spec.image !== null;
   const ops: Op[] = [
     { what: 'make all mounts private', op: 'mount', source: null, target: '/', fstype: null, flags: MS_REC | MS_PRIVATE, data: null, resolve: 0 },
     ...rootOps(spec, ctx),
