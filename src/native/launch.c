@@ -223,6 +223,8 @@ static int plan_decode(const uint8_t *buf, size_t len, struct plan *pl, const ch
   int bad = 0;
   pl->uid_map = str_at(pl, h[7], &bad);
   pl->gid_map = str_at(pl, h[8], &bad);
+  *why = "uid or gid map out of bounds";
+  if (bad) { plan_free(pl); return EINVAL; }
   pl->nexec = h[10];
   pl->exec_paths = list_at(pl, h[9], h[10], &bad);
   pl->argv = list_at(pl, h[11], h[12], &bad);
