@@ -6,7 +6,7 @@ import { join } from 'node:path';
 export const BUSYBOX = '/bin/busybox';
 
 const APPLETS = ['sh', 'ls', 'cat', 'echo', 'ps', 'hostname', 'id', 'env', 'pwd', 'touch', 'sleep', 'true', 'false',
-  'stat', 'readlink', 'mkdir', 'rm', 'tty', 'test', 'kill', 'grep', 'wc', 'sort', 'tr', 'head'];
+  'stat', 'readlink', 'mkdir', 'rm', 'tty', 'test', 'kill', 'grep', 'wc', 'sort', 'tr', 'head', 'tail', 'cut', 'df'];
 
 /** Builds the rootfs in `dir` (which must exist, usually a TempDirs directory) and returns `dir`. */
 export function buildBusyboxRootfs(dir: string): string {
