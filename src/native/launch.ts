@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
 import { errnoName } from '../sys/errno.js';
-import { encodePlan, type Plan } from './plan-format.js';
+import { RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, encodePlan, type Op, type Plan } from './plan-format.js';
 
 function projectRoot(): string {
   // src/native/launch.ts (tsx) or dist/src/native/launch.js (compiled): walk up to package.json.
@@ -67,13 +67,21 @@ export class LaunchError extends Error {
       op = 'clone';
       what = 'create the container process';
     }
-    super(`${what}: ${code} (operation ${index} ${op})`);
+    super(`${what}: ${code} (operation ${index} ${op})${hint(plan.ops[index], code)}`);
     this.name = 'LaunchError';
     this.index = index;
     this.op = op;
     this.errno = errno;
     this.code = code;
   }
+}
+
+/** What an errno means for a path resolved beneath the root, where the bare code would puzzle. */
+function hint(op: Op | undefined, code: string): string {
+  const resolve = op && 'resolve' in op ? op.resolve : 0;
+  if (code === 'EXDEV' && resolve & RESOLVE_BENEATH) return ': the path leads out of the root (through a symlink or "..")';
+  if (code === 'ELOOP' && resolve & RESOLVE_NO_SYMLINKS) return ': the path goes through a symlink, which is not allowed here';
+  return '';
 }
 
 /**

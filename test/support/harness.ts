@@ -19,6 +19,15 @@ export interface Started {
   outputPath: string;
 }
 
+export interface StartOptions {
+  /** for an image: the directory that gets the overlay's upper/ and work/ */
+  layerDir?: string;
+  /** default: a fresh file in a temp dir, read back by run() */
+  console?: LaunchConsole;
+  /** failure injection: operation `index` fails with `errno` */
+  failAt?: { index: number; errno: number };
+}
+
 export interface RunResult {
   pid: number;
   plan: Plan;
@@ -35,11 +44,13 @@ export class Harness {
   private seq = 0;
 
   /** Starts a container (spec as JSON, validated here); throws StartError like the launcher. */
-  start(specInput: Record<string, unknown>, options: { layerDir?: string; console?: LaunchConsole } = {}): Started {
+  start(specInput: Record<string, unknown>, options: StartOptions = {}): Started {
     const spec = validateSpec(specInput);
     const outputPath = options.console ? '' : join(this.tmp.make('out'), `console-${++this.seq}.log`);
     const console: LaunchConsole = options.console ?? { kind: 'file', path: outputPath };
-    const { pid, plan } = startContainer({ spec, rootMount: this.rootMount, layerDir: options.layerDir ?? null, console });
+    const { pid, plan } = startContainer({
+      spec, rootMount: this.rootMount, layerDir: options.layerDir ?? null, console, ...(options.failAt ? { failAt: options.failAt } : {}),
+    });
     this.running.add(pid);
     const exited = this.reaper.watch(pid).exited.then((s) => {
       this.running.delete(pid);

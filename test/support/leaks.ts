@@ -1,6 +1,6 @@
 // The leak checker: what a start must leave exactly as it found it in the test process —
 // its mounts, its open fds, its child processes — and, for the directories given, their trees.
-//   const before = snapshotHost([rootfs, rootMount]); …start fails…; assertHostUnchanged(before);
+//   const before = snapshotHost([rootfs, rootMount]); …start fails…; await assertHostUnchanged(before);
 import { readdirSync, readFileSync, readlinkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -26,7 +26,7 @@ function fds(): string[] {
     try {
       return `${fd} -> ${readlinkSync(`/proc/self/fd/${fd}`)}`;
     } catch {
-      return `${fd} (closed while listing)`;
+      return `${fd} (closed while listing)`; // differs from the next look, which settles it
     }
   }).sort();
 }
@@ -67,9 +67,24 @@ export function snapshotHost(dirs: string[] = []): HostSnapshot {
   return { mounts: mounts(), fds: fds(), children: childPids(), trees: new Map(dirs.map((d) => [d, tree(d)])) };
 }
 
-/** Fails naming what changed: a mount, an fd, a child process, or an entry of a watched directory. */
-export function assertHostUnchanged(before: HostSnapshot): void {
-  const after = snapshotHost([...before.trees.keys()]);
+function same(a: HostSnapshot, b: HostSnapshot): boolean {
+  const eq = (x: string[] | number[] | undefined, y: string[] | number[] | undefined): boolean => JSON.stringify(x) === JSON.stringify(y);
+  return eq(a.mounts, b.mounts) && eq(a.fds, b.fds) && eq(a.children, b.children)
+    && [...a.trees].every(([dir, entries]) => eq(entries, b.trees.get(dir)));
+}
+
+/**
+ * Fails naming what changed: a mount, an fd, a child process, or an entry of a watched directory.
+ * Node's own threads open and close fds in the background (module loading, the thread pool) and a
+ * killed child stays a zombie until the reaper's next turn, so a difference is looked at again a
+ * few times before it counts: a real leak persists, so waiting can never hide one.
+ */
+export async function assertHostUnchanged(before: HostSnapshot): Promise<void> {
+  let after = snapshotHost([...before.trees.keys()]);
+  for (let i = 0; i < 50 && !same(before, after); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    after = snapshotHost([...before.trees.keys()]);
+  }
   expect(after.mounts, 'mounts (/proc/self/mountinfo)').to.deep.equal(before.mounts);
   expect(after.fds, 'open fds (/proc/self/fd)').to.deep.equal(before.fds);
   expect(after.children, 'child processes').to.deep.equal(before.children);
