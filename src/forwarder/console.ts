@@ -1,0 +1,328 @@
+// One container's console as a forwarder thread holds it: the pty master, the staging
+// pipe, the ring, the log and the attached clients. Nothing here blocks: every fd is
+// non-blocking, and whoever cannot take bytes now loses them (the ring its oldest ones).
+//
+//   master ──splice──▶ staging ──tee──▶ ring      (always all of it: drop-oldest)
+//   (or read+write)       │     ──tee──▶ client k (what fits; the rest counted as dropped)
+//                         └─splice──▶ log file, else /dev/null (empties staging)
+//
+// Staging is empty between two calls into this object, which is what lets an attach,
+// handled between two loop iterations, replay the ring and then see every later byte
+// exactly once.
+import { O_CLOEXEC, O_NONBLOCK, close, openPty, readRaw, setWindowSize } from '../sys/libc.js';
+import { SysError } from '../sys/errno.js';
+import {
+  EAGAIN, EINTR, EINVAL, EIO, EPIPE, SPLICE_F_MOVE, SPLICE_F_NONBLOCK, pipe, setPipeSize, splice, tee, writeRaw, type Pipe,
+} from '../sys/splice.js';
+import { RotatingLog } from './log.js';
+import type { ConsoleCounters, ConsoleOptions } from './protocol.js';
+import { PAGE, Ring, makePipe, type Scratch } from './ring.js';
+
+/** What every console of a thread shares. */
+export interface ThreadContext {
+  devNull: number;
+  /** the read/write fallback's one buffer */
+  copyBuffer: Buffer;
+  /** grows to the largest ring, for packing */
+  scratch: Scratch;
+  spliceTty: boolean;
+  clientBacklog: number;
+}
+
+const STAGING_BYTES = 256 * 1024;
+/** per splice from the master: the kernel allocates a page per 4 KiB asked for, used or not */
+const SPLICE_CHUNK = 64 * 1024;
+/** client input kept while the container is not reading its stdin; more is dropped */
+const INPUT_LIMIT = 64 * 1024;
+
+interface Client {
+  no: number;
+  fd: number;
+  dropped: number;
+  /** bytes lost since it last took a whole round; past clientBacklog it is disconnected */
+  behind: number;
+  shared: BigInt64Array;
+}
+
+export type PumpResult = 'idle' | 'more' | 'eof';
+
+export class ForwardedConsole {
+  readonly slavePath: string;
+  bytesIn = 0;
+  clientDropped = 0;
+  logError: string | null = null;
+  /** the master reached EIO (or was given up on): no more output will come */
+  ended = false;
+  /** master EPOLLOUT is wanted: input is waiting for the container to read its stdin */
+  wantsWrite = false;
+  private master: number;
+  private staging: Pipe | null;
+  private readonly stagingSlots: number;
+  private readonly ring: Ring;
+  private log: RotatingLog | null;
+  private readonly clients = new Map<number, Client>();
+  private nextClient = 1;
+  private readonly clientPipeBytes: number;
+  private fallback: boolean;
+  private input: Buffer[] = [];
+  private inputBytes = 0;
+
+  constructor(readonly id: string, readonly token: number, options: ConsoleOptions, private readonly ctx: ThreadContext) {
+    // Acquired in order and released in reverse if a later step fails: a failed open leaves no fd.
+    const undo: Array<() => void> = [];
+    try {
+      const pty = openPty({ nonBlocking: true });
+      undo.push(() => close(pty.master));
+      const staging = makePipe(STAGING_BYTES);
+      undo.push(() => { close(staging.pipe.read); close(staging.pipe.write); });
+      const ring = new Ring(options.buffer, ctx.devNull, ctx.scratch);
+      undo.push(() => ring.close());
+      const log = options.logPath === null ? null : new RotatingLog(options.logPath, options.logMax);
+      this.master = pty.master;
+      this.slavePath = pty.slavePath;
+      this.staging = staging.pipe;
+      this.stagingSlots = staging.capacity / PAGE;
+      this.ring = ring;
+      this.log = log;
+    } catch (err) {
+      for (const step of undo.reverse()) step();
+      throw err;
+    }
+    this.clientPipeBytes = Math.max(this.ring.capacity, SPLICE_CHUNK * 4);
+    this.fallback = !ctx.spliceTty;
+  }
+
+  get masterFd(): number {
+    return this.master;
+  }
+
+  counters(): ConsoleCounters {
+    return {
+      bytesIn: this.bytesIn,
+      ringDropped: this.ring.dropped,
+      clients: this.clients.size,
+      clientDropped: this.clientDropped,
+      logError: this.logError,
+    };
+  }
+
+  /**
+   * Moves what the master has (up to about `budget` bytes, so that one flooding console
+   * cannot starve the others of its thread) through staging to everyone.
+   * 'eof': the slave side is closed by all (EIO) and everything before it was forwarded.
+   */
+  pump(budget: number): PumpResult {
+    const staging = this.staging;
+    if (this.ended || staging === null) return 'eof';
+    let moved = 0;
+    while (moved < budget) {
+      // Fill staging while the master has bytes. Keep a free slot: then EAGAIN can only
+      // mean "the master is empty", never "staging is full".
+      let staged = 0;
+      let usedSlots = 0;
+      let last = 0;
+      while (usedSlots < this.stagingSlots) {
+        const room = Math.min(SPLICE_CHUNK, (this.stagingSlots - usedSlots) * PAGE);
+        last = this.fallback ? this.copyIn(staging.write, room) : splice(this.master, staging.write, room, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        if (last > 0) {
+          staged += last;
+          // A splice from a tty fills pages from offset 0; a write merges. Either way this bounds the slots used.
+          usedSlots = this.fallback ? Math.ceil(staged / PAGE) : usedSlots + Math.ceil(last / PAGE);
+          continue;
+        }
+        if (last === -EINTR) continue;
+        if (last === -EINVAL && !this.fallback) {
+          this.fallback = true; // this kernel cannot splice from a tty: same loop, through one buffer
+          continue;
+        }
+        break;
+      }
+      if (staged > 0) {
+        this.bytesIn += staged;
+        this.distribute(staged);
+        moved += staged;
+      }
+      if (last === -EAGAIN) return 'idle';
+      if (last === 0 || last === -EIO) return 'eof';
+      if (last < 0) throw new SysError(this.fallback ? 'read' : 'splice', -last, this.slavePath);
+    }
+    return 'more';
+  }
+
+  /** read(2) from the master into the thread's buffer, write(2) into staging. */
+  private copyIn(stagingWrite: number, room: number): number {
+    const buf = this.ctx.copyBuffer;
+    const n = readRaw(this.master, buf, Math.min(room, buf.length));
+    if (n <= 0) return n;
+    let off = 0;
+    while (off < n) {
+      const w = writeRaw(stagingWrite, buf.subarray(off, n));
+      // Staging had room for `room` bytes; a short write here would lose output, so it is a bug.
+      if (w <= 0) throw new SysError('write', w < 0 ? -w : EAGAIN, 'staging pipe');
+      off += w;
+    }
+    return n;
+  }
+
+  /** Hands the `count` bytes in staging to the ring, each client and the log, and empties staging. */
+  private distribute(count: number): void {
+    const staging = this.staging!;
+    while (count > 0) {
+      // The ring takes first and sets the round's size, so every reader gets the same bytes.
+      const round = this.ring.feedFrom(staging.read, count);
+      for (const client of this.clients.values()) this.feedClient(client, staging.read, round);
+      this.consume(staging.read, round);
+      count -= round;
+    }
+  }
+
+  private feedClient(client: Client, from: number, round: number): void {
+    const n = tee(from, client.fd, round, SPLICE_F_NONBLOCK);
+    if (n === round) {
+      client.behind = 0;
+      return;
+    }
+    if (n === -EPIPE) {
+      this.dropClient(client); // the main thread closed its end
+      return;
+    }
+    if (n < 0 && n !== -EAGAIN) throw new SysError('tee', -n, `staging pipe → client ${client.no}`);
+    const lost = round - Math.max(n, 0);
+    client.dropped += lost;
+    client.behind += lost;
+    this.clientDropped += lost;
+    Atomics.store(client.shared, 0, BigInt(client.dropped));
+    if (client.behind > this.ctx.clientBacklog) this.dropClient(client);
+  }
+
+  private consume(from: number, count: number): void {
+    if (this.log !== null) {
+      count -= this.log.appendFrom(from, count);
+      if (this.log.error !== null) {
+        // A full disk must not stall the container: stop logging, keep forwarding.
+        this.logError = this.log.error.message;
+        this.log.close();
+        this.log = null;
+      }
+    }
+    while (count > 0) {
+      const n = splice(from, this.ctx.devNull, count, SPLICE_F_NONBLOCK);
+      if (n === -EINTR) continue;
+      if (n <= 0) throw new SysError('splice', n < 0 ? -n : EAGAIN, 'staging pipe → /dev/null');
+      count -= n;
+    }
+  }
+
+  /**
+   * A new client: a pipe whose read end goes to the main thread. With replay it first gets
+   * the ring's contents; being registered in the same step, it then gets every later byte.
+   */
+  attach(replay: boolean, dropped: SharedArrayBuffer): { client: number; fd: number } {
+    const p = pipe(O_CLOEXEC | O_NONBLOCK);
+    try {
+      setPipeSize(p.write, this.clientPipeBytes);
+      if (replay) this.ring.replayTo(p.write);
+    } catch (err) {
+      close(p.read);
+      close(p.write);
+      throw err;
+    }
+    if (this.ended) {
+      close(p.write); // nothing live will come: the replay, then end of stream
+      return { client: 0, fd: p.read };
+    }
+    const no = this.nextClient++;
+    this.clients.set(no, { no, fd: p.write, dropped: 0, behind: 0, shared: new BigInt64Array(dropped) });
+    return { client: no, fd: p.read };
+  }
+
+  detach(no: number): void {
+    const client = this.clients.get(no);
+    if (client) this.dropClient(client);
+  }
+
+  private dropClient(client: Client): void {
+    this.clients.delete(client.no);
+    close(client.fd); // the reader sees what is left in the pipe, then end of stream
+  }
+
+  /**
+   * Client input for the container's stdin. Returns true when some of it must wait for
+   * the master to become writable (the caller then watches EPOLLOUT).
+   */
+  write(data: Uint8Array): boolean {
+    if (this.ended) return false;
+    if (this.input.length > 0) {
+      this.queueInput(Buffer.from(data));
+      return true;
+    }
+    const n = writeRaw(this.master, data);
+    if (n === data.length) return false;
+    if (n < 0 && n !== -EAGAIN && n !== -EINTR) {
+      if (n === -EIO) return false; // the container is gone; its output will end the console
+      throw new SysError('write', -n, this.slavePath);
+    }
+    this.queueInput(Buffer.from(data.subarray(Math.max(n, 0))));
+    return true;
+  }
+
+  private queueInput(chunk: Buffer): void {
+    if (this.inputBytes + chunk.length > INPUT_LIMIT) return; // the container is not reading: drop, never block
+    this.input.push(chunk);
+    this.inputBytes += chunk.length;
+    this.wantsWrite = true;
+  }
+
+  /** The master is writable: send queued input. Returns true while some is still waiting. */
+  flushInput(): boolean {
+    while (this.input.length > 0 && !this.ended) {
+      const chunk = this.input[0]!;
+      const n = writeRaw(this.master, chunk);
+      if (n === -EAGAIN || n === -EINTR) return true;
+      if (n < 0) break; // EIO: the container is gone
+      this.inputBytes -= n;
+      if (n === chunk.length) this.input.shift();
+      else this.input[0] = chunk.subarray(n);
+    }
+    this.input = [];
+    this.inputBytes = 0;
+    this.wantsWrite = false;
+    return false;
+  }
+
+  resize(rows: number, cols: number): void {
+    if (!this.ended) setWindowSize(this.master, rows, cols);
+  }
+
+  snapshot(): Uint8Array {
+    return this.ring.snapshot();
+  }
+
+  /**
+   * No more output: release the master and staging, end the clients' streams and close
+   * the log. The ring stays, for logs and late attaches. The caller has removed the
+   * master from its epoll set.
+   */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.wantsWrite = false;
+    this.input = [];
+    close(this.master);
+    this.master = -1;
+    if (this.staging !== null) {
+      close(this.staging.read);
+      close(this.staging.write);
+      this.staging = null;
+    }
+    for (const client of this.clients.values()) this.dropClient(client);
+    this.log?.close();
+    this.log = null;
+  }
+
+  /** Everything, ring included. */
+  close(): void {
+    this.end();
+    this.ring.close();
+  }
+}

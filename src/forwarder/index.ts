@@ -1,0 +1,4 @@
+// The console forwarder, as skiffd's main thread uses it. See "The console forwarder"
+// in ARCHITECTURE.md; protocol.ts draws the channel to the threads.
+export { ConsoleError, ConsoleHub, type ConsoleClient, type HubOptions } from './hub.js';
+export type { ConsoleCounters, ConsoleOptions } from './protocol.js';

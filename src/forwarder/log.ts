@@ -1,0 +1,63 @@
+// A console's log file: the bytes exactly as the container wrote them, spliced from the
+// staging pipe. At `max` bytes the file is renamed to `<path>.1` (replacing the previous
+// one) and a new file is started, so the two never hold more than 2 × max bytes.
+import { closeSync, openSync, renameSync, constants as fs } from 'node:fs';
+import { SysError } from '../sys/errno.js';
+import { EAGAIN, EINTR, SPLICE_F_NONBLOCK, seekToEnd, splice } from '../sys/splice.js';
+
+export class RotatingLog {
+  private fd: number;
+  /** bytes in the current file */
+  size: number;
+  /** the failure that stopped the log, if one did */
+  error: Error | null = null;
+
+  constructor(readonly path: string, readonly max: number) {
+    // Appended to, not truncated: a restarted container continues its log. No O_APPEND,
+    // which splice(2) refuses; the file position is moved to the end instead.
+    this.fd = openSync(path, fs.O_WRONLY | fs.O_CREAT, 0o640);
+    try {
+      this.size = seekToEnd(this.fd, path);
+    } catch (err) {
+      closeSync(this.fd);
+      throw err;
+    }
+  }
+
+  /**
+   * Moves `count` bytes from the front of a pipe into the log, rotating as it fills.
+   * Returns how many it moved; fewer than `count` means it failed (see `error`), and the
+   * rest is still in the pipe.
+   */
+  appendFrom(pipe: number, count: number): number {
+    let moved = 0;
+    try {
+      while (moved < count) {
+        if (this.size >= this.max) this.rotate();
+        const n = splice(pipe, this.fd, Math.min(count - moved, this.max - this.size), SPLICE_F_NONBLOCK);
+        if (n === -EINTR) continue;
+        if (n <= 0) throw new SysError('splice', n < 0 ? -n : EAGAIN, this.path);
+        moved += n;
+        this.size += n;
+      }
+    } catch (err) {
+      this.error = err as Error;
+    }
+    return moved;
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private rotate(): void {
+    // fs.closeSync, not libc close: Node tracks the fds a worker opens through fs.
+    closeSync(this.fd);
+    this.fd = -1;
+    renameSync(this.path, `${this.path}.1`);
+    this.fd = openSync(this.path, fs.O_WRONLY | fs.O_CREAT | fs.O_TRUNC, 0o640);
+    this.size = 0;
+  }
+}

@@ -1,0 +1,238 @@
+// One forwarder thread's loop: a single epoll set over the masters of every console the
+// thread holds plus the wake eventfd, waited on synchronously (this thread does nothing
+// else). Requests are read from the port when the eventfd fires; see protocol.ts.
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import {
+  EPOLLIN, EPOLL_EVENT_SIZE, O_WRONLY, close, epollAdd, epollCreate, epollDel, epollWait, eventfdDrain, openPath,
+} from '../sys/libc.js';
+import { SysError } from '../sys/errno.js';
+import { ForwardedConsole, type ThreadContext } from './console.js';
+import { assertNever, type Reply, type Request, type ThreadTask, type WireError } from './protocol.js';
+
+const EPOLLOUT = 0x004;
+const EPOLLERR = 0x008;
+const EPOLLHUP = 0x010;
+const WAKE = 0;
+/** bytes one console may forward before the loop turns to the others (level-triggered: it comes back) */
+const PUMP_BUDGET = 1 << 20;
+/** epoll_wait never sleeps longer, so a thread asked to stop by other means notices within this */
+const MAX_WAIT_MS = 1000;
+
+interface ExitWaiter {
+  seq: number;
+  deadline: number;
+}
+
+export class ForwarderLoop {
+  private readonly epfd: number;
+  private readonly events = Buffer.alloc(256 * EPOLL_EVENT_SIZE);
+  private readonly byId = new Map<string, ForwardedConsole>();
+  private readonly byToken = new Map<number, ForwardedConsole>();
+  private readonly exitWaiters = new Map<ForwardedConsole, ExitWaiter[]>();
+  private readonly ctx: ThreadContext;
+  private readonly port: MessagePort;
+  private readonly wakeFd: number;
+  private nextToken = 1;
+  private running = true;
+
+  constructor(task: ThreadTask) {
+    this.port = task.port;
+    this.wakeFd = task.wakeFd;
+    this.epfd = epollCreate();
+    const devNull = openPath('/dev/null', O_WRONLY);
+    let scratch = Buffer.alloc(0);
+    this.ctx = {
+      devNull,
+      copyBuffer: Buffer.alloc(64 * 1024),
+      scratch: { get: (n) => (scratch.length >= n ? scratch : (scratch = Buffer.alloc(n))) },
+      spliceTty: task.spliceTty,
+      clientBacklog: task.clientBacklog,
+    };
+    epollAdd(this.epfd, this.wakeFd, EPOLLIN, WAKE);
+  }
+
+  /** Runs until a shutdown request; then every console is closed. */
+  run(): void {
+    while (this.running) {
+      const events = epollWait(this.epfd, this.events, this.waitMs());
+      for (const ev of events) {
+        if (ev.data === WAKE) {
+          eventfdDrain(this.wakeFd);
+          this.receive();
+          continue;
+        }
+        const con = this.byToken.get(ev.data);
+        if (con !== undefined) this.service(con, ev.events); // else removed earlier in this batch
+      }
+      this.expireWaiters();
+    }
+    close(this.epfd);
+    close(this.ctx.devNull);
+  }
+
+  private service(con: ForwardedConsole, events: number): void {
+    try {
+      if (events & EPOLLOUT) {
+        if (!con.flushInput()) this.watch(con);
+      }
+      if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        if (con.pump(PUMP_BUDGET) === 'eof') this.end(con);
+      }
+    } catch (err) {
+      // One console's failure ends that console, never the thread and its other consoles.
+      con.logError ??= `forwarding stopped: ${(err as Error).message}`;
+      this.end(con);
+    }
+  }
+
+  /** (Re-)registers a console's master for input, and for output while input waits. */
+  private watch(con: ForwardedConsole): void {
+    epollDel(this.epfd, con.masterFd);
+    epollAdd(this.epfd, con.masterFd, EPOLLIN | (con.wantsWrite ? EPOLLOUT : 0), con.token);
+  }
+
+  private end(con: ForwardedConsole): void {
+    if (con.ended) return;
+    epollDel(this.epfd, con.masterFd);
+    con.end();
+    for (const w of this.exitWaiters.get(con) ?? []) this.reply({ type: 'done', seq: w.seq });
+    this.exitWaiters.delete(con);
+  }
+
+  private waitMs(): number {
+    let wait = MAX_WAIT_MS;
+    const now = performance.now();
+    for (const waiters of this.exitWaiters.values()) {
+      for (const w of waiters) wait = Math.min(wait, Math.max(0, Math.ceil(w.deadline - now)));
+    }
+    return wait;
+  }
+
+  /**
+   * The container exited but its console never reached EIO within the grace period
+   * (something else still holds the slave): forward what is there and end it anyway.
+   */
+  private expireWaiters(): void {
+    if (this.exitWaiters.size === 0) return;
+    const now = performance.now();
+    for (const [con, waiters] of this.exitWaiters) {
+      if (!waiters.some((w) => w.deadline <= now)) continue;
+      try {
+        while (con.pump(PUMP_BUDGET) === 'more');
+      } catch (err) {
+        con.logError ??= `forwarding stopped: ${(err as Error).message}`;
+      }
+      this.end(con);
+    }
+  }
+
+  private receive(): void {
+    for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) {
+      const req = m.message as Request;
+      try {
+        this.handle(req);
+      } catch (err) {
+        if ('seq' in req) this.reply({ type: 'failed', seq: req.seq, error: toWire(err) });
+      }
+    }
+  }
+
+  private console(id: string): ForwardedConsole {
+    const con = this.byId.get(id);
+    if (con === undefined) throw new Error(`no console \`${id}\` in this forwarder thread`);
+    return con;
+  }
+
+  private handle(req: Request): void {
+    switch (req.type) {
+      case 'open': {
+        if (this.byId.has(req.id)) throw new Error(`console \`${req.id}\` is already open`);
+        const con = new ForwardedConsole(req.id, this.nextToken++, req.options, this.ctx);
+        try {
+          epollAdd(this.epfd, con.masterFd, EPOLLIN, con.token);
+        } catch (err) {
+          con.close();
+          throw err;
+        }
+        this.byId.set(req.id, con);
+        this.byToken.set(con.token, con);
+        this.reply({ type: 'opened', seq: req.seq, slavePath: con.slavePath });
+        return;
+      }
+      case 'attach': {
+        const { client, fd } = this.console(req.id).attach(req.replay, req.dropped);
+        this.reply({ type: 'attached', seq: req.seq, client, fd });
+        return;
+      }
+      case 'detach':
+        this.byId.get(req.id)?.detach(req.client);
+        return;
+      case 'input': {
+        const con = this.byId.get(req.id);
+        if (con === undefined || con.ended) return;
+        const wasWaiting = con.wantsWrite;
+        try {
+          if (con.write(req.data) && !wasWaiting) this.watch(con);
+        } catch (err) {
+          con.logError ??= `input: ${(err as Error).message}`;
+        }
+        return;
+      }
+      case 'resize':
+        this.console(req.id).resize(req.rows, req.cols);
+        this.reply({ type: 'done', seq: req.seq });
+        return;
+      case 'ring': {
+        const data = this.console(req.id).snapshot();
+        this.reply({ type: 'ring', seq: req.seq, data }, [data.buffer as ArrayBuffer]);
+        return;
+      }
+      case 'counters':
+        this.reply({ type: 'counters', seq: req.seq, counters: this.console(req.id).counters() });
+        return;
+      case 'exited': {
+        const con = this.console(req.id);
+        if (con.ended) {
+          this.reply({ type: 'done', seq: req.seq });
+          return;
+        }
+        const waiters = this.exitWaiters.get(con) ?? [];
+        waiters.push({ seq: req.seq, deadline: performance.now() + req.graceMs });
+        this.exitWaiters.set(con, waiters);
+        return;
+      }
+      case 'remove': {
+        const con = this.console(req.id);
+        this.end(con);
+        con.close();
+        this.byId.delete(req.id);
+        this.byToken.delete(con.token);
+        this.reply({ type: 'done', seq: req.seq });
+        return;
+      }
+      case 'shutdown':
+        for (const con of this.byId.values()) {
+          this.end(con);
+          con.close();
+        }
+        this.byId.clear();
+        this.byToken.clear();
+        this.running = false;
+        this.reply({ type: 'done', seq: req.seq });
+        return;
+      default:
+        assertNever(req, 'forwarder thread');
+    }
+  }
+
+  private reply(reply: Reply, transfer: ArrayBuffer[] = []): void {
+    this.port.postMessage(reply, transfer);
+  }
+}
+
+function toWire(err: unknown): WireError {
+  if (err instanceof SysError) {
+    return { message: err.message, syscall: err.syscall, errno: err.errno, ...(err.path === undefined ? {} : { path: err.path }) };
+  }
+  return { message: err instanceof Error ? err.message : String(err) };
+}

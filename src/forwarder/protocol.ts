@@ -1,0 +1,84 @@
+// The channel between skiffd's main thread (ConsoleHub) and one forwarder thread.
+//
+//   main thread (ConsoleHub)                         forwarder thread `skiff-fwd-N`
+//   ────────────────────────                         ─────────────────────────────────
+//   port.postMessage(Request) ─┐                     epoll_wait(master fds…, wake fd)
+//   eventfd_write(wakeFd) ─────┴──────────────────▶  wake fd readable: receiveMessageOnPort
+//                                                    until empty; each Request handled
+//                                                    between two loop iterations, when
+//                                                    every staging pipe is empty
+//   pending[seq].resolve ◀──── Reply {seq} ────────  exactly one Reply per Request with a seq
+//   net.Socket(read end) ◀──── client pipe ────────  tee'd live; write end closed at the
+//                                                    console's end, on detach or on drop
+//
+// The thread blocks in epoll_wait, so it never sees 'message' events: it reads the port
+// synchronously when the eventfd says something was posted. `input` and `detach` carry
+// no seq and get no reply (fire and forget, ordered after earlier requests on the port).
+// A thread task ends only after `shutdown`, which closes every console it holds.
+
+/** A console's settings, fixed when it is opened. */
+export interface ConsoleOptions {
+  /** ring size: how many of the most recent output bytes are kept for attach and logs */
+  buffer: number;
+  /** the log file, or null for none; rotated to `<path>.1` at logMax bytes */
+  logPath: string | null;
+  logMax: number;
+}
+
+export interface ConsoleCounters {
+  /** bytes read from the container's console */
+  bytesIn: number;
+  /** oldest bytes dropped from the ring to make room for newer ones */
+  ringDropped: number;
+  /** clients attached now */
+  clients: number;
+  /** bytes lost by slow clients, summed over every client this console had */
+  clientDropped: number;
+  /** why the log file stopped being written, if it did (the console goes on without it) */
+  logError: string | null;
+}
+
+/** What a forwarder thread is started with (the piscina task). */
+export interface ThreadTask {
+  index: number;
+  port: import('node:worker_threads').MessagePort;
+  /** eventfd the main thread signals after each postMessage; owned (closed) by the main thread */
+  wakeFd: number;
+  /** false forces the read/write path even where the kernel can splice from a tty */
+  spliceTty: boolean;
+  /** bytes a client may fall behind (lose) in a row before it is disconnected */
+  clientBacklog: number;
+}
+
+export type Request =
+  | { type: 'open'; seq: number; id: string; options: ConsoleOptions }
+  | { type: 'attach'; seq: number; id: string; replay: boolean; dropped: SharedArrayBuffer }
+  | { type: 'detach'; id: string; client: number }
+  | { type: 'input'; id: string; data: Uint8Array }
+  | { type: 'resize'; seq: number; id: string; rows: number; cols: number }
+  | { type: 'ring'; seq: number; id: string }
+  | { type: 'counters'; seq: number; id: string }
+  | { type: 'exited'; seq: number; id: string; graceMs: number }
+  | { type: 'remove'; seq: number; id: string }
+  | { type: 'shutdown'; seq: number };
+
+/** An error as it crosses the port: SysError's fields survive, so the main side can rebuild it. */
+export interface WireError {
+  message: string;
+  syscall?: string;
+  errno?: number;
+  path?: string;
+}
+
+export type Reply =
+  | { type: 'opened'; seq: number; slavePath: string }
+  /** client 0: the console had already ended; the pipe holds the replay and then EOF */
+  | { type: 'attached'; seq: number; client: number; fd: number }
+  | { type: 'ring'; seq: number; data: Uint8Array }
+  | { type: 'counters'; seq: number; counters: ConsoleCounters }
+  | { type: 'done'; seq: number }
+  | { type: 'failed'; seq: number; error: WireError };
+
+export function assertNever(value: never, channel: string): never {
+  throw new Error(`${channel}: unexpected message ${JSON.stringify(value)}`);
+}
