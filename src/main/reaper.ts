@@ -6,6 +6,7 @@ import {
   CLD_DUMPED, CLD_EXITED, CLD_KILLED, EPOLLIN, EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollDel, epollWaitAsync,
   eventfd, eventfdDrain, eventfdSignal, pidfdOpen, pidfdSendSignal, setChildSubreaper, waitPidfd,
 } from '../sys/libc.js';
+import { SysError } from '../sys/errno.js';
 
 export interface ExitStatus {
   /** exit code, or 128 + signal (what a shell and `docker run` report) */
@@ -13,6 +14,8 @@ export interface ExitStatus {
   /** the signal that ended the process, if one did */
   signal: number | null;
   coreDumped: boolean;
+  /** true when the process was not our child (adopted after a daemon restart): it ended, how is unknown */
+  unknown?: boolean;
 }
 
 interface Watch {
@@ -83,12 +86,24 @@ export class Reaper {
   private reap(pidfd: number): void {
     const w = this.watches.get(pidfd);
     if (!w) return;
-    const exit = waitPidfd(pidfd);
+    let exit;
+    try {
+      exit = waitPidfd(pidfd);
+    } catch (err) {
+      // ECHILD: not our child (adopted after a daemon restart); its parent reaps it. It has ended.
+      if (!(err instanceof SysError) || err.code !== 'ECHILD') throw err;
+      this.finish(w, { exitCode: -1, signal: null, coreDumped: false, unknown: true });
+      return;
+    }
     if (exit === null) return; // spurious wake-up
-    this.watches.delete(pidfd);
-    epollDel(this.epfd, pidfd);
-    close(pidfd);
-    w.resolve(toExitStatus(exit.code, exit.status));
+    this.finish(w, toExitStatus(exit.code, exit.status));
+  }
+
+  private finish(w: Watch, status: ExitStatus): void {
+    this.watches.delete(w.pidfd);
+    epollDel(this.epfd, w.pidfd);
+    close(w.pidfd);
+    w.resolve(status);
   }
 
   /** Stops waiting (the pending epoll_wait returns at once); watched processes are left alone. */

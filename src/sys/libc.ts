@@ -233,3 +233,21 @@ export function setWindowSize(fd: number, rows: number, cols: number): void {
   ws.writeUInt16LE(cols, 2);
   check(c.ioctl_ptr(fd, TIOCSWINSZ, 'uint8_t *', ws), 'ioctl(TIOCSWINSZ)', `fd ${fd}`);
 }
+
+// ── resource limits ──
+const rl = {
+  getrlimit: libc.func('int getrlimit(int resource, _Out_ uint64_t *rlim)'),
+  setrlimit: libc.func('int setrlimit(int resource, const uint64_t *rlim)'),
+};
+export const RLIMIT_NOFILE = 7;
+
+/** Raises the soft limit of a resource to its hard limit; returns the new soft limit. */
+export function raiseSoftLimit(resource: number): number {
+  const lim = new BigUint64Array(2);
+  check(rl.getrlimit(resource, lim), 'getrlimit');
+  if (lim[0] !== lim[1]) {
+    lim[0] = lim[1]!;
+    check(rl.setrlimit(resource, lim), 'setrlimit');
+  }
+  return Number(lim[0]);
+}

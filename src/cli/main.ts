@@ -1,0 +1,267 @@
+// The skiff command. Exit codes: 0 ok, 1 operational error, 2 usage error; `skiff run`
+// (attached) exits with the init's own code, 125 when skiff itself failed, 126 when the
+// command could not be invoked, 127 when it was not found. Data to stdout, diagnostics to stderr.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { call, DaemonError, stream, upgrade } from './client.js';
+import { Deframer } from './frames.js';
+import { formatTable } from './table.js';
+
+class UsageError extends Error {}
+
+const USAGE = `usage: skiff <command> [options]
+
+  run [--name N] [--rootfs host|DIR] [--image DIR] [--hostname H] [--mount SRC:DST[:ro]]
+      [--tmpfs DST] [--env K=V] [--workdir D] [--restart P] [-d|--detach] [--rm] [-t|--tty] -- CMD [ARG...]
+  ps [--all] [--json]            inspect NAME
+  logs NAME [--follow]           console NAME (detach: Ctrl-])
+  stop NAME [--time S]           kill NAME [--signal SIG]
+  rm [-f] NAME                   wait NAME
+  fleet up|down|status FILE      bench [--count N] [--concurrency C] [--vs runc] [--json]
+  daemon [--socket PATH] [--state-dir DIR]
+
+SKIFF_SOCKET and SKIFF_STATE_DIR select another daemon.`;
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals = true) {
+  try {
+    return parseArgs({ args, options, allowPositionals: positionals, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function one(positionals: string[], what: string): string {
+  if (positionals.length !== 1) throw new UsageError(`expected exactly one ${what}, got ${positionals.length}`);
+  return positionals[0]!;
+}
+
+const enc = encodeURIComponent;
+
+async function cmdRun(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    name: { type: 'string' },
+    rootfs: { type: 'string' },
+    image: { type: 'string' },
+    hostname: { type: 'string' },
+    mount: { type: 'string', multiple: true },
+    tmpfs: { type: 'string', multiple: true },
+    env: { type: 'string', short: 'e', multiple: true },
+    workdir: { type: 'string', short: 'w' },
+    restart: { type: 'string' },
+    network: { type: 'string' },
+    detach: { type: 'boolean', short: 'd' },
+    rm: { type: 'boolean' },
+    tty: { type: 'boolean', short: 't' },
+    interactive: { type: 'boolean', short: 'i' },
+  });
+  if (positionals.length === 0) throw new UsageError('run needs a command: skiff run [options] -- CMD [ARG...]');
+  if (values.image && values.rootfs && values.rootfs !== 'host') throw new UsageError('--image and --rootfs DIR cannot be combined');
+  const body: Record<string, unknown> = {
+    Image: values.image ?? 'host',
+    Cmd: positionals,
+    Env: values.env ?? [],
+    Tty: values.tty ?? false,
+    OpenStdin: values.interactive ?? false,
+    HostConfig: {
+      Binds: values.mount ?? [],
+      Tmpfs: Object.fromEntries((values.tmpfs ?? []).map((t) => [t, ''])),
+      AutoRemove: values.rm ?? false,
+      NetworkMode: values.network ?? 'none',
+      ...(values.restart ? { RestartPolicy: restartPolicy(values.restart) } : {}),
+    },
+    ...(values.hostname ? { Hostname: values.hostname } : {}),
+    ...(values.workdir ? { WorkingDir: values.workdir } : {}),
+    ...(values.rootfs && values.rootfs !== 'host' ? { Skiff: { Rootfs: values.rootfs } } : {}),
+  };
+  let created: { Id: string };
+  try {
+    created = (await call('POST', `/containers/create${values.name ? `?name=${enc(values.name)}` : ''}`, body)).body as { Id: string };
+  } catch (err) {
+    if (err instanceof DaemonError) {
+      process.stderr.write(`skiff: ${err.message}\n`);
+      return 125;
+    }
+    throw err;
+  }
+  const id = created.Id;
+  if (values.detach) {
+    try {
+      await call('POST', `/containers/${id}/start`);
+    } catch (err) {
+      return startFailed(err);
+    }
+    process.stdout.write(`${values.name ?? id}\n`);
+    return 0;
+  }
+  // Attached: attach first so no output is missed, then start, then wait for the exit code.
+  let attached: Awaited<ReturnType<typeof upgrade>> | null = null;
+  try {
+    attached = await upgrade(`/containers/${id}/attach?stream=1&stdout=1&stderr=1&logs=1${values.interactive ? '&stdin=1' : ''}`);
+  } catch (err) {
+    if (!(err instanceof DaemonError && err.status === 501)) throw err;
+    process.stderr.write('skiff: this skiffd has no console forwarder; output is not shown\n');
+  }
+  const done = attached ? pump(attached, !(values.tty ?? false)) : Promise.resolve();
+  try {
+    await call('POST', `/containers/${id}/start`);
+  } catch (err) {
+    attached?.socket.destroy();
+    return startFailed(err);
+  }
+  const waited = await call('POST', `/containers/${id}/wait`);
+  await done;
+  return (waited.body as { StatusCode: number }).StatusCode;
+}
+
+function startFailed(err: unknown): number {
+  if (!(err instanceof DaemonError)) throw err;
+  process.stderr.write(`skiff: ${err.message}\n`);
+  const code = Number(err.body.exitCode);
+  return code === 126 || code === 127 ? code : 125;
+}
+
+function restartPolicy(p: string): { Name: string; MaximumRetryCount: number } {
+  const m = /^(no|always|unless-stopped|on-failure)(?::(\d+))?$/.exec(p);
+  if (!m) throw new UsageError(`--restart must be no, always, unless-stopped or on-failure[:N], got ${JSON.stringify(p)}`);
+  return { Name: m[1]!, MaximumRetryCount: m[2] ? Number(m[2]) : 0 };
+}
+
+/** Copies an attached stream to stdout until it ends. */
+function pump(a: { socket: import('node:net').Socket; head: Buffer }, framed: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const deframer = framed ? new Deframer((_s, payload) => process.stdout.write(payload)) : null;
+    const out = (b: Buffer) => (deframer ? deframer.push(b) : process.stdout.write(b));
+    if (a.head.length) out(a.head);
+    a.socket.on('data', out);
+    a.socket.on('end', resolve);
+    a.socket.on('close', resolve);
+    a.socket.on('error', resolve);
+  });
+}
+
+interface ListEntry { Id: string; Names: string[]; State: string; Status: string; Command: string; Pid: number; SkiffStatus: string; Created: number }
+
+async function cmdPs(args: string[]): Promise<number> {
+  const { values } = parse(args, { all: { type: 'boolean', short: 'a' }, json: { type: 'boolean' } }, false);
+  const list = (await call('GET', `/containers/json${values.all ? '?all=1' : ''}`)).body as ListEntry[];
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(list.map((c) => ({ name: c.Names[0]!.slice(1), id: c.Id, status: c.SkiffStatus, state: c.State, pid: c.Pid || null, info: c.Status, command: c.Command })), null, 2)}\n`);
+    return 0;
+  }
+  const rows = list.map((c) => [c.Names[0]!.slice(1), c.SkiffStatus, c.Pid ? String(c.Pid) : '-', c.Status, c.Command]);
+  process.stdout.write(formatTable(['NAME', 'STATUS', 'PID', 'UPTIME/EXIT', 'COMMAND'], rows));
+  return 0;
+}
+
+async function cmdInspect(args: string[]): Promise<number> {
+  const { positionals } = parse(args, {});
+  if (positionals.length === 0) throw new UsageError('inspect needs at least one NAME');
+  const out = [];
+  for (const name of positionals) out.push((await call('GET', `/containers/${enc(name)}/json`)).body);
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  return 0;
+}
+
+async function cmdLogs(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string' } });
+  const name = one(positionals, 'NAME');
+  const info = (await call('GET', `/containers/${enc(name)}/json`)).body as { Config: { Tty: boolean } };
+  const q = `stdout=1&stderr=1${values.follow ? '&follow=1' : ''}${values.tail ? `&tail=${enc(values.tail)}` : ''}`;
+  const res = await stream('GET', `/containers/${enc(name)}/logs?${q}`);
+  const deframer = info.Config.Tty ? null : new Deframer((_s, p) => process.stdout.write(p));
+  for await (const chunk of res) {
+    if (deframer) deframer.push(chunk as Buffer);
+    else process.stdout.write(chunk as Buffer);
+  }
+  return 0;
+}
+
+async function cmdStop(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { time: { type: 'string', short: 't' } });
+  const name = one(positionals, 'NAME');
+  if (values.time !== undefined && !/^\d+(\.\d+)?$/.test(values.time)) throw new UsageError(`--time must be a number of seconds, got ${JSON.stringify(values.time)}`);
+  await call('POST', `/containers/${enc(name)}/stop${values.time !== undefined ? `?t=${values.time}` : ''}`);
+  process.stdout.write(`${name}\n`);
+  return 0;
+}
+
+async function cmdKill(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { signal: { type: 'string', short: 's' } });
+  const name = one(positionals, 'NAME');
+  await call('POST', `/containers/${enc(name)}/kill${values.signal ? `?signal=${enc(values.signal)}` : ''}`);
+  process.stdout.write(`${name}\n`);
+  return 0;
+}
+
+async function cmdRm(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { force: { type: 'boolean', short: 'f' } });
+  if (positionals.length === 0) throw new UsageError('rm needs at least one NAME');
+  let status = 0;
+  for (const name of positionals) {
+    try {
+      await call('DELETE', `/containers/${enc(name)}${values.force ? '?force=1' : ''}`);
+      process.stdout.write(`${name}\n`);
+    } catch (err) {
+      if (!(err instanceof DaemonError)) throw err;
+      process.stderr.write(`skiff: ${err.message}\n`);
+      status = 1;
+    }
+  }
+  return status;
+}
+
+async function cmdWait(args: string[]): Promise<number> {
+  const { positionals } = parse(args, {});
+  const name = one(positionals, 'NAME');
+  const r = (await call('POST', `/containers/${enc(name)}/wait`)).body as { StatusCode: number };
+  process.stdout.write(`${r.StatusCode}\n`);
+  return 0;
+}
+
+async function cmdDaemon(args: string[]): Promise<number> {
+  const { runDaemon } = await import('../main/skiffd.js');
+  await runDaemon(args);
+  return new Promise<number>(() => { /* runs until a signal ends the process */ });
+}
+
+type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  run: cmdRun,
+  ps: cmdPs,
+  inspect: cmdInspect,
+  logs: cmdLogs,
+  stop: cmdStop,
+  kill: cmdKill,
+  rm: cmdRm,
+  wait: cmdWait,
+  daemon: cmdDaemon,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? process.stderr : process.stdout).write(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`skiff: unknown command ${JSON.stringify(name)}\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await cmd(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`skiff ${name}: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof DaemonError) {
+      process.stderr.write(`skiff: ${err.message}\n`);
+      return name === 'run' ? 125 : 1;
+    }
+    process.stderr.write(`skiff: ${(err as Error).message}\n`);
+    return name === 'run' ? 125 : 1;
+  }
+}
+
+export { UsageError };

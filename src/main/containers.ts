@@ -1,0 +1,442 @@
+// The supervisor: every container skiffd knows, its lifecycle (create → queued → starting →
+// running → exited/failed), the bounded start queue, exits, restart policies, stop/kill/rm.
+import { readFileSync, readdirSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import PQueue from 'p-queue';
+import type { ContainerSpec } from '../spec/container.js';
+import { StartError } from '../workers/start.js';
+import type { LaunchConsole } from '../workers/plan.js';
+import type { EventBus } from './events.js';
+import type { LauncherPool } from './launcher-pool.js';
+import { log } from './log.js';
+import type { Metrics } from './metrics.js';
+import { isActive, newRecord, type ContainerRecord } from './record.js';
+import type { ExitStatus, Reaper } from './reaper.js';
+import type { StateStore } from './state-store.js';
+
+/** What the supervisor needs of the console forwarder (src/forwarder's ConsoleHub). */
+export interface ConsoleService {
+  open(id: string, opts: { buffer: number; logPath: string | null; logMax: number }): Promise<{ slavePath: string }>;
+  exited(id: string): Promise<void>;
+  remove(id: string): Promise<void>;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+interface Live {
+  signal: (sig: number) => void;
+  exited: Promise<ExitStatus>;
+}
+
+const RESTART_BASE_MS = 100;
+const RESTART_MAX_MS = 30_000;
+
+export function signalNumber(sig: string | number): number {
+  if (typeof sig === 'number') return sig;
+  if (/^\d+$/.test(sig)) return Number(sig);
+  const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+  const n = (osConstants.signals as Record<string, number>)[name];
+  if (n === undefined) throw new ApiError(400, `unknown signal ${JSON.stringify(sig)}`);
+  return n;
+}
+
+function procStartTime(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (starttime), counted after the command name's closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]);
+  } catch {
+    return null;
+  }
+}
+
+export interface SupervisorOptions {
+  stateStore: StateStore;
+  pool: LauncherPool;
+  reaper: Reaper;
+  events: EventBus;
+  metrics: Metrics;
+  consoles: ConsoleService | null;
+  /** starts that may wait for a launcher before new ones get 429 */
+  maxQueued: number;
+  rootMount: string;
+}
+
+export class Supervisor {
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly live = new Map<string, Live>();
+  private readonly waiters = new Map<string, { condition: WaitCondition; resolve: (r: ContainerRecord) => void }[]>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private readonly queue: PQueue;
+
+  constructor(private readonly o: SupervisorOptions) {
+    this.queue = new PQueue({ concurrency: o.pool.size });
+  }
+
+  // ── lookup ──
+  list(): ContainerRecord[] {
+    return [...this.records.values()];
+  }
+
+  /** By name, full id, or unambiguous id prefix (as Docker accepts). */
+  get(ref: string): ContainerRecord {
+    const byName = this.records.get(ref.replace(/^\//, ''));
+    if (byName) return byName;
+    if (/^[0-9a-f]{3,64}$/.test(ref)) {
+      const hits = this.list().filter((r) => r.id.startsWith(ref));
+      if (hits.length === 1) return hits[0]!;
+      if (hits.length > 1) throw new ApiError(400, `container id prefix ${ref} is ambiguous`);
+    }
+    throw new ApiError(404, `No such container: ${ref}`);
+  }
+
+  queueDepth(): number {
+    return this.queue.size + this.queue.pending;
+  }
+
+  runningCount(): number {
+    let n = 0;
+    for (const r of this.records.values()) if (r.status === 'running') n++;
+    return n;
+  }
+
+  // ── start-up: rebuild from disk ──
+  /** Reloads every container: live PID 1s are adopted as running, others marked exited (status unknown). */
+  restore(): void {
+    const records = this.o.stateStore.loadAll((name, err) => log('warn', 'unreadable state', { name, error: err.message }));
+    for (const r of records) {
+      this.records.set(r.name, r);
+      if (!isActive(r)) continue;
+      const alive = r.pid !== null && r.pidStartTime !== null && procStartTime(r.pid) === r.pidStartTime;
+      if (alive && r.status === 'running') {
+        try {
+          this.watch(r, this.o.reaper.watch(r.pid!));
+          log('info', 'adopted running container', { name: r.name, pid: r.pid });
+          continue;
+        } catch (err) {
+          log('warn', 'could not adopt', { name: r.name, error: (err as Error).message });
+        }
+      }
+      r.status = 'exited';
+      r.error = 'status unknown (daemon was down)';
+      r.exitCode = -1;
+      r.pid = null;
+      r.finishedAt = r.finishedAt ?? new Date().toISOString();
+      void this.persist(r);
+    }
+  }
+
+  // ── create / start ──
+  async create(spec: ContainerSpec, opts: { autoRemove?: boolean; fleet?: string | null } = {}): Promise<ContainerRecord> {
+    if (this.records.has(spec.name)) {
+      throw new ApiError(409, `Conflict. The container name "/${spec.name}" is already in use`);
+    }
+    const r = newRecord(spec, opts);
+    try {
+      this.o.stateStore.createDir(spec.name);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EEXIST') throw new ApiError(409, `Conflict. The state directory of "${spec.name}" already exists`);
+      throw new ApiError(500, `create state directory \`${this.o.stateStore.dir(spec.name)}\`: ${e.code}`);
+    }
+    this.records.set(spec.name, r);
+    await this.persist(r);
+    this.o.events.emit('create', this.actor(r));
+    return r;
+  }
+
+  /**
+   * Queues a start and resolves once PID 1 has exec'd (or rejects with the reason).
+   * A full queue rejects at once with 429: callers never wait behind an unbounded backlog.
+   */
+  async start(ref: string): Promise<ContainerRecord> {
+    const r = this.get(ref);
+    if (r.status === 'running' || r.status === 'starting' || r.status === 'queued') return r; // Docker: 304-ish no-op
+    if (this.queueDepth() >= this.o.maxQueued) {
+      this.o.metrics.countStart('rejected');
+      throw new ApiError(429, `start queue is full (${this.o.maxQueued} starts waiting); retry later`);
+    }
+    r.stoppedByUser = false;
+    this.clearRestartTimer(r.name);
+    return this.enqueue(r);
+  }
+
+  private async enqueue(r: ContainerRecord): Promise<ContainerRecord> {
+    r.status = 'queued';
+    r.error = null;
+    r.failure = null;
+    void this.persist(r);
+    const accepted = performance.now();
+    await this.queue.add(() => {
+      const p = this.launch(r, accepted);
+      this.inFlight.add(p);
+      return p.finally(() => this.inFlight.delete(p));
+    });
+    if ((r.status as ContainerRecord['status']) === 'failed') {
+      const f = r.failure as ContainerRecord['failure'];
+      throw new ApiError(f && (f.exitCode === 126 || f.exitCode === 127) ? 400 : 500, r.error ?? 'start failed', f ? { ...f } : {});
+    }
+    return r;
+  }
+
+  private async launch(r: ContainerRecord, accepted: number): Promise<void> {
+    if (!this.records.has(r.name) || r.status !== 'queued') return; // removed or stopped while queued
+    r.status = 'starting';
+    let console: LaunchConsole = { kind: 'null' };
+    try {
+      if (this.o.consoles) {
+        const c = r.spec.console;
+        const logPath = c.log === true ? `${this.o.stateStore.dir(r.name)}/console.log` : c.log === false ? null : c.log;
+        const { slavePath } = await this.o.consoles.open(r.id, { buffer: c.buffer, logPath, logMax: c.logMax });
+        console = { kind: 'pty', slavePath };
+      }
+      const pid = await this.o.pool.start({
+        spec: r.spec,
+        rootMount: this.o.rootMount,
+        layerDir: r.spec.image === null ? null : `${this.o.stateStore.dir(r.name)}/layer`,
+        console,
+      });
+      this.o.metrics.observeStartLatency(performance.now() - accepted);
+      this.o.metrics.countStart('ok');
+      const handle = this.o.reaper.watch(pid);
+      r.status = 'running';
+      r.pid = pid;
+      r.pidStartTime = procStartTime(pid);
+      r.exitCode = null;
+      r.signal = null;
+      r.startedAt = new Date().toISOString();
+      r.finishedAt = null;
+      this.watch(r, handle);
+      void this.persist(r);
+      this.o.events.emit('start', this.actor(r));
+    } catch (err) {
+      this.o.metrics.countStart('failed');
+      const failure = err instanceof StartError ? err.failure : { message: (err as Error).message, exitCode: 125 };
+      r.status = 'failed';
+      r.error = failure.message;
+      r.failure = failure;
+      r.exitCode = failure.exitCode;
+      r.finishedAt = new Date().toISOString();
+      if (this.o.consoles && console.kind === 'pty') await this.o.consoles.exited(r.id).catch(() => undefined);
+      void this.persist(r);
+      this.o.events.emit('die', this.actor(r), { exitCode: String(failure.exitCode), error: failure.message });
+      this.notify(r);
+      if (err instanceof StartError && /launcher worker/.test(failure.message)) void this.reapStrays();
+    }
+  }
+
+  private watch(r: ContainerRecord, handle: Live): void {
+    this.live.set(r.name, handle);
+    void handle.exited.then((st) => this.onExit(r, st));
+  }
+
+  private async onExit(r: ContainerRecord, st: ExitStatus): Promise<void> {
+    this.live.delete(r.name);
+    if (this.o.consoles) await this.o.consoles.exited(r.id).catch(() => undefined);
+    r.status = 'exited';
+    r.pid = null;
+    r.exitCode = st.exitCode;
+    r.signal = st.signal;
+    r.error = st.unknown ? 'exit status unknown (adopted after a daemon restart)' : null;
+    r.finishedAt = new Date().toISOString();
+    this.o.events.emit('die', this.actor(r), { exitCode: String(st.exitCode) });
+    if (this.records.get(r.name) !== r) return; // removed meanwhile
+    if (this.shouldRestart(r)) {
+      const delay = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** r.restartCount);
+      r.status = 'restarting';
+      await this.persist(r);
+      this.notify(r);
+      this.restartTimers.set(r.name, setTimeout(() => {
+        this.restartTimers.delete(r.name);
+        if (this.records.get(r.name) !== r || r.stoppedByUser) return;
+        r.restartCount++;
+        this.o.events.emit('restart', this.actor(r));
+        void this.enqueue(r).catch(() => undefined);
+      }, delay));
+      return;
+    }
+    await this.persist(r);
+    this.notify(r);
+    if (r.autoRemove) await this.remove(r.name, { force: true }).catch(() => undefined);
+  }
+
+  private shouldRestart(r: ContainerRecord): boolean {
+    if (r.stoppedByUser) return false;
+    const p = r.spec.restart;
+    switch (p.name) {
+      case 'no': return false;
+      case 'always':
+      case 'unless-stopped': return true;
+      case 'on-failure': return r.exitCode !== 0 && (p.maxRetries === null || r.restartCount < p.maxRetries);
+      default: return false;
+    }
+  }
+
+  private clearRestartTimer(name: string): void {
+    const t = this.restartTimers.get(name);
+    if (t) clearTimeout(t);
+    this.restartTimers.delete(name);
+  }
+
+  // ── wait / stop / kill / remove ──
+  /**
+   * Docker's wait conditions: `not-running` resolves at once for a container that is not
+   * running, `next-exit` on the next exit or failed start, `removed` once it is removed.
+   */
+  wait(ref: string, condition: WaitCondition = 'not-running'): Promise<ContainerRecord> {
+    const r = this.get(ref);
+    if (condition === 'not-running' && !isActive(r)) return Promise.resolve(r);
+    return new Promise((resolve) => {
+      const list = this.waiters.get(r.name) ?? [];
+      list.push({ condition, resolve });
+      this.waiters.set(r.name, list);
+    });
+  }
+
+  private notify(r: ContainerRecord, removed = false): void {
+    if (!removed && isActive(r)) return;
+    const list = this.waiters.get(r.name);
+    if (!list) return;
+    const keep = list.filter((w) => {
+      if (w.condition === 'removed' && !removed) return true;
+      w.resolve(r);
+      return false;
+    });
+    if (keep.length) this.waiters.set(r.name, keep);
+    else this.waiters.delete(r.name);
+  }
+
+  /** Sends the stop signal, then SIGKILL after the timeout; resolves once PID 1 has exited. */
+  async stop(ref: string, timeoutSec?: number, signal?: string): Promise<ContainerRecord> {
+    const r = this.get(ref);
+    r.stoppedByUser = true;
+    this.clearRestartTimer(r.name);
+    if (r.status === 'restarting') {
+      r.status = 'exited';
+      await this.persist(r);
+      this.notify(r);
+      return r;
+    }
+    const live = this.live.get(r.name);
+    if (!live) {
+      if (r.status === 'queued') { r.status = 'exited'; this.notify(r); }
+      return r;
+    }
+    const t = timeoutSec ?? r.spec.stopTimeout;
+    this.o.events.emit('kill', this.actor(r), { signal: String(signalNumber(signal ?? r.spec.stopSignal)) });
+    this.safeSignal(live, signalNumber(signal ?? r.spec.stopSignal));
+    const timer = setTimeout(() => this.safeSignal(live, 9), t * 1000);
+    await live.exited;
+    clearTimeout(timer);
+    await this.settled(r);
+    this.o.events.emit('stop', this.actor(r));
+    return r;
+  }
+
+  /** Waits until onExit has recorded the exit. */
+  private settled(r: ContainerRecord): Promise<unknown> {
+    if (r.status !== 'running') return Promise.resolve();
+    return new Promise((resolve) => setImmediate(() => resolve(this.settled(r))));
+  }
+
+  private safeSignal(live: Live, sig: number): void {
+    try {
+      live.signal(sig);
+    } catch {
+      // ESRCH: it ended between our check and the signal; its exit is on its way.
+    }
+  }
+
+  async kill(ref: string, signal: string | number = 'SIGKILL'): Promise<ContainerRecord> {
+    const r = this.get(ref);
+    const sig = signalNumber(signal);
+    const live = this.live.get(r.name);
+    if (!live) throw new ApiError(409, `Container ${r.name} is not running`);
+    if (sig === 9 || sig === 15) r.stoppedByUser = true;
+    this.o.events.emit('kill', this.actor(r), { signal: String(sig) });
+    live.signal(sig);
+    return r;
+  }
+
+  async remove(ref: string, opts: { force?: boolean } = {}): Promise<void> {
+    const r = this.get(ref);
+    if (isActive(r) && r.status !== 'restarting' && !opts.force) {
+      throw new ApiError(409, `You cannot remove a running container ${r.name}. Stop the container before attempting removal or force remove`);
+    }
+    r.stoppedByUser = true;
+    this.clearRestartTimer(r.name);
+    const live = this.live.get(r.name);
+    if (live) {
+      this.safeSignal(live, 9);
+      await live.exited;
+      await this.settled(r);
+    }
+    if (this.records.get(r.name) !== r) return; // removed meanwhile (auto-remove)
+    this.records.delete(r.name);
+    if (this.o.consoles) await this.o.consoles.remove(r.id).catch(() => undefined);
+    await this.o.stateStore.remove(r.name);
+    this.o.events.emit('destroy', this.actor(r));
+    this.notify(r, true);
+  }
+
+  private persist(r: ContainerRecord): Promise<void> {
+    if (this.records.get(r.name) !== r) return Promise.resolve();
+    return this.o.stateStore.save(r).catch((err: Error) => log('error', 'state write failed', { name: r.name, error: err.message }));
+  }
+
+  actor(r: ContainerRecord): { id: string; name: string; image: string } {
+    return { id: r.id, name: r.name, image: r.spec.image ?? r.spec.rootfs };
+  }
+
+  /**
+   * After a launcher died mid-start, its container's PID 1 may have exec'd and been
+   * re-parented to us with nobody tracking it. Our children that are neither launchers
+   * nor known containers, and still unknown once every start now in flight has
+   * settled (so a concurrent start's PID 1 is never mistaken for one), are killed and reaped.
+   */
+  async reapStrays(): Promise<void> {
+    const candidates = this.unknownChildren();
+    await Promise.allSettled([...this.inFlight]);
+    const still = new Set(this.unknownChildren());
+    for (const pid of candidates) {
+      if (!still.has(pid)) continue;
+      try {
+        this.o.reaper.watch(pid).signal(9);
+        log('warn', 'killed a stray container process left by a dead launcher', { pid });
+      } catch {
+        // gone already
+      }
+    }
+  }
+
+  private unknownChildren(): number[] {
+    const known = new Set<number>(this.o.pool.pids());
+    for (const r of this.records.values()) if (r.pid !== null) known.add(r.pid);
+    const out: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry) || known.has(Number(entry))) continue;
+      try {
+        const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+        if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) === process.pid) out.push(Number(entry));
+      } catch {
+        // exited while we looked
+      }
+    }
+    return out;
+  }
+
+  async shutdown(): Promise<void> {
+    for (const t of this.restartTimers.values()) clearTimeout(t);
+    this.queue.clear();
+    await this.o.stateStore.flush();
+  }
+}

@@ -1,0 +1,132 @@
+// skiffd wired together: state store, launcher pool, reaper, supervisor, consoles, API server.
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, request, ServerResponse, type Server } from 'node:http';
+import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
+import { Api, type ConsoleAccess, type Extensions } from './api.js';
+import { Supervisor, type ConsoleService } from './containers.js';
+import { EventBus } from './events.js';
+import { LauncherPool } from './launcher-pool.js';
+import { log } from './log.js';
+import { Metrics } from './metrics.js';
+import { Reaper } from './reaper.js';
+import { StateStore } from './state-store.js';
+import { raiseSoftLimit, RLIMIT_NOFILE } from '../sys/libc.js';
+
+export interface DaemonOptions {
+  socket: string;
+  stateDir: string;
+  launchers?: number;
+  maxQueued?: number;
+  startTimeoutMs?: number;
+  consoles?: (ConsoleService & ConsoleAccess) | null;
+  extensions?: (d: Daemon) => Extensions[];
+}
+
+export const DEFAULT_SOCKET = '/run/skiff/skiff.sock';
+export const DEFAULT_STATE_DIR = '/var/lib/skiff';
+
+/** Is something answering on this socket? */
+export function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: path, path: '/_ping', method: 'GET', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => { req.destroy(); resolve(false); });
+    req.end();
+  });
+}
+
+export class Daemon {
+  readonly store: StateStore;
+  readonly events = new EventBus();
+  readonly metrics = new Metrics();
+  readonly reaper: Reaper;
+  readonly pool: LauncherPool;
+  readonly supervisor: Supervisor;
+  readonly nofile: number;
+  private server: Server | null = null;
+
+  constructor(readonly opts: DaemonOptions) {
+    this.nofile = raiseSoftLimit(RLIMIT_NOFILE);
+    this.store = new StateStore(opts.stateDir);
+    this.reaper = new Reaper();
+    const rootMount = this.store.privatePath('root');
+    mkdirSync(rootMount, { recursive: true, mode: 0o755 });
+    const size = opts.launchers ?? availableParallelism();
+    this.pool = new LauncherPool(size, opts.startTimeoutMs ?? 30_000, {
+      onRestart: (index, reason) => {
+        this.metrics.launcherRestarts++;
+        log('warn', 'launcher worker replaced', { index, reason });
+      },
+    });
+    this.supervisor = new Supervisor({
+      stateStore: this.store,
+      pool: this.pool,
+      reaper: this.reaper,
+      events: this.events,
+      metrics: this.metrics,
+      consoles: opts.consoles ?? null,
+      maxQueued: opts.maxQueued ?? 4096,
+      rootMount,
+    });
+  }
+
+  async listen(): Promise<void> {
+    const { socket } = this.opts;
+    mkdirSync(dirname(socket), { recursive: true, mode: 0o755 });
+    if (existsSync(socket)) {
+      if (await socketAnswers(socket)) throw new Error(`skiffd: another daemon already answers on ${socket}`);
+      unlinkSync(socket); // stale, from a daemon that died
+    }
+    this.supervisor.restore();
+    await this.pool.ready();
+    const api = new Api({
+      supervisor: this.supervisor,
+      events: this.events,
+      metrics: this.metrics,
+      consoles: this.opts.consoles ?? null,
+      extensions: this.opts.extensions?.(this) ?? [],
+    });
+    const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
+      void api.handle(req, res);
+    });
+    server.on('clientError', (_err, sock) => {
+      if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    });
+    // Docker clients send attach as an HTTP upgrade: hand it to the same router.
+    server.on('upgrade', (req, sock) => {
+      const res = new ServerResponse(req);
+      // The parser has let go of this socket: whatever we answer, it is the last thing on it.
+      res.shouldKeepAlive = false;
+      res.on('finish', () => sock.end());
+      res.assignSocket(sock as import('node:net').Socket);
+      void api.handle(req, res);
+    });
+    const oldMask = process.umask(0o177); // the socket is created 0600: root's alone
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(socket, () => resolve());
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+    chmodSync(socket, 0o600);
+    this.server = server;
+    log('info', 'skiffd listening', { socket, stateDir: this.opts.stateDir, launchers: this.pool.size, nofile: this.nofile });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      if (!this.server) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    await this.supervisor.shutdown();
+    this.pool.close();
+    this.reaper.close();
+  }
+}

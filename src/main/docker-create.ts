@@ -1,0 +1,159 @@
+// Docker's create body (POST /containers/create) → a skiff ContainerSpec. Pure.
+// The docker CLI sends every field it knows, most of them empty: known fields that are
+// empty (or at their default) are accepted and ignored; known fields set to something
+// skiff does not do are refused by name; unknown fields are refused by name.
+import { randomBytes } from 'node:crypto';
+import { parseMountShort, SpecError, validateSpec, type ContainerSpec } from '../spec/container.js';
+
+export class CreateError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+    this.name = 'CreateError';
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+const SUPPORTED_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'Hostname', 'Tty', 'Labels', 'StopSignal',
+  'StopTimeout', 'HostConfig', 'Skiff', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'OpenStdin', 'StdinOnce']);
+const IGNORED_TOP = new Set(['Domainname', 'User', 'Volumes', 'OnBuild', 'NetworkingConfig', 'ExposedPorts', 'Healthcheck',
+  'ArgsEscaped', 'NetworkDisabled', 'MacAddress', 'Shell', 'platform']);
+const SUPPORTED_HOST = new Set(['Binds', 'Tmpfs', 'Mounts', 'NetworkMode', 'RestartPolicy', 'AutoRemove']);
+const IGNORED_HOST = new Set(['ContainerIDFile', 'LogConfig', 'PortBindings', 'VolumeDriver', 'VolumesFrom', 'ConsoleSize',
+  'CapAdd', 'CapDrop', 'CgroupnsMode', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'GroupAdd', 'IpcMode', 'Cgroup', 'Links',
+  'OomScoreAdj', 'PidMode', 'Privileged', 'PublishAllPorts', 'ReadonlyRootfs', 'SecurityOpt', 'UTSMode', 'UsernsMode', 'ShmSize',
+  'Isolation', 'CpuShares', 'Memory', 'NanoCpus', 'CgroupParent', 'BlkioWeight', 'BlkioWeightDevice', 'BlkioDeviceReadBps',
+  'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuPeriod', 'CpuQuota', 'CpuRealtimePeriod',
+  'CpuRealtimeRuntime', 'CpusetCpus', 'CpusetMems', 'Devices', 'DeviceCgroupRules', 'DeviceRequests', 'MemoryReservation',
+  'MemorySwap', 'MemorySwappiness', 'OomKillDisable', 'PidsLimit', 'Ulimits', 'CpuCount', 'CpuPercent', 'IOMaximumIOps',
+  'IOMaximumBandwidth', 'MaskedPaths', 'ReadonlyPaths', 'Annotations', 'KernelMemory', 'KernelMemoryTCP', 'Init', 'Runtime',
+  'StorageOpt', 'Sysctls']);
+/** Fields whose default is not "empty". */
+const DEFAULTS: Record<string, unknown> = { MemorySwappiness: -1, NetworkMode: 'default' };
+/** What the docker CLI sends unasked and skiff can safely take as "none". */
+const IGNORE_ANY = new Set(['NetworkingConfig', 'LogConfig', 'ConsoleSize', 'Volumes', 'ExposedPorts', 'platform']);
+
+function isEmpty(v: unknown): boolean {
+  if (v === null || v === undefined || v === '' || v === false || v === 0) return true;
+  if (Array.isArray(v)) return v.every(isEmpty);
+  if (typeof v === 'object') return Object.values(v as Obj).every(isEmpty);
+  return false;
+}
+
+function checkFields(o: Obj, supported: Set<string>, ignored: Set<string>, prefix: string): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (supported.has(k) || IGNORE_ANY.has(k)) continue;
+    if (ignored.has(k)) {
+      if (isEmpty(v) || DEFAULTS[k] === v) continue;
+      throw new CreateError(`${prefix}${k}`, `${prefix}${k} is not supported by skiff`);
+    }
+    throw new CreateError(`${prefix}${k}`, `unknown field ${prefix}${k}`);
+  }
+}
+
+function strList(v: unknown, field: string): string[] | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new CreateError(field, `${field} must be a list of strings`);
+  return v as string[];
+}
+
+function obj(v: unknown, field: string): Obj {
+  if (v === null || v === undefined) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new CreateError(field, `${field} must be an object`);
+  return v as Obj;
+}
+
+/** "size=64m,mode=1777" → bytes (only size is used). */
+function tmpfsSize(opts: string, field: string): number | undefined {
+  for (const o of opts.split(',')) {
+    const m = /^size=(\d+)([kmg]?)$/i.exec(o.trim());
+    if (m) return Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase()] ?? 1);
+    if (o.trim() && !/^mode=\d+$/.test(o.trim())) throw new CreateError(field, `${field}: unsupported tmpfs option ${JSON.stringify(o)}`);
+  }
+  return undefined;
+}
+
+export function generateName(): string {
+  return `skiff_${randomBytes(6).toString('hex')}`;
+}
+
+export interface CreateRequest {
+  spec: ContainerSpec;
+  autoRemove: boolean;
+}
+
+/** Maps a create body to a validated spec; `name` is the ?name= query (Docker's optional leading / is dropped). */
+export function specFromCreateBody(body: unknown, name: string | null): CreateRequest {
+  const b = obj(body, 'body');
+  checkFields(b, SUPPORTED_TOP, IGNORED_TOP, '');
+  const host = obj(b.HostConfig, 'HostConfig');
+  checkFields(host, SUPPORTED_HOST, IGNORED_HOST, 'HostConfig.');
+  const skiff = obj(b.Skiff, 'Skiff');
+  checkFields(skiff, new Set(['Rootfs', 'Console']), new Set(), 'Skiff.');
+
+  const image = b.Image;
+  if (typeof image !== 'string' || image === '') throw new CreateError('Image', 'Image is required: "host" or an image directory');
+  const command = [...(strList(b.Entrypoint, 'Entrypoint') ?? []), ...(strList(b.Cmd, 'Cmd') ?? [])];
+  if (command.length === 0) throw new CreateError('Cmd', 'No command specified');
+
+  const mounts: unknown[] = [];
+  (strList(host.Binds, 'HostConfig.Binds') ?? []).forEach((bind, i) => {
+    try {
+      mounts.push(parseMountShort(bind, `HostConfig.Binds[${i}]`));
+    } catch (err) {
+      throw new CreateError(`HostConfig.Binds[${i}]`, (err as Error).message);
+    }
+  });
+  for (const [target, opts] of Object.entries(obj(host.Tmpfs, 'HostConfig.Tmpfs'))) {
+    const size = tmpfsSize(String(opts ?? ''), `HostConfig.Tmpfs[${target}]`);
+    mounts.push(size === undefined ? { type: 'tmpfs', target } : { type: 'tmpfs', target, size });
+  }
+  if (Array.isArray(host.Mounts)) {
+    host.Mounts.forEach((m, i) => {
+      const mo = obj(m, `HostConfig.Mounts[${i}]`);
+      if (mo.Type === 'bind') mounts.push({ type: 'bind', source: mo.Source, target: mo.Target, readOnly: mo.ReadOnly === true });
+      else if (mo.Type === 'tmpfs') mounts.push({ type: 'tmpfs', target: mo.Target });
+      else throw new CreateError(`HostConfig.Mounts[${i}].Type`, `HostConfig.Mounts[${i}].Type ${JSON.stringify(mo.Type)} is not supported by skiff (bind or tmpfs)`);
+    });
+  }
+
+  const nm = host.NetworkMode ?? 'default';
+  if (!['default', 'none', 'host', ''].includes(String(nm))) {
+    throw new CreateError('HostConfig.NetworkMode', `HostConfig.NetworkMode ${JSON.stringify(nm)} is not supported by skiff (none or host)`);
+  }
+  const rp = obj(host.RestartPolicy, 'HostConfig.RestartPolicy');
+  let restart: string | undefined;
+  if (rp.Name && rp.Name !== 'no') {
+    restart = rp.Name === 'on-failure' && Number(rp.MaximumRetryCount) > 0 ? `on-failure:${rp.MaximumRetryCount}` : String(rp.Name);
+  }
+
+  const input: Obj = {
+    name: name === null || name === '' ? generateName() : name.replace(/^\//, ''),
+    command,
+    env: strList(b.Env, 'Env') ?? [],
+    mounts,
+    network: nm === 'host' ? 'host' : 'none',
+    tty: b.Tty === true,
+  };
+  if (typeof b.Hostname === 'string' && b.Hostname !== '') input.hostname = b.Hostname;
+  if (typeof b.WorkingDir === 'string' && b.WorkingDir !== '') input.workdir = b.WorkingDir;
+  if (b.Labels && !isEmpty(b.Labels)) input.labels = b.Labels;
+  if (typeof b.StopSignal === 'string' && b.StopSignal !== '') input.stopSignal = b.StopSignal;
+  if (typeof b.StopTimeout === 'number') input.stopTimeout = b.StopTimeout;
+  if (restart) input.restart = restart;
+  if (skiff.Console !== undefined) input.console = skiff.Console;
+  if (image === 'host') {
+    if (typeof skiff.Rootfs === 'string') input.rootfs = skiff.Rootfs;
+  } else if (image.startsWith('/')) {
+    input.image = image;
+  } else {
+    throw new CreateError('Image', `No such image: ${image} (skiff runs "host" or an absolute image directory)`);
+  }
+  try {
+    return { spec: validateSpec(input), autoRemove: host.AutoRemove === true };
+  } catch (err) {
+    if (err instanceof SpecError) throw new CreateError(err.field, err.message);
+    throw err;
+  }
+}

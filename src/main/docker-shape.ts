@@ -1,0 +1,164 @@
+// Container records → the JSON shapes of Docker's API (list and inspect). Pure.
+import { formatRestart } from '../spec/container.js';
+import type { ContainerRecord } from './record.js';
+
+/** Docker's humanized durations ("Less than a second", "5 seconds", "About a minute", "3 hours"…). */
+export function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.floor(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  return `${Math.round(h / 24)} days`;
+}
+
+function dockerState(r: ContainerRecord): string {
+  switch (r.status) {
+    case 'queued':
+    case 'starting':
+    case 'created':
+      return 'created';
+    case 'running':
+      return 'running';
+    case 'restarting':
+      return 'restarting';
+    case 'failed':
+    case 'exited':
+      return 'exited';
+    default:
+      return 'dead';
+  }
+}
+
+export function statusText(r: ContainerRecord, now = Date.now()): string {
+  const since = (t: string | null) => humanDuration(now - Date.parse(t ?? r.createdAt));
+  switch (r.status) {
+    case 'running': return `Up ${since(r.startedAt)}`;
+    case 'exited':
+    case 'failed': return `Exited (${r.exitCode ?? -1}) ${since(r.finishedAt)} ago`;
+    case 'restarting': return `Restarting (${r.exitCode ?? -1}) ${since(r.finishedAt)} ago`;
+    case 'queued': return 'Created (queued)';
+    case 'starting': return 'Created (starting)';
+    default: return 'Created';
+  }
+}
+
+function image(r: ContainerRecord): string {
+  return r.spec.image ?? r.spec.rootfs;
+}
+
+function quoteCommand(argv: string[]): string {
+  return argv.map((a) => (/[\s"'\\]/.test(a) ? JSON.stringify(a) : a)).join(' ');
+}
+
+function mounts(r: ContainerRecord): object[] {
+  return r.spec.mounts.map((m) => m.type === 'bind'
+    ? { Type: 'bind', Source: m.source, Destination: m.target, Mode: m.readOnly ? 'ro' : '', RW: !m.readOnly, Propagation: 'rprivate' }
+    : { Type: 'tmpfs', Source: '', Destination: m.target, Mode: '', RW: true, Propagation: '' });
+}
+
+/** One entry of GET /containers/json. */
+export function toListEntry(r: ContainerRecord): object {
+  return {
+    Id: r.id,
+    Names: [`/${r.name}`],
+    Image: image(r),
+    ImageID: '',
+    Command: quoteCommand(r.spec.command),
+    Created: Math.floor(Date.parse(r.createdAt) / 1000),
+    Ports: [],
+    Labels: r.spec.labels,
+    State: dockerState(r),
+    Status: statusText(r),
+    HostConfig: { NetworkMode: r.spec.network },
+    NetworkSettings: { Networks: {} },
+    Mounts: mounts(r),
+    // skiff's own, beside Docker's
+    Pid: r.pid ?? 0,
+    SkiffStatus: r.status,
+  };
+}
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** GET /containers/{id}/json. */
+export function toInspect(r: ContainerRecord, extra: { console?: object } = {}): object {
+  const state = dockerState(r);
+  return {
+    Id: r.id,
+    Created: r.createdAt,
+    Path: r.spec.command[0],
+    Args: r.spec.command.slice(1),
+    State: {
+      Status: state,
+      Running: state === 'running',
+      Paused: false,
+      Restarting: state === 'restarting',
+      OOMKilled: false,
+      Dead: false,
+      Pid: r.pid ?? 0,
+      ExitCode: r.exitCode ?? 0,
+      Error: r.error ?? '',
+      StartedAt: r.startedAt ?? ZERO_TIME,
+      FinishedAt: r.finishedAt ?? ZERO_TIME,
+    },
+    Image: image(r),
+    ResolvConfPath: '',
+    HostnamePath: '',
+    HostsPath: '',
+    LogPath: '',
+    Name: `/${r.name}`,
+    RestartCount: r.restartCount,
+    Driver: r.spec.image ? 'overlay' : 'bind',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: {
+      Binds: r.spec.mounts.filter((m) => m.type === 'bind').map((m) => m.type === 'bind' ? `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}` : ''),
+      NetworkMode: r.spec.network,
+      RestartPolicy: { Name: r.spec.restart.name, MaximumRetryCount: r.spec.restart.name === 'on-failure' ? r.spec.restart.maxRetries ?? 0 : 0 },
+      AutoRemove: r.autoRemove,
+      Tmpfs: Object.fromEntries(r.spec.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.type === 'tmpfs' && m.size ? `size=${m.size}` : ''])),
+    },
+    Mounts: mounts(r),
+    Config: {
+      Hostname: r.spec.hostname,
+      Domainname: '',
+      User: '',
+      AttachStdin: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: r.spec.tty,
+      OpenStdin: r.spec.tty,
+      StdinOnce: false,
+      Env: r.spec.env,
+      Cmd: r.spec.command,
+      Image: image(r),
+      Volumes: null,
+      WorkingDir: r.spec.workdir,
+      Entrypoint: null,
+      OnBuild: null,
+      Labels: r.spec.labels,
+      StopSignal: r.spec.stopSignal,
+      StopTimeout: r.spec.stopTimeout,
+    },
+    NetworkSettings: { Networks: {}, Ports: {}, SandboxKey: '', IPAddress: '' },
+    // skiff's own, beside Docker's
+    Skiff: {
+      Status: r.status,
+      Spec: r.spec,
+      Restart: formatRestart(r.spec.restart),
+      Failure: r.failure,
+      Signal: r.signal,
+      Fleet: r.fleet,
+      ...extra,
+    },
+  };
+}

@@ -1,0 +1,153 @@
+// The launcher pool: N forked worker processes (`skiff-launcher N`), one start each at a
+// time. A worker that dies or hangs mid-start is replaced and that start fails with a clear
+// error; it is never retried behind the caller's back. Protocol: src/workers/protocol.ts.
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FromLauncher, ToLauncher } from '../workers/protocol.js';
+import { StartError, type StartRequest } from '../workers/start.js';
+import { assertNever } from '../native/plan-format.js';
+
+interface Slot {
+  index: number;
+  child: ChildProcess;
+  ready: Promise<void>;
+  busy: { id: number; resolve: (pid: number) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null;
+  /** set when a start outlived the timeout and the worker was killed for it */
+  timedOut: boolean;
+}
+
+/** The compiled worker: dist/src/workers/launcher.js, also when skiffd runs from sources under tsx. */
+function workerPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const compiled = join(here, '../workers/launcher.js');
+  if (existsSync(compiled)) return compiled;
+  const fromSrc = join(here, '../../dist/src/workers/launcher.js');
+  if (existsSync(fromSrc)) return fromSrc;
+  throw new Error(`skiffd: launcher worker not built (looked for ${compiled}); run \`npm run build\``);
+}
+
+export interface PoolEvents {
+  /** a worker was replaced (crash, hang or exit) */
+  onRestart?: (index: number, reason: string) => void;
+}
+
+export class LauncherPool {
+  readonly size: number;
+  private readonly slots: Slot[] = [];
+  private readonly idle: Slot[] = [];
+  private readonly waiters: ((s: Slot) => void)[] = [];
+  private nextId = 1;
+  private closed = false;
+  private readonly path = workerPath();
+
+  constructor(size: number, private readonly startTimeoutMs: number, private readonly events: PoolEvents = {}) {
+    this.size = size;
+    for (let i = 0; i < size; i++) {
+      const slot = this.spawn(i);
+      this.slots.push(slot);
+      this.idle.push(slot);
+    }
+  }
+
+  /** Pids of the worker processes, for `ps` checks and for telling them from orphans. */
+  pids(): number[] {
+    return this.slots.map((s) => s.child.pid ?? -1);
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.ready));
+  }
+
+  private spawn(index: number): Slot {
+    const child = fork(this.path, [], {
+      env: { ...process.env, SKIFF_LAUNCHER_INDEX: String(index) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
+    let markReady!: () => void;
+    const slot: Slot = { index, child, ready: new Promise((r) => { markReady = r; }), busy: null, timedOut: false };
+    child.on('message', (m: FromLauncher) => {
+      switch (m.type) {
+        case 'ready':
+          markReady();
+          return;
+        case 'started':
+        case 'failed': {
+          const job = slot.busy;
+          if (!job || job.id !== m.id) return; // a reply to a start we already gave up on
+          clearTimeout(job.timer);
+          slot.busy = null;
+          if (m.type === 'started') job.resolve(m.pid);
+          else job.reject(new StartError(m.failure));
+          this.release(slot);
+          return;
+        }
+        default:
+          assertNever(m);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      const reason = slot.timedOut ? `hung for more than ${this.startTimeoutMs} ms and was killed`
+        : signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      this.replace(slot, reason);
+    });
+    child.on('error', () => { /* 'exit' follows and replaces it */ });
+    return slot;
+  }
+
+  private replace(slot: Slot, reason: string): void {
+    const job = slot.busy;
+    slot.busy = null;
+    if (job) {
+      clearTimeout(job.timer);
+      job.reject(new StartError({ message: `launcher worker ${slot.index} ${reason} during the start; the start was not retried`, exitCode: 125 }));
+    }
+    const i = this.idle.indexOf(slot);
+    if (i >= 0) this.idle.splice(i, 1);
+    if (this.closed) return;
+    const fresh = this.spawn(slot.index);
+    this.slots[this.slots.indexOf(slot)] = fresh;
+    this.events.onRestart?.(slot.index, reason);
+    void fresh.ready.then(() => this.release(fresh));
+  }
+
+  private release(slot: Slot): void {
+    if (this.closed || !this.slots.includes(slot)) return;
+    const w = this.waiters.shift();
+    if (w) w(slot);
+    else this.idle.push(slot);
+  }
+
+  private acquire(): Promise<Slot> {
+    const s = this.idle.shift();
+    if (s) return Promise.resolve(s);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Runs one start on an idle worker; resolves with PID 1's pid. */
+  async start(request: StartRequest): Promise<number> {
+    if (this.closed) throw new StartError({ message: 'skiffd is shutting down', exitCode: 125 });
+    const slot = await this.acquire();
+    await slot.ready;
+    const id = this.nextId++;
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // A hung worker: kill it; 'exit' replaces it and fails this start with the reason.
+        slot.timedOut = true;
+        slot.child.kill('SIGKILL');
+      }, this.startTimeoutMs);
+      slot.busy = { id, resolve, reject, timer };
+      const msg: ToLauncher = { type: 'start', id, request };
+      slot.child.send(msg);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const s of this.slots) {
+      s.child.kill('SIGTERM');
+    }
+  }
+}

@@ -1,0 +1,32 @@
+// skiffd: the daemon's entry point. `skiff daemon` runs it in the foreground.
+import { parseArgs } from 'node:util';
+import { Daemon, DEFAULT_SOCKET, DEFAULT_STATE_DIR } from './daemon.js';
+import { log } from './log.js';
+
+export async function runDaemon(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      socket: { type: 'string' },
+      'state-dir': { type: 'string' },
+      launchers: { type: 'string' },
+      'max-queued': { type: 'string' },
+    },
+    strict: true,
+  });
+  process.title = 'skiffd';
+  const daemon = new Daemon({
+    socket: values.socket ?? process.env.SKIFF_SOCKET ?? DEFAULT_SOCKET,
+    stateDir: values['state-dir'] ?? process.env.SKIFF_STATE_DIR ?? DEFAULT_STATE_DIR,
+    ...(values.launchers ? { launchers: Number(values.launchers) } : {}),
+    ...(values['max-queued'] ? { maxQueued: Number(values['max-queued']) } : {}),
+  });
+  await daemon.listen();
+  const stop = (sig: string) => {
+    // Containers outlive skiffd: a restart adopts them. Only the daemon's own parts stop here.
+    log('info', 'skiffd stopping', { signal: sig });
+    void daemon.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
