@@ -1,0 +1,272 @@
+// One service of a fleet file → a ServiceDef: all of it that is the same for every
+// replica, plus where each part was written. fleet-replicas.ts turns it into specs.
+import path from 'node:path';
+import { parseRestart, parseSignal, validateHostname, validateName, type MountSpec } from './container.js';
+import { CONSOLE_KEYS, DEPENDS_ON_KEYS, DEPLOY_KEYS, SERVICE_KEYS, X_SKIFF_KEYS } from './compose-keys.js';
+import { parseMounts } from './fleet-mounts.js';
+import type { DependsOnCondition } from './fleet-types.js';
+import { readArgv, readDuration, readEnvironment, readLabels, readSize } from './fleet-values.js';
+import type { YEntry, YMap, YVal } from './yaml-view.js';
+
+export interface DependencyDef {
+  service: string;
+  condition: DependsOnCondition;
+  from: YVal;
+}
+
+/** validateSpec's input, less what differs per replica (name, hostname, SKIFF_* env and labels). */
+export interface SpecTemplate {
+  command: string[];
+  env: string[];
+  hostname?: string;
+  workdir?: string;
+  rootfs: string;
+  image: string | null;
+  mounts: MountSpec[];
+  network?: 'none' | 'host';
+  tty?: boolean;
+  restart?: string;
+  stopSignal?: string;
+  stopTimeout?: number;
+  console: { buffer?: number; logMax?: number; log?: boolean };
+  labels: Record<string, string>;
+}
+
+export interface ServiceDef {
+  name: string;
+  /** the service's key: where errors about the service as a whole point */
+  at: YVal;
+  replicas: number;
+  /** where the replica count was written (the service key when it is the default, 1) */
+  replicasAt: YVal;
+  job: boolean;
+  dependsOn: DependencyDef[];
+  template: SpecTemplate;
+  /**
+   * x-skiff.console.log given as a path. Replicas cannot share one log file, so the path
+   * is a directory and each replica logs to `<dir>/<replica name>.log`.
+   */
+  logDir: string | null;
+  /** the YAML value each spec field came from (`command`, `mounts[2]`, …), to place validateSpec's errors */
+  origins: Map<string, YVal>;
+}
+
+/** Set by skiff on every replica; a service may not set them itself. */
+export const RESERVED_ENV: readonly string[] = ['SKIFF_FLEET', 'SKIFF_SERVICE', 'SKIFF_REPLICA'];
+export const RESERVED_LABEL_PREFIX = 'skiff.';
+
+export function parseService(entry: YEntry, baseDir: string): ServiceDef {
+  const at = entry.keyVal;
+  const name = at.guard((field) => validateName(entry.key, field));
+  const m = entry.value.map().check(SERVICE_KEYS);
+  const origins = new Map<string, YVal>();
+  const from = <T>(field: string, v: YVal, value: T): T => {
+    origins.set(field, v);
+    return value;
+  };
+
+  const imageVal = m.get('image') ?? at.fail("has no image: write image: host (the host's root, read-only) or an image directory");
+  const { rootfs, image } = from('image', imageVal, readImage(imageVal, baseDir));
+  origins.set('rootfs', imageVal);
+
+  const template: SpecTemplate = {
+    command: readCommand(m, at, origins),
+    env: readEnv(m, origins),
+    rootfs,
+    image,
+    mounts: [],
+    console: {},
+    labels: readUserLabels(m, origins),
+  };
+  parseMounts(m, baseDir).forEach(({ mount, from: v }, i) => template.mounts.push(from(`mounts[${i}]`, v, mount)));
+
+  const workdir = m.get('working_dir');
+  if (workdir) template.workdir = from('workdir', workdir, workdir.string('an absolute path'));
+  const hostname = m.get('hostname');
+  if (hostname) template.hostname = from('hostname', hostname, hostname.guard((f) => validateHostname(hostname.string('a hostname'), f)));
+  const restart = m.get('restart');
+  if (restart) template.restart = from('restart', restart, readRestart(restart));
+  const signal = m.get('stop_signal');
+  if (signal) template.stopSignal = from('stopSignal', signal, signal.guard((f) => parseSignal(signal.text('a signal name'), f)));
+  const grace = m.get('stop_grace_period');
+  if (grace) template.stopTimeout = from('stopTimeout', grace, readDuration(grace));
+  const network = m.get('network_mode');
+  if (network) template.network = from('network', network, readNetworkMode(network));
+  const tty = m.get('tty');
+  if (tty) template.tty = from('tty', tty, tty.boolean());
+
+  const skiff = readXSkiff(m.get('x-skiff'), baseDir, origins);
+  template.console = skiff.console;
+  if (skiff.job && restart && (template.restart === 'always' || template.restart === 'unless-stopped')) {
+    restart.fail(`a job (x-skiff.job: true) is expected to exit; restart: ${template.restart} would start it again forever`);
+  }
+
+  const { replicas, replicasAt } = readReplicas(m, at);
+  const dependsOn = m.get('depends_on');
+  return {
+    name,
+    at,
+    replicas,
+    replicasAt,
+    job: skiff.job,
+    dependsOn: dependsOn ? readDependsOn(dependsOn) : [],
+    template,
+    logDir: skiff.logDir,
+    origins,
+  };
+}
+
+/** `host`, or an image directory: absolute, or relative to the fleet file (`./rootfs`). */
+function readImage(v: YVal, baseDir: string): { rootfs: string; image: string | null } {
+  const s = v.string('host or an image directory');
+  if (s === 'host') return { rootfs: 'host', image: null };
+  if (s.startsWith('/')) return { rootfs: 'host', image: s };
+  if (s.startsWith('./') || s.startsWith('../')) return { rootfs: 'host', image: path.resolve(baseDir, s) };
+  return v.fail(`${v.describe()} is not host or an image directory (an absolute path); skiff does not pull registry images yet`);
+}
+
+/** Docker's rule: argv is entrypoint followed by command. skiff's images have no defaults for either. */
+function readCommand(m: YMap, at: YVal, origins: Map<string, YVal>): string[] {
+  const entrypoint = m.get('entrypoint');
+  const command = m.get('command');
+  const argv = [...(entrypoint ? readArgv(entrypoint) : []), ...(command ? readArgv(command) : [])];
+  const where = entrypoint ?? command;
+  if (!where || argv.length === 0) {
+    return (where ?? at).fail('has no command to run: give command (or entrypoint); skiff images have no default command');
+  }
+  if (argv[0] === '') where.fail('the program to run is an empty string');
+  origins.set('command', where);
+  return argv;
+}
+
+function readEnv(m: YMap, origins: Map<string, YVal>): string[] {
+  const v = m.get('environment');
+  if (!v) return [];
+  origins.set('env', v);
+  const env = readEnvironment(v);
+  for (const [key, { from }] of env) {
+    if (RESERVED_ENV.includes(key)) from.fail(`${key} is set by skiff for each replica`);
+  }
+  return [...env].map(([key, { value }]) => `${key}=${value}`);
+}
+
+function readUserLabels(m: YMap, origins: Map<string, YVal>): Record<string, string> {
+  const v = m.get('labels');
+  if (!v) return {};
+  origins.set('labels', v);
+  const labels: Record<string, string> = {};
+  for (const [key, { value, from }] of readLabels(v)) {
+    if (key.startsWith(RESERVED_LABEL_PREFIX)) from.fail(`labels starting with "${RESERVED_LABEL_PREFIX}" are set by skiff`);
+    labels[key] = value;
+  }
+  return labels;
+}
+
+/**
+ * Compose reads YAML 1.1, where an unquoted `no` is the boolean false, so `restart: no`
+ * does not mean "no" to Compose; we refuse it (plain `no`/`off`/`false` alike) and say why.
+ */
+function readRestart(v: YVal): string {
+  const raw = v.scalar;
+  if (raw === false || (v.plain && typeof raw === 'string' && /^(no|n|off)$/i.test(raw))) {
+    return v.fail('an unquoted no is the YAML boolean false; quote it: restart: "no"');
+  }
+  const s = v.string('"no", always, on-failure[:N] or unless-stopped');
+  v.guard((field) => parseRestart(s, field));
+  return s;
+}
+
+function readNetworkMode(v: YVal): 'none' | 'host' {
+  const s = v.string('none or host');
+  if (s === 'none' || s === 'host') return s;
+  if (s === 'bridge' || s.startsWith('service:') || s.startsWith('container:')) {
+    return v.fail(`network_mode ${s} is not supported by skiff yet (none and host are)`);
+  }
+  return v.fail(`expected none or host, got ${v.describe()}`);
+}
+
+/** `deploy.replicas` or `scale` (Compose accepts both; they must agree). */
+function readReplicas(m: YMap, at: YVal): { replicas: number; replicasAt: YVal } {
+  const positive = (v: YVal): number => {
+    const n = v.scalar;
+    if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 1) return n;
+    return v.fail(`expected a positive integer, got ${v.describe()}`);
+  };
+  const deployed = m.get('deploy')?.map().check(DEPLOY_KEYS).get('replicas');
+  const scale = m.get('scale');
+  const a = deployed ? positive(deployed) : null;
+  const b = scale ? positive(scale) : null;
+  if (scale && a !== null && b !== null && a !== b) scale.fail(`is ${b} but deploy.replicas is ${a}; set one of them`);
+  if (deployed && a !== null) return { replicas: a, replicasAt: deployed };
+  if (scale && b !== null) return { replicas: b, replicasAt: scale };
+  return { replicas: 1, replicasAt: at };
+}
+
+function readDependsOn(v: YVal): DependencyDef[] {
+  const deps: DependencyDef[] = [];
+  const add = (service: string, condition: DependsOnCondition, from: YVal): void => {
+    if (deps.some((d) => d.service === service)) from.fail(`${service} is listed twice`);
+    deps.push({ service, condition, from });
+  };
+  if (v.kind === 'list') {
+    for (const item of v.list()) add(item.string('a service name'), 'service_started', item);
+    return deps;
+  }
+  for (const { key, keyVal, value } of v.map().entries) {
+    let condition: DependsOnCondition = 'service_started';
+    if (!value.isNull) {
+      const d = value.map().check(DEPENDS_ON_KEYS);
+      const c = d.get('condition');
+      if (c) condition = readCondition(c);
+      // Compose's defaults are accepted; their opposites would change behaviour, so they are refused.
+      const required = d.get('required');
+      if (required && !required.boolean()) required.fail('optional dependencies (required: false) are not supported by skiff yet');
+      const restart = d.get('restart');
+      if (restart && restart.boolean()) restart.fail('restarting dependents (restart: true) is not supported by skiff yet');
+    }
+    add(key, condition, keyVal);
+  }
+  return deps;
+}
+
+function readCondition(v: YVal): DependsOnCondition {
+  const s = v.string('service_started or service_completed_successfully');
+  if (s === 'service_started' || s === 'service_completed_successfully') return s;
+  if (s === 'service_healthy') return v.fail('service_healthy is not supported by skiff yet (there are no healthchecks)');
+  return v.fail(`expected service_started or service_completed_successfully, got ${v.describe()}`);
+}
+
+interface XSkiff {
+  job: boolean;
+  console: SpecTemplate['console'];
+  logDir: string | null;
+}
+
+function readXSkiff(v: YVal | undefined, baseDir: string, origins: Map<string, YVal>): XSkiff {
+  if (!v) return { job: false, console: {}, logDir: null };
+  const x = v.map().check(X_SKIFF_KEYS);
+  const job = x.get('job')?.boolean() ?? false;
+  const c = x.get('console');
+  if (!c) return { job, console: {}, logDir: null };
+  origins.set('console', c);
+  const cm = c.map().check(CONSOLE_KEYS);
+  const console: SpecTemplate['console'] = {};
+  let logDir: string | null = null;
+  const buffer = cm.get('buffer');
+  if (buffer) console.buffer = readSize(buffer);
+  if (buffer) origins.set('console.buffer', buffer);
+  const logMax = cm.get('logMax');
+  if (logMax) console.logMax = readSize(logMax);
+  if (logMax) origins.set('console.logMax', logMax);
+  const log = cm.get('log');
+  if (log) {
+    origins.set('console.log', log);
+    if (typeof log.scalar === 'boolean') console.log = log.boolean();
+    else {
+      const dir = log.string('true, false or a directory');
+      logDir = dir.startsWith('./') || dir.startsWith('../') ? path.resolve(baseDir, dir) : dir;
+      if (!logDir.startsWith('/')) log.fail(`expected true, false or a directory (an absolute path), got ${log.describe()}`);
+    }
+  }
+  return { job, console, logDir };
+}

@@ -1,0 +1,30 @@
+// What a parsed fleet file is: the input of the reconciler.
+import type { ContainerSpec } from './container.js';
+
+export type DependsOnCondition = 'service_started' | 'service_completed_successfully';
+
+export interface FleetDependency {
+  service: string;
+  /** started: the dependency's replicas are running; completed_successfully: they all exited 0 */
+  condition: DependsOnCondition;
+}
+
+export interface FleetService {
+  name: string;
+  replicas: number;
+  /** a batch job, expected to exit (x-skiff.job) */
+  job: boolean;
+  dependsOn: FleetDependency[];
+  /**
+   * Hash of the service's normalized definition, the same for every replica and
+   * independent of the replica count; also each spec's `skiff.config-hash` label.
+   */
+  configHash: string;
+  /** one per replica, in order: `<fleet>-<service>-1` … `-<replicas>` */
+  specs: ContainerSpec[];
+}
+
+export interface Fleet {
+  name: string;
+  services: FleetService[];
+}
