@@ -1,0 +1,167 @@
+// A real skiffd for integration tests: its own socket and state dir in a temp dir, driven
+// through the CLI (bin/skiff.js), the HTTP API, or the docker command line.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { TempDirs } from './tmp.js';
+import { childPids } from './leaks.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const SKIFFD = join(ROOT, 'dist/src/main/skiffd-main.js');
+const CLI = join(ROOT, 'bin/skiff.js');
+
+export interface Reply { status: number; body: unknown; text: string }
+export interface CliResult { code: number; stdout: string; stderr: string }
+
+export class TestDaemon {
+  readonly dir: string;
+  readonly socket: string;
+  readonly stateDir: string;
+  child: ChildProcess | null = null;
+  private readonly tmp = new TempDirs();
+  private readonly logChunks: Buffer[] = [];
+
+  constructor(private readonly args: string[] = []) {
+    if (!existsSync(SKIFFD)) throw new Error(`${SKIFFD} is missing: run \`npm run build\``);
+    this.dir = this.tmp.make('daemon');
+    this.socket = join(this.dir, 'skiff.sock');
+    this.stateDir = join(this.dir, 'state');
+  }
+
+  get pid(): number {
+    return this.child?.pid ?? -1;
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, SKIFF_SOCKET: this.socket, SKIFF_STATE_DIR: this.stateDir };
+  }
+
+  log(): string {
+    return Buffer.concat(this.logChunks).toString('utf8');
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, [SKIFFD, '--socket', this.socket, '--state-dir', this.stateDir, ...this.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (b: Buffer) => this.logChunks.push(b));
+    child.stderr!.on('data', (b: Buffer) => this.logChunks.push(b));
+    this.child = child;
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`skiffd exited with ${child.exitCode}:\n${this.log()}`);
+      try {
+        if ((await this.api('GET', '/_ping')).status === 200) return;
+      } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    throw new Error(`skiffd did not answer within 15 s:\n${this.log()}`);
+  }
+
+  api(method: string, path: string, body?: unknown, raw?: string | Buffer): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const text = raw ?? (body === undefined ? undefined : JSON.stringify(body));
+      const req = request({
+        socketPath: this.socket, method, path, agent: false,
+        headers: text === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const t = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = t;
+          try { parsed = t ? JSON.parse(t) : null; } catch { /* not JSON */ }
+          resolve({ status: res.statusCode ?? 0, body: parsed, text: t });
+        });
+      });
+      req.on('error', reject);
+      req.end(text);
+    });
+  }
+
+  /** Runs the skiff CLI against this daemon (asynchronously, so the daemon's own events keep flowing). */
+  cli(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+    return runCommand(process.execPath, [CLI, ...args], this.env, opts);
+  }
+
+  docker(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+    return runCommand('docker', args, { ...process.env, DOCKER_HOST: `unix://${this.socket}` }, opts);
+  }
+
+  /** Container PID 1s whose parent is this skiffd. */
+  children(): number[] {
+    return childPids(this.pid).filter((p) => !this.isLauncher(p));
+  }
+
+  isLauncher(pid: number): boolean {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('skiff-launcher');
+    } catch {
+      return false;
+    }
+  }
+
+  zombies(): number[] {
+    return childPids(this.pid).filter((p) => {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** Stops skiffd with SIGTERM (containers outlive it; remove them first) and waits for it. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** Removes every container (force) and stops the daemon, then its temp dir. */
+  async destroy(): Promise<void> {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
+      const list = (await this.api('GET', '/containers/json?all=1')).body as { Id: string }[];
+      await Promise.all(list.map((c) => this.api('DELETE', `/containers/${c.Id}?force=1`)));
+      await this.stop();
+    }
+    this.tmp.removeAll();
+  }
+}
+
+function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: { input?: string; timeoutMs?: number }): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} ${args.join(' ')} did not finish within ${opts.timeoutMs ?? 30_000} ms`));
+    }, opts.timeoutMs ?? 30_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128 + (signal ? 9 : 0), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export function hasDocker(): boolean {
+  return spawnSync('docker', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
