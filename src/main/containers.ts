@@ -47,11 +47,13 @@ export function signalNumber(sig: string | number): number {
   return n;
 }
 
+/** The start time of a live process (not a zombie), or null: with the pid, it names one process for good. */
 function procStartTime(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22 (starttime), counted after the command name's closing parenthesis.
+    // Fields after the command name's closing parenthesis: state is field 3, starttime field 22.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
     return Number(fields[19]);
   } catch {
     return null;
