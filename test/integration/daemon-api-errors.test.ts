@@ -1,0 +1,86 @@
+// Bad input over the API: each a 4xx with a clear message, and skiffd keeps serving.
+import { expect } from 'chai';
+import { TestDaemon } from '../support/daemon.js';
+
+describe('skiffd API: bad input', function () {
+  this.timeout(60_000);
+  let d: TestDaemon;
+
+  before(async () => {
+    d = new TestDaemon();
+    await d.start();
+  });
+  after(async () => {
+    await d.destroy();
+  });
+  afterEach(async () => {
+    expect((await d.api('GET', '/_ping')).text).to.equal('OK');
+  });
+
+  const create = (name: string, body: unknown) => d.api('POST', `/containers/create?name=${encodeURIComponent(name)}`, body);
+  const message = (r: { body: unknown }) => (r.body as { message: string }).message;
+
+  it('malformed JSON', async () => {
+    const r = await d.api('POST', '/containers/create?name=x', undefined, '{"Image": "host",');
+    expect(r.status).to.equal(400);
+    expect(message(r)).to.match(/^malformed JSON body: /);
+  });
+
+  it('unknown fields, and known ones skiff does not do', async () => {
+    const r = await create('x', { Image: 'host', Cmd: ['/bin/true'], Frobnicate: 1 });
+    expect(r.status).to.equal(400);
+    expect(message(r)).to.equal('unknown field Frobnicate');
+    const p = await create('x', { Image: 'host', Cmd: ['/bin/true'], HostConfig: { Privileged: true } });
+    expect(p.status).to.equal(400);
+    expect(message(p)).to.equal('HostConfig.Privileged is not supported by skiff');
+    const i = await create('x', { Image: 'ubuntu', Cmd: ['/bin/true'] });
+    expect(i.status).to.equal(400);
+    expect(message(i)).to.equal('No such image: ubuntu (skiff runs "host" or an absolute image directory)');
+  });
+
+  it('a duplicate name', async () => {
+    expect((await create('dup', { Image: 'host', Cmd: ['/bin/true'] })).status).to.equal(201);
+    const r = await create('dup', { Image: 'host', Cmd: ['/bin/true'] });
+    expect(r.status).to.equal(409);
+    expect(message(r)).to.equal('Conflict. The container name "/dup" is already in use');
+  });
+
+  it('names with / or ..', async () => {
+    for (const name of ['a/b', '..', '../etc', '.hidden']) {
+      const r = await create(name, { Image: 'host', Cmd: ['/bin/true'] });
+      expect(r.status, name).to.equal(400);
+      expect(message(r)).to.equal(`name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,62}, got ${JSON.stringify(name.replace(/^\//, ''))}`);
+    }
+  });
+
+  it('a 10 MB body', async () => {
+    const r = await d.api('POST', '/containers/create?name=big', undefined, `{"Image":"host","Cmd":["${'x'.repeat(10 << 20)}"]}`);
+    expect(r.status).to.equal(413);
+    expect(message(r)).to.match(/^request body too large/);
+  });
+
+  it('an unknown container, and an unknown path', async () => {
+    for (const [m, p] of [['GET', '/containers/nope/json'], ['POST', '/containers/nope/start'], ['POST', '/containers/nope/stop'], ['DELETE', '/containers/nope'], ['POST', '/v1.41/containers/nope/kill']] as const) {
+      const r = await d.api(m, p);
+      expect(r.status, `${m} ${p}`).to.equal(404);
+      expect(message(r)).to.equal('No such container: nope');
+    }
+    const r = await d.api('GET', '/nothing/here');
+    expect(r.status).to.equal(404);
+  });
+
+  it('an invalid spec field names the field', async () => {
+    const r = await create('badhost', { Image: 'host', Cmd: ['/bin/true'], Hostname: 'not a hostname!' });
+    expect(r.status).to.equal(400);
+    expect(r.body).to.deep.include({ field: 'hostname' });
+    expect(message(r)).to.match(/^hostname must be a valid hostname/);
+    const nul = await create('nul', { Image: 'host', Cmd: ['/bin/echo', 'a\u0000b'] });
+    expect(nul.status).to.equal(400);
+    expect(message(nul)).to.equal('command[1] must not contain NUL bytes');
+  });
+
+  it('the socket is 0600', async () => {
+    const { statSync } = await import('node:fs');
+    expect(statSync(d.socket).mode & 0o777).to.equal(0o600);
+  });
+});
