@@ -151,6 +151,7 @@ struct plan {
 
 struct child_ctx {
   struct plan *plan;
+  uint64_t reset_signals; /* bit s-1: signal s has a non-default disposition in the caller */
   struct launch_result *result;
   char *pid1_stack_top;
   int sync_pipe[2]; /* child1 → PID 1: "maps written" (user namespace only) */
@@ -291,18 +292,46 @@ static int open_in_root(int root_fd, const char *path, uint64_t flags, uint32_t 
   return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
 }
 
-/* Splits "a/b/c" into a parent fd (resolved in root) and the last component. */
-static int open_parent_in_root(int root_fd, const char *path, uint32_t resolve, char *parent_buf,
-                               size_t bufsize, const char **base) {
+/*
+ * The directory the last path-creating operation resolved its parent to, kept open for
+ * the next one: a plan creates /dev's nodes and links one after another, and resolving
+ * "dev" once instead of a dozen times saves two syscalls each. It is only valid between
+ * consecutive mkdir/mknod/symlink/write_file operations (run_op drops it before any
+ * other operation): a mount could put a different directory at the same path, and
+ * close_from or dup2 could take its fd number.
+ */
+struct dir_cache {
+  int fd;           /* -1: empty */
+  int root_fd;
+  uint32_t resolve;
+  char path[4096];  /* the parent, as resolved */
+};
+
+static void dir_cache_drop(struct dir_cache *dc) {
+  if (dc->fd >= 0) close(dc->fd);
+  dc->fd = -1;
+}
+
+/* Splits "a/b/c" into a parent fd (resolved in root, possibly cached) and the last component. */
+static int open_parent_in_root(int root_fd, const char *path, uint32_t resolve, struct dir_cache *dc, const char **base) {
+  char parent[sizeof(dc->path)];
   while (*path == '/') path++;
   const char *slash = strrchr(path, '/');
-  if (!slash) { *base = path; return open_in_root(root_fd, ".", O_PATH | O_DIRECTORY, resolve); }
-  size_t n = (size_t)(slash - path);
-  if (n >= bufsize) { errno = ENAMETOOLONG; return -1; }
-  memcpy(parent_buf, path, n);
-  parent_buf[n] = 0;
-  *base = slash + 1;
-  return open_in_root(root_fd, parent_buf, O_PATH | O_DIRECTORY, resolve);
+  size_t n = slash ? (size_t)(slash - path) : 1;
+  if (n >= sizeof(parent)) { errno = ENAMETOOLONG; return -1; }
+  if (slash) memcpy(parent, path, n);
+  else parent[0] = '.';
+  parent[n] = 0;
+  *base = slash ? slash + 1 : path;
+  if (dc->fd >= 0 && dc->root_fd == root_fd && dc->resolve == resolve && strcmp(dc->path, parent) == 0) return dc->fd;
+  int fd = open_in_root(root_fd, parent, O_PATH | O_DIRECTORY, resolve);
+  if (fd < 0) return -1;
+  dir_cache_drop(dc);
+  dc->fd = fd;
+  dc->root_fd = root_fd;
+  dc->resolve = resolve;
+  memcpy(dc->path, parent, n + 1);
+  return fd;
 }
 
 /* A target to hand to mount(2): the path as written, or — when `resolve` is set —
@@ -314,16 +343,14 @@ static int open_parent_in_root(int root_fd, const char *path, uint32_t resolve, 
  * then (the host's before pivot_root, the container's after). Returns NULL with
  * errno set; tbuf holds the fd path. */
 static const char *mount_target(int root_fd, const char *path, uint32_t resolve, int *fd_out, char *tbuf) {
-  struct stat st;
   *fd_out = -1;
   if (!resolve) return path;
   int fd = open_in_root(root_fd, path, O_PATH, resolve);
   if (fd < 0) return NULL;
   *fd_out = fd;
-  if (fstat(fd, &st) < 0) return NULL;
-  if (!S_ISDIR(st.st_mode)) return fd_path(tbuf, fd);
-  if (fchdir(fd) < 0) return NULL;
-  return ".";
+  if (fchdir(fd) == 0) return ".";
+  if (errno != ENOTDIR) return NULL;
+  return fd_path(tbuf, fd);
 }
 
 /* The per-mount flags a read-only remount must keep: a bind remount sets the
@@ -350,13 +377,25 @@ static int write_all(int fd, const char *s, size_t n) {
   return 0;
 }
 
+/* What PID 1 keeps between operations. */
+struct pid1_state {
+  int root_fd;         /* the directory paths are resolved beneath (open_root), or -1 */
+  int regs[REGISTERS]; /* fds opened by OP_OPEN */
+  int keep_fd;         /* an fd close_from must spare (the user-namespace exec pipe, whose
+                        * end-of-file must mean "exec happened", never "the plan closed it"), or -1 */
+  struct dir_cache dirs;
+};
+
 /* Applies one operation. Returns 0 or an errno. */
-/* keep_fd: an fd close_from must spare (the user-namespace exec pipe, whose
- * end-of-file must mean "exec happened", never "the plan closed it"), or -1. */
-static int run_op(const struct op *op, int *root_fd, int regs[REGISTERS], int keep_fd) {
-  char sbuf[64], tbuf[64], parent[4096];
+static int run_op(const struct op *op, struct pid1_state *st) {
+  char sbuf[64], tbuf[64];
   int tfd = -1, rc = 0;
+  int *root_fd = &st->root_fd, *regs = st->regs, keep_fd = st->keep_fd;
   const char *base;
+  switch (op->code) {
+  case OP_MKDIR: case OP_MKNOD: case OP_SYMLINK: case OP_WRITE_FILE: break;
+  default: dir_cache_drop(&st->dirs);
+  }
   switch ((enum op_code)op->code) {
   case OP_MOUNT: {
     const char *src = op->str[0];
@@ -373,33 +412,26 @@ static int run_op(const struct op *op, int *root_fd, int regs[REGISTERS], int ke
     rc = mount(NULL, target, NULL, flags, NULL) < 0 ? errno : 0;
     break;
   }
+  /* Modes are exact: PID 1 runs the operations with umask 0 (see pid1_main). */
   case OP_MKDIR: {
-    int dfd = open_parent_in_root(*root_fd, op->str[0], op->arg[2], parent, sizeof(parent), &base);
+    int dfd = open_parent_in_root(*root_fd, op->str[0], op->arg[2], &st->dirs, &base);
     if (dfd < 0) return errno;
-    /* The mode is set exactly: the caller's umask must not decide it. */
     rc = mkdirat(dfd, base, op->arg[1]) < 0 ? errno : 0;
-    if (rc == 0 && fchmodat(dfd, base, op->arg[1] & 07777, 0) < 0) rc = errno;
     if (rc == EEXIST && op->arg[3]) {
-      struct stat st;
-      rc = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : (S_ISDIR(st.st_mode) ? 0 : ENOTDIR);
+      struct stat sb;
+      rc = fstatat(dfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0 ? errno : (S_ISDIR(sb.st_mode) ? 0 : ENOTDIR);
     }
-    close(dfd);
     return rc;
   }
   case OP_MKNOD: {
-    int dfd = open_parent_in_root(*root_fd, op->str[0], op->arg[4], parent, sizeof(parent), &base);
+    int dfd = open_parent_in_root(*root_fd, op->str[0], op->arg[4], &st->dirs, &base);
     if (dfd < 0) return errno;
-    rc = mknodat(dfd, base, op->arg[1], makedev(op->arg[2], op->arg[3])) < 0 ? errno : 0;
-    if (rc == 0 && fchmodat(dfd, base, op->arg[1] & 07777, 0) < 0) rc = errno;
-    close(dfd);
-    return rc;
+    return mknodat(dfd, base, op->arg[1], makedev(op->arg[2], op->arg[3])) < 0 ? errno : 0;
   }
   case OP_SYMLINK: {
-    int dfd = open_parent_in_root(*root_fd, op->str[1], op->arg[2], parent, sizeof(parent), &base);
+    int dfd = open_parent_in_root(*root_fd, op->str[1], op->arg[2], &st->dirs, &base);
     if (dfd < 0) return errno;
-    rc = symlinkat(op->str[0], dfd, base) < 0 ? errno : 0;
-    close(dfd);
-    return rc;
+    return symlinkat(op->str[0], dfd, base) < 0 ? errno : 0;
   }
   case OP_OPEN_ROOT: {
     int fd = open(op->str[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -465,11 +497,10 @@ static int run_op(const struct op *op, int *root_fd, int regs[REGISTERS], int ke
     return setrlimit((int)op->arg[0], &rl) < 0 ? errno : 0;
   }
   case OP_WRITE_FILE: {
-    int dfd = open_parent_in_root(*root_fd, op->str[0], op->arg[2], parent, sizeof(parent), &base);
+    int dfd = open_parent_in_root(*root_fd, op->str[0], op->arg[2], &st->dirs, &base);
     if (dfd < 0) return errno;
     int fd = openat(dfd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     rc = fd < 0 ? errno : 0;
-    close(dfd);
     if (fd >= 0) {
       if (write_all(fd, op->str[1], strlen(op->str[1])) < 0) rc = errno;
       close(fd);
@@ -499,10 +530,15 @@ static void fail(struct launch_result *r, int index, uint32_t code, int err) {
 static int pid1_main(void *arg) {
   struct child_ctx *c = arg;
   struct plan *pl = c->plan;
-  int root_fd = -1, regs[REGISTERS];
+  struct pid1_state st;
   int userns = (pl->clone_flags & CLONE_NEWUSER) != 0;
-  int keep_fd = userns ? c->exec_pipe[1] : -1;
-  for (int i = 0; i < REGISTERS; i++) regs[i] = -1;
+  st.root_fd = -1;
+  st.keep_fd = userns ? c->exec_pipe[1] : -1;
+  st.dirs.fd = -1;
+  for (int i = 0; i < REGISTERS; i++) st.regs[i] = -1;
+  /* The plan's modes are exact (mkdir, mknod, created files): no umask applies to them.
+   * The init gets the caller's umask back before exec. */
+  mode_t umask_was = umask(0);
 
   if (userns) {
     /* Wait until child1 has written our maps: until then we have no ids. */
@@ -512,16 +548,22 @@ static int pid1_main(void *arg) {
     close(c->sync_pipe[0]);
   }
   for (uint32_t i = 0; i < pl->nops; i++) {
-    int err = run_op(&pl->ops[i], &root_fd, regs, keep_fd);
+    int err = run_op(&pl->ops[i], &st);
     if (err) { fail(c->result, (int)i, pl->ops[i].code, err); _exit(127); }
   }
-  /* Signals: the caller blocked them all before clone. Reset every disposition to
-   * the default first (Node ignores SIGPIPE; ignored signals survive exec), and
-   * only then unblock, so no handler of the caller's can ever run here. */
+  dir_cache_drop(&st.dirs);
+  umask(umask_was);
+  /* Signals: the caller blocked them all before clone. Reset to the default every
+   * disposition that is not (Node ignores SIGPIPE, and ignored signals survive exec;
+   * a caught one must not run the caller's handler here before exec resets it), and
+   * only then unblock. Which ones, the caller read from /proc/self/status (SigIgn,
+   * SigCgt): a few syscalls instead of one per signal. */
   struct sigaction dfl;
   memset(&dfl, 0, sizeof(dfl));
   dfl.sa_handler = SIG_DFL;
-  for (int s = 1; s < _NSIG; s++) sigaction(s, &dfl, NULL); /* EINVAL for KILL/STOP/RT internals: fine */
+  for (int s = 1; s <= 64 && s < _NSIG; s++) {
+    if (c->reset_signals & (1ull << (s - 1))) sigaction(s, &dfl, NULL); /* EINVAL for KILL/STOP/glibc's own: fine */
+  }
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -589,6 +631,31 @@ static int child1_main(void *arg) {
 
 /* ───────────────────────── exported entry points ───────────────────────── */
 
+static uint64_t hex64(const char *p) {
+  uint64_t v = 0;
+  for (;; p++) {
+    if (*p >= '0' && *p <= '9') v = (v << 4) | (uint64_t)(*p - '0');
+    else if (*p >= 'a' && *p <= 'f') v = (v << 4) | (uint64_t)(*p - 'a' + 10);
+    else return v;
+  }
+}
+
+/* Signals whose disposition in this process is not the default (SigIgn | SigCgt of
+ * /proc/self/status), or all of them when that cannot be read. Read before blocking
+ * signals and cloning; handlers are installed from the thread that calls skiff_launch. */
+static uint64_t non_default_signals(void) {
+  char buf[4096];
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ~0ull;
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return ~0ull;
+  buf[n] = 0;
+  const char *ign = strstr(buf, "\nSigIgn:\t"), *cgt = strstr(buf, "\nSigCgt:\t");
+  if (!ign || !cgt) return ~0ull;
+  return hex64(ign + 9) | hex64(cgt + 9);
+}
+
 /*
  * Launches a plan. Returns PID 1's pid (> 0), or -1 with out[0..2] set to
  * (op index, op code, errno): op index = -2 for a plan that does not decode
@@ -609,9 +676,15 @@ int skiff_launch(const uint8_t *buf, size_t len, int32_t *out) {
   pid_t child = -1;
   sigset_t all, old;
 
-  char *stacks = mmap(NULL, 2 * STACK_SIZE, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stacks == MAP_FAILED) { fail(&result, -1, 0, errno); goto done; }
+  /* The children's stacks are mapped once per calling thread and reused: both children
+   * are gone, or exec'd out of this address space, by the time skiff_launch returns. */
+  static __thread char *stacks;
+  if (!stacks) {
+    char *m = mmap(NULL, 2 * STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED) { fail(&result, -1, 0, errno); goto done; }
+    stacks = m;
+  }
+  ctx.reset_signals = non_default_signals();
   ctx.pid1_stack_top = stacks + 2 * STACK_SIZE; /* stacks grow down on every arch we build for */
   if (userns && (pipe2(ctx.sync_pipe, O_CLOEXEC) < 0 || pipe2(ctx.exec_pipe, O_CLOEXEC) < 0)) {
     fail(&result, -1, 0, errno);
@@ -633,7 +706,6 @@ done:
     if (ctx.sync_pipe[i] >= 0) close(ctx.sync_pipe[i]);
     if (ctx.exec_pipe[i] >= 0) close(ctx.exec_pipe[i]);
   }
-  if (stacks != MAP_FAILED) munmap(stacks, 2 * STACK_SIZE);
   plan_free(&pl);
   if (result.err == 0 && result.pid > 0) return result.pid;
   out[0] = result.op_index; out[1] = result.op_code; out[2] = result.err ? result.err : ECHILD;

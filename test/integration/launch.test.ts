@@ -134,6 +134,24 @@ describe('launch: inside a container', function () {
     expect((await sh('exec ls /proc/self/fd')).output).to.equal('0\n1\n2\n3\n');
   });
 
+  it('gets /dev with exact modes, and the caller\'s umask for the init', async () => {
+    const r = await sh('umask; stat -c "%a %F %t:%T %n" /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty; stat -c "%a %n" /dev /dev/shm; readlink /dev/ptmx; readlink /dev/fd');
+    expect(r.output).to.equal([
+      process.umask().toString(8).padStart(4, '0'),
+      '666 character special file 1:3 /dev/null',
+      '666 character special file 1:5 /dev/zero',
+      '666 character special file 1:7 /dev/full',
+      '666 character special file 1:8 /dev/random',
+      '666 character special file 1:9 /dev/urandom',
+      '666 character special file 5:0 /dev/tty',
+      '755 /dev',
+      '1777 /dev/shm',
+      'pts/ptmx',
+      '/proc/self/fd',
+      '',
+    ].join('\n'));
+  });
+
   it('has its own network namespace with only loopback, up', async () => {
     const r = await sh('ls /sys/class/net; cat /sys/class/net/lo/flags');
     expect(r.output).to.equal('lo\n0x9\n');
