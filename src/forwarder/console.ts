@@ -9,10 +9,10 @@
 // Staging is empty between two calls into this object, which is what lets an attach,
 // handled between two loop iterations, replay the ring and then see every later byte
 // exactly once.
-import { O_CLOEXEC, O_NONBLOCK, close, openPty, readRaw, setWindowSize } from '../sys/libc.js';
+import { close, openPty, readRaw, setWindowSize } from '../sys/libc.js';
 import { SysError } from '../sys/errno.js';
 import {
-  EAGAIN, EINTR, EINVAL, EIO, EPIPE, SPLICE_F_MOVE, SPLICE_F_NONBLOCK, pipe, setPipeSize, splice, tee, writeRaw, type Pipe,
+  EAGAIN, EINTR, EINVAL, EIO, EPIPE, SPLICE_F_MOVE, SPLICE_F_NONBLOCK, splice, tee, writeRaw, type Pipe,
 } from '../sys/splice.js';
 import { RotatingLog } from './log.js';
 import type { ConsoleCounters, ConsoleOptions } from './protocol.js';
@@ -27,9 +27,13 @@ export interface ThreadContext {
   scratch: Scratch;
   spliceTty: boolean;
   clientBacklog: number;
+  /** tells the main thread about a failure no request is waiting for */
+  report(id: string, message: string): void;
 }
 
 const STAGING_BYTES = 256 * 1024;
+/** a client's pipe, for live output only (the replay comes with the attach reply) */
+const CLIENT_PIPE_BYTES = 1 << 20;
 /** per splice from the master: the kernel allocates a page per 4 KiB asked for, used or not */
 const SPLICE_CHUNK = 64 * 1024;
 /** client input kept while the container is not reading its stdin; more is dropped */
@@ -50,7 +54,6 @@ export class ForwardedConsole {
   readonly slavePath: string;
   bytesIn = 0;
   clientDropped = 0;
-  logError: string | null = null;
   /** the master reached EIO (or was given up on): no more output will come */
   ended = false;
   /** master EPOLLOUT is wanted: input is waiting for the container to read its stdin */
@@ -62,7 +65,6 @@ export class ForwardedConsole {
   private log: RotatingLog | null;
   private readonly clients = new Map<number, Client>();
   private nextClient = 1;
-  private readonly clientPipeBytes: number;
   private fallback: boolean;
   private input: Buffer[] = [];
   private inputBytes = 0;
@@ -88,7 +90,6 @@ export class ForwardedConsole {
       for (const step of undo.reverse()) step();
       throw err;
     }
-    this.clientPipeBytes = Math.max(this.ring.capacity, SPLICE_CHUNK * 4);
     this.fallback = !ctx.spliceTty;
   }
 
@@ -102,7 +103,6 @@ export class ForwardedConsole {
       ringDropped: this.ring.dropped,
       clients: this.clients.size,
       clientDropped: this.clientDropped,
-      logError: this.logError,
     };
   }
 
@@ -126,8 +126,8 @@ export class ForwardedConsole {
         last = this.fallback ? this.copyIn(staging.write, room) : splice(this.master, staging.write, room, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
         if (last > 0) {
           staged += last;
-          // A splice from a tty fills pages from offset 0; a write merges. Either way this bounds the slots used.
-          usedSlots = this.fallback ? Math.ceil(staged / PAGE) : usedSlots + Math.ceil(last / PAGE);
+          // A splice from a tty fills pages from offset 0, a write(2) a page at a time: at most this many new slots.
+          usedSlots += Math.ceil(last / PAGE);
           continue;
         }
         if (last === -EINTR) continue;
@@ -200,7 +200,7 @@ export class ForwardedConsole {
       count -= this.log.appendFrom(from, count);
       if (this.log.error !== null) {
         // A full disk must not stall the container: stop logging, keep forwarding.
-        this.logError = this.log.error.message;
+        this.ctx.report(this.id, `log stopped: ${this.log.error.message}`);
         this.log.close();
         this.log = null;
       }
@@ -214,14 +214,17 @@ export class ForwardedConsole {
   }
 
   /**
-   * A new client: a pipe whose read end goes to the main thread. With replay it first gets
-   * the ring's contents; being registered in the same step, it then gets every later byte.
+   * A new client: a pipe for live output whose read end goes to the main thread, and
+   * (with replay) a copy of the ring. Both are taken in this one step, between two
+   * loop iterations, so the client gets the ring and then every later byte, once.
+   * The replay travels with the reply rather than through the pipe: a full ring may
+   * have more buffers than a pipe has slots, and the pipe stays free for live output.
    */
-  attach(replay: boolean, dropped: SharedArrayBuffer): { client: number; fd: number } {
-    const p = pipe(O_CLOEXEC | O_NONBLOCK);
+  attach(replay: boolean, dropped: SharedArrayBuffer): { client: number; fd: number; replay: Uint8Array } {
+    const { pipe: p } = makePipe(CLIENT_PIPE_BYTES);
+    let copy: Uint8Array;
     try {
-      setPipeSize(p.write, this.clientPipeBytes);
-      if (replay) this.ring.replayTo(p.write);
+      copy = replay ? this.ring.snapshot() : new Uint8Array(0);
     } catch (err) {
       close(p.read);
       close(p.write);
@@ -229,11 +232,11 @@ export class ForwardedConsole {
     }
     if (this.ended) {
       close(p.write); // nothing live will come: the replay, then end of stream
-      return { client: 0, fd: p.read };
+      return { client: 0, fd: p.read, replay: copy };
     }
     const no = this.nextClient++;
     this.clients.set(no, { no, fd: p.write, dropped: 0, behind: 0, shared: new BigInt64Array(dropped) });
-    return { client: no, fd: p.read };
+    return { client: no, fd: p.read, replay: copy };
   }
 
   detach(no: number): void {

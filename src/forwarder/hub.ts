@@ -21,6 +21,8 @@ export interface HubOptions {
   clientBacklog?: number;
   /** after exited(), how long to wait for the console's EIO before ending it anyway; default 5 s */
   exitGraceMs?: number;
+  /** a console's log or forwarding failed (it goes on without it); default: process.emitWarning */
+  onProblem?: (id: string, message: string) => void;
 }
 
 export interface ConsoleClient {
@@ -46,7 +48,8 @@ export class ConsoleError extends Error {
 }
 
 const MIN_BYTES = 4096;
-const MAX_RING = 1 << 30;
+/** a ring beyond pipe-max-size is a chain of pipes (two fds each): keep it modest */
+const MAX_RING = 16 << 20;
 
 interface Thread {
   index: number;
@@ -74,6 +77,7 @@ export class ConsoleHub {
   private readonly pending = new Map<number, Pending>();
   private readonly clients = new Set<HubClient>();
   private readonly graceMs: number;
+  private readonly onProblem: (id: string, message: string) => void;
   private seq = 0;
   private closing: Promise<void> | null = null;
 
@@ -84,6 +88,7 @@ export class ConsoleHub {
     positiveInteger(clientBacklog, 'ConsoleHub options.clientBacklog', 0);
     this.graceMs = options.exitGraceMs ?? 5000;
     positiveInteger(this.graceMs, 'ConsoleHub options.exitGraceMs', 0);
+    this.onProblem = options.onProblem ?? ((id, message) => process.emitWarning(`console \`${id}\`: ${message}`, 'SkiffConsoleWarning'));
     const entry = threadEntry();
     this.pool = new Piscina({
       filename: entry.filename,
@@ -131,7 +136,7 @@ export class ConsoleHub {
     const thread = this.threadOf(id);
     const dropped = new SharedArrayBuffer(8);
     const reply = await this.request(thread, { type: 'attach', seq: this.nextSeq(), id, replay: options.replay ?? true, dropped }, 'attached', `attach to console \`${id}\``);
-    const client = new HubClient(this, id, thread, reply.client, reply.fd, options.stdin ?? true, new BigInt64Array(dropped));
+    const client = new HubClient(this, id, thread, reply.client, reply.fd, reply.replay, options.stdin ?? true, new BigInt64Array(dropped));
     this.clients.add(client);
     client.output.once('close', () => this.clients.delete(client));
     return client;
@@ -205,6 +210,10 @@ export class ConsoleHub {
   }
 
   private onReply(reply: Reply): void {
+    if (reply.type === 'problem') {
+      this.onProblem(reply.id, reply.message);
+      return;
+    }
     const p = this.pending.get(reply.seq);
     if (p === undefined) return;
     this.pending.delete(reply.seq);
@@ -263,11 +272,14 @@ class HubClient implements ConsoleClient {
     private readonly thread: Thread,
     private readonly no: number,
     fd: number,
+    replay: Uint8Array,
     private readonly stdin: boolean,
     private readonly shared: BigInt64Array,
   ) {
     // The read end of the client's pipe; libuv reads it without blocking and closes it on destroy.
     this.output = new Socket({ fd, readable: true, writable: false });
+    // The ring's contents go in front of whatever the socket will read: nothing has been read yet.
+    if (replay.length > 0) this.output.unshift(Buffer.from(replay.buffer, replay.byteOffset, replay.length));
     this.output.once('close', () => { this.closed = true; });
   }
 

@@ -47,6 +47,7 @@ export class ForwarderLoop {
       scratch: { get: (n) => (scratch.length >= n ? scratch : (scratch = Buffer.alloc(n))) },
       spliceTty: task.spliceTty,
       clientBacklog: task.clientBacklog,
+      report: (id, message) => this.reply({ type: 'problem', id, message }),
     };
     epollAdd(this.epfd, this.wakeFd, EPOLLIN, WAKE);
   }
@@ -80,7 +81,7 @@ export class ForwarderLoop {
       }
     } catch (err) {
       // One console's failure ends that console, never the thread and its other consoles.
-      con.logError ??= `forwarding stopped: ${(err as Error).message}`;
+      this.ctx.report(con.id, `forwarding stopped: ${(err as Error).message}`);
       this.end(con);
     }
   }
@@ -120,7 +121,7 @@ export class ForwarderLoop {
       try {
         while (con.pump(PUMP_BUDGET) === 'more');
       } catch (err) {
-        con.logError ??= `forwarding stopped: ${(err as Error).message}`;
+        this.ctx.report(con.id, `forwarding stopped: ${(err as Error).message}`);
       }
       this.end(con);
     }
@@ -160,8 +161,8 @@ export class ForwarderLoop {
         return;
       }
       case 'attach': {
-        const { client, fd } = this.console(req.id).attach(req.replay, req.dropped);
-        this.reply({ type: 'attached', seq: req.seq, client, fd });
+        const { client, fd, replay } = this.console(req.id).attach(req.replay, req.dropped);
+        this.reply({ type: 'attached', seq: req.seq, client, fd, replay }, [replay.buffer as ArrayBuffer]);
         return;
       }
       case 'detach':
@@ -174,7 +175,7 @@ export class ForwarderLoop {
         try {
           if (con.write(req.data) && !wasWaiting) this.watch(con);
         } catch (err) {
-          con.logError ??= `input: ${(err as Error).message}`;
+          this.ctx.report(con.id, `input dropped: ${(err as Error).message}`);
         }
         return;
       }

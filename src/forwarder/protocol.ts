@@ -8,8 +8,10 @@
 //                                                    between two loop iterations, when
 //                                                    every staging pipe is empty
 //   pending[seq].resolve ◀──── Reply {seq} ────────  exactly one Reply per Request with a seq
+//   onProblem(id, msg)   ◀──── {problem} ──────────  whenever a console's log or forwarding fails
 //   net.Socket(read end) ◀──── client pipe ────────  tee'd live; write end closed at the
 //                                                    console's end, on detach or on drop
+//   (the ring's replay comes in the `attached` reply and is put in front of the socket's data)
 //
 // The thread blocks in epoll_wait, so it never sees 'message' events: it reads the port
 // synchronously when the eventfd says something was posted. `input` and `detach` carry
@@ -25,7 +27,8 @@ export interface ConsoleOptions {
   logMax: number;
 }
 
-export interface ConsoleCounters {
+// A type, not an interface: it is a Record<string, number> too (for /metrics).
+export type ConsoleCounters = {
   /** bytes read from the container's console */
   bytesIn: number;
   /** oldest bytes dropped from the ring to make room for newer ones */
@@ -34,9 +37,7 @@ export interface ConsoleCounters {
   clients: number;
   /** bytes lost by slow clients, summed over every client this console had */
   clientDropped: number;
-  /** why the log file stopped being written, if it did (the console goes on without it) */
-  logError: string | null;
-}
+};
 
 /** What a forwarder thread is started with (the piscina task). */
 export interface ThreadTask {
@@ -72,12 +73,14 @@ export interface WireError {
 
 export type Reply =
   | { type: 'opened'; seq: number; slavePath: string }
-  /** client 0: the console had already ended; the pipe holds the replay and then EOF */
-  | { type: 'attached'; seq: number; client: number; fd: number }
+  /** fd: the read end of the client's live pipe; client 0: the console had ended, the pipe is at EOF */
+  | { type: 'attached'; seq: number; client: number; fd: number; replay: Uint8Array }
   | { type: 'ring'; seq: number; data: Uint8Array }
   | { type: 'counters'; seq: number; counters: ConsoleCounters }
   | { type: 'done'; seq: number }
-  | { type: 'failed'; seq: number; error: WireError };
+  | { type: 'failed'; seq: number; error: WireError }
+  /** unsolicited: something went wrong in a console that has no request to fail (a full disk for its log…) */
+  | { type: 'problem'; id: string; message: string };
 
 export function assertNever(value: never, channel: string): never {
   throw new Error(`${channel}: unexpected message ${JSON.stringify(value)}`);

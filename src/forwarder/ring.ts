@@ -1,16 +1,20 @@
-// The drop-oldest ring: a pipe that holds a console's most recent output, at most `limit`
+// The drop-oldest ring: pipes that hold a console's most recent output, at most `limit`
 // bytes. New bytes are tee'd in from the staging pipe (no copy); the oldest are dropped by
-// splicing them to /dev/null; attach and logs tee its contents out without consuming them.
+// splicing them to /dev/null; logs and attach read it through a tee, never consuming it.
 //
 // A pipe counts slots (one buffer each, at most a page), not bytes, and a splice from a
-// tty fills one buffer per page it read, the last one often short. So the pipe gets twice
-// the slots `limit` needs, and when short buffers still fill every slot, the ring is packed
-// once by reading it out and writing it back (write(2) merges into full pages) before it
-// falls back to dropping its oldest page. Either way the ring never holds more than `limit`
-// bytes and never has a gap: what it holds is always a suffix of the output.
+// tty fills one buffer per page it read, the last one often short. To hold exactly `limit`
+// bytes the ring therefore needs more slots than limit / 4096: it gets twice as many, in
+// one pipe when pipe-max-size allows (only CAP_SYS_RESOURCE may exceed it), else in a chain
+// of segments, each a pipe, oldest first. With buffers at least half full (a flood) that is
+// always enough and nothing is copied. When short buffers (a trickle of small writes) fill
+// every slot, the ring is packed once: read out and written back, write(2) fills whole pages.
+// Either way the ring never holds more than `limit` bytes and what it holds is always a
+// suffix of the output, with no gap.
+import { readFileSync } from 'node:fs';
 import { O_CLOEXEC, O_NONBLOCK, close, readRaw } from '../sys/libc.js';
 import { SysError } from '../sys/errno.js';
-import { EAGAIN, EPERM, SPLICE_F_NONBLOCK, pipe, setPipeSize, splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
+import { EAGAIN, EPERM, SPLICE_F_NONBLOCK, getPipeSize, pipe, setPipeSize, splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
 
 export const PAGE = 4096;
 
@@ -19,11 +23,34 @@ export interface Scratch {
   get(n: number): Buffer;
 }
 
-/** Pipes of this thread's making: non-blocking, close-on-exec, sized to at least `bytes` when the kernel lets us. */
+let pipeMax: number | null = null;
+/** /proc/sys/fs/pipe-max-size: the largest pipe an unprivileged process may ask for. */
+function pipeMaxSize(): number {
+  if (pipeMax === null) {
+    try {
+      pipeMax = Number(readFileSync('/proc/sys/fs/pipe-max-size', 'utf8').trim()) || 1 << 20;
+    } catch {
+      pipeMax = 1 << 20;
+    }
+  }
+  return pipeMax;
+}
+
+/**
+ * A non-blocking, close-on-exec pipe of at least `bytes` if allowed, else of
+ * pipe-max-size (or the default size if even that is refused). Returns its capacity.
+ */
 export function makePipe(bytes: number): { pipe: Pipe; capacity: number } {
   const p = pipe(O_CLOEXEC | O_NONBLOCK);
   try {
-    return { pipe: p, capacity: setPipeSize(p.write, bytes) };
+    for (const size of [bytes, Math.min(bytes, pipeMaxSize())]) {
+      try {
+        return { pipe: p, capacity: setPipeSize(p.write, size) };
+      } catch (err) {
+        if (!(err instanceof SysError) || err.errno !== EPERM) throw err;
+      }
+    }
+    return { pipe: p, capacity: getPipeSize(p.write) };
   } catch (err) {
     close(p.read);
     close(p.write);
@@ -31,40 +58,35 @@ export function makePipe(bytes: number): { pipe: Pipe; capacity: number } {
   }
 }
 
+interface Segment {
+  pipe: Pipe;
+  bytes: number;
+}
+
 export class Ring {
   /** bytes the ring holds now */
   bytes = 0;
   /** bytes dropped from the front so far */
   dropped = 0;
-  readonly limit: number;
-  readonly capacity: number;
-  private readonly pipe: Pipe;
+  /** capacity of each segment pipe */
+  readonly segmentCapacity: number;
+  private readonly maxSegments: number;
+  /** oldest first, never empty; the last one takes new bytes */
+  private readonly segments: Segment[] = [];
 
-  constructor(limit: number, private readonly devNull: number, private readonly scratch: Scratch) {
-    // Twice the slots the byte limit needs; without CAP_SYS_RESOURCE pipes stop at
-    // /proc/sys/fs/pipe-max-size (EPERM), so settle for less and, if need be, a smaller limit.
-    const p = pipe(O_CLOEXEC | O_NONBLOCK);
-    let capacity = 0;
-    for (const size of [2 * limit, limit, 1 << 20]) {
-      try {
-        capacity = setPipeSize(p.write, size);
-        break;
-      } catch (err) {
-        if (!(err instanceof SysError) || err.errno !== EPERM) {
-          close(p.read);
-          close(p.write);
-          throw err;
-        }
-      }
-    }
-    if (capacity === 0) {
-      close(p.read);
-      close(p.write);
-      throw new SysError('fcntl(F_SETPIPE_SZ)', EPERM, `ring of ${limit} bytes`);
-    }
-    this.pipe = p;
-    this.capacity = capacity;
-    this.limit = Math.min(limit, capacity);
+  constructor(readonly limit: number, private readonly devNull: number, private readonly scratch: Scratch) {
+    const first = makePipe(2 * limit);
+    this.segmentCapacity = first.capacity;
+    this.segments.push({ pipe: first.pipe, bytes: 0 });
+    // One pipe if it has the slots; else enough segments for twice the slots, plus the one
+    // being emptied at the front while the last one fills.
+    const c = this.segmentCapacity;
+    this.maxSegments = c >= 2 * limit ? 1 : Math.ceil((2 * limit) / c) + 1;
+  }
+
+  /** Pipes (two fds each) the ring has open now. */
+  get pipes(): number {
+    return this.segments.length;
   }
 
   /**
@@ -78,39 +100,43 @@ export class Ring {
     for (;;) {
       const excess = this.bytes + want - this.limit;
       if (excess > 0) this.drop(excess);
-      const n = tee(staging, this.pipe.write, want, SPLICE_F_NONBLOCK);
+      const tail = this.segments[this.segments.length - 1]!;
+      const n = tee(staging, tail.pipe.write, want, SPLICE_F_NONBLOCK);
       if (n > 0) {
+        tail.bytes += n;
         this.bytes += n;
         return n;
       }
       if (n !== -EAGAIN) throw new SysError('tee', -n, 'staging pipe → ring');
-      // Every slot is taken by short buffers. Packing helps when the bytes fit in fewer pages.
-      if (!packed && Math.ceil(this.bytes / PAGE) < this.capacity / PAGE) {
-        this.pack();
+      // The last segment has no free slot.
+      if (this.segments.length < this.maxSegments) {
+        this.segments.push(this.newSegment());
+      } else if (!packed) {
+        this.pack(); // short buffers fill every slot: the same bytes in full pages
         packed = true;
       } else {
-        this.drop(Math.min(this.bytes, PAGE));
+        // Not reached with the sizes above; if it were, dropping the oldest always makes room.
+        const head = this.segments[0]!;
+        this.drop(this.segments.length > 1 ? head.bytes : Math.min(head.bytes, PAGE));
       }
     }
-  }
-
-  /** Tees the whole ring into another pipe, which must have at least the ring's capacity. */
-  replayTo(fd: number): void {
-    if (this.bytes === 0) return;
-    const n = tee(this.pipe.read, fd, this.bytes, SPLICE_F_NONBLOCK);
-    if (n < 0) throw new SysError('tee', -n, 'ring → client pipe');
-    // Fewer would replay the oldest bytes and skip newer ones: a gap. Capacities rule it out.
-    if (n !== this.bytes) throw new Error(`ring replay: ${n} of ${this.bytes} bytes fit the client pipe`);
   }
 
   /** A copy of what the ring holds, taken through a temporary pipe: the ring is not consumed. */
   snapshot(): Uint8Array {
     const out = new Uint8Array(this.bytes);
     if (this.bytes === 0) return out;
-    const tmp = makePipe(this.capacity);
+    const tmp = makePipe(this.segmentCapacity);
     try {
-      this.replayTo(tmp.pipe.write);
-      readFully(tmp.pipe.read, Buffer.from(out.buffer, out.byteOffset, out.length), 'ring snapshot');
+      let off = 0;
+      for (const seg of this.segments) {
+        if (seg.bytes === 0) continue;
+        // The temporary pipe has a segment's slots, so the whole segment fits.
+        const n = tee(seg.pipe.read, tmp.pipe.write, seg.bytes, SPLICE_F_NONBLOCK);
+        if (n !== seg.bytes) throw new SysError('tee', n < 0 ? -n : EAGAIN, 'ring → snapshot pipe');
+        readFully(tmp.pipe.read, Buffer.from(out.buffer, off, n), 'ring snapshot');
+        off += n;
+      }
     } finally {
       close(tmp.pipe.read);
       close(tmp.pipe.write);
@@ -119,32 +145,62 @@ export class Ring {
   }
 
   close(): void {
-    close(this.pipe.read);
-    close(this.pipe.write);
+    for (const seg of this.segments.splice(0)) closePipe(seg.pipe);
   }
 
+  private newSegment(): Segment {
+    const p = makePipe(this.segmentCapacity);
+    if (p.capacity !== this.segmentCapacity) {
+      closePipe(p.pipe);
+      throw new Error(`ring segment: got a pipe of ${p.capacity} bytes, the first had ${this.segmentCapacity}`);
+    }
+    return { pipe: p.pipe, bytes: 0 };
+  }
+
+  /** Drops the oldest `count` bytes; segments emptied at the front are closed. */
   private drop(count: number): void {
     while (count > 0) {
-      const n = splice(this.pipe.read, this.devNull, count, SPLICE_F_NONBLOCK);
+      const head = this.segments[0]!;
+      const n = splice(head.pipe.read, this.devNull, Math.min(count, head.bytes), SPLICE_F_NONBLOCK);
       if (n <= 0) throw new SysError('splice', n < 0 ? -n : EAGAIN, 'ring → /dev/null');
       count -= n;
+      head.bytes -= n;
       this.bytes -= n;
       this.dropped += n;
+      if (head.bytes === 0 && this.segments.length > 1) closePipe(this.segments.shift()!.pipe);
     }
   }
 
-  /** Reads the ring out and writes it back: the same bytes in full pages. */
+  /** Reads the ring out and writes it back into as few segments as its bytes need, in full pages. */
   private pack(): void {
-    const buf = this.scratch.get(this.bytes);
-    const view = buf.subarray(0, this.bytes);
-    readFully(this.pipe.read, view, 'ring (packing)');
+    const buf = this.scratch.get(this.bytes).subarray(0, this.bytes);
     let off = 0;
-    while (off < view.length) {
-      const n = writeRaw(this.pipe.write, view.subarray(off));
-      if (n <= 0) throw new SysError('write', n < 0 ? -n : EAGAIN, 'ring (packing)');
-      off += n;
+    for (const seg of this.segments) {
+      readFully(seg.pipe.read, buf.subarray(off, off + seg.bytes), 'ring (packing)');
+      off += seg.bytes;
+      seg.bytes = 0;
+    }
+    for (const seg of this.segments.splice(1)) closePipe(seg.pipe);
+    off = 0;
+    let tail = this.segments[0]!;
+    while (off < buf.length) {
+      const n = writeRaw(tail.pipe.write, buf.subarray(off));
+      if (n > 0) {
+        off += n;
+        tail.bytes += n;
+      } else if (n === -EAGAIN) {
+        tail = this.newSegment();
+        this.segments.push(tail);
+      } else {
+        throw new SysError('write', -n, 'ring (packing)');
+      }
     }
   }
+}
+
+function closePipe(p: Pipe): void {
+  close(p.read);
+  close(p.write);
 }
 
 /** Reads exactly buf.length bytes that are known to be waiting in a non-blocking pipe. */

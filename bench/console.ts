@@ -1,0 +1,184 @@
+// The console benchmark: a container writes as fast as it can to its console and one
+// attached client reads it through ConsoleHub (pty master → forwarder thread → client
+// pipe → net.Socket in this thread), side by side in the same run with the raw reference:
+// the same container on a bare pty pair whose master this thread drains with a tight
+// blocking read loop. Throughput is bytes over wall time from the start request to the
+// reader's end of stream, for both alike; CPU is this process's own (all its threads,
+// process.cpuUsage), per GB forwarded. Also: the same write with nobody attached.
+//
+//   node dist/bench/console.js [--mb 256] [--rounds 3] [--no-splice] [--writer 'dd …'] [--json]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConsoleHub } from '../src/forwarder/index.js';
+import { Reaper } from '../src/main/reaper.js';
+import { validateSpec } from '../src/spec/container.js';
+import { close, openPty, readRaw } from '../src/sys/libc.js';
+import { startContainer } from '../src/workers/start.js';
+
+interface Options {
+  mb: number;
+  rounds: number;
+  splice: boolean;
+  writer: string | null;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { mb: 256, rounds: 3, splice: true, writer: null, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--mb') o.mb = Number(value());
+    else if (a === '--rounds') o.rounds = Number(value());
+    else if (a === '--no-splice') o.splice = false;
+    else if (a === '--writer') o.writer = value();
+    else if (a === '--json') o.json = true;
+    else throw new Error(`unknown option ${a}; usage: console.js [--mb N] [--rounds N] [--no-splice] [--writer CMD] [--json]`);
+  }
+  if (!Number.isInteger(o.mb) || o.mb < 1) throw new Error(`--mb must be a positive integer, got ${o.mb}`);
+  if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error(`--rounds must be a positive integer, got ${o.rounds}`);
+  return o;
+}
+
+interface Sample {
+  bytes: number;
+  seconds: number;
+  cpuSeconds: number;
+  dropped: number;
+}
+
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1e6;
+}
+
+class Bench {
+  private readonly reaper = new Reaper();
+  private readonly rootMount = mkdtempSync(join(tmpdir(), 'skiff-bench-console-'));
+  private readonly hub: ConsoleHub;
+  private seq = 0;
+
+  constructor(o: Options, private readonly writer: string) {
+    this.hub = new ConsoleHub({ spliceTty: o.splice, clientBacklog: 64 << 20 });
+  }
+
+  private start(slavePath: string): Promise<{ exitCode: number }> {
+    const spec = validateSpec({ name: `bench-${++this.seq}`, command: ['/bin/sh', '-c', this.writer] });
+    const { pid } = startContainer({ spec, rootMount: this.rootMount, layerDir: null, console: { kind: 'pty', slavePath } });
+    return this.reaper.watch(pid).exited;
+  }
+
+  /** The reference: a bare pty, its master drained by a blocking read loop in this thread. */
+  async raw(): Promise<Sample> {
+    const pty = openPty({ nonBlocking: false });
+    const cpu = process.cpuUsage();
+    const t0 = performance.now();
+    let bytes = 0;
+    let exited;
+    try {
+      exited = this.start(pty.slavePath);
+      const buf = Buffer.alloc(64 * 1024);
+      for (;;) {
+        const n = readRaw(pty.master, buf);
+        if (n === -4 /* EINTR */) continue;
+        if (n <= 0) break; // EIO: the container is gone
+        bytes += n;
+      }
+    } finally {
+      close(pty.master);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const cpuS = cpuSeconds(cpu);
+    check(await exited, 'raw');
+    return { bytes, seconds, cpuSeconds: cpuS, dropped: 0 };
+  }
+
+  /** Through ConsoleHub, with one client reading everything (or, attached = false, nobody). */
+  async forwarded(attached: boolean): Promise<Sample> {
+    const id = `bench-${this.seq + 1}`;
+    const cpu = process.cpuUsage();
+    const t0 = performance.now();
+    const { slavePath } = await this.hub.open(id, { buffer: 1 << 20, logPath: null, logMax: 0 });
+    let bytes = 0;
+    let ended: Promise<void> = Promise.resolve();
+    const client = attached ? await this.hub.attach(id, { replay: false, stdin: false }) : null;
+    if (client) {
+      client.output.on('data', (d: Buffer) => { bytes += d.length; });
+      ended = new Promise((resolve) => client.output.once('close', () => resolve()));
+    }
+    const exited = this.start(slavePath);
+    check(await exited, 'forwarded');
+    await this.hub.exited(id);
+    await ended;
+    const seconds = (performance.now() - t0) / 1000;
+    const cpuS = cpuSeconds(cpu);
+    if (!client) bytes = (await this.hub.counters(id)).bytesIn;
+    const dropped = client?.dropped ?? 0;
+    await this.hub.remove(id);
+    return { bytes, seconds, cpuSeconds: cpuS, dropped };
+  }
+
+  async close(): Promise<void> {
+    await this.hub.close();
+    this.reaper.close();
+    rmSync(this.rootMount, { recursive: true, force: true });
+  }
+}
+
+function check(exit: { exitCode: number }, what: string): void {
+  if (exit.exitCode !== 0) throw new Error(`${what}: the writer exited with ${exit.exitCode}`);
+}
+
+const MiB = 1024 * 1024;
+const rate = (s: Sample): number => s.bytes / s.seconds / MiB;
+const cpuPerGB = (s: Sample): number => s.cpuSeconds / (s.bytes / 1e9);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const count = Math.ceil((o.mb * MiB) / 65536);
+  const writer = o.writer ?? `dd if=/dev/zero bs=64k count=${count} 2>/dev/null`;
+  const bench = new Bench(o, writer);
+  const runs: Record<'raw' | 'attached' | 'detached', Sample[]> = { raw: [], attached: [], detached: [] };
+  try {
+    await bench.forwarded(true); // warm-up: threads, JIT
+    for (let r = 0; r < o.rounds; r++) {
+      runs.raw.push(await bench.raw());
+      runs.attached.push(await bench.forwarded(true));
+      runs.detached.push(await bench.forwarded(false));
+    }
+  } finally {
+    await bench.close();
+  }
+  const summary = Object.fromEntries(Object.entries(runs).map(([k, samples]) => [k, {
+    mibPerSecond: median(samples.map(rate)),
+    bestMibPerSecond: Math.max(...samples.map(rate)),
+    cpuSecondsPerGB: median(samples.map(cpuPerGB)),
+    droppedBytes: samples.reduce((a, s) => a + s.dropped, 0),
+    bytes: samples[0]!.bytes,
+  }]));
+  const ratio = summary.attached!.mibPerSecond / summary.raw!.mibPerSecond;
+  if (o.json) {
+    console.log(JSON.stringify({ writer, splice: o.splice, rounds: o.rounds, kernel: release(), ...summary, ratio }, null, 2));
+    return;
+  }
+  console.log(`console bench: writer \`${writer}\`, ${o.rounds} rounds, kernel ${release()}, ${o.splice ? 'splice' : 'read/write (forced)'}; medians`);
+  const line = (name: string, k: string): void => {
+    const s = summary[k]!;
+    console.log(`  ${name.padEnd(34)} ${s.mibPerSecond.toFixed(1).padStart(7)} MiB/s (best ${s.bestMibPerSecond.toFixed(1)})   skiff CPU ${s.cpuSecondsPerGB.toFixed(2)} s/GB${s.droppedBytes ? `   dropped ${s.droppedBytes} B` : ''}`);
+  };
+  line('raw pty, blocking read loop', 'raw');
+  line('ConsoleHub → 1 attached reader', 'attached');
+  line('ConsoleHub, nobody attached', 'detached');
+  console.log(`  ratio attached / raw: ${(ratio * 100).toFixed(1)}% (target ≥ 80%)`);
+}
+
+main().catch((err: unknown) => {
+  console.error(`console bench: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});

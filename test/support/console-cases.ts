@@ -1,0 +1,278 @@
+// The console forwarder's behaviours, with real containers on ptys from ConsoleHub.open,
+// run once per forwarding path: splice (console.test.ts) and read/write (console-fallback.test.ts).
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { expect } from 'chai';
+import { ConsoleHub, type ConsoleClient } from '../../src/forwarder/index.js';
+import { close, openPty, readRaw } from '../../src/sys/libc.js';
+import { Harness, type Started } from './harness.js';
+
+export interface ForwardingMode {
+  label: string;
+  spliceTty: boolean;
+}
+
+// ── output arithmetic: `seq 1 N` through a pty (ONLCR turns each \n into \r\n) ──
+
+/** Bytes of the lines from..to of `seq`, each ending in \r\n. */
+export function seqBytes(from: number, to: number): number {
+  let total = 0;
+  for (let digits = 1, lo = 1; lo <= to; digits++, lo *= 10) {
+    const a = Math.max(from, lo);
+    const b = Math.min(to, lo * 10 - 1);
+    if (b >= a) total += (b - a + 1) * (digits + 2);
+  }
+  return total;
+}
+
+/** The last `bytes` bytes of `seq 1 N` through a pty, followed by `suffix`. */
+export function seqTail(n: number, bytes: number, suffix = ''): string {
+  const parts = [suffix];
+  let have = suffix.length;
+  for (let i = n; i >= 1 && have < bytes; i--) {
+    const line = `${i}\r\n`;
+    parts.push(line);
+    have += line.length;
+  }
+  const text = parts.reverse().join('');
+  return text.slice(text.length - Math.min(bytes, text.length));
+}
+
+export async function until(cond: () => boolean | Promise<boolean>, pollMs = 20): Promise<void> {
+  while (!(await cond())) await new Promise((r) => setTimeout(r, pollMs));
+}
+
+/** Collects a client's output as it arrives. */
+export class Collector {
+  readonly chunks: Buffer[] = [];
+  bytes = 0;
+  ended = false;
+  private readonly done: Promise<void>;
+
+  constructor(stream: Readable, flowing = true) {
+    this.done = new Promise((resolve) => {
+      stream.on('end', () => { this.ended = true; resolve(); });
+      stream.on('close', () => { this.ended = true; resolve(); });
+    });
+    if (flowing) this.listen(stream);
+  }
+
+  listen(stream: Readable): void {
+    stream.on('data', (d: Buffer) => { this.chunks.push(d); this.bytes += d.length; });
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('latin1');
+  }
+
+  ends(): Promise<void> {
+    return this.done;
+  }
+}
+
+/**
+ * The reference: the same container on a bare pty whose master this thread drains with a
+ * tight blocking read loop until EIO. Returns the bytes read and the output's last 256 bytes.
+ */
+export function drainBarePty(h: Harness, script: string): { started: Started; bytes: number; tail: string } {
+  const pty = openPty({ nonBlocking: false });
+  try {
+    const started = h.start({ name: 'reference', command: ['/bin/sh', '-c', script] }, { console: { kind: 'pty', slavePath: pty.slavePath } });
+    const buf = Buffer.alloc(64 * 1024);
+    let bytes = 0;
+    let tail = Buffer.alloc(0);
+    for (;;) {
+      const n = readRaw(pty.master, buf);
+      if (n === -4 /* EINTR */) continue;
+      if (n <= 0) break; // EIO: the slave is closed by all
+      bytes += n;
+      tail = Buffer.concat([tail, buf.subarray(0, n)]).subarray(-256);
+    }
+    return { started, bytes, tail: tail.toString('latin1') };
+  } finally {
+    close(pty.master);
+  }
+}
+
+function elapsedMicros(tail: string): number {
+  const m = /elapsed=(\d+)\r\n$/.exec(tail);
+  if (!m) throw new Error(`no elapsed= line at the end of ${JSON.stringify(tail.slice(-80))}`);
+  return Number(m[1]);
+}
+
+export function defineConsoleCases(mode: ForwardingMode): void {
+  describe(`console forwarder (${mode.label})`, function () {
+    this.timeout(300_000);
+    let h: Harness;
+    let hub: ConsoleHub;
+    let seq = 0;
+
+    before(() => {
+      h = new Harness();
+      hub = new ConsoleHub({ spliceTty: mode.spliceTty, clientBacklog: 1 << 20 });
+    });
+    after(async () => {
+      await hub.close();
+      await h.close();
+    });
+
+    /** A console and a container on it. */
+    async function launch(script: string, options: { buffer?: number; logPath?: string } = {}): Promise<{ id: string; started: Started }> {
+      const id = `c${++seq}`;
+      const { slavePath } = await hub.open(id, { buffer: options.buffer ?? 1 << 20, logPath: options.logPath ?? null, logMax: 256 * 1024 });
+      const started = h.start({ name: id, command: ['/bin/sh', '-c', script] }, { console: { kind: 'pty', slavePath } });
+      return { id, started };
+    }
+
+    it('a 50 MB write with nobody attached runs as fast as on a bare pty; the ring holds exactly its last bytes', async () => {
+      const N = 6_000_000;
+      const buffer = 1 << 20;
+      // The container times its own write, so both figures measure the same thing.
+      const script = `a=$(date +%s%N); seq 1 ${N} | cat; b=$(date +%s%N); echo elapsed=$(( (b - a) / 1000 ))`;
+      const total = (tail: string): number => seqBytes(1, N) + tail.length - tail.lastIndexOf('elapsed=');
+      const ref: number[] = [];
+      const fwd: number[] = [];
+      let rssFirst = 0;
+      let rssPeak = 0;
+      for (let round = 0; round < 3; round++) {
+        const r = drainBarePty(h, script);
+        expect((await r.started.exited).exitCode).to.equal(0);
+        expect(r.bytes).to.equal(total(r.tail));
+        ref.push(elapsedMicros(r.tail));
+
+        const { id, started } = await launch(script, { buffer });
+        expect((await started.exited).exitCode).to.equal(0);
+        await hub.exited(id);
+        const ring = await hub.ring(id);
+        const tail = ring.subarray(-256).toString('latin1');
+        fwd.push(elapsedMicros(tail));
+        // Exactly the last `buffer` bytes of the output, ending with its last line.
+        expect(ring.length).to.equal(buffer);
+        expect(ring.toString('latin1') === seqTail(N, buffer, tail.slice(tail.lastIndexOf('elapsed=')))).to.equal(true, 'ring = the output\'s last bytes');
+        const counters = await hub.counters(id);
+        expect(counters.bytesIn).to.equal(total(tail));
+        expect(counters.ringDropped).to.equal(counters.bytesIn - buffer);
+        await hub.remove(id);
+        const rss = process.memoryUsage().rss;
+        if (round === 0) rssFirst = rss;
+        rssPeak = Math.max(rssPeak, rss);
+      }
+      const best = (xs: number[]): number => Math.min(...xs);
+      const ratio = best(fwd) / best(ref);
+      const mib = (us: number): string => (seqBytes(1, N) / us / 1.048576).toFixed(1);
+      console.log(`      [${mode.label}] 50 MB through a bare pty: ${ref.map((u) => (u / 1000).toFixed(0)).join(', ')} ms (best ${mib(best(ref))} MiB/s); `
+        + `through ConsoleHub, nobody attached: ${fwd.map((u) => (u / 1000).toFixed(0)).join(', ')} ms (best ${mib(best(fwd))} MiB/s); ratio ${ratio.toFixed(3)}; `
+        + `rss after the first run ${(rssFirst / 1048576).toFixed(1)} MiB, peak after ${(rssPeak / 1048576).toFixed(1)} MiB`);
+      expect(ratio).to.be.at.most(1.25);
+      expect(rssPeak - rssFirst).to.be.below(8 << 20);
+    });
+
+    it('attach replays the ring then live lines, with no gap and no duplicate', async () => {
+      const buffer = 64 * 1024;
+      const { id, started } = await launch('seq 1 100000; i=100001; while :; do echo $i; i=$((i+1)); done', { buffer });
+      await until(async () => (await hub.counters(id)).bytesIn >= seqBytes(1, 100000));
+      const before = (await hub.counters(id)).bytesIn;
+      const client = await hub.attach(id);
+      const out = new Collector(client.output);
+      let last = 0;
+      await until(() => {
+        const lines = out.text().split('\r\n');
+        last = Number(lines[lines.length - 2] ?? 0);
+        return last >= 120_000;
+      });
+      client.close();
+      process.kill(started.pid, 'SIGKILL');
+      await started.exited;
+      await hub.exited(id);
+
+      const lines = out.text().split('\r\n');
+      const numbers = lines.slice(1, -1).map(Number); // the first may start mid-line, the last may be cut
+      const first = numbers[0]!;
+      // Recent output first: no earlier than ring-size bytes before the end at attach time.
+      expect(seqBytes(1, first - 1)).to.be.at.least(before - buffer);
+      expect(first).to.be.at.most(100_000);
+      const breaks = numbers.flatMap((n, i) => (i > 0 && n !== numbers[i - 1]! + 1 ? [`${numbers[i - 1]} → ${n}`] : []));
+      expect(breaks, 'gaps or duplicates').to.deep.equal([]);
+      expect(numbers.at(-1)).to.be.at.least(120_000);
+      expect(client.dropped).to.equal(0);
+      console.log(`      [${mode.label}] attached after ${before} bytes: replay from line ${first}, then live to ${numbers.at(-1)} without a break`);
+      await hub.remove(id);
+    });
+
+    it('two clients both see a live line; input from one reaches the container', async () => {
+      const { id, started } = await launch('echo ready; read line; echo got:$line; read more; echo bye:$more');
+      await until(async () => (await hub.ring(id)).includes('ready'));
+      const a = await hub.attach(id);
+      const b = await hub.attach(id);
+      const outA = new Collector(a.output);
+      const outB = new Collector(b.output);
+      a.write(Buffer.from('hello\n'));
+      await until(() => outA.text().includes('got:hello\r\n') && outB.text().includes('got:hello\r\n'));
+      b.write(Buffer.from('from-b\n'));
+      expect((await started.exited).exitCode).to.equal(0);
+      await hub.exited(id);
+      await Promise.all([outA.ends(), outB.ends()]);
+      for (const out of [outA, outB]) expect(out.text()).to.match(/^ready\r\n[^]*got:hello\r\n[^]*bye:from-b\r\n$/);
+      expect((await hub.counters(id)).clients).to.equal(0);
+      await hub.remove(id);
+    });
+
+    it('a client that stops reading is dropped after its backlog; the container and the other client go on', async () => {
+      const { slavePath } = await hub.open('flood', { buffer: 256 * 1024, logPath: null, logMax: 0 });
+      const reading = await hub.attach('flood');
+      const paused = await hub.attach('flood');
+      const outA = new Collector(reading.output);
+      const outB = new Collector(paused.output, false); // never read until the container is done
+      const started = h.start({ name: 'flood', command: ['/bin/sh', '-c', 'dd if=/dev/zero bs=64k count=400 2>/dev/null; sleep 0.2; echo DONE'] }, { console: { kind: 'pty', slavePath } });
+      // The container finishes its 26 MB while one client reads nothing: it never waited for it.
+      expect((await started.exited).exitCode).to.equal(0);
+      await hub.exited('flood');
+      await outA.ends();
+      expect(outA.text().endsWith('DONE\r\n')).to.equal(true, 'the reading client got the last line');
+      expect(paused.dropped).to.be.above(1 << 20);
+      outB.listen(paused.output);
+      await outB.ends();
+      expect(outB.text()).not.to.include('DONE');
+      expect(outB.bytes).to.be.below(26 << 20);
+      const counters = await hub.counters('flood');
+      expect(counters.clientDropped).to.equal(paused.dropped + reading.dropped);
+      expect(counters.bytesIn).to.equal(400 * 65536 + 'DONE\r\n'.length);
+      console.log(`      [${mode.label}] paused client: got ${outB.bytes} bytes, dropped ${paused.dropped}; reading client: got ${outA.bytes}, dropped ${reading.dropped}`);
+      await hub.remove('flood');
+    });
+
+    it('the log file rotates at its size bound and keeps the bytes as written', async () => {
+      const dir = h.tmp.make('console-log');
+      const logPath = join(dir, 'console.log');
+      const { id, started } = await launch('seq 1 200000 | cat', { logPath });
+      expect((await started.exited).exitCode).to.equal(0);
+      await hub.exited(id);
+      const max = 256 * 1024;
+      const current = readFileSync(logPath, 'latin1');
+      const old = readFileSync(`${logPath}.1`, 'latin1');
+      expect(old.length).to.equal(max);
+      expect(current.length).to.be.within(1, max);
+      expect(statSync(logPath).size + statSync(`${logPath}.1`).size).to.be.at.most(2 * max);
+      expect(existsSync(`${logPath}.2`)).to.equal(false);
+      const total = seqBytes(1, 200000);
+      expect(old + current === seqTail(200000, old.length + current.length)).to.equal(true, 'log.1 + log = the output\'s tail');
+      expect(current.length).to.equal(((total - 1) % max) + 1);
+      await hub.remove(id);
+    });
+
+    it('resize sets the container\'s window size', async () => {
+      const { id, started } = await launch('echo ready; read x; stty size');
+      await until(async () => (await hub.ring(id)).includes('ready'));
+      await hub.resize(id, 42, 137);
+      const c: ConsoleClient = await hub.attach(id, { replay: false });
+      const out = new Collector(c.output);
+      c.write(Buffer.from('\n'));
+      await started.exited;
+      await hub.exited(id);
+      await out.ends();
+      expect(out.text()).to.include('42 137\r\n');
+      await hub.remove(id);
+    });
+  });
+}
