@@ -64,6 +64,8 @@ interface Row {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** sysconf(_SC_CLK_TCK): 100 on every Linux architecture skiff builds for */
+const CLOCK_TICKS = 100;
 
 function usage(message: string): never {
   process.stderr.write(`bench/start: ${message}\nusage: node dist/bench/start.js [--count N] [--concurrency 1,2,4] [--runtimes ${RUNTIMES.join(',')}] [--warmup W] [--json]\n`);
@@ -124,7 +126,7 @@ async function drive(count: number, concurrency: number, job: (slot: number, i: 
 
 // ── external commands: runc, crun, unshare ──
 //
-// They run from a bash loop, timed by bash's `time` keyword (no extra process per run): forking
+// They run from a bash loop, timed with bash's $EPOCHREALTIME (no extra process per run): forking
 // from a small shell is the cheapest way to start a command, so the references get their best
 // case, not the cost of forking this large Node process. `concurrency` loops run side by side,
 // each taking its share of the runs; wall time is from the first loop's start to the last one's end.
@@ -154,15 +156,18 @@ function bashLoop(p: ExternalPlan): string {
   return `
 set -u
 dir='${p.dir}'
-TIMEFORMAT=%3R
 loop() {
-  local i
+  local i a b ok
   for ((i = 0; i < $2; i++)); do
-    time ${commandFor(p)} >/dev/null 2>"$dir/err.$1" || { echo "$?" >>"$dir/fail.$1"; [ -e "$dir/first-error" ] || mv "$dir/err.$1" "$dir/first-error"; }
+    a=$EPOCHREALTIME
+    ${commandFor(p)} >/dev/null 2>"$dir/err.$1" && ok=ok || ok=failed
+    b=$EPOCHREALTIME
+    echo "$a $b $ok"
+    [ $ok = ok ] || [ -e "$dir/first-error" ] || mv "$dir/err.$1" "$dir/first-error"
   done
 }
 start=$EPOCHREALTIME
-${per.map((n, s) => `loop ${s} ${n} 2>"$dir/times.${s}" &`).join('\n')}
+${per.map((n, s) => `loop ${s} ${n} >"$dir/times.${s}" &`).join('\n')}
 wait
 end=$EPOCHREALTIME
 echo "$start $end" >"$dir/wall"
@@ -178,19 +183,20 @@ async function runExternal(p: ExternalPlan): Promise<Sample> {
     ? ['unshare', ['-m', 'bash', '-c', `umount /sys/fs/cgroup/unified 2>/dev/null; ${script}`]] as const
     : ['bash', ['-c', script]] as const;
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(cmd, [...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    // LC_ALL=C: $EPOCHREALTIME's decimal separator follows the locale
+    const child = spawn(cmd, [...args], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, LC_ALL: 'C' } });
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${p.runtime} loop exited with ${code}`))));
   });
   const latenciesMs: number[] = [];
   let failed = 0;
   for (let s = 0; s < p.concurrency; s++) {
-    const times = readFileSync(join(p.dir, `times.${s}`), 'utf8').trim().split('\n').filter((l) => l !== '');
-    const fails = existsSync(join(p.dir, `fail.${s}`)) ? readFileSync(join(p.dir, `fail.${s}`), 'utf8').trim().split('\n').length : 0;
-    failed += fails;
-    // a failed run is timed too; its time is not a container's latency
-    const ok = times.map(Number).filter((t) => Number.isFinite(t));
-    latenciesMs.push(...ok.slice(0, ok.length - fails).map((t) => t * 1000));
+    for (const line of readFileSync(join(p.dir, `times.${s}`), 'utf8').trim().split('\n')) {
+      if (line === '') continue;
+      const [a, b, ok] = line.split(' ') as [string, string, string];
+      if (ok === 'ok') latenciesMs.push((Number(b) - Number(a)) * 1000);
+      else failed++;
+    }
   }
   const [start, end] = readFileSync(join(p.dir, 'wall'), 'utf8').trim().split(' ').map(Number) as [number, number];
   const firstError = existsSync(join(p.dir, 'first-error')) ? readFileSync(join(p.dir, 'first-error'), 'utf8').trim().split('\n')[0] ?? '' : null;
@@ -246,6 +252,14 @@ class Worker {
     f(p);
   }
 
+  /** CPU seconds this worker and its reaped children have used so far (/proc/<pid>/stat, in clock ticks). */
+  cpuSeconds(): number {
+    const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i]), 0); // utime stime cutime cstime
+    return ticks / CLOCK_TICKS;
+  }
+
   start(request: StartRequest): Promise<number> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -265,9 +279,11 @@ class Worker {
   }
 }
 
-async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, count: number, warmup: number, concurrency: number): Promise<Sample> {
+/** A skiff row, and the CPU its workers spent starting Node (not a container's cost: left out). */
+async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, count: number, warmup: number, concurrency: number): Promise<Sample & { startupCpuSeconds: number }> {
   const workers = Array.from({ length: concurrency }, (_, i) => new Worker(i));
   await Promise.all(workers.map((w) => w.ready));
+  const startupCpuSeconds = workers.reduce((sum, w) => sum + w.cpuSeconds(), 0);
   const request: StartRequest = { spec, rootMount, layerDir: null, console: { kind: 'null' } };
   const one = async (slot: number): Promise<void> => {
     const pid = await workers[slot]!.start(request);
@@ -276,7 +292,7 @@ async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, 
   };
   try {
     await drive(warmup, concurrency, one);
-    return await drive(count, concurrency, one);
+    return { ...(await drive(count, concurrency, one)), startupCpuSeconds };
   } finally {
     await Promise.all(workers.map((w) => w.close()));
   }
@@ -359,9 +375,11 @@ async function main(): Promise<void> {
       for (const r of runtimes) {
         process.stderr.write(`bench/start: ${r} at concurrency ${c}…\n`);
         let sample: Sample;
-        const cpu0 = treeCpuSeconds();
+        let cpu0 = treeCpuSeconds();
         if (r === 'skiff') {
-          sample = await runSkiff(reaper, spec, rootMount, o.count, o.warmup, c);
+          const s = await runSkiff(reaper, spec, rootMount, o.count, o.warmup, c);
+          cpu0 += s.startupCpuSeconds;
+          sample = s;
         } else {
           const p: ExternalPlan = { runtime: r, count: o.count, concurrency: c, bundle, stateRoot: join(work, `${r}-state`), dir: join(work, `${r}-${c}`) };
           sample = await runExternalWithWarmup(p, o.warmup);
