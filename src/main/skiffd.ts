@@ -1,6 +1,7 @@
 // skiffd: the daemon's entry point. `skiff daemon` runs it in the foreground.
 import { parseArgs } from 'node:util';
 import { Daemon, DEFAULT_SOCKET, DEFAULT_STATE_DIR } from './daemon.js';
+import { FleetApi } from './fleets.js';
 import { log } from './log.js';
 
 export async function runDaemon(argv: string[]): Promise<void> {
@@ -16,6 +17,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   });
   process.title = 'skiffd';
   const daemon = new Daemon({
+    extensions: (d) => [new FleetApi(d)],
     socket: values.socket ?? process.env.SKIFF_SOCKET ?? DEFAULT_SOCKET,
     stateDir: values['state-dir'] ?? process.env.SKIFF_STATE_DIR ?? DEFAULT_STATE_DIR,
     ...(values.launchers ? { launchers: Number(values.launchers) } : {}),

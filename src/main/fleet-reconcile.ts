@@ -1,0 +1,164 @@
+// Carries out a fleet plan (fleet-plan.ts) against the supervisor.
+//
+//   removals ─┐                 (bounded: io)
+//   create / replace each container ─▶ ready[name]
+//   per service, once its depends_on conditions hold:
+//       start each of its containers   (bounded: starts; 429 → back off and retry)
+//
+// Services wait only for their own dependencies, so independent services start side by
+// side. One container failing never stops its siblings: the failure is recorded on the
+// operation (and on the container's record) and the rest go on. A dependency that fails
+// leaves its dependents created but not started, each with the reason.
+import PQueue from 'p-queue';
+import { serviceOrder, type Fleet } from '../spec/fleet.js';
+import { ApiError, type Supervisor } from './containers.js';
+import type { Operation } from './fleet-operation.js';
+import type { Plan, ServicePlan } from './fleet-plan.js';
+import { stopAndRemove } from './fleet-stop.js';
+import type { ContainerRecord } from './record.js';
+
+export interface ReconcileLimits {
+  /** starts this reconcile keeps in the supervisor's queue at once */
+  starts: number;
+  /** creates, stops and removals at once */
+  io: number;
+}
+
+const BACKOFF_FIRST_MS = 10;
+const BACKOFF_MAX_MS = 1000;
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Resolves like `p`, or rejects once `signal` aborts. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return abortable(new Promise((resolve) => setTimeout(resolve, ms)), signal);
+}
+
+/** How a service's starts went, for the services that depend on it. */
+interface ServiceOutcome {
+  /** containers of the service that are not running because of this operation */
+  failed: string[];
+}
+
+export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: Operation, limits: ReconcileLimits): Promise<void> {
+  const io = new PQueue({ concurrency: limits.io });
+  const starts = new PQueue({ concurrency: limits.starts });
+  const { signal } = op;
+
+  const removals = plan.remove.map((name) => io.add(() => stopAndRemove(sup, name))
+    .catch((err: unknown) => op.fail(name, `remove: ${message(err)}`)));
+
+  // Every missing container is created up front, before its dependencies are met, so that
+  // `fleet status` shows the whole fleet at once, waiting ones as created.
+  const ready = new Map<string, Promise<boolean>>();
+  for (const sp of plan.services) {
+    for (const a of sp.actions) {
+      if (a.kind !== 'create' && a.kind !== 'replace') continue;
+      ready.set(a.name, io.add(async () => {
+        if (a.kind === 'replace') await stopAndRemove(sup, a.name);
+        if (signal.aborted) return false;
+        await sup.create(a.spec, { fleet: fleet.name });
+        return true;
+      }).then((ok) => ok === true, (err: unknown) => {
+        op.fail(a.name, `create: ${message(err)}`);
+        return false;
+      }));
+    }
+  }
+
+  const startOne = async (name: string): Promise<void> => {
+    for (let delay = BACKOFF_FIRST_MS; !signal.aborted; delay = Math.min(BACKOFF_MAX_MS, delay * 2)) {
+      try {
+        await sup.start(name);
+        return;
+      } catch (err) {
+        // A full queue is back-pressure, not failure (other clients start containers too).
+        if (err instanceof ApiError && err.status === 429) {
+          await sleep(delay, signal).catch(() => undefined);
+          continue;
+        }
+        op.fail(name, message(err));
+        return;
+      }
+    }
+  };
+
+  const byName = new Map(plan.services.map((sp) => [sp.service.name, sp]));
+  const outcomes = new Map<string, Promise<ServiceOutcome>>();
+
+  const runService = async (sp: ServicePlan): Promise<ServiceOutcome> => {
+    const blocked = await dependenciesBlock(sp);
+    // Superseded: leave what is not started as created, for the newer operation to decide.
+    if (signal.aborted) return { failed: [] };
+    const pending = sp.actions.filter((a) => a.kind !== 'keep');
+    if (blocked !== null) {
+      await Promise.all(pending.map(async (a) => {
+        if (await (ready.get(a.name) ?? true)) op.fail(a.name, `not started: ${blocked}`);
+      }));
+    } else {
+      await Promise.all(pending.map(async (a) => {
+        if (!(await (ready.get(a.name) ?? true)) || signal.aborted) return;
+        await starts.add(() => startOne(a.name));
+      }));
+    }
+    return { failed: sp.service.specs.map((s) => s.name).filter((n) => op.errors.has(n)) };
+  };
+
+  /** null once every depends_on condition holds; else why the service cannot start. */
+  const dependenciesBlock = async (sp: ServicePlan): Promise<string | null> => {
+    try {
+      for (const dep of sp.service.dependsOn) {
+        const out = await abortable(outcomes.get(dep.service)!, signal);
+        if (out.failed.length > 0) {
+          const first = out.failed[0]!;
+          return `dependency ${dep.service} did not start (${first}: ${op.errors.get(first)})`;
+        }
+        if (dep.condition !== 'service_completed_successfully') continue;
+        const names = byName.get(dep.service)!.service.specs.map((s) => s.name);
+        const ended = await abortable(Promise.all(names.map((n) => waitNotRunning(sup, n))), signal);
+        const bad = ended.findIndex((r) => !(r !== null && r.status === 'exited' && r.exitCode === 0));
+        if (bad >= 0) return `dependency ${dep.service} did not complete successfully (${names[bad]} ${howItEnded(ended[bad]!)})`;
+      }
+      return null;
+    } catch (err) {
+      return signal.aborted ? 'superseded' : `waiting for a dependency failed: ${message(err)}`;
+    }
+  };
+
+  // serviceOrder puts every dependency before its dependents, so each task finds the
+  // outcomes it waits for already registered.
+  for (const name of serviceOrder(fleet).flat()) outcomes.set(name, runService(byName.get(name)!));
+  await Promise.all([...removals, ...outcomes.values()]);
+  await io.onIdle();
+}
+
+/** The record once it is not running, or null if it was removed. */
+async function waitNotRunning(sup: Supervisor, name: string): Promise<ContainerRecord | null> {
+  try {
+    return await sup.wait(name, 'not-running');
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+function howItEnded(r: ContainerRecord | null): string {
+  if (r === null) return 'was removed';
+  switch (r.status) {
+    case 'exited': return r.exitCode === 0 ? 'exited with 0' : `exited with ${r.exitCode ?? 'an unknown status'}${r.error ? `: ${r.error}` : ''}`;
+    case 'failed': return `failed to start: ${r.error ?? 'unknown error'}`;
+    case 'created': return 'was never started';
+    default: return `is ${r.status}`;
+  }
+}

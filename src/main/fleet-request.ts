@@ -1,0 +1,157 @@
+// The body of POST /fleets → a Fleet the reconciler can trust. The CLI parses the fleet file
+// (relative paths need the file's directory) and sends the result; skiffd still treats it as
+// untrusted input: every spec goes through validateSpec, and the names and skiff.* labels
+// the reconciler relies on to recognise its containers must agree with the service they are in.
+// Errors name the field by its path: `services[1].specs[0].command[0] must not be empty`.
+import { SpecError, validateName, validateSpec, type ContainerSpec } from '../spec/container.js';
+import type { DependsOnCondition, Fleet, FleetDependency, FleetService } from '../spec/fleet.js';
+import { ApiError } from './containers.js';
+
+/** Labels the fleet parser puts on every replica (src/spec/fleet-replicas.ts). */
+export const LABEL_FLEET = 'skiff.fleet';
+export const LABEL_SERVICE = 'skiff.service';
+export const LABEL_REPLICA = 'skiff.replica';
+export const LABEL_HASH = 'skiff.config-hash';
+
+const CONDITIONS: readonly DependsOnCondition[] = ['service_started', 'service_completed_successfully'];
+const SERVICE_KEYS = ['name', 'replicas', 'job', 'dependsOn', 'configHash', 'specs'];
+const HASH = /^[0-9a-f]{8,128}$/;
+
+function bad(field: string, message: string): never {
+  throw new ApiError(400, `${field} ${message}`, { field });
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  return typeof v === 'object' ? 'an object' : String(v);
+}
+
+function object(v: unknown, field: string, keys: readonly string[]): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(field || 'the body', `must be an object, got ${describe(v)}`);
+  const o = v as Record<string, unknown>;
+  const unknown = Object.keys(o).find((k) => !keys.includes(k));
+  if (unknown !== undefined) bad(field ? `${field}.${unknown}` : unknown, `is not a known field (known: ${keys.join(', ')})`);
+  return o;
+}
+
+function list(v: unknown, field: string): unknown[] {
+  if (!Array.isArray(v)) bad(field, `must be a list, got ${describe(v)}`);
+  return v;
+}
+
+function name(v: unknown, field: string): string {
+  try {
+    return validateName(v, field);
+  } catch (err) {
+    if (err instanceof SpecError) bad(field, err.message.slice(field.length + 1));
+    throw err;
+  }
+}
+
+function spec(v: unknown, field: string): ContainerSpec {
+  try {
+    return validateSpec(v);
+  } catch (err) {
+    if (err instanceof SpecError) bad(`${field}.${err.field}`, err.message.slice(err.field.length + 1));
+    throw err;
+  }
+}
+
+/**
+ * Validates a POST /fleets body: `{ name, services: [{ name, replicas, job, dependsOn,
+ * configHash, specs }] }`. Throws ApiError 400 naming the first bad field; `maxReplicas`
+ * bounds the whole fleet before any spec is validated.
+ */
+export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet {
+  const top = object(input, '', ['name', 'services']);
+  const fleet = name(top.name, 'name');
+  const rawServices = list(top.services, 'services');
+  if (rawServices.length === 0) bad('services', 'must list at least one service');
+
+  let total = 0;
+  const shells = rawServices.map((raw, i) => {
+    const field = `services[${i}]`;
+    const s = object(raw, field, SERVICE_KEYS);
+    const replicas = s.replicas;
+    if (typeof replicas !== 'number' || !Number.isSafeInteger(replicas) || replicas < 0) {
+      bad(`${field}.replicas`, `must be a non-negative integer, got ${describe(replicas)}`);
+    }
+    total += replicas;
+    if (total > maxReplicas) bad(`${field}.replicas`, `brings the fleet to ${total} containers, more than the maximum of ${maxReplicas}`);
+    return { field, s, replicas };
+  });
+
+  const seen = new Set<string>();
+  const services: FleetService[] = shells.map(({ field, s, replicas }) => {
+    const service = name(s.name, `${field}.name`);
+    if (seen.has(service)) bad(`${field}.name`, `${JSON.stringify(service)} is declared twice`);
+    seen.add(service);
+    if (typeof s.job !== 'boolean') bad(`${field}.job`, `must be true or false, got ${describe(s.job)}`);
+    if (typeof s.configHash !== 'string' || !HASH.test(s.configHash)) {
+      bad(`${field}.configHash`, `must be a lower-case hex digest, got ${describe(s.configHash)}`);
+    }
+    const configHash = s.configHash;
+    const dependsOn = list(s.dependsOn, `${field}.dependsOn`).map((d, j): FleetDependency => {
+      const df = `${field}.dependsOn[${j}]`;
+      const o = object(d, df, ['service', 'condition']);
+      const condition = o.condition as DependsOnCondition;
+      if (!CONDITIONS.includes(condition)) bad(`${df}.condition`, `must be ${CONDITIONS.join(' or ')}, got ${describe(o.condition)}`);
+      return { service: name(o.service, `${df}.service`), condition };
+    });
+    const rawSpecs = list(s.specs, `${field}.specs`);
+    if (rawSpecs.length !== replicas) bad(`${field}.specs`, `has ${rawSpecs.length} specs for ${replicas} replicas`);
+    const specs = rawSpecs.map((raw, n) => {
+      const sf = `${field}.specs[${n}]`;
+      const c = spec(raw, sf);
+      // The reconciler finds a fleet's containers by these; a spec that lied about them could
+      // take over (or be taken for) another service's or another fleet's container.
+      const want = `${fleet}-${service}-${n + 1}`;
+      if (c.name !== want) bad(`${sf}.name`, `must be ${JSON.stringify(want)} (<fleet>-<service>-<replica>), got ${describe(c.name)}`);
+      const labels: [string, string][] = [[LABEL_FLEET, fleet], [LABEL_SERVICE, service], [LABEL_REPLICA, String(n + 1)], [LABEL_HASH, configHash]];
+      for (const [k, v] of labels) {
+        if (c.labels[k] !== v) bad(`${sf}.labels.${k}`, `must be ${JSON.stringify(v)}, got ${describe(c.labels[k] ?? null)}`);
+      }
+      return c;
+    });
+    return { name: service, replicas, job: s.job, dependsOn, configHash, specs };
+  });
+
+  for (const [i, s] of services.entries()) {
+    for (const [j, d] of s.dependsOn.entries()) {
+      if (!seen.has(d.service)) bad(`services[${i}].dependsOn[${j}].service`, `names no service of the fleet: ${JSON.stringify(d.service)}`);
+    }
+  }
+  checkAcyclic(services);
+  return { name: fleet, services };
+}
+
+/** A dependency cycle would leave its services waiting on each other for ever. */
+function checkAcyclic(services: FleetService[]): void {
+  const byName = new Map(services.map((s) => [s.name, s]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  // Iterative depth-first search: a long chain of services must not exhaust the stack.
+  for (const root of services) {
+    if (state.has(root.name)) continue;
+    const path: { s: FleetService; next: number }[] = [{ s: root, next: 0 }];
+    state.set(root.name, 'visiting');
+    while (path.length > 0) {
+      const top = path[path.length - 1]!;
+      const dep = top.s.dependsOn[top.next++];
+      if (dep === undefined) {
+        state.set(top.s.name, 'done');
+        path.pop();
+        continue;
+      }
+      const st = state.get(dep.service);
+      if (st === 'done') continue;
+      if (st === 'visiting') {
+        const cycle = [...path.slice(path.findIndex((p) => p.s.name === dep.service)).map((p) => p.s.name), dep.service];
+        bad('services', `have a dependency cycle: ${cycle.join(' → ')}`);
+      }
+      state.set(dep.service, 'visiting');
+      path.push({ s: byName.get(dep.service)!, next: 0 });
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// Stopping and removing one fleet container, for `fleet down` and for the reconciler's
+// replacements and removals.
+import { readFileSync } from 'node:fs';
+import { ApiError, signalNumber, type Supervisor } from './containers.js';
+import { isActive } from './record.js';
+
+/**
+ * Does this process catch `signal`? The init of a pid namespace only receives, from an
+ * ancestor namespace, the signals it has a handler for (pid_namespaces(7)): anything else is
+ * dropped by the kernel. A container whose PID 1 does not catch its stop signal (`sleep`,
+ * most programs not written as an init) would therefore sit out the whole grace period and
+ * die of the SIGKILL anyway, so waiting for it is waiting for nothing.
+ */
+export function catchesSignal(pid: number, signal: string): boolean {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return false; // gone: nothing to wait for
+  }
+  const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  if (caught === undefined) return true; // unknown: be polite and use the grace period
+  const n = signalNumber(signal);
+  return (BigInt(`0x${caught}`) >> BigInt(n - 1)) & 1n ? true : false;
+}
+
+const SETTLE_POLL_MS = 10;
+
+/**
+ * Stops the container (its stop signal, SIGKILL after its grace period — or SIGKILL at once
+ * when PID 1 cannot receive the stop signal) and removes it. A container that is gone
+ * already counts as removed.
+ */
+export async function stopAndRemove(sup: Supervisor, name: string): Promise<void> {
+  try {
+    let r = sup.get(name);
+    // A start in a launcher cannot be cancelled, and the supervisor only notices a removal
+    // before the launch begins: let a start in flight finish, so its PID 1 is known and killed.
+    while (r.status === 'starting') {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+      r = sup.get(name);
+    }
+    if (isActive(r)) {
+      const graceful = r.status !== 'running' || r.pid === null || catchesSignal(r.pid, r.spec.stopSignal);
+      if (graceful) await sup.stop(name);
+    }
+    // force: whatever is still alive (a restart that raced the stop, an ignored signal) gets SIGKILL.
+    await sup.remove(name, { force: true });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return;
+    throw err;
+  }
+}

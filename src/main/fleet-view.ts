@@ -1,0 +1,151 @@
+// Container records → the JSON of GET /fleets and GET /fleets/{name}. Pure. A fleet is its
+// containers' records (record.fleet, and the skiff.service / skiff.replica labels), joined
+// with the report of the last operation while skiffd has one.
+import { LABEL_SERVICE, LABEL_REPLICA } from './fleet-request.js';
+import type { Operation, OperationView } from './fleet-operation.js';
+import type { ContainerRecord, Status } from './record.js';
+
+export interface FleetCounts {
+  /** replicas declared by the running or last `up`; else the containers there are */
+  desired: number;
+  /** created and waiting (for a dependency, or for the operation to reach them) */
+  created: number;
+  queued: number;
+  starting: number;
+  running: number;
+  restarting: number;
+  /** exited containers by exit code (128+N: killed by signal N; -1: unknown) */
+  exited: Record<string, number>;
+  /** the start failed, or it was not started because a dependency failed */
+  failed: number;
+}
+
+export interface FleetContainerView {
+  name: string;
+  service: string;
+  replica: number;
+  status: Status;
+  pid: number | null;
+  exitCode: number | null;
+  signal: number | null;
+  error: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** from start to exit, or to now while running; null if it never started */
+  durationMs: number | null;
+  restartCount: number;
+}
+
+export interface FleetServiceView extends FleetCounts {
+  name: string;
+  /** present unless asked for without them (?containers=0) */
+  containers?: FleetContainerView[];
+}
+
+export interface FleetView {
+  name: string;
+  totals: FleetCounts;
+  services: FleetServiceView[];
+  operation: OperationView | null;
+}
+
+export interface FleetListEntry {
+  name: string;
+  services: number;
+  containers: number;
+  running: number;
+  exited: number;
+  failed: number;
+  operation: OperationView['state'] | null;
+}
+
+export function emptyCounts(desired = 0): FleetCounts {
+  return { desired, created: 0, queued: 0, starting: 0, running: 0, restarting: 0, exited: {}, failed: 0 };
+}
+
+function serviceOf(r: ContainerRecord): string {
+  return r.spec.labels[LABEL_SERVICE] ?? '';
+}
+
+function count(c: FleetCounts, r: ContainerRecord, opError: string | undefined): void {
+  switch (r.status) {
+    case 'created':
+      if (opError !== undefined) c.failed++;
+      else c.created++;
+      return;
+    case 'exited': {
+      const code = String(r.exitCode ?? -1);
+      c.exited[code] = (c.exited[code] ?? 0) + 1;
+      return;
+    }
+    default:
+      c[r.status]++;
+  }
+}
+
+function addCounts(into: FleetCounts, c: FleetCounts): void {
+  into.desired += c.desired;
+  into.created += c.created;
+  into.queued += c.queued;
+  into.starting += c.starting;
+  into.running += c.running;
+  into.restarting += c.restarting;
+  into.failed += c.failed;
+  for (const [code, n] of Object.entries(c.exited)) into.exited[code] = (into.exited[code] ?? 0) + n;
+}
+
+function containerView(r: ContainerRecord, opError: string | undefined, now: number): FleetContainerView {
+  const started = r.startedAt === null ? null : Date.parse(r.startedAt);
+  const ended = r.status === 'running' ? now : r.finishedAt === null ? null : Date.parse(r.finishedAt);
+  return {
+    name: r.name,
+    service: serviceOf(r),
+    replica: Number(r.spec.labels[LABEL_REPLICA] ?? 0),
+    status: r.status,
+    pid: r.pid,
+    exitCode: r.exitCode,
+    signal: r.signal,
+    error: r.error ?? opError ?? null,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    durationMs: started !== null && ended !== null && ended >= started ? ended - started : null,
+    restartCount: r.restartCount,
+  };
+}
+
+export function fleetView(name: string, members: readonly ContainerRecord[], op: Operation | null, opts: { containers: boolean; now?: number }): FleetView {
+  const now = opts.now ?? Date.now();
+  const byService = new Map<string, ContainerRecord[]>();
+  // Declared services first, in the file's order; then any others the records name
+  // (services being removed, or all of them when skiffd has no report since its restart).
+  const declared = op?.kind === 'up' ? op.services : [];
+  for (const s of declared) byService.set(s.name, []);
+  for (const r of [...members].sort((a, b) => serviceOf(a).localeCompare(serviceOf(b)))) {
+    const list = byService.get(serviceOf(r)) ?? [];
+    list.push(r);
+    byService.set(serviceOf(r), list);
+  }
+  const totals = emptyCounts();
+  const services = [...byService].map(([service, records]): FleetServiceView => {
+    records.sort((a, b) => Number(a.spec.labels[LABEL_REPLICA] ?? 0) - Number(b.spec.labels[LABEL_REPLICA] ?? 0));
+    const d = declared.find((s) => s.name === service);
+    const c = emptyCounts(op?.kind === 'up' ? d?.replicas ?? 0 : op?.kind === 'down' ? 0 : records.length);
+    for (const r of records) count(c, r, op?.errors.get(r.name));
+    addCounts(totals, c);
+    return { name: service, ...c, ...(opts.containers ? { containers: records.map((r) => containerView(r, op?.errors.get(r.name), now)) } : {}) };
+  });
+  return { name, totals, services, operation: op?.view() ?? null };
+}
+
+export function fleetListEntry(name: string, members: readonly ContainerRecord[], op: Operation | null): FleetListEntry {
+  const v = fleetView(name, members, op, { containers: false });
+  return {
+    name,
+    services: v.services.length,
+    containers: members.length,
+    running: v.totals.running,
+    exited: Object.values(v.totals.exited).reduce((a, b) => a + b, 0),
+    failed: v.totals.failed,
+    operation: op?.state ?? null,
+  };
+}

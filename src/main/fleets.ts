@@ -1,0 +1,227 @@
+// skiffd's fleet API, beside Docker's paths:
+//
+//   POST   /fleets          body { name, services: [{ name, replicas, job, dependsOn, configHash, specs }] }
+//                           → 202 { fleet, operation, plan: { create, replace, start, keep, remove } }
+//                           400 bad body · 409 a name is taken by a container outside the fleet
+//   GET    /fleets          → 200 [{ name, services, containers, running, exited, failed, operation }]
+//   GET    /fleets/{name}   → 200 { name, totals, services: [{ name, desired, created, queued, starting,
+//                           running, restarting, exited: { code: n }, failed, containers: [...] }],
+//                           operation } · ?containers=0 leaves out the per-container lists
+//   DELETE /fleets/{name}   → 200 { fleet, removed, errors } once every container is stopped and removed
+//
+// POST answers as soon as the plan is made and reconciles in the background; clients follow
+// it with GET /fleets/{name} until `operation.state` is no longer `running`. So an `up` goes
+// on if its client goes away, and progress and status are one view of the same records.
+// Operations on one fleet run one at a time; a newer `up` or a `down` aborts the one running
+// (its starts not yet begun are skipped, its dependency waits end) and runs after it.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import PQueue from 'p-queue';
+import { DEFAULT_MAX_REPLICAS, type Fleet } from '../spec/fleet.js';
+import { API_VERSION, type Extensions } from './api.js';
+import { ApiError, type Supervisor } from './containers.js';
+import type { Daemon } from './daemon.js';
+import { Operation } from './fleet-operation.js';
+import { countPlan, planFleet } from './fleet-plan.js';
+import { reconcile, type ReconcileLimits } from './fleet-reconcile.js';
+import { validateFleetRequest } from './fleet-request.js';
+import { stopAndRemove } from './fleet-stop.js';
+import { fleetListEntry, fleetView } from './fleet-view.js';
+import { log } from './log.js';
+import type { ContainerRecord } from './record.js';
+
+export interface FleetApiOptions {
+  /** containers per fleet (default: the fleet file's default maximum, 1000) */
+  maxReplicas?: number;
+  /** the largest POST /fleets body; a spec per replica makes it larger than other bodies */
+  maxBodyBytes?: number;
+  limits?: Partial<ReconcileLimits>;
+}
+
+/** A thousand replicas of a long command with a few mounts and labels stay well below this. */
+const DEFAULT_MAX_BODY = 16 << 20;
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Api-Version': API_VERSION });
+  res.end(text);
+}
+
+/** Reads a JSON body up to `max` bytes: 413 beyond, 400 when it is not JSON. */
+function readBody(req: IncomingMessage, max: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > max) {
+      req.resume();
+      reject(new ApiError(413, `request body too large (${declared} bytes; the limit for a fleet is ${max})`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        req.destroy();
+        reject(new ApiError(413, `request body too large (more than the ${max} bytes allowed for a fleet)`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch (err) {
+        reject(new ApiError(400, `malformed JSON body: ${(err as Error).message}`));
+      }
+    });
+  });
+}
+
+export class FleetApi implements Extensions {
+  private readonly sup: Supervisor;
+  private readonly maxReplicas: number;
+  private readonly maxBody: number;
+  private readonly limits: ReconcileLimits;
+  /** the running or last operation of each fleet */
+  private readonly ops = new Map<string, Operation>();
+  /** the tail of each fleet's chain of operations */
+  private readonly locks = new Map<string, Promise<void>>();
+  private nextId = 1;
+
+  constructor(d: Daemon, opts: FleetApiOptions = {}) {
+    this.sup = d.supervisor;
+    this.maxReplicas = opts.maxReplicas ?? DEFAULT_MAX_REPLICAS;
+    this.maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    this.limits = {
+      // Enough queued starts to keep every launcher busy, few enough that a `skiff run`
+      // arriving meanwhile waits behind a handful of fleet starts, not a thousand.
+      starts: opts.limits?.starts ?? Math.max(16, d.pool.size * 8),
+      io: opts.limits?.io ?? 64,
+    };
+  }
+
+  async handle(method: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    if (path === '/fleets') {
+      if (method === 'GET') return this.done(sendJson(res, 200, this.list()));
+      if (method === 'POST') return this.done(await this.up(req, res));
+      return false;
+    }
+    const m = /^\/fleets\/([^/]+)$/.exec(path);
+    if (!m) return false;
+    const name = decodeURIComponent(m[1]!);
+    if (method === 'GET') {
+      const containers = new URL(req.url ?? '/', 'http://skiffd').searchParams.get('containers');
+      return this.done(sendJson(res, 200, this.view(name, containers !== '0' && containers !== 'false')));
+    }
+    if (method === 'DELETE') return this.done(sendJson(res, 200, await this.down(name)));
+    return false;
+  }
+
+  private done(_: void): true {
+    return true;
+  }
+
+  private members(fleet: string): ContainerRecord[] {
+    return this.sup.list().filter((r) => r.fleet === fleet);
+  }
+
+  private list(): unknown {
+    const names = new Set<string>(this.ops.keys());
+    for (const r of this.sup.list()) if (r.fleet !== null) names.add(r.fleet);
+    return [...names].sort().map((n) => fleetListEntry(n, this.members(n), this.ops.get(n) ?? null));
+  }
+
+  private view(name: string, containers: boolean): unknown {
+    const members = this.members(name);
+    const op = this.ops.get(name) ?? null;
+    if (members.length === 0 && op === null) throw new ApiError(404, `No such fleet: ${name}`);
+    return fleetView(name, members, op, { containers });
+  }
+
+  /** Runs `fn` once every earlier operation on the fleet has finished. */
+  private async exclusive<T>(fleet: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(fleet) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = prev.then(() => new Promise<void>((resolve) => { release = resolve; }));
+    this.locks.set(fleet, mine);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(fleet) === mine) this.locks.delete(fleet);
+    }
+  }
+
+  private async up(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const fleet = validateFleetRequest(await readBody(req, this.maxBody), this.maxReplicas);
+    this.checkForeignNames(fleet);
+    this.ops.get(fleet.name)?.abort('superseded by a newer fleet up');
+    const started = new Promise<Operation>((resolve, reject) => {
+      void this.exclusive(fleet.name, async () => {
+        let op: Operation | null = null;
+        try {
+          // Planned under the lock, from the records as the previous operation left them.
+          this.checkForeignNames(fleet);
+          const plan = planFleet(fleet, this.members(fleet.name));
+          op = new Operation(this.nextId++, 'up', countPlan(plan), fleet.services.map((s) => ({ name: s.name, replicas: s.replicas, job: s.job })));
+          this.ops.set(fleet.name, op);
+          resolve(op);
+          await reconcile(this.sup, fleet, plan, op, this.limits);
+        } catch (err) {
+          if (op === null) reject(err);
+          else log('error', 'fleet up failed', { fleet: fleet.name, operation: op.id, error: (err as Error).message });
+        } finally {
+          op?.finish();
+        }
+      });
+    });
+    const op = await started;
+    log('info', 'fleet up', { fleet: fleet.name, operation: op.id, ...op.plan });
+    sendJson(res, 202, { fleet: fleet.name, operation: op.id, plan: op.plan });
+  }
+
+  /** A declared name held by a container outside the fleet would be taken over or fail: refuse up front. */
+  private checkForeignNames(fleet: Fleet): void {
+    for (const s of fleet.services) {
+      for (const spec of s.specs) {
+        let r: ContainerRecord;
+        try {
+          r = this.sup.get(spec.name);
+        } catch {
+          continue;
+        }
+        if (r.name === spec.name && r.fleet !== fleet.name) {
+          throw new ApiError(409, `Conflict. The container name "/${spec.name}" is already in use by a container ${r.fleet === null ? 'outside any fleet' : `of fleet ${r.fleet}`}`);
+        }
+      }
+    }
+  }
+
+  private async down(name: string): Promise<unknown> {
+    if (this.members(name).length === 0 && !this.ops.has(name)) throw new ApiError(404, `No such fleet: ${name}`);
+    this.ops.get(name)?.abort('superseded by fleet down');
+    return this.exclusive(name, async () => {
+      const members = this.members(name);
+      const op = new Operation(this.nextId++, 'down', { create: 0, replace: 0, start: 0, keep: 0, remove: members.length }, []);
+      this.ops.set(name, op);
+      log('info', 'fleet down', { fleet: name, operation: op.id, containers: members.length });
+      // Stops mostly wait (for exits, or a grace period): many at once cost little.
+      const bound = new PQueue({ concurrency: this.limits.io * 2 });
+      let removed = 0;
+      await Promise.all(members.map((r) => bound.add(async () => {
+        try {
+          await stopAndRemove(this.sup, r.name);
+          removed++;
+        } catch (err) {
+          op.fail(r.name, (err as Error).message);
+        }
+      })));
+      op.finish();
+      const errors = op.view().errors;
+      // Nothing left to report on: the fleet is gone (unless something could not be removed).
+      if (this.ops.get(name) === op && this.members(name).length === 0) this.ops.delete(name);
+      return { fleet: name, removed, errors };
+    });
+  }
+}
