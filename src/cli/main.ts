@@ -4,6 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { call, DaemonError, stream, upgrade } from './client.js';
 import { Deframer } from './frames.js';
+import { cmdFleet } from './fleet.js';
 import { formatTable } from './table.js';
 
 class UsageError extends Error {}
@@ -235,6 +236,7 @@ const COMMANDS: Record<string, Command> = {
   rm: cmdRm,
   wait: cmdWait,
   daemon: cmdDaemon,
+  fleet: cmdFleet,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,226 @@
+// skiff fleet up|down|status|ls: fleet files, read here (relative paths are relative to the
+// file) and sent to skiffd, which reconciles (src/main/fleets.ts).
+//
+//   skiff fleet up FILE [--wait] [--json]   create what is missing, replace what changed,
+//                                           remove what is no longer declared; --wait also
+//                                           waits for every job (x-skiff.job) to exit
+//   skiff fleet down FILE | --name NAME     stop and remove every container of the fleet
+//   skiff fleet status FILE [--json]        per service: desired, running, exited by code, failed
+//   skiff fleet ls [--json]                 the fleets skiffd knows
+//
+// Exit status: 0 ok; 1 something failed (a container did not start; with --wait, a job did not
+// exit 0; skiffd refused); 2 usage errors and bad fleet files — a file that does not parse is
+// wrong input, like a wrong flag, and nothing was started. Progress goes to stderr (redrawn in
+// place on a terminal, a line every 2 s otherwise), results to stdout.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { FleetError, loadFleetFile, type Fleet } from '../spec/fleet.js';
+import type { FleetCounts, FleetListEntry, FleetView } from '../main/fleet-view.js';
+import type { PlanCounts } from '../main/fleet-plan.js';
+import { call, DaemonError } from './client.js';
+import { fleetRequestBody } from './fleet-wire.js';
+import { exitedTotal, formatExited, Progress, seconds } from './fleet-progress.js';
+import { consoleTails, formatSummary, summarize } from './fleet-summary.js';
+import { formatTable } from './table.js';
+
+const USAGE = `usage: skiff fleet up FILE [--wait] [--json]
+       skiff fleet down FILE | --name NAME
+       skiff fleet status FILE [--json]
+       skiff fleet ls [--json]`;
+
+/** Wrong input: exit 2. (main.ts's UsageError is not imported, to keep the modules acyclic.) */
+class FleetUsageError extends Error {}
+/** A fleet file that does not parse: also exit 2; its message already says where. */
+class BadFleetFile extends FleetUsageError {}
+
+const POLL_TTY_MS = 100;
+const POLL_PLAIN_MS = 500;
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new FleetUsageError((err as Error).message);
+  }
+}
+
+function fileArg(positionals: string[], sub: string): string {
+  if (positionals.length !== 1) throw new FleetUsageError(`${sub} needs exactly one FILE, got ${positionals.length}\n${USAGE}`);
+  return positionals[0]!;
+}
+
+async function load(file: string): Promise<Fleet> {
+  try {
+    return await loadFleetFile(file);
+  } catch (err) {
+    // The message is the whole story (`file:line:col field: reason`): no prefix of ours.
+    if (err instanceof FleetError) throw new BadFleetFile(err.message, { cause: err });
+    throw err;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function getView(name: string, containers: boolean): Promise<FleetView | null> {
+  try {
+    return (await call('GET', `/fleets/${encodeURIComponent(name)}${containers ? '' : '?containers=0'}`)).body as FleetView;
+  } catch (err) {
+    if (err instanceof DaemonError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+function started(c: FleetCounts): number {
+  return c.running + c.restarting + exitedTotal(c);
+}
+
+function jobCounts(v: FleetView, jobs: ReadonlySet<string>): FleetCounts {
+  const c: FleetCounts = { desired: 0, created: 0, queued: 0, starting: 0, running: 0, restarting: 0, exited: {}, failed: 0 };
+  for (const s of v.services) {
+    if (!jobs.has(s.name)) continue;
+    c.desired += s.desired; c.created += s.created; c.queued += s.queued; c.starting += s.starting;
+    c.running += s.running; c.restarting += s.restarting; c.failed += s.failed;
+    for (const [code, n] of Object.entries(s.exited)) c.exited[code] = (c.exited[code] ?? 0) + n;
+  }
+  return c;
+}
+
+async function up(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { wait: { type: 'boolean' }, json: { type: 'boolean' } });
+  const fleet = await load(fileArg(positionals, 'up'));
+  const tty = process.stderr.isTTY === true;
+  const progress = new Progress(process.stderr, tty);
+  const accepted = (await call('POST', '/fleets', fleetRequestBody(fleet))).body as { operation: number; plan: PlanCounts };
+  const interval = tty ? POLL_TTY_MS : POLL_PLAIN_MS;
+
+  // 1. Until skiffd has done what the plan says.
+  let v: FleetView | null;
+  for (;;) {
+    v = await getView(fleet.name, false);
+    const op = v?.operation;
+    if (!v || !op || op.id !== accepted.operation) {
+      progress.finish();
+      process.stderr.write(`skiff: fleet ${fleet.name} was changed by another \`fleet up\` or \`fleet down\` meanwhile; its result is theirs\n`);
+      return 1;
+    }
+    progress.update(fleet.name, v.totals, started(v.totals), v.totals.desired, 'started');
+    if (op.state !== 'running') break;
+    await sleep(interval);
+  }
+  progress.finish();
+
+  // 2. With --wait, until every job has ended.
+  const jobs = new Set(fleet.services.filter((s) => s.job).map((s) => s.name));
+  if (values.wait && jobs.size > 0) {
+    for (;;) {
+      v = await getView(fleet.name, false);
+      if (!v) {
+        process.stderr.write(`skiff: fleet ${fleet.name} was taken down while its jobs ran\n`);
+        return 1;
+      }
+      const c = jobCounts(v, jobs);
+      const ended = exitedTotal(c) + c.failed;
+      progress.update(`${fleet.name} jobs`, c, ended, c.desired, 'finished');
+      if (c.created + c.queued + c.starting + c.running + c.restarting === 0) break;
+      await sleep(interval);
+    }
+    progress.finish();
+  }
+
+  const full = await getView(fleet.name, true);
+  if (!full) throw new Error(`fleet ${fleet.name} disappeared before its summary could be read`);
+  const summary = summarize(full, accepted.plan, progress.elapsedMs(), values.wait ? jobs : null);
+  const ttys = new Map(fleet.services.flatMap((s) => s.specs.map((spec) => [spec.name, spec.tty] as const)));
+  await consoleTails(summary, (name) => ttys.get(name) ?? false);
+  process.stdout.write(values.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
+  return summary.ok ? 0 : 1;
+}
+
+async function down(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { name: { type: 'string' } });
+  if (values.name !== undefined && positionals.length > 0) throw new FleetUsageError(`down takes FILE or --name NAME, not both\n${USAGE}`);
+  const name = values.name ?? (await load(fileArg(positionals, 'down'))).name;
+  const tty = process.stderr.isTTY === true;
+  const progress = new Progress(process.stderr, tty);
+  const t0 = performance.now();
+  let finished = false;
+  const request = call('DELETE', `/fleets/${encodeURIComponent(name)}`).finally(() => { finished = true; });
+  // The DELETE answers when everything is gone; meanwhile show what is left.
+  const before = await getView(name, false);
+  const total = before?.totals ? before.services.reduce((n, s) => n + s.created + s.queued + s.starting + s.running + s.restarting + s.failed + exitedTotal(s), 0) : 0;
+  while (!finished) {
+    const v = await getView(name, false);
+    if (v) {
+      const left = v.services.reduce((n, s) => n + s.created + s.queued + s.starting + s.running + s.restarting + s.failed + exitedTotal(s), 0);
+      progress.update(name, v.totals, total - left, total, 'removed');
+    }
+    await Promise.race([request.catch(() => undefined), sleep(tty ? POLL_TTY_MS : POLL_PLAIN_MS)]);
+  }
+  progress.finish();
+  let result: { removed: number; errors: { name: string; error: string }[] };
+  try {
+    result = (await request).body as typeof result;
+  } catch (err) {
+    if (err instanceof DaemonError && err.status === 404) {
+      process.stdout.write(`${name}: no such fleet, nothing to remove\n`);
+      return 0;
+    }
+    throw err;
+  }
+  process.stdout.write(`${name}: removed ${result.removed} containers (${seconds(performance.now() - t0)})\n`);
+  for (const e of result.errors) process.stdout.write(`  ${e.name}: ${e.error}\n`);
+  return result.errors.length === 0 ? 0 : 1;
+}
+
+async function status(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  const fleet = await load(fileArg(positionals, 'status'));
+  const v = await getView(fleet.name, !!values.json);
+  // Desired is what the file says now; the counts are what skiffd has.
+  const services = fleet.services.map((s) => ({ ...(v?.services.find((x) => x.name === s.name) ?? {}), name: s.name, desired: s.replicas }));
+  for (const s of v?.services ?? []) if (!fleet.services.some((f) => f.name === s.name)) services.push({ ...s, desired: 0 });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ fleet: fleet.name, services, operation: v?.operation ?? null }, null, 2)}\n`);
+    return 0;
+  }
+  const rows = services.map((s) => {
+    const pending = (s.created ?? 0) + (s.queued ?? 0) + (s.starting ?? 0) + (s.restarting ?? 0);
+    return [s.name, String(s.desired), String(s.running ?? 0), formatExited(s.exited ?? {}), String(s.failed ?? 0), String(pending)];
+  });
+  process.stdout.write(formatTable(['SERVICE', 'DESIRED', 'RUNNING', 'EXITED(code:n)', 'FAILED', 'PENDING'], rows));
+  const op = v?.operation;
+  if (op?.state === 'running') process.stderr.write(`(fleet ${op.kind} in progress since ${op.startedAt})\n`);
+  return 0;
+}
+
+async function ls(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  if (positionals.length > 0) throw new FleetUsageError(`ls takes no arguments\n${USAGE}`);
+  const list = (await call('GET', '/fleets')).body as FleetListEntry[];
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+    return 0;
+  }
+  const rows = list.map((f) => [f.name, String(f.services), String(f.containers), String(f.running), String(f.exited), String(f.failed), f.operation === 'running' ? 'busy' : '-']);
+  process.stdout.write(formatTable(['NAME', 'SERVICES', 'CONTAINERS', 'RUNNING', 'EXITED', 'FAILED', 'OPERATION'], rows));
+  return 0;
+}
+
+const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = { up, down, status, ls };
+
+export async function cmdFleet(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const fn = sub === undefined ? undefined : SUBCOMMANDS[sub];
+  try {
+    if (!fn) throw new FleetUsageError(`${sub === undefined ? 'needs a subcommand' : `unknown subcommand ${JSON.stringify(sub)}`}\n${USAGE}`);
+    return await fn(rest);
+  } catch (err) {
+    if (!(err instanceof FleetUsageError)) throw err;
+    // `skiff: demo.yaml:12:7 services.web.deploy.replicas: …` — the place first, as compilers print it.
+    process.stderr.write(`skiff${err instanceof BadFleetFile ? '' : ' fleet'}: ${err.message}\n`);
+    return 2;
+  }
+}
