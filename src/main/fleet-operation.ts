@@ -37,6 +37,8 @@ export class Operation {
     readonly plan: PlanCounts,
     /** the services an `up` declared, in the file's order; none for a `down` */
     readonly services: readonly DeclaredService[],
+    /** the containers it removes (all of them for a `down`), counted apart while it runs */
+    readonly removing: ReadonlySet<string>,
   ) {}
 
   get signal(): AbortSignal {

@@ -24,8 +24,10 @@ export interface ReconcileLimits {
   io: number;
 }
 
-const BACKOFF_FIRST_MS = 10;
-const BACKOFF_MAX_MS = 1000;
+// A 429 costs skiffd next to nothing, and a queue that was full frees a slot within one
+// start (milliseconds): retry soon, with jitter so the waiting starts do not retry in step.
+const BACKOFF_FIRST_MS = 5;
+const BACKOFF_MAX_MS = 200;
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -85,7 +87,7 @@ export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: O
       } catch (err) {
         // A full queue is back-pressure, not failure (other clients start containers too).
         if (err instanceof ApiError && err.status === 429) {
-          await sleep(delay, signal).catch(() => undefined);
+          await sleep(delay * (0.5 + Math.random()), signal).catch(() => undefined);
           continue;
         }
         op.fail(name, message(err));

@@ -18,6 +18,8 @@ export interface FleetCounts {
   exited: Record<string, number>;
   /** the start failed, or it was not started because a dependency failed */
   failed: number;
+  /** being stopped and removed by the running operation (no longer declared, or `down`) */
+  removing: number;
 }
 
 export interface FleetContainerView {
@@ -60,17 +62,21 @@ export interface FleetListEntry {
 }
 
 export function emptyCounts(desired = 0): FleetCounts {
-  return { desired, created: 0, queued: 0, starting: 0, running: 0, restarting: 0, exited: {}, failed: 0 };
+  return { desired, created: 0, queued: 0, starting: 0, running: 0, restarting: 0, exited: {}, failed: 0, removing: 0 };
 }
 
 function serviceOf(r: ContainerRecord): string {
   return r.spec.labels[LABEL_SERVICE] ?? '';
 }
 
-function count(c: FleetCounts, r: ContainerRecord, opError: string | undefined): void {
+function count(c: FleetCounts, r: ContainerRecord, op: Operation | null): void {
+  if (op?.state === 'running' && op.removing.has(r.name)) {
+    c.removing++;
+    return;
+  }
   switch (r.status) {
     case 'created':
-      if (opError !== undefined) c.failed++;
+      if (op?.errors.has(r.name)) c.failed++;
       else c.created++;
       return;
     case 'exited': {
@@ -91,6 +97,7 @@ function addCounts(into: FleetCounts, c: FleetCounts): void {
   into.running += c.running;
   into.restarting += c.restarting;
   into.failed += c.failed;
+  into.removing += c.removing;
   for (const [code, n] of Object.entries(c.exited)) into.exited[code] = (into.exited[code] ?? 0) + n;
 }
 
@@ -130,7 +137,7 @@ export function fleetView(name: string, members: readonly ContainerRecord[], op:
     records.sort((a, b) => Number(a.spec.labels[LABEL_REPLICA] ?? 0) - Number(b.spec.labels[LABEL_REPLICA] ?? 0));
     const d = declared.find((s) => s.name === service);
     const c = emptyCounts(op?.kind === 'up' ? d?.replicas ?? 0 : op?.kind === 'down' ? 0 : records.length);
-    for (const r of records) count(c, r, op?.errors.get(r.name));
+    for (const r of records) count(c, r, op);
     addCounts(totals, c);
     return { name: service, ...c, ...(opts.containers ? { containers: records.map((r) => containerView(r, op?.errors.get(r.name), now)) } : {}) };
   });

@@ -142,7 +142,8 @@ export class FleetApi implements Extensions {
   private async exclusive<T>(fleet: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(fleet) ?? Promise.resolve();
     let release!: () => void;
-    const mine = prev.then(() => new Promise<void>((resolve) => { release = resolve; }));
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const mine = prev.then(() => gate);
     this.locks.set(fleet, mine);
     await prev;
     try {
@@ -164,7 +165,8 @@ export class FleetApi implements Extensions {
           // Planned under the lock, from the records as the previous operation left them.
           this.checkForeignNames(fleet);
           const plan = planFleet(fleet, this.members(fleet.name));
-          op = new Operation(this.nextId++, 'up', countPlan(plan), fleet.services.map((s) => ({ name: s.name, replicas: s.replicas, job: s.job })));
+          const declared = fleet.services.map((s) => ({ name: s.name, replicas: s.replicas, job: s.job }));
+          op = new Operation(this.nextId++, 'up', countPlan(plan), declared, new Set(plan.remove));
           this.ops.set(fleet.name, op);
           resolve(op);
           await reconcile(this.sup, fleet, plan, op, this.limits);
@@ -203,7 +205,8 @@ export class FleetApi implements Extensions {
     this.ops.get(name)?.abort('superseded by fleet down');
     return this.exclusive(name, async () => {
       const members = this.members(name);
-      const op = new Operation(this.nextId++, 'down', { create: 0, replace: 0, start: 0, keep: 0, remove: members.length }, []);
+      const plan = { create: 0, replace: 0, start: 0, keep: 0, remove: members.length };
+      const op = new Operation(this.nextId++, 'down', plan, [], new Set(members.map((r) => r.name)));
       this.ops.set(name, op);
       log('info', 'fleet down', { fleet: name, operation: op.id, containers: members.length });
       // Stops mostly wait (for exits, or a grace period): many at once cost little.
