@@ -39,11 +39,12 @@ export class Progress {
     this.samples.push({ t: now, n: done });
     while (this.samples.length > 2 && now - this.samples[1]!.t > RATE_WINDOW_MS) this.samples.shift();
     const first = this.samples[0]!;
-    const rate = now - first.t > 0 ? ((done - first.n) * 1000) / (now - first.t) : 0;
+    const rate = now - first.t > 0 ? Math.max(0, ((done - first.n) * 1000) / (now - first.t)) : 0;
     const parts = [`${label}: ${done}/${total} ${doneWord}`];
     const more: [number, string][] = [
       [c.running, 'running'], [c.starting, 'starting'], [c.queued, 'queued'], [c.created, 'waiting'],
       [c.restarting, 'restarting'], [exitedTotal(c), `exited (${formatExited(c.exited)})`], [c.failed, 'failed'],
+      [c.removing, 'removing'],
     ];
     for (const [n, word] of more) if (n > 0 && word !== doneWord) parts.push(`${n} ${word}`);
     parts.push(`${Math.round(rate)}/s`, seconds(now - this.t0));

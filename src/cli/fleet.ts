@@ -13,7 +13,9 @@
 // wrong input, like a wrong flag, and nothing was started. Progress goes to stderr (redrawn in
 // place on a terminal, a line every 2 s otherwise), results to stdout.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { FleetError, loadFleetFile, type Fleet } from '../spec/fleet.js';
+import type { Fleet } from '../spec/fleet.js';
+import type { OperationView } from '../main/fleet-operation.js';
+// Types only: the CLI loads none of skiffd's modules, it only speaks its API.
 import type { FleetCounts, FleetListEntry, FleetView } from '../main/fleet-view.js';
 import type { PlanCounts } from '../main/fleet-plan.js';
 import { call, DaemonError } from './client.js';
@@ -32,8 +34,18 @@ class FleetUsageError extends Error {}
 /** A fleet file that does not parse: also exit 2; its message already says where. */
 class BadFleetFile extends FleetUsageError {}
 
+/** Polls start fast (a small fleet is up in a few tens of ms) and slow down to this. */
+const POLL_FIRST_MS = 25;
 const POLL_TTY_MS = 100;
 const POLL_PLAIN_MS = 500;
+
+function poller(tty: boolean): () => Promise<void> {
+  let ms = POLL_FIRST_MS;
+  return async () => {
+    await sleep(ms);
+    ms = Math.min(ms * 2, tty ? POLL_TTY_MS : POLL_PLAIN_MS);
+  };
+}
 
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
   try {
@@ -49,6 +61,8 @@ function fileArg(positionals: string[], sub: string): string {
 }
 
 async function load(file: string): Promise<Fleet> {
+  // Loaded on use: the YAML parser would add ~100 ms to every other skiff command's start-up.
+  const { FleetError, loadFleetFile } = await import('../spec/fleet.js');
   try {
     return await loadFleetFile(file);
   } catch (err) {
@@ -74,14 +88,19 @@ function started(c: FleetCounts): number {
 }
 
 function jobCounts(v: FleetView, jobs: ReadonlySet<string>): FleetCounts {
-  const c: FleetCounts = { desired: 0, created: 0, queued: 0, starting: 0, running: 0, restarting: 0, exited: {}, failed: 0 };
+  const c: FleetCounts = { desired: 0, created: 0, queued: 0, starting: 0, running: 0, restarting: 0, exited: {}, failed: 0, removing: 0 };
   for (const s of v.services) {
     if (!jobs.has(s.name)) continue;
     c.desired += s.desired; c.created += s.created; c.queued += s.queued; c.starting += s.starting;
-    c.running += s.running; c.restarting += s.restarting; c.failed += s.failed;
+    c.running += s.running; c.restarting += s.restarting; c.failed += s.failed; c.removing += s.removing;
     for (const [code, n] of Object.entries(s.exited)) c.exited[code] = (c.exited[code] ?? 0) + n;
   }
   return c;
+}
+
+function containerCount(v: FleetView): number {
+  const t = v.totals;
+  return t.created + t.queued + t.starting + t.running + t.restarting + t.failed + t.removing + exitedTotal(t);
 }
 
 async function up(args: string[]): Promise<number> {
@@ -90,38 +109,34 @@ async function up(args: string[]): Promise<number> {
   const tty = process.stderr.isTTY === true;
   const progress = new Progress(process.stderr, tty);
   const accepted = (await call('POST', '/fleets', fleetRequestBody(fleet))).body as { operation: number; plan: PlanCounts };
-  const interval = tty ? POLL_TTY_MS : POLL_PLAIN_MS;
+  /** Is this still our operation's fleet? Another `up` or a `down` may have taken over. */
+  const ours = (v: FleetView | null): v is FleetView & { operation: OperationView } => v?.operation?.id === accepted.operation;
+  const superseded = (): number => {
+    progress.finish();
+    process.stderr.write(`skiff: fleet ${fleet.name} was changed by another \`fleet up\` or \`fleet down\` meanwhile; its result is theirs\n`);
+    return 1;
+  };
 
   // 1. Until skiffd has done what the plan says.
   let v: FleetView | null;
-  for (;;) {
+  for (const pause = poller(tty); ; await pause()) {
     v = await getView(fleet.name, false);
-    const op = v?.operation;
-    if (!v || !op || op.id !== accepted.operation) {
-      progress.finish();
-      process.stderr.write(`skiff: fleet ${fleet.name} was changed by another \`fleet up\` or \`fleet down\` meanwhile; its result is theirs\n`);
-      return 1;
-    }
+    if (!ours(v)) return superseded();
     progress.update(fleet.name, v.totals, started(v.totals), v.totals.desired, 'started');
-    if (op.state !== 'running') break;
-    await sleep(interval);
+    if (v.operation.state !== 'running') break;
   }
   progress.finish();
 
   // 2. With --wait, until every job has ended.
   const jobs = new Set(fleet.services.filter((s) => s.job).map((s) => s.name));
   if (values.wait && jobs.size > 0) {
-    for (;;) {
+    for (const pause = poller(tty); ; await pause()) {
       v = await getView(fleet.name, false);
-      if (!v) {
-        process.stderr.write(`skiff: fleet ${fleet.name} was taken down while its jobs ran\n`);
-        return 1;
-      }
+      if (!ours(v)) return superseded();
       const c = jobCounts(v, jobs);
       const ended = exitedTotal(c) + c.failed;
       progress.update(`${fleet.name} jobs`, c, ended, c.desired, 'finished');
       if (c.created + c.queued + c.starting + c.running + c.restarting === 0) break;
-      await sleep(interval);
     }
     progress.finish();
   }
@@ -146,14 +161,10 @@ async function down(args: string[]): Promise<number> {
   const request = call('DELETE', `/fleets/${encodeURIComponent(name)}`).finally(() => { finished = true; });
   // The DELETE answers when everything is gone; meanwhile show what is left.
   const before = await getView(name, false);
-  const total = before?.totals ? before.services.reduce((n, s) => n + s.created + s.queued + s.starting + s.running + s.restarting + s.failed + exitedTotal(s), 0) : 0;
-  while (!finished) {
+  const total = before ? containerCount(before) : 0;
+  for (const pause = poller(tty); !finished; await Promise.race([request.catch(() => undefined), pause()])) {
     const v = await getView(name, false);
-    if (v) {
-      const left = v.services.reduce((n, s) => n + s.created + s.queued + s.starting + s.running + s.restarting + s.failed + exitedTotal(s), 0);
-      progress.update(name, v.totals, total - left, total, 'removed');
-    }
-    await Promise.race([request.catch(() => undefined), sleep(tty ? POLL_TTY_MS : POLL_PLAIN_MS)]);
+    if (v) progress.update(name, v.totals, total - containerCount(v), total, 'removed');
   }
   progress.finish();
   let result: { removed: number; errors: { name: string; error: string }[] };
