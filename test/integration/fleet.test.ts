@@ -247,6 +247,32 @@ services:
     assertNothingLeft();
   });
 
+  it('backs off and retries while the start queue is full (429): every container still starts', async () => {
+    // A daemon whose queue takes 2 waiting starts: the reconciler keeps more in flight than that.
+    const small = new TestDaemon(['--max-queued', '2']);
+    await small.start();
+    try {
+      const file = write('queue.yaml', `
+name: queue
+services:
+  q:
+    image: host
+    command: [/bin/sleep, infinity]
+    deploy: { replicas: 40 }
+`);
+      const up = await small.cli(['fleet', 'up', file]);
+      expect(up.code, up.stderr).to.equal(0);
+      expect(up.stdout).to.match(/— 40 running, 0 failed/);
+      const metrics = (await small.api('GET', '/metrics')).text;
+      expect(Number(/^skiff_starts_total\{outcome="rejected"\} (\d+)$/m.exec(metrics)?.[1])).to.be.greaterThan(0);
+      expect(Number(/^skiff_starts_total\{outcome="ok"\} (\d+)$/m.exec(metrics)?.[1])).to.equal(40);
+      expect((await small.cli(['fleet', 'down', file])).code).to.equal(0);
+      expect(small.children()).to.deep.equal([]);
+    } finally {
+      await small.destroy();
+    }
+  });
+
   it('a bad fleet file starts nothing and says where it is wrong (exit 2)', async () => {
     const typo = write('typo.yaml', 'name: typo\nservices:\n  web:\n    image: host\n    comand: [/bin/echo]\n');
     const r = await d.cli(['fleet', 'up', typo]);
