@@ -152,6 +152,11 @@ describe('launch: inside a container', function () {
     ].join('\n'));
   });
 
+  it('starts the init with no signal blocked or ignored (Node ignores SIGPIPE; that must not leak in)', async () => {
+    const r = await h.run({ name: 'busy', rootfs, command: ['/bin/grep', '-E', '^Sig(Blk|Ign)', '/proc/self/status'] });
+    expect(r.output).to.equal('SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+  });
+
   it('has its own network namespace with only loopback, up', async () => {
     const r = await sh('ls /sys/class/net; cat /sys/class/net/lo/flags');
     expect(r.output).to.equal('lo\n0x9\n');
