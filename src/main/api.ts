@@ -24,7 +24,7 @@ export interface ConsoleAccess {
   }>;
   ring(id: string): Promise<Buffer>;
   resize(id: string, rows: number, cols: number): Promise<void>;
-  counters(id: string): Promise<Record<string, number>>;
+  counters(id: string): Promise<object>;
 }
 
 /** skiff's additions served beside Docker's paths. */
@@ -226,7 +226,7 @@ export class Api {
     for (const r of this.d.supervisor.list()) {
       const c = await this.d.consoles.counters(r.id).catch(() => null);
       if (!c) continue;
-      for (const [k, v] of Object.entries(c)) totals[k] = (totals[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(c)) if (typeof v === 'number') totals[k] = (totals[k] ?? 0) + v;
     }
     return Object.fromEntries(Object.entries(totals).map(([k, v]) => [k.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`), v]));
   }

@@ -5,6 +5,7 @@ import { constants as osConstants } from 'node:os';
 import PQueue from 'p-queue';
 import type { ContainerSpec } from '../spec/container.js';
 import { StartError } from '../workers/start.js';
+import { closeSlave, makeRaw, openSlave } from '../sys/termios.js';
 import type { LaunchConsole } from '../workers/plan.js';
 import type { EventBus } from './events.js';
 import type { LauncherPool } from './launcher-pool.js';
@@ -19,6 +20,14 @@ export interface ConsoleService {
   open(id: string, opts: { buffer: number; logPath: string | null; logMax: number }): Promise<{ slavePath: string }>;
   exited(id: string): Promise<void>;
   remove(id: string): Promise<void>;
+}
+
+interface ConsoleState {
+  slavePath: string;
+  /** a PID 1 has used this pty: the next start needs a fresh one */
+  used: boolean;
+  /** skiffd's own fd on the slave, until PID 1 holds it */
+  hold: number | null;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -79,6 +88,8 @@ export class Supervisor {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private readonly queue: PQueue;
+  /** Open consoles by container name: 'fresh' until a PID 1 has used it, then 'used'. */
+  private readonly consoleState = new Map<string, ConsoleState>();
 
   constructor(private readonly o: SupervisorOptions) {
     this.queue = new PQueue({ concurrency: o.pool.size });
@@ -151,6 +162,14 @@ export class Supervisor {
       throw new ApiError(500, `create state directory \`${this.o.stateStore.dir(spec.name)}\`: ${e.code}`);
     }
     this.records.set(spec.name, r);
+    try {
+      // The console exists from creation on, so a client can attach before the start (docker run does).
+      await this.console(r);
+    } catch (err) {
+      this.records.delete(spec.name);
+      this.o.stateStore.removeSync(spec.name);
+      throw new ApiError(503, `console for ${spec.name}: ${(err as Error).message}`);
+    }
     await this.persist(r);
     this.o.events.emit('create', this.actor(r));
     return r;
@@ -196,10 +215,11 @@ export class Supervisor {
     let console: LaunchConsole = { kind: 'null' };
     try {
       if (this.o.consoles) {
-        const c = r.spec.console;
-        const logPath = c.log === true ? `${this.o.stateStore.dir(r.name)}/console.log` : c.log === false ? null : c.log;
-        const { slavePath } = await this.o.consoles.open(r.id, { buffer: c.buffer, logPath, logMax: c.logMax });
-        console = { kind: 'pty', slavePath };
+        // A console serves one run: a restart gets a fresh pty (and a fresh ring).
+        if (this.consoleState.get(r.name)?.used) await this.closeConsole(r);
+        const c = await this.console(r);
+        c.used = true;
+        console = { kind: 'pty', slavePath: c.slavePath };
       }
       const pid = await this.o.pool.start({
         spec: r.spec,
@@ -209,6 +229,7 @@ export class Supervisor {
       });
       this.o.metrics.observeStartLatency(performance.now() - accepted);
       this.o.metrics.countStart('ok');
+      this.releaseHold(r);
       const handle = this.o.reaper.watch(pid);
       r.status = 'running';
       r.pid = pid;
@@ -228,12 +249,58 @@ export class Supervisor {
       r.failure = failure;
       r.exitCode = failure.exitCode;
       r.finishedAt = new Date().toISOString();
-      if (this.o.consoles && console.kind === 'pty') await this.o.consoles.exited(r.id).catch(() => undefined);
+      if (this.o.consoles && console.kind === 'pty') {
+        this.releaseHold(r);
+        await this.o.consoles.exited(r.id).catch(() => undefined);
+      }
       void this.persist(r);
       this.o.events.emit('die', this.actor(r), { exitCode: String(failure.exitCode), error: failure.message });
       this.notify(r);
       if (err instanceof StartError && /launcher worker/.test(failure.message)) void this.reapStrays();
     }
+  }
+
+  /**
+   * The container's open console, opened on first use. skiffd holds the slave until PID 1
+   * has it (a master whose slave nobody holds reports hang-up, which would end the console
+   * before the container starts), and sets raw mode on it when the container has no TTY.
+   */
+  private async console(r: ContainerRecord): Promise<ConsoleState> {
+    const known = this.consoleState.get(r.name);
+    if (known) return known;
+    const consoles = this.o.consoles;
+    if (!consoles) throw new Error('no console forwarder');
+    const c = r.spec.console;
+    const logPath = c.log === true ? `${this.o.stateStore.dir(r.name)}/console.log` : c.log === false ? null : c.log;
+    const { slavePath } = await consoles.open(r.id, { buffer: c.buffer, logPath, logMax: c.logMax });
+    let hold: number | null = null;
+    try {
+      hold = openSlave(slavePath);
+      // Without a TTY the bytes pass unchanged (no echo, no \r added), as through Docker's pipes.
+      if (!r.spec.tty) makeRaw(hold, slavePath);
+    } catch (err) {
+      if (hold !== null) closeSlave(hold);
+      await consoles.remove(r.id).catch(() => undefined);
+      throw err;
+    }
+    const state: ConsoleState = { slavePath, used: false, hold };
+    this.consoleState.set(r.name, state);
+    return state;
+  }
+
+  private releaseHold(r: ContainerRecord): void {
+    const c = this.consoleState.get(r.name);
+    if (c?.hold != null) {
+      closeSlave(c.hold);
+      c.hold = null;
+    }
+  }
+
+  private async closeConsole(r: ContainerRecord): Promise<void> {
+    if (!this.o.consoles || !this.consoleState.has(r.name)) return;
+    this.releaseHold(r);
+    this.consoleState.delete(r.name);
+    await this.o.consoles.remove(r.id).catch(() => undefined);
   }
 
   private watch(r: ContainerRecord, handle: Live): void {
@@ -384,7 +451,7 @@ export class Supervisor {
     }
     if (this.records.get(r.name) !== r) return; // removed meanwhile (auto-remove)
     this.records.delete(r.name);
-    if (this.o.consoles) await this.o.consoles.remove(r.id).catch(() => undefined);
+    await this.closeConsole(r);
     await this.o.stateStore.remove(r.name);
     this.o.events.emit('destroy', this.actor(r));
     this.notify(r, true);

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { Daemon, DEFAULT_SOCKET, DEFAULT_STATE_DIR } from './daemon.js';
 import { FleetApi } from './fleets.js';
 import { log } from './log.js';
+import { ConsoleHub } from '../forwarder/index.js';
 
 export async function runDaemon(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -12,12 +13,15 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'state-dir': { type: 'string' },
       launchers: { type: 'string' },
       'max-queued': { type: 'string' },
+      'forwarder-threads': { type: 'string' },
     },
     strict: true,
   });
   process.title = 'skiffd';
+  const consoles = new ConsoleHub(values['forwarder-threads'] ? { threads: Number(values['forwarder-threads']) } : {});
   const daemon = new Daemon({
     extensions: (d) => [new FleetApi(d)],
+    consoles,
     socket: values.socket ?? process.env.SKIFF_SOCKET ?? DEFAULT_SOCKET,
     stateDir: values['state-dir'] ?? process.env.SKIFF_STATE_DIR ?? DEFAULT_STATE_DIR,
     ...(values.launchers ? { launchers: Number(values.launchers) } : {}),
@@ -27,7 +31,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const stop = (sig: string) => {
     // Containers outlive skiffd: a restart adopts them. Only the daemon's own parts stop here.
     log('info', 'skiffd stopping', { signal: sig });
-    void daemon.close().then(() => process.exit(0));
+    void daemon.close().then(() => consoles.close()).then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
