@@ -2,10 +2,11 @@
 // (attached) exits with the init's own code, 125 when skiff itself failed, 126 when the
 // command could not be invoked, 127 when it was not found. Data to stdout, diagnostics to stderr.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { call, DaemonError, stream, upgrade } from './client.js';
+import { call, DaemonError, stream } from './client.js';
 import { Deframer } from './frames.js';
 import { cmdFleet } from './fleet.js';
 import { formatTable } from './table.js';
+import { attachTerminal, parseDetachKeys } from './console.js';
 
 class UsageError extends Error {}
 
@@ -94,22 +95,36 @@ async function cmdRun(args: string[]): Promise<number> {
     return 0;
   }
   // Attached: attach first so no output is missed, then start, then wait for the exit code.
-  let attached: Awaited<ReturnType<typeof upgrade>> | null = null;
+  let startError: unknown = null;
+  const startIt = async () => {
+    try {
+      await call('POST', `/containers/${id}/start`);
+    } catch (err) {
+      startError = err;
+      throw err;
+    }
+  };
+  let detached = false;
   try {
-    attached = await upgrade(`/containers/${id}/attach?stream=1&stdout=1&stderr=1&logs=1${values.interactive ? '&stdin=1' : ''}`);
+    const how = await attachTerminal({
+      name: id,
+      tty: values.tty ?? false,
+      detachKeys: [0x1d],
+      logs: true,
+      stdin: values.interactive ?? values.tty ?? false,
+    }, startIt);
+    detached = how === 'detached';
   } catch (err) {
     if (!(err instanceof DaemonError && err.status === 501)) throw err;
     process.stderr.write('skiff: this skiffd has no console forwarder; output is not shown\n');
+    await startIt().catch(() => undefined);
   }
-  const done = attached ? pump(attached, !(values.tty ?? false)) : Promise.resolve();
-  try {
-    await call('POST', `/containers/${id}/start`);
-  } catch (err) {
-    attached?.socket.destroy();
-    return startFailed(err);
+  if (startError) return startFailed(startError);
+  if (detached) {
+    process.stderr.write(`\r\nskiff: detached from ${values.name ?? id} (still running)\r\n`);
+    return 0;
   }
   const waited = await call('POST', `/containers/${id}/wait`);
-  await done;
   return (waited.body as { StatusCode: number }).StatusCode;
 }
 
@@ -124,19 +139,6 @@ function restartPolicy(p: string): { Name: string; MaximumRetryCount: number } {
   const m = /^(no|always|unless-stopped|on-failure)(?::(\d+))?$/.exec(p);
   if (!m) throw new UsageError(`--restart must be no, always, unless-stopped or on-failure[:N], got ${JSON.stringify(p)}`);
   return { Name: m[1]!, MaximumRetryCount: m[2] ? Number(m[2]) : 0 };
-}
-
-/** Copies an attached stream to stdout until it ends. */
-function pump(a: { socket: import('node:net').Socket; head: Buffer }, framed: boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const deframer = framed ? new Deframer((_s, payload) => process.stdout.write(payload)) : null;
-    const out = (b: Buffer) => (deframer ? deframer.push(b) : process.stdout.write(b));
-    if (a.head.length) out(a.head);
-    a.socket.on('data', out);
-    a.socket.on('end', resolve);
-    a.socket.on('close', resolve);
-    a.socket.on('error', resolve);
-  });
 }
 
 interface ListEntry { Id: string; Names: string[]; State: string; Status: string; Command: string; Pid: number; SkiffStatus: string; Created: number }
@@ -163,16 +165,37 @@ async function cmdInspect(args: string[]): Promise<number> {
 }
 
 async function cmdLogs(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string' } });
+  const { values, positionals } = parse(args, { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string' }, all: { type: 'boolean' } });
   const name = one(positionals, 'NAME');
+  if (values.all && values.follow) throw new UsageError('--all reads the log file and cannot be combined with --follow');
   const info = (await call('GET', `/containers/${enc(name)}/json`)).body as { Config: { Tty: boolean } };
-  const q = `stdout=1&stderr=1${values.follow ? '&follow=1' : ''}${values.tail ? `&tail=${enc(values.tail)}` : ''}`;
+  const q = `stdout=1&stderr=1${values.follow ? '&follow=1' : ''}${values.tail ? `&tail=${enc(values.tail)}` : ''}${values.all ? '&source=file' : ''}`;
   const res = await stream('GET', `/containers/${enc(name)}/logs?${q}`);
   const deframer = info.Config.Tty ? null : new Deframer((_s, p) => process.stdout.write(p));
   for await (const chunk of res) {
     if (deframer) deframer.push(chunk as Buffer);
     else process.stdout.write(chunk as Buffer);
   }
+  return 0;
+}
+
+async function cmdConsole(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { 'detach-keys': { type: 'string' }, 'no-logs': { type: 'boolean' } });
+  const name = one(positionals, 'NAME');
+  let keys: number[];
+  try {
+    keys = parseDetachKeys(values['detach-keys'] ?? 'ctrl-]');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const info = (await call('GET', `/containers/${enc(name)}/json`)).body as { Config: { Tty: boolean }; State: { Running: boolean } };
+  if (!info.State.Running) {
+    process.stderr.write(`skiff: ${name} is not running\n`);
+    return 1;
+  }
+  if (process.stdin.isTTY) process.stderr.write(`skiff: attached to ${name}; detach with ${values['detach-keys'] ?? 'Ctrl-]'}\r\n`);
+  const how = await attachTerminal({ name, tty: info.Config.Tty, detachKeys: keys, logs: !values['no-logs'], stdin: true });
+  if (how === 'detached') process.stderr.write(`\r\nskiff: detached from ${name} (still running)\r\n`);
   return 0;
 }
 
@@ -231,6 +254,7 @@ const COMMANDS: Record<string, Command> = {
   ps: cmdPs,
   inspect: cmdInspect,
   logs: cmdLogs,
+  console: cmdConsole,
   stop: cmdStop,
   kill: cmdKill,
   rm: cmdRm,

@@ -8,7 +8,7 @@ import { toInspect, toListEntry } from './docker-shape.js';
 import { ApiError, signalNumber, type Supervisor, type WaitCondition } from './containers.js';
 import type { EventBus } from './events.js';
 import type { Metrics } from './metrics.js';
-import { isActive } from './record.js';
+import { isActive, type ContainerRecord } from './record.js';
 
 export const API_VERSION = '1.41';
 export const MIN_API_VERSION = '1.24';
@@ -251,7 +251,7 @@ export class Api {
     res.writeHead(200, { 'Content-Type': framed ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream', 'Api-Version': API_VERSION });
     const out = (b: Buffer) => res.write(framed ? frame(1, b) : b);
     if (!follow) {
-      let data = await this.d.consoles.ring(r.id).catch(() => Buffer.alloc(0));
+      let data = q.get('source') === 'file' ? await this.logFile(r) : await this.d.consoles.ring(r.id).catch(() => Buffer.alloc(0));
       const tail = q.get('tail');
       if (tail !== null && tail !== 'all' && Number(tail) >= 0) data = tailLines(data, Number(tail));
       if (data.length) out(data);
@@ -262,6 +262,16 @@ export class Api {
     client.output.on('data', (b: Buffer) => out(b));
     client.output.on('end', () => res.end());
     res.on('close', () => client.close());
+  }
+
+  /** skiff's own: the whole console log (the rotated file, then the current one) instead of the ring. */
+  private async logFile(r: ContainerRecord): Promise<Buffer> {
+    const { log } = r.spec.console;
+    if (log === false) throw new ApiError(400, `${r.name} keeps no console log file (console.log is off); its ring is what \`logs\` shows`);
+    const path = log === true ? `${this.d.supervisor.stateDir(r.name)}/console.log` : log;
+    const { readFile } = await import('node:fs/promises');
+    const parts = await Promise.all([`${path}.1`, path].map((p) => readFile(p).catch(() => Buffer.alloc(0))));
+    return Buffer.concat(parts);
   }
 
   private async attach(ref: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {

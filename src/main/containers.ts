@@ -112,6 +112,10 @@ export class Supervisor {
     throw new ApiError(404, `No such container: ${ref}`);
   }
 
+  stateDir(name: string): string {
+    return this.o.stateStore.dir(name);
+  }
+
   queueDepth(): number {
     return this.queue.size + this.queue.pending;
   }
