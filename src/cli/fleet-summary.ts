@@ -51,7 +51,7 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 function isFailure(c: FleetContainerView, job: boolean): boolean {
   if (c.status === 'failed') return true;
-  if (c.status === 'created' || c.status === 'queued') return c.error !== null; // not started: a dependency failed
+  if (c.status === 'created') return c.error !== null; // not started: a dependency failed
   // A service's container that ended is a failure of `up` only if this operation could not start it;
   // a job's is a failure whenever it did not exit 0.
   return job && c.status === 'exited' && c.exitCode !== 0;

@@ -102,22 +102,22 @@ export class FleetApi implements Extensions {
 
   async handle(method: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     if (path === '/fleets') {
-      if (method === 'GET') return this.done(sendJson(res, 200, this.list()));
-      if (method === 'POST') return this.done(await this.up(req, res));
-      return false;
+      if (method === 'GET') sendJson(res, 200, this.list());
+      else if (method === 'POST') await this.up(req, res);
+      else return false;
+      return true;
     }
     const m = /^\/fleets\/([^/]+)$/.exec(path);
     if (!m) return false;
     const name = decodeURIComponent(m[1]!);
     if (method === 'GET') {
       const containers = new URL(req.url ?? '/', 'http://skiffd').searchParams.get('containers');
-      return this.done(sendJson(res, 200, this.view(name, containers !== '0' && containers !== 'false')));
+      sendJson(res, 200, this.view(name, containers !== '0' && containers !== 'false'));
+    } else if (method === 'DELETE') {
+      sendJson(res, 200, await this.down(name));
+    } else {
+      return false;
     }
-    if (method === 'DELETE') return this.done(sendJson(res, 200, await this.down(name)));
-    return false;
-  }
-
-  private done(_: void): true {
     return true;
   }
 
