@@ -210,6 +210,9 @@ services:
     for (const n of expected[1]) expect(run.stdout).to.include(`  ${n}: exited with 1\n`);
     for (const n of expected[2]) expect(run.stdout).to.include(`  ${n}: exited with 2\n`);
     for (const n of expected[0]) expect(run.stdout).not.to.include(`  ${n}: `);
+    // The console's last lines follow a failure's name, or a note says why they cannot.
+    expect(run.stdout).to.satisfy((out: string) => out.includes('  jobs-job-1: exited with 1\n    | job 1\n')
+      || /^ {2}\(console output is not available: .+\)$/m.test(out));
 
     // Again, as JSON: the jobs that ran are kept, not run again.
     const json = await d.cli(['fleet', 'up', '--wait', '--json', file]);
