@@ -2,9 +2,9 @@
 // pipe, the ring, the log and the attached clients. Nothing here blocks: every fd is
 // non-blocking, and whoever cannot take bytes now loses them (the ring its oldest ones).
 //
-//   master ──splice──▶ staging ──tee──▶ ring      (always all of it: drop-oldest)
-//   (or read+write)       │     ──tee──▶ client k (what fits; the rest counted as dropped)
-//                         └─splice──▶ log file, else /dev/null (empties staging)
+//   master ──splice──▶ staging ──tee──▶ client k  (what fits; the rest counted as dropped)
+//   (or read+write)       │     ──tee──▶ ring      (with a log: always all of it, drop-oldest)
+//                         └─splice──▶ log file, or without a log the ring itself (empties staging)
 //
 // Staging is empty between two calls into this object, which is what lets an attach,
 // handled between two loop iterations, replay the ring and then see every later byte
@@ -164,11 +164,18 @@ export class ForwardedConsole {
     return n;
   }
 
-  /** Hands the `count` bytes in staging to the ring, each client and the log, and empties staging. */
+  /** Hands the `count` bytes in staging to each client, the ring and the log, and empties staging. */
   private distribute(count: number): void {
     const staging = this.staging!;
+    if (this.log === null) {
+      // Clients get copies (tee), then the ring takes the bytes themselves (splice).
+      for (const client of this.clients.values()) this.feedClient(client, staging.read, count);
+      this.ring.consumeFrom(staging.read, count);
+      return;
+    }
     while (count > 0) {
-      // The ring takes first and sets the round's size, so every reader gets the same bytes.
+      // The ring takes a copy first and sets the round's size, so every reader gets the
+      // same bytes; the log then takes the bytes themselves.
       const round = this.ring.feedFrom(staging.read, count);
       for (const client of this.clients.values()) this.feedClient(client, staging.read, round);
       this.consume(staging.read, round);

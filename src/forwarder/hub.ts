@@ -98,7 +98,6 @@ export class ConsoleHub {
       concurrentTasksPerWorker: 1,
       // The tasks never finish: Atomics.wait-based task hand-off would only get in the way.
       atomics: 'disabled',
-      idleTimeout: Number.MAX_SAFE_INTEGER,
     });
     for (let index = 0; index < count; index++) {
       const { port1, port2 } = new MessageChannel();
@@ -106,7 +105,7 @@ export class ConsoleHub {
       const task: ThreadTask = { index, port: port2, wakeFd, spliceTty: options.spliceTty ?? true, clientBacklog };
       const thread: Thread = { index, port: port1, wakeFd, consoles: 0, task: Promise.resolve(), failure: null };
       thread.task = this.pool.run(task, { transferList: [port2] }).then(
-        () => { thread.failure ??= new Error(`forwarder thread skiff-fwd-${index} has stopped`); },
+        () => this.threadFailed(thread, new Error('it has stopped')),
         (err: unknown) => this.threadFailed(thread, err),
       );
       port1.on('message', (reply: Reply) => this.onReply(reply));
@@ -202,6 +201,7 @@ export class ConsoleHub {
 
   private request<T extends Expect>(thread: Thread, msg: Request & { seq: number }, expect: T, what: string): Promise<Extract<Reply, { type: T }>> {
     if (thread.failure) return Promise.reject(new ConsoleError(consoleId(msg), `${what}: ${thread.failure.message}`, 'ECONSOLE', { cause: thread.failure }));
+    if (this.closing && msg.type !== 'shutdown') return Promise.reject(new ConsoleError(consoleId(msg), `${what}: the console hub is closed`, 'ECONSOLE'));
     return new Promise((resolve, reject) => {
       this.pending.set(msg.seq, { thread, expect, id: consoleId(msg), what, resolve: resolve as (r: Reply) => void, reject });
       thread.port.postMessage(msg);
@@ -234,9 +234,10 @@ export class ConsoleHub {
     }
   }
 
+  /** The thread's task ended (after shutdown) or threw: whatever still waits on it fails. */
   private threadFailed(thread: Thread, err: unknown): void {
     const cause = err instanceof Error ? err : new Error(String(err));
-    thread.failure = new Error(`forwarder thread skiff-fwd-${thread.index} failed: ${cause.message}`, { cause });
+    thread.failure ??= new Error(`forwarder thread skiff-fwd-${thread.index}: ${cause.message}`, { cause });
     for (const [seq, p] of this.pending) {
       if (p.thread !== thread) continue;
       this.pending.delete(seq);

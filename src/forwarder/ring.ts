@@ -9,12 +9,13 @@
 // of segments, each a pipe, oldest first. With buffers at least half full (a flood) that is
 // always enough and nothing is copied. When short buffers (a trickle of small writes) fill
 // every slot, the ring is packed once: read out and written back, write(2) fills whole pages.
-// Either way the ring never holds more than `limit` bytes and what it holds is always a
-// suffix of the output, with no gap.
+// Old bytes are dropped in batches: the pipes may run up to 64 KiB past `limit`, and
+// readers get only the last `limit` bytes. What the ring holds is always a suffix of the
+// output, with no gap.
 import { readFileSync } from 'node:fs';
 import { O_CLOEXEC, O_NONBLOCK, close, readRaw } from '../sys/libc.js';
 import { SysError } from '../sys/errno.js';
-import { EAGAIN, EPERM, SPLICE_F_NONBLOCK, getPipeSize, pipe, setPipeSize, splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
+import { EAGAIN, EINTR, EPERM, SPLICE_F_NONBLOCK, getPipeSize, pipe, setPipeSize, splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
 
 export const PAGE = 4096;
 
@@ -63,69 +64,94 @@ interface Segment {
   bytes: number;
 }
 
+/** How far past its limit the ring may run before it drops: old bytes go in batches, not per write. */
+const SLACK = 64 * 1024;
+
 export class Ring {
-  /** bytes the ring holds now */
-  bytes = 0;
-  /** bytes dropped from the front so far */
-  dropped = 0;
   /** capacity of each segment pipe */
   readonly segmentCapacity: number;
+  private readonly slack: number;
   private readonly maxSegments: number;
   /** oldest first, never empty; the last one takes new bytes */
   private readonly segments: Segment[] = [];
+  /** bytes in the pipes: up to limit + slack; readers see the last `limit` of them */
+  private stored = 0;
+  private droppedBytes = 0;
 
   constructor(readonly limit: number, private readonly devNull: number, private readonly scratch: Scratch) {
-    const first = makePipe(2 * limit);
+    this.slack = Math.min(limit, SLACK);
+    const hold = limit + this.slack;
+    const first = makePipe(2 * hold);
     this.segmentCapacity = first.capacity;
     this.segments.push({ pipe: first.pipe, bytes: 0 });
     // One pipe if it has the slots; else enough segments for twice the slots, plus the one
     // being emptied at the front while the last one fills.
     const c = this.segmentCapacity;
-    this.maxSegments = c >= 2 * limit ? 1 : Math.ceil((2 * limit) / c) + 1;
+    this.maxSegments = c >= 2 * hold ? 1 : Math.ceil((2 * hold) / c) + 1;
   }
 
-  /** Pipes (two fds each) the ring has open now. */
-  get pipes(): number {
-    return this.segments.length;
+  /** bytes the ring holds, as readers see it: the most recent output, at most `limit` */
+  get bytes(): number {
+    return Math.min(this.stored, this.limit);
+  }
+
+  /** output bytes no longer in the ring: dropped, or held back in the slack */
+  get dropped(): number {
+    return this.droppedBytes + (this.stored - this.bytes);
   }
 
   /**
-   * Tees the first bytes of `staging` (up to `want`) into the ring, first dropping the
-   * oldest bytes it no longer has room for. Returns how many it took: at least one, and
-   * exactly those first bytes, so the caller hands the same count to everyone else.
+   * Tees the first bytes of `staging` (up to `want`) into the ring. Returns how many it
+   * took: at least one, and exactly those first bytes, so the caller hands the same count
+   * to everyone else and then consumes them (into the log).
    */
   feedFrom(staging: number, want: number): number {
     want = Math.min(want, this.limit);
+    this.trimFor(want);
     let packed = false;
     for (;;) {
-      const excess = this.bytes + want - this.limit;
-      if (excess > 0) this.drop(excess);
       const tail = this.segments[this.segments.length - 1]!;
       const n = tee(staging, tail.pipe.write, want, SPLICE_F_NONBLOCK);
       if (n > 0) {
         tail.bytes += n;
-        this.bytes += n;
+        this.stored += n;
         return n;
       }
       if (n !== -EAGAIN) throw new SysError('tee', -n, 'staging pipe → ring');
-      // The last segment has no free slot.
-      if (this.segments.length < this.maxSegments) {
-        this.segments.push(this.newSegment());
-      } else if (!packed) {
-        this.pack(); // short buffers fill every slot: the same bytes in full pages
-        packed = true;
+      packed = this.makeRoom(packed);
+    }
+  }
+
+  /** Moves the first `count` bytes of `staging` into the ring (splice: no tee, no copy). */
+  consumeFrom(staging: number, count: number): void {
+    if (count > this.limit) {
+      // Older than the ring can hold before they arrive: straight to /dev/null.
+      spliceAll(staging, this.devNull, count - this.limit, 'staging pipe → /dev/null');
+      this.droppedBytes += count - this.limit;
+      count = this.limit;
+    }
+    this.trimFor(count);
+    let packed = false;
+    while (count > 0) {
+      const tail = this.segments[this.segments.length - 1]!;
+      const n = splice(staging, tail.pipe.write, count, SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        tail.bytes += n;
+        this.stored += n;
+        count -= n;
+        packed = false; // progress: if short buffers fill the slots again, packing helps again
+      } else if (n === -EAGAIN) {
+        packed = this.makeRoom(packed);
       } else {
-        // Not reached with the sizes above; if it were, dropping the oldest always makes room.
-        const head = this.segments[0]!;
-        this.drop(this.segments.length > 1 ? head.bytes : Math.min(head.bytes, PAGE));
+        throw new SysError('splice', n < 0 ? -n : EAGAIN, 'staging pipe → ring');
       }
     }
   }
 
   /** A copy of what the ring holds, taken through a temporary pipe: the ring is not consumed. */
   snapshot(): Uint8Array {
-    const out = new Uint8Array(this.bytes);
-    if (this.bytes === 0) return out;
+    const all = new Uint8Array(this.stored);
+    if (this.stored === 0) return all;
     const tmp = makePipe(this.segmentCapacity);
     try {
       let off = 0;
@@ -134,18 +160,39 @@ export class Ring {
         // The temporary pipe has a segment's slots, so the whole segment fits.
         const n = tee(seg.pipe.read, tmp.pipe.write, seg.bytes, SPLICE_F_NONBLOCK);
         if (n !== seg.bytes) throw new SysError('tee', n < 0 ? -n : EAGAIN, 'ring → snapshot pipe');
-        readFully(tmp.pipe.read, Buffer.from(out.buffer, off, n), 'ring snapshot');
+        readFully(tmp.pipe.read, Buffer.from(all.buffer, off, n), 'ring snapshot');
         off += n;
       }
     } finally {
       close(tmp.pipe.read);
       close(tmp.pipe.write);
     }
-    return out;
+    return all.subarray(this.stored - this.bytes);
   }
 
   close(): void {
     for (const seg of this.segments.splice(0)) closePipe(seg.pipe);
+  }
+
+  /** Before `count` more bytes (at most limit): past limit + slack, drop the oldest down to where limit remain after them. */
+  private trimFor(count: number): void {
+    if (this.stored + count > this.limit + this.slack) this.drop(this.stored + count - this.limit);
+  }
+
+  /** The last segment has no free slot: another segment, else pack once, else drop the oldest. */
+  private makeRoom(packed: boolean): boolean {
+    if (this.segments.length < this.maxSegments) {
+      this.segments.push(this.newSegment());
+      return packed;
+    }
+    if (!packed) {
+      this.pack(); // short buffers fill every slot: the same bytes in full pages
+      return true;
+    }
+    // Not reached with the sizes above; if it were, dropping the oldest always makes room.
+    const head = this.segments[0]!;
+    this.drop(this.segments.length > 1 ? head.bytes : Math.min(head.bytes, PAGE));
+    return packed;
   }
 
   private newSegment(): Segment {
@@ -161,19 +208,19 @@ export class Ring {
   private drop(count: number): void {
     while (count > 0) {
       const head = this.segments[0]!;
-      const n = splice(head.pipe.read, this.devNull, Math.min(count, head.bytes), SPLICE_F_NONBLOCK);
-      if (n <= 0) throw new SysError('splice', n < 0 ? -n : EAGAIN, 'ring → /dev/null');
+      const n = Math.min(count, head.bytes);
+      spliceAll(head.pipe.read, this.devNull, n, 'ring → /dev/null');
       count -= n;
       head.bytes -= n;
-      this.bytes -= n;
-      this.dropped += n;
+      this.stored -= n;
+      this.droppedBytes += n;
       if (head.bytes === 0 && this.segments.length > 1) closePipe(this.segments.shift()!.pipe);
     }
   }
 
   /** Reads the ring out and writes it back into as few segments as its bytes need, in full pages. */
   private pack(): void {
-    const buf = this.scratch.get(this.bytes).subarray(0, this.bytes);
+    const buf = this.scratch.get(this.stored).subarray(0, this.stored);
     let off = 0;
     for (const seg of this.segments) {
       readFully(seg.pipe.read, buf.subarray(off, off + seg.bytes), 'ring (packing)');
@@ -195,6 +242,16 @@ export class Ring {
         throw new SysError('write', -n, 'ring (packing)');
       }
     }
+  }
+}
+
+/** Splices exactly `count` bytes known to be waiting in a pipe. */
+function spliceAll(from: number, to: number, count: number, what: string): void {
+  while (count > 0) {
+    const n = splice(from, to, count, SPLICE_F_NONBLOCK);
+    if (n === -EINTR) continue;
+    if (n <= 0) throw new SysError('splice', n < 0 ? -n : EAGAIN, what);
+    count -= n;
   }
 }
 
