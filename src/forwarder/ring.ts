@@ -84,10 +84,11 @@ export class Ring {
     const first = makePipe(2 * hold);
     this.segmentCapacity = first.capacity;
     this.segments.push({ pipe: first.pipe, bytes: 0 });
-    // One pipe if it has the slots; else enough segments for twice the slots, plus the one
-    // being emptied at the front while the last one fills.
+    // One pipe if it has the slots; else enough segments for twice the slots the limit
+    // needs, plus the one being emptied at the front while the last one fills (1 MiB with
+    // pipe-max-size 1 MiB: three pipes at most, six fds, and only while output floods).
     const c = this.segmentCapacity;
-    this.maxSegments = c >= 2 * hold ? 1 : Math.ceil((2 * hold) / c) + 1;
+    this.maxSegments = c >= 2 * hold ? 1 : Math.ceil((2 * limit) / c) + 1;
   }
 
   /** bytes the ring holds, as readers see it: the most recent output, at most `limit` */
