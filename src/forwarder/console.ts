@@ -263,8 +263,8 @@ export class ForwardedConsole {
   write(data: Uint8Array): boolean {
     if (this.ended) return false;
     if (this.input.length > 0) {
-      this.queueInput(Buffer.from(data));
-      return true;
+      this.queueInput(Buffer.from(data)); // behind what already waits, to keep the order
+      return this.wantsWrite;
     }
     const n = writeRaw(this.master, data);
     if (n === data.length) return false;
@@ -273,11 +273,12 @@ export class ForwardedConsole {
       throw new SysError('write', -n, this.slavePath);
     }
     this.queueInput(Buffer.from(data.subarray(Math.max(n, 0))));
-    return true;
+    return this.wantsWrite;
   }
 
   private queueInput(chunk: Buffer): void {
-    if (this.inputBytes + chunk.length > INPUT_LIMIT) return; // the container is not reading: drop, never block
+    // The container is not reading: past the bound, whole writes are dropped (never a part of one), never blocked on.
+    if (this.inputBytes + chunk.length > INPUT_LIMIT) return;
     this.input.push(chunk);
     this.inputBytes += chunk.length;
     this.wantsWrite = true;
