@@ -6,6 +6,7 @@ import { call, DaemonError, stream } from './client.js';
 import { Deframer } from './frames.js';
 import { cmdFleet } from './fleet.js';
 import { formatTable } from './table.js';
+import { TerminalEscaper } from './escape.js';
 import { attachTerminal, parseDetachKeys } from './console.js';
 
 class UsageError extends Error {}
@@ -15,7 +16,7 @@ const USAGE = `usage: skiff <command> [options]
   run [--name N] [--rootfs host|DIR] [--image DIR] [--hostname H] [--mount SRC:DST[:ro]]
       [--tmpfs DST] [--env K=V] [--workdir D] [--restart P] [-d|--detach] [--rm] [-t|--tty] -- CMD [ARG...]
   ps [--all] [--json]            inspect NAME
-  logs NAME [--follow]           console NAME (detach: Ctrl-])
+  logs NAME [--follow] [--raw]   console NAME (detach: Ctrl-])
   stop NAME [--time S]           kill NAME [--signal SIG]
   rm [-f] NAME                   wait NAME
   fleet up|down|status FILE      bench [--count N] [--concurrency C] [--vs runc] [--json]
@@ -165,16 +166,19 @@ async function cmdInspect(args: string[]): Promise<number> {
 }
 
 async function cmdLogs(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string' }, all: { type: 'boolean' } });
+  const { values, positionals } = parse(args, { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string' }, all: { type: 'boolean' }, raw: { type: 'boolean' } });
   const name = one(positionals, 'NAME');
   if (values.all && values.follow) throw new UsageError('--all reads the log file and cannot be combined with --follow');
   const info = (await call('GET', `/containers/${enc(name)}/json`)).body as { Config: { Tty: boolean } };
   const q = `stdout=1&stderr=1${values.follow ? '&follow=1' : ''}${values.tail ? `&tail=${enc(values.tail)}` : ''}${values.all ? '&source=file' : ''}`;
   const res = await stream('GET', `/containers/${enc(name)}/logs?${q}`);
-  const deframer = info.Config.Tty ? null : new Deframer((_s, p) => process.stdout.write(p));
+  // On a terminal, what the container printed is shown, not obeyed (no screen clearing, no retitling).
+  const escaper = process.stdout.isTTY && !values.raw ? new TerminalEscaper() : null;
+  const write = (b: Buffer) => process.stdout.write(escaper ? escaper.push(b) : b);
+  const deframer = info.Config.Tty ? null : new Deframer((_s, p) => write(p));
   for await (const chunk of res) {
     if (deframer) deframer.push(chunk as Buffer);
-    else process.stdout.write(chunk as Buffer);
+    else write(chunk as Buffer);
   }
   return 0;
 }
