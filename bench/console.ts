@@ -8,7 +8,7 @@
 //
 //   node dist/bench/console.js [--mb 256] [--rounds 3] [--no-splice] [--writer 'dd …'] [--json]
 import { mkdtempSync, rmSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleHub } from '../src/forwarder/index.js';
 import { Reaper } from '../src/main/reaper.js';
@@ -143,6 +143,7 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const count = Math.ceil((o.mb * MiB) / 65536);
   const writer = o.writer ?? `dd if=/dev/zero bs=64k count=${count} 2>/dev/null`;
+  const loadBefore = loadavg()[0]!;
   const bench = new Bench(o, writer);
   const runs: Record<'raw' | 'attached' | 'detached', Sample[]> = { raw: [], attached: [], detached: [] };
   try {
@@ -163,11 +164,13 @@ async function main(): Promise<void> {
     bytes: samples[0]!.bytes,
   }]));
   const ratio = summary.attached!.mibPerSecond / summary.raw!.mibPerSecond;
+  const load = [loadBefore, loadavg()[0]!];
   if (o.json) {
-    console.log(JSON.stringify({ writer, splice: o.splice, rounds: o.rounds, kernel: release(), ...summary, ratio }, null, 2));
+    console.log(JSON.stringify({ writer, splice: o.splice, rounds: o.rounds, kernel: release(), loadavg: load, ...summary, ratio }, null, 2));
     return;
   }
-  console.log(`console bench: writer \`${writer}\`, ${o.rounds} rounds, kernel ${release()}, ${o.splice ? 'splice' : 'read/write (forced)'}; medians`);
+  console.log(`console bench: writer \`${writer}\`, ${o.rounds} rounds, kernel ${release()}, ${o.splice ? 'splice' : 'read/write (forced)'}, `
+    + `load average ${load.map((l) => l.toFixed(2)).join(' → ')}; medians`);
   const line = (name: string, k: string): void => {
     const s = summary[k]!;
     console.log(`  ${name.padEnd(34)} ${s.mibPerSecond.toFixed(1).padStart(7)} MiB/s (best ${s.bestMibPerSecond.toFixed(1)})   skiff CPU ${s.cpuSecondsPerGB.toFixed(2)} s/GB${s.droppedBytes ? `   dropped ${s.droppedBytes} B` : ''}`);
@@ -176,6 +179,8 @@ async function main(): Promise<void> {
   line('ConsoleHub → 1 attached reader', 'attached');
   line('ConsoleHub, nobody attached', 'detached');
   console.log(`  ratio attached / raw: ${(ratio * 100).toFixed(1)}% (target ≥ 80%)`);
+  const rounds = (k: keyof typeof runs): string => runs[k].map((s) => rate(s).toFixed(0)).join(' ');
+  console.log(`  per round, MiB/s: raw ${rounds('raw')} | attached ${rounds('attached')} | nobody ${rounds('detached')}`);
 }
 
 main().catch((err: unknown) => {
