@@ -11,7 +11,7 @@ import { log } from './log.js';
 import { Metrics } from './metrics.js';
 import { Reaper } from './reaper.js';
 import { StateStore } from './state-store.js';
-import { raiseSoftLimit, RLIMIT_NOFILE } from '../sys/libc.js';
+import { peerCredentials, raiseSoftLimit, RLIMIT_NOFILE } from '../sys/libc.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -92,6 +92,21 @@ export class Daemon {
     });
     const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
       void api.handle(req, res);
+    });
+    // The socket is 0600 already; the kernel's word on who connected is the second lock.
+    server.on('connection', (sock: import('node:net').Socket) => {
+      const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      if (fd === undefined || fd < 0) return;
+      try {
+        const peer = peerCredentials(fd);
+        if (peer.uid !== 0 && peer.uid !== process.getuid?.()) {
+          log('warn', 'refused a connection from another user', { uid: peer.uid, pid: peer.pid });
+          sock.destroy();
+        }
+      } catch (err) {
+        log('warn', 'could not read peer credentials', { error: (err as Error).message });
+        sock.destroy();
+      }
     });
     server.on('clientError', (_err, sock) => {
       if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');

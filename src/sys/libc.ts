@@ -251,3 +251,20 @@ export function raiseSoftLimit(resource: number): number {
   }
   return Number(lim[0]);
 }
+
+// ── peer credentials of a unix socket ──
+const sock = {
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)'),
+};
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+
+export interface PeerCredentials { pid: number; uid: number; gid: number }
+
+/** Who is at the other end of a connected unix socket, as the kernel saw it at connect(). */
+export function peerCredentials(fd: number): PeerCredentials {
+  const cred = Buffer.alloc(12);
+  const len = [12];
+  check(sock.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, len), 'getsockopt(SO_PEERCRED)', `fd ${fd}`);
+  return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
+}

@@ -84,3 +84,24 @@ describe('skiffd API: bad input', function () {
     expect(statSync(d.socket).mode & 0o777).to.equal(0o600);
   });
 });
+
+describe('skiffd API: who may connect', function () {
+  this.timeout(30_000);
+  it('refuses a peer that is neither root nor skiffd\'s user, even past the file mode', async () => {
+    const d = new TestDaemon();
+    await d.start();
+    try {
+      const { chmodSync } = await import('node:fs');
+      const { spawnSync } = await import('node:child_process');
+      chmodSync(d.socket, 0o666); // open the door on purpose: SO_PEERCRED must still say no
+      chmodSync(d.dir, 0o755);
+      const script = `require('net').connect(${JSON.stringify(d.socket)}).on('connect', function () { this.write('GET /_ping HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'); }).on('data', (b) => { process.stdout.write(b); }).on('error', () => {}).on('close', () => process.stdout.write('closed'))`;
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 });
+      expect(r.stdout, r.stderr).to.equal('closed');
+      expect(d.log()).to.include('refused a connection from another user');
+      expect((await d.api('GET', '/_ping')).text).to.equal('OK');
+    } finally {
+      await d.destroy();
+    }
+  });
+});
