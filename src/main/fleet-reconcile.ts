@@ -1,7 +1,7 @@
 // Carries out a fleet plan (fleet-plan.ts) against the supervisor.
 //
-//   removals ─┐                 (bounded: io)
-//   create / replace each container ─▶ ready[name]
+//   removals                        (bounded: stops)
+//   create / replace each container ─▶ ready[name]   (bounded: creates)
 //   per service, once its depends_on conditions hold:
 //       start each of its containers   (bounded: starts; 429 → back off and retry)
 //
@@ -20,8 +20,14 @@ import type { ContainerRecord } from './record.js';
 export interface ReconcileLimits {
   /** starts this reconcile keeps in the supervisor's queue at once */
   starts: number;
-  /** creates, stops and removals at once */
-  io: number;
+  /**
+   * creates at once: a create is a directory, a console and a synced state file, far quicker
+   * than a start, so a few suffice to stay ahead of the starts; more only make bursts that
+   * delay the launchers' replies on skiffd's event loop (and grow its heap).
+   */
+  creates: number;
+  /** stops and removals at once: they mostly wait (for an exit, a grace period) */
+  stops: number;
 }
 
 // A 429 costs skiffd next to nothing, and a queue that was full frees a slot within one
@@ -54,11 +60,12 @@ interface ServiceOutcome {
 }
 
 export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: Operation, limits: ReconcileLimits): Promise<void> {
-  const io = new PQueue({ concurrency: limits.io });
+  const creates = new PQueue({ concurrency: limits.creates });
+  const stops = new PQueue({ concurrency: limits.stops });
   const starts = new PQueue({ concurrency: limits.starts });
   const { signal } = op;
 
-  const removals = plan.remove.map((name) => io.add(() => stopAndRemove(sup, name))
+  const removals = plan.remove.map((name) => stops.add(() => stopAndRemove(sup, name))
     .catch((err: unknown) => op.fail(name, `remove: ${message(err)}`)));
 
   // Every missing container is created up front, before its dependencies are met, so that
@@ -67,15 +74,26 @@ export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: O
   for (const sp of plan.services) {
     for (const a of sp.actions) {
       if (a.kind !== 'create' && a.kind !== 'replace') continue;
-      ready.set(a.name, io.add(async () => {
-        if (a.kind === 'replace') await stopAndRemove(sup, a.name);
+      ready.set(a.name, (async (): Promise<boolean> => {
+        if (a.kind === 'replace') {
+          // The old container's stop may sit out a grace period: it waits among the stops,
+          // not in a create slot.
+          try {
+            await stops.add(() => stopAndRemove(sup, a.name));
+          } catch (err) {
+            op.fail(a.name, `remove the old container: ${message(err)}`);
+            return false;
+          }
+        }
         if (signal.aborted) return false;
-        await sup.create(a.spec, { fleet: fleet.name });
-        return true;
-      }).then((ok) => ok === true, (err: unknown) => {
-        op.fail(a.name, `create: ${message(err)}`);
-        return false;
-      }));
+        try {
+          await creates.add(() => sup.create(a.spec, { fleet: fleet.name }));
+          return true;
+        } catch (err) {
+          op.fail(a.name, `create: ${message(err)}`);
+          return false;
+        }
+      })());
     }
   }
 
@@ -142,7 +160,7 @@ export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: O
   // outcomes it waits for already registered.
   for (const name of serviceOrder(fleet).flat()) outcomes.set(name, runService(byName.get(name)!));
   await Promise.all([...removals, ...outcomes.values()]);
-  await io.onIdle();
+  await Promise.all([creates.onIdle(), stops.onIdle()]);
 }
 
 /** The record once it is not running, or null if it was removed. */

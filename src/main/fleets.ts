@@ -96,7 +96,8 @@ export class FleetApi implements Extensions {
       // Enough queued starts to keep every launcher busy, few enough that a `skiff run`
       // arriving meanwhile waits behind a handful of fleet starts, not a thousand.
       starts: opts.limits?.starts ?? Math.max(16, d.pool.size * 8),
-      io: opts.limits?.io ?? 64,
+      creates: opts.limits?.creates ?? 16,
+      stops: opts.limits?.stops ?? 128,
     };
   }
 
@@ -126,9 +127,14 @@ export class FleetApi implements Extensions {
   }
 
   private list(): unknown {
-    const names = new Set<string>(this.ops.keys());
-    for (const r of this.sup.list()) if (r.fleet !== null) names.add(r.fleet);
-    return [...names].sort().map((n) => fleetListEntry(n, this.members(n), this.ops.get(n) ?? null));
+    const byFleet = new Map<string, ContainerRecord[]>([...this.ops.keys()].map((n) => [n, []]));
+    for (const r of this.sup.list()) {
+      if (r.fleet === null) continue;
+      const list = byFleet.get(r.fleet);
+      if (list) list.push(r);
+      else byFleet.set(r.fleet, [r]);
+    }
+    return [...byFleet].sort(([a], [b]) => a.localeCompare(b)).map(([n, members]) => fleetListEntry(n, members, this.ops.get(n) ?? null));
   }
 
   private view(name: string, containers: boolean): unknown {
@@ -209,8 +215,7 @@ export class FleetApi implements Extensions {
       const op = new Operation(this.nextId++, 'down', plan, [], new Set(members.map((r) => r.name)));
       this.ops.set(name, op);
       log('info', 'fleet down', { fleet: name, operation: op.id, containers: members.length });
-      // Stops mostly wait (for exits, or a grace period): many at once cost little.
-      const bound = new PQueue({ concurrency: this.limits.io * 2 });
+      const bound = new PQueue({ concurrency: this.limits.stops });
       let removed = 0;
       await Promise.all(members.map((r) => bound.add(async () => {
         try {
