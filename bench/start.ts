@@ -11,8 +11,8 @@
 // runc, crun and unshare run from bash loops timed by bash itself (see runExternal); crun's loop
 // runs inside `unshare -m` with /sys/fs/cgroup/unified unmounted, which crun needs on this
 // machine's hybrid cgroup layout, and that set-up is outside the timed part.
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import { validateSpec, type ContainerSpec } from '../src/spec/container.js';
 import type { FromLauncher, ToLauncher } from '../src/workers/protocol.js';
 import type { StartRequest } from '../src/workers/start.js';
 import { buildRootfs, writeOciBundle } from './bundle.js';
+import { runExternalWithWarmup, type ExternalPlan, type Sample } from './external.js';
 
 type Runtime = 'skiff' | 'runc' | 'crun' | 'unshare';
 const RUNTIMES: Runtime[] = ['skiff', 'runc', 'crun', 'unshare'];
@@ -34,12 +35,6 @@ interface Options {
   json: boolean;
 }
 
-interface Sample {
-  latenciesMs: number[];
-  wallMs: number;
-  failed: number;
-  firstError: string | null;
-}
 
 /** CPU seconds spent so far by this process and every descendant reaped so far. */
 function treeCpuSeconds(): number {
@@ -122,91 +117,6 @@ async function drive(count: number, concurrency: number, job: (slot: number, i: 
     }
   }));
   return { latenciesMs, wallMs: performance.now() - t0, failed, firstError };
-}
-
-// ── external commands: runc, crun, unshare ──
-//
-// They run from a bash loop, timed with bash's $EPOCHREALTIME (no extra process per run): forking
-// from a small shell is the cheapest way to start a command, so the references get their best
-// case, not the cost of forking this large Node process. `concurrency` loops run side by side,
-// each taking its share of the runs; wall time is from the first loop's start to the last one's end.
-
-interface ExternalPlan {
-  runtime: 'runc' | 'crun' | 'unshare';
-  count: number;
-  concurrency: number;
-  bundle: string;
-  stateRoot: string;
-  dir: string;
-}
-
-function commandFor(p: ExternalPlan): string {
-  const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-  switch (p.runtime) {
-    case 'runc':
-    case 'crun':
-      return `${p.runtime} --root ${q(p.stateRoot)} run --bundle ${q(p.bundle)} "skiff-bench-$$-$1-$i"`;
-    case 'unshare':
-      return 'unshare --fork --pid --mount --uts --ipc --net --mount-proc /bin/true';
-  }
-}
-
-function bashLoop(p: ExternalPlan): string {
-  const per = Array.from({ length: p.concurrency }, (_, s) => Math.floor(p.count / p.concurrency) + (s < p.count % p.concurrency ? 1 : 0));
-  return `
-set -u
-dir='${p.dir}'
-loop() {
-  local i a b ok
-  for ((i = 0; i < $2; i++)); do
-    a=$EPOCHREALTIME
-    ${commandFor(p)} >/dev/null 2>"$dir/err.$1" && ok=ok || ok=failed
-    b=$EPOCHREALTIME
-    echo "$a $b $ok"
-    [ $ok = ok ] || [ -e "$dir/first-error" ] || mv "$dir/err.$1" "$dir/first-error"
-  done
-}
-start=$EPOCHREALTIME
-${per.map((n, s) => `loop ${s} ${n} >"$dir/times.${s}" &`).join('\n')}
-wait
-end=$EPOCHREALTIME
-echo "$start $end" >"$dir/wall"
-`;
-}
-
-async function runExternal(p: ExternalPlan): Promise<Sample> {
-  mkdirSync(p.dir, { recursive: true });
-  const script = bashLoop(p);
-  // crun cannot create cgroups while it sees the hybrid layout's cgroup2 mount: hide it in a
-  // mount namespace of the loop's own; the umount happens before the loop's clock starts.
-  const [cmd, args] = p.runtime === 'crun'
-    ? ['unshare', ['-m', 'bash', '-c', `umount /sys/fs/cgroup/unified 2>/dev/null; ${script}`]] as const
-    : ['bash', ['-c', script]] as const;
-  await new Promise<void>((resolve, reject) => {
-    // LC_ALL=C: $EPOCHREALTIME's decimal separator follows the locale
-    const child = spawn(cmd, [...args], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, LC_ALL: 'C' } });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${p.runtime} loop exited with ${code}`))));
-  });
-  const latenciesMs: number[] = [];
-  let failed = 0;
-  for (let s = 0; s < p.concurrency; s++) {
-    for (const line of readFileSync(join(p.dir, `times.${s}`), 'utf8').trim().split('\n')) {
-      if (line === '') continue;
-      const [a, b, ok] = line.split(' ') as [string, string, string];
-      if (ok === 'ok') latenciesMs.push((Number(b) - Number(a)) * 1000);
-      else failed++;
-    }
-  }
-  const [start, end] = readFileSync(join(p.dir, 'wall'), 'utf8').trim().split(' ').map(Number) as [number, number];
-  const firstError = existsSync(join(p.dir, 'first-error')) ? readFileSync(join(p.dir, 'first-error'), 'utf8').trim().split('\n')[0] ?? '' : null;
-  rmSync(p.dir, { recursive: true, force: true });
-  return { latenciesMs, wallMs: (end - start) * 1000, failed, firstError };
-}
-
-async function runExternalWithWarmup(p: ExternalPlan, warmup: number): Promise<Sample> {
-  if (warmup > 0) await runExternal({ ...p, count: warmup, dir: `${p.dir}-warmup` });
-  return runExternal(p);
 }
 
 // ── skiff: launcher workers over IPC ──
