@@ -245,6 +245,27 @@ async function cmdWait(args: string[]): Promise<number> {
   return 0;
 }
 
+async function cmdBench(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    count: { type: 'string' }, concurrency: { type: 'string' }, vs: { type: 'string' }, json: { type: 'boolean' }, warmup: { type: 'string' },
+  }, false);
+  const int = (v: string | undefined, dflt: number, what: string) => {
+    if (v === undefined) return dflt;
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--${what} must be a positive integer, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+  const vs = (values.vs ?? '').split(',').filter(Boolean);
+  for (const r of vs) if (r !== 'runc' && r !== 'crun') throw new UsageError(`--vs takes runc and/or crun, got ${JSON.stringify(r)}`);
+  const { bench } = await import('./bench.js');
+  return bench({
+    count: int(values.count, 1000, 'count'),
+    concurrency: int(values.concurrency, 8, 'concurrency'),
+    vs: vs as ('runc' | 'crun')[],
+    json: values.json ?? false,
+    warmup: values.warmup === undefined ? 20 : Number(values.warmup),
+  });
+}
+
 async function cmdDaemon(args: string[]): Promise<number> {
   const { runDaemon } = await import('../main/skiffd.js');
   await runDaemon(args);
@@ -264,6 +285,7 @@ const COMMANDS: Record<string, Command> = {
   rm: cmdRm,
   wait: cmdWait,
   daemon: cmdDaemon,
+  bench: cmdBench,
   fleet: cmdFleet,
 };
 
