@@ -110,16 +110,6 @@ export function readRaw(fd: number, buf: Buffer, length = buf.length): number {
   return n < 0 ? -koffi.errno() : n;
 }
 
-/** The same read on libuv's thread pool, for fds that block. */
-export function readAsync(fd: number, buf: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    c.read.async(fd, buf, buf.length, (err: unknown, n: number | bigint) => {
-      if (err) reject(err as Error);
-      else resolve(Number(n) < 0 ? -koffi.errno() : Number(n));
-    });
-  });
-}
-
 export function write(fd: number, buf: Buffer): number {
   return check(c.write(fd, buf, buf.length), 'write', `fd ${fd}`);
 }
