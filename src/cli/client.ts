@@ -58,16 +58,23 @@ function unreachable(err: unknown): boolean {
 
 let ensured = false;
 
+/** True when skiffd answers; false when nothing listens on the socket. */
+async function pings(): Promise<boolean> {
+  try {
+    (await raw('GET', '/_ping')).resume();
+    return true;
+  } catch (err) {
+    if (!unreachable(err)) throw err;
+    return false;
+  }
+}
+
 /** Starts skiffd in the background if nothing answers on the socket. */
 export async function ensureDaemon(): Promise<void> {
   if (ensured) return;
-  try {
-    const res = await raw('GET', '/_ping');
-    res.resume();
+  if (await pings()) {
     ensured = true;
     return;
-  } catch (err) {
-    if (!unreachable(err)) throw err;
   }
   const dir = stateDir();
   mkdirSync(join(dir, '.skiffd'), { recursive: true, mode: 0o700 });
@@ -82,20 +89,12 @@ export async function ensureDaemon(): Promise<void> {
   child.unref();
   process.stderr.write(`skiff: started skiffd (pid ${child.pid}, socket ${socketPath()}, log ${logPath})\n`);
   const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      const res = await raw('GET', '/_ping');
-      res.resume();
-      ensured = true;
-      return;
-    } catch (err) {
-      if (!unreachable(err) || Date.now() > deadline) {
-        throw new Error(`skiffd did not come up on ${socketPath()} within 15 s; see ${logPath}`, { cause: err });
-      }
-      if (child.exitCode !== null) throw new Error(`skiffd exited with code ${child.exitCode}; see ${logPath}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  while (!(await pings())) {
+    if (Date.now() > deadline) throw new Error(`skiffd did not come up on ${socketPath()} within 15 s; see ${logPath}`);
+    if (child.exitCode !== null) throw new Error(`skiffd exited with code ${child.exitCode}; see ${logPath}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
+  ensured = true;
 }
 
 /** One API call; throws DaemonError for 4xx/5xx. */
