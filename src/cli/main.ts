@@ -96,14 +96,11 @@ async function cmdRun(args: string[]): Promise<number> {
     return 0;
   }
   // Attached: attach first so no output is missed, then start, then wait for the exit code.
-  let startError: unknown = null;
-  const startIt = async () => {
-    try {
-      await call('POST', `/containers/${id}/start`);
-    } catch (err) {
-      startError = err;
-      throw err;
-    }
+  // The start's answer is awaited on its own: a failed start may end the console stream first.
+  let started: Promise<unknown> | null = null;
+  const startIt = (): Promise<unknown> => {
+    started = call('POST', `/containers/${id}/start`);
+    return started;
   };
   let detached = false;
   try {
@@ -113,14 +110,17 @@ async function cmdRun(args: string[]): Promise<number> {
       detachKeys: [0x1d],
       logs: true,
       stdin: values.interactive ?? values.tty ?? false,
-    }, startIt);
+    }, async () => { await startIt(); });
     detached = how === 'detached';
   } catch (err) {
     if (!(err instanceof DaemonError && err.status === 501)) throw err;
     process.stderr.write('skiff: this skiffd has no console forwarder; output is not shown\n');
-    await startIt().catch(() => undefined);
   }
-  if (startError) return startFailed(startError);
+  try {
+    await (started ?? startIt());
+  } catch (err) {
+    return startFailed(err);
+  }
   if (detached) {
     process.stderr.write(`\r\nskiff: detached from ${values.name ?? id} (still running)\r\n`);
     return 0;

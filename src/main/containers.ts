@@ -41,7 +41,8 @@ export class ApiError extends Error {
 
 interface Live {
   signal: (sig: number) => void;
-  exited: Promise<ExitStatus>;
+  /** resolves once the exit is recorded (status, exit code, restart decided) */
+  recorded: Promise<void>;
 }
 
 const RESTART_BASE_MS = 100;
@@ -307,9 +308,8 @@ export class Supervisor {
     await this.o.consoles.remove(r.id).catch(() => undefined);
   }
 
-  private watch(r: ContainerRecord, handle: Live): void {
-    this.live.set(r.name, handle);
-    void handle.exited.then((st) => this.onExit(r, st));
+  private watch(r: ContainerRecord, handle: { signal: (sig: number) => void; exited: Promise<ExitStatus> }): void {
+    this.live.set(r.name, { signal: handle.signal, recorded: handle.exited.then((st) => this.onExit(r, st)) });
   }
 
   private async onExit(r: ContainerRecord, st: ExitStatus): Promise<void> {
@@ -408,17 +408,10 @@ export class Supervisor {
     this.o.events.emit('kill', this.actor(r), { signal: String(signalNumber(signal ?? r.spec.stopSignal)) });
     this.safeSignal(live, signalNumber(signal ?? r.spec.stopSignal));
     const timer = setTimeout(() => this.safeSignal(live, 9), t * 1000);
-    await live.exited;
+    await live.recorded;
     clearTimeout(timer);
-    await this.settled(r);
     this.o.events.emit('stop', this.actor(r));
     return r;
-  }
-
-  /** Waits until onExit has recorded the exit. */
-  private settled(r: ContainerRecord): Promise<unknown> {
-    if (r.status !== 'running') return Promise.resolve();
-    return new Promise((resolve) => setImmediate(() => resolve(this.settled(r))));
   }
 
   private safeSignal(live: Live, sig: number): void {
@@ -450,8 +443,7 @@ export class Supervisor {
     const live = this.live.get(r.name);
     if (live) {
       this.safeSignal(live, 9);
-      await live.exited;
-      await this.settled(r);
+      await live.recorded;
     }
     if (this.records.get(r.name) !== r) return; // removed meanwhile (auto-remove)
     this.records.delete(r.name);
