@@ -44,6 +44,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
@@ -99,6 +100,8 @@ enum op_code {
   OP_UMOUNT2 = 19,    /* path, flags */
   OP_FAIL = 20,       /* errno: test-only failure injection */
   OP_SET_DUMPABLE = 21, /* 0 or 1 */
+  OP_DROP_BOUNDING = 22, /* caps lo, hi: PR_CAPBSET_DROP for each bit set */
+  OP_SET_CAPS = 23,   /* effective lo, hi, permitted lo, hi, inheritable lo, hi; then ambient cleared */
   OP__END
 };
 
@@ -111,6 +114,7 @@ static const char *const op_names[OP__END] = {
   [OP_CHDIR] = "chdir", [OP_SET_NO_NEW_PRIVS] = "set_no_new_privs",
   [OP_SETRLIMIT] = "setrlimit", [OP_WRITE_FILE] = "write_file",
   [OP_UMOUNT2] = "umount2", [OP_FAIL] = "fail", [OP_SET_DUMPABLE] = "set_dumpable",
+  [OP_DROP_BOUNDING] = "drop_bounding", [OP_SET_CAPS] = "set_caps",
 };
 
 /* Which argument words of each op are string references (bit i = arg i). */
@@ -513,6 +517,25 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     return op->arg[0] ? (int)op->arg[0] : EIO;
   case OP_SET_DUMPABLE:
     return prctl(PR_SET_DUMPABLE, op->arg[0], 0, 0, 0) < 0 ? errno : 0;
+  case OP_DROP_BOUNDING: {
+    /* Which capabilities, TypeScript decided (only those up to cap_last_cap: the kernel
+     * answers EINVAL for one it does not know). */
+    uint64_t caps = (uint64_t)op->arg[0] | ((uint64_t)op->arg[1] << 32);
+    for (int c = 0; c < 64; c++) {
+      if ((caps & (1ull << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) return errno;
+    }
+    return 0;
+  }
+  case OP_SET_CAPS: {
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2] = {
+      { .effective = op->arg[0], .permitted = op->arg[2], .inheritable = op->arg[4] },
+      { .effective = op->arg[1], .permitted = op->arg[3], .inheritable = op->arg[5] },
+    };
+    if (syscall(SYS_capset, &hdr, data) < 0) return errno;
+    /* Ambient capabilities would survive exec into a file without capabilities: none. */
+    return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ? errno : 0;
+  }
   case OP__END:
     break;
   }

@@ -38,6 +38,8 @@ export enum OpCode {
   umount2 = 19,
   fail = 20,
   set_dumpable = 21,
+  drop_bounding = 22,
+  set_caps = 23,
 }
 
 // clone(2) namespace flags
@@ -97,6 +99,10 @@ export type Op = { what: string } & (
   | { op: 'umount2'; path: string; flags: number }
   | { op: 'fail'; errno: number }
   | { op: 'set_dumpable'; dumpable: boolean }
+  /** PR_CAPBSET_DROP for every capability whose bit is set */
+  | { op: 'drop_bounding'; caps: bigint }
+  /** capset(2) of the three sets, then the ambient set cleared */
+  | { op: 'set_caps'; effective: bigint; permitted: bigint; inheritable: bigint }
 );
 
 export interface ExecSpec {
@@ -170,8 +176,8 @@ function register(r: number): number {
   return r;
 }
 
-function splitU64(v: bigint): [number, number] {
-  if (v < 0n || v > 0xffffffffffffffffn) throw new PlanEncodeError(`rlimit ${v} out of range`);
+function splitU64(v: bigint, what = 'rlimit'): [number, number] {
+  if (v < 0n || v > 0xffffffffffffffffn) throw new PlanEncodeError(`${what} ${v} out of range`);
   return [Number(v & 0xffffffffn), Number(v >> 32n)];
 }
 
@@ -222,6 +228,10 @@ function opArgs(op: Op, s: StringArea): number[] {
       return [u32(op.errno, 'errno')];
     case 'set_dumpable':
       return [op.dumpable ? 1 : 0];
+    case 'drop_bounding':
+      return splitU64(op.caps, 'capability mask');
+    case 'set_caps':
+      return [...splitU64(op.effective, 'capability mask'), ...splitU64(op.permitted, 'capability mask'), ...splitU64(op.inheritable, 'capability mask')];
     default:
       return assertNever(op);
   }

@@ -1,5 +1,6 @@
 // The container spec: its type, its defaults and its validation. Pure: no I/O.
 // Every error names the field by its full path, e.g. `mounts[0].target must be absolute`.
+import { normalizeCapability, type CapabilitiesSpec } from './capabilities.js';
 
 export type MountSpec =
   | { type: 'bind'; source: string; target: string; readOnly: boolean }
@@ -39,6 +40,10 @@ export interface ContainerSpec {
   stopTimeout: number;
   console: ConsoleSpec;
   labels: Record<string, string>;
+  /** changes to the default capability set (src/spec/capabilities.ts), names normalized to CAP_X or ALL */
+  capabilities: CapabilitiesSpec;
+  /** PR_SET_NO_NEW_PRIVS for the init: setuid binaries and file capabilities grant nothing (default true) */
+  noNewPrivileges: boolean;
 }
 
 export class SpecError extends Error {
@@ -220,8 +225,25 @@ function validateConsole(v: Json, field: string): ConsoleSpec {
   };
 }
 
+function capabilityList(v: Json, field: string): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new SpecError(field, `must be a list of capability names, got ${describe(v)}`);
+  return v.map((e, i) => {
+    const name = normalizeCapability(str(e, `${field}[${i}]`));
+    if (name === null) throw new SpecError(`${field}[${i}]`, `is not a known capability (e.g. CAP_NET_ADMIN, NET_ADMIN or ALL), got ${describe(e)}`);
+    return name;
+  });
+}
+
+function validateCapabilities(v: Json, field: string): CapabilitiesSpec {
+  if (v === undefined) return { add: [], drop: [] };
+  if (!isObject(v)) throw new SpecError(field, `must be an object with add and drop lists, got ${describe(v)}`);
+  rejectUnknown(v, ['add', 'drop'], field);
+  return { add: capabilityList(v.add, `${field}.add`), drop: capabilityList(v.drop, `${field}.drop`) };
+}
+
 const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'tty', 'restart',
-  'stopSignal', 'stopTimeout', 'console', 'labels'] as const;
+  'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges'] as const;
 
 /**
  * Validates a spec as received (JSON) and fills in defaults. Throws SpecError
@@ -294,5 +316,7 @@ export function validateSpec(input: Json): ContainerSpec {
     stopTimeout,
     console: validateConsole(input.console, 'console'),
     labels,
+    capabilities: validateCapabilities(input.capabilities, 'capabilities'),
+    noNewPrivileges: input.noNewPrivileges === undefined ? true : bool(input.noNewPrivileges, 'noNewPrivileges'),
   };
 }

@@ -2,6 +2,7 @@
 // which order, which devices, which fds. Pure: no I/O, so it is unit-tested without root.
 import type { ContainerSpec } from '../spec/container.js';
 import { DEFAULT_PATH } from '../spec/container.js';
+import { capabilityMask, resolveCapabilities } from '../spec/capabilities.js';
 import {
   CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID,
   MS_PRIVATE, MS_RDONLY, MS_REC, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFREG,
@@ -20,6 +21,8 @@ export interface LaunchContext {
   /** For an image: the overlay's upper and work directories (on the same filesystem). */
   layer: { upper: string; work: string } | null;
   console: LaunchConsole;
+  /** the host kernel's highest capability number (/proc/sys/kernel/cap_last_cap) */
+  lastCap: number;
 }
 
 /** Targets inside the rootfs: a symlink or ".." must never lead out of it. */
@@ -139,7 +142,28 @@ function stdioOps(console: LaunchConsole): Op[] {
 }
 
 /**
+ * Privileges, applied once nothing is left that needs full root (every mount, mknod, the
+ * hostname, the loopback) and before the workdir, which is then entered with the init's own
+ * capabilities. Bounding set first: dropping from it needs CAP_SETPCAP, which capset may take
+ * away. The inheritable set stays empty (as in Docker since CVE-2022-24769): an exec can only
+ * ever get the bounding set back. No-new-privs after, so that a setuid binary or a file with
+ * capabilities gains nothing from here on.
+ */
+function privilegeOps(spec: ContainerSpec, lastCap: number): Op[] {
+  const keep = capabilityMask(resolveCapabilities(spec.capabilities).filter((c) => c <= lastCap));
+  const known = (1n << BigInt(lastCap + 1)) - 1n;
+  const ops: Op[] = [
+    { what: 'drop capabilities from the bounding set', op: 'drop_bounding', caps: known & ~keep },
+    { what: 'set the capabilities', op: 'set_caps', effective: keep, permitted: keep, inheritable: 0n },
+  ];
+  if (spec.noNewPrivileges) ops.push({ what: 'set no_new_privs', op: 'set_no_new_privs' });
+  return ops;
+}
+
+/**
  * Builds the launch plan for a validated spec. The order is the contract:
+ * 0. PID 1 non-dumpable, so that nothing in the container can ptrace it or open its /proc
+ *    files while it still holds host fds and full root (execve makes it dumpable again);
  * 1. mounts private, so nothing below ever propagates to the host;
  * 2. the root (host `/` read-only, a directory, or an overlay) on ctx.rootMount;
  * 3. host-side mounts into it (tmpfs /tmp and /run, the user's mounts), while host paths are still reachable,
@@ -147,7 +171,8 @@ function stdioOps(console: LaunchConsole): Op[] {
  * 4. the console opened by its host path; a /dev of the container's own, with the console bound on
  *    /dev/console while its source is still attached; pivot_root; the old root detached;
  * 5. /proc and /sys of the container's own;
- * 6. hostname, loopback, session and console, then every other fd closed, workdir, exec.
+ * 6. hostname, loopback, session and console, then every other fd closed;
+ * 7. capabilities and no_new_privs (privilegeOps), workdir, exec.
  */
 export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
   const M = ctx.rootMount;
@@ -155,6 +180,7 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
   // the host root's tmpfs on /tmp and /run (an image need not even have a /run to mount on).
   const writableRoot = spec.rootfs !== 'host' || spec.image !== null;
   const ops: Op[] = [
+    { what: 'make PID 1 non-dumpable until exec', op: 'set_dumpable', dumpable: false },
     { what: 'make all mounts private', op: 'mount', source: null, target: '/', fstype: null, flags: MS_REC | MS_PRIVATE, data: null, resolve: 0 },
     ...rootOps(spec, ctx),
     { what: 'open the new root', op: 'open_root', path: M },
@@ -191,6 +217,7 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
   ops.push(
     ...stdioOps(ctx.console),
     { what: 'close every other fd', op: 'close_from', fd: 3 },
+    ...privilegeOps(spec, ctx.lastCap),
     { what: `workdir: change to \`${spec.workdir}\``, op: 'chdir', path: spec.workdir },
   );
 

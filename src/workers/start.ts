@@ -1,6 +1,6 @@
 // One container start, as a launcher worker performs it: host-side checks that name the
 // spec field, the writable layer, the plan, the native launch. Leaves nothing behind on failure.
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { LaunchError, launch } from '../native/launch.js';
 import type { Plan } from '../native/plan-format.js';
 import type { ContainerSpec } from '../spec/container.js';
@@ -72,6 +72,19 @@ function preflight(req: StartRequest): void {
   checkDirectory(req.rootMount, 'root mount point');
 }
 
+let lastCapCache: number | undefined;
+
+/** The kernel's highest capability number: the plan drops every capability up to it from the bounding set. */
+function lastCap(): number {
+  if (lastCapCache === undefined) {
+    const text = readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim();
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n > 63) throw new Error(`start: /proc/sys/kernel/cap_last_cap reads ${JSON.stringify(text)}, not a capability number up to 63`);
+    lastCapCache = n;
+  }
+  return lastCapCache;
+}
+
 function planFor(req: StartRequest): Plan {
   let layer: { upper: string; work: string } | null = null;
   if (req.spec.image !== null) {
@@ -80,7 +93,7 @@ function planFor(req: StartRequest): Plan {
     mkdirSync(layer.upper, { recursive: true, mode: 0o755 });
     mkdirSync(layer.work, { recursive: true, mode: 0o700 });
   }
-  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console });
+  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console, lastCap: lastCap() });
   if (req.failAt) {
     const { index, errno } = req.failAt;
     const target = plan.ops[index];

@@ -36,6 +36,8 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'umount2': args = [op.path, op.flags]; break;
     case 'fail': args = [op.errno]; break;
     case 'set_dumpable': args = [op.dumpable ? 1 : 0]; break;
+    case 'drop_bounding': args = [lo(op.caps), hi(op.caps)]; break;
+    case 'set_caps': args = [lo(op.effective), hi(op.effective), lo(op.permitted), hi(op.permitted), lo(op.inheritable), hi(op.inheritable)]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -84,6 +86,9 @@ const everyOp: Op[] = [
   { what: 'f', op: 'fail', errno: 5 },
   { what: 'dd', op: 'set_dumpable', dumpable: false },
   { what: 'du', op: 'set_dumpable', dumpable: true },
+  { what: 'b', op: 'drop_bounding', caps: 0x1ff5ffbda04n },
+  { what: 'b64', op: 'drop_bounding', caps: 0xffffffffffffffffn },
+  { what: 'c', op: 'set_caps', effective: 0xa00425fbn, permitted: (1n << 40n) | 1n, inheritable: 0n },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {
@@ -139,7 +144,7 @@ describe('plan encoding ↔ launch.c dry run', () => {
       ];
       for (const spec of specs) {
         for (const console of [{ kind: 'pty', slavePath: '/dev/pts/9' }, { kind: 'file', path: '/var/log/x.log' }, { kind: 'null' }] as const) {
-          roundTrip(buildPlan(spec, { rootMount: '/run/skiff/root', layer: { upper: '/s/upper', work: '/s/work' }, console }));
+          roundTrip(buildPlan(spec, { rootMount: '/run/skiff/root', layer: { upper: '/s/upper', work: '/s/work' }, console, lastCap: 40 }));
         }
       }
     });
@@ -217,6 +222,10 @@ describe('plan encoding ↔ launch.c dry run', () => {
       expect(encode([{ what: 'd', op: 'dup2', register: 8, fd: 1 }])).to.throw(PlanEncodeError, 'launch plan: register 8 out of range 0..7');
       expect(encode([{ what: 'c', op: 'close_from', fd: -1 }])).to.throw(PlanEncodeError, 'launch plan: fd is not a u32: -1');
       expect(encode([{ what: 'm', op: 'mkdir', path: '/x', mode: 1.5, resolve: 0, existOk: false }])).to.throw(PlanEncodeError, 'launch plan: mode is not a u32: 1.5');
+    });
+    it('capability masks outside 64 bits', () => {
+      expect(encode([{ what: 'b', op: 'drop_bounding', caps: 1n << 64n }])).to.throw(PlanEncodeError, 'launch plan: capability mask 18446744073709551616 out of range');
+      expect(encode([{ what: 'c', op: 'set_caps', effective: 0n, permitted: -1n, inheritable: 0n }])).to.throw(PlanEncodeError, 'launch plan: capability mask -1 out of range');
     });
     it('rlimits outside 64 bits', () => {
       expect(encode([{ what: 'r', op: 'setrlimit', resource: 7, soft: -1n, hard: 0n }])).to.throw(PlanEncodeError, 'launch plan: rlimit -1 out of range');

@@ -18,6 +18,7 @@ function plan(spec: Record<string, unknown>, ctx: Partial<LaunchContext> = {}): 
     rootMount: M,
     layer: null,
     console: { kind: 'file', path: '/var/log/c1.log' },
+    lastCap: 40,
     ...ctx,
   });
 }
@@ -30,7 +31,8 @@ const pivotAt = (p: Plan): number => indexOf(p, (o) => o.op === 'pivot_root');
 
 /** Order invariants every plan must keep, whatever the rootfs. */
 function checkOrder(p: Plan): void {
-  const first = p.ops[0]!;
+  expect(p.ops[0]).to.deep.include({ op: 'set_dumpable', dumpable: false });
+  const first = p.ops[1]!;
   expect(first).to.include({ op: 'mount', target: '/', source: null, fstype: null, flags: MS_REC | MS_PRIVATE, resolve: 0 });
   // nothing before the private remount may mount anything
   const pivot = pivotAt(p);
@@ -44,11 +46,14 @@ function checkOrder(p: Plan): void {
   // the new root is opened right after it is mounted, and every host-side mount comes after it
   const openRoot = indexOf(p, (o) => o.op === 'open_root');
   expect(p.ops[openRoot]).to.deep.include({ op: 'open_root', path: M });
-  // close_from is the second-to-last operation (chdir last), and after every fd-producing op
+  // close_from after every fd-producing op; then the privileges, dropped after every mount and
+  // mknod and the hostname; chdir last, with the init's own capabilities
   const close = indexOf(p, (o) => o.op === 'close_from');
   expect(p.ops[close]).to.deep.include({ op: 'close_from', fd: 3 });
-  expect(close).to.equal(p.ops.length - 2);
-  expect(p.ops[p.ops.length - 1]!.op).to.equal('chdir');
+  const nnp = p.ops.some((o) => o.op === 'set_no_new_privs');
+  expect(p.ops.slice(close + 1).map((o) => o.op)).to.deep.equal(['drop_bounding', 'set_caps', ...(nnp ? ['set_no_new_privs'] : []), 'chdir']);
+  const lastPrivileged = Math.max(...p.ops.map((o, i) => (['mount', 'remount_ro', 'mknod', 'sethostname', 'loopback_up'].includes(o.op) ? i : -1)));
+  expect(lastPrivileged).to.be.lessThan(close);
   for (let i = close + 1; i < p.ops.length; i++) expect(['open', 'open_root', 'dup2']).not.to.include(p.ops[i]!.op);
   // setsid before the console becomes the controlling tty; dup2 onto 0, 1, 2
   const setsid = indexOf(p, (o) => o.op === 'setsid');
@@ -65,17 +70,17 @@ describe('buildPlan', () => {
     it('keeps the order: private, root, host-side mounts, /dev, pivot, /proc, /sys, hostname, stdio, close, chdir', () => {
       checkOrder(p);
       expect(kinds(p)).to.deep.equal([
-        'mount', 'mount', 'remount_ro', 'open_root', 'mount', 'mount', 'open',
+        'set_dumpable', 'mount', 'mount', 'remount_ro', 'open_root', 'mount', 'mount', 'open',
         'mount', 'mknod', 'mknod', 'mknod', 'mknod', 'mknod', 'mknod', 'mkdir', 'mount', 'symlink', 'mkdir', 'mount',
         'symlink', 'symlink', 'symlink', 'symlink',
         'pivot_root', 'open_root', 'mount', 'mount', 'sethostname', 'loopback_up',
-        'setsid', 'open', 'dup2', 'dup2', 'dup2', 'close_from', 'chdir',
+        'setsid', 'open', 'dup2', 'dup2', 'dup2', 'close_from', 'drop_bounding', 'set_caps', 'set_no_new_privs', 'chdir',
       ]);
     });
 
     it("binds the host's / without its submounts, read-only, nosuid, nodev", () => {
-      expect(p.ops[1]).to.include({ op: 'mount', source: '/', target: M, flags: MS_BIND, resolve: 0 });
-      expect(p.ops[2]).to.include({ op: 'remount_ro', target: M, extraFlags: MS_NOSUID | MS_NODEV });
+      expect(p.ops[2]).to.include({ op: 'mount', source: '/', target: M, flags: MS_BIND, resolve: 0 });
+      expect(p.ops[3]).to.include({ op: 'remount_ro', target: M, extraFlags: MS_NOSUID | MS_NODEV });
     });
 
     it('gives private writable tmpfs on /tmp and /run, resolved without symlinks', () => {
@@ -94,7 +99,7 @@ describe('buildPlan', () => {
 
     it('binds the directory recursively and read-write, then makes its mount points', () => {
       checkOrder(p);
-      expect(p.ops[1]).to.include({ op: 'mount', source: '/srv/rootfs', target: M, flags: MS_BIND | MS_REC, resolve: 0 });
+      expect(p.ops[2]).to.include({ op: 'mount', source: '/srv/rootfs', target: M, flags: MS_BIND | MS_REC, resolve: 0 });
       expect(find(p, 'remount_ro')).to.deep.equal([]);
       expect(find(p, 'mkdir').slice(0, 4).map((o) => [o.path, o.mode, o.resolve, o.existOk])).to.deep.equal([
         ['/proc', 0o755, SYSTEM, true], ['/dev', 0o755, SYSTEM, true], ['/sys', 0o755, SYSTEM, true], ['/tmp', 0o1777, SYSTEM, true],
@@ -107,7 +112,7 @@ describe('buildPlan', () => {
     it('mounts a copy-on-write overlay of the image with the layer as upper and work', () => {
       const p = plan({ image: '/images/busybox' }, { layer: { upper: '/state/c1/upper', work: '/state/c1/work' } });
       checkOrder(p);
-      expect(p.ops[1]).to.include({
+      expect(p.ops[2]).to.include({
         op: 'mount', source: 'overlay', target: M, fstype: 'overlay', flags: 0, resolve: 0,
         data: 'lowerdir=/images/busybox,upperdir=/state/c1/upper,workdir=/state/c1/work',
       });
@@ -225,6 +230,42 @@ describe('buildPlan', () => {
 
     it('is pure: the same spec gives the same plan', () => {
       expect(plan({ rootfs: '/srv/rootfs' })).to.deep.equal(plan({ rootfs: '/srv/rootfs' }));
+    });
+  });
+
+  describe('privileges', () => {
+    const caps = (p: Plan): Extract<Op, { op: 'set_caps' }> => find(p, 'set_caps')[0]!;
+    const bounding = (p: Plan): bigint => find(p, 'drop_bounding')[0]!.caps;
+    const all40 = (1n << 41n) - 1n;
+
+    it("keeps Docker's default set without MKNOD (0xa00425fb); drops every other capability up to cap_last_cap from the bounding set", () => {
+      const p = plan({});
+      expect(caps(p)).to.deep.include({ effective: 0xa00425fbn, permitted: 0xa00425fbn, inheritable: 0n });
+      expect(bounding(p)).to.equal(all40 & ~0xa00425fbn);
+      expect(bounding(plan({}, { lastCap: 37 }))).to.equal(((1n << 38n) - 1n) & ~0xa00425fbn);
+    });
+
+    it('adds and drops by name, with or without CAP_, any case; ALL drops everything', () => {
+      expect(caps(plan({ capabilities: { add: ['net_admin', 'CAP_SYS_ADMIN'], drop: ['Chown', 'CAP_NET_RAW'] } })).effective)
+        .to.equal((0xa00425fbn | (1n << 12n) | (1n << 21n)) & ~1n & ~(1n << 13n));
+      const none = plan({ capabilities: { drop: ['ALL'] } });
+      expect(caps(none)).to.deep.include({ effective: 0n, permitted: 0n, inheritable: 0n });
+      expect(bounding(none)).to.equal(all40);
+      expect(caps(plan({ capabilities: { drop: ['all'], add: ['KILL'] } })).effective).to.equal(1n << 5n);
+      expect(caps(plan({ capabilities: { add: ['ALL'] } })).effective).to.equal(all40);
+      expect(bounding(plan({ capabilities: { add: ['ALL'] } }))).to.equal(0n);
+    });
+
+    it('a capability the kernel does not know (above cap_last_cap) is left out, not passed to the kernel', () => {
+      const p = plan({ capabilities: { add: ['CHECKPOINT_RESTORE'] } }, { lastCap: 39 });
+      expect(caps(p).effective).to.equal(0xa00425fbn);
+    });
+
+    it('sets no_new_privs unless noNewPrivileges is false', () => {
+      expect(find(plan({}), 'set_no_new_privs')).to.have.length(1);
+      const p = plan({ noNewPrivileges: false });
+      checkOrder(p);
+      expect(find(p, 'set_no_new_privs')).to.deep.equal([]);
     });
   });
 

@@ -35,7 +35,14 @@ describe('validateSpec', () => {
         stopTimeout: 10,
         console: { buffer: 1 << 20, log: false, logMax: 10 << 20 },
         labels: {},
+        capabilities: { add: [], drop: [] },
+        noNewPrivileges: true,
       });
+    });
+
+    it('normalizes capability names: with or without CAP_, any case, ALL', () => {
+      expect(validateSpec({ ...base, capabilities: { add: ['net_admin', 'Cap_Sys_Time'], drop: ['all'] }, noNewPrivileges: false }))
+        .to.deep.include({ capabilities: { add: ['CAP_NET_ADMIN', 'CAP_SYS_TIME'], drop: ['ALL'] }, noNewPrivileges: false });
     });
 
     it('derives the hostname from the name, replacing "_" and "."', () => {
@@ -79,6 +86,18 @@ describe('validateSpec', () => {
   });
 
   describe('rejections', () => {
+    it('refuses unknown capability names, naming the entry', () => {
+      rejects({ ...base, capabilities: { add: ['NET_ADMIN', 'CAP_FLY'] } }, 'capabilities.add[1] is not a known capability (e.g. CAP_NET_ADMIN, NET_ADMIN or ALL), got "CAP_FLY"', 'capabilities.add[1]');
+      rejects({ ...base, capabilities: { drop: [7] } }, 'capabilities.drop[0] must be a string, got 7', 'capabilities.drop[0]');
+      rejects({ ...base, capabilities: { drop: 'ALL' } }, 'capabilities.drop must be a list of capability names, got "ALL"', 'capabilities.drop');
+      rejects({ ...base, capabilities: { keep: [] } }, 'capabilities.keep is not a known field (known: add, drop)', 'capabilities.keep');
+      rejects({ ...base, capabilities: ['ALL'] }, 'capabilities must be an object with add and drop lists, got an array', 'capabilities');
+    });
+
+    it('refuses a noNewPrivileges that is not a boolean', () => {
+      rejects({ ...base, noNewPrivileges: 'yes' }, 'noNewPrivileges must be true or false, got "yes"', 'noNewPrivileges');
+    });
+
     it('refuses an invalid hostname', () => {
       rejects({ ...base, hostname: 'bad_host!' }, 'hostname must be a valid hostname (letters, digits, "-" and ".", at most 64), got "bad_host!"', 'hostname');
     });
@@ -127,7 +146,7 @@ describe('validateSpec', () => {
     });
 
     it('refuses an unknown top-level field, listing the known ones', () => {
-      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, restart, stopSignal, stopTimeout, console, labels)', 'colour');
+      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges)', 'colour');
     });
 
     it('refuses an unknown console field', () => {
