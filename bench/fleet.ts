@@ -35,6 +35,8 @@ interface Result {
   launchers: number | null;
   loadAverage1m: number;
   upSeconds: number;
+  /** from sending POST /fleets to its 202: reading, validating and planning the fleet */
+  acceptMs: number;
   /** CPU time spent during the up: skiffd's main process, and its launcher workers with their reaped children */
   upCpu: { skiffdSeconds: number; launchersSeconds: number };
   running: number;
@@ -205,7 +207,7 @@ function watchStarts(socket: string, prefix: string, count: number): { all: Prom
 }
 
 /** POST the fleet and wait until all of it runs (or its operation ends); seconds taken. */
-async function up(socket: string, file: string): Promise<{ seconds: number; view: FleetView }> {
+async function up(socket: string, file: string): Promise<{ seconds: number; acceptMs: number; view: FleetView }> {
   const fleet = await loadFleetFile(file);
   const body = fleetRequestBody(fleet);
   const total = fleet.services.reduce((n, s) => n + s.replicas, 0);
@@ -215,6 +217,7 @@ async function up(socket: string, file: string): Promise<{ seconds: number; view
     const t0 = performance.now();
     const posted = await api(socket, 'POST', '/fleets', body);
     if (posted.status !== 202) throw new Error(`POST /fleets answered ${posted.status}: ${JSON.stringify(posted.body)}`);
+    const acceptMs = performance.now() - t0;
     // The events say when the last one started; the operation's end says when to stop waiting
     // if some never will (failed starts), checked now and then.
     let allAt: number | null = null;
@@ -223,7 +226,7 @@ async function up(socket: string, file: string): Promise<{ seconds: number; view
       await Promise.race([watch.all, sleep(SLOW_POLL_MS)]);
       const v = (await api(socket, 'GET', `/fleets/${fleet.name}?containers=0`)).body as FleetView;
       if (allAt !== null || v.operation?.state !== 'running') {
-        return { seconds: ((allAt ?? performance.now()) - t0) / 1000, view: v };
+        return { seconds: ((allAt ?? performance.now()) - t0) / 1000, acceptMs, view: v };
       }
     }
   } finally {
@@ -254,7 +257,7 @@ async function run(o: Options): Promise<Result> {
     const launchers = launcherPids(pid);
     const cpu = () => ({ skiffd: cpuSeconds(pid, false), launchers: launchers.reduce((t, p) => t + cpuSeconds(p, true), 0) });
     const cpu0 = cpu();
-    const { seconds: upSeconds, view } = await up(d.socket, fleetFile(dir, 'bench', o.count));
+    const { seconds: upSeconds, acceptMs, view } = await up(d.socket, fleetFile(dir, 'bench', o.count));
     const cpu1 = cpu();
     const upCpu = { skiffdSeconds: cpu1.skiffd - cpu0.skiffd, launchersSeconds: cpu1.launchers - cpu0.launchers };
     const rssAfterKiB = statusKiB(pid, 'VmRSS');
@@ -265,7 +268,7 @@ async function run(o: Options): Promise<Result> {
     const left = containerPids(pid).length;
     return {
       count: o.count, cores: availableParallelism(), launchers: o.launchers, loadAverage1m,
-      upSeconds, upCpu, running, failed: view.totals.failed, rssBeforeKiB, rssAfterKiB, rssPeakKiB,
+      upSeconds, acceptMs, upCpu, running, failed: view.totals.failed, rssBeforeKiB, rssAfterKiB, rssPeakKiB,
       bytesPerContainer: Math.round(((rssAfterKiB - rssBeforeKiB) * 1024) / o.count),
       downSeconds, left,
     };
@@ -283,6 +286,7 @@ function table(r: Result): string {
   const check = (ok: boolean) => (ok ? 'ok' : 'MISSED');
   const rows: [string, string, string][] = [
     [`${r.count} running (time to all running)`, `${r.upSeconds.toFixed(2)} s (${Math.round(r.count / r.upSeconds)}/s)`, `≤ 5 s: ${check(r.upSeconds <= 5 && r.running === r.count)}`],
+    ['POST /fleets answered (202) after', `${Math.round(r.acceptMs)} ms`, ''],
     ['containers running / failed', `${r.running} / ${r.failed}`, ''],
     ['CPU during up: skiffd / launchers', `${r.upCpu.skiffdSeconds.toFixed(2)} s / ${r.upCpu.launchersSeconds.toFixed(2)} s`, ''],
     ['skiffd RSS before → after (peak)', `${(r.rssBeforeKiB / 1024).toFixed(1)} → ${(r.rssAfterKiB / 1024).toFixed(1)} MiB (${(r.rssPeakKiB / 1024).toFixed(1)})`, ''],
