@@ -102,6 +102,9 @@ enum op_code {
   OP_SET_DUMPABLE = 21, /* 0 or 1 */
   OP_DROP_BOUNDING = 22, /* caps lo, hi: PR_CAPBSET_DROP for each bit set */
   OP_SET_CAPS = 23,   /* effective lo, hi, permitted lo, hi, inheritable lo, hi; then ambient cleared */
+  OP_CHECK_CHAR = 24, /* register, major, minor: the fd must be that character device */
+  OP_MASK = 25,       /* path, resolve, flags (MASK_*), register, tmpfs flags, tmpfs data */
+  OP_READONLY = 26,   /* path, resolve, flags (MASK_OPTIONAL): bind onto itself, remount read-only */
   OP__END
 };
 
@@ -114,15 +117,20 @@ static const char *const op_names[OP__END] = {
   [OP_CHDIR] = "chdir", [OP_SET_NO_NEW_PRIVS] = "set_no_new_privs",
   [OP_SETRLIMIT] = "setrlimit", [OP_WRITE_FILE] = "write_file",
   [OP_UMOUNT2] = "umount2", [OP_FAIL] = "fail", [OP_SET_DUMPABLE] = "set_dumpable",
-  [OP_DROP_BOUNDING] = "drop_bounding", [OP_SET_CAPS] = "set_caps",
+  [OP_DROP_BOUNDING] = "drop_bounding", [OP_SET_CAPS] = "set_caps", [OP_CHECK_CHAR] = "check_char",
+  [OP_MASK] = "mask", [OP_READONLY] = "readonly",
 };
+
+/* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
+#define MASK_OPTIONAL 0x1  /* a path that does not exist is skipped (ENOENT is not an error) */
+#define MASK_DIRECTORY 0x2 /* the path must be a directory: an empty tmpfs goes on it, not the register's file */
 
 /* Which argument words of each op are string references (bit i = arg i). */
 static const uint32_t op_string_args[OP__END] = {
   [OP_MOUNT] = 0x17, [OP_REMOUNT_RO] = 0x1, [OP_MKDIR] = 0x1, [OP_MKNOD] = 0x1,
   [OP_SYMLINK] = 0x3, [OP_OPEN_ROOT] = 0x1, [OP_PIVOT_ROOT] = 0x1,
   [OP_SETHOSTNAME] = 0x1, [OP_OPEN] = 0x1, [OP_CHDIR] = 0x1, [OP_WRITE_FILE] = 0x3,
-  [OP_UMOUNT2] = 0x1,
+  [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1,
 };
 
 /* What the children report to the caller: written in shared memory. */
@@ -262,7 +270,8 @@ static int plan_decode(const uint8_t *buf, size_t len, struct plan *pl, const ch
     if (bad) { plan_free(pl); return EINVAL; }
     *why = "register out of range";
     if ((op->code == OP_OPEN && op->arg[2] >= REGISTERS) ||
-        ((op->code == OP_SET_CTTY || op->code == OP_DUP2) && op->arg[0] >= REGISTERS) ||
+        ((op->code == OP_SET_CTTY || op->code == OP_DUP2 || op->code == OP_CHECK_CHAR) && op->arg[0] >= REGISTERS) ||
+        (op->code == OP_MASK && op->arg[3] >= REGISTERS) ||
         (op->code == OP_MOUNT && op->arg[6] != NONE && op->arg[6] >= REGISTERS)) {
       plan_free(pl);
       return EINVAL;
@@ -535,6 +544,47 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     if (syscall(SYS_capset, &hdr, data) < 0) return errno;
     /* Ambient capabilities would survive exec into a file without capabilities: none. */
     return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ? errno : 0;
+  }
+  case OP_CHECK_CHAR: {
+    /* A mask's source must be what the plan says it is (the container's own /dev/null, a
+     * node skiff made), never whatever a path turned out to lead to. */
+    struct stat sb;
+    if (regs[op->arg[0]] < 0) return EBADF;
+    if (fstat(regs[op->arg[0]], &sb) < 0) return errno;
+    if (!S_ISCHR(sb.st_mode) || major(sb.st_rdev) != op->arg[1] || minor(sb.st_rdev) != op->arg[2]) return ENODEV;
+    return 0;
+  }
+  case OP_MASK: {
+    const char *target = mount_target(*root_fd, op->str[0], op->arg[1], &tfd, tbuf);
+    if (!target) {
+      rc = errno;
+      if (rc == ENOENT && (op->arg[2] & MASK_OPTIONAL)) rc = 0;
+      break;
+    }
+    struct stat sb;
+    if (stat(target, &sb) < 0) { rc = errno; break; }
+    int is_dir = S_ISDIR(sb.st_mode);
+    if (is_dir != ((op->arg[2] & MASK_DIRECTORY) != 0)) { rc = is_dir ? EISDIR : ENOTDIR; break; }
+    if (is_dir) rc = mount("tmpfs", target, "tmpfs", op->arg[4], op->str[5]) < 0 ? errno : 0;
+    else if (regs[op->arg[3]] < 0) rc = EBADF;
+    else rc = mount(fd_path(sbuf, regs[op->arg[3]]), target, NULL, MS_BIND, NULL) < 0 ? errno : 0;
+    break;
+  }
+  case OP_READONLY: {
+    const char *target = mount_target(*root_fd, op->str[0], op->arg[1], &tfd, tbuf);
+    if (!target) {
+      rc = errno;
+      if (rc == ENOENT && (op->arg[2] & MASK_OPTIONAL)) rc = 0;
+      break;
+    }
+    /* A path becomes a mount of its own by a bind onto itself; the remount must then name the
+     * new mount, which only a fresh lookup of the path reaches (the fd is below it). */
+    if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0) { rc = errno; break; }
+    close(tfd);
+    target = mount_target(*root_fd, op->str[0], op->arg[1], &tfd, tbuf);
+    if (!target) { rc = errno; break; }
+    rc = mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_mount_flags(target), NULL) < 0 ? errno : 0;
+    break;
   }
   case OP__END:
     break;

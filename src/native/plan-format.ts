@@ -40,7 +40,14 @@ export enum OpCode {
   set_dumpable = 21,
   drop_bounding = 22,
   set_caps = 23,
+  check_char = 24,
+  mask = 25,
+  readonly = 26,
 }
+
+/** Flags of the mask and readonly operations (MASK_* in launch.c). */
+export const MASK_OPTIONAL = 0x1;
+export const MASK_DIRECTORY = 0x2;
 
 // clone(2) namespace flags
 export const CLONE_NEWNS = 0x00020000;
@@ -103,6 +110,12 @@ export type Op = { what: string } & (
   | { op: 'drop_bounding'; caps: bigint }
   /** capset(2) of the three sets, then the ambient set cleared */
   | { op: 'set_caps'; effective: bigint; permitted: bigint; inheritable: bigint }
+  /** fails (ENODEV) unless the register's fd is the character device major:minor */
+  | { op: 'check_char'; register: number; major: number; minor: number }
+  /** hides a path: a file under the register's file (bind), a directory (MASK_DIRECTORY) under a tmpfs */
+  | { op: 'mask'; path: string; resolve: number; flags: number; register: number; tmpfsFlags: number; tmpfsData: string }
+  /** makes a path a read-only mount of its own */
+  | { op: 'readonly'; path: string; resolve: number; flags: number }
 );
 
 export interface ExecSpec {
@@ -232,6 +245,12 @@ function opArgs(op: Op, s: StringArea): number[] {
       return splitU64(op.caps, 'capability mask');
     case 'set_caps':
       return [...splitU64(op.effective, 'capability mask'), ...splitU64(op.permitted, 'capability mask'), ...splitU64(op.inheritable, 'capability mask')];
+    case 'check_char':
+      return [register(op.register), u32(op.major, 'major'), u32(op.minor, 'minor')];
+    case 'mask':
+      return [s.add(op.path), u32(op.resolve, 'resolve'), u32(op.flags, 'mask flags'), register(op.register), u32(op.tmpfsFlags, 'mount flags'), s.add(op.tmpfsData)];
+    case 'readonly':
+      return [s.add(op.path), u32(op.resolve, 'resolve'), u32(op.flags, 'mask flags')];
     default:
       return assertNever(op);
   }

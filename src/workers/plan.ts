@@ -5,7 +5,7 @@ import { DEFAULT_PATH } from '../spec/container.js';
 import { capabilityMask, resolveCapabilities } from '../spec/capabilities.js';
 import {
   CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID,
-  MS_PRIVATE, MS_RDONLY, MS_REC, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFREG,
+  MASK_DIRECTORY, MASK_OPTIONAL, MS_PRIVATE, MS_RDONLY, MS_REC, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFREG,
   type Op, type Plan,
 } from '../native/plan-format.js';
 
@@ -38,6 +38,20 @@ const O_CREAT = 0o100;
 
 const CONSOLE_REG = 0;
 const STDIN_REG = 1;
+/** The container's /dev/null, verified, as the source of every masked file. */
+const MASK_REG = 2;
+const O_PATH = 0o10000000;
+const O_NOFOLLOW = 0o400000;
+
+/**
+ * What the container must not see or change of the host's kernel, as Docker's defaults have it.
+ * Masked: files read as /dev/null, directories as an empty read-only tmpfs. Whether each is a
+ * file or a directory is the kernel's fixed layout; a path this kernel lacks is skipped.
+ */
+const MASKED_FILES = ['/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug'];
+const MASKED_DIRS = ['/proc/acpi', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
+/** Read-only: sysctls, the sysrq trigger, and the kernel's bus, irq, fs and sound knobs. */
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger', '/proc/asound'];
 
 /** Devices every container gets: Docker's and the OCI runtime spec's default set. */
 const DEVICES: ReadonlyArray<[name: string, major: number, minor: number]> = [
@@ -114,6 +128,29 @@ function devOps(console: LaunchConsole): Op[] {
   return ops;
 }
 
+/**
+ * Masked and read-only paths, once the container's /proc and /sys are mounted (they are what is
+ * masked) and while PID 1 still has CAP_SYS_ADMIN. The mask source is opened without following
+ * a symlink and checked to be char 1:3: the node skiff made in the container's own /dev tmpfs.
+ */
+function maskOps(): Op[] {
+  const ops: Op[] = [
+    { what: 'open `/dev/null` as the mask source', op: 'open', path: '/dev/null', flags: O_PATH | O_NOFOLLOW, register: MASK_REG },
+    { what: 'check that `/dev/null` is the null device (char 1:3)', op: 'check_char', register: MASK_REG, major: 1, minor: 3 },
+  ];
+  const tmpfsFlags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  for (const path of MASKED_FILES) {
+    ops.push({ what: `mask \`${path}\``, op: 'mask', path, resolve: SYSTEM, flags: MASK_OPTIONAL, register: MASK_REG, tmpfsFlags, tmpfsData: 'size=0,mode=555' });
+  }
+  for (const path of MASKED_DIRS) {
+    ops.push({ what: `mask \`${path}\``, op: 'mask', path, resolve: SYSTEM, flags: MASK_OPTIONAL | MASK_DIRECTORY, register: MASK_REG, tmpfsFlags, tmpfsData: 'size=0,mode=555' });
+  }
+  for (const path of READONLY_PATHS) {
+    ops.push({ what: `make \`${path}\` read-only`, op: 'readonly', path, resolve: SYSTEM, flags: MASK_OPTIONAL });
+  }
+  return ops;
+}
+
 function stdioOps(console: LaunchConsole): Op[] {
   switch (console.kind) {
     case 'pty':
@@ -170,7 +207,7 @@ function privilegeOps(spec: ContainerSpec, lastCap: number): Op[] {
  *    every target resolved beneath the root;
  * 4. the console opened by its host path; a /dev of the container's own, with the console bound on
  *    /dev/console while its source is still attached; pivot_root; the old root detached;
- * 5. /proc and /sys of the container's own;
+ * 5. /proc and /sys of the container's own, their kernel knobs masked or read-only (maskOps);
  * 6. hostname, loopback, session and console, then every other fd closed;
  * 7. capabilities and no_new_privs (privilegeOps), workdir, exec.
  */
@@ -211,6 +248,7 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
     { what: 'open the new root', op: 'open_root', path: '/' },
     { what: 'mount /proc', op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: null, resolve: SYSTEM },
     { what: 'mount /sys read-only', op: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, data: null, resolve: SYSTEM },
+    ...maskOps(),
     { what: `set the hostname \`${spec.hostname}\``, op: 'sethostname', hostname: spec.hostname },
   );
   if (spec.network === 'none') ops.push({ what: 'bring up the loopback interface', op: 'loopback_up' });

@@ -18,6 +18,11 @@ function parseMountinfo(text: string): MountLine[] {
   });
 }
 
+/** The masked and read-only kernel paths (src/workers/plan.ts) this host has: each is a mount of its own inside. */
+const KNOBS = ['/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug',
+  '/proc/acpi', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+  '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger', '/proc/asound'].filter((p) => existsSync(p));
+
 /** Where `path` lives as the kernel names it in mountinfo: the root of its mount, joined with the rest. */
 function mountRootOf(path: string): string {
   const real = realpathSync(path);
@@ -85,12 +90,12 @@ describe('launch: inside a container', function () {
     const r = await h.run({ name: 'busy', rootfs, command: ['/bin/cat', '/proc/self/mountinfo'],
       mounts: [{ source: shared, target: '/data', readOnly: true }] });
     const inside = parseMountinfo(r.output);
-    expect(inside.map((m) => m.point).sort()).to.deep.equal(['/', '/data', '/dev', '/dev/pts', '/dev/shm', '/proc', '/sys']);
+    expect(inside.map((m) => m.point).sort()).to.deep.equal(['/', '/data', '/dev', '/dev/pts', '/dev/shm', '/proc', '/sys', ...KNOBS].sort());
     const root = inside.find((m) => m.point === '/')!;
     expect(root.root).to.equal(mountRootOf(rootfs));
     expect(inside.find((m) => m.point === '/data')!.root).to.equal(mountRootOf(shared));
     const hostPoints = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.point).filter((p) => p !== '/');
-    const leaked = inside.filter((m) => hostPoints.includes(m.point) && !['/proc', '/sys', '/dev', '/dev/pts', '/dev/shm'].includes(m.point));
+    const leaked = inside.filter((m) => hostPoints.includes(m.point) && !['/proc', '/sys', '/dev', '/dev/pts', '/dev/shm', ...KNOBS].includes(m.point));
     expect(leaked).to.deep.equal([]);
     // the ones sharing a name with the host's are the container's own instances
     expect(inside.find((m) => m.point === '/proc')!.fstype).to.equal('proc');
@@ -101,7 +106,7 @@ describe('launch: inside a container', function () {
   it('on the host rootfs: a read-only / with private /tmp and /run, none of the host submounts', async () => {
     const r = await h.run({ name: 'hosted', command: ['/bin/cat', '/proc/self/mountinfo'] });
     const inside = parseMountinfo(r.output);
-    expect(inside.map((m) => m.point).sort()).to.deep.equal(['/', '/dev', '/dev/pts', '/dev/shm', '/proc', '/run', '/sys', '/tmp']);
+    expect(inside.map((m) => m.point).sort()).to.deep.equal(['/', '/dev', '/dev/pts', '/dev/shm', '/proc', '/run', '/sys', '/tmp', ...KNOBS].sort());
     expect(inside.find((m) => m.point === '/')!.options.split(',').slice(0, 3)).to.deep.equal(['ro', 'nosuid', 'nodev']);
     expect(inside.find((m) => m.point === '/tmp')!.fstype).to.equal('tmpfs');
   });

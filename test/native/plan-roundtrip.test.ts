@@ -38,6 +38,9 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'set_dumpable': args = [op.dumpable ? 1 : 0]; break;
     case 'drop_bounding': args = [lo(op.caps), hi(op.caps)]; break;
     case 'set_caps': args = [lo(op.effective), hi(op.effective), lo(op.permitted), hi(op.permitted), lo(op.inheritable), hi(op.inheritable)]; break;
+    case 'check_char': args = [op.register, op.major, op.minor]; break;
+    case 'mask': args = [op.path, op.resolve, op.flags, op.register, op.tmpfsFlags, op.tmpfsData]; break;
+    case 'readonly': args = [op.path, op.resolve, op.flags]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -89,6 +92,10 @@ const everyOp: Op[] = [
   { what: 'b', op: 'drop_bounding', caps: 0x1ff5ffbda04n },
   { what: 'b64', op: 'drop_bounding', caps: 0xffffffffffffffffn },
   { what: 'c', op: 'set_caps', effective: 0xa00425fbn, permitted: (1n << 40n) | 1n, inheritable: 0n },
+  { what: 'cc', op: 'check_char', register: 2, major: 1, minor: 3 },
+  { what: 'mf', op: 'mask', path: '/proc/kcore', resolve: 0x0c, flags: 1, register: 2, tmpfsFlags: 0xf, tmpfsData: 'size=0,mode=555' },
+  { what: 'md', op: 'mask', path: '/sys/firmware', resolve: 0x0c, flags: 3, register: 7, tmpfsFlags: 0, tmpfsData: '' },
+  { what: 'ro', op: 'readonly', path: '/proc/sys', resolve: 0x0c, flags: 1 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {
@@ -209,6 +216,10 @@ describe('plan encoding ↔ launch.c dry run', () => {
     it('a register out of range', () => {
       const buf = encodePlan({ ...minimal, ops: [{ what: 'd', op: 'dup2', register: 0, fd: 1 }] });
       refused(withWord(17, 8, buf), 'register out of range');
+      const check = encodePlan({ ...minimal, ops: [{ what: 'c', op: 'check_char', register: 2, major: 1, minor: 3 }] });
+      refused(withWord(17, 8, check), 'register out of range');
+      const mask = encodePlan({ ...minimal, ops: [{ what: 'm', op: 'mask', path: '/x', resolve: 0, flags: 0, register: 2, tmpfsFlags: 0, tmpfsData: '' }] });
+      refused(withWord(20, 0xffffffff, mask), 'register out of range');
     });
   });
 

@@ -12,6 +12,9 @@ import { buildPlan, execCandidates, type LaunchConsole, type LaunchContext } fro
 const M = '/var/lib/skiff/root';
 const IN_ROOT = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
 const SYSTEM = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+const MASK_REG = 2;
+const MASKS = ['open', 'check_char', 'mask', 'mask', 'mask', 'mask', 'mask', 'mask', 'mask', 'mask', 'mask', 'mask',
+  'readonly', 'readonly', 'readonly', 'readonly', 'readonly', 'readonly'];
 
 function plan(spec: Record<string, unknown>, ctx: Partial<LaunchContext> = {}): Plan {
   return buildPlan(validateSpec({ name: 'c1', command: ['/bin/true'], ...spec }), {
@@ -73,7 +76,7 @@ describe('buildPlan', () => {
         'set_dumpable', 'mount', 'mount', 'remount_ro', 'open_root', 'mount', 'mount', 'open',
         'mount', 'mknod', 'mknod', 'mknod', 'mknod', 'mknod', 'mknod', 'mkdir', 'mount', 'symlink', 'mkdir', 'mount',
         'symlink', 'symlink', 'symlink', 'symlink',
-        'pivot_root', 'open_root', 'mount', 'mount', 'sethostname', 'loopback_up',
+        'pivot_root', 'open_root', 'mount', 'mount', ...MASKS, 'sethostname', 'loopback_up',
         'setsid', 'open', 'dup2', 'dup2', 'dup2', 'close_from', 'drop_bounding', 'set_caps', 'set_no_new_privs', 'chdir',
       ]);
     });
@@ -192,7 +195,7 @@ describe('buildPlan', () => {
 
     it('file: opens the file for appending (created 0644) before pivot_root; /dev/null on stdin', () => {
       const p = withConsole({ kind: 'file', path: '/var/log/c1.log' });
-      const [out, nul] = find(p, 'open');
+      const [out, nul] = find(p, 'open', (o) => o.register !== MASK_REG);
       expect(out).to.include({ path: '/var/log/c1.log', flags: 0o1 | 0o2000 | 0o100 | 0o400, mode: 0o644, register: 0 });
       expect(p.ops.indexOf(out!)).to.be.lessThan(pivotAt(p));
       expect(nul).to.include({ path: '/dev/null', register: 1 });
@@ -203,7 +206,7 @@ describe('buildPlan', () => {
 
     it('null: /dev/null on 0, 1, 2 and nothing opened on the host', () => {
       const p = withConsole({ kind: 'null' });
-      expect(find(p, 'open').map((o) => o.path)).to.deep.equal(['/dev/null']);
+      expect(find(p, 'open', (o) => o.register !== MASK_REG).map((o) => o.path)).to.deep.equal(['/dev/null']);
       expect(find(p, 'dup2').map((o) => [o.register, o.fd])).to.deep.equal([[1, 0], [1, 1], [1, 2]]);
     });
   });
@@ -230,6 +233,32 @@ describe('buildPlan', () => {
 
     it('is pure: the same spec gives the same plan', () => {
       expect(plan({ rootfs: '/srv/rootfs' })).to.deep.equal(plan({ rootfs: '/srv/rootfs' }));
+    });
+  });
+
+  describe('masked and read-only paths', () => {
+    const p = plan({});
+    const sysAt = indexOf(p, (o) => o.op === 'mount' && o.target === '/sys');
+
+    it("come right after /proc and /sys, from the container's own /dev/null opened without following links and checked to be char 1:3", () => {
+      expect(p.ops.slice(sysAt + 1, sysAt + 3)).to.deep.equal([
+        { what: 'open `/dev/null` as the mask source', op: 'open', path: '/dev/null', flags: 0o10000000 | 0o400000, register: MASK_REG },
+        { what: 'check that `/dev/null` is the null device (char 1:3)', op: 'check_char', register: MASK_REG, major: 1, minor: 3 },
+      ]);
+      expect(p.ops.slice(sysAt + 1, sysAt + 1 + MASKS.length).map((o) => o.op)).to.deep.equal(MASKS);
+    });
+
+    it("masks Docker's files and directories, skipping those the kernel lacks, resolved without symlinks", () => {
+      expect(find(p, 'mask').map((o) => [o.path, o.flags, o.resolve])).to.deep.equal([
+        ['/proc/kcore', 1, SYSTEM], ['/proc/keys', 1, SYSTEM], ['/proc/latency_stats', 1, SYSTEM], ['/proc/timer_list', 1, SYSTEM],
+        ['/proc/timer_stats', 1, SYSTEM], ['/proc/sched_debug', 1, SYSTEM],
+        ['/proc/acpi', 3, SYSTEM], ['/proc/scsi', 3, SYSTEM], ['/sys/firmware', 3, SYSTEM], ['/sys/devices/virtual/powercap', 3, SYSTEM],
+      ]);
+      expect(find(p, 'mask').every((o) => o.register === MASK_REG && o.tmpfsData === 'size=0,mode=555' && o.tmpfsFlags === 0xf)).to.equal(true);
+      expect(find(p, 'readonly').map((o) => [o.path, o.flags, o.resolve])).to.deep.equal([
+        ['/proc/bus', 1, SYSTEM], ['/proc/fs', 1, SYSTEM], ['/proc/irq', 1, SYSTEM], ['/proc/sys', 1, SYSTEM],
+        ['/proc/sysrq-trigger', 1, SYSTEM], ['/proc/asound', 1, SYSTEM],
+      ]);
     });
   });
 
