@@ -45,6 +45,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
@@ -105,6 +107,7 @@ enum op_code {
   OP_CHECK_CHAR = 24, /* register, major, minor: the fd must be that character device */
   OP_MASK = 25,       /* path, resolve, flags (MASK_*), register, tmpfs flags, tmpfs data */
   OP_READONLY = 26,   /* path, resolve, flags (MASK_OPTIONAL): bind onto itself, remount read-only */
+  OP_SECCOMP = 27,    /* program (hex of struct sock_filter[]), instruction count, flags */
   OP__END
 };
 
@@ -118,7 +121,7 @@ static const char *const op_names[OP__END] = {
   [OP_SETRLIMIT] = "setrlimit", [OP_WRITE_FILE] = "write_file",
   [OP_UMOUNT2] = "umount2", [OP_FAIL] = "fail", [OP_SET_DUMPABLE] = "set_dumpable",
   [OP_DROP_BOUNDING] = "drop_bounding", [OP_SET_CAPS] = "set_caps", [OP_CHECK_CHAR] = "check_char",
-  [OP_MASK] = "mask", [OP_READONLY] = "readonly",
+  [OP_MASK] = "mask", [OP_READONLY] = "readonly", [OP_SECCOMP] = "seccomp",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -131,6 +134,7 @@ static const uint32_t op_string_args[OP__END] = {
   [OP_SYMLINK] = 0x3, [OP_OPEN_ROOT] = 0x1, [OP_PIVOT_ROOT] = 0x1,
   [OP_SETHOSTNAME] = 0x1, [OP_OPEN] = 0x1, [OP_CHDIR] = 0x1, [OP_WRITE_FILE] = 0x3,
   [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1,
+  [OP_SECCOMP] = 0x1,
 };
 
 /* What the children report to the caller: written in shared memory. */
@@ -145,6 +149,7 @@ struct op {
   uint32_t code;
   uint32_t arg[OP_WORDS - 1];
   const char *str[OP_WORDS - 1]; /* decoded string arguments (NULL if none) */
+  struct sock_filter *filter;    /* OP_SECCOMP: the program, decoded from hex before fork */
 };
 
 struct plan {
@@ -196,7 +201,42 @@ static char **list_at(const struct plan *pl, uint32_t off, uint32_t count, int *
   return v;
 }
 
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/* OP_SECCOMP's program travels as hex (the string area is NUL-terminated strings); turned
+ * into struct sock_filter[] here, before fork, so PID 1 only hands it to the kernel.
+ * Returns NULL, or why it does not decode. */
+static const char *decode_filter(struct op *op) {
+  const char *hex = op->str[0];
+  uint32_t n = op->arg[1];
+  if (!hex || n == 0 || n > BPF_MAXINSNS || strlen(hex) != (size_t)n * 16) return "seccomp program does not match its instruction count";
+  uint8_t *bytes = malloc((size_t)n * 8);
+  if (!bytes) return "out of memory";
+  for (size_t i = 0; i < (size_t)n * 8; i++) {
+    int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) { free(bytes); return "seccomp program is not hex"; }
+    bytes[i] = (uint8_t)(hi << 4 | lo);
+  }
+  struct sock_filter *f = malloc((size_t)n * sizeof(*f));
+  if (!f) { free(bytes); return "out of memory"; }
+  for (uint32_t i = 0; i < n; i++) {
+    const uint8_t *b = bytes + 8 * i;
+    f[i].code = (uint16_t)(b[0] | b[1] << 8);
+    f[i].jt = b[2];
+    f[i].jf = b[3];
+    f[i].k = rd32(b + 4);
+  }
+  free(bytes);
+  op->filter = f;
+  return NULL;
+}
+
 static void plan_free(struct plan *pl) {
+  for (uint32_t i = 0; pl->ops && i < pl->nops; i++) free(pl->ops[i].filter);
   free(pl->ops);
   free(pl->exec_paths);
   free(pl->argv);
@@ -268,6 +308,10 @@ static int plan_decode(const uint8_t *buf, size_t len, struct plan *pl, const ch
     }
     *why = "operation string out of bounds";
     if (bad) { plan_free(pl); return EINVAL; }
+    if (op->code == OP_SECCOMP) {
+      *why = decode_filter(op);
+      if (*why) { plan_free(pl); return EINVAL; }
+    }
     *why = "register out of range";
     if ((op->code == OP_OPEN && op->arg[2] >= REGISTERS) ||
         ((op->code == OP_SET_CTTY || op->code == OP_DUP2 || op->code == OP_CHECK_CHAR) && op->arg[0] >= REGISTERS) ||
@@ -585,6 +629,12 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     if (!target) { rc = errno; break; }
     rc = mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_mount_flags(target), NULL) < 0 ? errno : 0;
     break;
+  }
+  case OP_SECCOMP: {
+    /* The kernel checks the program (EINVAL) and the right to load it: no_new_privs or
+     * CAP_SYS_ADMIN (EACCES); the plan orders the operations so that one holds. */
+    struct sock_fprog prog = { .len = (unsigned short)op->arg[1], .filter = op->filter };
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, op->arg[2], &prog) < 0 ? errno : 0;
   }
   case OP__END:
     break;

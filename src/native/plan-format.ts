@@ -43,6 +43,7 @@ export enum OpCode {
   check_char = 24,
   mask = 25,
   readonly = 26,
+  seccomp = 27,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -116,6 +117,8 @@ export type Op = { what: string } & (
   | { op: 'mask'; path: string; resolve: number; flags: number; register: number; tmpfsFlags: number; tmpfsData: string }
   /** makes a path a read-only mount of its own */
   | { op: 'readonly'; path: string; resolve: number; flags: number }
+  /** seccomp(SECCOMP_SET_MODE_FILTER, flags) with a struct sock_filter[] (carried as hex in the string area) */
+  | { op: 'seccomp'; program: Buffer; flags: number }
 );
 
 export interface ExecSpec {
@@ -251,6 +254,11 @@ function opArgs(op: Op, s: StringArea): number[] {
       return [s.add(op.path), u32(op.resolve, 'resolve'), u32(op.flags, 'mask flags'), register(op.register), u32(op.tmpfsFlags, 'mount flags'), s.add(op.tmpfsData)];
     case 'readonly':
       return [s.add(op.path), u32(op.resolve, 'resolve'), u32(op.flags, 'mask flags')];
+    case 'seccomp':
+      if (op.program.length === 0 || op.program.length % 8 !== 0 || op.program.length / 8 > 4096) {
+        throw new PlanEncodeError(`seccomp program of ${op.program.length} bytes is not 1 to 4096 instructions of 8 bytes`);
+      }
+      return [s.add(op.program.toString('hex')), op.program.length / 8, u32(op.flags, 'seccomp flags')];
     default:
       return assertNever(op);
   }

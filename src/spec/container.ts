@@ -44,6 +44,8 @@ export interface ContainerSpec {
   capabilities: CapabilitiesSpec;
   /** PR_SET_NO_NEW_PRIVS for the init: setuid binaries and file capabilities grant nothing (default true) */
   noNewPrivileges: boolean;
+  /** the syscall filter: skiff's default (src/workers/seccomp.ts) or none */
+  seccomp: 'default' | 'unconfined';
 }
 
 export class SpecError extends Error {
@@ -242,8 +244,14 @@ function validateCapabilities(v: Json, field: string): CapabilitiesSpec {
   return { add: capabilityList(v.add, `${field}.add`), drop: capabilityList(v.drop, `${field}.drop`) };
 }
 
+function validateSeccomp(v: Json): 'default' | 'unconfined' {
+  if (v === undefined || v === 'default') return 'default';
+  if (v === 'unconfined') return 'unconfined';
+  throw new SpecError('seccomp', `must be default or unconfined, got ${describe(v)}`);
+}
+
 const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'tty', 'restart',
-  'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges'] as const;
+  'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges', 'seccomp'] as const;
 
 /**
  * Validates a spec as received (JSON) and fills in defaults. Throws SpecError
@@ -318,5 +326,6 @@ export function validateSpec(input: Json): ContainerSpec {
     labels,
     capabilities: validateCapabilities(input.capabilities, 'capabilities'),
     noNewPrivileges: input.noNewPrivileges === undefined ? true : bool(input.noNewPrivileges, 'noNewPrivileges'),
+    seccomp: validateSeccomp(input.seccomp),
   };
 }

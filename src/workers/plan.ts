@@ -3,6 +3,7 @@
 import type { ContainerSpec } from '../spec/container.js';
 import { DEFAULT_PATH } from '../spec/container.js';
 import { capabilityMask, resolveCapabilities } from '../spec/capabilities.js';
+import { defaultSeccompFilter, encodeFilter } from './seccomp.js';
 import {
   CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID,
   MASK_DIRECTORY, MASK_OPTIONAL, MS_PRIVATE, MS_RDONLY, MS_REC, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFREG,
@@ -180,21 +181,30 @@ function stdioOps(console: LaunchConsole): Op[] {
 
 /**
  * Privileges, applied once nothing is left that needs full root (every mount, mknod, the
- * hostname, the loopback) and before the workdir, which is then entered with the init's own
- * capabilities. Bounding set first: dropping from it needs CAP_SETPCAP, which capset may take
- * away. The inheritable set stays empty (as in Docker since CVE-2022-24769): an exec can only
- * ever get the bounding set back. No-new-privs after, so that a setuid binary or a file with
- * capabilities gains nothing from here on.
+ * hostname, the loopback), then the workdir, entered with the init's own capabilities, and
+ * the syscall filter last of all:
+ * - bounding set first: dropping from it needs CAP_SETPCAP, which capset may take away;
+ * - the inheritable set stays empty (as in Docker since CVE-2022-24769): an exec can only
+ *   ever get the bounding set back; the ambient set is cleared;
+ * - no_new_privs, so that a setuid binary or a file with capabilities gains nothing;
+ * - seccomp last, so that no operation of the plan runs under the filter — except without
+ *   no_new_privs, where loading a filter needs CAP_SYS_ADMIN: then it goes before the
+ *   capabilities are dropped (as runc does), and the calls after it (prctl, capset, chdir)
+ *   are ones the filter allows.
  */
 function privilegeOps(spec: ContainerSpec, lastCap: number): Op[] {
   const keep = capabilityMask(resolveCapabilities(spec.capabilities).filter((c) => c <= lastCap));
   const known = (1n << BigInt(lastCap + 1)) - 1n;
-  const ops: Op[] = [
+  const seccomp: Op[] = spec.seccomp === 'default'
+    ? [{ what: 'load the default seccomp filter', op: 'seccomp', program: encodeFilter(defaultSeccompFilter()), flags: 0 }]
+    : [];
+  const chdir: Op = { what: `workdir: change to \`${spec.workdir}\``, op: 'chdir', path: spec.workdir };
+  const caps: Op[] = [
     { what: 'drop capabilities from the bounding set', op: 'drop_bounding', caps: known & ~keep },
     { what: 'set the capabilities', op: 'set_caps', effective: keep, permitted: keep, inheritable: 0n },
   ];
-  if (spec.noNewPrivileges) ops.push({ what: 'set no_new_privs', op: 'set_no_new_privs' });
-  return ops;
+  if (spec.noNewPrivileges) return [...caps, { what: 'set no_new_privs', op: 'set_no_new_privs' }, chdir, ...seccomp];
+  return [...seccomp, ...caps, chdir];
 }
 
 /**
@@ -209,7 +219,7 @@ function privilegeOps(spec: ContainerSpec, lastCap: number): Op[] {
  *    /dev/console while its source is still attached; pivot_root; the old root detached;
  * 5. /proc and /sys of the container's own, their kernel knobs masked or read-only (maskOps);
  * 6. hostname, loopback, session and console, then every other fd closed;
- * 7. capabilities and no_new_privs (privilegeOps), workdir, exec.
+ * 7. capabilities, no_new_privs, workdir, the seccomp filter (privilegeOps), exec.
  */
 export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
   const M = ctx.rootMount;
@@ -256,7 +266,6 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
     ...stdioOps(ctx.console),
     { what: 'close every other fd', op: 'close_from', fd: 3 },
     ...privilegeOps(spec, ctx.lastCap),
-    { what: `workdir: change to \`${spec.workdir}\``, op: 'chdir', path: spec.workdir },
   );
 
   let cloneFlags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;

@@ -41,6 +41,7 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'check_char': args = [op.register, op.major, op.minor]; break;
     case 'mask': args = [op.path, op.resolve, op.flags, op.register, op.tmpfsFlags, op.tmpfsData]; break;
     case 'readonly': args = [op.path, op.resolve, op.flags]; break;
+    case 'seccomp': args = [op.program.toString('hex'), op.program.length / 8, op.flags]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -96,6 +97,7 @@ const everyOp: Op[] = [
   { what: 'mf', op: 'mask', path: '/proc/kcore', resolve: 0x0c, flags: 1, register: 2, tmpfsFlags: 0xf, tmpfsData: 'size=0,mode=555' },
   { what: 'md', op: 'mask', path: '/sys/firmware', resolve: 0x0c, flags: 3, register: 7, tmpfsFlags: 0, tmpfsData: '' },
   { what: 'ro', op: 'readonly', path: '/proc/sys', resolve: 0x0c, flags: 1 },
+  { what: 'sc', op: 'seccomp', program: Buffer.from('0600000000007fff0000010000000000', 'hex'), flags: 4 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {
@@ -169,6 +171,19 @@ describe('plan encoding ↔ launch.c dry run', () => {
   });
 
   describe('malformed buffers are refused with the reason', () => {
+    it('a seccomp program whose hex does not match its instruction count, or is not hex', () => {
+      const plan = (hex: string, count: number): Buffer => {
+        const buf = encodePlan({ ...minimal, ops: [{ what: 's', op: 'seccomp', program: Buffer.alloc(8), flags: 0 }] });
+        const at = buf.indexOf('0000000000000000', 64, 'latin1');
+        buf.write(hex, at, 'latin1');
+        buf.writeUInt32LE(count, 18 * 4);
+        return buf;
+      };
+      expect(() => decodeEncodedPlan(plan('0000000000000000', 2))).to.throw(Error, 'plan does not decode: seccomp program does not match its instruction count');
+      expect(() => decodeEncodedPlan(plan('00000000000000zz', 1))).to.throw(Error, 'plan does not decode: seccomp program is not hex');
+      expect(() => decodeEncodedPlan(plan('0000000000000000', 0))).to.throw(Error, 'plan does not decode: seccomp program does not match its instruction count');
+    });
+
     // header words: 0 magic, 1 version, 2 clone flags, 3 op count, 4 ops offset, 5 strings offset,
     // 6 strings length, 7 uid map, 8 gid map, 9-10 exec paths, 11-12 argv, 13-14 envp
     const good = (): Buffer => encodePlan({ ...minimal, ops: [{ what: 'c', op: 'chdir', path: '/x' }], exec: { paths: ['/bin/true'], argv: ['true'], envp: ['A=1'] } });
@@ -237,6 +252,12 @@ describe('plan encoding ↔ launch.c dry run', () => {
     it('capability masks outside 64 bits', () => {
       expect(encode([{ what: 'b', op: 'drop_bounding', caps: 1n << 64n }])).to.throw(PlanEncodeError, 'launch plan: capability mask 18446744073709551616 out of range');
       expect(encode([{ what: 'c', op: 'set_caps', effective: 0n, permitted: -1n, inheritable: 0n }])).to.throw(PlanEncodeError, 'launch plan: capability mask -1 out of range');
+    });
+    it('a seccomp program that is not whole instructions, or none, or too long', () => {
+      const sc = (n: number): (() => Buffer) => encode([{ what: 's', op: 'seccomp', program: Buffer.alloc(n), flags: 0 }]);
+      expect(sc(0)).to.throw(PlanEncodeError, 'launch plan: seccomp program of 0 bytes is not 1 to 4096 instructions of 8 bytes');
+      expect(sc(12)).to.throw(PlanEncodeError, 'launch plan: seccomp program of 12 bytes is not 1 to 4096 instructions of 8 bytes');
+      expect(sc(4097 * 8)).to.throw(PlanEncodeError, 'launch plan: seccomp program of 32776 bytes is not 1 to 4096 instructions of 8 bytes');
     });
     it('rlimits outside 64 bits', () => {
       expect(encode([{ what: 'r', op: 'setrlimit', resource: 7, soft: -1n, hard: 0n }])).to.throw(PlanEncodeError, 'launch plan: rlimit -1 out of range');

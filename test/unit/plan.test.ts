@@ -8,6 +8,7 @@ import {
 } from '../../src/native/plan-format.js';
 import { DEFAULT_PATH, validateSpec } from '../../src/spec/container.js';
 import { buildPlan, execCandidates, type LaunchConsole, type LaunchContext } from '../../src/workers/plan.js';
+import { defaultSeccompFilter, encodeFilter } from '../../src/workers/seccomp.js';
 
 const M = '/var/lib/skiff/root';
 const IN_ROOT = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
@@ -54,7 +55,10 @@ function checkOrder(p: Plan): void {
   const close = indexOf(p, (o) => o.op === 'close_from');
   expect(p.ops[close]).to.deep.include({ op: 'close_from', fd: 3 });
   const nnp = p.ops.some((o) => o.op === 'set_no_new_privs');
-  expect(p.ops.slice(close + 1).map((o) => o.op)).to.deep.equal(['drop_bounding', 'set_caps', ...(nnp ? ['set_no_new_privs'] : []), 'chdir']);
+  const seccomp = p.ops.some((o) => o.op === 'seccomp');
+  expect(p.ops.slice(close + 1).map((o) => o.op)).to.deep.equal(nnp
+    ? ['drop_bounding', 'set_caps', 'set_no_new_privs', 'chdir', ...(seccomp ? ['seccomp'] : [])]
+    : [...(seccomp ? ['seccomp'] : []), 'drop_bounding', 'set_caps', 'chdir']);
   const lastPrivileged = Math.max(...p.ops.map((o, i) => (['mount', 'remount_ro', 'mknod', 'sethostname', 'loopback_up'].includes(o.op) ? i : -1)));
   expect(lastPrivileged).to.be.lessThan(close);
   for (let i = close + 1; i < p.ops.length; i++) expect(['open', 'open_root', 'dup2']).not.to.include(p.ops[i]!.op);
@@ -77,7 +81,7 @@ describe('buildPlan', () => {
         'mount', 'mknod', 'mknod', 'mknod', 'mknod', 'mknod', 'mknod', 'mkdir', 'mount', 'symlink', 'mkdir', 'mount',
         'symlink', 'symlink', 'symlink', 'symlink',
         'pivot_root', 'open_root', 'mount', 'mount', ...MASKS, 'sethostname', 'loopback_up',
-        'setsid', 'open', 'dup2', 'dup2', 'dup2', 'close_from', 'drop_bounding', 'set_caps', 'set_no_new_privs', 'chdir',
+        'setsid', 'open', 'dup2', 'dup2', 'dup2', 'close_from', 'drop_bounding', 'set_caps', 'set_no_new_privs', 'chdir', 'seccomp',
       ]);
     });
 
@@ -228,7 +232,7 @@ describe('buildPlan', () => {
     it('sets the hostname and the workdir', () => {
       const p = plan({ hostname: 'box.example', workdir: '/srv/app' });
       expect(find(p, 'sethostname')[0]).to.include({ hostname: 'box.example', what: 'set the hostname `box.example`' });
-      expect(p.ops[p.ops.length - 1]).to.include({ op: 'chdir', path: '/srv/app' });
+      expect(find(p, 'chdir')[0]).to.include({ path: '/srv/app' });
     });
 
     it('is pure: the same spec gives the same plan', () => {
@@ -288,6 +292,20 @@ describe('buildPlan', () => {
     it('a capability the kernel does not know (above cap_last_cap) is left out, not passed to the kernel', () => {
       const p = plan({ capabilities: { add: ['CHECKPOINT_RESTORE'] } }, { lastCap: 39 });
       expect(caps(p).effective).to.equal(0xa00425fbn);
+    });
+
+    it('loads the default seccomp filter last; unconfined loads none', () => {
+      const p = plan({});
+      expect(p.ops[p.ops.length - 1]).to.deep.equal({ what: 'load the default seccomp filter', op: 'seccomp', program: encodeFilter(defaultSeccompFilter()), flags: 0 });
+      const u = plan({ seccomp: 'unconfined' });
+      checkOrder(u);
+      expect(find(u, 'seccomp')).to.deep.equal([]);
+    });
+
+    it('without no_new_privs, loads the filter while CAP_SYS_ADMIN is still there: before the capabilities are dropped', () => {
+      const p = plan({ noNewPrivileges: false });
+      const close = indexOf(p, (o) => o.op === 'close_from');
+      expect(p.ops.slice(close + 1).map((o) => o.op)).to.deep.equal(['seccomp', 'drop_bounding', 'set_caps', 'chdir']);
     });
 
     it('sets no_new_privs unless noNewPrivileges is false', () => {

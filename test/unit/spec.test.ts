@@ -37,6 +37,7 @@ describe('validateSpec', () => {
         labels: {},
         capabilities: { add: [], drop: [] },
         noNewPrivileges: true,
+        seccomp: 'default',
       });
     });
 
@@ -94,6 +95,11 @@ describe('validateSpec', () => {
       rejects({ ...base, capabilities: ['ALL'] }, 'capabilities must be an object with add and drop lists, got an array', 'capabilities');
     });
 
+    it('refuses a seccomp other than default or unconfined', () => {
+      rejects({ ...base, seccomp: '/etc/profile.json' }, 'seccomp must be default or unconfined, got "/etc/profile.json"', 'seccomp');
+      expect(validateSpec({ ...base, seccomp: 'unconfined' }).seccomp).to.equal('unconfined');
+    });
+
     it('refuses a noNewPrivileges that is not a boolean', () => {
       rejects({ ...base, noNewPrivileges: 'yes' }, 'noNewPrivileges must be true or false, got "yes"', 'noNewPrivileges');
     });
@@ -146,7 +152,7 @@ describe('validateSpec', () => {
     });
 
     it('refuses an unknown top-level field, listing the known ones', () => {
-      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges)', 'colour');
+      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', 'colour');
     });
 
     it('refuses an unknown console field', () => {
