@@ -3,7 +3,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import PQueue from 'p-queue';
-import type { ContainerSpec } from '../spec/container.js';
+import { validateSpec, type ContainerSpec } from '../spec/container.js';
 import { StartError } from '../workers/start.js';
 import { closeSlave, makeRaw, openSlave } from '../sys/termios.js';
 import type { LaunchConsole } from '../workers/plan.js';
@@ -132,6 +132,8 @@ export class Supervisor {
   restore(): void {
     const records = this.o.stateStore.loadAll((name, err) => log('warn', 'unreadable state', { name, error: err.message }));
     for (const r of records) {
+      // A record written by an older skiffd lacks the fields added since: give them their defaults.
+      r.spec = { ...validateSpec({ name: r.spec.name, command: r.spec.command }), ...r.spec };
       this.records.set(r.name, r);
       if (!isActive(r)) continue;
       const alive = r.pid !== null && r.pidStartTime !== null && procStartTime(r.pid) === r.pidStartTime;

@@ -32,7 +32,7 @@ describe('skiffd resilience', function () {
     const d = new TestDaemon(['--launchers', '1']);
     await d.start();
     try {
-      const launcher = await until(() => d.children().length === 0 && require_launchers(d)[0], 'the launcher');
+      const launcher = await until(() => require_launchers(d)[0], 'the launcher');
       await d.api('POST', '/containers/create?name=victim', { Image: 'host', Cmd: ['/bin/true'] });
       // Freeze the only launcher so the start is handed to it and stays in flight, then kill it.
       process.kill(launcher, 'SIGSTOP');
@@ -42,7 +42,7 @@ describe('skiffd resilience', function () {
       const reply = await start;
       expect(reply.status).to.equal(500);
       expect((reply.body as { message: string }).message).to.equal('launcher worker 0 was killed by SIGKILL during the start; the start was not retried');
-      const fresh = await until(() => require_launchers(d).find((p) => p !== launcher), 'a new launcher');
+      const fresh: number = await until(() => require_launchers(d).find((p) => p !== launcher), 'a new launcher');
       expect(cmdline(fresh)).to.equal('skiff-launcher 0');
       const metrics = (await d.api('GET', '/metrics')).text;
       expect(metrics).to.include('skiff_launcher_restarts_total 1');
