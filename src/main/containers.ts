@@ -202,7 +202,8 @@ export class Supervisor {
     r.status = 'queued';
     r.error = null;
     r.failure = null;
-    void this.persist(r);
+    // Not persisted: queued and starting are transient, and a restarted skiffd would mark
+    // them exited anyway. Only created, running and the end of a run go to disk.
     const accepted = performance.now();
     await this.queue.add(() => {
       const p = this.launch(r, accepted);
@@ -238,6 +239,12 @@ export class Supervisor {
       this.o.metrics.countStart('ok');
       this.releaseHold(r);
       const handle = this.o.reaper.watch(pid);
+      if (this.records.get(r.name) !== r) {
+        // Removed while its launch was in flight: nothing may keep running without a record.
+        handle.signal(9);
+        await handle.exited;
+        return;
+      }
       r.status = 'running';
       r.pid = pid;
       r.pidStartTime = procStartTime(pid);

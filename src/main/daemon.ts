@@ -55,7 +55,8 @@ export class Daemon {
     this.reaper = new Reaper();
     const rootMount = this.store.privatePath('root');
     mkdirSync(rootMount, { recursive: true, mode: 0o755 });
-    const size = opts.launchers ?? availableParallelism();
+    // Twice the cores: while one launcher's reply waits for skiffd's event loop, another launches.
+    const size = opts.launchers ?? 2 * availableParallelism();
     this.pool = new LauncherPool(size, opts.startTimeoutMs ?? 30_000, {
       onRestart: (index, reason) => {
         this.metrics.launcherRestarts++;
