@@ -66,6 +66,8 @@ export class ForwardedConsole {
   private readonly clients = new Map<number, Client>();
   private nextClient = 1;
   private fallback: boolean;
+  /** why the last copyIn stopped reading: 1 (buffer full), else the read's result (-EAGAIN, -EIO, 0) */
+  private copyStop = 1;
   private input: Buffer[] = [];
   private inputBytes = 0;
 
@@ -128,6 +130,10 @@ export class ForwardedConsole {
           staged += last;
           // A splice from a tty fills pages from offset 0, a write(2) a page at a time: at most this many new slots.
           usedSlots += Math.ceil(last / PAGE);
+          if (this.fallback && this.copyStop <= 0) {
+            last = this.copyStop; // the copy already saw the master run dry (or end)
+            break;
+          }
           continue;
         }
         if (last === -EINTR) continue;
@@ -149,19 +155,31 @@ export class ForwardedConsole {
     return 'more';
   }
 
-  /** read(2) from the master into the thread's buffer, write(2) into staging. */
+  /**
+   * The read/write path: read(2) from the master into the thread's buffer until it is
+   * full or the master has nothing more, then one write(2) into staging. Returns the
+   * bytes copied, or (none copied) the read's result; `copyStop` keeps why reading stopped.
+   */
   private copyIn(stagingWrite: number, room: number): number {
     const buf = this.ctx.copyBuffer;
-    const n = readRaw(this.master, buf, Math.min(room, buf.length));
-    if (n <= 0) return n;
+    const want = Math.min(room, buf.length);
+    let filled = 0;
+    let r = 0;
+    while (filled < want) {
+      r = readRaw(this.master, filled === 0 ? buf : buf.subarray(filled), want - filled);
+      if (r > 0) filled += r;
+      else if (r !== -EINTR) break;
+    }
+    this.copyStop = filled < want ? r : 1;
+    if (filled === 0) return r;
     let off = 0;
-    while (off < n) {
-      const w = writeRaw(stagingWrite, buf.subarray(off, n));
+    while (off < filled) {
+      const w = writeRaw(stagingWrite, buf.subarray(off, filled));
       // Staging had room for `room` bytes; a short write here would lose output, so it is a bug.
       if (w <= 0) throw new SysError('write', w < 0 ? -w : EAGAIN, 'staging pipe');
       off += w;
     }
-    return n;
+    return filled;
   }
 
   /** Hands the `count` bytes in staging to each client, the ring and the log, and empties staging. */
