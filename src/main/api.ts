@@ -41,7 +41,7 @@ export interface ApiDeps {
   extensions: Extensions[];
 }
 
-function send(res: ServerResponse, status: number, body?: unknown): void {
+export function send(res: ServerResponse, status: number, body?: unknown): void {
   if (res.headersSent) {
     res.end();
     return;
@@ -63,12 +63,12 @@ export function sendError(res: ServerResponse, err: unknown): void {
   return send(res, 500, { message: e.message ?? String(err) });
 }
 
-/** Reads a JSON body, bounded; 413 beyond MAX_BODY_BYTES, 400 for malformed JSON. */
-export function readJson(req: IncomingMessage): Promise<unknown> {
+/** Reads a JSON body, bounded; 413 beyond `max` bytes, 400 for malformed JSON; null when empty. */
+export function readJson(req: IncomingMessage, max = MAX_BODY_BYTES): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > MAX_BODY_BYTES) {
-      reject(new ApiError(413, `request body too large (${declared} bytes; the limit is ${MAX_BODY_BYTES})`));
+    if (declared > max) {
+      reject(new ApiError(413, `request body too large (${declared} bytes; the limit is ${max})`));
       req.resume();
       return;
     }
@@ -76,8 +76,8 @@ export function readJson(req: IncomingMessage): Promise<unknown> {
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new ApiError(413, `request body too large (more than ${MAX_BODY_BYTES} bytes)`));
+      if (size > max) {
+        reject(new ApiError(413, `request body too large (more than ${max} bytes)`));
         req.destroy();
         return;
       }

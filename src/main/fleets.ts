@@ -17,7 +17,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import PQueue from 'p-queue';
 import { DEFAULT_MAX_REPLICAS, type Fleet } from '../spec/fleet.js';
-import { API_VERSION, type Extensions } from './api.js';
+import { readJson, send, type Extensions } from './api.js';
 import { ApiError, type Supervisor } from './containers.js';
 import type { Daemon } from './daemon.js';
 import { Operation } from './fleet-operation.js';
@@ -39,43 +39,6 @@ export interface FleetApiOptions {
 
 /** A thousand replicas of a long command with a few mounts and labels stay well below this. */
 const DEFAULT_MAX_BODY = 16 << 20;
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Api-Version': API_VERSION });
-  res.end(text);
-}
-
-/** Reads a JSON body up to `max` bytes: 413 beyond, 400 when it is not JSON. */
-function readBody(req: IncomingMessage, max: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > max) {
-      req.resume();
-      reject(new ApiError(413, `request body too large (${declared} bytes; the limit for a fleet is ${max})`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        req.destroy();
-        reject(new ApiError(413, `request body too large (more than the ${max} bytes allowed for a fleet)`));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch (err) {
-        reject(new ApiError(400, `malformed JSON body: ${(err as Error).message}`));
-      }
-    });
-  });
-}
 
 export class FleetApi implements Extensions {
   private readonly sup: Supervisor;
@@ -103,7 +66,7 @@ export class FleetApi implements Extensions {
 
   async handle(method: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     if (path === '/fleets') {
-      if (method === 'GET') sendJson(res, 200, this.list());
+      if (method === 'GET') send(res, 200, this.list());
       else if (method === 'POST') await this.up(req, res);
       else return false;
       return true;
@@ -113,9 +76,9 @@ export class FleetApi implements Extensions {
     const name = decodeURIComponent(m[1]!);
     if (method === 'GET') {
       const containers = new URL(req.url ?? '/', 'http://skiffd').searchParams.get('containers');
-      sendJson(res, 200, this.view(name, containers !== '0' && containers !== 'false'));
+      send(res, 200, this.view(name, containers !== '0' && containers !== 'false'));
     } else if (method === 'DELETE') {
-      sendJson(res, 200, await this.down(name));
+      send(res, 200, await this.down(name));
     } else {
       return false;
     }
@@ -161,7 +124,7 @@ export class FleetApi implements Extensions {
   }
 
   private async up(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const fleet = validateFleetRequest(await readBody(req, this.maxBody), this.maxReplicas);
+    const fleet = validateFleetRequest(await readJson(req, this.maxBody), this.maxReplicas);
     this.checkForeignNames(fleet);
     this.ops.get(fleet.name)?.abort('superseded by a newer fleet up');
     const started = new Promise<Operation>((resolve, reject) => {
@@ -186,7 +149,7 @@ export class FleetApi implements Extensions {
     });
     const op = await started;
     log('info', 'fleet up', { fleet: fleet.name, operation: op.id, ...op.plan });
-    sendJson(res, 202, { fleet: fleet.name, operation: op.id, plan: op.plan });
+    send(res, 202, { fleet: fleet.name, operation: op.id, plan: op.plan });
   }
 
   /** A declared name held by a container outside the fleet would be taken over or fail: refuse up front. */
