@@ -18,7 +18,11 @@ export async function runDaemon(argv: string[]): Promise<void> {
     strict: true,
   });
   process.title = 'skiffd';
-  const consoles = new ConsoleHub(values['forwarder-threads'] ? { threads: Number(values['forwarder-threads']) } : {});
+  const consoles = new ConsoleHub({
+    ...(values['forwarder-threads'] ? { threads: Number(values['forwarder-threads']) } : {}),
+    // A log that stopped (disk full) or forwarding that failed, with no request waiting on it.
+    onProblem: (id, message) => log('warn', 'console problem', { id, message }),
+  });
   const daemon = new Daemon({
     extensions: (d) => [new FleetApi(d)],
     consoles,
