@@ -6,17 +6,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-
-export const DEFAULT_SOCKET = '/run/skiff/skiff.sock';
-export const DEFAULT_STATE_DIR = '/var/lib/skiff';
-
-export function socketPath(): string {
-  return process.env.SKIFF_SOCKET ?? DEFAULT_SOCKET;
-}
-
-export function stateDir(): string {
-  return process.env.SKIFF_STATE_DIR ?? DEFAULT_STATE_DIR;
-}
+import { socketFromEnv as socketPath, stateDirFromEnv as stateDir } from '../main/defaults.js';
 
 /** An error answered by skiffd: its status and Docker-shaped message. */
 export class DaemonError extends Error {

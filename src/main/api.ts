@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CreateError, specFromCreateBody } from './docker-create.js';
 import { toInspect, toListEntry } from './docker-shape.js';
-import { ApiError, signalNumber, type Supervisor, type WaitCondition } from './containers.js';
+import { ApiError, type Supervisor, type WaitCondition } from './containers.js';
 import type { EventBus } from './events.js';
 import type { Metrics } from './metrics.js';
 import { isActive, type ContainerRecord } from './record.js';
@@ -324,4 +324,3 @@ function tailLines(buf: Buffer, n: number): Buffer {
   return buf;
 }
 
-export { signalNumber };

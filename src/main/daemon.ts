@@ -23,9 +23,6 @@ export interface DaemonOptions {
   extensions?: (d: Daemon) => Extensions[];
 }
 
-export const DEFAULT_SOCKET = '/run/skiff/skiff.sock';
-export const DEFAULT_STATE_DIR = '/var/lib/skiff';
-
 /** Is something answering on this socket? */
 export function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,6 +1,7 @@
 // skiffd: the daemon's entry point. `skiff daemon` runs it in the foreground.
 import { parseArgs } from 'node:util';
-import { Daemon, DEFAULT_SOCKET, DEFAULT_STATE_DIR } from './daemon.js';
+import { Daemon } from './daemon.js';
+import { socketFromEnv, stateDirFromEnv } from './defaults.js';
 import { FleetApi } from './fleets.js';
 import { log } from './log.js';
 import { ConsoleHub } from '../forwarder/index.js';
@@ -26,8 +27,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const daemon = new Daemon({
     extensions: (d) => [new FleetApi(d)],
     consoles,
-    socket: values.socket ?? process.env.SKIFF_SOCKET ?? DEFAULT_SOCKET,
-    stateDir: values['state-dir'] ?? process.env.SKIFF_STATE_DIR ?? DEFAULT_STATE_DIR,
+    socket: values.socket ?? socketFromEnv(),
+    stateDir: values['state-dir'] ?? stateDirFromEnv(),
     ...(values.launchers ? { launchers: Number(values.launchers) } : {}),
     ...(values['max-queued'] ? { maxQueued: Number(values['max-queued']) } : {}),
   });
