@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { TestDaemon, until } from '../support/daemon.js';
+import { TestDaemon, until, useDaemon } from '../support/daemon.js';
 
 const CLI = join(import.meta.dirname, '../../bin/skiff.js');
 
@@ -24,15 +24,7 @@ function onTerminal(d: TestDaemon, commandLine: string) {
 
 describe('console from the command line', function () {
   this.timeout(60_000);
-  let d: TestDaemon;
-
-  before(async () => {
-    d = new TestDaemon();
-    await d.start();
-  });
-  after(async () => {
-    await d.destroy();
-  });
+  const d = useDaemon();
 
   it('skiff console: input reaches the container, Ctrl-] detaches, the container keeps running, the terminal is restored', async () => {
     const run = await d.cli(['run', '-d', '-t', '--name', 'echoer', '--', '/bin/sh', '-c', 'echo ready; while read l; do echo "got:$l"; done']);

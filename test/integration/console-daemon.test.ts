@@ -1,7 +1,7 @@
 // Consoles at scale inside skiffd: 500 consoles on 2 forwarder threads, one of them flooding,
 // while the API keeps answering; console counters in inspect and /metrics.
 import { expect } from 'chai';
-import { TestDaemon, until } from '../support/daemon.js';
+import { until, useDaemon } from '../support/daemon.js';
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
@@ -9,15 +9,7 @@ function percentile(sorted: number[], p: number): number {
 
 describe('consoles in skiffd at scale', function () {
   this.timeout(180_000);
-  let d: TestDaemon;
-
-  before(async () => {
-    d = new TestDaemon(['--forwarder-threads', '2']);
-    await d.start();
-  });
-  after(async () => {
-    await d.destroy();
-  });
+  const d = useDaemon(['--forwarder-threads', '2']);
 
   async function apiLatencies(n: number): Promise<number[]> {
     const out: number[] = [];

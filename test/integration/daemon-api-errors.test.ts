@@ -1,18 +1,10 @@
 // Bad input over the API: each a 4xx with a clear message, and skiffd keeps serving.
 import { expect } from 'chai';
-import { TestDaemon, until } from '../support/daemon.js';
+import { TestDaemon, until, useDaemon } from '../support/daemon.js';
 
 describe('skiffd API: bad input', function () {
   this.timeout(60_000);
-  let d: TestDaemon;
-
-  before(async () => {
-    d = new TestDaemon();
-    await d.start();
-  });
-  after(async () => {
-    await d.destroy();
-  });
+  const d = useDaemon();
   afterEach(async () => {
     expect((await d.api('GET', '/_ping')).text).to.equal('OK');
   });

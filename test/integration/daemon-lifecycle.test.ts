@@ -2,21 +2,13 @@
 // restart policies and events, on real containers.
 import { expect } from 'chai';
 import { request } from 'node:http';
-import { TestDaemon, until } from '../support/daemon.js';
+import { until, useDaemon } from '../support/daemon.js';
 
 interface Inspect { State: { Status: string; Pid: number; ExitCode: number; Running: boolean }; RestartCount: number; Name: string; Skiff: { Status: string } }
 
 describe('skiffd lifecycle (CLI and API)', function () {
   this.timeout(60_000);
-  let d: TestDaemon;
-
-  before(async () => {
-    d = new TestDaemon();
-    await d.start();
-  });
-  after(async () => {
-    await d.destroy();
-  });
+  const d = useDaemon();
 
   const inspect = async (name: string) => (await d.api('GET', `/containers/${name}/json`)).body as Inspect;
 

@@ -165,3 +165,18 @@ export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * A skiffd for the enclosing describe(): started before its tests, every container removed and
+ * the daemon stopped after them, its temp dir deleted.
+ */
+export function useDaemon(args: string[] = []): TestDaemon {
+  const d = new TestDaemon(args);
+  before(async () => {
+    await d.start();
+  });
+  after(async () => {
+    await d.destroy();
+  });
+  return d;
+}
