@@ -1,26 +1,12 @@
 // The default seccomp filter inside a real container: TIOCSTI on the console is refused and
 // nothing reaches the terminal; a user namespace, kexec, modules, bpf, keys, ptrace and
 // personality tricks fail with EPERM; `seccomp: unconfined` loads no filter.
-import { closeSync, read } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { expect } from 'chai';
 import { openPty } from '../../src/sys/libc.js';
-import { Harness } from '../support/harness.js';
+import { Harness, readUntilEio } from '../support/harness.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 
-/** Reads a pty master until the slave side is gone (EIO), through libuv's thread pool. */
-function readUntilEio(fd: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const buf = Buffer.alloc(4096);
-    const next = (): void => read(fd, buf, 0, buf.length, null, (err, n) => {
-      if (err) return err.code === 'EIO' ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(err);
-      if (n === 0) return resolve(Buffer.concat(chunks).toString('utf8'));
-      chunks.push(Buffer.from(buf.subarray(0, n)));
-      next();
-    });
-    next();
-  });
-}
 
 /** Python on the host rootfs (read-only, as `--rootfs host` gives it): each raw syscall's result. */
 const SYSCALLS = `

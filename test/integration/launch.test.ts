@@ -1,11 +1,11 @@
 // Real containers through the launcher's start path (startContainer), the test process as the
 // child subreaper: what a container sees inside, and what the host sees outside.
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, read, readFileSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { openPty } from '../../src/sys/libc.js';
-import { Harness } from '../support/harness.js';
+import { Harness, readUntilEio } from '../support/harness.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 
 interface MountLine { root: string; point: string; options: string; fstype: string }
@@ -33,20 +33,6 @@ function mountRootOf(path: string): string {
   return m.root === '/' ? rest : `${m.root}${rest}`;
 }
 
-/** Reads a pty master until the slave side is gone (EIO), through libuv's thread pool. */
-function readUntilEio(fd: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const buf = Buffer.alloc(4096);
-    const next = (): void => read(fd, buf, 0, buf.length, null, (err, n) => {
-      if (err) return err.code === 'EIO' ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(err);
-      if (n === 0) return resolve(Buffer.concat(chunks).toString('utf8'));
-      chunks.push(Buffer.from(buf.subarray(0, n)));
-      next();
-    });
-    next();
-  });
-}
 
 describe('launch: inside a container', function () {
   let h: Harness;

@@ -2,7 +2,7 @@
 // container's PID 1 becomes its child and its exit status is seen. Output goes to a file console.
 //   const h = new Harness(); after(() => h.close());
 //   const { exit, output } = await h.run({ name: 't', rootfs, command: ['/bin/sh', '-c', 'echo $$'] });
-import { readFileSync } from 'node:fs';
+import { read, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Reaper, type ExitStatus } from '../../src/main/reaper.js';
 import type { Plan } from '../../src/native/plan-format.js';
@@ -80,4 +80,19 @@ export class Harness {
     this.reaper.close();
     this.tmp.removeAll();
   }
+}
+
+/** Reads a pty master until the slave side is gone (EIO), through libuv's thread pool. */
+export function readUntilEio(fd: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(4096);
+    const next = (): void => read(fd, buf, 0, buf.length, null, (err, n) => {
+      if (err) return err.code === 'EIO' ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(err);
+      if (n === 0) return resolve(Buffer.concat(chunks).toString('utf8'));
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+      next();
+    });
+    next();
+  });
 }
