@@ -70,6 +70,9 @@ function procStartTime(pid: number): number | null {
   }
 }
 
+/** Test-only: with test hooks on, the launch fails at this operation index (see StartRequest.failAt). */
+export const FAIL_AT_LABEL = 'skiff.test.fail-at';
+
 export interface SupervisorOptions {
   stateStore: StateStore;
   pool: LauncherPool;
@@ -80,6 +83,10 @@ export interface SupervisorOptions {
   /** starts that may wait for a launcher before new ones get 429 */
   maxQueued: number;
   rootMount: string;
+  /** host directories no container may see: skiffd's state directory, which holds its socket */
+  hide: string[];
+  /** honour the test-only label skiff.test.fail-at=<operation index> (failure injection) */
+  testHooks: boolean;
 }
 
 export class Supervisor {
@@ -217,6 +224,13 @@ export class Supervisor {
     return r;
   }
 
+  /** Test-only failure injection, honoured only when skiffd runs with test hooks on. */
+  private injectedFailure(r: ContainerRecord): { failAt?: { index: number; errno: number } } {
+    const at = r.spec.labels[FAIL_AT_LABEL];
+    if (!this.o.testHooks || at === undefined || !/^\d{1,4}$/.test(at)) return {};
+    return { failAt: { index: Number(at), errno: 5 /* EIO */ } };
+  }
+
   private async launch(r: ContainerRecord, accepted: number): Promise<void> {
     if (!this.records.has(r.name) || r.status !== 'queued') return; // removed or stopped while queued
     r.status = 'starting';
@@ -234,6 +248,8 @@ export class Supervisor {
         rootMount: this.o.rootMount,
         layerDir: r.spec.image === null ? null : `${this.o.stateStore.dir(r.name)}/layer`,
         console,
+        hide: this.o.hide,
+        ...this.injectedFailure(r),
       });
       this.o.metrics.observeStartLatency(performance.now() - accepted);
       this.o.metrics.countStart('ok');

@@ -1,5 +1,5 @@
 // skiffd wired together: state store, launcher pool, reaper, supervisor, consoles, API server.
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readlinkSync, realpathSync, symlinkSync, unlinkSync } from 'node:fs';
 import { createServer, request, ServerResponse, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
@@ -21,6 +21,8 @@ export interface DaemonOptions {
   startTimeoutMs?: number;
   consoles?: (ConsoleService & ConsoleAccess) | null;
   extensions?: (d: Daemon) => Extensions[];
+  /** honour test-only labels (skiff.test.fail-at); never set outside tests */
+  testHooks?: boolean;
 }
 
 /** Is something answering on this socket? */
@@ -34,6 +36,15 @@ export function socketAnswers(path: string): Promise<boolean> {
     req.on('timeout', () => { req.destroy(); resolve(false); });
     req.end();
   });
+}
+
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export class Daemon {
@@ -69,16 +80,41 @@ export class Daemon {
       consoles: opts.consoles ?? null,
       maxQueued: opts.maxQueued ?? 4096,
       rootMount,
+      hide: [realpathSync(this.store.root)],
+      testHooks: opts.testHooks ?? false,
     });
   }
 
-  async listen(): Promise<void> {
-    const { socket } = this.opts;
-    mkdirSync(dirname(socket), { recursive: true, mode: 0o755 });
-    if (existsSync(socket)) {
-      if (await socketAnswers(socket)) throw new Error(`skiffd: another daemon already answers on ${socket}`);
-      unlinkSync(socket); // stale, from a daemon that died
+  /**
+   * The socket's inode lives in the state directory, which every container has masked: a
+   * container that can see the configured path (`--rootfs host`, a bind mount of its
+   * directory) finds only a symlink to a place it cannot reach. A socket bound at the
+   * configured path itself could only be masked by a mount on that file, and a restarted
+   * skiffd's new socket (a new inode at the same path) would show through in containers
+   * started before it.
+   */
+  private socketPaths(): { configured: string; real: string } {
+    const configured = this.opts.socket;
+    const real = this.store.privatePath('api.sock');
+    // sun_path is 108 bytes with its NUL; Node would refuse it less clearly.
+    if (Buffer.byteLength(real) > 107) {
+      throw new Error(`skiffd: the state directory \`${this.store.root}\` is too deep: its socket \`${real}\` is longer than the 107 bytes a unix socket address holds`);
     }
+    return { configured, real };
+  }
+
+  /** Removes a socket (or our symlink to one) left by a daemon that died; refuses if one answers. */
+  private async clearStale(path: string): Promise<void> {
+    if (!lexists(path)) return;
+    if (await socketAnswers(path)) throw new Error(`skiffd: another daemon already answers on ${path}`);
+    unlinkSync(path);
+  }
+
+  async listen(): Promise<void> {
+    const { configured, real } = this.socketPaths();
+    mkdirSync(dirname(configured), { recursive: true, mode: 0o755 });
+    await this.clearStale(configured);
+    await this.clearStale(real);
     this.supervisor.restore();
     await this.pool.ready();
     const api = new Api({
@@ -122,22 +158,36 @@ export class Daemon {
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(socket, () => resolve());
+        server.listen(real, () => resolve());
       });
     } finally {
       process.umask(oldMask);
     }
-    chmodSync(socket, 0o600);
+    chmodSync(real, 0o600);
+    if (configured !== real) symlinkSync(real, configured);
     this.server = server;
-    log('info', 'skiffd listening', { socket, stateDir: this.opts.stateDir, launchers: this.pool.size, nofile: this.nofile });
+    log('info', 'skiffd listening', { socket: configured, stateDir: this.opts.stateDir, launchers: this.pool.size, nofile: this.nofile });
+  }
+
+  /** The configured path, if it is still our symlink (server.close() unlinks the socket itself). */
+  private removeSymlink(): void {
+    const { configured, real } = this.socketPaths();
+    if (configured === real) return;
+    try {
+      if (readlinkSync(configured) === real) unlinkSync(configured);
+    } catch {
+      // gone or replaced: not ours to remove
+    }
   }
 
   async close(): Promise<void> {
+    const listening = this.server !== null;
     await new Promise<void>((resolve) => {
       if (!this.server) return resolve();
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+    if (listening) this.removeSymlink();
     await this.supervisor.shutdown();
     this.pool.close();
     this.reaper.close();

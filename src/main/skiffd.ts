@@ -31,6 +31,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
     stateDir: values['state-dir'] ?? stateDirFromEnv(),
     ...(values.launchers ? { launchers: Number(values.launchers) } : {}),
     ...(values['max-queued'] ? { maxQueued: Number(values['max-queued']) } : {}),
+    // Failure injection for the test suite (test/integration/hardening-host.test.ts).
+    testHooks: process.env.SKIFF_TEST_HOOKS === '1',
   });
   await daemon.listen();
   const stop = (sig: string) => {

@@ -95,7 +95,7 @@ enum op_code {
   OP_SET_CTTY = 12,   /* register */
   OP_DUP2 = 13,       /* register, target fd */
   OP_CLOSE_FROM = 14, /* first fd */
-  OP_CHDIR = 15,      /* path */
+  OP_CHDIR = 15,      /* path, resolve (0: plain chdir; else openat2 from "/" + fchdir) */
   OP_SET_NO_NEW_PRIVS = 16,
   OP_SETRLIMIT = 17,  /* resource, soft lo, soft hi, hard lo, hard hi */
   OP_WRITE_FILE = 18, /* path, data, resolve */
@@ -542,8 +542,20 @@ static int run_op(const struct op *op, struct pid1_state *st) {
       return syscall(SYS_close_range, keep_fd + 1, ~0u, 0) < 0 ? errno : 0;
     }
     return syscall(SYS_close_range, op->arg[0], ~0u, 0) < 0 ? errno : 0;
-  case OP_CHDIR:
-    return chdir(op->str[0]) < 0 ? errno : 0;
+  case OP_CHDIR: {
+    if (!op->arg[1]) return chdir(op->str[0]) < 0 ? errno : 0;
+    /* Resolved from the container's root with openat2 flags TypeScript chose (in root, no magic
+     * links): a workdir such as /proc/self/fd/N, which would name whatever directory an fd
+     * still points at (runc's CVE-2024-21626), fails with ELOOP instead. fchdir checks search
+     * permission on the directory like chdir does. */
+    int rfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rfd < 0) return errno;
+    int dfd = open_in_root(rfd, op->str[0], O_PATH | O_DIRECTORY, op->arg[1]);
+    rc = dfd < 0 ? errno : (fchdir(dfd) < 0 ? errno : 0);
+    if (dfd >= 0) close(dfd);
+    close(rfd);
+    return rc;
+  }
   case OP_SET_NO_NEW_PRIVS:
     return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? errno : 0;
   case OP_SETRLIMIT: {

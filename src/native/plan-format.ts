@@ -100,7 +100,8 @@ export type Op = { what: string } & (
   | { op: 'set_ctty'; register: number }
   | { op: 'dup2'; register: number; fd: number }
   | { op: 'close_from'; fd: number }
-  | { op: 'chdir'; path: string }
+  /** resolve 0: chdir(2) as is; otherwise openat2 from `/` with these RESOLVE_* flags, then fchdir */
+  | { op: 'chdir'; path: string; resolve: number }
   | { op: 'set_no_new_privs' }
   | { op: 'setrlimit'; resource: number; soft: bigint; hard: bigint }
   | { op: 'write_file'; path: string; data: string; resolve: number }
@@ -230,7 +231,7 @@ function opArgs(op: Op, s: StringArea): number[] {
     case 'close_from':
       return [u32(op.fd, 'fd')];
     case 'chdir':
-      return [s.add(op.path)];
+      return [s.add(op.path), u32(op.resolve, 'resolve')];
     case 'setrlimit': {
       const [sl, sh] = splitU64(op.soft);
       const [hl, hh] = splitU64(op.hard);

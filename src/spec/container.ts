@@ -99,6 +99,17 @@ function absPath(v: Json, field: string): string {
   return s.length > 1 ? s.replace(/\/+$/, '').replace(/\/{2,}/g, '/') : s;
 }
 
+/**
+ * The init's working directory. Nothing under /proc: its magic links (/proc/self/fd/N,
+ * /proc/1/cwd) name directories by fd, not by path, and can lead outside the container's root
+ * (runc's CVE-2024-21626). The launcher also resolves it with RESOLVE_NO_MAGICLINKS.
+ */
+function validateWorkdir(v: Json): string {
+  const dir = absPath(v, 'workdir');
+  if (dir === '/proc' || dir.startsWith('/proc/')) throw new SpecError('workdir', `must not be under /proc (its links can lead outside the container), got ${describe(dir)}`);
+  return dir;
+}
+
 function positiveInt(v: Json, field: string, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max) {
     throw new SpecError(field, `must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got ${describe(v)}`);
@@ -313,7 +324,7 @@ export function validateSpec(input: Json): ContainerSpec {
     command,
     hostname,
     env,
-    workdir: input.workdir === undefined ? '/' : absPath(input.workdir, 'workdir'),
+    workdir: input.workdir === undefined ? '/' : validateWorkdir(input.workdir),
     rootfs,
     image,
     mounts,

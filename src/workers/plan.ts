@@ -4,9 +4,10 @@ import type { ContainerSpec } from '../spec/container.js';
 import { DEFAULT_PATH } from '../spec/container.js';
 import { capabilityMask, resolveCapabilities } from '../spec/capabilities.js';
 import { defaultSeccompFilter, encodeFilter } from './seccomp.js';
+import { below, type HostAlias } from './host-mounts.js';
 import {
   CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID,
-  MASK_DIRECTORY, MASK_OPTIONAL, MS_PRIVATE, MS_RDONLY, MS_REC, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFREG,
+  MASK_DIRECTORY, MASK_OPTIONAL, MS_PRIVATE, MS_RDONLY, MS_REC, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFREG,
   type Op, type Plan,
 } from '../native/plan-format.js';
 
@@ -24,10 +25,14 @@ export interface LaunchContext {
   console: LaunchConsole;
   /** the host kernel's highest capability number (/proc/sys/kernel/cap_last_cap) */
   lastCap: number;
+  /** host directories no container may see (skiffd's state, with its socket), at every place they show */
+  hidden: readonly HostAlias[];
 }
 
 /** Targets inside the rootfs: a symlink or ".." must never lead out of it. */
 const IN_ROOT = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+/** The workdir: symlinks followed as the container sees them (inside its root), magic links (/proc/self/fd/N) refused. */
+const WORKDIR = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 /** skiff's own mount points (/proc, /dev, /sys…): no symlinks at all, so a rootfs cannot redirect them. */
 const SYSTEM = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
 
@@ -152,6 +157,38 @@ function maskOps(): Op[] {
   return ops;
 }
 
+/**
+ * Where the hidden host directories show inside the container: through its root (a directory
+ * bound with its submounts, an image's overlay, or the host's own root filesystem without
+ * submounts) and through each bind mount. Paths are the container's.
+ */
+export function hiddenInContainer(spec: ContainerSpec, hidden: readonly HostAlias[]): string[] {
+  const inside = new Set<string>();
+  const add = (dir: string, rel: string | null): void => {
+    if (rel !== null) inside.add(rel === '' ? dir : `${dir === '/' ? '' : dir}/${rel}`);
+  };
+  for (const a of hidden) {
+    if (spec.image !== null) add('/', below(a.path, spec.image));
+    else if (spec.rootfs === 'host') add('/', a.onRootMount ? below(a.path, '/') : null);
+    else add('/', below(a.path, spec.rootfs));
+    for (const m of spec.mounts) if (m.type === 'bind') add(m.target, below(a.path, m.source));
+  }
+  return [...inside].sort();
+}
+
+/**
+ * skiffd's state directory (its socket lives there) under an empty read-only tmpfs wherever
+ * the container could see it, last of all mounts so that nothing is mounted over the mask.
+ * Resolved like the user's mount targets (a bind target may sit behind a symlink in the
+ * rootfs); a place the container's own mounts cover (its /tmp, a tmpfs) is skipped.
+ */
+function hideOps(spec: ContainerSpec, hidden: readonly HostAlias[]): Op[] {
+  return hiddenInContainer(spec, hidden).map((path): Op => ({
+    what: `hide skiffd's state at \`${path}\``, op: 'mask', path, resolve: IN_ROOT, flags: MASK_OPTIONAL | MASK_DIRECTORY,
+    register: MASK_REG, tmpfsFlags: MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, tmpfsData: 'size=0,mode=000',
+  }));
+}
+
 function stdioOps(console: LaunchConsole): Op[] {
   switch (console.kind) {
     case 'pty':
@@ -198,7 +235,7 @@ function privilegeOps(spec: ContainerSpec, lastCap: number): Op[] {
   const seccomp: Op[] = spec.seccomp === 'default'
     ? [{ what: 'load the default seccomp filter', op: 'seccomp', program: encodeFilter(defaultSeccompFilter()), flags: 0 }]
     : [];
-  const chdir: Op = { what: `workdir: change to \`${spec.workdir}\``, op: 'chdir', path: spec.workdir };
+  const chdir: Op = { what: `workdir: change to \`${spec.workdir}\``, op: 'chdir', path: spec.workdir, resolve: WORKDIR };
   const caps: Op[] = [
     { what: 'drop capabilities from the bounding set', op: 'drop_bounding', caps: known & ~keep },
     { what: 'set the capabilities', op: 'set_caps', effective: keep, permitted: keep, inheritable: 0n },
@@ -259,6 +296,7 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
     { what: 'mount /proc', op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: null, resolve: SYSTEM },
     { what: 'mount /sys read-only', op: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, data: null, resolve: SYSTEM },
     ...maskOps(),
+    ...hideOps(spec, ctx.hidden),
     { what: `set the hostname \`${spec.hostname}\``, op: 'sethostname', hostname: spec.hostname },
   );
   if (spec.network === 'none') ops.push({ what: 'bring up the loopback interface', op: 'loopback_up' });

@@ -1,11 +1,12 @@
 // One container start, as a launcher worker performs it: host-side checks that name the
 // spec field, the writable layer, the plan, the native launch. Leaves nothing behind on failure.
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { LaunchError, launch } from '../native/launch.js';
 import type { Plan } from '../native/plan-format.js';
 import type { ContainerSpec } from '../spec/container.js';
 import { SysError } from '../sys/errno.js';
 import { buildPlan, type LaunchConsole } from './plan.js';
+import { below, readHostAliases, type HostAlias } from './host-mounts.js';
 
 export interface StartRequest {
   spec: ContainerSpec;
@@ -14,6 +15,8 @@ export interface StartRequest {
   /** for an image: the directory holding the overlay's upper/ and work/ */
   layerDir: string | null;
   console: LaunchConsole;
+  /** host directories no container may see (skiffd's state directory, which holds its socket); absolute, symlink-free */
+  hide?: readonly string[];
   /** test-only: make operation k fail with this errno (failure injection) */
   failAt?: { index: number; errno: number };
 }
@@ -61,8 +64,26 @@ function checkExists(path: string, field: string): void {
   }
 }
 
+/**
+ * A rootfs, image or bind source inside a hidden directory would show skiffd's state (other
+ * containers' specs and layers, the API socket) to the container: refused by name. One that
+ * contains a hidden directory is fine: the plan masks the hidden part.
+ */
+function refuseHidden(path: string, field: string, hidden: readonly HostAlias[]): void {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return; // checked (and named) by the existence checks above
+  }
+  const hit = hidden.find((a) => below(real, a.path) !== null);
+  if (hit) {
+    throw new StartError({ message: `${field} \`${path}\` is inside skiffd's state directory \`${hit.path}\`, which no container may see`, field, code: 'EACCES', errno: 13, exitCode: 125 });
+  }
+}
+
 /** Checks on the host that name the spec field, before any namespace exists. */
-function preflight(req: StartRequest): void {
+function preflight(req: StartRequest, hidden: readonly HostAlias[]): void {
   const { spec } = req;
   if (spec.rootfs !== 'host') checkDirectory(spec.rootfs, 'rootfs');
   if (spec.image !== null) checkDirectory(spec.image, 'image');
@@ -70,6 +91,11 @@ function preflight(req: StartRequest): void {
     if (m.type === 'bind') checkExists(m.source, `mounts[${i}].source`);
   });
   checkDirectory(req.rootMount, 'root mount point');
+  if (spec.rootfs !== 'host') refuseHidden(spec.rootfs, 'rootfs', hidden);
+  if (spec.image !== null) refuseHidden(spec.image, 'image', hidden);
+  spec.mounts.forEach((m, i) => {
+    if (m.type === 'bind') refuseHidden(m.source, `mounts[${i}].source`, hidden);
+  });
 }
 
 let lastCapCache: number | undefined;
@@ -85,7 +111,7 @@ function lastCap(): number {
   return lastCapCache;
 }
 
-function planFor(req: StartRequest): Plan {
+function planFor(req: StartRequest, hidden: readonly HostAlias[]): Plan {
   let layer: { upper: string; work: string } | null = null;
   if (req.spec.image !== null) {
     if (req.layerDir === null) throw new Error('start: an image needs a layer directory');
@@ -93,7 +119,7 @@ function planFor(req: StartRequest): Plan {
     mkdirSync(layer.upper, { recursive: true, mode: 0o755 });
     mkdirSync(layer.work, { recursive: true, mode: 0o700 });
   }
-  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console, lastCap: lastCap() });
+  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console, lastCap: lastCap(), hidden });
   if (req.failAt) {
     const { index, errno } = req.failAt;
     const target = plan.ops[index];
@@ -110,8 +136,9 @@ function planFor(req: StartRequest): Plan {
  * caller, which owns the container's state directory.
  */
 export function startContainer(req: StartRequest): { pid: number; plan: Plan } {
-  preflight(req);
-  const plan = planFor(req);
+  const hidden = readHostAliases(req.hide ?? []);
+  preflight(req, hidden);
+  const plan = planFor(req, hidden);
   try {
     return { pid: launch(plan), plan };
   } catch (err) {

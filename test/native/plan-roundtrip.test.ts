@@ -30,7 +30,7 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'set_ctty': args = [op.register]; break;
     case 'dup2': args = [op.register, op.fd]; break;
     case 'close_from': args = [op.fd]; break;
-    case 'chdir': args = [op.path]; break;
+    case 'chdir': args = [op.path, op.resolve]; break;
     case 'setrlimit': args = [op.resource, lo(op.soft), hi(op.soft), lo(op.hard), hi(op.hard)]; break;
     case 'write_file': args = [op.path, op.data, op.resolve]; break;
     case 'umount2': args = [op.path, op.flags]; break;
@@ -81,7 +81,7 @@ const everyOp: Op[] = [
   { what: 'c', op: 'set_ctty', register: 3 },
   { what: 'd', op: 'dup2', register: 3, fd: 2 },
   { what: 'c', op: 'close_from', fd: 3 },
-  { what: 'c', op: 'chdir', path: '/' },
+  { what: 'c', op: 'chdir', path: '/', resolve: 0x12 },
   { what: 'n', op: 'set_no_new_privs' },
   { what: 'r', op: 'setrlimit', resource: 7, soft: 0xffffffffffffffffn, hard: (1n << 40n) + 5n },
   { what: 'r0', op: 'setrlimit', resource: 0, soft: 0n, hard: 0xfffffffen },
@@ -120,7 +120,7 @@ describe('plan encoding ↔ launch.c dry run', () => {
         gidMap: null,
         ops: [
           { what: 'h', op: 'sethostname', hostname: 'hôte-日本' },
-          { what: 'c', op: 'chdir', path: '/srv/données/"x"\\y' },
+          { what: 'c', op: 'chdir', path: '/srv/données/"x"\\y', resolve: 0 },
         ],
         exec: {
           paths: ['/bin/ünï', '/usr/bin/ünï'],
@@ -136,7 +136,7 @@ describe('plan encoding ↔ launch.c dry run', () => {
         uidMap: '0 100000 65536\n',
         gidMap: '0 100000 65536\n',
         ops: [
-          { what: 'a', op: 'chdir', path: '/same' },
+          { what: 'a', op: 'chdir', path: '/same', resolve: 0 },
           { what: 'b', op: 'open_root', path: '/same' },
           { what: 'c', op: 'mkdir', path: '/same', mode: 0o755, resolve: 0, existOk: false },
         ],
@@ -153,7 +153,7 @@ describe('plan encoding ↔ launch.c dry run', () => {
       ];
       for (const spec of specs) {
         for (const console of [{ kind: 'pty', slavePath: '/dev/pts/9' }, { kind: 'file', path: '/var/log/x.log' }, { kind: 'null' }] as const) {
-          roundTrip(buildPlan(spec, { rootMount: '/run/skiff/root', layer: { upper: '/s/upper', work: '/s/work' }, console, lastCap: 40 }));
+          roundTrip(buildPlan(spec, { rootMount: '/run/skiff/root', layer: { upper: '/s/upper', work: '/s/work' }, console, lastCap: 40, hidden: [] }));
         }
       }
     });
@@ -186,7 +186,7 @@ describe('plan encoding ↔ launch.c dry run', () => {
 
     // header words: 0 magic, 1 version, 2 clone flags, 3 op count, 4 ops offset, 5 strings offset,
     // 6 strings length, 7 uid map, 8 gid map, 9-10 exec paths, 11-12 argv, 13-14 envp
-    const good = (): Buffer => encodePlan({ ...minimal, ops: [{ what: 'c', op: 'chdir', path: '/x' }], exec: { paths: ['/bin/true'], argv: ['true'], envp: ['A=1'] } });
+    const good = (): Buffer => encodePlan({ ...minimal, ops: [{ what: 'c', op: 'chdir', path: '/x', resolve: 0 }], exec: { paths: ['/bin/true'], argv: ['true'], envp: ['A=1'] } });
     const refused = (buf: Buffer, reason: string): void => {
       expect(() => decodeEncodedPlan(buf)).to.throw(Error, `plan does not decode: ${reason}`);
     };
@@ -241,7 +241,7 @@ describe('plan encoding ↔ launch.c dry run', () => {
   describe('the encoder refuses what C could not represent', () => {
     const encode = (ops: Op[], exec = minimal.exec): (() => Buffer) => () => encodePlan({ ...minimal, ops, exec });
     it('NUL bytes in strings', () => {
-      expect(encode([{ what: 'c', op: 'chdir', path: '/a\0b' }])).to.throw(PlanEncodeError, 'launch plan: string contains a NUL byte: "/a\\u0000b"');
+      expect(encode([{ what: 'c', op: 'chdir', path: '/a\0b', resolve: 0 }])).to.throw(PlanEncodeError, 'launch plan: string contains a NUL byte: "/a\\u0000b"');
       expect(encode([], { paths: ['/bin/x'], argv: ['x', 'a\0'], envp: [] })).to.throw(PlanEncodeError, 'launch plan: string contains a NUL byte');
     });
     it('registers out of range and numbers that are not u32', () => {

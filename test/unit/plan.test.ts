@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import {
   CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_REC,
-  RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, encodePlan, type Op, type Plan,
+  RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, encodePlan, type Op, type Plan,
 } from '../../src/native/plan-format.js';
 import { DEFAULT_PATH, validateSpec } from '../../src/spec/container.js';
 import { buildPlan, execCandidates, type LaunchConsole, type LaunchContext } from '../../src/workers/plan.js';
@@ -23,6 +23,7 @@ function plan(spec: Record<string, unknown>, ctx: Partial<LaunchContext> = {}): 
     layer: null,
     console: { kind: 'file', path: '/var/log/c1.log' },
     lastCap: 40,
+    hidden: [],
     ...ctx,
   });
 }
@@ -232,7 +233,7 @@ describe('buildPlan', () => {
     it('sets the hostname and the workdir', () => {
       const p = plan({ hostname: 'box.example', workdir: '/srv/app' });
       expect(find(p, 'sethostname')[0]).to.include({ hostname: 'box.example', what: 'set the hostname `box.example`' });
-      expect(find(p, 'chdir')[0]).to.include({ path: '/srv/app' });
+      expect(find(p, 'chdir')[0]).to.include({ path: '/srv/app', resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS });
     });
 
     it('is pure: the same spec gives the same plan', () => {

@@ -174,6 +174,13 @@ describe('validateSpec', () => {
       rejects({ ...base, rootfs: '/srv/root', image: '/images/a' }, 'image cannot be combined with rootfs: choose one', 'image');
     });
 
+    it('refuses a workdir under /proc, whose magic links lead outside the root', () => {
+      rejects({ ...base, workdir: '/proc/self/fd/7' }, 'workdir must not be under /proc (its links can lead outside the container), got "/proc/self/fd/7"', 'workdir');
+      rejects({ ...base, workdir: '/proc//1/cwd/' }, 'workdir must not be under /proc (its links can lead outside the container), got "/proc/1/cwd"', 'workdir');
+      rejects({ ...base, workdir: '/proc' }, 'workdir must not be under /proc (its links can lead outside the container), got "/proc"', 'workdir');
+      expect(validateSpec({ ...base, workdir: '/processes' }).workdir).to.equal('/processes');
+    });
+
     it('refuses an image path that would break the overlay options', () => {
       rejects({ ...base, image: '/images/a,upperdir=/etc' }, 'image must not contain "," or ":" (overlay options), got "/images/a,upperdir=/etc"', 'image');
     });

@@ -1,0 +1,95 @@
+// Where a host directory can be seen, through the host's mount table: the path itself and
+// every other mount of the same filesystem whose root lies above it (bind mounts of a parent,
+// the same disk mounted twice). skiffd hides its state directory (which holds its API socket)
+// from every container at all of these places, not just at the path it was configured with.
+import { readFileSync } from 'node:fs';
+
+export interface MountEntry {
+  id: number;
+  parent: number;
+  /** major:minor of the filesystem (the superblock) */
+  device: string;
+  /** the directory of that filesystem this mount shows */
+  root: string;
+  mountPoint: string;
+}
+
+/** A place where a hidden directory shows on the host. */
+export interface HostAlias {
+  path: string;
+  /** the mount it shows through is the one at `/` (what a `--rootfs host` container binds, without submounts) */
+  onRootMount: boolean;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo. */
+function unescape(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/** Parses /proc/<pid>/mountinfo (proc(5)); lines it cannot read are skipped. */
+export function parseMountinfo(text: string): MountEntry[] {
+  const entries: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 5 || !/^\d+$/.test(f[0]!) || !/^\d+$/.test(f[1]!)) continue;
+    entries.push({ id: Number(f[0]), parent: Number(f[1]), device: f[2]!, root: unescape(f[3]!), mountPoint: unescape(f[4]!) });
+  }
+  return entries;
+}
+
+/** `path` relative to `dir` ("" for dir itself), or null when it is not at or below it. */
+export function below(path: string, dir: string): string | null {
+  if (path === dir) return '';
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  return path.startsWith(prefix) ? path.slice(prefix.length) : null;
+}
+
+function join(dir: string, rel: string): string {
+  if (rel === '') return dir;
+  return dir.endsWith('/') ? `${dir}${rel}` : `${dir}/${rel}`;
+}
+
+/**
+ * The mount `path` is on: the deepest mount point above it, and of several mounts on that
+ * point the last one listed (it covers the others).
+ */
+export function mountOf(path: string, mounts: readonly MountEntry[]): MountEntry | null {
+  let best: MountEntry | null = null;
+  for (const m of mounts) {
+    if (below(path, m.mountPoint) === null) continue;
+    if (best === null || m.mountPoint.length >= best.mountPoint.length) best = m;
+  }
+  return best;
+}
+
+/**
+ * Every place on the host where the absolute, symlink-free directory `path` shows: for each
+ * mount of the same filesystem whose root is at or above the directory's place in it.
+ * Places that a deeper mount covers on the host are still listed: a container can see below
+ * a host mount (a non-recursive bind does), so hiding them too is the safe side.
+ */
+export function hostAliases(path: string, mounts: readonly MountEntry[]): HostAlias[] {
+  const home = mountOf(path, mounts);
+  if (home === null) return [{ path, onRootMount: false }];
+  const inFs = join(home.root, below(path, home.mountPoint)!);
+  const rootMount = mountOf('/', mounts.filter((m) => m.mountPoint === '/'));
+  const seen = new Set<string>();
+  const aliases: HostAlias[] = [];
+  for (const m of mounts) {
+    if (m.device !== home.device) continue;
+    const rel = below(inFs, m.root);
+    if (rel === null) continue;
+    const alias = join(m.mountPoint, rel);
+    if (seen.has(alias)) continue;
+    seen.add(alias);
+    aliases.push({ path: alias, onRootMount: m === rootMount });
+  }
+  return aliases;
+}
+
+/** Reads the caller's mount table and returns the aliases of each path. */
+export function readHostAliases(paths: readonly string[]): HostAlias[] {
+  if (paths.length === 0) return [];
+  const mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+  return paths.flatMap((p) => hostAliases(p, mounts));
+}
