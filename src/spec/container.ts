@@ -1,6 +1,7 @@
 // The container spec: its type, its defaults and its validation. Pure: no I/O.
 // Every error names the field by its full path, e.g. `mounts[0].target must be absolute`.
 import { normalizeCapability, type CapabilitiesSpec } from './capabilities.js';
+import { SeccompProfileError, validateSeccompProfile, type SeccompProfileSpec } from './seccomp-profile.js';
 
 export type MountSpec =
   | { type: 'bind'; source: string; target: string; readOnly: boolean }
@@ -44,8 +45,11 @@ export interface ContainerSpec {
   capabilities: CapabilitiesSpec;
   /** PR_SET_NO_NEW_PRIVS for the init: setuid binaries and file capabilities grant nothing (default true) */
   noNewPrivileges: boolean;
-  /** the syscall filter: skiff's default (src/workers/seccomp.ts) or none */
-  seccomp: 'default' | 'unconfined';
+  /**
+   * the syscall filter: skiff's default (src/workers/seccomp.ts), none, or a Docker-format profile
+   * (src/spec/seccomp-profile.ts), stored here whole so that a restart does not need its file
+   */
+  seccomp: 'default' | 'unconfined' | SeccompProfileSpec;
 }
 
 export class SpecError extends Error {
@@ -255,10 +259,24 @@ function validateCapabilities(v: Json, field: string): CapabilitiesSpec {
   return { add: capabilityList(v.add, `${field}.add`), drop: capabilityList(v.drop, `${field}.drop`) };
 }
 
-function validateSeccomp(v: Json): 'default' | 'unconfined' {
+/** A profile arrives already read (by the CLI or the fleet loader): validateSpec reads no files. */
+function validateSeccomp(v: Json): ContainerSpec['seccomp'] {
   if (v === undefined || v === 'default') return 'default';
   if (v === 'unconfined') return 'unconfined';
-  throw new SpecError('seccomp', `must be default or unconfined, got ${describe(v)}`);
+  if (!isObject(v)) {
+    throw new SpecError('seccomp', `must be default, unconfined or { profile, source } (a profile file is read by the CLI), got ${describe(v)}`);
+  }
+  rejectUnknown(v, ['profile', 'source'], 'seccomp');
+  const source = str(v.source, 'seccomp.source');
+  if (source === '') throw new SpecError('seccomp.source', 'must say where the profile came from');
+  if (v.profile === undefined) throw new SpecError('seccomp.profile', 'is required');
+  try {
+    return { profile: validateSeccompProfile(v.profile, source), source };
+  } catch (err) {
+    // `seccomp profile <source>: <path>: <reason>`, under the field `seccomp`
+    if (err instanceof SeccompProfileError) throw new SpecError('seccomp', err.message.replace(/^seccomp /, ''));
+    throw err;
+  }
 }
 
 const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'tty', 'restart',

@@ -3,7 +3,7 @@
 import type { ContainerSpec } from '../spec/container.js';
 import { DEFAULT_PATH } from '../spec/container.js';
 import { capabilityMask, resolveCapabilities } from '../spec/capabilities.js';
-import { defaultSeccompFilter, encodeFilter } from './seccomp.js';
+import { seccompOps } from './seccomp-compile.js';
 import { below, type HostAlias } from './host-mounts.js';
 import {
   CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID,
@@ -232,9 +232,7 @@ function stdioOps(console: LaunchConsole): Op[] {
 function privilegeOps(spec: ContainerSpec, lastCap: number): Op[] {
   const keep = capabilityMask(resolveCapabilities(spec.capabilities).filter((c) => c <= lastCap));
   const known = (1n << BigInt(lastCap + 1)) - 1n;
-  const seccomp: Op[] = spec.seccomp === 'default'
-    ? [{ what: 'load the default seccomp filter', op: 'seccomp', program: encodeFilter(defaultSeccompFilter()), flags: 0 }]
-    : [];
+  const seccomp: Op[] = seccompOps(spec.seccomp, resolveCapabilities(spec.capabilities).filter((c) => c <= lastCap));
   const chdir: Op = { what: `workdir: change to \`${spec.workdir}\``, op: 'chdir', path: spec.workdir, resolve: WORKDIR };
   const caps: Op[] = [
     { what: 'drop capabilities from the bounding set', op: 'drop_bounding', caps: known & ~keep },

@@ -95,8 +95,8 @@ describe('validateSpec', () => {
       rejects({ ...base, capabilities: ['ALL'] }, 'capabilities must be an object with add and drop lists, got an array', 'capabilities');
     });
 
-    it('refuses a seccomp other than default or unconfined', () => {
-      rejects({ ...base, seccomp: '/etc/profile.json' }, 'seccomp must be default or unconfined, got "/etc/profile.json"', 'seccomp');
+    it('refuses a seccomp other than default, unconfined or a profile already read (validateSpec reads no file)', () => {
+      rejects({ ...base, seccomp: '/etc/profile.json' }, 'seccomp must be default, unconfined or { profile, source } (a profile file is read by the CLI), got "/etc/profile.json"', 'seccomp');
       expect(validateSpec({ ...base, seccomp: 'unconfined' }).seccomp).to.equal('unconfined');
     });
 
