@@ -287,6 +287,8 @@ export class Supervisor {
       this.o.events.emit('die', this.actor(r), { exitCode: String(failure.exitCode), error: failure.message });
       this.notify(r);
       if (err instanceof StartError && /launcher worker/.test(failure.message)) void this.reapStrays();
+      // --rm: a container that never ran leaves nothing behind either (as Docker removes it).
+      if (r.autoRemove) await this.remove(r.name, { force: true }).catch(() => undefined);
     }
   }
 

@@ -57,6 +57,7 @@ const P_PIDFD = 3;
 export const WEXITED = 4;
 export const WNOHANG = 1;
 const F_SETFL = 4;
+const F_SETFD = 2;
 const F_GETFL = 3;
 const TIOCSWINSZ = 0x5414;
 export const CLD_EXITED = 1;
@@ -117,6 +118,11 @@ export function write(fd: number, buf: Buffer): number {
 export function setNonBlocking(fd: number): void {
   const flags = check(c.fcntl(fd, F_GETFL), 'fcntl(F_GETFL)');
   check(c.fcntl(fd, F_SETFL, 'int', flags | O_NONBLOCK), 'fcntl(F_SETFL)');
+}
+
+/** Lets `fd` survive execve: only the test suite's canary fd wants this (see src/workers/launcher.ts). */
+export function clearCloseOnExec(fd: number): void {
+  check(c.fcntl(fd, F_SETFD, 'int', 0), 'fcntl(F_SETFD)');
 }
 
 export function openPath(path: string, flags: number): number {

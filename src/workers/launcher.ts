@@ -4,6 +4,8 @@ import { StartError, startContainer } from './start.js';
 import type { FromLauncher, ToLauncher } from './protocol.js';
 import { assertNever } from '../native/plan-format.js';
 import { nativePlanVersion } from '../native/launch.js';
+import { clearCloseOnExec } from '../sys/libc.js';
+import { openSync } from 'node:fs';
 
 const index = process.env.SKIFF_LAUNCHER_INDEX ?? '0';
 process.title = `skiff-launcher ${index}`;
@@ -29,6 +31,12 @@ function handle(msg: ToLauncher): void {
       assertNever(msg.type as never);
   }
 }
+
+// Test-only (skiffd started with SKIFF_TEST_HOOKS=1): a canary fd without close-on-exec, as a
+// library or a careless parent would leave one, so that the suite can check the plan's
+// close_from keeps every launcher fd out of the container (test/integration/hardening-host.test.ts).
+const canary = process.env.SKIFF_TEST_HOOKS === '1' ? process.env.SKIFF_TEST_CANARY : undefined;
+if (canary) clearCloseOnExec(openSync(canary, 'r'));
 
 if (!process.send) {
   console.error('skiff-launcher: must be started by skiffd (no IPC channel)');

@@ -22,9 +22,14 @@ export class TestDaemon {
   private readonly tmp = new TempDirs();
   private readonly logChunks: Buffer[] = [];
 
-  constructor(private readonly args: string[] = []) {
+  /**
+   * opts.base: where its temp dir goes (default the system temp dir); opts.env: added to
+   * skiffd's environment; opts.inherit: fds of this process that skiffd gets at fds 3, 4, …
+   * without close-on-exec (as a careless parent would leave them).
+   */
+  constructor(private readonly args: string[] = [], private readonly opts: { base?: string; env?: NodeJS.ProcessEnv; inherit?: number[] } = {}) {
     if (!existsSync(SKIFFD)) throw new Error(`${SKIFFD} is missing: run \`npm run build\``);
-    this.dir = this.tmp.make('daemon');
+    this.dir = this.tmp.make('daemon', opts.base);
     this.socket = join(this.dir, 'skiff.sock');
     this.stateDir = join(this.dir, 'state');
   }
@@ -43,7 +48,8 @@ export class TestDaemon {
 
   async start(): Promise<void> {
     const child = spawn(process.execPath, [SKIFFD, '--socket', this.socket, '--state-dir', this.stateDir, ...this.args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', ...(this.opts.inherit ?? [])],
+      env: { ...process.env, ...this.opts.env },
     });
     child.stdout!.on('data', (b: Buffer) => this.logChunks.push(b));
     child.stderr!.on('data', (b: Buffer) => this.logChunks.push(b));

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 export class TempDirs {
   private readonly dirs: string[] = [];
 
-  /** A fresh empty directory, e.g. /tmp/skiff-test-rootfs-AbC123. */
-  make(label: string): string {
-    const dir = mkdtempSync(join(tmpdir(), `skiff-test-${label}-`));
+  /** A fresh empty directory, e.g. /tmp/skiff-test-rootfs-AbC123 (or under `base`). */
+  make(label: string, base = tmpdir()): string {
+    const dir = mkdtempSync(join(base, `skiff-test-${label}-`));
     this.dirs.push(dir);
     return dir;
   }

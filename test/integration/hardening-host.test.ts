@@ -1,0 +1,284 @@
+// skiffd's own surface, through a real skiffd:
+// - its state directory, which holds the API socket, is hidden from every container wherever
+//   it shows (the host root of `--rootfs host`, a bind mount of a parent, a second host mount
+//   of it), and a bind source inside it is refused;
+// - an fd skiffd and its launchers inherited without close-on-exec never reaches a container;
+// - every launch operation failing in turn leaves the host as it was: mounts, skiffd's fds,
+//   processes, state directories;
+// - a workdir under /proc is refused.
+import { execFileSync } from 'node:child_process';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { TestDaemon, until, type Reply } from '../support/daemon.js';
+import { childPids } from '../support/leaks.js';
+import { buildBusyboxRootfs } from '../support/rootfs.js';
+import { TempDirs } from '../support/tmp.js';
+
+const O_CLOEXEC = 0o2000000;
+const mountinfo = (): string[] => readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n');
+
+/** The sockets below `dir`, as find(1) on the host sees them. */
+const socketsBelow = (dir: string): string => execFileSync('find', [dir, '-type', 's'], { encoding: 'utf8' }).trim();
+
+/** What `curl` gets from skiffd's /_ping through `socket` (exit code 7: could not connect). */
+const CURL_PING = (socket: string): string => `curl -s --max-time 5 --unix-socket ${socket} http://skiff/_ping; echo " curl=$?"`;
+
+describe('hardening: skiffd is invisible from inside containers', function () {
+  this.timeout(120_000);
+  // On the root filesystem, not under /tmp (a `--rootfs host` container gets a tmpfs of its own
+  // on /tmp, which would hide the socket by accident): the case the issue asks about.
+  const d = new TestDaemon([], { base: '/var/tmp' });
+  const tmp = new TempDirs();
+  let rootfs: string;
+  let alias: string | null = null;
+
+  before(async () => {
+    await d.start();
+    rootfs = buildBusyboxRootfs(tmp.make('rootfs'));
+    mkdirSync(join(rootfs, 'mnt'));
+  });
+  after(async () => {
+    if (alias !== null) execFileSync('umount', [alias]);
+    await d.destroy();
+    tmp.removeAll();
+  });
+
+  const run = async (args: string[]): Promise<string> => {
+    const r = await d.cli(['run', '--rm', ...args]);
+    expect(r.code, r.stderr).to.equal(0);
+    return r.stdout;
+  };
+
+  it('the host sees the socket (the precondition): a symlink into the state dir, where the socket is', async () => {
+    expect(lstatSync(d.socket).isSymbolicLink()).to.equal(true);
+    expect(readlinkSync(d.socket)).to.equal(join(d.stateDir, '.skiffd/api.sock'));
+    expect(socketsBelow(d.dir)).to.equal(join(d.stateDir, '.skiffd/api.sock'));
+    expect(execFileSync('sh', ['-c', CURL_PING(d.socket)], { encoding: 'utf8' }).trim()).to.equal('OK curl=0');
+  });
+
+  it('--rootfs host: the state dir is an empty mask, no socket anywhere below, the symlink leads nowhere', async () => {
+    const out = await run(['--rootfs', 'host', '--', '/bin/sh', '-c', [
+      `echo "state:[$(ls -A ${d.stateDir})]"`,
+      `echo "sockets:[$(find ${d.dir} -type s)]"`,
+      `echo "link:$(readlink ${d.socket})"`,
+      CURL_PING(d.socket),
+    ].join('; ')]);
+    expect(out.trim().split(/\r?\n/)).to.deep.equal([
+      'state:[]', 'sockets:[]', `link:${join(d.stateDir, '.skiffd/api.sock')}`, ' curl=7',
+    ]);
+  });
+
+  it('a bind mount of a directory above the state dir: masked at the bind target', async () => {
+    const out = await run(['--rootfs', rootfs, '--mount', `${d.dir}:/mnt:ro`, '--', '/bin/sh', '-c',
+      'echo "state:[$(ls -A /mnt/state)]"; echo "sockets:[$(busybox find /mnt -type s)]"; echo "top:[$(ls /mnt | tr "\\n" " ")]"']);
+    expect(out.trim().split(/\r?\n/)).to.deep.equal(['state:[]', 'sockets:[]', 'top:[skiff.sock state ]']);
+  });
+
+  it('a bind source inside the state dir is refused by name; nothing is left behind', async () => {
+    const before = mountinfo();
+    const r = await d.cli(['run', '--rm', '--rootfs', rootfs, '--mount', `${join(d.stateDir, '.skiffd')}:/mnt`, '--', '/bin/true']);
+    expect(r.code).to.equal(125);
+    expect(r.stderr).to.include(`mounts[0].source \`${join(d.stateDir, '.skiffd')}\` is inside skiffd's state directory \`${d.stateDir}\`, which no container may see`);
+    const ps = await d.cli(['ps', '--all', '--json']);
+    expect(JSON.parse(ps.stdout)).to.deep.equal([]);
+    expect(mountinfo()).to.deep.equal(before);
+  });
+
+  it('a second host mount of the daemon dir: hidden there too, and a bind source through it is refused', async () => {
+    alias = tmp.make('alias', '/var/tmp');
+    execFileSync('mount', ['--bind', d.dir, alias]);
+    expect(socketsBelow(alias), 'the host sees the socket through the alias').to.equal(join(alias, 'state/.skiffd/api.sock'));
+
+    const viaBind = await run(['--rootfs', rootfs, '--mount', `${alias}:/mnt:ro`, '--', '/bin/sh', '-c',
+      'echo "state:[$(ls -A /mnt/state)]"; echo "sockets:[$(busybox find /mnt -type s)]"']);
+    expect(viaBind.trim().split(/\r?\n/)).to.deep.equal(['state:[]', 'sockets:[]']);
+    // --rootfs host binds the root filesystem without its mounts: the alias is an empty directory there.
+    const viaHost = await run(['--rootfs', 'host', '--', '/bin/sh', '-c', `echo "alias:[$(ls -A ${alias})]"; echo "sockets:[$(find ${alias} ${d.dir} -type s)]"`]);
+    expect(viaHost.trim().split(/\r?\n/)).to.deep.equal(['alias:[]', 'sockets:[]']);
+
+    const r = await d.cli(['run', '--rm', '--rootfs', rootfs, '--mount', `${join(alias, 'state')}:/mnt`, '--', '/bin/true']);
+    expect(r.code).to.equal(125);
+    expect(r.stderr).to.include(`mounts[0].source \`${join(alias, 'state')}\` is inside skiffd's state directory \`${join(alias, 'state')}\`, which no container may see`);
+
+    execFileSync('umount', [alias]);
+    alias = null;
+  });
+});
+
+describe('hardening: an fd the launcher holds without close-on-exec never reaches a container', function () {
+  this.timeout(60_000);
+  const tmp = new TempDirs();
+  const canaryDir = tmp.make('canary');
+  const canary = join(canaryDir, 'canary');
+  writeFileSync(canary, 'if you can read this, an fd leaked\n');
+  // Node opens it close-on-exec; spawn() hands it to skiffd as fd 3 without (dup2 clears the
+  // flag). Node's fork() does not pass it on to the launchers, so with test hooks on each
+  // launcher plants one of its own (src/workers/launcher.ts).
+  const fd = openSync(canary, 'r');
+  const d = new TestDaemon([], { inherit: [fd], env: { SKIFF_TEST_HOOKS: '1', SKIFF_TEST_CANARY: canary } });
+  let rootfs: string;
+
+  before(async () => {
+    await d.start();
+    rootfs = buildBusyboxRootfs(tmp.make('rootfs'));
+  });
+  after(async () => {
+    closeSync(fd);
+    await d.destroy();
+    tmp.removeAll();
+  });
+
+  const fdsTo = (pid: number, path: string): string[] => readdirSync(`/proc/${pid}/fd`).filter((n) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${n}`) === path;
+    } catch {
+      return false;
+    }
+  });
+
+  it('skiffd and every launcher hold the canary (the precondition); the container PID 1 has only 0, 1 and 2', async () => {
+    expect(fdsTo(d.pid, canary), 'skiffd inherited it').to.deep.equal(['3']);
+    const launchers = childPids(d.pid).filter((p) => d.isLauncher(p));
+    expect(launchers.length).to.be.greaterThan(0);
+    for (const l of launchers) {
+      const [n] = fdsTo(l, canary);
+      expect(n, `launcher ${l} holds it`).to.be.a('string');
+      const flags = parseInt(/^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${l}/fdinfo/${n}`, 'utf8'))![1]!, 8);
+      expect(flags & O_CLOEXEC, 'without close-on-exec').to.equal(0);
+    }
+
+    const started = await d.cli(['run', '-d', '--name', 'canary', '--rootfs', rootfs, '--', '/bin/sleep', '1000']);
+    expect(started.code, started.stderr).to.equal(0);
+    const info = (await d.api('GET', '/containers/canary/json')).body as { State: { Pid: number } };
+    const pid = info.State.Pid;
+    expect(pid).to.be.greaterThan(0);
+    expect(readdirSync(`/proc/${pid}/fd`).sort()).to.deep.equal(['0', '1', '2']);
+
+    const inside = await d.cli(['run', '--rm', '--rootfs', rootfs, '--', '/bin/ls', '/proc/self/fd']);
+    expect(inside.stdout.trim().split(/\s+/)).to.deep.equal(['0', '1', '2', '3']); // 3: ls's own directory fd
+    await d.cli(['rm', '-f', 'canary']);
+  });
+});
+
+describe('hardening: every launch operation failing in turn, through skiffd, leaves the host unchanged', function () {
+  this.timeout(300_000);
+  const d = new TestDaemon([], { env: { SKIFF_TEST_HOOKS: '1' } });
+  const tmp = new TempDirs();
+  let rootfs: string;
+  let shared: string;
+
+  before(async () => {
+    await d.start();
+    rootfs = buildBusyboxRootfs(tmp.make('rootfs'));
+    mkdirSync(join(rootfs, 'data'));
+    shared = tmp.make('shared');
+  });
+  after(async () => {
+    await d.destroy();
+    tmp.removeAll();
+  });
+
+  interface HostView { mounts: string[]; skiffdFds: string[]; processes: number[]; state: string[] }
+
+  const skiffdFds = (): string[] => readdirSync(`/proc/${d.pid}/fd`).map((n) => {
+    try {
+      return readlinkSync(`/proc/${d.pid}/fd/${n}`).replace(/\[\d+\]$/, '[]');
+    } catch {
+      return '(closed while listing)';
+    }
+  }).sort();
+  const stateTree = (): string[] => execFileSync('find', [d.stateDir], { encoding: 'utf8' }).trim().split('\n').sort();
+  /** skiffd's children and grandchildren: its launchers (same pids throughout: none replaced) and nothing else. */
+  const processes = (): number[] => {
+    const out = childPids(d.pid);
+    for (const p of [...out]) out.push(...childPids(p));
+    return out.sort((a, b) => a - b);
+  };
+  const view = (): HostView => ({ mounts: mountinfo(), skiffdFds: skiffdFds(), processes: processes(), state: stateTree() });
+  /** The view once the API connections just closed have left skiffd's fd table. */
+  const settledView = async (): Promise<HostView> => {
+    let last = view();
+    for (let i = 0; i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const now = view();
+      if (JSON.stringify(now) === JSON.stringify(last)) return now;
+      last = now;
+    }
+    return last;
+  };
+  /** The API connection that just closed may still be in skiffd's fd table for a moment: look again before failing. */
+  const expectUnchanged = async (before: HostView, k: number): Promise<void> => {
+    let now = view();
+    for (let i = 0; i < 20 && JSON.stringify(now) !== JSON.stringify(before); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      now = view();
+    }
+    expect(now, `after the failure at operation ${k}`).to.deep.equal(before);
+  };
+
+  const createAndStart = async (body: Record<string, unknown>, failAt: number | null): Promise<{ id: string; start: Reply }> => {
+    const labels = failAt === null ? {} : { 'skiff.test.fail-at': String(failAt) };
+    const created = await d.api('POST', '/containers/create', { ...body, Labels: labels });
+    expect(created.status, created.text).to.equal(201);
+    const id = (created.body as { Id: string }).Id;
+    return { id, start: await d.api('POST', `/containers/${id}/start`) };
+  };
+
+  /** Injects a failure at k = 0, 1, … until k is past the plan's last operation; returns the count. */
+  async function everyOperation(body: Record<string, unknown>): Promise<number> {
+    const ok = await createAndStart(body, null);
+    expect(ok.start.status, ok.start.text).to.equal(204);
+    await d.api('DELETE', `/containers/${ok.id}?force=1`);
+    const before = await settledView();
+    for (let k = 0; ; k++) {
+      const { id, start } = await createAndStart(body, k);
+      const message = (start.body as { message?: string }).message ?? start.text;
+      const past = /^launcher: failAt: plan has (\d+) operations, not \d+$/.exec(message);
+      if (past) {
+        expect(Number(past[1])).to.equal(k);
+        expect((await d.api('DELETE', `/containers/${id}?force=1`)).status).to.equal(204);
+        return k;
+      }
+      expect(start.status, message).to.equal(500);
+      expect(message, `operation ${k}`).to.match(new RegExp(` \\[injected failure\\]: EIO \\(operation ${k} fail\\)$`));
+      const inspect = (await d.api('GET', `/containers/${id}/json`)).body as { State: { Status: string; Pid: number } };
+      expect(inspect.State.Pid).to.equal(0);
+      expect((await d.api('DELETE', `/containers/${id}?force=1`)).status).to.equal(204);
+      await expectUnchanged(before, k);
+    }
+  }
+
+  it('a busybox rootfs with a tty console, a read-only bind and a tmpfs', async () => {
+    const n = await everyOperation({
+      Image: 'host', Cmd: ['/bin/sh', '-c', 'exit 0'], Tty: true, WorkingDir: '/data',
+      HostConfig: { Binds: [`${shared}:/data:ro`], Tmpfs: { '/scratch': '' } }, Skiff: { Rootfs: rootfs },
+    });
+    expect(n, 'operations in the plan').to.be.greaterThan(40);
+  });
+
+  it('the host rootfs without a tty', async () => {
+    const n = await everyOperation({ Image: 'host', Cmd: ['/bin/true'] });
+    expect(n).to.be.greaterThan(40);
+  });
+
+  it('a container starts normally afterwards: no launcher was harmed', async () => {
+    const r = await d.cli(['run', '--rm', '--rootfs', rootfs, '--', '/bin/echo', 'fine']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout.trim()).to.equal('fine');
+    await until(async () => (await d.api('GET', '/containers/json?all=1')).text === '[]', 'the --rm container to be removed', 5000);
+  });
+});
+
+describe('hardening: a workdir under /proc is refused through the API', function () {
+  const d = new TestDaemon();
+  before(() => d.start());
+  after(() => d.destroy());
+
+  it('names the field, creates nothing', async () => {
+    const r = await d.api('POST', '/containers/create', { Image: 'host', Cmd: ['/bin/true'], WorkingDir: '/proc/self/fd/3' });
+    expect(r.status).to.equal(400);
+    expect((r.body as { message: string }).message).to.equal('workdir must not be under /proc (its links can lead outside the container), got "/proc/self/fd/3"');
+    expect((await d.api('GET', '/containers/json?all=1')).body).to.deep.equal([]);
+  });
+});
