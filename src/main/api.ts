@@ -63,6 +63,45 @@ export function sendError(res: ServerResponse, err: unknown): void {
   return send(res, 500, { message: e.message ?? String(err) });
 }
 
+/**
+ * The request target as a URL. Clients send a path (`/containers/json`), but HTTP also allows
+ * the absolute form (`http://host/path`), which may not parse (`http://[`): that is a 400.
+ */
+function parseTarget(target: string): URL {
+  try {
+    return new URL(target, 'http://skiffd');
+  } catch {
+    throw new ApiError(400, `malformed request target ${JSON.stringify(target.length > 100 ? `${target.slice(0, 100)}…` : target)}`);
+  }
+}
+
+/**
+ * Deeper than any body skiff reads (a fleet body nests about 7 levels), far shallower than
+ * what would overflow the stack of code that walks a body recursively.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/** The nesting depth of JSON text, counted without parsing it (so without recursion). */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) max = depth;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return max;
+}
+
 /** Reads a JSON body, bounded; 413 beyond `max` bytes, 400 for malformed JSON; null when empty. */
 export function readJson(req: IncomingMessage, max = MAX_BODY_BYTES): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -87,6 +126,9 @@ export function readJson(req: IncomingMessage, max = MAX_BODY_BYTES): Promise<un
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') return resolve(null);
+      if (jsonDepth(text) > MAX_JSON_DEPTH) {
+        return reject(new ApiError(400, `malformed JSON body: nested more than ${MAX_JSON_DEPTH} levels deep`));
+      }
       try {
         resolve(JSON.parse(text));
       } catch (err) {
@@ -114,14 +156,15 @@ export class Api {
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const url = new URL(req.url ?? '/', 'http://skiffd');
+      const url = parseTarget(req.url ?? '/');
       const path = url.pathname.replace(/^\/v1\.\d+(?=\/)/, '');
       const method = req.method ?? 'GET';
       const body = () => readJson(req);
       for (const ext of this.d.extensions) if (await ext.handle(method, path, req, res, body)) return;
       await this.route(method, path, url.searchParams, req, res);
     } catch (err) {
-      sendError(res, err);
+      // A path segment with broken percent-encoding (`/containers/%E0%A4%A/json`) is the client's mistake.
+      sendError(res, err instanceof URIError ? new ApiError(400, `malformed percent-encoding in the path ${JSON.stringify(req.url)}`) : err);
     }
   }
 

@@ -18,6 +18,34 @@ describe('skiffd API: bad input', function () {
     expect(message(r)).to.match(/^malformed JSON body: /);
   });
 
+  it('JSON nested too deep for the code that walks it (found by the fuzzer: was a 500, a stack overflow)', async () => {
+    const r = await d.api('POST', '/containers/create?name=x', undefined, `{"Image":"host","Cmd":["/bin/true"],"Domainname":${'['.repeat(10_000)}${']'.repeat(10_000)}}`);
+    expect(r.status).to.equal(400);
+    expect(message(r)).to.equal('malformed JSON body: nested more than 100 levels deep');
+    // Brackets inside strings are text, not nesting.
+    const s = await create('brackets', { Image: 'host', Cmd: ['/bin/echo', '['.repeat(500)] });
+    expect(s.status, s.text).to.equal(201);
+    expect((await d.api('DELETE', '/containers/brackets')).status).to.equal(204);
+  });
+
+  it('a path that cannot be decoded (found by the fuzzer: were 500s)', async () => {
+    const { connect } = await import('node:net');
+    const ask = (line: string) => new Promise<string>((resolve, reject) => {
+      const sock = connect(d.socket, () => sock.write(`${line}\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      let text = '';
+      sock.on('data', (b: Buffer) => { text += b.toString('utf8'); });
+      sock.on('end', () => resolve(text));
+      sock.on('error', reject);
+    });
+    const pct = await ask('GET /containers/%E0%A4%A/json HTTP/1.1');
+    expect(pct).to.match(/^HTTP\/1\.1 400 /);
+    expect(pct).to.include('"message":"malformed percent-encoding in the path \\"/containers/%E0%A4%A/json\\""');
+    expect(await ask('DELETE /fleets/%ZZ HTTP/1.1')).to.match(/^HTTP\/1\.1 400 /);
+    const target = await ask('GET http://[ HTTP/1.1');
+    expect(target).to.match(/^HTTP\/1\.1 400 /);
+    expect(target).to.include('"message":"malformed request target \\"http://[\\""');
+  });
+
   it('unknown fields, and known ones skiff does not do', async () => {
     const r = await create('x', { Image: 'host', Cmd: ['/bin/true'], Frobnicate: 1 });
     expect(r.status).to.equal(400);
