@@ -14,7 +14,8 @@ class UsageError extends Error {}
 const USAGE = `usage: skiff <command> [options]
 
   run [--name N] [--rootfs host|DIR] [--image DIR] [--hostname H] [--mount SRC:DST[:ro]]
-      [--tmpfs DST] [--env K=V] [--workdir D] [--restart P] [-d|--detach] [--rm] [-t|--tty] -- CMD [ARG...]
+      [--tmpfs DST] [--env K=V] [--workdir D] [--restart P] [--seccomp default|unconfined|FILE]
+      [--security-opt seccomp=…|no-new-privileges[=false]] [-d|--detach] [--rm] [-t|--tty] -- CMD [ARG...]
   ps [--all] [--json]            inspect NAME
   logs NAME [--follow] [--raw]   console NAME (detach: Ctrl-])
   stop NAME [--time S]           kill NAME [--signal SIG]
@@ -51,6 +52,8 @@ async function cmdRun(args: string[]): Promise<number> {
     workdir: { type: 'string', short: 'w' },
     restart: { type: 'string' },
     network: { type: 'string' },
+    seccomp: { type: 'string' },
+    'security-opt': { type: 'string', multiple: true },
     detach: { type: 'boolean', short: 'd' },
     rm: { type: 'boolean' },
     tty: { type: 'boolean', short: 't' },
@@ -58,6 +61,17 @@ async function cmdRun(args: string[]): Promise<number> {
   });
   if (positionals.length === 0) throw new UsageError('run needs a command: skiff run [options] -- CMD [ARG...]');
   if (values.image && values.rootfs && values.rootfs !== 'host') throw new UsageError('--image and --rootfs DIR cannot be combined');
+  // A profile file is read here (as the docker CLI does) and sent parsed; the other --security-opt go as Docker's SecurityOpt.
+  const securityOpt = values['security-opt'] ?? [];
+  const seccompOpts = securityOpt.filter((o) => /^seccomp[=:]/.test(o)).map((o) => o.slice('seccomp='.length));
+  const seccompArg = [...(values.seccomp === undefined ? [] : [values.seccomp]), ...seccompOpts];
+  if (seccompArg.length > 1) throw new UsageError('give one seccomp profile (--seccomp or --security-opt seccomp=…), not several');
+  const { seccompOption } = seccompArg.length > 0 ? await import('./seccomp-option.js') : { seccompOption: null };
+  const seccomp = seccompOption && seccompArg[0] !== undefined ? seccompOption(seccompArg[0]) : undefined;
+  const skiff: Record<string, unknown> = {
+    ...(values.rootfs && values.rootfs !== 'host' ? { Rootfs: values.rootfs } : {}),
+    ...(seccomp === undefined ? {} : { Seccomp: seccomp }),
+  };
   const body: Record<string, unknown> = {
     Image: values.image ?? 'host',
     Cmd: positionals,
@@ -69,11 +83,12 @@ async function cmdRun(args: string[]): Promise<number> {
       Tmpfs: Object.fromEntries((values.tmpfs ?? []).map((t) => [t, ''])),
       AutoRemove: values.rm ?? false,
       NetworkMode: values.network ?? 'none',
+      SecurityOpt: securityOpt.filter((o) => !/^seccomp[=:]/.test(o)),
       ...(values.restart ? { RestartPolicy: restartPolicy(values.restart) } : {}),
     },
     ...(values.hostname ? { Hostname: values.hostname } : {}),
     ...(values.workdir ? { WorkingDir: values.workdir } : {}),
-    ...(values.rootfs && values.rootfs !== 'host' ? { Skiff: { Rootfs: values.rootfs } } : {}),
+    ...(Object.keys(skiff).length > 0 ? { Skiff: skiff } : {}),
   };
   let created: { Id: string };
   try {

@@ -4,6 +4,7 @@
 // skiff does not do are refused by name; unknown fields are refused by name.
 import { randomBytes } from 'node:crypto';
 import { parseMountShort, SpecError, validateSpec, type ContainerSpec } from '../spec/container.js';
+import { parseSeccompProfile, SeccompProfileError } from '../spec/seccomp-profile.js';
 
 export class CreateError extends Error {
   constructor(readonly field: string, message: string) {
@@ -18,10 +19,10 @@ const SUPPORTED_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir'
   'StopTimeout', 'HostConfig', 'Skiff', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'OpenStdin', 'StdinOnce']);
 const IGNORED_TOP = new Set(['Domainname', 'User', 'Volumes', 'OnBuild', 'NetworkingConfig', 'ExposedPorts', 'Healthcheck',
   'ArgsEscaped', 'NetworkDisabled', 'MacAddress', 'Shell', 'platform']);
-const SUPPORTED_HOST = new Set(['Binds', 'Tmpfs', 'Mounts', 'NetworkMode', 'RestartPolicy', 'AutoRemove']);
+const SUPPORTED_HOST = new Set(['Binds', 'Tmpfs', 'Mounts', 'NetworkMode', 'RestartPolicy', 'AutoRemove', 'SecurityOpt']);
 const IGNORED_HOST = new Set(['ContainerIDFile', 'LogConfig', 'PortBindings', 'VolumeDriver', 'VolumesFrom', 'ConsoleSize',
   'CapAdd', 'CapDrop', 'CgroupnsMode', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'GroupAdd', 'IpcMode', 'Cgroup', 'Links',
-  'OomScoreAdj', 'PidMode', 'Privileged', 'PublishAllPorts', 'ReadonlyRootfs', 'SecurityOpt', 'UTSMode', 'UsernsMode', 'ShmSize',
+  'OomScoreAdj', 'PidMode', 'Privileged', 'PublishAllPorts', 'ReadonlyRootfs', 'UTSMode', 'UsernsMode', 'ShmSize',
   'Isolation', 'CpuShares', 'Memory', 'NanoCpus', 'CgroupParent', 'BlkioWeight', 'BlkioWeightDevice', 'BlkioDeviceReadBps',
   'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuPeriod', 'CpuQuota', 'CpuRealtimePeriod',
   'CpuRealtimeRuntime', 'CpusetCpus', 'CpusetMems', 'Devices', 'DeviceCgroupRules', 'DeviceRequests', 'MemoryReservation',
@@ -74,6 +75,39 @@ function tmpfsSize(opts: string, field: string): number | undefined {
   return undefined;
 }
 
+/**
+ * HostConfig.SecurityOpt, as the docker CLI sends --security-opt: `seccomp=unconfined`, and for
+ * `seccomp=/path.json` the file's content (`seccomp=<JSON>`: the CLI reads the file, skiffd never
+ * does); `no-new-privileges[=true|false]`. Docker's older `key:value` form is read too.
+ */
+function securityOpts(v: unknown): { seccomp?: unknown; noNewPrivileges?: boolean } {
+  const out: { seccomp?: unknown; noNewPrivileges?: boolean } = {};
+  (strList(v, 'HostConfig.SecurityOpt') ?? []).forEach((opt, i) => {
+    const field = `HostConfig.SecurityOpt[${i}]`;
+    const m = /^([a-z-]+)(?:[=:]([\s\S]*))?$/.exec(opt);
+    const key = m?.[1];
+    const value = m?.[2];
+    if (key === 'seccomp' && value !== undefined && value !== '') {
+      if (value === 'unconfined') out.seccomp = 'unconfined';
+      else if (value === 'builtin') out.seccomp = 'default';
+      else {
+        try {
+          out.seccomp = { profile: parseSeccompProfile(value, field), source: field };
+        } catch (err) {
+          if (err instanceof SeccompProfileError) throw new CreateError(field, err.message);
+          throw err;
+        }
+      }
+    } else if (key === 'no-new-privileges' && (value === undefined || value === 'true' || value === 'false')) {
+      out.noNewPrivileges = value !== 'false';
+    } else {
+      const shown = JSON.stringify(opt.length > 60 ? `${opt.slice(0, 60)}…` : opt);
+      throw new CreateError(field, `${field} ${shown} is not supported by skiff (seccomp=unconfined|builtin|<profile JSON> and no-new-privileges are)`);
+    }
+  });
+  return out;
+}
+
 export function generateName(): string {
   return `skiff_${randomBytes(6).toString('hex')}`;
 }
@@ -90,7 +124,7 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
   const host = obj(b.HostConfig, 'HostConfig');
   checkFields(host, SUPPORTED_HOST, IGNORED_HOST, 'HostConfig.');
   const skiff = obj(b.Skiff, 'Skiff');
-  checkFields(skiff, new Set(['Rootfs', 'Console']), new Set(), 'Skiff.');
+  checkFields(skiff, new Set(['Rootfs', 'Console', 'Seccomp']), new Set(), 'Skiff.');
 
   const image = b.Image;
   if (typeof image !== 'string' || image === '') throw new CreateError('Image', 'Image is required: "host" or an image directory');
@@ -143,6 +177,14 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
   if (typeof b.StopTimeout === 'number') input.stopTimeout = b.StopTimeout;
   if (restart) input.restart = restart;
   if (skiff.Console !== undefined) input.console = skiff.Console;
+  const security = securityOpts(host.SecurityOpt);
+  if (security.seccomp !== undefined && skiff.Seccomp !== undefined) {
+    throw new CreateError('Skiff.Seccomp', 'Skiff.Seccomp and HostConfig.SecurityOpt seccomp= both set a seccomp profile; give one');
+  }
+  // Skiff.Seccomp is skiff's own form ({ profile, source } or default|unconfined), sent by `skiff run --seccomp`
+  if (skiff.Seccomp !== undefined) input.seccomp = skiff.Seccomp;
+  else if (security.seccomp !== undefined) input.seccomp = security.seccomp;
+  if (security.noNewPrivileges !== undefined) input.noNewPrivileges = security.noNewPrivileges;
   if (image === 'host') {
     if (typeof skiff.Rootfs === 'string') input.rootfs = skiff.Rootfs;
   } else if (image.startsWith('/')) {

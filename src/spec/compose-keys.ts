@@ -18,7 +18,7 @@ export const TOP_KEYS: KeyTable = {
 
 export const SERVICE_KEYS: KeyTable = {
   supported: ['image', 'command', 'entrypoint', 'environment', 'working_dir', 'hostname', 'volumes', 'tmpfs', 'deploy',
-    'scale', 'restart', 'stop_signal', 'stop_grace_period', 'depends_on', 'network_mode', 'labels', 'tty', 'x-skiff'],
+    'scale', 'restart', 'stop_signal', 'stop_grace_period', 'depends_on', 'network_mode', 'labels', 'tty', 'security_opt', 'x-skiff'],
   unsupported: Object.fromEntries([
     ['build', IMAGE_HINT], ['ports', NETWORK_HINT], ['expose', NETWORK_HINT], ['networks', NETWORK_HINT],
     ['links', NETWORK_HINT], ['external_links', NETWORK_HINT], ['dns', NETWORK_HINT], ['dns_opt', NETWORK_HINT],
@@ -34,7 +34,7 @@ export const SERVICE_KEYS: KeyTable = {
     ['mem_swappiness', ''], ['memswap_limit', ''], ['models', ''], ['oom_kill_disable', ''], ['oom_score_adj', ''],
     ['pid', ''], ['pids_limit', ''], ['platform', ''], ['post_start', ''], ['pre_stop', ''], ['privileged', ''],
     ['profiles', ''], ['provider', ''], ['pull_policy', ''], ['read_only', ''], ['runtime', ''], ['secrets', ''],
-    ['security_opt', ''], ['shm_size', ''], ['stdin_open', ''], ['storage_opt', ''], ['sysctls', ''], ['ulimits', ''],
+    ['shm_size', ''], ['stdin_open', ''], ['storage_opt', ''], ['sysctls', ''], ['ulimits', ''],
     ['use_api_socket', ''], ['user', ''], ['userns_mode', ''], ['uts', ''], ['volumes_from', ''],
   ]),
 };

@@ -5,6 +5,7 @@ import { parseRestart, parseSignal, validateHostname, validateName, type MountSp
 import { CONSOLE_KEYS, DEPENDS_ON_KEYS, DEPLOY_KEYS, SERVICE_KEYS, X_SKIFF_KEYS } from './compose-keys.js';
 import { parseMounts } from './fleet-mounts.js';
 import type { DependsOnCondition } from './fleet-types.js';
+import { parseSeccompProfile, SeccompProfileError, type SeccompProfileSpec } from './seccomp-profile.js';
 import { readArgv, readDuration, readEnvironment, readLabels, readSize } from './fleet-values.js';
 import type { YEntry, YMap, YVal } from './yaml-view.js';
 
@@ -30,6 +31,9 @@ export interface SpecTemplate {
   stopTimeout?: number;
   console: { buffer?: number; logMax?: number; log?: boolean };
   labels: Record<string, string>;
+  /** from security_opt: default, unconfined or a profile read from its file */
+  seccomp?: 'default' | 'unconfined' | SeccompProfileSpec;
+  noNewPrivileges?: boolean;
 }
 
 export interface ServiceDef {
@@ -55,7 +59,7 @@ export interface ServiceDef {
 export const RESERVED_ENV: readonly string[] = ['SKIFF_FLEET', 'SKIFF_SERVICE', 'SKIFF_REPLICA'];
 export const RESERVED_LABEL_PREFIX = 'skiff.';
 
-export function parseService(entry: YEntry, baseDir: string): ServiceDef {
+export function parseService(entry: YEntry, baseDir: string, readFile: ((file: string) => string) | null): ServiceDef {
   const at = entry.keyVal;
   const name = at.guard((field) => validateName(entry.key, field));
   const m = entry.value.map().check(SERVICE_KEYS);
@@ -94,6 +98,8 @@ export function parseService(entry: YEntry, baseDir: string): ServiceDef {
   if (network) template.network = from('network', network, readNetworkMode(network));
   const tty = m.get('tty');
   if (tty) template.tty = from('tty', tty, tty.boolean());
+  const securityOpt = m.get('security_opt');
+  if (securityOpt) readSecurityOpt(securityOpt, baseDir, readFile, template, origins);
 
   const skiff = readXSkiff(m.get('x-skiff'), baseDir, origins);
   template.console = skiff.console;
@@ -183,6 +189,40 @@ function readNetworkMode(v: YVal): 'none' | 'host' {
     return v.fail(`network_mode ${s} is not supported by skiff yet (none and host are)`);
   }
   return v.fail(`expected none or host, got ${v.describe()}`);
+}
+
+/**
+ * `security_opt`, as Compose writes it: `seccomp=FILE` or `seccomp:FILE` (relative to the fleet
+ * file), `seccomp=unconfined`, `no-new-privileges[:true|false]`. The profile is read now, so a
+ * missing or bad one fails at its line before anything starts, and stored in the spec.
+ */
+function readSecurityOpt(v: YVal, baseDir: string, readFile: ((file: string) => string) | null, template: SpecTemplate,
+  origins: Map<string, YVal>): void {
+  for (const item of v.list()) {
+    const opt = item.string('seccomp=FILE, seccomp=unconfined or no-new-privileges');
+    const m = /^([a-z-]+)(?:[=:](.*))?$/s.exec(opt);
+    const [key, value] = [m?.[1], m?.[2]];
+    if (key === 'seccomp' && value) {
+      if (template.seccomp !== undefined) item.fail('a second seccomp option; give one');
+      origins.set('seccomp', item);
+      if (value === 'unconfined' || value === 'default' || value === 'builtin') {
+        template.seccomp = value === 'unconfined' ? 'unconfined' : 'default';
+        continue;
+      }
+      const file = path.resolve(baseDir, value);
+      if (readFile === null) item.fail(`seccomp profile ${file}: profile files are read only when the fleet is loaded from its file`);
+      try {
+        template.seccomp = { profile: parseSeccompProfile(readFile!(file), file), source: file };
+      } catch (err) {
+        item.fail(err instanceof SeccompProfileError ? err.message : `seccomp profile ${file}: cannot read: ${(err as Error).message}`);
+      }
+    } else if (key === 'no-new-privileges' && (value === undefined || value === 'true' || value === 'false')) {
+      origins.set('noNewPrivileges', item);
+      template.noNewPrivileges = value !== 'false';
+    } else {
+      item.fail(`${item.describe()} is not supported by skiff (seccomp=FILE, seccomp=unconfined and no-new-privileges are)`);
+    }
+  }
 }
 
 /** `deploy.replicas` or `scale` (Compose accepts both; they must agree). */

@@ -1,5 +1,6 @@
 // A fleet file → a Fleet: every service's replicas as validated ContainerSpecs. Pure
-// except loadFleetFile, which reads the file with a size bound. Every error is a
+// except loadFleetFile, which reads the file with a size bound (and the seccomp profiles its
+// services name, through FleetOptions.readFile). Every error is a
 // FleetError reading `file:line:column field.path: reason`, thrown before anything is
 // returned, so a bad file starts nothing.
 import type { FileHandle } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { FleetError } from './fleet-error.js';
 import { expandService, replicaName } from './fleet-replicas.js';
 import { parseService, type ServiceDef } from './fleet-service.js';
 import type { Fleet } from './fleet-types.js';
+import { readSeccompProfileFile } from './seccomp-profile-file.js';
 import { parseYaml } from './yaml-source.js';
 import { YVal } from './yaml-view.js';
 
@@ -26,6 +28,12 @@ export interface FleetOptions {
   maxBytes?: number;
   /** where relative paths (`./data:/data`) start; default: the fleet file's directory */
   baseDir?: string;
+  /**
+   * Reads a file a service names (a seccomp profile in security_opt), given its absolute path;
+   * throws an Error whose message says why it cannot. loadFleetFile reads from disk; without
+   * one, parseFleet stays pure and a service naming a profile file is refused.
+   */
+  readFile?: (file: string) => string;
 }
 
 export const DEFAULT_MAX_REPLICAS = 1000;
@@ -52,7 +60,7 @@ export function parseFleet(text: string, file: string, opts: FleetOptions = {}):
   const defs: ServiceDef[] = [];
   let total = 0;
   for (const entry of entries) {
-    const def = parseService(entry, baseDir);
+    const def = parseService(entry, baseDir, opts.readFile ?? null);
     const longest = replicaName(name, def.name, def.replicas);
     if (!NAME_PATTERN.test(longest)) {
       def.at.fail(`replica names such as "${longest}" are longer than 63 characters; shorten the fleet or service name`);
@@ -115,7 +123,11 @@ export async function loadFleetFile(file: string, opts: FleetOptions = {}): Prom
   } catch (err) {
     throw new FleetError(at, '', 'is not UTF-8 text', { cause: err });
   }
-  return parseFleet(text, file, { ...opts, baseDir: opts.baseDir ?? path.dirname(path.resolve(file)) });
+  return parseFleet(text, file, {
+    ...opts,
+    baseDir: opts.baseDir ?? path.dirname(path.resolve(file)),
+    readFile: opts.readFile ?? readSeccompProfileFile,
+  });
 }
 
 async function readAtMost(fh: FileHandle, limit: number): Promise<Buffer> {

@@ -95,8 +95,9 @@ export class SeccompProfileError extends Error {
   /** where in the profile, e.g. `syscalls[3].action`; '' for the profile as a whole */
   readonly path: string;
   readonly reason: string;
-  constructor(readonly source: string, path: string, reason: string) {
-    super(`seccomp profile ${source}${path === '' ? '' : path.startsWith(':') ? path : `: ${path}`}: ${reason}`);
+  /** `path` is a place in the profile, or `:line:column` for JSON syntax errors */
+  constructor(readonly source: string, path: string, reason: string, options?: ErrorOptions) {
+    super(`seccomp profile ${source}${path === '' ? '' : path.startsWith(':') ? path : `: ${path}`}: ${reason}`, options);
     this.name = 'SeccompProfileError';
     this.path = path;
     this.reason = reason;

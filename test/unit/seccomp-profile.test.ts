@@ -3,11 +3,16 @@
 // end) for given syscall numbers and 64-bit arguments; Docker's default profile (its structure,
 // test/fixtures/seccomp-docker-default.json) compiled for several capability sets and checked
 // syscall by syscall against a direct reading of the profile.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { seccompOption } from '../../src/cli/seccomp-option.js';
+import { CreateError, specFromCreateBody } from '../../src/main/docker-create.js';
 import { CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES, resolveCapabilities } from '../../src/spec/capabilities.js';
 import { SpecError, validateSpec } from '../../src/spec/container.js';
+import { FleetError, loadFleetFile, parseFleet } from '../../src/spec/fleet.js';
 import {
   parseSeccompProfile, SeccompProfileError, validateSeccompProfile, type SeccompProfile, type SeccompProfileSpec,
 } from '../../src/spec/seccomp-profile.js';
@@ -387,5 +392,79 @@ describe("seccomp profiles: Docker's default profile", () => {
     expect(call('personality', 0x1_ffffffffn)).to.equal(EPERM);
     expect(call('personality', 0x40000n)).to.equal(EPERM);
     expect(run(f, 0, [], AUDIT_ARCH_I386)).to.equal(KILL_PROCESS);
+  });
+});
+
+describe('seccomp profiles: where they come from (files are read by the CLI and the fleet loader only)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-seccomp-'));
+  const good = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] });
+  writeFileSync(join(dir, 'deny-mkdir.json'), good);
+  writeFileSync(join(dir, 'bad.json'), '{"defaultAction": "SCMP_ACT_ALLOW",\n "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_FOO"}]}\n');
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const fleet = (...opts: string[]): string => ['services:', '  web:', '    image: host', '    command: [/bin/true]', '    security_opt:',
+    ...opts.map((o) => `      - ${o}`), ''].join('\n');
+
+  it('the CLI: --seccomp default|unconfined|FILE, relative to the working directory', () => {
+    expect(seccompOption('default')).to.equal('default');
+    expect(seccompOption('builtin')).to.equal('default');
+    expect(seccompOption('unconfined')).to.equal('unconfined');
+    expect(seccompOption('deny-mkdir.json', dir)).to.deep.equal({ profile: parseSeccompProfile(good, 'x'), source: join(dir, 'deny-mkdir.json') });
+    expect(() => seccompOption('missing.json', dir)).to.throw(SeccompProfileError, `seccomp profile ${dir}/missing.json: cannot read: ENOENT`);
+    expect(() => seccompOption(dir)).to.throw(SeccompProfileError, `seccomp profile ${dir}: is a directory, not a profile`);
+    expect(() => seccompOption('bad.json', dir)).to.throw(SeccompProfileError, `seccomp profile ${dir}/bad.json: syscalls[0].action: unknown action "SCMP_ACT_FOO" (known: SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_LOG)`);
+  });
+
+  it('a fleet: security_opt seccomp=FILE relative to the fleet file, errors at its line:column', async () => {
+    const file = join(dir, 'fleet.yaml');
+    writeFileSync(file, fleet('seccomp=./deny-mkdir.json', 'no-new-privileges:false'));
+    const f = await loadFleetFile(file);
+    expect(f.services[0]!.specs[0]!.seccomp).to.deep.equal({ profile: parseSeccompProfile(good, 'x'), source: join(dir, 'deny-mkdir.json') });
+    expect(f.services[0]!.specs[0]!.noNewPrivileges).to.equal(false);
+    const fails = async (text: string, message: string): Promise<void> => {
+      writeFileSync(file, text);
+      try {
+        await loadFleetFile(file);
+      } catch (err) {
+        expect(err).to.be.instanceOf(FleetError);
+        expect((err as Error).message).to.equal(message);
+        return;
+      }
+      expect.fail(message);
+    };
+    await fails(fleet('seccomp:missing.json'), `${file}:6:9 services.web.security_opt[0]: seccomp profile ${dir}/missing.json: cannot read: ENOENT`);
+    await fails(fleet('seccomp=bad.json'), `${file}:6:9 services.web.security_opt[0]: seccomp profile ${dir}/bad.json: syscalls[0].action: unknown action "SCMP_ACT_FOO" (known: SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_LOG)`);
+    await fails(fleet('seccomp=unconfined', 'seccomp=deny-mkdir.json'), `${file}:7:9 services.web.security_opt[1]: a second seccomp option; give one`);
+    await fails(fleet('apparmor=unconfined'), `${file}:6:9 services.web.security_opt[0]: "apparmor=unconfined" is not supported by skiff (seccomp=FILE, seccomp=unconfined and no-new-privileges are)`);
+    expect(parseFleet(fleet('seccomp=unconfined'), 'fleet.yaml').services[0]!.specs[0]!.seccomp).to.equal('unconfined');
+    expect(() => parseFleet(fleet('seccomp=p.json'), '/srv/fleet.yaml')).to.throw(FleetError,
+      '/srv/fleet.yaml:6:9 services.web.security_opt[0]: seccomp profile /srv/p.json: profile files are read only when the fleet is loaded from its file');
+  });
+
+  it('the Docker API: SecurityOpt seccomp=<JSON content> (what the docker CLI sends), unconfined; others refused by name', () => {
+    const body = (SecurityOpt: string[], extra: Record<string, unknown> = {}) => ({ Image: 'host', Cmd: ['/bin/true'], HostConfig: { SecurityOpt }, ...extra });
+    const spec = specFromCreateBody(body([`seccomp=${good}`, 'no-new-privileges']), 'c').spec;
+    expect(spec.seccomp).to.deep.equal({ profile: parseSeccompProfile(good, 'x'), source: 'HostConfig.SecurityOpt[0]' });
+    expect(spec.noNewPrivileges).to.equal(true);
+    expect(specFromCreateBody(body(['seccomp:unconfined', 'no-new-privileges=false']), 'c').spec).to.deep.include({ seccomp: 'unconfined', noNewPrivileges: false });
+    expect(specFromCreateBody(body(['seccomp=builtin']), 'c').spec.seccomp).to.equal('default');
+    const refused = (b: unknown, field: string, message: string): void => {
+      try {
+        specFromCreateBody(b, 'c');
+      } catch (err) {
+        expect(err).to.be.instanceOf(CreateError);
+        expect([(err as CreateError).field, (err as Error).message]).to.deep.equal([field, message]);
+        return;
+      }
+      expect.fail(message);
+    };
+    refused(body(['no-new-privileges', 'seccomp={"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_FOO"}]}']), 'HostConfig.SecurityOpt[1]',
+      'seccomp profile HostConfig.SecurityOpt[1]: syscalls[0].action: unknown action "SCMP_ACT_FOO" (known: SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_LOG)');
+    refused(body(['seccomp={"defaultAction": ']), 'HostConfig.SecurityOpt[0]', 'seccomp profile HostConfig.SecurityOpt[0]:1:19: invalid JSON: expected a value, got the end of the file');
+    refused(body(['apparmor=unconfined']), 'HostConfig.SecurityOpt[0]', 'HostConfig.SecurityOpt[0] "apparmor=unconfined" is not supported by skiff (seccomp=unconfined|builtin|<profile JSON> and no-new-privileges are)');
+    refused(body(['label=disable']), 'HostConfig.SecurityOpt[0]', 'HostConfig.SecurityOpt[0] "label=disable" is not supported by skiff (seccomp=unconfined|builtin|<profile JSON> and no-new-privileges are)');
+    refused(body(['seccomp=unconfined'], { Skiff: { Seccomp: 'default' } }), 'Skiff.Seccomp', 'Skiff.Seccomp and HostConfig.SecurityOpt seccomp= both set a seccomp profile; give one');
+    refused(body([], { Skiff: { Seccomp: { profile: JSON.parse(good), source: '/etc/p.json', extra: 1 } } }), 'seccomp.extra', 'seccomp.extra is not a known field (known: profile, source)');
+    expect(specFromCreateBody(body([], { Skiff: { Seccomp: { profile: JSON.parse(good), source: '/etc/p.json' } } }), 'c').spec.seccomp)
+      .to.deep.equal({ profile: parseSeccompProfile(good, 'x'), source: '/etc/p.json' });
   });
 });
