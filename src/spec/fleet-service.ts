@@ -163,7 +163,9 @@ function readUserLabels(m: YMap, origins: Map<string, YVal>): Record<string, str
   const labels: Record<string, string> = {};
   for (const [key, { value, from }] of readLabels(v)) {
     if (key.startsWith(RESERVED_LABEL_PREFIX)) from.fail(`labels starting with "${RESERVED_LABEL_PREFIX}" are set by skiff`);
-    labels[key] = value;
+    // Defined, not assigned: `labels[key] = value` with the key `__proto__` would set the object's prototype
+    // (to nothing, a string) and the label would silently vanish.
+    Object.defineProperty(labels, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return labels;
 }

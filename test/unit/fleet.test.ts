@@ -203,6 +203,14 @@ describe('fleet files', () => {
   });
 
   describe('good files', () => {
+    it('keeps a label named __proto__ or constructor, in either form (found while fuzzing: __proto__ vanished)', () => {
+      for (const form of [['labels:', '  __proto__: x', '  constructor: y'], ['labels: [__proto__=x, constructor=y]']]) {
+        const spec = parseFleet(web(...form), 'fleet.yaml').services[0]?.specs[0];
+        expect(Object.entries(spec?.labels ?? {}).filter(([k]) => !k.startsWith('skiff.'))).to.deep.equal([['__proto__', 'x'], ['constructor', 'y']]);
+        expect(Object.getPrototypeOf(spec?.labels)).to.equal(Object.prototype);
+      }
+    });
+
     it('accepts a Compose file written for Docker, unchanged', () => {
       const compose = yaml(
         'version: "3.8"',
