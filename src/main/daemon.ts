@@ -21,6 +21,10 @@ export interface DaemonOptions {
   startTimeoutMs?: number;
   consoles?: (ConsoleService & ConsoleAccess) | null;
   extensions?: (d: Daemon) => Extensions[];
+  /** a client must send a request's headers within this (default 10 s) */
+  headersTimeoutMs?: number;
+  /** and its whole body within this (default 60 s); answers may stream for as long as they last */
+  requestTimeoutMs?: number;
   /** honour test-only labels (skiff.test.fail-at); never set outside tests */
   testHooks?: boolean;
 }
@@ -124,7 +128,18 @@ export class Daemon {
       consoles: this.opts.consoles ?? null,
       extensions: this.opts.extensions?.(this) ?? [],
     });
-    const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    // Bounds on what a client may hold: 16 KiB of headers, sent within headersTimeout; the
+    // body within requestTimeout (attach streams are upgrades, outside this count; a follow
+    // stream is a response, which has no limit); an idle keep-alive connection for 5 s. The
+    // timeouts are checked every second (Node's default is every 30 s).
+    const headersTimeout = this.opts.headersTimeoutMs ?? 10_000;
+    const server = createServer({
+      maxHeaderSize: 16 * 1024,
+      headersTimeout,
+      requestTimeout: Math.max(this.opts.requestTimeoutMs ?? 60_000, headersTimeout),
+      keepAliveTimeout: 5_000,
+      connectionsCheckingInterval: 1_000,
+    }, (req, res) => {
       void api.handle(req, res);
     });
     // The socket is 0600 already; the kernel's word on who connected is the second lock.
@@ -142,8 +157,11 @@ export class Daemon {
         sock.destroy();
       }
     });
-    server.on('clientError', (_err, sock) => {
-      if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    server.on('clientError', (err: NodeJS.ErrnoException, sock) => {
+      if (!sock.writable) return;
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      sock.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
     // Docker clients send attach as an HTTP upgrade: hand it to the same router.
     server.on('upgrade', (req, sock) => {

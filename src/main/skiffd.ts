@@ -6,6 +6,12 @@ import { FleetApi } from './fleets.js';
 import { log } from './log.js';
 import { ConsoleHub } from '../forwarder/index.js';
 
+function seconds(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || n <= 0 || n > 3600) throw new Error(`${flag} must be a number of seconds from 0 to 3600, got ${JSON.stringify(text)}`);
+  return Math.round(n * 1000);
+}
+
 export async function runDaemon(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -15,6 +21,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
       launchers: { type: 'string' },
       'max-queued': { type: 'string' },
       'forwarder-threads': { type: 'string' },
+      'headers-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
     },
     strict: true,
   });
@@ -31,6 +39,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
     stateDir: values['state-dir'] ?? stateDirFromEnv(),
     ...(values.launchers ? { launchers: Number(values.launchers) } : {}),
     ...(values['max-queued'] ? { maxQueued: Number(values['max-queued']) } : {}),
+    ...(values['headers-timeout'] ? { headersTimeoutMs: seconds(values['headers-timeout'], '--headers-timeout') } : {}),
+    ...(values['request-timeout'] ? { requestTimeoutMs: seconds(values['request-timeout'], '--request-timeout') } : {}),
     // Failure injection for the test suite (test/integration/hardening-host.test.ts).
     testHooks: process.env.SKIFF_TEST_HOOKS === '1',
   });

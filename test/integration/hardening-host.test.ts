@@ -8,6 +8,7 @@
 // - a workdir under /proc is refused.
 import { execFileSync } from 'node:child_process';
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { TestDaemon, until, type Reply } from '../support/daemon.js';
@@ -280,5 +281,56 @@ describe('hardening: a workdir under /proc is refused through the API', function
     expect(r.status).to.equal(400);
     expect((r.body as { message: string }).message).to.equal('workdir must not be under /proc (its links can lead outside the container), got "/proc/self/fd/3"');
     expect((await d.api('GET', '/containers/json?all=1')).body).to.deep.equal([]);
+  });
+});
+
+describe('hardening: what a client may hold of skiffd is bounded', function () {
+  this.timeout(60_000);
+  // Short timeouts so that the test waits seconds, not minutes; the defaults are 10 s and 60 s.
+  const d = new TestDaemon(['--headers-timeout', '1', '--request-timeout', '2']);
+  before(() => d.start());
+  after(() => d.destroy());
+
+  /** Opens a raw connection, sends `send` (then `trickle` one byte every 200 ms), and resolves with what came back once skiffd closed it. */
+  const hold = (send: string, trickle = ''): Promise<{ reply: string; seconds: number }> => new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const sock = createConnection(d.socket);
+    const chunks: Buffer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    sock.on('connect', () => {
+      if (send) sock.write(send);
+      let i = 0;
+      if (trickle) timer = setInterval(() => { if (!sock.destroyed) sock.write(trickle[i++ % trickle.length]!); }, 200);
+    });
+    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('error', () => { /* a reset counts as closed */ });
+    sock.on('close', () => {
+      clearInterval(timer);
+      resolve({ reply: Buffer.concat(chunks).toString('latin1'), seconds: (performance.now() - t0) / 1000 });
+    });
+    setTimeout(() => { sock.destroy(); reject(new Error(`skiffd kept the connection open for 30 s after ${JSON.stringify(send.slice(0, 60))}`)); }, 30_000).unref();
+  });
+  const status = (reply: string): string => reply.split('\r\n')[0] ?? '';
+
+  it('oversized headers get 431; idle, trickled headers and a trickled body are cut off; an idle keep-alive connection is closed', async () => {
+    const fdsBefore = readdirSync(`/proc/${d.pid}/fd`).length;
+    const [big, idle, slowHeaders, slowBody, keptAlive] = await Promise.all([
+      hold(`GET /_ping HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`),
+      hold(''),
+      hold('GET /_ping HTTP/1.1\r\nHost: x\r\n', 'X-Slow: 1\r\n'),
+      hold('POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"Image"', ' '),
+      hold('GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n'),
+    ]);
+    expect(status(big.reply)).to.equal('HTTP/1.1 431 Request Header Fields Too Large');
+    expect(status(idle.reply)).to.equal('HTTP/1.1 408 Request Timeout');
+    expect(status(slowHeaders.reply)).to.equal('HTTP/1.1 408 Request Timeout');
+    expect(status(slowBody.reply)).to.equal('HTTP/1.1 408 Request Timeout');
+    expect(status(keptAlive.reply)).to.equal('HTTP/1.1 200 OK');
+    // Cut off by the timeouts (1 s, 2 s and the 5 s keep-alive, checked every second), not by the test's 30 s.
+    for (const [what, r, bound] of [['idle', idle, 5], ['headers', slowHeaders, 5], ['body', slowBody, 6], ['keep-alive', keptAlive, 10]] as const) {
+      expect(r.seconds, `${what} connection held for ${r.seconds.toFixed(1)} s`).to.be.below(bound);
+    }
+    expect((await d.api('GET', '/_ping')).status).to.equal(200);
+    await until(() => readdirSync(`/proc/${d.pid}/fd`).length <= fdsBefore, "skiffd's fds back to where they were", 5000);
   });
 });
