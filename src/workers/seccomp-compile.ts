@@ -14,7 +14,10 @@
 // - comparisons are unsigned 64-bit, done on the two 32-bit halves of struct seccomp_data's
 //   argument (MASKED_EQ: (arg & value) == valueTwo);
 // - the architectures and archMap of a profile are accepted, but only x86_64 is filtered:
-//   any other ABI (i386 through int 0x80, x32) is killed, as with skiff's default filter.
+//   any other ABI (i386 through int 0x80, x32) is killed, as with skiff's default filter;
+// - under a default SCMP_ACT_ERRNO, syscall numbers above the table's last get ENOSYS, not the
+//   default errno (as runc does): a syscall newer than the profile is one its author could not
+//   name, and libc falls back to an older call only on ENOSYS (glibc's fchmodat2, say).
 //
 // Layout of the program (every jump forward, as classic BPF requires; jt/jf reach 255
 // instructions, so every far target is reached through `ja`, whose offset is 32 bits):
@@ -44,6 +47,9 @@ export const SECCOMP_RET_KILL_THREAD = 0x00000000;
 export const SECCOMP_RET_TRAP = 0x00030000;
 export const SECCOMP_RET_LOG = 0x7ffc0000;
 const EPERM = 1;
+const ENOSYS = 38;
+/** The highest syscall number the table knows. */
+export const LAST_NR = Math.max(...Object.values(SYSCALLS_X86_64));
 
 /** The Go architecture name Docker matches includes/excludes arches against on this machine. */
 export const PROFILE_ARCH = 'amd64';
@@ -263,6 +269,7 @@ export function compileSeccompProfile({ profile, source }: SeccompProfileSpec, o
     ld(OFF_NR),
     { code: BPF_JGE_K, k: X32_SYSCALL_BIT, jt: 0, jf: 1 },
     ret(SECCOMP_RET_KILL_PROCESS),
+    ...(profile.defaultAction === 'SCMP_ACT_ERRNO' ? [{ code: BPF_JGT_K, k: LAST_NR, jt: 0, jf: 1 }, ret(SECCOMP_RET_ERRNO | ENOSYS)] : []),
     ...search,
     ...blocks,
     ...[...rets].flatMap((k): Asm[] => [{ label: retLabel(k) }, ret(k)]),

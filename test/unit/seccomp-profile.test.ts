@@ -18,7 +18,7 @@ import {
 } from '../../src/spec/seccomp-profile.js';
 import { SYSCALLS_X86_64 } from '../../src/spec/syscalls-x86_64.js';
 import {
-  actionValue, BPF_MAXINSNS, compileSeccompProfile, SeccompCompileError, seccompOps, type CompileOptions,
+  actionValue, BPF_MAXINSNS, compileSeccompProfile, LAST_NR, SeccompCompileError, seccompOps, type CompileOptions,
 } from '../../src/workers/seccomp-compile.js';
 import {
   AUDIT_ARCH_X86_64, defaultSeccompFilter, encodeFilter, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS,
@@ -223,6 +223,15 @@ describe('seccomp profiles: compiled to classic BPF', () => {
       .to.deep.equal([ALLOW, ALLOW, ALLOW, EPERM, ENOSYS, ENOSYS]);
   });
 
+  it('under a default errno, syscalls newer than the table get ENOSYS (libc then falls back), as runc does', () => {
+    const f = compile(JSON.stringify({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] }));
+    expect(LAST_NR).to.equal(450);
+    expect([run(f, NR.read!), run(f, NR.write!), run(f, LAST_NR), run(f, LAST_NR + 1), run(f, 452), run(f, 0x3fffffff)])
+      .to.deep.equal([ALLOW, EPERM, EPERM, ENOSYS, ENOSYS, ENOSYS]);
+    const kill = compile(JSON.stringify({ defaultAction: 'SCMP_ACT_KILL_PROCESS', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] }));
+    expect(run(kill, 452)).to.equal(KILL_PROCESS);
+  });
+
   it('every action has its seccomp return value', () => {
     const actions = ['SCMP_ACT_KILL', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_TRAP', 'SCMP_ACT_LOG', 'SCMP_ACT_ERRNO'] as const;
     const names = ['read', 'write', 'open', 'close', 'stat', 'fstat'];
@@ -310,7 +319,7 @@ describe('seccomp profiles: compiled to classic BPF', () => {
       flags: ['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_TSYNC'],
       syscalls: [{ names: ['chown32', 'read', '', 'toString', '__proto__', 'arm_fadvise64_64'], action: 'SCMP_ACT_ALLOW' }] }), SRC), source: SRC }, { caps: [] });
     expect(flags).to.equal(6);
-    expect(insns.length).to.equal(6 + 2 + 1 + 2); // arch and x32 checks, one jeq + ja, ret default, the shared ret
+    expect(insns.length).to.equal(6 + 2 + 2 + 1 + 2); // arch and x32 checks, newer than the table, one jeq + ja, ret default, the shared ret
     expect(run(insns, NR.read!)).to.equal(ALLOW);
     expect(run(insns, NR.chown!)).to.equal(EPERM);
   });
@@ -354,7 +363,8 @@ describe("seccomp profiles: Docker's default profile", () => {
       && !r.excludes.caps.some((c) => caps.has(c)) && !r.excludes.arches.includes('amd64'));
     const match = rules.find((r) => r.args.length > 0 && r.args.every((a) => holds(a.op, args[a.index] ?? 0n, BigInt(a.value), BigInt(a.valueTwo))))
       ?? rules.find((r) => r.args.length === 0);
-    return match ? actionValue(match.action, match.errnoRet) : actionValue(profile.defaultAction, profile.defaultErrnoRet);
+    if (match) return actionValue(match.action, match.errnoRet);
+    return nr > LAST_NR ? ENOSYS : actionValue(profile.defaultAction, profile.defaultErrnoRet);
   }
 
   const capSets: [string, string[]][] = [
