@@ -465,6 +465,6 @@ export class Slowest {
   }
 
   toString(): string {
-    return `${this.worst.ms.toFixed(1)} ms (input ${this.worst.index}: ${this.worst.what})`;
+    return `${this.worst.ms.toFixed(1)} ms (${this.worst.index >= 0 ? `input ${this.worst.index}: ` : ''}${this.worst.what})`;
   }
 }
