@@ -129,7 +129,8 @@ describe('skiffd API: who may connect', function () {
       const { chmodSync } = await import('node:fs');
       const { spawnSync } = await import('node:child_process');
       chmodSync(d.socket, 0o666); // open the door on purpose: SO_PEERCRED must still say no
-      chmodSync(d.dir, 0o755);
+      // The socket's inode is in the state dir's private .skiffd/ (SKIFF_SOCKET links to it): open those too.
+      for (const dir of [d.dir, d.stateDir, `${d.stateDir}/.skiffd`]) chmodSync(dir, 0o755);
       const script = `require('net').connect(${JSON.stringify(d.socket)}).on('connect', function () { this.write('GET /_ping HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'); }).on('data', (b) => { process.stdout.write(b); }).on('error', (e) => { if (e.code !== 'EPIPE' && e.code !== 'ECONNRESET') process.stdout.write(e.code + ' '); }).on('close', () => process.stdout.write('closed'))`;
       const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 });
       expect(r.stdout, r.stderr).to.equal('closed');
