@@ -15,7 +15,8 @@ const USAGE = `usage: skiff <command> [options]
 
   run [--name N] [--rootfs host|DIR] [--image DIR] [--hostname H] [--mount SRC:DST[:ro]]
       [--tmpfs DST] [--env K=V] [--workdir D] [--restart P] [--seccomp default|unconfined|FILE]
-      [--security-opt seccomp=…|no-new-privileges[=false]] [-d|--detach] [--rm] [-t|--tty] -- CMD [ARG...]
+      [--security-opt seccomp=…|no-new-privileges[=false]] [--cap-add CAP] [--cap-drop CAP]
+      [-d|--detach] [--rm] [-t|--tty] -- CMD [ARG...]
   ps [--all] [--json]            inspect NAME
   logs NAME [--follow] [--raw]   console NAME (detach: Ctrl-])
   stop NAME [--time S]           kill NAME [--signal SIG]
@@ -54,6 +55,8 @@ async function cmdRun(args: string[]): Promise<number> {
     network: { type: 'string' },
     seccomp: { type: 'string' },
     'security-opt': { type: 'string', multiple: true },
+    'cap-add': { type: 'string', multiple: true },
+    'cap-drop': { type: 'string', multiple: true },
     detach: { type: 'boolean', short: 'd' },
     rm: { type: 'boolean' },
     tty: { type: 'boolean', short: 't' },
@@ -84,6 +87,8 @@ async function cmdRun(args: string[]): Promise<number> {
       AutoRemove: values.rm ?? false,
       NetworkMode: values.network ?? 'none',
       SecurityOpt: securityOpt.filter((o) => !/^seccomp[=:]/.test(o)),
+      CapAdd: values['cap-add'] ?? [],
+      CapDrop: values['cap-drop'] ?? [],
       ...(values.restart ? { RestartPolicy: restartPolicy(values.restart) } : {}),
     },
     ...(values.hostname ? { Hostname: values.hostname } : {}),

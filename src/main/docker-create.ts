@@ -19,9 +19,9 @@ const SUPPORTED_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir'
   'StopTimeout', 'HostConfig', 'Skiff', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'OpenStdin', 'StdinOnce']);
 const IGNORED_TOP = new Set(['Domainname', 'User', 'Volumes', 'OnBuild', 'NetworkingConfig', 'ExposedPorts', 'Healthcheck',
   'ArgsEscaped', 'NetworkDisabled', 'MacAddress', 'Shell', 'platform']);
-const SUPPORTED_HOST = new Set(['Binds', 'Tmpfs', 'Mounts', 'NetworkMode', 'RestartPolicy', 'AutoRemove', 'SecurityOpt']);
+const SUPPORTED_HOST = new Set(['Binds', 'Tmpfs', 'Mounts', 'NetworkMode', 'RestartPolicy', 'AutoRemove', 'SecurityOpt', 'CapAdd', 'CapDrop']);
 const IGNORED_HOST = new Set(['ContainerIDFile', 'LogConfig', 'PortBindings', 'VolumeDriver', 'VolumesFrom', 'ConsoleSize',
-  'CapAdd', 'CapDrop', 'CgroupnsMode', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'GroupAdd', 'IpcMode', 'Cgroup', 'Links',
+  'CgroupnsMode', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'GroupAdd', 'IpcMode', 'Cgroup', 'Links',
   'OomScoreAdj', 'PidMode', 'Privileged', 'PublishAllPorts', 'ReadonlyRootfs', 'UTSMode', 'UsernsMode', 'ShmSize',
   'Isolation', 'CpuShares', 'Memory', 'NanoCpus', 'CgroupParent', 'BlkioWeight', 'BlkioWeightDevice', 'BlkioDeviceReadBps',
   'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuPeriod', 'CpuQuota', 'CpuRealtimePeriod',
@@ -33,6 +33,11 @@ const IGNORED_HOST = new Set(['ContainerIDFile', 'LogConfig', 'PortBindings', 'V
 const DEFAULTS: Record<string, unknown> = { MemorySwappiness: -1, NetworkMode: 'default' };
 /** What the docker CLI sends unasked and skiff can safely take as "none". */
 const IGNORE_ANY = new Set(['NetworkingConfig', 'LogConfig', 'ConsoleSize', 'Volumes', 'ExposedPorts', 'platform']);
+
+/** Spec fields that came from a Docker field of another name: errors say the name the client sent. */
+const DOCKER_FIELDS: ReadonlyArray<[spec: string, docker: string]> = [
+  ['capabilities.add', 'HostConfig.CapAdd'], ['capabilities.drop', 'HostConfig.CapDrop'],
+];
 
 function isEmpty(v: unknown): boolean {
   if (v === null || v === undefined || v === '' || v === false || v === 0) return true;
@@ -185,6 +190,10 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
   if (skiff.Seccomp !== undefined) input.seccomp = skiff.Seccomp;
   else if (security.seccomp !== undefined) input.seccomp = security.seccomp;
   if (security.noNewPrivileges !== undefined) input.noNewPrivileges = security.noNewPrivileges;
+  // --cap-add/--cap-drop: the spec's capabilities, whose errors are renamed to the Docker fields below.
+  const capAdd = strList(host.CapAdd, 'HostConfig.CapAdd');
+  const capDrop = strList(host.CapDrop, 'HostConfig.CapDrop');
+  if (capAdd || capDrop) input.capabilities = { add: capAdd ?? [], drop: capDrop ?? [] };
   if (image === 'host') {
     if (typeof skiff.Rootfs === 'string') input.rootfs = skiff.Rootfs;
   } else if (image.startsWith('/')) {
@@ -195,7 +204,12 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
   try {
     return { spec: validateSpec(input), autoRemove: host.AutoRemove === true };
   } catch (err) {
-    if (err instanceof SpecError) throw new CreateError(err.field, err.message);
+    if (err instanceof SpecError) {
+      const docker = DOCKER_FIELDS.find(([spec]) => err.field.startsWith(spec));
+      if (!docker) throw new CreateError(err.field, err.message);
+      const field = docker[1] + err.field.slice(docker[0].length);
+      throw new CreateError(field, field + err.message.slice(err.field.length));
+    }
     throw err;
   }
 }

@@ -56,6 +56,15 @@ function quoteCommand(argv: string[]): string {
   return argv.map((a) => (/[\s"'\\]/.test(a) ? JSON.stringify(a) : a)).join(' ');
 }
 
+/** HostConfig.SecurityOpt as Docker shows it; a profile by the file it came from (Docker shows its whole JSON). */
+function securityOpt(spec: ContainerRecord['spec']): string[] | null {
+  const opts: string[] = [];
+  if (spec.seccomp === 'unconfined') opts.push('seccomp=unconfined');
+  else if (spec.seccomp !== 'default') opts.push(`seccomp=${spec.seccomp.source}`);
+  if (spec.noNewPrivileges) opts.push('no-new-privileges');
+  return opts.length ? opts : null;
+}
+
 function mounts(r: ContainerRecord): object[] {
   return r.spec.mounts.map((m) => m.type === 'bind'
     ? { Type: 'bind', Source: m.source, Destination: m.target, Mode: m.readOnly ? 'ro' : '', RW: !m.readOnly, Propagation: 'rprivate' }
@@ -125,6 +134,9 @@ export function toInspect(r: ContainerRecord, extra: { console?: object } = {}):
       NetworkMode: r.spec.network,
       RestartPolicy: { Name: r.spec.restart.name, MaximumRetryCount: r.spec.restart.name === 'on-failure' ? r.spec.restart.maxRetries ?? 0 : 0 },
       AutoRemove: r.autoRemove,
+      CapAdd: r.spec.capabilities.add.length ? r.spec.capabilities.add : null,
+      CapDrop: r.spec.capabilities.drop.length ? r.spec.capabilities.drop : null,
+      SecurityOpt: securityOpt(r.spec),
       Tmpfs: Object.fromEntries(r.spec.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.type === 'tmpfs' && m.size ? `size=${m.size}` : ''])),
     },
     Mounts: mounts(r),

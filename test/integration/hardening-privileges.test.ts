@@ -1,6 +1,7 @@
 // Privileges inside a real container: the capability sets the kernel reports, no_new_privs, and
 // what the missing capabilities refuse (EPERM, with the tools' exact words).
 import { expect } from 'chai';
+import { hasDocker, useDaemon } from '../support/daemon.js';
 import { Harness } from '../support/harness.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 
@@ -78,5 +79,32 @@ describe('hardening: privileges', function () {
       + 'r = libc.syscall(321, 5, 0, 0)\nprint(r, os.strerror(ctypes.get_errno()))\n';
     const r = await h.run({ name: 'priv', command: ['python3', '-c', script] });
     expect(r.output).to.equal('-1 Operation not permitted\n');
+  });
+});
+
+describe('hardening: capabilities through skiffd (--cap-add / --cap-drop)', function () {
+  this.timeout(60_000);
+  const d = useDaemon();
+  const KILL_ONLY = '0000000000000020';
+
+  it('skiff run --cap-drop ALL --cap-add kill: the kernel reports exactly CAP_KILL; inspect shows it', async () => {
+    const r = await d.cli(['run', '--name', 'caps', '--cap-drop', 'ALL', '--cap-add', 'kill', '--', '/bin/grep', '^Cap[EB]', '/proc/self/status']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal(`CapEff:\t${KILL_ONLY}\nCapBnd:\t${KILL_ONLY}\n`);
+    const host = ((await d.api('GET', '/containers/caps/json')).body as { HostConfig: Record<string, unknown> }).HostConfig;
+    expect(host).to.deep.include({ CapAdd: ['CAP_KILL'], CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] });
+    await d.cli(['rm', 'caps']);
+  });
+
+  it('the docker CLI: --cap-add SYS_ADMIN shows in CapBnd; an unknown name is refused naming HostConfig.CapAdd', async function () {
+    if (!hasDocker()) this.skip();
+    const ok = await d.docker(['run', '--rm', '--cap-add', 'SYS_ADMIN', 'host', '/bin/grep', '^CapBnd', '/proc/self/status']);
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.equal('CapBnd:\t00000000a02425fb\n');
+    const bad = await d.docker(['run', '--rm', '--cap-add', 'FLY', 'host', '/bin/true']);
+    expect(bad.code).to.equal(125);
+    // (the docker CLI sends names with the CAP_ prefix added)
+    expect(bad.stderr.split('\n')[0]).to.equal('docker: Error response from daemon: HostConfig.CapAdd[0] is not a known capability (e.g. CAP_NET_ADMIN, NET_ADMIN or ALL), got "CAP_FLY"');
+    expect((await d.api('GET', '/containers/json?all=1')).body).to.deep.equal([]);
   });
 });
