@@ -18,14 +18,14 @@ export const TOP_KEYS: KeyTable = {
 
 export const SERVICE_KEYS: KeyTable = {
   supported: ['image', 'command', 'entrypoint', 'environment', 'working_dir', 'hostname', 'volumes', 'tmpfs', 'deploy',
-    'scale', 'restart', 'stop_signal', 'stop_grace_period', 'depends_on', 'network_mode', 'labels', 'tty', 'security_opt', 'x-skiff'],
+    'scale', 'restart', 'stop_signal', 'stop_grace_period', 'depends_on', 'network_mode', 'labels', 'tty', 'security_opt', 'cap_add', 'cap_drop', 'x-skiff'],
   unsupported: Object.fromEntries([
     ['build', IMAGE_HINT], ['ports', NETWORK_HINT], ['expose', NETWORK_HINT], ['networks', NETWORK_HINT],
     ['links', NETWORK_HINT], ['external_links', NETWORK_HINT], ['dns', NETWORK_HINT], ['dns_opt', NETWORK_HINT],
     ['dns_search', NETWORK_HINT], ['extra_hosts', NETWORK_HINT], ['mac_address', NETWORK_HINT],
     ['container_name', 'replicas are named <fleet>-<service>-<n>'],
     ['env_file', 'list the variables under environment'],
-    ['healthcheck', ''], ['annotations', ''], ['attach', ''], ['blkio_config', ''], ['cap_add', ''], ['cap_drop', ''],
+    ['healthcheck', ''], ['annotations', ''], ['attach', ''], ['blkio_config', ''],
     ['cgroup', ''], ['cgroup_parent', ''], ['configs', ''], ['cpu_count', ''], ['cpu_percent', ''], ['cpu_period', ''],
     ['cpu_quota', ''], ['cpu_rt_period', ''], ['cpu_rt_runtime', ''], ['cpu_shares', ''], ['cpus', ''], ['cpuset', ''],
     ['credential_spec', ''], ['develop', ''], ['device_cgroup_rules', ''], ['devices', ''], ['domainname', ''],

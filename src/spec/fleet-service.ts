@@ -34,6 +34,8 @@ export interface SpecTemplate {
   /** from security_opt: default, unconfined or a profile read from its file */
   seccomp?: 'default' | 'unconfined' | SeccompProfileSpec;
   noNewPrivileges?: boolean;
+  /** from cap_add and cap_drop; names are checked by validateSpec, its errors placed at each item */
+  capabilities?: { add: string[]; drop: string[] };
 }
 
 export interface ServiceDef {
@@ -100,6 +102,12 @@ export function parseService(entry: YEntry, baseDir: string, readFile: ((file: s
   if (tty) template.tty = from('tty', tty, tty.boolean());
   const securityOpt = m.get('security_opt');
   if (securityOpt) readSecurityOpt(securityOpt, baseDir, readFile, template, origins);
+  const capAdd = m.get('cap_add');
+  const capDrop = m.get('cap_drop');
+  if (capAdd || capDrop) {
+    const names = (v: YVal | undefined, field: string): string[] => (v ? v.list() : []).map((item, i) => from(`${field}[${i}]`, item, item.string('a capability name')));
+    template.capabilities = { add: names(capAdd, 'capabilities.add'), drop: names(capDrop, 'capabilities.drop') };
+  }
 
   const skiff = readXSkiff(m.get('x-skiff'), baseDir, origins);
   template.console = skiff.console;

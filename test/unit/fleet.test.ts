@@ -56,6 +56,13 @@ describe('fleet files', () => {
       expect(e.reason).to.equal('expected a positive integer, got -1');
     });
 
+    it('cap_add / cap_drop: an unknown capability at its item', () => {
+      refuse(web('cap_add: [NET_ADMIN, FLY]'), 'fleet.yaml:5:26 services.web.cap_add[1]: is not a known capability (e.g. CAP_NET_ADMIN, NET_ADMIN or ALL), got "FLY"');
+      refuse(web('cap_drop:', '  - 7'), 'fleet.yaml:6:9 services.web.cap_drop[0]: expected a capability name, got 7');
+      const fleet = parseFleet(web('cap_add: [net_admin]', 'cap_drop: [ALL]'), 'fleet.yaml');
+      expect(fleet.services[0]!.specs[0]!.capabilities).to.deep.equal({ add: ['CAP_NET_ADMIN'], drop: ['ALL'] });
+    });
+
     it('replicas that are not a number', () => {
       refuse(web('deploy:', '  replicas: ten'), 'fleet.yaml:6:17 services.web.deploy.replicas: expected a positive integer, got "ten"');
       refuse(web('scale: 0'), 'fleet.yaml:5:12 services.web.scale: expected a positive integer, got 0');
