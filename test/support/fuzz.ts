@@ -190,7 +190,8 @@ function swapType(rng: Rng, v: unknown, opts: JsonOptions): unknown {
     case 'number': return rng.pick<unknown>([String(v), [v], v !== 0, null, { n: v }]);
     case 'boolean': return rng.pick<unknown>([String(v), v ? 1 : 0, [v], null]);
     default:
-      if (Array.isArray(v)) return rng.pick<unknown>([v[0] ?? null, v.join(' '), Object.fromEntries(v.entries()), v.length]);
+      // Not v.join(): an item may be an object whose own toString is not a function.
+      if (Array.isArray(v)) return rng.pick<unknown>([v[0] ?? null, v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(' '), Object.fromEntries(v.entries()), v.length]);
       if (v === null) return rng.pick<unknown>([0, '', false, [], {}]);
       return rng.pick<unknown>([Object.values(v as object), Object.keys(v as object)[0] ?? '', null, randomJson(rng, 1, opts)]);
   }
