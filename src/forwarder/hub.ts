@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { CONSOLE_MAX_BUFFER, CONSOLE_MIN_BYTES } from '../spec/container.js';
 import { SysError } from '../sys/errno.js';
 import { close as closeFd, eventfd, eventfdSignal } from '../sys/libc.js';
 import { assertNever, type ConsoleCounters, type ConsoleOptions, type Reply, type Request, type ThreadTask, type WireError } from './protocol.js';
@@ -47,9 +48,9 @@ export class ConsoleError extends Error {
   }
 }
 
-const MIN_BYTES = 4096;
-/** a ring beyond pipe-max-size is a chain of pipes (two fds each): keep it modest */
-const MAX_RING = 16 << 20;
+/** the spec's bounds (validated there first): a page at least; a ring beyond pipe-max-size is a chain of pipes (two fds each), so a modest maximum */
+const MIN_BYTES = CONSOLE_MIN_BYTES;
+const MAX_RING = CONSOLE_MAX_BUFFER;
 
 interface Thread {
   index: number;

@@ -1,9 +1,24 @@
 // A console's log file: the bytes exactly as the container wrote them, spliced from the
 // staging pipe. At `max` bytes the file is renamed to `<path>.1` (replacing the previous
 // one) and a new file is started, so the two never hold more than 2 × max bytes.
-import { closeSync, openSync, renameSync, constants as fs } from 'node:fs';
+import { closeSync, fstatSync, openSync, renameSync, constants as fs } from 'node:fs';
 import { SysError } from '../sys/errno.js';
 import { EAGAIN, EINTR, SPLICE_F_NONBLOCK, seekToEnd, splice } from '../sys/splice.js';
+
+/**
+ * Opens a log for writing, created if missing. skiffd is root and the path comes from a
+ * spec: a symlink as the last component is refused (O_NOFOLLOW), and so is anything but a
+ * regular file (a FIFO would block the open without O_NONBLOCK, a device would take the
+ * bytes). O_NONBLOCK changes nothing for a regular file.
+ */
+function openLogFile(path: string, extra: number): number {
+  const fd = openSync(path, fs.O_WRONLY | fs.O_CREAT | fs.O_NOFOLLOW | fs.O_NONBLOCK | extra, 0o640);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new Error(`console log \`${path}\` is not a regular file`);
+  }
+  return fd;
+}
 
 export class RotatingLog {
   private fd: number;
@@ -15,7 +30,7 @@ export class RotatingLog {
   constructor(readonly path: string, readonly max: number) {
     // Appended to, not truncated: a restarted container continues its log. No O_APPEND,
     // which splice(2) refuses; the file position is moved to the end instead.
-    this.fd = openSync(path, fs.O_WRONLY | fs.O_CREAT, 0o640);
+    this.fd = openLogFile(path, 0);
     try {
       this.size = seekToEnd(this.fd, path);
     } catch (err) {
@@ -57,7 +72,7 @@ export class RotatingLog {
     closeSync(this.fd);
     this.fd = -1;
     renameSync(this.path, `${this.path}.1`);
-    this.fd = openSync(this.path, fs.O_WRONLY | fs.O_CREAT | fs.O_TRUNC, 0o640);
+    this.fd = openLogFile(this.path, fs.O_TRUNC);
     this.size = 0;
   }
 }

@@ -39,11 +39,17 @@ const DOCKER_FIELDS: ReadonlyArray<[spec: string, docker: string]> = [
   ['capabilities.add', 'HostConfig.CapAdd'], ['capabilities.drop', 'HostConfig.CapDrop'],
 ];
 
-function isEmpty(v: unknown): boolean {
+/** Is this what the docker CLI sends for "not set"? Deeper than any real field: not empty (and no deep recursion). */
+function isEmpty(v: unknown, depth = 0): boolean {
   if (v === null || v === undefined || v === '' || v === false || v === 0) return true;
-  if (Array.isArray(v)) return v.every(isEmpty);
-  if (typeof v === 'object') return Object.values(v as Obj).every(isEmpty);
+  if (depth > 8) return false;
+  if (Array.isArray(v)) return v.every((x) => isEmpty(x, depth + 1));
+  if (typeof v === 'object') return Object.values(v as Obj).every((x) => isEmpty(x, depth + 1));
   return false;
+}
+
+function typeName(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : typeof v;
 }
 
 function checkFields(o: Obj, supported: Set<string>, ignored: Set<string>, prefix: string): void {
@@ -145,7 +151,10 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
     }
   });
   for (const [target, opts] of Object.entries(obj(host.Tmpfs, 'HostConfig.Tmpfs'))) {
-    const size = tmpfsSize(String(opts ?? ''), `HostConfig.Tmpfs[${target}]`);
+    if (opts !== null && opts !== undefined && typeof opts !== 'string') {
+      throw new CreateError(`HostConfig.Tmpfs[${target}]`, `HostConfig.Tmpfs[${target}] must be a string of mount options, got ${typeName(opts)}`);
+    }
+    const size = tmpfsSize(opts ?? '', `HostConfig.Tmpfs[${target}]`);
     mounts.push(size === undefined ? { type: 'tmpfs', target } : { type: 'tmpfs', target, size });
   }
   if (Array.isArray(host.Mounts)) {
@@ -158,13 +167,20 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
   }
 
   const nm = host.NetworkMode ?? 'default';
-  if (!['default', 'none', 'host', ''].includes(String(nm))) {
+  if (typeof nm !== 'string' || !['default', 'none', 'host', ''].includes(nm)) {
     throw new CreateError('HostConfig.NetworkMode', `HostConfig.NetworkMode ${JSON.stringify(nm)} is not supported by skiff (none or host)`);
   }
   const rp = obj(host.RestartPolicy, 'HostConfig.RestartPolicy');
+  if (rp.Name !== undefined && rp.Name !== null && typeof rp.Name !== 'string') {
+    throw new CreateError('HostConfig.RestartPolicy.Name', `HostConfig.RestartPolicy.Name must be a string, got ${typeName(rp.Name)}`);
+  }
+  const retries = rp.MaximumRetryCount ?? 0;
+  if (typeof retries !== 'number' || !Number.isSafeInteger(retries) || retries < 0) {
+    throw new CreateError('HostConfig.RestartPolicy.MaximumRetryCount', `HostConfig.RestartPolicy.MaximumRetryCount must be a whole number from 0, got ${JSON.stringify(retries) ?? typeName(retries)}`);
+  }
   let restart: string | undefined;
   if (rp.Name && rp.Name !== 'no') {
-    restart = rp.Name === 'on-failure' && Number(rp.MaximumRetryCount) > 0 ? `on-failure:${rp.MaximumRetryCount}` : String(rp.Name);
+    restart = rp.Name === 'on-failure' && retries > 0 ? `on-failure:${retries}` : rp.Name;
   }
 
   const input: Obj = {

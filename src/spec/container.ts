@@ -124,7 +124,9 @@ function positiveInt(v: Json, field: string, max = Number.MAX_SAFE_INTEGER): num
 function rejectUnknown(o: Record<string, Json>, allowed: readonly string[], field: string): void {
   for (const k of Object.keys(o)) {
     if (!allowed.includes(k)) {
-      const where = field ? `${field}.${k}` : k;
+      // A key that is empty or not a plain word is quoted, so the message shows where it starts and ends.
+      const shown = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(k) ? k : JSON.stringify(k);
+      const where = field ? `${field}.${shown}` : shown;
       throw new SpecError(where, `is not a known field (known: ${allowed.join(', ')})`);
     }
   }
@@ -150,7 +152,11 @@ export function parseRestart(v: Json, field = 'restart'): RestartPolicy {
   const s = str(v, field);
   if (s === 'no' || s === 'always' || s === 'unless-stopped') return { name: s };
   const m = /^on-failure(?::(\d+))?$/.exec(s);
-  if (m) return { name: 'on-failure', maxRetries: m[1] === undefined ? null : Number(m[1]) };
+  if (m) {
+    const n = m[1] === undefined ? null : Number(m[1]);
+    if (n !== null && n > MAX_RETRIES) throw new SpecError(field, `on-failure allows at most ${MAX_RETRIES} retries, got ${describe(s)}`);
+    return { name: 'on-failure', maxRetries: n };
+  }
   throw new SpecError(field, `must be no, always, unless-stopped or on-failure[:N], got ${describe(s)}`);
 }
 
@@ -159,11 +165,14 @@ export function formatRestart(r: RestartPolicy): string {
 }
 
 /** "TERM", "SIGTERM", "15" → "SIGTERM"; throws on anything else. */
+/** on-failure:N beyond this is a typo, not a policy (Docker keeps it in an int). */
+const MAX_RETRIES = 2 ** 31 - 1;
+
 export function parseSignal(v: Json, field = 'stopSignal'): string {
   const s = typeof v === 'number' ? String(v) : str(v, field);
   const upper = s.toUpperCase().replace(/^SIG/, '');
   if (SIGNALS.has(upper)) return `SIG${upper}`;
-  if (/^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 64) return s;
+  if (/^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 64) return String(Number(s)); // "064" → "64"
   throw new SpecError(field, `must be a signal name or number, got ${describe(v)}`);
 }
 
@@ -229,16 +238,37 @@ export function parseMountShort(s: string, field: string): MountSpec {
   };
 }
 
+/** The console forwarder's bounds (src/forwarder/hub.ts): a page at least; a ring is a chain of pipes, so 16 MiB at most. */
+export const CONSOLE_MIN_BYTES = 4096;
+export const CONSOLE_MAX_BUFFER = 16 << 20;
+
+function intBetween(v: Json, field: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new SpecError(field, `must be a whole number of bytes from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got ${describe(v)}`);
+  }
+  return v;
+}
+
+/**
+ * A console log file skiffd (root) writes on the host: never under /proc, /sys or /dev,
+ * where a path is a kernel knob, a device or another process's fd, not a file.
+ */
+function logPath(v: Json, field: string): string {
+  const path = absPath(v, field);
+  if (/^\/(proc|sys|dev)(\/|$)/.test(path)) throw new SpecError(field, `must be a file, not under /proc, /sys or /dev, got ${describe(path)}`);
+  return path;
+}
+
 function validateConsole(v: Json, field: string): ConsoleSpec {
   if (v === undefined) return { ...DEFAULT_CONSOLE };
   if (!isObject(v)) throw new SpecError(field, `must be an object, got ${describe(v)}`);
   rejectUnknown(v, ['buffer', 'log', 'logMax'], field);
   let log: boolean | string = false;
-  if (v.log !== undefined) log = typeof v.log === 'string' ? absPath(v.log, `${field}.log`) : bool(v.log, `${field}.log`);
+  if (v.log !== undefined) log = typeof v.log === 'string' ? logPath(v.log, `${field}.log`) : bool(v.log, `${field}.log`);
   return {
-    buffer: v.buffer === undefined ? DEFAULT_CONSOLE.buffer : positiveInt(v.buffer, `${field}.buffer`, 1 << 30),
+    buffer: v.buffer === undefined ? DEFAULT_CONSOLE.buffer : intBetween(v.buffer, `${field}.buffer`, CONSOLE_MIN_BYTES, CONSOLE_MAX_BUFFER),
     log,
-    logMax: v.logMax === undefined ? DEFAULT_CONSOLE.logMax : positiveInt(v.logMax, `${field}.logMax`),
+    logMax: v.logMax === undefined ? DEFAULT_CONSOLE.logMax : intBetween(v.logMax, `${field}.logMax`, CONSOLE_MIN_BYTES, Number.MAX_SAFE_INTEGER),
   };
 }
 

@@ -46,6 +46,23 @@ describe('skiffd API: bad input', function () {
     expect(target).to.include('"message":"malformed request target \\"http://[\\""');
   });
 
+  it('Docker fields of the wrong type name the field (found by the fuzzer: were 500s)', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ Tmpfs: { '/a': { toString: 1 } } }, 'HostConfig.Tmpfs[/a] must be a string of mount options, got an object'],
+      [{ NetworkMode: { valueOf: 1 } }, 'HostConfig.NetworkMode {"valueOf":1} is not supported by skiff (none or host)'],
+      [{ RestartPolicy: { Name: { toString: 1 } } }, 'HostConfig.RestartPolicy.Name must be a string, got an object'],
+      [{ RestartPolicy: { Name: 'on-failure', MaximumRetryCount: { valueOf: 1 } } }, 'HostConfig.RestartPolicy.MaximumRetryCount must be a whole number from 0, got {"valueOf":1}'],
+      [{ RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 1e20 } }, 'HostConfig.RestartPolicy.MaximumRetryCount must be a whole number from 0, got 100000000000000000000'],
+    ];
+    for (const [host, text] of cases) {
+      const r = await create('x', { Image: 'host', Cmd: ['/bin/true'], HostConfig: host });
+      expect([r.status, message(r)], JSON.stringify(host)).to.deep.equal([400, text]);
+    }
+    const b = await create('x', { Image: 'host', Cmd: ['/bin/true'], Skiff: { Console: { buffer: 416 } } });
+    expect([b.status, message(b)]).to.deep.equal([400, 'console.buffer must be a whole number of bytes from 4096 to 16777216, got 416']);
+    expect((await d.api('GET', '/containers/json?all=1')).body).to.deep.equal([]);
+  });
+
   it('unknown fields, and known ones skiff does not do', async () => {
     const r = await create('x', { Image: 'host', Cmd: ['/bin/true'], Frobnicate: 1 });
     expect(r.status).to.equal(400);

@@ -192,7 +192,7 @@ describe('fleet files', () => {
       refuse(web('volumes:', '  - /srv:/proc/x'),
         'fleet.yaml:6:9 services.web.volumes[0]: target must not be under /proc, which skiff sets up itself');
       refuse(web('x-skiff:', '  console: { buffer: 2GiB }'),
-        'fleet.yaml:6:26 services.web.x-skiff.console.buffer: must be a positive integer up to 1073741824, got 2147483648');
+        'fleet.yaml:6:26 services.web.x-skiff.console.buffer: must be a whole number of bytes from 4096 to 16777216, got 2147483648');
       refuse(web('stop_grace_period: 48h'), 'fleet.yaml:5:24 services.web.stop_grace_period: must be a number of seconds from 0 to 86400, got 172800');
       refuse(web('hostname: "web_1"'),
         'fleet.yaml:5:15 services.web.hostname: must be a valid hostname (letters, digits, "-" and ".", at most 64), got "web_1"');

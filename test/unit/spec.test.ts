@@ -83,6 +83,7 @@ describe('validateSpec', () => {
       expect(validateSpec({ ...base, restart: 'on-failure:3' }).restart).to.deep.equal({ name: 'on-failure', maxRetries: 3 });
       expect(validateSpec({ ...base, stopSignal: 'int' }).stopSignal).to.equal('SIGINT');
       expect(validateSpec({ ...base, stopSignal: 9 }).stopSignal).to.equal('9');
+      expect(validateSpec({ ...base, stopSignal: '064' }).stopSignal).to.equal('64');
     });
   });
 
@@ -153,6 +154,25 @@ describe('validateSpec', () => {
 
     it('refuses an unknown top-level field, listing the known ones', () => {
       rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', 'colour');
+    });
+
+    it('quotes an unknown key that is empty or not a plain word (found by the fuzzer)', () => {
+      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', '""');
+      rejects({ ...base, console: { 'a b': 1 } }, 'console."a b" is not a known field (known: buffer, log, logMax)', 'console."a b"');
+    });
+
+    it('console bounds are the forwarder\'s, and a log path is never under /proc, /sys or /dev (found by the fuzzer)', () => {
+      rejects({ ...base, console: { buffer: 416 } }, 'console.buffer must be a whole number of bytes from 4096 to 16777216, got 416', 'console.buffer');
+      rejects({ ...base, console: { buffer: (16 << 20) + 1 } }, 'console.buffer must be a whole number of bytes from 4096 to 16777216, got 16777217', 'console.buffer');
+      rejects({ ...base, console: { logMax: 100 } }, 'console.logMax must be a whole number of bytes from 4096, got 100', 'console.logMax');
+      for (const log of ['/proc/self/fd/3', '/dev/sda', '/sys/kernel/x', '/proc']) {
+        rejects({ ...base, console: { log } }, `console.log must be a file, not under /proc, /sys or /dev, got "${log}"`, 'console.log');
+      }
+      expect(validateSpec({ ...base, console: { log: '/var/log/devices.log', buffer: 4096 } }).console).to.deep.include({ log: '/var/log/devices.log', buffer: 4096 });
+    });
+
+    it('refuses an on-failure retry count beyond an int (found by the fuzzer)', () => {
+      rejects({ ...base, restart: 'on-failure:99999999999999999999' }, 'restart on-failure allows at most 2147483647 retries, got "on-failure:99999999999999999999"', 'restart');
     });
 
     it('refuses an unknown console field', () => {
