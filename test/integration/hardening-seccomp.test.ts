@@ -13,7 +13,6 @@ import { TestDaemon, hasDocker } from '../support/daemon.js';
 import { Harness, readUntilEio } from '../support/harness.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 
-
 /** Python on the host rootfs (read-only, as `--rootfs host` gives it): each raw syscall's result. */
 const SYSCALLS = `
 import ctypes, os
@@ -29,6 +28,12 @@ for name, nr, args in [('kexec_load', 246, (0, 0, 0, 0)), ('kexec_file_load', 32
     r = libc.syscall(nr, *args)
     print(name, r, os.strerror(ctypes.get_errno()))
 `;
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/seccomp-docker-default.json', import.meta.url));
+const DENY_MKDIR = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW',
+  syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] });
+/** A spec's seccomp for a profile's text. */
+const profile = (text: string, source: string) => ({ profile: parseSeccompProfile(text, source), source });
 
 describe('hardening: seccomp', function () {
   let h: Harness;
@@ -74,62 +79,47 @@ describe('hardening: seccomp', function () {
     expect(await status({ noNewPrivileges: false })).to.equal('NoNewPrivs:\t0\nSeccomp:\t2\n');
     expect(await status({ seccomp: 'unconfined' })).to.equal('NoNewPrivs:\t1\nSeccomp:\t0\n');
   });
-});
 
-const FIXTURE = fileURLToPath(new URL('../fixtures/seccomp-docker-default.json', import.meta.url));
-const DENY_MKDIR = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW',
-  syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] });
-/** A spec's seccomp for a profile's text. */
-const profile = (text: string, source: string) => ({ profile: parseSeccompProfile(text, source), source });
+  describe('profiles (Docker format)', () => {
+    it('a profile denying mkdir with EACCES: mkdir fails with "Permission denied", the rest works', async () => {
+      const r = await h.run({ name: 'nomkdir', rootfs, seccomp: profile(DENY_MKDIR, '/p/deny-mkdir.json'),
+        command: ['/bin/sh', '-c', 'mkdir /tmp/p1; echo "rc=$?"; touch /tmp/p1-file && echo touched; grep ^Seccomp: /proc/self/status'] });
+      expect(r.output).to.equal("mkdir: can't create directory '/tmp/p1': Permission denied\nrc=1\ntouched\nSeccomp:\t2\n");
+      expect(r.exit.exitCode).to.equal(0);
+    });
 
-describe('hardening: seccomp profiles (Docker format)', function () {
-  let h: Harness;
-  let rootfs: string;
+    it("Docker's default profile (default action EPERM and an allow list): busybox sh runs; namespaces and mount are refused", async () => {
+      const text = readFileSync(FIXTURE, 'utf8');
+      const r = await h.run({ name: 'dockerdefault', rootfs, seccomp: profile(text, FIXTURE),
+        command: ['/bin/sh', '-c', 'echo hello; ls /bin/busybox; mkdir /tmp/p2 && echo made; echo $((6 * 7)) | cat; '
+          + '/bin/busybox unshare -U true; echo "unshare rc=$?"; grep ^Seccomp: /proc/self/status'] });
+      expect(r.output).to.equal('hello\n/bin/busybox\nmade\n42\nunshare: unshare(0x10000000): Operation not permitted\nunshare rc=1\nSeccomp:\t2\n');
+      expect(r.exit.exitCode).to.equal(0);
+    });
 
-  before(() => {
-    h = new Harness();
-    rootfs = buildBusyboxRootfs(h.tmp.make('rootfs'));
-  });
-  after(() => h.close());
+    it("without no_new_privs the profile is loaded before the capabilities are dropped; Docker's lets that through", async () => {
+      const r = await h.run({ name: 'nonnp', rootfs, noNewPrivileges: false, seccomp: profile(readFileSync(FIXTURE, 'utf8'), FIXTURE),
+        command: ['/bin/grep', '-E', '^(NoNewPrivs|Seccomp|CapEff):', '/proc/self/status'] });
+      expect(r.output).to.equal('CapEff:\t00000000a00425fb\nNoNewPrivs:\t0\nSeccomp:\t2\n');
+    });
 
-  it('a profile denying mkdir with EACCES: mkdir fails with "Permission denied", the rest works', async () => {
-    const r = await h.run({ name: 'nomkdir', rootfs, seccomp: profile(DENY_MKDIR, '/p/deny-mkdir.json'),
-      command: ['/bin/sh', '-c', 'mkdir /tmp/p1; echo "rc=$?"; touch /tmp/p1-file && echo touched; grep ^Seccomp: /proc/self/status'] });
-    expect(r.output).to.equal("mkdir: can't create directory '/tmp/p1': Permission denied\nrc=1\ntouched\nSeccomp:\t2\n");
-    expect(r.exit.exitCode).to.equal(0);
-  });
-
-  it("Docker's default profile (default action EPERM and an allow list): busybox sh runs; namespaces and mount are refused", async () => {
-    const text = readFileSync(FIXTURE, 'utf8');
-    const r = await h.run({ name: 'dockerdefault', rootfs, seccomp: profile(text, FIXTURE),
-      command: ['/bin/sh', '-c', 'echo hello; ls /bin/busybox; mkdir /tmp/p2 && echo made; echo $((6 * 7)) | cat; '
-        + '/bin/busybox unshare -U true; echo "unshare rc=$?"; grep ^Seccomp: /proc/self/status'] });
-    expect(r.output).to.equal('hello\n/bin/busybox\nmade\n42\nunshare: unshare(0x10000000): Operation not permitted\nunshare rc=1\nSeccomp:\t2\n');
-    expect(r.exit.exitCode).to.equal(0);
-  });
-
-  it("without no_new_privs the profile is loaded before the capabilities are dropped; Docker's lets that through", async () => {
-    const r = await h.run({ name: 'nonnp', rootfs, noNewPrivileges: false, seccomp: profile(readFileSync(FIXTURE, 'utf8'), FIXTURE),
-      command: ['/bin/grep', '-E', '^(NoNewPrivs|Seccomp|CapEff):', '/proc/self/status'] });
-    expect(r.output).to.equal('CapEff:\t00000000a00425fb\nNoNewPrivs:\t0\nSeccomp:\t2\n');
-  });
-
-  it('argument conditions: personality allows only the query (all 64 bits compared), socket(AF_INET) is EACCES, AF_UNIX works', async () => {
-    const text = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [
-      { names: ['personality'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 0xffffffff, op: 'SCMP_CMP_NE' }] },
-      { names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 13, args: [{ index: 0, value: 2, op: 'SCMP_CMP_EQ' }] },
-    ] });
-    const script = [
-      'import ctypes, os',
-      'libc = ctypes.CDLL(None, use_errno=True)',
-      'for nr, arg in [(135, 0xffffffff), (135, 0x0040000), (135, (1 << 32) | 0xffffffff), (41, 2), (41, 1)]:',
-      '    ctypes.set_errno(0)',
-      '    r = libc.syscall(ctypes.c_long(nr), ctypes.c_ulong(arg), ctypes.c_long(1), ctypes.c_long(0))',
-      '    print(nr, hex(arg), "ok" if r >= 0 else os.strerror(ctypes.get_errno()))',
-    ].join('\n');
-    const r = await h.run({ name: 'args', seccomp: profile(text, '/p/args.json'), command: ['python3', '-c', script] });
-    expect(r.output).to.equal('135 0xffffffff ok\n135 0x40000 Operation not permitted\n135 0x1ffffffff Operation not permitted\n'
-      + '41 0x2 Permission denied\n41 0x1 ok\n');
+    it('argument conditions: personality allows only the query (all 64 bits compared), socket(AF_INET) is EACCES, AF_UNIX works', async () => {
+      const text = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [
+        { names: ['personality'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 0xffffffff, op: 'SCMP_CMP_NE' }] },
+        { names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 13, args: [{ index: 0, value: 2, op: 'SCMP_CMP_EQ' }] },
+      ] });
+      const script = [
+        'import ctypes, os',
+        'libc = ctypes.CDLL(None, use_errno=True)',
+        'for nr, arg in [(135, 0xffffffff), (135, 0x0040000), (135, (1 << 32) | 0xffffffff), (41, 2), (41, 1)]:',
+        '    ctypes.set_errno(0)',
+        '    r = libc.syscall(ctypes.c_long(nr), ctypes.c_ulong(arg), ctypes.c_long(1), ctypes.c_long(0))',
+        '    print(nr, hex(arg), "ok" if r >= 0 else os.strerror(ctypes.get_errno()))',
+      ].join('\n');
+      const r = await h.run({ name: 'args', seccomp: profile(text, '/p/args.json'), command: ['python3', '-c', script] });
+      expect(r.output).to.equal('135 0xffffffff ok\n135 0x40000 Operation not permitted\n135 0x1ffffffff Operation not permitted\n'
+        + '41 0x2 Permission denied\n41 0x1 ok\n');
+    });
   });
 });
 
