@@ -46,7 +46,8 @@ function unreachable(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ECONNREFUSED';
 }
 
-let ensured = false;
+/** The one attempt to reach (or start) skiffd: concurrent calls (a bench, a fleet) share it. */
+let ensuring: Promise<void> | null = null;
 
 /** True when skiffd answers; false when nothing listens on the socket. */
 async function pings(): Promise<boolean> {
@@ -59,13 +60,17 @@ async function pings(): Promise<boolean> {
   }
 }
 
-/** Starts skiffd in the background if nothing answers on the socket. */
-export async function ensureDaemon(): Promise<void> {
-  if (ensured) return;
-  if (await pings()) {
-    ensured = true;
-    return;
-  }
+/** Starts skiffd in the background if nothing answers on the socket; once per process. */
+export function ensureDaemon(): Promise<void> {
+  ensuring ??= startIfNeeded().catch((err: unknown) => {
+    ensuring = null; // a later call may try again
+    throw err;
+  });
+  return ensuring;
+}
+
+async function startIfNeeded(): Promise<void> {
+  if (await pings()) return;
   const dir = stateDir();
   mkdirSync(join(dir, '.skiffd'), { recursive: true, mode: 0o700 });
   const logPath = join(dir, '.skiffd', 'skiffd.log');
@@ -84,7 +89,6 @@ export async function ensureDaemon(): Promise<void> {
     if (child.exitCode !== null) throw new Error(`skiffd exited with code ${child.exitCode}; see ${logPath}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  ensured = true;
 }
 
 /** One API call; throws DaemonError for 4xx/5xx. */

@@ -1,5 +1,5 @@
 // skiffd wired together: state store, launcher pool, reaper, supervisor, consoles, API server.
-import { chmodSync, lstatSync, mkdirSync, readlinkSync, realpathSync, symlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, request, ServerResponse, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
@@ -11,7 +11,7 @@ import { log } from './log.js';
 import { Metrics } from './metrics.js';
 import { Reaper } from './reaper.js';
 import { StateStore } from './state-store.js';
-import { peerCredentials, raiseSoftLimit, RLIMIT_NOFILE } from '../sys/libc.js';
+import { peerCredentials, raiseSoftLimit, RLIMIT_NOFILE, tryLockExclusive } from '../sys/libc.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -51,6 +51,25 @@ function lexists(path: string): boolean {
   }
 }
 
+/**
+ * One skiffd per state directory: two would adopt the same containers and unlink each
+ * other's socket. The lock is an flock on `.skiffd/lock`, which the kernel drops when the
+ * process dies however it dies, so there is no stale lock to clean up; the file holds the
+ * holder's pid for the error message. The fd is close-on-exec: launchers and containers never hold it.
+ */
+function lockStateDir(store: StateStore): number {
+  const path = store.privatePath('lock');
+  const fd = openSync(path, 'a+', 0o600);
+  if (!tryLockExclusive(fd, path)) {
+    const holder = readFileSync(path, 'utf8').trim();
+    closeSync(fd);
+    throw new Error(`another skiffd${/^\d+$/.test(holder) ? ` (pid ${holder})` : ''} is using the state directory \`${store.root}\``);
+  }
+  ftruncateSync(fd, 0);
+  writeSync(fd, `${process.pid}\n`);
+  return fd;
+}
+
 export class Daemon {
   readonly store: StateStore;
   readonly events = new EventBus();
@@ -60,10 +79,13 @@ export class Daemon {
   readonly supervisor: Supervisor;
   readonly nofile: number;
   private server: Server | null = null;
+  /** held (flock) for the daemon's life: one skiffd per state directory */
+  private lockFd: number;
 
   constructor(readonly opts: DaemonOptions) {
     this.nofile = raiseSoftLimit(RLIMIT_NOFILE);
     this.store = new StateStore(opts.stateDir);
+    this.lockFd = lockStateDir(this.store);
     this.reaper = new Reaper();
     const rootMount = this.store.privatePath('root');
     mkdirSync(rootMount, { recursive: true, mode: 0o755 });
@@ -102,7 +124,7 @@ export class Daemon {
     const real = this.store.privatePath('api.sock');
     // sun_path is 108 bytes with its NUL; Node would refuse it less clearly.
     if (Buffer.byteLength(real) > 107) {
-      throw new Error(`skiffd: the state directory \`${this.store.root}\` is too deep: its socket \`${real}\` is longer than the 107 bytes a unix socket address holds`);
+      throw new Error(`the state directory \`${this.store.root}\` is too deep: its socket \`${real}\` is longer than the 107 bytes a unix socket address holds`);
     }
     return { configured, real };
   }
@@ -110,7 +132,7 @@ export class Daemon {
   /** Removes a socket (or our symlink to one) left by a daemon that died; refuses if one answers. */
   private async clearStale(path: string): Promise<void> {
     if (!lexists(path)) return;
-    if (await socketAnswers(path)) throw new Error(`skiffd: another daemon already answers on ${path}`);
+    if (await socketAnswers(path)) throw new Error(`another daemon already answers on ${path}`);
     unlinkSync(path);
   }
 
@@ -209,5 +231,7 @@ export class Daemon {
     await this.supervisor.shutdown();
     this.pool.close();
     this.reaper.close();
+    if (this.lockFd >= 0) closeSync(this.lockFd);
+    this.lockFd = -1;
   }
 }

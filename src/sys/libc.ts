@@ -25,6 +25,7 @@ const c = {
   ioctl_ptr: libc.func('int ioctl(int fd, unsigned long request, ...)'),
   open: libc.func('int open(const char *path, int flags, ...)'),
   fcntl: libc.func('int fcntl(int fd, int cmd, ...)'),
+  flock: libc.func('int flock(int fd, int operation)'),
 };
 
 function check(rc: number | bigint, syscall: string, path?: string): number {
@@ -118,6 +119,18 @@ export function write(fd: number, buf: Buffer): number {
 export function setNonBlocking(fd: number): void {
   const flags = check(c.fcntl(fd, F_GETFL), 'fcntl(F_GETFL)');
   check(c.fcntl(fd, F_SETFL, 'int', flags | O_NONBLOCK), 'fcntl(F_SETFL)');
+}
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = 11;
+
+/** flock(LOCK_EX|LOCK_NB): true if taken, false if another open file description holds it. */
+export function tryLockExclusive(fd: number, path: string): boolean {
+  if (Number(c.flock(fd, LOCK_EX | LOCK_NB)) === 0) return true;
+  const err = koffi.errno();
+  if (err === EWOULDBLOCK) return false;
+  throw new SysError('flock', err, path);
 }
 
 /** Lets `fd` survive execve: only the test suite's canary fd wants this (see src/workers/launcher.ts). */

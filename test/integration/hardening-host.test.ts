@@ -6,8 +6,8 @@
 // - every launch operation failing in turn leaves the host as it was: mounts, skiffd's fds,
 //   processes, state directories;
 // - a workdir under /proc is refused.
-import { execFileSync } from 'node:child_process';
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -332,5 +332,43 @@ describe('hardening: what a client may hold of skiffd is bounded', function () {
     }
     expect((await d.api('GET', '/_ping')).status).to.equal(200);
     await until(() => readdirSync(`/proc/${d.pid}/fd`).length <= fdsBefore, "skiffd's fds back to where they were", 5000);
+  });
+});
+
+describe('hardening: one skiffd per state directory', function () {
+  this.timeout(60_000);
+  const d = new TestDaemon();
+  const tmp = new TempDirs();
+  before(() => d.start());
+  after(async () => {
+    await d.destroy();
+    tmp.removeAll();
+  });
+
+  it('a second skiffd on the same state dir exits 1 naming the first; the first keeps serving', async () => {
+    const other = join(tmp.make('second'), 'other.sock');
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '../../dist/src/main/skiffd-main.js'), '--socket', other, '--state-dir', d.stateDir],
+      { encoding: 'utf8', timeout: 20_000 });
+    expect([r.status, r.stderr]).to.deep.equal([1, `skiffd: another skiffd (pid ${d.pid}) is using the state directory \`${d.stateDir}\`\n`]);
+    expect(existsSync(other)).to.equal(false);
+    expect((await d.api('GET', '/_ping')).text).to.equal('OK');
+  });
+
+  it('concurrent CLI calls that find no daemon start exactly one (skiff bench auto-starts it)', async () => {
+    const dir = tmp.make('autostart');
+    const env = { ...process.env, SKIFF_SOCKET: join(dir, 'skiff.sock'), SKIFF_STATE_DIR: join(dir, 'state') };
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '../../bin/skiff.js'), 'bench', '--count', '16', '--concurrency', '8'],
+      { encoding: 'utf8', timeout: 60_000, env });
+    const started = r.stderr.split('\n').filter((l) => l.startsWith('skiff: started skiffd'));
+    const pid = Number(/pid (\d+)/.exec(started[0] ?? '')?.[1]);
+    try {
+      expect(r.status, r.stderr).to.equal(0);
+      expect(started, r.stderr).to.have.length(1);
+    } finally {
+      if (pid > 0) {
+        process.kill(pid, 'SIGTERM');
+        await until(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 'the auto-started skiffd to stop', 15_000);
+      }
+    }
   });
 });
