@@ -8,7 +8,7 @@ import { ConsoleHub } from '../forwarder/index.js';
 
 function seconds(text: string, flag: string): number {
   const n = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || n <= 0 || n > 3600) throw new Error(`${flag} must be a number of seconds from 0 to 3600, got ${JSON.stringify(text)}`);
+  if (!/^\d+(\.\d+)?$/.test(text) || n <= 0 || n > 3600) throw new Error(`${flag} must be a number of seconds above 0, at most 3600, got ${JSON.stringify(text)}`);
   return Math.round(n * 1000);
 }
 

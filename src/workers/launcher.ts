@@ -1,11 +1,11 @@
 // The launcher worker process: receives start requests from skiffd, launches, answers.
 // Nothing else: no state, no policy beyond src/workers/plan.ts.
+import { openSync } from 'node:fs';
 import { StartError, startContainer } from './start.js';
 import type { FromLauncher, ToLauncher } from './protocol.js';
 import { assertNever } from '../native/plan-format.js';
 import { nativePlanVersion } from '../native/launch.js';
 import { clearCloseOnExec } from '../sys/libc.js';
-import { openSync } from 'node:fs';
 
 const index = process.env.SKIFF_LAUNCHER_INDEX ?? '0';
 process.title = `skiff-launcher ${index}`;
