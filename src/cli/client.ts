@@ -120,6 +120,11 @@ export async function stream(method: string, path: string): Promise<IncomingMess
   return res;
 }
 
+/** The rest of a streamed answer, as JSON (a wait's body). */
+export async function readJson(res: IncomingMessage): Promise<unknown> {
+  return JSON.parse((await readAll(res)).toString('utf8')) as unknown;
+}
+
 /** Docker's attach: an HTTP upgrade that leaves a raw two-way byte stream. */
 export async function upgrade(path: string): Promise<{ socket: Socket; head: Buffer; contentType: string }> {
   await ensureDaemon();

@@ -2,7 +2,7 @@
 // (attached) exits with the init's own code, 125 when skiff itself failed, 126 when the
 // command could not be invoked, 127 when it was not found. Data to stdout, diagnostics to stderr.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { call, DaemonError, stream } from './client.js';
+import { call, DaemonError, readJson, stream } from './client.js';
 import { Deframer } from './frames.js';
 import { cmdFleet } from './fleet.js';
 import { formatTable } from './table.js';
@@ -115,8 +115,12 @@ async function cmdRun(args: string[]): Promise<number> {
     process.stdout.write(`${values.name ?? id}\n`);
     return 0;
   }
-  // Attached: attach first so no output is missed, then start, then wait for the exit code.
-  // The start's answer is awaited on its own: a failed start may end the console stream first.
+  // Attached: the wait first, then attach so no output is missed, then start. skiffd answers a
+  // wait's headers at once (as Docker does), so once they are here the wait is registered and
+  // a container that exits and is removed (--rm) before its output is drained is still waited
+  // for; asking after the exit found it gone. The start's answer is awaited on its own: a failed
+  // start may end the console stream first.
+  const waiting = await stream('POST', `/containers/${id}/wait?condition=${values.rm ? 'removed' : 'next-exit'}`);
   let started: Promise<unknown> | null = null;
   const startIt = (): Promise<unknown> => {
     started = call('POST', `/containers/${id}/start`);
@@ -139,14 +143,15 @@ async function cmdRun(args: string[]): Promise<number> {
   try {
     await (started ?? startIt());
   } catch (err) {
+    waiting.destroy();
     return startFailed(err);
   }
   if (detached) {
+    waiting.destroy();
     process.stderr.write(`\r\nskiff: detached from ${values.name ?? id} (still running)\r\n`);
     return 0;
   }
-  const waited = await call('POST', `/containers/${id}/wait`);
-  return (waited.body as { StatusCode: number }).StatusCode;
+  return ((await readJson(waiting)) as { StatusCode: number }).StatusCode;
 }
 
 function startFailed(err: unknown): number {
