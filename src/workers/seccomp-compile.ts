@@ -284,9 +284,35 @@ export function compileSeccompProfile({ profile, source }: SeccompProfileSpec, o
 }
 
 /** The plan's seccomp operation for a spec's `seccomp`: skiff's default filter, a profile, or none. */
+/** The default filter depends on nothing: built once per launcher, not once per start. */
+let defaultProgram: Buffer | null = null;
+
+/**
+ * Compiled profiles by their text and the container's capabilities: a fleet's replicas (and a
+ * container's restarts) start with the same profile, and serializing it costs a sixth of
+ * compiling Docker's. A handful of entries: a launcher rarely sees more profiles than that.
+ */
+const compiled = new Map<string, { program: Buffer; flags: number }>();
+const COMPILED_MAX = 16;
+
+function compileCached(seccomp: SeccompProfileSpec, caps: readonly number[]): { program: Buffer; flags: number } {
+  const key = `${caps.join(',')}\n${JSON.stringify(seccomp, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`;
+  let hit = compiled.get(key);
+  if (hit === undefined) {
+    const { insns, flags } = compileSeccompProfile(seccomp, { caps });
+    hit = { program: encodeFilter(insns), flags };
+    if (compiled.size >= COMPILED_MAX) compiled.delete(compiled.keys().next().value!);
+    compiled.set(key, hit);
+  }
+  return hit;
+}
+
 export function seccompOps(seccomp: ContainerSpec['seccomp'], caps: readonly number[]): Op[] {
   if (seccomp === 'unconfined') return [];
-  if (seccomp === 'default') return [{ what: 'load the default seccomp filter', op: 'seccomp', program: encodeFilter(defaultSeccompFilter()), flags: 0 }];
-  const { insns, flags } = compileSeccompProfile(seccomp, { caps });
-  return [{ what: `load the seccomp profile \`${seccomp.source}\``, op: 'seccomp', program: encodeFilter(insns), flags }];
+  if (seccomp === 'default') {
+    defaultProgram ??= encodeFilter(defaultSeccompFilter());
+    return [{ what: 'load the default seccomp filter', op: 'seccomp', program: defaultProgram, flags: 0 }];
+  }
+  const { program, flags } = compileCached(seccomp, caps);
+  return [{ what: `load the seccomp profile \`${seccomp.source}\``, op: 'seccomp', program, flags }];
 }
