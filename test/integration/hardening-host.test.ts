@@ -2,10 +2,12 @@
 // - its state directory, which holds the API socket, is hidden from every container wherever
 //   it shows (the host root of `--rootfs host`, a bind mount of a parent, a second host mount
 //   of it), and a bind source inside it is refused;
-// - an fd skiffd and its launchers inherited without close-on-exec never reaches a container;
+// - an fd a launcher holds without close-on-exec never reaches a container;
 // - every launch operation failing in turn leaves the host as it was: mounts, skiffd's fds,
 //   processes, state directories;
-// - a workdir under /proc is refused.
+// - a workdir under /proc is refused;
+// - what a client may hold is bounded: header size, time to send headers and body, idle keep-alive;
+// - one skiffd per state directory, and the CLI starts at most one.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
