@@ -1,13 +1,13 @@
 // The installed docker command line against skiffd: what it prints must be what it prints against Docker.
 import { expect } from 'chai';
-import { TestDaemon, hasDocker } from '../support/daemon.js';
+import { TestDaemon, requireDocker } from '../support/daemon.js';
 
 describe('docker CLI against skiffd', function () {
   this.timeout(60_000);
   let d: TestDaemon;
 
   before(async function () {
-    if (!hasDocker()) throw new Error('the docker command line is missing: these tests need it (docker-ce-cli)');
+    requireDocker();
     d = new TestDaemon();
     await d.start();
   });

@@ -1,7 +1,7 @@
 // Privileges inside a real container: the capability sets the kernel reports, no_new_privs, and
 // what the missing capabilities refuse (EPERM, with the tools' exact words).
 import { expect } from 'chai';
-import { hasDocker, useDaemon } from '../support/daemon.js';
+import { requireDocker, useDaemon } from '../support/daemon.js';
 import { Harness } from '../support/harness.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 
@@ -97,7 +97,7 @@ describe('hardening: capabilities through skiffd (--cap-add / --cap-drop)', func
   });
 
   it('the docker CLI: --cap-add SYS_ADMIN shows in CapBnd; an unknown name is refused naming HostConfig.CapAdd', async function () {
-    if (!hasDocker()) this.skip();
+    requireDocker();
     const ok = await d.docker(['run', '--rm', '--cap-add', 'SYS_ADMIN', 'host', '/bin/grep', '^CapBnd', '/proc/self/status']);
     expect(ok.code, ok.stderr).to.equal(0);
     expect(ok.stdout).to.equal('CapBnd:\t00000000a02425fb\n');

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parseSeccompProfile } from '../../src/spec/seccomp-profile.js';
 import { openPty } from '../../src/sys/libc.js';
-import { TestDaemon, hasDocker } from '../support/daemon.js';
+import { TestDaemon, requireDocker } from '../support/daemon.js';
 import { Harness, readUntilEio } from '../support/harness.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 
@@ -178,7 +178,7 @@ describe('hardening: seccomp profiles through the CLI, the docker CLI and a flee
   });
 
   it('docker run --security-opt seccomp=FILE (the docker CLI sends the content) and seccomp=unconfined', async function () {
-    if (!hasDocker()) this.skip();
+    requireDocker();
     const r = await d.docker(['run', '--rm', '--security-opt', `seccomp=${join(dir, 'deny-mkdir.json')}`, 'host', '/bin/sh', '-c', 'mkdir /tmp/d1; echo "rc=$?"']);
     // skiff's console is one stream: the docker CLI gets stderr on stdout
     expect(r.stdout).to.equal("mkdir: cannot create directory '/tmp/d1': Permission denied\nrc=1\n");

@@ -158,8 +158,11 @@ function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: {
   });
 }
 
-export function hasDocker(): boolean {
-  return spawnSync('docker', ['--version'], { stdio: 'ignore' }).status === 0;
+/** The docker command line is part of the test set-up: a test that needs it fails without it, never skips. */
+export function requireDocker(): void {
+  if (spawnSync('docker', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    throw new Error('the docker command line is missing: these tests need it (docker-ce-cli)');
+  }
 }
 
 export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
