@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { StartError, type StartFailure } from '../../src/workers/start.js';
 import { until } from '../support/daemon.js';
-import { Harness } from '../support/harness.js';
+import { Harness, useHarness } from '../support/harness.js';
 import { assertHostUnchanged, snapshotHost } from '../support/leaks.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 
@@ -17,11 +17,7 @@ describe('hardening: filesystem', function () {
   let h: Harness;
   let rootfs: string;
 
-  before(() => {
-    h = new Harness();
-    rootfs = buildBusyboxRootfs(h.tmp.make('rootfs'));
-  });
-  after(() => h.close());
+  useHarness((made) => ({ h, rootfs } = made));
 
   const sh = async (script: string): Promise<string> => {
     const r = await h.run({ name: 'fs', rootfs, command: ['/bin/sh', '-c', script] });

@@ -2,8 +2,7 @@
 // what the missing capabilities refuse (EPERM, with the tools' exact words).
 import { expect } from 'chai';
 import { requireDocker, useDaemon } from '../support/daemon.js';
-import { Harness } from '../support/harness.js';
-import { buildBusyboxRootfs } from '../support/rootfs.js';
+import { Harness, useHarness } from '../support/harness.js';
 
 /** Docker's default set without CAP_MKNOD, as /proc/self/status prints it. */
 const DEFAULT_SET = '00000000a00425fb';
@@ -13,11 +12,7 @@ describe('hardening: privileges', function () {
   let h: Harness;
   let rootfs: string;
 
-  before(() => {
-    h = new Harness();
-    rootfs = buildBusyboxRootfs(h.tmp.make('rootfs'));
-  });
-  after(() => h.close());
+  useHarness((made) => ({ h, rootfs } = made));
 
   const sh = async (script: string, extra: Record<string, unknown> = {}): Promise<string> => {
     const r = await h.run({ name: 'priv', rootfs, command: ['/bin/sh', '-c', script], ...extra });

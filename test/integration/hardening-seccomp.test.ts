@@ -10,8 +10,7 @@ import { expect } from 'chai';
 import { parseSeccompProfile } from '../../src/spec/seccomp-profile.js';
 import { openPty } from '../../src/sys/libc.js';
 import { TestDaemon, requireDocker } from '../support/daemon.js';
-import { Harness, readUntilEio } from '../support/harness.js';
-import { buildBusyboxRootfs } from '../support/rootfs.js';
+import { Harness, readUntilEio, useHarness } from '../support/harness.js';
 
 /** Python on the host rootfs (read-only, as `--rootfs host` gives it): each raw syscall's result. */
 const SYSCALLS = `
@@ -39,11 +38,7 @@ describe('hardening: seccomp', function () {
   let h: Harness;
   let rootfs: string;
 
-  before(() => {
-    h = new Harness();
-    rootfs = buildBusyboxRootfs(h.tmp.make('rootfs'));
-  });
-  after(() => h.close());
+  useHarness((made) => ({ h, rootfs } = made));
 
   it('TIOCSTI on the console fails with EPERM and nothing reaches the terminal', async () => {
     const pty = openPty();

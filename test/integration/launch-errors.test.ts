@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { SpecError } from '../../src/spec/container.js';
 import { StartError, type StartFailure } from '../../src/workers/start.js';
 import { close, openPty } from '../../src/sys/libc.js';
-import { Harness, type StartOptions } from '../support/harness.js';
+import { Harness, type StartOptions, useHarness } from '../support/harness.js';
 import { assertHostUnchanged, snapshotHost } from '../support/leaks.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 
@@ -17,9 +17,8 @@ describe('launch errors', () => {
   let rootfs: string;
   let shared: string;
 
+  useHarness((made) => ({ h, rootfs } = made));
   before(() => {
-    h = new Harness();
-    rootfs = buildBusyboxRootfs(h.tmp.make('rootfs'));
     mkdirSync(join(rootfs, 'data'));
     mkdirSync(join(rootfs, 'scratch'));
     symlinkSync('/etc', join(rootfs, 'evil'));
@@ -27,7 +26,6 @@ describe('launch errors', () => {
     symlinkSync('data/../../..', join(rootfs, 'evil-dotdot'));
     shared = h.tmp.make('shared');
   });
-  after(() => h.close());
 
   /** Starts a container that must fail; returns its failure after checking the host is unchanged. */
   async function failure(spec: Record<string, unknown>, options: StartOptions = {}): Promise<StartFailure> {

@@ -5,7 +5,7 @@ import { closeSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { openPty } from '../../src/sys/libc.js';
-import { Harness, readUntilEio } from '../support/harness.js';
+import { Harness, readUntilEio, useHarness } from '../support/harness.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 
 interface MountLine { root: string; point: string; options: string; fstype: string }
@@ -39,16 +39,14 @@ describe('launch: inside a container', function () {
   let rootfs: string;
   let shared: string;
 
+  useHarness((made) => ({ h, rootfs } = made));
   before(() => {
-    h = new Harness();
-    rootfs = buildBusyboxRootfs(h.tmp.make('rootfs'));
     mkdirSync(join(rootfs, 'data'));
     mkdirSync(join(rootfs, 'rw'));
     writeFileSync(join(rootfs, 'etc/motd'), 'from the image\n');
     shared = h.tmp.make('shared');
     writeFileSync(join(shared, 'hello.txt'), 'from the host\n');
   });
-  after(() => h.close());
 
   const sh = (script: string, extra: Record<string, unknown> = {}) =>
     h.run({ name: 'busy', rootfs, command: ['/bin/sh', '-c', script], ...extra });
@@ -166,11 +164,7 @@ describe('launch: seen from the host', () => {
   let h: Harness;
   let rootfs: string;
 
-  before(() => {
-    h = new Harness();
-    rootfs = buildBusyboxRootfs(h.tmp.make('rootfs'));
-  });
-  after(() => h.close());
+  useHarness((made) => ({ h, rootfs } = made));
 
   it('the init shows in ps under its own command line, our child, alone in its pid namespace', async () => {
     const s = h.start({ name: 'sleeper', rootfs, command: ['/bin/sleep', '1000'] });

@@ -1,6 +1,7 @@
 // Real containers for tests: the test process is the child subreaper (through Reaper), so each
 // container's PID 1 becomes its child and its exit status is seen. Output goes to a file console.
-//   const h = new Harness(); after(() => h.close());
+//   let h: Harness; let rootfs: string;
+//   useHarness((made) => ({ h, rootfs } = made));   // a describe's harness and busybox rootfs
 //   const { exit, output } = await h.run({ name: 't', rootfs, command: ['/bin/sh', '-c', 'echo $$'] });
 import { read, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import type { Plan } from '../../src/native/plan-format.js';
 import { validateSpec } from '../../src/spec/container.js';
 import type { LaunchConsole } from '../../src/workers/plan.js';
 import { startContainer } from '../../src/workers/start.js';
+import { buildBusyboxRootfs } from './rootfs.js';
 import { TempDirs } from './tmp.js';
 
 export interface Started {
@@ -94,5 +96,21 @@ export function readUntilEio(fd: number): Promise<string> {
       next();
     });
     next();
+  });
+}
+
+/**
+ * A describe's Harness and a busybox rootfs in its temp dir, made in mocha's before() and
+ * closed in after(); `use` receives them (a describe that prepares more adds its own before(),
+ * which runs after this one).
+ */
+export function useHarness(use: (made: { h: Harness; rootfs: string }) => void): void {
+  let h: Harness | null = null;
+  before(() => {
+    h = new Harness();
+    use({ h, rootfs: buildBusyboxRootfs(h.tmp.make('rootfs')) });
+  });
+  after(async () => {
+    await h?.close();
   });
 }
