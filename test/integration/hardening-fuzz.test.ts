@@ -6,13 +6,13 @@
 // to its fds, has no children but its launchers, and its state dir is as it was.
 // SKIFF_FUZZ_COUNT sets the number of inputs (`npm run fuzz` runs 10 000); SKIFF_FUZZ_SEED replays a run.
 import { expect } from 'chai';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseFleet } from '../../src/spec/fleet.js';
-import { until, useDaemon } from '../support/daemon.js';
+import { until, useDaemon, type DaemonView } from '../support/daemon.js';
 import {
   FLEET_SEEDS, fuzzCount, fuzzSeed, mutateJson, mutateText, mutateYamlLines, NASTY_STRINGS, preview, randomJson, reproduce, Rng, Slowest,
 } from '../support/fuzz.js';
@@ -75,7 +75,7 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
   const tmp = new TempDirs();
   let rootfs = '';
   let logDir = '';
-  let baseline: { fds: string[]; mounts: string[]; state: string[] } = { fds: [], mounts: [], state: [] };
+  let baseline: DaemonView = { fds: [], mounts: [], processes: [], state: [] };
   const slowest = new Slowest();
   /** the input being sent, for the slowest-reply report */
   let current = -1;
@@ -108,34 +108,6 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
       });
       req.end(body);
     });
-  }
-
-  function skiffdFds(): string[] {
-    const dir = `/proc/${d.pid}/fd`;
-    return readdirSync(dir).map((fd) => {
-      try {
-        // pipe:[123] and socket:[456] differ from run to run; what kind of fd it is does not
-        return readlinkSync(`${dir}/${fd}`).replace(/\[\d+\]$/, '');
-      } catch {
-        return '(closed)';
-      }
-    }).sort();
-  }
-
-  function skiffdMounts(): string[] {
-    return readFileSync(`/proc/${d.pid}/mountinfo`, 'utf8').trim().split('\n').map((l) => l.split(' ').slice(2).join(' ')).sort();
-  }
-
-  function stateEntries(): string[] {
-    const out: string[] = [];
-    const walk = (dir: string, rel: string): void => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        out.push(`${rel}${e.name}${e.isDirectory() ? '/' : ''}`);
-        if (e.isDirectory()) walk(join(dir, e.name), `${rel}${e.name}/`);
-      }
-    };
-    walk(d.stateDir, '');
-    return out.sort();
   }
 
   /** What the inputs came to (`create 201`, `start 204`, `fleet 400` …), printed at the end. */
@@ -371,7 +343,7 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
     expect((await call('DELETE', '/containers/warm?force=1', undefined, 10_000)).status).to.equal(204);
     await until(() => d.children().length === 0, 'the warm-up container to be gone');
     await new Promise((r) => setTimeout(r, 200));
-    baseline = { fds: skiffdFds(), mounts: skiffdMounts(), state: stateEntries() };
+    baseline = d.view();
   });
 
   after(() => {
@@ -461,13 +433,15 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
       .catch(async () => expect.fail(`containers left: ${(await call('GET', '/containers/json?all=1')).text.slice(0, 1000)}`));
     // Exits, removals and closed connections settle asynchronously: a real leak persists.
     const settled = () => {
-      const now = { fds: skiffdFds(), mounts: skiffdMounts(), state: stateEntries() };
-      return JSON.stringify(now) === JSON.stringify(baseline) && d.children().length === 0 && d.zombies().length === 0 ? now : null;
+      const now = d.view();
+      const same = (['fds', 'mounts', 'state'] as const).every((k) => JSON.stringify(now[k]) === JSON.stringify(baseline[k]));
+      return same && d.children().length === 0 && d.zombies().length === 0 ? now : null;
     };
     await until(settled, 'skiffd to settle', 15_000).catch(() => undefined);
-    expect(skiffdMounts(), 'skiffd\'s mounts').to.deep.equal(baseline.mounts);
-    expect(stateEntries(), 'the state dir').to.deep.equal(baseline.state);
-    expect(skiffdFds(), 'skiffd\'s open fds').to.deep.equal(baseline.fds);
+    const now = d.view();
+    expect(now.mounts, 'skiffd\'s mounts').to.deep.equal(baseline.mounts);
+    expect(now.state, 'the state dir').to.deep.equal(baseline.state);
+    expect(now.fds, 'skiffd\'s open fds').to.deep.equal(baseline.fds);
     expect(d.children(), 'processes under skiffd other than launchers').to.deep.equal([]);
     expect(d.zombies(), 'zombies under skiffd').to.deep.equal([]);
   }));

@@ -13,7 +13,7 @@ import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, rea
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { TestDaemon, until, type Reply } from '../support/daemon.js';
+import { TestDaemon, until, type DaemonView, type Reply } from '../support/daemon.js';
 import { childPids } from '../support/leaks.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 import { TempDirs } from '../support/tmp.js';
@@ -182,42 +182,11 @@ describe('hardening: every launch operation failing in turn, through skiffd, lea
     tmp.removeAll();
   });
 
-  interface HostView { mounts: string[]; skiffdFds: string[]; processes: number[]; state: string[] }
-
-  const skiffdFds = (): string[] => readdirSync(`/proc/${d.pid}/fd`).map((n) => {
-    try {
-      return readlinkSync(`/proc/${d.pid}/fd/${n}`).replace(/\[\d+\]$/, '[]');
-    } catch {
-      return '(closed while listing)';
-    }
-  }).sort();
-  const stateTree = (): string[] => execFileSync('find', [d.stateDir], { encoding: 'utf8' }).trim().split('\n').sort();
-  /** skiffd's children and grandchildren: its launchers (same pids throughout: none replaced) and nothing else. */
-  const processes = (): number[] => {
-    const out = childPids(d.pid);
-    for (const p of [...out]) out.push(...childPids(p));
-    return out.sort((a, b) => a - b);
-  };
-  const view = (): HostView => ({ mounts: mountinfo(), skiffdFds: skiffdFds(), processes: processes(), state: stateTree() });
-  /** The view once the API connections just closed have left skiffd's fd table. */
-  const settledView = async (): Promise<HostView> => {
-    let last = view();
-    for (let i = 0; i < 40; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      const now = view();
-      if (JSON.stringify(now) === JSON.stringify(last)) return now;
-      last = now;
-    }
-    return last;
-  };
-  /** The API connection that just closed may still be in skiffd's fd table for a moment: look again before failing. */
-  const expectUnchanged = async (before: HostView, k: number): Promise<void> => {
-    let now = view();
-    for (let i = 0; i < 20 && JSON.stringify(now) !== JSON.stringify(before); i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      now = view();
-    }
-    expect(now, `after the failure at operation ${k}`).to.deep.equal(before);
+  /** Host mounts, skiffd's fds, its process tree (the same launchers: none replaced), its state dir. */
+  const expectUnchanged = async (before: DaemonView, k: number): Promise<void> => {
+    // The API connection that just closed may still be in skiffd's fd table for a moment.
+    await until(() => JSON.stringify(d.view()) === JSON.stringify(before), `the view after operation ${k} to settle`, 1000).catch(() => undefined);
+    expect(d.view(), `after the failure at operation ${k}`).to.deep.equal(before);
   };
 
   const createAndStart = async (body: Record<string, unknown>, failAt: number | null): Promise<{ id: string; start: Reply }> => {
@@ -233,7 +202,7 @@ describe('hardening: every launch operation failing in turn, through skiffd, lea
     const ok = await createAndStart(body, null);
     expect(ok.start.status, ok.start.text).to.equal(204);
     await d.api('DELETE', `/containers/${ok.id}?force=1`);
-    const before = await settledView();
+    const before = await d.settledView();
     for (let k = 0; ; k++) {
       const { id, start } = await createAndStart(body, k);
       const message = (start.body as { message?: string }).message ?? start.text;

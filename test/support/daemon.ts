@@ -1,7 +1,7 @@
 // A real skiffd for integration tests: its own socket and state dir in a temp dir, driven
 // through the CLI (bin/skiff.js), the HTTP API, or the docker command line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { TempDirs } from './tmp.js';
@@ -13,6 +13,8 @@ const CLI = join(ROOT, 'bin/skiff.js');
 
 export interface Reply { status: number; body: unknown; text: string }
 export interface CliResult { code: number; stdout: string; stderr: string }
+
+export interface DaemonView { mounts: string[]; fds: string[]; processes: number[]; state: string[] }
 
 export class TestDaemon {
   readonly dir: string;
@@ -106,6 +108,46 @@ export class TestDaemon {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * What skiffd holds, to compare before and after: the mounts it sees (the host's, without
+   * mount ids), its open fds by what they are (pipe and socket inode numbers dropped), its
+   * children and grandchildren (launchers, their children), and the entries of its state dir.
+   */
+  view(): DaemonView {
+    const fdDir = `/proc/${this.pid}/fd`;
+    const fds = readdirSync(fdDir).map((fd) => {
+      try {
+        return readlinkSync(`${fdDir}/${fd}`).replace(/\[\d+\]$/, '');
+      } catch {
+        return '(closed while listing)';
+      }
+    }).sort();
+    const mounts = readFileSync(`/proc/${this.pid}/mountinfo`, 'utf8').trim().split('\n').map((l) => l.split(' ').slice(2).join(' ')).sort();
+    const processes = childPids(this.pid);
+    for (const p of [...processes]) processes.push(...childPids(p));
+    const state: string[] = [];
+    const walk = (dir: string, rel: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        state.push(`${rel}${e.name}${e.isDirectory() ? '/' : ''}`);
+        if (e.isDirectory()) walk(join(dir, e.name), `${rel}${e.name}/`);
+      }
+    };
+    walk(this.stateDir, '');
+    return { mounts, fds, processes: processes.sort((a, b) => a - b), state: state.sort() };
+  }
+
+  /** The view once two looks 50 ms apart agree: connections just closed leave skiffd's fd table asynchronously. */
+  async settledView(): Promise<DaemonView> {
+    let last = this.view();
+    for (let i = 0; i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const now = this.view();
+      if (JSON.stringify(now) === JSON.stringify(last)) return now;
+      last = now;
+    }
+    return last;
   }
 
   zombies(): number[] {
