@@ -12,6 +12,9 @@ export interface MountEntry {
   /** the directory of that filesystem this mount shows */
   root: string;
   mountPoint: string;
+  /** the mount's own options (ro, nosuid, …) */
+  options: string;
+  fstype: string;
 }
 
 /** A place where a hidden directory shows on the host. */
@@ -31,8 +34,9 @@ export function parseMountinfo(text: string): MountEntry[] {
   const entries: MountEntry[] = [];
   for (const line of text.split('\n')) {
     const f = line.split(' ');
-    if (f.length < 5 || !/^\d+$/.test(f[0]!) || !/^\d+$/.test(f[1]!)) continue;
-    entries.push({ id: Number(f[0]), parent: Number(f[1]), device: f[2]!, root: unescape(f[3]!), mountPoint: unescape(f[4]!) });
+    const sep = f.indexOf('-', 6); // optional fields (shared:N …) end at a lone "-"
+    if (sep < 0 || !/^\d+$/.test(f[0]!) || !/^\d+$/.test(f[1]!)) continue;
+    entries.push({ id: Number(f[0]), parent: Number(f[1]), device: f[2]!, root: unescape(f[3]!), mountPoint: unescape(f[4]!), options: f[5]!, fstype: f[sep + 1] ?? '' });
   }
   return entries;
 }

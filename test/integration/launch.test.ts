@@ -5,18 +5,9 @@ import { closeSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { openPty } from '../../src/sys/libc.js';
+import { below, mountOf, parseMountinfo } from '../../src/workers/host-mounts.js';
 import { Harness, readUntilEio, useHarness } from '../support/harness.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
-
-interface MountLine { root: string; point: string; options: string; fstype: string }
-
-function parseMountinfo(text: string): MountLine[] {
-  return text.trim().split('\n').map((line) => {
-    const f = line.split(' ');
-    const sep = f.indexOf('-');
-    return { root: f[3]!, point: f[4]!, options: f[5]!, fstype: f[sep + 1]! };
-  });
-}
 
 /** The masked and read-only kernel paths (src/workers/plan.ts) this host has: each is a mount of its own inside. */
 const KNOBS = ['/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug',
@@ -26,13 +17,10 @@ const KNOBS = ['/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_
 /** Where `path` lives as the kernel names it in mountinfo: the root of its mount, joined with the rest. */
 function mountRootOf(path: string): string {
   const real = realpathSync(path);
-  const host = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
-  const m = host.filter((l) => real === l.point || real.startsWith(l.point === '/' ? '/' : `${l.point}/`))
-    .sort((a, b) => b.point.length - a.point.length)[0]!;
-  const rest = m.point === '/' ? real : real.slice(m.point.length);
-  return m.root === '/' ? rest : `${m.root}${rest}`;
+  const m = mountOf(real, parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')))!;
+  const rest = below(real, m.mountPoint)!;
+  return m.root === '/' ? `/${rest}` : rest === '' ? m.root : `${m.root}/${rest}`;
 }
-
 
 describe('launch: inside a container', function () {
   let h: Harness;
@@ -74,25 +62,25 @@ describe('launch: inside a container', function () {
     const r = await h.run({ name: 'busy', rootfs, command: ['/bin/cat', '/proc/self/mountinfo'],
       mounts: [{ source: shared, target: '/data', readOnly: true }] });
     const inside = parseMountinfo(r.output);
-    expect(inside.map((m) => m.point).sort()).to.deep.equal(['/', '/data', '/dev', '/dev/pts', '/dev/shm', '/proc', '/sys', ...KNOBS].sort());
-    const root = inside.find((m) => m.point === '/')!;
+    expect(inside.map((m) => m.mountPoint).sort()).to.deep.equal(['/', '/data', '/dev', '/dev/pts', '/dev/shm', '/proc', '/sys', ...KNOBS].sort());
+    const root = inside.find((m) => m.mountPoint === '/')!;
     expect(root.root).to.equal(mountRootOf(rootfs));
-    expect(inside.find((m) => m.point === '/data')!.root).to.equal(mountRootOf(shared));
-    const hostPoints = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.point).filter((p) => p !== '/');
-    const leaked = inside.filter((m) => hostPoints.includes(m.point) && !['/proc', '/sys', '/dev', '/dev/pts', '/dev/shm', ...KNOBS].includes(m.point));
+    expect(inside.find((m) => m.mountPoint === '/data')!.root).to.equal(mountRootOf(shared));
+    const hostPoints = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.mountPoint).filter((p) => p !== '/');
+    const leaked = inside.filter((m) => hostPoints.includes(m.mountPoint) && !['/proc', '/sys', '/dev', '/dev/pts', '/dev/shm', ...KNOBS].includes(m.mountPoint));
     expect(leaked).to.deep.equal([]);
     // the ones sharing a name with the host's are the container's own instances
-    expect(inside.find((m) => m.point === '/proc')!.fstype).to.equal('proc');
-    expect(inside.find((m) => m.point === '/dev')!.fstype).to.equal('tmpfs');
-    expect(inside.find((m) => m.point === '/sys')!.options.split(',')[0]).to.equal('ro');
+    expect(inside.find((m) => m.mountPoint === '/proc')!.fstype).to.equal('proc');
+    expect(inside.find((m) => m.mountPoint === '/dev')!.fstype).to.equal('tmpfs');
+    expect(inside.find((m) => m.mountPoint === '/sys')!.options.split(',')[0]).to.equal('ro');
   });
 
   it('on the host rootfs: a read-only / with private /tmp and /run, none of the host submounts', async () => {
     const r = await h.run({ name: 'hosted', command: ['/bin/cat', '/proc/self/mountinfo'] });
     const inside = parseMountinfo(r.output);
-    expect(inside.map((m) => m.point).sort()).to.deep.equal(['/', '/dev', '/dev/pts', '/dev/shm', '/proc', '/run', '/sys', '/tmp', ...KNOBS].sort());
-    expect(inside.find((m) => m.point === '/')!.options.split(',').slice(0, 3)).to.deep.equal(['ro', 'nosuid', 'nodev']);
-    expect(inside.find((m) => m.point === '/tmp')!.fstype).to.equal('tmpfs');
+    expect(inside.map((m) => m.mountPoint).sort()).to.deep.equal(['/', '/dev', '/dev/pts', '/dev/shm', '/proc', '/run', '/sys', '/tmp', ...KNOBS].sort());
+    expect(inside.find((m) => m.mountPoint === '/')!.options.split(',').slice(0, 3)).to.deep.equal(['ro', 'nosuid', 'nodev']);
+    expect(inside.find((m) => m.mountPoint === '/tmp')!.fstype).to.equal('tmpfs');
   });
 
   it('makes a read-only bind mount read-only (EROFS) and a read-write one writable', async () => {

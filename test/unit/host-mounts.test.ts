@@ -21,7 +21,7 @@ describe('host mounts', () => {
 
   it('parses mountinfo, unescaping octal escapes and skipping what it cannot read', () => {
     expect(mounts).to.have.length(7);
-    expect(mounts[0]).to.deep.equal({ id: 21, parent: 26, device: '0:20', root: '/', mountPoint: '/proc' });
+    expect(mounts[0]).to.deep.equal({ id: 21, parent: 26, device: '0:20', root: '/', mountPoint: '/proc', options: 'rw,relatime', fstype: 'proc' });
     expect(mounts[6]).to.include({ root: '/var/lib old', mountPoint: '/srv/with space' });
   });
 
