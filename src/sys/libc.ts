@@ -2,7 +2,7 @@
 // each wrapped so that a failure becomes a SysError naming the call, the path and the errno.
 // Only this folder and src/native/ import koffi.
 import koffi from 'koffi';
-import { SysError } from './errno.js';
+import { errnoNumber, SysError } from './errno.js';
 
 const libc = koffi.load('libc.so.6');
 
@@ -123,13 +123,12 @@ export function setNonBlocking(fd: number): void {
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-const EWOULDBLOCK = 11;
 
 /** flock(LOCK_EX|LOCK_NB): true if taken, false if another open file description holds it. */
 export function tryLockExclusive(fd: number, path: string): boolean {
   if (Number(c.flock(fd, LOCK_EX | LOCK_NB)) === 0) return true;
   const err = koffi.errno();
-  if (err === EWOULDBLOCK) return false;
+  if (err === errnoNumber('EWOULDBLOCK')) return false;
   throw new SysError('flock', err, path);
 }
 

@@ -26,6 +26,7 @@
 //   `jeq nr` + `ja block` per syscall in the leaves, each leaf ending in `ret default`;
 //   a block per syscall with conditional rules: its comparisons, short jumps within the block;
 //   one `ret` per distinct action, shared by every syscall whose rule is unconditional.
+import { errnoNumber } from '../sys/errno.js';
 import { release } from 'node:os';
 import { CAPABILITY_NUMBERS } from '../spec/capabilities.js';
 import { SECCOMP_FLAGS, type SeccompAction, type SeccompArg, type SeccompFilter, type SeccompProfileSpec, type U64 } from '../spec/seccomp-profile.js';
@@ -46,8 +47,8 @@ export const BPF_MAXINSNS = 4096;
 export const SECCOMP_RET_KILL_THREAD = 0x00000000;
 export const SECCOMP_RET_TRAP = 0x00030000;
 export const SECCOMP_RET_LOG = 0x7ffc0000;
-const EPERM = 1;
-const ENOSYS = 38;
+const EPERM = errnoNumber('EPERM');
+const ENOSYS = errnoNumber('ENOSYS');
 /** The highest syscall number the table knows. */
 export const LAST_NR = Math.max(...Object.values(SYSCALLS_X86_64));
 

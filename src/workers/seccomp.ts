@@ -14,6 +14,7 @@
 //   - ioctl TIOCSTI (push bytes into a terminal's input: the console, or a terminal an fd
 //     leaked from) and TIOCLINUX → EPERM.
 // Capabilities added in the spec do not lift these; `seccomp: unconfined` does.
+import { errnoNumber } from '../sys/errno.js';
 
 /** struct sock_filter: u16 code, u8 jt, u8 jf, u32 k. */
 export interface BpfInsn { code: number; jt: number; jf: number; k: number }
@@ -32,8 +33,8 @@ export const SECCOMP_RET_ALLOW = 0x7fff0000;
 
 export const AUDIT_ARCH_X86_64 = 0xc000003e;
 export const X32_SYSCALL_BIT = 0x40000000;
-const EPERM = 1;
-const ENOSYS = 38;
+const EPERM = errnoNumber('EPERM');
+const ENOSYS = errnoNumber('ENOSYS');
 
 // struct seccomp_data offsets: nr, arch, instruction pointer, then six u64 args (low word first)
 const OFF_NR = 0;
