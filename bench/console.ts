@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleHub } from '../src/forwarder/index.js';
-import { Reaper } from '../src/main/reaper.js';
+import { Reaper } from '../src/main/lifecycle/reaper.js';
 import { validateSpec } from '../src/spec/container.js';
 import { close, openPty, readRaw } from '../src/sys/libc.js';
 import { startContainer } from '../src/workers/start.js';

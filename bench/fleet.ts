@@ -18,9 +18,9 @@ import { request } from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fleetRequestBody } from '../src/cli/fleet-wire.js';
-import type { FleetView } from '../src/main/fleet-view.js';
-import { loadFleetFile } from '../src/spec/fleet.js';
+import { fleetRequestBody } from '../src/api/fleet-wire.js';
+import type { FleetView } from '../src/api/fleets.js';
+import { loadFleetFile } from '../src/compose/fleet.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIFFD = join(here, '../src/main/skiffd-main.js');

@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Reaper } from '../src/main/reaper.js';
+import { Reaper } from '../src/main/lifecycle/reaper.js';
 import { RUSAGE_CHILDREN, RUSAGE_SELF, cpuTime } from '../src/sys/rusage.js';
 import { validateSpec, type ContainerSpec } from '../src/spec/container.js';
 import type { FromLauncher, ToLauncher } from '../src/workers/protocol.js';

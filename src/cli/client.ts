@@ -6,7 +6,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { socketFromEnv as socketPath, stateDirFromEnv as stateDir } from '../main/defaults.js';
+import { socketFromEnv as socketPath, stateDirFromEnv as stateDir } from '../api/defaults.js';
 
 /** An error answered by skiffd: its status and Docker-shaped message. */
 export class DaemonError extends Error {

@@ -1,7 +1,7 @@
 // Live progress of a fleet operation on stderr: one line redrawn in place on a terminal,
 // plain lines every few seconds otherwise (CI logs keep a readable history, not a
 // thousand carriage returns).
-import type { FleetCounts } from '../main/fleet-view.js';
+import type { FleetCounts } from '../api/fleets.js';
 
 const PLAIN_EVERY_MS = 2000;
 const RATE_WINDOW_MS = 1000;

@@ -1,8 +1,7 @@
 // What `skiff fleet up` reports at the end: the operation's result and, with --wait, the
 // jobs' exit codes, durations and failures with the last lines of their consoles.
 // summarize() is pure; consoleTails() asks skiffd for the logs.
-import type { FleetContainerView, FleetView } from '../main/fleet-view.js';
-import type { PlanCounts } from '../main/fleet-plan.js';
+import type { FleetContainerView, FleetView, PlanCounts } from '../api/fleets.js';
 import { DaemonError, stream } from './client.js';
 import { Deframer } from './frames.js';
 import { formatExited, seconds } from './fleet-progress.js';

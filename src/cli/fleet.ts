@@ -1,5 +1,5 @@
 // skiff fleet up|down|status|ls: fleet files, read here (relative paths are relative to the
-// file) and sent to skiffd, which reconciles (src/main/fleets.ts).
+// file) and sent to skiffd, which reconciles (src/main/fleets/routes.ts).
 //
 //   skiff fleet up FILE [--wait] [--json]   create what is missing, replace what changed,
 //                                           remove what is no longer declared; --wait also
@@ -13,13 +13,11 @@
 // wrong input, like a wrong flag, and nothing was started. Progress goes to stderr (redrawn in
 // place on a terminal, a line every 2 s otherwise), results to stdout.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { Fleet } from '../spec/fleet.js';
-import type { OperationView } from '../main/fleet-operation.js';
+import type { Fleet } from '../compose/fleet.js';
 // Types only: the CLI loads none of skiffd's modules, it only speaks its API.
-import type { FleetCounts, FleetListEntry, FleetView } from '../main/fleet-view.js';
-import type { PlanCounts } from '../main/fleet-plan.js';
+import type { FleetCounts, FleetListEntry, FleetView, OperationView, PlanCounts } from '../api/fleets.js';
 import { call, DaemonError } from './client.js';
-import { fleetRequestBody } from './fleet-wire.js';
+import { fleetRequestBody } from '../api/fleet-wire.js';
 import { exitedTotal, formatExited, Progress, seconds } from './fleet-progress.js';
 import { consoleTails, formatSummary, summarize } from './fleet-summary.js';
 import { formatTable } from './table.js';
@@ -62,7 +60,7 @@ function fileArg(positionals: string[], sub: string): string {
 
 async function load(file: string): Promise<Fleet> {
   // Loaded on use: the YAML parser would add ~100 ms to every other skiff command's start-up.
-  const { FleetError, loadFleetFile } = await import('../spec/fleet.js');
+  const { FleetError, loadFleetFile } = await import('../compose/fleet.js');
   try {
     return await loadFleetFile(file);
   } catch (err) {

@@ -3,14 +3,14 @@ import { chmodSync, closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, re
 import { createServer, request, ServerResponse, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
-import { Api, type ConsoleAccess, type Extensions } from './api.js';
-import { Supervisor, type ConsoleService } from './containers.js';
+import { Api, type ConsoleAccess, type Extensions } from './http/api.js';
+import { Supervisor, type ConsoleService } from './lifecycle/supervisor.js';
 import { EventBus } from './events.js';
-import { LauncherPool } from './launcher-pool.js';
+import { LauncherPool } from './lifecycle/launcher-pool.js';
 import { log } from './log.js';
 import { Metrics } from './metrics.js';
-import { Reaper } from './reaper.js';
-import { StateStore } from './state-store.js';
+import { Reaper } from './lifecycle/reaper.js';
+import { StateStore } from './lifecycle/state-store.js';
 import { peerCredentials, raiseSoftLimit, RLIMIT_NOFILE, tryLockExclusive } from '../sys/libc.js';
 
 export interface DaemonOptions {

@@ -1,8 +1,8 @@
 // skiffd: the daemon's entry point. `skiff daemon` runs it in the foreground.
 import { parseArgs } from 'node:util';
 import { Daemon } from './daemon.js';
-import { socketFromEnv, stateDirFromEnv } from './defaults.js';
-import { FleetApi } from './fleets.js';
+import { socketFromEnv, stateDirFromEnv } from '../api/defaults.js';
+import { FleetApi } from './fleets/routes.js';
 import { log } from './log.js';
 import { ConsoleHub } from '../forwarder/index.js';
 

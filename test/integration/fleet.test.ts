@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FleetView } from '../../src/main/fleet-view.js';
+import type { FleetView } from '../../src/api/fleets.js';
 import { TestDaemon, type CliResult } from '../support/daemon.js';
 import { TempDirs } from '../support/tmp.js';
 

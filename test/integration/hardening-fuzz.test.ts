@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseFleet } from '../../src/spec/fleet.js';
+import { parseFleet } from '../../src/compose/fleet.js';
 import { until, useDaemon, type DaemonView } from '../support/daemon.js';
 import {
   FLEET_SEEDS, fuzzCount, fuzzSeed, mutateJson, mutateText, mutateYamlLines, NASTY_STRINGS, preview, randomJson, reproduce, Rng, Slowest,

@@ -5,7 +5,7 @@
 //   const { exit, output } = await h.run({ name: 't', rootfs, command: ['/bin/sh', '-c', 'echo $$'] });
 import { read, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Reaper, type ExitStatus } from '../../src/main/reaper.js';
+import { Reaper, type ExitStatus } from '../../src/main/lifecycle/reaper.js';
 import type { Plan } from '../../src/native/plan-format.js';
 import { validateSpec } from '../../src/spec/container.js';
 import type { LaunchConsole } from '../../src/workers/plan.js';

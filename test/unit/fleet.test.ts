@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDuration } from '../../src/spec/duration.js';
-import { FleetError, loadFleetFile, parseFleet, serviceOrder, type Fleet, type FleetOptions } from '../../src/spec/fleet.js';
-import { shellSplit } from '../../src/spec/shell-words.js';
-import { parseSize } from '../../src/spec/size.js';
+import { parseDuration } from '../../src/compose/duration.js';
+import { FleetError, loadFleetFile, parseFleet, serviceOrder, type Fleet, type FleetOptions } from '../../src/compose/fleet.js';
+import { shellSplit } from '../../src/compose/shell-words.js';
+import { parseSize } from '../../src/compose/size.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -446,7 +446,7 @@ describe('fleet files', () => {
       expect(h).to.match(/^[0-9a-f]{64}$/);
       expect(fleet.services[0]?.specs.map((s) => s.labels['skiff.config-hash'])).to.deep.equal([h, h]);
       expect(hash(yaml(...base))).to.equal(h);
-      const script = `import { parseFleet } from ${JSON.stringify(join(ROOT, 'src/spec/fleet.ts'))};` +
+      const script = `import { parseFleet } from ${JSON.stringify(join(ROOT, 'src/compose/fleet.ts'))};` +
         `process.stdout.write(parseFleet(${JSON.stringify(yaml(...base))}, 'fleet.yaml').services[0].configHash);`;
       const other = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
       expect(other).to.equal(h);

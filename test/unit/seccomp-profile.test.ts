@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { seccompOption } from '../../src/cli/seccomp-option.js';
-import { CreateError, specFromCreateBody } from '../../src/main/docker-create.js';
+import { CreateError, specFromCreateBody } from '../../src/main/docker/create.js';
 import { CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES, resolveCapabilities } from '../../src/spec/capabilities.js';
 import { SpecError, validateSpec } from '../../src/spec/container.js';
-import { FleetError, loadFleetFile, parseFleet } from '../../src/spec/fleet.js';
+import { FleetError, loadFleetFile, parseFleet } from '../../src/compose/fleet.js';
 import {
   parseSeccompProfile, SeccompProfileError, validateSeccompProfile, type SeccompProfile, type SeccompProfileSpec,
 } from '../../src/spec/seccomp-profile.js';

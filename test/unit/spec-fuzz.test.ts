@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { performance } from 'node:perf_hooks';
 import { SpecError, validateSpec } from '../../src/spec/container.js';
-import { FleetError, parseFleet } from '../../src/spec/fleet.js';
+import { FleetError, parseFleet } from '../../src/compose/fleet.js';
 import {
   fuzzCount, fuzzFleetYaml, fuzzSeed, mutateJson, mutateText, preview, randomJson, reproduce, Rng, Slowest, type JsonOptions,
 } from '../support/fuzz.js';

@@ -23,7 +23,7 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from 'yaml';
-import { FleetError } from './fleet-error.js';
+import { FleetError } from './error.js';
 
 /** A node that holds data, once aliases are resolved. */
 export type DataNode = Scalar | YAMLMap | YAMLSeq;

@@ -4,7 +4,7 @@
 // (`<<`) applied; keys are checked against a table that tells a typo ("did you mean")
 // from a Compose key that skiff does not support yet.
 import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml';
-import { SpecError } from './container.js';
+import { SpecError } from '../spec/container.js';
 import { closest } from './did-you-mean.js';
 import type { DataNode, YamlSource } from './yaml-source.js';
 

@@ -1,8 +1,8 @@
 // depends_on across a fleet: every name must be a service of the fleet and there must be
 // no cycle; serviceOrder gives the reconciler the order to start services in.
 import { closest } from './did-you-mean.js';
-import type { ServiceDef } from './fleet-service.js';
-import type { Fleet } from './fleet-types.js';
+import type { ServiceDef } from './service.js';
+import type { Fleet } from './types.js';
 
 export function checkDependencies(defs: readonly ServiceDef[]): void {
   const byName = new Map(defs.map((d) => [d.name, d]));

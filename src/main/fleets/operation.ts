@@ -2,26 +2,12 @@
 // and what went wrong, for GET /fleets/{name} to report while and after it runs. It is a
 // report, not state: which containers belong to a fleet is always read from their records,
 // so losing this with a daemon restart loses nothing but the last report.
-import type { PlanCounts } from './fleet-plan.js';
-
-export type OperationKind = 'up' | 'down';
+import type { OperationKind, OperationView, PlanCounts } from '../../api/fleets.js';
 
 export interface DeclaredService {
   name: string;
   replicas: number;
   job: boolean;
-}
-
-export interface OperationView {
-  id: number;
-  kind: OperationKind;
-  /** running; done; aborted: a newer `up` or a `down` took over before it finished */
-  state: 'running' | 'done' | 'aborted';
-  startedAt: string;
-  finishedAt: string | null;
-  plan: PlanCounts;
-  /** why each of these containers is not running: create, start or a dependency failed */
-  errors: { name: string; error: string }[];
 }
 
 export class Operation {

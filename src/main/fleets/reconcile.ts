@@ -10,12 +10,12 @@
 // operation (and on the container's record) and the rest go on. A dependency that fails
 // leaves its dependents created but not started, each with the reason.
 import PQueue from 'p-queue';
-import { serviceOrder, type Fleet } from '../spec/fleet.js';
-import { ApiError, type Supervisor } from './containers.js';
-import type { Operation } from './fleet-operation.js';
-import type { Plan, ServicePlan } from './fleet-plan.js';
-import { stopAndRemove } from './fleet-stop.js';
-import type { ContainerRecord } from './record.js';
+import { serviceOrder, type Fleet } from '../../compose/fleet.js';
+import { ApiError, type Supervisor } from '../lifecycle/supervisor.js';
+import type { Operation } from './operation.js';
+import type { Plan, ServicePlan } from './plan.js';
+import { stopAndRemove } from './stop.js';
+import type { ContainerRecord } from '../lifecycle/record.js';
 
 export interface ReconcileLimits {
   /** starts this reconcile keeps in the supervisor's queue at once */

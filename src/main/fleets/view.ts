@@ -1,65 +1,10 @@
 // Container records → the JSON of GET /fleets and GET /fleets/{name}. Pure. A fleet is its
 // containers' records (record.fleet, and the skiff.service / skiff.replica labels), joined
 // with the report of the last operation while skiffd has one.
-import { LABEL_SERVICE, LABEL_REPLICA } from './fleet-request.js';
-import type { Operation, OperationView } from './fleet-operation.js';
-import type { ContainerRecord, Status } from './record.js';
-
-export interface FleetCounts {
-  /** replicas declared by the running or last `up`; else the containers there are */
-  desired: number;
-  /** created and waiting (for a dependency, or for the operation to reach them) */
-  created: number;
-  queued: number;
-  starting: number;
-  running: number;
-  restarting: number;
-  /** exited containers by exit code (128+N: killed by signal N; -1: unknown) */
-  exited: Record<string, number>;
-  /** the start failed, or it was not started because a dependency failed */
-  failed: number;
-  /** being stopped and removed by the running operation (no longer declared, or `down`) */
-  removing: number;
-}
-
-export interface FleetContainerView {
-  name: string;
-  service: string;
-  replica: number;
-  status: Status;
-  pid: number | null;
-  exitCode: number | null;
-  signal: number | null;
-  error: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  /** from start to exit, or to now while running; null if it never started */
-  durationMs: number | null;
-  restartCount: number;
-}
-
-export interface FleetServiceView extends FleetCounts {
-  name: string;
-  /** present unless asked for without them (?containers=0) */
-  containers?: FleetContainerView[];
-}
-
-export interface FleetView {
-  name: string;
-  totals: FleetCounts;
-  services: FleetServiceView[];
-  operation: OperationView | null;
-}
-
-export interface FleetListEntry {
-  name: string;
-  services: number;
-  containers: number;
-  running: number;
-  exited: number;
-  failed: number;
-  operation: OperationView['state'] | null;
-}
+import { LABEL_SERVICE, LABEL_REPLICA } from './request.js';
+import type { Operation } from './operation.js';
+import type { ContainerRecord } from '../lifecycle/record.js';
+import type { FleetContainerView, FleetCounts, FleetListEntry, FleetServiceView, FleetView } from '../../api/fleets.js';
 
 export function emptyCounts(desired = 0): FleetCounts {
   return { desired, created: 0, queued: 0, starting: 0, running: 0, restarting: 0, exited: {}, failed: 0, removing: 0 };

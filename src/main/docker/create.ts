@@ -3,8 +3,8 @@
 // empty (or at their default) are accepted and ignored; known fields set to something
 // skiff does not do are refused by name; unknown fields are refused by name.
 import { randomBytes } from 'node:crypto';
-import { parseMountShort, SpecError, validateSpec, type ContainerSpec } from '../spec/container.js';
-import { parseSeccompProfile, SeccompProfileError } from '../spec/seccomp-profile.js';
+import { parseMountShort, SpecError, validateSpec, type ContainerSpec } from '../../spec/container.js';
+import { parseSeccompProfile, SeccompProfileError } from '../../spec/seccomp-profile.js';
 
 export class CreateError extends Error {
   constructor(readonly field: string, message: string) {

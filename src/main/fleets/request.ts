@@ -3,11 +3,11 @@
 // untrusted input: every spec goes through validateSpec, and the names and skiff.* labels
 // the reconciler relies on to recognise its containers must agree with the service they are in.
 // Errors name the field by its path: `services[1].specs[0].command[0] must not be empty`.
-import { SpecError, validateName, validateSpec, type ContainerSpec } from '../spec/container.js';
-import type { DependsOnCondition, Fleet, FleetDependency, FleetService } from '../spec/fleet.js';
-import { ApiError } from './containers.js';
+import { SpecError, validateName, validateSpec, type ContainerSpec } from '../../spec/container.js';
+import type { DependsOnCondition, Fleet, FleetDependency, FleetService } from '../../compose/fleet.js';
+import { ApiError } from '../lifecycle/supervisor.js';
 
-/** Labels the fleet parser puts on every replica (src/spec/fleet-replicas.ts). */
+/** Labels the fleet parser puts on every replica (src/compose/replicas.ts). */
 export const LABEL_FLEET = 'skiff.fleet';
 export const LABEL_SERVICE = 'skiff.service';
 export const LABEL_REPLICA = 'skiff.replica';

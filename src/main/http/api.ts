@@ -3,12 +3,12 @@
 // additions (fleets, metrics) live beside them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CreateError, specFromCreateBody } from './docker-create.js';
-import { toInspect, toListEntry } from './docker-shape.js';
-import { ApiError, type Supervisor, type WaitCondition } from './containers.js';
-import type { EventBus } from './events.js';
-import type { Metrics } from './metrics.js';
-import { isActive, type ContainerRecord } from './record.js';
+import { CreateError, specFromCreateBody } from '../docker/create.js';
+import { toInspect, toListEntry } from '../docker/shape.js';
+import { ApiError, type Supervisor, type WaitCondition } from '../lifecycle/supervisor.js';
+import type { EventBus } from '../events.js';
+import type { Metrics } from '../metrics.js';
+import { isActive, type ContainerRecord } from '../lifecycle/record.js';
 
 export const API_VERSION = '1.41';
 export const MIN_API_VERSION = '1.24';

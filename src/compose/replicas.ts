@@ -1,9 +1,9 @@
 // A ServiceDef → one validated ContainerSpec per replica, each with its own name,
 // hostname, SKIFF_* variables and skiff.* labels, and the service's config hash.
-import { SpecError, validateSpec, type ContainerSpec } from './container.js';
+import { SpecError, validateSpec, type ContainerSpec } from '../spec/container.js';
 import { configHash } from './config-hash.js';
-import type { ServiceDef } from './fleet-service.js';
-import type { FleetService } from './fleet-types.js';
+import type { ServiceDef } from './service.js';
+import type { FleetService } from './types.js';
 
 /** Bumped when the meaning of a spec changes, so every container is seen as changed. */
 const HASH_FORMAT = 1;

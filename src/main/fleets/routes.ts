@@ -16,18 +16,18 @@
 // (its starts not yet begun are skipped, its dependency waits end) and runs after it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import PQueue from 'p-queue';
-import { DEFAULT_MAX_REPLICAS, type Fleet } from '../spec/fleet.js';
-import { readJson, send, type Extensions } from './api.js';
-import { ApiError, type Supervisor } from './containers.js';
-import type { Daemon } from './daemon.js';
-import { Operation } from './fleet-operation.js';
-import { countPlan, planFleet } from './fleet-plan.js';
-import { reconcile, type ReconcileLimits } from './fleet-reconcile.js';
-import { validateFleetRequest } from './fleet-request.js';
-import { stopAndRemove } from './fleet-stop.js';
-import { fleetListEntry, fleetView } from './fleet-view.js';
-import { log } from './log.js';
-import type { ContainerRecord } from './record.js';
+import { DEFAULT_MAX_REPLICAS, type Fleet } from '../../compose/fleet.js';
+import { readJson, send, type Extensions } from '../http/api.js';
+import { ApiError, type Supervisor } from '../lifecycle/supervisor.js';
+import type { Daemon } from '../daemon.js';
+import { Operation } from './operation.js';
+import { countPlan, planFleet } from './plan.js';
+import { reconcile, type ReconcileLimits } from './reconcile.js';
+import { validateFleetRequest } from './request.js';
+import { stopAndRemove } from './stop.js';
+import { fleetListEntry, fleetView } from './view.js';
+import { log } from '../log.js';
+import type { ContainerRecord } from '../lifecycle/record.js';
 
 export interface FleetApiOptions {
   /** containers per fleet (default: the fleet file's default maximum, 1000) */

@@ -5,8 +5,8 @@
 import {
   CLD_DUMPED, CLD_EXITED, CLD_KILLED, EPOLLIN, EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollDel, epollWaitAsync,
   eventfd, eventfdDrain, eventfdSignal, pidfdOpen, pidfdSendSignal, setChildSubreaper, waitPidfd,
-} from '../sys/libc.js';
-import { SysError } from '../sys/errno.js';
+} from '../../sys/libc.js';
+import { SysError } from '../../sys/errno.js';
 
 export interface ExitStatus {
   /** exit code, or 128 + signal (what a shell and `docker run` report) */

@@ -2,9 +2,9 @@
 // ways (short `SRC:DST[:ro]`, the long map, and `tmpfs: /run`); all become MountSpec.
 // Paths are only shaped here; validateSpec checks them (absolute, no "..", not under /proc).
 import path from 'node:path';
-import type { MountSpec } from './container.js';
-import { VOLUME_KEYS, VOLUME_TMPFS_KEYS } from './compose-keys.js';
-import { readSize, sizeFrom } from './fleet-values.js';
+import type { MountSpec } from '../spec/container.js';
+import { VOLUME_KEYS, VOLUME_TMPFS_KEYS } from './keys.js';
+import { readSize, sizeFrom } from './values.js';
 import type { YMap, YVal } from './yaml-view.js';
 
 export interface ParsedMount {

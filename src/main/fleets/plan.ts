@@ -9,10 +9,11 @@
 //   same hash, a job that has exited          → keep (it ran; rerunning is `down` + `up`)
 //   same hash, created/failed/exited service  → start it again (as `docker compose up` does)
 // Containers of the fleet that are no longer declared → remove.
-import type { Fleet, FleetService } from '../spec/fleet.js';
-import type { ContainerSpec } from '../spec/container.js';
-import { LABEL_HASH } from './fleet-request.js';
-import { isActive, type ContainerRecord } from './record.js';
+import type { PlanCounts } from '../../api/fleets.js';
+import type { Fleet, FleetService } from '../../compose/fleet.js';
+import type { ContainerSpec } from '../../spec/container.js';
+import { LABEL_HASH } from './request.js';
+import { isActive, type ContainerRecord } from '../lifecycle/record.js';
 
 export type Action =
   | { kind: 'keep'; name: string }
@@ -29,14 +30,6 @@ export interface Plan {
   services: ServicePlan[];
   /** containers of the fleet that are no longer declared */
   remove: string[];
-}
-
-export interface PlanCounts {
-  create: number;
-  replace: number;
-  start: number;
-  keep: number;
-  remove: number;
 }
 
 export function planFleet(fleet: Fleet, members: readonly ContainerRecord[]): Plan {

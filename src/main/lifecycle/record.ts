@@ -1,14 +1,10 @@
 // What skiffd knows about one container, as kept in memory and in state.json.
 import { randomBytes } from 'node:crypto';
-import type { ContainerSpec } from '../spec/container.js';
-import type { StartFailure } from '../workers/start.js';
+import type { ContainerStatus } from '../../api/fleets.js';
 
-/**
- * created: exists, never asked to start · queued: waiting for a launcher · starting: a launcher
- * is on it · running: PID 1 exec'd · exited: PID 1 ended (exitCode set) · failed: the start
- * failed (error set) · restarting: waiting out a restart back-off.
- */
-export type Status = 'created' | 'queued' | 'starting' | 'running' | 'restarting' | 'exited' | 'failed';
+export type Status = ContainerStatus;
+import type { ContainerSpec } from '../../spec/container.js';
+import type { StartFailure } from '../../workers/start.js';
 
 export interface ContainerRecord {
   id: string;

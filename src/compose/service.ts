@@ -1,12 +1,12 @@
 // One service of a fleet file → a ServiceDef: all of it that is the same for every
 // replica, plus where each part was written. fleet-replicas.ts turns it into specs.
 import path from 'node:path';
-import { parseRestart, parseSignal, validateHostname, validateName, type MountSpec } from './container.js';
-import { CONSOLE_KEYS, DEPENDS_ON_KEYS, DEPLOY_KEYS, SERVICE_KEYS, X_SKIFF_KEYS } from './compose-keys.js';
-import { parseMounts } from './fleet-mounts.js';
-import type { DependsOnCondition } from './fleet-types.js';
-import { parseSeccompProfile, SeccompProfileError, type SeccompProfileSpec } from './seccomp-profile.js';
-import { readArgv, readDuration, readEnvironment, readLabels, readSize } from './fleet-values.js';
+import { parseRestart, parseSignal, validateHostname, validateName, type MountSpec } from '../spec/container.js';
+import { CONSOLE_KEYS, DEPENDS_ON_KEYS, DEPLOY_KEYS, SERVICE_KEYS, X_SKIFF_KEYS } from './keys.js';
+import { parseMounts } from './mounts.js';
+import type { DependsOnCondition } from './types.js';
+import { parseSeccompProfile, SeccompProfileError, type SeccompProfileSpec } from '../spec/seccomp-profile.js';
+import { readArgv, readDuration, readEnvironment, readLabels, readSize } from './values.js';
 import type { YEntry, YMap, YVal } from './yaml-view.js';
 
 export interface DependencyDef {

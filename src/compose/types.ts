@@ -1,5 +1,5 @@
 // What a parsed fleet file is: the input of the reconciler.
-import type { ContainerSpec } from './container.js';
+import type { ContainerSpec } from '../spec/container.js';
 
 export type DependsOnCondition = 'service_started' | 'service_completed_successfully';
 

@@ -1,8 +1,8 @@
 // Stopping and removing one fleet container, for `fleet down` and for the reconciler's
 // replacements and removals.
 import { readFileSync } from 'node:fs';
-import { ApiError, signalNumber, type Supervisor } from './containers.js';
-import { isActive } from './record.js';
+import { ApiError, signalNumber, type Supervisor } from '../lifecycle/supervisor.js';
+import { isActive } from '../lifecycle/record.js';
 
 /**
  * Does this process catch `signal`? The init of a pid namespace only receives, from an

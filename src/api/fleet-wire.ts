@@ -2,7 +2,7 @@
 // (skiffd validates it again: it trusts no client), which writes the restart policy as
 // Compose and Docker do, `on-failure:3`, rather than as the parsed object.
 import { formatRestart } from '../spec/container.js';
-import type { Fleet } from '../spec/fleet.js';
+import type { Fleet } from '../compose/fleet.js';
 
 export function fleetRequestBody(fleet: Fleet): unknown {
   return {

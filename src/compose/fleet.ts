@@ -6,20 +6,20 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { NAME_PATTERN, validateName } from './container.js';
-import { TOP_KEYS } from './compose-keys.js';
-import { checkDependencies } from './fleet-deps.js';
-import { FleetError } from './fleet-error.js';
-import { expandService, replicaName } from './fleet-replicas.js';
-import { parseService, type ServiceDef } from './fleet-service.js';
-import type { Fleet } from './fleet-types.js';
-import { readSeccompProfileFile } from './seccomp-profile-file.js';
+import { NAME_PATTERN, validateName } from '../spec/container.js';
+import { TOP_KEYS } from './keys.js';
+import { checkDependencies } from './deps.js';
+import { FleetError } from './error.js';
+import { expandService, replicaName } from './replicas.js';
+import { parseService, type ServiceDef } from './service.js';
+import type { Fleet } from './types.js';
+import { readSeccompProfileFile } from '../spec/seccomp-profile-file.js';
 import { parseYaml } from './yaml-source.js';
 import { YVal } from './yaml-view.js';
 
-export { FleetError } from './fleet-error.js';
-export { serviceOrder } from './fleet-deps.js';
-export type { DependsOnCondition, Fleet, FleetDependency, FleetService } from './fleet-types.js';
+export { FleetError } from './error.js';
+export { serviceOrder } from './deps.js';
+export type { DependsOnCondition, Fleet, FleetDependency, FleetService } from './types.js';
 
 export interface FleetOptions {
   /** replicas across the whole fleet (default 1000) */

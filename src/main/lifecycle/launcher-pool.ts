@@ -5,9 +5,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FromLauncher, ToLauncher } from '../workers/protocol.js';
-import { StartError, type StartRequest } from '../workers/start.js';
-import { assertNever } from '../native/plan-format.js';
+import type { FromLauncher, ToLauncher } from '../../workers/protocol.js';
+import { StartError, type StartRequest } from '../../workers/start.js';
+import { assertNever } from '../../native/plan-format.js';
 
 interface Slot {
   index: number;
@@ -21,9 +21,9 @@ interface Slot {
 /** The compiled worker: dist/src/workers/launcher.js, also when skiffd runs from sources under tsx. */
 function workerPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const compiled = join(here, '../workers/launcher.js');
+  const compiled = join(here, '../../workers/launcher.js');
   if (existsSync(compiled)) return compiled;
-  const fromSrc = join(here, '../../dist/src/workers/launcher.js');
+  const fromSrc = join(here, '../../../dist/src/workers/launcher.js');
   if (existsSync(fromSrc)) return fromSrc;
   throw new Error(`skiffd: launcher worker not built (looked for ${compiled}); run \`npm run build\``);
 }

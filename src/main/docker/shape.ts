@@ -1,6 +1,6 @@
 // Container records → the JSON shapes of Docker's API (list and inspect). Pure.
-import { formatRestart } from '../spec/container.js';
-import type { ContainerRecord } from './record.js';
+import { formatRestart } from '../../spec/container.js';
+import type { ContainerRecord } from '../lifecycle/record.js';
 
 /** Docker's humanized durations ("Less than a second", "5 seconds", "About a minute", "3 hours"…). */
 export function humanDuration(ms: number): string {
