@@ -4,9 +4,10 @@
 /**
  * created: exists, never asked to start · queued: waiting for a launcher · starting: a launcher
  * is on it · running: PID 1 exec'd · exited: PID 1 ended (exitCode set) · failed: the start
- * failed (error set) · restarting: waiting out a restart back-off.
+ * failed (error set) · restarting: waiting out a restart back-off · removed: gone (only a
+ * client that waited for the removal sees it). src/main/lifecycle/states.ts draws the moves.
  */
-export type ContainerStatus = 'created' | 'queued' | 'starting' | 'running' | 'restarting' | 'exited' | 'failed';
+export type ContainerStatus = 'created' | 'queued' | 'starting' | 'running' | 'restarting' | 'exited' | 'failed' | 'removed';
 
 export interface PlanCounts {
   create: number;

@@ -11,6 +11,7 @@ import { log } from './log.js';
 import { Metrics } from './metrics.js';
 import { Reaper } from './lifecycle/reaper.js';
 import { StateStore } from './lifecycle/state-store.js';
+import { injectedFailure } from './test-hooks.js';
 import { peerCredentials, raiseSoftLimit, RLIMIT_NOFILE, tryLockExclusive } from '../sys/libc.js';
 
 export interface DaemonOptions {
@@ -107,7 +108,7 @@ export class Daemon {
       maxQueued: opts.maxQueued ?? 4096,
       rootMount,
       hide: [realpathSync(this.store.root)],
-      testHooks: opts.testHooks ?? false,
+      ...(opts.testHooks ? { startOptions: injectedFailure } : {}),
     });
   }
 

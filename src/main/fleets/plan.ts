@@ -13,7 +13,8 @@ import type { PlanCounts } from '../../api/fleets.js';
 import type { Fleet, FleetService } from '../../compose/fleet.js';
 import type { ContainerSpec } from '../../spec/container.js';
 import { LABEL_HASH } from './request.js';
-import { isActive, type ContainerRecord } from '../lifecycle/record.js';
+import type { ContainerRecord } from '../lifecycle/record.js';
+import { isActive } from '../lifecycle/states.js';
 
 export type Action =
   | { kind: 'keep'; name: string }

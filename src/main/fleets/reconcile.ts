@@ -11,7 +11,8 @@
 // leaves its dependents created but not started, each with the reason.
 import PQueue from 'p-queue';
 import { serviceOrder, type Fleet } from '../../compose/fleet.js';
-import { ApiError, type Supervisor } from '../lifecycle/supervisor.js';
+import { NotFound, QueueFull } from '../lifecycle/errors.js';
+import type { Supervisor } from '../lifecycle/supervisor.js';
 import type { Operation } from './operation.js';
 import type { Plan, ServicePlan } from './plan.js';
 import { stopAndRemove } from './stop.js';
@@ -104,7 +105,7 @@ export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: O
         return;
       } catch (err) {
         // A full queue is back-pressure, not failure (other clients start containers too).
-        if (err instanceof ApiError && err.status === 429) {
+        if (err instanceof QueueFull) {
           await sleep(delay * (0.5 + Math.random()), signal).catch(() => undefined);
           continue;
         }
@@ -168,7 +169,7 @@ async function waitNotRunning(sup: Supervisor, name: string): Promise<ContainerR
   try {
     return await sup.wait(name, 'not-running');
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return null;
+    if (err instanceof NotFound) return null;
     throw err;
   }
 }

@@ -5,7 +5,7 @@
 // Errors name the field by its path: `services[1].specs[0].command[0] must not be empty`.
 import { SpecError, validateName, validateSpec, type ContainerSpec } from '../../spec/container.js';
 import type { DependsOnCondition, Fleet, FleetDependency, FleetService } from '../../compose/fleet.js';
-import { ApiError } from '../lifecycle/supervisor.js';
+import { InvalidArgument } from '../lifecycle/errors.js';
 
 /** Labels the fleet parser puts on every replica (src/compose/replicas.ts). */
 export const LABEL_FLEET = 'skiff.fleet';
@@ -18,7 +18,7 @@ const SERVICE_KEYS = ['name', 'replicas', 'job', 'dependsOn', 'configHash', 'spe
 const HASH = /^[0-9a-f]{8,128}$/;
 
 function bad(field: string, message: string): never {
-  throw new ApiError(400, `${field} ${message}`, { field });
+  throw new InvalidArgument(`${field} ${message}`, field);
 }
 
 function describe(v: unknown): string {
@@ -61,7 +61,7 @@ function spec(v: unknown, field: string): ContainerSpec {
 
 /**
  * Validates a POST /fleets body: `{ name, services: [{ name, replicas, job, dependsOn,
- * configHash, specs }] }`. Throws ApiError 400 naming the first bad field; `maxReplicas`
+ * configHash, specs }] }`. Throws InvalidArgument naming the first bad field; `maxReplicas`
  * bounds the whole fleet before any spec is validated.
  */
 export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet {

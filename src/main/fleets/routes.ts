@@ -17,8 +17,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import PQueue from 'p-queue';
 import { DEFAULT_MAX_REPLICAS, type Fleet } from '../../compose/fleet.js';
-import { readJson, send, type Extensions } from '../http/api.js';
-import { ApiError, type Supervisor } from '../lifecycle/supervisor.js';
+import type { Extensions } from '../http/api.js';
+import { readJson } from '../http/body.js';
+import { send } from '../http/respond.js';
+import { Conflict, NotFound } from '../lifecycle/errors.js';
+import type { Supervisor } from '../lifecycle/supervisor.js';
 import type { Daemon } from '../daemon.js';
 import { Operation } from './operation.js';
 import { countPlan, planFleet } from './plan.js';
@@ -103,7 +106,7 @@ export class FleetApi implements Extensions {
   private view(name: string, containers: boolean): unknown {
     const members = this.members(name);
     const op = this.ops.get(name) ?? null;
-    if (members.length === 0 && op === null) throw new ApiError(404, `No such fleet: ${name}`);
+    if (members.length === 0 && op === null) throw new NotFound(`No such fleet: ${name}`);
     return fleetView(name, members, op, { containers });
   }
 
@@ -163,14 +166,14 @@ export class FleetApi implements Extensions {
           continue;
         }
         if (r.name === spec.name && r.fleet !== fleet.name) {
-          throw new ApiError(409, `Conflict. The container name "/${spec.name}" is already in use by a container ${r.fleet === null ? 'outside any fleet' : `of fleet ${r.fleet}`}`);
+          throw new Conflict(`Conflict. The container name "/${spec.name}" is already in use by a container ${r.fleet === null ? 'outside any fleet' : `of fleet ${r.fleet}`}`);
         }
       }
     }
   }
 
   private async down(name: string): Promise<unknown> {
-    if (this.members(name).length === 0 && !this.ops.has(name)) throw new ApiError(404, `No such fleet: ${name}`);
+    if (this.members(name).length === 0 && !this.ops.has(name)) throw new NotFound(`No such fleet: ${name}`);
     this.ops.get(name)?.abort('superseded by fleet down');
     return this.exclusive(name, async () => {
       const members = this.members(name);

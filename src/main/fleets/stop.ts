@@ -1,8 +1,10 @@
 // Stopping and removing one fleet container, for `fleet down` and for the reconciler's
 // replacements and removals.
 import { readFileSync } from 'node:fs';
-import { ApiError, signalNumber, type Supervisor } from '../lifecycle/supervisor.js';
-import { isActive } from '../lifecycle/record.js';
+import { NotFound } from '../lifecycle/errors.js';
+import { signalNumber } from '../lifecycle/signals.js';
+import type { Supervisor } from '../lifecycle/supervisor.js';
+import { isActive } from '../lifecycle/states.js';
 
 /**
  * Does this process catch `signal`? The init of a pid namespace only receives, from an
@@ -24,8 +26,6 @@ export function catchesSignal(pid: number, signal: string): boolean {
   return (BigInt(`0x${caught}`) >> BigInt(n - 1)) & 1n ? true : false;
 }
 
-const SETTLE_POLL_MS = 10;
-
 /**
  * Stops the container (its stop signal, SIGKILL after its grace period — or SIGKILL at once
  * when PID 1 cannot receive the stop signal) and removes it. A container that is gone
@@ -33,13 +33,10 @@ const SETTLE_POLL_MS = 10;
  */
 export async function stopAndRemove(sup: Supervisor, name: string): Promise<void> {
   try {
-    let r = sup.get(name);
-    // A start in a launcher cannot be cancelled, and the supervisor only notices a removal
-    // before the launch begins: let a start in flight finish, so its PID 1 is known and killed.
-    while (r.status === 'starting') {
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
-      r = sup.get(name);
-    }
+    // A start in a launcher cannot be cancelled: let one in flight finish, so that the
+    // decision below sees its PID 1.
+    await sup.settle(name);
+    const r = sup.get(name);
     if (isActive(r)) {
       const graceful = r.status !== 'running' || r.pid === null || catchesSignal(r.pid, r.spec.stopSignal);
       if (graceful) await sup.stop(name);
@@ -47,7 +44,7 @@ export async function stopAndRemove(sup: Supervisor, name: string): Promise<void
     // force: whatever is still alive (a restart that raced the stop, an ignored signal) gets SIGKILL.
     await sup.remove(name, { force: true });
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return;
+    if (err instanceof NotFound) return;
     throw err;
   }
 }

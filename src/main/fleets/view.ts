@@ -29,6 +29,8 @@ function count(c: FleetCounts, r: ContainerRecord, op: Operation | null): void {
       c.exited[code] = (c.exited[code] ?? 0) + 1;
       return;
     }
+    case 'removed':
+      return; // never a member: removal drops the record
     default:
       c[r.status]++;
   }

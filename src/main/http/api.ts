@@ -2,30 +2,22 @@
 // ({ "message": … }), over a unix socket. Paths may carry a /v1.NN prefix. skiff's own
 // additions (fleets, metrics) live beside them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { CreateError, specFromCreateBody } from '../docker/create.js';
+import { specFromCreateBody } from '../docker/create.js';
 import { toInspect, toListEntry } from '../docker/shape.js';
-import { ApiError, type Supervisor, type WaitCondition } from '../lifecycle/supervisor.js';
 import type { EventBus } from '../events.js';
+import { Unsupported } from '../lifecycle/errors.js';
+import { isActive } from '../lifecycle/states.js';
+import type { Supervisor } from '../lifecycle/supervisor.js';
 import type { Metrics } from '../metrics.js';
-import { isActive, type ContainerRecord } from '../lifecycle/record.js';
+import { readJson } from './body.js';
+import { HttpError, sendError } from './errors.js';
+import { ContainerStreams, type ConsoleAccess } from './container-streams.js';
+import { flag, integer } from './query.js';
+import { API_VERSION, MIN_API_VERSION, send } from './respond.js';
 
-export const API_VERSION = '1.41';
-export const MIN_API_VERSION = '1.24';
 export const SKIFF_VERSION = '0.1.0';
-export const MAX_BODY_BYTES = 1 << 20;
 
-/** What the API needs of the console forwarder beyond what the supervisor uses. */
-export interface ConsoleAccess {
-  attach(id: string, opts: { replay: boolean; stdin: boolean }): Promise<{
-    output: NodeJS.ReadableStream & { destroy(): void };
-    write(data: Buffer): void;
-    close(): void;
-  }>;
-  ring(id: string): Promise<Buffer>;
-  resize(id: string, rows: number, cols: number): Promise<void>;
-  counters(id: string): Promise<object>;
-}
+export type { ConsoleAccess } from './container-streams.js';
 
 /** skiff's additions served beside Docker's paths. */
 export interface Extensions {
@@ -41,28 +33,6 @@ export interface ApiDeps {
   extensions: Extensions[];
 }
 
-export function send(res: ServerResponse, status: number, body?: unknown): void {
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  if (body === undefined) {
-    res.writeHead(status, { 'Api-Version': API_VERSION });
-    res.end();
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Api-Version': API_VERSION });
-  res.end(text);
-}
-
-export function sendError(res: ServerResponse, err: unknown): void {
-  if (err instanceof ApiError) return send(res, err.status, { message: err.message, ...err.extra });
-  if (err instanceof CreateError) return send(res, 400, { message: err.message, field: err.field });
-  const e = err as Error;
-  return send(res, 500, { message: e.message ?? String(err) });
-}
-
 /**
  * The request target as a URL. Clients send a path (`/containers/json`), but HTTP also allows
  * the absolute form (`http://host/path`), which may not parse (`http://[`): that is a 400.
@@ -71,88 +41,16 @@ function parseTarget(target: string): URL {
   try {
     return new URL(target, 'http://skiffd');
   } catch {
-    throw new ApiError(400, `malformed request target ${JSON.stringify(target.length > 100 ? `${target.slice(0, 100)}…` : target)}`);
+    throw new HttpError(400, `malformed request target ${JSON.stringify(target.length > 100 ? `${target.slice(0, 100)}…` : target)}`);
   }
-}
-
-/**
- * Deeper than any body skiff reads (a fleet body nests about 7 levels), far shallower than
- * what would overflow the stack of code that walks a body recursively.
- */
-export const MAX_JSON_DEPTH = 100;
-
-/** The nesting depth of JSON text, counted without parsing it (so without recursion). */
-function jsonDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) max = depth;
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--;
-    }
-  }
-  return max;
-}
-
-/** Reads a JSON body, bounded; 413 beyond `max` bytes, 400 for malformed JSON; null when empty. */
-export function readJson(req: IncomingMessage, max = MAX_BODY_BYTES): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > max) {
-      reject(new ApiError(413, `request body too large (${declared} bytes; the limit is ${max})`));
-      req.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        reject(new ApiError(413, `request body too large (more than ${max} bytes)`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (text.trim() === '') return resolve(null);
-      if (jsonDepth(text) > MAX_JSON_DEPTH) {
-        return reject(new ApiError(400, `malformed JSON body: nested more than ${MAX_JSON_DEPTH} levels deep`));
-      }
-      try {
-        resolve(JSON.parse(text));
-      } catch (err) {
-        reject(new ApiError(400, `malformed JSON body: ${(err as Error).message}`));
-      }
-    });
-  });
-}
-
-function flag(q: URLSearchParams, name: string): boolean {
-  const v = q.get(name);
-  return v === '1' || v === 'true' || v === 'True';
-}
-
-/** Docker's 8-byte stream header: stream type, 3 zero bytes, big-endian length. */
-export function frame(stream: 1 | 2, payload: Buffer): Buffer {
-  const h = Buffer.alloc(8);
-  h[0] = stream;
-  h.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([h, payload]);
 }
 
 export class Api {
-  constructor(private readonly d: ApiDeps) {}
+  private readonly streams: ContainerStreams;
+
+  constructor(private readonly d: ApiDeps) {
+    this.streams = new ContainerStreams(d.supervisor, d.consoles, d.events);
+  }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
@@ -164,7 +62,7 @@ export class Api {
       await this.route(method, path, url.searchParams, req, res);
     } catch (err) {
       // A path segment with broken percent-encoding (`/containers/%E0%A4%A/json`) is the client's mistake.
-      sendError(res, err instanceof URIError ? new ApiError(400, `malformed percent-encoding in the path ${JSON.stringify(req.url)}`) : err);
+      sendError(res, err instanceof URIError ? new HttpError(400, `malformed percent-encoding in the path ${JSON.stringify(req.url)}`) : err);
     }
   }
 
@@ -197,7 +95,7 @@ export class Api {
       res.end(text);
       return;
     }
-    if (path === '/events' && method === 'GET') return this.events(q, req, res);
+    if (path === '/events' && method === 'GET') return this.streams.events(q, req, res);
     if (path === '/containers/json' && method === 'GET') {
       const all = flag(q, 'all');
       const list = sup.list().filter((r) => all || r.status === 'running').sort((a, b) => b.createdAt.localeCompare(a.createdAt));
@@ -209,7 +107,7 @@ export class Api {
       return send(res, 201, { Id: r.id, Warnings: [] });
     }
     const m = /^\/containers\/([^/]+)(?:\/([a-z]+))?$/.exec(path);
-    if (!m) throw new ApiError(404, `page not found: ${method} ${path}`);
+    if (!m) throw new HttpError(404, `page not found: ${method} ${path}`);
     const ref = decodeURIComponent(m[1]!);
     const action = m[2] ?? '';
     switch (`${method} ${action}`) {
@@ -227,39 +125,35 @@ export class Api {
       case 'POST stop': {
         const r = sup.get(ref);
         if (!isActive(r)) return send(res, 304);
-        const t = q.get('t') ?? q.get('time');
-        await sup.stop(ref, t === null ? undefined : Number(t), q.get('signal') ?? undefined);
+        await sup.stop(ref, integer(q, 't', 0) ?? integer(q, 'time', 0), q.get('signal') ?? undefined);
         return send(res, 204);
       }
       case 'POST restart': {
-        const t = q.get('t');
-        await sup.stop(ref, t === null ? undefined : Number(t));
+        await sup.stop(ref, integer(q, 't', 0));
         await sup.start(ref);
         return send(res, 204);
       }
       case 'POST kill': {
-        await sup.kill(ref, q.get('signal') ?? 'SIGKILL');
+        sup.kill(ref, q.get('signal') ?? 'SIGKILL');
         return send(res, 204);
       }
-      case 'POST wait': return this.wait(ref, q, res);
+      case 'POST wait': return this.streams.wait(ref, q, res);
       case 'DELETE ': {
         await sup.remove(ref, { force: flag(q, 'force') });
         return send(res, 204);
       }
-      case 'GET logs': return this.logs(ref, q, res);
-      case 'POST attach': return this.attach(ref, q, req, res);
+      case 'GET logs': return this.streams.logs(ref, q, res);
+      case 'POST attach': return this.streams.attach(ref, q, req, res);
       case 'POST resize': {
         const r = sup.get(ref);
-        if (!this.d.consoles) throw new ApiError(501, 'this skiffd has no console forwarder');
-        const h = Number(q.get('h')), w = Number(q.get('w'));
-        if (!Number.isInteger(h) || !Number.isInteger(w) || h <= 0 || w <= 0 || h > 65535 || w > 65535) {
-          throw new ApiError(400, 'resize needs positive integers h and w');
-        }
-        await this.d.consoles.resize(r.id, h, w);
+        const consoles = this.consoleAccess();
+        const h = integer(q, 'h', 1, 65535), w = integer(q, 'w', 1, 65535);
+        if (h === undefined || w === undefined) throw new HttpError(400, 'resize needs the query parameters h and w');
+        await consoles.resize(r.id, h, w);
         return send(res, 200);
       }
       default:
-        throw new ApiError(404, `page not found: ${method} ${path}`);
+        throw new HttpError(404, `page not found: ${method} ${path}`);
     }
   }
 
@@ -274,96 +168,8 @@ export class Api {
     return Object.fromEntries(Object.entries(totals).map(([k, v]) => [k.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`), v]));
   }
 
-  private async wait(ref: string, q: URLSearchParams, res: ServerResponse): Promise<void> {
-    const sup = this.d.supervisor;
-    sup.get(ref); // 404 before the headers go out
-    const condition = (q.get('condition') ?? 'not-running') as WaitCondition;
-    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new ApiError(400, `invalid condition ${condition}`);
-    // Docker answers the headers at once and the body when the condition is met.
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION });
-    res.flushHeaders();
-    const r = await sup.wait(ref, condition);
-    res.end(JSON.stringify({ StatusCode: r.exitCode ?? 0, Error: r.error ? { Message: r.error } : null }));
-  }
-
-  private async logs(ref: string, q: URLSearchParams, res: ServerResponse): Promise<void> {
-    const r = this.d.supervisor.get(ref);
-    if (!this.d.consoles) throw new ApiError(501, 'this skiffd has no console forwarder');
-    const framed = !r.spec.tty;
-    const follow = flag(q, 'follow') && isActive(r);
-    res.writeHead(200, { 'Content-Type': framed ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream', 'Api-Version': API_VERSION });
-    const out = (b: Buffer) => res.write(framed ? frame(1, b) : b);
-    if (!follow) {
-      let data = q.get('source') === 'file' ? await this.logFile(r) : await this.d.consoles.ring(r.id).catch(() => Buffer.alloc(0));
-      const tail = q.get('tail');
-      if (tail !== null && tail !== 'all' && Number(tail) >= 0) data = tailLines(data, Number(tail));
-      if (data.length) out(data);
-      res.end();
-      return;
-    }
-    const client = await this.d.consoles.attach(r.id, { replay: true, stdin: false });
-    client.output.on('data', (b: Buffer) => out(b));
-    client.output.on('end', () => res.end());
-    res.on('close', () => client.close());
-  }
-
-  /** skiff's own: the whole console log (the rotated file, then the current one) instead of the ring. */
-  private async logFile(r: ContainerRecord): Promise<Buffer> {
-    const { log } = r.spec.console;
-    if (log === false) throw new ApiError(400, `${r.name} keeps no console log file (console.log is off); its ring is what \`logs\` shows`);
-    const path = log === true ? `${this.d.supervisor.stateDir(r.name)}/console.log` : log;
-    const { readFile } = await import('node:fs/promises');
-    const parts = await Promise.all([`${path}.1`, path].map((p) => readFile(p).catch(() => Buffer.alloc(0))));
-    return Buffer.concat(parts);
-  }
-
-  private async attach(ref: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const r = this.d.supervisor.get(ref);
-    if (!this.d.consoles) throw new ApiError(501, 'this skiffd has no console forwarder');
-    const upgrade = (req.headers.connection ?? '').toLowerCase().includes('upgrade');
-    const framed = !r.spec.tty;
-    const replay = q.get('logs') === null ? true : flag(q, 'logs');
-    const wantStdin = flag(q, 'stdin');
-    // Docker hijacks the connection: 101 for an upgrade, else a 200 whose body is the raw stream.
-    const socket: Duplex = req.socket;
-    const type = framed ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
-    socket.write(upgrade
-      ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${API_VERSION}\r\n\r\n`
-      : `HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\nApi-Version: ${API_VERSION}\r\n\r\n`);
-    // The response object must not write anything more on this socket.
-    (res as unknown as { _header: string })._header = '';
-    res.writeHead = (() => res) as never;
-    res.end = (() => res) as never;
-    const client = await this.d.consoles.attach(r.id, { replay, stdin: wantStdin });
-    client.output.on('data', (b: Buffer) => socket.write(framed ? frame(1, b) : b));
-    client.output.on('end', () => socket.end());
-    if (wantStdin) socket.on('data', (b: Buffer) => client.write(b));
-    socket.on('close', () => client.close());
-    socket.on('error', () => client.close());
-  }
-
-  private events(q: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
-    const since = q.get('since');
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION });
-    res.flushHeaders();
-    const unsubscribe = this.d.events.subscribe(since === null ? null : Number(since), (ev) => res.write(`${JSON.stringify(ev)}\n`));
-    const until = q.get('until');
-    if (until !== null) {
-      const ms = Math.max(0, Number(until) * 1000 - Date.now());
-      setTimeout(() => { unsubscribe(); res.end(); }, ms);
-    }
-    req.on('close', unsubscribe);
+  private consoleAccess(): ConsoleAccess {
+    if (!this.d.consoles) throw new Unsupported('this skiffd has no console forwarder');
+    return this.d.consoles;
   }
 }
-
-function tailLines(buf: Buffer, n: number): Buffer {
-  if (n === 0) return Buffer.alloc(0);
-  let end = buf.length;
-  if (end > 0 && buf[end - 1] === 0x0a) end--;
-  let seen = 0;
-  for (let i = end - 1; i >= 0; i--) {
-    if (buf[i] === 0x0a && ++seen === n) return buf.subarray(i + 1);
-  }
-  return buf;
-}
-

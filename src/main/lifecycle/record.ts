@@ -1,10 +1,8 @@
 // What skiffd knows about one container, as kept in memory and in state.json.
 import { randomBytes } from 'node:crypto';
-import type { ContainerStatus } from '../../api/fleets.js';
-
-export type Status = ContainerStatus;
 import type { ContainerSpec } from '../../spec/container.js';
 import type { StartFailure } from '../../workers/start.js';
+import type { Status } from './states.js';
 
 export interface ContainerRecord {
   id: string;
@@ -52,8 +50,4 @@ export function newRecord(spec: ContainerSpec, opts: { autoRemove?: boolean; fle
     autoRemove: opts.autoRemove ?? false,
     fleet: opts.fleet ?? null,
   };
-}
-
-export function isActive(r: ContainerRecord): boolean {
-  return r.status === 'queued' || r.status === 'starting' || r.status === 'running' || r.status === 'restarting';
 }

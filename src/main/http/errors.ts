@@ -1,0 +1,34 @@
+// The one place where what went wrong becomes an HTTP status and Docker's error body
+// ({ "message": …, plus details such as the failed field or launch operation }).
+import type { ServerResponse } from 'node:http';
+import { CreateError } from '../docker/create.js';
+import { Conflict, InvalidArgument, LifecycleError, NotFound, QueueFull, StartFailed, Unavailable, Unsupported } from '../lifecycle/errors.js';
+import { send } from './respond.js';
+
+/** A request that is wrong as HTTP, before any domain code sees it: no such path, a bad body or query. */
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+function lifecycleStatus(err: LifecycleError): number {
+  if (err instanceof NotFound) return 404;
+  if (err instanceof Conflict) return 409;
+  if (err instanceof InvalidArgument) return 400;
+  if (err instanceof QueueFull) return 429;
+  if (err instanceof StartFailed) return err.byCommand ? 400 : 500;
+  if (err instanceof Unsupported) return 501;
+  if (err instanceof Unavailable) return 503;
+  return 500;
+}
+
+export function sendError(res: ServerResponse, err: unknown): void {
+  if (err instanceof HttpError) return send(res, err.status, { message: err.message });
+  if (err instanceof LifecycleError) return send(res, lifecycleStatus(err), { message: err.message, ...err.details });
+  if (err instanceof CreateError) return send(res, 400, { message: err.message, field: err.field });
+  // A URIError is a path segment with broken percent-encoding: the client's mistake.
+  if (err instanceof URIError) return send(res, 400, { message: `malformed percent-encoding in the path: ${err.message}` });
+  return send(res, 500, { message: err instanceof Error ? err.message : String(err) });
+}

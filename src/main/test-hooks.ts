@@ -1,0 +1,15 @@
+// Failure injection for the test suite, wired in only when skiffd runs with test hooks on
+// (SKIFF_TEST_HOOKS=1): the label skiff.test.fail-at=K makes the launch plan's operation K
+// fail with EIO, so a test can walk every operation and check that each leaves nothing
+// behind. The supervisor knows nothing of it: it asks its `startOptions` for extras.
+import { errnoNumber } from '../sys/errno.js';
+import type { StartRequest } from '../workers/start.js';
+import type { ContainerRecord } from './lifecycle/record.js';
+
+export const FAIL_AT_LABEL = 'skiff.test.fail-at';
+
+export function injectedFailure(r: ContainerRecord): Pick<StartRequest, 'failAt'> {
+  const at = r.spec.labels[FAIL_AT_LABEL];
+  if (at === undefined || !/^\d{1,4}$/.test(at)) return {};
+  return { failAt: { index: Number(at), errno: errnoNumber('EIO') } };
+}
