@@ -6,7 +6,8 @@ import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollDel, epollWait, ev
 import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, O_WRONLY } from '../sys/constants.js';
 import { SysError } from '../sys/errno.js';
 import { ForwardedConsole, type ThreadContext } from './console.js';
-import { assertNever, type Reply, type Request, type ThreadTask, type WireError } from './protocol.js';
+import { unreachable } from '../api/unreachable.js';
+import type { Reply, Request, ThreadTask, WireError } from './protocol.js';
 
 const WAKE = 0;
 /** bytes one console may forward before the loop turns to the others (level-triggered: it comes back) */
@@ -218,7 +219,7 @@ export class ForwarderLoop {
         this.reply({ type: 'done', seq: req.seq });
         return;
       default:
-        assertNever(req, 'forwarder thread');
+        unreachable(req, 'forwarder port: request to a forwarder thread');
     }
   }
 

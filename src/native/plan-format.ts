@@ -10,6 +10,8 @@
 //   strings  NUL-terminated strings; a string argument is an offset, NONE for absent;
 //            a list is its first string's offset and a count, the strings back to back
 
+import { unreachable } from '../api/unreachable.js';
+
 export const PLAN_MAGIC = 0x4c504b53; // "SKPL"
 export const PLAN_VERSION = 1;
 export const NONE = 0xffffffff;
@@ -239,12 +241,8 @@ function opArgs(op: Op, s: StringArea): number[] {
       }
       return [s.add(op.program.toString('hex')), op.program.length / 8, u32(op.flags, 'seccomp flags')];
     default:
-      return assertNever(op);
+      return unreachable(op, 'launch plan: arguments of an operation');
   }
-}
-
-export function assertNever(x: never): never {
-  throw new PlanEncodeError(`unknown operation ${JSON.stringify(x)}`);
 }
 
 /** Encodes a plan for launch.c. Throws PlanEncodeError on values C could not represent. */
@@ -254,7 +252,11 @@ export function encodePlan(plan: Plan): Buffer {
   const strings = new StringArea();
   const ops = Buffer.alloc(plan.ops.length * OP_WORDS * 4);
   plan.ops.forEach((op, i) => {
-    const words = [OpCode[op.op], ...opArgs(op, strings)];
+    // Checked before the switch in opArgs: an op the types do not know (a cast, a peer built
+    // from other sources) is a plan error that names it, as launch.c's "unknown operation N".
+    const code = Object.hasOwn(OpCode, op.op) ? OpCode[op.op] : undefined;
+    if (typeof code !== 'number') throw new PlanEncodeError(`unknown operation ${JSON.stringify((op as { op: unknown }).op)} at index ${i}`);
+    const words = [code, ...opArgs(op, strings)];
     for (let w = 0; w < OP_WORDS; w++) ops.writeUInt32LE(words[w] ?? 0, (i * OP_WORDS + w) * 4);
   });
   const uid = strings.add(plan.uidMap);

@@ -3,6 +3,7 @@
 import type { ContainerSpec } from '../spec/container.js';
 import { DEFAULT_PATH } from '../spec/container.js';
 import { capabilityMask, resolveCapabilities } from '../spec/capabilities.js';
+import { unreachable } from '../api/unreachable.js';
 import { seccompOps } from './seccomp-compile.js';
 import { below, type HostAlias } from './host-mounts.js';
 import {
@@ -202,10 +203,8 @@ function stdioOps(console: LaunchConsole): Op[] {
         { what: 'output on stdout', op: 'dup2', register: console.kind === 'file' ? CONSOLE_REG : STDIN_REG, fd: 1 },
         { what: 'output on stderr', op: 'dup2', register: console.kind === 'file' ? CONSOLE_REG : STDIN_REG, fd: 2 },
       ];
-    default: {
-      const never: never = console;
-      throw new Error(`unknown console ${JSON.stringify(never)}`);
-    }
+    default:
+      return unreachable(console, 'plan: console kind');
   }
 }
 

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FromLauncher, ToLauncher } from '../../workers/protocol.js';
 import { StartError, type StartRequest } from '../../workers/start.js';
-import { assertNever } from '../../native/plan-format.js';
+import { unreachable } from '../../api/unreachable.js';
 
 interface Slot {
   index: number;
@@ -85,7 +85,7 @@ export class LauncherPool {
           return;
         }
         default:
-          assertNever(m);
+          unreachable(m, `launcher IPC: message from launcher worker ${index}`);
       }
     });
     child.on('exit', (code, signal) => {
