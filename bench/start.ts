@@ -17,6 +17,7 @@ import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Reaper } from '../src/main/lifecycle/reaper.js';
+import { percentile } from '../src/api/stats.js';
 import { cpuTime } from '../src/sys/rusage.js';
 import { RUSAGE_CHILDREN, RUSAGE_SELF } from '../src/sys/constants.js';
 import { validateSpec, type ContainerSpec } from '../src/spec/container.js';
@@ -211,16 +212,11 @@ async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, 
 
 // ── report ──
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
-
 function toRow(runtime: Runtime, concurrency: number, s: Sample, cpuMsPerContainer: number): Row {
   const sorted = [...s.latenciesMs].sort((a, b) => a - b);
   return {
     runtime, concurrency, count: s.latenciesMs.length, seconds: s.wallMs / 1000,
-    perSecond: s.latenciesMs.length / (s.wallMs / 1000), p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99),
+    perSecond: s.latenciesMs.length / (s.wallMs / 1000), p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
     cpuMsPerContainer, failed: s.failed, firstError: s.firstError,
   };
 }
