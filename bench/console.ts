@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { ConsoleHub } from '../src/forwarder/index.js';
 import { Reaper } from '../src/main/lifecycle/reaper.js';
 import { validateSpec } from '../src/spec/container.js';
+import { EINTR } from '../src/sys/errno.js';
 import { close, openPty, readRaw } from '../src/sys/libc.js';
 import { startContainer } from '../src/workers/start.js';
 
@@ -86,7 +87,7 @@ class Bench {
       const buf = Buffer.alloc(64 * 1024);
       for (;;) {
         const n = readRaw(pty.master, buf);
-        if (n === -4 /* EINTR */) continue;
+        if (n === -EINTR) continue;
         if (n <= 0) break; // EIO: the container is gone
         bytes += n;
       }

@@ -13,7 +13,7 @@
 // CLI's own code (loadFleetFile, fleetRequestBody); a 20-container warm-up fleet comes and
 // goes first, so that the memory measured is per container, not skiffd's first-use costs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { fleetRequestBody } from '../src/api/fleet-wire.js';
 import type { FleetView } from '../src/api/fleets.js';
 import { loadFleetFile } from '../src/compose/fleet.js';
+import { childPids, cmdline, cpuSeconds, statusKiB } from '../src/sys/proc.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIFFD = join(here, '../src/main/skiffd-main.js');
@@ -96,49 +97,29 @@ function api(socket: string, method: string, path: string, body?: unknown): Prom
   });
 }
 
-function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(m[1]);
+/** A "kB" field of skiffd's /proc/PID/status; it must be there while skiffd runs. */
+function kib(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const v = statusKiB(pid, field);
+  if (v === null) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return v;
 }
 
-const TICKS = 100; // USER_HZ: /proc's clock ticks per second on Linux
-
-/** utime+stime (and, with `children`, the reaped children's cutime+cstime) in seconds. */
-function cpuSeconds(pid: number, children: boolean): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-  // After the command name: state is field 3, so utime (14) … cstime (17) are f[11] … f[14].
-  return (f[11]! + f[12]! + (children ? f[13]! + f[14]! : 0)) / TICKS;
+/** utime+stime (and, with `children`, the reaped children's) in seconds, of a process that must still run. */
+function cpu(pid: number, children: boolean): number {
+  const s = cpuSeconds(pid, children);
+  if (s === null) throw new Error(`bench/fleet: process ${pid} is gone (/proc/${pid}/stat)`);
+  return s;
 }
+
+const isLauncher = (pid: number): boolean => cmdline(pid)?.startsWith('skiff-launcher') ?? false;
 
 function launcherPids(parent: number): number[] {
-  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((p) => {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent
-        && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('skiff-launcher');
-    } catch {
-      return false;
-    }
-  });
+  return childPids(parent).filter(isLauncher);
 }
 
 /** Children of skiffd that are not its launcher workers: the containers' PID 1s. */
 function containerPids(parent: number): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== parent) continue;
-      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').startsWith('skiff-launcher')) continue;
-      out.push(Number(e));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
+  return childPids(parent).filter((p) => !isLauncher(p));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -252,16 +233,16 @@ async function run(o: Options): Promise<Result> {
     await down(d.socket, 'warmup');
     await sleep(1000);
     const loadAverage1m = loadavg()[0]!;
-    const rssBeforeKiB = statusKiB(pid, 'VmRSS');
+    const rssBeforeKiB = kib(pid, 'VmRSS');
 
     const launchers = launcherPids(pid);
-    const cpu = () => ({ skiffd: cpuSeconds(pid, false), launchers: launchers.reduce((t, p) => t + cpuSeconds(p, true), 0) });
-    const cpu0 = cpu();
+    const cpuNow = () => ({ skiffd: cpu(pid, false), launchers: launchers.reduce((t, p) => t + cpu(p, true), 0) });
+    const cpu0 = cpuNow();
     const { seconds: upSeconds, acceptMs, view } = await up(d.socket, fleetFile(dir, 'bench', o.count));
-    const cpu1 = cpu();
+    const cpu1 = cpuNow();
     const upCpu = { skiffdSeconds: cpu1.skiffd - cpu0.skiffd, launchersSeconds: cpu1.launchers - cpu0.launchers };
-    const rssAfterKiB = statusKiB(pid, 'VmRSS');
-    const rssPeakKiB = statusKiB(pid, 'VmHWM');
+    const rssAfterKiB = kib(pid, 'VmRSS');
+    const rssPeakKiB = kib(pid, 'VmHWM');
     const running = containerPids(pid).length;
 
     const downSeconds = await down(d.socket, 'bench');

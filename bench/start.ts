@@ -1,5 +1,5 @@
-// The start benchmark: N containers running /bin/true, through skiff's real worker path (forked
-// launcher workers speaking src/workers/protocol.ts, PID 1s reaped by this process as the child
+// The start benchmark: N containers running /bin/true, through skiff's real worker path (skiffd's
+// LauncherPool of forked launcher workers, PID 1s reaped by this process as the child
 // subreaper), side by side in the same run with `runc run`, `crun run` and the reference
 // `unshare --fork --pid --mount --uts --ipc --net --mount-proc /bin/true`, each at the same
 // concurrencies. A container counts once it has exited: latency is request → exit seen, for
@@ -11,15 +11,16 @@
 // runc, crun and unshare run from bash loops timed by bash itself (see runExternal); crun's loop
 // runs inside `unshare -m` with /sys/fs/cgroup/unified unmounted, which crun needs on this
 // machine's hybrid cgroup layout, and that set-up is outside the timed part.
-import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { LauncherPool } from '../src/main/lifecycle/launcher-pool.js';
 import { Reaper } from '../src/main/lifecycle/reaper.js';
-import { RUSAGE_CHILDREN, RUSAGE_SELF, cpuTime } from '../src/sys/rusage.js';
+import { percentile } from '../src/api/stats.js';
+import { cpuTime } from '../src/sys/rusage.js';
+import { RUSAGE_CHILDREN, RUSAGE_SELF } from '../src/sys/constants.js';
+import { cpuSeconds } from '../src/sys/proc.js';
 import { validateSpec, type ContainerSpec } from '../src/spec/container.js';
-import type { FromLauncher, ToLauncher } from '../src/workers/protocol.js';
 import type { StartRequest } from '../src/workers/start.js';
 import { buildRootfs, writeOciBundle } from './bundle.js';
 import { runExternalWithWarmup, type ExternalPlan, type Sample } from './external.js';
@@ -57,10 +58,6 @@ interface Row {
   failed: number;
   firstError: string | null;
 }
-
-const here = dirname(fileURLToPath(import.meta.url));
-/** sysconf(_SC_CLK_TCK): 100 on every Linux architecture skiff builds for */
-const CLOCK_TICKS = 100;
 
 function usage(message: string): never {
   process.stderr.write(`bench/start: ${message}\nusage: node dist/bench/start.js [--count N] [--concurrency 1,2,4] [--runtimes ${RUNTIMES.join(',')}] [--warmup W] [--json]\n`);
@@ -119,107 +116,39 @@ async function drive(count: number, concurrency: number, job: (slot: number, i: 
   return { latenciesMs, wallMs: performance.now() - t0, failed, firstError };
 }
 
-// ── skiff: launcher workers over IPC ──
+// ── skiff: skiffd's own launcher pool ──
 
-function launcherPath(): string {
-  for (const p of [join(here, '../src/workers/launcher.js'), join(here, '../dist/src/workers/launcher.js')]) {
-    if (existsSync(p)) return p;
-  }
-  throw new Error('bench: the launcher worker is not built; run `npm run build`');
-}
-
-class Worker {
-  private readonly child: ChildProcess;
-  readonly ready: Promise<void>;
-  private pending = new Map<number, { resolve: (pid: number) => void; reject: (e: Error) => void }>();
-  private nextId = 1;
-
-  constructor(index: number) {
-    this.child = fork(launcherPath(), [], {
-      env: { ...process.env, SKIFF_LAUNCHER_INDEX: String(index) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'advanced',
-    });
-    let ready!: () => void;
-    this.ready = new Promise((r) => { ready = r; });
-    this.child.on('message', (m: FromLauncher) => {
-      switch (m.type) {
-        case 'ready': ready(); return;
-        case 'started': this.settle(m.id, (p) => p.resolve(m.pid)); return;
-        case 'failed': this.settle(m.id, (p) => p.reject(new Error(m.failure.message))); return;
-      }
-    });
-    this.child.on('exit', (code, signal) => {
-      for (const p of this.pending.values()) p.reject(new Error(`launcher worker ${index} died: ${signal ?? code}`));
-      this.pending.clear();
-    });
-  }
-
-  private settle(id: number, f: (p: { resolve: (pid: number) => void; reject: (e: Error) => void }) => void): void {
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
-    f(p);
-  }
-
-  /** CPU seconds this worker and its reaped children have used so far (/proc/<pid>/stat, in clock ticks). */
-  cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
-    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i]), 0); // utime stime cutime cstime
-    return ticks / CLOCK_TICKS;
-  }
-
-  start(request: StartRequest): Promise<number> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      const msg: ToLauncher = { type: 'start', id, request };
-      this.child.send(msg);
-    });
-  }
-
-  /** Lets the worker exit (it exits when its channel closes) and waits until it has been reaped. */
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) return resolve();
-      this.child.once('exit', () => resolve());
-      this.child.disconnect();
-    });
-  }
-}
+/** Generous: a start takes milliseconds; only a hung worker reaches this, and its start then fails. */
+const START_TIMEOUT_MS = 60_000;
 
 /** A skiff row, and the CPU its workers spent starting Node (not a container's cost: left out). */
 async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, count: number, warmup: number, concurrency: number): Promise<Sample & { startupCpuSeconds: number }> {
-  const workers = Array.from({ length: concurrency }, (_, i) => new Worker(i));
-  await Promise.all(workers.map((w) => w.ready));
-  const startupCpuSeconds = workers.reduce((sum, w) => sum + w.cpuSeconds(), 0);
-  const request: StartRequest = { spec, rootMount, layerDir: null, console: { kind: 'null' } };
-  const one = async (slot: number): Promise<void> => {
-    const pid = await workers[slot]!.start(request);
-    const exit = await reaper.watch(pid).exited;
-    if (exit.exitCode !== 0) throw new Error(`container exited with ${exit.exitCode}`);
-  };
+  // One worker per start in flight, as skiffd sizes its pool for its concurrency.
+  const pool = new LauncherPool(concurrency, START_TIMEOUT_MS);
   try {
+    await pool.ready();
+    const startupCpuSeconds = pool.pids().reduce((sum, pid) => sum + (cpuSeconds(pid, true) ?? 0), 0);
+    const request: StartRequest = { spec, rootMount, layerDir: null, console: { kind: 'null' } };
+    const one = async (): Promise<void> => {
+      const pid = await pool.start(request);
+      const exit = await reaper.watch(pid).exited;
+      if (exit.exitCode !== 0) throw new Error(`container exited with ${exit.exitCode}`);
+    };
     await drive(warmup, concurrency, one);
     return { ...(await drive(count, concurrency, one)), startupCpuSeconds };
   } finally {
-    await Promise.all(workers.map((w) => w.close()));
+    // Reaped before the row's CPU is read: their time then counts in RUSAGE_CHILDREN.
+    await pool.close();
   }
 }
 
 // ── report ──
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
-
 function toRow(runtime: Runtime, concurrency: number, s: Sample, cpuMsPerContainer: number): Row {
   const sorted = [...s.latenciesMs].sort((a, b) => a - b);
   return {
     runtime, concurrency, count: s.latenciesMs.length, seconds: s.wallMs / 1000,
-    perSecond: s.latenciesMs.length / (s.wallMs / 1000), p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99),
+    perSecond: s.latenciesMs.length / (s.wallMs / 1000), p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
     cpuMsPerContainer, failed: s.failed, firstError: s.firstError,
   };
 }

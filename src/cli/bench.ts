@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { buildRootfs, writeOciBundle } from '../../bench/bundle.js';
 import { runExternalWithWarmup, type ExternalPlan, type Sample } from '../../bench/external.js';
 import { call, DaemonError } from './client.js';
+import { percentile } from '../api/stats.js';
 import { formatTable } from './table.js';
 
 export interface BenchOptions {
@@ -30,16 +31,12 @@ interface Row {
   firstError: string | null;
 }
 
-function pct(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]! : NaN;
-}
-
 function row(runtime: string, s: Sample): Row {
   const sorted = [...s.latenciesMs].sort((a, b) => a - b);
   const done = s.latenciesMs.length;
   return {
     runtime, count: done, seconds: s.wallMs / 1000, perSecond: done / (s.wallMs / 1000),
-    p50: pct(sorted, 50), p90: pct(sorted, 90), p99: pct(sorted, 99), failed: s.failed, firstError: s.firstError,
+    p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), failed: s.failed, firstError: s.firstError,
   };
 }
 

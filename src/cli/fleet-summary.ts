@@ -2,6 +2,7 @@
 // jobs' exit codes, durations and failures with the last lines of their consoles.
 // summarize() is pure; consoleTails() asks skiffd for the logs.
 import type { FleetContainerView, FleetView, PlanCounts } from '../api/fleets.js';
+import { percentile } from '../api/stats.js';
 import { DaemonError, stream } from './client.js';
 import { Deframer } from './frames.js';
 import { formatExited, seconds } from './fleet-progress.js';
@@ -40,12 +41,6 @@ export interface UpSummary {
   /** why console lines are missing, when they are */
   consoleNote: string | null;
   services: FleetView['services'];
-}
-
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
 }
 
 function isFailure(c: FleetContainerView, job: boolean): boolean {

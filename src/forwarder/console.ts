@@ -10,10 +10,9 @@
 // handled between two loop iterations, replay the ring and then see every later byte
 // exactly once.
 import { close, openPty, readRaw, setWindowSize } from '../sys/libc.js';
-import { SysError } from '../sys/errno.js';
-import {
-  EAGAIN, EINTR, EINVAL, EIO, EPIPE, SPLICE_F_MOVE, SPLICE_F_NONBLOCK, splice, tee, writeRaw, type Pipe,
-} from '../sys/splice.js';
+import { EAGAIN, EINTR, EINVAL, EIO, EPIPE, SysError } from '../sys/errno.js';
+import { SPLICE_F_MOVE, SPLICE_F_NONBLOCK } from '../sys/constants.js';
+import { splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
 import { RotatingLog } from './log.js';
 import type { ConsoleCounters, ConsoleOptions } from './protocol.js';
 import { PAGE, Ring, makePipe, type Scratch } from './ring.js';

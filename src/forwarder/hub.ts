@@ -11,7 +11,8 @@ import { Piscina } from 'piscina';
 import { CONSOLE_MAX_BUFFER, CONSOLE_MIN_BYTES } from '../spec/container.js';
 import { SysError } from '../sys/errno.js';
 import { close as closeFd, eventfd, eventfdSignal } from '../sys/libc.js';
-import { assertNever, type ConsoleCounters, type ConsoleOptions, type Reply, type Request, type ThreadTask, type WireError } from './protocol.js';
+import { unreachable } from '../api/unreachable.js';
+import type { ConsoleCounters, ConsoleOptions, Reply, Request, ThreadTask, WireError } from './protocol.js';
 
 export interface HubOptions {
   /** forwarder threads; default: os.availableParallelism() */
@@ -231,7 +232,7 @@ export class ConsoleHub {
         else p.reject(new Error(`${p.what}: expected a \`${p.expect}\` reply, got \`${reply.type}\``));
         return;
       default:
-        assertNever(reply, 'forwarder reply');
+        unreachable(reply, 'forwarder port: reply from a forwarder thread');
     }
   }
 

@@ -2,8 +2,9 @@
 // staging pipe. At `max` bytes the file is renamed to `<path>.1` (replacing the previous
 // one) and a new file is started, so the two never hold more than 2 × max bytes.
 import { closeSync, fstatSync, openSync, renameSync, constants as fs } from 'node:fs';
-import { SysError } from '../sys/errno.js';
-import { EAGAIN, EINTR, SPLICE_F_NONBLOCK, seekToEnd, splice } from '../sys/splice.js';
+import { EAGAIN, EINTR, SysError } from '../sys/errno.js';
+import { SPLICE_F_NONBLOCK } from '../sys/constants.js';
+import { seekToEnd, splice } from '../sys/splice.js';
 
 /**
  * Opens a log for writing, created if missing. skiffd is root and the path comes from a

@@ -2,16 +2,13 @@
 // thread holds plus the wake eventfd, waited on synchronously (this thread does nothing
 // else). Requests are read from the port when the eventfd fires; see protocol.ts.
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import {
-  EPOLLIN, EPOLL_EVENT_SIZE, O_WRONLY, close, epollAdd, epollCreate, epollDel, epollWait, eventfdDrain, openPath,
-} from '../sys/libc.js';
+import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollDel, epollWait, eventfdDrain, openPath } from '../sys/libc.js';
+import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, O_WRONLY } from '../sys/constants.js';
 import { SysError } from '../sys/errno.js';
 import { ForwardedConsole, type ThreadContext } from './console.js';
-import { assertNever, type Reply, type Request, type ThreadTask, type WireError } from './protocol.js';
+import { unreachable } from '../api/unreachable.js';
+import type { Reply, Request, ThreadTask, WireError } from './protocol.js';
 
-const EPOLLOUT = 0x004;
-const EPOLLERR = 0x008;
-const EPOLLHUP = 0x010;
 const WAKE = 0;
 /** bytes one console may forward before the loop turns to the others (level-triggered: it comes back) */
 const PUMP_BUDGET = 1 << 20;
@@ -222,7 +219,7 @@ export class ForwarderLoop {
         this.reply({ type: 'done', seq: req.seq });
         return;
       default:
-        assertNever(req, 'forwarder thread');
+        unreachable(req, 'forwarder port: request to a forwarder thread');
     }
   }
 

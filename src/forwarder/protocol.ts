@@ -82,6 +82,3 @@ export type Reply =
   /** unsolicited: something went wrong in a console that has no request to fail (a full disk for its log…) */
   | { type: 'problem'; id: string; message: string };
 
-export function assertNever(value: never, channel: string): never {
-  throw new Error(`${channel}: unexpected message ${JSON.stringify(value)}`);
-}

@@ -13,9 +13,10 @@
 // readers get only the last `limit` bytes. What the ring holds is always a suffix of the
 // output, with no gap.
 import { readFileSync } from 'node:fs';
-import { O_CLOEXEC, O_NONBLOCK, close, readRaw } from '../sys/libc.js';
-import { SysError } from '../sys/errno.js';
-import { EAGAIN, EINTR, EPERM, SPLICE_F_NONBLOCK, getPipeSize, pipe, setPipeSize, splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
+import { close, readRaw } from '../sys/libc.js';
+import { EAGAIN, EINTR, EPERM, SysError } from '../sys/errno.js';
+import { O_CLOEXEC, O_NONBLOCK, SPLICE_F_NONBLOCK } from '../sys/constants.js';
+import { getPipeSize, pipe, setPipeSize, splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
 
 export const PAGE = 4096;
 

@@ -12,7 +12,8 @@ import { Metrics } from './metrics.js';
 import { Reaper } from './lifecycle/reaper.js';
 import { StateStore } from './lifecycle/state-store.js';
 import { injectedFailure } from './test-hooks.js';
-import { peerCredentials, raiseSoftLimit, RLIMIT_NOFILE, tryLockExclusive } from '../sys/libc.js';
+import { peerCredentials, raiseSoftLimit, tryLockExclusive } from '../sys/libc.js';
+import { RLIMIT_NOFILE } from '../sys/constants.js';
 
 export interface DaemonOptions {
   socket: string;

@@ -2,7 +2,7 @@
 // (SKIFF_TEST_HOOKS=1): the label skiff.test.fail-at=K makes the launch plan's operation K
 // fail with EIO, so a test can walk every operation and check that each leaves nothing
 // behind. The supervisor knows nothing of it: it asks its `startOptions` for extras.
-import { errnoNumber } from '../sys/errno.js';
+import { EIO } from '../sys/errno.js';
 import type { StartRequest } from '../workers/start.js';
 import type { ContainerRecord } from './lifecycle/record.js';
 
@@ -11,5 +11,5 @@ export const FAIL_AT_LABEL = 'skiff.test.fail-at';
 export function injectedFailure(r: ContainerRecord): Pick<StartRequest, 'failAt'> {
   const at = r.spec.labels[FAIL_AT_LABEL];
   if (at === undefined || !/^\d{1,4}$/.test(at)) return {};
-  return { failAt: { index: Number(at), errno: errnoNumber('EIO') } };
+  return { failAt: { index: Number(at), errno: EIO } };
 }

@@ -10,6 +10,8 @@
 //   strings  NUL-terminated strings; a string argument is an offset, NONE for absent;
 //            a list is its first string's offset and a count, the strings back to back
 
+import { unreachable } from '../api/unreachable.js';
+
 export const PLAN_MAGIC = 0x4c504b53; // "SKPL"
 export const PLAN_VERSION = 1;
 export const NONE = 0xffffffff;
@@ -50,35 +52,13 @@ export enum OpCode {
 export const MASK_OPTIONAL = 0x1;
 export const MASK_DIRECTORY = 0x2;
 
-// clone(2) namespace flags
-export const CLONE_NEWNS = 0x00020000;
-export const CLONE_NEWUTS = 0x04000000;
-export const CLONE_NEWIPC = 0x08000000;
-export const CLONE_NEWUSER = 0x10000000;
-export const CLONE_NEWPID = 0x20000000;
-export const CLONE_NEWNET = 0x40000000;
-
-// mount(2) flags
-export const MS_RDONLY = 0x1;
-export const MS_NOSUID = 0x2;
-export const MS_NODEV = 0x4;
-export const MS_NOEXEC = 0x8;
-export const MS_REMOUNT = 0x20;
-export const MS_BIND = 0x1000;
-export const MS_REC = 0x4000;
-export const MS_PRIVATE = 0x40000;
-export const MNT_DETACH = 0x2;
-
-// openat2(2) RESOLVE_* flags, chosen per operation by the plan builder
-export const RESOLVE_NO_XDEV = 0x01;
-export const RESOLVE_NO_MAGICLINKS = 0x02;
-export const RESOLVE_NO_SYMLINKS = 0x04;
-export const RESOLVE_BENEATH = 0x08;
-export const RESOLVE_IN_ROOT = 0x10;
-
-// mknod(2) file types
-export const S_IFCHR = 0o020000;
-export const S_IFREG = 0o100000;
+// The kernel's flags an operation carries, re-exported from src/sys/constants.ts (their one
+// definition) so that a plan is written with one import.
+export {
+  CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS,
+  MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
+  RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV, S_IFCHR, S_IFREG,
+} from '../sys/constants.js';
 
 /**
  * One operation. `resolve` = 0 means the path is used as written; otherwise it is
@@ -261,12 +241,8 @@ function opArgs(op: Op, s: StringArea): number[] {
       }
       return [s.add(op.program.toString('hex')), op.program.length / 8, u32(op.flags, 'seccomp flags')];
     default:
-      return assertNever(op);
+      return unreachable(op, 'launch plan: arguments of an operation');
   }
-}
-
-export function assertNever(x: never): never {
-  throw new PlanEncodeError(`unknown operation ${JSON.stringify(x)}`);
 }
 
 /** Encodes a plan for launch.c. Throws PlanEncodeError on values C could not represent. */
@@ -276,7 +252,11 @@ export function encodePlan(plan: Plan): Buffer {
   const strings = new StringArea();
   const ops = Buffer.alloc(plan.ops.length * OP_WORDS * 4);
   plan.ops.forEach((op, i) => {
-    const words = [OpCode[op.op], ...opArgs(op, strings)];
+    // Checked before the switch in opArgs: an op the types do not know (a cast, a peer built
+    // from other sources) is a plan error that names it, as launch.c's "unknown operation N".
+    const code = Object.hasOwn(OpCode, op.op) ? OpCode[op.op] : undefined;
+    if (typeof code !== 'number') throw new PlanEncodeError(`unknown operation ${JSON.stringify((op as { op: unknown }).op)} at index ${i}`);
+    const words = [code, ...opArgs(op, strings)];
     for (let w = 0; w < OP_WORDS; w++) ops.writeUInt32LE(words[w] ?? 0, (i * OP_WORDS + w) * 4);
   });
   const uid = strings.add(plan.uidMap);

@@ -1,10 +1,19 @@
-// errno numbers ↔ names, and the one error type every syscall failure becomes.
+// errno numbers ↔ names, and the one error type every syscall failure becomes. Pure (no koffi):
+// the one errno table of src/ and bench/.
 import { constants } from 'node:os';
 
 const names = new Map<number, string>();
 for (const [name, value] of Object.entries(constants.errno)) {
   if (!names.has(value)) names.set(value, name);
 }
+
+/**
+ * The errno numbers skiff's own code tests for, from Node's table of this platform's values:
+ * never written as literals elsewhere (`n === -EAGAIN`, not `n === -11`).
+ */
+export const {
+  EPERM, ENOENT, EINTR, EIO, EAGAIN, EWOULDBLOCK, EACCES, ENOTDIR, EINVAL, EPIPE, ENOSYS,
+} = constants.errno;
 
 /** "ENOENT" for 2; "errno 999" for numbers this platform does not name. */
 export function errnoName(errno: number): string {

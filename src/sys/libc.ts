@@ -1,69 +1,16 @@
-// Every libc function skiff calls through koffi, declared once with its exact C type,
-// each wrapped so that a failure becomes a SysError naming the call, the path and the errno.
-// Only this folder and src/native/ import koffi.
-import koffi from 'koffi';
-import { errnoNumber, SysError } from './errno.js';
+// The libc calls skiffd, its launchers and its forwarder threads make, each wrapped so that a
+// failure becomes a SysError naming the call, the path and the errno. The functions are declared
+// (with their C types) in libc-handle.ts, the constants are in constants.ts (koffi-free).
+// Only src/sys/ and src/native/ import koffi.
+import { EINTR, EWOULDBLOCK, SysError } from './errno.js';
+import { c, check, raw } from './libc-handle.js';
+import {
+  EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, F_GETFL, F_SETFD, F_SETFL, LOCK_EX, LOCK_NB,
+  O_CLOEXEC, O_NOCTTY, O_NONBLOCK, O_RDWR, PR_SET_CHILD_SUBREAPER, PR_SET_NAME, P_PIDFD, SOL_SOCKET, SO_PEERCRED,
+  TIOCSWINSZ, WEXITED, WNOHANG,
+} from './constants.js';
 
-const libc = koffi.load('libc.so.6');
-
-const c = {
-  prctl: libc.func('int prctl(int option, ...)'),
-  close: libc.func('int close(int fd)'),
-  read: libc.func('long read(int fd, _Out_ uint8_t *buf, unsigned long count)'),
-  write: libc.func('long write(int fd, const uint8_t *buf, unsigned long count)'),
-  pidfd_open: libc.func('int pidfd_open(int pid, unsigned int flags)'),
-  pidfd_send_signal: libc.func('int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)'),
-  waitid: libc.func('int waitid(int idtype, int id, _Out_ uint8_t *info, int options)'),
-  epoll_create1: libc.func('int epoll_create1(int flags)'),
-  epoll_ctl: libc.func('int epoll_ctl(int epfd, int op, int fd, uint8_t *event)'),
-  epoll_wait: libc.func('int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)'),
-  eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
-  posix_openpt: libc.func('int posix_openpt(int flags)'),
-  grantpt: libc.func('int grantpt(int fd)'),
-  unlockpt: libc.func('int unlockpt(int fd)'),
-  ptsname_r: libc.func('int ptsname_r(int fd, _Out_ uint8_t *buf, unsigned long buflen)'),
-  ioctl_ptr: libc.func('int ioctl(int fd, unsigned long request, ...)'),
-  open: libc.func('int open(const char *path, int flags, ...)'),
-  fcntl: libc.func('int fcntl(int fd, int cmd, ...)'),
-  flock: libc.func('int flock(int fd, int operation)'),
-};
-
-function check(rc: number | bigint, syscall: string, path?: string): number {
-  const n = Number(rc);
-  if (n < 0) throw new SysError(syscall, koffi.errno(), path);
-  return n;
-}
-
-/** The errno left by the last koffi call on this thread. */
-export function lastErrno(): number {
-  return koffi.errno();
-}
-
-// ── constants (Linux, all architectures skiff builds for) ──
-export const O_RDONLY = 0o0;
-export const O_WRONLY = 0o1;
-export const O_RDWR = 0o2;
-export const O_NOCTTY = 0o400;
-export const O_NONBLOCK = 0o4000;
-export const O_CLOEXEC = 0o2000000;
-export const EFD_CLOEXEC = O_CLOEXEC;
-export const EFD_NONBLOCK = O_NONBLOCK;
-export const EPOLL_CLOEXEC = O_CLOEXEC;
-export const EPOLLIN = 0x001;
-export const EPOLL_CTL_ADD = 1;
-export const EPOLL_CTL_DEL = 2;
-const PR_SET_NAME = 15;
-const PR_SET_CHILD_SUBREAPER = 36;
-const P_PIDFD = 3;
-export const WEXITED = 4;
-export const WNOHANG = 1;
-const F_SETFL = 4;
-const F_SETFD = 2;
-const F_GETFL = 3;
-const TIOCSWINSZ = 0x5414;
-export const CLD_EXITED = 1;
-export const CLD_KILLED = 2;
-export const CLD_DUMPED = 3;
+export { lastErrno } from './libc-handle.js';
 
 // ── process control ──
 /** Makes this process the child subreaper: orphaned descendants are re-parented to it. */
@@ -108,8 +55,7 @@ export function close(fd: number): void {
 
 /** read(2) into buf; returns bytes read, 0 at EOF, or -errno (EAGAIN, EIO…) without throwing. */
 export function readRaw(fd: number, buf: Buffer, length = buf.length): number {
-  const n = Number(c.read(fd, buf, length));
-  return n < 0 ? -koffi.errno() : n;
+  return raw(c.read(fd, buf, length));
 }
 
 export function write(fd: number, buf: Buffer): number {
@@ -121,15 +67,12 @@ export function setNonBlocking(fd: number): void {
   check(c.fcntl(fd, F_SETFL, 'int', flags | O_NONBLOCK), 'fcntl(F_SETFL)');
 }
 
-const LOCK_EX = 2;
-const LOCK_NB = 4;
-
 /** flock(LOCK_EX|LOCK_NB): true if taken, false if another open file description holds it. */
 export function tryLockExclusive(fd: number, path: string): boolean {
-  if (Number(c.flock(fd, LOCK_EX | LOCK_NB)) === 0) return true;
-  const err = koffi.errno();
-  if (err === errnoNumber('EWOULDBLOCK')) return false;
-  throw new SysError('flock', err, path);
+  const rc = raw(c.flock(fd, LOCK_EX | LOCK_NB));
+  if (rc === 0) return true;
+  if (rc === -EWOULDBLOCK) return false;
+  throw new SysError('flock', -rc, path);
 }
 
 /** Lets `fd` survive execve: only the test suite's canary fd wants this (see src/workers/launcher.ts). */
@@ -174,24 +117,20 @@ function decodeEvents(buf: Buffer, n: number): EpollEvent[] {
 
 /** epoll_wait in the calling thread (timeout ms; -1 = forever). EINTR yields no events. */
 export function epollWait(epfd: number, buf: Buffer, timeoutMs: number): EpollEvent[] {
-  const n = Number(c.epoll_wait(epfd, buf, Math.floor(buf.length / EPOLL_EVENT_SIZE), timeoutMs));
-  if (n < 0) {
-    const e = koffi.errno();
-    if (e === 4 /* EINTR */) return [];
-    throw new SysError('epoll_wait', e);
-  }
+  const n = raw(c.epoll_wait(epfd, buf, Math.floor(buf.length / EPOLL_EVENT_SIZE), timeoutMs));
+  if (n === -EINTR) return [];
+  if (n < 0) throw new SysError('epoll_wait', -n);
   return decodeEvents(buf, n);
 }
 
 /** epoll_wait on libuv's thread pool, so the event loop keeps running meanwhile. */
 export function epollWaitAsync(epfd: number, buf: Buffer, timeoutMs: number): Promise<EpollEvent[]> {
   return new Promise((resolve, reject) => {
-    c.epoll_wait.async(epfd, buf, Math.floor(buf.length / EPOLL_EVENT_SIZE), timeoutMs, (err: unknown, n: number) => {
+    c.epoll_wait.async(epfd, buf, Math.floor(buf.length / EPOLL_EVENT_SIZE), timeoutMs, (err: unknown, rc: number) => {
       if (err) return reject(err as Error);
-      if (n < 0) {
-        const e = koffi.errno();
-        return e === 4 ? resolve([]) : reject(new SysError('epoll_wait', e));
-      }
+      const n = raw(rc);
+      if (n === -EINTR) return resolve([]);
+      if (n < 0) return reject(new SysError('epoll_wait', -n));
       resolve(decodeEvents(buf, n));
     });
   });
@@ -239,40 +178,28 @@ export function setWindowSize(fd: number, rows: number, cols: number): void {
   const ws = Buffer.alloc(8);
   ws.writeUInt16LE(rows, 0);
   ws.writeUInt16LE(cols, 2);
-  check(c.ioctl_ptr(fd, TIOCSWINSZ, 'uint8_t *', ws), 'ioctl(TIOCSWINSZ)', `fd ${fd}`);
+  check(c.ioctl(fd, TIOCSWINSZ, 'uint8_t *', ws), 'ioctl(TIOCSWINSZ)', `fd ${fd}`);
 }
 
 // ── resource limits ──
-const rl = {
-  getrlimit: libc.func('int getrlimit(int resource, _Out_ uint64_t *rlim)'),
-  setrlimit: libc.func('int setrlimit(int resource, const uint64_t *rlim)'),
-};
-export const RLIMIT_NOFILE = 7;
-
 /** Raises the soft limit of a resource to its hard limit; returns the new soft limit. */
 export function raiseSoftLimit(resource: number): number {
   const lim = new BigUint64Array(2);
-  check(rl.getrlimit(resource, lim), 'getrlimit');
+  check(c.getrlimit(resource, lim), 'getrlimit');
   if (lim[0] !== lim[1]) {
     lim[0] = lim[1]!;
-    check(rl.setrlimit(resource, lim), 'setrlimit');
+    check(c.setrlimit(resource, lim), 'setrlimit');
   }
   return Number(lim[0]);
 }
 
 // ── peer credentials of a unix socket ──
-const sock = {
-  getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)'),
-};
-const SOL_SOCKET = 1;
-const SO_PEERCRED = 17;
-
 export interface PeerCredentials { pid: number; uid: number; gid: number }
 
 /** Who is at the other end of a connected unix socket, as the kernel saw it at connect(). */
 export function peerCredentials(fd: number): PeerCredentials {
   const cred = Buffer.alloc(12);
   const len = [12];
-  check(sock.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, len), 'getsockopt(SO_PEERCRED)', `fd ${fd}`);
+  check(c.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, len), 'getsockopt(SO_PEERCRED)', `fd ${fd}`);
   return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
 }

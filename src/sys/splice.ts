@@ -1,45 +1,8 @@
-// The pipe and splice calls the console forwarder needs, declared once with their exact
-// C types. Set-up calls throw SysError; the hot-path calls (splice, tee, read/write on
-// non-blocking fds) return -errno instead, because EAGAIN is their normal way to say "not now".
-import koffi from 'koffi';
-import { SysError } from './errno.js';
-
-const libc = koffi.load('libc.so.6');
-
-const c = {
-  pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
-  // The offsets are loff_t *; the forwarder passes null (use and advance the file position).
-  splice: libc.func('long splice(int fd_in, void *off_in, int fd_out, void *off_out, unsigned long len, unsigned int flags)'),
-  tee: libc.func('long tee(int fd_in, int fd_out, unsigned long len, unsigned int flags)'),
-  fcntl: libc.func('int fcntl(int fd, int cmd, ...)'),
-  ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)'),
-  write: libc.func('long write(int fd, const uint8_t *buf, unsigned long count)'),
-  lseek: libc.func('int64_t lseek(int fd, int64_t offset, int whence)'),
-};
-
-export const SPLICE_F_MOVE = 1;
-export const SPLICE_F_NONBLOCK = 2;
-export const EAGAIN = 11;
-export const EIO = 5;
-export const EPERM = 1;
-export const EINTR = 4;
-export const EINVAL = 22;
-export const EPIPE = 32;
-const F_SETPIPE_SZ = 1031;
-const F_GETPIPE_SZ = 1032;
-const FIONREAD = 0x541b;
-const SEEK_END = 2;
-
-function check(rc: number | bigint, syscall: string, path?: string): number {
-  const n = Number(rc);
-  if (n < 0) throw new SysError(syscall, koffi.errno(), path);
-  return n;
-}
-
-function raw(rc: number | bigint): number {
-  const n = Number(rc);
-  return n < 0 ? -koffi.errno() : n;
-}
+// The pipe and splice calls the console forwarder needs (declared in libc-handle.ts). Set-up
+// calls throw SysError; the hot-path calls (splice, tee, read/write on non-blocking fds)
+// return -errno instead, because EAGAIN is their normal way to say "not now".
+import { c, check, raw } from './libc-handle.js';
+import { FIONREAD, F_GETPIPE_SZ, F_SETPIPE_SZ, SEEK_END } from './constants.js';
 
 export interface Pipe {
   read: number;

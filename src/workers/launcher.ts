@@ -3,7 +3,7 @@
 import { openSync } from 'node:fs';
 import { StartError, startContainer } from './start.js';
 import type { FromLauncher, ToLauncher } from './protocol.js';
-import { assertNever } from '../native/plan-format.js';
+import { unreachable } from '../api/unreachable.js';
 import { nativePlanVersion } from '../native/launch.js';
 import { clearCloseOnExec } from '../sys/libc.js';
 
@@ -28,7 +28,23 @@ function handle(msg: ToLauncher): void {
       return;
     }
     default:
-      assertNever(msg.type as never);
+      unreachable(msg.type, 'launcher IPC: type of a message from skiffd');
+  }
+}
+
+/**
+ * A message this launcher does not know (skiffd and the launcher built from different sources)
+ * fails the start it belongs to with its own error, so that skiffd reports the IPC problem and
+ * does not wait for a reply; one without an id cannot be answered and is only logged.
+ */
+function onMessage(m: unknown): void {
+  try {
+    handle(m as ToLauncher);
+  } catch (err) {
+    const message = (err as Error).message;
+    const id = (m as { id?: unknown } | null)?.id;
+    if (typeof id === 'number') send({ type: 'failed', id, failure: { message, exitCode: 125 } });
+    else process.stderr.write(`skiff-launcher ${index}: ${message}\n`);
   }
 }
 
@@ -43,6 +59,6 @@ if (!process.send) {
   process.exit(2);
 }
 nativePlanVersion(); // load the library now, not on the first start
-process.on('message', (m) => handle(m as ToLauncher));
+process.on('message', onMessage);
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready' });

@@ -3,6 +3,7 @@
 import type { ContainerSpec } from '../spec/container.js';
 import { DEFAULT_PATH } from '../spec/container.js';
 import { capabilityMask, resolveCapabilities } from '../spec/capabilities.js';
+import { unreachable } from '../api/unreachable.js';
 import { seccompOps } from './seccomp-compile.js';
 import { below, type HostAlias } from './host-mounts.js';
 import {
@@ -10,6 +11,7 @@ import {
   MASK_DIRECTORY, MASK_OPTIONAL, MS_PRIVATE, MS_RDONLY, MS_REC, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFREG,
   type Op, type Plan,
 } from '../native/plan-format.js';
+import { O_APPEND, O_CREAT, O_NOCTTY, O_NOFOLLOW, O_PATH, O_RDWR, O_WRONLY } from '../sys/constants.js';
 
 /** Where the container's stdio goes. A pty is the normal case (the console forwarder keeps its master). */
 export type LaunchConsole =
@@ -36,18 +38,10 @@ const WORKDIR = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 /** skiff's own mount points (/proc, /dev, /sys…): no symlinks at all, so a rootfs cannot redirect them. */
 const SYSTEM = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
 
-const O_RDWR = 0o2;
-const O_WRONLY = 0o1;
-const O_NOCTTY = 0o400;
-const O_APPEND = 0o2000;
-const O_CREAT = 0o100;
-
 const CONSOLE_REG = 0;
 const STDIN_REG = 1;
 /** The container's /dev/null, verified, as the source of every masked file. */
 const MASK_REG = 2;
-const O_PATH = 0o10000000;
-const O_NOFOLLOW = 0o400000;
 
 /**
  * What the container must not see or change of the host's kernel, as Docker's defaults have it.
@@ -209,10 +203,8 @@ function stdioOps(console: LaunchConsole): Op[] {
         { what: 'output on stdout', op: 'dup2', register: console.kind === 'file' ? CONSOLE_REG : STDIN_REG, fd: 1 },
         { what: 'output on stderr', op: 'dup2', register: console.kind === 'file' ? CONSOLE_REG : STDIN_REG, fd: 2 },
       ];
-    default: {
-      const never: never = console;
-      throw new Error(`unknown console ${JSON.stringify(never)}`);
-    }
+    default:
+      return unreachable(console, 'plan: console kind');
   }
 }
 

@@ -26,40 +26,26 @@
 //   `jeq nr` + `ja block` per syscall in the leaves, each leaf ending in `ret default`;
 //   a block per syscall with conditional rules: its comparisons, short jumps within the block;
 //   one `ret` per distinct action, shared by every syscall whose rule is unconditional.
-import { errnoNumber } from '../sys/errno.js';
 import { release } from 'node:os';
+import { EPERM, ENOSYS } from '../sys/errno.js';
 import { CAPABILITY_NUMBERS } from '../spec/capabilities.js';
 import { SECCOMP_FLAGS, type SeccompAction, type SeccompArg, type SeccompFilter, type SeccompProfileSpec, type U64 } from '../spec/seccomp-profile.js';
 import { SYSCALLS_X86_64 } from '../spec/syscalls-x86_64.js';
 import type { Op } from '../native/plan-format.js';
 import type { ContainerSpec } from '../spec/container.js';
+import { unreachable } from '../api/unreachable.js';
 import {
-  AUDIT_ARCH_X86_64, BPF_JEQ_K, BPF_JGE_K, BPF_LD_W_ABS, BPF_RET_K, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO,
-  SECCOMP_RET_KILL_PROCESS, X32_SYSCALL_BIT, defaultSeccompFilter, encodeFilter, type BpfInsn,
-} from './seccomp.js';
+  AUDIT_ARCH_X86_64, BPF_ALU_AND_K, BPF_JEQ_K, BPF_JGE_K, BPF_JGT_K, BPF_MAXINSNS, OFF_ARCH, OFF_NR, SECCOMP_RET_ALLOW,
+  SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_KILL_THREAD, SECCOMP_RET_LOG, SECCOMP_RET_TRAP, X32_SYSCALL_BIT,
+  argHi, argLo, assemble, encodeFilter, ld, ret, type Asm, type BpfInsn,
+} from './bpf.js';
+import { defaultSeccompFilter } from './seccomp.js';
 
-export const BPF_JA = 0x05;
-export const BPF_JGT_K = 0x25;
-export const BPF_ALU_AND_K = 0x54;
-/** The kernel's limit on a classic BPF program (linux/filter.h). */
-export const BPF_MAXINSNS = 4096;
-
-export const SECCOMP_RET_KILL_THREAD = 0x00000000;
-export const SECCOMP_RET_TRAP = 0x00030000;
-export const SECCOMP_RET_LOG = 0x7ffc0000;
-const EPERM = errnoNumber('EPERM');
-const ENOSYS = errnoNumber('ENOSYS');
 /** The highest syscall number the table knows. */
 export const LAST_NR = Math.max(...Object.values(SYSCALLS_X86_64));
 
 /** The Go architecture name Docker matches includes/excludes arches against on this machine. */
 export const PROFILE_ARCH = 'amd64';
-
-// struct seccomp_data: nr, arch, instruction pointer, then six u64 args, little-endian (low word first)
-const OFF_NR = 0;
-const OFF_ARCH = 4;
-const argLo = (i: number): number => 16 + 8 * i;
-const argHi = (i: number): number => 16 + 8 * i + 4;
 
 export class SeccompCompileError extends Error {
   constructor(source: string, reason: string) {
@@ -91,6 +77,7 @@ export function actionValue(action: SeccompAction, errnoRet: number | null): num
     case 'SCMP_ACT_KILL_PROCESS': return SECCOMP_RET_KILL_PROCESS;
     case 'SCMP_ACT_TRAP': return SECCOMP_RET_TRAP;
     case 'SCMP_ACT_LOG': return SECCOMP_RET_LOG;
+    default: return unreachable(action, 'seccomp profile action');
   }
 }
 
@@ -121,43 +108,6 @@ function applies(includes: SeccompFilter, excludes: SeccompFilter, caps: Readonl
 interface Conditional { args: SeccompArg[]; ret: number }
 interface SyscallRules { conditional: Conditional[]; unconditional: { ret: number; rule: number } | null }
 
-// --- a tiny assembler: labels, short conditional jumps (checked), and `ja` for anything far ---
-type Target = number | string;
-type Asm =
-  | { code: number; k: number; jt?: Target; jf?: Target }
-  | { ja: string }
-  | { label: string };
-
-function assemble(prog: readonly Asm[]): BpfInsn[] {
-  const at = new Map<string, number>();
-  let n = 0;
-  for (const a of prog) {
-    if ('label' in a) {
-      if (at.has(a.label)) throw new Error(`seccomp compiler: label ${a.label} defined twice`);
-      at.set(a.label, n);
-    } else n++;
-  }
-  const out: BpfInsn[] = [];
-  for (const a of prog) {
-    if ('label' in a) continue;
-    const pc = out.length;
-    const offset = (t: Target | undefined, limit: number): number => {
-      if (t === undefined) return 0;
-      if (typeof t === 'number') return t;
-      const target = at.get(t);
-      if (target === undefined) throw new Error(`seccomp compiler: unknown label ${t}`);
-      const off = target - pc - 1;
-      if (off < 0 || off > limit) throw new Error(`seccomp compiler: jump to ${t} out of range (${off})`);
-      return off;
-    };
-    if ('ja' in a) out.push({ code: BPF_JA, jt: 0, jf: 0, k: offset(a.ja, 0xffffffff) });
-    else out.push({ code: a.code, k: a.k >>> 0, jt: offset(a.jt, 255), jf: offset(a.jf, 255) });
-  }
-  return out;
-}
-
-const ld = (off: number): Asm => ({ code: BPF_LD_W_ABS, k: off });
-const ret = (k: number): Asm => ({ code: BPF_RET_K, k });
 const halves = (v: U64): [number, number] => {
   const n = BigInt(v);
   return [Number(n >> 32n), Number(n & 0xffffffffn)];
@@ -192,6 +142,8 @@ function compare(a: SeccompArg, fail: string, id: string): Asm[] {
       };
       return [...half(argHi(a.index), hi, dhi), ...half(argLo(a.index), lo, dlo)];
     }
+    default:
+      return unreachable(a.op, 'seccomp profile comparison');
   }
 }
 

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { LaunchError, launch } from '../native/launch.js';
 import type { Plan } from '../native/plan-format.js';
 import type { ContainerSpec } from '../spec/container.js';
-import { SysError } from '../sys/errno.js';
+import { EACCES, ENOTDIR, SysError } from '../sys/errno.js';
 import { buildPlan, type LaunchConsole } from './plan.js';
 import { below, readHostAliases, type HostAlias } from './host-mounts.js';
 
@@ -51,7 +51,7 @@ function checkDirectory(path: string, field: string): void {
     throw new StartError({ message: `${field} \`${path}\`: ${e.code ?? 'error'} (stat)`, field, errno: -(e.errno ?? 0), code: e.code ?? 'EIO', exitCode: 125 });
   }
   if (!st.isDirectory()) {
-    throw new StartError({ message: `${field} \`${path}\` is not a directory`, field, code: 'ENOTDIR', errno: 20, exitCode: 125 });
+    throw new StartError({ message: `${field} \`${path}\` is not a directory`, field, code: 'ENOTDIR', errno: ENOTDIR, exitCode: 125 });
   }
 }
 
@@ -78,7 +78,7 @@ function refuseHidden(path: string, field: string, hidden: readonly HostAlias[])
   }
   const hit = hidden.find((a) => below(real, a.path) !== null);
   if (hit) {
-    throw new StartError({ message: `${field} \`${path}\` is inside skiffd's state directory \`${hit.path}\`, which no container may see`, field, code: 'EACCES', errno: 13, exitCode: 125 });
+    throw new StartError({ message: `${field} \`${path}\` is inside skiffd's state directory \`${hit.path}\`, which no container may see`, field, code: 'EACCES', errno: EACCES, exitCode: 125 });
   }
 }
 

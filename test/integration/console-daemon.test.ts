@@ -1,11 +1,8 @@
 // Consoles at scale inside skiffd: 500 consoles on 2 forwarder threads, one of them flooding,
 // while the API keeps answering; console counters in inspect and /metrics.
 import { expect } from 'chai';
+import { percentile } from '../../src/api/stats.js';
 import { until, useDaemon } from '../support/daemon.js';
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
-}
 
 describe('consoles in skiffd at scale', function () {
   this.timeout(180_000);

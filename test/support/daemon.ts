@@ -1,11 +1,11 @@
 // A real skiffd for integration tests: its own socket and state dir in a temp dir, driven
 // through the CLI (bin/skiff.js), the HTTP API, or the docker command line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { TempDirs } from './tmp.js';
-import { childPids } from './leaks.js';
+import { childPids, cmdline, fdTargets, isZombie, mountinfoLines } from '../../src/sys/proc.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const SKIFFD = join(ROOT, 'dist/src/main/skiffd-main.js');
@@ -103,11 +103,7 @@ export class TestDaemon {
   }
 
   isLauncher(pid: number): boolean {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('skiff-launcher');
-    } catch {
-      return false;
-    }
+    return cmdline(pid)?.startsWith('skiff-launcher') ?? false;
   }
 
   /**
@@ -116,15 +112,8 @@ export class TestDaemon {
    * children and grandchildren (launchers, their children), and the entries of its state dir.
    */
   view(): DaemonView {
-    const fdDir = `/proc/${this.pid}/fd`;
-    const fds = readdirSync(fdDir).map((fd) => {
-      try {
-        return readlinkSync(`${fdDir}/${fd}`).replace(/\[\d+\]$/, '');
-      } catch {
-        return '(closed while listing)';
-      }
-    }).sort();
-    const mounts = readFileSync(`/proc/${this.pid}/mountinfo`, 'utf8').trim().split('\n').map((l) => l.split(' ').slice(2).join(' ')).sort();
+    const fds = fdTargets(this.pid).map(({ target }) => target.replace(/\[\d+\]$/, '')).sort();
+    const mounts = (mountinfoLines(this.pid) ?? []).map((l) => l.split(' ').slice(2).join(' ')).sort();
     const processes = childPids(this.pid);
     for (const p of [...processes]) processes.push(...childPids(p));
     const state: string[] = [];
@@ -151,14 +140,7 @@ export class TestDaemon {
   }
 
   zombies(): number[] {
-    return childPids(this.pid).filter((p) => {
-      try {
-        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-        return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-      } catch {
-        return false;
-      }
-    });
+    return childPids(this.pid).filter(isZombie);
   }
 
   /** Stops skiffd with SIGTERM (containers outlive it; remove them first) and waits for it. */

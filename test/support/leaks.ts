@@ -1,9 +1,13 @@
 // The leak checker: what a start must leave exactly as it found it in the test process —
 // its mounts, its open fds, its child processes — and, for the directories given, their trees.
 //   const before = snapshotHost([rootfs, rootMount]); …start fails…; await assertHostUnchanged(before);
-import { readdirSync, readFileSync, readlinkSync, lstatSync } from 'node:fs';
+import { readdirSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { childPids, fdTargets, mountinfoLines } from '../../src/sys/proc.js';
+
+/** Pids of a process's children (zombies included): the one reader, src/sys/proc.ts. */
+export { childPids };
 
 export interface HostSnapshot {
   /** /proc/self/mountinfo without the mount ids, one line per mount */
@@ -17,36 +21,12 @@ export interface HostSnapshot {
 }
 
 function mounts(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n');
+  return mountinfoLines('self') ?? [];
 }
 
 function fds(): string[] {
   // readdir itself holds one fd while it runs; it is the same one in every snapshot.
-  return readdirSync('/proc/self/fd').map((fd) => {
-    try {
-      return `${fd} -> ${readlinkSync(`/proc/self/fd/${fd}`)}`;
-    } catch {
-      return `${fd} (closed while listing)`; // differs from the next look, which settles it
-    }
-  }).sort();
-}
-
-/** Pids of this process's children (including zombies), from /proc/<pid>/stat. */
-export function childPids(parent = process.pid): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so parse from the last ')'.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === parent) out.push(Number(e));
-  }
-  return out.sort((a, b) => a - b);
+  return fdTargets('self').map(({ fd, target }) => `${fd} -> ${target}`);
 }
 
 function tree(root: string): string[] {
@@ -64,7 +44,7 @@ function tree(root: string): string[] {
 }
 
 export function snapshotHost(dirs: string[] = []): HostSnapshot {
-  return { mounts: mounts(), fds: fds(), children: childPids(), trees: new Map(dirs.map((d) => [d, tree(d)])) };
+  return { mounts: mounts(), fds: fds(), children: childPids(process.pid), trees: new Map(dirs.map((d) => [d, tree(d)])) };
 }
 
 function same(a: HostSnapshot, b: HostSnapshot): boolean {

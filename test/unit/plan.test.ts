@@ -8,7 +8,8 @@ import {
 } from '../../src/native/plan-format.js';
 import { DEFAULT_PATH, validateSpec } from '../../src/spec/container.js';
 import { buildPlan, execCandidates, type LaunchConsole, type LaunchContext } from '../../src/workers/plan.js';
-import { defaultSeccompFilter, encodeFilter } from '../../src/workers/seccomp.js';
+import { defaultSeccompFilter } from '../../src/workers/seccomp.js';
+import { encodeFilter } from '../../src/workers/bpf.js';
 
 const M = '/var/lib/skiff/root';
 const IN_ROOT = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;

@@ -18,12 +18,13 @@ import {
 } from '../../src/spec/seccomp-profile.js';
 import { SYSCALLS_X86_64 } from '../../src/spec/syscalls-x86_64.js';
 import {
-  actionValue, BPF_MAXINSNS, compileSeccompProfile, LAST_NR, SeccompCompileError, seccompOps, type CompileOptions,
+  actionValue, compileSeccompProfile, LAST_NR, SeccompCompileError, seccompOps, type CompileOptions,
 } from '../../src/workers/seccomp-compile.js';
 import {
-  AUDIT_ARCH_X86_64, defaultSeccompFilter, encodeFilter, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS,
+  AUDIT_ARCH_X86_64, BPF_MAXINSNS, encodeFilter, runFilter, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS,
   X32_SYSCALL_BIT, type BpfInsn,
-} from '../../src/workers/seccomp.js';
+} from '../../src/workers/bpf.js';
+import { defaultSeccompFilter } from '../../src/workers/seccomp.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/seccomp-docker-default.json', import.meta.url));
 const SRC = '/x/p.json';
@@ -36,38 +37,9 @@ const AUDIT_ARCH_I386 = 0x40000003;
 const NR = SYSCALLS_X86_64;
 const U64 = (1n << 64n) - 1n;
 
-/** A strict classic BPF interpreter for the opcodes a seccomp filter may use. */
+/** What the filter answers, through the strict interpreter of src/workers/bpf.ts. */
 function run(insns: readonly BpfInsn[], nr: number, args: readonly bigint[] = [], arch = AUDIT_ARCH_X86_64): number {
-  expect(insns.length).to.be.within(1, BPF_MAXINSNS);
-  const data = Buffer.alloc(64);
-  data.writeInt32LE(nr | 0, 0);
-  data.writeUInt32LE(arch, 4);
-  args.forEach((a, i) => data.writeBigUInt64LE(BigInt.asUintN(64, a), 16 + 8 * i));
-  let acc = 0;
-  let pc = 0;
-  for (let steps = 0; steps <= insns.length; steps++) {
-    const f = insns[pc];
-    if (f === undefined) throw new Error(`pc ${pc} is outside the program (${insns.length})`);
-    expect(f.jt).to.be.within(0, 255);
-    expect(f.jf).to.be.within(0, 255);
-    const jump = (cond: boolean): number => pc + 1 + (cond ? f.jt : f.jf);
-    switch (f.code) {
-      case 0x20: // ld [k]
-        if (f.k % 4 !== 0 || f.k > 60) throw new Error(`ld [${f.k}] is not a word of seccomp_data`);
-        acc = data.readUInt32LE(f.k);
-        pc++;
-        break;
-      case 0x54: acc = (acc & f.k) >>> 0; pc++; break; // and #k
-      case 0x05: pc = pc + 1 + f.k; break; // ja
-      case 0x15: pc = jump(acc === f.k); break;
-      case 0x25: pc = jump(acc > f.k); break;
-      case 0x35: pc = jump(acc >= f.k); break;
-      case 0x45: pc = jump(((acc & f.k) >>> 0) !== 0); break;
-      case 0x06: return f.k;
-      default: throw new Error(`opcode 0x${f.code.toString(16)} at ${pc}`);
-    }
-  }
-  throw new Error('the program did not return');
+  return runFilter(insns, { nr, arch, args });
 }
 
 /** parse → validate, expecting this exact error. */

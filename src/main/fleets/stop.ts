@@ -1,6 +1,6 @@
 // Stopping and removing one fleet container, for `fleet down` and for the reconciler's
 // replacements and removals.
-import { readFileSync } from 'node:fs';
+import { liveStartTime, statusField } from '../../sys/proc.js';
 import { NotFound } from '../lifecycle/errors.js';
 import { signalNumber } from '../lifecycle/signals.js';
 import type { Supervisor } from '../lifecycle/supervisor.js';
@@ -14,14 +14,8 @@ import { isActive } from '../lifecycle/states.js';
  * die of the SIGKILL anyway, so waiting for it is waiting for nothing.
  */
 export function catchesSignal(pid: number, signal: string): boolean {
-  let status: string;
-  try {
-    status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return false; // gone: nothing to wait for
-  }
-  const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
-  if (caught === undefined) return true; // unknown: be polite and use the grace period
+  const caught = statusField(pid, 'SigCgt');
+  if (caught === null) return liveStartTime(pid) !== null; // gone: nothing to wait for; unknown: be polite
   const n = signalNumber(signal);
   return (BigInt(`0x${caught}`) >> BigInt(n - 1)) & 1n ? true : false;
 }

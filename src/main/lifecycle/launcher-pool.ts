@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FromLauncher, ToLauncher } from '../../workers/protocol.js';
 import { StartError, type StartRequest } from '../../workers/start.js';
-import { assertNever } from '../../native/plan-format.js';
+import { unreachable } from '../../api/unreachable.js';
 
 interface Slot {
   index: number;
@@ -85,7 +85,7 @@ export class LauncherPool {
           return;
         }
         default:
-          assertNever(m);
+          unreachable(m, `launcher IPC: message from launcher worker ${index}`);
       }
     });
     child.on('exit', (code, signal) => {
@@ -144,10 +144,17 @@ export class LauncherPool {
     });
   }
 
-  close(): void {
+  /**
+   * Stops every worker (SIGTERM). The promise settles once all have exited and been reaped;
+   * skiffd need not wait for it, the start benchmark does (a reaped worker's CPU time then
+   * counts in getrusage(RUSAGE_CHILDREN)).
+   */
+  close(): Promise<void> {
     this.closed = true;
-    for (const s of this.slots) {
+    return Promise.all(this.slots.map((s) => new Promise<void>((resolve) => {
+      if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve();
+      s.child.once('exit', () => resolve());
       s.child.kill('SIGTERM');
-    }
+    }))).then(() => undefined);
   }
 }

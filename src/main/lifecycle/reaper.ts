@@ -3,9 +3,10 @@
 // epoll set waited on in libuv's thread pool; never waitpid(-1), which would steal the
 // statuses of the children libuv itself spawned (the launcher workers).
 import {
-  CLD_DUMPED, CLD_EXITED, CLD_KILLED, EPOLLIN, EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollDel, epollWaitAsync,
+  EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollDel, epollWaitAsync,
   eventfd, eventfdDrain, eventfdSignal, pidfdOpen, pidfdSendSignal, setChildSubreaper, waitPidfd,
 } from '../../sys/libc.js';
+import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, EPOLLIN } from '../../sys/constants.js';
 import { SysError } from '../../sys/errno.js';
 
 export interface ExitStatus {

@@ -3,7 +3,7 @@
 // domain errors (errors.ts); the API layer alone turns them into HTTP statuses.
 import PQueue from 'p-queue';
 import { validateSpec, type ContainerSpec } from '../../spec/container.js';
-import { procStartTime } from '../../sys/proc.js';
+import { liveStartTime } from '../../sys/proc.js';
 import { StartError, type StartRequest } from '../../workers/start.js';
 import type { LaunchConsole } from '../../workers/plan.js';
 import type { EventBus } from '../events.js';
@@ -103,7 +103,7 @@ export class Supervisor {
       r.spec = { ...validateSpec({ name: r.spec.name, command: r.spec.command }), ...r.spec };
       this.records.set(r.name, r);
       if (!isActive(r)) continue;
-      const alive = r.pid !== null && r.pidStartTime !== null && procStartTime(r.pid) === r.pidStartTime;
+      const alive = r.pid !== null && r.pidStartTime !== null && liveStartTime(r.pid) === r.pidStartTime;
       if (alive && r.status === 'running') {
         try {
           this.watch(r, this.o.reaper.watch(r.pid!));
@@ -211,7 +211,7 @@ export class Supervisor {
       }
       transition(r, 'running');
       r.pid = pid;
-      r.pidStartTime = procStartTime(pid);
+      r.pidStartTime = liveStartTime(pid);
       r.exitCode = null;
       r.signal = null;
       r.startedAt = new Date().toISOString();
