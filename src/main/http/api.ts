@@ -3,7 +3,8 @@
 // additions (fleets, metrics) live beside them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CreateError, specFromCreateBody } from '../docker/create.js';
+import { acceptCreate } from '../docker/accept.js';
+import { CreateError } from '../docker/create.js';
 import { toInspect, toListEntry } from '../docker/shape.js';
 import { ApiError, type Supervisor, type WaitCondition } from '../lifecycle/supervisor.js';
 import type { EventBus } from '../events.js';
@@ -204,7 +205,7 @@ export class Api {
       return send(res, 200, list.map(toListEntry));
     }
     if (path === '/containers/create' && method === 'POST') {
-      const { spec, autoRemove } = specFromCreateBody(await readJson(req), q.get('name'));
+      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'));
       const r = await sup.create(spec, { autoRemove });
       return send(res, 201, { Id: r.id, Warnings: [] });
     }
