@@ -224,6 +224,11 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
   const capAdd = strList(host.CapAdd, 'HostConfig.CapAdd');
   const capDrop = strList(host.CapDrop, 'HostConfig.CapDrop');
   if (capAdd || capDrop) input.capabilities = { add: capAdd ?? [], drop: capDrop ?? [] };
+  // The host's root is read-only, as ReadonlyRootfs asks; a directory or an image is writable.
+  const readOnlyRoot = image === 'host' && (typeof skiff.Rootfs !== 'string' || skiff.Rootfs === 'host');
+  if (optBool(host.ReadonlyRootfs, 'HostConfig.ReadonlyRootfs') && !readOnlyRoot) {
+    throw new CreateError('HostConfig.ReadonlyRootfs', 'HostConfig.ReadonlyRootfs true is not supported by skiff for a rootfs directory or an image (only the host\'s root is read-only)');
+  }
   if (image === 'host') {
     if (typeof skiff.Rootfs === 'string') input.rootfs = skiff.Rootfs;
   } else if (image.startsWith('/')) {

@@ -74,7 +74,6 @@ const HOST: Record<string, Unsupported> = {
   OomScoreAdj: { why: 'skiff leaves the OOM score as the init inherits it' },
   ShmSize: { accepts: [64 << 20], why: 'every container\'s /dev/shm is a 64 MiB tmpfs (67108864)' },
   Isolation: { accepts: ['default'], why: 'Linux containers have no isolation modes' },
-  ReadonlyRootfs: { why: 'skiff\'s root is the host\'s read-only / or a writable directory or image' },
   MaskedPaths: { why: 'skiff masks a fixed set of paths (Docker\'s defaults)' },
   ReadonlyPaths: { why: 'skiff makes a fixed set of paths read-only (Docker\'s defaults)' },
   Init: { why: 'the command runs as PID 1 with no init in front of it' },
@@ -100,7 +99,7 @@ const READ_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'Ho
 /** Known fields with nothing to honour: attach and stdin flags (how a client attaches, not what runs), build-time fields. */
 const NO_EFFECT_TOP = new Set(['AttachStdin', 'AttachStdout', 'AttachStderr', 'OpenStdin', 'StdinOnce', 'OnBuild', 'Shell',
   'ArgsEscaped', 'ExposedPorts', 'NetworkingConfig', 'platform']);
-const READ_HOST = new Set(['Binds', 'Tmpfs', 'Mounts', 'NetworkMode', 'RestartPolicy', 'AutoRemove', 'SecurityOpt', 'CapAdd',
+const READ_HOST = new Set(['ReadonlyRootfs', 'Binds', 'Tmpfs', 'Mounts', 'NetworkMode', 'RestartPolicy', 'AutoRemove', 'SecurityOpt', 'CapAdd',
   'CapDrop', 'LogConfig']);
 /** ContainerIDFile is written by the client; ConsoleSize is the client's terminal, applied by its resize call. */
 const NO_EFFECT_HOST = new Set(['ContainerIDFile', 'ConsoleSize']);

@@ -5,7 +5,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { acceptCreate } from '../docker/accept.js';
 import { CreateError } from '../docker/create.js';
-import { toInspect, toListEntry } from '../docker/shape.js';
+import { streamEvents } from '../docker/events.js';
+import { listContainers } from '../docker/list.js';
+import { logPath, toInspect } from '../docker/shape.js';
 import { ApiError, type Supervisor, type WaitCondition } from '../lifecycle/supervisor.js';
 import type { EventBus } from '../events.js';
 import type { Metrics } from '../metrics.js';
@@ -200,9 +202,7 @@ export class Api {
     }
     if (path === '/events' && method === 'GET') return this.events(q, req, res);
     if (path === '/containers/json' && method === 'GET') {
-      const all = flag(q, 'all');
-      const list = sup.list().filter((r) => all || r.status === 'running').sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-      return send(res, 200, list.map(toListEntry));
+      return send(res, 200, listContainers(sup.list(), q));
     }
     if (path === '/containers/create' && method === 'POST') {
       const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'));
@@ -217,7 +217,7 @@ export class Api {
       case 'GET json': {
         const r = sup.get(ref);
         const consoles = this.d.consoles ? await this.d.consoles.counters(r.id).catch(() => undefined) : undefined;
-        return send(res, 200, toInspect(r, consoles ? { console: consoles } : {}));
+        return send(res, 200, toInspect(r, { ...(consoles ? { console: consoles } : {}), logPath: logPath(r.spec, sup.stateDir(r.name)) }));
       }
       case 'POST start': {
         const r = sup.get(ref);
@@ -344,16 +344,7 @@ export class Api {
   }
 
   private events(q: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
-    const since = q.get('since');
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION });
-    res.flushHeaders();
-    const unsubscribe = this.d.events.subscribe(since === null ? null : Number(since), (ev) => res.write(`${JSON.stringify(ev)}\n`));
-    const until = q.get('until');
-    if (until !== null) {
-      const ms = Math.max(0, Number(until) * 1000 - Date.now());
-      setTimeout(() => { unsubscribe(); res.end(); }, ms);
-    }
-    req.on('close', unsubscribe);
+    streamEvents(this.d.events, q, req, res, API_VERSION);
   }
 }
 
