@@ -1,11 +1,13 @@
 // Installs what the test suite and benchmarks use from Debian's packages, once:
-// busybox-static (a tiny rootfs for image tests), runc and crun (benchmark references).
+// busybox-static (a tiny rootfs for image tests), python3-docker (docker-py, a real client of
+// the Docker API), runc and crun (benchmark references).
 // Runs before `npm test`; never needs to be done by hand.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const wanted = [
   { pkg: 'busybox-static', file: '/bin/busybox', required: true },
+  { pkg: 'python3-docker', file: '/usr/lib/python3/dist-packages/docker/__init__.py', required: true },
   { pkg: 'runc', file: '/usr/sbin/runc', required: false },
   { pkg: 'crun', file: '/usr/bin/crun', required: false },
   { pkg: 'hyperfine', file: '/usr/bin/hyperfine', required: false },

@@ -22,7 +22,8 @@ export class EventBus {
     this.emitter.setMaxListeners(0);
   }
 
-  emit(action: string, c: { id: string; name: string; image: string }, attributes: Record<string, string> = {}): void {
+  /** Docker's attributes: the container's labels, then its name and image, then the action's own (exitCode, signal). */
+  emit(action: string, c: { id: string; name: string; image: string; labels?: Record<string, string> }, attributes: Record<string, string> = {}): void {
     const nowNs = BigInt(Date.now()) * 1_000_000n;
     const ev: DockerEvent = {
       status: action,
@@ -30,7 +31,7 @@ export class EventBus {
       from: c.image,
       Type: 'container',
       Action: action,
-      Actor: { ID: c.id, Attributes: { name: c.name, image: c.image, ...attributes } },
+      Actor: { ID: c.id, Attributes: { ...c.labels, name: c.name, image: c.image, ...attributes } },
       scope: 'local',
       time: Number(nowNs / 1_000_000_000n),
       timeNano: Number(nowNs),

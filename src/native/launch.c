@@ -83,7 +83,7 @@
 enum op_code {
   OP_MOUNT = 1,       /* src, target, fstype, flags, data, resolve, src register */
   OP_REMOUNT_RO = 2,  /* target, resolve: MS_REMOUNT|MS_BIND|MS_RDONLY (+ flags) */
-  OP_MKDIR = 3,       /* path, mode, resolve, ignore EEXIST */
+  OP_MKDIR = 3,       /* path, mode, resolve, flags (MKDIR_*) */
   OP_MKNOD = 4,       /* path, mode, major, minor, resolve */
   OP_SYMLINK = 5,     /* target, linkpath, resolve */
   OP_OPEN_ROOT = 6,   /* path: the directory later ops resolve paths under */
@@ -127,6 +127,10 @@ static const char *const op_names[OP__END] = {
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
 #define MASK_OPTIONAL 0x1  /* a path that does not exist is skipped (ENOENT is not an error) */
 #define MASK_DIRECTORY 0x2 /* the path must be a directory: an empty tmpfs goes on it, not the register's file */
+/* Flags of OP_MKDIR (MKDIR_* in src/native/plan-format.ts). */
+#define MKDIR_EXIST_OK 0x1    /* an existing directory is not an error */
+#define MKDIR_BEST_EFFORT 0x2 /* a mount point made for the operation after it: any failure is left to
+                               * that operation, which reports it with its own path and errno */
 
 /* Which argument words of each op are string references (bit i = arg i). */
 static const uint32_t op_string_args[OP__END] = {
@@ -472,13 +476,13 @@ static int run_op(const struct op *op, struct pid1_state *st) {
   /* Modes are exact: PID 1 runs the operations with umask 0 (see pid1_main). */
   case OP_MKDIR: {
     int dfd = open_parent_in_root(*root_fd, op->str[0], op->arg[2], &st->dirs, &base);
-    if (dfd < 0) return errno;
+    if (dfd < 0) return (op->arg[3] & MKDIR_BEST_EFFORT) ? 0 : errno;
     rc = mkdirat(dfd, base, op->arg[1]) < 0 ? errno : 0;
-    if (rc == EEXIST && op->arg[3]) {
+    if (rc == EEXIST && (op->arg[3] & MKDIR_EXIST_OK)) {
       struct stat sb;
       rc = fstatat(dfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0 ? errno : (S_ISDIR(sb.st_mode) ? 0 : ENOTDIR);
     }
-    return rc;
+    return (op->arg[3] & MKDIR_BEST_EFFORT) ? 0 : rc;
   }
   case OP_MKNOD: {
     int dfd = open_parent_in_root(*root_fd, op->str[0], op->arg[4], &st->dirs, &base);

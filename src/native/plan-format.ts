@@ -52,6 +52,10 @@ export enum OpCode {
 export const MASK_OPTIONAL = 0x1;
 export const MASK_DIRECTORY = 0x2;
 
+/** Flags of the mkdir operation (MKDIR_* in launch.c): encoded from existOk and bestEffort. */
+export const MKDIR_EXIST_OK = 0x1;
+export const MKDIR_BEST_EFFORT = 0x2;
+
 // The kernel's flags an operation carries, re-exported from src/sys/constants.ts (their one
 // definition) so that a plan is written with one import.
 export {
@@ -68,7 +72,11 @@ export {
 export type Op = { what: string } & (
   | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null; resolve: number; sourceRegister?: number }
   | { op: 'remount_ro'; target: string; resolve: number; extraFlags: number }
-  | { op: 'mkdir'; path: string; mode: number; resolve: number; existOk: boolean }
+  /**
+   * bestEffort: a mount point for the operation after it; whatever stops its creation (a symlink
+   * out of the root, a read-only root) is left for that operation to report with its own context.
+   */
+  | { op: 'mkdir'; path: string; mode: number; resolve: number; existOk: boolean; bestEffort?: boolean }
   | { op: 'mknod'; path: string; mode: number; major: number; minor: number; resolve: number }
   | { op: 'symlink'; target: string; linkpath: string; resolve: number }
   | { op: 'open_root'; path: string }
@@ -187,7 +195,7 @@ function opArgs(op: Op, s: StringArea): number[] {
     case 'remount_ro':
       return [s.add(op.target), u32(op.resolve, 'resolve'), u32(op.extraFlags, 'flags')];
     case 'mkdir':
-      return [s.add(op.path), u32(op.mode, 'mode'), u32(op.resolve, 'resolve'), op.existOk ? 1 : 0];
+      return [s.add(op.path), u32(op.mode, 'mode'), u32(op.resolve, 'resolve'), (op.existOk ? MKDIR_EXIST_OK : 0) | (op.bestEffort ? MKDIR_BEST_EFFORT : 0)];
     case 'mknod':
       return [s.add(op.path), u32(op.mode, 'mode'), u32(op.major, 'major'), u32(op.minor, 'minor'), u32(op.resolve, 'resolve')];
     case 'symlink':

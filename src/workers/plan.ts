@@ -29,6 +29,11 @@ export interface LaunchContext {
   lastCap: number;
   /** host directories no container may see (skiffd's state, with its socket), at every place they show */
   hidden: readonly HostAlias[];
+  /**
+   * bind sources that are files, not directories (the worker stats them): their missing target
+   * cannot be a new directory, so only its parents are made and the file must exist
+   */
+  fileSources?: ReadonlySet<string>;
 }
 
 /** Targets inside the rootfs: a symlink or ".." must never lead out of it. */
@@ -82,12 +87,32 @@ function rootOps(spec: ContainerSpec, ctx: LaunchContext): Op[] {
   return [{ what: `rootfs: bind \`${spec.rootfs}\``, op: 'mount', source: spec.rootfs, target: M, fstype: null, flags: MS_BIND | MS_REC, data: null, resolve: 0 }];
 }
 
-function userMountOps(spec: ContainerSpec, writableRoot: boolean): Op[] {
+/**
+ * Mount points are created as Docker creates them: each missing directory on the way to `path`,
+ * resolved beneath the root like the mount itself. Best effort: whatever stops one (a symlink
+ * out of the root, a read-only root, a file in the way) is left for the operation that needs the
+ * path, which reports it with its own context; the host root's read-only directories are
+ * checked at create instead (src/main/docker/mount-points.ts).
+ */
+function mountPointOps(field: string, path: string, resolve: number): Op[] {
+  const parts = path.split('/').filter((p) => p !== '');
+  return parts.map((_, i): Op => {
+    const dir = `/${parts.slice(0, i + 1).join('/')}`;
+    return { what: `${field}: create the mount point \`${dir}\``, op: 'mkdir', path: dir, mode: 0o755, resolve, existOk: true, bestEffort: true };
+  });
+}
+
+function userMountOps(spec: ContainerSpec, writableRoot: boolean, fileSources: ReadonlySet<string>): Op[] {
   const ops: Op[] = [];
   spec.mounts.forEach((m, i) => {
     const field = `mounts[${i}]`;
     if (writableRoot && m.type === 'tmpfs') {
+      // The parents best effort, the target itself not: its error (a symlink out of the root) is the tmpfs's.
+      ops.push(...mountPointOps(field, m.target, IN_ROOT).slice(0, -1));
       ops.push({ what: `${field}: create \`${m.target}\` in the rootfs`, op: 'mkdir', path: m.target, mode: 0o755, resolve: IN_ROOT, existOk: true });
+    } else {
+      const points = mountPointOps(field, m.target, IN_ROOT);
+      ops.push(...(m.type === 'bind' && fileSources.has(m.source) ? points.slice(0, -1) : points));
     }
     if (m.type === 'bind') {
       ops.push({ what: `${field}: bind \`${m.source}\` on \`${m.target}\``, op: 'mount', source: m.source, target: m.target, fstype: null, flags: MS_BIND | MS_REC, data: null, resolve: IN_ROOT });
@@ -269,7 +294,7 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
       { what: 'mount a private tmpfs on `/run`', op: 'mount', source: 'tmpfs', target: '/run', fstype: 'tmpfs', flags: MS_NOSUID | MS_NODEV, data: 'mode=755', resolve: SYSTEM },
     );
   }
-  ops.push(...userMountOps(spec, writableRoot));
+  ops.push(...userMountOps(spec, writableRoot, ctx.fileSources ?? new Set()));
 
   if (ctx.console.kind === 'pty') {
     ops.push({ what: `open the console \`${ctx.console.slavePath}\``, op: 'open', path: ctx.console.slavePath, flags: O_RDWR | O_NOCTTY, register: CONSOLE_REG });
@@ -287,6 +312,8 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
     { what: 'mount /sys read-only', op: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, data: null, resolve: SYSTEM },
     ...maskOps(),
     ...hideOps(spec, ctx.hidden),
+    // The workdir as Docker makes it, once every mount is in place (it may lie in one of them).
+    ...mountPointOps('workdir', spec.workdir, WORKDIR),
     { what: `set the hostname \`${spec.hostname}\``, op: 'sethostname', hostname: spec.hostname },
   );
   if (spec.network === 'none') ops.push({ what: 'bring up the loopback interface', op: 'loopback_up' });

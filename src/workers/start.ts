@@ -119,7 +119,9 @@ function planFor(req: StartRequest, hidden: readonly HostAlias[]): Plan {
     mkdirSync(layer.upper, { recursive: true, mode: 0o755 });
     mkdirSync(layer.work, { recursive: true, mode: 0o700 });
   }
-  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console, lastCap: lastCap(), hidden });
+  // Sources were checked by preflight; a file's mount point is not made as a directory.
+  const fileSources = new Set(req.spec.mounts.flatMap((m) => (m.type === 'bind' && statSync(m.source, { throwIfNoEntry: false })?.isDirectory() === false ? [m.source] : [])));
+  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console, lastCap: lastCap(), hidden, fileSources });
   if (req.failAt) {
     const { index, errno } = req.failAt;
     const target = plan.ops[index];

@@ -118,9 +118,10 @@ describe('launch errors', () => {
       expect(t.message).to.equal(`mounts[0]: create \`/evil/ssh\` in the rootfs: EXDEV (operation ${t.index} mkdir)${OUT}`);
     });
 
-    it('a mount target missing from the rootfs', async () => {
-      const f = await failure({ mounts: [{ source: shared, target: '/data' }, { source: shared, target: '/missing' }] });
-      expect(f.message).to.equal(`mounts[1]: bind \`${shared}\` on \`/missing\`: ENOENT (operation ${f.index} mount)`);
+    it('a mount target that cannot be made (a file in the way): the mount names why', async () => {
+      // A missing target is made, as Docker makes it; below a file it cannot be, and nothing is left behind.
+      const f = await failure({ mounts: [{ source: shared, target: '/data' }, { source: shared, target: '/etc/passwd/data' }] });
+      expect(f.message).to.equal(`mounts[1]: bind \`${shared}\` on \`/etc/passwd/data\`: ENOTDIR (operation ${f.index} mount)`);
     });
 
     it('a rootfs whose /dev is a symlink to the host /dev', async () => {
@@ -131,9 +132,9 @@ describe('launch errors', () => {
       expect(f.message).to.equal(`create \`/dev\` in the rootfs: ENOTDIR (operation ${f.index} mkdir)`);
     });
 
-    it('a workdir that does not exist', async () => {
-      const f = await failure({ workdir: '/nonexistent' });
-      expect(f.message).to.equal(`workdir: change to \`/nonexistent\`: ENOENT (operation ${f.index} chdir)`);
+    it('a workdir that cannot be made (a file in the way)', async () => {
+      const f = await failure({ workdir: '/etc/passwd/w' });
+      expect(f.message).to.equal(`workdir: change to \`/etc/passwd/w\`: ENOTDIR (operation ${f.index} chdir)`);
     });
   });
 

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { decodeEncodedPlan, nativeOpTable, nativePlanVersion, type DecodedPlan } from '../../src/native/launch.js';
 import {
-  CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, NONE, OpCode, PLAN_VERSION, PlanEncodeError, encodePlan, type Op, type Plan,
+  CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, MKDIR_BEST_EFFORT, MKDIR_EXIST_OK, NONE, OpCode, PLAN_VERSION, PlanEncodeError, encodePlan, type Op, type Plan,
 } from '../../src/native/plan-format.js';
 import { validateSpec } from '../../src/spec/container.js';
 import { buildPlan } from '../../src/workers/plan.js';
@@ -19,7 +19,7 @@ function expectedArgs(op: Op): (number | string | null)[] {
   switch (op.op) {
     case 'mount': args = [op.source, op.target, op.fstype, op.flags, op.data, op.resolve, op.sourceRegister ?? NONE]; break;
     case 'remount_ro': args = [op.target, op.resolve, op.extraFlags]; break;
-    case 'mkdir': args = [op.path, op.mode, op.resolve, op.existOk ? 1 : 0]; break;
+    case 'mkdir': args = [op.path, op.mode, op.resolve, (op.existOk ? MKDIR_EXIST_OK : 0) | (op.bestEffort ? MKDIR_BEST_EFFORT : 0)]; break;
     case 'mknod': args = [op.path, op.mode, op.major, op.minor, op.resolve]; break;
     case 'symlink': args = [op.target, op.linkpath, op.resolve]; break;
     case 'open_root': args = [op.path]; break;

@@ -142,12 +142,47 @@ describe('buildPlan', () => {
     it('resolves every target beneath the root, refusing magic links', () => {
       const user = p.ops.filter((o) => o.what.startsWith('mounts['));
       expect(user.map((o) => [o.op, 'target' in o ? o.target : 'path' in o ? o.path : null, 'resolve' in o ? o.resolve : null])).to.deep.equal([
+        ['mkdir', '/data', IN_ROOT],
         ['mount', '/data', IN_ROOT],
         ['remount_ro', '/data', IN_ROOT],
         ['mkdir', '/scratch', IN_ROOT],
         ['mount', '/scratch', IN_ROOT],
+        ['mkdir', '/etc', IN_ROOT],
+        ['mkdir', '/etc/hosts', IN_ROOT],
         ['mount', '/etc/hosts', IN_ROOT],
       ]);
+    });
+
+    it('makes each missing mount point as Docker does, best effort: the mount reports what stopped it', () => {
+      const q = plan({ rootfs: '/srv/rootfs', mounts: [{ source: '/data', target: '/a/b/c' }, { type: 'tmpfs', target: '/t/u' }] });
+      const points = find(q, 'mkdir', (o) => o.what.startsWith('mounts['));
+      expect(points.map((o) => [o.path, o.existOk, o.bestEffort ?? false, o.what])).to.deep.equal([
+        ['/a', true, true, 'mounts[0]: create the mount point `/a`'],
+        ['/a/b', true, true, 'mounts[0]: create the mount point `/a/b`'],
+        ['/a/b/c', true, true, 'mounts[0]: create the mount point `/a/b/c`'],
+        ['/t', true, true, 'mounts[1]: create the mount point `/t`'],
+        // a tmpfs's own target keeps its error (a symlink out of the root is refused there)
+        ['/t/u', true, false, 'mounts[1]: create `/t/u` in the rootfs'],
+      ]);
+      expect(q.ops[q.ops.indexOf(points[2]!) + 1]).to.include({ op: 'mount', target: '/a/b/c' });
+    });
+
+    it('a file bind: only the parents of its mount point, never a directory where the file goes', () => {
+      const q = plan({ rootfs: '/srv/rootfs', mounts: [{ source: '/etc/hostname', target: '/etc/name' }] }, { fileSources: new Set(['/etc/hostname']) });
+      expect(find(q, 'mkdir', (o) => o.what.startsWith('mounts[')).map((o) => o.path)).to.deep.equal(['/etc']);
+    });
+
+    it('the host root: mount points best effort too (they can be made in its /tmp and /run tmpfs, nowhere else)', () => {
+      const q = plan({ mounts: [{ source: '/data', target: '/tmp/in' }] });
+      expect(find(q, 'mkdir', (o) => o.what.startsWith('mounts[')).map((o) => [o.path, o.bestEffort])).to.deep.equal([['/tmp', true], ['/tmp/in', true]]);
+    });
+
+    it('the workdir: made best effort once every mount is in place, resolved as chdir resolves it', () => {
+      const q = plan({ rootfs: '/srv/rootfs', workdir: '/w/x' });
+      const made = find(q, 'mkdir', (o) => o.what.startsWith('workdir'));
+      expect(made.map((o) => [o.path, o.resolve, o.bestEffort])).to.deep.equal([['/w', RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, true], ['/w/x', RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, true]]);
+      expect(q.ops.indexOf(made[0]!)).to.be.greaterThan(pivotAt(q));
+      expect(q.ops.indexOf(made[1]!)).to.be.lessThan(indexOf(q, (o) => o.op === 'chdir'));
     });
 
     it('binds recursively, remounts read-only right after, and sizes the tmpfs', () => {

@@ -1,66 +1,36 @@
 // Docker's create body (POST /containers/create) → a skiff ContainerSpec. Pure.
-// The docker CLI sends every field it knows, most of them empty: known fields that are
-// empty (or at their default) are accepted and ignored; known fields set to something
-// skiff does not do are refused by name; unknown fields are refused by name.
+// Which fields are read, refused or ignored is decided in fields.ts: unknown fields are
+// ignored as Docker ignores them; known fields set to something skiff does not do are
+// refused by name and value; a field skiff reads must have the right type.
 import { randomBytes } from 'node:crypto';
 import { parseMountShort, SpecError, validateSpec, type ContainerSpec } from '../../spec/container.js';
 import { parseSeccompProfile, SeccompProfileError } from '../../spec/seccomp-profile.js';
+import { checkFields, checkLogConfig, CreateError, shown } from './fields.js';
 
-export class CreateError extends Error {
-  constructor(readonly field: string, message: string) {
-    super(message);
-    this.name = 'CreateError';
-  }
-}
+export { CreateError } from './fields.js';
 
 type Obj = Record<string, unknown>;
-
-const SUPPORTED_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'Hostname', 'Tty', 'Labels', 'StopSignal',
-  'StopTimeout', 'HostConfig', 'Skiff', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'OpenStdin', 'StdinOnce']);
-const IGNORED_TOP = new Set(['Domainname', 'User', 'Volumes', 'OnBuild', 'NetworkingConfig', 'ExposedPorts', 'Healthcheck',
-  'ArgsEscaped', 'NetworkDisabled', 'MacAddress', 'Shell', 'platform']);
-const SUPPORTED_HOST = new Set(['Binds', 'Tmpfs', 'Mounts', 'NetworkMode', 'RestartPolicy', 'AutoRemove', 'SecurityOpt', 'CapAdd', 'CapDrop']);
-const IGNORED_HOST = new Set(['ContainerIDFile', 'LogConfig', 'PortBindings', 'VolumeDriver', 'VolumesFrom', 'ConsoleSize',
-  'CgroupnsMode', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'GroupAdd', 'IpcMode', 'Cgroup', 'Links',
-  'OomScoreAdj', 'PidMode', 'Privileged', 'PublishAllPorts', 'ReadonlyRootfs', 'UTSMode', 'UsernsMode', 'ShmSize',
-  'Isolation', 'CpuShares', 'Memory', 'NanoCpus', 'CgroupParent', 'BlkioWeight', 'BlkioWeightDevice', 'BlkioDeviceReadBps',
-  'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuPeriod', 'CpuQuota', 'CpuRealtimePeriod',
-  'CpuRealtimeRuntime', 'CpusetCpus', 'CpusetMems', 'Devices', 'DeviceCgroupRules', 'DeviceRequests', 'MemoryReservation',
-  'MemorySwap', 'MemorySwappiness', 'OomKillDisable', 'PidsLimit', 'Ulimits', 'CpuCount', 'CpuPercent', 'IOMaximumIOps',
-  'IOMaximumBandwidth', 'MaskedPaths', 'ReadonlyPaths', 'Annotations', 'KernelMemory', 'KernelMemoryTCP', 'Init', 'Runtime',
-  'StorageOpt', 'Sysctls']);
-/** Fields whose default is not "empty". */
-const DEFAULTS: Record<string, unknown> = { MemorySwappiness: -1, NetworkMode: 'default' };
-/** What the docker CLI sends unasked and skiff can safely take as "none". */
-const IGNORE_ANY = new Set(['NetworkingConfig', 'LogConfig', 'ConsoleSize', 'Volumes', 'ExposedPorts', 'platform']);
 
 /** Spec fields that came from a Docker field of another name: errors say the name the client sent. */
 const DOCKER_FIELDS: ReadonlyArray<[spec: string, docker: string]> = [
   ['capabilities.add', 'HostConfig.CapAdd'], ['capabilities.drop', 'HostConfig.CapDrop'],
 ];
 
-/** Is this what the docker CLI sends for "not set"? Deeper than any real field: not empty (and no deep recursion). */
-function isEmpty(v: unknown, depth = 0): boolean {
-  if (v === null || v === undefined || v === '' || v === false || v === 0) return true;
-  if (depth > 8) return false;
-  if (Array.isArray(v)) return v.every((x) => isEmpty(x, depth + 1));
-  if (typeof v === 'object') return Object.values(v as Obj).every((x) => isEmpty(x, depth + 1));
-  return false;
-}
-
 function typeName(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : typeof v;
 }
 
-function checkFields(o: Obj, supported: Set<string>, ignored: Set<string>, prefix: string): void {
-  for (const [k, v] of Object.entries(o)) {
-    if (supported.has(k) || IGNORE_ANY.has(k)) continue;
-    if (ignored.has(k)) {
-      if (isEmpty(v) || DEFAULTS[k] === v) continue;
-      throw new CreateError(`${prefix}${k}`, `${prefix}${k} is not supported by skiff`);
-    }
-    throw new CreateError(`${prefix}${k}`, `unknown field ${prefix}${k}`);
-  }
+/** A field skiff reads that must be a string when present (null is "not set"). */
+function optString(v: unknown, field: string): string | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v !== 'string') throw new CreateError(field, `${field} must be a string, got ${shown(v)}`);
+  return v;
+}
+
+function optBool(v: unknown, field: string): boolean {
+  if (v === null || v === undefined) return false;
+  if (typeof v !== 'boolean') throw new CreateError(field, `${field} must be true or false, got ${shown(v)}`);
+  return v;
 }
 
 function strList(v: unknown, field: string): string[] | null {
@@ -126,16 +96,54 @@ export function generateName(): string {
 export interface CreateRequest {
   spec: ContainerSpec;
   autoRemove: boolean;
+  /** fields of the body skiff does not know, ignored as Docker ignores them (for a debug log line) */
+  ignored: string[];
+  /** the Docker field each spec mount came from (HostConfig.Binds[0], HostConfig.Tmpfs[/run], …), for errors */
+  mountFields: string[];
+}
+
+/** HostConfig.Mounts: bind and tmpfs; their options skiff has no use for (BindOptions.Propagation, Consistency) are ignored. */
+function dockerMounts(v: unknown): unknown[] {
+  if (v === null || v === undefined) return [];
+  if (!Array.isArray(v)) throw new CreateError('HostConfig.Mounts', `HostConfig.Mounts must be a list, got ${typeName(v)}`);
+  return v.map((m, i) => {
+    const field = `HostConfig.Mounts[${i}]`;
+    const mo = obj(m, field);
+    if (mo.Type === 'bind') return { type: 'bind', source: mo.Source, target: mo.Target, readOnly: optBool(mo.ReadOnly, `${field}.ReadOnly`) };
+    if (mo.Type === 'tmpfs') {
+      const size = obj(mo.TmpfsOptions, `${field}.TmpfsOptions`).SizeBytes;
+      if (size === null || size === undefined || size === 0) return { type: 'tmpfs', target: mo.Target };
+      return { type: 'tmpfs', target: mo.Target, size };
+    }
+    throw new CreateError(`${field}.Type`, `${field}.Type ${shown(mo.Type)} is not supported by skiff (bind or tmpfs)`);
+  });
+}
+
+/**
+ * Config.Volumes names the container paths that get a volume. A path some bind or tmpfs mount
+ * covers is just that mount (docker-py lists its binds here); any other would be an anonymous
+ * volume, which skiff does not have.
+ */
+function checkVolumes(v: unknown, mounts: unknown[]): void {
+  const targets = new Set(mounts.map((m) => (m as { target?: unknown }).target));
+  for (const path of Object.keys(obj(v, 'Volumes'))) {
+    if (!targets.has(path) && !targets.has(path.replace(/\/+$/, ''))) {
+      throw new CreateError(`Volumes[${path}]`, `Volumes[${path}] is an anonymous volume, not supported by skiff (bind a host directory: HostConfig.Binds)`);
+    }
+  }
 }
 
 /** Maps a create body to a validated spec; `name` is the ?name= query (Docker's optional leading / is dropped). */
 export function specFromCreateBody(body: unknown, name: string | null): CreateRequest {
   const b = obj(body, 'body');
-  checkFields(b, SUPPORTED_TOP, IGNORED_TOP, '');
   const host = obj(b.HostConfig, 'HostConfig');
-  checkFields(host, SUPPORTED_HOST, IGNORED_HOST, 'HostConfig.');
+  const ignored = checkFields(b, host);
+  checkLogConfig(host.LogConfig);
+  // skiff's own extension is strict: a field it does not know there is a mistake, not another client's habit.
   const skiff = obj(b.Skiff, 'Skiff');
-  checkFields(skiff, new Set(['Rootfs', 'Console', 'Seccomp']), new Set(), 'Skiff.');
+  for (const k of Object.keys(skiff)) {
+    if (!['Rootfs', 'Console', 'Seccomp'].includes(k)) throw new CreateError(`Skiff.${k}`, `unknown field Skiff.${k} (Rootfs, Console and Seccomp are skiff's)`);
+  }
 
   const image = b.Image;
   if (typeof image !== 'string' || image === '') throw new CreateError('Image', 'Image is required: "host" or an image directory');
@@ -143,9 +151,11 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
   if (command.length === 0) throw new CreateError('Cmd', 'No command specified');
 
   const mounts: unknown[] = [];
+  const mountFields: string[] = [];
   (strList(host.Binds, 'HostConfig.Binds') ?? []).forEach((bind, i) => {
     try {
       mounts.push(parseMountShort(bind, `HostConfig.Binds[${i}]`));
+      mountFields.push(`HostConfig.Binds[${i}]`);
     } catch (err) {
       throw new CreateError(`HostConfig.Binds[${i}]`, (err as Error).message);
     }
@@ -156,19 +166,19 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
     }
     const size = tmpfsSize(opts ?? '', `HostConfig.Tmpfs[${target}]`);
     mounts.push(size === undefined ? { type: 'tmpfs', target } : { type: 'tmpfs', target, size });
+    mountFields.push(`HostConfig.Tmpfs[${target}]`);
   }
-  if (Array.isArray(host.Mounts)) {
-    host.Mounts.forEach((m, i) => {
-      const mo = obj(m, `HostConfig.Mounts[${i}]`);
-      if (mo.Type === 'bind') mounts.push({ type: 'bind', source: mo.Source, target: mo.Target, readOnly: mo.ReadOnly === true });
-      else if (mo.Type === 'tmpfs') mounts.push({ type: 'tmpfs', target: mo.Target });
-      else throw new CreateError(`HostConfig.Mounts[${i}].Type`, `HostConfig.Mounts[${i}].Type ${JSON.stringify(mo.Type)} is not supported by skiff (bind or tmpfs)`);
-    });
-  }
+  const more = dockerMounts(host.Mounts);
+  mounts.push(...more);
+  mountFields.push(...more.map((_, i) => `HostConfig.Mounts[${i}]`));
+  checkVolumes(b.Volumes, mounts);
 
   const nm = host.NetworkMode ?? 'default';
   if (typeof nm !== 'string' || !['default', 'none', 'host', ''].includes(nm)) {
-    throw new CreateError('HostConfig.NetworkMode', `HostConfig.NetworkMode ${JSON.stringify(nm)} is not supported by skiff (none or host)`);
+    throw new CreateError('HostConfig.NetworkMode', `HostConfig.NetworkMode ${shown(nm)} is not supported by skiff (none or host)`);
+  }
+  if (optBool(b.NetworkDisabled, 'NetworkDisabled') && nm === 'host') {
+    throw new CreateError('NetworkDisabled', 'NetworkDisabled true contradicts HostConfig.NetworkMode "host"');
   }
   const rp = obj(host.RestartPolicy, 'HostConfig.RestartPolicy');
   if (rp.Name !== undefined && rp.Name !== null && typeof rp.Name !== 'string') {
@@ -189,13 +199,17 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
     env: strList(b.Env, 'Env') ?? [],
     mounts,
     network: nm === 'host' ? 'host' : 'none',
-    tty: b.Tty === true,
+    tty: optBool(b.Tty, 'Tty'),
   };
-  if (typeof b.Hostname === 'string' && b.Hostname !== '') input.hostname = b.Hostname;
-  if (typeof b.WorkingDir === 'string' && b.WorkingDir !== '') input.workdir = b.WorkingDir;
-  if (b.Labels && !isEmpty(b.Labels)) input.labels = b.Labels;
-  if (typeof b.StopSignal === 'string' && b.StopSignal !== '') input.stopSignal = b.StopSignal;
-  if (typeof b.StopTimeout === 'number') input.stopTimeout = b.StopTimeout;
+  const hostname = optString(b.Hostname, 'Hostname');
+  if (hostname) input.hostname = hostname;
+  const workdir = optString(b.WorkingDir, 'WorkingDir');
+  if (workdir) input.workdir = workdir;
+  // Labels: {} and null are "none"; anything else goes to the spec, which checks each value is a string.
+  if (b.Labels !== null && b.Labels !== undefined && !(typeof b.Labels === 'object' && Object.keys(b.Labels).length === 0)) input.labels = b.Labels;
+  const stopSignal = optString(b.StopSignal, 'StopSignal');
+  if (stopSignal) input.stopSignal = stopSignal;
+  if (b.StopTimeout !== null && b.StopTimeout !== undefined) input.stopTimeout = b.StopTimeout;
   if (restart) input.restart = restart;
   if (skiff.Console !== undefined) input.console = skiff.Console;
   const security = securityOpts(host.SecurityOpt);
@@ -210,6 +224,11 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
   const capAdd = strList(host.CapAdd, 'HostConfig.CapAdd');
   const capDrop = strList(host.CapDrop, 'HostConfig.CapDrop');
   if (capAdd || capDrop) input.capabilities = { add: capAdd ?? [], drop: capDrop ?? [] };
+  // The host's root is read-only, as ReadonlyRootfs asks; a directory or an image is writable.
+  const readOnlyRoot = image === 'host' && (typeof skiff.Rootfs !== 'string' || skiff.Rootfs === 'host');
+  if (optBool(host.ReadonlyRootfs, 'HostConfig.ReadonlyRootfs') && !readOnlyRoot) {
+    throw new CreateError('HostConfig.ReadonlyRootfs', 'HostConfig.ReadonlyRootfs true is not supported by skiff for a rootfs directory or an image (only the host\'s root is read-only)');
+  }
   if (image === 'host') {
     if (typeof skiff.Rootfs === 'string') input.rootfs = skiff.Rootfs;
   } else if (image.startsWith('/')) {
@@ -218,7 +237,7 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
     throw new CreateError('Image', `No such image: ${image} (skiff runs "host" or an absolute image directory)`);
   }
   try {
-    return { spec: validateSpec(input), autoRemove: host.AutoRemove === true };
+    return { spec: validateSpec(input), autoRemove: optBool(host.AutoRemove, 'HostConfig.AutoRemove'), ignored, mountFields };
   } catch (err) {
     if (err instanceof SpecError) {
       const docker = DOCKER_FIELDS.find(([spec]) => err.field.startsWith(spec));

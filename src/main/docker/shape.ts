@@ -17,7 +17,7 @@ export function humanDuration(ms: number): string {
   return `${Math.round(h / 24)} days`;
 }
 
-function dockerState(r: ContainerRecord): string {
+export function dockerState(r: ContainerRecord): string {
   switch (r.status) {
     case 'queued':
     case 'starting':
@@ -71,6 +71,32 @@ function mounts(r: ContainerRecord): object[] {
     : { Type: 'tmpfs', Source: '', Destination: m.target, Mode: '', RW: true, Propagation: '' });
 }
 
+/**
+ * HostConfig.LogConfig, told honestly in Docker's terms. skiffd keeps each container's recent
+ * output in a ring (its size in bytes) and, with console.log on, in a file rotated at a size
+ * into one previous file. Reading it back is `logs`, as with Docker's json-file driver, whose
+ * name clients check before they read logs (docker-py's run reads them only for json-file).
+ */
+export function logConfig(spec: ContainerRecord['spec'], logPath: string | null): { Type: string; Config: Record<string, string> } {
+  const config: Record<string, string> = { 'skiff-ring-bytes': String(spec.console.buffer) };
+  if (logPath !== null) Object.assign(config, { 'skiff-file': logPath, 'max-size': String(spec.console.logMax), 'max-file': '2' });
+  return { Type: 'json-file', Config: config };
+}
+
+/** The console log file skiffd writes for this container, if any (console.log: true puts it in the state dir). */
+/** The console log's path for LogConfig and LogPath (one definition, in the lifecycle's console holds). */
+export { consoleLogPath as logPath } from '../lifecycle/console-holds.js';
+
+/** NetworkSettings.Networks: a container is on Docker's "none" or "host" network, with no address of its own. */
+function networks(r: ContainerRecord): Record<string, object> {
+  return {
+    [r.spec.network]: {
+      IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', DriverOpts: null, NetworkID: r.spec.network, EndpointID: '',
+      Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
+    },
+  };
+}
+
 /** One entry of GET /containers/json. */
 export function toListEntry(r: ContainerRecord): object {
   return {
@@ -85,7 +111,7 @@ export function toListEntry(r: ContainerRecord): object {
     State: dockerState(r),
     Status: statusText(r),
     HostConfig: { NetworkMode: r.spec.network },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: networks(r) },
     Mounts: mounts(r),
     // skiff's own, beside Docker's
     Pid: r.pid ?? 0,
@@ -96,7 +122,8 @@ export function toListEntry(r: ContainerRecord): object {
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** GET /containers/{id}/json. */
-export function toInspect(r: ContainerRecord, extra: { console?: object } = {}): object {
+export function toInspect(r: ContainerRecord, extra: { console?: object; logPath?: string | null } = {}): object {
+  const { logPath = null, ...skiffExtra } = extra;
   const state = dockerState(r);
   return {
     Id: r.id,
@@ -120,7 +147,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object } = {}):
     ResolvConfPath: '',
     HostnamePath: '',
     HostsPath: '',
-    LogPath: '',
+    LogPath: logPath ?? '',
     Name: `/${r.name}`,
     RestartCount: r.restartCount,
     Driver: r.spec.image ? 'overlay' : 'bind',
@@ -132,6 +159,15 @@ export function toInspect(r: ContainerRecord, extra: { console?: object } = {}):
     HostConfig: {
       Binds: r.spec.mounts.filter((m) => m.type === 'bind').map((m) => m.type === 'bind' ? `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}` : ''),
       NetworkMode: r.spec.network,
+      LogConfig: logConfig(r.spec, logPath),
+      PortBindings: {},
+      VolumesFrom: null,
+      Privileged: false,
+      ReadonlyRootfs: r.spec.rootfs === 'host' && r.spec.image === null,
+      IpcMode: 'private',
+      PidMode: '',
+      UTSMode: '',
+      ShmSize: 64 << 20,
       RestartPolicy: { Name: r.spec.restart.name, MaximumRetryCount: r.spec.restart.name === 'on-failure' ? r.spec.restart.maxRetries ?? 0 : 0 },
       AutoRemove: r.autoRemove,
       CapAdd: r.spec.capabilities.add.length ? r.spec.capabilities.add : null,
@@ -161,7 +197,11 @@ export function toInspect(r: ContainerRecord, extra: { console?: object } = {}):
       StopSignal: r.spec.stopSignal,
       StopTimeout: r.spec.stopTimeout,
     },
-    NetworkSettings: { Networks: {}, Ports: {}, SandboxKey: '', IPAddress: '' },
+    NetworkSettings: {
+      Bridge: '', SandboxID: '', SandboxKey: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {},
+      SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: networks(r),
+    },
     // skiff's own, beside Docker's
     Skiff: {
       Status: r.status,
@@ -170,7 +210,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object } = {}):
       Failure: r.failure,
       Signal: r.signal,
       Fleet: r.fleet,
-      ...extra,
+      ...skiffExtra,
     },
   };
 }

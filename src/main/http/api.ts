@@ -2,8 +2,9 @@
 // ({ "message": … }), over a unix socket. Paths may carry a /v1.NN prefix. skiff's own
 // additions (fleets, metrics) live beside them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { specFromCreateBody } from '../docker/create.js';
-import { toInspect, toListEntry } from '../docker/shape.js';
+import { acceptCreate } from '../docker/accept.js';
+import { listContainers } from '../docker/list.js';
+import { logPath, toInspect } from '../docker/shape.js';
 import type { EventBus } from '../events.js';
 import { Unsupported } from '../lifecycle/errors.js';
 import { isActive } from '../lifecycle/states.js';
@@ -97,12 +98,10 @@ export class Api {
     }
     if (path === '/events' && method === 'GET') return this.streams.events(q, req, res);
     if (path === '/containers/json' && method === 'GET') {
-      const all = flag(q, 'all');
-      const list = sup.list().filter((r) => all || r.status === 'running').sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-      return send(res, 200, list.map(toListEntry));
+      return send(res, 200, listContainers(sup.list(), q));
     }
     if (path === '/containers/create' && method === 'POST') {
-      const { spec, autoRemove } = specFromCreateBody(await readJson(req), q.get('name'));
+      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'));
       const r = await sup.create(spec, { autoRemove });
       return send(res, 201, { Id: r.id, Warnings: [] });
     }
@@ -114,7 +113,7 @@ export class Api {
       case 'GET json': {
         const r = sup.get(ref);
         const consoles = this.d.consoles ? await this.d.consoles.counters(r.id).catch(() => undefined) : undefined;
-        return send(res, 200, toInspect(r, consoles ? { console: consoles } : {}));
+        return send(res, 200, toInspect(r, { ...(consoles ? { console: consoles } : {}), logPath: logPath(r.spec, sup.stateDir(r.name)) }));
       }
       case 'POST start': {
         const r = sup.get(ref);

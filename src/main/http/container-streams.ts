@@ -1,14 +1,17 @@
 // The container endpoints that stream: wait (headers now, body at the exit), logs (the ring or
 // the log file, or follow), attach (a hijacked connection: Docker's 8-byte frames without a
 // TTY, raw bytes with one) and the event stream.
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { streamEvents } from '../docker/events.js';
 import type { EventBus } from '../events.js';
+import { consoleLogPath } from '../lifecycle/console-holds.js';
 import { InvalidArgument, Unsupported } from '../lifecycle/errors.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import { isActive } from '../lifecycle/states.js';
 import { WAIT_CONDITIONS, type Supervisor } from '../lifecycle/supervisor.js';
-import { flag, integer, oneOf, unixTime } from './query.js';
+import { flag, integer, oneOf } from './query.js';
 import { API_VERSION, frame } from './respond.js';
 
 /** What the API needs of the console forwarder beyond what the supervisor uses. */
@@ -65,10 +68,8 @@ export class ContainerStreams {
 
   /** skiff's own: the whole console log (the rotated file, then the current one) instead of the ring. */
   private async logFile(r: ContainerRecord): Promise<Buffer> {
-    const { log } = r.spec.console;
-    if (log === false) throw new InvalidArgument(`${r.name} keeps no console log file (console.log is off); its ring is what \`logs\` shows`);
-    const path = log === true ? `${this.sup.stateDir(r.name)}/console.log` : log;
-    const { readFile } = await import('node:fs/promises');
+    const path = consoleLogPath(r.spec, this.sup.stateDir(r.name));
+    if (path === null) throw new InvalidArgument(`${r.name} keeps no console log file (console.log is off); its ring is what \`logs\` shows`);
     const parts = await Promise.all([`${path}.1`, path].map((p) => readFile(p).catch(() => Buffer.alloc(0))));
     return Buffer.concat(parts);
   }
@@ -99,17 +100,9 @@ export class ContainerStreams {
   }
 
   events(q: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
-    const since = unixTime(q, 'since');
-    const until = unixTime(q, 'until');
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION });
-    res.flushHeaders();
-    const unsubscribe = this.eventBus.subscribe(since === undefined ? null : since / 1000, (ev) => res.write(`${JSON.stringify(ev)}\n`));
-    const timer = until === undefined ? null : setTimeout(() => { unsubscribe(); res.end(); }, Math.max(0, until - Date.now()));
-    req.on('close', () => {
-      unsubscribe();
-      if (timer) clearTimeout(timer);
-    });
+    streamEvents(this.eventBus, q, req, res, API_VERSION);
   }
+
 }
 
 function tailLines(buf: Buffer, n: number): Buffer {

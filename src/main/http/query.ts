@@ -19,14 +19,6 @@ export function integer(q: URLSearchParams, name: string, min: number, max = Num
   return n;
 }
 
-/** A time as Docker's clients send it, seconds since the epoch (with an optional fraction), in ms; undefined when absent. */
-export function unixTime(q: URLSearchParams, name: string): number | undefined {
-  const v = q.get(name);
-  if (v === null || v === '') return undefined;
-  if (!/^\d+(\.\d+)?$/.test(v)) throw new HttpError(400, `query parameter ${name} must be seconds since the epoch, got ${JSON.stringify(v)}`);
-  return Number(v) * 1000;
-}
-
 /** One of a fixed set of words, or the default when absent. */
 export function oneOf<T extends string>(q: URLSearchParams, name: string, allowed: readonly T[], fallback: T): T {
   const v = q.get(name);

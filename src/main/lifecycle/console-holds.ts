@@ -20,6 +20,12 @@ interface Held {
   hold: number | null;
 }
 
+/** Where a container's console log is written: null without one, `<state>/<name>/console.log` by default. */
+export function consoleLogPath(spec: ContainerRecord['spec'], stateDir: string): string | null {
+  const { log } = spec.console;
+  return log === false ? null : log === true ? `${stateDir}/console.log` : log;
+}
+
 export class ConsoleHolds {
   private readonly open = new Map<string, Held>();
 
@@ -30,7 +36,7 @@ export class ConsoleHolds {
     const known = this.open.get(r.name);
     if (known) return known;
     const c = r.spec.console;
-    const logPath = c.log === true ? `${this.stateDir(r.name)}/console.log` : c.log === false ? null : c.log;
+    const logPath = consoleLogPath(r.spec, this.stateDir(r.name));
     const { slavePath } = await this.service.open(r.id, { buffer: c.buffer, logPath, logMax: c.logMax });
     let hold: number | null = null;
     try {

@@ -364,8 +364,8 @@ export class Supervisor {
     return this.o.stateStore.save(r).catch((err: Error) => log('error', 'state write failed', { name: r.name, error: err.message }));
   }
 
-  actor(r: ContainerRecord): { id: string; name: string; image: string } {
-    return { id: r.id, name: r.name, image: r.spec.image ?? r.spec.rootfs };
+  actor(r: ContainerRecord): { id: string; name: string; image: string; labels: Record<string, string> } {
+    return { id: r.id, name: r.name, image: r.spec.image ?? r.spec.rootfs, labels: r.spec.labels };
   }
 
   /** Every pid skiffd accounts for: its launchers and its containers' PID 1s. */
