@@ -21,8 +21,8 @@ import { RUSAGE_CHILDREN, RUSAGE_SELF, cpuTime } from '../src/sys/rusage.js';
 import { validateSpec, type ContainerSpec } from '../src/spec/container.js';
 import type { FromLauncher, ToLauncher } from '../src/workers/protocol.js';
 import type { StartRequest } from '../src/workers/start.js';
-import { buildRootfs, writeOciBundle } from './bundle.js';
-import { runExternalWithWarmup, type ExternalPlan, type Sample } from './external.js';
+import { buildRootfs, writeOciBundle } from '../src/cli/bench/bundle.js';
+import { runExternalWithWarmup, type ExternalPlan, type Sample } from '../src/cli/bench/external.js';
 
 type Runtime = 'skiff' | 'runc' | 'crun' | 'unshare';
 const RUNTIMES: Runtime[] = ['skiff', 'runc', 'crun', 'unshare'];
