@@ -1,7 +1,8 @@
 // skiff daemon: skiffd in the foreground. The options are checked here (a typo is a usage
 // error before anything starts) and skiffd runs as its own program with this terminal: the
-// CLI never loads skiffd's modules. SIGTERM and SIGHUP sent to this process are passed on;
-// Ctrl-C reaches both through the terminal's process group, so this one only waits.
+// CLI never loads skiffd's modules. skiffd gets a session of its own, so a signal reaches it
+// exactly once, from here: Ctrl-C (SIGINT) and SIGTERM are passed on, and a closed terminal
+// (SIGHUP, which skiffd does not handle) becomes SIGTERM, its clean stop.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { Command } from 'commander';
@@ -24,9 +25,9 @@ function skiffdArgs(v: DaemonOptions): string[] {
 
 function runSkiffd(args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SKIFFD_ENTRY, ...args], { stdio: 'inherit' });
+    const child = spawn(process.execPath, [SKIFFD_ENTRY, ...args], { stdio: 'inherit', detached: true });
     const pass = (sig: NodeJS.Signals) => () => { child.kill(sig); };
-    const handlers: [NodeJS.Signals, () => void][] = [['SIGTERM', pass('SIGTERM')], ['SIGHUP', pass('SIGHUP')], ['SIGINT', () => undefined]];
+    const handlers: [NodeJS.Signals, () => void][] = [['SIGINT', pass('SIGINT')], ['SIGTERM', pass('SIGTERM')], ['SIGHUP', pass('SIGTERM')]];
     for (const [sig, h] of handlers) process.on(sig, h);
     child.on('error', (err) => reject(new Error(`start skiffd (${process.execPath} ${SKIFFD_ENTRY}): ${err.message}`, { cause: err })));
     child.on('exit', (code, signal) => {

@@ -3,9 +3,12 @@
 // and `skiff run` in both its forms, Docker's `run [IMAGE] COMMAND` and `run -- COMMAND`,
 // against a real skiffd.
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { useDaemon } from '../support/daemon.js';
+import { request } from '../../src/api/http-client.js';
+import { until, useDaemon } from '../support/daemon.js';
+import { childPids } from '../support/leaks.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 import { TempDirs } from '../support/tmp.js';
 
@@ -194,5 +197,46 @@ describe('skiff run: [IMAGE] COMMAND and -- COMMAND', function () {
     expect(twice.code).to.equal(2);
     expect(twice.stderr).to.include(`skiff run: give the image once: IMAGE ${JSON.stringify(image)} or --image, not both`);
     expect((await d.api('GET', '/containers/json?all=1')).body).to.have.length(before); // nothing was created
+  });
+});
+
+/** A process's name, or null once it has gone. */
+function comm(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+describe('skiff daemon: skiffd in the foreground', function () {
+  this.timeout(60_000);
+  const tmp = new TempDirs();
+  after(() => tmp.removeAll());
+
+  it('serves the API until SIGTERM, which it passes on to skiffd; then exits 0', async () => {
+    const dir = tmp.make('cli-daemon');
+    const socket = join(dir, 'skiff.sock');
+    const cli = spawn(process.execPath, [join(import.meta.dirname, '../../bin/skiff.js'), 'daemon', '--socket', socket, '--state-dir', join(dir, 'state'), '--launchers', '1'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    cli.stdout.on('data', (b: Buffer) => { output += b.toString(); });
+    cli.stderr.on('data', (b: Buffer) => { output += b.toString(); });
+    const exited = new Promise<number | null>((resolve) => cli.on('exit', (code) => resolve(code)));
+    let skiffd: number | undefined;
+    try {
+      const pong = await until(() => request(socket, 'GET', '/_ping').then((r) => r.text, () => null), 'skiffd to answer');
+      expect(pong).to.equal('OK');
+      skiffd = childPids(cli.pid!)[0];
+      expect(comm(skiffd!)).to.equal('skiffd');
+      cli.kill('SIGTERM');
+      expect(await exited, output).to.equal(0);
+      expect(output).to.include('"msg":"skiffd stopping","signal":"SIGTERM"');
+      expect(comm(skiffd!), 'skiffd after the CLI exited').to.equal(null);
+    } finally {
+      // On a failure: skiffd has a session of its own, so it is ended by its pid as well.
+      if (cli.exitCode === null) cli.kill('SIGKILL');
+      if (skiffd !== undefined && comm(skiffd) === 'skiffd') process.kill(skiffd, 'SIGKILL');
+    }
   });
 });
