@@ -14,11 +14,11 @@
 // goes first, so that the memory measured is per container, not skiffd's first-use costs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fleetRequestBody } from '../src/api/fleet-wire.js';
+import { open, request } from '../src/api/http-client.js';
 import type { FleetView } from '../src/api/fleets.js';
 import { loadFleetFile } from '../src/compose/fleet.js';
 import { childPids, cmdline, cpuSeconds, statusKiB } from '../src/sys/proc.js';
@@ -76,27 +76,6 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-function api(socket: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    const req = request({
-      socketPath: socket, method, path,
-      headers: text === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const t = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = t;
-        try { parsed = t ? JSON.parse(t) : null; } catch { /* not JSON */ }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
-}
-
 /** A "kB" field of skiffd's /proc/PID/status; it must be there while skiffd runs. */
 function kib(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const v = statusKiB(pid, field);
@@ -137,7 +116,7 @@ async function startDaemon(dir: string, launchers: number | null, profile: strin
   for (;;) {
     if (child.exitCode !== null) throw failed(`skiffd exited with ${child.exitCode}`);
     try {
-      if ((await api(socket, 'GET', '/_ping')).status === 200) return { child, socket };
+      if ((await request(socket, 'GET', '/_ping')).status === 200) return { child, socket };
     } catch { /* not up yet */ }
     if (Date.now() > deadline) throw failed('skiffd did not answer within 15 s');
     await sleep(30);
@@ -166,9 +145,9 @@ services:
  */
 function watchStarts(socket: string, prefix: string, count: number): { all: Promise<number>; stop: () => void } {
   let started = 0;
-  let stop = (): void => undefined;
+  const ending = new AbortController();
   const all = new Promise<number>((resolve, reject) => {
-    const req = request({ socketPath: socket, method: 'GET', path: '/events' }, (res) => {
+    open(socket, 'GET', '/events', { signal: ending.signal }).then((res) => {
       let rest = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -179,11 +158,9 @@ function watchStarts(socket: string, prefix: string, count: number): { all: Prom
           if (ev.Action === 'start' && ev.Actor.Attributes.name?.startsWith(prefix) && ++started === count) resolve(performance.now());
         }
       });
-    });
-    req.on('error', reject);
-    req.end();
-    stop = () => req.destroy();
+    }, reject);
   });
+  const stop = (): void => ending.abort();
   return { all, stop };
 }
 
@@ -196,7 +173,7 @@ async function up(socket: string, file: string): Promise<{ seconds: number; acce
   try {
     await sleep(100); // let the event stream be subscribed before the first start
     const t0 = performance.now();
-    const posted = await api(socket, 'POST', '/fleets', body);
+    const posted = await request(socket, 'POST', '/fleets', { body });
     if (posted.status !== 202) throw new Error(`POST /fleets answered ${posted.status}: ${JSON.stringify(posted.body)}`);
     const acceptMs = performance.now() - t0;
     // The events say when the last one started; the operation's end says when to stop waiting
@@ -205,7 +182,7 @@ async function up(socket: string, file: string): Promise<{ seconds: number; acce
     void watch.all.then((t) => { allAt = t; });
     for (;;) {
       await Promise.race([watch.all, sleep(SLOW_POLL_MS)]);
-      const v = (await api(socket, 'GET', `/fleets/${fleet.name}?containers=0`)).body as FleetView;
+      const v = (await request(socket, 'GET', `/fleets/${fleet.name}?containers=0`)).body as FleetView;
       if (allAt !== null || v.operation?.state !== 'running') {
         return { seconds: ((allAt ?? performance.now()) - t0) / 1000, acceptMs, view: v };
       }
@@ -217,7 +194,7 @@ async function up(socket: string, file: string): Promise<{ seconds: number; acce
 
 async function down(socket: string, name: string): Promise<number> {
   const t0 = performance.now();
-  const r = await api(socket, 'DELETE', `/fleets/${name}`);
+  const r = await request(socket, 'DELETE', `/fleets/${name}`);
   if (r.status !== 200) throw new Error(`DELETE /fleets/${name} answered ${r.status}: ${JSON.stringify(r.body)}`);
   return (performance.now() - t0) / 1000;
 }

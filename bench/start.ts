@@ -22,8 +22,8 @@ import { RUSAGE_CHILDREN, RUSAGE_SELF } from '../src/sys/constants.js';
 import { cpuSeconds } from '../src/sys/proc.js';
 import { validateSpec, type ContainerSpec } from '../src/spec/container.js';
 import type { StartRequest } from '../src/workers/start.js';
-import { buildRootfs, writeOciBundle } from './bundle.js';
-import { runExternalWithWarmup, type ExternalPlan, type Sample } from './external.js';
+import { buildRootfs, writeOciBundle } from '../src/cli/bench/bundle.js';
+import { runExternalWithWarmup, type ExternalPlan, type Sample } from '../src/cli/bench/external.js';
 
 type Runtime = 'skiff' | 'runc' | 'crun' | 'unshare';
 const RUNTIMES: Runtime[] = ['skiff', 'runc', 'crun', 'unshare'];

@@ -1,12 +1,14 @@
-// The CLI's only way to skiffd: HTTP/JSON over the unix socket. Starts skiffd in the
-// background when nothing answers, and says so once on stderr.
+// The CLI's only way to skiffd: HTTP/JSON over the unix socket (src/api/http-client.ts).
+// Starts skiffd in the background when nothing answers, and says so once on stderr; turns
+// skiffd's error answers into DaemonError.
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
-import { request, type IncomingMessage } from 'node:http';
-import { dirname, join } from 'node:path';
+import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { socketFromEnv as socketPath, stateDirFromEnv as stateDir } from '../api/defaults.js';
+import { open, parseBody, readAll, request, upgrade as httpUpgrade, type HttpReply } from '../api/http-client.js';
+import { SKIFFD_ENTRY } from './daemon-process.js';
 
 /** An error answered by skiffd: its status and Docker-shaped message. */
 export class DaemonError extends Error {
@@ -21,26 +23,6 @@ export interface Reply {
   body: unknown;
 }
 
-function raw(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    const req = request({
-      socketPath: socketPath(),
-      method,
-      path,
-      headers: { ...(text ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) } : {}), ...headers },
-    }, resolve);
-    req.on('error', reject);
-    req.end(text);
-  });
-}
-
-async function readAll(res: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
 function unreachable(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ECONNREFUSED';
@@ -52,7 +34,7 @@ let ensuring: Promise<void> | null = null;
 /** True when skiffd answers; false when nothing listens on the socket. */
 async function pings(): Promise<boolean> {
   try {
-    (await raw('GET', '/_ping')).resume();
+    await request(socketPath(), 'GET', '/_ping');
     return true;
   } catch (err) {
     if (!unreachable(err)) throw err;
@@ -75,8 +57,7 @@ async function startIfNeeded(): Promise<void> {
   mkdirSync(join(dir, '.skiffd'), { recursive: true, mode: 0o700 });
   const logPath = join(dir, '.skiffd', 'skiffd.log');
   const logFd = openSync(logPath, 'a', 0o600);
-  const entry = join(dirname(fileURLToPath(import.meta.url)), '../main/skiffd-main.js');
-  const child = spawn(process.execPath, [entry, '--socket', socketPath(), '--state-dir', dir], {
+  const child = spawn(process.execPath, [SKIFFD_ENTRY, '--socket', socketPath(), '--state-dir', dir], {
     detached: true,
     stdio: ['ignore', logFd, logFd],
   });
@@ -91,31 +72,27 @@ async function startIfNeeded(): Promise<void> {
   }
 }
 
+/** skiffd's answer to a failed request, as the error to throw: its Docker-shaped message. */
+function daemonError(reply: Pick<HttpReply, 'status' | 'body' | 'text'>): DaemonError {
+  const b = (typeof reply.body === 'object' && reply.body !== null ? reply.body : { message: reply.text }) as Record<string, unknown>;
+  return new DaemonError(reply.status, String(b.message ?? `HTTP ${reply.status}`), b);
+}
+
 /** One API call; throws DaemonError for 4xx/5xx. */
 export async function call(method: string, path: string, body?: unknown): Promise<Reply> {
   await ensureDaemon();
-  const res = await raw(method, path, body);
-  const buf = await readAll(res);
-  const text = buf.toString('utf8');
-  let parsed: unknown = text;
-  if ((res.headers['content-type'] ?? '').includes('json') && text.trim() !== '') parsed = JSON.parse(text);
-  const status = res.statusCode ?? 0;
-  if (status >= 400) {
-    const b = (typeof parsed === 'object' && parsed !== null ? parsed : { message: text }) as Record<string, unknown>;
-    throw new DaemonError(status, String(b.message ?? `HTTP ${status}`), b);
-  }
-  return { status, body: parsed };
+  const reply = await request(socketPath(), method, path, body === undefined ? {} : { body });
+  if (reply.status >= 400) throw daemonError(reply);
+  return { status: reply.status, body: reply.body };
 }
 
-/** A streaming GET (logs --follow, events): the response, for the caller to read. */
+/** A streamed answer (logs --follow, a wait): the response, for the caller to read. */
 export async function stream(method: string, path: string): Promise<IncomingMessage> {
   await ensureDaemon();
-  const res = await raw(method, path);
+  const res = await open(socketPath(), method, path);
   if ((res.statusCode ?? 0) >= 400) {
     const text = (await readAll(res)).toString('utf8');
-    let msg = text;
-    try { msg = String((JSON.parse(text) as { message?: string }).message ?? text); } catch { /* plain text */ }
-    throw new DaemonError(res.statusCode ?? 0, msg, {});
+    throw daemonError({ status: res.statusCode ?? 0, body: parseBody(text), text });
   }
   return res;
 }
@@ -128,16 +105,7 @@ export async function readJson(res: IncomingMessage): Promise<unknown> {
 /** Docker's attach: an HTTP upgrade that leaves a raw two-way byte stream. */
 export async function upgrade(path: string): Promise<{ socket: Socket; head: Buffer; contentType: string }> {
   await ensureDaemon();
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socketPath(), method: 'POST', path, agent: false, headers: { Connection: 'Upgrade', Upgrade: 'tcp' } });
-    req.on('upgrade', (res, socket, head) => resolve({ socket, head, contentType: String(res.headers['content-type'] ?? '') }));
-    req.on('response', async (res) => {
-      const text = (await readAll(res)).toString('utf8');
-      let msg = text;
-      try { msg = String((JSON.parse(text) as { message?: string }).message ?? text); } catch { /* plain */ }
-      reject(new DaemonError(res.statusCode ?? 0, msg, {}));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  const r = await httpUpgrade(socketPath(), path);
+  if (r.refused) throw daemonError(r.refused);
+  return r;
 }

@@ -12,7 +12,7 @@
 // exit 0; skiffd refused); 2 usage errors and bad fleet files — a file that does not parse is
 // wrong input, like a wrong flag, and nothing was started. Progress goes to stderr (redrawn in
 // place on a terminal, a line every 2 s otherwise), results to stdout.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Command } from 'commander';
 import type { Fleet } from '../compose/fleet.js';
 // Types only: the CLI loads none of skiffd's modules, it only speaks its API.
 import type { FleetCounts, FleetListEntry, FleetView, OperationView, PlanCounts } from '../api/fleets.js';
@@ -21,13 +21,14 @@ import { fleetRequestBody } from '../api/fleet-wire.js';
 import { exitedTotal, formatExited, Progress, seconds } from './fleet-progress.js';
 import { consoleTails, formatSummary, summarize } from './fleet-summary.js';
 import { formatTable } from './table.js';
+import { act, type Declared, type Outcome } from './command.js';
 
 const USAGE = `usage: skiff fleet up FILE [--wait] [--json]
        skiff fleet down FILE | --name NAME
        skiff fleet status FILE [--json]
        skiff fleet ls [--json]`;
 
-/** Wrong input: exit 2. (main.ts's UsageError is not imported, to keep the modules acyclic.) */
+/** Wrong input: exit 2, printed `skiff fleet: …` with the fleet usage (see reported()). */
 class FleetUsageError extends Error {}
 /** A fleet file that does not parse: also exit 2; its message already says where. */
 class BadFleetFile extends FleetUsageError {}
@@ -45,17 +46,9 @@ function poller(tty: boolean): () => Promise<void> {
   };
 }
 
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new FleetUsageError((err as Error).message);
-  }
-}
-
-function fileArg(positionals: string[], sub: string): string {
-  if (positionals.length !== 1) throw new FleetUsageError(`${sub} needs exactly one FILE, got ${positionals.length}\n${USAGE}`);
-  return positionals[0]!;
+function fileArg(file: string | undefined, sub: string): string {
+  if (file === undefined) throw new FleetUsageError(`${sub} needs exactly one FILE, got 0\n${USAGE}`);
+  return file;
 }
 
 async function load(file: string): Promise<Fleet> {
@@ -101,9 +94,8 @@ function containerCount(v: FleetView): number {
   return t.created + t.queued + t.starting + t.running + t.restarting + t.failed + t.removing + exitedTotal(t);
 }
 
-async function up(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { wait: { type: 'boolean' }, json: { type: 'boolean' } });
-  const fleet = await load(fileArg(positionals, 'up'));
+async function up(file: string | undefined, values: { wait?: boolean; json?: boolean }): Promise<number> {
+  const fleet = await load(fileArg(file, 'up'));
   const tty = process.stderr.isTTY === true;
   const progress = new Progress(process.stderr, tty);
   const accepted = (await call('POST', '/fleets', fleetRequestBody(fleet))).body as { operation: number; plan: PlanCounts };
@@ -148,10 +140,9 @@ async function up(args: string[]): Promise<number> {
   return summary.ok ? 0 : 1;
 }
 
-async function down(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { name: { type: 'string' } });
-  if (values.name !== undefined && positionals.length > 0) throw new FleetUsageError(`down takes FILE or --name NAME, not both\n${USAGE}`);
-  const name = values.name ?? (await load(fileArg(positionals, 'down'))).name;
+async function down(file: string | undefined, values: { name?: string }): Promise<number> {
+  if (values.name !== undefined && file !== undefined) throw new FleetUsageError(`down takes FILE or --name NAME, not both\n${USAGE}`);
+  const name = values.name ?? (await load(fileArg(file, 'down'))).name;
   const tty = process.stderr.isTTY === true;
   const progress = new Progress(process.stderr, tty);
   const t0 = performance.now();
@@ -180,9 +171,8 @@ async function down(args: string[]): Promise<number> {
   return result.errors.length === 0 ? 0 : 1;
 }
 
-async function status(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
-  const fleet = await load(fileArg(positionals, 'status'));
+async function status(file: string | undefined, values: { json?: boolean }): Promise<number> {
+  const fleet = await load(fileArg(file, 'status'));
   const v = await getView(fleet.name, !!values.json);
   // Desired is what the file says now; the counts are what skiffd has.
   const services = fleet.services.map((s) => ({ ...(v?.services.find((x) => x.name === s.name) ?? {}), name: s.name, desired: s.replicas }));
@@ -201,9 +191,7 @@ async function status(args: string[]): Promise<number> {
   return 0;
 }
 
-async function ls(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
-  if (positionals.length > 0) throw new FleetUsageError(`ls takes no arguments\n${USAGE}`);
+async function ls(values: { json?: boolean }): Promise<number> {
   const list = (await call('GET', '/fleets')).body as FleetListEntry[];
   if (values.json) {
     process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
@@ -214,22 +202,48 @@ async function ls(args: string[]): Promise<number> {
   return 0;
 }
 
-const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = { up, down, status, ls };
+/** Fleet usage errors and bad files print as they always have (`skiff fleet: …`, `skiff: file:line:col …`), exit 2. */
+function reported<A extends unknown[]>(fn: (...args: A) => Promise<number>): (...args: A) => Promise<number> {
+  return async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      if (!(err instanceof FleetUsageError)) throw err;
+      // `skiff: demo.yaml:12:7 services.web.deploy.replicas: …` — the place first, as compilers print it.
+      process.stderr.write(`skiff${err instanceof BadFleetFile ? '' : ' fleet'}: ${err.message}\n`);
+      return 2;
+    }
+  };
+}
 
-export async function cmdFleet(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub === '--help' || sub === '-h' || sub === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const fn = sub === undefined ? undefined : SUBCOMMANDS[sub];
-  try {
-    if (!fn) throw new FleetUsageError(`${sub === undefined ? 'needs a subcommand' : `unknown subcommand ${JSON.stringify(sub)}`}\n${USAGE}`);
-    return await fn(rest);
-  } catch (err) {
-    if (!(err instanceof FleetUsageError)) throw err;
-    // `skiff: demo.yaml:12:7 services.web.deploy.replicas: …` — the place first, as compilers print it.
-    process.stderr.write(`skiff${err instanceof BadFleetFile ? '' : ' fleet'}: ${err.message}\n`);
-    return 2;
-  }
+export function fleetCommand(o: Outcome): { fleet: Declared; subcommands: Declared[] } {
+  const json = ['--json', 'print JSON instead of a table'] as const;
+  const upCmd = new Command('up')
+    .argument('[FILE]', 'the fleet file (YAML, Compose-style)')
+    .option('--wait', 'also wait for every job (x-skiff.job) to exit')
+    .option(...json);
+  act(upCmd, o, reported(up));
+  const downCmd = new Command('down')
+    .argument('[FILE]', 'the fleet file')
+    .option('--name <NAME>', 'the fleet\'s name, instead of its file');
+  act(downCmd, o, reported(down));
+  const statusCmd = new Command('status')
+    .argument('[FILE]', 'the fleet file')
+    .option(...json);
+  act(statusCmd, o, reported(status));
+  const lsCmd = new Command('ls').option(...json);
+  act(lsCmd, o, reported(ls));
+  return {
+    fleet: {
+      cmd: new Command('fleet'),
+      summary: 'run fleets of containers from a Compose-style YAML file',
+      examples: ['skiff fleet up --wait config/loadtest.yaml', 'skiff fleet status config/demo.yaml', 'skiff fleet down config/demo.yaml'],
+    },
+    subcommands: [
+      { cmd: upCmd, summary: 'create what is missing, replace what changed, remove what is no longer declared', examples: ['skiff fleet up config/demo.yaml', 'skiff fleet up --wait --json config/loadtest.yaml'] },
+      { cmd: downCmd, summary: 'stop and remove every container of the fleet', examples: ['skiff fleet down config/demo.yaml', 'skiff fleet down --name demo'] },
+      { cmd: statusCmd, summary: 'per service: desired, running, exited by code, failed, pending', examples: ['skiff fleet status --json config/demo.yaml'] },
+      { cmd: lsCmd, summary: 'the fleets skiffd knows', examples: ['skiff fleet ls'] },
+    ],
+  };
 }

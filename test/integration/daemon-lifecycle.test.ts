@@ -1,7 +1,7 @@
 // skiffd driven through the CLI and the API: run, ps, inspect, stop, kill, wait, rm,
 // restart policies and events, on real containers.
 import { expect } from 'chai';
-import { request } from 'node:http';
+import { open } from '../../src/api/http-client.js';
 import { until, useDaemon } from '../support/daemon.js';
 
 interface Inspect { State: { Status: string; Pid: number; ExitCode: number; Running: boolean }; RestartCount: number; Name: string; Skiff: { Status: string } }
@@ -96,27 +96,24 @@ describe('skiffd lifecycle (CLI and API)', function () {
 
   it('streams events for every state change', async () => {
     const seen: { Action: string; Actor: { Attributes: { name: string } } }[] = [];
-    const req = request({ socketPath: d.socket, path: '/events', agent: false });
+    // The answer's headers come once skiffd has subscribed this stream: nothing after is missed.
+    const events = await open(d.socket, 'GET', '/events');
     const done = new Promise<void>((resolve) => {
-      req.on('response', (res) => {
-        let buf = '';
-        res.on('data', (c: Buffer) => {
-          buf += c.toString();
-          let nl;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            seen.push(JSON.parse(buf.slice(0, nl)));
-            buf = buf.slice(nl + 1);
-          }
-          if (seen.some((e) => e.Action === 'destroy' && e.Actor.Attributes.name === 'evented')) resolve();
-        });
+      let buf = '';
+      events.on('data', (c: Buffer) => {
+        buf += c.toString();
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          seen.push(JSON.parse(buf.slice(0, nl)));
+          buf = buf.slice(nl + 1);
+        }
+        if (seen.some((e) => e.Action === 'destroy' && e.Actor.Attributes.name === 'evented')) resolve();
       });
     });
-    req.end();
-    await new Promise((r) => setTimeout(r, 100));
     await d.cli(['run', '--name', 'evented', '--', '/bin/true']);
     await d.cli(['rm', 'evented']);
     await done;
-    req.destroy();
+    events.destroy();
     const mine = seen.filter((e) => e.Actor.Attributes.name === 'evented').map((e) => e.Action);
     expect(mine).to.deep.equal(['create', 'start', 'die', 'destroy']);
   });

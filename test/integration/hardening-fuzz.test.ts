@@ -7,10 +7,10 @@
 // SKIFF_FUZZ_COUNT sets the number of inputs (`npm run fuzz` runs 10 000); SKIFF_FUZZ_SEED replays a run.
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { request } from '../../src/api/http-client.js';
 import { parseFleet } from '../../src/compose/fleet.js';
 import { until, useDaemon, type DaemonView } from '../support/daemon.js';
 import {
@@ -81,33 +81,19 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
   let current = -1;
 
   /** One request, abandoned (and reported) when it takes longer than `budget`. */
-  function call(method: string, path: string, body?: string, budget = BUDGET_MS): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const t0 = performance.now();
-      const req = request({
-        socketPath: d.socket, method, path, agent: false,
-        headers: body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          clearTimeout(timer);
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-          resolve({ status: res.statusCode ?? 0, body: parsed, text, ms: performance.now() - t0 });
-        });
-      });
-      const timer = setTimeout(() => {
-        req.destroy();
-        reject(new Error(`${method} ${path.slice(0, 100)} got no answer within ${budget} ms`));
-      }, budget);
-      req.on('error', (err) => {
-        clearTimeout(timer);
-        reject(new Error(`${method} ${path.slice(0, 100)}: the connection failed (${err.message})`));
-      });
-      req.end(body);
-    });
+  async function call(method: string, path: string, body?: string, budget = BUDGET_MS): Promise<Reply> {
+    const t0 = performance.now();
+    const overdue = new AbortController();
+    const timer = setTimeout(() => overdue.abort(), budget);
+    try {
+      const r = await request(d.socket, method, path, { ...(body === undefined ? {} : { raw: body }), signal: overdue.signal });
+      return { status: r.status, body: r.body, text: r.text, ms: performance.now() - t0 };
+    } catch (err) {
+      if (overdue.signal.aborted) throw new Error(`${method} ${path.slice(0, 100)} got no answer within ${budget} ms`);
+      throw new Error(`${method} ${path.slice(0, 100)}: the connection failed (${(err as Error).message})`);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** What the inputs came to (`create 201`, `start 204`, `fleet 400` …), printed at the end. */

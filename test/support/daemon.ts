@@ -2,8 +2,8 @@
 // through the CLI (bin/skiff.js), the HTTP API, or the docker command line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
+import { request } from '../../src/api/http-client.js';
 import { TempDirs } from './tmp.js';
 import { childPids, cmdline, fdTargets, isZombie, mountinfoLines } from '../../src/sys/proc.js';
 
@@ -67,25 +67,9 @@ export class TestDaemon {
     throw new Error(`skiffd did not answer within 15 s:\n${this.log()}`);
   }
 
-  api(method: string, path: string, body?: unknown, raw?: string | Buffer): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const text = raw ?? (body === undefined ? undefined : JSON.stringify(body));
-      const req = request({
-        socketPath: this.socket, method, path, agent: false,
-        headers: text === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const t = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = t;
-          try { parsed = t ? JSON.parse(t) : null; } catch { /* not JSON */ }
-          resolve({ status: res.statusCode ?? 0, body: parsed, text: t });
-        });
-      });
-      req.on('error', reject);
-      req.end(text);
-    });
+  async api(method: string, path: string, body?: unknown, raw?: string | Buffer): Promise<Reply> {
+    const r = await request(this.socket, method, path, raw !== undefined ? { raw } : body === undefined ? {} : { body });
+    return { status: r.status, body: r.body, text: r.text };
   }
 
   /** Runs the skiff CLI against this daemon (asynchronously, so the daemon's own events keep flowing). */

@@ -5,11 +5,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildRootfs, writeOciBundle } from '../../bench/bundle.js';
-import { runExternalWithWarmup, type ExternalPlan, type Sample } from '../../bench/external.js';
-import { call, DaemonError } from './client.js';
-import { percentile } from '../api/stats.js';
-import { formatTable } from './table.js';
+import { buildRootfs, writeOciBundle } from './bundle.js';
+import { runExternalWithWarmup, type ExternalPlan, type Sample } from './external.js';
+import { call, DaemonError } from '../client.js';
+import { formatTable } from '../table.js';
+import { percentile } from '../../api/stats.js';
 
 export interface BenchOptions {
   count: number;
