@@ -4,11 +4,12 @@
 // The few JavaScript files (bin/, scripts/, the mocha reporter, this file) get ESLint's
 // recommended rules only: they are in no tsconfig, so there are no types to check them with.
 import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'node_modules/'] },
+export default defineConfig(
+  globalIgnores(['dist/', 'build/', 'node_modules/']),
 
   js.configs.recommended,
   {
