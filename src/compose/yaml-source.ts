@@ -109,6 +109,14 @@ function describeYamlError(e: YAMLError, text: string): string {
       return `${e.message}; skiff reads plain YAML (Compose's !reset and !override are not supported yet)`;
     case 'RESOURCE_EXHAUSTION':
       return `nested too deeply to parse (${e.message})`;
+    // yaml's own message says it well enough. Listed, so that a code a newer yaml adds is a
+    // lint error here and someone decides whether it needs skiff's words; the default only
+    // keeps such a code's message readable at run time until then.
+    case 'ALIAS_PROPS': case 'BAD_ALIAS': case 'BAD_COLLECTION_TYPE': case 'BAD_DIRECTIVE':
+    case 'BAD_DQ_ESCAPE': case 'BAD_INDENT': case 'BAD_PROP_ORDER': case 'BAD_SCALAR_START':
+    case 'BLOCK_AS_IMPLICIT_KEY': case 'BLOCK_IN_FLOW': case 'IMPOSSIBLE': case 'KEY_OVER_1024_CHARS':
+    case 'MISSING_CHAR': case 'MULTILINE_IMPLICIT_KEY': case 'MULTIPLE_ANCHORS': case 'MULTIPLE_TAGS':
+    case 'NON_STRING_KEY': case 'UNEXPECTED_TOKEN':
     default:
       return e.message;
   }

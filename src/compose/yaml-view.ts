@@ -17,6 +17,12 @@ export interface KeyTable {
 
 const PLAIN_KEY = /^[A-Za-z0-9_-]+$/;
 
+/** A plain scalar's value as text: a string as it is, a number or boolean as YAML writes it. */
+function scalarText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : undefined;
+}
+
 function childPath(parent: string, key: string): string {
   if (!PLAIN_KEY.test(key)) return `${parent}[${JSON.stringify(key)}]`;
   return parent ? `${parent}.${key}` : key;
@@ -72,7 +78,7 @@ export class YVal {
     if (isSeq(n)) return 'a list';
     if (n === null || n.value === null) return 'nothing';
     if (typeof n.value === 'string') return JSON.stringify(n.value.length > 40 ? `${n.value.slice(0, 40)}…` : n.value);
-    return n.source ?? String(n.value);
+    return n.source ?? scalarText(n.value) ?? typeof n.value;
   }
 
   /** A string scalar, quoted or not; numbers and booleans are refused. */
@@ -110,7 +116,7 @@ export class YVal {
   list(): YVal[] {
     const n = this.node;
     if (!isSeq(n)) return this.fail(`expected a list, got ${this.describe()}`);
-    return (n.items as unknown[]).map((item, i) => {
+    return n.items.map((item, i) => {
       const data = this.src.resolve(item);
       return new YVal(this.src, data, `${this.path}[${i}]`, (item as Node | null) ?? this.at);
     });
@@ -151,10 +157,8 @@ export class YVal {
         continue;
       }
       const keyData = this.src.resolve(keyNode);
-      if (!isScalar(keyData) || keyData.value === null || typeof keyData.value === 'object') {
-        this.src.fail(keyNode ?? this.at, this.path, 'keys must be plain strings');
-      }
-      const key = String(keyData.value);
+      const key = isScalar(keyData) ? scalarText(keyData.value) : undefined;
+      if (key === undefined) this.src.fail(keyNode ?? this.at, this.path, 'keys must be plain strings');
       if (out.has(key)) continue;
       const valueNode = pair.value as Node | null;
       const path = childPath(this.path, key);
@@ -168,7 +172,7 @@ export class YVal {
     }
     for (const m of merges) {
       const source = this.src.resolve(m.value);
-      const sources = isSeq(source) ? (source.items as unknown[]).map((i) => this.src.resolve(i)) : [source];
+      const sources = isSeq(source) ? source.items.map((i) => this.src.resolve(i)) : [source];
       for (const s of sources) {
         if (!isMap(s)) this.src.fail(m.key, this.path, '<< must be followed by a map, an alias of one, or a list of them');
         this.collect(s, out);

@@ -180,7 +180,8 @@ export class ConsoleHub {
   }
 
   private async shutdown(): Promise<void> {
-    await Promise.allSettled(this.threads.map((t) => (t.failure ? undefined : this.request(t, { type: 'shutdown', seq: this.nextSeq() }, 'done', 'stop forwarder thread'))));
+    const running = this.threads.filter((t) => !t.failure);
+    await Promise.allSettled(running.map((t) => this.request(t, { type: 'shutdown', seq: this.nextSeq() }, 'done', 'stop forwarder thread')));
     await Promise.allSettled(this.threads.map((t) => t.task));
     for (const client of this.clients) client.output.destroy();
     this.clients.clear();

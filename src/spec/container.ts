@@ -77,7 +77,9 @@ function describe(v: Json): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
   if (Array.isArray(v)) return 'an array';
   if (v === null) return 'null';
-  return typeof v === 'object' ? 'an object' : String(v);
+  if (typeof v === 'object') return 'an object';
+  // What is left of JSON reads as itself; anything else (undefined: no value) by its type.
+  return typeof v === 'number' || typeof v === 'boolean' ? String(v) : typeof v;
 }
 
 function isObject(v: Json): v is Record<string, Json> {

@@ -250,8 +250,10 @@ function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
   if (Array.isArray(v)) return 'an array';
   if (v === null) return 'null';
-  if (typeof v === 'bigint') return String(v);
-  return typeof v === 'object' ? 'an object' : String(v);
+  if (typeof v === 'object') return 'an object';
+  // What is left of JSON (this parser reads large integers as bigint) reads as itself;
+  // anything else (undefined: no value) by its type.
+  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : typeof v;
 }
 
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
