@@ -109,8 +109,8 @@ async function startDaemon(dir: string, launchers: number | null, profile: strin
   // skiffd's log is kept, and shown only if it fails.
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: Buffer[] = [];
-  child.stdout!.on('data', (b: Buffer) => log.push(b));
-  child.stderr!.on('data', (b: Buffer) => log.push(b));
+  child.stdout.on('data', (b: Buffer) => log.push(b));
+  child.stderr.on('data', (b: Buffer) => log.push(b));
   const failed = (why: string) => new Error(`${why}:\n${Buffer.concat(log).toString('utf8')}`);
   const deadline = Date.now() + 15_000;
   for (;;) {

@@ -75,7 +75,7 @@ async function startIfNeeded(): Promise<void> {
 /** skiffd's answer to a failed request, as the error to throw: its Docker-shaped message. */
 function daemonError(reply: Pick<HttpReply, 'status' | 'body' | 'text'>): DaemonError {
   const b = (typeof reply.body === 'object' && reply.body !== null ? reply.body : { message: reply.text }) as Record<string, unknown>;
-  return new DaemonError(reply.status, String(b.message ?? `HTTP ${reply.status}`), b);
+  return new DaemonError(reply.status, typeof b.message === 'string' ? b.message : `HTTP ${reply.status}`, b);
 }
 
 /** One API call; throws DaemonError for 4xx/5xx. */

@@ -1,7 +1,6 @@
 // `skiff console NAME` and `skiff run -t`: the local terminal joined to a container's console.
 // Raw mode both ways, window size forwarded on SIGWINCH, detach on Ctrl-] (or --detach-keys),
 // and the terminal restored on every way out.
-import type { Socket } from 'node:net';
 import { call, upgrade } from './client.js';
 import { Deframer } from './frames.js';
 
@@ -112,7 +111,7 @@ export async function attachTerminal(o: AttachOptions, beforeStart?: () => Promi
       const watcher = new DetachWatcher(o.detachKeys);
       const onData = (chunk: Buffer) => {
         const { forward, detach } = watcher.feed(chunk);
-        if (forward.length) (socket as Socket).write(forward);
+        if (forward.length) socket.write(forward);
         if (detach) finish('detached');
       };
       stdin.on('data', onData);

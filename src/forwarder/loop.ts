@@ -1,6 +1,7 @@
 // One forwarder thread's loop: a single epoll set over the masters of every console the
 // thread holds plus the wake eventfd, waited on synchronously (this thread does nothing
 // else). Requests are read from the port when the eventfd fires; see protocol.ts.
+import { errorMessage } from '../api/errors.js';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollDel, epollWait, eventfdDrain, openPath } from '../sys/libc.js';
 import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, O_WRONLY } from '../sys/constants.js';
@@ -232,5 +233,5 @@ function toWire(err: unknown): WireError {
   if (err instanceof SysError) {
     return { message: err.message, syscall: err.syscall, errno: err.errno, ...(err.path === undefined ? {} : { path: err.path }) };
   }
-  return { message: err instanceof Error ? err.message : String(err) };
+  return { message: errorMessage(err) };
 }

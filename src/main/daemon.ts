@@ -231,7 +231,7 @@ export class Daemon {
     });
     if (listening) this.removeSymlink();
     await this.supervisor.shutdown();
-    this.pool.close();
+    await this.pool.close();
     this.reaper.close();
     if (this.lockFd >= 0) closeSync(this.lockFd);
     this.lockFd = -1;

@@ -2,6 +2,7 @@
 // failure becomes a SysError naming the call, the path and the errno. The functions are declared
 // (with their C types) in libc-handle.ts, the constants are in constants.ts (koffi-free).
 // Only src/sys/ and src/native/ import koffi.
+import { asError } from '../api/errors.js';
 import { EINTR, EWOULDBLOCK, SysError } from './errno.js';
 import { c, check, raw } from './libc-handle.js';
 import {
@@ -127,7 +128,7 @@ export function epollWait(epfd: number, buf: Buffer, timeoutMs: number): EpollEv
 export function epollWaitAsync(epfd: number, buf: Buffer, timeoutMs: number): Promise<EpollEvent[]> {
   return new Promise((resolve, reject) => {
     c.epoll_wait.async(epfd, buf, Math.floor(buf.length / EPOLL_EVENT_SIZE), timeoutMs, (err: unknown, rc: number) => {
-      if (err) return reject(err as Error);
+      if (err) return reject(asError(err));
       const n = raw(rc);
       if (n === -EINTR) return resolve([]);
       if (n < 0) return reject(new SysError('epoll_wait', -n));

@@ -37,7 +37,7 @@ function strList(v: unknown, field: string): string[] | null {
   if (v === null || v === undefined) return null;
   if (typeof v === 'string') return [v];
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new CreateError(field, `${field} must be a list of strings`);
-  return v as string[];
+  return v;
 }
 
 function obj(v: unknown, field: string): Obj {

@@ -22,11 +22,12 @@ export function parseFilters(raw: string | null, accepted: readonly string[]): F
   }
   for (const [name, v] of Object.entries(parsed)) {
     if (!accepted.includes(name)) throw new InvalidArgument(`invalid filter '${name}'`);
-    const values = Array.isArray(v) ? v : typeof v === 'object' && v !== null ? Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] === true) : null;
+    const values: unknown[] | null = Array.isArray(v) ? (v as unknown[])
+      : typeof v === 'object' && v !== null ? Object.entries(v as Record<string, unknown>).filter(([, on]) => on === true).map(([k]) => k) : null;
     if (values === null || !values.every((x) => typeof x === 'string')) {
       throw new InvalidArgument(`invalid filter '${name}': its values must be a list of strings, got ${JSON.stringify(v)?.slice(0, 100)}`);
     }
-    out.set(name, values as string[]);
+    out.set(name, values);
   }
   return out;
 }

@@ -30,8 +30,8 @@ export function dockerState(r: ContainerRecord): string {
     case 'failed':
     case 'exited':
       return 'exited';
-    default:
-      return 'dead';
+    case 'removed':
+      return 'removing';
   }
 }
 
@@ -44,7 +44,8 @@ export function statusText(r: ContainerRecord, now = Date.now()): string {
     case 'restarting': return `Restarting (${r.exitCode ?? -1}) ${since(r.finishedAt)} ago`;
     case 'queued': return 'Created (queued)';
     case 'starting': return 'Created (starting)';
-    default: return 'Created';
+    case 'created': return 'Created';
+    case 'removed': return 'Removal In Progress';
   }
 }
 

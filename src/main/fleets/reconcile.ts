@@ -9,6 +9,7 @@
 // side. One container failing never stops its siblings: the failure is recorded on the
 // operation (and on the container's record) and the rest go on. A dependency that fails
 // leaves its dependents created but not started, each with the reason.
+import { errorMessage } from '../../api/errors.js';
 import PQueue from 'p-queue';
 import { serviceOrder, type Fleet } from '../../compose/fleet.js';
 import { NotFound, QueueFull } from '../lifecycle/errors.js';
@@ -36,15 +37,14 @@ export interface ReconcileLimits {
 const BACKOFF_FIRST_MS = 5;
 const BACKOFF_MAX_MS = 200;
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+
 
 /** Resolves like `p`, or rejects once `signal` aborts. */
 function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  const aborted = (): Error => (signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+  if (signal.aborted) return Promise.reject(aborted());
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+    const onAbort = () => reject(aborted());
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
@@ -67,7 +67,7 @@ export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: O
   const { signal } = op;
 
   const removals = plan.remove.map((name) => stops.add(() => stopAndRemove(sup, name))
-    .catch((err: unknown) => op.fail(name, `remove: ${message(err)}`)));
+    .catch((err: unknown) => op.fail(name, `remove: ${errorMessage(err)}`)));
 
   // Every missing container is created up front, before its dependencies are met, so that
   // `fleet status` shows the whole fleet at once, waiting ones as created.
@@ -82,7 +82,7 @@ export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: O
           try {
             await stops.add(() => stopAndRemove(sup, a.name));
           } catch (err) {
-            op.fail(a.name, `remove the old container: ${message(err)}`);
+            op.fail(a.name, `remove the old container: ${errorMessage(err)}`);
             return false;
           }
         }
@@ -91,7 +91,7 @@ export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: O
           await creates.add(() => sup.create(a.spec, { fleet: fleet.name }));
           return true;
         } catch (err) {
-          op.fail(a.name, `create: ${message(err)}`);
+          op.fail(a.name, `create: ${errorMessage(err)}`);
           return false;
         }
       })());
@@ -109,7 +109,7 @@ export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: O
           await sleep(delay * (0.5 + Math.random()), signal).catch(() => undefined);
           continue;
         }
-        op.fail(name, message(err));
+        op.fail(name, errorMessage(err));
         return;
       }
     }
@@ -153,7 +153,7 @@ export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: O
       }
       return null;
     } catch (err) {
-      return signal.aborted ? 'superseded' : `waiting for a dependency failed: ${message(err)}`;
+      return signal.aborted ? 'superseded' : `waiting for a dependency failed: ${errorMessage(err)}`;
     }
   };
 
@@ -180,6 +180,10 @@ function howItEnded(r: ContainerRecord | null): string {
     case 'exited': return r.exitCode === 0 ? 'exited with 0' : `exited with ${r.exitCode ?? 'an unknown status'}${r.error ? `: ${r.error}` : ''}`;
     case 'failed': return `failed to start: ${r.error ?? 'unknown error'}`;
     case 'created': return 'was never started';
-    default: return `is ${r.status}`;
+    case 'removed': return 'was removed';
+    case 'queued':
+    case 'starting':
+    case 'running':
+    case 'restarting': return `is ${r.status}`;
   }
 }

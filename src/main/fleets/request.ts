@@ -25,7 +25,7 @@ function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
   if (Array.isArray(v)) return 'an array';
   if (v === null) return 'null';
-  return typeof v === 'object' ? 'an object' : String(v);
+  return typeof v === 'number' || typeof v === 'boolean' ? String(v) : `a value of type ${typeof v}`;
 }
 
 function object(v: unknown, field: string, keys: readonly string[]): Record<string, unknown> {

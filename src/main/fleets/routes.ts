@@ -14,6 +14,7 @@
 // on if its client goes away, and progress and status are one view of the same records.
 // Operations on one fleet run one at a time; a newer `up` or a `down` aborts the one running
 // (its starts not yet begun are skipped, its dependency waits end) and runs after it.
+import { asError } from '../../api/errors.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import PQueue from 'p-queue';
 import { DEFAULT_MAX_REPLICAS, type Fleet } from '../../compose/fleet.js';
@@ -143,7 +144,7 @@ export class FleetApi implements Extensions {
           resolve(op);
           await reconcile(this.sup, fleet, plan, op, this.limits);
         } catch (err) {
-          if (op === null) reject(err);
+          if (op === null) reject(asError(err));
           else log('error', 'fleet up failed', { fleet: fleet.name, operation: op.id, error: (err as Error).message });
         } finally {
           op?.finish();

@@ -31,7 +31,11 @@ function count(c: FleetCounts, r: ContainerRecord, op: Operation | null): void {
     }
     case 'removed':
       return; // never a member: removal drops the record
-    default:
+    case 'queued':
+    case 'starting':
+    case 'running':
+    case 'restarting':
+    case 'failed':
       c[r.status]++;
   }
 }

@@ -89,7 +89,7 @@ export class ContainerStreams {
       : `HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\nApi-Version: ${API_VERSION}\r\n\r\n`);
     // The response object must not write anything more on this socket.
     (res as unknown as { _header: string })._header = '';
-    res.writeHead = (() => res) as never;
+    res.writeHead = (() => res);
     res.end = (() => res) as never;
     const client = await consoles.attach(r.id, { replay, stdin: wantStdin });
     client.output.on('data', (b: Buffer) => socket.write(framed ? frame(1, b) : b));

@@ -1,5 +1,6 @@
 // The one place where what went wrong becomes an HTTP status and Docker's error body
 // ({ "message": …, plus details such as the failed field or launch operation }).
+import { errorMessage } from '../../api/errors.js';
 import type { ServerResponse } from 'node:http';
 import { CreateError } from '../docker/create.js';
 import { Conflict, InvalidArgument, LifecycleError, NotFound, QueueFull, StartFailed, Unavailable, Unsupported } from '../lifecycle/errors.js';
@@ -30,5 +31,5 @@ export function sendError(res: ServerResponse, err: unknown): void {
   if (err instanceof CreateError) return send(res, 400, { message: err.message, field: err.field });
   // A URIError is a path segment with broken percent-encoding: the client's mistake.
   if (err instanceof URIError) return send(res, 400, { message: `malformed percent-encoding in the path: ${err.message}` });
-  return send(res, 500, { message: err instanceof Error ? err.message : String(err) });
+  return send(res, 500, { message: errorMessage(err) });
 }
