@@ -59,6 +59,11 @@ export class StateStore {
     return p.then(() => (this.pending.has(name) ? this.flushOne(name) : undefined));
   }
 
+  /** Resolves once every write scheduled so far for this container is on disk (or has failed). */
+  async settled(name: string): Promise<void> {
+    while (this.inFlight.has(name) || this.pending.has(name)) await this.flushOne(name).catch(() => undefined);
+  }
+
   /** Waits for every scheduled write. */
   async flush(): Promise<void> {
     while (this.inFlight.size > 0 || this.pending.size > 0) {

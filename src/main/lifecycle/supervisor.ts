@@ -181,6 +181,10 @@ export class Supervisor {
     });
     // The failure, even when --rm has removed the record since: the client must learn why.
     if (r.failure) throw new StartFailed(r.failure);
+    // The start is answered only once `running` (with the pid) is on disk: a skiffd killed
+    // right after must find the container to adopt, not a record that says it never ran. The
+    // write happened in the background since the launch; this waits outside the queue's slot.
+    await this.o.stateStore.settled(r.name);
     return r;
   }
 
