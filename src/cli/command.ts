@@ -1,6 +1,7 @@
 // How every skiff command is declared on commander: one place decides the help layout, how a
 // usage error is printed (`skiff run: unknown option '--bogus'`, exit 2), how an action's exit
 // status gets out (commander ignores what an action returns), and how numbers are checked.
+import { seconds, wholeNumber } from '../api/numbers.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DaemonError } from './client.js';
 
@@ -76,18 +77,16 @@ export function collect(value: string, previous: string[] | undefined): string[]
 /** An integer option of at least `min`: `--count abc` and `--count 0` are refused, quoting the value. */
 export function integerOption(flags: string, description: string, min: number): Option {
   return new Option(flags, description).argParser((value: string) => {
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < min) {
-      throw new InvalidArgumentError(`Expected an integer of at least ${min}`);
-    }
-    return Number(value);
+    const n = wholeNumber(value, min);
+    if (n === null) throw new InvalidArgumentError(`Expected an integer of at least ${min}`);
+    return n;
   });
 }
 
 /** A number of seconds (decimals allowed) from 0, or above 0 when `above` (a timeout of 0 s would refuse everything), up to `max`. */
 export function secondsOption(flags: string, description: string, o: { above: boolean; max: number }): Option {
   return new Option(flags, description).argParser((value: string) => {
-    const n = Number(value);
-    if (!/^\d+(\.\d+)?$/.test(value) || (o.above && n === 0) || n > o.max) {
+    if (seconds(value, o) === null) {
       throw new InvalidArgumentError(`Expected a number of seconds ${o.above ? 'above 0' : 'from 0'}${Number.isFinite(o.max) ? ` up to ${o.max}` : ''}`);
     }
     return value; // sent on as the user wrote it

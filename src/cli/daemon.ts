@@ -43,7 +43,7 @@ export function daemonCommand(o: Outcome): Declared {
     .option('--socket <PATH>', 'the API socket (default: $SKIFF_SOCKET or /run/skiff/skiff.sock)')
     .option('--state-dir <DIR>', 'the state directory (default: $SKIFF_STATE_DIR or /var/lib/skiff)')
     .addOption(integerOption('--launchers <N>', 'launcher processes (default: twice the CPUs)', 1))
-    .addOption(integerOption('--max-queued <N>', 'starts that may wait for a launcher before skiffd answers 503 (default 4096)', 1))
+    .addOption(integerOption('--max-queued <N>', 'starts that may wait for a launcher before skiffd answers 429 (default 4096)', 1))
     .addOption(integerOption('--forwarder-threads <N>', 'console forwarder threads', 1))
     .addOption(secondsOption('--headers-timeout <SECONDS>', 'time a client has to send a request\'s headers (default 10)', { above: true, max: 3600 }))
     .addOption(secondsOption('--request-timeout <SECONDS>', 'time a client has to send a whole request (default 60)', { above: true, max: 3600 }));

@@ -2,14 +2,23 @@
 import { parseArgs } from 'node:util';
 import { Daemon } from './daemon.js';
 import { socketFromEnv, stateDirFromEnv } from '../api/defaults.js';
+import { seconds, wholeNumber } from '../api/numbers.js';
 import { FleetApi } from './fleets/routes.js';
 import { log } from './log.js';
 import { ConsoleHub } from '../forwarder/index.js';
 
-function seconds(text: string, flag: string): number {
-  const n = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || n <= 0 || n > 3600) throw new Error(`${flag} must be a number of seconds above 0, at most 3600, got ${JSON.stringify(text)}`);
+// `skiff daemon` checks these too (a usage error before skiffd starts); skiffd checks them
+// again because it is also run directly (node dist/src/main/skiffd-main.js).
+function milliseconds(text: string, flag: string): number {
+  const n = seconds(text, { above: true, max: 3600 });
+  if (n === null) throw new Error(`${flag} must be a number of seconds above 0, at most 3600, got ${JSON.stringify(text)}`);
   return Math.round(n * 1000);
+}
+
+function count(text: string, flag: string): number {
+  const n = wholeNumber(text, 1);
+  if (n === null) throw new Error(`${flag} must be a whole number of at least 1, got ${JSON.stringify(text)}`);
+  return n;
 }
 
 export async function runDaemon(argv: string[]): Promise<void> {
@@ -28,7 +37,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   });
   process.title = 'skiffd';
   const consoles = new ConsoleHub({
-    ...(values['forwarder-threads'] ? { threads: Number(values['forwarder-threads']) } : {}),
+    ...(values['forwarder-threads'] ? { threads: count(values['forwarder-threads'], '--forwarder-threads') } : {}),
     // A log that stopped (disk full) or forwarding that failed, with no request waiting on it.
     onProblem: (id, message) => log('warn', 'console problem', { id, message }),
   });
@@ -37,10 +46,10 @@ export async function runDaemon(argv: string[]): Promise<void> {
     consoles,
     socket: values.socket ?? socketFromEnv(),
     stateDir: values['state-dir'] ?? stateDirFromEnv(),
-    ...(values.launchers ? { launchers: Number(values.launchers) } : {}),
-    ...(values['max-queued'] ? { maxQueued: Number(values['max-queued']) } : {}),
-    ...(values['headers-timeout'] ? { headersTimeoutMs: seconds(values['headers-timeout'], '--headers-timeout') } : {}),
-    ...(values['request-timeout'] ? { requestTimeoutMs: seconds(values['request-timeout'], '--request-timeout') } : {}),
+    ...(values.launchers ? { launchers: count(values.launchers, '--launchers') } : {}),
+    ...(values['max-queued'] ? { maxQueued: count(values['max-queued'], '--max-queued') } : {}),
+    ...(values['headers-timeout'] ? { headersTimeoutMs: milliseconds(values['headers-timeout'], '--headers-timeout') } : {}),
+    ...(values['request-timeout'] ? { requestTimeoutMs: milliseconds(values['request-timeout'], '--request-timeout') } : {}),
     // Failure injection for the test suite (test/integration/hardening-host.test.ts).
     testHooks: process.env.SKIFF_TEST_HOOKS === '1',
   });
