@@ -6,6 +6,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { TempDirs } from './tmp.js';
 import { childPids } from './leaks.js';
+import { STALL_MS, until } from './wait.js';
+
+export { until };
 
 const ROOT = join(import.meta.dirname, '../..');
 const SKIFFD = join(ROOT, 'dist/src/main/skiffd-main.js');
@@ -13,6 +16,14 @@ const CLI = join(ROOT, 'bin/skiff.js');
 
 export interface Reply { status: number; body: unknown; text: string }
 export interface CliResult { code: number; stdout: string; stderr: string }
+
+/** The part of a container's inspect the helpers here read; tests cast to more where they need it. */
+export interface Inspect {
+  Name: string;
+  State: { Status: string; Running: boolean; Pid: number; ExitCode: number; Error: string };
+  RestartCount: number;
+  Skiff: { Status: string; console?: { clients: number; bytesIn: number } };
+}
 
 export interface DaemonView { mounts: string[]; fds: string[]; processes: number[]; state: string[] }
 
@@ -56,15 +67,19 @@ export class TestDaemon {
     child.stdout!.on('data', (b: Buffer) => this.logChunks.push(b));
     child.stderr!.on('data', (b: Buffer) => this.logChunks.push(b));
     this.child = child;
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`skiffd exited with ${child.exitCode}:\n${this.log()}`);
-      try {
-        if ((await this.api('GET', '/_ping')).status === 200) return;
-      } catch { /* not up yet */ }
-      await new Promise((r) => setTimeout(r, 30));
+    try {
+      await until(async () => {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`skiffd exited with ${child.exitCode ?? child.signalCode}`);
+        try {
+          return (await this.api('GET', '/_ping')).status === 200;
+        } catch {
+          return false; // not listening yet
+        }
+      }, 'skiffd to answer /_ping', STALL_MS);
+    } catch (err) {
+      await this.stop('SIGKILL'); // a daemon that never answered must not outlive the test
+      throw new Error(`start skiffd: ${(err as Error).message}\n${this.log()}`, { cause: err });
     }
-    throw new Error(`skiffd did not answer within 15 s:\n${this.log()}`);
   }
 
   api(method: string, path: string, body?: unknown, raw?: string | Buffer): Promise<Reply> {
@@ -95,6 +110,24 @@ export class TestDaemon {
 
   docker(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
     return runCommand('docker', args, { ...process.env, DOCKER_HOST: `unix://${this.socket}` }, opts);
+  }
+
+  /** What a container's inspect says (fails on anything but 200). */
+  async inspect<T = Inspect>(name: string): Promise<T> {
+    const r = await this.api('GET', `/containers/${encodeURIComponent(name)}/json`);
+    if (r.status !== 200) throw new Error(`inspect ${name}: ${r.status} ${r.text}`);
+    return r.body as T;
+  }
+
+  /** Waits until a container's console (its ring, as `logs` shows it) includes `text`. */
+  async waitForOutput(name: string, text: string): Promise<void> {
+    await until(async () => (await this.api('GET', `/containers/${encodeURIComponent(name)}/logs?stdout=1`)).text.includes(text),
+      `${name} to print ${JSON.stringify(text)}`);
+  }
+
+  /** Waits until `count` clients (attach, logs --follow) are attached to a container's console. */
+  async waitForClients(name: string, count = 1): Promise<void> {
+    await until(async () => ((await this.inspect(name)).Skiff.console?.clients ?? 0) >= count, `${count} client(s) attached to ${name}`);
   }
 
   /** Container PID 1s whose parent is this skiffd. */
@@ -164,10 +197,16 @@ export class TestDaemon {
   /** Stops skiffd with SIGTERM (containers outlive it; remove them first) and waits for it. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill(signal);
-    await exited;
+    if (!child) return;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await exited;
+    }
+    // Containers that outlive skiffd may hold its stdout and stderr: stop reading them, or
+    // their pipes would keep this process's event loop alive.
+    child.stdout?.destroy();
+    child.stderr?.destroy();
   }
 
   /** Removes every container (force) and stops the daemon, then its temp dir. */
@@ -204,16 +243,6 @@ function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: {
 export function requireDocker(): void {
   if (spawnSync('docker', ['--version'], { stdio: 'ignore' }).status !== 0) {
     throw new Error('the docker command line is missing: these tests need it (docker-ce-cli)');
-  }
-}
-
-export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
