@@ -7,14 +7,14 @@
 /** How long a poll or a race waits by default before it calls the wait a stall. */
 export const STALL_MS = 30_000;
 
-/** Polls `fn` (every 25 ms) until it returns a truthy value, which it returns; fails after `timeoutMs`. */
-export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = STALL_MS): Promise<NonNullable<T>> {
+/** Polls `fn` (every `pollMs`) until it returns a truthy value, which it returns; fails after `timeoutMs`. */
+export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = STALL_MS, pollMs = 25): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v) return v as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
