@@ -2,7 +2,8 @@
 // and 200 containers at once (no zombies, no leftover mounts, nothing extra in ps).
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { TestDaemon, until } from '../support/daemon.js';
+import { TestDaemon } from '../support/daemon.js';
+import { until } from '../support/wait.js';
 import { pidfdOpen, waitPidfd, close } from '../../src/sys/libc.js';
 
 interface Inspect { State: { Status: string; Pid: number; ExitCode: number; Running: boolean; Error: string }; Skiff: { Status: string } }
@@ -58,13 +59,15 @@ describe('skiffd resilience', function () {
     await d.start();
     const orphans: number[] = [];
     try {
-      await d.cli(['run', '-d', '--name', 'survivor', '--', '/bin/sleep', '60']);
-      await d.cli(['run', '-d', '--name', 'shortlived', '--', '/bin/sh', '-c', 'sleep 0.5']);
+      await d.cli(['run', '-d', '--name', 'survivor', '--', '/bin/sleep', '1000']);
+      await d.cli(['run', '-d', '--name', 'shortlived', '--', '/bin/sleep', '1000']);
       const survivor = ((await d.api('GET', '/containers/survivor/json')).body as Inspect).State.Pid;
       const short = ((await d.api('GET', '/containers/shortlived/json')).body as Inspect).State.Pid;
       orphans.push(survivor, short);
       await d.stop('SIGKILL');
-      expect(cmdline(survivor)).to.equal('/bin/sleep 60'); // still alive
+      expect(cmdline(survivor)).to.equal('/bin/sleep 1000'); // still alive
+      // The other one ends while skiffd is down (killed here, by its pid, so that it surely does).
+      process.kill(short, 'SIGKILL');
       await until(() => ppid(short) !== d.pid && (cmdline(short) === '' || readFileSync(`/proc/${short}/stat`, 'utf8').includes(') Z')), 'short-lived container to end');
       await d.start();
       const s = (await d.api('GET', '/containers/survivor/json')).body as Inspect;
@@ -97,7 +100,7 @@ describe('skiffd resilience', function () {
     const mountsBefore = mountCount();
     try {
       const names = Array.from({ length: 200 }, (_, i) => `many-${i}`);
-      const created = await Promise.all(names.map((n) => d.api('POST', `/containers/create?name=${n}`, { Image: 'host', Cmd: ['/bin/sleep', '30'] })));
+      const created = await Promise.all(names.map((n) => d.api('POST', `/containers/create?name=${n}`, { Image: 'host', Cmd: ['/bin/sleep', '1000'] })));
       expect(created.every((r) => r.status === 201)).to.equal(true);
       const started = await Promise.all(names.map((n) => d.api('POST', `/containers/${n}/start`)));
       expect(started.map((r) => r.status)).to.deep.equal(names.map(() => 204));
@@ -113,7 +116,7 @@ describe('skiffd resilience', function () {
       const extra = descendants.filter((p) => !mine.has(p)).map((p) => cmdline(p));
       expect(extra.every((a) => /^skiff-launcher \d+$/.test(a)), extra.join(', ')).to.equal(true);
       expect(cmdline(d.pid)).to.equal('skiffd');
-      for (const c of list.slice(0, 5)) expect(cmdline(c.Pid)).to.equal('/bin/sleep 30');
+      for (const c of list.slice(0, 5)) expect(cmdline(c.Pid)).to.equal('/bin/sleep 1000');
 
       await Promise.all(names.map((n) => d.api('POST', `/containers/${n}/kill`)));
       await Promise.all(names.map((n) => d.api('POST', `/containers/${n}/wait`)));

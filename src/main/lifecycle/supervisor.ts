@@ -269,8 +269,10 @@ export class Supervisor {
       r.startedAt = new Date().toISOString();
       r.finishedAt = null;
       this.watch(r, handle);
-      void this.persist(r);
       this.o.events.emit('start', this.actor(r));
+      // On disk before the start is answered: a skiffd killed right after must find the
+      // container running (and adopt it), not still `created` with its PID 1 unaccounted for.
+      await this.persist(r);
     } catch (err) {
       this.o.metrics.countStart('failed');
       const failure = err instanceof StartError ? err.failure : { message: (err as Error).message, exitCode: 125 };
