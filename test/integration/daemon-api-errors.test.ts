@@ -1,12 +1,16 @@
 // Bad input over the API: each a 4xx with a clear message, and skiffd keeps serving.
 import { expect } from 'chai';
-import { TestDaemon, until, useDaemon } from '../support/daemon.js';
+import { TestDaemon, useDaemon } from '../support/daemon.js';
+import { until } from '../support/wait.js';
 
 describe('skiffd API: bad input', function () {
   this.timeout(60_000);
   const d = useDaemon();
+  // skiffd still answers after each; what a test created goes, so that the next starts from none.
   afterEach(async () => {
     expect((await d.api('GET', '/_ping')).text).to.equal('OK');
+    const left = (await d.api('GET', '/containers/json?all=1')).body as { Id: string }[];
+    await Promise.all(left.map((c) => d.api('DELETE', `/containers/${c.Id}?force=1`)));
   });
 
   const create = (name: string, body: unknown) => d.api('POST', `/containers/create?name=${encodeURIComponent(name)}`, body);
