@@ -13,10 +13,11 @@ import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, rea
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { TestDaemon, until, type DaemonView, type Reply } from '../support/daemon.js';
+import { TestDaemon, type DaemonView, type Reply } from '../support/daemon.js';
 import { childPids } from '../support/leaks.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 import { TempDirs } from '../support/tmp.js';
+import { unlessStalled, until } from '../support/wait.js';
 
 const O_CLOEXEC = 0o2000000;
 const mountinfo = (): string[] => readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n');
@@ -184,8 +185,9 @@ describe('hardening: every launch operation failing in turn, through skiffd, lea
 
   /** Host mounts, skiffd's fds, its process tree (the same launchers: none replaced), its state dir. */
   const expectUnchanged = async (before: DaemonView, k: number): Promise<void> => {
-    // The API connection that just closed may still be in skiffd's fd table for a moment.
-    await until(() => JSON.stringify(d.view()) === JSON.stringify(before), `the view after operation ${k} to settle`, 1000).catch(() => undefined);
+    // The API connection that just closed may still be in skiffd's fd table for a while: a
+    // leak persists, so waiting for the view to come back hides none.
+    await until(() => JSON.stringify(d.view()) === JSON.stringify(before), `the view after operation ${k} to settle`, 5000).catch(() => undefined);
     expect(d.view(), `after the failure at operation ${k}`).to.deep.equal(before);
   };
 
@@ -238,7 +240,7 @@ describe('hardening: every launch operation failing in turn, through skiffd, lea
     const r = await d.cli(['run', '--rm', '--rootfs', rootfs, '--', '/bin/echo', 'fine']);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout.trim()).to.equal('fine');
-    await until(async () => (await d.api('GET', '/containers/json?all=1')).text === '[]', 'the --rm container to be removed', 5000);
+    await until(async () => (await d.api('GET', '/containers/json?all=1')).text === '[]', 'the --rm container to be removed');
   });
 });
 
@@ -262,47 +264,50 @@ describe('hardening: what a client may hold of skiffd is bounded', function () {
   before(() => d.start());
   after(() => d.destroy());
 
-  /** Opens a raw connection, sends `send` (then `trickle` one byte every 200 ms), and resolves with what came back once skiffd closed it. */
-  const hold = (send: string, trickle = ''): Promise<{ reply: string; seconds: number }> => new Promise((resolve, reject) => {
-    const t0 = performance.now();
+  /**
+   * Opens a raw connection, sends `send` (then `trickle` one byte every 200 ms), and resolves with
+   * what came back once skiffd closed it. skiffd's timeouts here are 1 s for headers, 2 s for
+   * the body and its 5 s keep-alive (checked every second); its defaults are 10 s and 60 s. A
+   * connection still open after `stallS` is one those timeouts did not cut: a stall, however
+   * loaded the machine. (For headers, 9 s: under the default, so the option is seen to work.)
+   */
+  const hold = (send: string, trickle = '', stallS = 20): Promise<string> => {
     const sock = createConnection(d.socket);
-    const chunks: Buffer[] = [];
     let timer: NodeJS.Timeout | undefined;
-    sock.on('connect', () => {
-      if (send) sock.write(send);
-      let i = 0;
-      if (trickle) timer = setInterval(() => { if (!sock.destroyed) sock.write(trickle[i++ % trickle.length]!); }, 200);
+    const closed = new Promise<string>((resolve) => {
+      const chunks: Buffer[] = [];
+      sock.on('connect', () => {
+        if (send) sock.write(send);
+        let i = 0;
+        if (trickle) timer = setInterval(() => { if (!sock.destroyed) sock.write(trickle[i++ % trickle.length]!); }, 200);
+      });
+      sock.on('data', (c: Buffer) => chunks.push(c));
+      sock.on('error', () => { /* a reset counts as closed */ });
+      sock.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
     });
-    sock.on('data', (c: Buffer) => chunks.push(c));
-    sock.on('error', () => { /* a reset counts as closed */ });
-    sock.on('close', () => {
+    return unlessStalled(closed, stallS * 1000, `skiffd closing the connection after ${JSON.stringify(send.slice(0, 60))}`).finally(() => {
       clearInterval(timer);
-      resolve({ reply: Buffer.concat(chunks).toString('latin1'), seconds: (performance.now() - t0) / 1000 });
+      sock.destroy();
     });
-    setTimeout(() => { sock.destroy(); reject(new Error(`skiffd kept the connection open for 30 s after ${JSON.stringify(send.slice(0, 60))}`)); }, 30_000).unref();
-  });
+  };
   const status = (reply: string): string => reply.split('\r\n')[0] ?? '';
 
   it('oversized headers get 431; idle, trickled headers and a trickled body are cut off; an idle keep-alive connection is closed', async () => {
     const fdsBefore = readdirSync(`/proc/${d.pid}/fd`).length;
     const [big, idle, slowHeaders, slowBody, keptAlive] = await Promise.all([
       hold(`GET /_ping HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`),
-      hold(''),
-      hold('GET /_ping HTTP/1.1\r\nHost: x\r\n', 'X-Slow: 1\r\n'),
+      hold('', '', 9),
+      hold('GET /_ping HTTP/1.1\r\nHost: x\r\n', 'X-Slow: 1\r\n', 9),
       hold('POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"Image"', ' '),
       hold('GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n'),
     ]);
-    expect(status(big.reply)).to.equal('HTTP/1.1 431 Request Header Fields Too Large');
-    expect(status(idle.reply)).to.equal('HTTP/1.1 408 Request Timeout');
-    expect(status(slowHeaders.reply)).to.equal('HTTP/1.1 408 Request Timeout');
-    expect(status(slowBody.reply)).to.equal('HTTP/1.1 408 Request Timeout');
-    expect(status(keptAlive.reply)).to.equal('HTTP/1.1 200 OK');
-    // Cut off by the timeouts (1 s, 2 s and the 5 s keep-alive, checked every second), not by the test's 30 s.
-    for (const [what, r, bound] of [['idle', idle, 5], ['headers', slowHeaders, 5], ['body', slowBody, 6], ['keep-alive', keptAlive, 10]] as const) {
-      expect(r.seconds, `${what} connection held for ${r.seconds.toFixed(1)} s`).to.be.below(bound);
-    }
+    expect(status(big)).to.equal('HTTP/1.1 431 Request Header Fields Too Large');
+    expect(status(idle)).to.equal('HTTP/1.1 408 Request Timeout');
+    expect(status(slowHeaders)).to.equal('HTTP/1.1 408 Request Timeout');
+    expect(status(slowBody)).to.equal('HTTP/1.1 408 Request Timeout');
+    expect(status(keptAlive)).to.equal('HTTP/1.1 200 OK');
     expect((await d.api('GET', '/_ping')).status).to.equal(200);
-    await until(() => readdirSync(`/proc/${d.pid}/fd`).length <= fdsBefore, "skiffd's fds back to where they were", 5000);
+    await until(() => readdirSync(`/proc/${d.pid}/fd`).length <= fdsBefore, "skiffd's fds back to where they were");
   });
 });
 

@@ -11,6 +11,7 @@ import { parseSeccompProfile } from '../../src/spec/seccomp-profile.js';
 import { openPty } from '../../src/sys/libc.js';
 import { TestDaemon, requireDocker } from '../support/daemon.js';
 import { Harness, readUntilEio, useHarness } from '../support/harness.js';
+import { until } from '../support/wait.js';
 
 /** Python on the host rootfs (read-only, as `--rootfs host` gives it): each raw syscall's result. */
 const SYSCALLS = `
@@ -168,8 +169,9 @@ describe('hardening: seccomp profiles through the CLI, the docker CLI and a flee
     const r = await d.cli(['run', '--rm', '--name', 'cli-huge', '--seccomp', join(dir, 'huge.json'), '--', '/bin/true']);
     expect([r.code, r.stderr]).to.deep.equal([125, `skiff: launcher: seccomp profile ${dir}/huge.json: compiles to 5509 BPF instructions, `
       + 'more than the kernel\'s limit of 4096; fewer rules with args would fit\n']);
-    await new Promise((res) => setTimeout(res, 300));
-    expect(((await d.api('GET', '/containers/json?all=1')).body as { Names: string[] }[]).map((c) => c.Names[0])).to.not.include('/cli-huge');
+    // --rm of a container that never ran: skiffd removes it once the start has failed.
+    await until(async () => !((await d.api('GET', '/containers/json?all=1')).body as { Names: string[] }[]).some((c) => c.Names[0] === '/cli-huge'),
+      'the failed --rm container to be removed');
   });
 
   it('docker run --security-opt seccomp=FILE (the docker CLI sends the content) and seccomp=unconfined', async function () {
