@@ -42,6 +42,24 @@ describe('console from the command line', function () {
     return (await d.inspect(name)).State.Pid;
   };
 
+  /**
+   * `commandLine` (a skiff console) on a terminal: waits for the replayed "ready", types `line`,
+   * waits for the container's `echo` of it, then types `detach`; returns all the terminal showed.
+   */
+  const consoleSession = async (commandLine: string, line: string, echo: string, detach: string): Promise<string> => {
+    const term = onTerminal(d, commandLine);
+    try {
+      await until(() => term.output.includes('ready'), 'the replayed ring');
+      term.type(line);
+      await until(() => term.output.includes(echo), 'the echo from the container');
+      term.type(detach);
+      expect(await term.exited).to.equal(0);
+    } finally {
+      term.kill();
+    }
+    return term.output;
+  };
+
   /** Five lines, exited. */
   const lines = async (name: string): Promise<void> => {
     const run = await d.cli(['run', '--name', name, '--', '/bin/sh', '-c', 'for i in 1 2 3 4 5; do echo line$i; done']);
@@ -50,18 +68,9 @@ describe('console from the command line', function () {
 
   it('skiff console: input reaches the container, Ctrl-] detaches, the container keeps running, the terminal is restored', async () => {
     await echoer('echoer');
-    const term = onTerminal(d, `node ${CLI} console echoer; echo; stty -a`);
-    try {
-      await until(() => term.output.includes('ready'), 'the replayed ring');
-      term.type('hello there\r');
-      await until(() => term.output.includes('got:hello there'), 'the echo from the container');
-      term.type('\x1d');
-      expect(await term.exited).to.equal(0);
-    } finally {
-      term.kill();
-    }
-    expect(term.output).to.include('skiff: detached from echoer (still running)');
-    const stty = term.output.slice(term.output.lastIndexOf('speed'));
+    const output = await consoleSession(`node ${CLI} console echoer; echo; stty -a`, 'hello there\r', 'got:hello there', '\x1d');
+    expect(output).to.include('skiff: detached from echoer (still running)');
+    const stty = output.slice(output.lastIndexOf('speed'));
     expect(stty).to.match(/(^|\s)icanon(\s|$)/);
     expect(stty).to.match(/(^|\s)echo(\s|$)/);
     expect((await d.inspect('echoer')).State.Running).to.equal(true);
@@ -69,17 +78,9 @@ describe('console from the command line', function () {
 
   it('--detach-keys chooses another sequence', async () => {
     await echoer('echoer-keys');
-    const term = onTerminal(d, `node ${CLI} console --detach-keys ctrl-p,ctrl-q echoer-keys`);
-    try {
-      await until(() => term.output.includes('ready'), 'the replayed ring');
-      term.type('\x10x\r'); // ctrl-p then x: not the sequence, both reach the container
-      await until(() => term.output.includes('got:'), 'the echo');
-      term.type('\x10\x11');
-      expect(await term.exited).to.equal(0);
-    } finally {
-      term.kill();
-    }
-    expect(term.output).to.include('detached from echoer-keys');
+    // ctrl-p then x: not the sequence, both reach the container; then ctrl-p ctrl-q detaches.
+    const output = await consoleSession(`node ${CLI} console --detach-keys ctrl-p,ctrl-q echoer-keys`, '\x10x\r', 'got:', '\x10\x11');
+    expect(output).to.include('detached from echoer-keys');
   });
 
   it('skiff run -t on a terminal streams the console and exits with the init\'s code', async () => {

@@ -1,21 +1,15 @@
 // The installed docker command line against skiffd: what it prints must be what it prints against Docker.
 import { expect } from 'chai';
-import { TestDaemon, requireDocker } from '../support/daemon.js';
+import { requireDocker, useDaemon } from '../support/daemon.js';
 
 describe('docker CLI against skiffd', function () {
   this.timeout(60_000);
-  let d: TestDaemon;
-
+  before(requireDocker);
+  const d = useDaemon();
   // What the listing and inspect tests look at, made here so that each test also runs alone.
-  before(async function () {
-    requireDocker();
-    d = new TestDaemon();
-    await d.start();
+  before(async () => {
     expect((await d.cli(['run', '-d', '--name', 'dk-up', '--', '/bin/sleep', '1000'])).code).to.equal(0);
     expect((await d.cli(['run', '--name', 'dk-done', '--', '/bin/sh', '-c', 'exit 4'])).code).to.equal(4);
-  });
-  after(async () => {
-    await d?.destroy();
   });
 
   it('docker ps -a lists containers in Docker\'s columns', async () => {

@@ -13,10 +13,10 @@ import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, rea
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { TestDaemon, type DaemonView, type Reply } from '../support/daemon.js';
+import { useDaemon, type DaemonView, type Reply } from '../support/daemon.js';
 import { childPids } from '../support/leaks.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
-import { TempDirs } from '../support/tmp.js';
+import { useTempDirs } from '../support/tmp.js';
 import { unlessStalled, until } from '../support/wait.js';
 
 const O_CLOEXEC = 0o2000000;
@@ -32,20 +32,18 @@ describe('hardening: skiffd is invisible from inside containers', function () {
   this.timeout(120_000);
   // On the root filesystem, not under /tmp (a `--rootfs host` container gets a tmpfs of its own
   // on /tmp, which would hide the socket by accident): the case the issue asks about.
-  const d = new TestDaemon([], { base: '/var/tmp' });
-  const tmp = new TempDirs();
-  let rootfs: string;
   let alias: string | null = null;
+  // First of the after() hooks: the alias is a mount on a temp dir, removed by the ones below.
+  after(() => {
+    if (alias !== null) execFileSync('umount', [alias]);
+  });
+  const d = useDaemon([], { base: '/var/tmp' });
+  const tmp = useTempDirs();
+  let rootfs: string;
 
-  before(async () => {
-    await d.start();
+  before(() => {
     rootfs = buildBusyboxRootfs(tmp.make('rootfs'));
     mkdirSync(join(rootfs, 'mnt'));
-  });
-  after(async () => {
-    if (alias !== null) execFileSync('umount', [alias]);
-    await d.destroy();
-    tmp.removeAll();
   });
 
   const run = async (args: string[]): Promise<string> => {
@@ -112,7 +110,7 @@ describe('hardening: skiffd is invisible from inside containers', function () {
 
 describe('hardening: an fd the launcher holds without close-on-exec never reaches a container', function () {
   this.timeout(60_000);
-  const tmp = new TempDirs();
+  const tmp = useTempDirs();
   const canaryDir = tmp.make('canary');
   const canary = join(canaryDir, 'canary');
   writeFileSync(canary, 'if you can read this, an fd leaked\n');
@@ -120,18 +118,13 @@ describe('hardening: an fd the launcher holds without close-on-exec never reache
   // flag). Node's fork() does not pass it on to the launchers, so with test hooks on each
   // launcher plants one of its own (src/workers/launcher.ts).
   const fd = openSync(canary, 'r');
-  const d = new TestDaemon([], { inherit: [fd], env: { SKIFF_TEST_HOOKS: '1', SKIFF_TEST_CANARY: canary } });
+  const d = useDaemon([], { inherit: [fd], env: { SKIFF_TEST_HOOKS: '1', SKIFF_TEST_CANARY: canary } });
   let rootfs: string;
 
-  before(async () => {
-    await d.start();
+  before(() => {
     rootfs = buildBusyboxRootfs(tmp.make('rootfs'));
   });
-  after(async () => {
-    closeSync(fd);
-    await d.destroy();
-    tmp.removeAll();
-  });
+  after(() => closeSync(fd));
 
   const fdsTo = (pid: number, path: string): string[] => readdirSync(`/proc/${pid}/fd`).filter((n) => {
     try {
@@ -167,20 +160,15 @@ describe('hardening: an fd the launcher holds without close-on-exec never reache
 
 describe('hardening: every launch operation failing in turn, through skiffd, leaves the host unchanged', function () {
   this.timeout(300_000);
-  const d = new TestDaemon([], { env: { SKIFF_TEST_HOOKS: '1' } });
-  const tmp = new TempDirs();
+  const d = useDaemon([], { env: { SKIFF_TEST_HOOKS: '1' } });
+  const tmp = useTempDirs();
   let rootfs: string;
   let shared: string;
 
-  before(async () => {
-    await d.start();
+  before(() => {
     rootfs = buildBusyboxRootfs(tmp.make('rootfs'));
     mkdirSync(join(rootfs, 'data'));
     shared = tmp.make('shared');
-  });
-  after(async () => {
-    await d.destroy();
-    tmp.removeAll();
   });
 
   /** Host mounts, skiffd's fds, its process tree (the same launchers: none replaced), its state dir. */
@@ -245,9 +233,7 @@ describe('hardening: every launch operation failing in turn, through skiffd, lea
 });
 
 describe('hardening: a workdir under /proc is refused through the API', function () {
-  const d = new TestDaemon();
-  before(() => d.start());
-  after(() => d.destroy());
+  const d = useDaemon();
 
   it('names the field, creates nothing', async () => {
     const r = await d.api('POST', '/containers/create', { Image: 'host', Cmd: ['/bin/true'], WorkingDir: '/proc/self/fd/3' });
@@ -260,9 +246,7 @@ describe('hardening: a workdir under /proc is refused through the API', function
 describe('hardening: what a client may hold of skiffd is bounded', function () {
   this.timeout(60_000);
   // Short timeouts so that the test waits seconds, not minutes; the defaults are 10 s and 60 s.
-  const d = new TestDaemon(['--headers-timeout', '1', '--request-timeout', '2']);
-  before(() => d.start());
-  after(() => d.destroy());
+  const d = useDaemon(['--headers-timeout', '1', '--request-timeout', '2']);
 
   /**
    * Opens a raw connection, sends `send` (then `trickle` one byte every 200 ms), and resolves with
@@ -313,13 +297,8 @@ describe('hardening: what a client may hold of skiffd is bounded', function () {
 
 describe('hardening: one skiffd per state directory', function () {
   this.timeout(60_000);
-  const d = new TestDaemon();
-  const tmp = new TempDirs();
-  before(() => d.start());
-  after(async () => {
-    await d.destroy();
-    tmp.removeAll();
-  });
+  const d = useDaemon();
+  const tmp = useTempDirs();
 
   it('a second skiffd on the same state dir exits 1 naming the first; the first keeps serving', async () => {
     const other = join(tmp.make('second'), 'other.sock');

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parseSeccompProfile } from '../../src/spec/seccomp-profile.js';
 import { openPty } from '../../src/sys/libc.js';
-import { TestDaemon, requireDocker } from '../support/daemon.js';
+import { requireDocker, useDaemon } from '../support/daemon.js';
 import { Harness, readUntilEio, useHarness } from '../support/harness.js';
 import { until } from '../support/wait.js';
 
@@ -121,22 +121,16 @@ describe('hardening: seccomp', function () {
 
 describe('hardening: seccomp profiles through the CLI, the docker CLI and a fleet', function () {
   this.timeout(60_000);
-  let d: TestDaemon;
+  const d = useDaemon();
   let dir: string;
 
-  before(async () => {
-    d = new TestDaemon();
-    await d.start();
+  before(() => {
     dir = join(d.dir, 'profiles');
     mkdirSync(dir);
     writeFileSync(join(dir, 'deny-mkdir.json'), DENY_MKDIR);
     writeFileSync(join(dir, 'bad.json'), '{\n  "defaultAction": "SCMP_ACT_ALLOW",\n  "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_FOO"}]\n}\n');
     writeFileSync(join(dir, 'broken.json'), '{\n  "defaultAction": "SCMP_ACT_ALLOW",\n  "syscalls": [}\n');
   });
-  after(async () => {
-    await d?.destroy();
-  });
-
   it('skiff run --seccomp FILE: the profile applies; the spec keeps it with its path', async () => {
     const r = await d.cli(['run', '--name', 'cli-deny', '--seccomp', join(dir, 'deny-mkdir.json'), '--', '/bin/sh', '-c', 'mkdir /tmp/c1; echo "rc=$?"']);
     expect(r.stdout).to.equal("mkdir: cannot create directory '/tmp/c1': Permission denied\nrc=1\n");

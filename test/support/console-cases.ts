@@ -85,6 +85,14 @@ export class Collector {
 }
 
 /**
+ * Waits until `client` has had `bytes` bytes since it attached, read (by `out`) or counted as
+ * dropped: its pipe is then empty, so what the container writes next fits in it whole.
+ */
+export function caughtUp(client: ConsoleClient, out: Collector, bytes: number, who: string): Promise<unknown> {
+  return until(() => out.bytes + client.dropped >= bytes, `${who} to have ${bytes} bytes, read or dropped`);
+}
+
+/**
  * The reference: the same container on a bare pty whose master this thread drains with a
  * tight blocking read loop until EIO. Returns the bytes read and the output's last 256 bytes.
  */
@@ -270,7 +278,7 @@ export function defineConsoleCases(mode: ForwardingMode): void {
       { console: { kind: 'pty', slavePath } });
       for (let r = 0; r <= rounds; r++) {
         const upTo = ready.length + (r * 400 / rounds) * 65536;
-        await until(() => outA.bytes + reading.dropped >= upTo, `the reading client to have ${upTo} bytes, read or dropped`);
+        await caughtUp(reading, outA, upTo, 'the reading client');
         reading.write(Buffer.from('\n'));
       }
       expect((await started.exited).exitCode).to.equal(0);
@@ -324,9 +332,9 @@ export function defineConsoleCases(mode: ForwardingMode): void {
         'stty -echo; echo ready; read ack; dd if=/dev/zero bs=64k count=100 2>/dev/null; read ack; dd if=/dev/zero bs=64k count=100 2>/dev/null; read ack; echo DONE'] },
       { console: { kind: 'pty', slavePath } });
       for (const upTo of [ready.length, ready.length + half, ready.length + 2 * half]) {
-        await until(() => outA.bytes + stays.dropped >= upTo, `the staying client to have ${upTo} bytes, read or dropped`);
+        await caughtUp(stays, outA, upTo, 'the staying client');
         if (upTo === ready.length + half) {
-          await until(() => outB.bytes + leaves.dropped >= upTo, 'the leaving client to have the first half');
+          await caughtUp(leaves, outB, upTo, 'the leaving client');
           leaves.close();
         }
         stays.write(Buffer.from('\n'));

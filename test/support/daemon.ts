@@ -25,6 +25,15 @@ export interface Inspect {
   Skiff: { Status: string; console?: { clients: number; bytesIn: number } };
 }
 
+export interface DaemonOptions {
+  /** where its temp dir goes (default the system temp dir) */
+  base?: string;
+  /** added to skiffd's environment */
+  env?: NodeJS.ProcessEnv;
+  /** fds of this process that skiffd gets at fds 3, 4, … without close-on-exec (as a careless parent would leave them) */
+  inherit?: number[];
+}
+
 export interface DaemonView { mounts: string[]; fds: string[]; processes: number[]; state: string[] }
 
 export class TestDaemon {
@@ -35,12 +44,7 @@ export class TestDaemon {
   private readonly tmp = new TempDirs();
   private readonly logChunks: Buffer[] = [];
 
-  /**
-   * opts.base: where its temp dir goes (default the system temp dir); opts.env: added to
-   * skiffd's environment; opts.inherit: fds of this process that skiffd gets at fds 3, 4, …
-   * without close-on-exec (as a careless parent would leave them).
-   */
-  constructor(private readonly args: string[] = [], private readonly opts: { base?: string; env?: NodeJS.ProcessEnv; inherit?: number[] } = {}) {
+  constructor(private readonly args: string[] = [], private readonly opts: DaemonOptions = {}) {
     if (!existsSync(SKIFFD)) throw new Error(`${SKIFFD} is missing: run \`npm run build\``);
     this.dir = this.tmp.make('daemon', opts.base);
     this.socket = join(this.dir, 'skiff.sock');
@@ -248,10 +252,11 @@ export function requireDocker(): void {
 
 /**
  * A skiffd for the enclosing describe(): started before its tests, every container removed and
- * the daemon stopped after them, its temp dir deleted.
+ * the daemon stopped after them, its temp dir deleted. (A describe that prepares more adds its
+ * own before(), which runs after this one.)
  */
-export function useDaemon(args: string[] = []): TestDaemon {
-  const d = new TestDaemon(args);
+export function useDaemon(args: string[] = [], opts: DaemonOptions = {}): TestDaemon {
+  const d = new TestDaemon(args, opts);
   before(async () => {
     await d.start();
   });
@@ -259,4 +264,15 @@ export function useDaemon(args: string[] = []): TestDaemon {
     await d.destroy();
   });
   return d;
+}
+
+/** A skiffd of a test's own: started, handed to `use`, destroyed afterwards whatever happened. */
+export async function withDaemon<T>(args: string[], use: (d: TestDaemon) => Promise<T>, opts: DaemonOptions = {}): Promise<T> {
+  const d = new TestDaemon(args, opts);
+  await d.start();
+  try {
+    return await use(d);
+  } finally {
+    await d.destroy();
+  }
 }
