@@ -111,20 +111,31 @@ describe('hardening: skiffd is invisible from inside containers', function () {
 describe('hardening: an fd the launcher holds without close-on-exec never reaches a container', function () {
   this.timeout(60_000);
   const tmp = useTempDirs();
-  const canaryDir = tmp.make('canary');
-  const canary = join(canaryDir, 'canary');
-  writeFileSync(canary, 'if you can read this, an fd leaked\n');
-  // Node opens it close-on-exec; spawn() hands it to skiffd as fd 3 without (dup2 clears the
-  // flag). Node's fork() does not pass it on to the launchers, so with test hooks on each
-  // launcher plants one of its own (src/workers/launcher.ts).
-  const fd = openSync(canary, 'r');
-  const d = useDaemon([], { inherit: [fd], env: { SKIFF_TEST_HOOKS: '1', SKIFF_TEST_CANARY: canary } });
+  let canary = '';
+  let fd = -1;
+  // skiffd's inherited fds and environment, filled in by the before() below, which runs
+  // before useDaemon's (registered first), not when the file is loaded.
+  const inherit: number[] = [];
+  const env: NodeJS.ProcessEnv = { SKIFF_TEST_HOOKS: '1' };
+  before(() => {
+    canary = join(tmp.make('canary'), 'canary');
+    writeFileSync(canary, 'if you can read this, an fd leaked\n');
+    // Node opens it close-on-exec; spawn() hands it to skiffd as fd 3 without (dup2 clears the
+    // flag). Node's fork() does not pass it on to the launchers, so with test hooks on each
+    // launcher plants one of its own (src/workers/launcher.ts).
+    fd = openSync(canary, 'r');
+    inherit.push(fd);
+    env.SKIFF_TEST_CANARY = canary;
+  });
+  after(() => {
+    if (fd >= 0) closeSync(fd);
+  });
+  const d = useDaemon([], { inherit, env });
   let rootfs: string;
 
   before(() => {
     rootfs = buildBusyboxRootfs(tmp.make('rootfs'));
   });
-  after(() => closeSync(fd));
 
   const fdsTo = (pid: number, path: string): string[] => readdirSync(`/proc/${pid}/fd`).filter((n) => {
     try {
