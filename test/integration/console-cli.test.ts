@@ -3,7 +3,9 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { TestDaemon, until, useDaemon } from '../support/daemon.js';
+import { TestDaemon, useDaemon } from '../support/daemon.js';
+import { GATE, openGate } from '../support/gate.js';
+import { until } from '../support/wait.js';
 
 const CLI = join(import.meta.dirname, '../../bin/skiff.js');
 
@@ -26,39 +28,59 @@ describe('console from the command line', function () {
   this.timeout(60_000);
   const d = useDaemon();
 
-  it('skiff console: input reaches the container, Ctrl-] detaches, the container keeps running, the terminal is restored', async () => {
-    const run = await d.cli(['run', '-d', '-t', '--name', 'echoer', '--', '/bin/sh', '-c', 'echo ready; while read l; do echo "got:$l"; done']);
+  /** A detached container with a tty that echoes each line it reads; each test has its own. */
+  const echoer = async (name: string): Promise<void> => {
+    const run = await d.cli(['run', '-d', '-t', '--name', name, '--', '/bin/sh', '-c', 'echo ready; while read l; do echo "got:$l"; done']);
     expect(run.code, run.stderr).to.equal(0);
-    const term = onTerminal(d, `node ${CLI} console echoer; echo; stty -a`);
+  };
+
+  /** A detached container that prints `first`, waits for the test to open its gate, then runs `rest`. */
+  const gated = async (name: string, first: string, rest: string): Promise<number> => {
+    const run = await d.cli(['run', '-d', '--name', name, '--', '/bin/sh', '-c', `echo ${first}; ${GATE}; ${rest}`]);
+    expect(run.code, run.stderr).to.equal(0);
+    await d.waitForOutput(name, first);
+    return (await d.inspect(name)).State.Pid;
+  };
+
+  /**
+   * `commandLine` (a skiff console) on a terminal: waits for the replayed "ready", types `line`,
+   * waits for the container's `echo` of it, then types `detach`; returns all the terminal showed.
+   */
+  const consoleSession = async (commandLine: string, line: string, echo: string, detach: string): Promise<string> => {
+    const term = onTerminal(d, commandLine);
     try {
       await until(() => term.output.includes('ready'), 'the replayed ring');
-      term.type('hello there\r');
-      await until(() => term.output.includes('got:hello there'), 'the echo from the container');
-      term.type('\x1d');
+      term.type(line);
+      await until(() => term.output.includes(echo), 'the echo from the container');
+      term.type(detach);
       expect(await term.exited).to.equal(0);
     } finally {
       term.kill();
     }
-    expect(term.output).to.include('skiff: detached from echoer (still running)');
-    const stty = term.output.slice(term.output.lastIndexOf('speed'));
+    return term.output;
+  };
+
+  /** Five lines, exited. */
+  const lines = async (name: string): Promise<void> => {
+    const run = await d.cli(['run', '--name', name, '--', '/bin/sh', '-c', 'for i in 1 2 3 4 5; do echo line$i; done']);
+    expect(run.code, run.stderr).to.equal(0);
+  };
+
+  it('skiff console: input reaches the container, Ctrl-] detaches, the container keeps running, the terminal is restored', async () => {
+    await echoer('echoer');
+    const output = await consoleSession(`node ${CLI} console echoer; echo; stty -a`, 'hello there\r', 'got:hello there', '\x1d');
+    expect(output).to.include('skiff: detached from echoer (still running)');
+    const stty = output.slice(output.lastIndexOf('speed'));
     expect(stty).to.match(/(^|\s)icanon(\s|$)/);
     expect(stty).to.match(/(^|\s)echo(\s|$)/);
-    const info = (await d.api('GET', '/containers/echoer/json')).body as { State: { Running: boolean } };
-    expect(info.State.Running).to.equal(true);
+    expect((await d.inspect('echoer')).State.Running).to.equal(true);
   });
 
   it('--detach-keys chooses another sequence', async () => {
-    const term = onTerminal(d, `node ${CLI} console --detach-keys ctrl-p,ctrl-q echoer`);
-    try {
-      await until(() => term.output.includes('ready'), 'the replayed ring');
-      term.type('\x10x\r'); // ctrl-p then x: not the sequence, both reach the container
-      await until(() => term.output.includes('got:'), 'the echo');
-      term.type('\x10\x11');
-      expect(await term.exited).to.equal(0);
-    } finally {
-      term.kill();
-    }
-    expect(term.output).to.include('detached from echoer');
+    await echoer('echoer-keys');
+    // ctrl-p then x: not the sequence, both reach the container; then ctrl-p ctrl-q detaches.
+    const output = await consoleSession(`node ${CLI} console --detach-keys ctrl-p,ctrl-q echoer-keys`, '\x10x\r', 'got:', '\x10\x11');
+    expect(output).to.include('detached from echoer-keys');
   });
 
   it('skiff run -t on a terminal streams the console and exits with the init\'s code', async () => {
@@ -68,26 +90,36 @@ describe('console from the command line', function () {
   });
 
   it('skiff logs prints the ring; --follow streams until the container exits', async () => {
-    await d.cli(['run', '--name', 'lines', '--', '/bin/sh', '-c', 'for i in 1 2 3 4 5; do echo line$i; done']);
+    await lines('lines');
     const logs = await d.cli(['logs', 'lines']);
     expect(logs.stdout).to.equal('line1\nline2\nline3\nline4\nline5\n');
     expect((await d.cli(['logs', '--tail', '2', 'lines'])).stdout).to.equal('line4\nline5\n');
-    await d.cli(['run', '-d', '--name', 'slow', '--', '/bin/sh', '-c', 'echo a; sleep 0.5; echo b']);
-    const follow = await d.cli(['logs', '--follow', 'slow']);
-    expect(follow.stdout).to.equal('a\nb\n');
+    // b is printed only once logs --follow is attached: it must come live.
+    const pid = await gated('slow', 'a', 'echo b');
+    const follow = d.cli(['logs', '--follow', 'slow']);
+    await d.waitForClients('slow');
+    openGate(pid);
+    expect((await follow).stdout).to.equal('a\nb\n');
   });
 
   it('docker logs, logs -f, attach and run work against skiffd', async () => {
-    const logs = await d.docker(['logs', 'lines']);
+    await lines('dlines');
+    const logs = await d.docker(['logs', 'dlines']);
     expect(logs.code, logs.stderr).to.equal(0);
     expect(logs.stdout).to.equal('line1\nline2\nline3\nline4\nline5\n');
-    await d.cli(['run', '-d', '--name', 'dslow', '--', '/bin/sh', '-c', 'echo x; sleep 0.5; echo y']);
-    const follow = await d.docker(['logs', '-f', 'dslow']);
-    expect(follow.stdout).to.equal('x\ny\n');
-    await d.cli(['run', '-d', '--name', 'dattach', '--', '/bin/sh', '-c', 'sleep 0.5; echo attached-line; exit 4']);
-    const attach = await d.docker(['attach', 'dattach']);
-    expect(attach.stdout).to.include('attached-line\n');
-    expect(attach.code).to.equal(4);
+    const slow = await gated('dslow', 'x', 'echo y');
+    const follow = d.docker(['logs', '-f', 'dslow']);
+    await d.waitForClients('dslow');
+    openGate(slow);
+    expect((await follow).stdout).to.equal('x\ny\n');
+    // The line is printed once docker attach is attached: it must come live.
+    const attached = await gated('dattach', 'started', 'echo attached-line; exit 4');
+    const attach = d.docker(['attach', 'dattach']);
+    await d.waitForClients('dattach');
+    openGate(attached);
+    const a = await attach;
+    expect(a.stdout).to.include('attached-line\n');
+    expect(a.code).to.equal(4);
     const hi = await d.docker(['run', '--rm', 'host', '/bin/echo', 'hi']);
     expect(hi.code, hi.stderr).to.equal(0);
     expect(hi.stdout).to.equal('hi\n');

@@ -1,12 +1,16 @@
 // Bad input over the API: each a 4xx with a clear message, and skiffd keeps serving.
 import { expect } from 'chai';
-import { TestDaemon, until, useDaemon } from '../support/daemon.js';
+import { useDaemon, withDaemon } from '../support/daemon.js';
+import { until } from '../support/wait.js';
 
 describe('skiffd API: bad input', function () {
   this.timeout(60_000);
   const d = useDaemon();
+  // skiffd still answers after each; what a test created goes, so that the next starts from none.
   afterEach(async () => {
     expect((await d.api('GET', '/_ping')).text).to.equal('OK');
+    const left = (await d.api('GET', '/containers/json?all=1')).body as { Id: string }[];
+    await Promise.all(left.map((c) => d.api('DELETE', `/containers/${c.Id}?force=1`)));
   });
 
   const create = (name: string, body: unknown) => d.api('POST', `/containers/create?name=${encodeURIComponent(name)}`, body);
@@ -140,9 +144,7 @@ describe('skiffd API: bad input', function () {
 describe('skiffd API: who may connect', function () {
   this.timeout(30_000);
   it('refuses a peer that is neither root nor skiffd\'s user, even past the file mode', async () => {
-    const d = new TestDaemon();
-    await d.start();
-    try {
+    await withDaemon([], async (d) => {
       const { chmodSync } = await import('node:fs');
       const { spawnSync } = await import('node:child_process');
       chmodSync(d.socket, 0o666); // open the door on purpose: SO_PEERCRED must still say no
@@ -153,8 +155,6 @@ describe('skiffd API: who may connect', function () {
       expect(r.stdout, r.stderr).to.equal('closed');
       await until(() => d.log().includes('refused a connection from another user'), 'the refusal in skiffd\'s log');
       expect((await d.api('GET', '/_ping')).text).to.equal('OK');
-    } finally {
-      await d.destroy();
-    }
+    });
   });
 });

@@ -1,30 +1,25 @@
 // The installed docker command line against skiffd: what it prints must be what it prints against Docker.
 import { expect } from 'chai';
-import { TestDaemon, requireDocker } from '../support/daemon.js';
+import { requireDocker, useDaemon } from '../support/daemon.js';
 
 describe('docker CLI against skiffd', function () {
   this.timeout(60_000);
-  let d: TestDaemon;
-
-  before(async function () {
-    requireDocker();
-    d = new TestDaemon();
-    await d.start();
-  });
-  after(async () => {
-    await d?.destroy();
+  before(requireDocker);
+  const d = useDaemon();
+  // What the listing and inspect tests look at, made here so that each test also runs alone.
+  before(async () => {
+    expect((await d.cli(['run', '-d', '--name', 'dk-up', '--', '/bin/sleep', '1000'])).code).to.equal(0);
+    expect((await d.cli(['run', '--name', 'dk-done', '--', '/bin/sh', '-c', 'exit 4'])).code).to.equal(4);
   });
 
   it('docker ps -a lists containers in Docker\'s columns', async () => {
-    await d.cli(['run', '-d', '--name', 'dk-up', '--', '/bin/sleep', '30']);
-    await d.cli(['run', '--name', 'dk-done', '--', '/bin/sh', '-c', 'exit 4']);
     const ps = await d.docker(['ps', '-a']);
     expect(ps.code, ps.stderr).to.equal(0);
     const [header, ...rows] = ps.stdout.trimEnd().split('\n');
     expect(header).to.match(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
     const up = rows.find((r) => r.endsWith('dk-up'));
     const done = rows.find((r) => r.endsWith('dk-done'));
-    expect(up).to.match(/^[0-9a-f]{12}\s+host\s+"\/bin\/sleep 30"\s+.+ago\s+Up .+\s+dk-up$/);
+    expect(up).to.match(/^[0-9a-f]{12}\s+host\s+"\/bin\/sleep 1000"\s+.+ago\s+Up .+\s+dk-up$/);
     expect(done).to.match(/^[0-9a-f]{12}\s+host\s+"\/bin\/sh -c \\"exit 4\\""\s+.+ago\s+Exited \(4\) .+ago\s+dk-done$/);
     const running = await d.docker(['ps', '--format', '{{.Names}} {{.State}}']);
     expect(running.stdout.trim().split('\n')).to.deep.equal(['dk-up running']);
@@ -36,7 +31,7 @@ describe('docker CLI against skiffd', function () {
     const [c] = JSON.parse(r.stdout) as { Name: string; Path: string; Args: string[]; State: { Status: string; Running: boolean; Pid: number }; Config: { Cmd: string[]; Hostname: string } }[];
     expect(c!.Name).to.equal('/dk-up');
     expect(c!.Path).to.equal('/bin/sleep');
-    expect(c!.Args).to.deep.equal(['30']);
+    expect(c!.Args).to.deep.equal(['1000']);
     expect(c!.State).to.include({ Status: 'running', Running: true });
     expect(c!.State.Pid).to.be.greaterThan(0);
     expect(c!.Config.Hostname).to.equal('dk-up');
@@ -45,9 +40,10 @@ describe('docker CLI against skiffd', function () {
   });
 
   it('docker stop, kill, wait and rm print what they print against Docker', async () => {
-    await d.cli(['run', '-d', '--name', 'dk-stop', '--', '/bin/sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']);
-    await d.cli(['run', '-d', '--name', 'dk-kill', '--', '/bin/sleep', '30']);
-    await new Promise((r) => setTimeout(r, 300));
+    await d.cli(['run', '-d', '--name', 'dk-stop', '--', '/bin/sh', '-c', 'trap "exit 0" TERM; echo ready; while true; do sleep 0.1; done']);
+    await d.cli(['run', '-d', '--name', 'dk-kill', '--', '/bin/sleep', '1000']);
+    await d.cli(['run', '-d', '--name', 'dk-busy', '--', '/bin/sleep', '1000']);
+    await d.waitForOutput('dk-stop', 'ready'); // its trap is set: SIGTERM makes it exit 0
     const stop = await d.docker(['stop', 'dk-stop']);
     expect(stop.code, stop.stderr).to.equal(0);
     expect(stop.stdout).to.equal('dk-stop\n');
@@ -61,9 +57,9 @@ describe('docker CLI against skiffd', function () {
     const gone = await d.docker(['rm', 'dk-stop']);
     expect(gone.code).to.equal(1);
     expect(gone.stderr).to.include('No such container: dk-stop');
-    const rmUp = await d.docker(['rm', 'dk-up']);
-    expect(rmUp.code).to.equal(1);
-    expect(rmUp.stderr).to.include('You cannot remove a running container dk-up');
-    expect((await d.docker(['rm', '-f', 'dk-up'])).stdout).to.equal('dk-up\n');
+    const rmBusy = await d.docker(['rm', 'dk-busy']);
+    expect(rmBusy.code).to.equal(1);
+    expect(rmBusy.stderr).to.include('You cannot remove a running container dk-busy');
+    expect((await d.docker(['rm', '-f', 'dk-busy'])).stdout).to.equal('dk-busy\n');
   });
 });

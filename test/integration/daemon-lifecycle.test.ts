@@ -2,7 +2,8 @@
 // restart policies and events, on real containers.
 import { expect } from 'chai';
 import { open } from '../../src/api/http-client.js';
-import { until, useDaemon } from '../support/daemon.js';
+import { useDaemon } from '../support/daemon.js';
+import { until } from '../support/wait.js';
 
 interface Inspect { State: { Status: string; Pid: number; ExitCode: number; Running: boolean }; RestartCount: number; Name: string; Skiff: { Status: string } }
 
@@ -30,13 +31,13 @@ describe('skiffd lifecycle (CLI and API)', function () {
   });
 
   it('run -d, ps, inspect, wait, rm', async () => {
-    const run = await d.cli(['run', '-d', '--name', 'sleeper', '--', '/bin/sleep', '30']);
+    const run = await d.cli(['run', '-d', '--name', 'sleeper', '--', '/bin/sleep', '1000']);
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout.trim()).to.equal('sleeper');
     const ps = await d.cli(['ps']);
     expect(ps.stdout.split('\n')[0]).to.match(/^NAME\s+STATUS\s+PID\s+UPTIME\/EXIT\s+COMMAND$/);
     const line = ps.stdout.split('\n').find((l) => l.startsWith('sleeper'));
-    expect(line).to.match(/^sleeper\s+running\s+\d+\s+Up .+\s+\/bin\/sleep 30$/);
+    expect(line).to.match(/^sleeper\s+running\s+\d+\s+Up .+\s+\/bin\/sleep 1000$/);
     const info = await inspect('sleeper');
     expect(info.State.Running).to.equal(true);
     expect(info.Name).to.equal('/sleeper');
@@ -59,9 +60,11 @@ describe('skiffd lifecycle (CLI and API)', function () {
   });
 
   it('stop honours SIGTERM, and kills a process that ignores it after --time', async () => {
-    await d.cli(['run', '-d', '--name', 'polite', '--', '/bin/sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']);
-    await d.cli(['run', '-d', '--name', 'stubborn', '--', '/bin/sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done']);
-    await until(async () => (await inspect('polite')).State.Running && (await inspect('stubborn')).State.Running, 'both running');
+    // Each says ready once its trap is set: a SIGTERM before that would end the shell instead.
+    await d.cli(['run', '-d', '--name', 'polite', '--', '/bin/sh', '-c', 'trap "exit 0" TERM; echo ready; while true; do sleep 0.1; done']);
+    await d.cli(['run', '-d', '--name', 'stubborn', '--', '/bin/sh', '-c', 'trap "" TERM; echo ready; while true; do sleep 0.1; done']);
+    await d.waitForOutput('polite', 'ready');
+    await d.waitForOutput('stubborn', 'ready');
     const polite = await d.cli(['stop', 'polite']);
     expect(polite.code).to.equal(0);
     expect((await inspect('polite')).State.ExitCode).to.equal(0);
@@ -71,9 +74,8 @@ describe('skiffd lifecycle (CLI and API)', function () {
   });
 
   it('kill sends the signal asked for', async () => {
-    await d.cli(['run', '-d', '--name', 'usr1', '--', '/bin/sh', '-c', 'trap "exit 42" USR1; while true; do sleep 0.1; done']);
-    await until(async () => (await inspect('usr1')).State.Running, 'running');
-    await new Promise((r) => setTimeout(r, 200)); // let the shell install its trap
+    await d.cli(['run', '-d', '--name', 'usr1', '--', '/bin/sh', '-c', 'trap "exit 42" USR1; echo ready; while true; do sleep 0.1; done']);
+    await d.waitForOutput('usr1', 'ready'); // the trap is set
     expect((await d.cli(['kill', '--signal', 'USR1', 'usr1'])).code).to.equal(0);
     expect((await d.cli(['wait', 'usr1'])).stdout.trim()).to.equal('42');
     const notRunning = await d.cli(['kill', 'usr1']);
@@ -87,8 +89,8 @@ describe('skiffd lifecycle (CLI and API)', function () {
     await until(async () => {
       const i = await inspect('flaky');
       return i.RestartCount === 3 && i.Skiff.Status === 'exited';
-    }, 'three restarts', 20_000);
-    await new Promise((r2) => setTimeout(r2, 500));
+    }, 'three restarts');
+    // `exited` (not `restarting`) is set only once the policy is spent: no fourth run is coming.
     const i = await inspect('flaky');
     expect(i.RestartCount).to.equal(3);
     expect(i.State.ExitCode).to.equal(1);

@@ -2,7 +2,8 @@
 // and 200 containers at once (no zombies, no leftover mounts, nothing extra in ps).
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { TestDaemon, until } from '../support/daemon.js';
+import { withDaemon, type TestDaemon } from '../support/daemon.js';
+import { until } from '../support/wait.js';
 import { pidfdOpen, waitPidfd, close } from '../../src/sys/libc.js';
 
 interface Inspect { State: { Status: string; Pid: number; ExitCode: number; Running: boolean; Error: string }; Skiff: { Status: string } }
@@ -29,9 +30,7 @@ describe('skiffd resilience', function () {
   this.timeout(120_000);
 
   it('a launcher killed mid-start: that start fails clearly, the pool is refilled, the next start succeeds', async () => {
-    const d = new TestDaemon(['--launchers', '1']);
-    await d.start();
-    try {
+    await withDaemon(['--launchers', '1'], async (d) => {
       const launcher = await until(() => require_launchers(d)[0], 'the launcher');
       await d.api('POST', '/containers/create?name=victim', { Image: 'host', Cmd: ['/bin/true'] });
       // Freeze the only launcher so the start is handed to it and stays in flight, then kill it.
@@ -48,39 +47,38 @@ describe('skiffd resilience', function () {
       expect(metrics).to.include('skiff_launcher_restarts_total 1');
       const next = await d.cli(['run', '--name', 'after', '--', '/bin/sh', '-c', 'exit 5']);
       expect(next.code, next.stderr).to.equal(5);
-    } finally {
-      await d.destroy();
-    }
+    });
   });
 
   it('skiffd killed with SIGKILL kills no container; after a restart they are accounted for', async () => {
-    const d = new TestDaemon();
-    await d.start();
     const orphans: number[] = [];
     try {
-      await d.cli(['run', '-d', '--name', 'survivor', '--', '/bin/sleep', '60']);
-      await d.cli(['run', '-d', '--name', 'shortlived', '--', '/bin/sh', '-c', 'sleep 0.5']);
-      const survivor = ((await d.api('GET', '/containers/survivor/json')).body as Inspect).State.Pid;
-      const short = ((await d.api('GET', '/containers/shortlived/json')).body as Inspect).State.Pid;
-      orphans.push(survivor, short);
-      await d.stop('SIGKILL');
-      expect(cmdline(survivor)).to.equal('/bin/sleep 60'); // still alive
-      await until(() => ppid(short) !== d.pid && (cmdline(short) === '' || readFileSync(`/proc/${short}/stat`, 'utf8').includes(') Z')), 'short-lived container to end');
-      await d.start();
-      const s = (await d.api('GET', '/containers/survivor/json')).body as Inspect;
-      expect(s.State.Status).to.equal('running');
-      expect(s.State.Pid).to.equal(survivor);
-      const e = (await d.api('GET', '/containers/shortlived/json')).body as Inspect;
-      expect(e.State.Status).to.equal('exited');
-      expect(e.State.Error).to.equal('status unknown (daemon was down)');
-      // Stop works on the adopted container.
-      const stop = await d.cli(['stop', '--time', '1', 'survivor']);
-      expect(stop.code, stop.stderr).to.equal(0);
-      const after = (await d.api('GET', '/containers/survivor/json')).body as Inspect;
-      expect(after.State.Status).to.equal('exited');
-      expect(cmdline(survivor)).to.satisfy((c: string) => c === '' || readFileSync(`/proc/${survivor}/stat`, 'utf8').includes(') Z'));
+      await withDaemon([], async (d) => {
+        await d.cli(['run', '-d', '--name', 'survivor', '--', '/bin/sleep', '1000']);
+        await d.cli(['run', '-d', '--name', 'shortlived', '--', '/bin/sleep', '1000']);
+        const survivor = ((await d.api('GET', '/containers/survivor/json')).body as Inspect).State.Pid;
+        const short = ((await d.api('GET', '/containers/shortlived/json')).body as Inspect).State.Pid;
+        orphans.push(survivor, short);
+        await d.stop('SIGKILL');
+        expect(cmdline(survivor)).to.equal('/bin/sleep 1000'); // still alive
+        // The other one ends while skiffd is down (killed here, by its pid, so that it surely does).
+        process.kill(short, 'SIGKILL');
+        await until(() => ppid(short) !== d.pid && (cmdline(short) === '' || readFileSync(`/proc/${short}/stat`, 'utf8').includes(') Z')), 'short-lived container to end');
+        await d.start();
+        const s = (await d.api('GET', '/containers/survivor/json')).body as Inspect;
+        expect(s.State.Status).to.equal('running');
+        expect(s.State.Pid).to.equal(survivor);
+        const e = (await d.api('GET', '/containers/shortlived/json')).body as Inspect;
+        expect(e.State.Status).to.equal('exited');
+        expect(e.State.Error).to.equal('status unknown (daemon was down)');
+        // Stop works on the adopted container.
+        const stop = await d.cli(['stop', '--time', '1', 'survivor']);
+        expect(stop.code, stop.stderr).to.equal(0);
+        const after = (await d.api('GET', '/containers/survivor/json')).body as Inspect;
+        expect(after.State.Status).to.equal('exited');
+        expect(cmdline(survivor)).to.satisfy((c: string) => c === '' || readFileSync(`/proc/${survivor}/stat`, 'utf8').includes(') Z'));
+      });
     } finally {
-      await d.destroy();
       // The orphans were re-parented to the nearest subreaper: if that is this test process, reap them.
       for (const pid of orphans) {
         if (ppid(pid) !== process.pid) continue;
@@ -92,12 +90,10 @@ describe('skiffd resilience', function () {
   });
 
   it('200 containers at once: all running as skiffd\'s children; ps shows nothing extra; stopping leaves no zombie or mount', async () => {
-    const d = new TestDaemon();
-    await d.start();
-    const mountsBefore = mountCount();
-    try {
+    await withDaemon([], async (d) => {
+      const mountsBefore = mountCount();
       const names = Array.from({ length: 200 }, (_, i) => `many-${i}`);
-      const created = await Promise.all(names.map((n) => d.api('POST', `/containers/create?name=${n}`, { Image: 'host', Cmd: ['/bin/sleep', '30'] })));
+      const created = await Promise.all(names.map((n) => d.api('POST', `/containers/create?name=${n}`, { Image: 'host', Cmd: ['/bin/sleep', '1000'] })));
       expect(created.every((r) => r.status === 201)).to.equal(true);
       const started = await Promise.all(names.map((n) => d.api('POST', `/containers/${n}/start`)));
       expect(started.map((r) => r.status)).to.deep.equal(names.map(() => 204));
@@ -113,16 +109,14 @@ describe('skiffd resilience', function () {
       const extra = descendants.filter((p) => !mine.has(p)).map((p) => cmdline(p));
       expect(extra.every((a) => /^skiff-launcher \d+$/.test(a)), extra.join(', ')).to.equal(true);
       expect(cmdline(d.pid)).to.equal('skiffd');
-      for (const c of list.slice(0, 5)) expect(cmdline(c.Pid)).to.equal('/bin/sleep 30');
+      for (const c of list.slice(0, 5)) expect(cmdline(c.Pid)).to.equal('/bin/sleep 1000');
 
       await Promise.all(names.map((n) => d.api('POST', `/containers/${n}/kill`)));
       await Promise.all(names.map((n) => d.api('POST', `/containers/${n}/wait`)));
       expect(d.zombies()).to.deep.equal([]);
       expect(d.children()).to.deep.equal([]);
       expect(mountCount()).to.equal(mountsBefore);
-    } finally {
-      await d.destroy();
-    }
+    });
   });
 });
 

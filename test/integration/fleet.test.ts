@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FleetView } from '../../src/api/fleets.js';
-import { TestDaemon, type CliResult } from '../support/daemon.js';
-import { TempDirs } from '../support/tmp.js';
+import { useDaemon, withDaemon, type CliResult } from '../support/daemon.js';
+import { useTempDirs } from '../support/tmp.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -32,23 +32,17 @@ interface JsonSummary {
 
 describe('fleets (skiff fleet up|down|status|ls)', function () {
   this.timeout(120_000);
-  const tmp = new TempDirs();
+  const d = useDaemon();
+  const tmp = useTempDirs();
   let dir: string;
-  let d: TestDaemon;
 
-  before(async () => {
+  before(() => {
     dir = tmp.make('fleet');
-    d = new TestDaemon();
-    await d.start();
   });
   // A failed test must not leave its fleet to the next one.
   afterEach(async () => {
     const fleets = (await d.api('GET', '/fleets')).body as { name: string }[];
     await Promise.all(fleets.map((f) => d.api('DELETE', `/fleets/${f.name}`)));
-  });
-  after(async () => {
-    await d?.destroy();
-    tmp.removeAll();
   });
 
   const ok = (r: CliResult, what: string): CliResult => {
@@ -252,9 +246,7 @@ services:
 
   it('backs off and retries while the start queue is full (429): every container still starts', async () => {
     // A daemon whose queue takes 2 waiting starts: the reconciler keeps more in flight than that.
-    const small = new TestDaemon(['--max-queued', '2']);
-    await small.start();
-    try {
+    await withDaemon(['--max-queued', '2'], async (small) => {
       const file = write('queue.yaml', `
 name: queue
 services:
@@ -271,9 +263,7 @@ services:
       expect(Number(/^skiff_starts_total\{outcome="ok"\} (\d+)$/m.exec(metrics)?.[1])).to.equal(40);
       expect((await small.cli(['fleet', 'down', file])).code).to.equal(0);
       expect(small.children()).to.deep.equal([]);
-    } finally {
-      await small.destroy();
-    }
+    });
   });
 
   it('a bad fleet file starts nothing and says where it is wrong (exit 2)', async () => {

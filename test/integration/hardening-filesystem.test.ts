@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, 
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { StartError, type StartFailure } from '../../src/workers/start.js';
-import { until } from '../support/daemon.js';
+import { until } from '../support/wait.js';
 import { Harness, useHarness } from '../support/harness.js';
 import { assertHostUnchanged, snapshotHost } from '../support/leaks.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
@@ -95,7 +95,7 @@ describe('hardening: filesystem', function () {
           'mount -t tmpfs skiff-inner-a /tmp/sub && echo mounted-a',
           'mkdir -p /root/m && mount -t tmpfs skiff-inner-b /root/m && echo mounted-b',
           'grep -c skiff-inner /proc/self/mountinfo',
-          'sleep 5',
+          'exec sleep 1000', // killed below, once the host has been looked at
         ].join('; ')],
       });
       await until(() => readFileSync(s.outputPath, 'utf8').includes('\n2\n'), 'the container to mount', 15_000);

@@ -1,29 +1,37 @@
 // Fuzz against a real skiffd: mutated `docker run` create bodies, mutated fleet bodies and
-// raw-protocol abuse. Every request is answered within 1 s, with 2xx or a 4xx JSON error that
-// says what was wrong (never a 500, never a dropped connection for a well-formed request);
+// raw-protocol abuse. Every request is answered (an answer still missing after 10 s is a stall),
+// with 2xx or a 4xx JSON error that says what was wrong (never a 500, never a dropped connection
+// for a well-formed request);
 // what is created is removed (a fraction started first, running /bin/true in a busybox
 // rootfs); and afterwards skiffd answers, holds no containers, has added no mounts, is back
 // to its fds, has no children but its launchers, and its state dir is as it was.
 // SKIFF_FUZZ_COUNT sets the number of inputs (`npm run fuzz` runs 10 000); SKIFF_FUZZ_SEED replays a run.
 import { expect } from 'chai';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { request } from '../../src/api/http-client.js';
 import { parseFleet } from '../../src/compose/fleet.js';
-import { until, useDaemon, type DaemonView } from '../support/daemon.js';
+import { useDaemon, type DaemonView } from '../support/daemon.js';
 import {
-  FLEET_SEEDS, fuzzCount, fuzzSeed, mutateJson, mutateText, mutateYamlLines, NASTY_STRINGS, preview, randomJson, reproduce, Rng, Slowest,
+  FLEET_SEEDS, fuzzCount, fuzzSeed, mutateJson, mutateText, mutateYamlLines, NASTY_STRINGS, preview, randomJson, reproduce, Rng, Slowest, stopwatch,
 } from '../support/fuzz.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 import { TempDirs } from '../support/tmp.js';
+import { until } from '../support/wait.js';
 
 const SEED = fuzzSeed();
 const COUNT = fuzzCount(300);
-const BUDGET_MS = 1000;
+/** An answer still missing after this long is a stall, not a loaded machine's slow moment. */
+const STALL_MS = 10_000;
 /** Removing a started fleet stops and removes each of its replicas: more than one request's work. */
-const CLEANUP_BUDGET_MS = 15_000;
+const CLEANUP_STALL_MS = 30_000;
+/**
+ * How long a raw exchange may go unanswered before it counts as "skiffd is waiting for the rest"
+ * (mutated bytes are often an unfinished request); the test then half-closes and waits for the
+ * close. Only the tally of outcomes depends on it, never a verdict.
+ */
+const RAW_ANSWER_WINDOW_MS = 1000;
 
 /** What the docker CLI (28.x) sends for `docker run --rm host /bin/echo hi`. */
 const DOCKER_RUN = {
@@ -80,16 +88,16 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
   /** the input being sent, for the slowest-reply report */
   let current = -1;
 
-  /** One request, abandoned (and reported) when it takes longer than `budget`. */
-  async function call(method: string, path: string, body?: string, budget = BUDGET_MS): Promise<Reply> {
-    const t0 = performance.now();
-    const overdue = new AbortController();
-    const timer = setTimeout(() => overdue.abort(), budget);
+  /** One request, abandoned (and reported) when it stalls: no answer after `stallMs`. */
+  async function call(method: string, path: string, body?: string, stallMs = STALL_MS): Promise<Reply> {
+    const elapsed = stopwatch();
+    const stalled = new AbortController();
+    const timer = setTimeout(() => stalled.abort(), stallMs);
     try {
-      const r = await request(d.socket, method, path, { ...(body === undefined ? {} : { raw: body }), signal: overdue.signal });
-      return { status: r.status, body: r.body, text: r.text, ms: performance.now() - t0 };
+      const r = await request(d.socket, method, path, { ...(body === undefined ? {} : { raw: body }), signal: stalled.signal });
+      return { status: r.status, body: r.body, text: r.text, ms: elapsed() };
     } catch (err) {
-      if (overdue.signal.aborted) throw new Error(`${method} ${path.slice(0, 100)} got no answer within ${budget} ms`);
+      if (stalled.signal.aborted) throw new Error(`${method} ${path.slice(0, 100)} stalled: no answer after ${stallMs / 1000} s`);
       throw new Error(`${method} ${path.slice(0, 100)}: the connection failed (${(err as Error).message})`);
     } finally {
       clearTimeout(timer);
@@ -106,7 +114,6 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
   /** The reply to a fuzzed request: 2xx, or 4xx with a message; anything else is the failure's text. */
   function judge(r: Reply, what: string): string | null {
     slowest.note(r.ms, current, () => what);
-    if (r.ms > BUDGET_MS) return `${what}: answered in ${r.ms.toFixed(0)} ms, more than ${BUDGET_MS} ms`;
     if (r.status >= 200 && r.status < 300) return null;
     if (r.status >= 400 && r.status < 500) {
       if (!message(r)) return `${what}: ${r.status} without a JSON message: ${r.text.slice(0, 200)}`;
@@ -240,33 +247,45 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
     const bad = judge(r, `POST /fleets ${preview(text, 200)}`);
     if (bad || r.status !== 202) return bad;
     const name = (r.body as { fleet: string }).fleet;
-    const del = await call('DELETE', `/fleets/${encodeURIComponent(name)}`, undefined, CLEANUP_BUDGET_MS);
+    const del = await call('DELETE', `/fleets/${encodeURIComponent(name)}`, undefined, CLEANUP_STALL_MS);
     if (del.status !== 200) return `DELETE /fleets/${name}: ${del.status} ${del.text.slice(0, 200)}`;
     return null;
   }
 
-  /** A raw exchange on a fresh connection: what came back, and whether skiffd closed it. */
-  function raw(bytes: string | Buffer, opts: { end?: boolean; waitMs?: number; responses?: number } = {}): Promise<{ text: string; closed: boolean; ms: number }> {
+  /**
+   * A raw exchange on a fresh connection: what came back, and how it ended. `answered`: the
+   * responses expected came; `closed`: skiffd closed the connection first; `waiting`: neither
+   * within RAW_ANSWER_WINDOW_MS (skiffd waits for the rest of a request), after which this side
+   * half-closes and skiffd must answer or close; `stalled`: it did neither within STALL_MS.
+   * Either way the exchange is over when this resolves: nothing it asked for is still being done.
+   */
+  function raw(bytes: string | Buffer, opts: { end?: boolean; responses?: number } = {}):
+  Promise<{ text: string; closed: boolean; waiting: boolean; stalled: boolean; ms: number }> {
     return new Promise((resolve) => {
-      const t0 = performance.now();
+      const elapsed = stopwatch();
       const sock = connect(d.socket);
       let text = '';
+      let waiting = false;
       let done = false;
-      const finish = (closed: boolean) => {
+      const finish = (closed: boolean, stalled = false) => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         sock.destroy();
-        resolve({ text, closed, ms: performance.now() - t0 });
+        resolve({ text, closed, waiting, stalled, ms: elapsed() });
       };
-      const timer = setTimeout(() => finish(false), opts.waitMs ?? BUDGET_MS);
+      let timer = setTimeout(() => {
+        waiting = true;
+        sock.end();
+        timer = setTimeout(() => finish(false, true), STALL_MS);
+      }, RAW_ANSWER_WINDOW_MS);
       sock.on('connect', () => {
         sock.write(bytes);
         if (opts.end) sock.end();
       });
       sock.on('data', (b: Buffer) => {
         text += b.toString('latin1');
-        if (completeResponses(text) >= (opts.responses ?? 1)) finish(false);
+        if (!waiting && completeResponses(text) >= (opts.responses ?? 1)) finish(false);
       });
       sock.on('error', () => finish(true));
       sock.on('close', () => finish(true));
@@ -300,13 +319,15 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
   async function fuzzRaw(rng: Rng, i: number): Promise<string | null> {
     const valid = `POST /containers/create?name=fz${i} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`;
     const mutated = mutateText(rng, valid);
-    const { text, closed, ms } = await raw(mutated, { end: rng.chance(0.5) });
+    const { text, closed, waiting, stalled, ms } = await raw(mutated, { end: rng.chance(0.5) });
     // Bytes that are not yet a whole request get no answer: that wait is ours, not skiffd's.
-    if (text) slowest.note(ms, i, () => `raw ${preview(mutated, 100)}`);
+    if (!waiting) slowest.note(ms, i, () => `raw ${preview(mutated, 100)}`);
     // Whatever the bytes, skiffd answers with a status, or closes, or (for a request it is still
-    // waiting for the rest of) waits: never a 5xx.
+    // waiting for the rest of) waits until this side half-closes, then answers or closes: never
+    // a 5xx, never a connection it holds on to.
     const st = status(text);
-    tally(`raw ${st || (closed ? 'closed' : 'waiting')}`);
+    tally(`raw ${st || (closed ? 'closed' : 'answered')}${waiting ? ' after a half-close' : ''}`);
+    if (stalled) return `raw ${preview(mutated)}: stalled: the connection still open ${STALL_MS / 1000} s after a half-close`;
     if (st >= 500) return `raw ${preview(mutated)}: ${text.slice(0, 200)}`;
     if (text && st === 0) return `raw ${preview(mutated)}: an answer that is not HTTP: ${preview(text, 200)}`;
     if (st === 201) {
@@ -328,8 +349,7 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
     await call('POST', '/containers/warm/wait', undefined, 10_000);
     expect((await call('DELETE', '/containers/warm?force=1', undefined, 10_000)).status).to.equal(204);
     await until(() => d.children().length === 0, 'the warm-up container to be gone');
-    await new Promise((r) => setTimeout(r, 200));
-    baseline = d.view();
+    baseline = await d.settledView();
   });
 
   after(() => {
@@ -337,10 +357,10 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
     console.log(`      seed ${SEED}; slowest reply ${slowest}`);
   });
 
-  it(`${COUNT} mutated create bodies, fleet bodies and raw requests: each answered within ${BUDGET_MS} ms, never a 5xx`, async () => {
+  it(`${COUNT} mutated create bodies, fleet bodies and raw requests: each answered, never a 5xx`, async () => {
     const failures: string[] = [];
     const counts = { create: 0, fleet: 0, raw: 0 };
-    const t0 = performance.now();
+    const total = stopwatch();
     for (let i = 0; i < COUNT && failures.length < 10; i++) {
       const rng = Rng.forInput(SEED, i);
       current = i;
@@ -357,11 +377,11 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
       if (failures.length > 0 && d.child?.exitCode !== null) break; // skiffd died: nothing more to learn
     }
     console.log(`      outcomes: ${[...outcomes].sort().map(([k, n]) => `${k}: ${n}`).join(', ')}`);
-    console.log(`      ${COUNT} inputs (${counts.create} creates, ${counts.fleet} fleets, ${counts.raw} raw) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`      ${COUNT} inputs (${counts.create} creates, ${counts.fleet} fleets, ${counts.raw} raw) in ${(total() / 1000).toFixed(1)} s`);
     expect(failures, `\n  ${failures.join('\n  ')}\n${d.log().slice(-2000)}`).to.deep.equal([]);
   });
 
-  describe('raw HTTP abuse: an answer or a close within 1 s, never a 5xx', () => {
+  describe('raw HTTP abuse: an answer or a close, never a 5xx', () => {
     const cases: [string, string | Buffer, RegExp | null, { end?: boolean; responses?: number }?][] = [
       ['a garbage request line', 'GARBAGE\r\n\r\n', /^HTTP\/1\.1 400 /],
       ['a request line of NUL bytes', Buffer.alloc(64), /^HTTP\/1\.1 400 /],
@@ -398,17 +418,29 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
       it(what, async () => {
         const r = await raw(bytes, opts);
         slowest.note(r.ms, -1, () => `raw: ${what}`);
+        expect(r.stalled, 'the connection stalled').to.equal(false);
         expect(status(r.text), r.text.slice(0, 300)).to.be.below(500);
         if (expected) expect(r.text, r.text.slice(0, 300)).to.match(expected);
         else expect(r.closed || status(r.text) >= 400, `neither an answer nor a close: ${r.text.slice(0, 200)}`).to.equal(true);
-        expect(r.ms, 'ms').to.be.below(BUDGET_MS);
       });
     }
 
     it('an unterminated body left open is held without a reply, and let go when the client goes', async () => {
-      const r = await raw('POST /containers/create?name=held HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"Image":', { waitMs: 300 });
-      expect(r.text).to.equal('');
-      expect(r.closed).to.equal(false);
+      const fds = (): number => readdirSync(`/proc/${d.pid}/fd`).length;
+      const before = fds();
+      const sock = connect(d.socket);
+      let text = '';
+      sock.on('data', (b: Buffer) => { text += b.toString('latin1'); });
+      let closed = false;
+      sock.on('close', () => { closed = true; });
+      await new Promise<void>((resolve) => sock.on('connect', resolve));
+      await new Promise<void>((resolve) => sock.write('POST /containers/create?name=held HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"Image":', () => resolve()));
+      // A request sent after those bytes, on another connection, is answered only after skiffd
+      // has read them: then whatever it would answer to them it would have answered.
+      expect((await call('GET', '/_ping')).text).to.equal('OK');
+      expect([text, closed]).to.deep.equal(['', false]);
+      sock.destroy();
+      await until(() => fds() <= before, 'skiffd to let go of the connection');
     });
   });
 

@@ -1,12 +1,13 @@
 // The console forwarder's behaviours, with real containers on ptys from ConsoleHub.open,
 // run once per forwarding path: splice (console.test.ts) and read/write (console-fallback.test.ts).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { expect } from 'chai';
 import { ConsoleHub, type ConsoleClient } from '../../src/forwarder/index.js';
 import { close, openPty, readRaw } from '../../src/sys/libc.js';
 import { Harness, type Started } from './harness.js';
+import { STALL_MS, until } from './wait.js';
 
 export interface ForwardingMode {
   label: string;
@@ -47,10 +48,6 @@ export function linesTail(line: (i: number) => string, from: number, to: number,
   return { tail: text.slice(Math.max(0, text.length - bytes)), total: text.length };
 }
 
-export async function until(cond: () => boolean | Promise<boolean>, pollMs = 20): Promise<void> {
-  while (!(await cond())) await new Promise((r) => setTimeout(r, pollMs));
-}
-
 /** Collects a client's output as it arrives. */
 export class Collector {
   readonly chunks: Buffer[] = [];
@@ -85,6 +82,14 @@ export class Collector {
   ends(): Promise<void> {
     return this.done;
   }
+}
+
+/**
+ * Waits until `client` has had `bytes` bytes since it attached, read (by `out`) or counted as
+ * dropped: its pipe is then empty, so what the container writes next fits in it whole.
+ */
+export function caughtUp(client: ConsoleClient, out: Collector, bytes: number, who: string): Promise<unknown> {
+  return until(() => out.bytes + client.dropped >= bytes, `${who} to have ${bytes} bytes, read or dropped`);
 }
 
 /**
@@ -145,96 +150,107 @@ export function defineConsoleCases(mode: ForwardingMode): void {
       return { id, started };
     }
 
-    it('a 50 MB write with nobody attached runs as fast as on a bare pty; the ring holds exactly its last bytes', async () => {
+    it('a 50 MB write with nobody attached: the ring holds exactly its last bytes, the counters every byte', async () => {
       const N = 6_000_000;
       const buffer = 1 << 20;
-      // The container times its own write, so both figures measure the same thing.
+      // The container times its own write, so both figures measure the same thing. They are
+      // printed, never compared with a bound: how fast a shared machine is at this moment is
+      // not what this test is about (bench/console.ts measures it, in rounds).
       const script = `a=$(date +%s%N); seq 1 ${N} | cat; b=$(date +%s%N); echo elapsed=$(( (b - a) / 1000 ))`;
       const total = (tail: string): number => seqBytes(1, N) + tail.length - tail.lastIndexOf('elapsed=');
-      const ref: number[] = [];
-      const fwd: number[] = [];
-      const rssGrowth: number[] = [];
-      // Seven rounds, each the reference then the forwarder back to back: the ratio of a
-      // pair is taken under the same conditions, and their median resists a shared,
-      // loaded machine's slow (or lucky) moments on either side.
-      for (let round = 0; round < 7; round++) {
-        const r = drainBarePty(h, script);
-        expect((await r.started.exited).exitCode).to.equal(0);
-        expect(r.bytes).to.equal(total(r.tail));
-        ref.push(elapsedMicros(r.tail));
+      const r = drainBarePty(h, script);
+      expect((await r.started.exited).exitCode).to.equal(0);
+      expect(r.bytes).to.equal(total(r.tail));
 
-        const rssBefore = process.memoryUsage().rss;
-        const { id, started } = await launch(script, { buffer });
-        expect((await started.exited).exitCode).to.equal(0);
-        await hub.exited(id);
-        rssGrowth.push(process.memoryUsage().rss - rssBefore);
-        const ring = await hub.ring(id);
-        const tail = ring.subarray(-256).toString('latin1');
-        fwd.push(elapsedMicros(tail));
-        // Exactly the last `buffer` bytes of the output, ending with its last line.
-        expect(ring.length).to.equal(buffer);
-        expect(ring.toString('latin1') === seqTail(N, buffer, tail.slice(tail.lastIndexOf('elapsed=')))).to.equal(true, 'ring = the output\'s last bytes');
-        const counters = await hub.counters(id);
-        expect(counters.bytesIn).to.equal(total(tail));
-        expect(counters.ringDropped).to.equal(counters.bytesIn - buffer);
-        await hub.remove(id);
-      }
-      const best = (xs: number[]): number => Math.min(...xs);
-      const pairs = fwd.map((f, i) => f / ref[i]!).sort((a, b) => a - b);
-      const ratio = pairs[pairs.length >> 1]!;
+      const rssBefore = process.memoryUsage().rss;
+      const { id, started } = await launch(script, { buffer });
+      expect((await started.exited).exitCode).to.equal(0);
+      await hub.exited(id);
+      const rssGrowth = process.memoryUsage().rss - rssBefore;
+      const ring = await hub.ring(id);
+      const tail = ring.subarray(-256).toString('latin1');
+      // Exactly the last `buffer` bytes of the output, ending with its last line.
+      expect(ring.length).to.equal(buffer);
+      expect(ring.toString('latin1') === seqTail(N, buffer, tail.slice(tail.lastIndexOf('elapsed=')))).to.equal(true, 'ring = the output\'s last bytes');
+      const counters = await hub.counters(id);
+      expect(counters.bytesIn).to.equal(total(tail));
+      expect(counters.ringDropped).to.equal(counters.bytesIn - buffer);
+      await hub.remove(id);
       const mib = (us: number): string => (seqBytes(1, N) / us / 1.048576).toFixed(1);
-      console.log(`      [${mode.label}] 50 MB through a bare pty: ${ref.map((u) => (u / 1000).toFixed(0)).join(', ')} ms (best ${mib(best(ref))} MiB/s); `
-        + `through ConsoleHub, nobody attached: ${fwd.map((u) => (u / 1000).toFixed(0)).join(', ')} ms (best ${mib(best(fwd))} MiB/s); ratios ${pairs.map((r) => r.toFixed(2)).join(' ')}, median ${ratio.toFixed(3)}; `
-        + `rss growth during each: ${rssGrowth.map((b) => (b / 1048576).toFixed(1)).join(', ')} MiB`);
-      expect(ratio).to.be.at.most(1.25);
-      // skiffd's memory stays flat while 50 MB go through (the first run warms the thread up).
-      expect(Math.max(...rssGrowth.slice(1))).to.be.below(4 << 20);
+      console.log(`      [${mode.label}] 50 MB through a bare pty: ${mib(elapsedMicros(r.tail))} MiB/s; through ConsoleHub, nobody attached: `
+        + `${mib(elapsedMicros(tail))} MiB/s; rss growth meanwhile ${(rssGrowth / 1048576).toFixed(1)} MiB`);
     });
 
     it('attach replays the ring then live lines, with no gap and no duplicate', async () => {
       const buffer = 64 * 1024;
-      // The live part is paced (a 10 ms pause every 1000 lines) so that a reader stalled by a
-      // loaded machine does not fall a whole client pipe behind: that would be a (counted) drop,
-      // which is the paused-client case below, not what this test is about.
-      const { id, started } = await launch('seq 1 100000; i=100001; while :; do echo $i; i=$((i+1)); [ $((i % 1000)) = 0 ] && sleep 0.01; done', { buffer });
-      await until(async () => (await hub.counters(id)).bytesIn >= seqBytes(1, 100000));
-      const before = (await hub.counters(id)).bytesIn;
-      const client = await hub.attach(id);
-      const out = new Collector(client.output);
-      let last = 0;
-      await until(() => {
-        const lines = out.tail.split('\r\n');
-        last = Number(lines[lines.length - 2] ?? 0);
-        return last >= 120_000;
-      });
-      client.close();
-      process.kill(started.pid, 'SIGKILL');
-      await started.exited;
+      const burst = 100_000;
+      const batch = 5000;
+      const batches = 8;
+      // Lines 1..100000 at once (the ring keeps their last 64 KiB), then live lines in batches
+      // of 5000, each written once the test acknowledges the one before with a line on stdin
+      // (echo off: acknowledgements are not output). The attach is sent with the first
+      // acknowledgement, so it usually lands while that batch flows through the pty, and from
+      // then on a batch is acknowledged only once the client has received it: the client is
+      // never more than a batch (40 KB, a few dozen pipe buffers) behind, which its pipe always
+      // holds, however busy the machine. A client that falls a whole pipe behind loses bytes by
+      // design (the paused-client case below); the seam between replay and live is what this
+      // test is about.
+      const script = `stty -echo; seq 1 ${burst} | cat; i=${burst + 1}; while [ $i -le ${burst + batches * batch} ]; do `
+        + `read ack; j=$((i + ${batch - 1})); seq $i $j | cat; i=$((j + 1)); done`;
+      const { id, started } = await launch(script, { buffer });
+      // The acknowledgements go through a client of their own; its output is not looked at.
+      const ctl = await hub.attach(id, { replay: false });
+      ctl.output.resume();
+      const lastLine = (k: number): number => burst + k * batch;
+      let client: ConsoleClient | null = null;
+      let out: Collector | null = null;
+      let before = 0;
+      for (let k = 0; k < batches; k++) {
+        // Batch k (0: the burst) is out, and the client has it, before batch k + 1 may come.
+        await until(async () => (await hub.counters(id)).bytesIn >= seqBytes(1, lastLine(k)), `lines up to ${lastLine(k)} to be written`);
+        if (out !== null) await until(() => out!.tail.endsWith(`\n${lastLine(k)}\r\n`), `the client to receive lines up to ${lastLine(k)}`);
+        ctl.write(Buffer.from('\n'));
+        if (k === 0) {
+          // Attach as soon as batch 1 starts to arrive: usually while it flows through the pty.
+          before = await until(async () => {
+            const n = (await hub.counters(id)).bytesIn;
+            return n > seqBytes(1, burst) ? n : 0;
+          }, 'the first live batch to start', STALL_MS, 0);
+          client = await hub.attach(id);
+          out = new Collector(client.output);
+        }
+      }
+      expect((await started.exited).exitCode).to.equal(0);
       await hub.exited(id);
+      await out!.ends();
+      ctl.close();
 
-      const lines = out.text().split('\r\n');
-      const numbers = lines.slice(1, -1).map(Number); // the first may start mid-line, the last may be cut
+      const lines = out!.text().split('\r\n');
+      const numbers = lines.slice(1, -1).map(Number); // the first may start mid-line; the output ends with \r\n
       const first = numbers[0]!;
-      // Recent output first: no earlier than ring-size bytes before the end at attach time.
+      // Recent output first: no earlier than ring-size bytes before the end at attach time, and
+      // reaching back into the burst (the ring holds more than the batches written until then).
       expect(seqBytes(1, first - 1)).to.be.at.least(before - buffer);
-      expect(first).to.be.at.most(100_000);
+      expect(first).to.be.at.most(burst);
       const breaks = numbers.flatMap((n, i) => (i > 0 && n !== numbers[i - 1]! + 1 ? [`${numbers[i - 1]} → ${n}`] : []));
-      expect(client.dropped, 'bytes dropped for this client (its reader fell a pipe behind)').to.equal(0);
+      expect(client!.dropped, 'bytes dropped for this client').to.equal(0);
       expect(breaks, 'gaps or duplicates').to.deep.equal([]);
-      expect(numbers.at(-1)).to.be.at.least(120_000);
-      console.log(`      [${mode.label}] attached after ${before} bytes: replay from line ${first}, then live to ${numbers.at(-1)} without a break`);
+      expect(numbers.at(-1)).to.equal(lastLine(batches));
+      // Where the attach landed: the replay is the 64 KiB before it.
+      const at = seqBytes(1, first - 1) - (lines[0]!.length + 2) + buffer;
+      console.log(`      [${mode.label}] attached at byte ${at} (${at - seqBytes(1, burst)} into the first live batch): replay from line ${first}, then live to ${numbers.at(-1)} without a break`);
       await hub.remove(id);
     });
 
     it('two clients both see a live line; input from one reaches the container', async () => {
       const { id, started } = await launch('echo ready; read line; echo got:$line; read more; echo bye:$more');
-      await until(async () => (await hub.ring(id)).includes('ready'));
+      await until(async () => (await hub.ring(id)).includes('ready'), 'the container to say ready');
       const a = await hub.attach(id);
       const b = await hub.attach(id);
       const outA = new Collector(a.output);
       const outB = new Collector(b.output);
       a.write(Buffer.from('hello\n'));
-      await until(() => outA.text().includes('got:hello\r\n') && outB.text().includes('got:hello\r\n'));
+      await until(() => outA.text().includes('got:hello\r\n') && outB.text().includes('got:hello\r\n'), 'both clients to see got:hello');
       b.write(Buffer.from('from-b\n'));
       expect((await started.exited).exitCode).to.equal(0);
       await hub.exited(id);
@@ -250,8 +266,21 @@ export function defineConsoleCases(mode: ForwardingMode): void {
       const paused = await hub.attach('flood');
       const outA = new Collector(reading.output, true, false);
       const outB = new Collector(paused.output, false); // never read until the container is done
-      const started = h.start({ name: 'flood', command: ['/bin/sh', '-c', 'dd if=/dev/zero bs=64k count=400 2>/dev/null; sleep 0.5; echo DONE'] }, { console: { kind: 'pty', slavePath } });
-      // The container finishes its 26 MB while one client reads nothing: it never waited for it.
+      // 400 blocks of 64 KiB in 8 rounds; before each round (and before DONE) the container waits
+      // for a line on stdin (echo off), which the test sends once the reading client has had every
+      // byte so far, read or counted as dropped. So the reading client, however slow the machine
+      // makes its reads, is never a round (3.2 MB) behind and never disconnected; the paused one
+      // falls behind by the whole flood and is. The container never waits for the paused client.
+      const rounds = 8;
+      const ready = 'ready\r\n';
+      const started = h.start({ name: 'flood', command: ['/bin/sh', '-c',
+        `stty -echo; echo ready; i=0; while [ $i -lt ${rounds} ]; do read ack; dd if=/dev/zero bs=64k count=${400 / rounds} 2>/dev/null; i=$((i+1)); done; read ack; echo DONE`] },
+      { console: { kind: 'pty', slavePath } });
+      for (let r = 0; r <= rounds; r++) {
+        const upTo = ready.length + (r * 400 / rounds) * 65536;
+        await caughtUp(reading, outA, upTo, 'the reading client');
+        reading.write(Buffer.from('\n'));
+      }
       expect((await started.exited).exitCode).to.equal(0);
       await hub.exited('flood');
       await outA.ends();
@@ -263,7 +292,7 @@ export function defineConsoleCases(mode: ForwardingMode): void {
       expect(outB.bytes).to.be.below(26 << 20);
       const counters = await hub.counters('flood');
       expect(counters.clientDropped).to.equal(paused.dropped + reading.dropped);
-      expect(counters.bytesIn).to.equal(400 * 65536 + 'DONE\r\n'.length);
+      expect(counters.bytesIn).to.equal(ready.length + 400 * 65536 + 'DONE\r\n'.length);
       console.log(`      [${mode.label}] paused client: got ${outB.bytes} bytes, dropped ${paused.dropped}; reading client: got ${outA.bytes}, dropped ${reading.dropped}`);
       await hub.remove('flood');
     });
@@ -294,9 +323,22 @@ export function defineConsoleCases(mode: ForwardingMode): void {
       const leaves = await hub.attach('detach');
       const outA = new Collector(stays.output, true, false);
       const outB = new Collector(leaves.output, true, false);
-      const started = h.start({ name: 'detach', command: ['/bin/sh', '-c', 'dd if=/dev/zero bs=64k count=200 2>/dev/null; sleep 0.5; echo DONE'] }, { console: { kind: 'pty', slavePath } });
-      await until(() => outB.bytes >= 1 << 20, 1);
-      leaves.close();
+      // Two halves of a flood with a detach between them; each half, and DONE, waits for a line on
+      // stdin (echo off) that the test sends once the staying client has had every byte so far, so
+      // it never falls a pipe behind and DONE always fits its pipe.
+      const ready = 'ready\r\n';
+      const half = 100 * 65536;
+      const started = h.start({ name: 'detach', command: ['/bin/sh', '-c',
+        'stty -echo; echo ready; read ack; dd if=/dev/zero bs=64k count=100 2>/dev/null; read ack; dd if=/dev/zero bs=64k count=100 2>/dev/null; read ack; echo DONE'] },
+      { console: { kind: 'pty', slavePath } });
+      for (const upTo of [ready.length, ready.length + half, ready.length + 2 * half]) {
+        await caughtUp(stays, outA, upTo, 'the staying client');
+        if (upTo === ready.length + half) {
+          await caughtUp(leaves, outB, upTo, 'the leaving client');
+          leaves.close();
+        }
+        stays.write(Buffer.from('\n'));
+      }
       expect((await started.exited).exitCode).to.equal(0);
       await hub.exited('detach');
       await outA.ends();
@@ -308,12 +350,16 @@ export function defineConsoleCases(mode: ForwardingMode): void {
 
     it('input waits, within bounds, while the container is not reading its stdin', async () => {
       // 60 lines of 1000 bytes (999 + \n): more than the pty takes at once (about 22 KB here), less than
-      // the pty plus the 64 KiB the thread keeps for it; so some of it waits, none is lost.
-      const { id, started } = await launch('echo ready; sleep 0.5; head -n 60 | wc -c');
-      await until(async () => (await hub.ring(id)).includes('ready'));
+      // the pty plus the 64 KiB the thread keeps for it; so some of it waits, none is lost. The
+      // container reads only once all of it is with the forwarder: the test then creates /tmp/go
+      // in the container's own /tmp (through /proc/<pid>/root), which it waits for.
+      const { id, started } = await launch('echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; head -n 60 | wc -c');
+      await until(async () => (await hub.ring(id)).includes('ready'), 'the container to say ready');
       const c = await hub.attach(id, { replay: false });
       const out = new Collector(c.output);
       for (let i = 0; i < 60; i++) c.write(Buffer.from(`${'y'.repeat(999)}\n`));
+      await hub.counters(id); // answered after the input before it on the same port: all 60 lines are written or queued
+      writeFileSync(`/proc/${started.pid}/root/tmp/go`, '');
       expect((await started.exited).exitCode).to.equal(0);
       await hub.exited(id);
       await out.ends();
@@ -343,7 +389,7 @@ export function defineConsoleCases(mode: ForwardingMode): void {
 
     it('resize sets the container\'s window size', async () => {
       const { id, started } = await launch('echo ready; read x; stty size');
-      await until(async () => (await hub.ring(id)).includes('ready'));
+      await until(async () => (await hub.ring(id)).includes('ready'), 'the container to say ready');
       await hub.resize(id, 42, 137);
       const c: ConsoleClient = await hub.attach(id, { replay: false });
       const out = new Collector(c.output);

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { request } from '../../src/api/http-client.js';
 import { TempDirs } from './tmp.js';
 import { childPids, cmdline, fdTargets, isZombie, mountinfoLines } from '../../src/sys/proc.js';
+import { STALL_MS, until } from './wait.js';
+
+export { until };
 
 const ROOT = join(import.meta.dirname, '../..');
 const SKIFFD = join(ROOT, 'dist/src/main/skiffd-main.js');
@@ -14,26 +17,50 @@ const CLI = join(ROOT, 'bin/skiff.js');
 export interface Reply { status: number; body: unknown; text: string }
 export interface CliResult { code: number; stdout: string; stderr: string }
 
+/** The part of a container's inspect the helpers here read; tests cast to more where they need it. */
+export interface Inspect {
+  Name: string;
+  State: { Status: string; Running: boolean; Pid: number; ExitCode: number; Error: string };
+  RestartCount: number;
+  Skiff: { Status: string; console?: { clients: number; bytesIn: number } };
+}
+
+export interface DaemonOptions {
+  /** where its temp dir goes (default the system temp dir) */
+  base?: string;
+  /** added to skiffd's environment */
+  env?: NodeJS.ProcessEnv;
+  /** fds of this process that skiffd gets at fds 3, 4, … without close-on-exec (as a careless parent would leave them) */
+  inherit?: number[];
+}
+
 export interface DaemonView { mounts: string[]; fds: string[]; processes: number[]; state: string[] }
 
 export class TestDaemon {
-  readonly dir: string;
-  readonly socket: string;
-  readonly stateDir: string;
   child: ChildProcess | null = null;
   private readonly tmp = new TempDirs();
+  private made: string | null = null;
   private readonly logChunks: Buffer[] = [];
 
-  /**
-   * opts.base: where its temp dir goes (default the system temp dir); opts.env: added to
-   * skiffd's environment; opts.inherit: fds of this process that skiffd gets at fds 3, 4, …
-   * without close-on-exec (as a careless parent would leave them).
-   */
-  constructor(private readonly args: string[] = [], private readonly opts: { base?: string; env?: NodeJS.ProcessEnv; inherit?: number[] } = {}) {
+  constructor(private readonly args: string[] = [], private readonly opts: DaemonOptions = {}) {
     if (!existsSync(SKIFFD)) throw new Error(`${SKIFFD} is missing: run \`npm run build\``);
-    this.dir = this.tmp.make('daemon', opts.base);
-    this.socket = join(this.dir, 'skiff.sock');
-    this.stateDir = join(this.dir, 'state');
+  }
+
+  /**
+   * Its temp dir, made on first use rather than when a test file is loaded: a describe that
+   * --grep leaves out (whose after() never runs) must not leave one behind.
+   */
+  get dir(): string {
+    this.made ??= this.tmp.make('daemon', this.opts.base);
+    return this.made;
+  }
+
+  get socket(): string {
+    return join(this.dir, 'skiff.sock');
+  }
+
+  get stateDir(): string {
+    return join(this.dir, 'state');
   }
 
   get pid(): number {
@@ -56,15 +83,19 @@ export class TestDaemon {
     child.stdout!.on('data', (b: Buffer) => this.logChunks.push(b));
     child.stderr!.on('data', (b: Buffer) => this.logChunks.push(b));
     this.child = child;
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`skiffd exited with ${child.exitCode}:\n${this.log()}`);
-      try {
-        if ((await this.api('GET', '/_ping')).status === 200) return;
-      } catch { /* not up yet */ }
-      await new Promise((r) => setTimeout(r, 30));
+    try {
+      await until(async () => {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`skiffd exited with ${child.exitCode ?? child.signalCode}`);
+        try {
+          return (await this.api('GET', '/_ping')).status === 200;
+        } catch {
+          return false; // not listening yet
+        }
+      }, 'skiffd to answer /_ping', STALL_MS);
+    } catch (err) {
+      await this.stop('SIGKILL'); // a daemon that never answered must not outlive the test
+      throw new Error(`start skiffd: ${(err as Error).message}\n${this.log()}`, { cause: err });
     }
-    throw new Error(`skiffd did not answer within 15 s:\n${this.log()}`);
   }
 
   async api(method: string, path: string, body?: unknown, raw?: string | Buffer): Promise<Reply> {
@@ -79,6 +110,24 @@ export class TestDaemon {
 
   docker(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
     return runCommand('docker', args, { ...process.env, DOCKER_HOST: `unix://${this.socket}` }, opts);
+  }
+
+  /** What a container's inspect says (fails on anything but 200). */
+  async inspect<T = Inspect>(name: string): Promise<T> {
+    const r = await this.api('GET', `/containers/${encodeURIComponent(name)}/json`);
+    if (r.status !== 200) throw new Error(`inspect ${name}: ${r.status} ${r.text}`);
+    return r.body as T;
+  }
+
+  /** Waits until a container's console (its ring, as `logs` shows it) includes `text`. */
+  async waitForOutput(name: string, text: string): Promise<void> {
+    await until(async () => (await this.api('GET', `/containers/${encodeURIComponent(name)}/logs?stdout=1`)).text.includes(text),
+      `${name} to print ${JSON.stringify(text)}`);
+  }
+
+  /** Waits until `count` clients (attach, logs --follow) are attached to a container's console. */
+  async waitForClients(name: string, count = 1): Promise<void> {
+    await until(async () => ((await this.inspect(name)).Skiff.console?.clients ?? 0) >= count, `${count} client(s) attached to ${name}`);
   }
 
   /** Container PID 1s whose parent is this skiffd. */
@@ -130,10 +179,16 @@ export class TestDaemon {
   /** Stops skiffd with SIGTERM (containers outlive it; remove them first) and waits for it. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill(signal);
-    await exited;
+    if (!child) return;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await exited;
+    }
+    // Containers that outlive skiffd may hold its stdout and stderr: stop reading them, or
+    // their pipes would keep this process's event loop alive.
+    child.stdout?.destroy();
+    child.stderr?.destroy();
   }
 
   /** Removes every container (force) and stops the daemon, then its temp dir. */
@@ -144,6 +199,7 @@ export class TestDaemon {
       await this.stop();
     }
     this.tmp.removeAll();
+    this.made = null;
   }
 }
 
@@ -173,22 +229,13 @@ export function requireDocker(): void {
   }
 }
 
-export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /**
  * A skiffd for the enclosing describe(): started before its tests, every container removed and
- * the daemon stopped after them, its temp dir deleted.
+ * the daemon stopped after them, its temp dir deleted. (A describe that prepares more adds its
+ * own before(), which runs after this one.)
  */
-export function useDaemon(args: string[] = []): TestDaemon {
-  const d = new TestDaemon(args);
+export function useDaemon(args: string[] = [], opts: DaemonOptions = {}): TestDaemon {
+  const d = new TestDaemon(args, opts);
   before(async () => {
     await d.start();
   });
@@ -196,4 +243,15 @@ export function useDaemon(args: string[] = []): TestDaemon {
     await d.destroy();
   });
   return d;
+}
+
+/** A skiffd of a test's own: started, handed to `use`, destroyed afterwards whatever happened. */
+export async function withDaemon<T>(args: string[], use: (d: TestDaemon) => Promise<T>, opts: DaemonOptions = {}): Promise<T> {
+  const d = new TestDaemon(args, opts);
+  await d.start();
+  try {
+    return await use(d);
+  } finally {
+    await d.destroy();
+  }
 }

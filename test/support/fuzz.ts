@@ -455,7 +455,13 @@ export function fuzzFleetYaml(rng: Rng): string {
   return mutateText(rng, mutateYamlLines(rng, seed));
 }
 
-// ---- timing -------------------------------------------------------------------------------
+// ---- timing (printed in the report, never judged: a shared machine's speed is no verdict) ----
+
+/** Starts a clock; the function returned gives the milliseconds since. */
+export function stopwatch(): () => number {
+  const t0 = performance.now();
+  return () => performance.now() - t0;
+}
 
 /** The slowest inputs of a run, for the report. */
 export class Slowest {

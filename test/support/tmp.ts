@@ -1,5 +1,5 @@
 // Temporary directories for tests: made under the system temp dir, every one removed in teardown.
-//   const tmp = new TempDirs(); after(() => tmp.removeAll());
+//   const tmp = useTempDirs();   // in a describe: removed in its after()
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,4 +18,11 @@ export class TempDirs {
   removeAll(): void {
     for (const dir of this.dirs.splice(0).reverse()) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** TempDirs for the enclosing describe(), every one removed in its after(). */
+export function useTempDirs(): TempDirs {
+  const tmp = new TempDirs();
+  after(() => tmp.removeAll());
+  return tmp;
 }

@@ -4,7 +4,7 @@
 // and the example fleets in config/.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,10 +69,9 @@ describe('fleet files', () => {
     });
 
     it('replicas beyond the maximum, before any spec is built', () => {
-      const started = performance.now();
+      // (Were the billion specs built first, this would not finish: the test's timeout is the check.)
       refuse(web('deploy: { replicas: 1000000000 }'),
         'fleet.yaml:5:25 services.web.deploy.replicas: 1000000000 replicas are more than the maximum of 1000 per fleet');
-      expect(performance.now() - started).to.be.below(500);
       refuse(web('deploy:', '  replicas: 1001'), 'fleet.yaml:6:17 services.web.deploy.replicas: 1001 replicas are more than the maximum of 1000 per fleet');
     });
 
@@ -110,10 +109,9 @@ describe('fleet files', () => {
         'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
         ...levels.slice(1).map((c, i) => `${c}: &${c} [${Array(9).fill(`*${levels[i]}`).join(',')}]`),
       );
-      const started = performance.now();
+      // Refused by counting, before expanding: expanding the bomb would take minutes and
+      // gigabytes (the test's timeout), and the count in the message is where the count stopped.
       refuse(bomb, 'fleet.yaml:5:11: aliases expand to more than 20000 nodes (an alias bomb?); this one adds 7381');
-      // A bound on the parser, not a benchmark: expanding the bomb would take minutes and gigabytes.
-      expect(performance.now() - started).to.be.below(2000);
     });
 
     it('an alias bomb hidden in an ignored x- key is refused too', () => {
@@ -132,13 +130,14 @@ describe('fleet files', () => {
       const dir = mkdtempSync(join(tmpdir(), 'skiff-fleet-'));
       try {
         const file = join(dir, 'huge.yaml');
-        writeFileSync(file, Buffer.alloc(50 << 20, '# padding padding padding padding padding padding\n'));
-        const started = performance.now();
+        // Sparse: 50 MB by its size, no disk. The message gives the file's size (a read would stop
+        // at the limit and give 1048577), so it shows the file was judged by its size.
+        writeFileSync(file, '');
+        truncateSync(file, 50 << 20);
         let error: unknown;
         await loadFleetFile(file).catch((err: unknown) => { error = err; });
         expect(error).to.be.instanceOf(FleetError);
         expect((error as FleetError).message).to.equal(`${file}: 52428800 bytes is more than the 1048576 bytes a fleet file may have`);
-        expect(performance.now() - started).to.be.below(500);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
