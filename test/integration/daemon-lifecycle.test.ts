@@ -106,7 +106,7 @@ describe('skiffd lifecycle (CLI and API)', function () {
         buf += c.toString();
         let nl;
         while ((nl = buf.indexOf('\n')) >= 0) {
-          seen.push(JSON.parse(buf.slice(0, nl)));
+          seen.push(JSON.parse(buf.slice(0, nl)) as (typeof seen)[number]);
           buf = buf.slice(nl + 1);
         }
         if (seen.some((e) => e.Action === 'destroy' && e.Actor.Attributes.name === 'evented')) resolve();

@@ -10,6 +10,15 @@ import { buildBusyboxRootfs } from '../support/rootfs.js';
 import { TempDirs } from '../support/tmp.js';
 
 /** A writable stream that keeps what it is given, as text. */
+/** @types/dockerode leaves wait()'s answer and the modem untyped: the two things these tests read of them. */
+async function waitFor(c: Docker.Container): Promise<{ StatusCode: number }> {
+  return (await c.wait()) as { StatusCode: number };
+}
+
+function demux(c: Docker.Container, stream: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void {
+  (c.modem as { demuxStream(s: NodeJS.ReadableStream, o: NodeJS.WritableStream, e: NodeJS.WritableStream): void }).demuxStream(stream, out, err);
+}
+
 function sink(): PassThrough & { text: () => string } {
   const chunks: Buffer[] = [];
   const s = new PassThrough();
@@ -46,7 +55,7 @@ describe('dockerode against skiffd', function () {
   it('createContainer (name in the body too), start, logs demuxed, inspect, remove', async () => {
     const c = await docker.createContainer({ name: 'dd-a', Image: 'host', Cmd: ['/bin/echo', 'hello'], Labels: { app: 'dd' } });
     await c.start();
-    expect((await c.wait()).StatusCode).to.equal(0);
+    expect((await waitFor(c)).StatusCode).to.equal(0);
     const logs = await c.logs({ stdout: true, stderr: true, follow: false });
     const out = sink();
     const err = sink();
@@ -77,7 +86,7 @@ describe('dockerode against skiffd', function () {
     const c = await docker.createContainer({ name: 'dd-att', Image: 'host', Cmd: ['/bin/sh', '-c', 'for i in 1 2 3; do echo line$i; done'] });
     const stream = await c.attach({ stream: true, stdout: true, stderr: true });
     const out = sink();
-    c.modem.demuxStream(stream, out, sink());
+    demux(c, stream, out, sink());
     const ended = new Promise((r) => stream.on('end', r));
     await c.start();
     await c.wait();
@@ -102,7 +111,7 @@ describe('dockerode against skiffd', function () {
     expect(after.State.Running).to.equal(true);
     expect(after.State.Pid).to.not.equal(before);
     await b.kill();
-    expect((await b.wait()).StatusCode).to.equal(137);
+    expect((await waitFor(b)).StatusCode).to.equal(137);
     expect(names(await docker.listContainers({ all: true, filters: { status: ['exited'] } }))).to.deep.equal(['/dd-blue']);
     await a.remove({ force: true });
     await b.remove();
@@ -116,10 +125,10 @@ describe('dockerode against skiffd', function () {
     } as Docker.ContainerCreateOptions);
     const stream = await c.attach({ stream: true, stdout: true, stderr: true });
     const out = sink();
-    c.modem.demuxStream(stream, out, sink());
+    demux(c, stream, out, sink());
     const ended = new Promise((r) => stream.on('end', r));
     await c.start();
-    expect((await c.wait()).StatusCode).to.equal(0);
+    expect((await waitFor(c)).StatusCode).to.equal(0);
     await ended;
     expect(out.text()).to.equal('/srv/work\nshared\n');
     expect(existsSync(join(rootfs, 'mnt/deep')) && existsSync(join(rootfs, 'srv/work'))).to.equal(true);

@@ -354,7 +354,7 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
 
   after(() => {
     tmp.removeAll();
-    console.log(`      seed ${SEED}; slowest reply ${slowest}`);
+    console.log(`      seed ${SEED}; slowest reply ${slowest.toString()}`);
   });
 
   it(`${COUNT} mutated create bodies, fleet bodies and raw requests: each answered, never a 5xx`, async () => {

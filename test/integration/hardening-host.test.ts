@@ -52,7 +52,7 @@ describe('hardening: skiffd is invisible from inside containers', function () {
     return r.stdout;
   };
 
-  it('the host sees the socket (the precondition): a symlink into the state dir, where the socket is', async () => {
+  it('the host sees the socket (the precondition): a symlink into the state dir, where the socket is', () => {
     expect(lstatSync(d.socket).isSymbolicLink()).to.equal(true);
     expect(readlinkSync(d.socket)).to.equal(join(d.stateDir, '.skiffd/api.sock'));
     expect(socketsBelow(d.dir)).to.equal(join(d.stateDir, '.skiffd/api.sock'));

@@ -166,7 +166,7 @@ function isContainer(v: unknown): v is Container {
 
 /** A deep copy that keeps own `__proto__` keys as keys. */
 export function clone<T>(v: T): T {
-  if (Array.isArray(v)) return v.map((x) => clone(x)) as T;
+  if (Array.isArray(v)) return (v as unknown[]).map((x) => clone(x)) as T;
   if (isContainer(v)) {
     const o: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) setOwn(o, k, clone(x));
@@ -189,7 +189,11 @@ function swapType(rng: Rng, v: unknown, opts: JsonOptions): unknown {
     case 'string': return rng.pick<unknown>([v.length, [v], { v }, v === 'true', Number(v), null]);
     case 'number': return rng.pick<unknown>([String(v), [v], v !== 0, null, { n: v }]);
     case 'boolean': return rng.pick<unknown>([String(v), v ? 1 : 0, [v], null]);
-    default:
+    case 'bigint':
+    case 'function':
+    case 'object':
+    case 'symbol':
+    case 'undefined':
       // Not v.join(): an item may be an object whose own toString is not a function.
       if (Array.isArray(v)) return rng.pick<unknown>([v[0] ?? null, v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(' '), Object.fromEntries(v.entries()), v.length]);
       if (v === null) return rng.pick<unknown>([0, '', false, [], {}]);
@@ -226,7 +230,7 @@ function mutateOnce(rng: Rng, root: unknown, opts: JsonOptions): unknown {
   switch (op) {
     case 1: // drop
       if (Array.isArray(c)) c.splice(Number(key), 1);
-      else delete (c as Record<string, unknown>)[key];
+      else delete (c)[key];
       return root;
     case 2: // duplicate (an item, or a key's value under another key)
       if (Array.isArray(c)) c.splice(Number(key), 0, clone(v));
@@ -234,7 +238,7 @@ function mutateOnce(rng: Rng, root: unknown, opts: JsonOptions): unknown {
       return root;
     case 3: { // rename
       if (Array.isArray(c)) return root;
-      delete (c as Record<string, unknown>)[key];
+      delete (c)[key];
       const renamed = rng.pick([key.toLowerCase(), key.toUpperCase(), `${key} `, `${key}\u0000`, `x-${key}`, key.slice(1), rng.pick(PROTO_KEYS)]);
       setOwn(c, renamed, v);
       return root;
@@ -245,7 +249,7 @@ function mutateOnce(rng: Rng, root: unknown, opts: JsonOptions): unknown {
     case 7: set(key, typeof v === 'string' ? mutateString(rng, v) : randomString(rng)); return root;
     case 8: set(key, nest(rng, v, rng.pick([2, 10, 100, 1000]))); return root;
     case 9: { // a very long array
-      const item = Array.isArray(v) && v.length > 0 ? v[0] : v;
+      const item: unknown = Array.isArray(v) && v.length > 0 ? (v as unknown[])[0] : v;
       // Bounded in bytes too: ten thousand copies of a 70 kB string would be 700 MB.
       const size = (JSON.stringify(item) ?? 'null').length;
       const n = Math.min(rng.pick([100, 1000, 10_000]), Math.max(2, Math.floor(200_000 / size)));

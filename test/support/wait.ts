@@ -12,7 +12,7 @@ export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v) return v as NonNullable<T>;
+    if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, pollMs));
   }

@@ -352,7 +352,7 @@ describe("seccomp profiles: Docker's default profile", () => {
         expect(f.length).to.be.lessThan(BPF_MAXINSNS);
         const argSets = [[], [0n], [8n], [0xffffffffn], [0x1_ffffffffn], [40n], [2n], [0x10000000n | 17n], [0x1200011n], [0x20000n]];
         for (let nr = 0; nr < 470; nr++) {
-          for (const args of argSets) expect(run(f, nr, args), `nr ${nr} (${args})`).to.equal(expected(new Set(caps), kernel, nr, args));
+          for (const args of argSets) expect(run(f, nr, args), `nr ${nr} (${args.join(',')})`).to.equal(expected(new Set(caps), kernel, nr, args));
         }
       }
     });
@@ -445,8 +445,8 @@ describe('seccomp profiles: where they come from (files are read by the CLI and 
     refused(body(['apparmor=unconfined']), 'HostConfig.SecurityOpt[0]', 'HostConfig.SecurityOpt[0] "apparmor=unconfined" is not supported by skiff (seccomp=unconfined|builtin|<profile JSON> and no-new-privileges are)');
     refused(body(['label=disable']), 'HostConfig.SecurityOpt[0]', 'HostConfig.SecurityOpt[0] "label=disable" is not supported by skiff (seccomp=unconfined|builtin|<profile JSON> and no-new-privileges are)');
     refused(body(['seccomp=unconfined'], { Skiff: { Seccomp: 'default' } }), 'Skiff.Seccomp', 'Skiff.Seccomp and HostConfig.SecurityOpt seccomp= both set a seccomp profile; give one');
-    refused(body([], { Skiff: { Seccomp: { profile: JSON.parse(good), source: '/etc/p.json', extra: 1 } } }), 'seccomp.extra', 'seccomp.extra is not a known field (known: profile, source)');
-    expect(specFromCreateBody(body([], { Skiff: { Seccomp: { profile: JSON.parse(good), source: '/etc/p.json' } } }), 'c').spec.seccomp)
+    refused(body([], { Skiff: { Seccomp: { profile: JSON.parse(good) as unknown, source: '/etc/p.json', extra: 1 } } }), 'seccomp.extra', 'seccomp.extra is not a known field (known: profile, source)');
+    expect(specFromCreateBody(body([], { Skiff: { Seccomp: { profile: JSON.parse(good) as unknown, source: '/etc/p.json' } } }), 'c').spec.seccomp)
       .to.deep.equal({ profile: parseSeccompProfile(good, 'x'), source: '/etc/p.json' });
   });
 });

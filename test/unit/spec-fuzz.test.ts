@@ -51,7 +51,7 @@ function fuzz(what: string, make: (rng: Rng) => unknown, check: Check): void {
     failures.push(`${reproduce(SEED, i)}: ${problem ?? stalled}\n    input: ${preview(input)}`);
     if (failures.length >= 10) break;
   }
-  console.log(`      ${what}: ${COUNT} inputs in ${(total() / 1000).toFixed(1)} s (seed ${SEED}); slowest ${slowest}`);
+  console.log(`      ${what}: ${COUNT} inputs in ${(total() / 1000).toFixed(1)} s (seed ${SEED}); slowest ${slowest.toString()}`);
   expect(failures, `${failures.length} bad outcome(s) of ${what}:\n  ${failures.join('\n  ')}\n`).to.deep.equal([]);
 }
 
