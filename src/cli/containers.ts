@@ -1,5 +1,5 @@
 // The commands on one container or the list of them: ps, inspect, logs, console, stop, kill,
-// rm, wait. Each is a thin turn of its arguments into one or two API calls.
+// rm, wait, top, rename. Each is a thin turn of its arguments into one or two API calls.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { call, DaemonError, stream } from './client.js';
 import { Deframer } from './frames.js';
@@ -154,6 +154,32 @@ function wait(o: Outcome): Declared {
   return { cmd, summary: 'wait for a container to exit and print its exit code', examples: ['skiff wait job-1'] };
 }
 
+function top(o: Outcome): Declared {
+  const cmd = new Command('top')
+    .argument('<NAME>', 'a running container')
+    .argument('[PS_ARGS...]', 'options for ps (default -ef)')
+    // `skiff top web -o pid,comm`: what follows NAME is ps's, not skiff's.
+    .passThroughOptions();
+  act(cmd, o, async (name: string, psArgs: string[]) => {
+    const q = psArgs.length > 0 ? `?ps_args=${enc(psArgs.join(' '))}` : '';
+    const r = (await call('GET', `/containers/${enc(name)}/top${q}`)).body as { Titles: string[]; Processes: string[][] };
+    process.stdout.write(formatTable(r.Titles, r.Processes));
+    return 0;
+  });
+  return { cmd, summary: 'list a running container\'s processes, through ps on the host', examples: ['skiff top web', 'skiff top web -o pid,rss,comm'] };
+}
+
+function rename(o: Outcome): Declared {
+  const cmd = new Command('rename')
+    .argument('<NAME>', 'the container, by name or id')
+    .argument('<NEW_NAME>', 'its new name');
+  act(cmd, o, async (name: string, newName: string) => {
+    await call('POST', `/containers/${enc(name)}/rename?name=${enc(newName)}`);
+    return 0;
+  });
+  return { cmd, summary: 'give a container a new name (running or not)', examples: ['skiff rename web web-old'] };
+}
+
 export function containerCommands(o: Outcome): Declared[] {
-  return [ps(o), inspect(o), logs(o), consoleCmd(o), stop(o), kill(o), rm(o), wait(o)];
+  return [ps(o), inspect(o), logs(o), consoleCmd(o), stop(o), kill(o), rm(o), wait(o), top(o), rename(o)];
 }

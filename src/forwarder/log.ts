@@ -1,7 +1,7 @@
 // A console's log file: the bytes exactly as the container wrote them, spliced from the
 // staging pipe. At `max` bytes the file is renamed to `<path>.1` (replacing the previous
 // one) and a new file is started, so the two never hold more than 2 × max bytes.
-import { closeSync, fstatSync, openSync, renameSync, constants as fs } from 'node:fs';
+import { closeSync, fstatSync, openSync, readlinkSync, renameSync, constants as fs } from 'node:fs';
 import { EAGAIN, EINTR, SysError } from '../sys/errno.js';
 import { SPLICE_F_NONBLOCK } from '../sys/constants.js';
 import { seekToEnd, splice } from '../sys/splice.js';
@@ -21,6 +21,16 @@ function openLogFile(path: string, extra: number): number {
   return fd;
 }
 
+/** Where an open file is now, by its fd: it moves with its directory (`docker rename` moves a state dir). Null once deleted. */
+function whereNow(fd: number): string | null {
+  try {
+    const target = readlinkSync(`/proc/self/fd/${fd}`);
+    return target.startsWith('/') && !target.endsWith(' (deleted)') ? target : null;
+  } catch {
+    return null;
+  }
+}
+
 export class RotatingLog {
   private fd: number;
   /** bytes in the current file */
@@ -28,7 +38,11 @@ export class RotatingLog {
   /** the failure that stopped the log, if one did */
   error: Error | null = null;
 
-  constructor(readonly path: string, readonly max: number) {
+  /** where the file is: where it was opened, or where it has moved to since (see rotate) */
+  path: string;
+
+  constructor(path: string, readonly max: number) {
+    this.path = path;
     // Appended to, not truncated: a restarted container continues its log. No O_APPEND,
     // which splice(2) refuses; the file position is moved to the end instead.
     this.fd = openLogFile(path, 0);
@@ -69,6 +83,8 @@ export class RotatingLog {
   }
 
   private rotate(): void {
+    // Rotate where the file is now: a container renamed while running had its state dir moved.
+    this.path = whereNow(this.fd) ?? this.path;
     // fs.closeSync, not libc close: Node tracks the fds a worker opens through fs.
     closeSync(this.fd);
     this.fd = -1;

@@ -24,6 +24,8 @@ const COMMANDS: Record<string, string[]> = {
   kill: ['--signal'],
   rm: ['--force'],
   wait: [],
+  top: [],
+  rename: [],
   fleet: [],
   'fleet up': ['--wait', '--json'],
   'fleet down': ['--name'],

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { acceptCreate } from '../docker/accept.js';
 import { listContainers } from '../docker/list.js';
 import { logPath, toInspect } from '../docker/shape.js';
+import { containerTop } from '../docker/top.js';
 import type { EventBus } from '../events.js';
 import { Unsupported } from '../lifecycle/errors.js';
 import { isActive } from '../lifecycle/states.js';
@@ -139,6 +140,13 @@ export class Api {
       case 'POST wait': return this.streams.wait(ref, q, res);
       case 'DELETE ': {
         await sup.remove(ref, { force: flag(q, 'force') });
+        return send(res, 204);
+      }
+      case 'GET top': return send(res, 200, await containerTop(sup.get(ref), q.get('ps_args')));
+      case 'POST rename': {
+        const name = q.get('name');
+        if (name === null || name === '') throw new HttpError(400, 'rename needs the query parameter name (the new name)');
+        await sup.rename(ref, name);
         return send(res, 204);
       }
       case 'GET logs': return this.streams.logs(ref, q, res);

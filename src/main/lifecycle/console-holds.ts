@@ -75,6 +75,14 @@ export class ConsoleHolds {
     return this.service.exited(r.id).catch(() => undefined);
   }
 
+  /** The container was renamed: the same console, held under the new name. */
+  rename(from: string, to: string): void {
+    const held = this.open.get(from);
+    if (!held) return;
+    this.open.delete(from);
+    this.open.set(to, held);
+  }
+
   async close(r: ContainerRecord): Promise<void> {
     if (!this.open.has(r.name)) return;
     this.release(r);

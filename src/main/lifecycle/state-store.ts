@@ -2,7 +2,7 @@
 // (temp file, fdatasync, rename). Writes of one container are coalesced: while one is in
 // flight, later changes wait and only the newest is written, so a burst of state changes
 // costs one or two syncs, and many containers' syncs share the filesystem's journal commits.
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerRecord } from './record.js';
@@ -72,6 +72,25 @@ export class StateStore {
     }
   }
 
+  /** Resolves once no write of this container's state is in flight or scheduled. */
+  async settle(name: string): Promise<void> {
+    while (this.inFlight.has(name) || this.pending.has(name)) {
+      if (!this.inFlight.has(name)) void this.flushOne(name);
+      await this.inFlight.get(name)?.catch(() => undefined);
+    }
+  }
+
+  /**
+   * Moves a container's directory to its new name, synchronously (no write can come between),
+   * after settle(from). Throws EEXIST if the new name is taken on disk. The directory's name
+   * is the truth on disk (loadAll), so a crash before the new state.json is written loses nothing.
+   */
+  renameDir(from: string, to: string): void {
+    if (existsSync(this.dir(to))) throw Object.assign(new Error(`rename: \`${this.dir(to)}\` exists`), { code: 'EEXIST' });
+    this.pending.delete(from);
+    renameSync(this.dir(from), this.dir(to));
+  }
+
   /** Removes the container's directory and everything in it (state, logs, writable layer). */
   async remove(name: string): Promise<void> {
     this.pending.delete(name);
@@ -90,7 +109,11 @@ export class StateStore {
     for (const entry of readdirSync(this.root, { withFileTypes: true })) {
       if (!entry.isDirectory() || entry.name === PRIVATE_DIR) continue;
       try {
-        out.push(JSON.parse(readFileSync(join(this.root, entry.name, 'state.json'), 'utf8')) as ContainerRecord);
+        const record = JSON.parse(readFileSync(join(this.root, entry.name, 'state.json'), 'utf8')) as ContainerRecord;
+        // The directory's name wins: skiffd may have died between a rename's move and its write.
+        if (record.name !== entry.name) record.spec = { ...record.spec, name: entry.name };
+        record.name = entry.name;
+        out.push(record);
       } catch (err) {
         onError(entry.name, err as Error);
       }

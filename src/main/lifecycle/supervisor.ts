@@ -2,7 +2,7 @@
 // states), the bounded start queue, exits, restart policies, stop/kill/rm. It speaks in
 // domain errors (errors.ts); the API layer alone turns them into HTTP statuses.
 import PQueue from 'p-queue';
-import { validateSpec, type ContainerSpec } from '../../spec/container.js';
+import { SpecError, validateName, validateSpec, type ContainerSpec } from '../../spec/container.js';
 import { liveStartTime } from '../../sys/proc.js';
 import { StartError, type StartRequest } from '../../workers/start.js';
 import type { LaunchConsole } from '../../workers/plan.js';
@@ -361,6 +361,66 @@ export class Supervisor {
     await this.o.stateStore.remove(r.name);
     this.o.events.emit('destroy', this.actor(r));
     this.waiters.notify(r);
+  }
+
+  // ── rename ──
+  /**
+   * Gives a container a new name, as `docker rename`: everything keyed by the name moves with
+   * it (the record, its state directory, its console, its waiters, a pending restart), so a
+   * running container stays supervised and its exit is recorded under the new name. The
+   * hostname stays, as Docker keeps it. A start in flight is refused: its launcher already
+   * holds the state directory's old path for the container's writable layer.
+   */
+  async rename(ref: string, name: string): Promise<ContainerRecord> {
+    const r = this.get(ref);
+    const newName = name.replace(/^\//, ''); // Docker's names read "/web"
+    try {
+      validateName(newName, 'name');
+    } catch (err) {
+      if (err instanceof SpecError) throw new InvalidArgument(`Invalid container name: ${err.message}`, 'name');
+      throw err;
+    }
+    const oldName = r.name;
+    this.checkRename(r, oldName, newName);
+    await this.o.stateStore.settle(oldName);
+    // From here on, synchronous: nothing can use the old name or take the new one in between.
+    this.checkRename(r, oldName, newName);
+    try {
+      this.o.stateStore.renameDir(oldName, newName);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EEXIST') throw new Conflict(`Conflict. The state directory of "${newName}" already exists`);
+      throw new Unavailable(`rename state directory \`${this.o.stateStore.dir(oldName)}\` to \`${this.o.stateStore.dir(newName)}\`: ${e.code ?? e.message}`);
+    }
+    const moveKey = <V>(m: Map<string, V>) => {
+      const v = m.get(oldName);
+      if (v === undefined) return;
+      m.delete(oldName);
+      m.set(newName, v);
+    };
+    moveKey(this.records);
+    moveKey(this.live);
+    moveKey(this.launching);
+    moveKey(this.restartTimers);
+    this.waiters.rename(oldName, newName);
+    this.consoles?.rename(oldName, newName);
+    r.name = newName;
+    r.spec = { ...r.spec, name: newName };
+    await this.persist(r);
+    this.o.events.emit('rename', this.actor(r), { oldName: `/${oldName}` });
+    return r;
+  }
+
+  private checkRename(r: ContainerRecord, oldName: string, newName: string): void {
+    if (isRemoved(r) || this.records.get(oldName) !== r) throw new NotFound(`No such container: ${oldName}`);
+    if (newName === oldName) throw new InvalidArgument(`Renaming a container with the same name as its current name (${oldName})`, 'name');
+    const holder = this.records.get(newName);
+    if (holder) {
+      throw new Conflict(`Conflict. The container name "/${newName}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    if (r.status === 'queued' || r.status === 'starting' || this.launching.has(oldName)) {
+      throw new Conflict(`Container ${oldName} is starting: rename it once it runs or has stopped`);
+    }
   }
 
   private persist(r: ContainerRecord): Promise<void> {

@@ -19,6 +19,14 @@ export class Waiters {
     });
   }
 
+  /** The container was renamed: its waiters wait on under the new name. */
+  rename(from: string, to: string): void {
+    const list = this.byName.get(from);
+    if (!list) return;
+    this.byName.delete(from);
+    this.byName.set(to, list);
+  }
+
   /** Called after every end of a run and every removal: resolves the waiters whose condition holds. */
   notify(r: ContainerRecord): void {
     const removed = isRemoved(r);
