@@ -59,11 +59,6 @@ export class StateStore {
     return p.then(() => (this.pending.has(name) ? this.flushOne(name) : undefined));
   }
 
-  /** Resolves once every write scheduled so far for this container is on disk (or has failed). */
-  async settled(name: string): Promise<void> {
-    while (this.inFlight.has(name) || this.pending.has(name)) await this.flushOne(name).catch(() => undefined);
-  }
-
   /** Waits for every scheduled write. */
   async flush(): Promise<void> {
     while (this.inFlight.size > 0 || this.pending.size > 0) {
@@ -72,7 +67,7 @@ export class StateStore {
     }
   }
 
-  /** Resolves once no write of this container's state is in flight or scheduled. */
+  /** Resolves once every write scheduled so far for this container is on disk (or has failed). */
   async settle(name: string): Promise<void> {
     while (this.inFlight.has(name) || this.pending.has(name)) {
       if (!this.inFlight.has(name)) void this.flushOne(name);

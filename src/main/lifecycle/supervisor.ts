@@ -184,7 +184,7 @@ export class Supervisor {
     // The start is answered only once `running` (with the pid) is on disk: a skiffd killed
     // right after must find the container to adopt, not a record that says it never ran. The
     // write happened in the background since the launch; this waits outside the queue's slot.
-    await this.o.stateStore.settled(r.name);
+    await this.o.stateStore.settle(r.name);
     return r;
   }
 
