@@ -27,13 +27,14 @@ export function consoleLogPath(spec: ContainerRecord['spec'], stateDir: string):
 }
 
 export class ConsoleHolds {
+  /** by container id, which a rename leaves as it is */
   private readonly open = new Map<string, Held>();
 
   constructor(private readonly service: ConsoleService, private readonly stateDir: (name: string) => string) {}
 
   /** The container's console, opened on first use; raw when the container has no TTY. */
   async ensure(r: ContainerRecord): Promise<Held> {
-    const known = this.open.get(r.name);
+    const known = this.open.get(r.id);
     if (known) return known;
     const c = r.spec.console;
     const logPath = consoleLogPath(r.spec, this.stateDir(r.name));
@@ -49,13 +50,13 @@ export class ConsoleHolds {
       throw err;
     }
     const held: Held = { slavePath, used: false, hold };
-    this.open.set(r.name, held);
+    this.open.set(r.id, held);
     return held;
   }
 
   /** The slave for this run's PID 1: a fresh pty (and ring) when an earlier run used the last one. */
   async forRun(r: ContainerRecord): Promise<string> {
-    if (this.open.get(r.name)?.used) await this.close(r);
+    if (this.open.get(r.id)?.used) await this.close(r);
     const held = await this.ensure(r);
     held.used = true;
     return held.slavePath;
@@ -63,7 +64,7 @@ export class ConsoleHolds {
 
   /** PID 1 holds the slave now (or never will): skiffd lets go of its own fd. */
   release(r: ContainerRecord): void {
-    const held = this.open.get(r.name);
+    const held = this.open.get(r.id);
     if (held?.hold != null) {
       closeSlave(held.hold);
       held.hold = null;
@@ -75,18 +76,10 @@ export class ConsoleHolds {
     return this.service.exited(r.id).catch(() => undefined);
   }
 
-  /** The container was renamed: the same console, held under the new name. */
-  rename(from: string, to: string): void {
-    const held = this.open.get(from);
-    if (!held) return;
-    this.open.delete(from);
-    this.open.set(to, held);
-  }
-
   async close(r: ContainerRecord): Promise<void> {
-    if (!this.open.has(r.name)) return;
+    if (!this.open.has(r.id)) return;
     this.release(r);
-    this.open.delete(r.name);
+    this.open.delete(r.id);
     await this.service.remove(r.id).catch(() => undefined);
   }
 }

@@ -1,6 +1,7 @@
 // What skiffd knows about one container, as kept in memory and in state.json.
 import { randomBytes } from 'node:crypto';
-import type { ContainerSpec } from '../../spec/container.js';
+import { validateSpec, type ContainerSpec } from '../../spec/container.js';
+import { liveStartTime } from '../../sys/proc.js';
 import type { StartFailure } from '../../workers/start.js';
 import type { Status } from './states.js';
 
@@ -50,4 +51,15 @@ export function newRecord(spec: ContainerSpec, opts: { autoRemove?: boolean; fle
     autoRemove: opts.autoRemove ?? false,
     fleet: opts.fleet ?? null,
   };
+}
+
+/** A record written by an older skiffd lacks the spec fields added since: they get their defaults. */
+export function withCurrentDefaults(r: ContainerRecord): ContainerRecord {
+  r.spec = { ...validateSpec({ name: r.spec.name, command: r.spec.command }), ...r.spec };
+  return r;
+}
+
+/** Whether the record's PID 1 still runs: the same pid with the same start time (not a recycled pid). */
+export function stillRunning(r: ContainerRecord): boolean {
+  return r.pid !== null && r.pidStartTime !== null && liveStartTime(r.pid) === r.pidStartTime;
 }

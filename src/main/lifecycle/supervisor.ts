@@ -2,7 +2,7 @@
 // states), the bounded start queue, exits, restart policies, stop/kill/rm. It speaks in
 // domain errors (errors.ts); the API layer alone turns them into HTTP statuses.
 import PQueue from 'p-queue';
-import { SpecError, validateName, validateSpec, type ContainerSpec } from '../../spec/container.js';
+import type { ContainerSpec } from '../../spec/container.js';
 import { liveStartTime } from '../../sys/proc.js';
 import { StartError, type StartRequest } from '../../workers/start.js';
 import type { LaunchConsole } from '../../workers/plan.js';
@@ -13,12 +13,13 @@ import { ConsoleHolds, type ConsoleService } from './console-holds.js';
 import { Conflict, InvalidArgument, NotFound, QueueFull, StartFailed, Unavailable } from './errors.js';
 import type { LauncherPool } from './launcher-pool.js';
 import type { ExitStatus, Reaper } from './reaper.js';
-import { newRecord, type ContainerRecord } from './record.js';
+import { newRecord, stillRunning, withCurrentDefaults, type ContainerRecord } from './record.js';
 import { signalNumber } from './signals.js';
 import type { StateStore } from './state-store.js';
 import { isActive, isRemoved, restartDelayMs, shouldRestart, transition } from './states.js';
 import { StrayReaper } from './strays.js';
 import { Waiters, type WaitCondition } from './waiters.js';
+import { checkRename, renameTarget } from './rename.js';
 
 export type { ConsoleService } from './console-holds.js';
 
@@ -47,10 +48,11 @@ export interface SupervisorOptions {
 }
 
 export class Supervisor {
+  /** by name: the one name-keyed map (rename moves the entry); everything else is keyed by id */
   private readonly records = new Map<string, ContainerRecord>();
   private readonly live = new Map<string, Live>();
   private readonly waiters = new Waiters();
-  /** launches in flight: settle(name) waits for one, the stray reaper for all */
+  /** launches in flight: settle() waits for one, the stray reaper for all */
   private readonly launching = new Map<string, Promise<void>>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private readonly queue: PQueue;
@@ -98,13 +100,10 @@ export class Supervisor {
   /** Reloads every container: live PID 1s are adopted as running, others marked exited (status unknown). */
   restore(): void {
     const records = this.o.stateStore.loadAll((name, err) => log('warn', 'unreadable state', { name, error: err.message }));
-    for (const r of records) {
-      // A record written by an older skiffd lacks the fields added since: give them their defaults.
-      r.spec = { ...validateSpec({ name: r.spec.name, command: r.spec.command }), ...r.spec };
+    for (const r of records.map(withCurrentDefaults)) {
       this.records.set(r.name, r);
       if (!isActive(r)) continue;
-      const alive = r.pid !== null && r.pidStartTime !== null && liveStartTime(r.pid) === r.pidStartTime;
-      if (alive && r.status === 'running') {
+      if (r.status === 'running' && stillRunning(r)) {
         try {
           this.watch(r, this.o.reaper.watch(r.pid!));
           log('info', 'adopted running container', { name: r.name, pid: r.pid });
@@ -114,10 +113,7 @@ export class Supervisor {
         }
       }
       transition(r, 'exited');
-      r.error = 'status unknown (daemon was down)';
-      r.exitCode = -1;
-      r.pid = null;
-      r.finishedAt = r.finishedAt ?? new Date().toISOString();
+      Object.assign(r, { error: 'status unknown (daemon was down)', exitCode: -1, pid: null, finishedAt: r.finishedAt ?? new Date().toISOString() });
       void this.persist(r);
     }
   }
@@ -161,7 +157,7 @@ export class Supervisor {
       throw new QueueFull(`start queue is full (${this.o.maxQueued} starts waiting); retry later`);
     }
     r.stoppedByUser = false;
-    this.clearRestartTimer(r.name);
+    this.clearRestartTimer(r.id);
     return this.enqueue(r);
   }
 
@@ -174,9 +170,9 @@ export class Supervisor {
     const accepted = performance.now();
     await this.queue.add(() => {
       const p = this.launch(r, accepted);
-      this.launching.set(r.name, p);
+      this.launching.set(r.id, p);
       return p.finally(() => {
-        if (this.launching.get(r.name) === p) this.launching.delete(r.name);
+        if (this.launching.get(r.id) === p) this.launching.delete(r.id);
       });
     });
     // The failure, even when --rm has removed the record since: the client must learn why.
@@ -251,15 +247,15 @@ export class Supervisor {
 
   /** Resolves once no launch of this container is in flight (a start cannot be cancelled). */
   async settle(name: string): Promise<void> {
-    await this.launching.get(name);
+    await this.launching.get(this.get(name).id);
   }
 
   private watch(r: ContainerRecord, handle: { signal: (sig: number) => void; exited: Promise<ExitStatus> }): void {
-    this.live.set(r.name, { signal: handle.signal, recorded: handle.exited.then((st) => this.onExit(r, st)) });
+    this.live.set(r.id, { signal: handle.signal, recorded: handle.exited.then((st) => this.onExit(r, st)) });
   }
 
   private async onExit(r: ContainerRecord, st: ExitStatus): Promise<void> {
-    this.live.delete(r.name);
+    this.live.delete(r.id);
     await this.consoles?.exited(r);
     r.pid = null;
     r.exitCode = st.exitCode;
@@ -272,8 +268,8 @@ export class Supervisor {
       transition(r, 'restarting');
       await this.persist(r);
       this.waiters.notify(r);
-      this.restartTimers.set(r.name, setTimeout(() => {
-        this.restartTimers.delete(r.name);
+      this.restartTimers.set(r.id, setTimeout(() => {
+        this.restartTimers.delete(r.id);
         if (r.status !== 'restarting' || r.stoppedByUser) return;
         r.restartCount++;
         this.o.events.emit('restart', this.actor(r));
@@ -287,10 +283,10 @@ export class Supervisor {
     if (r.autoRemove) await this.remove(r.name, { force: true }).catch(() => undefined);
   }
 
-  private clearRestartTimer(name: string): void {
-    const t = this.restartTimers.get(name);
+  private clearRestartTimer(id: string): void {
+    const t = this.restartTimers.get(id);
     if (t) clearTimeout(t);
-    this.restartTimers.delete(name);
+    this.restartTimers.delete(id);
   }
 
   // ── wait / stop / kill / remove ──
@@ -303,7 +299,7 @@ export class Supervisor {
     const r = this.get(ref);
     const sig = signalNumber(signal ?? r.spec.stopSignal);
     r.stoppedByUser = true;
-    this.clearRestartTimer(r.name);
+    this.clearRestartTimer(r.id);
     if (r.status === 'restarting' || r.status === 'queued') {
       transition(r, 'exited');
       await this.persist(r);
@@ -311,8 +307,8 @@ export class Supervisor {
       return r;
     }
     // A start in a launcher cannot be cancelled: let it finish, so its PID 1 is known and stopped.
-    await this.settle(r.name);
-    const live = this.live.get(r.name);
+    await this.launching.get(r.id);
+    const live = this.live.get(r.id);
     if (!live) return r;
     this.o.events.emit('kill', this.actor(r), { signal: String(sig) });
     this.safeSignal(live, sig);
@@ -334,7 +330,7 @@ export class Supervisor {
   kill(ref: string, signal: string | number = 'SIGKILL'): ContainerRecord {
     const r = this.get(ref);
     const sig = signalNumber(signal);
-    const live = this.live.get(r.name);
+    const live = this.live.get(r.id);
     if (!live) throw new Conflict(`Container ${r.name} is not running`);
     if (sig === 9 || sig === 15) r.stoppedByUser = true;
     this.o.events.emit('kill', this.actor(r), { signal: String(sig) });
@@ -348,8 +344,8 @@ export class Supervisor {
       throw new Conflict(`You cannot remove a running container ${r.name}. Stop the container before attempting removal or force remove`);
     }
     r.stoppedByUser = true;
-    this.clearRestartTimer(r.name);
-    const live = this.live.get(r.name);
+    this.clearRestartTimer(r.id);
+    const live = this.live.get(r.id);
     if (live) {
       this.safeSignal(live, 9);
       await live.recorded;
@@ -373,18 +369,13 @@ export class Supervisor {
    */
   async rename(ref: string, name: string): Promise<ContainerRecord> {
     const r = this.get(ref);
-    const newName = name.replace(/^\//, ''); // Docker's names read "/web"
-    try {
-      validateName(newName, 'name');
-    } catch (err) {
-      if (err instanceof SpecError) throw new InvalidArgument(`Invalid container name: ${err.message}`, 'name');
-      throw err;
-    }
+    const newName = renameTarget(name);
     const oldName = r.name;
-    this.checkRename(r, oldName, newName);
+    const check = () => checkRename(r, oldName, newName, this.records, this.launching.has(r.id));
+    check();
     await this.o.stateStore.settle(oldName);
     // From here on, synchronous: nothing can use the old name or take the new one in between.
-    this.checkRename(r, oldName, newName);
+    check();
     try {
       this.o.stateStore.renameDir(oldName, newName);
     } catch (err) {
@@ -392,35 +383,14 @@ export class Supervisor {
       if (e.code === 'EEXIST') throw new Conflict(`Conflict. The state directory of "${newName}" already exists`);
       throw new Unavailable(`rename state directory \`${this.o.stateStore.dir(oldName)}\` to \`${this.o.stateStore.dir(newName)}\`: ${e.code ?? e.message}`);
     }
-    const moveKey = <V>(m: Map<string, V>) => {
-      const v = m.get(oldName);
-      if (v === undefined) return;
-      m.delete(oldName);
-      m.set(newName, v);
-    };
-    moveKey(this.records);
-    moveKey(this.live);
-    moveKey(this.launching);
-    moveKey(this.restartTimers);
-    this.waiters.rename(oldName, newName);
-    this.consoles?.rename(oldName, newName);
+    // Everything else is keyed by the container's id, which a rename leaves as it is.
+    this.records.delete(oldName);
+    this.records.set(newName, r);
     r.name = newName;
     r.spec = { ...r.spec, name: newName };
     await this.persist(r);
     this.o.events.emit('rename', this.actor(r), { oldName: `/${oldName}` });
     return r;
-  }
-
-  private checkRename(r: ContainerRecord, oldName: string, newName: string): void {
-    if (isRemoved(r) || this.records.get(oldName) !== r) throw new NotFound(`No such container: ${oldName}`);
-    if (newName === oldName) throw new InvalidArgument(`Renaming a container with the same name as its current name (${oldName})`, 'name');
-    const holder = this.records.get(newName);
-    if (holder) {
-      throw new Conflict(`Conflict. The container name "/${newName}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`);
-    }
-    if (r.status === 'queued' || r.status === 'starting' || this.launching.has(oldName)) {
-      throw new Conflict(`Container ${oldName} is starting: rename it once it runs or has stopped`);
-    }
   }
 
   private persist(r: ContainerRecord): Promise<void> {

@@ -6,39 +6,32 @@ import { isActive, isRemoved } from './states.js';
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 export const WAIT_CONDITIONS: readonly WaitCondition[] = ['not-running', 'next-exit', 'removed'];
 
+/** Keyed by container id, which a rename leaves as it is. */
 export class Waiters {
-  private readonly byName = new Map<string, { condition: WaitCondition; resolve: (r: ContainerRecord) => void }[]>();
+  private readonly byId = new Map<string, { condition: WaitCondition; resolve: (r: ContainerRecord) => void }[]>();
 
   /** Resolves with the record once the condition is met (`not-running` at once if it is not active). */
   wait(r: ContainerRecord, condition: WaitCondition): Promise<ContainerRecord> {
     if (condition === 'not-running' && !isActive(r)) return Promise.resolve(r);
     return new Promise((resolve) => {
-      const list = this.byName.get(r.name) ?? [];
+      const list = this.byId.get(r.id) ?? [];
       list.push({ condition, resolve });
-      this.byName.set(r.name, list);
+      this.byId.set(r.id, list);
     });
-  }
-
-  /** The container was renamed: its waiters wait on under the new name. */
-  rename(from: string, to: string): void {
-    const list = this.byName.get(from);
-    if (!list) return;
-    this.byName.delete(from);
-    this.byName.set(to, list);
   }
 
   /** Called after every end of a run and every removal: resolves the waiters whose condition holds. */
   notify(r: ContainerRecord): void {
     const removed = isRemoved(r);
     if (!removed && isActive(r)) return;
-    const list = this.byName.get(r.name);
+    const list = this.byId.get(r.id);
     if (!list) return;
     const keep = list.filter((w) => {
       if (w.condition === 'removed' && !removed) return true;
       w.resolve(r);
       return false;
     });
-    if (keep.length) this.byName.set(r.name, keep);
-    else this.byName.delete(r.name);
+    if (keep.length) this.byId.set(r.id, keep);
+    else this.byId.delete(r.id);
   }
 }
