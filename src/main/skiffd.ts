@@ -12,6 +12,11 @@ function seconds(text: string, flag: string): number {
   return Math.round(n * 1000);
 }
 
+function dockerNetwork(text: string): 'none' | 'bridge' {
+  if (text !== 'none' && text !== 'bridge') throw new Error(`--docker-network must be none or bridge, got ${JSON.stringify(text)}`);
+  return text;
+}
+
 export async function runDaemon(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -23,6 +28,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'forwarder-threads': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'request-timeout': { type: 'string' },
+      'default-subnet': { type: 'string' },
+      'resolv-conf': { type: 'string' },
+      'docker-network': { type: 'string' },
     },
     strict: true,
   });
@@ -41,6 +49,11 @@ export async function runDaemon(argv: string[]): Promise<void> {
     ...(values['max-queued'] ? { maxQueued: Number(values['max-queued']) } : {}),
     ...(values['headers-timeout'] ? { headersTimeoutMs: seconds(values['headers-timeout'], '--headers-timeout') } : {}),
     ...(values['request-timeout'] ? { requestTimeoutMs: seconds(values['request-timeout'], '--request-timeout') } : {}),
+    networks: {
+      ...(values['default-subnet'] ? { defaultSubnet: values['default-subnet'] } : {}),
+      ...(values['resolv-conf'] ? { resolvConf: values['resolv-conf'] } : {}),
+    },
+    ...(values['docker-network'] ? { dockerDefaultNetwork: dockerNetwork(values['docker-network']) } : {}),
     // Failure injection for the test suite (test/integration/hardening-host.test.ts).
     testHooks: process.env.SKIFF_TEST_HOOKS === '1',
   });

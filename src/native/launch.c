@@ -801,6 +801,10 @@ static int child1_main(void *arg) {
   struct plan *pl = c->plan;
   int sync = needs_sync(pl);
   int flags = (int)pl->clone_flags | SIGCHLD | CLONE_VM | (sync ? 0 : CLONE_VFORK);
+  /* The pipes are made here, not by the caller: child1 has a copy of the caller's fd table, so a
+   * write end the caller held would stay open there while it waits for us, and the exec pipe
+   * would never reach end-of-file. Made here, only child1 and PID 1 ever hold them. */
+  if (sync && (pipe2(c->sync_pipe, O_CLOEXEC) < 0 || pipe2(c->exec_pipe, O_CLOEXEC) < 0)) { fail(c->result, -1, 0, errno); _exit(1); }
   pid_t pid = clone(pid1_main, c->pid1_stack_top, flags, c);
   if (pid < 0) { fail(c->result, -1, 0, errno); _exit(1); }
   c->result->pid = pid;
@@ -889,7 +893,6 @@ int skiff_launch(const uint8_t *buf, size_t len, int32_t *out) {
   struct launch_result result = { .pid = -1, .op_index = -1, .op_code = 0, .err = 0 };
   struct child_ctx ctx = { .plan = &pl, .result = &result,
                            .sync_pipe = { -1, -1 }, .exec_pipe = { -1, -1 } };
-  int sync = needs_sync(&pl);
   pid_t child = -1;
   sigset_t all, old;
 
@@ -903,10 +906,6 @@ int skiff_launch(const uint8_t *buf, size_t len, int32_t *out) {
   }
   ctx.reset_signals = non_default_signals();
   ctx.pid1_stack_top = stacks + 2 * STACK_SIZE; /* stacks grow down on every arch we build for */
-  if (sync && (pipe2(ctx.sync_pipe, O_CLOEXEC) < 0 || pipe2(ctx.exec_pipe, O_CLOEXEC) < 0)) {
-    fail(&result, -1, 0, errno);
-    goto done;
-  }
 
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -919,10 +918,7 @@ int skiff_launch(const uint8_t *buf, size_t len, int32_t *out) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 done:
-  for (int i = 0; i < 2; i++) {
-    if (ctx.sync_pipe[i] >= 0) close(ctx.sync_pipe[i]);
-    if (ctx.exec_pipe[i] >= 0) close(ctx.exec_pipe[i]);
-  }
+  /* ctx.sync_pipe and exec_pipe are fd numbers in child1's table (gone with it), not ours. */
   plan_free(&pl);
   if (result.err == 0 && result.pid > 0) return result.pid;
   out[0] = result.op_index; out[1] = result.op_code; out[2] = result.err ? result.err : ECHILD;

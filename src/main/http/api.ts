@@ -32,6 +32,8 @@ export interface ApiDeps {
   metrics: Metrics;
   consoles: ConsoleAccess | null;
   extensions: Extensions[];
+  /** the network of a Docker create body that names none: none, or bridge (skiffd --docker-network bridge) */
+  dockerDefaultNetwork?: string;
 }
 
 /**
@@ -101,7 +103,7 @@ export class Api {
       return send(res, 200, listContainers(sup.list(), q));
     }
     if (path === '/containers/create' && method === 'POST') {
-      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'));
+      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'), this.d.dockerDefaultNetwork);
       const r = await sup.create(spec, { autoRemove });
       return send(res, 201, { Id: r.id, Warnings: [] });
     }
