@@ -164,6 +164,7 @@ export class Daemon {
       consoles: this.opts.consoles ?? null,
       extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks)],
       dockerDefaultNetwork: this.opts.dockerDefaultNetwork ?? 'none',
+      endpointOf: (r) => this.networks.endpointInfo(r.spec),
     });
     // Bounds on what a client may hold: 16 KiB of headers, sent within headersTimeout; the
     // body within requestTimeout (attach streams are upgrades, outside this count; a follow

@@ -29,7 +29,7 @@ export class TestDaemon {
    * skiffd's environment; opts.inherit: fds of this process that skiffd gets at fds 3, 4, …
    * without close-on-exec (as a careless parent would leave them).
    */
-  constructor(private readonly args: string[] = [], private readonly opts: { base?: string; env?: NodeJS.ProcessEnv; inherit?: number[] } = {}) {
+  constructor(private readonly args: string[] = [], private readonly opts: { base?: string; env?: NodeJS.ProcessEnv; inherit?: number[]; netns?: string } = {}) {
     if (!existsSync(SKIFFD)) throw new Error(`${SKIFFD} is missing: run \`npm run build\``);
     this.dir = this.tmp.make('daemon', opts.base);
     this.socket = join(this.dir, 'skiff.sock');
@@ -49,7 +49,10 @@ export class TestDaemon {
   }
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [SKIFFD, '--socket', this.socket, '--state-dir', this.stateDir, ...this.args], {
+    // opts.netns: skiffd runs in that network namespace (nsenter execs it: the pid is skiffd's).
+    const argv = [SKIFFD, '--socket', this.socket, '--state-dir', this.stateDir, ...this.args];
+    const [cmd, args] = this.opts.netns ? ['nsenter', [`--net=/run/netns/${this.opts.netns}`, process.execPath, ...argv]] : [process.execPath, argv];
+    const child = spawn(cmd, args, {
       stdio: ['ignore', 'pipe', 'pipe', ...(this.opts.inherit ?? [])],
       env: { ...process.env, ...this.opts.env },
     });

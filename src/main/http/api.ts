@@ -5,6 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { acceptCreate } from '../docker/accept.js';
 import { listContainers } from '../docker/list.js';
 import { logPath, toInspect } from '../docker/shape.js';
+import type { EndpointInfo } from '../docker/network-shape.js';
+import type { ContainerRecord } from '../lifecycle/record.js';
 import type { EventBus } from '../events.js';
 import { Unsupported } from '../lifecycle/errors.js';
 import { isActive } from '../lifecycle/states.js';
@@ -32,6 +34,8 @@ export interface ApiDeps {
   metrics: Metrics;
   consoles: ConsoleAccess | null;
   extensions: Extensions[];
+  /** a container's address on its bridge network, for inspect */
+  endpointOf?: (r: ContainerRecord) => EndpointInfo | null;
   /** the network of a Docker create body that names none: none, or bridge (skiffd --docker-network bridge) */
   dockerDefaultNetwork?: string;
 }
@@ -115,7 +119,7 @@ export class Api {
       case 'GET json': {
         const r = sup.get(ref);
         const consoles = this.d.consoles ? await this.d.consoles.counters(r.id).catch(() => undefined) : undefined;
-        return send(res, 200, toInspect(r, { ...(consoles ? { console: consoles } : {}), logPath: logPath(r.spec, sup.stateDir(r.name)) }));
+        return send(res, 200, toInspect(r, { ...(consoles ? { console: consoles } : {}), logPath: logPath(r.spec, sup.stateDir(r.name)), endpoint: this.d.endpointOf?.(r) ?? null }));
       }
       case 'POST start': {
         const r = sup.get(ref);

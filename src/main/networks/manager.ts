@@ -9,6 +9,7 @@ import { NAME_PATTERN } from '../../spec/container.js';
 import { AddressError, Ipv4, Subnet } from '../../net/ipv4.js';
 import { ensureBridge, linkIndex, removeLink } from '../../net/bridge.js';
 import type { NetAttachment } from '../../net/container-plan.js';
+import type { EndpointInfo } from '../docker/network-shape.js';
 import { DnsServer, upstreamsFrom } from '../../net/dns.js';
 import { applyRuleset, removeRuleset, type NftPort } from '../../net/nft.js';
 import { Conflict, InvalidArgument, NotFound, Unavailable } from '../lifecycle/errors.js';
@@ -197,6 +198,16 @@ export class NetworkManager {
     const n = this.nets.get(spec.network === DOCKER_DEFAULT ? DEFAULT_NETWORK : spec.network);
     const ep = n?.endpoints[spec.name];
     return n && ep ? { network: n, address: ep.address, id: ep.id } : null;
+  }
+
+  /** The container's endpoint as Docker's inspect shows it. */
+  endpointInfo(spec: ContainerSpec): EndpointInfo | null {
+    const ep = this.endpoint(spec);
+    if (!ep) return null;
+    return {
+      network: ep.network.name === DEFAULT_NETWORK ? DOCKER_DEFAULT : ep.network.name, networkId: ep.network.id, endpointId: ep.id,
+      address: ep.address, gateway: ep.network.gateway, prefix: Subnet.parse(ep.network.subnet).prefix, mac: Ipv4.parse(ep.address).mac(),
+    };
   }
 
   /** The start request's attachment: the bridge's current index, the address, the files written now. */
