@@ -8,11 +8,11 @@
 // other process holds fails here, at create, with EADDRINUSE named (a Conflict), before any rule.
 // UDP is reserved with a bound socket and reaches the container by DNAT only (no loopback proxy).
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { connect, createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { PortSpec } from '../../spec/container.js';
 import { Conflict, Unavailable } from '../lifecycle/errors.js';
 
-type Holder = { kind: 'tcp'; server: Server } | { kind: 'udp'; socket: UdpSocket };
+type Holder = { kind: 'tcp'; server: Server; open: Set<Socket> } | { kind: 'udp'; socket: UdpSocket };
 
 export const portLabel = (p: PortSpec): string => `${p.hostIp === '0.0.0.0' ? '' : `${p.hostIp}:`}${p.hostPort}/${p.proto}`;
 
@@ -73,8 +73,13 @@ async function bind(p: PortSpec, target: () => string): Promise<Holder> {
     socket.on('message', () => undefined); // traffic reaches the container by DNAT; a loopback datagram is dropped
     return { kind: 'udp', socket };
   }
+  const open = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect({ host: target(), port: p.containerPort });
+    open.add(client);
+    open.add(upstream);
+    client.on('close', () => open.delete(client));
+    upstream.on('close', () => open.delete(upstream));
     client.pipe(upstream).pipe(client);
     const end = (): void => { client.destroy(); upstream.destroy(); };
     client.on('error', end);
@@ -86,12 +91,16 @@ async function bind(p: PortSpec, target: () => string): Promise<Holder> {
     server.once('error', (err) => reject(bindError(p, err)));
     server.listen({ port: p.hostPort, host: p.hostIp, exclusive: true }, () => resolve());
   });
-  return { kind: 'tcp', server };
+  return { kind: 'tcp', server, open };
 }
 
 function close(h: Holder): Promise<void> {
   return new Promise((resolve) => {
-    if (h.kind === 'tcp') h.server.close(() => resolve());
+    // A released port's connections end with it: close() alone would wait for them.
+    if (h.kind === 'tcp') {
+      h.server.close(() => resolve());
+      for (const s of h.open) s.destroy();
+    }
     else h.socket.close(() => resolve());
   });
 }
