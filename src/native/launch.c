@@ -18,10 +18,19 @@
  *   waitpid(child1); restore signal mask
  *   read the shared result: pid, or (op index, op code, errno)
  *
- * With a user namespace, PID 1 is cloned without CLONE_VFORK so that child1
- * (still root in the parent namespace) can write its uid/gid maps; PID 1 waits
+ * With a user namespace, or host operations (OP_HOST_NETLINK: a veth whose peer
+ * child1 creates in PID 1's new network namespace, named by PID 1's pid), PID 1
+ * is cloned without CLONE_VFORK so that child1 (still root in the parent
+ * namespaces) can write its uid/gid maps and run those operations; PID 1 waits
  * on a pipe for that, and child1 learns that exec happened from a close-on-exec
- * pipe reaching end-of-file.
+ * pipe reaching end-of-file. child1 makes both pipes, so no other process holds
+ * an end:
+ *
+ *   child1                                    PID 1
+ *   pipe2(sync), pipe2(exec); clone ────────▶ read(sync) … blocks
+ *   maps; host_netlink ops (pid patched in)
+ *   write(sync) ────────────────────────────▶ run ops[0..n-1] (host ops skipped), execve
+ *   read(exec) … EOF ◀─────────────────────── exec pipe closed on exec (or PID 1 died)
  *
  * Why CLONE_VM|CLONE_VFORK and not fork(): forking a Node process copies the
  * page tables of a large heap (milliseconds); a vfork-style clone on a small
