@@ -182,6 +182,40 @@ describe('bridge networks', function () {
     expect((await ns.runAsync(BB, ['wget', '-qO-', 'http://127.0.0.1:18080/'])).stdout).to.include('hello from web');
   });
 
+  it('a fleet: its networks made first, service names round-robin over replicas, ports, networks gone at down', async () => {
+    const file = join(tmp.make('fleet'), 'shop.yaml');
+    const httpd = `command: [${BB}, httpd, -f, -p, "80", -h, /mnt]\n    volumes: ["${www}:/mnt:ro"]`;
+    writeFileSync(file, `name: shop
+networks:
+  back:
+    ipam:
+      config:
+        - subnet: 198.18.6.0/24
+services:
+  web:
+    image: host
+    ${httpd}
+    networks: [back]
+    deploy: { replicas: 2 }
+  edge:
+    image: host
+    ${httpd}
+    networks:
+      back:
+        aliases: [front-door]
+    ports: ["18082:80"]
+`);
+    await ok(['fleet', 'up', file]);
+    const web = (await ns.runAsync(BB, ['nslookup', 'web', '198.18.6.1'])).stdout;
+    expect(web.match(/198\.18\.6\.\d+/g)?.filter((a) => a !== '198.18.6.1').sort()).to.have.length(2);
+    const byService = await runOn('shop_back', 'wget', '-qO-', 'http://web/');
+    expect(byService.stdout, byService.stderr).to.include('hello from web');
+    expect((await runOn('shop_back', 'wget', '-qO-', 'http://front-door/')).stdout).to.include('hello from web');
+    expect((await ns.runAsync(BB, ['wget', '-qO-', 'http://127.0.0.1:18082/'])).stdout).to.include('hello from web');
+    await ok(['fleet', 'down', file]);
+    expect((await d.api('GET', '/networks/shop_back')).status).to.equal(404);
+  });
+
   it('the docker CLI: network create, ls, inspect, run --network and -p, rm', async () => {
     const docker = async (args: string[]): Promise<string> => {
       const r = await d.docker(args, { timeoutMs: 60_000 });
