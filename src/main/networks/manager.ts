@@ -151,7 +151,9 @@ export class NetworkManager {
       ensureBridge(n.bridge, Ipv4.parse(n.gateway), Subnet.parse(n.subnet));
       await this.startDns(n);
     }
-    this.applyRules();
+    // A skiffd with no network leaves the ruleset alone: it never even runs nft (in the host's
+    // namespace, skiff's table is made with the first network and removed with the last).
+    if (this.nets.size > 0) this.applyRules();
     for (const c of containers) {
       const ep = this.endpoint(c.spec);
       if (ep && c.spec.ports.length > 0) {
