@@ -54,7 +54,9 @@ export function networkFields(b: Obj, host: Obj, defaultNetwork: string): Obj {
   if (nm.startsWith('container:')) throw new CreateError('HostConfig.NetworkMode', `HostConfig.NetworkMode ${shown(nm)} is not supported by skiff (bridge, a network's name, none or host)`);
   const endpoints = obj(obj(b.NetworkingConfig, 'NetworkingConfig').EndpointsConfig, 'NetworkingConfig.EndpointsConfig');
   const named = Object.keys(endpoints);
-  let network = nm === 'default' || nm === '' ? (named.length === 1 ? named[0]! : defaultNetwork) : nm;
+  // The docker CLI names the endpoint after the mode it sent, `default` included: not a network's name.
+  const chosen = named.length === 1 && named[0] !== 'default' ? named[0]! : null;
+  let network = nm === 'default' || nm === '' ? chosen ?? defaultNetwork : nm;
   if (named.length > 1) throw new CreateError('NetworkingConfig.EndpointsConfig', `NetworkingConfig.EndpointsConfig names ${named.length} networks: a skiff container is on one`);
   if (b.NetworkDisabled === true) {
     if (network === 'host') throw new CreateError('NetworkDisabled', 'NetworkDisabled true contradicts HostConfig.NetworkMode "host"');
