@@ -216,6 +216,16 @@ services:
     expect((await d.api('GET', '/networks/shop_back')).status).to.equal(404);
   });
 
+  it('a network and a container publishing a port, both removed, leave skiffd and the namespace as they were', async () => {
+    const before = { view: await d.settledView(), links: ns.links(), table: ns.nftTable() };
+    await ok(['network', 'create', '--subnet', '198.18.7.0/24', 'brief']);
+    await webOn('brief', 'brief-web', '-p', '18083:80');
+    expect((await ns.runAsync(BB, ['wget', '-qO-', 'http://127.0.0.1:18083/'])).stdout).to.include('hello from web');
+    await ok(['rm', '-f', 'brief-web']);
+    await ok(['network', 'rm', 'brief']);
+    expect({ view: await d.settledView(), links: ns.links(), table: ns.nftTable() }).to.deep.equal(before);
+  });
+
   it('the docker CLI: network create, ls, inspect, run --network and -p, rm', async () => {
     const docker = async (args: string[]): Promise<string> => {
       const r = await d.docker(args, { timeoutMs: 60_000 });
