@@ -225,7 +225,9 @@ export class NetworkManager {
     const bridgeIndex = linkIndex(n.bridge) ?? ensureBridge(n.bridge, Ipv4.parse(n.gateway), subnet);
     const files = writeEtcFiles(stateDir, hostsText(ep.address, [c.spec.hostname, c.name, ...c.spec.networkAliases]), resolvText(c.spec.dns ?? [n.gateway]));
     return {
-      network: n.name, bridge: n.bridge, bridgeIndex, hostIfname: `sv${ep.id.slice(0, 12)}`, address: ep.address, prefix: subnet.prefix,
+      // A name per start: the last run's veth goes with its namespace, which the kernel frees a
+      // little after PID 1 exits, so a quick restart reusing the name could meet EEXIST.
+      network: n.name, bridge: n.bridge, bridgeIndex, hostIfname: `sv${ep.id.slice(0, 8)}${randomBytes(2).toString('hex')}`, address: ep.address, prefix: subnet.prefix,
       gateway: n.internal ? null : n.gateway, mac: Ipv4.parse(ep.address).mac(), ...files,
     };
   }
