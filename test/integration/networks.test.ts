@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestDaemon } from '../support/daemon.js';
+import { TestDaemon, until } from '../support/daemon.js';
 import { TestNetns } from '../support/netns.js';
 import { TempDirs } from '../support/tmp.js';
 
@@ -102,6 +102,18 @@ describe('bridge networks', function () {
     expect(table).to.include('ip saddr 198.18.1.0/24 oifname != ');
     expect(table).to.include('masquerade');
     expect(table).to.not.include('ip saddr 198.18.3.0/24');
+  });
+
+  it('a container restarted by its policy is on its network again in every run, with the same address', async () => {
+    await ok(['run', '-d', '--name', 'flaky', '--network', 'front', '--restart', 'on-failure:2', 'host', BB, 'sh', '-c',
+      `${BB} ip -4 addr show eth0 | ${BB} grep -q "inet $(${BB} awk '/flaky/ {print $1}' /etc/hosts)/24" && exit 3`]);
+    const done = await until(async () => {
+      const r = (await d.api('GET', '/containers/flaky/json')).body as { State: { Status: string; ExitCode: number }; RestartCount: number };
+      return r.State.Status === 'exited' ? r : null;
+    }, 'flaky to stop restarting');
+    // 3 from the command each time (125 would be a launch that failed): the network came up in all three runs.
+    expect([done.State.ExitCode, done.RestartCount]).to.deep.equal([3, 2]);
+    await ok(['rm', 'flaky']);
   });
 
   it('DNS: a stopped container leaves the answer at once; other names go to the upstream resolver', async () => {
