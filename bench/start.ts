@@ -8,6 +8,11 @@
 //   node dist/bench/start.js [--count N] [--concurrency 1,2,4] [--runtimes skiff,runc,crun,unshare]
 //                            [--warmup W] [--json]
 //
+// skiff-bridge is skiff with each container on a bridge network (a veth made by the launch plan,
+// eth0's address and route set before exec): the row beside skiff's is the cost of a network.
+// It makes a bridge, so it refuses to run in the host's network namespace: run the bench in one
+// of its own (ip netns add b; ip netns exec b npm run bench:start -- --runtimes skiff,skiff-bridge).
+//
 // runc, crun and unshare run from bash loops timed by bash itself (see runExternal); crun's loop
 // runs inside `unshare -m` with /sys/fs/cgroup/unified unmounted, which crun needs on this
 // machine's hybrid cgroup layout, and that set-up is outside the timed part.
@@ -22,11 +27,16 @@ import { RUSAGE_CHILDREN, RUSAGE_SELF } from '../src/sys/constants.js';
 import { cpuSeconds } from '../src/sys/proc.js';
 import { validateSpec, type ContainerSpec } from '../src/spec/container.js';
 import type { StartRequest } from '../src/workers/start.js';
+import type { NetAttachment } from '../src/net/container-plan.js';
+import { ensureBridge } from '../src/net/bridge.js';
+import { Ipv4, Subnet } from '../src/net/ipv4.js';
+import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { buildRootfs, writeOciBundle } from '../src/cli/bench/bundle.js';
 import { runExternalWithWarmup, type ExternalPlan, type Sample } from '../src/cli/bench/external.js';
 
-type Runtime = 'skiff' | 'runc' | 'crun' | 'unshare';
-const RUNTIMES: Runtime[] = ['skiff', 'runc', 'crun', 'unshare'];
+type Runtime = 'skiff' | 'skiff-bridge' | 'runc' | 'crun' | 'unshare';
+const RUNTIMES: Runtime[] = ['skiff', 'skiff-bridge', 'runc', 'crun', 'unshare'];
 
 interface Options {
   count: number;
@@ -122,15 +132,17 @@ async function drive(count: number, concurrency: number, job: (slot: number, i: 
 const START_TIMEOUT_MS = 60_000;
 
 /** A skiff row, and the CPU its workers spent starting Node (not a container's cost: left out). */
-async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, count: number, warmup: number, concurrency: number): Promise<Sample & { startupCpuSeconds: number }> {
+async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, count: number, warmup: number, concurrency: number, net?: NetAttachment): Promise<Sample & { startupCpuSeconds: number }> {
   // One worker per start in flight, as skiffd sizes its pool for its concurrency.
   const pool = new LauncherPool(concurrency, START_TIMEOUT_MS);
   try {
     await pool.ready();
     const startupCpuSeconds = pool.pids().reduce((sum, pid) => sum + (cpuSeconds(pid, true) ?? 0), 0);
     const request: StartRequest = { spec, rootMount, layerDir: null, console: { kind: 'null' } };
+    let n = 0;
     const one = async (): Promise<void> => {
-      const pid = await pool.start(request);
+      // A host end's name per start: a finished container's veth goes with its namespace, which the kernel frees later.
+      const pid = await pool.start(net ? { ...request, net: { ...net, hostIfname: `svbench${n++}` } } : request);
       const exit = await reaper.watch(pid).exited;
       if (exit.exitCode !== 0) throw new Error(`container exited with ${exit.exitCode}`);
     };
@@ -173,10 +185,10 @@ function printTable(o: Options, rows: Row[]): void {
     `skiff start benchmark: ${o.count} containers of /bin/true per row (after ${o.warmup} warm-up), ${cpus().length} cores, kernel ${release()}, node ${process.version}`,
     'latency = request to exit seen; containers/s = completed / wall time; cpu = user+system of the whole process tree per container',
     '',
-    `${'runtime'.padEnd(9)}${pad('conc', 5)}${pad('containers/s', 14)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('cpu ms/ctr', 12)}${pad('failed', 8)}`,
+    `${'runtime'.padEnd(13)}${pad('conc', 5)}${pad('containers/s', 14)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('cpu ms/ctr', 12)}${pad('failed', 8)}`,
   ];
   for (const r of rows) {
-    lines.push(`${r.runtime.padEnd(9)}${pad(String(r.concurrency), 5)}${pad(r.perSecond.toFixed(1), 14)}${pad(r.p50Ms.toFixed(2), 9)}${pad(r.p99Ms.toFixed(2), 9)}${pad(r.cpuMsPerContainer.toFixed(2), 12)}${pad(String(r.failed), 8)}`);
+    lines.push(`${r.runtime.padEnd(13)}${pad(String(r.concurrency), 5)}${pad(r.perSecond.toFixed(1), 14)}${pad(r.p50Ms.toFixed(2), 9)}${pad(r.p99Ms.toFixed(2), 9)}${pad(r.cpuMsPerContainer.toFixed(2), 12)}${pad(String(r.failed), 8)}`);
   }
   const rat = ratios(rows, o.concurrency);
   if (Object.keys(rat).length > 0) {
@@ -190,6 +202,21 @@ function printTable(o: Options, rows: Row[]): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** The bridge network of the skiff-bridge rows: one bridge, every container the same address (they run /bin/true, alone on their veth). */
+function benchNetwork(work: string): { spec: ContainerSpec; net: NetAttachment } {
+  const subnet = Subnet.parse('198.18.200.0/24');
+  const gateway = Ipv4.parse('198.18.200.1');
+  const bridgeIndex = ensureBridge('skbench0', gateway, subnet);
+  const hostsFile = join(work, 'hosts');
+  const resolvFile = join(work, 'resolv.conf');
+  writeFileSync(hostsFile, '127.0.0.1\tlocalhost\n198.18.200.2\tbench\n');
+  writeFileSync(resolvFile, 'nameserver 198.18.200.1\n');
+  return {
+    spec: validateSpec({ name: 'bench', rootfs: join(work, 'rootfs'), command: ['/bin/true'], network: 'benchnet' }),
+    net: { network: 'benchnet', bridge: 'skbench0', bridgeIndex, hostIfname: 'svbench', address: '198.18.200.2', prefix: 24, gateway: gateway.toString(), mac: Ipv4.parse('198.18.200.2').mac(), hostsFile, resolvFile },
+  };
+}
+
 function available(cmd: string): boolean {
   return process.env.PATH!.split(':').some((d) => existsSync(join(d, cmd)));
 }
@@ -197,8 +224,12 @@ function available(cmd: string): boolean {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) usage('needs root (namespaces, mounts)');
+  // `ip netns identify` names the namespace this process is in when it is one of `ip netns`'s, and nothing for the host's.
+  if (o.runtimes.includes('skiff-bridge') && spawnSync('ip', ['netns', 'identify', String(process.pid)], { encoding: 'utf8' }).stdout.trim() === '') {
+    usage('skiff-bridge makes a bridge: run the bench in a network namespace of ip netns (ip netns add b; ip netns exec b …), never the host\'s');
+  }
   const runtimes = o.runtimes.filter((r) => {
-    if (r === 'skiff' || available(r)) return true;
+    if (r === 'skiff' || r === 'skiff-bridge' || available(r)) return true;
     process.stderr.write(`bench/start: ${r} is not installed; skipping it\n`);
     return false;
   });
@@ -210,13 +241,15 @@ async function main(): Promise<void> {
     const rootMount = mkdtempSync(join(work, 'mnt-'));
     const bundle = runtimes.includes('runc') || runtimes.includes('crun') ? writeOciBundle(join(work, 'bundle'), rootfs) : '';
     const spec = validateSpec({ name: 'bench', rootfs, command: ['/bin/true'] });
+    const bridged = runtimes.includes('skiff-bridge') ? benchNetwork(work) : null;
     for (const c of o.concurrency) {
       for (const r of runtimes) {
         process.stderr.write(`bench/start: ${r} at concurrency ${c}…\n`);
         let sample: Sample;
         let cpu0 = treeCpuSeconds();
-        if (r === 'skiff') {
-          const s = await runSkiff(reaper, spec, rootMount, o.count, o.warmup, c);
+        if (r === 'skiff' || r === 'skiff-bridge') {
+          const s = r === 'skiff' ? await runSkiff(reaper, spec, rootMount, o.count, o.warmup, c)
+            : await runSkiff(reaper, bridged!.spec, rootMount, o.count, o.warmup, c, bridged!.net);
           cpu0 += s.startupCpuSeconds;
           sample = s;
         } else {

@@ -1,6 +1,6 @@
 // Installs what the test suite and benchmarks use from Debian's packages, once:
 // busybox-static (a tiny rootfs for image tests), python3-docker (docker-py, a real client of
-// the Docker API), runc and crun (benchmark references).
+// the Docker API), runc and crun (benchmark references), nftables and iproute2 (networks).
 // Runs before `npm test`; never needs to be done by hand.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,6 +11,9 @@ const wanted = [
   { pkg: 'runc', file: '/usr/sbin/runc', required: false },
   { pkg: 'crun', file: '/usr/bin/crun', required: false },
   { pkg: 'hyperfine', file: '/usr/bin/hyperfine', required: false },
+  // bridge networks: skiffd's rules (nft) and the tests' namespaces and checks (ip)
+  { pkg: 'nftables', file: '/usr/sbin/nft', required: true },
+  { pkg: 'iproute2', file: '/usr/sbin/ip', required: true },
 ];
 const missing = wanted.filter((w) => !existsSync(w.file));
 if (missing.length === 0) process.exit(0);

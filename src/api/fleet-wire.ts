@@ -7,6 +7,7 @@ import type { Fleet } from '../compose/fleet.js';
 export function fleetRequestBody(fleet: Fleet): unknown {
   return {
     name: fleet.name,
+    networks: fleet.networks,
     services: fleet.services.map((s) => ({
       name: s.name,
       replicas: s.replicas,

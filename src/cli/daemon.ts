@@ -5,13 +5,13 @@
 // (SIGHUP, which skiffd does not handle) becomes SIGTERM, its clean stop.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { act, integerOption, secondsOption, type Declared, type Outcome } from './command.js';
 import { SKIFFD_ENTRY } from './daemon-process.js';
 
 interface DaemonOptions {
   socket?: string; stateDir?: string; launchers?: number; maxQueued?: number; forwarderThreads?: number;
-  headersTimeout?: string; requestTimeout?: string;
+  headersTimeout?: string; requestTimeout?: string; defaultSubnet?: string; resolvConf?: string; dockerNetwork?: string;
 }
 
 /** The options as skiffd's own command line spells them. */
@@ -19,6 +19,7 @@ function skiffdArgs(v: DaemonOptions): string[] {
   const pairs: [string, string | number | undefined][] = [
     ['--socket', v.socket], ['--state-dir', v.stateDir], ['--launchers', v.launchers], ['--max-queued', v.maxQueued],
     ['--forwarder-threads', v.forwarderThreads], ['--headers-timeout', v.headersTimeout], ['--request-timeout', v.requestTimeout],
+    ['--default-subnet', v.defaultSubnet], ['--resolv-conf', v.resolvConf], ['--docker-network', v.dockerNetwork],
   ];
   return pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)]));
 }
@@ -46,7 +47,10 @@ export function daemonCommand(o: Outcome): Declared {
     .addOption(integerOption('--max-queued <N>', 'starts that may wait for a launcher before skiffd answers 429 (default 4096)', 1))
     .addOption(integerOption('--forwarder-threads <N>', 'console forwarder threads', 1))
     .addOption(secondsOption('--headers-timeout <SECONDS>', 'time a client has to send a request\'s headers (default 10)', { above: true, max: 3600 }))
-    .addOption(secondsOption('--request-timeout <SECONDS>', 'time a client has to send a whole request (default 60)', { above: true, max: 3600 }));
+    .addOption(secondsOption('--request-timeout <SECONDS>', 'time a client has to send a whole request (default 60)', { above: true, max: 3600 }))
+    .option('--default-subnet <CIDR>', 'the subnet of the default bridge network, skiff0 (default 10.88.0.0/16)')
+    .option('--resolv-conf <FILE>', 'where the networks\' DNS finds the resolvers for other names (default /etc/resolv.conf)')
+    .addOption(new Option('--docker-network <none|bridge>', 'the network of a Docker API container that names none (default none)').choices(['none', 'bridge']));
   act(cmd, o, (values: DaemonOptions) => runSkiffd(skiffdArgs(values)));
   return {
     cmd,

@@ -9,6 +9,7 @@ import { commanderStatus, configure, subcommand, type Outcome } from './command.
 import { runCommand } from './run.js';
 import { containerCommands } from './containers.js';
 import { fleetCommand } from './fleet.js';
+import { networkCommand } from './network.js';
 import { benchCommand } from './bench/command.js';
 import { daemonCommand } from './daemon.js';
 import { skiffVersion } from './version.js';
@@ -37,6 +38,9 @@ Examples:
   const { fleet, subcommands } = fleetCommand(outcome);
   const fleetCmd = subcommand(skiff, fleet);
   for (const c of subcommands) subcommand(fleetCmd, c);
+  const net = networkCommand(outcome);
+  const netCmd = subcommand(skiff, net.network);
+  for (const c of net.subcommands) subcommand(netCmd, c);
   subcommand(skiff, benchCommand(outcome));
   subcommand(skiff, daemonCommand(outcome));
   return skiff;

@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { call, DaemonError, readJson, stream } from './client.js';
 import { attachTerminal } from './console.js';
 import { act, collect, UsageError, type Declared, type Outcome } from './command.js';
+import { publishOption, type PortBindings } from './publish.js';
 
 /** The run command: remembers whether its operands came after a `--` (then there is no IMAGE). */
 class RunCommand extends Command {
@@ -35,6 +36,7 @@ interface RunOptions {
   name?: string; rootfs?: string; image?: string; hostname?: string; mount?: string[]; tmpfs?: string[];
   env?: string[]; workdir?: string; restart?: { Name: string; MaximumRetryCount: number }; network?: string;
   seccomp?: string; securityOpt?: string[]; capAdd?: string[]; capDrop?: string[];
+  publish?: PortBindings; dns?: string[]; networkAlias?: string[];
   detach?: boolean; rm?: boolean; tty?: boolean; interactive?: boolean;
 }
 
@@ -97,7 +99,10 @@ async function run(cmd: RunCommand, operands: string[], values: RunOptions): Pro
       CapAdd: values.capAdd ?? [],
       CapDrop: values.capDrop ?? [],
       ...(values.restart ? { RestartPolicy: values.restart } : {}),
+      ...(values.publish ? { PortBindings: values.publish } : {}),
+      ...(values.dns ? { Dns: values.dns } : {}),
     },
+    ...(values.networkAlias && values.network ? { NetworkingConfig: { EndpointsConfig: { [values.network]: { Aliases: values.networkAlias } } } } : {}),
     ...(values.hostname ? { Hostname: values.hostname } : {}),
     ...(values.workdir ? { WorkingDir: values.workdir } : {}),
     ...(Object.keys(skiff).length > 0 ? { Skiff: skiff } : {}),
@@ -185,7 +190,10 @@ export function runCommand(outcome: Outcome): Declared {
     .option('-e, --env <K=V>', 'environment variable (repeatable)', collect)
     .option('-w, --workdir <DIR>', 'working directory inside the container')
     .addOption(new Option('--restart <POLICY>', 'no, always, unless-stopped or on-failure[:N]').argParser(restartPolicy))
-    .option('--network <none|host>', 'network namespace: a new one with loopback (none, the default) or the host\'s')
+    .option('--network <NETWORK>', 'none (the default: a namespace with loopback only), host (the host\'s), or a bridge network (bridge: the default one)')
+    .option('-p, --publish <[IP:]HOSTPORT:CONTAINERPORT[/udp]>', 'publish a port of a container on a bridge network (repeatable)', publishOption)
+    .option('--dns <IP>', 'a nameserver for its /etc/resolv.conf instead of the network\'s DNS (repeatable)', collect)
+    .option('--network-alias <NAME>', 'another name for it in its network\'s DNS (repeatable)', collect)
     .option('--seccomp <default|unconfined|FILE>', 'seccomp profile (Docker\'s JSON format)')
     .option('--security-opt <OPT>', 'seccomp=…, no-new-privileges[=false] (repeatable)', collect)
     .option('--cap-add <CAP>', 'add a capability (repeatable; with or without CAP_, or ALL)', collect)
@@ -205,6 +213,7 @@ Without -d, run shows the console and exits with the init's exit code (128+N for
       'skiff run host /bin/echo hello',
       'skiff run --rm -- /bin/sh -c \'echo hello from $(hostname)\'',
       'skiff run -d --name web /srv/images/alpine /bin/sh -c \'while true; do date; sleep 1; done\'',
+      'skiff run -d --name web --network bridge -p 8080:80 /srv/images/busybox httpd -f -p 80',
     ],
   };
 }

@@ -12,6 +12,7 @@ import { checkDependencies } from './deps.js';
 import { FleetError } from './error.js';
 import { expandService, replicaName } from './replicas.js';
 import { parseService, type ServiceDef } from './service.js';
+import { resolveNetworks } from './networks.js';
 import type { Fleet } from './types.js';
 import { readSeccompProfileFile } from '../spec/seccomp-profile-file.js';
 import { parseYaml } from './yaml-source.js';
@@ -75,7 +76,8 @@ export function parseFleet(text: string, file: string, opts: FleetOptions = {}):
     defs.push(def);
   }
   checkDependencies(defs);
-  return { name, services: defs.map((def) => expandService(name, def)) };
+  const networks = resolveNetworks(name, m.get('networks'), defs);
+  return { name, services: defs.map((def) => expandService(name, def)), networks };
 }
 
 /** Top-level `name`, else the file's name without its extension (`demo.yaml` → demo). */

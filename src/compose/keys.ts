@@ -3,14 +3,13 @@
 // has part of its meaning dropped silently. A key in neither list is a typo.
 import type { KeyTable } from './yaml-view.js';
 
-const NETWORK_HINT = 'a container has no network, or the host\'s with network_mode: host';
+const NETWORK_HINT = 'services on a fleet network reach each other by service name; publish with ports:';
 const IMAGE_HINT = 'image: host or an image directory';
 
 export const TOP_KEYS: KeyTable = {
   // `version` is obsolete in Compose itself, which ignores it; so does skiff.
-  supported: ['name', 'services', 'version'],
+  supported: ['name', 'services', 'version', 'networks'],
   unsupported: {
-    networks: NETWORK_HINT,
     volumes: 'bind a host directory or use tmpfs instead of a named volume',
     configs: '', secrets: '', include: '', models: '',
   },
@@ -18,9 +17,10 @@ export const TOP_KEYS: KeyTable = {
 
 export const SERVICE_KEYS: KeyTable = {
   supported: ['image', 'command', 'entrypoint', 'environment', 'working_dir', 'hostname', 'volumes', 'tmpfs', 'deploy',
-    'scale', 'restart', 'stop_signal', 'stop_grace_period', 'depends_on', 'network_mode', 'labels', 'tty', 'security_opt', 'cap_add', 'cap_drop', 'x-skiff'],
+    'scale', 'restart', 'stop_signal', 'stop_grace_period', 'depends_on', 'network_mode', 'labels', 'tty', 'security_opt', 'cap_add', 'cap_drop', 'x-skiff',
+    'networks', 'ports'],
   unsupported: Object.fromEntries([
-    ['build', IMAGE_HINT], ['ports', NETWORK_HINT], ['expose', NETWORK_HINT], ['networks', NETWORK_HINT],
+    ['build', IMAGE_HINT], ['expose', NETWORK_HINT],
     ['links', NETWORK_HINT], ['external_links', NETWORK_HINT], ['dns', NETWORK_HINT], ['dns_opt', NETWORK_HINT],
     ['dns_search', NETWORK_HINT], ['extra_hosts', NETWORK_HINT], ['mac_address', NETWORK_HINT],
     ['container_name', 'replicas are named <fleet>-<service>-<n>'],

@@ -7,6 +7,8 @@ import { parseMounts } from './mounts.js';
 import type { DependsOnCondition } from './types.js';
 import { parseSeccompProfile, SeccompProfileError, type SeccompProfileSpec } from '../spec/seccomp-profile.js';
 import { readArgv, readDuration, readEnvironment, readLabels, readSize } from './values.js';
+import { readServiceNetworking, type ServiceNetworking } from './networks.js';
+import type { PortSpec } from '../spec/container.js';
 import type { YEntry, YMap, YVal } from './yaml-view.js';
 
 export interface DependencyDef {
@@ -24,7 +26,10 @@ export interface SpecTemplate {
   rootfs: string;
   image: string | null;
   mounts: MountSpec[];
-  network?: 'none' | 'host';
+  /** none, host, or (set by the fleet, src/compose/networks.ts) its bridge network `<fleet>_<key>` */
+  network?: string;
+  networkAliases?: string[];
+  ports?: PortSpec[];
   tty?: boolean;
   restart?: string;
   stopSignal?: string;
@@ -55,6 +60,8 @@ export interface ServiceDef {
   logDir: string | null;
   /** the YAML value each spec field came from (`command`, `mounts[2]`, …), to place validateSpec's errors */
   origins: Map<string, YVal>;
+  /** `networks:` and `ports:`, resolved by the fleet once its networks are known */
+  networking: ServiceNetworking;
 }
 
 /** Set by skiff on every replica; a service may not set them itself. */
@@ -116,6 +123,10 @@ export function parseService(entry: YEntry, baseDir: string, readFile: ((file: s
   }
 
   const { replicas, replicasAt } = readReplicas(m, at);
+  const networking = readServiceNetworking(m);
+  if (networking.network && network) networking.network.at.fail('networks and network_mode cannot be combined: choose one');
+  if (networking.portsAt && replicas > 1) networking.portsAt.fail(`${replicas} replicas cannot publish the same host ports: one replica may`);
+  if (networking.portsAt) origins.set('ports', networking.portsAt);
   const dependsOn = m.get('depends_on');
   return {
     name,
@@ -127,6 +138,7 @@ export function parseService(entry: YEntry, baseDir: string, readFile: ((file: s
     template,
     logDir: skiff.logDir,
     origins,
+    networking,
   };
 }
 

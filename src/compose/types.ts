@@ -1,5 +1,6 @@
 // What a parsed fleet file is: the input of the reconciler.
 import type { ContainerSpec } from '../spec/container.js';
+import type { FleetNetwork } from './networks.js';
 
 export type DependsOnCondition = 'service_started' | 'service_completed_successfully';
 
@@ -27,4 +28,6 @@ export interface FleetService {
 export interface Fleet {
   name: string;
   services: FleetService[];
+  /** the bridge networks its services use, made by skiffd before the fleet's containers (src/compose/networks.ts) */
+  networks: FleetNetwork[];
 }

@@ -12,6 +12,9 @@ import { Metrics } from './metrics.js';
 import { Reaper } from './lifecycle/reaper.js';
 import { StateStore } from './lifecycle/state-store.js';
 import { injectedFailure } from './test-hooks.js';
+import { NetworkManager, type NetworkOptions } from './networks/manager.js';
+import { NetworkStore } from './networks/store.js';
+import { NetworksApi } from './networks/routes.js';
 import { peerCredentials, raiseSoftLimit, tryLockExclusive } from '../sys/libc.js';
 import { RLIMIT_NOFILE } from '../sys/constants.js';
 
@@ -27,6 +30,10 @@ export interface DaemonOptions {
   headersTimeoutMs?: number;
   /** and its whole body within this (default 60 s); answers may stream for as long as they last */
   requestTimeoutMs?: number;
+  /** bridge networks: the default network's subnet, the upstream resolvers */
+  networks?: NetworkOptions;
+  /** the network of a Docker API create that names none (default none: see README, Networks) */
+  dockerDefaultNetwork?: 'none' | 'bridge';
   /** honour test-only labels (skiff.test.fail-at); never set outside tests */
   testHooks?: boolean;
 }
@@ -79,6 +86,7 @@ export class Daemon {
   readonly reaper: Reaper;
   readonly pool: LauncherPool;
   readonly supervisor: Supervisor;
+  readonly networks: NetworkManager;
   readonly nofile: number;
   private server: Server | null = null;
   /** held (flock) for the daemon's life: one skiffd per state directory */
@@ -99,7 +107,9 @@ export class Daemon {
         log('warn', 'launcher worker replaced', { index, reason });
       },
     });
+    this.networks = new NetworkManager(new NetworkStore(this.store.privatePath('networks')), opts.networks ?? {});
     this.supervisor = new Supervisor({
+      networks: this.networks,
       stateStore: this.store,
       pool: this.pool,
       reaper: this.reaper,
@@ -144,13 +154,17 @@ export class Daemon {
     await this.clearStale(configured);
     await this.clearStale(real);
     this.supervisor.restore();
+    await this.networks.restore(this.supervisor.list());
+    for (const r of this.supervisor.list()) if (r.status === 'running') this.networks.running(r);
     await this.pool.ready();
     const api = new Api({
       supervisor: this.supervisor,
       events: this.events,
       metrics: this.metrics,
       consoles: this.opts.consoles ?? null,
-      extensions: this.opts.extensions?.(this) ?? [],
+      extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks)],
+      dockerDefaultNetwork: this.opts.dockerDefaultNetwork ?? 'none',
+      endpointOf: (r) => this.networks.endpointInfo(r.spec),
     });
     // Bounds on what a client may hold: 16 KiB of headers, sent within headersTimeout; the
     // body within requestTimeout (attach streams are upgrades, outside this count; a follow
@@ -231,6 +245,7 @@ export class Daemon {
     });
     if (listening) this.removeSymlink();
     await this.supervisor.shutdown();
+    await this.networks.close();
     await this.pool.close();
     this.reaper.close();
     if (this.lockFd >= 0) closeSync(this.lockFd);

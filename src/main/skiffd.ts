@@ -21,6 +21,11 @@ function count(text: string, flag: string): number {
   return n;
 }
 
+function dockerNetwork(text: string): 'none' | 'bridge' {
+  if (text !== 'none' && text !== 'bridge') throw new Error(`--docker-network must be none or bridge, got ${JSON.stringify(text)}`);
+  return text;
+}
+
 export async function runDaemon(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -32,6 +37,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'forwarder-threads': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'request-timeout': { type: 'string' },
+      'default-subnet': { type: 'string' },
+      'resolv-conf': { type: 'string' },
+      'docker-network': { type: 'string' },
     },
     strict: true,
   });
@@ -50,6 +58,11 @@ export async function runDaemon(argv: string[]): Promise<void> {
     ...(values['max-queued'] ? { maxQueued: count(values['max-queued'], '--max-queued') } : {}),
     ...(values['headers-timeout'] ? { headersTimeoutMs: milliseconds(values['headers-timeout'], '--headers-timeout') } : {}),
     ...(values['request-timeout'] ? { requestTimeoutMs: milliseconds(values['request-timeout'], '--request-timeout') } : {}),
+    networks: {
+      ...(values['default-subnet'] ? { defaultSubnet: values['default-subnet'] } : {}),
+      ...(values['resolv-conf'] ? { resolvConf: values['resolv-conf'] } : {}),
+    },
+    ...(values['docker-network'] ? { dockerDefaultNetwork: dockerNetwork(values['docker-network']) } : {}),
     // Failure injection for the test suite (test/integration/hardening-host.test.ts).
     testHooks: process.env.SKIFF_TEST_HOOKS === '1',
   });

@@ -18,10 +18,19 @@
  *   waitpid(child1); restore signal mask
  *   read the shared result: pid, or (op index, op code, errno)
  *
- * With a user namespace, PID 1 is cloned without CLONE_VFORK so that child1
- * (still root in the parent namespace) can write its uid/gid maps; PID 1 waits
+ * With a user namespace, or host operations (OP_HOST_NETLINK: a veth whose peer
+ * child1 creates in PID 1's new network namespace, named by PID 1's pid), PID 1
+ * is cloned without CLONE_VFORK so that child1 (still root in the parent
+ * namespaces) can write its uid/gid maps and run those operations; PID 1 waits
  * on a pipe for that, and child1 learns that exec happened from a close-on-exec
- * pipe reaching end-of-file.
+ * pipe reaching end-of-file. child1 makes both pipes, so no other process holds
+ * an end:
+ *
+ *   child1                                    PID 1
+ *   pipe2(sync), pipe2(exec); clone ────────▶ read(sync) … blocks
+ *   maps; host_netlink ops (pid patched in)
+ *   write(sync) ────────────────────────────▶ run ops[0..n-1] (host ops skipped), execve
+ *   read(exec) … EOF ◀─────────────────────── exec pipe closed on exec (or PID 1 died)
  *
  * Why CLONE_VM|CLONE_VFORK and not fork(): forking a Node process copies the
  * page tables of a large heap (milliseconds); a vfork-style clone on a small
@@ -108,6 +117,9 @@ enum op_code {
   OP_MASK = 25,       /* path, resolve, flags (MASK_*), register, tmpfs flags, tmpfs data */
   OP_READONLY = 26,   /* path, resolve, flags (MASK_OPTIONAL): bind onto itself, remount read-only */
   OP_SECCOMP = 27,    /* program (hex of struct sock_filter[]), instruction count, flags */
+  OP_NETLINK = 28,    /* message (hex of one rtnetlink request), length: PID 1 sends it, checks the ack */
+  OP_HOST_NETLINK = 29, /* message (hex), length, pid offset: child1 sends it from the caller's namespaces
+                         * once PID 1 exists, PID 1's pid written at the offset (NONE: none) */
   OP__END
 };
 
@@ -122,6 +134,7 @@ static const char *const op_names[OP__END] = {
   [OP_UMOUNT2] = "umount2", [OP_FAIL] = "fail", [OP_SET_DUMPABLE] = "set_dumpable",
   [OP_DROP_BOUNDING] = "drop_bounding", [OP_SET_CAPS] = "set_caps", [OP_CHECK_CHAR] = "check_char",
   [OP_MASK] = "mask", [OP_READONLY] = "readonly", [OP_SECCOMP] = "seccomp",
+  [OP_NETLINK] = "netlink", [OP_HOST_NETLINK] = "host_netlink",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -138,7 +151,7 @@ static const uint32_t op_string_args[OP__END] = {
   [OP_SYMLINK] = 0x3, [OP_OPEN_ROOT] = 0x1, [OP_PIVOT_ROOT] = 0x1,
   [OP_SETHOSTNAME] = 0x1, [OP_OPEN] = 0x1, [OP_CHDIR] = 0x1, [OP_WRITE_FILE] = 0x3,
   [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1,
-  [OP_SECCOMP] = 0x1,
+  [OP_SECCOMP] = 0x1, [OP_NETLINK] = 0x1, [OP_HOST_NETLINK] = 0x1,
 };
 
 /* What the children report to the caller: written in shared memory. */
@@ -154,6 +167,7 @@ struct op {
   uint32_t arg[OP_WORDS - 1];
   const char *str[OP_WORDS - 1]; /* decoded string arguments (NULL if none) */
   struct sock_filter *filter;    /* OP_SECCOMP: the program, decoded from hex before fork */
+  uint8_t *bytes;                /* OP_NETLINK, OP_HOST_NETLINK: the message, decoded from hex before fork */
 };
 
 struct plan {
@@ -165,6 +179,7 @@ struct plan {
   char **argv;
   char **envp;
   uint32_t nexec;
+  int host_ops; /* has OP_HOST_NETLINK: child1 has work to do between PID 1's clone and its operations */
   /* owned allocations */
   char *strings;
   uint32_t strings_len;
@@ -175,8 +190,8 @@ struct child_ctx {
   uint64_t reset_signals; /* bit s-1: signal s has a non-default disposition in the caller */
   struct launch_result *result;
   char *pid1_stack_top;
-  int sync_pipe[2]; /* child1 → PID 1: "maps written" (user namespace only) */
-  int exec_pipe[2]; /* PID 1 → child1: EOF when exec happened (user namespace only) */
+  int sync_pipe[2]; /* child1 → PID 1: "maps written, host operations done" (needs_sync only) */
+  int exec_pipe[2]; /* PID 1 → child1: EOF when exec happened (needs_sync only) */
 };
 
 /* ───────────────────────── decoding (caller side, may allocate) ───────────────────────── */
@@ -239,8 +254,27 @@ static const char *decode_filter(struct op *op) {
   return NULL;
 }
 
+/* OP_NETLINK's and OP_HOST_NETLINK's message travels as hex too; decoded before fork, checked to
+ * be exactly one netlink message of the stated length (nlmsg_len is its first u32). */
+static const char *decode_message(struct op *op) {
+  const char *hex = op->str[0];
+  uint32_t n = op->arg[1];
+  if (!hex || n < 16 || n > 65536 || strlen(hex) != (size_t)n * 2) return "netlink message does not match its length";
+  uint8_t *b = malloc(n);
+  if (!b) return "out of memory";
+  for (uint32_t i = 0; i < n; i++) {
+    int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) { free(b); return "netlink message is not hex"; }
+    b[i] = (uint8_t)(hi << 4 | lo);
+  }
+  op->bytes = b;
+  if (rd32(b) != n) return "netlink message length differs from its header";
+  if (op->code == OP_HOST_NETLINK && op->arg[2] != NONE && (op->arg[2] > n - 4 || op->arg[2] < 16)) return "pid offset outside the netlink message";
+  return NULL;
+}
+
 static void plan_free(struct plan *pl) {
-  for (uint32_t i = 0; pl->ops && i < pl->nops; i++) free(pl->ops[i].filter);
+  for (uint32_t i = 0; pl->ops && i < pl->nops; i++) { free(pl->ops[i].filter); free(pl->ops[i].bytes); }
   free(pl->ops);
   free(pl->exec_paths);
   free(pl->argv);
@@ -315,6 +349,11 @@ static int plan_decode(const uint8_t *buf, size_t len, struct plan *pl, const ch
     if (op->code == OP_SECCOMP) {
       *why = decode_filter(op);
       if (*why) { plan_free(pl); return EINVAL; }
+    }
+    if (op->code == OP_NETLINK || op->code == OP_HOST_NETLINK) {
+      *why = decode_message(op);
+      if (*why) { plan_free(pl); return EINVAL; }
+      if (op->code == OP_HOST_NETLINK) pl->host_ops = 1;
     }
     *why = "register out of range";
     if ((op->code == OP_OPEN && op->arg[2] >= REGISTERS) ||
@@ -436,6 +475,29 @@ static int write_all(int fd, const char *s, size_t n) {
     s += w; n -= (size_t)w;
   }
   return 0;
+}
+
+/* Sends one rtnetlink request (which asks for an ack) and reads the ack: 0, or the kernel's
+ * errno for it. Async-signal-safe: a socket, send, recv and close on a stack buffer. */
+static int netlink_send(const uint8_t *msg, uint32_t len) {
+  int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
+  if (s < 0) return errno;
+  int rc = 0;
+  ssize_t n;
+  while ((n = send(s, msg, len, 0)) < 0 && errno == EINTR) {}
+  if (n < 0) rc = errno;
+  else if ((uint32_t)n != len) rc = EMSGSIZE;
+  else {
+    /* The ack: struct nlmsghdr (type NLMSG_ERROR = 2) then the int error (0 = success),
+     * then the request's header; its sequence number must be ours. */
+    uint8_t ack[1024];
+    while ((n = recv(s, ack, sizeof(ack), 0)) < 0 && errno == EINTR) {}
+    if (n < 0) rc = errno;
+    else if (n < 20 || (ack[4] | ack[5] << 8) != 2 || rd32(ack + 8) != rd32(msg + 8)) rc = EPROTO;
+    else rc = -(int32_t)rd32(ack + 16);
+  }
+  close(s);
+  return rc;
 }
 
 /* What PID 1 keeps between operations. */
@@ -652,6 +714,10 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     struct sock_fprog prog = { .len = (unsigned short)op->arg[1], .filter = op->filter };
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, op->arg[2], &prog) < 0 ? errno : 0;
   }
+  case OP_NETLINK:
+    return netlink_send(op->bytes, op->arg[1]);
+  case OP_HOST_NETLINK:
+    return 0; /* child1's, done before PID 1 ran its first operation (child1_main) */
   case OP__END:
     break;
   }
@@ -666,21 +732,28 @@ static void fail(struct launch_result *r, int index, uint32_t code, int err) {
   r->err = err;
 }
 
+/* PID 1 must wait for child1 (so is cloned without CLONE_VFORK): for its uid/gid maps in a
+ * user namespace, and for host operations that need PID 1's pid (a veth end moved into its
+ * network namespace) before PID 1's own operations use what they made. */
+static int needs_sync(const struct plan *pl) {
+  return (pl->clone_flags & CLONE_NEWUSER) != 0 || pl->host_ops;
+}
+
 static int pid1_main(void *arg) {
   struct child_ctx *c = arg;
   struct plan *pl = c->plan;
   struct pid1_state st;
-  int userns = (pl->clone_flags & CLONE_NEWUSER) != 0;
+  int sync = needs_sync(pl);
   st.root_fd = -1;
-  st.keep_fd = userns ? c->exec_pipe[1] : -1;
+  st.keep_fd = sync ? c->exec_pipe[1] : -1;
   st.dirs.fd = -1;
   for (int i = 0; i < REGISTERS; i++) st.regs[i] = -1;
   /* The plan's modes are exact (mkdir, mknod, created files): no umask applies to them.
    * The init gets the caller's umask back before exec. */
   mode_t umask_was = umask(0);
 
-  if (userns) {
-    /* Wait until child1 has written our maps: until then we have no ids. */
+  if (sync) {
+    /* Wait until child1 has written our maps (until then we have no ids) and done its host operations. */
     char b;
     close(c->sync_pipe[1]);
     if (read(c->sync_pipe[0], &b, 1) != 1) { fail(c->result, -1, 0, EPIPE); _exit(127); }
@@ -735,12 +808,16 @@ static int write_map(pid_t pid, const char *file, const char *map) {
 static int child1_main(void *arg) {
   struct child_ctx *c = arg;
   struct plan *pl = c->plan;
-  int userns = (pl->clone_flags & CLONE_NEWUSER) != 0;
-  int flags = (int)pl->clone_flags | SIGCHLD | CLONE_VM | (userns ? 0 : CLONE_VFORK);
+  int sync = needs_sync(pl);
+  int flags = (int)pl->clone_flags | SIGCHLD | CLONE_VM | (sync ? 0 : CLONE_VFORK);
+  /* The pipes are made here, not by the caller: child1 has a copy of the caller's fd table, so a
+   * write end the caller held would stay open there while it waits for us, and the exec pipe
+   * would never reach end-of-file. Made here, only child1 and PID 1 ever hold them. */
+  if (sync && (pipe2(c->sync_pipe, O_CLOEXEC) < 0 || pipe2(c->exec_pipe, O_CLOEXEC) < 0)) { fail(c->result, -1, 0, errno); _exit(1); }
   pid_t pid = clone(pid1_main, c->pid1_stack_top, flags, c);
   if (pid < 0) { fail(c->result, -1, 0, errno); _exit(1); }
   c->result->pid = pid;
-  if (!userns) {
+  if (!sync) {
     /* vfork: we resume once PID 1 has exec'd or died. A PID 1 that failed is our
      * child: reap it here so no subreaper ever sees a zombie it did not start. */
     if (c->result->err) while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {}
@@ -753,11 +830,25 @@ static int child1_main(void *arg) {
       if (!err) err = write_map(pid, "gid_map", pl->gid_map);
     }
     if (!err && pl->uid_map) err = write_map(pid, "uid_map", pl->uid_map);
+    int failed_op = -1;
+    /* Host operations, in plan order, from the caller's namespaces: PID 1 exists (its network
+     * namespace can be named by its pid) but has not started its own operations. The message
+     * is the plan's own decoded copy, private to this launch: patching it in place is safe. */
+    for (uint32_t i = 0; !err && i < pl->nops; i++) {
+      struct op *op = &pl->ops[i];
+      if (op->code != OP_HOST_NETLINK) continue;
+      if (op->arg[2] != NONE) {
+        uint32_t v = (uint32_t)pid;
+        memcpy(op->bytes + op->arg[2], &v, 4);
+      }
+      err = netlink_send(op->bytes, op->arg[1]);
+      if (err) failed_op = (int)i;
+    }
     if (!err && write(c->sync_pipe[1], "x", 1) != 1) err = EPIPE;
     if (err) {
       kill(pid, SIGKILL);
       while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {}
-      fail(c->result, -1, 0, err);
+      fail(c->result, failed_op, failed_op >= 0 ? OP_HOST_NETLINK : 0, err);
       _exit(1);
     }
     char b;
@@ -811,7 +902,6 @@ int skiff_launch(const uint8_t *buf, size_t len, int32_t *out) {
   struct launch_result result = { .pid = -1, .op_index = -1, .op_code = 0, .err = 0 };
   struct child_ctx ctx = { .plan = &pl, .result = &result,
                            .sync_pipe = { -1, -1 }, .exec_pipe = { -1, -1 } };
-  int userns = (pl.clone_flags & CLONE_NEWUSER) != 0;
   pid_t child = -1;
   sigset_t all, old;
 
@@ -825,10 +915,6 @@ int skiff_launch(const uint8_t *buf, size_t len, int32_t *out) {
   }
   ctx.reset_signals = non_default_signals();
   ctx.pid1_stack_top = stacks + 2 * STACK_SIZE; /* stacks grow down on every arch we build for */
-  if (userns && (pipe2(ctx.sync_pipe, O_CLOEXEC) < 0 || pipe2(ctx.exec_pipe, O_CLOEXEC) < 0)) {
-    fail(&result, -1, 0, errno);
-    goto done;
-  }
 
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -841,10 +927,7 @@ int skiff_launch(const uint8_t *buf, size_t len, int32_t *out) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 done:
-  for (int i = 0; i < 2; i++) {
-    if (ctx.sync_pipe[i] >= 0) close(ctx.sync_pipe[i]);
-    if (ctx.exec_pipe[i] >= 0) close(ctx.exec_pipe[i]);
-  }
+  /* ctx.sync_pipe and exec_pipe are fd numbers in child1's table (gone with it), not ours. */
   plan_free(&pl);
   if (result.err == 0 && result.pid > 0) return result.pid;
   out[0] = result.op_index; out[1] = result.op_code; out[2] = result.err ? result.err : ECHILD;

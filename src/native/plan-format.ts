@@ -46,6 +46,8 @@ export enum OpCode {
   mask = 25,
   readonly = 26,
   seccomp = 27,
+  netlink = 28,
+  host_netlink = 29,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -108,6 +110,13 @@ export type Op = { what: string } & (
   | { op: 'readonly'; path: string; resolve: number; flags: number }
   /** seccomp(SECCOMP_SET_MODE_FILTER, flags) with a struct sock_filter[] (carried as hex in the string area) */
   | { op: 'seccomp'; program: Buffer; flags: number }
+  /** PID 1 sends one rtnetlink request (built by src/net/rtnetlink.ts, asking for an ack) and checks the ack */
+  | { op: 'netlink'; message: Buffer }
+  /**
+   * child1 sends one rtnetlink request from the launcher's namespaces once PID 1 exists and
+   * before PID 1 runs its first operation, with PID 1's pid (native u32) written at pidOffset
+   */
+  | { op: 'host_netlink'; message: Buffer; pidOffset: number | null }
 );
 
 export interface ExecSpec {
@@ -186,6 +195,14 @@ function splitU64(v: bigint, what = 'rlimit'): [number, number] {
   return [Number(v & 0xffffffffn), Number(v >> 32n)];
 }
 
+/** A netlink message as the string area carries it; its header's length must be its own. */
+function netlinkHex(message: Buffer): string {
+  if (message.length < 16 || message.length > 65536 || message.readUInt32LE(0) !== message.length) {
+    throw new PlanEncodeError(`netlink message of ${message.length} bytes does not carry its own length`);
+  }
+  return message.toString('hex');
+}
+
 /** The seven argument words of an operation, in the order launch.c reads them. */
 function opArgs(op: Op, s: StringArea): number[] {
   switch (op.op) {
@@ -248,6 +265,13 @@ function opArgs(op: Op, s: StringArea): number[] {
         throw new PlanEncodeError(`seccomp program of ${op.program.length} bytes is not 1 to 4096 instructions of 8 bytes`);
       }
       return [s.add(op.program.toString('hex')), op.program.length / 8, u32(op.flags, 'seccomp flags')];
+    case 'netlink':
+      return [s.add(netlinkHex(op.message)), op.message.length];
+    case 'host_netlink':
+      if (op.pidOffset !== null && (op.pidOffset < 16 || op.pidOffset > op.message.length - 4)) {
+        throw new PlanEncodeError(`pid offset ${op.pidOffset} outside a netlink message of ${op.message.length} bytes`);
+      }
+      return [s.add(netlinkHex(op.message)), op.message.length, op.pidOffset === null ? NONE : op.pidOffset];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

@@ -2,6 +2,9 @@
 // Every error names the field by its full path, e.g. `mounts[0].target must be absolute`.
 import { normalizeCapability, type CapabilitiesSpec } from './capabilities.js';
 import { SeccompProfileError, validateSeccompProfile, type SeccompProfileSpec } from './seccomp-profile.js';
+import { validateNetworkFields, type PortSpec } from './network.js';
+
+export type { PortSpec } from './network.js';
 
 export type MountSpec =
   | { type: 'bind'; source: string; target: string; readOnly: boolean }
@@ -33,7 +36,14 @@ export interface ContainerSpec {
   /** an absolute image directory: the root is a copy-on-write overlay over it */
   image: string | null;
   mounts: MountSpec[];
-  network: 'none' | 'host';
+  /** 'none' (a namespace with loopback only), 'host', or a bridge network's name (src/spec/network.ts) */
+  network: string;
+  /** more names for the container in its network's DNS */
+  networkAliases: string[];
+  /** published ports: host port → container port, through skiffd's DNAT rules and proxy */
+  ports: PortSpec[];
+  /** nameservers for /etc/resolv.conf; null: the network's DNS (its gateway) */
+  dns: string[] | null;
   tty: boolean;
   restart: RestartPolicy;
   stopSignal: string;
@@ -311,7 +321,7 @@ function validateSeccomp(v: Json): ContainerSpec['seccomp'] {
   }
 }
 
-const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'tty', 'restart',
+const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'networkAliases', 'ports', 'dns', 'tty', 'restart',
   'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges', 'seccomp'] as const;
 
 /**
@@ -351,8 +361,7 @@ export function validateSpec(input: Json): ContainerSpec {
     if (r) throw new SpecError(`mounts[${i}].target`, `must not be under ${r}, which skiff sets up itself`);
   });
 
-  const network = input.network ?? 'none';
-  if (network !== 'none' && network !== 'host') throw new SpecError('network', `must be none or host, got ${describe(network)}`);
+  const { network, networkAliases, ports, dns } = validateNetworkFields(input);
 
   let labels: Record<string, string> = {};
   if (input.labels !== undefined) {
@@ -379,6 +388,9 @@ export function validateSpec(input: Json): ContainerSpec {
     image,
     mounts,
     network,
+    networkAliases,
+    ports,
+    dns,
     tty: input.tty === undefined ? false : bool(input.tty, 'tty'),
     restart: input.restart === undefined ? { name: 'no' } : parseRestart(input.restart),
     stopSignal: input.stopSignal === undefined ? 'SIGTERM' : parseSignal(input.stopSignal),

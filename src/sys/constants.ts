@@ -104,3 +104,9 @@ export const S_IFREG = 0o100000;
 
 /** USER_HZ: the clock ticks /proc counts CPU time in; 100 on every Linux architecture skiff builds for. */
 export const CLOCK_TICKS = 100;
+
+// sockets: a NETLINK_ROUTE socket (src/sys/netlink.ts)
+export const AF_NETLINK = 16;
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0o2000000;
+export const NETLINK_ROUTE = 0;

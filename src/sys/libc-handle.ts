@@ -44,6 +44,9 @@ export const c = {
   cfmakeraw: libc.func('void cfmakeraw(_Inout_ uint8_t *termios)'),
   // sockets
   getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)'),
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  send: libc.func('long send(int fd, const uint8_t *buf, unsigned long len, int flags)'),
+  recv: libc.func('long recv(int fd, _Out_ uint8_t *buf, unsigned long len, int flags)'),
 };
 
 /** For set-up calls: the result, or a SysError naming the call, the path (if any) and the errno. */

@@ -6,6 +6,7 @@ import { capabilityMask, resolveCapabilities } from '../spec/capabilities.js';
 import { unreachable } from '../api/unreachable.js';
 import { seccompOps } from './seccomp-compile.js';
 import { below, type HostAlias } from './host-mounts.js';
+import { networkOps, type NetAttachment } from '../net/container-plan.js';
 import {
   CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID,
   MASK_DIRECTORY, MASK_OPTIONAL, MS_PRIVATE, MS_RDONLY, MS_REC, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFREG,
@@ -34,6 +35,13 @@ export interface LaunchContext {
    * cannot be a new directory, so only its parents are made and the file must exist
    */
   fileSources?: ReadonlySet<string>;
+  /** a bridge network's attachment (src/net/container-plan.ts): a veth, eth0's address and routes */
+  net?: NetAttachment;
+  /**
+   * files skiffd writes for the container (/etc/hosts, /etc/resolv.conf of a bridge network), bound
+   * over their targets after the user's mounts; `create`: the rootfs lacks the target, make it empty first
+   */
+  fileBinds?: ReadonlyArray<{ source: string; target: string; create: boolean }>;
 }
 
 /** Targets inside the rootfs: a symlink or ".." must never lead out of it. */
@@ -295,6 +303,13 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
     );
   }
   ops.push(...userMountOps(spec, writableRoot, ctx.fileSources ?? new Set()));
+  for (const f of ctx.fileBinds ?? []) {
+    if (f.create) {
+      ops.push(...mountPointOps(`network file \`${f.target}\``, f.target, IN_ROOT).slice(0, -1));
+      ops.push({ what: `create the mount point \`${f.target}\``, op: 'mknod', path: f.target, mode: S_IFREG | 0o644, major: 0, minor: 0, resolve: IN_ROOT });
+    }
+    ops.push({ what: `bind \`${f.source}\` on \`${f.target}\``, op: 'mount', source: f.source, target: f.target, fstype: null, flags: MS_BIND, data: null, resolve: IN_ROOT });
+  }
 
   if (ctx.console.kind === 'pty') {
     ops.push({ what: `open the console \`${ctx.console.slavePath}\``, op: 'open', path: ctx.console.slavePath, flags: O_RDWR | O_NOCTTY, register: CONSOLE_REG });
@@ -316,7 +331,9 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
     ...mountPointOps('workdir', spec.workdir, WORKDIR),
     { what: `set the hostname \`${spec.hostname}\``, op: 'sethostname', hostname: spec.hostname },
   );
-  if (spec.network === 'none') ops.push({ what: 'bring up the loopback interface', op: 'loopback_up' });
+  if (spec.network !== 'host' && spec.network !== 'none' && !ctx.net) throw new Error(`plan: network \`${spec.network}\` needs an attachment (address, bridge) from skiffd`);
+  if (ctx.net) ops.push(...networkOps(ctx.net));
+  else if (spec.network !== 'host') ops.push({ what: 'bring up the loopback interface', op: 'loopback_up' });
   ops.push(
     ...stdioOps(ctx.console),
     { what: 'close every other fd', op: 'close_from', fd: 3 },
@@ -324,7 +341,7 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
   );
 
   let cloneFlags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-  if (spec.network === 'none') cloneFlags |= CLONE_NEWNET;
+  if (spec.network !== 'host') cloneFlags |= CLONE_NEWNET;
   return {
     cloneFlags,
     uidMap: null,

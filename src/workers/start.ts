@@ -1,6 +1,8 @@
 // One container start, as a launcher worker performs it: host-side checks that name the
 // spec field, the writable layer, the plan, the native launch. Leaves nothing behind on failure.
-import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NetAttachment } from '../net/container-plan.js';
 import { LaunchError, launch } from '../native/launch.js';
 import type { Plan } from '../native/plan-format.js';
 import type { ContainerSpec } from '../spec/container.js';
@@ -17,6 +19,8 @@ export interface StartRequest {
   console: LaunchConsole;
   /** host directories no container may see (skiffd's state directory, which holds its socket); absolute, symlink-free */
   hide?: readonly string[];
+  /** a bridge network's attachment, decided by skiffd (src/main/networks) */
+  net?: NetAttachment;
   /** test-only: make operation k fail with this errno (failure injection) */
   failAt?: { index: number; errno: number };
 }
@@ -121,7 +125,7 @@ function planFor(req: StartRequest, hidden: readonly HostAlias[]): Plan {
   }
   // Sources were checked by preflight; a file's mount point is not made as a directory.
   const fileSources = new Set(req.spec.mounts.flatMap((m) => (m.type === 'bind' && statSync(m.source, { throwIfNoEntry: false })?.isDirectory() === false ? [m.source] : [])));
-  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console, lastCap: lastCap(), hidden, fileSources });
+  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console, lastCap: lastCap(), hidden, fileSources, ...netContext(req) });
   if (req.failAt) {
     const { index, errno } = req.failAt;
     const target = plan.ops[index];
@@ -129,6 +133,18 @@ function planFor(req: StartRequest, hidden: readonly HostAlias[]): Plan {
     plan.ops.splice(index, 0, { what: `${target.what} [injected failure]`, op: 'fail', errno });
   }
   return plan;
+}
+
+/**
+ * A network's files over /etc/hosts and /etc/resolv.conf. A target the root lacks is made empty
+ * first (lstat: a symlink counts as present; the bind then resolves it inside the root or fails).
+ */
+function netContext(req: StartRequest): { net?: NetAttachment; fileBinds?: { source: string; target: string; create: boolean }[] } {
+  if (!req.net) return {};
+  const root = req.spec.image ?? (req.spec.rootfs === 'host' ? '/' : req.spec.rootfs);
+  const missing = (target: string): boolean => lstatSync(join(root, target), { throwIfNoEntry: false }) === undefined;
+  const files = [{ source: req.net.hostsFile, target: '/etc/hosts' }, { source: req.net.resolvFile, target: '/etc/resolv.conf' }];
+  return { net: req.net, fileBinds: files.map((f) => ({ ...f, create: missing(f.target) })) };
 }
 
 /**

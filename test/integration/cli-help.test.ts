@@ -15,7 +15,7 @@ import { TempDirs } from '../support/tmp.js';
 /** Every command and the options its help must show (-h/--help is on all of them). */
 const COMMANDS: Record<string, string[]> = {
   run: ['--name', '--rootfs', '--image', '--hostname', '--mount', '--tmpfs', '--env', '--workdir', '--restart', '--network',
-    '--seccomp', '--security-opt', '--cap-add', '--cap-drop', '--detach', '--rm', '--tty', '--interactive'],
+    '--publish', '--dns', '--network-alias', '--seccomp', '--security-opt', '--cap-add', '--cap-drop', '--detach', '--rm', '--tty', '--interactive'],
   ps: ['--all', '--json'],
   inspect: [],
   logs: ['--follow', '--tail', '--all', '--raw'],
@@ -31,8 +31,14 @@ const COMMANDS: Record<string, string[]> = {
   'fleet down': ['--name'],
   'fleet status': ['--json'],
   'fleet ls': ['--json'],
+  network: [],
+  'network create': ['--subnet', '--gateway', '--internal', '--label'],
+  'network ls': ['--json'],
+  'network inspect': [],
+  'network rm': [],
   bench: ['--count', '--concurrency', '--warmup', '--vs', '--json'],
-  daemon: ['--socket', '--state-dir', '--launchers', '--max-queued', '--forwarder-threads', '--headers-timeout', '--request-timeout'],
+  daemon: ['--socket', '--state-dir', '--launchers', '--max-queued', '--forwarder-threads', '--headers-timeout', '--request-timeout',
+    '--default-subnet', '--resolv-conf', '--docker-network'],
 };
 
 /** The command names a help text lists under "Commands:" (without `help` itself). */
@@ -50,7 +56,8 @@ describe('skiff command line: help, version, usage errors', function () {
     expect(top.code, top.stderr).to.equal(0);
     const fleet = await d.cli(['fleet', '--help']);
     expect(fleet.code, fleet.stderr).to.equal(0);
-    const listed = [...listedCommands(top.stdout), ...listedCommands(fleet.stdout).map((c) => `fleet ${c}`)];
+    const network = await d.cli(['network', '--help']);
+    const listed = [...listedCommands(top.stdout), ...listedCommands(fleet.stdout).map((c) => `fleet ${c}`), ...listedCommands(network.stdout).map((c) => `network ${c}`)];
     expect(listed.sort()).to.deep.equal(Object.keys(COMMANDS).sort());
   });
 

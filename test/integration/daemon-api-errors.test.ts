@@ -53,7 +53,7 @@ describe('skiffd API: bad input', function () {
   it('Docker fields of the wrong type name the field (found by the fuzzer: were 500s)', async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ Tmpfs: { '/a': { toString: 1 } } }, 'HostConfig.Tmpfs[/a] must be a string of mount options, got an object'],
-      [{ NetworkMode: { valueOf: 1 } }, 'HostConfig.NetworkMode {"valueOf":1} is not supported by skiff (none or host)'],
+      [{ NetworkMode: { valueOf: 1 } }, 'HostConfig.NetworkMode must be a string, got {"valueOf":1}'],
       [{ RestartPolicy: { Name: { toString: 1 } } }, 'HostConfig.RestartPolicy.Name must be a string, got an object'],
       [{ RestartPolicy: { Name: 'on-failure', MaximumRetryCount: { valueOf: 1 } } }, 'HostConfig.RestartPolicy.MaximumRetryCount must be a whole number from 0, got {"valueOf":1}'],
       [{ RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 1e20 } }, 'HostConfig.RestartPolicy.MaximumRetryCount must be a whole number from 0, got 100000000000000000000'],

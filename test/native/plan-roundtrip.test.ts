@@ -42,6 +42,8 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'mask': args = [op.path, op.resolve, op.flags, op.register, op.tmpfsFlags, op.tmpfsData]; break;
     case 'readonly': args = [op.path, op.resolve, op.flags]; break;
     case 'seccomp': args = [op.program.toString('hex'), op.program.length / 8, op.flags]; break;
+    case 'netlink': args = [op.message.toString('hex'), op.message.length]; break;
+    case 'host_netlink': args = [op.message.toString('hex'), op.message.length, op.pidOffset ?? NONE]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -98,6 +100,9 @@ const everyOp: Op[] = [
   { what: 'md', op: 'mask', path: '/sys/firmware', resolve: 0x0c, flags: 3, register: 7, tmpfsFlags: 0, tmpfsData: '' },
   { what: 'ro', op: 'readonly', path: '/proc/sys', resolve: 0x0c, flags: 1 },
   { what: 'sc', op: 'seccomp', program: Buffer.from('0600000000007fff0000010000000000', 'hex'), flags: 4 },
+  { what: 'nl', op: 'netlink', message: Buffer.from('14000000100005000100000000000000ffeeddcc', 'hex') },
+  { what: 'hn', op: 'host_netlink', message: Buffer.from('14000000100005000100000000000000ffeeddcc', 'hex'), pidOffset: 16 },
+  { what: 'hn0', op: 'host_netlink', message: Buffer.from('10000000100005000100000000000000', 'hex'), pidOffset: null },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {

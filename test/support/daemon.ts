@@ -32,6 +32,8 @@ export interface DaemonOptions {
   env?: NodeJS.ProcessEnv;
   /** fds of this process that skiffd gets at fds 3, 4, … without close-on-exec (as a careless parent would leave them) */
   inherit?: number[];
+  /** a network namespace (by its name under /run/netns) that skiffd runs in */
+  netns?: string;
 }
 
 export interface DaemonView { mounts: string[]; fds: string[]; processes: number[]; state: string[] }
@@ -76,7 +78,10 @@ export class TestDaemon {
   }
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [SKIFFD, '--socket', this.socket, '--state-dir', this.stateDir, ...this.args], {
+    // opts.netns: skiffd runs in that network namespace (nsenter execs it: the pid is skiffd's).
+    const argv = [SKIFFD, '--socket', this.socket, '--state-dir', this.stateDir, ...this.args];
+    const [cmd, args] = this.opts.netns ? ['nsenter', [`--net=/run/netns/${this.opts.netns}`, process.execPath, ...argv]] : [process.execPath, argv];
+    const child = spawn(cmd, args, {
       stdio: ['ignore', 'pipe', 'pipe', ...(this.opts.inherit ?? [])],
       env: { ...process.env, ...this.opts.env },
     });

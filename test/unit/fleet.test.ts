@@ -39,6 +39,17 @@ function web(...extra: string[]): string {
 }
 
 describe('fleet files', () => {
+  it('a fleet that publishes or names networks puts its other services on <fleet>_default, each answering to its service name', () => {
+    const f = parseFleet(web('ports: ["8080:80"]'), 'fleet.yaml');
+    const spec = f.services[0]!.specs[0]!;
+    expect([f.networks, spec.network, spec.networkAliases, spec.ports]).to.deep.equal([
+      [{ name: 'fleet_default', internal: false }], 'fleet_default', ['web'], [{ hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, proto: 'tcp' }],
+    ]);
+    // one that uses none keeps network none, as before networks
+    const plain = parseFleet(web(), 'fleet.yaml');
+    expect([plain.networks, plain.services[0]!.specs[0]!.network]).to.deep.equal([[], 'none']);
+  });
+
   describe('bad files are refused at the exact line:column, before anything else', () => {
     it('a tab-indented file', () => {
       const e = refuse('services:\n\tweb:\n\t\timage: host\n', 'fleet.yaml:2:1: a tab is used for indentation; YAML indents with spaces only');
@@ -150,8 +161,9 @@ describe('fleet files', () => {
     });
 
     it('other mistakes, each at its place', () => {
-      refuse(web('ports: ["8080:80"]'),
-        "fleet.yaml:5:5 services.web.ports: not supported by skiff yet (a container has no network, or the host's with network_mode: host)");
+      refuse(web('ports: ["70000:80"]'), 'fleet.yaml:5:13 services.web.ports[0]: host port 70000 is not a port from 1 to 65535');
+      refuse(web('networks: [nope]'), 'fleet.yaml:5:16 services.web.networks[0]: names no network of the fleet: "nope" (declare it under the top-level networks:)');
+      refuse(web('ports: ["8080:80"]', 'deploy: { replicas: 2 }'), 'fleet.yaml:5:12 services.web.ports: 2 replicas cannot publish the same host ports: one replica may');
       refuse(web('deploy:', '  resources: { limits: { cpus: "0.5" } }'), 'fleet.yaml:6:7 services.web.deploy.resources: not supported by skiff yet');
       refuse(yaml('services:', '  web:', '    image: nginx:1.27'),
         'fleet.yaml:3:12 services.web.image: "nginx:1.27" is not host or an image directory (an absolute path); skiff does not pull registry images yet');

@@ -29,6 +29,9 @@ describe('validateSpec', () => {
         image: null,
         mounts: [],
         network: 'none',
+        networkAliases: [],
+        ports: [],
+        dns: null,
         tty: false,
         restart: { name: 'no' },
         stopSignal: 'SIGTERM',
@@ -153,11 +156,11 @@ describe('validateSpec', () => {
     });
 
     it('refuses an unknown top-level field, listing the known ones', () => {
-      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', 'colour');
+      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, networkAliases, ports, dns, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', 'colour');
     });
 
     it('quotes an unknown key that is empty or not a plain word (found by the fuzzer)', () => {
-      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', '""');
+      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, networkAliases, ports, dns, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', '""');
       rejects({ ...base, console: { 'a b': 1 } }, 'console."a b" is not a known field (known: buffer, log, logMax)', 'console."a b"');
     });
 
@@ -213,7 +216,7 @@ describe('validateSpec', () => {
     });
 
     it('refuses a bad network, restart policy, stop signal, stop timeout, tty and labels', () => {
-      rejects({ ...base, network: 'bridge' }, 'network must be none or host, got "bridge"', 'network');
+      rejects({ ...base, network: 'no such' }, 'network must be none, host or a network\'s name, got "no such"', 'network');
       rejects({ ...base, restart: 'sometimes' }, 'restart must be no, always, unless-stopped or on-failure[:N], got "sometimes"', 'restart');
       rejects({ ...base, stopSignal: 'FOO' }, 'stopSignal must be a signal name or number, got "FOO"', 'stopSignal');
       rejects({ ...base, stopTimeout: -1 }, 'stopTimeout must be a number of seconds from 0 to 86400, got -1', 'stopTimeout');

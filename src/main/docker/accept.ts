@@ -5,8 +5,8 @@ import { log } from '../log.js';
 import { specFromCreateBody, type CreateRequest } from './create.js';
 import { checkHostRootPaths } from './mount-points.js';
 
-export function acceptCreate(body: unknown, name: string | null): CreateRequest {
-  const req = specFromCreateBody(body, name);
+export function acceptCreate(body: unknown, name: string | null, defaultNetwork = 'none'): CreateRequest {
+  const req = specFromCreateBody(body, name, defaultNetwork);
   // Docker ignores what it does not know, and so does skiff; a debug line says what was ignored.
   if (req.ignored.length > 0) log('debug', 'create: ignored fields skiff does not know', { name: req.spec.name, fields: req.ignored });
   checkHostRootPaths(req.spec, (what, i) => (what === 'workdir' ? 'WorkingDir' : req.mountFields[i] ?? `mounts[${i}]`));

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { parseMountShort, SpecError, validateSpec, type ContainerSpec } from '../../spec/container.js';
 import { parseSeccompProfile, SeccompProfileError } from '../../spec/seccomp-profile.js';
 import { checkFields, checkLogConfig, CreateError, shown } from './fields.js';
+import { networkFields } from './network.js';
 
 export { CreateError } from './fields.js';
 
@@ -14,6 +15,8 @@ type Obj = Record<string, unknown>;
 /** Spec fields that came from a Docker field of another name: errors say the name the client sent. */
 const DOCKER_FIELDS: ReadonlyArray<[spec: string, docker: string]> = [
   ['capabilities.add', 'HostConfig.CapAdd'], ['capabilities.drop', 'HostConfig.CapDrop'],
+  ['ports', 'HostConfig.PortBindings'], ['dns', 'HostConfig.Dns'], ['networkAliases', 'NetworkingConfig.EndpointsConfig.Aliases'],
+  ['network', 'HostConfig.NetworkMode'],
 ];
 
 function typeName(v: unknown): string {
@@ -134,7 +137,7 @@ function checkVolumes(v: unknown, mounts: unknown[]): void {
 }
 
 /** Maps a create body to a validated spec; `name` is the ?name= query (Docker's optional leading / is dropped). */
-export function specFromCreateBody(body: unknown, name: string | null): CreateRequest {
+export function specFromCreateBody(body: unknown, name: string | null, defaultNetwork = 'none'): CreateRequest {
   const b = obj(body, 'body');
   const host = obj(b.HostConfig, 'HostConfig');
   const ignored = checkFields(b, host);
@@ -173,13 +176,8 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
   mountFields.push(...more.map((_, i) => `HostConfig.Mounts[${i}]`));
   checkVolumes(b.Volumes, mounts);
 
-  const nm = host.NetworkMode ?? 'default';
-  if (typeof nm !== 'string' || !['default', 'none', 'host', ''].includes(nm)) {
-    throw new CreateError('HostConfig.NetworkMode', `HostConfig.NetworkMode ${shown(nm)} is not supported by skiff (none or host)`);
-  }
-  if (optBool(b.NetworkDisabled, 'NetworkDisabled') && nm === 'host') {
-    throw new CreateError('NetworkDisabled', 'NetworkDisabled true contradicts HostConfig.NetworkMode "host"');
-  }
+  optBool(b.NetworkDisabled, 'NetworkDisabled');
+  const net = networkFields(b, host, defaultNetwork);
   const rp = obj(host.RestartPolicy, 'HostConfig.RestartPolicy');
   if (rp.Name !== undefined && rp.Name !== null && typeof rp.Name !== 'string') {
     throw new CreateError('HostConfig.RestartPolicy.Name', `HostConfig.RestartPolicy.Name must be a string, got ${typeName(rp.Name)}`);
@@ -198,7 +196,7 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
     command,
     env: strList(b.Env, 'Env') ?? [],
     mounts,
-    network: nm === 'host' ? 'host' : 'none',
+    ...net,
     tty: optBool(b.Tty, 'Tty'),
   };
   const hostname = optString(b.Hostname, 'Hostname');

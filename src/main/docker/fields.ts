@@ -40,7 +40,7 @@ interface Unsupported {
 }
 
 const LIMITS = 'skiff sets no resource limits yet (it makes no cgroups)';
-const PORTS = 'a container has no network of its own (NetworkMode none) or the host\'s (NetworkMode host): nothing to publish or link';
+const PORTS = 'skiff publishes ports with HostConfig.PortBindings and names containers by its networks\' DNS';
 const FILES = 'skiff writes no resolv.conf or hosts file: the container sees its root\'s own';
 
 /** Top-level fields skiff knows and does not do. */
@@ -56,10 +56,8 @@ const HOST: Record<string, Unsupported> = {
   Privileged: { why: 'skiff runs no privileged containers (add capabilities with CapAdd)' },
   VolumesFrom: { why: 'skiff has no volumes to share between containers (bind a host directory: Binds)' },
   VolumeDriver: { accepts: ['local'], why: 'skiff has no volume drivers (bind a host directory: Binds)' },
-  PortBindings: { why: PORTS },
   PublishAllPorts: { why: PORTS },
   Links: { why: PORTS },
-  Dns: { why: FILES },
   DnsOptions: { why: FILES },
   DnsSearch: { why: FILES },
   ExtraHosts: { why: FILES },
@@ -95,12 +93,12 @@ const HOST: Record<string, Unsupported> = {
 
 /** Fields skiff reads (create.ts maps each), or knows to have no effect on a container (client-side or build-time). */
 const READ_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'Hostname', 'Tty', 'Labels', 'StopSignal',
-  'StopTimeout', 'HostConfig', 'Skiff', 'Volumes', 'NetworkDisabled']);
+  'StopTimeout', 'HostConfig', 'Skiff', 'Volumes', 'NetworkDisabled', 'NetworkingConfig']);
 /** Known fields with nothing to honour: attach and stdin flags (how a client attaches, not what runs), build-time fields. */
 const NO_EFFECT_TOP = new Set(['AttachStdin', 'AttachStdout', 'AttachStderr', 'OpenStdin', 'StdinOnce', 'OnBuild', 'Shell',
-  'ArgsEscaped', 'ExposedPorts', 'NetworkingConfig', 'platform']);
+  'ArgsEscaped', 'ExposedPorts', 'platform']);
 const READ_HOST = new Set(['ReadonlyRootfs', 'Binds', 'Tmpfs', 'Mounts', 'NetworkMode', 'RestartPolicy', 'AutoRemove', 'SecurityOpt', 'CapAdd',
-  'CapDrop', 'LogConfig']);
+  'CapDrop', 'LogConfig', 'PortBindings', 'Dns']);
 /** ContainerIDFile is written by the client; ConsoleSize is the client's terminal, applied by its resize call. */
 const NO_EFFECT_HOST = new Set(['ContainerIDFile', 'ConsoleSize']);
 

@@ -1,6 +1,7 @@
 // Container records → the JSON shapes of Docker's API (list and inspect). Pure.
 import { formatRestart } from '../../spec/container.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
+import { networkSettings, portBindings, type EndpointInfo } from './network-shape.js';
 
 /** Docker's humanized durations ("Less than a second", "5 seconds", "About a minute", "3 hours"…). */
 export function humanDuration(ms: number): string {
@@ -123,8 +124,8 @@ export function toListEntry(r: ContainerRecord): object {
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** GET /containers/{id}/json. */
-export function toInspect(r: ContainerRecord, extra: { console?: object; logPath?: string | null } = {}): object {
-  const { logPath = null, ...skiffExtra } = extra;
+export function toInspect(r: ContainerRecord, extra: { console?: object; logPath?: string | null; endpoint?: EndpointInfo | null } = {}): object {
+  const { logPath = null, endpoint = null, ...skiffExtra } = extra;
   const state = dockerState(r);
   return {
     Id: r.id,
@@ -161,7 +162,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
       Binds: r.spec.mounts.filter((m) => m.type === 'bind').map((m) => m.type === 'bind' ? `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}` : ''),
       NetworkMode: r.spec.network,
       LogConfig: logConfig(r.spec, logPath),
-      PortBindings: {},
+      PortBindings: portBindings(r.spec),
       VolumesFrom: null,
       Privileged: false,
       ReadonlyRootfs: r.spec.rootfs === 'host' && r.spec.image === null,
@@ -198,11 +199,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
       StopSignal: r.spec.stopSignal,
       StopTimeout: r.spec.stopTimeout,
     },
-    NetworkSettings: {
-      Bridge: '', SandboxID: '', SandboxKey: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {},
-      SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: networks(r),
-    },
+    NetworkSettings: networkSettings(r.spec, endpoint),
     // skiff's own, beside Docker's
     Skiff: {
       Status: r.status,

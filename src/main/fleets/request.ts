@@ -5,6 +5,7 @@
 // Errors name the field by its path: `services[1].specs[0].command[0] must not be empty`.
 import { SpecError, validateName, validateSpec, type ContainerSpec } from '../../spec/container.js';
 import type { DependsOnCondition, Fleet, FleetDependency, FleetService } from '../../compose/fleet.js';
+import type { FleetNetwork } from '../../compose/networks.js';
 import { InvalidArgument } from '../lifecycle/errors.js';
 
 /** Labels the fleet parser puts on every replica (src/compose/replicas.ts). */
@@ -59,13 +60,32 @@ function spec(v: unknown, field: string): ContainerSpec {
   }
 }
 
+/** `networks`: [{ name: <fleet>_<key>, subnet?, gateway?, internal }]; the values themselves are checked when a network is made. */
+function fleetNetworks(v: unknown, fleet: string): FleetNetwork[] {
+  if (v === undefined) return [];
+  return list(v, 'networks').map((raw, i) => {
+    const f = `networks[${i}]`;
+    const o = object(raw, f, ['name', 'subnet', 'gateway', 'internal']);
+    const n = name(o.name, `${f}.name`);
+    if (!n.startsWith(`${fleet}_`)) bad(`${f}.name`, `must start with ${JSON.stringify(`${fleet}_`)} (a fleet's networks are its own), got ${describe(n)}`);
+    if (typeof o.internal !== 'boolean') bad(`${f}.internal`, `must be true or false, got ${describe(o.internal)}`);
+    const out: FleetNetwork = { name: n, internal: o.internal };
+    for (const k of ['subnet', 'gateway'] as const) {
+      if (o[k] === undefined) continue;
+      if (typeof o[k] !== 'string') bad(`${f}.${k}`, `must be a string, got ${describe(o[k])}`);
+      out[k] = o[k];
+    }
+    return out;
+  });
+}
+
 /**
  * Validates a POST /fleets body: `{ name, services: [{ name, replicas, job, dependsOn,
  * configHash, specs }] }`. Throws InvalidArgument naming the first bad field; `maxReplicas`
  * bounds the whole fleet before any spec is validated.
  */
 export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet {
-  const top = object(input, '', ['name', 'services']);
+  const top = object(input, '', ['name', 'services', 'networks']);
   const fleet = name(top.name, 'name');
   const rawServices = list(top.services, 'services');
   if (rawServices.length === 0) bad('services', 'must list at least one service');
@@ -124,7 +144,7 @@ export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet
     }
   }
   checkAcyclic(services);
-  return { name: fleet, services };
+  return { name: fleet, services, networks: fleetNetworks(top.networks, fleet) };
 }
 
 /** A dependency cycle would leave its services waiting on each other for ever. */

@@ -32,6 +32,7 @@ import { stopAndRemove } from './stop.js';
 import { fleetListEntry, fleetView } from './view.js';
 import { log } from '../log.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
+import type { NetworkManager } from '../networks/manager.js';
 
 export interface FleetApiOptions {
   /** containers per fleet (default: the fleet file's default maximum, 1000) */
@@ -46,6 +47,7 @@ const DEFAULT_MAX_BODY = 16 << 20;
 
 export class FleetApi implements Extensions {
   private readonly sup: Supervisor;
+  private readonly nets: NetworkManager;
   private readonly maxReplicas: number;
   private readonly maxBody: number;
   private readonly limits: ReconcileLimits;
@@ -57,6 +59,7 @@ export class FleetApi implements Extensions {
 
   constructor(d: Daemon, opts: FleetApiOptions = {}) {
     this.sup = d.supervisor;
+    this.nets = d.networks;
     this.maxReplicas = opts.maxReplicas ?? DEFAULT_MAX_REPLICAS;
     this.maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
     this.limits = {
@@ -87,6 +90,21 @@ export class FleetApi implements Extensions {
       return false;
     }
     return true;
+  }
+
+  /** The fleet's networks exist before its containers are made (an existing one is kept as it is). */
+  private async ensureNetworks(fleet: Fleet): Promise<void> {
+    for (const n of fleet.networks) {
+      if (this.nets.list().some((x) => x.name === n.name)) continue;
+      await this.nets.create({ name: n.name, internal: n.internal, ...(n.subnet ? { subnet: n.subnet } : {}), ...(n.gateway ? { gateway: n.gateway } : {}) });
+    }
+  }
+
+  /** After a down: the fleet's networks (`<fleet>_…`) that no container uses any more. */
+  private async removeNetworks(fleet: string): Promise<void> {
+    for (const n of this.nets.list()) {
+      if (n.name.startsWith(`${fleet}_`) && Object.keys(n.endpoints).length === 0) await this.nets.remove(n.name);
+    }
   }
 
   private members(fleet: string): ContainerRecord[] {
@@ -130,6 +148,7 @@ export class FleetApi implements Extensions {
   private async up(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const fleet = validateFleetRequest(await readJson(req, this.maxBody), this.maxReplicas);
     this.checkForeignNames(fleet);
+    await this.ensureNetworks(fleet);
     this.ops.get(fleet.name)?.abort('superseded by a newer fleet up');
     const started = new Promise<Operation>((resolve, reject) => {
       void this.exclusive(fleet.name, async () => {
@@ -192,6 +211,7 @@ export class FleetApi implements Extensions {
           op.fail(r.name, (err as Error).message);
         }
       })));
+      await this.removeNetworks(name).catch((err: Error) => op.fail(`${name}_*`, err.message));
       op.finish();
       const errors = op.view().errors;
       // Nothing left to report on: the fleet is gone (unless something could not be removed).

@@ -6,6 +6,8 @@ import { acceptCreate } from '../docker/accept.js';
 import { listContainers } from '../docker/list.js';
 import { logPath, toInspect } from '../docker/shape.js';
 import { containerTop } from '../docker/top.js';
+import type { EndpointInfo } from '../docker/network-shape.js';
+import type { ContainerRecord } from '../lifecycle/record.js';
 import type { EventBus } from '../events.js';
 import { Unsupported } from '../lifecycle/errors.js';
 import { isActive } from '../lifecycle/states.js';
@@ -33,6 +35,10 @@ export interface ApiDeps {
   metrics: Metrics;
   consoles: ConsoleAccess | null;
   extensions: Extensions[];
+  /** a container's address on its bridge network, for inspect */
+  endpointOf?: (r: ContainerRecord) => EndpointInfo | null;
+  /** the network of a Docker create body that names none: none, or bridge (skiffd --docker-network bridge) */
+  dockerDefaultNetwork?: string;
 }
 
 /**
@@ -102,7 +108,7 @@ export class Api {
       return send(res, 200, listContainers(sup.list(), q));
     }
     if (path === '/containers/create' && method === 'POST') {
-      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'));
+      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'), this.d.dockerDefaultNetwork);
       const r = await sup.create(spec, { autoRemove });
       return send(res, 201, { Id: r.id, Warnings: [] });
     }
@@ -114,7 +120,7 @@ export class Api {
       case 'GET json': {
         const r = sup.get(ref);
         const consoles = this.d.consoles ? await this.d.consoles.counters(r.id).catch(() => undefined) : undefined;
-        return send(res, 200, toInspect(r, { ...(consoles ? { console: consoles } : {}), logPath: logPath(r.spec, sup.stateDir(r.name)) }));
+        return send(res, 200, toInspect(r, { ...(consoles ? { console: consoles } : {}), logPath: logPath(r.spec, sup.stateDir(r.name)), endpoint: this.d.endpointOf?.(r) ?? null }));
       }
       case 'POST start': {
         const r = sup.get(ref);

@@ -6,6 +6,7 @@ import type { ContainerSpec } from '../../spec/container.js';
 import { liveStartTime } from '../../sys/proc.js';
 import { StartError, type StartRequest } from '../../workers/start.js';
 import type { LaunchConsole } from '../../workers/plan.js';
+import type { NetAttachment } from '../../net/container-plan.js';
 import type { EventBus } from '../events.js';
 import { log } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -43,8 +44,22 @@ export interface SupervisorOptions {
   rootMount: string;
   /** host directories no container may see: skiffd's state directory, which holds its socket */
   hide: string[];
+  /** bridge networks (src/main/networks): an address at create, a veth at each start, DNS names while running */
+  networks?: NetworkHooks;
   /** extra fields for a container's start request (the test suite's failure injection) */
   startOptions?: (r: ContainerRecord) => Partial<StartRequest>;
+}
+
+/** What the supervisor asks of the networks, at the moments of a container's life they concern. */
+export interface NetworkHooks {
+  /** at create, before anything else exists: the address and the published ports (throws a domain error) */
+  attach(r: ContainerRecord): Promise<void>;
+  /** at each start: the attachment for the launcher, or undefined (network none or host) */
+  launch(r: ContainerRecord, stateDir: string): NetAttachment | undefined;
+  running(r: ContainerRecord): void;
+  stopped(r: ContainerRecord): void;
+  /** at rm: the address and ports released */
+  detach(r: ContainerRecord): Promise<void>;
 }
 
 export class Supervisor {
@@ -124,9 +139,11 @@ export class Supervisor {
       throw new Conflict(`Conflict. The container name "/${spec.name}" is already in use`);
     }
     const r = newRecord(spec, opts);
+    await this.o.networks?.attach(r);
     try {
       this.o.stateStore.createDir(spec.name);
     } catch (err) {
+      await this.o.networks?.detach(r);
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'EEXIST') throw new Conflict(`Conflict. The state directory of "${spec.name}" already exists`);
       throw new Unavailable(`create state directory \`${this.o.stateStore.dir(spec.name)}\`: ${e.code}`);
@@ -137,6 +154,7 @@ export class Supervisor {
     } catch (err) {
       this.records.delete(spec.name);
       this.o.stateStore.removeSync(spec.name);
+      await this.o.networks?.detach(r);
       throw new Unavailable(`console for ${spec.name}: ${(err as Error).message}`);
     }
     await this.persist(r);
@@ -191,7 +209,9 @@ export class Supervisor {
     try {
       // A console serves one run: a restart gets a fresh pty (and a fresh ring).
       if (this.consoles) console = { kind: 'pty', slavePath: await this.consoles.forRun(r) };
+      const net = this.o.networks?.launch(r, this.o.stateStore.dir(r.name));
       const pid = await this.o.pool.start({
+        ...(net ? { net } : {}),
         spec: r.spec,
         rootMount: this.o.rootMount,
         layerDir: r.spec.image === null ? null : `${this.o.stateStore.dir(r.name)}/layer`,
@@ -217,6 +237,7 @@ export class Supervisor {
       r.startedAt = new Date().toISOString();
       r.finishedAt = null;
       this.watch(r, handle);
+      this.o.networks?.running(r);
       void this.persist(r);
       this.o.events.emit('start', this.actor(r));
     } catch (err) {
@@ -256,6 +277,7 @@ export class Supervisor {
 
   private async onExit(r: ContainerRecord, st: ExitStatus): Promise<void> {
     this.live.delete(r.id);
+    this.o.networks?.stopped(r);
     await this.consoles?.exited(r);
     r.pid = null;
     r.exitCode = st.exitCode;
@@ -353,6 +375,7 @@ export class Supervisor {
     if (isRemoved(r)) return; // removed meanwhile (auto-remove)
     transition(r, 'removed');
     this.records.delete(r.name);
+    await this.o.networks?.detach(r).catch((err: Error) => log('error', 'network detach failed', { name: r.name, error: err.message }));
     await this.consoles?.close(r);
     await this.o.stateStore.remove(r.name);
     this.o.events.emit('destroy', this.actor(r));

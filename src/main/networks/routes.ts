@@ -1,0 +1,98 @@
+// Docker's network API, served by skiffd (the skiff CLI uses the same paths):
+//
+//   GET    /networks            → 200 [network]
+//   GET    /networks/{id}       → 200 network, with Containers (address, MAC) · 404
+//   POST   /networks/create     body { Name, Driver?: "bridge", Internal?, IPAM?: { Config: [{ Subnet, Gateway }] }, Labels? }
+//                               → 201 { Id, Warning } · 400 a bad value, named · 409 name taken, subnet overlaps
+//   DELETE /networks/{id}       → 204 · 404 · 409 containers attached
+//
+// `bridge` is Docker's name for skiff's default network, skiff0: it is shown under that name here.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Extensions } from '../http/api.js';
+import { send } from '../http/respond.js';
+import { InvalidArgument } from '../lifecycle/errors.js';
+import { Ipv4, Subnet } from '../../net/ipv4.js';
+import { DEFAULT_NETWORK, DOCKER_DEFAULT, type CreateRequest, type NetworkManager } from './manager.js';
+import type { NetworkRecord } from './store.js';
+
+const CREATE_FIELDS = new Set(['Name', 'Driver', 'Internal', 'IPAM', 'Labels', 'CheckDuplicate', 'Attachable', 'Ingress', 'EnableIPv6', 'Options', 'Scope', 'ConfigOnly', 'ConfigFrom']);
+
+/** The Docker name of a network (skiff0 shows as `bridge`). */
+export const dockerName = (name: string): string => (name === DEFAULT_NETWORK ? DOCKER_DEFAULT : name);
+
+export function networkView(n: NetworkRecord, withContainers: boolean): Record<string, unknown> {
+  const prefix = Subnet.parse(n.subnet).prefix;
+  const containers = Object.fromEntries(Object.entries(n.endpoints).map(([name, ep]) => [ep.id, {
+    Name: name, EndpointID: ep.id, MacAddress: Ipv4.parse(ep.address).mac(), IPv4Address: `${ep.address}/${prefix}`, IPv6Address: '',
+  }]));
+  return {
+    Name: dockerName(n.name), Id: n.id, Created: n.created, Scope: 'local', Driver: 'bridge', EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+    Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
+    Containers: withContainers ? containers : {}, Options: { 'com.skiff.bridge': n.bridge }, Labels: n.labels,
+  };
+}
+
+function str(v: unknown, field: string): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw new InvalidArgument(`${field} must be a string, got ${JSON.stringify(v)}`, field);
+  return v;
+}
+
+/** A create body to a request, every field checked and named. */
+export function createRequest(body: unknown): CreateRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidArgument('the body must be a JSON object');
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!CREATE_FIELDS.has(k)) throw new InvalidArgument(`${k} is not a field of a network create`, k);
+  const name = str(b.Name, 'Name');
+  if (name === undefined) throw new InvalidArgument('Name is required', 'Name');
+  const driver = str(b.Driver, 'Driver') ?? 'bridge';
+  if (driver !== 'bridge') throw new InvalidArgument(`Driver ${JSON.stringify(driver)} is not supported by skiff (bridge is)`, 'Driver');
+  if (b.EnableIPv6 === true) throw new InvalidArgument('EnableIPv6 is not supported by skiff', 'EnableIPv6');
+  if (b.Internal !== undefined && typeof b.Internal !== 'boolean') throw new InvalidArgument(`Internal must be true or false, got ${JSON.stringify(b.Internal)}`, 'Internal');
+  const req: CreateRequest = { name, internal: b.Internal === true };
+  const ipam = b.IPAM as { Config?: unknown } | undefined | null;
+  const configs = ipam?.Config ?? [];
+  if (!Array.isArray(configs)) throw new InvalidArgument('IPAM.Config must be a list', 'IPAM.Config');
+  if (configs.length > 1) throw new InvalidArgument(`IPAM.Config has ${configs.length} entries: skiff takes one subnet per network`, 'IPAM.Config');
+  const c = configs[0] as Record<string, unknown> | undefined;
+  if (c) {
+    const subnet = str(c.Subnet, 'IPAM.Config[0].Subnet');
+    const gateway = str(c.Gateway, 'IPAM.Config[0].Gateway');
+    if (gateway !== undefined && subnet === undefined) throw new InvalidArgument('IPAM.Config[0].Gateway needs a Subnet', 'IPAM.Config[0].Gateway');
+    if (subnet !== undefined) req.subnet = subnet;
+    if (gateway !== undefined) req.gateway = gateway;
+  }
+  if (b.Labels !== undefined && b.Labels !== null) {
+    if (typeof b.Labels !== 'object' || Array.isArray(b.Labels) || Object.values(b.Labels).some((v) => typeof v !== 'string')) {
+      throw new InvalidArgument('Labels must be a map of strings', 'Labels');
+    }
+    req.labels = b.Labels as Record<string, string>;
+  }
+  return req;
+}
+
+export class NetworksApi implements Extensions {
+  constructor(private readonly nets: NetworkManager) {}
+
+  async handle(method: string, path: string, _req: IncomingMessage, res: ServerResponse, body: () => Promise<unknown>): Promise<boolean> {
+    if (path === '/networks' && method === 'GET') {
+      send(res, 200, this.nets.list().sort((a, b) => a.name.localeCompare(b.name)).map((n) => networkView(n, false)));
+      return true;
+    }
+    if (path === '/networks/create' && method === 'POST') {
+      const n = await this.nets.create(createRequest(await body()));
+      send(res, 201, { Id: n.id, Warning: '' });
+      return true;
+    }
+    const m = /^\/networks\/([^/]+)$/.exec(path);
+    if (!m) return false;
+    const ref = decodeURIComponent(m[1]!);
+    if (method === 'GET') send(res, 200, networkView(this.nets.get(ref), true));
+    else if (method === 'DELETE') {
+      await this.nets.remove(ref);
+      send(res, 204);
+    } else return false;
+    return true;
+  }
+}
