@@ -35,6 +35,10 @@ export interface ContainerSpec {
   mounts: MountSpec[];
   network: 'none' | 'host';
   tty: boolean;
+  /** stdin is a pipe clients may write to (Docker's OpenStdin); otherwise /dev/null (with a TTY: the pty, as always) */
+  openStdin: boolean;
+  /** the container's stdin is closed when the first attached client's input ends (Docker's StdinOnce) */
+  stdinOnce: boolean;
   restart: RestartPolicy;
   stopSignal: string;
   /** seconds between the stop signal and SIGKILL */
@@ -311,7 +315,7 @@ function validateSeccomp(v: Json): ContainerSpec['seccomp'] {
   }
 }
 
-const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'tty', 'restart',
+const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'tty', 'openStdin', 'stdinOnce', 'restart',
   'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges', 'seccomp'] as const;
 
 /**
@@ -380,6 +384,8 @@ export function validateSpec(input: Json): ContainerSpec {
     mounts,
     network,
     tty: input.tty === undefined ? false : bool(input.tty, 'tty'),
+    openStdin: input.openStdin === undefined ? false : bool(input.openStdin, 'openStdin'),
+    stdinOnce: input.stdinOnce === undefined ? false : bool(input.stdinOnce, 'stdinOnce'),
     restart: input.restart === undefined ? { name: 'no' } : parseRestart(input.restart),
     stopSignal: input.stopSignal === undefined ? 'SIGTERM' : parseSignal(input.stopSignal),
     stopTimeout,

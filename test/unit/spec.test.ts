@@ -30,6 +30,8 @@ describe('validateSpec', () => {
         mounts: [],
         network: 'none',
         tty: false,
+        openStdin: false,
+        stdinOnce: false,
         restart: { name: 'no' },
         stopSignal: 'SIGTERM',
         stopTimeout: 10,
@@ -153,11 +155,11 @@ describe('validateSpec', () => {
     });
 
     it('refuses an unknown top-level field, listing the known ones', () => {
-      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', 'colour');
+      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', 'colour');
     });
 
     it('quotes an unknown key that is empty or not a plain word (found by the fuzzer)', () => {
-      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', '""');
+      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', '""');
       rejects({ ...base, console: { 'a b': 1 } }, 'console."a b" is not a known field (known: buffer, log, logMax)', 'console."a b"');
     });
 

@@ -200,6 +200,8 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
     mounts,
     network: nm === 'host' ? 'host' : 'none',
     tty: optBool(b.Tty, 'Tty'),
+    openStdin: optBool(b.OpenStdin, 'OpenStdin'),
+    stdinOnce: optBool(b.StdinOnce, 'StdinOnce'),
   };
   const hostname = optString(b.Hostname, 'Hostname');
   if (hostname) input.hostname = hostname;
