@@ -4,7 +4,7 @@
 // bytes never pass through this thread except to attached clients, whose pipes it reads.
 import { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { PassThrough, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -326,20 +326,21 @@ class HubClient implements ConsoleClient {
     }
     // Records (or bytes out of records): decoded from the pipe's headers, or for a pty stamped
     // with the time they arrive here.
-    const out = new PassThrough({ objectMode: mode.records });
+    // Pushed to directly (no Writable side to go through): the pipe is read as fast as it fills.
+    const out = new Readable({ objectMode: mode.records, read: () => undefined });
     this.output = out;
-    const emit = (r: OutputRecord) => out.write(mode.records ? r : r.data);
+    const emit = (r: OutputRecord) => out.push(mode.records ? r : r.data);
     for (const r of replay) emit(r);
     const decoder = reply.framed ? new RecordDecoder(`console \`${id}\` client pipe`) : null;
     this.pipe.on('data', (b: Buffer) => {
       if (decoder === null) emit({ stream: 1, time: nowMs(), data: b });
       else decoder.push(b, emit);
     });
-    // A frame cut short (a client dropped mid-chunk) is left out: the stream just ends.
-    this.pipe.on('end', () => out.end());
+    // A chunk cut short (a client dropped mid-chunk) ends the stream where its bytes end.
+    this.pipe.on('end', () => out.push(null));
     this.pipe.on('error', (err) => out.destroy(err));
     out.on('close', () => this.pipe.destroy());
-    this.pipe.once('close', () => { if (!out.writableEnded) out.end(); });
+    this.pipe.once('close', () => { if (!out.readableEnded) out.push(null); });
   }
 
   get dropped(): number {

@@ -42,36 +42,55 @@ export function encodeHeader(stream: StreamId, length: number, time: number, int
 
 /**
  * Splits a byte stream of header + chunk records back into records. Bytes may arrive in any
- * split; a record is emitted whole. A header that does not carry the magic means the stream
- * is not what this decoder reads: that is an error, never a guess.
+ * split. A chunk's bytes are passed on as they arrive (a chunk split across reads comes out
+ * as several records with the same stream and time), never gathered or copied: a flood
+ * costs no more than the reads. A header without the magic means the stream is not what
+ * this decoder reads: that is an error, never a guess.
  */
 export class RecordDecoder {
-  private pending: Buffer = Buffer.alloc(0);
+  private readonly head = Buffer.alloc(RECORD_HEADER);
+  private headFill = 0;
+  /** bytes of the current chunk still to come; its stream and time */
+  private remaining = 0;
+  private stream: StreamId = 1;
+  private time = 0;
 
   constructor(private readonly what: string) {}
 
   push(bytes: Buffer, emit: (r: OutputRecord) => void): void {
-    let buf = this.pending.length > 0 ? Buffer.concat([this.pending, bytes]) : bytes;
-    while (buf.length >= RECORD_HEADER) {
-      const stream = buf[0]!;
-      if ((stream !== 1 && stream !== 2) || buf[1] !== MAGIC[0] || buf[2] !== MAGIC[1] || buf[3] !== MAGIC[2]) {
-        throw new Error(`${this.what}: not a record header (bytes ${buf.subarray(0, 4).toString('hex')})`);
+    let off = 0;
+    while (off < bytes.length) {
+      if (this.remaining > 0) {
+        const n = Math.min(this.remaining, bytes.length - off);
+        emit({ stream: this.stream, time: this.time, data: bytes.subarray(off, off + n) });
+        this.remaining -= n;
+        off += n;
+        continue;
       }
-      const length = buf.readUInt32LE(4);
-      if (buf.length < RECORD_HEADER + length) break;
-      emit({ stream, time: buf.readDoubleLE(8), data: buf.subarray(RECORD_HEADER, RECORD_HEADER + length) });
-      buf = buf.subarray(RECORD_HEADER + length);
+      const n = Math.min(RECORD_HEADER - this.headFill, bytes.length - off);
+      bytes.copy(this.head, this.headFill, off, off + n);
+      this.headFill += n;
+      off += n;
+      if (this.headFill < RECORD_HEADER) break;
+      this.headFill = 0;
+      const h = this.head;
+      const stream = h[0]!;
+      if ((stream !== 1 && stream !== 2) || h[1] !== MAGIC[0] || h[2] !== MAGIC[1] || h[3] !== MAGIC[2]) {
+        throw new Error(`${this.what}: not a record header (bytes ${h.subarray(0, 4).toString('hex')})`);
+      }
+      this.stream = stream;
+      this.remaining = h.readUInt32LE(4);
+      this.time = h.readDoubleLE(8);
     }
-    this.pending = buf;
   }
 
-  /** bytes of a record not yet complete (a log cut off mid-record by a full disk) */
-  get leftover(): number {
-    return this.pending.length;
+  /** a record is cut short here (a log ended by a full disk, a client dropped mid-chunk) */
+  get partial(): boolean {
+    return this.headFill > 0 || this.remaining > 0;
   }
 }
 
-/** Records of a whole buffer (a log file); an incomplete last record (a log cut off by a failure) is left out. */
+/** Records of a whole buffer (a log file); the part of a record cut short (by a failure) is kept. */
 export function decodeRecords(bytes: Buffer, what: string): OutputRecord[] {
   const out: OutputRecord[] = [];
   new RecordDecoder(what).push(bytes, (r) => out.push(r));
