@@ -16,15 +16,16 @@
 // Staging is empty between two calls into this object, which is what lets an attach,
 // handled between two loop iterations, replay the ring and then see every later byte
 // exactly once.
-import { close, epollAdd, epollDel, openPty, readRaw, setWindowSize } from '../sys/libc.js';
+import { close, epollAdd, epollDel, readRaw, setWindowSize } from '../sys/libc.js';
 import { EAGAIN, EINTR, EINVAL, EIO, EPIPE, SysError } from '../sys/errno.js';
-import { EPOLLIN, EPOLLOUT, O_CLOEXEC, O_NONBLOCK, SPLICE_F_MOVE, SPLICE_F_NONBLOCK } from '../sys/constants.js';
-import { pipe, splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
-import { ConsoleInput } from './input.js';
+import { EPOLLIN, EPOLLOUT, SPLICE_F_MOVE, SPLICE_F_NONBLOCK } from '../sys/constants.js';
+import { splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
+import type { ConsoleInput } from './input.js';
 import { RotatingLog } from './log.js';
 import type { ConsoleCounters, ConsoleOptions, PipeEnds } from './protocol.js';
 import { encodeHeader, nowMs, RECORD_HEADER, type StreamId } from './records.js';
 import { PAGE, Ring, makePipe, type Scratch } from './ring.js';
+import { openStdio, SLOT_STDIN, SLOT_STDOUT, type Source } from './stdio.js';
 
 /** What every console of a thread shares. */
 export interface ThreadContext {
@@ -46,18 +47,6 @@ const STAGING_BYTES = 256 * 1024;
 const CLIENT_PIPE_BYTES = 1 << 20;
 /** per splice from the master: the kernel allocates a page per 4 KiB asked for, used or not */
 const SPLICE_CHUNK = 64 * 1024;
-/** epoll slots of a console's fds (the low two bits of the event's data) */
-export const SLOT_STDOUT = 0;
-export const SLOT_STDERR = 1;
-export const SLOT_STDIN = 2;
-
-interface Source {
-  fd: number;
-  stream: StreamId;
-  slot: number;
-  ended: boolean;
-}
-
 interface Client {
   no: number;
   fd: number;
@@ -98,32 +87,12 @@ export class ForwardedConsole {
     const undo: Array<() => void> = [];
     const registered: number[] = [];
     try {
-      if (options.pipes === undefined) {
-        const pty = openPty({ nonBlocking: true });
-        undo.push(() => close(pty.master));
-        this.slavePath = pty.slavePath;
-        this.containerEnds = null;
-        this.sources = [{ fd: pty.master, stream: 1, slot: SLOT_STDOUT, ended: false }];
-        this.input = new ConsoleInput(pty.master, false, pty.slavePath);
-      } else {
-        // Non-blocking and close-on-exec for both ends: the container opens its ends anew
-        // through /proc, so its own fds are blocking, as a program expects of its stdio.
-        const made: Pipe[] = [];
-        undo.push(() => { for (const p of made) { close(p.read); close(p.write); } });
-        const out = pipe(O_CLOEXEC | O_NONBLOCK);
-        made.push(out);
-        const err = pipe(O_CLOEXEC | O_NONBLOCK);
-        made.push(err);
-        const stdin = options.pipes.stdin ? pipe(O_CLOEXEC | O_NONBLOCK) : null;
-        if (stdin) made.push(stdin);
-        this.slavePath = null;
-        this.containerEnds = { stdin: stdin?.read ?? null, stdout: out.write, stderr: err.write };
-        this.sources = [
-          { fd: out.read, stream: 1, slot: SLOT_STDOUT, ended: false },
-          { fd: err.read, stream: 2, slot: SLOT_STDERR, ended: false },
-        ];
-        this.input = stdin ? new ConsoleInput(stdin.write, true, `console \`${id}\` stdin pipe`) : null;
-      }
+      const stdio = openStdio(id, options);
+      undo.push(() => stdio.close());
+      this.slavePath = stdio.slavePath;
+      this.containerEnds = stdio.containerEnds;
+      this.sources = stdio.sources;
+      this.input = stdio.input;
       const staging = makePipe(STAGING_BYTES);
       undo.push(() => { close(staging.pipe.read); close(staging.pipe.write); });
       const ring = new Ring(options.buffer, ctx.devNull, ctx.scratch);
