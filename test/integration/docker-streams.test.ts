@@ -143,6 +143,15 @@ describe('container stdio without a TTY: three pipes, as Docker gives', function
     await d.api('DELETE', '/containers/stamps');
   });
 
+  it('skiff run and skiff logs: each stream to its own fd; skiff run -i ends the container\'s input at its own', async () => {
+    expect(await d.cli(['run', '--name', 'sk', 'host', 'sh', '-c', 'echo out; echo err >&2; exit 5'])).to.deep.equal({ code: 5, stdout: 'out\n', stderr: 'err\n' });
+    expect(await d.cli(['logs', 'sk'])).to.deep.equal({ code: 0, stdout: 'out\n', stderr: 'err\n' });
+    const stamped = await d.cli(['logs', '--timestamps', 'sk']);
+    expect(stamped.stdout).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z out\n$/);
+    await d.cli(['rm', 'sk']);
+    expect(await d.cli(['run', '--rm', '-i', 'host', 'wc', '-c'], { input: 'hello\n' })).to.deep.equal({ code: 0, stdout: '6\n', stderr: '' });
+  });
+
   it('docker-py: run with stdout/stderr chosen, ContainerError.stderr', async () => {
     const script = [
       'import docker, json',
