@@ -10,8 +10,7 @@
 //
 // One source at a time goes through staging, so each round is one stream's chunk: the ring
 // indexes it, and for a pipe console the log and each client's pipe get a record header
-// (records.ts) before it. A client whose pipe takes the header but not the whole chunk is
-// disconnected: a frame cut short would make the rest of its stream unreadable.
+// (records.ts) before it; such a client's pipe takes a record whole or not at all (room.ts).
 //
 // Staging is empty between two calls into this object, which is what lets an attach,
 // handled between two loop iterations, replay the ring and then see every later byte
@@ -25,6 +24,7 @@ import { RotatingLog } from './log.js';
 import type { ConsoleCounters, ConsoleOptions, PipeEnds } from './protocol.js';
 import { encodeHeader, nowMs, RECORD_HEADER, type StreamId } from './records.js';
 import { PAGE, Ring, makePipe, type Scratch } from './ring.js';
+import { SlotRoom } from './room.js';
 import { openStdio, SLOT_STDIN, SLOT_STDOUT, type Source } from './stdio.js';
 
 /** What every console of a thread shares. */
@@ -54,6 +54,8 @@ interface Client {
   /** bytes lost since it last took a whole round; past clientBacklog it is disconnected */
   behind: number;
   shared: BigInt64Array;
+  /** a pipe console's client: the slots its pipe has free, so that a record goes in whole */
+  room: SlotRoom | null;
 }
 
 export type PumpResult = 'idle' | 'more' | 'eof';
@@ -253,18 +255,18 @@ export class ForwardedConsole {
   }
 
   private feedClient(client: Client, from: number, round: number, stream: StreamId, time: number): void {
-    if (this.framed) {
+    if (client.room !== null) {
+      // A record goes in whole or not at all: without room for it, the chunk is this client's loss.
+      if (!client.room.take(round)) {
+        this.lose(client, round);
+        return;
+      }
       const h = writeRaw(client.fd, encodeHeader(stream, round, time, this.header));
       if (h === -EPIPE) {
         this.dropClient(client);
         return;
       }
-      if (h !== RECORD_HEADER) {
-        // No room even for the header (a pipe write of 16 bytes is all or nothing): the whole chunk is this client's loss.
-        if (h < 0 && h !== -EAGAIN) throw new SysError('write', -h, `record header → client ${client.no}`);
-        this.lose(client, round);
-        return;
-      }
+      if (h !== RECORD_HEADER) throw new SysError('write', h < 0 ? -h : EAGAIN, `record header → client ${client.no} (counted room)`);
     }
     const n = tee(from, client.fd, round, SPLICE_F_NONBLOCK);
     if (n === round) {
@@ -277,7 +279,8 @@ export class ForwardedConsole {
     }
     if (n < 0 && n !== -EAGAIN) throw new SysError('tee', -n, `staging pipe → client ${client.no}`);
     this.lose(client, round - Math.max(n, 0));
-    if (this.framed) this.dropClient(client); // its frame is cut short: nothing after it could be read
+    // Not reached with counted room; if it were, the frame is cut short and nothing after it could be read.
+    if (client.room !== null) this.dropClient(client);
   }
 
   private lose(client: Client, lost: number): void {
@@ -314,7 +317,7 @@ export class ForwardedConsole {
    * have more buffers than a pipe has slots, and the pipe stays free for live output.
    */
   attach(replay: boolean, dropped: SharedArrayBuffer): { client: number; fd: number; replay: Uint8Array; chunks: Float64Array } {
-    const { pipe: p } = makePipe(CLIENT_PIPE_BYTES);
+    const { pipe: p, capacity } = makePipe(CLIENT_PIPE_BYTES);
     let copy: { data: Uint8Array; chunks: Float64Array };
     try {
       copy = replay ? this.ring.snapshotRecords() : { data: new Uint8Array(0), chunks: new Float64Array(0) };
@@ -328,7 +331,8 @@ export class ForwardedConsole {
       return { client: 0, fd: p.read, replay: copy.data, chunks: copy.chunks };
     }
     const no = this.nextClient++;
-    this.clients.set(no, { no, fd: p.write, dropped: 0, behind: 0, shared: new BigInt64Array(dropped) });
+    const room = this.framed ? new SlotRoom(p.write, capacity / PAGE, this.stagingSlots) : null;
+    this.clients.set(no, { no, fd: p.write, dropped: 0, behind: 0, shared: new BigInt64Array(dropped), room });
     return { client: no, fd: p.read, replay: copy.data, chunks: copy.chunks };
   }
 
