@@ -327,9 +327,13 @@ class HubClient implements ConsoleClient {
     // Records (or bytes out of records): decoded from the pipe's headers, or for a pty stamped
     // with the time they arrive here.
     // Pushed to directly (no Writable side to go through): the pipe is read as fast as it fills.
-    const out = new Readable({ objectMode: mode.records, read: () => undefined });
+    // A consumer that stops reading stops the pipe's reader too: its pipe fills and the
+    // forwarder drops whole records for it, as a raw client's socket does.
+    const out = new Readable({ objectMode: mode.records, read: () => { this.pipe.resume(); } });
     this.output = out;
-    const emit = (r: OutputRecord) => out.push(mode.records ? r : r.data);
+    const emit = (r: OutputRecord) => {
+      if (!out.push(mode.records ? r : r.data)) this.pipe.pause();
+    };
     for (const r of replay) emit(r);
     const decoder = reply.framed ? new RecordDecoder(`console \`${id}\` client pipe`) : null;
     this.pipe.on('data', (b: Buffer) => {
