@@ -6,6 +6,9 @@
 // reader's end of stream, for both alike; CPU is this process's own (all its threads,
 // process.cpuUsage), per GB forwarded. Also: the same write with nobody attached. Each
 // round runs the three back to back; the ratio is the median over rounds of attached/raw.
+// The pipe case, as a container without a TTY has: the same writer on a pipe through
+// ConsoleHub to one attached reader (records decoded), against a bare pipe that this
+// thread drains with a tight blocking read loop, in the same round.
 //
 //   node dist/bench/console.js [--mb 256] [--rounds 3] [--no-splice] [--writer 'dd …'] [--json]
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +19,9 @@ import { Reaper } from '../src/main/lifecycle/reaper.js';
 import { validateSpec } from '../src/spec/container.js';
 import { EINTR } from '../src/sys/errno.js';
 import { close, openPty, readRaw } from '../src/sys/libc.js';
+import { O_CLOEXEC } from '../src/sys/constants.js';
+import { pipe } from '../src/sys/splice.js';
+import type { LaunchConsole } from '../src/workers/plan.js';
 import { startContainer } from '../src/workers/start.js';
 
 interface Options {
@@ -70,9 +76,71 @@ class Bench {
   }
 
   private start(slavePath: string): Promise<{ exitCode: number }> {
+    return this.launch({ kind: 'pty', slavePath });
+  }
+
+  private launch(console: LaunchConsole): Promise<{ exitCode: number }> {
     const spec = validateSpec({ name: `bench-${++this.seq}`, command: ['/bin/sh', '-c', this.writer] });
-    const { pid } = startContainer({ spec, rootMount: this.rootMount, layerDir: null, console: { kind: 'pty', slavePath } });
+    const { pid } = startContainer({ spec, rootMount: this.rootMount, layerDir: null, console });
     return this.reaper.watch(pid).exited;
+  }
+
+  /** The pipe reference: the container's stdout and stderr on one bare pipe, drained by a blocking read loop. */
+  async rawPipe(): Promise<Sample> {
+    const p = pipe(O_CLOEXEC);
+    const cpu = process.cpuUsage();
+    const t0 = performance.now();
+    let bytes = 0;
+    let exited;
+    try {
+      const path = `/proc/${process.pid}/fd/${p.write}`;
+      try {
+        exited = this.launch({ kind: 'pipes', stdin: null, stdout: path, stderr: path });
+      } finally {
+        close(p.write); // PID 1 has its own now: end of file comes when it exits
+      }
+      const buf = Buffer.alloc(64 * 1024);
+      for (;;) {
+        const n = readRaw(p.read, buf);
+        if (n === -EINTR) continue;
+        if (n <= 0) break;
+        bytes += n;
+      }
+    } finally {
+      close(p.read);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const cpuS = cpuSeconds(cpu);
+    check(await exited, 'raw pipe');
+    return { bytes, seconds, cpuSeconds: cpuS, dropped: 0 };
+  }
+
+  /** Through ConsoleHub's pipes (a container without a TTY), one client reading everything. */
+  async forwardedPipe(): Promise<Sample> {
+    const id = `bench-${this.seq + 1}`;
+    const cpu = process.cpuUsage();
+    const t0 = performance.now();
+    const ends = await this.hub.openPipes(id, { buffer: 1 << 20, logPath: null, logMax: 0, stdin: false });
+    let bytes = 0;
+    const client = await this.hub.attach(id, { replay: false, stdin: false });
+    client.output.on('data', (d: Buffer) => { bytes += d.length; });
+    const ended = new Promise<void>((resolve) => client.output.once('end', () => resolve()));
+    const path = (fd: number) => `/proc/${process.pid}/fd/${fd}`;
+    let exited;
+    try {
+      exited = this.launch({ kind: 'pipes', stdin: null, stdout: path(ends.stdout), stderr: path(ends.stderr) });
+    } finally {
+      close(ends.stdout);
+      close(ends.stderr);
+    }
+    check(await exited, 'forwarded pipe');
+    await this.hub.exited(id);
+    await ended;
+    const seconds = (performance.now() - t0) / 1000;
+    const cpuS = cpuSeconds(cpu);
+    const dropped = client.dropped;
+    await this.hub.remove(id);
+    return { bytes, seconds, cpuSeconds: cpuS, dropped };
   }
 
   /** The reference: a bare pty, its master drained by a blocking read loop in this thread. */
@@ -147,13 +215,15 @@ async function main(): Promise<void> {
   const writer = o.writer ?? `dd if=/dev/zero bs=64k count=${count} 2>/dev/null`;
   const loadBefore = loadavg()[0]!;
   const bench = new Bench(o, writer);
-  const runs: Record<'raw' | 'attached' | 'detached', Sample[]> = { raw: [], attached: [], detached: [] };
+  const runs: Record<'raw' | 'attached' | 'detached' | 'rawPipe' | 'pipeAttached', Sample[]> = { raw: [], attached: [], detached: [], rawPipe: [], pipeAttached: [] };
   try {
     await bench.forwarded(true); // warm-up: threads, JIT
     for (let r = 0; r < o.rounds; r++) {
       runs.raw.push(await bench.raw());
       runs.attached.push(await bench.forwarded(true));
       runs.detached.push(await bench.forwarded(false));
+      runs.rawPipe.push(await bench.rawPipe());
+      runs.pipeAttached.push(await bench.forwardedPipe());
     }
   } finally {
     await bench.close();
@@ -167,9 +237,10 @@ async function main(): Promise<void> {
   }]));
   // Each round runs raw then attached back to back: the median of those pairs' ratios.
   const ratio = median(runs.attached.map((s, i) => rate(s) / rate(runs.raw[i]!)));
+  const pipeRatio = median(runs.pipeAttached.map((s, i) => rate(s) / rate(runs.rawPipe[i]!)));
   const load = [loadBefore, loadavg()[0]!];
   if (o.json) {
-    console.log(JSON.stringify({ writer, splice: o.splice, rounds: o.rounds, kernel: release(), loadavg: load, ...summary, ratio }, null, 2));
+    console.log(JSON.stringify({ writer, splice: o.splice, rounds: o.rounds, kernel: release(), loadavg: load, ...summary, ratio, pipeRatio }, null, 2));
     return;
   }
   console.log(`console bench: writer \`${writer}\`, ${o.rounds} rounds, kernel ${release()}, ${o.splice ? 'splice' : 'read/write (forced)'}, `
@@ -181,9 +252,12 @@ async function main(): Promise<void> {
   line('raw pty, blocking read loop', 'raw');
   line('ConsoleHub → 1 attached reader', 'attached');
   line('ConsoleHub, nobody attached', 'detached');
+  line('raw pipe, blocking read loop', 'rawPipe');
+  line('pipes → ConsoleHub → 1 attached reader', 'pipeAttached');
   console.log(`  attached / raw, median of the rounds' pairs: ${(ratio * 100).toFixed(1)}% (target ≥ 80%)`);
+  console.log(`  pipe attached / raw pipe, median of the rounds' pairs: ${(pipeRatio * 100).toFixed(1)}% (target ≥ 90%)`);
   const rounds = (k: keyof typeof runs): string => runs[k].map((s) => rate(s).toFixed(0)).join(' ');
-  console.log(`  per round, MiB/s: raw ${rounds('raw')} | attached ${rounds('attached')} | nobody ${rounds('detached')}`);
+  console.log(`  per round, MiB/s: raw ${rounds('raw')} | attached ${rounds('attached')} | nobody ${rounds('detached')} | raw pipe ${rounds('rawPipe')} | pipe attached ${rounds('pipeAttached')}`);
 }
 
 main().catch((err: unknown) => {

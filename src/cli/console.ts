@@ -2,48 +2,12 @@
 // Raw mode both ways, window size forwarded on SIGWINCH, detach on Ctrl-] (or --detach-keys),
 // and the terminal restored on every way out.
 import { call, upgrade } from './client.js';
+import { DetachWatcher, formatDetachKeys } from '../api/detach-keys.js';
 import { Deframer } from './frames.js';
 
 const enc = encodeURIComponent;
 
-/** "ctrl-]" → 0x1d, "ctrl-p,ctrl-q" → [0x10, 0x11], a single character → itself. */
-export function parseDetachKeys(spec: string): number[] {
-  return spec.split(',').map((k) => {
-    const m = /^ctrl-(.)$/i.exec(k.trim());
-    if (m) {
-      const ch = m[1]!;
-      const code = ch === '@' ? 0 : ch === '[' ? 27 : ch === '\\' ? 28 : ch === ']' ? 29 : ch === '^' ? 30 : ch === '_' ? 31
-        : ch.toLowerCase().charCodeAt(0) - 96;
-      if (code < 0 || code > 31) throw new Error(`invalid detach key ${JSON.stringify(k)}`);
-      return code;
-    }
-    if (k.length === 1) return k.charCodeAt(0);
-    throw new Error(`invalid detach key ${JSON.stringify(k)} (use ctrl-X or a single character)`);
-  });
-}
-
-/** Watches input for the detach sequence; returns the bytes to forward and whether it was seen. */
-export class DetachWatcher {
-  private matched = 0;
-  constructor(private readonly keys: number[]) {}
-
-  feed(chunk: Buffer): { forward: Buffer; detach: boolean } {
-    const out: number[] = [];
-    for (const b of chunk) {
-      if (b === this.keys[this.matched]) {
-        this.matched++;
-        if (this.matched === this.keys.length) return { forward: Buffer.from(out), detach: true };
-        continue;
-      }
-      // A partial match that breaks off: its bytes were meant for the container after all.
-      for (let i = 0; i < this.matched; i++) out.push(this.keys[i]!);
-      this.matched = 0;
-      if (b === this.keys[0]) this.matched = 1;
-      else out.push(b);
-    }
-    return { forward: Buffer.from(out), detach: false };
-  }
-}
+export { parseDetachKeys, DetachWatcher } from '../api/detach-keys.js';
 
 export interface AttachOptions {
   name: string;
@@ -62,7 +26,9 @@ export type AttachEnd = 'detached' | 'ended';
  * `beforeStart` runs once the stream is attached (skiff run starts the container there).
  */
 export async function attachTerminal(o: AttachOptions, beforeStart?: () => Promise<void>): Promise<AttachEnd> {
-  const { socket, head } = await upgrade(`/containers/${enc(o.name)}/attach?stream=1&stdout=1&stderr=1&logs=${o.logs ? 1 : 0}${o.stdin ? '&stdin=1' : ''}`);
+  // Our detach keys go to skiffd too, so that its own default (Docker's ctrl-p,ctrl-q) does not apply.
+  const keys = `&detachKeys=${enc(formatDetachKeys(o.detachKeys))}`;
+  const { socket, head } = await upgrade(`/containers/${enc(o.name)}/attach?stream=1&stdout=1&stderr=1&logs=${o.logs ? 1 : 0}${o.stdin ? `&stdin=1${keys}` : ''}`);
   const stdin = process.stdin;
   const rawTerminal = o.stdin && stdin.isTTY === true;
   const restore: (() => void)[] = [];
@@ -100,7 +66,8 @@ export async function attachTerminal(o: AttachOptions, beforeStart?: () => Promi
       socket.destroy();
       resolve(how);
     };
-    const deframer = o.tty ? null : new Deframer((_s, p) => process.stdout.write(p));
+    // Without a TTY the two streams arrive apart: each goes to its own fd.
+    const deframer = o.tty ? null : new Deframer((s, p) => (s === 2 ? process.stderr : process.stdout).write(p));
     const out = (b: Buffer) => (deframer ? deframer.push(b) : process.stdout.write(b));
     if (head.length) out(head);
     socket.on('data', out);
@@ -115,7 +82,12 @@ export async function attachTerminal(o: AttachOptions, beforeStart?: () => Promi
         if (detach) finish('detached');
       };
       stdin.on('data', onData);
-      restore.push(() => { stdin.off('data', onData); stdin.pause(); });
+      // The end of our input is the container's (a half-close, as `docker run -i` does); a TTY has no such end.
+      const onEnd = () => {
+        if (!o.tty && !finished) socket.end();
+      };
+      stdin.once('end', onEnd);
+      restore.push(() => { stdin.off('data', onData); stdin.off('end', onEnd); stdin.pause(); });
       stdin.resume();
     }
     if (beforeStart) void beforeStart().catch(() => finish('ended'));

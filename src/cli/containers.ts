@@ -51,17 +51,25 @@ function logs(o: Outcome): Declared {
     .argument('<NAME>', 'the container')
     .option('-f, --follow', 'keep printing new output until the container exits')
     .addOption(new Option('--tail <N>', 'only the last N lines (or "all")').argParser(tailCount))
+    .option('-t, --timestamps', 'put each line\'s time (RFC 3339, nanoseconds) in front of it')
+    .option('--since <TIME>', 'only output from this time on (unix seconds or RFC 3339)')
+    .option('--until <TIME>', 'only output up to this time (unix seconds or RFC 3339)')
     .option('--all', 'read the whole log file, not only the in-memory ring')
     .option('--raw', 'print control sequences as they are, even on a terminal');
-  act(cmd, o, async (name: string, values: { follow?: boolean; tail?: string; all?: boolean; raw?: boolean }) => {
+  act(cmd, o, async (name: string, values: { follow?: boolean; tail?: string; all?: boolean; raw?: boolean; timestamps?: boolean; since?: string; until?: string }) => {
     if (values.all && values.follow) throw new UsageError('--all reads the log file and cannot be combined with --follow');
     const info = (await call('GET', `/containers/${enc(name)}/json`)).body as { Config: { Tty: boolean } };
-    const q = `stdout=1&stderr=1${values.follow ? '&follow=1' : ''}${values.tail !== undefined ? `&tail=${enc(values.tail)}` : ''}${values.all ? '&source=file' : ''}`;
+    const q = `stdout=1&stderr=1${values.follow ? '&follow=1' : ''}${values.tail !== undefined ? `&tail=${enc(values.tail)}` : ''}${values.all ? '&source=file' : ''}`
+      + `${values.timestamps ? '&timestamps=1' : ''}${values.since !== undefined ? `&since=${enc(values.since)}` : ''}${values.until !== undefined ? `&until=${enc(values.until)}` : ''}`;
     const res = await stream('GET', `/containers/${enc(name)}/logs?${q}`);
     // On a terminal, what the container printed is shown, not obeyed (no screen clearing, no retitling).
-    const escaper = process.stdout.isTTY && !values.raw ? new TerminalEscaper() : null;
-    const write = (b: Buffer) => process.stdout.write(escaper ? escaper.push(b) : b);
-    const deframer = info.Config.Tty ? null : new Deframer((_s, p) => write(p));
+    const escapers = [process.stdout, process.stderr].map((s) => (s.isTTY && !values.raw ? new TerminalEscaper() : null));
+    const write = (b: Buffer, stream = 1) => {
+      const escaper = escapers[stream - 1] ?? null;
+      (stream === 2 ? process.stderr : process.stdout).write(escaper ? escaper.push(b) : b);
+    };
+    // Without a TTY, stdout and stderr come apart: each goes to its own fd.
+    const deframer = info.Config.Tty ? null : new Deframer((s, p) => write(p, s === 2 ? 2 : 1));
     for await (const chunk of res) {
       if (deframer) deframer.push(chunk as Buffer);
       else write(chunk as Buffer);

@@ -90,6 +90,9 @@ async function run(cmd: RunCommand, operands: string[], values: RunOptions): Pro
     Env: values.env ?? [],
     Tty: values.tty ?? false,
     OpenStdin: values.interactive ?? false,
+    // As `docker run -i`: the end of this client's input is the end of the container's.
+    StdinOnce: values.interactive ?? false,
+    AttachStdin: values.interactive ?? false,
     HostConfig: {
       Binds: values.mount ?? [],
       Tmpfs: Object.fromEntries((values.tmpfs ?? []).map((t) => [t, ''])),

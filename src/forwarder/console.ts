@@ -1,21 +1,31 @@
-// One container's console as a forwarder thread holds it: the pty master, the staging
-// pipe, the ring, the log and the attached clients. Nothing here blocks: every fd is
-// non-blocking, and whoever cannot take bytes now loses them (the ring its oldest ones).
+// One container's console as a forwarder thread holds it: its sources (the pty master, or
+// the read ends of the stdout and stderr pipes), its input (the master, or the stdin pipe's
+// write end), the staging pipe, the ring, the log and the attached clients. Nothing here
+// blocks: every fd is non-blocking, and whoever cannot take bytes now loses them (the ring
+// its oldest ones).
 //
 //   master ──splice──▶ staging ──tee──▶ client k  (what fits; the rest counted as dropped)
-//   (or read+write)       │     ──tee──▶ ring      (with a log: always all of it, drop-oldest)
-//                         └─splice──▶ log file, or without a log the ring itself (empties staging)
+//   stdout ─┘ (or read+write) │   ──tee──▶ ring      (with a log: always all of it, drop-oldest)
+//   stderr ─┘                 └─splice──▶ log file, or without a log the ring itself (empties staging)
+//
+// One source at a time goes through staging, so each round is one stream's chunk: the ring
+// indexes it, and for a pipe console the log and each client's pipe get a record header
+// (records.ts) before it; such a client's pipe takes a record whole or not at all (room.ts).
 //
 // Staging is empty between two calls into this object, which is what lets an attach,
 // handled between two loop iterations, replay the ring and then see every later byte
 // exactly once.
-import { close, openPty, readRaw, setWindowSize } from '../sys/libc.js';
+import { close, epollAdd, epollDel, readRaw, setWindowSize } from '../sys/libc.js';
 import { EAGAIN, EINTR, EINVAL, EIO, EPIPE, SysError } from '../sys/errno.js';
-import { SPLICE_F_MOVE, SPLICE_F_NONBLOCK } from '../sys/constants.js';
+import { EPOLLIN, EPOLLOUT, SPLICE_F_MOVE, SPLICE_F_NONBLOCK } from '../sys/constants.js';
 import { splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
+import type { ConsoleInput } from './input.js';
 import { RotatingLog } from './log.js';
-import type { ConsoleCounters, ConsoleOptions } from './protocol.js';
+import type { ConsoleCounters, ConsoleOptions, PipeEnds } from './protocol.js';
+import { encodeHeader, nowMs, RECORD_HEADER, type StreamId } from './records.js';
 import { PAGE, Ring, makePipe, type Scratch } from './ring.js';
+import { SlotRoom } from './room.js';
+import { openStdio, SLOT_STDIN, SLOT_STDOUT, type Source } from './stdio.js';
 
 /** What every console of a thread shares. */
 export interface ThreadContext {
@@ -26,6 +36,8 @@ export interface ThreadContext {
   scratch: Scratch;
   spliceTty: boolean;
   clientBacklog: number;
+  /** the thread's epoll set: a console registers its own fds, with data = token × 4 + slot */
+  epfd: number;
   /** tells the main thread about a failure no request is waiting for */
   report(id: string, message: string): void;
 }
@@ -35,9 +47,6 @@ const STAGING_BYTES = 256 * 1024;
 const CLIENT_PIPE_BYTES = 1 << 20;
 /** per splice from the master: the kernel allocates a page per 4 KiB asked for, used or not */
 const SPLICE_CHUNK = 64 * 1024;
-/** client input kept while the container is not reading its stdin; more is dropped */
-const INPUT_LIMIT = 64 * 1024;
-
 interface Client {
   no: number;
   fd: number;
@@ -45,19 +54,25 @@ interface Client {
   /** bytes lost since it last took a whole round; past clientBacklog it is disconnected */
   behind: number;
   shared: BigInt64Array;
+  /** a pipe console's client: the slots its pipe has free, so that a record goes in whole */
+  room: SlotRoom | null;
 }
 
 export type PumpResult = 'idle' | 'more' | 'eof';
 
 export class ForwardedConsole {
-  readonly slavePath: string;
+  /** the pty's slave (pty consoles) */
+  readonly slavePath: string | null;
+  /** the container's ends (pipe consoles): handed to the main thread, which closes them */
+  readonly containerEnds: PipeEnds | null;
   bytesIn = 0;
   clientDropped = 0;
-  /** the master reached EIO (or was given up on): no more output will come */
+  /** every source reached end of file (or was given up on): no more output will come */
   ended = false;
-  /** master EPOLLOUT is wanted: input is waiting for the container to read its stdin */
-  wantsWrite = false;
-  private master: number;
+  private readonly sources: Source[];
+  private readonly input: ConsoleInput | null;
+  /** the input's fd is in the epoll set for EPOLLOUT (pipe consoles: a registration of its own) */
+  private inputWatched = false;
   private staging: Pipe | null;
   private readonly stagingSlots: number;
   private readonly ring: Ring;
@@ -67,35 +82,44 @@ export class ForwardedConsole {
   private fallback: boolean;
   /** why the last copyIn stopped reading: 1 (buffer full), else the read's result (-EAGAIN, -EIO, 0) */
   private copyStop = 1;
-  private input: Buffer[] = [];
-  private inputBytes = 0;
+  private readonly header = Buffer.alloc(RECORD_HEADER);
 
   constructor(readonly id: string, readonly token: number, options: ConsoleOptions, private readonly ctx: ThreadContext) {
     // Acquired in order and released in reverse if a later step fails: a failed open leaves no fd.
     const undo: Array<() => void> = [];
+    const registered: number[] = [];
     try {
-      const pty = openPty({ nonBlocking: true });
-      undo.push(() => close(pty.master));
+      const stdio = openStdio(id, options);
+      undo.push(() => stdio.close());
+      this.slavePath = stdio.slavePath;
+      this.containerEnds = stdio.containerEnds;
+      this.sources = stdio.sources;
+      this.input = stdio.input;
       const staging = makePipe(STAGING_BYTES);
       undo.push(() => { close(staging.pipe.read); close(staging.pipe.write); });
       const ring = new Ring(options.buffer, ctx.devNull, ctx.scratch);
       undo.push(() => ring.close());
       const log = options.logPath === null ? null : new RotatingLog(options.logPath, options.logMax);
-      this.master = pty.master;
-      this.slavePath = pty.slavePath;
+      undo.push(() => log?.close());
+      for (const src of this.sources) {
+        epollAdd(ctx.epfd, src.fd, EPOLLIN, token * 4 + src.slot);
+        registered.push(src.fd);
+      }
       this.staging = staging.pipe;
       this.stagingSlots = staging.capacity / PAGE;
       this.ring = ring;
       this.log = log;
     } catch (err) {
+      for (const fd of registered) epollDel(ctx.epfd, fd);
       for (const step of undo.reverse()) step();
       throw err;
     }
-    this.fallback = !ctx.spliceTty;
+    this.fallback = !ctx.spliceTty && this.slavePath !== null;
   }
 
-  get masterFd(): number {
-    return this.master;
+  /** A pipe console: chunks carry record headers to clients and the log. */
+  get framed(): boolean {
+    return this.slavePath === null;
   }
 
   counters(): ConsoleCounters {
@@ -107,24 +131,53 @@ export class ForwardedConsole {
     };
   }
 
+  /** The epoll event with this slot arrived: move output, or send waiting input. */
+  service(slot: number, events: number, budget: number): void {
+    if (events & EPOLLOUT && this.input !== null && (slot === SLOT_STDIN || this.slavePath !== null)) {
+      this.input.flush();
+      this.watchInput();
+    }
+    const src = this.sources.find((s) => s.slot === slot);
+    if (src !== undefined && events & ~EPOLLOUT && !src.ended) {
+      if (this.pump(src, budget) === 'eof') this.endSource(src);
+    }
+  }
+
+  /** Drains every source that has not ended (up to `budget` each): the container has exited. */
+  drain(budget: number): void {
+    for (const src of this.sources) {
+      while (!src.ended) {
+        const r = this.pump(src, budget);
+        if (r === 'eof') this.endSource(src);
+        if (r !== 'more') break;
+      }
+    }
+  }
+
+  private endSource(src: Source): void {
+    src.ended = true;
+    epollDel(this.ctx.epfd, src.fd);
+    if (this.sources.every((s) => s.ended)) this.end();
+  }
+
   /**
-   * Moves what the master has (up to about `budget` bytes, so that one flooding console
+   * Moves what a source has (up to about `budget` bytes, so that one flooding console
    * cannot starve the others of its thread) through staging to everyone.
-   * 'eof': the slave side is closed by all (EIO) and everything before it was forwarded.
+   * 'eof': the writers are gone (EIO on a pty, end of file on a pipe) and everything before it was forwarded.
    */
-  pump(budget: number): PumpResult {
+  private pump(src: Source, budget: number): PumpResult {
     const staging = this.staging;
-    if (this.ended || staging === null) return 'eof';
+    if (src.ended || staging === null) return 'eof';
     let moved = 0;
     while (moved < budget) {
-      // Fill staging while the master has bytes. Keep a free slot: then EAGAIN can only
-      // mean "the master is empty", never "staging is full".
+      // Fill staging while the source has bytes. Keep a free slot: then EAGAIN can only
+      // mean "the source is empty", never "staging is full".
       let staged = 0;
       let usedSlots = 0;
       let last = 0;
       while (usedSlots < this.stagingSlots) {
         const room = Math.min(SPLICE_CHUNK, (this.stagingSlots - usedSlots) * PAGE);
-        last = this.fallback ? this.copyIn(staging.write, room) : splice(this.master, staging.write, room, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        last = this.fallback ? this.copyIn(src.fd, staging.write, room) : splice(src.fd, staging.write, room, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
         if (last > 0) {
           staged += last;
           // A splice from a tty fills pages from offset 0, a write(2) a page at a time: at most this many new slots.
@@ -136,7 +189,7 @@ export class ForwardedConsole {
           continue;
         }
         if (last === -EINTR) continue;
-        if (last === -EINVAL && !this.fallback) {
+        if (last === -EINVAL && !this.fallback && this.slavePath !== null) {
           this.fallback = true; // this kernel cannot splice from a tty: same loop, through one buffer
           continue;
         }
@@ -144,12 +197,12 @@ export class ForwardedConsole {
       }
       if (staged > 0) {
         this.bytesIn += staged;
-        this.distribute(staged);
+        this.distribute(staged, src.stream);
         moved += staged;
       }
       if (last === -EAGAIN) return 'idle';
       if (last === 0 || last === -EIO) return 'eof';
-      if (last < 0) throw new SysError(this.fallback ? 'read' : 'splice', -last, this.slavePath);
+      if (last < 0) throw new SysError(this.fallback ? 'read' : 'splice', -last, this.slavePath ?? `console \`${this.id}\` ${src.stream === 1 ? 'stdout' : 'stderr'} pipe`);
     }
     return 'more';
   }
@@ -159,13 +212,13 @@ export class ForwardedConsole {
    * full or the master has nothing more, then one write(2) into staging. Returns the
    * bytes copied, or (none copied) the read's result; `copyStop` keeps why reading stopped.
    */
-  private copyIn(stagingWrite: number, room: number): number {
+  private copyIn(from: number, stagingWrite: number, room: number): number {
     const buf = this.ctx.copyBuffer;
     const want = Math.min(room, buf.length);
     let filled = 0;
     let r = 0;
     while (filled < want) {
-      r = readRaw(this.master, filled === 0 ? buf : buf.subarray(filled), want - filled);
+      r = readRaw(from, filled === 0 ? buf : buf.subarray(filled), want - filled);
       if (r > 0) filled += r;
       else if (r !== -EINTR) break;
     }
@@ -181,26 +234,40 @@ export class ForwardedConsole {
     return filled;
   }
 
-  /** Hands the `count` bytes in staging to each client, the ring and the log, and empties staging. */
-  private distribute(count: number): void {
+  /** Hands the `count` bytes of one stream in staging to each client, the ring and the log, and empties staging. */
+  private distribute(count: number, stream: StreamId): void {
     const staging = this.staging!;
+    const time = nowMs();
     if (this.log === null) {
       // Clients get copies (tee), then the ring takes the bytes themselves (splice).
-      for (const client of this.clients.values()) this.feedClient(client, staging.read, count);
-      this.ring.consumeFrom(staging.read, count);
+      for (const client of this.clients.values()) this.feedClient(client, staging.read, count, stream, time);
+      this.ring.consumeFrom(staging.read, count, stream, time);
       return;
     }
     while (count > 0) {
       // The ring takes a copy first and sets the round's size, so every reader gets the
       // same bytes; the log then takes the bytes themselves.
-      const round = this.ring.feedFrom(staging.read, count);
-      for (const client of this.clients.values()) this.feedClient(client, staging.read, round);
-      this.consume(staging.read, round);
+      const round = this.ring.feedFrom(staging.read, count, stream, time);
+      for (const client of this.clients.values()) this.feedClient(client, staging.read, round, stream, time);
+      this.consume(staging.read, round, stream, time);
       count -= round;
     }
   }
 
-  private feedClient(client: Client, from: number, round: number): void {
+  private feedClient(client: Client, from: number, round: number, stream: StreamId, time: number): void {
+    if (client.room !== null) {
+      // A record goes in whole or not at all: without room for it, the chunk is this client's loss.
+      if (!client.room.take(round)) {
+        this.lose(client, round);
+        return;
+      }
+      const h = writeRaw(client.fd, encodeHeader(stream, round, time, this.header));
+      if (h === -EPIPE) {
+        this.dropClient(client);
+        return;
+      }
+      if (h !== RECORD_HEADER) throw new SysError('write', h < 0 ? -h : EAGAIN, `record header → client ${client.no} (counted room)`);
+    }
     const n = tee(from, client.fd, round, SPLICE_F_NONBLOCK);
     if (n === round) {
       client.behind = 0;
@@ -211,7 +278,12 @@ export class ForwardedConsole {
       return;
     }
     if (n < 0 && n !== -EAGAIN) throw new SysError('tee', -n, `staging pipe → client ${client.no}`);
-    const lost = round - Math.max(n, 0);
+    this.lose(client, round - Math.max(n, 0));
+    // Not reached with counted room; if it were, the frame is cut short and nothing after it could be read.
+    if (client.room !== null) this.dropClient(client);
+  }
+
+  private lose(client: Client, lost: number): void {
     client.dropped += lost;
     client.behind += lost;
     this.clientDropped += lost;
@@ -219,9 +291,9 @@ export class ForwardedConsole {
     if (client.behind > this.ctx.clientBacklog) this.dropClient(client);
   }
 
-  private consume(from: number, count: number): void {
+  private consume(from: number, count: number, stream: StreamId, time: number): void {
     if (this.log !== null) {
-      count -= this.log.appendFrom(from, count);
+      count -= this.log.appendFrom(from, count, this.framed ? encodeHeader(stream, count, time, this.header) : null);
       if (this.log.error !== null) {
         // A full disk must not stall the container: stop logging, keep forwarding.
         this.ctx.report(this.id, `log stopped: ${this.log.error.message}`);
@@ -244,11 +316,11 @@ export class ForwardedConsole {
    * The replay travels with the reply rather than through the pipe: a full ring may
    * have more buffers than a pipe has slots, and the pipe stays free for live output.
    */
-  attach(replay: boolean, dropped: SharedArrayBuffer): { client: number; fd: number; replay: Uint8Array } {
-    const { pipe: p } = makePipe(CLIENT_PIPE_BYTES);
-    let copy: Uint8Array;
+  attach(replay: boolean, dropped: SharedArrayBuffer): { client: number; fd: number; replay: Uint8Array; chunks: Float64Array } {
+    const { pipe: p, capacity } = makePipe(CLIENT_PIPE_BYTES);
+    let copy: { data: Uint8Array; chunks: Float64Array };
     try {
-      copy = replay ? this.ring.snapshot() : new Uint8Array(0);
+      copy = replay ? this.ring.snapshotRecords() : { data: new Uint8Array(0), chunks: new Float64Array(0) };
     } catch (err) {
       close(p.read);
       close(p.write);
@@ -256,11 +328,12 @@ export class ForwardedConsole {
     }
     if (this.ended) {
       close(p.write); // nothing live will come: the replay, then end of stream
-      return { client: 0, fd: p.read, replay: copy };
+      return { client: 0, fd: p.read, replay: copy.data, chunks: copy.chunks };
     }
     const no = this.nextClient++;
-    this.clients.set(no, { no, fd: p.write, dropped: 0, behind: 0, shared: new BigInt64Array(dropped) });
-    return { client: no, fd: p.read, replay: copy };
+    const room = this.framed ? new SlotRoom(p.write, capacity / PAGE, this.stagingSlots) : null;
+    this.clients.set(no, { no, fd: p.write, dropped: 0, behind: 0, shared: new BigInt64Array(dropped), room });
+    return { client: no, fd: p.read, replay: copy.data, chunks: copy.chunks };
   }
 
   detach(no: number): void {
@@ -269,75 +342,69 @@ export class ForwardedConsole {
   }
 
   private dropClient(client: Client): void {
-    this.clients.delete(client.no);
+    if (!this.clients.delete(client.no)) return;
     close(client.fd); // the reader sees what is left in the pipe, then end of stream
   }
 
-  /**
-   * Client input for the container's stdin. Returns true when some of it must wait for
-   * the master to become writable (the caller then watches EPOLLOUT).
-   */
-  write(data: Uint8Array): boolean {
-    if (this.ended) return false;
-    if (this.input.length > 0) {
-      this.queueInput(Buffer.from(data)); // behind what already waits, to keep the order
-      return this.wantsWrite;
-    }
-    const n = writeRaw(this.master, data);
-    if (n === data.length) return false;
-    if (n < 0 && n !== -EAGAIN && n !== -EINTR) {
-      if (n === -EIO) return false; // the container is gone; its output will end the console
-      throw new SysError('write', -n, this.slavePath);
-    }
-    this.queueInput(Buffer.from(data.subarray(Math.max(n, 0))));
-    return this.wantsWrite;
+  /** Client input for the container's stdin; dropped when it has none (a pipe console without OpenStdin). */
+  write(data: Uint8Array): void {
+    if (this.ended || this.input === null) return;
+    this.input.write(data);
+    this.watchInput();
   }
 
-  private queueInput(chunk: Buffer): void {
-    // The container is not reading: past the bound, whole writes are dropped (never a part of one), never blocked on.
-    if (this.inputBytes + chunk.length > INPUT_LIMIT) return;
-    this.input.push(chunk);
-    this.inputBytes += chunk.length;
-    this.wantsWrite = true;
+  /** End of input (StdinOnce): a pipe console's stdin is closed once what waits is written. */
+  closeInput(): void {
+    if (this.input === null || this.slavePath !== null) return;
+    this.input.finish();
+    this.watchInput();
   }
 
-  /** The master is writable: send queued input. Returns true while some is still waiting. */
-  flushInput(): boolean {
-    while (this.input.length > 0 && !this.ended) {
-      const chunk = this.input[0]!;
-      const n = writeRaw(this.master, chunk);
-      if (n === -EAGAIN || n === -EINTR) return true;
-      if (n < 0) break; // EIO: the container is gone
-      this.inputBytes -= n;
-      if (n === chunk.length) this.input.shift();
-      else this.input[0] = chunk.subarray(n);
+  /** Watches the input's fd for EPOLLOUT exactly while input waits. */
+  private watchInput(): void {
+    const input = this.input;
+    if (input === null || this.ended) return;
+    const want = input.wantsWrite;
+    if (want === this.inputWatched) return;
+    if (this.slavePath !== null) {
+      // The master's one registration carries both directions.
+      epollDel(this.ctx.epfd, input.fd);
+      epollAdd(this.ctx.epfd, input.fd, EPOLLIN | (want ? EPOLLOUT : 0), this.token * 4 + SLOT_STDOUT);
+    } else if (want) {
+      epollAdd(this.ctx.epfd, input.fd, EPOLLOUT, this.token * 4 + SLOT_STDIN);
+    } else {
+      epollDel(this.ctx.epfd, input.fd);
     }
-    this.input = [];
-    this.inputBytes = 0;
-    this.wantsWrite = false;
-    return false;
+    this.inputWatched = want;
   }
 
   resize(rows: number, cols: number): void {
-    if (!this.ended) setWindowSize(this.master, rows, cols);
+    if (!this.ended && this.slavePath !== null) setWindowSize(this.sources[0]!.fd, rows, cols);
   }
 
   snapshot(): Uint8Array {
     return this.ring.snapshot();
   }
 
+  snapshotRecords(): { data: Uint8Array; chunks: Float64Array } {
+    return this.ring.snapshotRecords();
+  }
+
   /**
-   * No more output: release the master and staging, end the clients' streams and close
-   * the log. The ring stays, for logs and late attaches. The caller has removed the
-   * master from its epoll set.
+   * No more output: release the sources, the input and staging, end the clients' streams
+   * and close the log. The ring stays, for logs and late attaches.
    */
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.wantsWrite = false;
-    this.input = [];
-    close(this.master);
-    this.master = -1;
+    if (this.input !== null && this.inputWatched && this.slavePath === null) epollDel(this.ctx.epfd, this.input.fd);
+    this.inputWatched = false;
+    this.input?.close();
+    for (const src of this.sources) {
+      if (!src.ended) epollDel(this.ctx.epfd, src.fd);
+      src.ended = true;
+      close(src.fd);
+    }
     if (this.staging !== null) {
       close(this.staging.read);
       close(this.staging.write);

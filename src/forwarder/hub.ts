@@ -4,7 +4,7 @@
 // bytes never pass through this thread except to attached clients, whose pipes it reads.
 import { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -12,7 +12,8 @@ import { CONSOLE_MAX_BUFFER, CONSOLE_MIN_BYTES } from '../spec/container.js';
 import { SysError } from '../sys/errno.js';
 import { close as closeFd, eventfd, eventfdSignal } from '../sys/libc.js';
 import { unreachable } from '../api/unreachable.js';
-import type { ConsoleCounters, ConsoleOptions, Reply, Request, ThreadTask, WireError } from './protocol.js';
+import type { ConsoleCounters, ConsoleOptions, PipeEnds, Reply, Request, ThreadTask, WireError } from './protocol.js';
+import { nowMs, RecordDecoder, recordsOf, type OutputRecord } from './records.js';
 
 export interface HubOptions {
   /** forwarder threads; default: os.availableParallelism() */
@@ -28,10 +29,17 @@ export interface HubOptions {
 }
 
 export interface ConsoleClient {
-  /** bytes from the container; ends when the container's console closes or the client is dropped */
+  /**
+   * from the container, ending when its console closes or the client is dropped: bytes (both
+   * streams, in order), or with `records` one OutputRecord per chunk (stream, time, bytes)
+   */
   readonly output: Readable;
-  /** to the container's stdin (the pty master); dropped if the container does not read it */
+  /** to the container's stdin (the pty master or the stdin pipe); dropped if the container does not read it */
   write(data: Buffer): void;
+  /** how many chunks of the replay come first (records mode; 0 otherwise) */
+  readonly replayed: number;
+  /** end of input: a pipe console's stdin is closed once what was written is (StdinOnce); nothing on a pty */
+  closeInput(): void;
   close(): void;
   /** bytes this client lost because it did not keep up */
   readonly dropped: number;
@@ -117,14 +125,29 @@ export class ConsoleHub {
 
   /** Allocates the pty (its master kept by a forwarder thread); returns the slave path for the launcher. */
   async open(id: string, options: ConsoleOptions): Promise<{ slavePath: string }> {
+    const reply = await this.openAny(id, { buffer: options.buffer, logPath: options.logPath, logMax: options.logMax });
+    return { slavePath: reply.slavePath! };
+  }
+
+  /**
+   * Makes the three pipes of a console without a TTY (stdin only with `stdin`); the forwarder
+   * thread keeps its ends, and the container's ends come back, open in this process: the
+   * caller closes them once PID 1 has opened its own (through /proc/<pid>/fd/N).
+   */
+  async openPipes(id: string, options: Omit<ConsoleOptions, 'pipes'> & { stdin: boolean }): Promise<PipeEnds> {
+    const { stdin, ...rest } = options;
+    const reply = await this.openAny(id, { ...rest, pipes: { stdin } });
+    return reply.pipes!;
+  }
+
+  private async openAny(id: string, options: ConsoleOptions): Promise<Extract<Reply, { type: 'opened' }>> {
     validateConsoleOptions(id, options);
     if (this.consoles.has(id)) throw new ConsoleError(id, `console \`${id}\` is already open`, 'EEXIST');
     const thread = this.leastLoaded();
     this.consoles.set(id, thread);
     thread.consoles++;
     try {
-      const reply = await this.request(thread, { type: 'open', seq: this.nextSeq(), id, options }, 'opened', `open console \`${id}\``);
-      return { slavePath: reply.slavePath };
+      return await this.request(thread, { type: 'open', seq: this.nextSeq(), id, options }, 'opened', `open console \`${id}\``);
     } catch (err) {
       this.consoles.delete(id);
       thread.consoles--;
@@ -133,11 +156,11 @@ export class ConsoleHub {
   }
 
   /** A client: first the ring's contents (unless replay is false), then live output, with no gap and no duplicate. */
-  async attach(id: string, options: { replay?: boolean; stdin?: boolean } = {}): Promise<ConsoleClient> {
+  async attach(id: string, options: { replay?: boolean; stdin?: boolean; records?: boolean } = {}): Promise<ConsoleClient> {
     const thread = this.threadOf(id);
     const dropped = new SharedArrayBuffer(8);
     const reply = await this.request(thread, { type: 'attach', seq: this.nextSeq(), id, replay: options.replay ?? true, dropped }, 'attached', `attach to console \`${id}\``);
-    const client = new HubClient(this, id, thread, reply.client, reply.fd, reply.replay, options.stdin ?? true, new BigInt64Array(dropped));
+    const client = new HubClient(this, id, thread, reply, { stdin: options.stdin ?? true, records: options.records ?? false }, new BigInt64Array(dropped));
     this.clients.add(client);
     client.output.once('close', () => this.clients.delete(client));
     return client;
@@ -153,6 +176,12 @@ export class ConsoleHub {
   async ring(id: string): Promise<Buffer> {
     const reply = await this.request(this.threadOf(id), { type: 'ring', seq: this.nextSeq(), id }, 'ring', `read the ring of console \`${id}\``);
     return Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.length);
+  }
+
+  /** The ring's contents split into chunks, each with its stream and time. */
+  async records(id: string): Promise<OutputRecord[]> {
+    const reply = await this.request(this.threadOf(id), { type: 'records', seq: this.nextSeq(), id }, 'records', `read the ring of console \`${id}\``);
+    return recordsOf(reply.data, reply.chunks);
   }
 
   async counters(id: string): Promise<ConsoleCounters> {
@@ -227,6 +256,7 @@ export class ConsoleHub {
       case 'opened':
       case 'attached':
       case 'ring':
+      case 'records':
       case 'counters':
       case 'done':
         if (reply.type === p.expect) p.resolve(reply);
@@ -267,24 +297,54 @@ export class ConsoleHub {
 }
 
 class HubClient implements ConsoleClient {
-  readonly output: Socket;
+  readonly output: Readable;
+  private readonly pipe: Socket;
   private closed = false;
+  private readonly no: number;
+  readonly replayed: number;
 
   constructor(
     private readonly hub: ConsoleHub,
     private readonly id: string,
     private readonly thread: Thread,
-    private readonly no: number,
-    fd: number,
-    replay: Uint8Array,
-    private readonly stdin: boolean,
+    reply: Extract<Reply, { type: 'attached' }>,
+    private readonly mode: { stdin: boolean; records: boolean },
     private readonly shared: BigInt64Array,
   ) {
+    this.no = reply.client;
     // The read end of the client's pipe; libuv reads it without blocking and closes it on destroy.
-    this.output = new Socket({ fd, readable: true, writable: false });
-    // The ring's contents go in front of whatever the socket will read: nothing has been read yet.
-    if (replay.length > 0) this.output.unshift(Buffer.from(replay.buffer, replay.byteOffset, replay.length));
-    this.output.once('close', () => { this.closed = true; });
+    this.pipe = new Socket({ fd: reply.fd, readable: true, writable: false });
+    this.pipe.once('close', () => { this.closed = true; });
+    const replay = recordsOf(reply.replay, reply.chunks);
+    this.replayed = mode.records ? replay.length : 0;
+    if (!reply.framed && !mode.records) {
+      // Raw bytes both ways: the socket itself, with the ring's contents in front of whatever it
+      // will read (nothing has been read yet).
+      this.output = this.pipe;
+      if (reply.replay.length > 0) this.pipe.unshift(Buffer.from(reply.replay.buffer, reply.replay.byteOffset, reply.replay.length));
+      return;
+    }
+    // Records (or bytes out of records): decoded from the pipe's headers, or for a pty stamped
+    // with the time they arrive here.
+    // Pushed to directly (no Writable side to go through): the pipe is read as fast as it fills.
+    // A consumer that stops reading stops the pipe's reader too: its pipe fills and the
+    // forwarder drops whole records for it, as a raw client's socket does.
+    const out = new Readable({ objectMode: mode.records, read: () => { this.pipe.resume(); } });
+    this.output = out;
+    const emit = (r: OutputRecord) => {
+      if (!out.push(mode.records ? r : r.data)) this.pipe.pause();
+    };
+    for (const r of replay) emit(r);
+    const decoder = reply.framed ? new RecordDecoder(`console \`${id}\` client pipe`) : null;
+    this.pipe.on('data', (b: Buffer) => {
+      if (decoder === null) emit({ stream: 1, time: nowMs(), data: b });
+      else decoder.push(b, emit);
+    });
+    // A chunk cut short (a client dropped mid-chunk) ends the stream where its bytes end.
+    this.pipe.on('end', () => out.push(null));
+    this.pipe.on('error', (err) => out.destroy(err));
+    out.on('close', () => this.pipe.destroy());
+    this.pipe.once('close', () => { if (!out.readableEnded) out.push(null); });
   }
 
   get dropped(): number {
@@ -292,15 +352,21 @@ class HubClient implements ConsoleClient {
   }
 
   write(data: Buffer): void {
-    if (!this.stdin) throw new ConsoleError(this.id, `console \`${this.id}\`: this client was attached without stdin`, 'EBADF');
+    if (!this.mode.stdin) throw new ConsoleError(this.id, `console \`${this.id}\`: this client was attached without stdin`, 'EBADF');
     if (this.closed || data.length === 0) return;
     this.hub.post(this.thread, { type: 'input', id: this.id, data });
+  }
+
+  closeInput(): void {
+    if (!this.mode.stdin) throw new ConsoleError(this.id, `console \`${this.id}\`: this client was attached without stdin`, 'EBADF');
+    this.hub.post(this.thread, { type: 'closeInput', id: this.id });
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.output.destroy();
+    this.pipe.destroy();
     if (this.no !== 0) this.hub.post(this.thread, { type: 'detach', id: this.id, client: this.no });
   }
 }

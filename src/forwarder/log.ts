@@ -1,7 +1,10 @@
 // A console's log file: the bytes exactly as the container wrote them, spliced from the
 // staging pipe. At `max` bytes the file is renamed to `<path>.1` (replacing the previous
 // one) and a new file is started, so the two never hold more than 2 × max bytes.
-import { closeSync, fstatSync, openSync, readlinkSync, renameSync, constants as fs } from 'node:fs';
+// A console without a TTY logs records (records.ts): a 16-byte header, then the chunk; the
+// file is then rotated only between records, so each file decodes on its own (and may run
+// one chunk past max).
+import { closeSync, fstatSync, openSync, readlinkSync, renameSync, writeSync, constants as fs } from 'node:fs';
 import { EAGAIN, EINTR, SysError } from '../sys/errno.js';
 import { SPLICE_F_NONBLOCK } from '../sys/constants.js';
 import { seekToEnd, splice } from '../sys/splice.js';
@@ -59,12 +62,19 @@ export class RotatingLog {
    * Returns how many it moved; fewer than `count` means it failed (see `error`), and the
    * rest is still in the pipe.
    */
-  appendFrom(pipe: number, count: number): number {
+  appendFrom(pipe: number, count: number, header: Buffer | null = null): number {
     let moved = 0;
     try {
-      while (moved < count) {
+      if (header !== null) {
         if (this.size >= this.max) this.rotate();
-        const n = splice(pipe, this.fd, Math.min(count - moved, this.max - this.size), SPLICE_F_NONBLOCK);
+        const w = writeSync(this.fd, header);
+        if (w !== header.length) throw new Error(`write \`${this.path}\`: short write of a record header (${w} of ${header.length} bytes)`);
+        this.size += w;
+      }
+      while (moved < count) {
+        if (header === null && this.size >= this.max) this.rotate();
+        const room = header === null ? this.max - this.size : count - moved;
+        const n = splice(pipe, this.fd, Math.min(count - moved, room), SPLICE_F_NONBLOCK);
         if (n === -EINTR) continue;
         if (n <= 0) throw new SysError('splice', n < 0 ? -n : EAGAIN, this.path);
         moved += n;

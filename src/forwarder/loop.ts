@@ -1,10 +1,10 @@
-// One forwarder thread's loop: a single epoll set over the masters of every console the
-// thread holds plus the wake eventfd, waited on synchronously (this thread does nothing
+// One forwarder thread's loop: a single epoll set over the fds of every console the thread
+// holds (its sources and input, each with data = token × 4 + slot) plus the wake eventfd, waited on synchronously (this thread does nothing
 // else). Requests are read from the port when the eventfd fires; see protocol.ts.
 import { errorMessage } from '../api/errors.js';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollDel, epollWait, eventfdDrain, openPath } from '../sys/libc.js';
-import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, O_WRONLY } from '../sys/constants.js';
+import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollWait, eventfdDrain, openPath } from '../sys/libc.js';
+import { EPOLLIN, O_WRONLY } from '../sys/constants.js';
 import { SysError } from '../sys/errno.js';
 import { ForwardedConsole, type ThreadContext } from './console.js';
 import { unreachable } from '../api/unreachable.js';
@@ -36,7 +36,8 @@ export class ForwarderLoop {
   constructor(task: ThreadTask) {
     this.port = task.port;
     this.wakeFd = task.wakeFd;
-    this.epfd = epollCreate();
+    const epfd = epollCreate();
+    this.epfd = epfd;
     const devNull = openPath('/dev/null', O_WRONLY);
     let scratch = Buffer.alloc(0);
     this.ctx = {
@@ -45,6 +46,7 @@ export class ForwarderLoop {
       scratch: { get: (n) => (scratch.length >= n ? scratch : (scratch = Buffer.alloc(n))) },
       spliceTty: task.spliceTty,
       clientBacklog: task.clientBacklog,
+      epfd,
       report: (id, message) => this.reply({ type: 'problem', id, message }),
     };
     epollAdd(this.epfd, this.wakeFd, EPOLLIN, WAKE);
@@ -60,8 +62,8 @@ export class ForwarderLoop {
           this.receive();
           continue;
         }
-        const con = this.byToken.get(ev.data);
-        if (con !== undefined) this.service(con, ev.events); // else removed earlier in this batch
+        const con = this.byToken.get(Math.floor(ev.data / 4));
+        if (con !== undefined) this.service(con, ev.data % 4, ev.events); // else removed earlier in this batch
       }
       this.expireWaiters();
     }
@@ -69,14 +71,10 @@ export class ForwarderLoop {
     close(this.ctx.devNull);
   }
 
-  private service(con: ForwardedConsole, events: number): void {
+  private service(con: ForwardedConsole, slot: number, events: number): void {
     try {
-      if (events & EPOLLOUT) {
-        if (!con.flushInput()) this.watch(con);
-      }
-      if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        if (con.pump(PUMP_BUDGET) === 'eof') this.end(con);
-      }
+      con.service(slot, events, PUMP_BUDGET);
+      if (con.ended) this.end(con);
     } catch (err) {
       // One console's failure ends that console, never the thread and its other consoles.
       this.ctx.report(con.id, `forwarding stopped: ${(err as Error).message}`);
@@ -84,16 +82,9 @@ export class ForwarderLoop {
     }
   }
 
-  /** (Re-)registers a console's master for input, and for output while input waits. */
-  private watch(con: ForwardedConsole): void {
-    epollDel(this.epfd, con.masterFd);
-    epollAdd(this.epfd, con.masterFd, EPOLLIN | (con.wantsWrite ? EPOLLOUT : 0), con.token);
-  }
-
   private end(con: ForwardedConsole): void {
-    if (con.ended) return;
-    epollDel(this.epfd, con.masterFd);
     con.end();
+    if (!this.exitWaiters.has(con)) return;
     for (const w of this.exitWaiters.get(con) ?? []) this.reply({ type: 'done', seq: w.seq });
     this.exitWaiters.delete(con);
   }
@@ -117,7 +108,7 @@ export class ForwarderLoop {
     for (const [con, waiters] of this.exitWaiters) {
       if (!waiters.some((w) => w.deadline <= now)) continue;
       try {
-        while (con.pump(PUMP_BUDGET) === 'more');
+        con.drain(PUMP_BUDGET);
       } catch (err) {
         this.ctx.report(con.id, `forwarding stopped: ${(err as Error).message}`);
       }
@@ -147,20 +138,15 @@ export class ForwarderLoop {
       case 'open': {
         if (this.byId.has(req.id)) throw new Error(`console \`${req.id}\` is already open`);
         const con = new ForwardedConsole(req.id, this.nextToken++, req.options, this.ctx);
-        try {
-          epollAdd(this.epfd, con.masterFd, EPOLLIN, con.token);
-        } catch (err) {
-          con.close();
-          throw err;
-        }
         this.byId.set(req.id, con);
         this.byToken.set(con.token, con);
-        this.reply({ type: 'opened', seq: req.seq, slavePath: con.slavePath });
+        this.reply({ type: 'opened', seq: req.seq, slavePath: con.slavePath, pipes: con.containerEnds });
         return;
       }
       case 'attach': {
-        const { client, fd, replay } = this.console(req.id).attach(req.replay, req.dropped);
-        this.reply({ type: 'attached', seq: req.seq, client, fd, replay }, [replay.buffer as ArrayBuffer]);
+        const con = this.console(req.id);
+        const { client, fd, replay, chunks } = con.attach(req.replay, req.dropped);
+        this.reply({ type: 'attached', seq: req.seq, client, fd, replay, chunks, framed: con.framed }, [replay.buffer as ArrayBuffer, chunks.buffer as ArrayBuffer]);
         return;
       }
       case 'detach':
@@ -169,12 +155,23 @@ export class ForwarderLoop {
       case 'input': {
         const con = this.byId.get(req.id);
         if (con === undefined || con.ended) return;
-        const wasWaiting = con.wantsWrite;
         try {
-          if (con.write(req.data) && !wasWaiting) this.watch(con);
+          con.write(req.data);
         } catch (err) {
           this.ctx.report(con.id, `input dropped: ${(err as Error).message}`);
         }
+        return;
+      }
+      case 'closeInput':
+        try {
+          this.byId.get(req.id)?.closeInput();
+        } catch (err) {
+          this.ctx.report(req.id, `closing stdin: ${(err as Error).message}`);
+        }
+        return;
+      case 'records': {
+        const { data, chunks } = this.console(req.id).snapshotRecords();
+        this.reply({ type: 'records', seq: req.seq, data, chunks }, [data.buffer as ArrayBuffer, chunks.buffer as ArrayBuffer]);
         return;
       }
       case 'resize':

@@ -14,8 +14,8 @@
 //   (the ring's replay comes in the `attached` reply and is put in front of the socket's data)
 //
 // The thread blocks in epoll_wait, so it never sees 'message' events: it reads the port
-// synchronously when the eventfd says something was posted. `input` and `detach` carry
-// no seq and get no reply (fire and forget, ordered after earlier requests on the port).
+// synchronously when the eventfd says something was posted. `input`, `closeInput` and
+// `detach` carry no seq and get no reply (fire and forget, ordered after earlier requests on the port).
 // A thread task ends only after `shutdown`, which closes every console it holds.
 
 /** A console's settings, fixed when it is opened. */
@@ -25,6 +25,24 @@ export interface ConsoleOptions {
   /** the log file, or null for none; rotated to `<path>.1` at logMax bytes */
   logPath: string | null;
   logMax: number;
+  /**
+   * Absent: a pty (one stream; the container gets the slave). Present: three pipes as Docker
+   * gives a container without a TTY, stdout and stderr kept apart (stdin a pipe only with
+   * `stdin`; otherwise the container's stdin is /dev/null and no pipe is made).
+   */
+  pipes?: { stdin: boolean };
+}
+
+/**
+ * The container's ends of a pipe console, open in skiffd's process (close-on-exec): the
+ * supervisor holds them until PID 1 has opened them through /proc/<skiffd>/fd/N, then
+ * closes them. Until then they keep the pipes from reporting end of file (or EPIPE).
+ */
+export interface PipeEnds {
+  /** read end of stdin, or null (the container's stdin is /dev/null) */
+  stdin: number | null;
+  stdout: number;
+  stderr: number;
 }
 
 // A type, not an interface: it is a Record<string, number> too (for /metrics).
@@ -56,6 +74,10 @@ export type Request =
   | { type: 'attach'; seq: number; id: string; replay: boolean; dropped: SharedArrayBuffer }
   | { type: 'detach'; id: string; client: number }
   | { type: 'input'; id: string; data: Uint8Array }
+  /** end of input (StdinOnce): the stdin pipe is closed once queued input is written; nothing on a pty */
+  | { type: 'closeInput'; id: string }
+  /** the ring's bytes with their index, for logs */
+  | { type: 'records'; seq: number; id: string }
   | { type: 'resize'; seq: number; id: string; rows: number; cols: number }
   | { type: 'ring'; seq: number; id: string }
   | { type: 'counters'; seq: number; id: string }
@@ -72,10 +94,15 @@ export interface WireError {
 }
 
 export type Reply =
-  | { type: 'opened'; seq: number; slavePath: string }
-  /** fd: the read end of the client's live pipe; client 0: the console had ended, the pipe is at EOF */
-  | { type: 'attached'; seq: number; client: number; fd: number; replay: Uint8Array }
+  | { type: 'opened'; seq: number; slavePath: string | null; pipes: PipeEnds | null }
+  /**
+   * fd: the read end of the client's live pipe; client 0: the console had ended, the pipe is at EOF.
+   * framed: the pipe carries a record header (records.ts) before each chunk (pipe consoles).
+   * chunks: the replay's index, [stream, length, time] per chunk.
+   */
+  | { type: 'attached'; seq: number; client: number; fd: number; replay: Uint8Array; chunks: Float64Array; framed: boolean }
   | { type: 'ring'; seq: number; data: Uint8Array }
+  | { type: 'records'; seq: number; data: Uint8Array; chunks: Float64Array }
   | { type: 'counters'; seq: number; counters: ConsoleCounters }
   | { type: 'done'; seq: number }
   | { type: 'failed'; seq: number; error: WireError }

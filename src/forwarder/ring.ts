@@ -11,12 +11,16 @@
 // every slot, the ring is packed once: read out and written back, write(2) fills whole pages.
 // Old bytes are dropped in batches: the pipes may run up to 64 KiB past `limit`, and
 // readers get only the last `limit` bytes. What the ring holds is always a suffix of the
-// output, with no gap.
+// output, with no gap. Beside the bytes, a ChunkIndex (records.ts) keeps each chunk's
+// stream and time; it drops exactly what the pipes drop. It holds at most MAX_CHUNKS
+// chunks: past that the oldest chunk is dropped from the ring too (a trickle of one-byte
+// writes to alternating streams would otherwise make the index larger than the ring).
 import { readFileSync } from 'node:fs';
 import { close, readRaw } from '../sys/libc.js';
 import { EAGAIN, EINTR, EPERM, SysError } from '../sys/errno.js';
 import { O_CLOEXEC, O_NONBLOCK, SPLICE_F_NONBLOCK } from '../sys/constants.js';
 import { getPipeSize, pipe, setPipeSize, splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
+import { ChunkIndex, type StreamId } from './records.js';
 
 export const PAGE = 4096;
 
@@ -67,6 +71,8 @@ interface Segment {
 
 /** How far past its limit the ring may run before it drops: old bytes go in batches, not per write. */
 const SLACK = 64 * 1024;
+/** chunks the index keeps (13 bytes each); writes to one stream within the same ms count once */
+const MAX_CHUNKS = 1 << 16;
 
 export class Ring {
   /** capacity of each segment pipe */
@@ -78,6 +84,7 @@ export class Ring {
   /** bytes in the pipes: up to limit + slack; readers see the last `limit` of them */
   private stored = 0;
   private droppedBytes = 0;
+  private readonly index = new ChunkIndex(MAX_CHUNKS);
 
   constructor(readonly limit: number, private readonly devNull: number, private readonly scratch: Scratch) {
     this.slack = Math.min(limit, SLACK);
@@ -107,9 +114,10 @@ export class Ring {
    * took: at least one, and exactly those first bytes, so the caller hands the same count
    * to everyone else and then consumes them (into the log).
    */
-  feedFrom(staging: number, want: number): number {
+  feedFrom(staging: number, want: number, stream: StreamId, time: number): number {
     want = Math.min(want, this.limit);
     this.trimFor(want);
+    this.roomInIndex();
     let packed = false;
     for (;;) {
       const tail = this.segments[this.segments.length - 1]!;
@@ -117,6 +125,7 @@ export class Ring {
       if (n > 0) {
         tail.bytes += n;
         this.stored += n;
+        this.index.push(stream, n, time);
         return n;
       }
       if (n !== -EAGAIN) throw new SysError('tee', -n, 'staging pipe → ring');
@@ -125,7 +134,7 @@ export class Ring {
   }
 
   /** Moves the first `count` bytes of `staging` into the ring (splice: no tee, no copy). */
-  consumeFrom(staging: number, count: number): void {
+  consumeFrom(staging: number, count: number, stream: StreamId, time: number): void {
     if (count > this.limit) {
       // Older than the ring can hold before they arrive: straight to /dev/null.
       spliceAll(staging, this.devNull, count - this.limit, 'staging pipe → /dev/null');
@@ -133,6 +142,8 @@ export class Ring {
       count = this.limit;
     }
     this.trimFor(count);
+    this.roomInIndex();
+    this.index.push(stream, count, time);
     let packed = false;
     while (count > 0) {
       const tail = this.segments[this.segments.length - 1]!;
@@ -148,6 +159,12 @@ export class Ring {
         throw new SysError('splice', n < 0 ? -n : EAGAIN, 'staging pipe → ring');
       }
     }
+  }
+
+  /** What the ring holds and its index: [stream, length, time] per chunk, oldest first. */
+  snapshotRecords(): { data: Uint8Array; chunks: Float64Array } {
+    const data = this.snapshot();
+    return { data, chunks: this.index.tail(data.length) };
   }
 
   /** A copy of what the ring holds, taken through a temporary pipe: the ring is not consumed. */
@@ -179,6 +196,11 @@ export class Ring {
   /** Before `count` more bytes (at most limit): past limit + slack, drop the oldest down to where limit remain after them. */
   private trimFor(count: number): void {
     if (this.stored + count > this.limit + this.slack) this.drop(this.stored + count - this.limit);
+  }
+
+  /** The index is full: its oldest chunk leaves the ring too. */
+  private roomInIndex(): void {
+    while (this.index.count >= this.index.maxChunks) this.drop(this.index.firstLength);
   }
 
   /** The last segment has no free slot: another segment, else pack once, else drop the oldest. */
@@ -216,6 +238,7 @@ export class Ring {
       head.bytes -= n;
       this.stored -= n;
       this.droppedBytes += n;
+      this.index.dropFront(n);
       if (head.bytes === 0 && this.segments.length > 1) closePipe(this.segments.shift()!.pipe);
     }
   }

@@ -45,6 +45,10 @@ export interface ContainerSpec {
   /** nameservers for /etc/resolv.conf; null: the network's DNS (its gateway) */
   dns: string[] | null;
   tty: boolean;
+  /** stdin is a pipe clients may write to (Docker's OpenStdin); otherwise /dev/null (with a TTY: the pty, as always) */
+  openStdin: boolean;
+  /** the container's stdin is closed when the first attached client's input ends (Docker's StdinOnce) */
+  stdinOnce: boolean;
   restart: RestartPolicy;
   stopSignal: string;
   /** seconds between the stop signal and SIGKILL */
@@ -321,7 +325,7 @@ function validateSeccomp(v: Json): ContainerSpec['seccomp'] {
   }
 }
 
-const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'networkAliases', 'ports', 'dns', 'tty', 'restart',
+const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'networkAliases', 'ports', 'dns', 'tty', 'openStdin', 'stdinOnce', 'restart',
   'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges', 'seccomp'] as const;
 
 /**
@@ -392,6 +396,8 @@ export function validateSpec(input: Json): ContainerSpec {
     ports,
     dns,
     tty: input.tty === undefined ? false : bool(input.tty, 'tty'),
+    openStdin: input.openStdin === undefined ? false : bool(input.openStdin, 'openStdin'),
+    stdinOnce: input.stdinOnce === undefined ? false : bool(input.stdinOnce, 'stdinOnce'),
     restart: input.restart === undefined ? { name: 'no' } : parseRestart(input.restart),
     stopSignal: input.stopSignal === undefined ? 'SIGTERM' : parseSignal(input.stopSignal),
     stopTimeout,

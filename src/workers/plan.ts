@@ -12,11 +12,16 @@ import {
   MASK_DIRECTORY, MASK_OPTIONAL, MS_PRIVATE, MS_RDONLY, MS_REC, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFREG,
   type Op, type Plan,
 } from '../native/plan-format.js';
-import { O_APPEND, O_CREAT, O_NOCTTY, O_NOFOLLOW, O_PATH, O_RDWR, O_WRONLY } from '../sys/constants.js';
+import { O_APPEND, O_CREAT, O_NOCTTY, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../sys/constants.js';
 
-/** Where the container's stdio goes. A pty is the normal case (the console forwarder keeps its master). */
+/**
+ * Where the container's stdio goes: a pty (with a TTY), or three pipes (without one, as Docker
+ * does), their other ends kept by the console forwarder. Pipe ends are opened by path
+ * (/proc/<skiffd>/fd/N); stdin null means /dev/null (no OpenStdin).
+ */
 export type LaunchConsole =
   | { kind: 'pty'; slavePath: string }
+  | { kind: 'pipes'; stdin: string | null; stdout: string; stderr: string }
   | { kind: 'file'; path: string }
   | { kind: 'null' };
 
@@ -53,6 +58,9 @@ const SYSTEM = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
 
 const CONSOLE_REG = 0;
 const STDIN_REG = 1;
+/** a pipe console's stderr (its stdout is CONSOLE_REG) and stdin */
+const STDERR_REG = 3;
+const PIPE_STDIN_REG = 4;
 /** The container's /dev/null, verified, as the source of every masked file. */
 const MASK_REG = 2;
 
@@ -227,6 +235,17 @@ function stdioOps(console: LaunchConsole): Op[] {
         { what: 'console on stdout', op: 'dup2', register: CONSOLE_REG, fd: 1 },
         { what: 'console on stderr', op: 'dup2', register: CONSOLE_REG, fd: 2 },
       ];
+    case 'pipes':
+      // No controlling terminal: a session of its own still, so that no signal of skiffd's session reaches it.
+      return [
+        { what: 'start a new session', op: 'setsid' },
+        ...(console.stdin === null
+          ? [{ what: 'open `/dev/null` for stdin', op: 'open', path: '/dev/null', flags: O_RDWR, register: STDIN_REG } as const,
+            { what: '/dev/null on stdin', op: 'dup2', register: STDIN_REG, fd: 0 } as const]
+          : [{ what: 'stdin pipe on stdin', op: 'dup2', register: PIPE_STDIN_REG, fd: 0 } as const]),
+        { what: 'stdout pipe on stdout', op: 'dup2', register: CONSOLE_REG, fd: 1 },
+        { what: 'stderr pipe on stderr', op: 'dup2', register: STDERR_REG, fd: 2 },
+      ];
     case 'file':
     case 'null':
       return [
@@ -313,6 +332,15 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
 
   if (ctx.console.kind === 'pty') {
     ops.push({ what: `open the console \`${ctx.console.slavePath}\``, op: 'open', path: ctx.console.slavePath, flags: O_RDWR | O_NOCTTY, register: CONSOLE_REG });
+  } else if (ctx.console.kind === 'pipes') {
+    // By skiffd's /proc path, while the host's /proc is still there: a new open file
+    // description of each pipe, blocking, as a program expects its stdio to be.
+    const c = ctx.console;
+    if (c.stdin !== null) ops.push({ what: `open the stdin pipe \`${c.stdin}\``, op: 'open', path: c.stdin, flags: O_RDONLY, register: PIPE_STDIN_REG });
+    ops.push(
+      { what: `open the stdout pipe \`${c.stdout}\``, op: 'open', path: c.stdout, flags: O_WRONLY, register: CONSOLE_REG },
+      { what: `open the stderr pipe \`${c.stderr}\``, op: 'open', path: c.stderr, flags: O_WRONLY, register: STDERR_REG },
+    );
   } else if (ctx.console.kind === 'file') {
     ops.push({ what: `open the output file \`${ctx.console.path}\``, op: 'open', path: ctx.console.path, flags: O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, mode: 0o644, register: CONSOLE_REG });
   }

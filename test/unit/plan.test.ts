@@ -245,6 +245,26 @@ describe('buildPlan', () => {
       expect(find(p, 'mount', (o) => o.target === '/dev/console')).to.deep.equal([]);
     });
 
+    it('pipes: each end opened by its /proc path before pivot_root (stdin read-only, the outputs write-only), dup2 onto 0, 1, 2, no /dev/console', () => {
+      const p = withConsole({ kind: 'pipes', stdin: '/proc/9/fd/20', stdout: '/proc/9/fd/21', stderr: '/proc/9/fd/22' });
+      checkOrder(p);
+      const opens = find(p, 'open', (o) => o.register !== MASK_REG);
+      expect(opens.map((o) => [o.path, o.flags, o.register])).to.deep.equal([['/proc/9/fd/20', 0, 4], ['/proc/9/fd/21', 0o1, 0], ['/proc/9/fd/22', 0o1, 3]]);
+      for (const o of opens) expect(p.ops.indexOf(o)).to.be.lessThan(pivotAt(p));
+      expect(find(p, 'dup2').map((o) => [o.register, o.fd])).to.deep.equal([[4, 0], [0, 1], [3, 2]]);
+      expect(kinds(p)).not.to.include('set_ctty');
+      expect(find(p, 'mount', (o) => o.target === '/dev/console')).to.deep.equal([]);
+    });
+
+    it('pipes without stdin: /dev/null on 0, opened inside the container', () => {
+      const p = withConsole({ kind: 'pipes', stdin: null, stdout: '/proc/9/fd/21', stderr: '/proc/9/fd/22' });
+      checkOrder(p);
+      const nul = find(p, 'open', (o) => o.path === '/dev/null' && o.register === 1);
+      expect(nul).to.have.length(1);
+      expect(p.ops.indexOf(nul[0]!)).to.be.greaterThan(pivotAt(p));
+      expect(find(p, 'dup2').map((o) => [o.register, o.fd])).to.deep.equal([[1, 0], [0, 1], [3, 2]]);
+    });
+
     it('null: /dev/null on 0, 1, 2 and nothing opened on the host', () => {
       const p = withConsole({ kind: 'null' });
       expect(find(p, 'open', (o) => o.register !== MASK_REG).map((o) => o.path)).to.deep.equal(['/dev/null']);

@@ -33,6 +33,8 @@ describe('validateSpec', () => {
         ports: [],
         dns: null,
         tty: false,
+        openStdin: false,
+        stdinOnce: false,
         restart: { name: 'no' },
         stopSignal: 'SIGTERM',
         stopTimeout: 10,
@@ -156,11 +158,11 @@ describe('validateSpec', () => {
     });
 
     it('refuses an unknown top-level field, listing the known ones', () => {
-      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, networkAliases, ports, dns, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', 'colour');
+      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', 'colour');
     });
 
     it('quotes an unknown key that is empty or not a plain word (found by the fuzzer)', () => {
-      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, networkAliases, ports, dns, tty, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', '""');
+      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', '""');
       rejects({ ...base, console: { 'a b': 1 } }, 'console."a b" is not a known field (known: buffer, log, logMax)', 'console."a b"');
     });
 

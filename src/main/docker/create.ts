@@ -198,6 +198,8 @@ export function specFromCreateBody(body: unknown, name: string | null, defaultNe
     mounts,
     ...net,
     tty: optBool(b.Tty, 'Tty'),
+    openStdin: optBool(b.OpenStdin, 'OpenStdin'),
+    stdinOnce: optBool(b.StdinOnce, 'StdinOnce'),
   };
   const hostname = optString(b.Hostname, 'Hostname');
   if (hostname) input.hostname = hostname;

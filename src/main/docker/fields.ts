@@ -92,10 +92,10 @@ const HOST: Record<string, Unsupported> = {
 };
 
 /** Fields skiff reads (create.ts maps each), or knows to have no effect on a container (client-side or build-time). */
-const READ_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'Hostname', 'Tty', 'Labels', 'StopSignal',
+const READ_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'Hostname', 'Tty', 'OpenStdin', 'StdinOnce', 'Labels', 'StopSignal',
   'StopTimeout', 'HostConfig', 'Skiff', 'Volumes', 'NetworkDisabled', 'NetworkingConfig']);
-/** Known fields with nothing to honour: attach and stdin flags (how a client attaches, not what runs), build-time fields. */
-const NO_EFFECT_TOP = new Set(['AttachStdin', 'AttachStdout', 'AttachStderr', 'OpenStdin', 'StdinOnce', 'OnBuild', 'Shell',
+/** Known fields with nothing to honour: attach flags (how a client attaches, not what runs), build-time fields. */
+const NO_EFFECT_TOP = new Set(['AttachStdin', 'AttachStdout', 'AttachStderr', 'OnBuild', 'Shell',
   'ArgsEscaped', 'ExposedPorts', 'platform']);
 const READ_HOST = new Set(['ReadonlyRootfs', 'Binds', 'Tmpfs', 'Mounts', 'NetworkMode', 'RestartPolicy', 'AutoRemove', 'SecurityOpt', 'CapAdd',
   'CapDrop', 'LogConfig', 'PortBindings', 'Dns']);

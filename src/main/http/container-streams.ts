@@ -1,9 +1,12 @@
 // The container endpoints that stream: wait (headers now, body at the exit), logs (the ring or
-// the log file, or follow), attach (a hijacked connection: Docker's 8-byte frames without a
-// TTY, raw bytes with one) and the event stream.
+// the log file, or follow), attach (a hijacked connection: Docker's 8-byte frames by stream
+// without a TTY, raw bytes with one; stdin in, its end closing the container's stdin with
+// StdinOnce; detach keys with a TTY) and the event stream.
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import { DetachWatcher, parseDetachKeys } from '../../api/detach-keys.js';
+import { decodeRecords, type OutputRecord } from '../../forwarder/index.js';
 import { streamEvents } from '../docker/events.js';
 import type { EventBus } from '../events.js';
 import { consoleLogPath } from '../lifecycle/console-holds.js';
@@ -11,17 +14,26 @@ import { InvalidArgument, Unsupported } from '../lifecycle/errors.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import { isActive } from '../lifecycle/states.js';
 import { WAIT_CONDITIONS, type Supervisor } from '../lifecycle/supervisor.js';
-import { flag, integer, oneOf } from './query.js';
-import { API_VERSION, frame } from './respond.js';
+import { lastLines, logSelection, LogWriter, selected } from './log-output.js';
+import { flag, oneOf } from './query.js';
+import { API_VERSION } from './respond.js';
+
+/** Docker's default detach sequence (ctrl-p, ctrl-q), used with a TTY when the client names none. */
+const DEFAULT_DETACH_KEYS = [0x10, 0x11];
 
 /** What the API needs of the console forwarder beyond what the supervisor uses. */
 export interface ConsoleAccess {
-  attach(id: string, opts: { replay: boolean; stdin: boolean }): Promise<{
-    output: NodeJS.ReadableStream & { destroy(): void };
+  /** with records: true, output carries one OutputRecord per chunk */
+  attach(id: string, opts: { replay: boolean; stdin: boolean; records: true }): Promise<{
+    output: Readable;
+    /** how many of the first records are the ring's replay */
+    readonly replayed: number;
     write(data: Buffer): void;
+    closeInput(): void;
     close(): void;
   }>;
   ring(id: string): Promise<Buffer>;
+  records(id: string): Promise<OutputRecord[]>;
   resize(id: string, rows: number, cols: number): Promise<void>;
   counters(id: string): Promise<object>;
 }
@@ -49,29 +61,51 @@ export class ContainerStreams {
     const r = this.sup.get(ref);
     const consoles = this.consoleAccess();
     const framed = !r.spec.tty;
+    const sel = logSelection(q); // a bad parameter is a 400 before the headers go out
     const follow = flag(q, 'follow') && isActive(r);
+    const fromFile = q.get('source') === 'file';
+    const past = fromFile ? await this.logFile(r) : follow ? null : await consoles.records(r.id).catch(() => []);
     res.writeHead(200, { 'Content-Type': framed ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream', 'Api-Version': API_VERSION });
-    const out = (b: Buffer) => res.write(framed ? frame(1, b) : b);
-    if (!follow) {
-      let data = q.get('source') === 'file' ? await this.logFile(r) : await consoles.ring(r.id).catch(() => Buffer.alloc(0));
-      const tail = q.get('tail') === 'all' ? undefined : integer(q, 'tail', 0);
-      if (tail !== undefined) data = tailLines(data, tail);
-      if (data.length) out(data);
+    const writer = new LogWriter(framed, sel.timestamps);
+    const send = (records: OutputRecord[]) => {
+      const keep = records.filter((rec) => selected(sel, rec));
+      for (const rec of sel.tail === null ? keep : lastLines(keep, sel.tail)) res.write(writer.encode(rec));
+    };
+    if (past !== null) {
+      send(past);
       res.end();
       return;
     }
-    const client = await consoles.attach(r.id, { replay: true, stdin: false });
-    client.output.on('data', (b: Buffer) => out(b));
-    client.output.on('end', () => res.end());
+    // Follow: the ring's records as the replay (tail applies to them), then live ones as they come.
+    const client = await consoles.attach(r.id, { replay: true, stdin: false, records: true });
+    // The first `replayed` records are the ring's: tail applies to them as a whole.
+    const replay: OutputRecord[] = [];
+    let flushed = client.replayed === 0;
+    const flush = () => {
+      if (flushed) return;
+      flushed = true;
+      send(replay);
+    };
+    client.output.on('data', (rec: OutputRecord) => {
+      if (!flushed) {
+        replay.push(rec);
+        if (replay.length === client.replayed) flush();
+      } else if (selected(sel, rec)) {
+        res.write(writer.encode(rec));
+      }
+    });
+    client.output.on('end', () => { flush(); res.end(); });
     res.on('close', () => client.close());
   }
 
   /** skiff's own: the whole console log (the rotated file, then the current one) instead of the ring. */
-  private async logFile(r: ContainerRecord): Promise<Buffer> {
+  private async logFile(r: ContainerRecord): Promise<OutputRecord[]> {
     const path = consoleLogPath(r.spec, this.sup.stateDir(r.name));
     if (path === null) throw new InvalidArgument(`${r.name} keeps no console log file (console.log is off); its ring is what \`logs\` shows`);
     const parts = await Promise.all([`${path}.1`, path].map((p) => readFile(p).catch(() => Buffer.alloc(0))));
-    return Buffer.concat(parts);
+    // With a TTY the log is a raw transcript (one stream, no times); without one, records.
+    if (r.spec.tty) return [{ stream: 1 as const, time: 0, data: Buffer.concat(parts) }].filter((x) => x.data.length > 0);
+    return parts.flatMap((p, k) => decodeRecords(p, k === 0 ? `${path}.1` : path));
   }
 
   async attach(ref: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -81,6 +115,14 @@ export class ContainerStreams {
     const framed = !r.spec.tty;
     const replay = q.get('logs') === null ? true : flag(q, 'logs');
     const wantStdin = flag(q, 'stdin');
+    const keysText = q.get('detachKeys');
+    let detachKeys: number[] = DEFAULT_DETACH_KEYS;
+    try {
+      if (keysText !== null && keysText !== '') detachKeys = parseDetachKeys(keysText);
+    } catch (err) {
+      throw new InvalidArgument(`query parameter detachKeys: ${(err as Error).message}`);
+    }
+    const sel = { ...logSelection(q), since: null, until: null, tail: null, timestamps: false };
     // Docker hijacks the connection: 101 for an upgrade, else a 200 whose body is the raw stream.
     const socket: Duplex = req.socket;
     const type = framed ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
@@ -91,11 +133,43 @@ export class ContainerStreams {
     (res as unknown as { _header: string })._header = '';
     res.writeHead = (() => res);
     res.end = (() => res) as never;
-    const client = await consoles.attach(r.id, { replay, stdin: wantStdin });
-    client.output.on('data', (b: Buffer) => socket.write(framed ? frame(1, b) : b));
+    const client = await consoles.attach(r.id, { replay, stdin: wantStdin, records: true });
+    const writer = new LogWriter(framed, false);
+    client.output.on('data', (rec: OutputRecord) => {
+      if (selected(sel, rec)) socket.write(writer.encode(rec));
+    });
     client.output.on('end', () => socket.end());
-    if (wantStdin) socket.on('data', (b: Buffer) => client.write(b));
-    socket.on('close', () => client.close());
+    let inputEnded = false;
+    // StdinOnce: the end of this client's input (a half-close, or the connection gone) is the end of the container's.
+    const endInput = () => {
+      if (!wantStdin || inputEnded) return;
+      inputEnded = true;
+      if (r.spec.stdinOnce) client.closeInput();
+    };
+    if (wantStdin) {
+      // Detach keys are Docker's on a TTY only: a pipe's input is data, passed on as it is.
+      const watcher = r.spec.tty ? new DetachWatcher(detachKeys) : null;
+      socket.on('data', (b: Buffer) => {
+        if (inputEnded) return;
+        if (watcher === null) {
+          client.write(b);
+          return;
+        }
+        const { forward, detach } = watcher.feed(b);
+        if (forward.length > 0) client.write(forward);
+        if (detach) {
+          // Detached: the stream ends, the container goes on (its stdin stays open).
+          inputEnded = true;
+          client.close();
+          socket.end();
+        }
+      });
+      socket.on('end', endInput);
+    }
+    socket.on('close', () => {
+      endInput();
+      client.close();
+    });
     socket.on('error', () => client.close());
   }
 
@@ -104,15 +178,3 @@ export class ContainerStreams {
   }
 
 }
-
-function tailLines(buf: Buffer, n: number): Buffer {
-  if (n === 0) return Buffer.alloc(0);
-  let end = buf.length;
-  if (end > 0 && buf[end - 1] === 0x0a) end--;
-  let seen = 0;
-  for (let i = end - 1; i >= 0; i--) {
-    if (buf[i] === 0x0a && ++seen === n) return buf.subarray(i + 1);
-  }
-  return buf;
-}
-

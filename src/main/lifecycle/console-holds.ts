@@ -1,24 +1,37 @@
 // The supervisor's side of each container's console: opened through the forwarder when the
 // container is created (so a client can attach before the start, as `docker run` does), one
-// pty per run, and skiffd's own fd on the slave until PID 1 holds it — a master whose slave
-// nobody holds reports hang-up, which would end the console before the container starts.
-import { closeSlave, makeRaw, openSlave } from '../../sys/termios.js';
+// per run. With a TTY it is a pty, and skiffd keeps its own fd on the slave until PID 1 holds
+// it — a master whose slave nobody holds reports hang-up, which would end the console before
+// the container starts. Without one it is three pipes (as Docker gives), and skiffd keeps the
+// container's ends until PID 1 has opened them through /proc/<skiffd>/fd/N: the forwarder
+// would see end of file on stdout and stderr otherwise.
+import { close } from '../../sys/libc.js';
+import { closeSlave, openSlave } from '../../sys/termios.js';
+import type { LaunchConsole } from '../../workers/plan.js';
 import type { ContainerRecord } from './record.js';
+
+interface ConsoleOpenOptions { buffer: number; logPath: string | null; logMax: number }
+
+/** The container's ends of a pipe console, open in skiffd (src/forwarder's PipeEnds). */
+export interface PipeEnds { stdin: number | null; stdout: number; stderr: number }
 
 /** What the supervisor needs of the console forwarder (src/forwarder's ConsoleHub). */
 export interface ConsoleService {
-  open(id: string, opts: { buffer: number; logPath: string | null; logMax: number }): Promise<{ slavePath: string }>;
+  open(id: string, opts: ConsoleOpenOptions): Promise<{ slavePath: string }>;
+  openPipes(id: string, opts: ConsoleOpenOptions & { stdin: boolean }): Promise<PipeEnds>;
   exited(id: string): Promise<void>;
   remove(id: string): Promise<void>;
 }
 
-interface Held {
-  slavePath: string;
-  /** a PID 1 has used this pty: the next start needs a fresh one */
+type Held = {
+  /** a PID 1 has used this console: the next start needs a fresh one */
   used: boolean;
-  /** skiffd's own fd on the slave, until PID 1 holds it */
-  hold: number | null;
-}
+} & (
+  /** hold: skiffd's own fd on the slave, until PID 1 holds it */
+  | { kind: 'pty'; slavePath: string; hold: number | null }
+  /** ends: the container's ends, until PID 1 holds them */
+  | { kind: 'pipes'; ends: PipeEnds | null; paths: { stdin: string | null; stdout: string; stderr: string } }
+);
 
 /** Where a container's console log is written: null without one, `<state>/<name>/console.log` by default. */
 export function consoleLogPath(spec: ContainerRecord['spec'], stateDir: string): string | null {
@@ -32,42 +45,53 @@ export class ConsoleHolds {
 
   constructor(private readonly service: ConsoleService, private readonly stateDir: (name: string) => string) {}
 
-  /** The container's console, opened on first use; raw when the container has no TTY. */
+  /** The container's console, opened on first use: a pty with a TTY, else pipes. */
   async ensure(r: ContainerRecord): Promise<Held> {
     const known = this.open.get(r.id);
     if (known) return known;
     const c = r.spec.console;
     const logPath = consoleLogPath(r.spec, this.stateDir(r.name));
+    if (!r.spec.tty) {
+      const ends = await this.service.openPipes(r.id, { buffer: c.buffer, logPath, logMax: c.logMax, stdin: r.spec.openStdin });
+      const path = (fd: number) => `/proc/${process.pid}/fd/${fd}`;
+      const held: Held = {
+        kind: 'pipes', used: false, ends,
+        paths: { stdin: ends.stdin === null ? null : path(ends.stdin), stdout: path(ends.stdout), stderr: path(ends.stderr) },
+      };
+      this.open.set(r.id, held);
+      return held;
+    }
     const { slavePath } = await this.service.open(r.id, { buffer: c.buffer, logPath, logMax: c.logMax });
     let hold: number | null = null;
     try {
       hold = openSlave(slavePath);
-      // Without a TTY the bytes pass unchanged (no echo, no \r added), as through Docker's pipes.
-      if (!r.spec.tty) makeRaw(hold, slavePath);
     } catch (err) {
       if (hold !== null) closeSlave(hold);
       await this.service.remove(r.id).catch(() => undefined);
       throw err;
     }
-    const held: Held = { slavePath, used: false, hold };
+    const held: Held = { kind: 'pty', slavePath, used: false, hold };
     this.open.set(r.id, held);
     return held;
   }
 
-  /** The slave for this run's PID 1: a fresh pty (and ring) when an earlier run used the last one. */
-  async forRun(r: ContainerRecord): Promise<string> {
+  /** This run's PID 1's stdio: a fresh console (and ring) when an earlier run used the last one. */
+  async forRun(r: ContainerRecord): Promise<LaunchConsole> {
     if (this.open.get(r.id)?.used) await this.close(r);
     const held = await this.ensure(r);
     held.used = true;
-    return held.slavePath;
+    return held.kind === 'pty' ? { kind: 'pty', slavePath: held.slavePath } : { kind: 'pipes', ...held.paths };
   }
 
-  /** PID 1 holds the slave now (or never will): skiffd lets go of its own fd. */
+  /** PID 1 holds its stdio now (or never will): skiffd lets go of its own fds. */
   release(r: ContainerRecord): void {
     const held = this.open.get(r.id);
-    if (held?.hold != null) {
+    if (held?.kind === 'pty' && held.hold !== null) {
       closeSlave(held.hold);
       held.hold = null;
+    } else if (held?.kind === 'pipes' && held.ends !== null) {
+      for (const fd of [held.ends.stdin, held.ends.stdout, held.ends.stderr]) if (fd !== null) close(fd);
+      held.ends = null;
     }
   }
 

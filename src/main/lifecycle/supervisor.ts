@@ -208,7 +208,7 @@ export class Supervisor {
     let console: LaunchConsole = { kind: 'null' };
     try {
       // A console serves one run: a restart gets a fresh pty (and a fresh ring).
-      if (this.consoles) console = { kind: 'pty', slavePath: await this.consoles.forRun(r) };
+      if (this.consoles) console = await this.consoles.forRun(r);
       const net = this.o.networks?.launch(r, this.o.stateStore.dir(r.name));
       const pid = await this.o.pool.start({
         ...(net ? { net } : {}),
@@ -254,7 +254,7 @@ export class Supervisor {
     r.failure = failure;
     r.exitCode = failure.exitCode;
     r.finishedAt = new Date().toISOString();
-    if (this.consoles && console.kind === 'pty') {
+    if (this.consoles && console.kind !== 'null') {
       this.consoles.release(r);
       await this.consoles.exited(r);
     }
