@@ -14,6 +14,8 @@ import { StateStore } from './lifecycle/state-store.js';
 import { injectedFailure } from './test-hooks.js';
 import { peerCredentials, raiseSoftLimit, tryLockExclusive } from '../sys/libc.js';
 import { RLIMIT_NOFILE } from '../sys/constants.js';
+import { Cgroups } from './cgroups/cgroups.js';
+import { detectLayout } from './cgroups/layout.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -29,6 +31,10 @@ export interface DaemonOptions {
   requestTimeoutMs?: number;
   /** honour test-only labels (skiff.test.fail-at); never set outside tests */
   testHooks?: boolean;
+  /** the cgroup every container's cgroup goes under, in each hierarchy (default `skiff`) */
+  cgroupParent?: string;
+  /** the pids limit of a container that sets none (default: none) */
+  defaultPidsLimit?: number | null;
 }
 
 /** Is something answering on this socket? */
@@ -72,6 +78,18 @@ function lockStateDir(store: StateStore): number {
   return fd;
 }
 
+/** The host's cgroups, detected once; a host without them runs containers without limits. */
+function openCgroups(parent: string): Cgroups | null {
+  let layout;
+  try {
+    layout = detectLayout();
+  } catch (err) {
+    log('warn', 'no cgroups: containers run without limits', { error: (err as Error).message });
+    return null;
+  }
+  return new Cgroups(layout, parent);
+}
+
 export class Daemon {
   readonly store: StateStore;
   readonly events = new EventBus();
@@ -80,6 +98,8 @@ export class Daemon {
   readonly pool: LauncherPool;
   readonly supervisor: Supervisor;
   readonly nofile: number;
+  /** null on a host without cgroups: containers then run unlimited, and limits are refused */
+  readonly cgroups: Cgroups | null;
   private server: Server | null = null;
   /** held (flock) for the daemon's life: one skiffd per state directory */
   private lockFd: number;
@@ -99,7 +119,10 @@ export class Daemon {
         log('warn', 'launcher worker replaced', { index, reason });
       },
     });
+    this.cgroups = openCgroups(opts.cgroupParent ?? 'skiff');
     this.supervisor = new Supervisor({
+      cgroups: this.cgroups,
+      defaultPidsLimit: opts.defaultPidsLimit ?? null,
       stateStore: this.store,
       pool: this.pool,
       reaper: this.reaper,
@@ -151,6 +174,7 @@ export class Daemon {
       metrics: this.metrics,
       consoles: this.opts.consoles ?? null,
       extensions: this.opts.extensions?.(this) ?? [],
+      cgroups: this.cgroups,
     });
     // Bounds on what a client may hold: 16 KiB of headers, sent within headersTimeout; the
     // body within requestTimeout (attach streams are upgrades, outside this count; a follow
@@ -233,6 +257,7 @@ export class Daemon {
     await this.supervisor.shutdown();
     this.pool.close();
     this.reaper.close();
+    this.cgroups?.close();
     if (this.lockFd >= 0) closeSync(this.lockFd);
     this.lockFd = -1;
   }

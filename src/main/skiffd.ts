@@ -12,6 +12,12 @@ function seconds(text: string, flag: string): number {
   return Math.round(n * 1000);
 }
 
+function pidsLimit(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 4_194_304) throw new Error(`--default-pids-limit must be a number of processes from 1 to 4194304, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 export async function runDaemon(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -23,6 +29,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'forwarder-threads': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'request-timeout': { type: 'string' },
+      'cgroup-parent': { type: 'string' },
+      'default-pids-limit': { type: 'string' },
     },
     strict: true,
   });
@@ -41,6 +49,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
     ...(values['max-queued'] ? { maxQueued: Number(values['max-queued']) } : {}),
     ...(values['headers-timeout'] ? { headersTimeoutMs: seconds(values['headers-timeout'], '--headers-timeout') } : {}),
     ...(values['request-timeout'] ? { requestTimeoutMs: seconds(values['request-timeout'], '--request-timeout') } : {}),
+    ...(values['cgroup-parent'] ? { cgroupParent: values['cgroup-parent'] } : {}),
+    ...(values['default-pids-limit'] ? { defaultPidsLimit: pidsLimit(values['default-pids-limit']) } : {}),
     // Failure injection for the test suite (test/integration/hardening-host.test.ts).
     testHooks: process.env.SKIFF_TEST_HOOKS === '1',
   });

@@ -108,6 +108,7 @@ enum op_code {
   OP_MASK = 25,       /* path, resolve, flags (MASK_*), register, tmpfs flags, tmpfs data */
   OP_READONLY = 26,   /* path, resolve, flags (MASK_OPTIONAL): bind onto itself, remount read-only */
   OP_SECCOMP = 27,    /* program (hex of struct sock_filter[]), instruction count, flags */
+  OP_JOIN_CGROUP = 28, /* path of a cgroup.procs file: "0" written to it moves this process */
   OP__END
 };
 
@@ -122,6 +123,7 @@ static const char *const op_names[OP__END] = {
   [OP_UMOUNT2] = "umount2", [OP_FAIL] = "fail", [OP_SET_DUMPABLE] = "set_dumpable",
   [OP_DROP_BOUNDING] = "drop_bounding", [OP_SET_CAPS] = "set_caps", [OP_CHECK_CHAR] = "check_char",
   [OP_MASK] = "mask", [OP_READONLY] = "readonly", [OP_SECCOMP] = "seccomp",
+  [OP_JOIN_CGROUP] = "join_cgroup",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -137,7 +139,7 @@ static const uint32_t op_string_args[OP__END] = {
   [OP_MOUNT] = 0x17, [OP_REMOUNT_RO] = 0x1, [OP_MKDIR] = 0x1, [OP_MKNOD] = 0x1,
   [OP_SYMLINK] = 0x3, [OP_OPEN_ROOT] = 0x1, [OP_PIVOT_ROOT] = 0x1,
   [OP_SETHOSTNAME] = 0x1, [OP_OPEN] = 0x1, [OP_CHDIR] = 0x1, [OP_WRITE_FILE] = 0x3,
-  [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1,
+  [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1, [OP_JOIN_CGROUP] = 0x1,
   [OP_SECCOMP] = 0x1,
 };
 
@@ -651,6 +653,15 @@ static int run_op(const struct op *op, struct pid1_state *st) {
      * CAP_SYS_ADMIN (EACCES); the plan orders the operations so that one holds. */
     struct sock_fprog prog = { .len = (unsigned short)op->arg[1], .filter = op->filter };
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, op->arg[2], &prog) < 0 ? errno : 0;
+  }
+  case OP_JOIN_CGROUP: {
+    /* "0" is the writer itself, whatever its pid is called in this pid namespace. Done before
+     * exec and before PID 1 has any child, so nothing the container runs starts outside. */
+    int fd = open(op->str[0], O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    rc = write(fd, "0", 1) < 0 ? errno : 0;
+    close(fd);
+    return rc;
   }
   case OP__END:
     break;

@@ -46,6 +46,7 @@ export enum OpCode {
   mask = 25,
   readonly = 26,
   seccomp = 27,
+  join_cgroup = 28,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -108,6 +109,8 @@ export type Op = { what: string } & (
   | { op: 'readonly'; path: string; resolve: number; flags: number }
   /** seccomp(SECCOMP_SET_MODE_FILTER, flags) with a struct sock_filter[] (carried as hex in the string area) */
   | { op: 'seccomp'; program: Buffer; flags: number }
+  /** writes "0" to a cgroup.procs file (a host path): the process joins that cgroup */
+  | { op: 'join_cgroup'; path: string }
 );
 
 export interface ExecSpec {
@@ -248,6 +251,8 @@ function opArgs(op: Op, s: StringArea): number[] {
         throw new PlanEncodeError(`seccomp program of ${op.program.length} bytes is not 1 to 4096 instructions of 8 bytes`);
       }
       return [s.add(op.program.toString('hex')), op.program.length / 8, u32(op.flags, 'seccomp flags')];
+    case 'join_cgroup':
+      return [s.add(op.path)];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

@@ -17,6 +17,8 @@ export interface StartRequest {
   console: LaunchConsole;
   /** host directories no container may see (skiffd's state directory, which holds its socket); absolute, symlink-free */
   hide?: readonly string[];
+  /** the container's cgroup: each hierarchy's cgroup.procs, which PID 1 joins before anything else */
+  cgroupProcs?: string[];
   /** test-only: make operation k fail with this errno (failure injection) */
   failAt?: { index: number; errno: number };
 }
@@ -121,7 +123,7 @@ function planFor(req: StartRequest, hidden: readonly HostAlias[]): Plan {
   }
   // Sources were checked by preflight; a file's mount point is not made as a directory.
   const fileSources = new Set(req.spec.mounts.flatMap((m) => (m.type === 'bind' && statSync(m.source, { throwIfNoEntry: false })?.isDirectory() === false ? [m.source] : [])));
-  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console, lastCap: lastCap(), hidden, fileSources });
+  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console, lastCap: lastCap(), hidden, fileSources, ...(req.cgroupProcs ? { cgroupProcs: req.cgroupProcs } : {}) });
   if (req.failAt) {
     const { index, errno } = req.failAt;
     const target = plan.ops[index];

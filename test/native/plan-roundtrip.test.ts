@@ -42,6 +42,7 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'mask': args = [op.path, op.resolve, op.flags, op.register, op.tmpfsFlags, op.tmpfsData]; break;
     case 'readonly': args = [op.path, op.resolve, op.flags]; break;
     case 'seccomp': args = [op.program.toString('hex'), op.program.length / 8, op.flags]; break;
+    case 'join_cgroup': args = [op.path]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -98,6 +99,7 @@ const everyOp: Op[] = [
   { what: 'md', op: 'mask', path: '/sys/firmware', resolve: 0x0c, flags: 3, register: 7, tmpfsFlags: 0, tmpfsData: '' },
   { what: 'ro', op: 'readonly', path: '/proc/sys', resolve: 0x0c, flags: 1 },
   { what: 'sc', op: 'seccomp', program: Buffer.from('0600000000007fff0000010000000000', 'hex'), flags: 4 },
+  { what: 'cg', op: 'join_cgroup', path: '/sys/fs/cgroup/memory/skiff/web/cgroup.procs' },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {

@@ -2,7 +2,7 @@
 // through the CLI (bin/skiff.js), the HTTP API, or the docker command line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { request } from '../../src/api/http-client.js';
 import { TempDirs } from './tmp.js';
 import { childPids, cmdline, fdTargets, isZombie, mountinfoLines } from '../../src/sys/proc.js';
@@ -36,6 +36,12 @@ export class TestDaemon {
     this.stateDir = join(this.dir, 'state');
   }
 
+  /** the cgroup parent this daemon's containers go under (relative to each hierarchy's root) */
+  get cgroupParent(): string {
+    const i = this.args.indexOf('--cgroup-parent');
+    return i >= 0 ? this.args[i + 1]! : `skiff-test-${basename(this.dir)}`;
+  }
+
   get pid(): number {
     return this.child?.pid ?? -1;
   }
@@ -49,7 +55,9 @@ export class TestDaemon {
   }
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [SKIFFD, '--socket', this.socket, '--state-dir', this.stateDir, ...this.args], {
+    // Each test daemon's cgroups go under a parent of its own, so concurrent daemons never share one.
+    const cgroupParent = this.args.includes('--cgroup-parent') ? [] : ['--cgroup-parent', this.cgroupParent];
+    const child = spawn(process.execPath, [SKIFFD, '--socket', this.socket, '--state-dir', this.stateDir, ...cgroupParent, ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe', ...(this.opts.inherit ?? [])],
       env: { ...process.env, ...this.opts.env },
     });

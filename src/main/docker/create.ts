@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { parseMountShort, SpecError, validateSpec, type ContainerSpec } from '../../spec/container.js';
 import { parseSeccompProfile, SeccompProfileError } from '../../spec/seccomp-profile.js';
 import { checkFields, checkLogConfig, CreateError, shown } from './fields.js';
+import { dockerResources, RESOURCE_DOCKER_FIELDS } from './resources.js';
 
 export { CreateError } from './fields.js';
 
@@ -14,6 +15,7 @@ type Obj = Record<string, unknown>;
 /** Spec fields that came from a Docker field of another name: errors say the name the client sent. */
 const DOCKER_FIELDS: ReadonlyArray<[spec: string, docker: string]> = [
   ['capabilities.add', 'HostConfig.CapAdd'], ['capabilities.drop', 'HostConfig.CapDrop'],
+  ...RESOURCE_DOCKER_FIELDS.map(([spec, docker]): [string, string] => [spec, `HostConfig.${docker}`]),
 ];
 
 function typeName(v: unknown): string {
@@ -224,6 +226,8 @@ export function specFromCreateBody(body: unknown, name: string | null): CreateRe
   const capAdd = strList(host.CapAdd, 'HostConfig.CapAdd');
   const capDrop = strList(host.CapDrop, 'HostConfig.CapDrop');
   if (capAdd || capDrop) input.capabilities = { add: capAdd ?? [], drop: capDrop ?? [] };
+  const resources = dockerResources(host, 'HostConfig.');
+  if (Object.keys(resources).length > 0) input.resources = resources;
   // The host's root is read-only, as ReadonlyRootfs asks; a directory or an image is writable.
   const readOnlyRoot = image === 'host' && (typeof skiff.Rootfs !== 'string' || skiff.Rootfs === 'host');
   if (optBool(host.ReadonlyRootfs, 'HostConfig.ReadonlyRootfs') && !readOnlyRoot) {

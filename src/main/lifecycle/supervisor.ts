@@ -18,6 +18,9 @@ import { signalNumber } from './signals.js';
 import type { StateStore } from './state-store.js';
 import { isActive, isRemoved, restartDelayMs, shouldRestart, transition } from './states.js';
 import { StrayReaper } from './strays.js';
+import { CgroupUnavailable, type CgroupSample, type Cgroups } from '../cgroups/cgroups.js';
+import { LimitError } from '../cgroups/limits.js';
+import type { ResourcesSpec } from '../../spec/resources.js';
 import { Waiters, type WaitCondition } from './waiters.js';
 
 export type { ConsoleService } from './console-holds.js';
@@ -42,6 +45,10 @@ export interface SupervisorOptions {
   rootMount: string;
   /** host directories no container may see: skiffd's state directory, which holds its socket */
   hide: string[];
+  /** a cgroup per container (src/main/cgroups); null: none (a host without cgroups) */
+  cgroups?: Cgroups | null;
+  /** skiffd --default-pids-limit: the pids limit of a container that sets none */
+  defaultPidsLimit?: number | null;
   /** extra fields for a container's start request (the test suite's failure injection) */
   startOptions?: (r: ContainerRecord) => Partial<StartRequest>;
 }
@@ -114,6 +121,8 @@ export class Supervisor {
         }
       }
       transition(r, 'exited');
+      // Whatever of it still runs in its cgroup (PID 1 is gone) is killed and the cgroup removed.
+      void this.finishCgroup(r);
       r.error = 'status unknown (daemon was down)';
       r.exitCode = -1;
       r.pid = null;
@@ -127,6 +136,7 @@ export class Supervisor {
     if (this.records.has(spec.name)) {
       throw new Conflict(`Conflict. The container name "/${spec.name}" is already in use`);
     }
+    this.checkResources(spec.resources);
     const r = newRecord(spec, opts);
     try {
       this.o.stateStore.createDir(spec.name);
@@ -189,9 +199,11 @@ export class Supervisor {
     transition(r, 'starting');
     let console: LaunchConsole = { kind: 'null' };
     try {
+      const cgroupProcs = this.makeCgroup(r);
       // A console serves one run: a restart gets a fresh pty (and a fresh ring).
       if (this.consoles) console = { kind: 'pty', slavePath: await this.consoles.forRun(r) };
       const pid = await this.o.pool.start({
+        ...(cgroupProcs ? { cgroupProcs } : {}),
         spec: r.spec,
         rootMount: this.o.rootMount,
         layerDir: r.spec.image === null ? null : `${this.o.stateStore.dir(r.name)}/layer`,
@@ -207,6 +219,7 @@ export class Supervisor {
         // Removed while its launch was in flight: nothing may keep running without a record.
         handle.signal(9);
         await handle.exited;
+        await this.finishCgroup(r);
         return;
       }
       transition(r, 'running');
@@ -226,7 +239,11 @@ export class Supervisor {
 
   private async launchFailed(r: ContainerRecord, err: unknown, console: LaunchConsole): Promise<void> {
     this.o.metrics.countStart('failed');
-    const failure = err instanceof StartError ? err.failure : { message: (err as Error).message, exitCode: 125 };
+    const failure = err instanceof StartError ? err.failure
+      : err instanceof LimitError ? { message: err.message, field: `resources.${err.field}`, code: err.code, exitCode: 125 }
+        : { message: (err as Error).message, exitCode: 125 };
+    // Nothing ran in it (PID 1 never exec'd, or died with the launch): only the directories go.
+    await this.finishCgroup(r);
     if (isRemoved(r)) return;
     transition(r, 'failed');
     r.error = failure.message;
@@ -255,6 +272,8 @@ export class Supervisor {
   }
 
   private async onExit(r: ContainerRecord, st: ExitStatus): Promise<void> {
+    // Exited only once nothing of it runs: its cgroup emptied and removed, its OOM kills read.
+    await this.finishCgroup(r);
     this.live.delete(r.name);
     await this.consoles?.exited(r);
     r.pid = null;
@@ -262,6 +281,7 @@ export class Supervisor {
     r.signal = st.signal;
     r.error = st.unknown ? 'exit status unknown (adopted after a daemon restart)' : null;
     r.finishedAt = new Date().toISOString();
+    if (r.oomKilled) this.o.events.emit('oom', this.actor(r));
     this.o.events.emit('die', this.actor(r), { exitCode: String(st.exitCode) });
     if (isRemoved(r)) return;
     if (shouldRestart(r)) {
@@ -312,11 +332,18 @@ export class Supervisor {
     if (!live) return r;
     this.o.events.emit('kill', this.actor(r), { signal: String(sig) });
     this.safeSignal(live, sig);
-    const timer = setTimeout(() => this.safeSignal(live, 9), (timeoutSec ?? r.spec.stopTimeout) * 1000);
+    const timer = setTimeout(() => this.killAll(r, live), (timeoutSec ?? r.spec.stopTimeout) * 1000);
     await live.recorded;
     clearTimeout(timer);
     this.o.events.emit('stop', this.actor(r));
     return r;
+  }
+
+  /** SIGKILL to PID 1 and to everything else in its cgroup (what joined it from outside too). */
+  private killAll(r: ContainerRecord, live: Live): void {
+    this.safeSignal(live, 9);
+    const cg = this.cgroupOf(r);
+    if (cg) this.o.cgroups!.killAll(cg);
   }
 
   private safeSignal(live: Live, sig: number): void {
@@ -335,6 +362,8 @@ export class Supervisor {
     if (sig === 9 || sig === 15) r.stoppedByUser = true;
     this.o.events.emit('kill', this.actor(r), { signal: String(sig) });
     live.signal(sig);
+    const cg = sig === 9 ? this.cgroupOf(r) : null;
+    if (cg) this.o.cgroups!.killAll(cg);
     return r;
   }
 
@@ -347,7 +376,7 @@ export class Supervisor {
     this.clearRestartTimer(r.name);
     const live = this.live.get(r.name);
     if (live) {
-      this.safeSignal(live, 9);
+      this.killAll(r, live);
       await live.recorded;
     }
     if (isRemoved(r)) return; // removed meanwhile (auto-remove)
@@ -357,6 +386,72 @@ export class Supervisor {
     await this.o.stateStore.remove(r.name);
     this.o.events.emit('destroy', this.actor(r));
     this.waiters.notify(r);
+  }
+
+  // ── cgroups ──
+  /** A limit whose controller this host lacks is the caller's to drop: refused before anything exists. */
+  private checkResources(res: ResourcesSpec): void {
+    try {
+      this.o.cgroups?.check(res);
+    } catch (err) {
+      if (err instanceof CgroupUnavailable) throw new InvalidArgument(err.message, `resources.${err.field}`);
+      throw err;
+    }
+  }
+
+  private cgroupOf(r: ContainerRecord): ReturnType<Cgroups['at']> | null {
+    return this.o.cgroups && r.cgroup ? this.o.cgroups.at(r.cgroup) : null;
+  }
+
+  /** Makes the cgroup of this run; returns the files PID 1 writes itself into. */
+  private makeCgroup(r: ContainerRecord): string[] | null {
+    const cgroups = this.o.cgroups;
+    if (!cgroups) return null;
+    const res = this.effectiveResources(r.spec.resources);
+    const cg = cgroups.create(cgroups.pathOf(r.name, r.fleet), res);
+    r.cgroup = cg.path;
+    r.oomKilled = false;
+    return cgroups.procsFiles(cg);
+  }
+
+  private effectiveResources(res: ResourcesSpec): ResourcesSpec {
+    const dflt = this.o.defaultPidsLimit ?? null;
+    return res.pidsLimit === null && dflt !== null ? { ...res, pidsLimit: dflt } : res;
+  }
+
+  /** Empties and removes the cgroup of the run that ended; records an OOM kill. */
+  private async finishCgroup(r: ContainerRecord): Promise<void> {
+    const cg = this.cgroupOf(r);
+    if (!cg) return;
+    const { oomKilled, leftover } = await this.o.cgroups!.finish(cg);
+    r.oomKilled = oomKilled;
+    r.cgroup = null;
+    if (leftover) log('warn', 'container cgroup did not empty; left in place', { name: r.name, cgroup: cg.path });
+  }
+
+  /** docker update: new limits, written at once to a running container's cgroup and kept for its next run. */
+  async update(ref: string, res: ResourcesSpec): Promise<ContainerRecord> {
+    const r = this.get(ref);
+    this.checkResources(res);
+    const cg = this.cgroupOf(r);
+    if (cg) {
+      try {
+        this.o.cgroups!.update(cg, this.effectiveResources(res));
+      } catch (err) {
+        if (err instanceof LimitError) throw new InvalidArgument(err.message, `resources.${err.field}`);
+        throw err;
+      }
+    }
+    r.spec = { ...r.spec, resources: res };
+    await this.persist(r);
+    this.o.events.emit('update', this.actor(r));
+    return r;
+  }
+
+  /** The cgroup's counters of a running container (null when it has none). */
+  sample(ref: string): CgroupSample | null {
+    const cg = this.cgroupOf(this.get(ref));
+    return cg ? this.o.cgroups!.sample(cg) : null;
   }
 
   private persist(r: ContainerRecord): Promise<void> {
