@@ -144,6 +144,17 @@ describe('cgroups: limits, OOM, the whole container killed, stats', function () 
     await Promise.all(names.slice(0, 6).map((n) => cli(['run', '--rm', '--name', n, '--', '/bin/true'])));
   });
 
+  it('a fleet\'s containers get a level of their own, with their Compose limits; fleet down leaves nothing', async () => {
+    const file = `${d.dir}/fleet.yaml`;
+    writeFileSync(file, ['name: rf', 'services:', '  web:', '    image: host', '    command: [/bin/sleep, "1000"]', '    mem_limit: 64m',
+      '    deploy:', '      replicas: 2', '      resources: { limits: { cpus: "0.5", pids: 30 } }', ''].join('\n'));
+    await cli(['fleet', 'up', '--wait', file]);
+    expect(cgroupFile('memory', 'rf/rf-web-1', 'memory.limit_in_bytes')).to.equal(String(64 << 20));
+    expect(cgroupFile('cpu', 'rf/rf-web-2', 'cpu.cfs_quota_us')).to.equal('50000');
+    expect(cgroupFile('pids', 'rf/rf-web-2', 'pids.max')).to.equal('30');
+    await cli(['fleet', 'down', file]);
+  });
+
   describe('with the docker CLI', () => {
     before(requireDocker);
 
