@@ -21,12 +21,17 @@ import { cpuTime } from '../src/sys/rusage.js';
 import { RUSAGE_CHILDREN, RUSAGE_SELF } from '../src/sys/constants.js';
 import { cpuSeconds } from '../src/sys/proc.js';
 import { validateSpec, type ContainerSpec } from '../src/spec/container.js';
+import { validateResources } from '../src/spec/resources.js';
+import { Cgroups } from '../src/main/cgroups/cgroups.js';
+import { detectLayout } from '../src/main/cgroups/layout.js';
 import type { StartRequest } from '../src/workers/start.js';
 import { buildRootfs, writeOciBundle } from '../src/cli/bench/bundle.js';
 import { runExternalWithWarmup, type ExternalPlan, type Sample } from '../src/cli/bench/external.js';
 
-type Runtime = 'skiff' | 'runc' | 'crun' | 'unshare';
-const RUNTIMES: Runtime[] = ['skiff', 'runc', 'crun', 'unshare'];
+// skiff-cg and runc-cg: the same with a cgroup per container and the same limits (LIMITS) in both.
+type Runtime = 'skiff' | 'skiff-cg' | 'runc' | 'runc-cg' | 'crun' | 'unshare';
+const RUNTIMES: Runtime[] = ['skiff', 'skiff-cg', 'runc', 'runc-cg', 'crun', 'unshare'];
+const LIMITS = { memory: 64 << 20, cpuQuota: 50_000, cpuPeriod: 100_000, pids: 100 };
 
 interface Options {
   count: number;
@@ -122,16 +127,21 @@ async function drive(count: number, concurrency: number, job: (slot: number, i: 
 const START_TIMEOUT_MS = 60_000;
 
 /** A skiff row, and the CPU its workers spent starting Node (not a container's cost: left out). */
-async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, count: number, warmup: number, concurrency: number): Promise<Sample & { startupCpuSeconds: number }> {
+async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, count: number, warmup: number, concurrency: number,
+  cgroups: Cgroups | null = null): Promise<Sample & { startupCpuSeconds: number }> {
   // One worker per start in flight, as skiffd sizes its pool for its concurrency.
   const pool = new LauncherPool(concurrency, START_TIMEOUT_MS);
   try {
     await pool.ready();
     const startupCpuSeconds = pool.pids().reduce((sum, pid) => sum + (cpuSeconds(pid, true) ?? 0), 0);
     const request: StartRequest = { spec, rootMount, layerDir: null, console: { kind: 'null' } };
+    let n = 0;
     const one = async (): Promise<void> => {
-      const pid = await pool.start(request);
+      // as skiffd does: the cgroup made before the launch, joined by PID 1, emptied and removed after its exit
+      const cg = cgroups ? cgroups.create(cgroups.pathOf(`bench-${n++}`, null), spec.resources) : null;
+      const pid = await pool.start(cg ? { ...request, cgroupProcs: cgroups!.procsFiles(cg) } : request);
       const exit = await reaper.watch(pid).exited;
+      if (cg) await cgroups!.finish(cg);
       if (exit.exitCode !== 0) throw new Error(`container exited with ${exit.exitCode}`);
     };
     await drive(warmup, concurrency, one);
@@ -155,14 +165,14 @@ function toRow(runtime: Runtime, concurrency: number, s: Sample, cpuMsPerContain
 
 function ratios(rows: Row[], concurrency: number[]): Record<string, Record<string, number | null>> {
   const out: Record<string, Record<string, number | null>> = {};
-  for (const other of ['runc', 'crun', 'unshare'] as const) {
+  for (const other of ['runc', 'runc-cg', 'crun', 'unshare'] as const) {
     const r: Record<string, number | null> = {};
     for (const c of concurrency) {
-      const skiff = rows.find((x) => x.runtime === 'skiff' && x.concurrency === c);
+      const skiff = rows.find((x) => x.runtime === (other === 'runc-cg' ? 'skiff-cg' : 'skiff') && x.concurrency === c);
       const them = rows.find((x) => x.runtime === other && x.concurrency === c);
       r[String(c)] = skiff && them && them.perSecond > 0 ? skiff.perSecond / them.perSecond : null;
     }
-    if (Object.values(r).some((v) => v !== null)) out[`skiff/${other}`] = r;
+    if (Object.values(r).some((v) => v !== null)) out[`${other === 'runc-cg' ? 'skiff-cg' : 'skiff'}/${other}`] = r;
   }
   return out;
 }
@@ -198,29 +208,34 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) usage('needs root (namespaces, mounts)');
   const runtimes = o.runtimes.filter((r) => {
-    if (r === 'skiff' || available(r)) return true;
+    if (r === 'skiff' || r === 'skiff-cg' || available(r === 'runc-cg' ? 'runc' : r)) return true;
     process.stderr.write(`bench/start: ${r} is not installed; skipping it\n`);
     return false;
   });
   const reaper = new Reaper();
   const work = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
   const rows: Row[] = [];
+  let cgroups: Cgroups | null = null;
   try {
     const rootfs = buildRootfs(join(work, 'rootfs'));
     const rootMount = mkdtempSync(join(work, 'mnt-'));
     const bundle = runtimes.includes('runc') || runtimes.includes('crun') ? writeOciBundle(join(work, 'bundle'), rootfs) : '';
+    const bundleCg = runtimes.includes('runc-cg') ? writeOciBundle(join(work, 'bundle-cg'), rootfs, LIMITS) : '';
     const spec = validateSpec({ name: 'bench', rootfs, command: ['/bin/true'] });
+    const limited = { ...spec, resources: validateResources({ memory: LIMITS.memory, cpuQuota: LIMITS.cpuQuota, cpuPeriod: LIMITS.cpuPeriod, pidsLimit: LIMITS.pids }) };
+    cgroups = runtimes.includes('skiff-cg') ? new Cgroups(detectLayout(), `skiff-bench-${process.pid}`) : null;
     for (const c of o.concurrency) {
       for (const r of runtimes) {
         process.stderr.write(`bench/start: ${r} at concurrency ${c}…\n`);
         let sample: Sample;
         let cpu0 = treeCpuSeconds();
-        if (r === 'skiff') {
-          const s = await runSkiff(reaper, spec, rootMount, o.count, o.warmup, c);
+        if (r === 'skiff' || r === 'skiff-cg') {
+          const s = r === 'skiff' ? await runSkiff(reaper, spec, rootMount, o.count, o.warmup, c) : await runSkiff(reaper, limited, rootMount, o.count, o.warmup, c, cgroups);
           cpu0 += s.startupCpuSeconds;
           sample = s;
         } else {
-          const p: ExternalPlan = { runtime: r, count: o.count, concurrency: c, bundle, stateRoot: join(work, `${r}-state`), dir: join(work, `${r}-${c}`) };
+          const runtime = r === 'runc-cg' ? 'runc' : r;
+          const p: ExternalPlan = { runtime, count: o.count, concurrency: c, bundle: r === 'runc-cg' ? bundleCg : bundle, stateRoot: join(work, `${r}-state`), dir: join(work, `${r}-${c}`) };
           sample = await runExternalWithWarmup(p, o.warmup);
         }
         // the row's whole process tree, warm-up included (workers live through both), per container run
@@ -229,6 +244,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    cgroups?.close();
     reaper.close();
     rmSync(work, { recursive: true, force: true });
   }

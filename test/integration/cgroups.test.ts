@@ -6,10 +6,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { requireDocker, TestDaemon, useDaemon } from '../support/daemon.js';
 import { detectLayout } from '../../src/main/cgroups/layout.js';
+import { Cgroups } from '../../src/main/cgroups/cgroups.js';
 
 const layout = detectLayout();
-/** the hierarchies a container joins: v1 controller mounts and the unified one */
-const roots = layout.version === 2 ? [layout.root] : [...layout.v1.map((h) => h.mount), ...(layout.unified ? [layout.unified] : [])];
+/** the hierarchies a container joins (memory, cpu, cpuacct, pids, cpuset and the unified one here) */
+const roots = new Cgroups(layout, 'unused').roots;
+/** every hierarchy, to check that none holds a directory of ours */
+const allRoots = layout.version === 2 ? [layout.root] : [...layout.v1.map((h) => h.mount), ...(layout.unified ? [layout.unified] : [])];
 const mountOf = (controller: string): string => (layout.version === 2 ? layout.root : layout.v1.find((h) => h.controllers.includes(controller))!.mount);
 
 /** Every directory under the daemon's cgroup parent, in every hierarchy. */
@@ -23,7 +26,7 @@ function cgroupDirs(parent: string): string[] {
       }
     }
   };
-  for (const root of roots) if (existsSync(`${root}/${parent}`)) walk(`${root}/${parent}`);
+  for (const root of allRoots) if (existsSync(`${root}/${parent}`)) walk(`${root}/${parent}`);
   return out;
 }
 
@@ -62,9 +65,9 @@ describe('cgroups: limits, OOM, the whole container killed, stats', function () 
 
   it('a container without limits is not OOM-killed and still gets a cgroup of its own, joined before exec', async () => {
     const out = await cli(['run', '--rm', '--', '/bin/cat', '/proc/self/cgroup']);
-    for (const line of out.trim().split('\n').filter((l) => !l.includes('name='))) {
-      expect(line, line).to.match(new RegExp(`:/${d.cgroupParent}/skiff_[0-9a-f]+$`));
-    }
+    const joined = out.trim().split('\n').filter((l) => l.endsWith(`:/${d.cgroupParent}/${/:\/[^/]+\/(skiff_[0-9a-f]+)$/.exec(l)?.[1] ?? 'none'}`));
+    // one line per joined hierarchy: 1:cpu:/…, 4:memory:/…, 0::/… (the unified one)
+    expect(joined.map((l) => l.split(':')[1]).sort()).to.deep.equal(layout.version === 2 ? [''] : [...layout.v1.filter((h) => roots.includes(h.mount)).map((h) => h.controllers.join(',')), ...(layout.unified ? [''] : [])].sort());
   });
 
   it('--pids-limit 20 with a fork loop: forks fail inside, the host forks on', async () => {

@@ -26,6 +26,9 @@ export class CgroupUnavailable extends Error {
   }
 }
 
+/** The v1 controllers whose hierarchies a container joins: its limits, its stats, its OOM counter. */
+const V1_USED = new Set(['memory', 'cpu', 'cpuacct', 'pids', 'cpuset']);
+
 /** How long finish() keeps killing a cgroup that does not empty (a process stuck in the kernel). */
 const EMPTY_TIMEOUT_MS = 10_000;
 
@@ -60,8 +63,12 @@ export class Cgroups {
       this.roots = [layout.root];
       for (const c of layout.controllers) this.byController.set(c, layout.root);
     } else {
-      this.roots = [...layout.v1.map((h) => h.mount), ...(layout.unified ? [layout.unified] : [])];
-      for (const h of layout.v1) for (const c of h.controllers) this.byController.set(c, h.mount);
+      // Only the hierarchies of the controllers skiff limits or reads (and the unified one, for
+      // membership and cgroup.kill): a directory in the others (devices, blkio, freezer…) would
+      // limit nothing and cost a mkdir, a join and an rmdir on every start.
+      const used = layout.v1.filter((h) => h.controllers.some((c) => V1_USED.has(c)));
+      this.roots = [...used.map((h) => h.mount), ...(layout.unified ? [layout.unified] : [])];
+      for (const h of used) for (const c of h.controllers) this.byController.set(c, h.mount);
     }
   }
 
@@ -110,7 +117,7 @@ export class Cgroups {
     const parts = path.split('/');
     for (let depth = 1; depth < parts.length; depth++) {
       const level = parts.slice(0, depth).join('/');
-      if (this.madeParents.has(level) && existsSync(`${this.roots[0]}/${level}`)) continue;
+      if (this.madeParents.has(level)) continue;
       for (const root of this.roots) {
         const dir = `${root}/${level}`;
         const made = mkdirSync(dir, { recursive: true }) !== undefined;
@@ -140,9 +147,22 @@ export class Cgroups {
    */
   create(path: string, r: ResourcesSpec): ContainerCgroup {
     const cg = this.at(path);
-    this.ensureLevels(path);
+    const parent = path.slice(0, path.lastIndexOf('/'));
+    if (!this.madeParents.has(parent)) this.ensureLevels(path);
     try {
-      for (const d of cg.dirs) mkdirSync(d, { recursive: true });
+      for (const d of cg.dirs) {
+        try {
+          mkdirSync(d);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EEXIST') continue; // left by a start that failed or a skiffd that died: reused
+          if (code !== 'ENOENT') throw err;
+          // a level removed behind our back (the last container of a fleet went meanwhile)
+          this.madeParents.delete(parent);
+          this.ensureLevels(path);
+          mkdirSync(d, { recursive: true });
+        }
+      }
       writeLimits((c) => this.dirOf(cg, c), limitWrites(this.version, r));
     } catch (err) {
       this.removeDirs(cg);
@@ -199,6 +219,9 @@ export class Cgroups {
    */
   async finish(cg: ContainerCgroup): Promise<{ oomKilled: boolean; leftover: boolean }> {
     const oomKilled = this.oomKilled(cg);
+    // The usual case: PID 1's exit took the whole pid namespace with it, the cgroup is empty
+    // and rmdir succeeds at once. EBUSY means something still runs in it.
+    if (this.removeDirs(cg)) return { oomKilled, leftover: false };
     const deadline = Date.now() + EMPTY_TIMEOUT_MS;
     let wait = 1;
     while (this.pids(cg).length > 0) {
@@ -227,14 +250,16 @@ export class Cgroups {
   }
 
   private removeLevel(level: string): void {
+    let gone = false;
     for (const root of this.roots) {
       try {
         rmdirSync(`${root}/${level}`);
+        gone = true;
       } catch {
         // still holds containers (or was never made here)
       }
     }
-    this.madeParents.delete(level);
+    if (gone) this.madeParents.delete(level);
   }
 
   /** At skiffd's close: the parent levels, if no container (adopted later by a new skiffd) holds them. */
