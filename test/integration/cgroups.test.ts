@@ -207,4 +207,23 @@ describe('cgroups: the daemon\'s parent', function () {
     }
     for (const root of roots) expect(existsSync(`${root}/${d.cgroupParent}`), root).to.equal(false);
   });
+
+  it('--default-pids-limit applies to a container that sets none; a restarted skiffd adopts the cgroup and removes it at the exit', async () => {
+    const d = new TestDaemon(['--cgroup-parent', `skiff-test-adopt-${process.pid}`, '--default-pids-limit', '50']);
+    const pidsMax = (name: string): string => readFileSync(`${mountOf('pids')}/${d.cgroupParent}/${name}/pids.max`, 'utf8').trim();
+    try {
+      await d.start();
+      expect((await d.cli(['run', '-d', '--name', 'dflt', '--', '/bin/sleep', '1000'])).code).to.equal(0);
+      expect((await d.cli(['run', '-d', '--name', 'own', '--pids-limit', '7', '--', '/bin/sleep', '1000'])).code).to.equal(0);
+      expect([pidsMax('dflt'), pidsMax('own')]).to.deep.equal(['50', '7']);
+      await d.stop('SIGKILL');
+      await d.start();
+      expect((await d.cli(['stop', '-t', '0', 'dflt'])).code).to.equal(0);
+      expect(existsSync(`${mountOf('pids')}/${d.cgroupParent}/dflt`)).to.equal(false);
+      expect(pidsMax('own')).to.equal('7');
+    } finally {
+      await d.destroy();
+    }
+    for (const root of allRoots) expect(existsSync(`${root}/${d.cgroupParent}`), root).to.equal(false);
+  });
 });

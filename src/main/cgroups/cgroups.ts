@@ -171,6 +171,12 @@ export class Cgroups {
     return cg;
   }
 
+  /** A container adopted after a skiffd restart: its levels count as ours, to be removed at close. */
+  adopt(path: string): void {
+    const parts = path.split('/');
+    for (let depth = 1; depth < parts.length; depth++) this.madeParents.add(parts.slice(0, depth).join('/'));
+  }
+
   /** Changes a running container's limits (docker update). */
   update(cg: ContainerCgroup, r: ResourcesSpec): void {
     writeLimits((c) => this.dirOf(cg, c), limitWrites(this.version, r));

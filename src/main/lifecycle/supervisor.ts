@@ -114,6 +114,7 @@ export class Supervisor {
       if (alive && r.status === 'running') {
         try {
           this.watch(r, this.o.reaper.watch(r.pid!));
+          if (r.cgroup) this.o.cgroups?.adopt(r.cgroup);
           log('info', 'adopted running container', { name: r.name, pid: r.pid });
           continue;
         } catch (err) {
