@@ -187,6 +187,9 @@ describe('hardening: every launch operation failing in turn, through skiffd, lea
     // The API connection that just closed may still be in skiffd's fd table for a moment.
     await until(() => JSON.stringify(d.view()) === JSON.stringify(before), `the view after operation ${k} to settle`, 1000).catch(() => undefined);
     expect(d.view(), `after the failure at operation ${k}`).to.deep.equal(before);
+    // nor a cgroup directory (the container's is made before the launch)
+    const parent = `/sys/fs/cgroup/memory/${d.cgroupParent}`;
+    if (existsSync(parent)) expect(readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name), `cgroups after operation ${k}`).to.deep.equal([]);
   };
 
   const createAndStart = async (body: Record<string, unknown>, failAt: number | null): Promise<{ id: string; start: Reply }> => {
