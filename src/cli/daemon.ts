@@ -5,13 +5,13 @@
 // (SIGHUP, which skiffd does not handle) becomes SIGTERM, its clean stop.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { act, integerOption, secondsOption, type Declared, type Outcome } from './command.js';
 import { SKIFFD_ENTRY } from './daemon-process.js';
 
 interface DaemonOptions {
   socket?: string; stateDir?: string; launchers?: number; maxQueued?: number; forwarderThreads?: number;
-  headersTimeout?: string; requestTimeout?: string;
+  headersTimeout?: string; requestTimeout?: string; cgroupParent?: string; defaultPidsLimit?: number;
 }
 
 /** The options as skiffd's own command line spells them. */
@@ -19,6 +19,7 @@ function skiffdArgs(v: DaemonOptions): string[] {
   const pairs: [string, string | number | undefined][] = [
     ['--socket', v.socket], ['--state-dir', v.stateDir], ['--launchers', v.launchers], ['--max-queued', v.maxQueued],
     ['--forwarder-threads', v.forwarderThreads], ['--headers-timeout', v.headersTimeout], ['--request-timeout', v.requestTimeout],
+    ['--cgroup-parent', v.cgroupParent], ['--default-pids-limit', v.defaultPidsLimit],
   ];
   return pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)]));
 }
@@ -46,7 +47,12 @@ export function daemonCommand(o: Outcome): Declared {
     .addOption(integerOption('--max-queued <N>', 'starts that may wait for a launcher before skiffd answers 503 (default 4096)', 1))
     .addOption(integerOption('--forwarder-threads <N>', 'console forwarder threads', 1))
     .addOption(secondsOption('--headers-timeout <SECONDS>', 'time a client has to send a request\'s headers (default 10)', { above: true, max: 3600 }))
-    .addOption(secondsOption('--request-timeout <SECONDS>', 'time a client has to send a whole request (default 60)', { above: true, max: 3600 }));
+    .addOption(secondsOption('--request-timeout <SECONDS>', 'time a client has to send a whole request (default 60)', { above: true, max: 3600 }))
+    .addOption(new Option('--cgroup-parent <NAME>', 'the cgroup every container\'s cgroup goes under, in each hierarchy (default skiff)').argParser((v: string) => {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(v)) throw new InvalidArgumentError('Expected a relative path of names (letters, digits, _ . -), such as skiff or services/skiff');
+      return v;
+    }))
+    .addOption(integerOption('--default-pids-limit <N>', 'the pids limit of every container that sets none (default: none)', 1));
   act(cmd, o, (values: DaemonOptions) => runSkiffd(skiffdArgs(values)));
   return {
     cmd,

@@ -158,6 +158,20 @@ describe('cgroups: limits, OOM, the whole container killed, stats', function () 
     await cli(['fleet', 'down', file]);
   });
 
+  it('skiff update changes a running container\'s limits; skiff stats reads its cgroup', async () => {
+    await cli(['run', '-d', '--name', 'upd', '--memory', '64m', '--', '/bin/sleep', '1000']);
+    await cli(['update', '--memory', '128m', '--cpus', '0.5', '--pids-limit', '40', 'upd']);
+    expect(cgroupFile('memory', 'upd', 'memory.limit_in_bytes')).to.equal(String(128 << 20));
+    expect(cgroupFile('cpu', 'upd', 'cpu.cfs_quota_us')).to.equal('50000');
+    expect(cgroupFile('pids', 'upd', 'pids.max')).to.equal('40');
+    expect(await cli(['stats', 'upd'])).to.match(/^NAME +CPU % +MEM USAGE \/ LIMIT +PIDS\nupd +\d+\.\d\d% +[\d.]+MiB \/ 128\.0MiB +1\n$/);
+    const bad = await d.cli(['update', '--memory', '64m', '--memory-swap', '32m', 'upd']);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.include('MemorySwap must be at least memory (67108864), got 33554432');
+    expect(cgroupFile('memory', 'upd', 'memory.limit_in_bytes')).to.equal(String(128 << 20));
+    await cli(['rm', '-f', 'upd']);
+  });
+
   describe('with the docker CLI', () => {
     before(requireDocker);
 
