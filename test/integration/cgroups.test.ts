@@ -126,6 +126,7 @@ describe('cgroups: limits, OOM, the whole container killed, stats', function () 
       [{ CpuShares: 1 }, 'HostConfig.CpuShares must be a weight from 2 to 262144, got 1'],
       [{ Memory: 64 << 20, MemorySwap: 32 << 20 }, 'HostConfig.MemorySwap must be at least memory (67108864), got 33554432'],
       [{ CpusetCpus: 'all' }, 'HostConfig.CpusetCpus must be a list like 0-2 or 0,3, got "all"'],
+      [{ CpusetCpus: '0,4096' }, 'resources.cpusetCpus 0,4096 names CPUs this host does not have (4096); it has '],
     ] as const) {
       const r = await d.api('POST', '/containers/create?name=bad', { Image: 'host', Cmd: ['/bin/true'], HostConfig: host });
       expect(r.status, JSON.stringify(host)).to.equal(400);

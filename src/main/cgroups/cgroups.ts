@@ -26,6 +26,24 @@ export class CgroupUnavailable extends Error {
   }
 }
 
+/** A limit this host cannot give, whatever its controllers: CPUs it does not have. */
+export class LimitRefused extends Error {
+  constructor(readonly field: keyof ResourcesSpec, message: string) {
+    super(message);
+    this.name = 'LimitRefused';
+  }
+}
+
+/** `0-2,5` → {0, 1, 2, 5} (bounded: a range of more than 4096 is cut there). */
+function expandList(list: string): Set<number> {
+  const out = new Set<number>();
+  for (const part of list.split(',').filter(Boolean)) {
+    const [a, b] = part.split('-').map(Number);
+    for (let n = a!; n <= (b ?? a!) && out.size < 4096; n++) out.add(n);
+  }
+  return out;
+}
+
 /** The v1 controllers whose hierarchies a container joins: its limits, its stats, its OOM counter. */
 const V1_USED = new Set(['memory', 'cpu', 'cpuacct', 'pids', 'cpuset']);
 
@@ -76,10 +94,22 @@ export class Cgroups {
     return this.layout.version;
   }
 
-  /** Throws CgroupUnavailable naming the first limit whose controller this host lacks. */
+  /**
+   * Throws CgroupUnavailable naming the first limit whose controller this host lacks, or
+   * LimitRefused for CPUs or memory nodes the host does not have.
+   */
   check(r: ResourcesSpec): void {
     const missing = missingController(r, this.layout.controllers);
     if (missing) throw new CgroupUnavailable(missing.field, missing.controller);
+    for (const [field, file] of [['cpusetCpus', 'cpus'], ['cpusetMems', 'mems']] as const) {
+      const want = r[field];
+      if (want === null) continue;
+      const root = this.byController.get('cpuset')!;
+      const have = readOr(`${root}/cpuset.${file}.effective`, readOr(`${root}/cpuset.${file}`, '')).trim();
+      const all = expandList(have);
+      const bad = [...expandList(want)].filter((n) => !all.has(n));
+      if (bad.length > 0) throw new LimitRefused(field, `resources.${field} ${want} names ${file === 'cpus' ? 'CPUs' : 'memory nodes'} this host does not have (${bad.join(', ')}); it has ${have}`);
+    }
     // An explicit swap limit needs swap accounting (v1 memsw, v2 memory.swap.max).
     if (r.memorySwap !== null && r.memorySwap !== -1) {
       const mem = this.byController.get('memory')!;

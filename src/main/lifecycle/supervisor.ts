@@ -18,7 +18,7 @@ import { signalNumber } from './signals.js';
 import type { StateStore } from './state-store.js';
 import { isActive, isRemoved, restartDelayMs, shouldRestart, transition } from './states.js';
 import { StrayReaper } from './strays.js';
-import { CgroupUnavailable, type CgroupSample, type Cgroups } from '../cgroups/cgroups.js';
+import { CgroupUnavailable, LimitRefused, type CgroupSample, type Cgroups } from '../cgroups/cgroups.js';
 import { LimitError } from '../cgroups/limits.js';
 import type { ResourcesSpec } from '../../spec/resources.js';
 import { Waiters, type WaitCondition } from './waiters.js';
@@ -395,7 +395,7 @@ export class Supervisor {
     try {
       this.o.cgroups?.check(res);
     } catch (err) {
-      if (err instanceof CgroupUnavailable) throw new InvalidArgument(err.message, `resources.${err.field}`);
+      if (err instanceof CgroupUnavailable || err instanceof LimitRefused) throw new InvalidArgument(err.message, `resources.${err.field}`);
       throw err;
     }
   }
