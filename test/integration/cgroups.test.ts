@@ -165,6 +165,13 @@ describe('cgroups: limits, OOM, the whole container killed, stats', function () 
     expect(cgroupFile('memory', 'upd', 'memory.limit_in_bytes')).to.equal(String(128 << 20));
     expect(cgroupFile('cpu', 'upd', 'cpu.cfs_quota_us')).to.equal('50000');
     expect(cgroupFile('pids', 'upd', 'pids.max')).to.equal('40');
+    // above the current memory+swap limit (256m): the kernel takes memsw first, then memory
+    await cli(['update', '--memory', '512m', 'upd']);
+    expect(cgroupFile('memory', 'upd', 'memory.limit_in_bytes')).to.equal(String(512 << 20));
+    if (existsSync(`${mountOf('memory')}/${d.cgroupParent}/upd/memory.memsw.limit_in_bytes`)) {
+      expect(cgroupFile('memory', 'upd', 'memory.memsw.limit_in_bytes')).to.equal(String(1024 << 20));
+    }
+    await cli(['update', '--memory', '128m', 'upd']);
     expect(await cli(['stats', 'upd'])).to.match(/^NAME +CPU % +MEM USAGE \/ LIMIT +PIDS\nupd +\d+\.\d\d% +[\d.]+MiB \/ 128\.0MiB +1\n$/);
     const bad = await d.cli(['update', '--memory', '64m', '--memory-swap', '32m', 'upd']);
     expect(bad.code).to.equal(1);
