@@ -260,14 +260,16 @@ export class Cgroups {
     if (this.removeDirs(cg)) return { oomKilled, leftover: false };
     const deadline = Date.now() + EMPTY_TIMEOUT_MS;
     let wait = 1;
-    while (this.pids(cg).length > 0) {
-      if (Date.now() > deadline) return { oomKilled, leftover: true };
+    // Kill what is left, until rmdir succeeds: a killed process leaves cgroup.procs once the
+    // kernel has run its exit, and a dying one may hold the directory a moment longer (EBUSY
+    // with an empty cgroup.procs), so the loop retries rmdir rather than trusting the list.
+    for (;;) {
       this.killAll(cg);
-      // A killed process leaves cgroup.procs once the kernel has run its exit: a bounded back-off.
       await delay(wait);
       wait = Math.min(wait * 2, 50);
+      if (this.removeDirs(cg)) return { oomKilled, leftover: false };
+      if (Date.now() > deadline) return { oomKilled, leftover: true };
     }
-    return { oomKilled, leftover: !this.removeDirs(cg) };
   }
 
   /** rmdir in every hierarchy, then the fleet level if that left it empty; true if all went. */
