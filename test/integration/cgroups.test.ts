@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { requireDocker, TestDaemon, useDaemon } from '../support/daemon.js';
+import { requireDocker, TestDaemon, until, useDaemon } from '../support/daemon.js';
 import { detectLayout } from '../../src/main/cgroups/layout.js';
 import { Cgroups } from '../../src/main/cgroups/cgroups.js';
 
@@ -238,6 +238,8 @@ describe('cgroups: the daemon\'s parent', function () {
       expect((await d.cli(['run', '-d', '--name', 'dflt', '--', '/bin/sleep', '1000'])).code).to.equal(0);
       expect((await d.cli(['run', '-d', '--name', 'own', '--pids-limit', '7', '--', '/bin/sleep', '1000'])).code).to.equal(0);
       expect([pidsMax('dflt'), pidsMax('own')]).to.deep.equal(['50', '7']);
+      // skiffd answers a start before state.json says running: killed before that, it would not adopt them
+      await until(() => ['dflt', 'own'].every((n) => (JSON.parse(readFileSync(`${d.stateDir}/${n}/state.json`, 'utf8')) as { status: string }).status === 'running'), 'both records written as running');
       await d.stop('SIGKILL');
       await d.start();
       expect((await d.cli(['stop', '-t', '0', 'dflt'])).code).to.equal(0);

@@ -26,6 +26,14 @@ export class CgroupUnavailable extends Error {
   }
 }
 
+/** A container's cgroup directory already holds processes skiffd does not know. */
+export class CgroupInUse extends Error {
+  constructor(readonly dir: string) {
+    super(`cgroup \`${dir}\` already holds processes this skiffd did not start (another skiffd with the same --cgroup-parent?)`);
+    this.name = 'CgroupInUse';
+  }
+}
+
 /** A limit this host cannot give, whatever its controllers: CPUs it does not have. */
 export class LimitRefused extends Error {
   constructor(readonly field: keyof ResourcesSpec, message: string) {
@@ -185,7 +193,12 @@ export class Cgroups {
           mkdirSync(d);
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'EEXIST') continue; // left by a start that failed or a skiffd that died: reused
+          if (code === 'EEXIST') {
+            // Left by a skiffd that died: reused if empty. Processes in it are not ours to adopt
+            // or kill (another skiffd with the same --cgroup-parent, say): refused by name.
+            if (readOr(`${d}/cgroup.procs`, '').trim() === '') continue;
+            throw new CgroupInUse(d);
+          }
           if (code !== 'ENOENT') throw err;
           // a level removed behind our back (the last container of a fleet went meanwhile)
           this.madeParents.delete(parent);
