@@ -26,6 +26,9 @@ import { cpuTime } from '../src/sys/rusage.js';
 import { RUSAGE_CHILDREN, RUSAGE_SELF } from '../src/sys/constants.js';
 import { cpuSeconds } from '../src/sys/proc.js';
 import { validateSpec, type ContainerSpec } from '../src/spec/container.js';
+import { validateResources } from '../src/spec/resources.js';
+import { Cgroups } from '../src/main/cgroups/cgroups.js';
+import { detectLayout } from '../src/main/cgroups/layout.js';
 import type { StartRequest } from '../src/workers/start.js';
 import type { NetAttachment } from '../src/net/container-plan.js';
 import { ensureBridge } from '../src/net/bridge.js';
@@ -35,8 +38,11 @@ import { spawnSync } from 'node:child_process';
 import { buildRootfs, writeOciBundle } from '../src/cli/bench/bundle.js';
 import { runExternalWithWarmup, type ExternalPlan, type Sample } from '../src/cli/bench/external.js';
 
-type Runtime = 'skiff' | 'skiff-bridge' | 'runc' | 'crun' | 'unshare';
-const RUNTIMES: Runtime[] = ['skiff', 'skiff-bridge', 'runc', 'crun', 'unshare'];
+// skiff-bridge: the same on a bridge network. skiff-cg and runc-cg: a cgroup per container and the
+// same limits (LIMITS) in both.
+type Runtime = 'skiff' | 'skiff-bridge' | 'skiff-cg' | 'runc' | 'runc-cg' | 'crun' | 'unshare';
+const RUNTIMES: Runtime[] = ['skiff', 'skiff-bridge', 'skiff-cg', 'runc', 'runc-cg', 'crun', 'unshare'];
+const LIMITS = { memory: 64 << 20, cpuQuota: 50_000, cpuPeriod: 100_000, pids: 100 };
 
 interface Options {
   count: number;
@@ -132,7 +138,9 @@ async function drive(count: number, concurrency: number, job: (slot: number, i: 
 const START_TIMEOUT_MS = 60_000;
 
 /** A skiff row, and the CPU its workers spent starting Node (not a container's cost: left out). */
-async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, count: number, warmup: number, concurrency: number, net?: NetAttachment): Promise<Sample & { startupCpuSeconds: number }> {
+async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, count: number, warmup: number, concurrency: number,
+  extras: { net?: NetAttachment; cgroups?: Cgroups } = {}): Promise<Sample & { startupCpuSeconds: number }> {
+  const { net, cgroups } = extras;
   // One worker per start in flight, as skiffd sizes its pool for its concurrency.
   const pool = new LauncherPool(concurrency, START_TIMEOUT_MS);
   try {
@@ -141,9 +149,14 @@ async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, 
     const request: StartRequest = { spec, rootMount, layerDir: null, console: { kind: 'null' } };
     let n = 0;
     const one = async (): Promise<void> => {
+      // As skiffd does: the cgroup made before the launch, joined by PID 1, emptied and removed after its exit.
+      const cg = cgroups ? cgroups.create(cgroups.pathOf(`bench-${n}`, null), spec.resources) : null;
       // A host end's name per start: a finished container's veth goes with its namespace, which the kernel frees later.
-      const pid = await pool.start(net ? { ...request, net: { ...net, hostIfname: `svbench${n++}` } } : request);
+      const withNet = net ? { ...request, net: { ...net, hostIfname: `svbench${n}` } } : request;
+      n++;
+      const pid = await pool.start(cg ? { ...withNet, cgroupProcs: cgroups!.procsFiles(cg) } : withNet);
       const exit = await reaper.watch(pid).exited;
+      if (cg) await cgroups!.finish(cg);
       if (exit.exitCode !== 0) throw new Error(`container exited with ${exit.exitCode}`);
     };
     await drive(warmup, concurrency, one);
@@ -167,14 +180,14 @@ function toRow(runtime: Runtime, concurrency: number, s: Sample, cpuMsPerContain
 
 function ratios(rows: Row[], concurrency: number[]): Record<string, Record<string, number | null>> {
   const out: Record<string, Record<string, number | null>> = {};
-  for (const other of ['runc', 'crun', 'unshare'] as const) {
+  for (const other of ['runc', 'runc-cg', 'crun', 'unshare'] as const) {
     const r: Record<string, number | null> = {};
     for (const c of concurrency) {
-      const skiff = rows.find((x) => x.runtime === 'skiff' && x.concurrency === c);
+      const skiff = rows.find((x) => x.runtime === (other === 'runc-cg' ? 'skiff-cg' : 'skiff') && x.concurrency === c);
       const them = rows.find((x) => x.runtime === other && x.concurrency === c);
       r[String(c)] = skiff && them && them.perSecond > 0 ? skiff.perSecond / them.perSecond : null;
     }
-    if (Object.values(r).some((v) => v !== null)) out[`skiff/${other}`] = r;
+    if (Object.values(r).some((v) => v !== null)) out[`${other === 'runc-cg' ? 'skiff-cg' : 'skiff'}/${other}`] = r;
   }
   return out;
 }
@@ -229,31 +242,37 @@ async function main(): Promise<void> {
     usage('skiff-bridge makes a bridge: run the bench in a network namespace of ip netns (ip netns add b; ip netns exec b …), never the host\'s');
   }
   const runtimes = o.runtimes.filter((r) => {
-    if (r === 'skiff' || r === 'skiff-bridge' || available(r)) return true;
+    if (r === 'skiff' || r === 'skiff-bridge' || r === 'skiff-cg' || available(r === 'runc-cg' ? 'runc' : r)) return true;
     process.stderr.write(`bench/start: ${r} is not installed; skipping it\n`);
     return false;
   });
   const reaper = new Reaper();
   const work = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
   const rows: Row[] = [];
+  let cgroups: Cgroups | null = null;
   try {
     const rootfs = buildRootfs(join(work, 'rootfs'));
     const rootMount = mkdtempSync(join(work, 'mnt-'));
     const bundle = runtimes.includes('runc') || runtimes.includes('crun') ? writeOciBundle(join(work, 'bundle'), rootfs) : '';
+    const bundleCg = runtimes.includes('runc-cg') ? writeOciBundle(join(work, 'bundle-cg'), rootfs, LIMITS) : '';
     const spec = validateSpec({ name: 'bench', rootfs, command: ['/bin/true'] });
     const bridged = runtimes.includes('skiff-bridge') ? benchNetwork(work) : null;
+    const limited = { ...spec, resources: validateResources({ memory: LIMITS.memory, cpuQuota: LIMITS.cpuQuota, cpuPeriod: LIMITS.cpuPeriod, pidsLimit: LIMITS.pids }) };
+    cgroups = runtimes.includes('skiff-cg') ? new Cgroups(detectLayout(), `skiff-bench-${process.pid}`) : null;
     for (const c of o.concurrency) {
       for (const r of runtimes) {
         process.stderr.write(`bench/start: ${r} at concurrency ${c}…\n`);
         let sample: Sample;
         let cpu0 = treeCpuSeconds();
-        if (r === 'skiff' || r === 'skiff-bridge') {
+        if (r === 'skiff' || r === 'skiff-bridge' || r === 'skiff-cg') {
           const s = r === 'skiff' ? await runSkiff(reaper, spec, rootMount, o.count, o.warmup, c)
-            : await runSkiff(reaper, bridged!.spec, rootMount, o.count, o.warmup, c, bridged!.net);
+            : r === 'skiff-bridge' ? await runSkiff(reaper, bridged!.spec, rootMount, o.count, o.warmup, c, { net: bridged!.net })
+            : await runSkiff(reaper, limited, rootMount, o.count, o.warmup, c, { cgroups: cgroups! });
           cpu0 += s.startupCpuSeconds;
           sample = s;
         } else {
-          const p: ExternalPlan = { runtime: r, count: o.count, concurrency: c, bundle, stateRoot: join(work, `${r}-state`), dir: join(work, `${r}-${c}`) };
+          const runtime = r === 'runc-cg' ? 'runc' : r;
+          const p: ExternalPlan = { runtime, count: o.count, concurrency: c, bundle: r === 'runc-cg' ? bundleCg : bundle, stateRoot: join(work, `${r}-state`), dir: join(work, `${r}-${c}`) };
           sample = await runExternalWithWarmup(p, o.warmup);
         }
         // the row's whole process tree, warm-up included (workers live through both), per container run
@@ -262,6 +281,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    cgroups?.close();
     reaper.close();
     rmSync(work, { recursive: true, force: true });
   }

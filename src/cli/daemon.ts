@@ -5,13 +5,14 @@
 // (SIGHUP, which skiffd does not handle) becomes SIGTERM, its clean stop.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { act, integerOption, secondsOption, type Declared, type Outcome } from './command.js';
 import { SKIFFD_ENTRY } from './daemon-process.js';
 
 interface DaemonOptions {
   socket?: string; stateDir?: string; launchers?: number; maxQueued?: number; forwarderThreads?: number;
   headersTimeout?: string; requestTimeout?: string; defaultSubnet?: string; resolvConf?: string; dockerNetwork?: string;
+  cgroupParent?: string; defaultPidsLimit?: number;
 }
 
 /** The options as skiffd's own command line spells them. */
@@ -20,6 +21,7 @@ function skiffdArgs(v: DaemonOptions): string[] {
     ['--socket', v.socket], ['--state-dir', v.stateDir], ['--launchers', v.launchers], ['--max-queued', v.maxQueued],
     ['--forwarder-threads', v.forwarderThreads], ['--headers-timeout', v.headersTimeout], ['--request-timeout', v.requestTimeout],
     ['--default-subnet', v.defaultSubnet], ['--resolv-conf', v.resolvConf], ['--docker-network', v.dockerNetwork],
+    ['--cgroup-parent', v.cgroupParent], ['--default-pids-limit', v.defaultPidsLimit],
   ];
   return pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)]));
 }
@@ -50,7 +52,12 @@ export function daemonCommand(o: Outcome): Declared {
     .addOption(secondsOption('--request-timeout <SECONDS>', 'time a client has to send a whole request (default 60)', { above: true, max: 3600 }))
     .option('--default-subnet <CIDR>', 'the subnet of the default bridge network, skiff0 (default 10.88.0.0/16)')
     .option('--resolv-conf <FILE>', 'where the networks\' DNS finds the resolvers for other names (default /etc/resolv.conf)')
-    .addOption(new Option('--docker-network <none|bridge>', 'the network of a Docker API container that names none (default none)').choices(['none', 'bridge']));
+    .addOption(new Option('--docker-network <none|bridge>', 'the network of a Docker API container that names none (default none)').choices(['none', 'bridge']))
+    .addOption(new Option('--cgroup-parent <NAME>', 'the cgroup every container\'s cgroup goes under, in each hierarchy (default skiff)').argParser((v: string) => {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(v)) throw new InvalidArgumentError('Expected a relative path of names (letters, digits, _ . -), such as skiff or services/skiff');
+      return v;
+    }))
+    .addOption(integerOption('--default-pids-limit <N>', 'the pids limit of every container that sets none (default: none)', 1));
   act(cmd, o, (values: DaemonOptions) => runSkiffd(skiffdArgs(values)));
   return {
     cmd,

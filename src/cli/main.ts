@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { commanderStatus, configure, subcommand, type Outcome } from './command.js';
 import { runCommand } from './run.js';
 import { containerCommands } from './containers.js';
+import { resourceCommands } from './resources.js';
 import { fleetCommand } from './fleet.js';
 import { networkCommand } from './network.js';
 import { benchCommand } from './bench/command.js';
@@ -35,6 +36,7 @@ Examples:
 `);
   subcommand(skiff, runCommand(outcome));
   for (const c of containerCommands(outcome)) subcommand(skiff, c);
+  for (const c of resourceCommands(outcome)) subcommand(skiff, c);
   const { fleet, subcommands } = fleetCommand(outcome);
   const fleetCmd = subcommand(skiff, fleet);
   for (const c of subcommands) subcommand(fleetCmd, c);

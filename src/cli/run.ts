@@ -10,6 +10,7 @@ import { call, DaemonError, readJson, stream } from './client.js';
 import { attachTerminal } from './console.js';
 import { act, collect, UsageError, type Declared, type Outcome } from './command.js';
 import { publishOption, type PortBindings } from './publish.js';
+import { addResourceOptions, resourceFields, type ResourceValues } from './resource-options.js';
 
 /** The run command: remembers whether its operands came after a `--` (then there is no IMAGE). */
 class RunCommand extends Command {
@@ -32,7 +33,7 @@ class RunCommand extends Command {
   }
 }
 
-interface RunOptions {
+interface RunOptions extends ResourceValues {
   name?: string; rootfs?: string; image?: string; hostname?: string; mount?: string[]; tmpfs?: string[];
   env?: string[]; workdir?: string; restart?: { Name: string; MaximumRetryCount: number }; network?: string;
   seccomp?: string; securityOpt?: string[]; capAdd?: string[]; capDrop?: string[];
@@ -104,6 +105,7 @@ async function run(cmd: RunCommand, operands: string[], values: RunOptions): Pro
       ...(values.restart ? { RestartPolicy: values.restart } : {}),
       ...(values.publish ? { PortBindings: values.publish } : {}),
       ...(values.dns ? { Dns: values.dns } : {}),
+      ...resourceFields(values),
     },
     ...(values.networkAlias && values.network ? { NetworkingConfig: { EndpointsConfig: { [values.network]: { Aliases: values.networkAlias } } } } : {}),
     ...(values.hostname ? { Hostname: values.hostname } : {}),
@@ -205,6 +207,7 @@ export function runCommand(outcome: Outcome): Declared {
     .option('--rm', 'remove it when it exits')
     .option('-t, --tty', 'give it a terminal')
     .option('-i, --interactive', 'forward stdin');
+  addResourceOptions(cmd);
   cmd.addHelpText('after', `
 Without -d, run shows the console and exits with the init's exit code (128+N for signal N);
 125 means skiff itself failed, 126 that the command could not be run, 127 that it was not found.`);
@@ -217,6 +220,7 @@ Without -d, run shows the console and exits with the init's exit code (128+N for
       'skiff run --rm -- /bin/sh -c \'echo hello from $(hostname)\'',
       'skiff run -d --name web /srv/images/alpine /bin/sh -c \'while true; do date; sleep 1; done\'',
       'skiff run -d --name web --network bridge -p 8080:80 /srv/images/busybox httpd -f -p 80',
+      'skiff run -d --memory 64m --cpus 0.5 --pids-limit 100 -- /bin/sh -c \'sleep 600\'',
     ],
   };
 }

@@ -18,7 +18,9 @@ export const TOP_KEYS: KeyTable = {
 export const SERVICE_KEYS: KeyTable = {
   supported: ['image', 'command', 'entrypoint', 'environment', 'working_dir', 'hostname', 'volumes', 'tmpfs', 'deploy',
     'scale', 'restart', 'stop_signal', 'stop_grace_period', 'depends_on', 'network_mode', 'labels', 'tty', 'security_opt', 'cap_add', 'cap_drop', 'x-skiff',
-    'networks', 'ports'],
+    'networks', 'ports',
+    // resources.ts
+    'mem_limit', 'memswap_limit', 'mem_reservation', 'cpus', 'cpu_shares', 'cpu_quota', 'cpu_period', 'pids_limit', 'cpuset'],
   unsupported: Object.fromEntries([
     ['build', IMAGE_HINT], ['expose', NETWORK_HINT],
     ['links', NETWORK_HINT], ['external_links', NETWORK_HINT], ['dns', NETWORK_HINT], ['dns_opt', NETWORK_HINT],
@@ -26,13 +28,13 @@ export const SERVICE_KEYS: KeyTable = {
     ['container_name', 'replicas are named <fleet>-<service>-<n>'],
     ['env_file', 'list the variables under environment'],
     ['healthcheck', ''], ['annotations', ''], ['attach', ''], ['blkio_config', ''],
-    ['cgroup', ''], ['cgroup_parent', ''], ['configs', ''], ['cpu_count', ''], ['cpu_percent', ''], ['cpu_period', ''],
-    ['cpu_quota', ''], ['cpu_rt_period', ''], ['cpu_rt_runtime', ''], ['cpu_shares', ''], ['cpus', ''], ['cpuset', ''],
+    ['cgroup', ''], ['cgroup_parent', ''], ['configs', ''], ['cpu_count', ''], ['cpu_percent', ''],
+    ['cpu_rt_period', ''], ['cpu_rt_runtime', ''],
     ['credential_spec', ''], ['develop', ''], ['device_cgroup_rules', ''], ['devices', ''], ['domainname', ''],
     ['driver_opts', ''], ['extends', ''], ['gpus', ''], ['group_add', ''], ['init', ''], ['ipc', ''], ['isolation', ''],
-    ['label_file', ''], ['logging', 'see x-skiff.console'], ['mem_limit', ''], ['mem_reservation', ''],
-    ['mem_swappiness', ''], ['memswap_limit', ''], ['models', ''], ['oom_kill_disable', ''], ['oom_score_adj', ''],
-    ['pid', ''], ['pids_limit', ''], ['platform', ''], ['post_start', ''], ['pre_stop', ''], ['privileged', ''],
+    ['label_file', ''], ['logging', 'see x-skiff.console'],
+    ['mem_swappiness', ''], ['models', ''], ['oom_kill_disable', ''], ['oom_score_adj', ''],
+    ['pid', ''], ['platform', ''], ['post_start', ''], ['pre_stop', ''], ['privileged', ''],
     ['profiles', ''], ['provider', ''], ['pull_policy', ''], ['read_only', ''], ['runtime', ''], ['secrets', ''],
     ['shm_size', ''], ['stdin_open', ''], ['storage_opt', ''], ['sysctls', ''], ['ulimits', ''],
     ['use_api_socket', ''], ['user', ''], ['userns_mode', ''], ['uts', ''], ['volumes_from', ''],
@@ -40,9 +42,9 @@ export const SERVICE_KEYS: KeyTable = {
 };
 
 export const DEPLOY_KEYS: KeyTable = {
-  supported: ['replicas'],
+  supported: ['replicas', 'resources'],
   unsupported: {
-    mode: '', labels: 'use the service\'s labels', resources: '', restart_policy: 'use the service\'s restart',
+    mode: '', labels: 'use the service\'s labels', restart_policy: 'use the service\'s restart',
     placement: '', update_config: '', rollback_config: '', endpoint_mode: '',
   },
 };

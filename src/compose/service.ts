@@ -5,6 +5,8 @@ import { parseRestart, parseSignal, validateHostname, validateName, type MountSp
 import { CONSOLE_KEYS, DEPENDS_ON_KEYS, DEPLOY_KEYS, SERVICE_KEYS, X_SKIFF_KEYS } from './keys.js';
 import { parseMounts } from './mounts.js';
 import type { DependsOnCondition } from './types.js';
+import { readResources } from './resources.js';
+import type { ResourcesSpec } from '../spec/resources.js';
 import { parseSeccompProfile, SeccompProfileError, type SeccompProfileSpec } from '../spec/seccomp-profile.js';
 import { readArgv, readDuration, readEnvironment, readLabels, readSize } from './values.js';
 import { readServiceNetworking, type ServiceNetworking } from './networks.js';
@@ -41,6 +43,8 @@ export interface SpecTemplate {
   noNewPrivileges?: boolean;
   /** from cap_add and cap_drop; names are checked by validateSpec, its errors placed at each item */
   capabilities?: { add: string[]; drop: string[] };
+  /** cgroup limits (resources.ts), checked by validateSpec, its errors placed at each value */
+  resources?: Partial<Record<keyof ResourcesSpec, unknown>>;
 }
 
 export interface ServiceDef {
@@ -115,6 +119,9 @@ export function parseService(entry: YEntry, baseDir: string, readFile: ((file: s
     const names = (v: YVal | undefined, field: string): string[] => (v ? v.list() : []).map((item, i) => from(`${field}[${i}]`, item, item.string('a capability name')));
     template.capabilities = { add: names(capAdd, 'capabilities.add'), drop: names(capDrop, 'capabilities.drop') };
   }
+
+  const resources = readResources(m, m.get('deploy')?.map().check(DEPLOY_KEYS), origins);
+  if (resources) template.resources = resources;
 
   const skiff = readXSkiff(m.get('x-skiff'), baseDir, origins);
   template.console = skiff.console;

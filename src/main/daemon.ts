@@ -17,6 +17,8 @@ import { NetworkStore } from './networks/store.js';
 import { NetworksApi } from './networks/routes.js';
 import { peerCredentials, raiseSoftLimit, tryLockExclusive } from '../sys/libc.js';
 import { RLIMIT_NOFILE } from '../sys/constants.js';
+import { Cgroups } from './cgroups/cgroups.js';
+import { detectLayout } from './cgroups/layout.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -36,6 +38,10 @@ export interface DaemonOptions {
   dockerDefaultNetwork?: 'none' | 'bridge';
   /** honour test-only labels (skiff.test.fail-at); never set outside tests */
   testHooks?: boolean;
+  /** the cgroup every container's cgroup goes under, in each hierarchy (default `skiff`) */
+  cgroupParent?: string;
+  /** the pids limit of a container that sets none (default: none) */
+  defaultPidsLimit?: number | null;
 }
 
 /** Is something answering on this socket? */
@@ -79,6 +85,18 @@ function lockStateDir(store: StateStore): number {
   return fd;
 }
 
+/** The host's cgroups, detected once; a host without them runs containers without limits. */
+function openCgroups(parent: string): Cgroups | null {
+  let layout;
+  try {
+    layout = detectLayout();
+  } catch (err) {
+    log('warn', 'no cgroups: containers run without limits', { error: (err as Error).message });
+    return null;
+  }
+  return new Cgroups(layout, parent);
+}
+
 export class Daemon {
   readonly store: StateStore;
   readonly events = new EventBus();
@@ -88,6 +106,8 @@ export class Daemon {
   readonly supervisor: Supervisor;
   readonly networks: NetworkManager;
   readonly nofile: number;
+  /** null on a host without cgroups: containers then run unlimited, and limits are refused */
+  readonly cgroups: Cgroups | null;
   private server: Server | null = null;
   /** held (flock) for the daemon's life: one skiffd per state directory */
   private lockFd: number;
@@ -108,8 +128,11 @@ export class Daemon {
       },
     });
     this.networks = new NetworkManager(new NetworkStore(this.store.privatePath('networks')), opts.networks ?? {});
+    this.cgroups = openCgroups(opts.cgroupParent ?? 'skiff');
     this.supervisor = new Supervisor({
       networks: this.networks,
+      cgroups: this.cgroups,
+      defaultPidsLimit: opts.defaultPidsLimit ?? null,
       stateStore: this.store,
       pool: this.pool,
       reaper: this.reaper,
@@ -165,6 +188,7 @@ export class Daemon {
       extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks)],
       dockerDefaultNetwork: this.opts.dockerDefaultNetwork ?? 'none',
       endpointOf: (r) => this.networks.endpointInfo(r.spec),
+      cgroups: this.cgroups,
     });
     // Bounds on what a client may hold: 16 KiB of headers, sent within headersTimeout; the
     // body within requestTimeout (attach streams are upgrades, outside this count; a follow
@@ -248,6 +272,7 @@ export class Daemon {
     await this.networks.close();
     await this.pool.close();
     this.reaper.close();
+    this.cgroups?.close();
     if (this.lockFd >= 0) closeSync(this.lockFd);
     this.lockFd = -1;
   }

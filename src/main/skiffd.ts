@@ -26,6 +26,12 @@ function dockerNetwork(text: string): 'none' | 'bridge' {
   return text;
 }
 
+function pidsLimit(text: string): number {
+  const n = wholeNumber(text, 1);
+  if (n === null || n > 4_194_304) throw new Error(`--default-pids-limit must be a number of processes from 1 to 4194304, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 export async function runDaemon(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -40,6 +46,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'default-subnet': { type: 'string' },
       'resolv-conf': { type: 'string' },
       'docker-network': { type: 'string' },
+      'cgroup-parent': { type: 'string' },
+      'default-pids-limit': { type: 'string' },
     },
     strict: true,
   });
@@ -63,6 +71,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
       ...(values['resolv-conf'] ? { resolvConf: values['resolv-conf'] } : {}),
     },
     ...(values['docker-network'] ? { dockerDefaultNetwork: dockerNetwork(values['docker-network']) } : {}),
+    ...(values['cgroup-parent'] ? { cgroupParent: values['cgroup-parent'] } : {}),
+    ...(values['default-pids-limit'] ? { defaultPidsLimit: pidsLimit(values['default-pids-limit']) } : {}),
     // Failure injection for the test suite (test/integration/hardening-host.test.ts).
     testHooks: process.env.SKIFF_TEST_HOOKS === '1',
   });

@@ -120,6 +120,7 @@ enum op_code {
   OP_NETLINK = 28,    /* message (hex of one rtnetlink request), length: PID 1 sends it, checks the ack */
   OP_HOST_NETLINK = 29, /* message (hex), length, pid offset: child1 sends it from the caller's namespaces
                          * once PID 1 exists, PID 1's pid written at the offset (NONE: none) */
+  OP_JOIN_CGROUP = 30, /* path of a cgroup.procs file: "0" written to it moves this process */
   OP__END
 };
 
@@ -135,6 +136,7 @@ static const char *const op_names[OP__END] = {
   [OP_DROP_BOUNDING] = "drop_bounding", [OP_SET_CAPS] = "set_caps", [OP_CHECK_CHAR] = "check_char",
   [OP_MASK] = "mask", [OP_READONLY] = "readonly", [OP_SECCOMP] = "seccomp",
   [OP_NETLINK] = "netlink", [OP_HOST_NETLINK] = "host_netlink",
+  [OP_JOIN_CGROUP] = "join_cgroup",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -150,7 +152,7 @@ static const uint32_t op_string_args[OP__END] = {
   [OP_MOUNT] = 0x17, [OP_REMOUNT_RO] = 0x1, [OP_MKDIR] = 0x1, [OP_MKNOD] = 0x1,
   [OP_SYMLINK] = 0x3, [OP_OPEN_ROOT] = 0x1, [OP_PIVOT_ROOT] = 0x1,
   [OP_SETHOSTNAME] = 0x1, [OP_OPEN] = 0x1, [OP_CHDIR] = 0x1, [OP_WRITE_FILE] = 0x3,
-  [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1,
+  [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1, [OP_JOIN_CGROUP] = 0x1,
   [OP_SECCOMP] = 0x1, [OP_NETLINK] = 0x1, [OP_HOST_NETLINK] = 0x1,
 };
 
@@ -718,6 +720,15 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     return netlink_send(op->bytes, op->arg[1]);
   case OP_HOST_NETLINK:
     return 0; /* child1's, done before PID 1 ran its first operation (child1_main) */
+  case OP_JOIN_CGROUP: {
+    /* "0" is the writer itself, whatever its pid is called in this pid namespace. Done before
+     * exec and before PID 1 has any child, so nothing the container runs starts outside. */
+    int fd = open(op->str[0], O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    rc = write(fd, "0", 1) < 0 ? errno : 0;
+    close(fd);
+    return rc;
+  }
   case OP__END:
     break;
   }

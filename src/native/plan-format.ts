@@ -48,6 +48,7 @@ export enum OpCode {
   seccomp = 27,
   netlink = 28,
   host_netlink = 29,
+  join_cgroup = 30,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -117,6 +118,8 @@ export type Op = { what: string } & (
    * before PID 1 runs its first operation, with PID 1's pid (native u32) written at pidOffset
    */
   | { op: 'host_netlink'; message: Buffer; pidOffset: number | null }
+  /** writes "0" to a cgroup.procs file (a host path): the process joins that cgroup */
+  | { op: 'join_cgroup'; path: string }
 );
 
 export interface ExecSpec {
@@ -272,6 +275,8 @@ function opArgs(op: Op, s: StringArea): number[] {
         throw new PlanEncodeError(`pid offset ${op.pidOffset} outside a netlink message of ${op.message.length} bytes`);
       }
       return [s.add(netlinkHex(op.message)), op.message.length, op.pidOffset === null ? NONE : op.pidOffset];
+    case 'join_cgroup':
+      return [s.add(op.path)];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

@@ -5,6 +5,7 @@ import { SeccompProfileError, validateSeccompProfile, type SeccompProfileSpec } 
 import { validateNetworkFields, type PortSpec } from './network.js';
 
 export type { PortSpec } from './network.js';
+import { ResourceError, validateResources, type ResourcesSpec } from './resources.js';
 
 export type MountSpec =
   | { type: 'bind'; source: string; target: string; readOnly: boolean }
@@ -64,6 +65,8 @@ export interface ContainerSpec {
    * (src/spec/seccomp-profile.ts), stored here whole so that a restart does not need its file
    */
   seccomp: 'default' | 'unconfined' | SeccompProfileSpec;
+  /** cgroup limits (src/spec/resources.ts); every field null: no limits, but still a cgroup of its own */
+  resources: ResourcesSpec;
 }
 
 export class SpecError extends Error {
@@ -326,7 +329,7 @@ function validateSeccomp(v: Json): ContainerSpec['seccomp'] {
 }
 
 const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'networkAliases', 'ports', 'dns', 'tty', 'openStdin', 'stdinOnce', 'restart',
-  'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges', 'seccomp'] as const;
+  'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges', 'seccomp', 'resources'] as const;
 
 /**
  * Validates a spec as received (JSON) and fills in defaults. Throws SpecError
@@ -406,5 +409,15 @@ export function validateSpec(input: Json): ContainerSpec {
     capabilities: validateCapabilities(input.capabilities, 'capabilities'),
     noNewPrivileges: input.noNewPrivileges === undefined ? true : bool(input.noNewPrivileges, 'noNewPrivileges'),
     seccomp: validateSeccomp(input.seccomp),
+    resources: validateResourcesField(input.resources),
   };
+}
+
+function validateResourcesField(v: Json): ResourcesSpec {
+  try {
+    return validateResources(v, 'resources');
+  } catch (err) {
+    if (err instanceof ResourceError) throw new SpecError(err.field, err.message.slice(err.field.length + 1));
+    throw err;
+  }
 }

@@ -47,6 +47,11 @@ export interface LaunchContext {
    * over their targets after the user's mounts; `create`: the rootfs lacks the target, make it empty first
    */
   fileBinds?: ReadonlyArray<{ source: string; target: string; create: boolean }>;
+  /**
+   * the container's cgroup, as the cgroup.procs file of each hierarchy (host paths): PID 1
+   * joins them first, before it has any child and while the host's /sys is still in view
+   */
+  cgroupProcs?: readonly string[];
 }
 
 /** Targets inside the rootfs: a symlink or ".." must never lead out of it. */
@@ -288,7 +293,8 @@ function privilegeOps(spec: ContainerSpec, lastCap: number): Op[] {
 
 /**
  * Builds the launch plan for a validated spec. The order is the contract:
- * 0. PID 1 non-dumpable, so that nothing in the container can ptrace it or open its /proc
+ * 0. PID 1 joins its cgroup (every hierarchy) before anything else, so all it ever does is counted
+ *    and limited, and every child it will have starts inside; PID 1 non-dumpable, so that nothing in the container can ptrace it or open its /proc
  *    files while it still holds host fds and full root (execve makes it dumpable again);
  * 1. mounts private, so nothing below ever propagates to the host;
  * 2. the root (host `/` read-only, a directory, or an overlay) on ctx.rootMount;
@@ -306,6 +312,7 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
   // the host root's tmpfs on /tmp and /run (an image need not even have a /run to mount on).
   const writableRoot = spec.rootfs !== 'host' || spec.image !== null;
   const ops: Op[] = [
+    ...(ctx.cgroupProcs ?? []).map((path): Op => ({ what: `join the container's cgroup \`${path}\``, op: 'join_cgroup', path })),
     { what: 'make PID 1 non-dumpable until exec', op: 'set_dumpable', dumpable: false },
     { what: 'make all mounts private', op: 'mount', source: null, target: '/', fstype: null, flags: MS_REC | MS_PRIVATE, data: null, resolve: 0 },
     ...rootOps(spec, ctx),

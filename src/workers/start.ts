@@ -21,6 +21,8 @@ export interface StartRequest {
   hide?: readonly string[];
   /** a bridge network's attachment, decided by skiffd (src/main/networks) */
   net?: NetAttachment;
+  /** the container's cgroup: each hierarchy's cgroup.procs, which PID 1 joins before anything else */
+  cgroupProcs?: string[];
   /** test-only: make operation k fail with this errno (failure injection) */
   failAt?: { index: number; errno: number };
 }
@@ -125,7 +127,7 @@ function planFor(req: StartRequest, hidden: readonly HostAlias[]): Plan {
   }
   // Sources were checked by preflight; a file's mount point is not made as a directory.
   const fileSources = new Set(req.spec.mounts.flatMap((m) => (m.type === 'bind' && statSync(m.source, { throwIfNoEntry: false })?.isDirectory() === false ? [m.source] : [])));
-  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console, lastCap: lastCap(), hidden, fileSources, ...netContext(req) });
+  const plan = buildPlan(req.spec, { rootMount: req.rootMount, layer, console: req.console, lastCap: lastCap(), hidden, fileSources, ...netContext(req), ...(req.cgroupProcs ? { cgroupProcs: req.cgroupProcs } : {}) });
   if (req.failAt) {
     const { index, errno } = req.failAt;
     const target = plan.ops[index];

@@ -15,7 +15,8 @@ import { TempDirs } from '../support/tmp.js';
 /** Every command and the options its help must show (-h/--help is on all of them). */
 const COMMANDS: Record<string, string[]> = {
   run: ['--name', '--rootfs', '--image', '--hostname', '--mount', '--tmpfs', '--env', '--workdir', '--restart', '--network',
-    '--publish', '--dns', '--network-alias', '--seccomp', '--security-opt', '--cap-add', '--cap-drop', '--detach', '--rm', '--tty', '--interactive'],
+    '--publish', '--dns', '--network-alias', '--seccomp', '--security-opt', '--cap-add', '--cap-drop', '--detach', '--rm', '--tty', '--interactive',
+    '--memory', '--memory-swap', '--memory-reservation', '--cpus', '--cpu-shares', '--pids-limit', '--cpuset-cpus'],
   ps: ['--all', '--json'],
   inspect: [],
   logs: ['--follow', '--tail', '--all', '--raw'],
@@ -26,6 +27,8 @@ const COMMANDS: Record<string, string[]> = {
   wait: [],
   top: [],
   rename: [],
+  update: ['--memory', '--memory-swap', '--memory-reservation', '--cpus', '--cpu-shares', '--pids-limit', '--cpuset-cpus'],
+  stats: [],
   fleet: [],
   'fleet up': ['--wait', '--json'],
   'fleet down': ['--name'],
@@ -38,7 +41,7 @@ const COMMANDS: Record<string, string[]> = {
   'network rm': [],
   bench: ['--count', '--concurrency', '--warmup', '--vs', '--json'],
   daemon: ['--socket', '--state-dir', '--launchers', '--max-queued', '--forwarder-threads', '--headers-timeout', '--request-timeout',
-    '--default-subnet', '--resolv-conf', '--docker-network'],
+    '--default-subnet', '--resolv-conf', '--docker-network', '--cgroup-parent', '--default-pids-limit'],
 };
 
 /** The command names a help text lists under "Commands:" (without `help` itself). */

@@ -142,7 +142,8 @@ describe('dockerode against skiffd', function () {
       return e!.json.message;
     };
     expect(await refused({ VolumesFrom: ['other'] })).to.equal('HostConfig.VolumesFrom ["other"] is not supported by skiff: skiff has no volumes to share between containers (bind a host directory: Binds)');
-    expect(await refused({ Memory: 1 << 30 })).to.equal('HostConfig.Memory 1073741824 is not supported by skiff: skiff sets no resource limits yet (it makes no cgroups)');
+    expect(await refused({ BlkioWeight: 300 })).to.equal('HostConfig.BlkioWeight 300 is not supported by skiff: skiff sets memory, CPU, cpuset and pids limits only (no block I/O, realtime, kernel memory, swappiness or ulimits)');
+    expect(await refused({ Memory: 1024 })).to.equal('HostConfig.Memory must be a number of bytes of at least 6291456 (6m), got 1024');
     expect(await docker.listContainers({ all: true })).to.deep.equal([]);
   });
 

@@ -56,7 +56,7 @@ describe('docker rename: a new name for a container, running or not', function (
     expect((await docker(['wait', 'ren-b'])).trim()).to.equal('7');
     expect(await docker(['logs', 'ren-b'])).to.equal('before\nafter\n');
     // The log file was written through one fd while its directory moved: all of it is in the new dir.
-    expect(readFileSync(join(d.stateDir, 'ren-b', 'console.log'), 'utf8')).to.equal('before\nafter\n');
+    expect((await d.cli(['logs', '--all', 'ren-b'])).stdout).to.equal('before\nafter\n');
     expect(JSON.parse(readFileSync(join(d.stateDir, 'ren-b', 'state.json'), 'utf8'))).to.include({ name: 'ren-b', status: 'exited', exitCode: 7 });
 
     const events = await docker(['events', '--since', since, '--until', new Date().toISOString(), '--filter', 'event=rename',
@@ -71,7 +71,8 @@ describe('docker rename: a new name for a container, running or not', function (
 
   it('a console log rotated after the rename is rotated in the new state dir', async () => {
     const created = await d.api('POST', '/containers/create?name=ren-log', {
-      Image: 'host', Cmd: ['/bin/sh', '-c', 'trap "head -c 10000 /dev/zero | tr -c x x; echo; echo done" USR1; echo ready; while true; do sleep 0.05; done'],
+      // USR1: more than logMax in one go; USR2: the next record, at which the log rotates (it rotates between records).
+      Image: 'host', Cmd: ['/bin/sh', '-c', 'trap "head -c 10000 /dev/zero | tr -c x x; echo" USR1; trap "echo done" USR2; echo ready; while true; do sleep 0.05; done'],
       Skiff: { Console: { log: true, logMax: 4096 } },
     });
     expect(created.status, created.text).to.equal(201);
@@ -79,8 +80,10 @@ describe('docker rename: a new name for a container, running or not', function (
     await until(async () => (await docker(['logs', 'ren-log'])).includes('ready'), 'the first output');
     await docker(['rename', 'ren-log', 'ren-log2']);
     await docker(['kill', '-s', 'USR1', 'ren-log2']);
+    await until(async () => /x{10000}/.test(await docker(['logs', 'ren-log2'])), 'the 10000 bytes in the log');
+    await docker(['kill', '-s', 'USR2', 'ren-log2']);
     const dir = join(d.stateDir, 'ren-log2');
-    await until(() => existsSync(join(dir, 'console.log')) && readFileSync(join(dir, 'console.log'), 'utf8').endsWith('done\n'), 'the output after the rotation');
+    await until(async () => (await d.cli(['logs', '--all', 'ren-log2'])).stdout.endsWith('done\n'), 'the output after the rotation');
     expect(existsSync(join(dir, 'console.log.1'))).to.equal(true);
     expect(existsSync(join(d.stateDir, 'ren-log'))).to.equal(false);
     const all = await d.cli(['logs', '--all', 'ren-log2']);

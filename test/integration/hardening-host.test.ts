@@ -188,6 +188,9 @@ describe('hardening: every launch operation failing in turn, through skiffd, lea
     // leak persists, so waiting for the view to come back hides none.
     await until(() => JSON.stringify(d.view()) === JSON.stringify(before), `the view after operation ${k} to settle`, 5000).catch(() => undefined);
     expect(d.view(), `after the failure at operation ${k}`).to.deep.equal(before);
+    // nor a cgroup directory (the container's is made before the launch)
+    const parent = `/sys/fs/cgroup/memory/${d.cgroupParent}`;
+    if (existsSync(parent)) expect(readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name), `cgroups after operation ${k}`).to.deep.equal([]);
   };
 
   const createAndStart = async (body: Record<string, unknown>, failAt: number | null): Promise<{ id: string; start: Reply }> => {

@@ -44,6 +44,7 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'seccomp': args = [op.program.toString('hex'), op.program.length / 8, op.flags]; break;
     case 'netlink': args = [op.message.toString('hex'), op.message.length]; break;
     case 'host_netlink': args = [op.message.toString('hex'), op.message.length, op.pidOffset ?? NONE]; break;
+    case 'join_cgroup': args = [op.path]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -103,6 +104,7 @@ const everyOp: Op[] = [
   { what: 'nl', op: 'netlink', message: Buffer.from('14000000100005000100000000000000ffeeddcc', 'hex') },
   { what: 'hn', op: 'host_netlink', message: Buffer.from('14000000100005000100000000000000ffeeddcc', 'hex'), pidOffset: 16 },
   { what: 'hn0', op: 'host_netlink', message: Buffer.from('10000000100005000100000000000000', 'hex'), pidOffset: null },
+  { what: 'cg', op: 'join_cgroup', path: '/sys/fs/cgroup/memory/skiff/web/cgroup.procs' },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {

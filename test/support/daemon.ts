@@ -2,7 +2,7 @@
 // through the CLI (bin/skiff.js), the HTTP API, or the docker command line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { request } from '../../src/api/http-client.js';
 import { TempDirs } from './tmp.js';
 import { childPids, cmdline, fdTargets, isZombie, mountinfoLines } from '../../src/sys/proc.js';
@@ -65,6 +65,12 @@ export class TestDaemon {
     return join(this.dir, 'state');
   }
 
+  /** the cgroup parent this daemon's containers go under (relative to each hierarchy's root) */
+  get cgroupParent(): string {
+    const i = this.args.indexOf('--cgroup-parent');
+    return i >= 0 ? this.args[i + 1]! : `skiff-test-${basename(this.dir)}`;
+  }
+
   get pid(): number {
     return this.child?.pid ?? -1;
   }
@@ -78,8 +84,10 @@ export class TestDaemon {
   }
 
   async start(): Promise<void> {
+    // Each test daemon's cgroups go under a parent of its own, so concurrent daemons never share one.
+    const cgroupParent = this.args.includes('--cgroup-parent') ? [] : ['--cgroup-parent', this.cgroupParent];
     // opts.netns: skiffd runs in that network namespace (nsenter execs it: the pid is skiffd's).
-    const argv = [SKIFFD, '--socket', this.socket, '--state-dir', this.stateDir, ...this.args];
+    const argv = [SKIFFD, '--socket', this.socket, '--state-dir', this.stateDir, ...cgroupParent, ...this.args];
     const [cmd, args] = this.opts.netns ? ['nsenter', [`--net=/run/netns/${this.opts.netns}`, process.execPath, ...argv]] : [process.execPath, argv];
     const child = spawn(cmd, args, {
       stdio: ['ignore', 'pipe', 'pipe', ...(this.opts.inherit ?? [])],

@@ -160,11 +160,23 @@ describe('fleet files', () => {
       refuse('services: {}\n', 'fleet.yaml: 13 bytes is more than the 10 bytes a fleet file may have', { maxBytes: 10 });
     });
 
+    it('resource limits: service keys and deploy.resources, each mistake at its place', () => {
+      const fleet = parseFleet(web('mem_limit: 64m', 'pids_limit: 30', 'cpu_shares: 512', 'deploy:', '  resources:', '    limits: { cpus: "0.5" }',
+        '    reservations: { memory: 32m }'), 'fleet.yaml');
+      expect(fleet.services[0]!.specs[0]!.resources).to.deep.equal({ memory: 64 << 20, memorySwap: null, memoryReservation: 32 << 20,
+        cpuQuota: 50_000, cpuPeriod: 100_000, cpuShares: 512, pidsLimit: 30, cpusetCpus: null, cpusetMems: null });
+      refuse(web('mem_limit: 1k'), 'fleet.yaml:5:16 services.web.mem_limit: must be a number of bytes of at least 6291456 (6m), got 1024');
+      refuse(web('mem_limit: lots'), 'fleet.yaml:5:16 services.web.mem_limit: expected a size such as 64m, 512k, 1g or a number of bytes, got "lots"');
+      refuse(web('cpus: -1'), 'fleet.yaml:5:11 services.web.cpus: expected a number of CPUs of at least 0.01, such as 0.5 or 2, got -1');
+      refuse(web('mem_limit: 64m', 'deploy: { resources: { limits: { memory: 128m } } }'),
+        'fleet.yaml:6:46 services.web.deploy.resources.limits.memory: sets memory to 134217728 but services.web.mem_limit already set it to 67108864; give one');
+    });
+
     it('other mistakes, each at its place', () => {
       refuse(web('ports: ["70000:80"]'), 'fleet.yaml:5:13 services.web.ports[0]: host port 70000 is not a port from 1 to 65535');
       refuse(web('networks: [nope]'), 'fleet.yaml:5:16 services.web.networks[0]: names no network of the fleet: "nope" (declare it under the top-level networks:)');
       refuse(web('ports: ["8080:80"]', 'deploy: { replicas: 2 }'), 'fleet.yaml:5:12 services.web.ports: 2 replicas cannot publish the same host ports: one replica may');
-      refuse(web('deploy:', '  resources: { limits: { cpus: "0.5" } }'), 'fleet.yaml:6:7 services.web.deploy.resources: not supported by skiff yet');
+      refuse(web('deploy:', '  resources: { limits: { devices: [] } }'), 'fleet.yaml:6:30 services.web.deploy.resources.limits.devices: not supported by skiff yet');
       refuse(yaml('services:', '  web:', '    image: nginx:1.27'),
         'fleet.yaml:3:12 services.web.image: "nginx:1.27" is not host or an image directory (an absolute path); skiff does not pull registry images yet');
       refuse(yaml('services:', '  web:', '    image: host'),

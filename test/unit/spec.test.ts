@@ -43,6 +43,7 @@ describe('validateSpec', () => {
         capabilities: { add: [], drop: [] },
         noNewPrivileges: true,
         seccomp: 'default',
+        resources: { memory: null, memorySwap: null, memoryReservation: null, cpuQuota: null, cpuPeriod: null, cpuShares: null, pidsLimit: null, cpusetCpus: null, cpusetMems: null },
       });
     });
 
@@ -158,11 +159,11 @@ describe('validateSpec', () => {
     });
 
     it('refuses an unknown top-level field, listing the known ones', () => {
-      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', 'colour');
+      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp, resources)', 'colour');
     });
 
     it('quotes an unknown key that is empty or not a plain word (found by the fuzzer)', () => {
-      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp)', '""');
+      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp, resources)', '""');
       rejects({ ...base, console: { 'a b': 1 } }, 'console."a b" is not a known field (known: buffer, log, logMax)', 'console."a b"');
     });
 

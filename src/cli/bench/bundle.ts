@@ -26,7 +26,10 @@ interface OciConfig {
 }
 
 /** An OCI bundle in `dir` whose root is `rootfs`, from `runc spec` trimmed to what skiff does. */
-export function writeOciBundle(dir: string, rootfs: string): string {
+/** Limits for the bundle (runc's linux.resources), to compare a start with cgroup limits. */
+export interface BundleLimits { memory: number; cpuQuota: number; cpuPeriod: number; pids: number }
+
+export function writeOciBundle(dir: string, rootfs: string, limits?: BundleLimits): string {
   mkdirSync(dir, { recursive: true });
   execFileSync('runc', ['spec', '--bundle', dir]);
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as OciConfig;
@@ -39,6 +42,11 @@ export function writeOciBundle(dir: string, rootfs: string): string {
   delete config.linux.maskedPaths;
   delete config.linux.readonlyPaths;
   delete config.linux.cgroupsPath;
+  if (limits) {
+    (config.linux as Record<string, unknown>).resources = {
+      memory: { limit: limits.memory }, cpu: { quota: limits.cpuQuota, period: limits.cpuPeriod }, pids: { limit: limits.pids },
+    };
+  }
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   return dir;
 }

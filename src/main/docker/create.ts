@@ -7,6 +7,7 @@ import { parseMountShort, SpecError, validateSpec, type ContainerSpec } from '..
 import { parseSeccompProfile, SeccompProfileError } from '../../spec/seccomp-profile.js';
 import { checkFields, checkLogConfig, CreateError, shown } from './fields.js';
 import { networkFields } from './network.js';
+import { dockerResources, RESOURCE_DOCKER_FIELDS } from './resources.js';
 
 export { CreateError } from './fields.js';
 
@@ -17,6 +18,7 @@ const DOCKER_FIELDS: ReadonlyArray<[spec: string, docker: string]> = [
   ['capabilities.add', 'HostConfig.CapAdd'], ['capabilities.drop', 'HostConfig.CapDrop'],
   ['ports', 'HostConfig.PortBindings'], ['dns', 'HostConfig.Dns'], ['networkAliases', 'NetworkingConfig.EndpointsConfig.Aliases'],
   ['network', 'HostConfig.NetworkMode'],
+  ...RESOURCE_DOCKER_FIELDS.map(([spec, docker]): [string, string] => [spec, `HostConfig.${docker}`]),
 ];
 
 function typeName(v: unknown): string {
@@ -224,6 +226,8 @@ export function specFromCreateBody(body: unknown, name: string | null, defaultNe
   const capAdd = strList(host.CapAdd, 'HostConfig.CapAdd');
   const capDrop = strList(host.CapDrop, 'HostConfig.CapDrop');
   if (capAdd || capDrop) input.capabilities = { add: capAdd ?? [], drop: capDrop ?? [] };
+  const resources = dockerResources(host, 'HostConfig.');
+  if (Object.keys(resources).length > 0) input.resources = resources;
   // The host's root is read-only, as ReadonlyRootfs asks; a directory or an image is writable.
   const readOnlyRoot = image === 'host' && (typeof skiff.Rootfs !== 'string' || skiff.Rootfs === 'host');
   if (optBool(host.ReadonlyRootfs, 'HostConfig.ReadonlyRootfs') && !readOnlyRoot) {

@@ -39,7 +39,7 @@ interface Unsupported {
   why: string;
 }
 
-const LIMITS = 'skiff sets no resource limits yet (it makes no cgroups)';
+const LIMITS = 'skiff sets memory, CPU, cpuset and pids limits only (no block I/O, realtime, kernel memory, swappiness or ulimits)';
 const PORTS = 'skiff publishes ports with HostConfig.PortBindings and names containers by its networks\' DNS';
 const FILES = 'skiff writes no resolv.conf or hosts file: the container sees its root\'s own';
 
@@ -83,10 +83,8 @@ const HOST: Record<string, Unsupported> = {
   DeviceCgroupRules: { why: LIMITS },
   DeviceRequests: { why: 'skiff passes no devices through' },
   MemorySwappiness: { accepts: [-1], why: LIMITS },
-  PidsLimit: { accepts: [-1], why: LIMITS },
-  MemorySwap: { accepts: [-1], why: LIMITS },
-  ...Object.fromEntries(['Memory', 'MemoryReservation', 'KernelMemory', 'KernelMemoryTCP', 'NanoCpus', 'CpuShares', 'CpuPeriod',
-    'CpuQuota', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetCpus', 'CpusetMems', 'CpuCount', 'CpuPercent', 'BlkioWeight',
+  ...Object.fromEntries(['KernelMemory', 'KernelMemoryTCP',
+    'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpuCount', 'CpuPercent', 'BlkioWeight',
     'BlkioWeightDevice', 'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps',
     'IOMaximumIOps', 'IOMaximumBandwidth', 'OomKillDisable', 'Ulimits'].map((k) => [k, { why: LIMITS }])),
 };
@@ -98,7 +96,9 @@ const READ_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'Ho
 const NO_EFFECT_TOP = new Set(['AttachStdin', 'AttachStdout', 'AttachStderr', 'OnBuild', 'Shell',
   'ArgsEscaped', 'ExposedPorts', 'platform']);
 const READ_HOST = new Set(['ReadonlyRootfs', 'Binds', 'Tmpfs', 'Mounts', 'NetworkMode', 'RestartPolicy', 'AutoRemove', 'SecurityOpt', 'CapAdd',
-  'CapDrop', 'LogConfig', 'PortBindings', 'Dns']);
+  'CapDrop', 'LogConfig', 'PortBindings', 'Dns',
+  // resources.ts
+  'Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuQuota', 'CpuPeriod', 'CpuShares', 'PidsLimit', 'CpusetCpus', 'CpusetMems']);
 /** ContainerIDFile is written by the client; ConsoleSize is the client's terminal, applied by its resize call. */
 const NO_EFFECT_HOST = new Set(['ContainerIDFile', 'ConsoleSize']);
 

@@ -41,7 +41,7 @@ export function statusText(r: ContainerRecord, now = Date.now()): string {
   switch (r.status) {
     case 'running': return `Up ${since(r.startedAt)}`;
     case 'exited':
-    case 'failed': return `Exited (${r.exitCode ?? -1}) ${since(r.finishedAt)} ago`;
+    case 'failed': return `Exited (${r.exitCode ?? -1})${r.oomKilled ? ' (OOM killed)' : ''} ${since(r.finishedAt)} ago`;
     case 'restarting': return `Restarting (${r.exitCode ?? -1}) ${since(r.finishedAt)} ago`;
     case 'queued': return 'Created (queued)';
     case 'starting': return 'Created (starting)';
@@ -99,6 +99,17 @@ function networks(r: ContainerRecord): Record<string, object> {
   };
 }
 
+/** HostConfig's resource fields as Docker shows them: 0 for "not set". */
+function hostResources(r: ContainerRecord): object {
+  const res = r.spec.resources;
+  return {
+    Memory: res.memory ?? 0, MemorySwap: res.memorySwap ?? 0, MemoryReservation: res.memoryReservation ?? 0,
+    NanoCpus: 0, CpuQuota: res.cpuQuota ?? 0, CpuPeriod: res.cpuPeriod ?? 0, CpuShares: res.cpuShares ?? 0,
+    PidsLimit: res.pidsLimit, CpusetCpus: res.cpusetCpus ?? '', CpusetMems: res.cpusetMems ?? '',
+    CgroupParent: '', OomKillDisable: false,
+  };
+}
+
 /** One entry of GET /containers/json. */
 export function toListEntry(r: ContainerRecord): object {
   return {
@@ -137,7 +148,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
       Running: state === 'running',
       Paused: false,
       Restarting: state === 'restarting',
-      OOMKilled: false,
+      OOMKilled: r.oomKilled ?? false,
       Dead: false,
       Pid: r.pid ?? 0,
       ExitCode: r.exitCode ?? 0,
@@ -176,6 +187,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
       CapDrop: r.spec.capabilities.drop.length ? r.spec.capabilities.drop : null,
       SecurityOpt: securityOpt(r.spec),
       Tmpfs: Object.fromEntries(r.spec.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.type === 'tmpfs' && m.size ? `size=${m.size}` : ''])),
+      ...hostResources(r),
     },
     Mounts: mounts(r),
     Config: {

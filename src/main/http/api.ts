@@ -18,6 +18,8 @@ import { HttpError, sendError } from './errors.js';
 import { ContainerStreams, type ConsoleAccess } from './container-streams.js';
 import { flag, integer } from './query.js';
 import { API_VERSION, MIN_API_VERSION, send } from './respond.js';
+import { stats, update } from './container-resources.js';
+import type { Cgroups } from '../cgroups/cgroups.js';
 
 export const SKIFF_VERSION = '0.1.0';
 
@@ -27,6 +29,16 @@ export type { ConsoleAccess } from './container-streams.js';
 export interface Extensions {
   /** returns true when it handled the request */
   handle(method: string, path: string, req: IncomingMessage, res: ServerResponse, body: () => Promise<unknown>): Promise<boolean>;
+}
+
+/** GET /info's cgroup fields, as Docker's. */
+function cgroupInfo(cgroups: Cgroups | null): Record<string, unknown> {
+  if (!cgroups) return { CgroupDriver: 'none' };
+  return {
+    CgroupDriver: 'cgroupfs', CgroupVersion: String(cgroups.version),
+    MemoryLimit: cgroups.layout.controllers.has('memory'), CpuCfsQuota: cgroups.layout.controllers.has('cpu'),
+    CpuShares: cgroups.layout.controllers.has('cpu'), CPUSet: cgroups.layout.controllers.has('cpuset'), PidsLimit: cgroups.layout.controllers.has('pids'),
+  };
 }
 
 export interface ApiDeps {
@@ -39,6 +51,8 @@ export interface ApiDeps {
   endpointOf?: (r: ContainerRecord) => EndpointInfo | null;
   /** the network of a Docker create body that names none: none, or bridge (skiffd --docker-network bridge) */
   dockerDefaultNetwork?: string;
+  /** the host's cgroups, for GET /info (null: none) */
+  cgroups?: Cgroups | null;
 }
 
 /**
@@ -95,6 +109,7 @@ export class Api {
         ID: 'skiff', Containers: all.length, ContainersRunning: sup.runningCount(), ContainersPaused: 0,
         ContainersStopped: all.length - sup.runningCount(), Images: 0, Driver: 'skiff', Name: (await import('node:os')).hostname(),
         ServerVersion: SKIFF_VERSION, OperatingSystem: 'linux', OSType: 'linux', NCPU: (await import('node:os')).availableParallelism(),
+        ...cgroupInfo(this.d.cgroups ?? null),
       });
     }
     if (path === '/metrics' && method === 'GET') {
@@ -156,6 +171,8 @@ export class Api {
         return send(res, 204);
       }
       case 'GET logs': return this.streams.logs(ref, q, res);
+      case 'GET stats': return stats(sup, ref, q, res);
+      case 'POST update': return update(sup, ref, await readJson(req), res);
       case 'POST attach': return this.streams.attach(ref, q, req, res);
       case 'POST resize': {
         const r = sup.get(ref);

@@ -29,6 +29,10 @@ export interface ContainerRecord {
   autoRemove: boolean;
   /** the fleet that owns it, if any */
   fleet: string | null;
+  /** its cgroup while it has one, relative to each hierarchy's root (src/main/cgroups) */
+  cgroup?: string | null;
+  /** the kernel's OOM killer killed a process of its last run */
+  oomKilled?: boolean;
 }
 
 export function newRecord(spec: ContainerSpec, opts: { autoRemove?: boolean; fleet?: string | null } = {}): ContainerRecord {
@@ -50,6 +54,8 @@ export function newRecord(spec: ContainerSpec, opts: { autoRemove?: boolean; fle
     stoppedByUser: false,
     autoRemove: opts.autoRemove ?? false,
     fleet: opts.fleet ?? null,
+    cgroup: null,
+    oomKilled: false,
   };
 }
 

@@ -3,6 +3,7 @@
 import { SpecError, validateName } from '../../spec/container.js';
 import { Conflict, InvalidArgument, NotFound } from './errors.js';
 import type { ContainerRecord } from './record.js';
+import type { Registry } from './registry.js';
 import { isRemoved } from './states.js';
 
 /** The name as stored ("/web" as Docker's clients write it becomes "web"), checked like a new container's. */
@@ -23,11 +24,11 @@ export function renameTarget(name: string): string {
  * container's writable layer.
  */
 export function checkRename(
-  r: ContainerRecord, oldName: string, newName: string, records: ReadonlyMap<string, ContainerRecord>, launching: boolean,
+  r: ContainerRecord, oldName: string, newName: string, records: Pick<Registry, 'named'>, launching: boolean,
 ): void {
-  if (isRemoved(r) || records.get(oldName) !== r) throw new NotFound(`No such container: ${oldName}`);
+  if (isRemoved(r) || records.named(oldName) !== r) throw new NotFound(`No such container: ${oldName}`);
   if (newName === oldName) throw new InvalidArgument(`Renaming a container with the same name as its current name (${oldName})`, 'name');
-  const holder = records.get(newName);
+  const holder = records.named(newName);
   if (holder) {
     throw new Conflict(`Conflict. The container name "/${newName}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`);
   }

@@ -6,12 +6,12 @@ import type { ContainerSpec } from '../../spec/container.js';
 import { liveStartTime } from '../../sys/proc.js';
 import { StartError, type StartRequest } from '../../workers/start.js';
 import type { LaunchConsole } from '../../workers/plan.js';
-import type { NetAttachment } from '../../net/container-plan.js';
+import type { NetworkHooks } from './network-hooks.js';
 import type { EventBus } from '../events.js';
 import { log } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { ConsoleHolds, type ConsoleService } from './console-holds.js';
-import { Conflict, InvalidArgument, NotFound, QueueFull, StartFailed, Unavailable } from './errors.js';
+import { Conflict, QueueFull, StartFailed, Unavailable } from './errors.js';
 import type { LauncherPool } from './launcher-pool.js';
 import type { ExitStatus, Reaper } from './reaper.js';
 import { newRecord, stillRunning, withCurrentDefaults, type ContainerRecord } from './record.js';
@@ -19,6 +19,10 @@ import { signalNumber } from './signals.js';
 import type { StateStore } from './state-store.js';
 import { isActive, isRemoved, restartDelayMs, shouldRestart, transition } from './states.js';
 import { StrayReaper } from './strays.js';
+import type { CgroupSample, Cgroups } from '../cgroups/cgroups.js';
+import { ContainerCgroups } from './container-cgroups.js';
+import type { ResourcesSpec } from '../../spec/resources.js';
+import { Registry } from './registry.js';
 import { Waiters, type WaitCondition } from './waiters.js';
 import { checkRename, renameTarget } from './rename.js';
 
@@ -46,25 +50,18 @@ export interface SupervisorOptions {
   hide: string[];
   /** bridge networks (src/main/networks): an address at create, a veth at each start, DNS names while running */
   networks?: NetworkHooks;
+  /** a cgroup per container (src/main/cgroups); null: none (a host without cgroups) */
+  cgroups?: Cgroups | null;
+  /** skiffd --default-pids-limit: the pids limit of a container that sets none */
+  defaultPidsLimit?: number | null;
   /** extra fields for a container's start request (the test suite's failure injection) */
   startOptions?: (r: ContainerRecord) => Partial<StartRequest>;
 }
 
-/** What the supervisor asks of the networks, at the moments of a container's life they concern. */
-export interface NetworkHooks {
-  /** at create, before anything else exists: the address and the published ports (throws a domain error) */
-  attach(r: ContainerRecord): Promise<void>;
-  /** at each start: the attachment for the launcher, or undefined (network none or host) */
-  launch(r: ContainerRecord, stateDir: string): NetAttachment | undefined;
-  running(r: ContainerRecord): void;
-  stopped(r: ContainerRecord): void;
-  /** at rm: the address and ports released */
-  detach(r: ContainerRecord): Promise<void>;
-}
+export type { NetworkHooks } from './network-hooks.js';
 
 export class Supervisor {
-  /** by name: the one name-keyed map (rename moves the entry); everything else is keyed by id */
-  private readonly records = new Map<string, ContainerRecord>();
+  private readonly records = new Registry();
   private readonly live = new Map<string, Live>();
   private readonly waiters = new Waiters();
   /** launches in flight: settle() waits for one, the stray reaper for all */
@@ -72,29 +69,24 @@ export class Supervisor {
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private readonly queue: PQueue;
   private readonly consoles: ConsoleHolds | null;
+  private readonly cg: ContainerCgroups;
   private readonly strays: StrayReaper;
 
   constructor(private readonly o: SupervisorOptions) {
     this.queue = new PQueue({ concurrency: o.pool.size });
     this.consoles = o.consoles ? new ConsoleHolds(o.consoles, (name) => o.stateStore.dir(name)) : null;
+    this.cg = new ContainerCgroups(o.cgroups ?? null, o.defaultPidsLimit ?? null);
     this.strays = new StrayReaper(o.reaper, () => this.knownPids(), () => [...this.launching.values()]);
   }
 
   // ── lookup ──
   list(): ContainerRecord[] {
-    return [...this.records.values()];
+    return this.records.list();
   }
 
   /** By name, full id, or unambiguous id prefix (as Docker accepts). */
   get(ref: string): ContainerRecord {
-    const byName = this.records.get(ref.replace(/^\//, ''));
-    if (byName) return byName;
-    if (/^[0-9a-f]{3,64}$/.test(ref)) {
-      const hits = this.list().filter((r) => r.id.startsWith(ref));
-      if (hits.length === 1) return hits[0]!;
-      if (hits.length > 1) throw new InvalidArgument(`container id prefix ${ref} is ambiguous`);
-    }
-    throw new NotFound(`No such container: ${ref}`);
+    return this.records.get(ref);
   }
 
   stateDir(name: string): string {
@@ -106,9 +98,7 @@ export class Supervisor {
   }
 
   runningCount(): number {
-    let n = 0;
-    for (const r of this.records.values()) if (r.status === 'running') n++;
-    return n;
+    return this.records.runningCount();
   }
 
   // ── start-up: rebuild from disk ──
@@ -116,11 +106,12 @@ export class Supervisor {
   restore(): void {
     const records = this.o.stateStore.loadAll((name, err) => log('warn', 'unreadable state', { name, error: err.message }));
     for (const r of records.map(withCurrentDefaults)) {
-      this.records.set(r.name, r);
+      this.records.add(r);
       if (!isActive(r)) continue;
       if (r.status === 'running' && stillRunning(r)) {
         try {
           this.watch(r, this.o.reaper.watch(r.pid!));
+          this.cg.adopt(r);
           log('info', 'adopted running container', { name: r.name, pid: r.pid });
           continue;
         } catch (err) {
@@ -128,6 +119,8 @@ export class Supervisor {
         }
       }
       transition(r, 'exited');
+      // Whatever of it still runs in its cgroup (PID 1 is gone) is killed and the cgroup removed.
+      void this.cg.finish(r);
       Object.assign(r, { error: 'status unknown (daemon was down)', exitCode: -1, pid: null, finishedAt: r.finishedAt ?? new Date().toISOString() });
       void this.persist(r);
     }
@@ -135,9 +128,10 @@ export class Supervisor {
 
   // ── create / start ──
   async create(spec: ContainerSpec, opts: { autoRemove?: boolean; fleet?: string | null } = {}): Promise<ContainerRecord> {
-    if (this.records.has(spec.name)) {
+    if (this.records.named(spec.name)) {
       throw new Conflict(`Conflict. The container name "/${spec.name}" is already in use`);
     }
+    this.cg.check(spec.resources);
     const r = newRecord(spec, opts);
     await this.o.networks?.attach(r);
     try {
@@ -148,11 +142,11 @@ export class Supervisor {
       if (e.code === 'EEXIST') throw new Conflict(`Conflict. The state directory of "${spec.name}" already exists`);
       throw new Unavailable(`create state directory \`${this.o.stateStore.dir(spec.name)}\`: ${e.code}`);
     }
-    this.records.set(spec.name, r);
+    this.records.add(r);
     try {
       await this.consoles?.ensure(r);
     } catch (err) {
-      this.records.delete(spec.name);
+      this.records.drop(spec.name);
       this.o.stateStore.removeSync(spec.name);
       await this.o.networks?.detach(r);
       throw new Unavailable(`console for ${spec.name}: ${(err as Error).message}`);
@@ -207,11 +201,13 @@ export class Supervisor {
     transition(r, 'starting');
     let console: LaunchConsole = { kind: 'null' };
     try {
+      const cgroupProcs = this.cg.make(r);
       // A console serves one run: a restart gets a fresh pty (and a fresh ring).
       if (this.consoles) console = await this.consoles.forRun(r);
       const net = this.o.networks?.launch(r, this.o.stateStore.dir(r.name));
       const pid = await this.o.pool.start({
         ...(net ? { net } : {}),
+        ...(cgroupProcs ? { cgroupProcs } : {}),
         spec: r.spec,
         rootMount: this.o.rootMount,
         layerDir: r.spec.image === null ? null : `${this.o.stateStore.dir(r.name)}/layer`,
@@ -227,6 +223,7 @@ export class Supervisor {
         // Removed while its launch was in flight: nothing may keep running without a record.
         handle.signal(9);
         await handle.exited;
+        await this.cg.finish(r);
         return;
       }
       transition(r, 'running');
@@ -248,6 +245,8 @@ export class Supervisor {
   private async launchFailed(r: ContainerRecord, err: unknown, console: LaunchConsole): Promise<void> {
     this.o.metrics.countStart('failed');
     const failure = err instanceof StartError ? err.failure : { message: (err as Error).message, exitCode: 125 };
+    // Nothing ran in it (PID 1 never exec'd, or died with the launch): only the directories go.
+    await this.cg.finish(r);
     if (isRemoved(r)) return;
     transition(r, 'failed');
     r.error = failure.message;
@@ -276,6 +275,8 @@ export class Supervisor {
   }
 
   private async onExit(r: ContainerRecord, st: ExitStatus): Promise<void> {
+    // Exited only once nothing of it runs: its cgroup emptied and removed, its OOM kills read.
+    await this.cg.finish(r);
     this.live.delete(r.id);
     this.o.networks?.stopped(r);
     await this.consoles?.exited(r);
@@ -284,6 +285,7 @@ export class Supervisor {
     r.signal = st.signal;
     r.error = st.unknown ? 'exit status unknown (adopted after a daemon restart)' : null;
     r.finishedAt = new Date().toISOString();
+    if (r.oomKilled) this.o.events.emit('oom', this.actor(r));
     this.o.events.emit('die', this.actor(r), { exitCode: String(st.exitCode) });
     if (isRemoved(r)) return;
     if (shouldRestart(r)) {
@@ -334,11 +336,17 @@ export class Supervisor {
     if (!live) return r;
     this.o.events.emit('kill', this.actor(r), { signal: String(sig) });
     this.safeSignal(live, sig);
-    const timer = setTimeout(() => this.safeSignal(live, 9), (timeoutSec ?? r.spec.stopTimeout) * 1000);
+    const timer = setTimeout(() => this.killAll(r, live), (timeoutSec ?? r.spec.stopTimeout) * 1000);
     await live.recorded;
     clearTimeout(timer);
     this.o.events.emit('stop', this.actor(r));
     return r;
+  }
+
+  /** SIGKILL to PID 1 and to everything else in its cgroup (what joined it from outside too). */
+  private killAll(r: ContainerRecord, live: Live): void {
+    this.safeSignal(live, 9);
+    this.cg.killAll(r);
   }
 
   private safeSignal(live: Live, sig: number): void {
@@ -357,6 +365,7 @@ export class Supervisor {
     if (sig === 9 || sig === 15) r.stoppedByUser = true;
     this.o.events.emit('kill', this.actor(r), { signal: String(sig) });
     live.signal(sig);
+    if (sig === 9) this.cg.killAll(r);
     return r;
   }
 
@@ -369,12 +378,12 @@ export class Supervisor {
     this.clearRestartTimer(r.id);
     const live = this.live.get(r.id);
     if (live) {
-      this.safeSignal(live, 9);
+      this.killAll(r, live);
       await live.recorded;
     }
     if (isRemoved(r)) return; // removed meanwhile (auto-remove)
     transition(r, 'removed');
-    this.records.delete(r.name);
+    this.records.drop(r.name);
     await this.o.networks?.detach(r).catch((err: Error) => log('error', 'network detach failed', { name: r.name, error: err.message }));
     await this.consoles?.close(r);
     await this.o.stateStore.remove(r.name);
@@ -407,13 +416,27 @@ export class Supervisor {
       throw new Unavailable(`rename state directory \`${this.o.stateStore.dir(oldName)}\` to \`${this.o.stateStore.dir(newName)}\`: ${e.code ?? e.message}`);
     }
     // Everything else is keyed by the container's id, which a rename leaves as it is.
-    this.records.delete(oldName);
-    this.records.set(newName, r);
+    this.records.rename(r, oldName, newName);
     r.name = newName;
     r.spec = { ...r.spec, name: newName };
     await this.persist(r);
     this.o.events.emit('rename', this.actor(r), { oldName: `/${oldName}` });
     return r;
+  }
+
+  /** docker update: new limits, written at once to a running container's cgroup and kept for its next run. */
+  async update(ref: string, res: ResourcesSpec): Promise<ContainerRecord> {
+    const r = this.get(ref);
+    this.cg.update(r, res);
+    r.spec = { ...r.spec, resources: res };
+    await this.persist(r);
+    this.o.events.emit('update', this.actor(r));
+    return r;
+  }
+
+  /** The cgroup's counters of a running container (null when it has none). */
+  sample(ref: string): CgroupSample | null {
+    return this.cg.sample(this.get(ref));
   }
 
   private persist(r: ContainerRecord): Promise<void> {
@@ -428,7 +451,7 @@ export class Supervisor {
   /** Every pid skiffd accounts for: its launchers and its containers' PID 1s. */
   private knownPids(): Set<number> {
     const known = new Set<number>(this.o.pool.pids());
-    for (const r of this.records.values()) if (r.pid !== null) known.add(r.pid);
+    for (const pid of this.records.pids()) known.add(pid);
     return known;
   }
 

@@ -1,0 +1,378 @@
+// skiffd's cgroups: one per container under a parent skiffd owns (`skiff` by default), with a
+// level per fleet: <hierarchy>/<parent>[/<fleet>]/<container>. skiffd creates it before the
+// launch; PID 1 joins it before anything else (the plan's join_cgroup operations); skiffd
+// empties and removes it after PID 1's exit, so a container has ended only when nothing of it
+// runs any more, and no directory outlives it. Nothing outside the parent is ever touched.
+//
+//   create ─▶ mkdir in every hierarchy, write the limits ─▶ launch (PID 1 joins) ─▶ … exit
+//   finish ─▶ read the OOM counter ─▶ kill until every cgroup.procs is empty ─▶ rmdir
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { type ResourcesSpec } from '../../spec/resources.js';
+import type { CgroupLayout } from './layout.js';
+import { limitWrites, missingController, writeLimits, type Controller } from './limits.js';
+
+export interface ContainerCgroup {
+  /** relative to each hierarchy's root: <parent>[/<fleet>]/<name> */
+  path: string;
+  /** the container's directory in every hierarchy it joins */
+  dirs: string[];
+}
+
+export class CgroupUnavailable extends Error {
+  constructor(readonly field: keyof ResourcesSpec, readonly controller: string) {
+    super(`resources.${field} needs the cgroup controller ${controller}, which this host does not have`);
+    this.name = 'CgroupUnavailable';
+  }
+}
+
+/** A container's cgroup directory already holds processes skiffd does not know. */
+export class CgroupInUse extends Error {
+  constructor(readonly dir: string) {
+    super(`cgroup \`${dir}\` already holds processes this skiffd did not start (another skiffd with the same --cgroup-parent?)`);
+    this.name = 'CgroupInUse';
+  }
+}
+
+/** A limit this host cannot give, whatever its controllers: CPUs it does not have. */
+export class LimitRefused extends Error {
+  constructor(readonly field: keyof ResourcesSpec, message: string) {
+    super(message);
+    this.name = 'LimitRefused';
+  }
+}
+
+/** `0-2,5` → {0, 1, 2, 5} (bounded: a range of more than 4096 is cut there). */
+function expandList(list: string): Set<number> {
+  const out = new Set<number>();
+  for (const part of list.split(',').filter(Boolean)) {
+    const [a, b] = part.split('-').map(Number);
+    for (let n = a!; n <= (b ?? a!) && out.size < 4096; n++) out.add(n);
+  }
+  return out;
+}
+
+/** The v1 controllers whose hierarchies a container joins: its limits, its stats, its OOM counter. */
+const V1_USED = new Set(['memory', 'cpu', 'cpuacct', 'pids', 'cpuset']);
+
+/** How long finish() keeps killing a cgroup that does not empty (a process stuck in the kernel). */
+const EMPTY_TIMEOUT_MS = 10_000;
+
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function keyed(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined && /^\d+$/.test(v)) m.set(k, Number(v));
+  }
+  return m;
+}
+
+export class Cgroups {
+  /** the hierarchy roots a container joins: v1 controller mounts plus the unified one, or the v2 root */
+  readonly roots: string[];
+  private readonly byController = new Map<string, string>();
+  private readonly madeParents = new Set<string>();
+
+  constructor(readonly layout: CgroupLayout, readonly parent: string) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(parent)) {
+      throw new Error(`--cgroup-parent must be a relative path of names (letters, digits, _ . -), got ${JSON.stringify(parent)}`);
+    }
+    if (layout.version === 2) {
+      this.roots = [layout.root];
+      for (const c of layout.controllers) this.byController.set(c, layout.root);
+    } else {
+      // Only the hierarchies of the controllers skiff limits or reads (and the unified one, for
+      // membership and cgroup.kill): a directory in the others (devices, blkio, freezer…) would
+      // limit nothing and cost a mkdir, a join and an rmdir on every start.
+      const used = layout.v1.filter((h) => h.controllers.some((c) => V1_USED.has(c)));
+      this.roots = [...used.map((h) => h.mount), ...(layout.unified ? [layout.unified] : [])];
+      for (const h of used) for (const c of h.controllers) this.byController.set(c, h.mount);
+    }
+  }
+
+  get version(): 1 | 2 {
+    return this.layout.version;
+  }
+
+  /**
+   * Throws CgroupUnavailable naming the first limit whose controller this host lacks, or
+   * LimitRefused for CPUs or memory nodes the host does not have.
+   */
+  check(r: ResourcesSpec): void {
+    const missing = missingController(r, this.layout.controllers);
+    if (missing) throw new CgroupUnavailable(missing.field, missing.controller);
+    for (const [field, file] of [['cpusetCpus', 'cpus'], ['cpusetMems', 'mems']] as const) {
+      const want = r[field];
+      if (want === null) continue;
+      const root = this.byController.get('cpuset')!;
+      const have = readOr(`${root}/cpuset.${file}.effective`, readOr(`${root}/cpuset.${file}`, '')).trim();
+      const all = expandList(have);
+      const bad = [...expandList(want)].filter((n) => !all.has(n));
+      if (bad.length > 0) throw new LimitRefused(field, `resources.${field} ${want} names ${file === 'cpus' ? 'CPUs' : 'memory nodes'} this host does not have (${bad.join(', ')}); it has ${have}`);
+    }
+    // An explicit swap limit needs swap accounting (v1 memsw, v2 memory.swap.max).
+    if (r.memorySwap !== null && r.memorySwap !== -1) {
+      const mem = this.byController.get('memory')!;
+      const file = this.version === 1 ? 'memory.memsw.limit_in_bytes' : null;
+      if (file && !existsSync(`${mem}/${file}`)) throw new CgroupUnavailable('memorySwap', 'memory with swap accounting (memory.memsw.*)');
+    }
+  }
+
+  pathOf(name: string, fleet: string | null): string {
+    return fleet === null ? `${this.parent}/${name}` : `${this.parent}/${fleet}/${name}`;
+  }
+
+  at(path: string): ContainerCgroup {
+    return { path, dirs: this.roots.map((root) => `${root}/${path}`) };
+  }
+
+  /** Each hierarchy's cgroup.procs: what the launch plan's join_cgroup operations write to. */
+  procsFiles(cg: ContainerCgroup): string[] {
+    return cg.dirs.map((d) => `${d}/cgroup.procs`);
+  }
+
+  private dirOf(cg: ContainerCgroup, c: Controller): string {
+    const root = this.byController.get(c);
+    if (root === undefined) throw new CgroupUnavailable('memory', c);
+    return `${root}/${cg.path}`;
+  }
+
+  /**
+   * The parent (and fleet) levels, once per skiffd. On v1 the cpuset level gets its parent's
+   * cpus and mems and clone_children, so that every container cgroup below it starts with
+   * CPUs and memory nodes (an empty cpuset refuses tasks). On v2 the levels pass the
+   * controllers down (cgroup.subtree_control).
+   */
+  private ensureLevels(path: string): void {
+    const parts = path.split('/');
+    for (let depth = 1; depth < parts.length; depth++) {
+      const level = parts.slice(0, depth).join('/');
+      if (this.madeParents.has(level)) continue;
+      for (const root of this.roots) {
+        const dir = `${root}/${level}`;
+        const made = mkdirSync(dir, { recursive: true }) !== undefined;
+        if (this.version === 1 && this.layout.v1.some((h) => h.mount === root && h.controllers.includes('cpuset'))) {
+          const up = depth === 1 ? root : `${root}/${parts.slice(0, depth - 1).join('/')}`;
+          if (made || readOr(`${dir}/cpuset.cpus`, '').trim() === '') {
+            writeFileSync(`${dir}/cpuset.cpus`, readFileSync(`${up}/cpuset.cpus`, 'utf8').trim() || '\n');
+            writeFileSync(`${dir}/cpuset.mems`, readFileSync(`${up}/cpuset.mems`, 'utf8').trim() || '\n');
+          }
+          writeFileSync(`${dir}/cgroup.clone_children`, '1');
+        }
+      }
+      if (this.version === 2) {
+        const enable = [...this.layout.controllers].filter((c) => ['memory', 'cpu', 'pids', 'cpuset'].includes(c)).map((c) => `+${c}`).join(' ');
+        const up = depth === 1 ? this.layout.root : `${this.layout.root}/${parts.slice(0, depth - 1).join('/')}`;
+        if (enable) writeFileSync(`${up}/cgroup.subtree_control`, enable);
+        if (enable && depth === parts.length - 1) writeFileSync(`${this.layout.root}/${level}/cgroup.subtree_control`, enable);
+      }
+      this.madeParents.add(level);
+    }
+  }
+
+  /**
+   * Makes the container's cgroup in every hierarchy and writes its limits. On failure, removes
+   * what it made and throws (a LimitError names the limit). An existing directory (left by a
+   * start that failed, or a skiffd that died) is reused only if empty.
+   */
+  create(path: string, r: ResourcesSpec): ContainerCgroup {
+    const cg = this.at(path);
+    const parent = path.slice(0, path.lastIndexOf('/'));
+    if (!this.madeParents.has(parent)) this.ensureLevels(path);
+    try {
+      for (const d of cg.dirs) {
+        try {
+          mkdirSync(d);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EEXIST') {
+            // Left by a skiffd that died: reused if empty. Processes in it are not ours to adopt
+            // or kill (another skiffd with the same --cgroup-parent, say): refused by name.
+            if (readOr(`${d}/cgroup.procs`, '').trim() === '') continue;
+            throw new CgroupInUse(d);
+          }
+          if (code !== 'ENOENT') throw err;
+          // a level removed behind our back (the last container of a fleet went meanwhile)
+          this.madeParents.delete(parent);
+          this.ensureLevels(path);
+          mkdirSync(d, { recursive: true });
+        }
+      }
+      writeLimits((c) => this.dirOf(cg, c), limitWrites(this.version, r));
+    } catch (err) {
+      this.removeDirs(cg);
+      throw err;
+    }
+    return cg;
+  }
+
+  /** A container adopted after a skiffd restart: its levels count as ours, to be removed at close. */
+  adopt(path: string): void {
+    const parts = path.split('/');
+    for (let depth = 1; depth < parts.length; depth++) this.madeParents.add(parts.slice(0, depth).join('/'));
+  }
+
+  /** Changes a running container's limits (docker update). */
+  update(cg: ContainerCgroup, r: ResourcesSpec): void {
+    writeLimits((c) => this.dirOf(cg, c), limitWrites(this.version, r));
+  }
+
+  /** Every pid in the container's cgroup, in any hierarchy (one may have been joined alone). */
+  pids(cg: ContainerCgroup): number[] {
+    const all = new Set<number>();
+    for (const d of cg.dirs) {
+      for (const line of readOr(`${d}/cgroup.procs`, '').split('\n')) if (line) all.add(Number(line));
+    }
+    return [...all];
+  }
+
+  /** SIGKILL to everything in the cgroup: cgroup.kill where the kernel has it, then each pid. */
+  killAll(cg: ContainerCgroup): void {
+    const unified = this.version === 2 ? cg.dirs[0] : this.layout.unified ? `${this.layout.unified}/${cg.path}` : null;
+    if (unified) {
+      try {
+        writeFileSync(`${unified}/cgroup.kill`, '1');
+      } catch {
+        // a kernel before 5.14 has no cgroup.kill; the loop below does it pid by pid
+      }
+    }
+    for (const pid of this.pids(cg)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+  }
+
+  /** Whether the kernel's OOM killer killed anything in it (v1 memory.oom_control, v2 memory.events). */
+  oomKilled(cg: ContainerCgroup): boolean {
+    const mem = this.byController.get('memory');
+    if (mem === undefined) return false;
+    const file = this.version === 1 ? 'memory.oom_control' : 'memory.events';
+    return (keyed(readOr(`${mem}/${cg.path}/${file}`, '')).get('oom_kill') ?? 0) > 0;
+  }
+
+  /**
+   * After PID 1's exit: kills whatever is left (a process that joined from outside, one that
+   * escaped the pid namespace's teardown) until every cgroup.procs is empty, then removes the
+   * directories. Resolves with whether an OOM kill happened, read before anything is removed.
+   */
+  async finish(cg: ContainerCgroup): Promise<{ oomKilled: boolean; leftover: boolean }> {
+    const oomKilled = this.oomKilled(cg);
+    // The usual case: PID 1's exit took the whole pid namespace with it, the cgroup is empty
+    // and rmdir succeeds at once. EBUSY means something still runs in it.
+    if (this.removeDirs(cg)) return { oomKilled, leftover: false };
+    const deadline = Date.now() + EMPTY_TIMEOUT_MS;
+    let wait = 1;
+    // Kill what is left, until rmdir succeeds: a killed process leaves cgroup.procs once the
+    // kernel has run its exit, and a dying one may hold the directory a moment longer (EBUSY
+    // with an empty cgroup.procs), so the loop retries rmdir rather than trusting the list.
+    for (;;) {
+      this.killAll(cg);
+      await delay(wait);
+      wait = Math.min(wait * 2, 50);
+      if (this.removeDirs(cg)) return { oomKilled, leftover: false };
+      if (Date.now() > deadline) return { oomKilled, leftover: true };
+    }
+  }
+
+  /** rmdir in every hierarchy, then the fleet level if that left it empty; true if all went. */
+  removeDirs(cg: ContainerCgroup): boolean {
+    let ok = true;
+    for (const d of cg.dirs) {
+      try {
+        rmdirSync(d);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ok = false;
+      }
+    }
+    const up = cg.path.split('/').slice(0, -1).join('/');
+    if (up !== this.parent) this.removeLevel(up);
+    return ok;
+  }
+
+  private removeLevel(level: string): void {
+    let gone = false;
+    for (const root of this.roots) {
+      try {
+        rmdirSync(`${root}/${level}`);
+        gone = true;
+      } catch {
+        // still holds containers (or was never made here)
+      }
+    }
+    if (gone) this.madeParents.delete(level);
+  }
+
+  /** At skiffd's close: the parent levels, if no container (adopted later by a new skiffd) holds them. */
+  close(): void {
+    const levels = [...this.madeParents].sort((a, b) => b.length - a.length);
+    for (const level of levels) this.removeLevel(level);
+  }
+
+  /** The raw counters `stats` turns into Docker's shape. */
+  sample(cg: ContainerCgroup): CgroupSample {
+    const mem = this.byController.get('memory');
+    const pidsRoot = this.byController.get('pids');
+    const s: CgroupSample = { memoryUsage: null, memoryMaxUsage: null, memoryLimit: null, memoryStat: {}, cpuUsageNs: null, cpuUserNs: null, cpuSystemNs: null, perCpuNs: [], pids: null, pidsLimit: null };
+    const num = (text: string): number | null => (/^\d+$/.test(text.trim()) ? Number(text.trim()) : null);
+    if (mem !== undefined) {
+      const d = `${mem}/${cg.path}`;
+      if (this.version === 1) {
+        s.memoryUsage = num(readOr(`${d}/memory.usage_in_bytes`, ''));
+        s.memoryMaxUsage = num(readOr(`${d}/memory.max_usage_in_bytes`, ''));
+        s.memoryLimit = num(readOr(`${d}/memory.limit_in_bytes`, ''));
+      } else {
+        s.memoryUsage = num(readOr(`${d}/memory.current`, ''));
+        s.memoryMaxUsage = num(readOr(`${d}/memory.peak`, ''));
+        s.memoryLimit = num(readOr(`${d}/memory.max`, ''));
+      }
+      s.memoryStat = Object.fromEntries(keyed(readOr(`${d}/memory.stat`, '')));
+    }
+    if (this.version === 1) {
+      const acct = this.byController.get('cpuacct');
+      if (acct !== undefined) {
+        const d = `${acct}/${cg.path}`;
+        s.cpuUsageNs = num(readOr(`${d}/cpuacct.usage`, ''));
+        s.perCpuNs = readOr(`${d}/cpuacct.usage_percpu`, '').trim().split(/\s+/).filter(Boolean).map(Number);
+        const st = keyed(readOr(`${d}/cpuacct.stat`, ''));
+        // USER_HZ ticks (100 a second on Linux) to nanoseconds
+        if (st.has('user')) s.cpuUserNs = st.get('user')! * 10_000_000;
+        if (st.has('system')) s.cpuSystemNs = st.get('system')! * 10_000_000;
+      }
+    } else {
+      const st = keyed(readOr(`${this.layout.root}/${cg.path}/cpu.stat`, ''));
+      if (st.has('usage_usec')) s.cpuUsageNs = st.get('usage_usec')! * 1000;
+      if (st.has('user_usec')) s.cpuUserNs = st.get('user_usec')! * 1000;
+      if (st.has('system_usec')) s.cpuSystemNs = st.get('system_usec')! * 1000;
+    }
+    if (pidsRoot !== undefined) {
+      s.pids = num(readOr(`${pidsRoot}/${cg.path}/pids.current`, ''));
+      s.pidsLimit = num(readOr(`${pidsRoot}/${cg.path}/pids.max`, ''));
+    }
+    return s;
+  }
+}
+
+export interface CgroupSample {
+  memoryUsage: number | null;
+  memoryMaxUsage: number | null;
+  /** null: unlimited (v2 "max") */
+  memoryLimit: number | null;
+  memoryStat: Record<string, number>;
+  cpuUsageNs: number | null;
+  cpuUserNs: number | null;
+  cpuSystemNs: number | null;
+  perCpuNs: number[];
+  pids: number | null;
+  pidsLimit: number | null;
+}

@@ -1,0 +1,91 @@
+// The supervisor's side of its containers' cgroups (src/main/cgroups does the cgroup files):
+// one made before each run and joined by PID 1, killed with the container, emptied and
+// removed after its exit (an OOM kill read from it then), limits checked at create and
+// changed by `docker update`. A host without cgroups gets none of it, and no error.
+import type { ResourcesSpec } from '../../spec/resources.js';
+import { CgroupUnavailable, LimitRefused, type CgroupSample, type Cgroups } from '../cgroups/cgroups.js';
+import { LimitError } from '../cgroups/limits.js';
+import { StartError } from '../../workers/start.js';
+import { log } from '../log.js';
+import { InvalidArgument } from './errors.js';
+import type { ContainerRecord } from './record.js';
+
+export class ContainerCgroups {
+  constructor(private readonly cgroups: Cgroups | null, private readonly defaultPidsLimit: number | null) {}
+
+  /** A limit whose controller this host lacks is the caller's to drop: refused before anything exists. */
+  check(res: ResourcesSpec): void {
+    try {
+      this.cgroups?.check(res);
+    } catch (err) {
+      if (err instanceof CgroupUnavailable || err instanceof LimitRefused) throw new InvalidArgument(err.message, `resources.${err.field}`);
+      throw err;
+    }
+  }
+
+  /** A running container found after a skiffd restart: its cgroup is known again. */
+  adopt(r: ContainerRecord): void {
+    if (r.cgroup) this.cgroups?.adopt(r.cgroup);
+  }
+
+  /** Makes the cgroup of this run; returns the files PID 1 writes itself into (null: no cgroups); StartError for a refused limit. */
+  make(r: ContainerRecord): string[] | null {
+    const cgroups = this.cgroups;
+    if (!cgroups) return null;
+    let cg;
+    try {
+      cg = cgroups.create(cgroups.pathOf(r.name, r.fleet), this.effective(r.spec.resources));
+    } catch (err) {
+      // A limit the kernel refused (below what the cgroup already uses): this start's failure, by field.
+      if (err instanceof LimitError) throw new StartError({ message: err.message, field: `resources.${err.field}`, code: err.code, exitCode: 125 });
+      throw err;
+    }
+    r.cgroup = cg.path;
+    r.oomKilled = false;
+    return cgroups.procsFiles(cg);
+  }
+
+  /** Empties and removes the cgroup of the run that ended; records an OOM kill. */
+  async finish(r: ContainerRecord): Promise<void> {
+    const cg = this.of(r);
+    if (!cg) return;
+    const { oomKilled, leftover } = await this.cgroups!.finish(cg);
+    r.oomKilled = oomKilled;
+    r.cgroup = null;
+    if (leftover) log('warn', 'container cgroup did not empty; left in place', { name: r.name, cgroup: cg.path });
+  }
+
+  /** SIGKILL to everything in the container's cgroup (what joined it from outside too). */
+  killAll(r: ContainerRecord): void {
+    const cg = this.of(r);
+    if (cg) this.cgroups!.killAll(cg);
+  }
+
+  /** New limits, written at once to a running container's cgroup (the caller keeps them for its next run). */
+  update(r: ContainerRecord, res: ResourcesSpec): void {
+    this.check(res);
+    const cg = this.of(r);
+    if (!cg) return;
+    try {
+      this.cgroups!.update(cg, this.effective(res));
+    } catch (err) {
+      if (err instanceof LimitError) throw new InvalidArgument(err.message, `resources.${err.field}`);
+      throw err;
+    }
+  }
+
+  /** The cgroup's counters of a running container (null when it has none). */
+  sample(r: ContainerRecord): CgroupSample | null {
+    const cg = this.of(r);
+    return cg ? this.cgroups!.sample(cg) : null;
+  }
+
+  private of(r: ContainerRecord): ReturnType<Cgroups['at']> | null {
+    return this.cgroups && r.cgroup ? this.cgroups.at(r.cgroup) : null;
+  }
+
+  /** skiffd --default-pids-limit for a container that sets none. */
+  private effective(res: ResourcesSpec): ResourcesSpec {
+    return res.pidsLimit === null && this.defaultPidsLimit !== null ? { ...res, pidsLimit: this.defaultPidsLimit } : res;
+  }
+}
