@@ -363,8 +363,9 @@ export function defineConsoleCases(mode: ForwardingMode): void {
       expect((await started.exited).exitCode).to.equal(0);
       await hub.exited(id);
       await out.ends();
-      // (The pty's echo of the input may come before or after wc's answer.)
-      expect(out.text()).to.match(/\n60000\r\n/);
+      // The pty's echo of the input may come before, after or in the middle of wc's answer's
+      // line on a busy machine: what counts is that wc counted all 60000 bytes.
+      expect(out.text()).to.match(/(?<!\d)60000\r\n/);
       await hub.remove(id);
     });
 
