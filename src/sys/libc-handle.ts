@@ -44,6 +44,10 @@ export const c = {
   cfmakeraw: libc.func('void cfmakeraw(_Inout_ uint8_t *termios)'),
   // sockets
   getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)'),
+  // files the image unpacker creates (src/main/images/unpack.ts): Node has no mknod and no xattrs
+  mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+  lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const uint8_t *value, unsigned long size, int flags)'),
+  lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, unsigned long size)'),
 };
 
 /** For set-up calls: the result, or a SysError naming the call, the path (if any) and the errno. */
