@@ -11,7 +11,7 @@ import { SKIFFD_ENTRY } from './daemon-process.js';
 
 interface DaemonOptions {
   socket?: string; stateDir?: string; launchers?: number; maxQueued?: number; forwarderThreads?: number;
-  headersTimeout?: string; requestTimeout?: string;
+  headersTimeout?: string; requestTimeout?: string; insecureRegistry?: string[];
 }
 
 /** The options as skiffd's own command line spells them. */
@@ -20,7 +20,10 @@ function skiffdArgs(v: DaemonOptions): string[] {
     ['--socket', v.socket], ['--state-dir', v.stateDir], ['--launchers', v.launchers], ['--max-queued', v.maxQueued],
     ['--forwarder-threads', v.forwarderThreads], ['--headers-timeout', v.headersTimeout], ['--request-timeout', v.requestTimeout],
   ];
-  return pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)]));
+  return [
+    ...pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)])),
+    ...(v.insecureRegistry ?? []).flatMap((r) => ['--insecure-registry', r]),
+  ];
 }
 
 function runSkiffd(args: string[]): Promise<number> {
@@ -46,7 +49,8 @@ export function daemonCommand(o: Outcome): Declared {
     .addOption(integerOption('--max-queued <N>', 'starts that may wait for a launcher before skiffd answers 503 (default 4096)', 1))
     .addOption(integerOption('--forwarder-threads <N>', 'console forwarder threads', 1))
     .addOption(secondsOption('--headers-timeout <SECONDS>', 'time a client has to send a request\'s headers (default 10)', { above: true, max: 3600 }))
-    .addOption(secondsOption('--request-timeout <SECONDS>', 'time a client has to send a whole request (default 60)', { above: true, max: 3600 }));
+    .addOption(secondsOption('--request-timeout <SECONDS>', 'time a client has to send a whole request (default 60)', { above: true, max: 3600 }))
+    .option('--insecure-registry <HOST:PORT>', 'a registry to pull from over plain HTTP (repeatable; loopback ones always are)', (v: string, prev: string[] = []) => [...prev, v]);
   act(cmd, o, (values: DaemonOptions) => runSkiffd(skiffdArgs(values)));
   return {
     cmd,

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { commanderStatus, configure, subcommand, type Outcome } from './command.js';
 import { runCommand } from './run.js';
 import { containerCommands } from './containers.js';
+import { imageCommands } from './images.js';
 import { fleetCommand } from './fleet.js';
 import { benchCommand } from './bench/command.js';
 import { daemonCommand } from './daemon.js';
@@ -34,6 +35,7 @@ Examples:
 `);
   subcommand(skiff, runCommand(outcome));
   for (const c of containerCommands(outcome)) subcommand(skiff, c);
+  for (const c of imageCommands(outcome)) subcommand(skiff, c);
   const { fleet, subcommands } = fleetCommand(outcome);
   const fleetCmd = subcommand(skiff, fleet);
   for (const c of subcommands) subcommand(fleetCmd, c);

@@ -12,6 +12,8 @@ import { Metrics } from './metrics.js';
 import { Reaper } from './lifecycle/reaper.js';
 import { StateStore } from './lifecycle/state-store.js';
 import { injectedFailure } from './test-hooks.js';
+import { imageForRun } from './images/lookup.js';
+import { ImageStore } from './images/store.js';
 import { peerCredentials, raiseSoftLimit, tryLockExclusive } from '../sys/libc.js';
 import { RLIMIT_NOFILE } from '../sys/constants.js';
 
@@ -27,6 +29,8 @@ export interface DaemonOptions {
   headersTimeoutMs?: number;
   /** and its whole body within this (default 60 s); answers may stream for as long as they last */
   requestTimeoutMs?: number;
+  /** registries (host:port) reached over plain HTTP; loopback ones always are */
+  insecureRegistries?: string[];
   /** honour test-only labels (skiff.test.fail-at); never set outside tests */
   testHooks?: boolean;
 }
@@ -79,6 +83,8 @@ export class Daemon {
   readonly reaper: Reaper;
   readonly pool: LauncherPool;
   readonly supervisor: Supervisor;
+  /** pulled and loaded images, `<state>/images` (src/main/images) */
+  readonly images: ImageStore;
   readonly nofile: number;
   private server: Server | null = null;
   /** held (flock) for the daemon's life: one skiffd per state directory */
@@ -110,6 +116,18 @@ export class Daemon {
       rootMount,
       hide: [realpathSync(this.store.root)],
       ...(opts.testHooks ? { startOptions: injectedFailure } : {}),
+    });
+    // What containers use of the images: the image (rmi refuses) and its layers (never deleted).
+    // Beside the socket and lock, where no container name can reach.
+    this.images = new ImageStore(this.store.privatePath('images'), () => {
+      const images = new Set<string>();
+      const layerDirs = new Set<string>();
+      for (const r of this.supervisor.list()) {
+        if (r.spec.fromImage === null) continue;
+        images.add(r.spec.fromImage.id);
+        for (const l of r.spec.fromImage.layers) layerDirs.add(l);
+      }
+      return { images, layerDirs };
     });
   }
 
@@ -144,6 +162,7 @@ export class Daemon {
     await this.clearStale(configured);
     await this.clearStale(real);
     this.supervisor.restore();
+    this.images.open();
     await this.pool.ready();
     const api = new Api({
       supervisor: this.supervisor,
@@ -151,6 +170,7 @@ export class Daemon {
       metrics: this.metrics,
       consoles: this.opts.consoles ?? null,
       extensions: this.opts.extensions?.(this) ?? [],
+      images: (name) => imageForRun(this.images, name),
     });
     // Bounds on what a client may hold: 16 KiB of headers, sent within headersTimeout; the
     // body within requestTimeout (attach streams are upgrades, outside this count; a follow

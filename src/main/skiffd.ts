@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { Daemon } from './daemon.js';
 import { socketFromEnv, stateDirFromEnv } from '../api/defaults.js';
 import { FleetApi } from './fleets/routes.js';
+import { ImagesApi } from './images/routes.js';
 import { log } from './log.js';
 import { ConsoleHub } from '../forwarder/index.js';
 
@@ -23,6 +24,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'forwarder-threads': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'request-timeout': { type: 'string' },
+      'insecure-registry': { type: 'string', multiple: true },
     },
     strict: true,
   });
@@ -33,7 +35,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
     onProblem: (id, message) => log('warn', 'console problem', { id, message }),
   });
   const daemon = new Daemon({
-    extensions: (d) => [new FleetApi(d)],
+    extensions: (d) => [new FleetApi(d), new ImagesApi(d)],
+    insecureRegistries: values['insecure-registry'] ?? [],
     consoles,
     socket: values.socket ?? socketFromEnv(),
     stateDir: values['state-dir'] ?? stateDirFromEnv(),

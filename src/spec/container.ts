@@ -32,6 +32,11 @@ export interface ContainerSpec {
   rootfs: string;
   /** an absolute image directory: the root is a copy-on-write overlay over it */
   image: string | null;
+  /**
+   * a stored image (src/main/images): the reference it was run by, its id, and its layer
+   * directories top first, stacked as the overlay's lowerdirs under a per-container upper dir
+   */
+  fromImage: FromImage | null;
   mounts: MountSpec[];
   network: 'none' | 'host';
   tty: boolean;
@@ -50,6 +55,17 @@ export interface ContainerSpec {
    * (src/spec/seccomp-profile.ts), stored here whole so that a restart does not need its file
    */
   seccomp: 'default' | 'unconfined' | SeccompProfileSpec;
+}
+
+export interface FromImage {
+  ref: string;
+  id: string;
+  layers: string[];
+}
+
+/** Does the container's root need an overlay with a writable upper dir (an image dir or a stored image)? */
+export function hasOverlayRoot(spec: Pick<ContainerSpec, 'image' | 'fromImage'>): boolean {
+  return spec.image !== null || spec.fromImage !== null;
 }
 
 export class SpecError extends Error {
@@ -311,7 +327,27 @@ function validateSeccomp(v: Json): ContainerSpec['seccomp'] {
   }
 }
 
-const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'tty', 'restart',
+/** The overlay's option string must fit in a page with upperdir and workdir: leave them 1 KiB. */
+const MAX_LOWERDIRS_BYTES = 3000;
+
+function validateFromImage(v: Json): FromImage {
+  if (!isObject(v)) throw new SpecError('fromImage', `must be an object, got ${describe(v)}`);
+  rejectUnknown(v, ['ref', 'id', 'layers'], 'fromImage');
+  const ref = str(v.ref, 'fromImage.ref');
+  const id = str(v.id, 'fromImage.id');
+  if (!/^sha256:[a-f0-9]{64}$/.test(id)) throw new SpecError('fromImage.id', `must be a sha256 digest, got ${describe(id)}`);
+  if (!Array.isArray(v.layers) || v.layers.length === 0) throw new SpecError('fromImage.layers', `must be a non-empty list of directories, got ${describe(v.layers)}`);
+  const layers = v.layers.map((l, i) => {
+    const dir = absPath(l, `fromImage.layers[${i}]`);
+    if (/[,:]/.test(dir)) throw new SpecError(`fromImage.layers[${i}]`, `must not contain "," or ":" (overlay options), got ${describe(dir)}`);
+    return dir;
+  });
+  const bytes = layers.join(':').length;
+  if (bytes > MAX_LOWERDIRS_BYTES) throw new SpecError('fromImage.layers', `are ${layers.length} layers whose paths take ${bytes} bytes, more than the ${MAX_LOWERDIRS_BYTES} an overlay's options can hold`);
+  return { ref, id, layers };
+}
+
+const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'fromImage', 'mounts', 'network', 'tty', 'restart',
   'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges', 'seccomp'] as const;
 
 /**
@@ -340,6 +376,8 @@ export function validateSpec(input: Json): ContainerSpec {
   // The image path becomes an overlay mount option (lowerdir=…), where ',' separates options and ':' layers.
   if (image !== null && /[,:]/.test(image)) throw new SpecError('image', `must not contain "," or ":" (overlay options), got ${describe(image)}`);
   if (image !== null && rootfs !== 'host') throw new SpecError('image', 'cannot be combined with rootfs: choose one');
+  const fromImage = input.fromImage === undefined || input.fromImage === null ? null : validateFromImage(input.fromImage);
+  if (fromImage !== null && (image !== null || rootfs !== 'host')) throw new SpecError('fromImage', 'cannot be combined with image or rootfs: choose one');
 
   const mountsIn = input.mounts === undefined ? [] : input.mounts;
   if (!Array.isArray(mountsIn)) throw new SpecError('mounts', `must be a list, got ${describe(mountsIn)}`);
@@ -377,6 +415,7 @@ export function validateSpec(input: Json): ContainerSpec {
     workdir: input.workdir === undefined ? '/' : validateWorkdir(input.workdir),
     rootfs,
     image,
+    fromImage,
     mounts,
     network,
     tty: input.tty === undefined ? false : bool(input.tty, 'tty'),

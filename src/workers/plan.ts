@@ -1,7 +1,7 @@
 // Spec → launch plan. All launch policy lives here: which namespaces, which mounts in
 // which order, which devices, which fds. Pure: no I/O, so it is unit-tested without root.
 import type { ContainerSpec } from '../spec/container.js';
-import { DEFAULT_PATH } from '../spec/container.js';
+import { DEFAULT_PATH, hasOverlayRoot } from '../spec/container.js';
 import { capabilityMask, resolveCapabilities } from '../spec/capabilities.js';
 import { unreachable } from '../api/unreachable.js';
 import { seccompOps } from './seccomp-compile.js';
@@ -72,6 +72,12 @@ export function execCandidates(command: string, env: string[]): string[] {
 
 function rootOps(spec: ContainerSpec, ctx: LaunchContext): Op[] {
   const M = ctx.rootMount;
+  if (spec.fromImage !== null) {
+    if (!ctx.layer) throw new Error('plan: an image needs a writable layer (upper and work directories)');
+    // Several lowerdirs, the top layer first, as overlayfs stacks them.
+    const data = `lowerdir=${spec.fromImage.layers.join(':')},upperdir=${ctx.layer.upper},workdir=${ctx.layer.work}`;
+    return [{ what: `image: mount an overlay of the ${spec.fromImage.layers.length} layers of \`${spec.fromImage.ref}\``, op: 'mount', source: 'overlay', target: M, fstype: 'overlay', flags: 0, data, resolve: 0 }];
+  }
   if (spec.image !== null) {
     if (!ctx.layer) throw new Error('plan: an image needs a writable layer (upper and work directories)');
     const data = `lowerdir=${spec.image},upperdir=${ctx.layer.upper},workdir=${ctx.layer.work}`;
@@ -187,7 +193,9 @@ export function hiddenInContainer(spec: ContainerSpec, hidden: readonly HostAlia
     if (rel !== null) inside.add(rel === '' ? dir : `${dir === '/' ? '' : dir}/${rel}`);
   };
   for (const a of hidden) {
-    if (spec.image !== null) add('/', below(a.path, spec.image));
+    // A stored image's layers are skiffd's own, under the state dir: they never contain it.
+    if (spec.fromImage !== null) add('/', null);
+    else if (spec.image !== null) add('/', below(a.path, spec.image));
     else if (spec.rootfs === 'host') add('/', a.onRootMount ? below(a.path, '/') : null);
     else add('/', below(a.path, spec.rootfs));
     for (const m of spec.mounts) if (m.type === 'bind') add(m.target, below(a.path, m.source));
@@ -277,7 +285,7 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
   const M = ctx.rootMount;
   // An image's overlay is writable like a directory rootfs: it gets its mount points created, not
   // the host root's tmpfs on /tmp and /run (an image need not even have a /run to mount on).
-  const writableRoot = spec.rootfs !== 'host' || spec.image !== null;
+  const writableRoot = spec.rootfs !== 'host' || hasOverlayRoot(spec);
   const ops: Op[] = [
     { what: 'make PID 1 non-dumpable until exec', op: 'set_dumpable', dumpable: false },
     { what: 'make all mounts private', op: 'mount', source: null, target: '/', fstype: null, flags: MS_REC | MS_PRIVATE, data: null, resolve: 0 },

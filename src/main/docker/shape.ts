@@ -49,7 +49,7 @@ export function statusText(r: ContainerRecord, now = Date.now()): string {
 }
 
 function image(r: ContainerRecord): string {
-  return r.spec.image ?? r.spec.rootfs;
+  return r.spec.fromImage?.ref ?? r.spec.image ?? r.spec.rootfs;
 }
 
 function quoteCommand(argv: string[]): string {
@@ -103,7 +103,7 @@ export function toListEntry(r: ContainerRecord): object {
     Id: r.id,
     Names: [`/${r.name}`],
     Image: image(r),
-    ImageID: '',
+    ImageID: r.spec.fromImage?.id ?? '',
     Command: quoteCommand(r.spec.command),
     Created: Math.floor(Date.parse(r.createdAt) / 1000),
     Ports: [],
@@ -143,14 +143,14 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
       StartedAt: r.startedAt ?? ZERO_TIME,
       FinishedAt: r.finishedAt ?? ZERO_TIME,
     },
-    Image: image(r),
+    Image: r.spec.fromImage?.id ?? image(r),
     ResolvConfPath: '',
     HostnamePath: '',
     HostsPath: '',
     LogPath: logPath ?? '',
     Name: `/${r.name}`,
     RestartCount: r.restartCount,
-    Driver: r.spec.image ? 'overlay' : 'bind',
+    Driver: r.spec.image !== null || r.spec.fromImage !== null ? 'overlay' : 'bind',
     Platform: 'linux',
     MountLabel: '',
     ProcessLabel: '',
@@ -163,7 +163,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
       PortBindings: {},
       VolumesFrom: null,
       Privileged: false,
-      ReadonlyRootfs: r.spec.rootfs === 'host' && r.spec.image === null,
+      ReadonlyRootfs: r.spec.rootfs === 'host' && r.spec.image === null && r.spec.fromImage === null,
       IpcMode: 'private',
       PidMode: '',
       UTSMode: '',

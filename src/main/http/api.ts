@@ -6,6 +6,7 @@ import { acceptCreate } from '../docker/accept.js';
 import { listContainers } from '../docker/list.js';
 import { logPath, toInspect } from '../docker/shape.js';
 import type { EventBus } from '../events.js';
+import type { ImageLookup } from '../images/lookup.js';
 import { Unsupported } from '../lifecycle/errors.js';
 import { isActive } from '../lifecycle/states.js';
 import type { Supervisor } from '../lifecycle/supervisor.js';
@@ -32,6 +33,8 @@ export interface ApiDeps {
   metrics: Metrics;
   consoles: ConsoleAccess | null;
   extensions: Extensions[];
+  /** stored images by name, for Image in a create body (src/main/images) */
+  images?: ImageLookup;
 }
 
 /**
@@ -101,7 +104,7 @@ export class Api {
       return send(res, 200, listContainers(sup.list(), q));
     }
     if (path === '/containers/create' && method === 'POST') {
-      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'));
+      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'), this.d.images ?? null);
       const r = await sup.create(spec, { autoRemove });
       return send(res, 201, { Id: r.id, Warnings: [] });
     }

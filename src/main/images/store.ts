@@ -148,6 +148,13 @@ export class ImageStore {
     }
   }
 
+  /** Moves a file under tmp/ whose digest the caller computed into blobs/ (or drops it if there). */
+  adoptBlob(tmpFile: string, digest: string): void {
+    if (this.hasBlob(digest)) return rmSync(tmpFile, { force: true });
+    syncFile(tmpFile);
+    renameSync(tmpFile, this.blobPath(digest));
+  }
+
   /** Stores bytes already in memory (a manifest, a config): returns their digest. */
   putBytes(data: Buffer): string {
     const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -196,15 +203,9 @@ export class ImageStore {
     const old = this.index.images[image.id];
     const repoDigests = [...new Set([...(old?.repoDigests ?? []), ...image.repoDigests])];
     this.index.images[image.id] = { ...image, repoDigests };
-    const replaced = new Set<string>();
-    for (const r of refs) {
-      const prev = this.index.refs[r];
-      if (prev !== undefined && prev !== image.id) replaced.add(prev);
-      this.index.refs[r] = image.id;
-    }
+    // An image whose last tag moves to a newer one stays, untagged ("dangling"), as in Docker.
+    for (const r of refs) this.index.refs[r] = image.id;
     this.save();
-    // An image whose last tag moved to a newer one stays, untagged ("dangling"), as in Docker.
-    void replaced;
   }
 
   tag(id: string, ref: string): void {
