@@ -19,7 +19,7 @@ export interface Loaded { id: string; tags: string[] }
 
 const MAX_MEMBERS = 100_000;
 
-async function receive(store: ImageStore, body: Readable, dir: string): Promise<Map<string, Member>> {
+async function receive(body: Readable, dir: string): Promise<Map<string, Member>> {
   const members = new Map<string, Member>();
   const ex = extract();
   body.on('error', (e) => ex.destroy(e));
@@ -50,7 +50,6 @@ async function receive(store: ImageStore, body: Readable, dir: string): Promise<
     }
     members.set(name, { file, digest: `sha256:${h.digest('hex')}`, size });
   }
-  void store;
   return members;
 }
 
@@ -133,11 +132,18 @@ async function loadDockerSave(store: ImageStore, members: Map<string, Member>): 
 export async function loadArchive(store: ImageStore, body: Readable): Promise<Loaded[]> {
   const dir = store.tmpPath('load');
   mkdirSync(dir, { mode: 0o700 });
+  let members = new Map<string, Member>();
+  const had = new Set<string>();
   try {
-    const members = await receive(store, body, dir);
+    members = await receive(body, dir);
+    for (const m of members.values()) if (store.hasBlob(m.digest)) had.add(m.digest);
     if (members.has('manifest.json')) return await loadDockerSave(store, members);
     if (members.has('index.json')) return await loadLayout(store, members);
     throw new InvalidArgument('archive: neither a `docker save` archive (manifest.json) nor an OCI image layout (index.json)');
+  } catch (err) {
+    // A refused archive keeps none of the blobs it brought.
+    store.discard([...members.values()].map((m) => m.digest).filter((d) => !had.has(d)));
+    throw err;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -62,7 +62,10 @@ export async function resolve(ref: Reference, o: PullOptions): Promise<Resolved>
 export async function pull(store: ImageStore, ref: Reference, r: Resolved, o: PullOptions): Promise<ImageRecord> {
   const say = o.onProgress ?? (() => {});
   const { client, manifest } = r;
-  const unpin = store.pin([manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
+  const mine = [manifest.config.digest, r.manifestDigest, ...manifest.layers.map((l) => l.digest)];
+  const had = new Set(mine.filter((d) => store.hasBlob(d)));
+  const unpin = store.pin(mine);
+  let ok = false;
   try {
     await store.putBlob(manifest.config.digest, () => client.blob(manifest.config.digest), manifest.config.size, `config ${manifest.config.digest}`);
     for (const l of manifest.layers) say({ id: short(l.digest), status: 'Pulling fs layer' });
@@ -81,14 +84,18 @@ export async function pull(store: ImageStore, ref: Reference, r: Resolved, o: Pu
       say({ id: short(l.digest), status: 'Download complete' });
     }));
     store.putBytes(r.manifestBytes);
-    return await registerImage(store, {
+    const image = await registerImage(store, {
       manifest: r.manifestDigest,
       config: manifest.config.digest,
       layers: manifest.layers,
       refs: ref.tag !== null ? [formatReference(ref)] : [],
       repoDigests: [`${repoName(ref)}@${r.digest}`],
     }, (l, state) => say({ id: short(l.digest), status: state === 'extracting' ? 'Extracting' : 'Pull complete' }));
+    ok = true;
+    return image;
   } finally {
     unpin();
+    // A refused pull keeps nothing it downloaded (another pull's blobs stay pinned).
+    if (!ok) store.discard(mine.filter((d) => !had.has(d)));
   }
 }

@@ -25,16 +25,23 @@ export async function registerImage(store: ImageStore, a: Arrived, onLayer?: (l:
   const config = parseConfig(store.readBlob(a.config), `image config ${a.config}`, a.layers.length);
   const layers = storedLayers(config, a.layers);
   const unpin = store.pin([a.config, ...(a.manifest ? [a.manifest] : []), ...layers.flatMap((l) => [l.digest, l.chainId])]);
+  const made: string[] = [];
   try {
     // Bottom first: a failure names the lowest bad layer, and nothing is registered.
     for (const l of layers) {
       onLayer?.(l, 'extracting');
+      if (!store.hasLayer(l.chainId)) made.push(l.chainId);
       await ensureLayer(store, l);
       onLayer?.(l, 'done');
     }
     const image: ImageRecord = { id: a.config, manifest: a.manifest, repoDigests: a.repoDigests, layers, stored: new Date().toISOString() };
     store.add(image, a.refs);
     return image;
+  } catch (err) {
+    unpin();
+    // The layers this image unpacked go with it, unless something else uses them by now.
+    store.discard([], made);
+    throw err;
   } finally {
     unpin();
   }

@@ -166,10 +166,45 @@ export class ImageStore {
     return digest;
   }
 
+  /**
+   * After a failed pull or load: deletes the blobs it stored that no image references and no
+   * other operation has pinned, so a refused image leaves nothing behind.
+   */
+  discard(digests: string[], chainIds: string[] = []): void {
+    const used = new Set<string>();
+    for (const im of this.images()) {
+      used.add(im.id);
+      if (im.manifest) used.add(im.manifest);
+      for (const l of im.layers) used.add(l.digest).add(l.chainId);
+    }
+    for (const d of digests) if (!used.has(d) && !this.pins.has(d)) rmSync(this.blobPath(d), { force: true });
+    const containers = this.inUse().layerDirs;
+    for (const c of chainIds) {
+      const dir = this.layerDir(c);
+      if (used.has(c) || this.pins.has(c) || containers.has(dir)) continue;
+      this.removeLayerDir(dir);
+    }
+  }
+
+  /** Renamed out of sight first: a half-deleted layer must never be visible under layers/. */
+  private removeLayerDir(dir: string): boolean {
+    const tmp = this.tmpPath('deleted-layer');
+    try {
+      renameSync(dir, tmp);
+    } catch {
+      return false;
+    }
+    rmSync(tmp, { recursive: true, force: true });
+    return true;
+  }
+
   /** Keeps blobs and layers from deletion while a pull or load that relies on them runs. */
   pin(keys: string[]): () => void {
     for (const k of keys) this.pins.set(k, (this.pins.get(k) ?? 0) + 1);
+    let released = false;
     return () => {
+      if (released) return;
+      released = true;
       for (const k of keys) {
         const n = (this.pins.get(k) ?? 1) - 1;
         if (n <= 0) this.pins.delete(k);
@@ -251,15 +286,7 @@ export class ImageStore {
     for (const l of gone.layers) {
       const dir = this.layerDir(l.chainId);
       if (used.has(l.chainId) || this.pins.has(l.chainId) || containers.layerDirs.has(dir)) continue;
-      // Renamed out of sight first: a half-deleted layer must never be visible under layers/.
-      const tmp = this.tmpPath('deleted-layer');
-      try {
-        renameSync(dir, tmp);
-      } catch {
-        continue;
-      }
-      rmSync(tmp, { recursive: true, force: true });
-      deleted.push(l.chainId);
+      if (this.removeLayerDir(dir)) deleted.push(l.chainId);
     }
     return deleted;
   }
