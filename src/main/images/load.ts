@@ -85,11 +85,14 @@ function blobOf(members: Map<string, Member>, d: Descriptor, what: string): Memb
 }
 
 async function loadLayout(store: ImageStore, members: Map<string, Member>): Promise<Loaded[]> {
-  const index = parseManifest(readFileSync(member(members, 'index.json', 'index').file), '', 'archive index.json');
+  const indexFile = member(members, 'index.json', 'index');
+  const index = parseManifest(readFileSync(indexFile.file), '', 'archive index.json');
   const tops = index.kind === 'index' ? index.manifests : [];
+  // The names live in each descriptor's annotations, which the parsed descriptors leave out.
+  const raw = json(indexFile, 'index.json') as { manifests: { annotations?: Record<string, string> }[] };
   const out: Loaded[] = [];
-  for (const top of tops) {
-    const ann = (top as Descriptor & { annotations?: Record<string, string> }).annotations ?? {};
+  for (const [i, top] of tops.entries()) {
+    const ann = raw.manifests[i]?.annotations ?? {};
     const tag = ann['io.containerd.image.name'] ?? ann['org.opencontainers.image.ref.name'];
     let d = top;
     let parsed = parseManifest(readFileSync(blobOf(members, d, 'manifest').file), d.mediaType, `archive manifest ${d.digest}`);
