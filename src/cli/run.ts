@@ -32,7 +32,7 @@ class RunCommand extends Command {
 }
 
 interface RunOptions {
-  name?: string; rootfs?: string; image?: string; hostname?: string; mount?: string[]; tmpfs?: string[];
+  name?: string; rootfs?: string; image?: string; user?: string; hostname?: string; mount?: string[]; tmpfs?: string[];
   env?: string[]; workdir?: string; restart?: { Name: string; MaximumRetryCount: number }; network?: string;
   seccomp?: string; securityOpt?: string[]; capAdd?: string[]; capDrop?: string[];
   detach?: boolean; rm?: boolean; tty?: boolean; interactive?: boolean;
@@ -99,6 +99,7 @@ async function run(cmd: RunCommand, operands: string[], values: RunOptions): Pro
     Image: image ?? 'host',
     ...(command.length > 0 ? { Cmd: command } : {}),
     Env: values.env ?? [],
+    ...(values.user !== undefined ? { User: values.user } : {}),
     Tty: values.tty ?? false,
     OpenStdin: values.interactive ?? false,
     HostConfig: {
@@ -191,6 +192,7 @@ export function runCommand(outcome: Outcome): Declared {
     .passThroughOptions()
     .option('--name <NAME>', 'the container\'s name')
     .option('--rootfs <host|DIR>', 'root filesystem: a read-only view of the host\'s (default), or DIR as it is')
+    .option('-u, --user <USER>', 'run the command as uid[:gid], or as a user[:group] of the image\'s /etc/passwd (default: the image\'s User, else root)')
     .option('--image <DIR>', 'a copy-on-write overlay over DIR (the same as IMAGE)')
     .option('--hostname <H>', 'the container\'s hostname')
     .option('--mount <SRC:DST[:ro]>', 'bind mount (repeatable)', collect)

@@ -108,6 +108,9 @@ enum op_code {
   OP_MASK = 25,       /* path, resolve, flags (MASK_*), register, tmpfs flags, tmpfs data */
   OP_READONLY = 26,   /* path, resolve, flags (MASK_OPTIONAL): bind onto itself, remount read-only */
   OP_SECCOMP = 27,    /* program (hex of struct sock_filter[]), instruction count, flags */
+  OP_SETGROUPS = 28,  /* count (0..6), gid… : the supplementary groups */
+  OP_SETRESGID = 29,  /* gid: real, effective and saved */
+  OP_SETRESUID = 30,  /* uid: real, effective and saved */
   OP__END
 };
 
@@ -122,6 +125,7 @@ static const char *const op_names[OP__END] = {
   [OP_UMOUNT2] = "umount2", [OP_FAIL] = "fail", [OP_SET_DUMPABLE] = "set_dumpable",
   [OP_DROP_BOUNDING] = "drop_bounding", [OP_SET_CAPS] = "set_caps", [OP_CHECK_CHAR] = "check_char",
   [OP_MASK] = "mask", [OP_READONLY] = "readonly", [OP_SECCOMP] = "seccomp",
+  [OP_SETGROUPS] = "setgroups", [OP_SETRESGID] = "setresgid", [OP_SETRESUID] = "setresuid",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -605,6 +609,20 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     /* Ambient capabilities would survive exec into a file without capabilities: none. */
     return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ? errno : 0;
   }
+  /* Raw system calls, not glibc's wrappers: those broadcast the change to every thread of the
+   * calling process (setxid), and PID 1 shares its memory with the Node process that launched
+   * it. The kernel's credentials are per task, so the raw call changes PID 1 alone. */
+  case OP_SETGROUPS: {
+    gid_t gids[6];
+    uint32_t n = op->arg[0];
+    if (n > 6) return EINVAL;
+    for (uint32_t i = 0; i < n; i++) gids[i] = (gid_t)op->arg[1 + i];
+    return syscall(SYS_setgroups, (int)n, gids) < 0 ? errno : 0;
+  }
+  case OP_SETRESGID:
+    return syscall(SYS_setresgid, (gid_t)op->arg[0], (gid_t)op->arg[0], (gid_t)op->arg[0]) < 0 ? errno : 0;
+  case OP_SETRESUID:
+    return syscall(SYS_setresuid, (uid_t)op->arg[0], (uid_t)op->arg[0], (uid_t)op->arg[0]) < 0 ? errno : 0;
   case OP_CHECK_CHAR: {
     /* A mask's source must be what the plan says it is (the container's own /dev/null, a
      * node skiff made), never whatever a path turned out to lead to. */

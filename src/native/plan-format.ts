@@ -46,6 +46,9 @@ export enum OpCode {
   mask = 25,
   readonly = 26,
   seccomp = 27,
+  setgroups = 28,
+  setresgid = 29,
+  setresuid = 30,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -108,6 +111,11 @@ export type Op = { what: string } & (
   | { op: 'readonly'; path: string; resolve: number; flags: number }
   /** seccomp(SECCOMP_SET_MODE_FILTER, flags) with a struct sock_filter[] (carried as hex in the string area) */
   | { op: 'seccomp'; program: Buffer; flags: number }
+  /** setgroups(2): at most 6 supplementary groups */
+  | { op: 'setgroups'; gids: number[] }
+  /** setresgid(2) / setresuid(2) with one id for real, effective and saved */
+  | { op: 'setresgid'; gid: number }
+  | { op: 'setresuid'; uid: number }
 );
 
 export interface ExecSpec {
@@ -248,6 +256,13 @@ function opArgs(op: Op, s: StringArea): number[] {
         throw new PlanEncodeError(`seccomp program of ${op.program.length} bytes is not 1 to 4096 instructions of 8 bytes`);
       }
       return [s.add(op.program.toString('hex')), op.program.length / 8, u32(op.flags, 'seccomp flags')];
+    case 'setgroups':
+      if (op.gids.length > 6) throw new PlanEncodeError(`setgroups of ${op.gids.length} groups: at most 6 fit in an operation`);
+      return [op.gids.length, ...op.gids.map((g) => u32(g, 'gid'))];
+    case 'setresgid':
+      return [u32(op.gid, 'gid')];
+    case 'setresuid':
+      return [u32(op.uid, 'uid')];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

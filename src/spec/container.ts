@@ -37,6 +37,8 @@ export interface ContainerSpec {
    * directories top first, stacked as the overlay's lowerdirs under a per-container upper dir
    */
   fromImage: FromImage | null;
+  /** the ids the init runs as (set between the bounding-set drop and the capabilities); null: root */
+  user: UserSpec | null;
   mounts: MountSpec[];
   network: 'none' | 'host';
   tty: boolean;
@@ -55,6 +57,13 @@ export interface ContainerSpec {
    * (src/spec/seccomp-profile.ts), stored here whole so that a restart does not need its file
    */
   seccomp: 'default' | 'unconfined' | SeccompProfileSpec;
+}
+
+export interface UserSpec {
+  uid: number;
+  gid: number;
+  /** supplementary groups, at most 6 */
+  groups: number[];
 }
 
 export interface FromImage {
@@ -347,7 +356,22 @@ function validateFromImage(v: Json): FromImage {
   return { ref, id, layers };
 }
 
-const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'fromImage', 'mounts', 'network', 'tty', 'restart',
+function id(v: Json, field: string): number {
+  // 4294967295 is (uid_t)-1, which setresuid reads as "leave unchanged".
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 4294967294) throw new SpecError(field, `must be a whole number from 0 to 4294967294, got ${describe(v)}`);
+  return v;
+}
+
+function validateUser(v: Json): UserSpec | null {
+  if (v === undefined || v === null) return null;
+  if (!isObject(v)) throw new SpecError('user', `must be an object { uid, gid, groups }, got ${describe(v)}`);
+  rejectUnknown(v, ['uid', 'gid', 'groups'], 'user');
+  const groups = v.groups === undefined ? [] : v.groups;
+  if (!Array.isArray(groups) || groups.length > 6) throw new SpecError('user.groups', `must be a list of at most 6 group ids, got ${describe(groups)}`);
+  return { uid: id(v.uid, 'user.uid'), gid: id(v.gid, 'user.gid'), groups: groups.map((g, i) => id(g, `user.groups[${i}]`)) };
+}
+
+const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'fromImage', 'user', 'mounts', 'network', 'tty', 'restart',
   'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges', 'seccomp'] as const;
 
 /**
@@ -416,6 +440,7 @@ export function validateSpec(input: Json): ContainerSpec {
     rootfs,
     image,
     fromImage,
+    user: validateUser(input.user),
     mounts,
     network,
     tty: input.tty === undefined ? false : bool(input.tty, 'tty'),

@@ -259,9 +259,20 @@ function privilegeOps(spec: ContainerSpec, lastCap: number): Op[] {
   const known = (1n << BigInt(lastCap + 1)) - 1n;
   const seccomp: Op[] = seccompOps(spec.seccomp, resolveCapabilities(spec.capabilities).filter((c) => c <= lastCap));
   const chdir: Op = { what: `workdir: change to \`${spec.workdir}\``, op: 'chdir', path: spec.workdir, resolve: WORKDIR };
+  const u = spec.user;
+  // The ids change while CAP_SETUID/CAP_SETGID are still held, groups first (setgroups needs the
+  // gid change not yet to have dropped them) and the uid last. A uid other than 0 loses the
+  // permitted and effective sets in setresuid (no SECBIT_KEEP_CAPS), so it gets none, as in Docker.
+  const ids: Op[] = u === null ? [] : [
+    { what: `user: set the supplementary groups [${u.groups.join(', ')}]`, op: 'setgroups', gids: u.groups },
+    { what: `user: set the gid ${u.gid}`, op: 'setresgid', gid: u.gid },
+    { what: `user: set the uid ${u.uid}`, op: 'setresuid', uid: u.uid },
+  ];
+  const held = u !== null && u.uid !== 0 ? 0n : keep;
   const caps: Op[] = [
     { what: 'drop capabilities from the bounding set', op: 'drop_bounding', caps: known & ~keep },
-    { what: 'set the capabilities', op: 'set_caps', effective: keep, permitted: keep, inheritable: 0n },
+    ...ids,
+    { what: 'set the capabilities', op: 'set_caps', effective: held, permitted: held, inheritable: 0n },
   ];
   if (spec.noNewPrivileges) return [...caps, { what: 'set no_new_privs', op: 'set_no_new_privs' }, chdir, ...seccomp];
   return [...seccomp, ...caps, chdir];

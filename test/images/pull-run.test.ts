@@ -36,7 +36,7 @@ describe('images: pull and run', function () {
           { name: 'bin/su2', type: 'link', linkname: 'bin/su' },
         ],
       ],
-      config: { Env: ['FROM_IMAGE=yes', 'PATH=/bin'], WorkingDir: '/work/dir', Cmd: ['sh', '-c', 'echo default command'], Labels: { 'org.test': 'bb' } },
+      config: { User: 'app', Env: ['FROM_IMAGE=yes', 'PATH=/bin'], WorkingDir: '/work/dir', Cmd: ['sh', '-c', 'echo default command'], Labels: { 'org.test': 'bb' } },
     }));
     registry.push(layout, '1', 'test/bb:1');
     ref = `${registry.host}/test/bb:1`;
@@ -52,9 +52,9 @@ describe('images: pull and run', function () {
     expect(pulled.stderr).to.equal('');
     expect(pulled.code).to.equal(0);
     expect(pulled.stdout).to.contain(`Status: Downloaded newer image for ${ref}`);
-    const r = await d.cli(['run', '--rm', ref, 'sh', '-c', 'cat /etc/layer; test -e /etc/lower-only || echo lower hidden; ls /opt; stat -c %i /bin/su /bin/su2 | uniq | wc -l; stat -c %a /bin/su; pwd; echo $FROM_IMAGE']);
+    const r = await d.cli(['run', '--rm', ref, 'sh', '-c', 'cat /etc/layer; test -e /etc/lower-only || echo lower hidden; ls /opt; stat -c %i /bin/su /bin/su2 | uniq | wc -l; stat -c %a /bin/su; pwd; echo $FROM_IMAGE; id']);
     expect(r.stderr).to.equal('');
-    expect(r.stdout.split('\n')).to.deep.equal(['two', 'lower hidden', 'b', '1', '4755', '/work/dir', 'yes', '']);
+    expect(r.stdout.split('\n')).to.deep.equal(['two', 'lower hidden', 'b', '1', '4755', '/work/dir', 'yes', 'uid=1000(app) gid=1000(app) groups=1000(app)', '']);
     expect(r.code).to.equal(0);
   });
 
@@ -67,6 +67,17 @@ describe('images: pull and run', function () {
     expect(entry?.Labels).to.deep.equal({ 'org.test': 'bb' });
     const ins = await d.api('GET', `/images/${encodeURIComponent(ref)}/json`);
     expect((ins.body as { Id: string; RootFS: { Layers: string[] } }).RootFS.Layers).to.have.length(2);
+  });
+
+  it('--user overrides the image\'s User; a user the image does not have is refused by name', async () => {
+    const root = await d.cli(['run', '--rm', '--user', '0', ref, 'sh', '-c', 'id; cat /proc/self/status | grep CapEff']);
+    // Root keeps skiff's default capability set; any other uid holds none, as in Docker.
+    expect(root.stdout).to.match(/^uid=0\(root\) gid=0\(root\)\nCapEff:\t0*[1-9a-f][0-9a-f]*\n$/);
+    const numeric = await d.cli(['run', '--rm', '--user', '4321:99', ref, 'sh', '-c', 'id; grep CapEff /proc/self/status']);
+    expect(numeric.stdout).to.equal('uid=4321 gid=99 groups=99\nCapEff:\t0000000000000000\n');
+    const missing = await d.cli(['run', '--rm', '--user', 'nobody', ref, 'id']);
+    expect(missing.code).to.equal(125);
+    expect(missing.stderr).to.equal('skiff: unable to find user nobody: no matching entries in passwd file\n');
   });
 
   it('a second pull downloads nothing and says the image is up to date', async () => {

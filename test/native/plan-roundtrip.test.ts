@@ -42,6 +42,9 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'mask': args = [op.path, op.resolve, op.flags, op.register, op.tmpfsFlags, op.tmpfsData]; break;
     case 'readonly': args = [op.path, op.resolve, op.flags]; break;
     case 'seccomp': args = [op.program.toString('hex'), op.program.length / 8, op.flags]; break;
+    case 'setgroups': args = [op.gids.length, ...op.gids]; break;
+    case 'setresgid': args = [op.gid]; break;
+    case 'setresuid': args = [op.uid]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -98,6 +101,9 @@ const everyOp: Op[] = [
   { what: 'md', op: 'mask', path: '/sys/firmware', resolve: 0x0c, flags: 3, register: 7, tmpfsFlags: 0, tmpfsData: '' },
   { what: 'ro', op: 'readonly', path: '/proc/sys', resolve: 0x0c, flags: 1 },
   { what: 'sc', op: 'seccomp', program: Buffer.from('0600000000007fff0000010000000000', 'hex'), flags: 4 },
+  { what: 'groups', op: 'setgroups', gids: [1000, 4294967294] },
+  { what: 'gid', op: 'setresgid', gid: 1000 },
+  { what: 'uid', op: 'setresuid', uid: 1000 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {

@@ -7,6 +7,7 @@ import { parseMountShort, SpecError, validateSpec, type ContainerSpec } from '..
 import { parseSeccompProfile, SeccompProfileError } from '../../spec/seccomp-profile.js';
 import { imageCommand, imageEnv, imageLabels } from '../images/apply.js';
 import type { ImageLookup } from '../images/lookup.js';
+import { resolveUser, UserError } from '../images/user.js';
 import { checkFields, checkLogConfig, CreateError, shown } from './fields.js';
 
 export { CreateError } from './fields.js';
@@ -217,6 +218,15 @@ export function specFromCreateBody(body: unknown, name: string | null, images: I
   // Labels: {} and null are "none"; anything else goes to the spec, which checks each value is a string.
   if (b.Labels !== null && b.Labels !== undefined && !(typeof b.Labels === 'object' && Object.keys(b.Labels).length === 0)) input.labels = b.Labels;
   if (stored?.config.Labels) input.labels = imageLabels(stored.config, input.labels);
+  const userText = optString(b.User, 'User') || stored?.config.User || '';
+  try {
+    // Names need the image's /etc/passwd; another root takes numeric ids (or root).
+    const user = resolveUser(userText, stored?.etc('passwd') ?? null, stored?.etc('group') ?? null);
+    if (user !== null) input.user = user;
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    throw new CreateError('User', stored ? err.message : `${err.message} (a user name needs a pulled or loaded image; give uid[:gid])`);
+  }
   const stopSignal = optString(b.StopSignal, 'StopSignal') || stored?.config.StopSignal;
   if (stopSignal) input.stopSignal = stopSignal;
   if (b.StopTimeout !== null && b.StopTimeout !== undefined) input.stopTimeout = b.StopTimeout;

@@ -46,7 +46,6 @@ const FILES = 'skiff writes no resolv.conf or hosts file: the container sees its
 /** Top-level fields skiff knows and does not do. */
 const TOP: Record<string, Unsupported> = {
   Domainname: { why: 'skiff sets no NIS domain name' },
-  User: { accepts: ['root', '0', '0:0', 'root:root'], why: 'the init runs as root (skiff has no user namespaces yet)' },
   Healthcheck: { why: 'skiff runs no healthchecks' },
   MacAddress: { why: PORTS },
 };
@@ -94,7 +93,7 @@ const HOST: Record<string, Unsupported> = {
 };
 
 /** Fields skiff reads (create.ts maps each), or knows to have no effect on a container (client-side or build-time). */
-const READ_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'Hostname', 'Tty', 'Labels', 'StopSignal',
+const READ_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'Hostname', 'Tty', 'Labels', 'StopSignal', 'User',
   'StopTimeout', 'HostConfig', 'Skiff', 'Volumes', 'NetworkDisabled']);
 /** Known fields with nothing to honour: attach and stdin flags (how a client attaches, not what runs), build-time fields. */
 const NO_EFFECT_TOP = new Set(['AttachStdin', 'AttachStdout', 'AttachStderr', 'OpenStdin', 'StdinOnce', 'OnBuild', 'Shell',

@@ -179,7 +179,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
     Config: {
       Hostname: r.spec.hostname,
       Domainname: '',
-      User: '',
+      User: r.spec.user ? `${r.spec.user.uid}:${r.spec.user.gid}` : '',
       AttachStdin: false,
       AttachStdout: true,
       AttachStderr: true,

@@ -1,5 +1,6 @@
 // A name as a user writes it → a stored image, as Docker looks one up: a reference
 // (`busybox`, `busybox:1`, `name@sha256:…`), a full id (`sha256:…`), or a unique id prefix.
+import { lstatSync, readFileSync } from 'node:fs';
 import { InvalidArgument, NotFound } from '../lifecycle/errors.js';
 import type { ImageConfig } from './manifest.js';
 import { formatReference, parseReference, ReferenceError, repoName } from './reference.js';
@@ -46,6 +47,8 @@ export interface ImageForRun {
   id: string;
   layers: string[];
   config: NonNullable<ImageConfig['config']>;
+  /** the text of a file under the image's /etc as the overlay would show it (passwd, group), or null */
+  etc: (name: 'passwd' | 'group') => string | null;
 }
 
 export type ImageLookup = (name: string) => ImageForRun | null;
@@ -54,5 +57,17 @@ export function imageForRun(store: ImageStore, name: string): ImageForRun | null
   const im = findImage(store, name);
   if (!im) return null;
   const config = JSON.parse(store.readBlob(im.id).toString('utf8')) as ImageConfig;
-  return { ref: name, id: im.id, layers: im.layers.map((l) => store.layerDir(l.chainId)).reverse(), config: config.config ?? {} };
+  const layers = im.layers.map((l) => store.layerDir(l.chainId)).reverse();
+  return { ref: name, id: im.id, layers, config: config.config ?? {}, etc: (file) => etcFile(layers, file) };
+}
+
+/** The topmost layer's /etc/NAME: a regular file is the answer, a whiteout (0:0 device) means none. */
+function etcFile(layers: string[], name: string): string | null {
+  for (const dir of layers) {
+    const st = lstatSync(`${dir}/etc/${name}`, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isFile() && st.size < 1 << 20) return readFileSync(`${dir}/etc/${name}`, 'utf8');
+    return null;
+  }
+  return null;
 }
