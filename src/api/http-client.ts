@@ -42,7 +42,7 @@ function send(socketPath: string, method: string, path: string, o: RequestOption
     },
   });
   if (o.upload) {
-    o.upload.on('error', (err) => req.destroy(err));
+    o.upload.on('error', (err: Error) => req.destroy(err));
     o.upload.pipe(req);
     return req;
   }

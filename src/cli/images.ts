@@ -96,9 +96,11 @@ function tag(o: Outcome): Declared {
 }
 
 function load(o: Outcome): Declared {
-  const cmd = new Command('load').requiredOption('-i, --input <FILE>', 'a `docker save` archive or an OCI image layout, as a tar file');
-  act(cmd, o, async (values: { input: string }) => {
-    const res = await stream('POST', '/images/load', { upload: createReadStream(values.input), headers: { 'Content-Type': 'application/x-tar' } });
+  const cmd = new Command('load').option('-i, --input <FILE>', 'a `docker save` archive or an OCI image layout, as a tar file (default: standard input)');
+  act(cmd, o, async (values: { input?: string }) => {
+    if (values.input === undefined && process.stdin.isTTY) throw new UsageError('give the archive with -i FILE or on standard input, not a terminal');
+    const upload = values.input === undefined ? process.stdin : createReadStream(values.input);
+    const res = await stream('POST', '/images/load', { upload, headers: { 'Content-Type': 'application/x-tar' } });
     for await (const chunk of res) {
       for (const line of (chunk as Buffer).toString('utf8').split('\n')) {
         if (line.trim()) process.stdout.write((JSON.parse(line) as { stream?: string }).stream ?? '');
@@ -110,9 +112,14 @@ function load(o: Outcome): Declared {
 }
 
 function save(o: Outcome): Declared {
-  const cmd = new Command('save').argument('<IMAGE>', 'an image by reference or id').requiredOption('-o, --output <FILE>', 'where to write the archive');
-  act(cmd, o, async (name: string, values: { output: string }) => {
+  const cmd = new Command('save').argument('<IMAGE>', 'an image by reference or id').option('-o, --output <FILE>', 'where to write the archive (default: standard output, unless a terminal)');
+  act(cmd, o, async (name: string, values: { output?: string }) => {
+    if (values.output === undefined && process.stdout.isTTY) throw new UsageError('give a file with -o FILE or redirect standard output: an archive is no text for a terminal');
     const res = await stream('GET', `/images/${enc(name)}/get`);
+    if (values.output === undefined) {
+      await pipeline(res, process.stdout);
+      return 0;
+    }
     // Written beside the target and renamed: a failed save leaves no half archive under its name.
     const tmp = `${values.output}.part`;
     try {

@@ -15,7 +15,7 @@ import { TempDirs } from '../support/tmp.js';
 /** Every command and the options its help must show (-h/--help is on all of them). */
 const COMMANDS: Record<string, string[]> = {
   run: ['--name', '--rootfs', '--image', '--hostname', '--mount', '--tmpfs', '--env', '--workdir', '--restart', '--network',
-    '--seccomp', '--security-opt', '--cap-add', '--cap-drop', '--detach', '--rm', '--tty', '--interactive'],
+    '--seccomp', '--security-opt', '--cap-add', '--cap-drop', '--detach', '--rm', '--tty', '--interactive', '--user'],
   ps: ['--all', '--json'],
   inspect: [],
   logs: ['--follow', '--tail', '--all', '--raw'],
@@ -24,13 +24,19 @@ const COMMANDS: Record<string, string[]> = {
   kill: ['--signal'],
   rm: ['--force'],
   wait: [],
+  pull: ['--quiet'],
+  images: ['--quiet', '--json'],
+  rmi: ['--force'],
+  tag: [],
+  load: ['--input'],
+  save: ['--output'],
   fleet: [],
   'fleet up': ['--wait', '--json'],
   'fleet down': ['--name'],
   'fleet status': ['--json'],
   'fleet ls': ['--json'],
   bench: ['--count', '--concurrency', '--warmup', '--vs', '--json'],
-  daemon: ['--socket', '--state-dir', '--launchers', '--max-queued', '--forwarder-threads', '--headers-timeout', '--request-timeout'],
+  daemon: ['--socket', '--state-dir', '--launchers', '--max-queued', '--forwarder-threads', '--headers-timeout', '--request-timeout', '--insecure-registry'],
 };
 
 /** The command names a help text lists under "Commands:" (without `help` itself). */
@@ -189,7 +195,7 @@ describe('skiff run: [IMAGE] COMMAND and -- COMMAND', function () {
     const before = ((await d.api('GET', '/containers/json?all=1')).body as unknown[]).length;
     const word = await d.cli(['run', 'sh', '-c', 'echo hi']);
     expect(word.code).to.equal(2);
-    expect(word.stderr).to.equal('skiff run: IMAGE must be "host" or an absolute image directory, got "sh" (to run a command on the host root: skiff run [options] -- sh -c echo hi)\nSee \'skiff run --help\'.\n');
+    expect(word.stderr).to.equal('skiff run: IMAGE must be "host", an absolute image directory or a stored image, got "sh", which is not stored (skiff pull sh) (to run a command on the host root: skiff run [options] -- sh -c echo hi)\nSee \'skiff run --help\'.\n');
     const file = await d.cli(['run', '/bin/echo', 'hi']);
     expect(file.code).to.equal(2);
     expect(file.stderr).to.include('skiff run: IMAGE /bin/echo is not a directory (to run a command on the host root: skiff run [options] -- /bin/echo hi)');

@@ -27,7 +27,7 @@ export function checkLayerMediaType(mediaType: string, digest: string): void {
   throw new Error(`layer ${digest}: unknown layer media type ${JSON.stringify(mediaType)}`);
 }
 
-function head(path: string): Buffer {
+export function head(path: string): Buffer {
   const fd = openSync(path, 'r');
   try {
     const b = Buffer.alloc(4);
@@ -69,7 +69,7 @@ const inflight = new WeakMap<ImageStore, Map<string, Promise<void>>>();
 export function ensureLayer(store: ImageStore, layer: StoredLayer): Promise<void> {
   if (store.hasLayer(layer.chainId)) return Promise.resolve();
   let map = inflight.get(store);
-  if (!map) inflight.set(store, (map = new Map()));
+  if (!map) inflight.set(store, (map = new Map<string, Promise<void>>()));
   const running = map.get(layer.chainId);
   if (running) return running;
   const p = unpackLayer(store, layer).finally(() => map.delete(layer.chainId));

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { InvalidArgument } from '../lifecycle/errors.js';
 import { checkDigest } from './digest.js';
+import { head } from './layers.js';
 import { parseManifest, pickPlatform, type Descriptor } from './manifest.js';
 import { formatReference, parseReference } from './reference.js';
 import { registerImage } from './register.js';
@@ -117,14 +118,15 @@ async function loadDockerSave(store: ImageStore, members: Map<string, Member>): 
   for (const [i, e] of (list as { Config?: unknown; RepoTags?: unknown; Layers?: unknown }[]).entries()) {
     if (typeof e.Config !== 'string' || !Array.isArray(e.Layers) || !e.Layers.every((l) => typeof l === 'string')) throw new InvalidArgument(`archive: manifest.json[${i}] needs Config and Layers`);
     const config = member(members, e.Config, 'config');
-    const layers: Descriptor[] = (e.Layers as string[]).map((name) => {
+    const names = e.Layers;
+    const layers: Descriptor[] = names.map((name) => {
       const m = member(members, name, 'layer');
-      const head = readFileSync(m.file).subarray(0, 2);
-      const gz = head[0] === 0x1f && head[1] === 0x8b;
+      const magic = head(m.file);
+      const gz = magic[0] === 0x1f && magic[1] === 0x8b;
       return { digest: m.digest, size: m.size, mediaType: gz ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.docker.image.rootfs.diff.tar' };
     });
     store.adoptBlob(config.file, checkDigest(config.digest, 'config'));
-    for (const [j, l] of layers.entries()) store.adoptBlob(member(members, (e.Layers as string[])[j]!, 'layer').file, l.digest);
+    for (const [j, l] of layers.entries()) store.adoptBlob(member(members, names[j]!, 'layer').file, l.digest);
     const tags = (Array.isArray(e.RepoTags) ? e.RepoTags : []).map((t) => refOf(String(t))).filter((t): t is string => t !== null);
     const image = await registerImage(store, { manifest: null, config: config.digest, layers, refs: tags, repoDigests: [] });
     out.push({ id: image.id, tags });

@@ -53,7 +53,7 @@ function descriptor(v: unknown, what: string): Descriptor {
   const d = v as Record<string, unknown>;
   if (typeof d.mediaType !== 'string') throw new Error(`${what}.mediaType: missing`);
   if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw new Error(`${what}.size: not a byte count`);
-  return { mediaType: d.mediaType, digest: checkDigest(d.digest, `${what}.digest`), size: d.size, ...(typeof d.platform === 'object' && d.platform ? { platform: d.platform as NonNullable<Descriptor['platform']> } : {}) };
+  return { mediaType: d.mediaType, digest: checkDigest(d.digest, `${what}.digest`), size: d.size, ...(typeof d.platform === 'object' && d.platform ? { platform: d.platform } : {}) };
 }
 
 export type Parsed = { kind: 'index'; manifests: Descriptor[] } | { kind: 'manifest'; manifest: ImageManifest };
