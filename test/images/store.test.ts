@@ -61,3 +61,25 @@ describe('images: references', () => {
     expect(() => parseReference('app:')).to.throw('invalid reference format "app:": tag "" must be 1 to 128 of [A-Za-z0-9_.-], not starting with . or -');
   });
 });
+
+describe('images: deletion keeps what containers use', () => {
+  const tmp = new TempDirs();
+  after(() => tmp.removeAll());
+
+  it('a layer a container uses outlives its image; a sweep deletes it once the container is gone', () => {
+    const root = tmp.make('store');
+    const containers = new Set<string>();
+    const store = new ImageStore(root, () => ({ images: new Set(), layerDirs: containers })).open();
+    const config = store.putBytes(Buffer.from('{"rootfs":{"type":"layers","diff_ids":[]}}'));
+    const chainId = sha256('layer');
+    mkdirSync(store.layerDir(chainId));
+    store.add({ id: config, manifest: null, repoDigests: [], layers: [{ digest: chainId, mediaType: 'x', size: 0, diffId: chainId, chainId }], stored: '' }, ['docker.io/library/x:1']);
+    containers.add(store.layerDir(chainId));
+    store.deleteImage(config);
+    expect(existsSync(store.layerDir(chainId))).to.equal(true);
+    containers.clear();
+    expect(store.sweep()).to.deep.equal([chainId]);
+    expect(readdirSync(`${root}/layers`)).to.deep.equal([]);
+    expect(readdirSync(`${root}/tmp`)).to.deep.equal([]);
+  });
+});

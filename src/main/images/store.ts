@@ -11,7 +11,7 @@
 // fdatasync, rename) after each change. Deleting an image deletes what only it used, except what
 // a container uses or a pull or load in flight has pinned.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -85,7 +85,24 @@ export class ImageStore {
       if (parsed.version !== 1) throw new Error(`image index ${file}: version ${String(parsed.version)} is not 1`);
       this.index = parsed;
     }
+    this.sweep();
     return this;
+  }
+
+  /**
+   * Deletes layer directories that nothing uses any more: kept by `rmi -f` for a container that
+   * has since been removed. Run when skiffd starts and after each image deletion.
+   */
+  sweep(): string[] {
+    const used = new Set(this.images().flatMap((im) => im.layers.map((l) => hex(l.chainId))));
+    const containers = this.inUse().layerDirs;
+    const gone: string[] = [];
+    for (const name of readdirSync(`${this.root}/layers`)) {
+      const dir = `${this.root}/layers/${name}`;
+      if (used.has(name) || this.pins.has(`sha256:${name}`) || containers.has(dir)) continue;
+      if (this.removeLayerDir(dir)) gone.push(`sha256:${name}`);
+    }
+    return gone;
   }
 
   get tmpDir(): string {
@@ -264,7 +281,7 @@ export class ImageStore {
     for (const [r, v] of Object.entries(this.index.refs)) if (v === id) delete this.index.refs[r];
     delete this.index.images[id];
     this.save();
-    return this.collect(image);
+    return [...this.collect(image), ...this.sweep()];
   }
 
   /** Deletes the blobs and layer directories of a removed image that no image, container or pin still uses. */
