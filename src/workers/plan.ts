@@ -74,9 +74,11 @@ function rootOps(spec: ContainerSpec, ctx: LaunchContext): Op[] {
   const M = ctx.rootMount;
   if (spec.fromImage !== null) {
     if (!ctx.layer) throw new Error('plan: an image needs a writable layer (upper and work directories)');
-    // Several lowerdirs, the top layer first, as overlayfs stacks them.
+    // Several lowerdirs, the top layer first, as overlayfs stacks them. nodev: a device node
+    // that a pulled layer brings (a block device of the host's disk) opens nothing; the
+    // container's /dev is a mount of its own. Whiteouts are overlayfs's business, not opens.
     const data = `lowerdir=${spec.fromImage.layers.join(':')},upperdir=${ctx.layer.upper},workdir=${ctx.layer.work}`;
-    return [{ what: `image: mount an overlay of the ${spec.fromImage.layers.length} layers of \`${spec.fromImage.ref}\``, op: 'mount', source: 'overlay', target: M, fstype: 'overlay', flags: 0, data, resolve: 0 }];
+    return [{ what: `image: mount an overlay of the ${spec.fromImage.layers.length} layers of \`${spec.fromImage.ref}\``, op: 'mount', source: 'overlay', target: M, fstype: 'overlay', flags: MS_NODEV, data, resolve: 0 }];
   }
   if (spec.image !== null) {
     if (!ctx.layer) throw new Error('plan: an image needs a writable layer (upper and work directories)');

@@ -26,6 +26,7 @@ describe('images: pull and run', function () {
           { name: 'etc/layer', body: 'one\n' },
           { name: 'etc/lower-only', body: 'lower\n' },
           { name: 'opt/a', body: 'a\n' },
+          { name: 'etc/disk', type: 'block-device', devmajor: 7, devminor: 0, mode: 0o666 },
         ]),
         [
           { name: 'etc/layer', body: 'two\n' },
@@ -52,9 +53,9 @@ describe('images: pull and run', function () {
     expect(pulled.stderr).to.equal('');
     expect(pulled.code).to.equal(0);
     expect(pulled.stdout).to.contain(`Status: Downloaded newer image for ${ref}`);
-    const r = await d.cli(['run', '--rm', ref, 'sh', '-c', 'cat /etc/layer; test -e /etc/lower-only || echo lower hidden; ls /opt; stat -c %i /bin/su /bin/su2 | uniq | wc -l; stat -c %a /bin/su; pwd; echo $FROM_IMAGE; id']);
+    const r = await d.cli(['run', '--rm', ref, 'sh', '-c', 'cat /etc/layer; test -e /etc/lower-only || echo lower hidden; ls /opt; stat -c %i /bin/su /bin/su2 | uniq | wc -l; stat -c %a /bin/su; pwd; echo $FROM_IMAGE; id; cat /etc/disk 2>&1 >/dev/null | grep -c denied']);
     expect(r.stderr).to.equal('');
-    expect(r.stdout.split('\n')).to.deep.equal(['two', 'lower hidden', 'b', '1', '4755', '/work/dir', 'yes', 'uid=1000(app) gid=1000(app) groups=1000(app)', '']);
+    expect(r.stdout.split('\n')).to.deep.equal(['two', 'lower hidden', 'b', '1', '4755', '/work/dir', 'yes', 'uid=1000(app) gid=1000(app) groups=1000(app)', '1', '']);
     expect(r.code).to.equal(0);
   });
 
