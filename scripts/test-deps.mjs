@@ -1,6 +1,7 @@
 // Installs what the test suite and benchmarks use from Debian's packages, once:
 // busybox-static (a tiny rootfs for image tests), python3-docker (docker-py, a real client of
-// the Docker API), runc and crun (benchmark references), nftables and iproute2 (networks).
+// the Docker API), docker-registry and skopeo (a local registry and pushes for the image
+// tests), umoci, runc and crun (benchmark references), nftables and iproute2 (networks).
 // Runs before `npm test`; never needs to be done by hand.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -8,6 +9,9 @@ import { existsSync } from 'node:fs';
 const wanted = [
   { pkg: 'busybox-static', file: '/bin/busybox', required: true },
   { pkg: 'python3-docker', file: '/usr/lib/python3/dist-packages/docker/__init__.py', required: true },
+  { pkg: 'docker-registry', file: '/usr/bin/docker-registry', required: true },
+  { pkg: 'skopeo', file: '/usr/bin/skopeo', required: true },
+  { pkg: 'umoci', file: '/usr/bin/umoci', required: false },
   { pkg: 'runc', file: '/usr/sbin/runc', required: false },
   { pkg: 'crun', file: '/usr/bin/crun', required: false },
   { pkg: 'hyperfine', file: '/usr/bin/hyperfine', required: false },

@@ -12,6 +12,8 @@ export interface RequestOptions {
   /** Sent as it is, instead of `body` (a test's malformed JSON, a fleet file's text). */
   raw?: string | Buffer;
   headers?: Record<string, string>;
+  /** Streamed as the body instead (a `skiff load` archive), chunked. */
+  upload?: NodeJS.ReadableStream;
   /** Aborts the request (and a streamed answer): the promise rejects with an AbortError. */
   signal?: AbortSignal;
 }
@@ -27,7 +29,7 @@ export interface HttpReply {
 
 function send(socketPath: string, method: string, path: string, o: RequestOptions, extra: Record<string, string> = {}): ClientRequest {
   const payload = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
-  return httpRequest({
+  const req = httpRequest({
     socketPath,
     method,
     path,
@@ -38,7 +40,13 @@ function send(socketPath: string, method: string, path: string, o: RequestOption
       ...extra,
       ...o.headers,
     },
-  }).end(payload);
+  });
+  if (o.upload) {
+    o.upload.on('error', (err: Error) => req.destroy(err));
+    o.upload.pipe(req);
+    return req;
+  }
+  return req.end(payload);
 }
 
 /** What failed, where: `GET /containers/json on /run/skiff/skiff.sock: connect ENOENT`. */

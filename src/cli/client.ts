@@ -87,9 +87,9 @@ export async function call(method: string, path: string, body?: unknown): Promis
 }
 
 /** A streamed answer (logs --follow, a wait): the response, for the caller to read. */
-export async function stream(method: string, path: string): Promise<IncomingMessage> {
+export async function stream(method: string, path: string, o: { upload?: NodeJS.ReadableStream; headers?: Record<string, string> } = {}): Promise<IncomingMessage> {
   await ensureDaemon();
-  const res = await open(socketPath(), method, path);
+  const res = await open(socketPath(), method, path, { ...(o.upload ? { upload: o.upload } : {}), ...(o.headers ? { headers: o.headers } : {}) });
   if ((res.statusCode ?? 0) >= 400) {
     const text = (await readAll(res)).toString('utf8');
     throw daemonError({ status: res.statusCode ?? 0, body: parseBody(text), text });

@@ -12,7 +12,7 @@ import { SKIFFD_ENTRY } from './daemon-process.js';
 interface DaemonOptions {
   socket?: string; stateDir?: string; launchers?: number; maxQueued?: number; forwarderThreads?: number;
   headersTimeout?: string; requestTimeout?: string; defaultSubnet?: string; resolvConf?: string; dockerNetwork?: string;
-  cgroupParent?: string; defaultPidsLimit?: number;
+  cgroupParent?: string; defaultPidsLimit?: number; insecureRegistry?: string[];
 }
 
 /** The options as skiffd's own command line spells them. */
@@ -23,7 +23,10 @@ function skiffdArgs(v: DaemonOptions): string[] {
     ['--default-subnet', v.defaultSubnet], ['--resolv-conf', v.resolvConf], ['--docker-network', v.dockerNetwork],
     ['--cgroup-parent', v.cgroupParent], ['--default-pids-limit', v.defaultPidsLimit],
   ];
-  return pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)]));
+  return [
+    ...pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)])),
+    ...(v.insecureRegistry ?? []).flatMap((r) => ['--insecure-registry', r]),
+  ];
 }
 
 function runSkiffd(args: string[]): Promise<number> {
@@ -57,7 +60,8 @@ export function daemonCommand(o: Outcome): Declared {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(v)) throw new InvalidArgumentError('Expected a relative path of names (letters, digits, _ . -), such as skiff or services/skiff');
       return v;
     }))
-    .addOption(integerOption('--default-pids-limit <N>', 'the pids limit of every container that sets none (default: none)', 1));
+    .addOption(integerOption('--default-pids-limit <N>', 'the pids limit of every container that sets none (default: none)', 1))
+    .option('--insecure-registry <HOST:PORT>', 'a registry to pull from over plain HTTP (repeatable; loopback ones always are)', (v: string, prev: string[] = []) => [...prev, v]);
   act(cmd, o, (values: DaemonOptions) => runSkiffd(skiffdArgs(values)));
   return {
     cmd,

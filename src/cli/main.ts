@@ -9,6 +9,7 @@ import { commanderStatus, configure, subcommand, type Outcome } from './command.
 import { runCommand } from './run.js';
 import { containerCommands } from './containers.js';
 import { resourceCommands } from './resources.js';
+import { imageCommands } from './images.js';
 import { fleetCommand } from './fleet.js';
 import { networkCommand } from './network.js';
 import { benchCommand } from './bench/command.js';
@@ -37,6 +38,7 @@ Examples:
   subcommand(skiff, runCommand(outcome));
   for (const c of containerCommands(outcome)) subcommand(skiff, c);
   for (const c of resourceCommands(outcome)) subcommand(skiff, c);
+  for (const c of imageCommands(outcome)) subcommand(skiff, c);
   const { fleet, subcommands } = fleetCommand(outcome);
   const fleetCmd = subcommand(skiff, fleet);
   for (const c of subcommands) subcommand(fleetCmd, c);

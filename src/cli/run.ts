@@ -34,7 +34,7 @@ class RunCommand extends Command {
 }
 
 interface RunOptions extends ResourceValues {
-  name?: string; rootfs?: string; image?: string; hostname?: string; mount?: string[]; tmpfs?: string[];
+  name?: string; rootfs?: string; image?: string; user?: string; hostname?: string; mount?: string[]; tmpfs?: string[];
   env?: string[]; workdir?: string; restart?: { Name: string; MaximumRetryCount: number }; network?: string;
   seccomp?: string; securityOpt?: string[]; capAdd?: string[]; capDrop?: string[];
   publish?: PortBindings; dns?: string[]; networkAlias?: string[];
@@ -49,11 +49,22 @@ function restartPolicy(p: string): { Name: string; MaximumRetryCount: number } {
   return { Name: m[1]!, MaximumRetryCount: m[2] ? Number(m[2]) : 0 };
 }
 
-/** The IMAGE operand: "host" or an absolute directory, checked here so a command typed without `--` is not sent as an image. */
-function imageOperand(image: string, command: string[]): string {
+/**
+ * The IMAGE operand: "host", an absolute directory, or an image in skiffd's store, checked here so
+ * that a command typed without `--` is not sent as an image.
+ */
+async function imageOperand(image: string, command: string[]): Promise<string> {
   const hint = `(to run a command on the host root: skiff run [options] -- ${[image, ...command].join(' ')})`;
   if (image === 'host') return image;
-  if (!image.startsWith('/')) throw new UsageError(`IMAGE must be "host" or an absolute image directory, got ${JSON.stringify(image)} ${hint}`);
+  if (!image.startsWith('/')) {
+    try {
+      await call('GET', `/images/${encodeURIComponent(image)}/json`);
+    } catch (err) {
+      if (!(err instanceof DaemonError) || err.status !== 404) throw err;
+      throw new UsageError(`IMAGE must be "host", an absolute image directory or a stored image, got ${JSON.stringify(image)}, which is not stored (skiff pull ${image}) ${hint}`);
+    }
+    return image;
+  }
   let dir: boolean;
   try {
     dir = statSync(image).isDirectory();
@@ -69,10 +80,12 @@ async function run(cmd: RunCommand, operands: string[], values: RunOptions): Pro
   let command = operands;
   if (!cmd.commandAfterDashDash && operands.length > 0) {
     if (values.image !== undefined) throw new UsageError(`give the image once: IMAGE ${JSON.stringify(operands[0])} or --image, not both`);
-    image = imageOperand(operands[0]!, operands.slice(1));
+    image = await imageOperand(operands[0]!, operands.slice(1));
     command = operands.slice(1);
   }
-  if (command.length === 0) throw new UsageError('run needs a command: skiff run [options] [IMAGE] COMMAND [ARG...] or skiff run [options] -- COMMAND [ARG...]');
+  // A stored image brings its own command (Entrypoint and Cmd).
+  const stored = image !== undefined && image !== 'host' && !image.startsWith('/');
+  if (command.length === 0 && !stored) throw new UsageError('run needs a command: skiff run [options] [IMAGE] COMMAND [ARG...] or skiff run [options] -- COMMAND [ARG...]');
   if (image !== undefined && image !== 'host' && values.rootfs && values.rootfs !== 'host') throw new UsageError('--image and --rootfs DIR cannot be combined');
   // A profile file is read here (as the docker CLI does) and sent parsed; the other --security-opt go as Docker's SecurityOpt.
   const securityOpt = values.securityOpt ?? [];
@@ -87,8 +100,9 @@ async function run(cmd: RunCommand, operands: string[], values: RunOptions): Pro
   };
   const body: Record<string, unknown> = {
     Image: image ?? 'host',
-    Cmd: command,
+    ...(command.length > 0 ? { Cmd: command } : {}),
     Env: values.env ?? [],
+    ...(values.user !== undefined ? { User: values.user } : {}),
     Tty: values.tty ?? false,
     OpenStdin: values.interactive ?? false,
     // As `docker run -i`: the end of this client's input is the end of the container's.
@@ -182,12 +196,13 @@ export function runCommand(outcome: Outcome): Declared {
   const cmd = new RunCommand('run');
   cmd
     .usage('[options] [IMAGE] COMMAND [ARG...]\n       skiff run [options] -- COMMAND [ARG...]')
-    .argument('[IMAGE]', '"host" or an absolute image directory; none when the command follows --')
+    .argument('[IMAGE]', '"host", an absolute image directory, or a pulled or loaded image (skiff pull); none when the command follows --')
     .argument('[COMMAND...]', 'the command and its arguments')
     // Options after the IMAGE (or the first word after --) belong to the command, as with docker run.
     .passThroughOptions()
     .option('--name <NAME>', 'the container\'s name')
     .option('--rootfs <host|DIR>', 'root filesystem: a read-only view of the host\'s (default), or DIR as it is')
+    .option('-u, --user <USER>', 'run the command as uid[:gid], or as a user[:group] of the image\'s /etc/passwd (default: the image\'s User, else root)')
     .option('--image <DIR>', 'a copy-on-write overlay over DIR (the same as IMAGE)')
     .option('--hostname <H>', 'the container\'s hostname')
     .option('--mount <SRC:DST[:ro]>', 'bind mount (repeatable)', collect)

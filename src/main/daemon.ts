@@ -15,6 +15,8 @@ import { injectedFailure } from './test-hooks.js';
 import { NetworkManager, type NetworkOptions } from './networks/manager.js';
 import { NetworkStore } from './networks/store.js';
 import { NetworksApi } from './networks/routes.js';
+import { imageForRun } from './images/lookup.js';
+import { ImageStore } from './images/store.js';
 import { peerCredentials, raiseSoftLimit, tryLockExclusive } from '../sys/libc.js';
 import { RLIMIT_NOFILE } from '../sys/constants.js';
 import { Cgroups } from './cgroups/cgroups.js';
@@ -36,6 +38,8 @@ export interface DaemonOptions {
   networks?: NetworkOptions;
   /** the network of a Docker API create that names none (default none: see README, Networks) */
   dockerDefaultNetwork?: 'none' | 'bridge';
+  /** registries (host:port) reached over plain HTTP; loopback ones always are */
+  insecureRegistries?: string[];
   /** honour test-only labels (skiff.test.fail-at); never set outside tests */
   testHooks?: boolean;
   /** the cgroup every container's cgroup goes under, in each hierarchy (default `skiff`) */
@@ -105,6 +109,8 @@ export class Daemon {
   readonly pool: LauncherPool;
   readonly supervisor: Supervisor;
   readonly networks: NetworkManager;
+  /** pulled and loaded images, `<state>/images` (src/main/images) */
+  readonly images: ImageStore;
   readonly nofile: number;
   /** null on a host without cgroups: containers then run unlimited, and limits are refused */
   readonly cgroups: Cgroups | null;
@@ -144,6 +150,18 @@ export class Daemon {
       hide: [realpathSync(this.store.root)],
       ...(opts.testHooks ? { startOptions: injectedFailure } : {}),
     });
+    // What containers use of the images: the image (rmi refuses) and its layers (never deleted).
+    // Beside the socket and lock, where no container name can reach.
+    this.images = new ImageStore(this.store.privatePath('images'), () => {
+      const images = new Set<string>();
+      const layerDirs = new Set<string>();
+      for (const r of this.supervisor.list()) {
+        if (r.spec.fromImage === null) continue;
+        images.add(r.spec.fromImage.id);
+        for (const l of r.spec.fromImage.layers) layerDirs.add(l);
+      }
+      return { images, layerDirs };
+    });
   }
 
   /**
@@ -179,6 +197,7 @@ export class Daemon {
     this.supervisor.restore();
     await this.networks.restore(this.supervisor.list());
     for (const r of this.supervisor.list()) if (r.status === 'running') this.networks.running(r);
+    this.images.open();
     await this.pool.ready();
     const api = new Api({
       supervisor: this.supervisor,
@@ -189,6 +208,7 @@ export class Daemon {
       dockerDefaultNetwork: this.opts.dockerDefaultNetwork ?? 'none',
       endpointOf: (r) => this.networks.endpointInfo(r.spec),
       cgroups: this.cgroups,
+      images: (name) => imageForRun(this.images, name),
     });
     // Bounds on what a client may hold: 16 KiB of headers, sent within headersTimeout; the
     // body within requestTimeout (attach streams are upgrades, outside this count; a follow

@@ -4,6 +4,7 @@ import { Daemon } from './daemon.js';
 import { socketFromEnv, stateDirFromEnv } from '../api/defaults.js';
 import { seconds, wholeNumber } from '../api/numbers.js';
 import { FleetApi } from './fleets/routes.js';
+import { ImagesApi } from './images/routes.js';
 import { log } from './log.js';
 import { ConsoleHub } from '../forwarder/index.js';
 
@@ -48,6 +49,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'docker-network': { type: 'string' },
       'cgroup-parent': { type: 'string' },
       'default-pids-limit': { type: 'string' },
+      'insecure-registry': { type: 'string', multiple: true },
     },
     strict: true,
   });
@@ -58,7 +60,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
     onProblem: (id, message) => log('warn', 'console problem', { id, message }),
   });
   const daemon = new Daemon({
-    extensions: (d) => [new FleetApi(d)],
+    extensions: (d) => [new FleetApi(d), new ImagesApi(d)],
+    insecureRegistries: values['insecure-registry'] ?? [],
     consoles,
     socket: values.socket ?? socketFromEnv(),
     stateDir: values['state-dir'] ?? stateDirFromEnv(),

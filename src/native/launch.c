@@ -121,6 +121,9 @@ enum op_code {
   OP_HOST_NETLINK = 29, /* message (hex), length, pid offset: child1 sends it from the caller's namespaces
                          * once PID 1 exists, PID 1's pid written at the offset (NONE: none) */
   OP_JOIN_CGROUP = 30, /* path of a cgroup.procs file: "0" written to it moves this process */
+  OP_SETGROUPS = 31,  /* count (0..6), gid… : the supplementary groups */
+  OP_SETRESGID = 32,  /* gid: real, effective and saved */
+  OP_SETRESUID = 33,  /* uid: real, effective and saved */
   OP__END
 };
 
@@ -137,6 +140,7 @@ static const char *const op_names[OP__END] = {
   [OP_MASK] = "mask", [OP_READONLY] = "readonly", [OP_SECCOMP] = "seccomp",
   [OP_NETLINK] = "netlink", [OP_HOST_NETLINK] = "host_netlink",
   [OP_JOIN_CGROUP] = "join_cgroup",
+  [OP_SETGROUPS] = "setgroups", [OP_SETRESGID] = "setresgid", [OP_SETRESUID] = "setresuid",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -669,6 +673,20 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     /* Ambient capabilities would survive exec into a file without capabilities: none. */
     return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ? errno : 0;
   }
+  /* Raw system calls, not glibc's wrappers: those broadcast the change to every thread of the
+   * calling process (setxid), and PID 1 shares its memory with the Node process that launched
+   * it. The kernel's credentials are per task, so the raw call changes PID 1 alone. */
+  case OP_SETGROUPS: {
+    gid_t gids[6];
+    uint32_t n = op->arg[0];
+    if (n > 6) return EINVAL;
+    for (uint32_t i = 0; i < n; i++) gids[i] = (gid_t)op->arg[1 + i];
+    return syscall(SYS_setgroups, (int)n, gids) < 0 ? errno : 0;
+  }
+  case OP_SETRESGID:
+    return syscall(SYS_setresgid, (gid_t)op->arg[0], (gid_t)op->arg[0], (gid_t)op->arg[0]) < 0 ? errno : 0;
+  case OP_SETRESUID:
+    return syscall(SYS_setresuid, (uid_t)op->arg[0], (uid_t)op->arg[0], (uid_t)op->arg[0]) < 0 ? errno : 0;
   case OP_CHECK_CHAR: {
     /* A mask's source must be what the plan says it is (the container's own /dev/null, a
      * node skiff made), never whatever a path turned out to lead to. */

@@ -49,6 +49,9 @@ export enum OpCode {
   netlink = 28,
   host_netlink = 29,
   join_cgroup = 30,
+  setgroups = 31,
+  setresgid = 32,
+  setresuid = 33,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -120,6 +123,11 @@ export type Op = { what: string } & (
   | { op: 'host_netlink'; message: Buffer; pidOffset: number | null }
   /** writes "0" to a cgroup.procs file (a host path): the process joins that cgroup */
   | { op: 'join_cgroup'; path: string }
+  /** setgroups(2): at most 6 supplementary groups */
+  | { op: 'setgroups'; gids: number[] }
+  /** setresgid(2) / setresuid(2) with one id for real, effective and saved */
+  | { op: 'setresgid'; gid: number }
+  | { op: 'setresuid'; uid: number }
 );
 
 export interface ExecSpec {
@@ -277,6 +285,13 @@ function opArgs(op: Op, s: StringArea): number[] {
       return [s.add(netlinkHex(op.message)), op.message.length, op.pidOffset === null ? NONE : op.pidOffset];
     case 'join_cgroup':
       return [s.add(op.path)];
+    case 'setgroups':
+      if (op.gids.length > 6) throw new PlanEncodeError(`setgroups of ${op.gids.length} groups: at most 6 fit in an operation`);
+      return [op.gids.length, ...op.gids.map((g) => u32(g, 'gid'))];
+    case 'setresgid':
+      return [u32(op.gid, 'gid')];
+    case 'setresuid':
+      return [u32(op.uid, 'uid')];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

@@ -36,6 +36,13 @@ export interface ContainerSpec {
   rootfs: string;
   /** an absolute image directory: the root is a copy-on-write overlay over it */
   image: string | null;
+  /**
+   * a stored image (src/main/images): the reference it was run by, its id, and its layer
+   * directories top first, stacked as the overlay's lowerdirs under a per-container upper dir
+   */
+  fromImage: FromImage | null;
+  /** the ids the init runs as (set between the bounding-set drop and the capabilities); null: root */
+  user: UserSpec | null;
   mounts: MountSpec[];
   /** 'none' (a namespace with loopback only), 'host', or a bridge network's name (src/spec/network.ts) */
   network: string;
@@ -67,6 +74,24 @@ export interface ContainerSpec {
   seccomp: 'default' | 'unconfined' | SeccompProfileSpec;
   /** cgroup limits (src/spec/resources.ts); every field null: no limits, but still a cgroup of its own */
   resources: ResourcesSpec;
+}
+
+export interface UserSpec {
+  uid: number;
+  gid: number;
+  /** supplementary groups, at most 6 */
+  groups: number[];
+}
+
+export interface FromImage {
+  ref: string;
+  id: string;
+  layers: string[];
+}
+
+/** Does the container's root need an overlay with a writable upper dir (an image dir or a stored image)? */
+export function hasOverlayRoot(spec: Pick<ContainerSpec, 'image' | 'fromImage'>): boolean {
+  return spec.image !== null || spec.fromImage !== null;
 }
 
 export class SpecError extends Error {
@@ -328,8 +353,44 @@ function validateSeccomp(v: Json): ContainerSpec['seccomp'] {
   }
 }
 
-const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'mounts', 'network', 'networkAliases', 'ports', 'dns', 'tty', 'openStdin', 'stdinOnce', 'restart',
-  'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges', 'seccomp', 'resources'] as const;
+/** The overlay's option string must fit in a page with upperdir and workdir: leave them 1 KiB. */
+const MAX_LOWERDIRS_BYTES = 3000;
+
+function validateFromImage(v: Json): FromImage {
+  if (!isObject(v)) throw new SpecError('fromImage', `must be an object, got ${describe(v)}`);
+  rejectUnknown(v, ['ref', 'id', 'layers'], 'fromImage');
+  const ref = str(v.ref, 'fromImage.ref');
+  const id = str(v.id, 'fromImage.id');
+  if (!/^sha256:[a-f0-9]{64}$/.test(id)) throw new SpecError('fromImage.id', `must be a sha256 digest, got ${describe(id)}`);
+  if (!Array.isArray(v.layers) || v.layers.length === 0) throw new SpecError('fromImage.layers', `must be a non-empty list of directories, got ${describe(v.layers)}`);
+  const layers = v.layers.map((l, i) => {
+    const dir = absPath(l, `fromImage.layers[${i}]`);
+    if (/[,:]/.test(dir)) throw new SpecError(`fromImage.layers[${i}]`, `must not contain "," or ":" (overlay options), got ${describe(dir)}`);
+    return dir;
+  });
+  const bytes = layers.join(':').length;
+  if (bytes > MAX_LOWERDIRS_BYTES) throw new SpecError('fromImage.layers', `are ${layers.length} layers whose paths take ${bytes} bytes, more than the ${MAX_LOWERDIRS_BYTES} an overlay's options can hold`);
+  return { ref, id, layers };
+}
+
+function id(v: Json, field: string): number {
+  // 4294967295 is (uid_t)-1, which setresuid reads as "leave unchanged".
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 4294967294) throw new SpecError(field, `must be a whole number from 0 to 4294967294, got ${describe(v)}`);
+  return v;
+}
+
+function validateUser(v: Json): UserSpec | null {
+  if (v === undefined || v === null) return null;
+  if (!isObject(v)) throw new SpecError('user', `must be an object { uid, gid, groups }, got ${describe(v)}`);
+  rejectUnknown(v, ['uid', 'gid', 'groups'], 'user');
+  const groups = v.groups === undefined ? [] : v.groups;
+  if (!Array.isArray(groups) || groups.length > 6) throw new SpecError('user.groups', `must be a list of at most 6 group ids, got ${describe(groups)}`);
+  return { uid: id(v.uid, 'user.uid'), gid: id(v.gid, 'user.gid'), groups: groups.map((g, i) => id(g, `user.groups[${i}]`)) };
+}
+
+const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'fromImage', 'user', 'mounts', 'network', 'networkAliases', 'ports',
+  'dns', 'tty', 'openStdin', 'stdinOnce', 'restart', 'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges', 'seccomp',
+  'resources'] as const;
 
 /**
  * Validates a spec as received (JSON) and fills in defaults. Throws SpecError
@@ -357,6 +418,8 @@ export function validateSpec(input: Json): ContainerSpec {
   // The image path becomes an overlay mount option (lowerdir=…), where ',' separates options and ':' layers.
   if (image !== null && /[,:]/.test(image)) throw new SpecError('image', `must not contain "," or ":" (overlay options), got ${describe(image)}`);
   if (image !== null && rootfs !== 'host') throw new SpecError('image', 'cannot be combined with rootfs: choose one');
+  const fromImage = input.fromImage === undefined || input.fromImage === null ? null : validateFromImage(input.fromImage);
+  if (fromImage !== null && (image !== null || rootfs !== 'host')) throw new SpecError('fromImage', 'cannot be combined with image or rootfs: choose one');
 
   const mountsIn = input.mounts === undefined ? [] : input.mounts;
   if (!Array.isArray(mountsIn)) throw new SpecError('mounts', `must be a list, got ${describe(mountsIn)}`);
@@ -393,6 +456,8 @@ export function validateSpec(input: Json): ContainerSpec {
     workdir: input.workdir === undefined ? '/' : validateWorkdir(input.workdir),
     rootfs,
     image,
+    fromImage,
+    user: validateUser(input.user),
     mounts,
     network,
     networkAliases,

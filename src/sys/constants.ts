@@ -101,6 +101,8 @@ export const RESOLVE_IN_ROOT = 0x10;
 // ── file types (stat(2) st_mode, mknod(2)) ──
 export const S_IFCHR = 0o020000;
 export const S_IFREG = 0o100000;
+export const S_IFBLK = 0o060000;
+export const S_IFIFO = 0o010000;
 
 /** USER_HZ: the clock ticks /proc counts CPU time in; 100 on every Linux architecture skiff builds for. */
 export const CLOCK_TICKS = 100;

@@ -12,7 +12,7 @@ for (const [name, value] of Object.entries(constants.errno)) {
  * never written as literals elsewhere (`n === -EAGAIN`, not `n === -11`).
  */
 export const {
-  EPERM, ENOENT, EINTR, EIO, EAGAIN, EWOULDBLOCK, EACCES, ENOTDIR, EINVAL, EPIPE, ENOSYS,
+  EPERM, ENOENT, EINTR, EIO, EAGAIN, EWOULDBLOCK, EACCES, ENOTDIR, EINVAL, EPIPE, ENOSYS, ENODATA,
 } = constants.errno;
 
 /** "ENOENT" for 2; "errno 999" for numbers this platform does not name. */

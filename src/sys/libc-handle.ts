@@ -47,6 +47,10 @@ export const c = {
   socket: libc.func('int socket(int domain, int type, int protocol)'),
   send: libc.func('long send(int fd, const uint8_t *buf, unsigned long len, int flags)'),
   recv: libc.func('long recv(int fd, _Out_ uint8_t *buf, unsigned long len, int flags)'),
+  // files the image unpacker creates (src/main/images/unpack.ts): Node has no mknod and no xattrs
+  mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+  lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const uint8_t *value, unsigned long size, int flags)'),
+  lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, unsigned long size)'),
 };
 
 /** For set-up calls: the result, or a SysError naming the call, the path (if any) and the errno. */

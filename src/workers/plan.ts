@@ -1,7 +1,7 @@
 // Spec → launch plan. All launch policy lives here: which namespaces, which mounts in
 // which order, which devices, which fds. Pure: no I/O, so it is unit-tested without root.
 import type { ContainerSpec } from '../spec/container.js';
-import { DEFAULT_PATH } from '../spec/container.js';
+import { DEFAULT_PATH, hasOverlayRoot } from '../spec/container.js';
 import { capabilityMask, resolveCapabilities } from '../spec/capabilities.js';
 import { unreachable } from '../api/unreachable.js';
 import { seccompOps } from './seccomp-compile.js';
@@ -93,6 +93,14 @@ export function execCandidates(command: string, env: string[]): string[] {
 
 function rootOps(spec: ContainerSpec, ctx: LaunchContext): Op[] {
   const M = ctx.rootMount;
+  if (spec.fromImage !== null) {
+    if (!ctx.layer) throw new Error('plan: an image needs a writable layer (upper and work directories)');
+    // Several lowerdirs, the top layer first, as overlayfs stacks them. nodev: a device node
+    // that a pulled layer brings (a block device of the host's disk) opens nothing; the
+    // container's /dev is a mount of its own. Whiteouts are overlayfs's business, not opens.
+    const data = `lowerdir=${spec.fromImage.layers.join(':')},upperdir=${ctx.layer.upper},workdir=${ctx.layer.work}`;
+    return [{ what: `image: mount an overlay of the ${spec.fromImage.layers.length} layers of \`${spec.fromImage.ref}\``, op: 'mount', source: 'overlay', target: M, fstype: 'overlay', flags: MS_NODEV, data, resolve: 0 }];
+  }
   if (spec.image !== null) {
     if (!ctx.layer) throw new Error('plan: an image needs a writable layer (upper and work directories)');
     const data = `lowerdir=${spec.image},upperdir=${ctx.layer.upper},workdir=${ctx.layer.work}`;
@@ -208,7 +216,9 @@ export function hiddenInContainer(spec: ContainerSpec, hidden: readonly HostAlia
     if (rel !== null) inside.add(rel === '' ? dir : `${dir === '/' ? '' : dir}/${rel}`);
   };
   for (const a of hidden) {
-    if (spec.image !== null) add('/', below(a.path, spec.image));
+    // A stored image's layers are skiffd's own, under the state dir: they never contain it.
+    if (spec.fromImage !== null) add('/', null);
+    else if (spec.image !== null) add('/', below(a.path, spec.image));
     else if (spec.rootfs === 'host') add('/', a.onRootMount ? below(a.path, '/') : null);
     else add('/', below(a.path, spec.rootfs));
     for (const m of spec.mounts) if (m.type === 'bind') add(m.target, below(a.path, m.source));
@@ -283,9 +293,20 @@ function privilegeOps(spec: ContainerSpec, lastCap: number): Op[] {
   const known = (1n << BigInt(lastCap + 1)) - 1n;
   const seccomp: Op[] = seccompOps(spec.seccomp, resolveCapabilities(spec.capabilities).filter((c) => c <= lastCap));
   const chdir: Op = { what: `workdir: change to \`${spec.workdir}\``, op: 'chdir', path: spec.workdir, resolve: WORKDIR };
+  const u = spec.user;
+  // The ids change while CAP_SETUID/CAP_SETGID are still held, groups first (setgroups needs the
+  // gid change not yet to have dropped them) and the uid last. A uid other than 0 loses the
+  // permitted and effective sets in setresuid (no SECBIT_KEEP_CAPS), so it gets none, as in Docker.
+  const ids: Op[] = u === null ? [] : [
+    { what: `user: set the supplementary groups [${u.groups.join(', ')}]`, op: 'setgroups', gids: u.groups },
+    { what: `user: set the gid ${u.gid}`, op: 'setresgid', gid: u.gid },
+    { what: `user: set the uid ${u.uid}`, op: 'setresuid', uid: u.uid },
+  ];
+  const held = u !== null && u.uid !== 0 ? 0n : keep;
   const caps: Op[] = [
     { what: 'drop capabilities from the bounding set', op: 'drop_bounding', caps: known & ~keep },
-    { what: 'set the capabilities', op: 'set_caps', effective: keep, permitted: keep, inheritable: 0n },
+    ...ids,
+    { what: 'set the capabilities', op: 'set_caps', effective: held, permitted: held, inheritable: 0n },
   ];
   if (spec.noNewPrivileges) return [...caps, { what: 'set no_new_privs', op: 'set_no_new_privs' }, chdir, ...seccomp];
   return [...seccomp, ...caps, chdir];
@@ -310,7 +331,7 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
   const M = ctx.rootMount;
   // An image's overlay is writable like a directory rootfs: it gets its mount points created, not
   // the host root's tmpfs on /tmp and /run (an image need not even have a /run to mount on).
-  const writableRoot = spec.rootfs !== 'host' || spec.image !== null;
+  const writableRoot = spec.rootfs !== 'host' || hasOverlayRoot(spec);
   const ops: Op[] = [
     ...(ctx.cgroupProcs ?? []).map((path): Op => ({ what: `join the container's cgroup \`${path}\``, op: 'join_cgroup', path })),
     { what: 'make PID 1 non-dumpable until exec', op: 'set_dumpable', dumpable: false },

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { NetAttachment } from '../net/container-plan.js';
 import { LaunchError, launch } from '../native/launch.js';
 import type { Plan } from '../native/plan-format.js';
-import type { ContainerSpec } from '../spec/container.js';
+import { hasOverlayRoot, type ContainerSpec } from '../spec/container.js';
 import { EACCES, ENOTDIR, SysError } from '../sys/errno.js';
 import { buildPlan, type LaunchConsole } from './plan.js';
 import { below, readHostAliases, type HostAlias } from './host-mounts.js';
@@ -93,6 +93,7 @@ function preflight(req: StartRequest, hidden: readonly HostAlias[]): void {
   const { spec } = req;
   if (spec.rootfs !== 'host') checkDirectory(spec.rootfs, 'rootfs');
   if (spec.image !== null) checkDirectory(spec.image, 'image');
+  spec.fromImage?.layers.forEach((l, i) => checkDirectory(l, `fromImage.layers[${i}]`));
   spec.mounts.forEach((m, i) => {
     if (m.type === 'bind') checkExists(m.source, `mounts[${i}].source`);
   });
@@ -119,7 +120,7 @@ function lastCap(): number {
 
 function planFor(req: StartRequest, hidden: readonly HostAlias[]): Plan {
   let layer: { upper: string; work: string } | null = null;
-  if (req.spec.image !== null) {
+  if (hasOverlayRoot(req.spec)) {
     if (req.layerDir === null) throw new Error('start: an image needs a layer directory');
     layer = { upper: `${req.layerDir}/upper`, work: `${req.layerDir}/work` };
     mkdirSync(layer.upper, { recursive: true, mode: 0o755 });

@@ -16,7 +16,7 @@ import { TempDirs } from '../support/tmp.js';
 const COMMANDS: Record<string, string[]> = {
   run: ['--name', '--rootfs', '--image', '--hostname', '--mount', '--tmpfs', '--env', '--workdir', '--restart', '--network',
     '--publish', '--dns', '--network-alias', '--seccomp', '--security-opt', '--cap-add', '--cap-drop', '--detach', '--rm', '--tty', '--interactive',
-    '--memory', '--memory-swap', '--memory-reservation', '--cpus', '--cpu-shares', '--pids-limit', '--cpuset-cpus'],
+    '--memory', '--memory-swap', '--memory-reservation', '--cpus', '--cpu-shares', '--pids-limit', '--cpuset-cpus', '--user'],
   ps: ['--all', '--json'],
   inspect: [],
   logs: ['--follow', '--tail', '--all', '--raw'],
@@ -29,6 +29,12 @@ const COMMANDS: Record<string, string[]> = {
   rename: [],
   update: ['--memory', '--memory-swap', '--memory-reservation', '--cpus', '--cpu-shares', '--pids-limit', '--cpuset-cpus'],
   stats: [],
+  pull: ['--quiet'],
+  images: ['--quiet', '--json'],
+  rmi: ['--force'],
+  tag: [],
+  load: ['--input'],
+  save: ['--output'],
   fleet: [],
   'fleet up': ['--wait', '--json'],
   'fleet down': ['--name'],
@@ -41,7 +47,7 @@ const COMMANDS: Record<string, string[]> = {
   'network rm': [],
   bench: ['--count', '--concurrency', '--warmup', '--vs', '--json'],
   daemon: ['--socket', '--state-dir', '--launchers', '--max-queued', '--forwarder-threads', '--headers-timeout', '--request-timeout',
-    '--default-subnet', '--resolv-conf', '--docker-network', '--cgroup-parent', '--default-pids-limit'],
+    '--default-subnet', '--resolv-conf', '--docker-network', '--cgroup-parent', '--default-pids-limit', '--insecure-registry'],
 };
 
 /** The command names a help text lists under "Commands:" (without `help` itself). */
@@ -201,7 +207,7 @@ describe('skiff run: [IMAGE] COMMAND and -- COMMAND', function () {
     const before = ((await d.api('GET', '/containers/json?all=1')).body as unknown[]).length;
     const word = await d.cli(['run', 'sh', '-c', 'echo hi']);
     expect(word.code).to.equal(2);
-    expect(word.stderr).to.equal('skiff run: IMAGE must be "host" or an absolute image directory, got "sh" (to run a command on the host root: skiff run [options] -- sh -c echo hi)\nSee \'skiff run --help\'.\n');
+    expect(word.stderr).to.equal('skiff run: IMAGE must be "host", an absolute image directory or a stored image, got "sh", which is not stored (skiff pull sh) (to run a command on the host root: skiff run [options] -- sh -c echo hi)\nSee \'skiff run --help\'.\n');
     const file = await d.cli(['run', '/bin/echo', 'hi']);
     expect(file.code).to.equal(2);
     expect(file.stderr).to.include('skiff run: IMAGE /bin/echo is not a directory (to run a command on the host root: skiff run [options] -- /bin/echo hi)');

@@ -76,7 +76,7 @@ describe('skiffd API: bad input', function () {
     expect(message(p)).to.equal('HostConfig.Privileged true is not supported by skiff: skiff runs no privileged containers (add capabilities with CapAdd)');
     const i = await create('x', { Image: 'ubuntu', Cmd: ['/bin/true'] });
     expect(i.status).to.equal(400);
-    expect(message(i)).to.equal('No such image: ubuntu (skiff runs "host" or an absolute image directory)');
+    expect(message(i)).to.equal('No such image: ubuntu (skiff runs "host", an absolute image directory, or an image pulled or loaded first: skiff pull ubuntu)');
   });
 
   it('a duplicate name', async () => {

@@ -45,6 +45,9 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'netlink': args = [op.message.toString('hex'), op.message.length]; break;
     case 'host_netlink': args = [op.message.toString('hex'), op.message.length, op.pidOffset ?? NONE]; break;
     case 'join_cgroup': args = [op.path]; break;
+    case 'setgroups': args = [op.gids.length, ...op.gids]; break;
+    case 'setresgid': args = [op.gid]; break;
+    case 'setresuid': args = [op.uid]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -105,6 +108,9 @@ const everyOp: Op[] = [
   { what: 'hn', op: 'host_netlink', message: Buffer.from('14000000100005000100000000000000ffeeddcc', 'hex'), pidOffset: 16 },
   { what: 'hn0', op: 'host_netlink', message: Buffer.from('10000000100005000100000000000000', 'hex'), pidOffset: null },
   { what: 'cg', op: 'join_cgroup', path: '/sys/fs/cgroup/memory/skiff/web/cgroup.procs' },
+  { what: 'groups', op: 'setgroups', gids: [1000, 4294967294] },
+  { what: 'gid', op: 'setresgid', gid: 1000 },
+  { what: 'uid', op: 'setresuid', uid: 1000 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {

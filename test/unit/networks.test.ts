@@ -133,7 +133,7 @@ describe('networks (pure)', () => {
       expect(specFromCreateBody({ Image: 'host', Cmd: ['x'] }, 'c').spec.network).to.equal('none');
       // the docker CLI's body without --network: an endpoint named after the mode, not a network
       expect(specFromCreateBody({ Image: 'host', Cmd: ['x'], HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } }, 'c').spec.network).to.equal('none');
-      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'] }, 'c', 'bridge').spec.network).to.equal('bridge');
+      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'] }, 'c', { defaultNetwork: 'bridge' }).spec.network).to.equal('bridge');
       expect(() => specFromCreateBody({ Image: 'host', Cmd: ['x'], HostConfig: { NetworkMode: 'front', PortBindings: { '80/tcp': [{ HostPort: '' }] } } }, 'c'))
         .to.throw('HostConfig.PortBindings[80/tcp][0].HostPort is empty');
     });

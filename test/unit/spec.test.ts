@@ -27,6 +27,8 @@ describe('validateSpec', () => {
         workdir: '/',
         rootfs: 'host',
         image: null,
+        fromImage: null,
+        user: null,
         mounts: [],
         network: 'none',
         networkAliases: [],
@@ -159,11 +161,11 @@ describe('validateSpec', () => {
     });
 
     it('refuses an unknown top-level field, listing the known ones', () => {
-      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp, resources)', 'colour');
+      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, fromImage, user, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp, resources)', 'colour');
     });
 
     it('quotes an unknown key that is empty or not a plain word (found by the fuzzer)', () => {
-      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp, resources)', '""');
+      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, fromImage, user, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp, resources)', '""');
       rejects({ ...base, console: { 'a b': 1 } }, 'console."a b" is not a known field (known: buffer, log, logMax)', 'console."a b"');
     });
 
@@ -231,5 +233,22 @@ describe('validateSpec', () => {
       rejects(null, 'spec must be an object, got null', 'spec');
       rejects(['x'], 'spec must be an object, got an array', 'spec');
     });
+  });
+});
+
+describe('validateSpec: stored images and users', () => {
+  const base = { name: 'web', command: ['/bin/true'] };
+  const id = `sha256:${'a'.repeat(64)}`;
+  it('takes fromImage with layer directories, and refuses one with rootfs or with overlay separators', () => {
+    expect(validateSpec({ ...base, fromImage: { ref: 'bb', id, layers: ['/s/l/2', '/s/l/1'] } }).fromImage).to.deep.equal({ ref: 'bb', id, layers: ['/s/l/2', '/s/l/1'] });
+    expect(() => validateSpec({ ...base, rootfs: '/r', fromImage: { ref: 'bb', id, layers: ['/s'] } })).to.throw('fromImage cannot be combined with image or rootfs: choose one');
+    expect(() => validateSpec({ ...base, fromImage: { ref: 'bb', id, layers: ['/s:x'] } })).to.throw('fromImage.layers[0] must not contain "," or ":" (overlay options), got "/s:x"');
+    expect(() => validateSpec({ ...base, fromImage: { ref: 'bb', id, layers: Array.from({ length: 40 }, (_, i) => `/var/lib/skiff/.skiffd/images/layers/${String(i).padStart(64, '0')}`) } }))
+      .to.throw('fromImage.layers are 40 layers whose paths take 4079 bytes, more than the 3000 an overlay\'s options can hold');
+  });
+  it('takes a user of uid, gid and at most 6 groups', () => {
+    expect(validateSpec({ ...base, user: { uid: 1000, gid: 100, groups: [100] } }).user).to.deep.equal({ uid: 1000, gid: 100, groups: [100] });
+    expect(() => validateSpec({ ...base, user: { uid: -1, gid: 0 } })).to.throw('user.uid must be a whole number from 0 to 4294967294, got -1');
+    expect(() => validateSpec({ ...base, user: { uid: 1, gid: 1, groups: [1, 2, 3, 4, 5, 6, 7] } })).to.throw('user.groups must be a list of at most 6 group ids, got an array');
   });
 });

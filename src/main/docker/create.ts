@@ -5,6 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { parseMountShort, SpecError, validateSpec, type ContainerSpec } from '../../spec/container.js';
 import { parseSeccompProfile, SeccompProfileError } from '../../spec/seccomp-profile.js';
+import { imageCommand, imageEnv, imageLabels } from '../images/apply.js';
+import type { ImageLookup } from '../images/lookup.js';
+import { resolveUser, UserError } from '../images/user.js';
 import { checkFields, checkLogConfig, CreateError, shown } from './fields.js';
 import { networkFields } from './network.js';
 import { dockerResources, RESOURCE_DOCKER_FIELDS } from './resources.js';
@@ -139,7 +142,16 @@ function checkVolumes(v: unknown, mounts: unknown[]): void {
 }
 
 /** Maps a create body to a validated spec; `name` is the ?name= query (Docker's optional leading / is dropped). */
-export function specFromCreateBody(body: unknown, name: string | null, defaultNetwork = 'none'): CreateRequest {
+/** What a create body is read against: the stored images, and the network of a body that names none. */
+export interface CreateContext {
+  images?: ImageLookup | null;
+  /** none, or bridge (skiffd --docker-network bridge) */
+  defaultNetwork?: string;
+}
+
+export function specFromCreateBody(body: unknown, name: string | null, ctx: CreateContext = {}): CreateRequest {
+  const images = ctx.images ?? null;
+  const defaultNetwork = ctx.defaultNetwork ?? 'none';
   const b = obj(body, 'body');
   const host = obj(b.HostConfig, 'HostConfig');
   const ignored = checkFields(b, host);
@@ -151,8 +163,15 @@ export function specFromCreateBody(body: unknown, name: string | null, defaultNe
   }
 
   const image = b.Image;
-  if (typeof image !== 'string' || image === '') throw new CreateError('Image', 'Image is required: "host" or an image directory');
-  const command = [...(strList(b.Entrypoint, 'Entrypoint') ?? []), ...(strList(b.Cmd, 'Cmd') ?? [])];
+  if (typeof image !== 'string' || image === '') throw new CreateError('Image', 'Image is required: "host", an image directory or a stored image');
+  // A stored image (src/main/images): its config fills in what the body leaves out, as in Docker.
+  const stored = image === 'host' || image.startsWith('/') ? null : images?.(image) ?? null;
+  if (image !== 'host' && !image.startsWith('/') && stored === null) {
+    throw new CreateError('Image', `No such image: ${image} (skiff runs "host", an absolute image directory, or an image pulled or loaded first: skiff pull ${image})`);
+  }
+  const entrypoint = strList(b.Entrypoint, 'Entrypoint');
+  const cmd = strList(b.Cmd, 'Cmd');
+  const command = stored ? imageCommand(stored.config, entrypoint ?? undefined, cmd ?? undefined) : [...(entrypoint ?? []), ...(cmd ?? [])];
   if (command.length === 0) throw new CreateError('Cmd', 'No command specified');
 
   const mounts: unknown[] = [];
@@ -196,7 +215,7 @@ export function specFromCreateBody(body: unknown, name: string | null, defaultNe
   const input: Obj = {
     name: name === null || name === '' ? generateName() : name.replace(/^\//, ''),
     command,
-    env: strList(b.Env, 'Env') ?? [],
+    env: stored ? imageEnv(stored.config, strList(b.Env, 'Env') ?? []) : strList(b.Env, 'Env') ?? [],
     mounts,
     ...net,
     tty: optBool(b.Tty, 'Tty'),
@@ -205,11 +224,21 @@ export function specFromCreateBody(body: unknown, name: string | null, defaultNe
   };
   const hostname = optString(b.Hostname, 'Hostname');
   if (hostname) input.hostname = hostname;
-  const workdir = optString(b.WorkingDir, 'WorkingDir');
+  const workdir = optString(b.WorkingDir, 'WorkingDir') || stored?.config.WorkingDir;
   if (workdir) input.workdir = workdir;
   // Labels: {} and null are "none"; anything else goes to the spec, which checks each value is a string.
   if (b.Labels !== null && b.Labels !== undefined && !(typeof b.Labels === 'object' && Object.keys(b.Labels).length === 0)) input.labels = b.Labels;
-  const stopSignal = optString(b.StopSignal, 'StopSignal');
+  if (stored?.config.Labels) input.labels = imageLabels(stored.config, input.labels);
+  const userText = optString(b.User, 'User') || stored?.config.User || '';
+  try {
+    // Names need the image's /etc/passwd; another root takes numeric ids (or root).
+    const user = resolveUser(userText, stored?.etc('passwd') ?? null, stored?.etc('group') ?? null);
+    if (user !== null) input.user = user;
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    throw new CreateError('User', stored ? err.message : `${err.message} (a user name needs a pulled or loaded image; give uid[:gid])`);
+  }
+  const stopSignal = optString(b.StopSignal, 'StopSignal') || stored?.config.StopSignal;
   if (stopSignal) input.stopSignal = stopSignal;
   if (b.StopTimeout !== null && b.StopTimeout !== undefined) input.stopTimeout = b.StopTimeout;
   if (restart) input.restart = restart;
@@ -237,8 +266,8 @@ export function specFromCreateBody(body: unknown, name: string | null, defaultNe
     if (typeof skiff.Rootfs === 'string') input.rootfs = skiff.Rootfs;
   } else if (image.startsWith('/')) {
     input.image = image;
-  } else {
-    throw new CreateError('Image', `No such image: ${image} (skiff runs "host" or an absolute image directory)`);
+  } else if (stored) {
+    input.fromImage = { ref: stored.ref, id: stored.id, layers: stored.layers };
   }
   try {
     return { spec: validateSpec(input), autoRemove: optBool(host.AutoRemove, 'HostConfig.AutoRemove'), ignored, mountFields };

@@ -28,7 +28,7 @@ function pivot(all: readonly ContainerRecord[], ref: string, filter: string): Co
 }
 
 function image(r: ContainerRecord): string {
-  return r.spec.image ?? r.spec.rootfs;
+  return r.spec.fromImage?.ref ?? r.spec.image ?? r.spec.rootfs;
 }
 
 export function listContainers(records: readonly ContainerRecord[], q: URLSearchParams): object[] {

@@ -42,7 +42,7 @@ function exists(path: string): boolean {
  * read-only root and cannot be made there. Other roots need no check: their paths are made at start.
  */
 export function checkHostRootPaths(spec: ContainerSpec, field: (what: 'mount' | 'workdir', index: number) => string): void {
-  if (spec.rootfs !== 'host' || spec.image !== null) return;
+  if (spec.rootfs !== 'host' || spec.image !== null || spec.fromImage !== null) return;
   const check = (path: string, mounts: ContainerSpec['mounts'], name: string, what: string): void => {
     const cover = coverOf(path, mounts);
     if (cover.kind === 'tmpfs') return;

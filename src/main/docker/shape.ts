@@ -51,7 +51,7 @@ export function statusText(r: ContainerRecord, now = Date.now()): string {
 }
 
 function image(r: ContainerRecord): string {
-  return r.spec.image ?? r.spec.rootfs;
+  return r.spec.fromImage?.ref ?? r.spec.image ?? r.spec.rootfs;
 }
 
 function quoteCommand(argv: string[]): string {
@@ -116,7 +116,7 @@ export function toListEntry(r: ContainerRecord): object {
     Id: r.id,
     Names: [`/${r.name}`],
     Image: image(r),
-    ImageID: '',
+    ImageID: r.spec.fromImage?.id ?? '',
     Command: quoteCommand(r.spec.command),
     Created: Math.floor(Date.parse(r.createdAt) / 1000),
     Ports: [],
@@ -156,14 +156,14 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
       StartedAt: r.startedAt ?? ZERO_TIME,
       FinishedAt: r.finishedAt ?? ZERO_TIME,
     },
-    Image: image(r),
+    Image: r.spec.fromImage?.id ?? image(r),
     ResolvConfPath: '',
     HostnamePath: '',
     HostsPath: '',
     LogPath: logPath ?? '',
     Name: `/${r.name}`,
     RestartCount: r.restartCount,
-    Driver: r.spec.image ? 'overlay' : 'bind',
+    Driver: r.spec.image !== null || r.spec.fromImage !== null ? 'overlay' : 'bind',
     Platform: 'linux',
     MountLabel: '',
     ProcessLabel: '',
@@ -176,7 +176,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
       PortBindings: portBindings(r.spec),
       VolumesFrom: null,
       Privileged: false,
-      ReadonlyRootfs: r.spec.rootfs === 'host' && r.spec.image === null,
+      ReadonlyRootfs: r.spec.rootfs === 'host' && r.spec.image === null && r.spec.fromImage === null,
       IpcMode: 'private',
       PidMode: '',
       UTSMode: '',
@@ -193,7 +193,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
     Config: {
       Hostname: r.spec.hostname,
       Domainname: '',
-      User: '',
+      User: r.spec.user ? `${r.spec.user.uid}:${r.spec.user.gid}` : '',
       AttachStdin: false,
       AttachStdout: true,
       AttachStderr: true,

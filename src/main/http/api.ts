@@ -9,6 +9,7 @@ import { containerTop } from '../docker/top.js';
 import type { EndpointInfo } from '../docker/network-shape.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import type { EventBus } from '../events.js';
+import type { ImageLookup } from '../images/lookup.js';
 import { Unsupported } from '../lifecycle/errors.js';
 import { isActive } from '../lifecycle/states.js';
 import type { Supervisor } from '../lifecycle/supervisor.js';
@@ -53,6 +54,8 @@ export interface ApiDeps {
   dockerDefaultNetwork?: string;
   /** the host's cgroups, for GET /info (null: none) */
   cgroups?: Cgroups | null;
+  /** stored images by name, for Image in a create body (src/main/images) */
+  images?: ImageLookup;
 }
 
 /**
@@ -123,7 +126,7 @@ export class Api {
       return send(res, 200, listContainers(sup.list(), q));
     }
     if (path === '/containers/create' && method === 'POST') {
-      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'), this.d.dockerDefaultNetwork);
+      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'), { images: this.d.images ?? null, defaultNetwork: this.d.dockerDefaultNetwork ?? 'none' });
       const r = await sup.create(spec, { autoRemove });
       return send(res, 201, { Id: r.id, Warnings: [] });
     }

@@ -2,7 +2,7 @@
 // states), the bounded start queue, exits, restart policies, stop/kill/rm. It speaks in
 // domain errors (errors.ts); the API layer alone turns them into HTTP statuses.
 import PQueue from 'p-queue';
-import type { ContainerSpec } from '../../spec/container.js';
+import { hasOverlayRoot, type ContainerSpec } from '../../spec/container.js';
 import { liveStartTime } from '../../sys/proc.js';
 import { StartError, type StartRequest } from '../../workers/start.js';
 import type { LaunchConsole } from '../../workers/plan.js';
@@ -210,7 +210,7 @@ export class Supervisor {
         ...(cgroupProcs ? { cgroupProcs } : {}),
         spec: r.spec,
         rootMount: this.o.rootMount,
-        layerDir: r.spec.image === null ? null : `${this.o.stateStore.dir(r.name)}/layer`,
+        layerDir: !hasOverlayRoot(r.spec) ? null : `${this.o.stateStore.dir(r.name)}/layer`,
         console,
         hide: this.o.hide,
         ...this.o.startOptions?.(r),
@@ -445,7 +445,7 @@ export class Supervisor {
   }
 
   actor(r: ContainerRecord): { id: string; name: string; image: string; labels: Record<string, string> } {
-    return { id: r.id, name: r.name, image: r.spec.image ?? r.spec.rootfs, labels: r.spec.labels };
+    return { id: r.id, name: r.name, image: r.spec.fromImage?.ref ?? r.spec.image ?? r.spec.rootfs, labels: r.spec.labels };
   }
 
   /** Every pid skiffd accounts for: its launchers and its containers' PID 1s. */
