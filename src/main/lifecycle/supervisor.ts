@@ -23,18 +23,13 @@ import type { CgroupSample, Cgroups } from '../cgroups/cgroups.js';
 import { ContainerCgroups } from './container-cgroups.js';
 import type { ResourcesSpec } from '../../spec/resources.js';
 import { Registry } from './registry.js';
+import { Runs } from './runs.js';
 import { Waiters, type WaitCondition } from './waiters.js';
-import { checkRename, renameTarget } from './rename.js';
+import { renameContainer } from './rename.js';
 
 export type { ConsoleService } from './console-holds.js';
 
 export { WAIT_CONDITIONS, type WaitCondition } from './waiters.js';
-
-interface Live {
-  signal: (sig: number) => void;
-  /** resolves once the exit is recorded (status, exit code, restart decided) */
-  recorded: Promise<void>;
-}
 
 export interface SupervisorOptions {
   stateStore: StateStore;
@@ -62,11 +57,8 @@ export type { NetworkHooks } from './network-hooks.js';
 
 export class Supervisor {
   private readonly records = new Registry();
-  private readonly live = new Map<string, Live>();
   private readonly waiters = new Waiters();
-  /** launches in flight: settle() waits for one, the stray reaper for all */
-  private readonly launching = new Map<string, Promise<void>>();
-  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private readonly runs = new Runs();
   private readonly queue: PQueue;
   private readonly consoles: ConsoleHolds | null;
   private readonly cg: ContainerCgroups;
@@ -76,7 +68,7 @@ export class Supervisor {
     this.queue = new PQueue({ concurrency: o.pool.size });
     this.consoles = o.consoles ? new ConsoleHolds(o.consoles, (name) => o.stateStore.dir(name)) : null;
     this.cg = new ContainerCgroups(o.cgroups ?? null, o.defaultPidsLimit ?? null);
-    this.strays = new StrayReaper(o.reaper, () => this.knownPids(), () => [...this.launching.values()]);
+    this.strays = new StrayReaper(o.reaper, () => this.knownPids(), () => this.runs.inFlight());
   }
 
   // ── lookup ──
@@ -169,7 +161,7 @@ export class Supervisor {
       throw new QueueFull(`start queue is full (${this.o.maxQueued} starts waiting); retry later`);
     }
     r.stoppedByUser = false;
-    this.clearRestartTimer(r.id);
+    this.runs.cancelRestart(r.id);
     return this.enqueue(r);
   }
 
@@ -181,11 +173,7 @@ export class Supervisor {
     // them exited anyway. Only created, running and the end of a run go to disk.
     const accepted = performance.now();
     await this.queue.add(() => {
-      const p = this.launch(r, accepted);
-      this.launching.set(r.id, p);
-      return p.finally(() => {
-        if (this.launching.get(r.id) === p) this.launching.delete(r.id);
-      });
+      return this.runs.launched(r.id, this.launch(r, accepted));
     });
     // The failure, even when --rm has removed the record since: the client must learn why.
     if (r.failure) throw new StartFailed(r.failure);
@@ -267,17 +255,17 @@ export class Supervisor {
 
   /** Resolves once no launch of this container is in flight (a start cannot be cancelled). */
   async settle(name: string): Promise<void> {
-    await this.launching.get(this.get(name).id);
+    await this.runs.settled(this.get(name).id);
   }
 
   private watch(r: ContainerRecord, handle: { signal: (sig: number) => void; exited: Promise<ExitStatus> }): void {
-    this.live.set(r.id, { signal: handle.signal, recorded: handle.exited.then((st) => this.onExit(r, st)) });
+    this.runs.watch(r.id, handle, (st) => this.onExit(r, st));
   }
 
   private async onExit(r: ContainerRecord, st: ExitStatus): Promise<void> {
     // Exited only once nothing of it runs: its cgroup emptied and removed, its OOM kills read.
     await this.cg.finish(r);
-    this.live.delete(r.id);
+    this.runs.ended(r.id);
     this.o.networks?.stopped(r);
     await this.consoles?.exited(r);
     r.pid = null;
@@ -292,25 +280,18 @@ export class Supervisor {
       transition(r, 'restarting');
       await this.persist(r);
       this.waiters.notify(r);
-      this.restartTimers.set(r.id, setTimeout(() => {
-        this.restartTimers.delete(r.id);
+      this.runs.restartAfter(r.id, restartDelayMs(r.restartCount), () => {
         if (r.status !== 'restarting' || r.stoppedByUser) return;
         r.restartCount++;
         this.o.events.emit('restart', this.actor(r));
         void this.enqueue(r).catch(() => undefined);
-      }, restartDelayMs(r.restartCount)));
+      });
       return;
     }
     transition(r, 'exited');
     await this.persist(r);
     this.waiters.notify(r);
     if (r.autoRemove) await this.remove(r.name, { force: true }).catch(() => undefined);
-  }
-
-  private clearRestartTimer(id: string): void {
-    const t = this.restartTimers.get(id);
-    if (t) clearTimeout(t);
-    this.restartTimers.delete(id);
   }
 
   // ── wait / stop / kill / remove ──
@@ -323,7 +304,7 @@ export class Supervisor {
     const r = this.get(ref);
     const sig = signalNumber(signal ?? r.spec.stopSignal);
     r.stoppedByUser = true;
-    this.clearRestartTimer(r.id);
+    this.runs.cancelRestart(r.id);
     if (r.status === 'restarting' || r.status === 'queued') {
       transition(r, 'exited');
       await this.persist(r);
@@ -331,40 +312,30 @@ export class Supervisor {
       return r;
     }
     // A start in a launcher cannot be cancelled: let it finish, so its PID 1 is known and stopped.
-    await this.launching.get(r.id);
-    const live = this.live.get(r.id);
-    if (!live) return r;
+    await this.runs.settled(r.id);
+    if (!this.runs.running(r.id)) return r;
     this.o.events.emit('kill', this.actor(r), { signal: String(sig) });
-    this.safeSignal(live, sig);
-    const timer = setTimeout(() => this.killAll(r, live), (timeoutSec ?? r.spec.stopTimeout) * 1000);
-    await live.recorded;
+    this.runs.signal(r.id, sig);
+    const timer = setTimeout(() => this.killAll(r), (timeoutSec ?? r.spec.stopTimeout) * 1000);
+    await this.runs.recorded(r.id);
     clearTimeout(timer);
     this.o.events.emit('stop', this.actor(r));
     return r;
   }
 
   /** SIGKILL to PID 1 and to everything else in its cgroup (what joined it from outside too). */
-  private killAll(r: ContainerRecord, live: Live): void {
-    this.safeSignal(live, 9);
+  private killAll(r: ContainerRecord): void {
+    this.runs.signal(r.id, 9);
     this.cg.killAll(r);
-  }
-
-  private safeSignal(live: Live, sig: number): void {
-    try {
-      live.signal(sig);
-    } catch {
-      // ESRCH: it ended between our check and the signal; its exit is on its way.
-    }
   }
 
   kill(ref: string, signal: string | number = 'SIGKILL'): ContainerRecord {
     const r = this.get(ref);
     const sig = signalNumber(signal);
-    const live = this.live.get(r.id);
-    if (!live) throw new Conflict(`Container ${r.name} is not running`);
+    if (!this.runs.running(r.id)) throw new Conflict(`Container ${r.name} is not running`);
     if (sig === 9 || sig === 15) r.stoppedByUser = true;
     this.o.events.emit('kill', this.actor(r), { signal: String(sig) });
-    live.signal(sig);
+    this.runs.signal(r.id, sig);
     if (sig === 9) this.cg.killAll(r);
     return r;
   }
@@ -375,11 +346,10 @@ export class Supervisor {
       throw new Conflict(`You cannot remove a running container ${r.name}. Stop the container before attempting removal or force remove`);
     }
     r.stoppedByUser = true;
-    this.clearRestartTimer(r.id);
-    const live = this.live.get(r.id);
-    if (live) {
-      this.killAll(r, live);
-      await live.recorded;
+    this.runs.cancelRestart(r.id);
+    if (this.runs.running(r.id)) {
+      this.killAll(r);
+      await this.runs.recorded(r.id);
     }
     if (isRemoved(r)) return; // removed meanwhile (auto-remove)
     transition(r, 'removed');
@@ -392,34 +362,13 @@ export class Supervisor {
   }
 
   // ── rename ──
-  /**
-   * Gives a container a new name, as `docker rename`: everything keyed by the name moves with
-   * it (the record, its state directory, its console, its waiters, a pending restart), so a
-   * running container stays supervised and its exit is recorded under the new name. The
-   * hostname stays, as Docker keeps it. A start in flight is refused: its launcher already
-   * holds the state directory's old path for the container's writable layer.
-   */
+  /** `docker rename` (rename.ts): the name index and the state directory move; all else is keyed by id. */
   async rename(ref: string, name: string): Promise<ContainerRecord> {
     const r = this.get(ref);
-    const newName = renameTarget(name);
     const oldName = r.name;
-    const check = () => checkRename(r, oldName, newName, this.records, this.launching.has(r.id));
-    check();
-    await this.o.stateStore.settle(oldName);
-    // From here on, synchronous: nothing can use the old name or take the new one in between.
-    check();
-    try {
-      this.o.stateStore.renameDir(oldName, newName);
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'EEXIST') throw new Conflict(`Conflict. The state directory of "${newName}" already exists`);
-      throw new Unavailable(`rename state directory \`${this.o.stateStore.dir(oldName)}\` to \`${this.o.stateStore.dir(newName)}\`: ${e.code ?? e.message}`);
-    }
-    // Everything else is keyed by the container's id, which a rename leaves as it is.
-    this.records.rename(r, oldName, newName);
-    r.name = newName;
-    r.spec = { ...r.spec, name: newName };
-    await this.persist(r);
+    await renameContainer(r, name, {
+      records: this.records, store: this.o.stateStore, launching: (id) => this.runs.isLaunching(id), persist: (x) => this.persist(x),
+    });
     this.o.events.emit('rename', this.actor(r), { oldName: `/${oldName}` });
     return r;
   }
@@ -456,7 +405,7 @@ export class Supervisor {
   }
 
   async shutdown(): Promise<void> {
-    for (const t of this.restartTimers.values()) clearTimeout(t);
+    this.runs.cancelAllRestarts();
     this.queue.clear();
     await this.o.stateStore.flush();
   }
