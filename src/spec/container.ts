@@ -1,6 +1,11 @@
 // The container spec: its type, its defaults and its validation. Pure: no I/O.
 // Every error names the field by its full path, e.g. `mounts[0].target must be absolute`.
 import { normalizeCapability, type CapabilitiesSpec } from './capabilities.js';
+import { absPath, bool, describe, intBetween, isObject, positiveInt, rejectUnknown, SpecError, str, type Json } from './fields.js';
+import { validateFromImage, validateUser, type FromImage, type UserSpec } from './image-root.js';
+
+export { SpecError } from './fields.js';
+export { hasOverlayRoot, type FromImage, type UserSpec } from './image-root.js';
 import { SeccompProfileError, validateSeccompProfile, type SeccompProfileSpec } from './seccomp-profile.js';
 import { validateNetworkFields, type PortSpec } from './network.js';
 
@@ -76,32 +81,7 @@ export interface ContainerSpec {
   resources: ResourcesSpec;
 }
 
-export interface UserSpec {
-  uid: number;
-  gid: number;
-  /** supplementary groups, at most 6 */
-  groups: number[];
-}
 
-export interface FromImage {
-  ref: string;
-  id: string;
-  layers: string[];
-}
-
-/** Does the container's root need an overlay with a writable upper dir (an image dir or a stored image)? */
-export function hasOverlayRoot(spec: Pick<ContainerSpec, 'image' | 'fromImage'>): boolean {
-  return spec.image !== null || spec.fromImage !== null;
-}
-
-export class SpecError extends Error {
-  readonly field: string;
-  constructor(field: string, message: string) {
-    super(`${field} ${message}`);
-    this.name = 'SpecError';
-    this.field = field;
-  }
-}
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const HOSTNAME_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
@@ -113,39 +93,6 @@ const SIGNALS = new Set(['HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FP
   'ALRM', 'TERM', 'STKFLT', 'CHLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH',
   'IO', 'PWR', 'SYS']);
 
-type Json = unknown;
-
-function describe(v: Json): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
-  if (Array.isArray(v)) return 'an array';
-  if (v === null) return 'null';
-  if (typeof v === 'object') return 'an object';
-  // What is left of JSON reads as itself; anything else (undefined: no value) by its type.
-  return typeof v === 'number' || typeof v === 'boolean' ? String(v) : typeof v;
-}
-
-function isObject(v: Json): v is Record<string, Json> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function str(v: Json, field: string): string {
-  if (typeof v !== 'string') throw new SpecError(field, `must be a string, got ${describe(v)}`);
-  if (v.includes('\0')) throw new SpecError(field, 'must not contain NUL bytes');
-  return v;
-}
-
-function bool(v: Json, field: string): boolean {
-  if (typeof v !== 'boolean') throw new SpecError(field, `must be true or false, got ${describe(v)}`);
-  return v;
-}
-
-function absPath(v: Json, field: string): string {
-  const s = str(v, field);
-  if (!s.startsWith('/')) throw new SpecError(field, `must be an absolute path, got ${describe(s)}`);
-  if (s.split('/').includes('..')) throw new SpecError(field, `must not contain "..", got ${describe(s)}`);
-  if (s.length > 4000) throw new SpecError(field, 'is longer than 4000 bytes');
-  return s.length > 1 ? s.replace(/\/+$/, '').replace(/\/{2,}/g, '/') : s;
-}
 
 /**
  * The init's working directory. Nothing under /proc: its magic links (/proc/self/fd/N,
@@ -156,24 +103,6 @@ function validateWorkdir(v: Json): string {
   const dir = absPath(v, 'workdir');
   if (dir === '/proc' || dir.startsWith('/proc/')) throw new SpecError('workdir', `must not be under /proc (its links can lead outside the container), got ${describe(dir)}`);
   return dir;
-}
-
-function positiveInt(v: Json, field: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max) {
-    throw new SpecError(field, `must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got ${describe(v)}`);
-  }
-  return v;
-}
-
-function rejectUnknown(o: Record<string, Json>, allowed: readonly string[], field: string): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) {
-      // A key that is empty or not a plain word is quoted, so the message shows where it starts and ends.
-      const shown = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(k) ? k : JSON.stringify(k);
-      const where = field ? `${field}.${shown}` : shown;
-      throw new SpecError(where, `is not a known field (known: ${allowed.join(', ')})`);
-    }
-  }
 }
 
 export function validateName(v: Json, field = 'name'): string {
@@ -286,12 +215,6 @@ export function parseMountShort(s: string, field: string): MountSpec {
 export const CONSOLE_MIN_BYTES = 4096;
 export const CONSOLE_MAX_BUFFER = 16 << 20;
 
-function intBetween(v: Json, field: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new SpecError(field, `must be a whole number of bytes from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got ${describe(v)}`);
-  }
-  return v;
-}
 
 /**
  * A console log file skiffd (root) writes on the host: never under /proc, /sys or /dev,
@@ -353,40 +276,6 @@ function validateSeccomp(v: Json): ContainerSpec['seccomp'] {
   }
 }
 
-/** The overlay's option string must fit in a page with upperdir and workdir: leave them 1 KiB. */
-const MAX_LOWERDIRS_BYTES = 3000;
-
-function validateFromImage(v: Json): FromImage {
-  if (!isObject(v)) throw new SpecError('fromImage', `must be an object, got ${describe(v)}`);
-  rejectUnknown(v, ['ref', 'id', 'layers'], 'fromImage');
-  const ref = str(v.ref, 'fromImage.ref');
-  const id = str(v.id, 'fromImage.id');
-  if (!/^sha256:[a-f0-9]{64}$/.test(id)) throw new SpecError('fromImage.id', `must be a sha256 digest, got ${describe(id)}`);
-  if (!Array.isArray(v.layers) || v.layers.length === 0) throw new SpecError('fromImage.layers', `must be a non-empty list of directories, got ${describe(v.layers)}`);
-  const layers = v.layers.map((l, i) => {
-    const dir = absPath(l, `fromImage.layers[${i}]`);
-    if (/[,:]/.test(dir)) throw new SpecError(`fromImage.layers[${i}]`, `must not contain "," or ":" (overlay options), got ${describe(dir)}`);
-    return dir;
-  });
-  const bytes = layers.join(':').length;
-  if (bytes > MAX_LOWERDIRS_BYTES) throw new SpecError('fromImage.layers', `are ${layers.length} layers whose paths take ${bytes} bytes, more than the ${MAX_LOWERDIRS_BYTES} an overlay's options can hold`);
-  return { ref, id, layers };
-}
-
-function id(v: Json, field: string): number {
-  // 4294967295 is (uid_t)-1, which setresuid reads as "leave unchanged".
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 4294967294) throw new SpecError(field, `must be a whole number from 0 to 4294967294, got ${describe(v)}`);
-  return v;
-}
-
-function validateUser(v: Json): UserSpec | null {
-  if (v === undefined || v === null) return null;
-  if (!isObject(v)) throw new SpecError('user', `must be an object { uid, gid, groups }, got ${describe(v)}`);
-  rejectUnknown(v, ['uid', 'gid', 'groups'], 'user');
-  const groups = v.groups === undefined ? [] : v.groups;
-  if (!Array.isArray(groups) || groups.length > 6) throw new SpecError('user.groups', `must be a list of at most 6 group ids, got ${describe(groups)}`);
-  return { uid: id(v.uid, 'user.uid'), gid: id(v.gid, 'user.gid'), groups: groups.map((g, i) => id(g, `user.groups[${i}]`)) };
-}
 
 const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'fromImage', 'user', 'mounts', 'network', 'networkAliases', 'ports',
   'dns', 'tty', 'openStdin', 'stdinOnce', 'restart', 'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges', 'seccomp',

@@ -1,6 +1,7 @@
 // The network fields of a container spec: which network (none, host, or a bridge network by
 // name), its aliases there, published ports and DNS servers. Pure; errors name the field and value.
-import { NAME_PATTERN, SpecError } from './container.js';
+import { NAME_PATTERN } from './container.js';
+import { SpecError } from './fields.js';
 
 export interface PortSpec {
   /** the host address to publish on; 0.0.0.0 for all of them */
