@@ -4,37 +4,32 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { busyboxLayer } from '../support/busybox-layer.js';
 import { requireDocker, useDaemon } from '../support/daemon.js';
-import { TestRegistry, writeLayout } from '../support/registry.js';
+import { useRegistry, writeLayout } from '../support/registry.js';
 import { TempDirs } from '../support/tmp.js';
 
 describe('images: the docker command line and docker-py', function () {
   this.timeout(120_000);
   const tmp = new TempDirs();
   const d = useDaemon();
-  let registry: TestRegistry;
+  const served = useRegistry(tmp);
   let id = '';
 
   before(async () => {
     requireDocker();
-    registry = new TestRegistry(tmp.make('registry'));
-    await registry.start();
     const layout = tmp.make('layout');
     ({ id } = await writeLayout(layout, { tag: '1', layers: [busyboxLayer([{ name: 'etc/hello', body: 'hello from the image\n' }])], config: { Cmd: ['cat', '/etc/hello'] } }));
-    registry.push(layout, '1', 'test/dk:1');
-    registry.push(layout, '1', 'test/py:1');
+    served.registry.push(layout, '1', 'test/dk:1');
+    served.registry.push(layout, '1', 'test/py:1');
   });
-  after(async () => {
-    await registry.stop();
-    tmp.removeAll();
-  });
+  after(() => tmp.removeAll());
 
   it('docker pull, docker images, docker run IMAGE, docker rmi', async () => {
-    const ref = `${registry.host}/test/dk:1`;
+    const ref = `${served.registry.host}/test/dk:1`;
     const pulled = await d.docker(['pull', ref], { timeoutMs: 60_000 });
     expect(pulled.code, pulled.stderr).to.equal(0);
     expect(pulled.stdout).to.contain(`Status: Downloaded newer image for ${ref}`);
     const images = await d.docker(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
-    expect(images.stdout).to.contain(`${registry.host}/test/dk:1 ${id.slice(7, 19)}`);
+    expect(images.stdout).to.contain(`${served.registry.host}/test/dk:1 ${id.slice(7, 19)}`);
     const run = await d.docker(['run', '--rm', ref]);
     expect(run.stdout).to.equal('hello from the image\n');
     const rmi = await d.docker(['rmi', ref]);
@@ -43,7 +38,7 @@ describe('images: the docker command line and docker-py', function () {
   });
 
   it('docker-py: images.pull, list, get, remove', async () => {
-    const repo = `${registry.host}/test/py`;
+    const repo = `${served.registry.host}/test/py`;
     const script = `import docker, json
 c = docker.from_env(version='1.41')
 im = c.images.pull('${repo}', tag='1')

@@ -6,7 +6,7 @@ import { parseManifest } from '../../src/main/images/manifest.js';
 import { parseReference } from '../../src/main/images/reference.js';
 import { busyboxLayer } from '../support/busybox-layer.js';
 import { useDaemon } from '../support/daemon.js';
-import { TestRegistry, writeLayout } from '../support/registry.js';
+import { useRegistry, writeLayout } from '../support/registry.js';
 import type { TarEntry } from '../support/tar.js';
 import { TempDirs } from '../support/tmp.js';
 
@@ -14,18 +14,8 @@ describe('images: refused pulls', function () {
   this.timeout(120_000);
   const tmp = new TempDirs();
   const d = useDaemon();
-  let registry: TestRegistry;
-  let regDir = '';
-
-  before(async () => {
-    regDir = tmp.make('registry');
-    registry = new TestRegistry(regDir);
-    await registry.start();
-  });
-  after(async () => {
-    await registry.stop();
-    tmp.removeAll();
-  });
+  const served = useRegistry(tmp);
+  after(() => tmp.removeAll());
 
   const store = () => `${d.stateDir}/.skiffd/images`;
   function nothingStored(): void {
@@ -37,12 +27,12 @@ describe('images: refused pulls', function () {
   async function push(name: string, layers: TarEntry[][], config: Record<string, unknown> = {}): Promise<{ id: string; manifest: string; layout: string }> {
     const layout = tmp.make('layout');
     const r = await writeLayout(layout, { tag: '1', layers, config });
-    registry.push(layout, '1', `${name}:1`);
+    served.registry.push(layout, '1', `${name}:1`);
     return { ...r, layout };
   }
 
   /** The registry's file for a blob (Distribution's filesystem driver layout). */
-  const registryBlob = (digest: string) => `${regDir}/storage/docker/registry/v2/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`;
+  const registryBlob = (digest: string) => `${served.dir}/storage/docker/registry/v2/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`;
 
   function layerDigest(layout: string, manifest: string): string {
     const m = JSON.parse(readFileSync(`${layout}/blobs/sha256/${manifest.slice(7)}`, 'utf8')) as { layers: { digest: string }[] };
@@ -57,9 +47,9 @@ describe('images: refused pulls', function () {
   });
 
   it('a repository the registry does not have (404)', async () => {
-    const r = await d.cli(['pull', `${registry.host}/test/missing:1`]);
+    const r = await d.cli(['pull', `${served.registry.host}/test/missing:1`]);
     expect(r.code).to.equal(1);
-    expect(r.stderr).to.equal(`skiff: ${registry.host}/test/missing: http://${registry.host}/v2/test/missing/manifests/1 answered 404 Not Found: MANIFEST_UNKNOWN manifest unknown\n`);
+    expect(r.stderr).to.equal(`skiff: ${served.registry.host}/test/missing: http://${served.registry.host}/v2/test/missing/manifests/1 answered 404 Not Found: MANIFEST_UNKNOWN manifest unknown\n`);
     nothingStored();
   });
 
@@ -70,7 +60,7 @@ describe('images: refused pulls', function () {
     const bytes = readFileSync(file);
     bytes.writeUInt8(bytes.readUInt8(bytes.length - 100) ^ 0xff, bytes.length - 100);
     writeFileSync(file, bytes);
-    const r = await d.cli(['pull', `${registry.host}/test/corrupt:1`]);
+    const r = await d.cli(['pull', `${served.registry.host}/test/corrupt:1`]);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.match(/^skiff: layer sha256:[0-9a-f]{64} of .*test\/corrupt:1: digest mismatch: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64} \(\d+ bytes\)\n$/);
     nothingStored();
@@ -79,7 +69,7 @@ describe('images: refused pulls', function () {
   it('a truncated layer', async () => {
     const { layout, manifest } = await push('test/short', [busyboxLayer([{ name: 'x', body: 'short' }])]);
     truncateSync(registryBlob(layerDigest(layout, manifest)), 1000);
-    const r = await d.cli(['pull', `${registry.host}/test/short:1`]);
+    const r = await d.cli(['pull', `${served.registry.host}/test/short:1`]);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.match(/^skiff: layer sha256:[0-9a-f]{64} of .*test\/short:1: got 1000 bytes, expected \d+ \(truncated\?\)\n$/);
     nothingStored();
@@ -89,11 +79,11 @@ describe('images: refused pulls', function () {
     const { manifest, layout } = await push('test/arm', [busyboxLayer()]);
     const size = readFileSync(`${layout}/blobs/sha256/${manifest.slice(7)}`).length;
     const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifest, size, platform: { os: 'linux', architecture: 'arm64' } }] });
-    const put = await fetch(`http://${registry.host}/v2/test/arm/manifests/multi`, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' }, body: index });
+    const put = await fetch(`http://${served.registry.host}/v2/test/arm/manifests/multi`, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' }, body: index });
     expect(put.status).to.equal(201);
-    const r = await d.cli(['pull', `${registry.host}/test/arm:multi`]);
+    const r = await d.cli(['pull', `${served.registry.host}/test/arm:multi`]);
     expect(r.code).to.equal(1);
-    expect(r.stderr).to.equal(`skiff: manifest of ${registry.host}/test/arm:multi: no manifest for linux/amd64 in the index (it has: linux/arm64)\n`);
+    expect(r.stderr).to.equal(`skiff: manifest of ${served.registry.host}/test/arm:multi: no manifest for linux/amd64 in the index (it has: linux/arm64)\n`);
     nothingStored();
   });
 
@@ -110,7 +100,7 @@ describe('images: refused pulls', function () {
     it(`a layer with ${label}`, async () => {
       const name = `test/evil${label.length}`;
       await push(name, [busyboxLayer(), entries]);
-      const r = await d.cli(['pull', `${registry.host}/${name}:1`]);
+      const r = await d.cli(['pull', `${served.registry.host}/${name}:1`]);
       expect(r.code, r.stderr).to.equal(1);
       expect(r.stderr.replace(/sha256:[0-9a-f]{64}/, 'sha256:…')).to.equal(`skiff: layer sha256:…: ${message}\n`);
       nothingStored();

@@ -4,20 +4,18 @@ import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
 import { busyboxLayer } from '../support/busybox-layer.js';
 import { useDaemon } from '../support/daemon.js';
-import { TestRegistry, writeLayout } from '../support/registry.js';
+import { useRegistry, writeLayout } from '../support/registry.js';
 import { TempDirs } from '../support/tmp.js';
 
 describe('images: pull and run', function () {
   this.timeout(120_000);
   const tmp = new TempDirs();
   const d = useDaemon();
-  let registry: TestRegistry;
+  const served = useRegistry(tmp);
   let ref = '';
   let id = '';
 
   before(async () => {
-    registry = new TestRegistry(tmp.make('registry'));
-    await registry.start();
     const layout = tmp.make('layout');
     ({ id } = await writeLayout(layout, {
       tag: '1',
@@ -39,14 +37,11 @@ describe('images: pull and run', function () {
       ],
       config: { User: 'app', Env: ['FROM_IMAGE=yes', 'PATH=/bin'], WorkingDir: '/work/dir', Cmd: ['sh', '-c', 'echo default command'], Labels: { 'org.test': 'bb' } },
     }));
-    registry.push(layout, '1', 'test/bb:1');
-    ref = `${registry.host}/test/bb:1`;
+    served.registry.push(layout, '1', 'test/bb:1');
+    ref = `${served.registry.host}/test/bb:1`;
   });
 
-  after(async () => {
-    await registry.stop();
-    tmp.removeAll();
-  });
+  after(() => tmp.removeAll());
 
   it('pulls, then runs with the top layer, whiteout, opaque dir, hard link, setuid bit and config', async () => {
     const pulled = await d.cli(['pull', ref]);

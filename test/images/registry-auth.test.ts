@@ -7,25 +7,23 @@ import { createServer, type Server } from 'node:http';
 import { request } from '../../src/api/http-client.js';
 import { busyboxLayer } from '../support/busybox-layer.js';
 import { useDaemon } from '../support/daemon.js';
-import { TestRegistry, writeLayout } from '../support/registry.js';
+import { useRegistry, writeLayout } from '../support/registry.js';
 import { TempDirs } from '../support/tmp.js';
 
 describe('images: registry authentication and failures', function () {
   this.timeout(120_000);
   const tmp = new TempDirs();
   const d = useDaemon();
-  let registry: TestRegistry;
+  const served = useRegistry(tmp);
   let front: Server;
   let host = '';
   const tokensIssued: string[] = [];
 
   before(async () => {
-    registry = new TestRegistry(tmp.make('registry'));
-    await registry.start();
     const layout = tmp.make('layout');
     await writeLayout(layout, { tag: '1', layers: [busyboxLayer()] });
-    registry.push(layout, '1', 'public/bb:1');
-    registry.push(layout, '1', 'private/bb:1');
+    served.registry.push(layout, '1', 'public/bb:1');
+    served.registry.push(layout, '1', 'private/bb:1');
     front = createServer((req, res) => {
       void (async () => {
         const url = new URL(req.url ?? '/', 'http://x');
@@ -53,7 +51,7 @@ describe('images: registry authentication and failures', function () {
           res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
           return;
         }
-        const upstream = await fetch(`http://${registry.host}${req.url ?? '/'}`, { headers: { Accept: req.headers.accept ?? '*/*' } });
+        const upstream = await fetch(`http://${served.registry.host}${req.url ?? '/'}`, { headers: { Accept: req.headers.accept ?? '*/*' } });
         res.writeHead(upstream.status, Object.fromEntries([...upstream.headers].filter(([k]) => ['content-type', 'content-length', 'docker-content-digest'].includes(k))));
         res.end(Buffer.from(await upstream.arrayBuffer()));
       })();
@@ -63,7 +61,6 @@ describe('images: registry authentication and failures', function () {
   });
   after(async () => {
     await new Promise((r) => front.close(r));
-    await registry.stop();
     tmp.removeAll();
   });
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { makeTarGz, type TarEntry } from './tar.js';
+import type { TempDirs } from './tmp.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -118,4 +119,30 @@ export async function writeLayout(dir: string, image: LayoutImage): Promise<{ id
     manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': image.tag } }],
   }));
   return { id: config.digest, manifest: manifest.digest };
+}
+
+/**
+ * A describe's registry: started (in a temp dir of `tmp`) before its tests, stopped after
+ * them. Call it before the describe's own hooks, which may then push to it.
+ */
+export function useRegistry(tmp: TempDirs): { readonly registry: TestRegistry; readonly dir: string } {
+  let registry: TestRegistry | null = null;
+  let dir = '';
+  before(async () => {
+    dir = tmp.make('registry');
+    registry = new TestRegistry(dir);
+    await registry.start();
+  });
+  after(async () => {
+    await registry?.stop();
+  });
+  return {
+    get registry(): TestRegistry {
+      if (!registry) throw new Error('the registry is started in before(): use it from a hook or a test');
+      return registry;
+    },
+    get dir(): string {
+      return dir;
+    },
+  };
 }
