@@ -18,8 +18,9 @@ export function describe(v: Json): string {
   if (Array.isArray(v)) return 'an array';
   if (v === null) return 'null';
   if (typeof v === 'object') return 'an object';
-  // What is left of JSON reads as itself; anything else (undefined: no value) by its type.
-  return typeof v === 'number' || typeof v === 'boolean' ? String(v) : typeof v;
+  // What is left of JSON reads as itself (the seccomp profile parser reads large integers as
+  // bigint); anything else (undefined: no value) by its type.
+  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : typeof v;
 }
 
 export function isObject(v: Json): v is Record<string, Json> {

@@ -13,6 +13,7 @@
 //   seccomp profile /x/p.json:4:7: invalid JSON: expected "," or "}", got "]"
 // What it means when loaded is src/workers/seccomp-compile.ts's business.
 import { normalizeCapability } from './capabilities.js';
+import { describe } from './fields.js';
 
 /** The actions skiff can load. SCMP_ACT_KILL is libseccomp's name for SCMP_ACT_KILL_THREAD. */
 export const SECCOMP_ACTIONS = ['SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS',
@@ -246,15 +247,6 @@ function parseJson(text: string, source: string): unknown {
 
 type Obj = Record<string, unknown>;
 
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
-  if (Array.isArray(v)) return 'an array';
-  if (v === null) return 'null';
-  if (typeof v === 'object') return 'an object';
-  // What is left of JSON (this parser reads large integers as bigint) reads as itself;
-  // anything else (undefined: no value) by its type.
-  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : typeof v;
-}
 
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const join = (path: string, key: string): string => (path === '' ? key : `${path}.${key}`);
