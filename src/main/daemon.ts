@@ -120,7 +120,7 @@ export class Daemon {
 
   constructor(readonly opts: DaemonOptions) {
     this.nofile = raiseSoftLimit(RLIMIT_NOFILE);
-    this.store = new StateStore(opts.stateDir);
+    this.store = new StateStore(opts.stateDir, (what, err) => log('error', 'state directory cleanup failed', { what, error: err.message }));
     this.lockFd = lockStateDir(this.store);
     this.reaper = new Reaper();
     const rootMount = this.store.privatePath('root');
@@ -289,6 +289,7 @@ export class Daemon {
     });
     if (listening) this.removeSymlink();
     await this.supervisor.shutdown();
+    this.store.drainTrash();
     await this.networks.close();
     await this.pool.close();
     this.reaper.close();

@@ -1,23 +1,40 @@
-// Container state on disk: $SKIFF_STATE_DIR/<name>/state.json, written atomically
-// (temp file, fdatasync, rename). Writes of one container are coalesced: while one is in
-// flight, later changes wait and only the newest is written, so a burst of state changes
-// costs one or two syncs, and many containers' syncs share the filesystem's journal commits.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+// Container state on disk: $SKIFF_STATE_DIR/<name>/state.json, replaced atomically (temp
+// file, rename). One write per run is durable: the one that says `running` with PID 1's pid
+// (fdatasync in libuv's pool before the rename), since that is what a restarted skiffd needs
+// to adopt the container after a crash of the machine. Every other change (created, exited,
+// renamed, updated) is written at once, synchronously, without a sync: a few system calls
+// on the main thread cost less than handing them to the thread pool, and a rename that has
+// returned survives a crash of skiffd (the page cache is the kernel's), which is the failure
+// skiff must survive; a crash of the machine may lose them, as Docker's unsynced writes can.
+// While a container's durable write is in flight its later changes wait, and only the
+// newest is written after it, so an older version never lands over a newer one.
+//
+// Removal moves the directory into the trash and answers; trash.ts deletes it off the
+// request path.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, closeSync, writeSync, fdatasync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerRecord } from './record.js';
+import { Trash } from './trash.js';
 
 /** Daemon-private files live under this name, which no container name can take (names start alphanumeric). */
 export const PRIVATE_DIR = '.skiffd';
 
+/** The state's text: compact, one line (readable with jq; nobody edits it by hand). */
+function stateText(r: ContainerRecord): string {
+  return `${JSON.stringify(r)}\n`;
+}
+
 export class StateStore {
   readonly root: string;
-  private readonly pending = new Map<string, ContainerRecord>();
+  /** records changed while their durable write was in flight: written once it lands */
+  private readonly pending = new Map<string, { record: ContainerRecord; durable: boolean }>();
   private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly trash: Trash;
 
-  constructor(root: string) {
+  constructor(root: string, onError: (what: string, err: Error) => void = () => undefined) {
     this.root = root;
     mkdirSync(join(root, PRIVATE_DIR), { recursive: true, mode: 0o700 });
+    this.trash = new Trash(join(root, PRIVATE_DIR, 'trash'), (path, err) => onError(`delete \`${path}\``, err));
   }
 
   dir(name: string): string {
@@ -28,51 +45,63 @@ export class StateStore {
     return join(this.root, PRIVATE_DIR, ...parts);
   }
 
+  /** Removed containers' directories not yet deleted (a /metrics gauge). */
+  removalBacklog(): number {
+    return this.trash.backlog;
+  }
+
   /** Creates the container's directory; fails with EEXIST if the name is taken on disk. */
   createDir(name: string): void {
     mkdirSync(this.dir(name), { mode: 0o700 });
   }
 
-  /** Schedules an atomic write of the record; resolves once this version (or a newer one) is on disk. */
-  save(record: ContainerRecord): Promise<void> {
-    this.pending.set(record.name, structuredClone(record));
-    const running = this.inFlight.get(record.name);
-    if (running) return running.then(() => this.flushOne(record.name));
-    return this.flushOne(record.name);
-  }
-
-  private flushOne(name: string): Promise<void> {
-    const current = this.inFlight.get(name);
-    if (current) return current;
-    const record = this.pending.get(name);
-    if (!record) return Promise.resolve();
+  /**
+   * Writes the record (the version it has when written: a later change to the object before a
+   * deferred write is included). `durable`: synced before the promise resolves; otherwise
+   * written before save returns unless a durable write of this container is in flight.
+   * A directory already gone (removed meanwhile) is not an error.
+   */
+  save(record: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
+    const name = record.name;
+    const durable = opts.durable === true;
+    if (this.inFlight.has(name)) {
+      // Written (synced if any waiting save asked for it) once the durable write in flight lands.
+      this.pending.set(name, { record, durable: durable || (this.pending.get(name)?.durable ?? false) });
+      return this.settle(name);
+    }
     this.pending.delete(name);
-    const p = writeAtomic(join(this.dir(name), 'state.json'), `${JSON.stringify(record, null, 1)}\n`)
+    const path = join(this.dir(name), 'state.json');
+    if (!durable) {
+      try {
+        writeAtomicSync(path, stateText(record));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return Promise.reject(asError(err));
+      }
+      return Promise.resolve();
+    }
+    const p = writeDurable(path, stateText(record))
       .catch((err: NodeJS.ErrnoException) => {
-        // The directory is gone: the container was removed meanwhile. Anything else is real.
         if (err.code !== 'ENOENT') throw err;
       })
       .finally(() => {
         this.inFlight.delete(name);
+        const next = this.pending.get(name);
+        if (next) void this.save(next.record, { durable: next.durable }).catch(() => undefined);
       });
     this.inFlight.set(name, p);
-    return p.then(() => (this.pending.has(name) ? this.flushOne(name) : undefined));
+    return p;
   }
 
-  /** Waits for every scheduled write. */
+  /** Waits for every durable write and what waited for them. */
   async flush(): Promise<void> {
-    while (this.inFlight.size > 0 || this.pending.size > 0) {
-      for (const name of this.pending.keys()) void this.flushOne(name);
-      await Promise.all(this.inFlight.values());
+    while (this.inFlight.size > 0) {
+      await Promise.all([...this.inFlight.values()].map((p) => p.catch(() => undefined)));
     }
   }
 
-  /** Resolves once every write scheduled so far for this container is on disk (or has failed). */
+  /** Resolves once every write asked for so far for this container is done (or has failed). */
   async settle(name: string): Promise<void> {
-    while (this.inFlight.has(name) || this.pending.has(name)) {
-      if (!this.inFlight.has(name)) void this.flushOne(name);
-      await this.inFlight.get(name)?.catch(() => undefined);
-    }
+    while (this.inFlight.has(name)) await this.inFlight.get(name)!.catch(() => undefined);
   }
 
   /**
@@ -86,16 +115,31 @@ export class StateStore {
     renameSync(this.dir(from), this.dir(to));
   }
 
-  /** Removes the container's directory and everything in it (state, logs, writable layer). */
+  /**
+   * Removes the container's directory and everything in it (state, logs, writable layer): gone
+   * from its name at once, deleted in the background (trash.ts). Waits for a durable write in
+   * flight, so that its rename cannot recreate the state file afterwards.
+   */
   async remove(name: string): Promise<void> {
     this.pending.delete(name);
     await this.inFlight.get(name)?.catch(() => undefined);
-    await rm(this.dir(name), { recursive: true, force: true });
+    this.pending.delete(name);
+    this.trash.discard(this.dir(name), name);
   }
 
   removeSync(name: string): void {
     this.pending.delete(name);
     rmSync(this.dir(name), { recursive: true, force: true });
+  }
+
+  /** Deletes, in the background, the removed directories a previous skiffd left in the trash. */
+  recoverTrash(): void {
+    this.trash.recover();
+  }
+
+  /** Deletes what the trash holds now (skiffd's close). */
+  drainTrash(): void {
+    this.trash.drain();
   }
 
   /** Every record on disk, for the daemon's start-up. Unreadable ones are reported, not fatal. */
@@ -117,14 +161,46 @@ export class StateStore {
   }
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
+/** What a node:fs call threw, as the Error it always is. */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function writeAtomicSync(path: string, text: string): void {
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** Written and synced under its own temporary name (a synchronous write may replace the state meanwhile: it waits, see save). */
+function writeDurable(path: string, text: string): Promise<void> {
+  const tmp = `${path}.sync`;
+  let fd: number;
   try {
-    await fh.writeFile(text);
-    await fh.datasync();
-  } finally {
-    await fh.close();
+    fd = openSync(tmp, 'w', 0o600);
+  } catch (err) {
+    return Promise.reject(asError(err));
   }
-  await rename(tmp, path);
+  try {
+    writeSync(fd, text);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    return Promise.reject(asError(err));
+  }
+  return new Promise((resolve, reject) => {
+    fdatasync(fd, (err) => {
+      closeSync(fd);
+      if (err) {
+        try { unlinkSync(tmp); } catch { /* gone with its directory */ }
+        return reject(err);
+      }
+      try {
+        renameSync(tmp, path);
+        resolve();
+      } catch (e) {
+        reject(asError(e));
+      }
+    });
+  });
 }

@@ -93,9 +93,15 @@ export class Supervisor {
     return this.records.runningCount();
   }
 
+  /** Removed containers whose directories are still being deleted. */
+  removalBacklog(): number {
+    return this.o.stateStore.removalBacklog();
+  }
+
   // ── start-up: rebuild from disk ──
   /** Reloads every container: live PID 1s are adopted as running, others marked exited (status unknown). */
   restore(): void {
+    this.o.stateStore.recoverTrash();
     const records = this.o.stateStore.loadAll((name, err) => log('warn', 'unreadable state', { name, error: err.message }));
     for (const r of records.map(withCurrentDefaults)) {
       this.records.add(r);
@@ -223,7 +229,8 @@ export class Supervisor {
       r.finishedAt = null;
       this.watch(r, handle);
       this.o.networks?.running(r);
-      void this.persist(r);
+      // The run's one durable write: what a restarted skiffd needs to adopt this PID 1.
+      void this.persist(r, { durable: true });
       this.o.events.emit('start', this.actor(r));
     } catch (err) {
       await this.launchFailed(r, err, console);
@@ -388,9 +395,9 @@ export class Supervisor {
     return this.cg.sample(this.get(ref));
   }
 
-  private persist(r: ContainerRecord): Promise<void> {
+  private persist(r: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
     if (isRemoved(r)) return Promise.resolve();
-    return this.o.stateStore.save(r).catch((err: Error) => log('error', 'state write failed', { name: r.name, error: err.message }));
+    return this.o.stateStore.save(r, opts).catch((err: Error) => log('error', 'state write failed', { name: r.name, error: err.message }));
   }
 
   actor(r: ContainerRecord): { id: string; name: string; image: string; labels: Record<string, string> } {
