@@ -1,5 +1,6 @@
 // Container state on disk: $SKIFF_STATE_DIR/<name>/state.json, replaced atomically (temp
-// file, rename). One write per run is durable: the one that says `running` with PID 1's pid
+// file and rename, or one pwrite of at most a page over the old text: writeInPlace). One
+// write per run is durable: the one that says `running` with PID 1's pid
 // (fdatasync in libuv's pool before the rename), since that is what a restarted skiffd needs
 // to adopt the container after a crash of the machine. Every other change (created, exited,
 // renamed, updated) is written at once, synchronously, without a sync: a few system calls
@@ -11,7 +12,7 @@
 //
 // Removal moves the directory into the trash and answers; trash.ts deletes it off the
 // request path.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, closeSync, writeSync, fdatasync, unlinkSync } from 'node:fs';
+import { closeSync, constants, existsSync, fdatasync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerRecord } from './record.js';
 import { Trash } from './trash.js';
@@ -166,7 +167,39 @@ function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** A page: a write(2) of at most this much at offset 0 lands whole or not at all, even if skiffd is killed in it. */
+const IN_PLACE_MAX = 4096;
+
+/**
+ * Overwrites an existing state file of at most a page with `text` in one pwrite at offset 0,
+ * padded with spaces to the file's length (JSON ignores trailing white space), so that no
+ * moment shows a torn or truncated record. It creates no inode: on this kind of disk (ext4
+ * without a journal) a new inode costs a scan of recently deleted ones, and a burst of
+ * containers makes many. False when the file is missing or either text is larger than a page.
+ */
+function writeInPlace(path: string, text: string): boolean {
+  const bytes = Buffer.from(text);
+  if (bytes.length > IN_PLACE_MAX) return false;
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size > IN_PLACE_MAX) return false;
+    const out = size > bytes.length ? Buffer.concat([bytes, Buffer.alloc(size - bytes.length, 0x20)]) : bytes;
+    if (writeSync(fd, out, 0, out.length, 0) !== out.length) throw new Error(`short write to \`${path}\``);
+    return true;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function writeAtomicSync(path: string, text: string): void {
+  if (writeInPlace(path, text)) return;
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, text, { mode: 0o600 });
   renameSync(tmp, path);
