@@ -85,6 +85,15 @@ export function openPath(path: string, flags: number): number {
   return check(c.open(path, flags | O_CLOEXEC), 'open', path);
 }
 
+/** poll(2) on one fd without waiting: the events (revents) it reports now. */
+export function pollNow(fd: number, events: number): number {
+  const pfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(events, 4);
+  check(c.poll(pfd, 1, 0), 'poll', `fd ${fd}`);
+  return pfd.readInt16LE(6);
+}
+
 // ── epoll / eventfd ──
 /** struct epoll_event is packed on x86_64 (12 bytes) and naturally aligned elsewhere (16). */
 export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
