@@ -10,9 +10,9 @@
 // While a container's durable write is in flight its later changes wait, and only the
 // newest is written after it, so an older version never lands over a newer one.
 //
-// Removal moves the directory into the trash and answers; trash.ts deletes it off the
-// request path.
-import { closeSync, constants, existsSync, fdatasync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+// Removal moves the directory into the trash and answers; trash.ts empties it off the request
+// path and keeps it as a spare for a later create.
+import { closeSync, constants, existsSync, fdatasync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerRecord } from './record.js';
 import { Trash } from './trash.js';
@@ -35,7 +35,7 @@ export class StateStore {
   constructor(root: string, onError: (what: string, err: Error) => void = () => undefined) {
     this.root = root;
     mkdirSync(join(root, PRIVATE_DIR), { recursive: true, mode: 0o700 });
-    this.trash = new Trash(join(root, PRIVATE_DIR, 'trash'), (path, err) => onError(`delete \`${path}\``, err));
+    this.trash = new Trash(join(root, PRIVATE_DIR), (path, err) => onError(`delete \`${path}\``, err));
   }
 
   dir(name: string): string {
@@ -51,9 +51,14 @@ export class StateStore {
     return this.trash.backlog;
   }
 
-  /** Creates the container's directory; fails with EEXIST if the name is taken on disk. */
+  /**
+   * Creates the container's directory, from a removed container's emptied one when there is
+   * one (trash.ts: no new inodes); fails with EEXIST if the name is taken on disk.
+   */
   createDir(name: string): void {
-    mkdirSync(this.dir(name), { mode: 0o700 });
+    const dir = this.dir(name);
+    if (lstatSync(dir, { throwIfNoEntry: false }) !== undefined) throw Object.assign(new Error(`mkdir \`${dir}\`: EEXIST`), { code: 'EEXIST' });
+    if (!this.trash.reuse(dir)) mkdirSync(dir, { mode: 0o700 });
   }
 
   /**
@@ -125,7 +130,7 @@ export class StateStore {
     this.pending.delete(name);
     await this.inFlight.get(name)?.catch(() => undefined);
     this.pending.delete(name);
-    this.trash.discard(this.dir(name), name);
+    this.trash.discard(this.dir(name));
   }
 
   removeSync(name: string): void {

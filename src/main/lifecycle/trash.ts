@@ -1,42 +1,62 @@
-// Deleting removed containers' directories off the request path. A removal moves the
-// directory into `<state>/.skiffd/trash/` (one rename: from then on the container is gone on
-// disk too, since loading skips the private directory) and answers; the files go here, a few
-// directories per turn of the event loop, so a burst of removals never blocks skiffd for long.
-// A skiffd that dies with a backlog finds it in the trash at its next start and finishes it:
-// nothing is ever left behind. The backlog is a /metrics gauge.
-import { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+// Removed containers' directories, off the request path. A removal moves the directory into
+// `<state>/.skiffd/trash/` (one rename: from then on the container is gone on disk too, since
+// loading skips the private directory) and answers. Here, a few directories per turn of the
+// event loop, each is emptied and kept as a spare in `<state>/.skiffd/spare/`, which the next
+// create renames into place instead of making a directory.
+//
+// Why keep them: on a disk like this one (ext4 without a journal) every new inode costs a scan
+// of the recently deleted ones, and a burst of containers would make and delete four or five
+// per container. A spare keeps its `state.json` and `console.log` inodes, truncated to nothing
+// (a new container never sees a byte of an old one's log or state), and everything else in it
+// is deleted. Spares are bounded (MAX_SPARES); past that a directory is deleted whole.
+//
+// A skiffd that dies with a backlog finds it in the trash at its next start (recover) and
+// finishes it: nothing is left behind. The backlog is a /metrics gauge.
+import { mkdirSync, readdirSync, renameSync, rmSync, truncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Directories deleted per turn of the event loop: each holds a handful of files. */
+/** Directories emptied per turn of the event loop: each holds a handful of files. */
 const PER_TURN = 16;
+/** Spare directories kept at most: enough for a burst's removals to feed the next burst's creates. */
+const MAX_SPARES = 256;
+/** Files a spare keeps (truncated): each container writes them again. */
+const KEPT = new Set(['state.json', 'console.log']);
 
 export class Trash {
   private readonly queue: string[] = [];
+  private readonly spares: string[] = [];
+  private readonly trashDir: string;
+  private readonly spareDir: string;
   private scheduled = false;
   private seq = 0;
-  /** directories deleted since start-up */
-  deleted = 0;
 
-  constructor(private readonly dir: string, private readonly onError: (path: string, err: Error) => void) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  constructor(dir: string, private readonly onError: (path: string, err: Error) => void) {
+    this.trashDir = join(dir, 'trash');
+    this.spareDir = join(dir, 'spare');
+    mkdirSync(this.trashDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.spareDir, { recursive: true, mode: 0o700 });
   }
 
-  /** Queues what an earlier skiffd moved here and did not get to delete (once it holds the state dir's lock). */
-  recover(): void {
-    for (const name of readdirSync(this.dir)) this.enqueue(join(this.dir, name));
-  }
-
-  /** Directories moved here and not yet deleted. */
+  /** Directories moved here and not yet emptied. */
   get backlog(): number {
     return this.queue.length;
   }
 
   /**
-   * Moves `path` into the trash (synchronously: the caller's directory name is free when this
-   * returns) and queues its deletion. ENOENT: nothing to delete.
+   * Queues what an earlier skiffd left in the trash, and takes its spares as they are (emptied
+   * before they were put there). Called once the state dir's lock is held.
    */
-  discard(path: string, tag: string): void {
-    const target = join(this.dir, `${tag}.${process.pid}.${++this.seq}`);
+  recover(): void {
+    for (const name of readdirSync(this.trashDir)) this.enqueue(join(this.trashDir, name));
+    for (const name of readdirSync(this.spareDir)) this.spares.push(join(this.spareDir, name));
+  }
+
+  /**
+   * Moves `path` into the trash (synchronously: its name is free when this returns) and queues
+   * its emptying. ENOENT: nothing to do.
+   */
+  discard(path: string): void {
+    const target = join(this.trashDir, this.name());
     try {
       renameSync(path, target);
     } catch (err) {
@@ -46,9 +66,34 @@ export class Trash {
     this.enqueue(target);
   }
 
-  /** Deletes everything queued now, synchronously (skiffd's shutdown; the tests). */
+  /**
+   * Renames a spare directory to `path` (which must not exist: the caller has checked) and
+   * returns true, or returns false when there is none.
+   */
+  reuse(path: string): boolean {
+    for (let spare = this.spares.pop(); spare !== undefined; spare = this.spares.pop()) {
+      try {
+        renameSync(spare, path);
+        return true;
+      } catch (err) {
+        // A spare gone behind our back: try the next. Anything else (the target exists) is the caller's.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+          this.spares.push(spare);
+          throw err;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Empties everything queued now, synchronously, and deletes the spares (skiffd's close). */
   drain(): void {
-    while (this.queue.length > 0) this.deleteOne(this.queue.shift()!);
+    while (this.queue.length > 0) this.empty(this.queue.shift()!);
+    for (const spare of this.spares.splice(0)) this.remove(spare);
+  }
+
+  private name(): string {
+    return `${process.pid}.${++this.seq}`;
   }
 
   private enqueue(path: string): void {
@@ -60,28 +105,37 @@ export class Trash {
 
   private turn(): void {
     this.scheduled = false;
-    for (let i = 0; i < PER_TURN && this.queue.length > 0; i++) this.deleteOne(this.queue.shift()!);
+    for (let i = 0; i < PER_TURN && this.queue.length > 0; i++) this.empty(this.queue.shift()!);
     if (this.queue.length > 0) {
       this.scheduled = true;
       setImmediate(() => this.turn());
     }
   }
 
-  /**
-   * A container's directory is flat but for an image's writable layer: its files are unlinked
-   * directly (cheaper than a general recursive removal), anything else removed recursively.
-   */
-  private deleteOne(path: string): void {
+  /** Empties a discarded directory into a spare, or deletes it when there are spares enough. */
+  private empty(path: string): void {
+    if (this.spares.length >= MAX_SPARES) return this.remove(path);
     try {
       for (const e of readdirSync(path, { withFileTypes: true })) {
-        if (e.isDirectory()) rmSync(join(path, e.name), { recursive: true, force: true });
-        else unlinkSync(join(path, e.name));
+        const p = join(path, e.name);
+        if (e.isFile() && KEPT.has(e.name)) truncateSync(p, 0);
+        else if (e.isDirectory()) rmSync(p, { recursive: true, force: true });
+        else unlinkSync(p);
       }
-      rmdirSync(path);
-      this.deleted++;
+      const spare = join(this.spareDir, this.name());
+      renameSync(path, spare);
+      this.spares.push(spare);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      // Kept out of the queue (no retry loop on a broken disk), and left for the next start.
+      // Left where it is (no retry loop on a broken disk): the next start tries again.
+      this.onError(path, err as Error);
+    }
+  }
+
+  private remove(path: string): void {
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } catch (err) {
       this.onError(path, err as Error);
     }
   }
