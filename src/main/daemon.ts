@@ -11,6 +11,7 @@ import { log } from './log.js';
 import { Metrics } from './metrics.js';
 import { Reaper } from './lifecycle/reaper.js';
 import { StateStore } from './lifecycle/state-store.js';
+import { recordLaunchers, waitForOldLaunchers } from './lifecycle/old-launchers.js';
 import { injectedFailure } from './test-hooks.js';
 import { NetworkManager, type NetworkOptions } from './networks/manager.js';
 import { NetworkStore } from './networks/store.js';
@@ -125,14 +126,19 @@ export class Daemon {
     this.reaper = new Reaper();
     const rootMount = this.store.privatePath('root');
     mkdirSync(rootMount, { recursive: true, mode: 0o755 });
+    // A previous skiffd's launchers finish the starts they were in when it died; restore then finds their PID 1s.
+    const launchersFile = this.store.privatePath('launchers');
+    waitForOldLaunchers(launchersFile, opts.startTimeoutMs ?? 30_000);
     // Twice the cores: while one launcher's reply waits for skiffd's event loop, another launches.
     const size = opts.launchers ?? 2 * availableParallelism();
     this.pool = new LauncherPool(size, opts.startTimeoutMs ?? 30_000, {
       onRestart: (index, reason) => {
         this.metrics.launcherRestarts++;
         log('warn', 'launcher worker replaced', { index, reason });
+        recordLaunchers(launchersFile, this.pool.pids());
       },
     });
+    recordLaunchers(launchersFile, this.pool.pids());
     this.networks = new NetworkManager(new NetworkStore(this.store.privatePath('networks')), opts.networks ?? {});
     this.cgroups = openCgroups(opts.cgroupParent ?? 'skiff');
     this.supervisor = new Supervisor({
@@ -194,7 +200,7 @@ export class Daemon {
     mkdirSync(dirname(configured), { recursive: true, mode: 0o755 });
     await this.clearStale(configured);
     await this.clearStale(real);
-    this.supervisor.restore();
+    await this.supervisor.restore();
     await this.networks.restore(this.supervisor.list());
     for (const r of this.supervisor.list()) if (r.status === 'running') this.networks.running(r);
     this.images.open();

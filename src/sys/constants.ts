@@ -39,6 +39,8 @@ export const TCSANOW = 0;
 // ── epoll(7), eventfd(2) ──
 /** poll(2): urgent data, or for /proc/PID/mountinfo a change of the mount table */
 export const POLLPRI = 0x002;
+/** poll(2): readable; for a pidfd, the process has exited */
+export const POLLIN = 0x001;
 export const EPOLLIN = 0x001;
 export const EPOLLOUT = 0x004;
 export const EPOLLERR = 0x008;

@@ -85,12 +85,14 @@ export function openPath(path: string, flags: number): number {
   return check(c.open(path, flags | O_CLOEXEC), 'open', path);
 }
 
-/** poll(2) on one fd without waiting: the events (revents) it reports now. */
-export function pollNow(fd: number, events: number): number {
+/** poll(2) on one fd, waiting at most `timeoutMs` (0: not at all): the events (revents) it reports, 0 if none in time. */
+export function pollNow(fd: number, events: number, timeoutMs = 0): number {
   const pfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
   pfd.writeInt32LE(fd, 0);
   pfd.writeInt16LE(events, 4);
-  check(c.poll(pfd, 1, 0), 'poll', `fd ${fd}`);
+  const n = raw(c.poll(pfd, 1, timeoutMs));
+  if (n === -EINTR) return 0;
+  if (n < 0) throw new SysError('poll', -n, `fd ${fd}`);
   return pfd.readInt16LE(6);
 }
 

@@ -99,13 +99,16 @@ export class Supervisor {
   }
 
   // ── start-up: rebuild from disk ──
-  /** Reloads every container: live PID 1s are adopted as running, others marked exited (status unknown). */
-  restore(): void {
+  /**
+   * Reloads every container: live PID 1s are adopted as running, and so are the PID 1s of
+   * starts a crash interrupted (found in their cgroups: orphans.ts); others are marked exited
+   * (status unknown). Call once the previous skiffd's launchers are gone (old-launchers.ts).
+   */
+  async restore(): Promise<void> {
     this.o.stateStore.recoverTrash();
     const records = this.o.stateStore.loadAll((name, err) => log('warn', 'unreadable state', { name, error: err.message }));
     for (const r of records.map(withCurrentDefaults)) {
       this.records.add(r);
-      if (!isActive(r)) continue;
       if (r.status === 'running' && stillRunning(r)) {
         try {
           this.watch(r, this.o.reaper.watch(r.pid!));
@@ -116,12 +119,35 @@ export class Supervisor {
           log('warn', 'could not adopt', { name: r.name, error: (err as Error).message });
         }
       }
-      transition(r, 'exited');
-      // Whatever of it still runs in its cgroup (PID 1 is gone) is killed and the cgroup removed.
-      void this.cg.finish(r);
-      Object.assign(r, { error: 'status unknown (daemon was down)', exitCode: -1, pid: null, finishedAt: r.finishedAt ?? new Date().toISOString() });
-      void this.persist(r);
+      if (isActive(r)) {
+        transition(r, 'exited');
+        // Whatever of it still runs in its cgroup (PID 1 is gone) is killed and the cgroup removed.
+        void this.cg.finish(r);
+        Object.assign(r, { error: 'status unknown (daemon was down)', exitCode: -1, pid: null, finishedAt: r.finishedAt ?? new Date().toISOString() });
+        void this.persist(r);
+        continue;
+      }
+      await this.adoptOrphan(r);
     }
+  }
+
+  /** The PID 1 of a start that was in flight when skiffd died, if its cgroup holds one: the record says running. */
+  private async adoptOrphan(r: ContainerRecord): Promise<void> {
+    const pid = await this.cg.orphan(r);
+    if (pid === null) return;
+    const startTime = liveStartTime(pid);
+    if (startTime === null) return;
+    try {
+      this.watch(r, this.o.reaper.watch(pid));
+    } catch (err) {
+      log('warn', 'could not adopt the PID 1 of an interrupted start', { name: r.name, pid, error: (err as Error).message });
+      return;
+    }
+    // The moves the start made while nobody recorded them.
+    for (const s of ['queued', 'starting', 'running'] as const) transition(r, s);
+    Object.assign(r, { pid, pidStartTime: startTime, exitCode: null, signal: null, error: null, failure: null, startedAt: new Date().toISOString(), finishedAt: null });
+    void this.persist(r, { durable: true });
+    log('info', 'adopted the PID 1 of a start interrupted by a crash', { name: r.name, pid });
   }
 
   // ── create / start ──
