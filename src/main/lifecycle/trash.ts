@@ -48,7 +48,12 @@ export class Trash {
    */
   recover(): void {
     for (const name of readdirSync(this.trashDir)) this.enqueue(join(this.trashDir, name));
-    for (const name of readdirSync(this.spareDir)) this.spares.push(join(this.spareDir, name));
+    // Spares are named by their place in the stack (0, 1, …: see empty); anything else is deleted.
+    const names = readdirSync(this.spareDir).sort((a, b) => Number(a) - Number(b));
+    for (const name of names) {
+      if (name === String(this.spares.length)) this.spares.push(join(this.spareDir, name));
+      else this.remove(join(this.spareDir, name));
+    }
   }
 
   /**
@@ -56,7 +61,7 @@ export class Trash {
    * its emptying. ENOENT: nothing to do.
    */
   discard(path: string): void {
-    const target = join(this.trashDir, this.name());
+    const target = join(this.trashDir, `${process.pid}.${++this.seq}`);
     try {
       renameSync(path, target);
     } catch (err) {
@@ -92,9 +97,6 @@ export class Trash {
     for (const spare of this.spares.splice(0)) this.remove(spare);
   }
 
-  private name(): string {
-    return `${process.pid}.${++this.seq}`;
-  }
 
   private enqueue(path: string): void {
     this.queue.push(path);
@@ -122,7 +124,9 @@ export class Trash {
         else if (e.isDirectory()) rmSync(p, { recursive: true, force: true });
         else unlinkSync(p);
       }
-      const spare = join(this.spareDir, this.name());
+      // Named by its place in the stack, so that the same number of spares always has the same
+      // names (a state dir's listing compares equal after a create and a removal).
+      const spare = join(this.spareDir, String(this.spares.length));
       renameSync(path, spare);
       this.spares.push(spare);
     } catch (err) {
