@@ -1,14 +1,14 @@
-// Container state on disk: $SKIFF_STATE_DIR/<name>/state.json, replaced atomically (temp
-// file and rename, or one pwrite of at most a page over the old text: writeInPlace). One
-// write per run is durable: the one that says `running` with PID 1's pid
-// (fdatasync in libuv's pool before the rename), since that is what a restarted skiffd needs
-// to adopt the container after a crash of the machine. Every other change (created, exited,
-// renamed, updated) is written at once, synchronously, without a sync: a few system calls
-// on the main thread cost less than handing them to the thread pool, and a rename that has
-// returned survives a crash of skiffd (the page cache is the kernel's), which is the failure
-// skiff must survive; a crash of the machine may lose them, as Docker's unsynced writes can.
-// While a container's durable write is in flight its later changes wait, and only the
-// newest is written after it, so an older version never lands over a newer one.
+// Container state on disk: $SKIFF_STATE_DIR/<name>/state.json, written at once on the main
+// thread whenever the record changes: a record of at most a page overwrites the old text in
+// one pwrite (writeInPlace), a larger one goes through a temp file and a rename. A written
+// record survives a crash of skiffd (the page cache is the kernel's), which is the failure
+// skiff must survive. One write per run is also synced: the one that says `running` with
+// PID 1's pid, for a crash of the machine. The sync runs in libuv's pool after the write, and
+// the start's answer does not wait for it (a larger record's temp file is synced before its
+// rename, and that write is waited for; later changes of that container wait for it too, so
+// an older version never lands over a newer one). Why not a sync per change in the caller's
+// path: on this disk (ext4 without a journal) a sync is real I/O, and each temp file a new
+// inode whose allocation scans the recently deleted ones.
 //
 // Removal moves the directory into the trash and answers; trash.ts empties it off the request
 // path and keeps it as a spare for a later create.
@@ -30,9 +30,11 @@ export class StateStore {
   /** records changed while their durable write was in flight: written once it lands */
   private readonly pending = new Map<string, { record: ContainerRecord; durable: boolean }>();
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** syncs of records rewritten in place, running in libuv's pool */
+  private readonly syncing = new Set<Promise<void>>();
   private readonly trash: Trash;
 
-  constructor(root: string, onError: (what: string, err: Error) => void = () => undefined) {
+  constructor(root: string, private readonly onError: (what: string, err: Error) => void = () => undefined) {
     this.root = root;
     mkdirSync(join(root, PRIVATE_DIR), { recursive: true, mode: 0o700 });
     this.trash = new Trash(join(root, PRIVATE_DIR), (path, err) => onError(`delete \`${path}\``, err));
@@ -62,10 +64,11 @@ export class StateStore {
   }
 
   /**
-   * Writes the record (the version it has when written: a later change to the object before a
-   * deferred write is included). `durable`: synced before the promise resolves; otherwise
-   * written before save returns unless a durable write of this container is in flight.
-   * A directory already gone (removed meanwhile) is not an error.
+   * Writes the record now (the version it has when written). `durable`: also synced, in the
+   * background when the record is rewritten in place (the caller's answer need not wait for
+   * the disk: what is written survives a crash of skiffd already), or before the promise
+   * resolves when it goes through a temp file. While such a write is in flight, later changes
+   * wait for it. A directory already gone (removed meanwhile) is not an error.
    */
   save(record: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
     const name = record.name;
@@ -77,15 +80,23 @@ export class StateStore {
     }
     this.pending.delete(name);
     const path = join(this.dir(name), 'state.json');
-    if (!durable) {
-      try {
-        writeAtomicSync(path, stateText(record));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return Promise.reject(asError(err));
+    const text = stateText(record);
+    try {
+      const fd = writeInPlace(path, text);
+      if (fd !== null) {
+        if (durable) this.syncInBackground(fd, path);
+        else closeSync(fd);
+        return Promise.resolve();
       }
-      return Promise.resolve();
+      if (!durable) {
+        writeAtomicSync(path, text);
+        return Promise.resolve();
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Promise.resolve();
+      return Promise.reject(asError(err));
     }
-    const p = writeDurable(path, stateText(record))
+    const p = writeDurable(path, text)
       .catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err;
       })
@@ -98,8 +109,22 @@ export class StateStore {
     return p;
   }
 
-  /** Waits for every durable write and what waited for them. */
+  /** fdatasync in libuv's pool, then close; a failure is reported (the record is written, only not yet synced). */
+  private syncInBackground(fd: number, path: string): void {
+    const p = new Promise<void>((resolve) => {
+      fdatasync(fd, (err) => {
+        closeSync(fd);
+        if (err) this.onError(`sync \`${path}\``, err);
+        resolve();
+      });
+    });
+    this.syncing.add(p);
+    void p.then(() => this.syncing.delete(p));
+  }
+
+  /** Waits for every durable write and what waited for them, and every sync in the background. */
   async flush(): Promise<void> {
+    await Promise.all(this.syncing);
     while (this.inFlight.size > 0) {
       await Promise.all([...this.inFlight.values()].map((p) => p.catch(() => undefined)));
     }
@@ -180,31 +205,35 @@ const IN_PLACE_MAX = 4096;
  * padded with spaces to the file's length (JSON ignores trailing white space), so that no
  * moment shows a torn or truncated record. It creates no inode: on this kind of disk (ext4
  * without a journal) a new inode costs a scan of recently deleted ones, and a burst of
- * containers makes many. False when the file is missing or either text is larger than a page.
+ * containers makes many. Returns the file still open (to close, or to sync first), or null when
+ * the file is missing or either text is larger than a page.
  */
-function writeInPlace(path: string, text: string): boolean {
+function writeInPlace(path: string, text: string): number | null {
   const bytes = Buffer.from(text);
-  if (bytes.length > IN_PLACE_MAX) return false;
+  if (bytes.length > IN_PLACE_MAX) return null;
   let fd: number;
   try {
     fd = openSync(path, constants.O_WRONLY);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
   try {
     const size = fstatSync(fd).size;
-    if (size > IN_PLACE_MAX) return false;
+    if (size > IN_PLACE_MAX) {
+      closeSync(fd);
+      return null;
+    }
     const out = size > bytes.length ? Buffer.concat([bytes, Buffer.alloc(size - bytes.length, 0x20)]) : bytes;
     if (writeSync(fd, out, 0, out.length, 0) !== out.length) throw new Error(`short write to \`${path}\``);
-    return true;
-  } finally {
+    return fd;
+  } catch (err) {
     closeSync(fd);
+    throw err;
   }
 }
 
 function writeAtomicSync(path: string, text: string): void {
-  if (writeInPlace(path, text)) return;
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, text, { mode: 0o600 });
   renameSync(tmp, path);
