@@ -12,7 +12,7 @@
 //
 // A skiffd that dies with a backlog finds it in the trash at its next start (recover) and
 // finishes it: nothing is left behind. The backlog is a /metrics gauge.
-import { mkdirSync, readdirSync, renameSync, rmSync, truncateSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, truncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Directories emptied per turn of the event loop: each holds a handful of files. */
@@ -136,10 +136,21 @@ export class Trash {
     }
   }
 
+  /**
+   * Deletes a directory whose files sit at its top (a container's): unlinked one by one and the
+   * directory removed, cheaper than a general recursive removal, which tries rmdir first and
+   * walks; a subdirectory (an image's writable layer) goes recursively.
+   */
   private remove(path: string): void {
     try {
-      rmSync(path, { recursive: true, force: true });
+      for (const e of readdirSync(path, { withFileTypes: true })) {
+        const p = join(path, e.name);
+        if (e.isDirectory()) rmSync(p, { recursive: true, force: true });
+        else unlinkSync(p);
+      }
+      rmdirSync(path);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       this.onError(path, err as Error);
     }
   }
