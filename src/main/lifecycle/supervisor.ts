@@ -209,9 +209,11 @@ export class Supervisor {
     });
     // The failure, even when --rm has removed the record since: the client must learn why.
     if (r.failure) throw new StartFailed(r.failure);
-    // The start is answered only once `running` (with the pid) is on disk: a skiffd killed
-    // right after must find the container to adopt, not a record that says it never ran. The
-    // write happened in the background since the launch; this waits outside the queue's slot.
+    // The start is answered only once `running` (with the pid) is written: a skiffd killed
+    // right after must find the container to adopt, not a record that says it never ran. A
+    // record of a page or less was written in place at the launch (its sync runs on in the
+    // background); a larger one goes through a synced temp file, waited for here, outside the
+    // queue's slot.
     await this.o.stateStore.settle(r.name);
     return r;
   }
