@@ -21,6 +21,8 @@ import { peerCredentials, raiseSoftLimit, tryLockExclusive } from '../sys/libc.j
 import { RLIMIT_NOFILE } from '../sys/constants.js';
 import { Cgroups } from './cgroups/cgroups.js';
 import { detectLayout } from './cgroups/layout.js';
+import { ExecManager } from './exec/manager.js';
+import { ExecApi } from './exec/routes.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -114,6 +116,8 @@ export class Daemon {
   readonly nofile: number;
   /** null on a host without cgroups: containers then run unlimited, and limits are refused */
   readonly cgroups: Cgroups | null;
+  /** execs into running containers (docker exec) and the probe interface (execs.runProbe) */
+  readonly execs: ExecManager;
   private server: Server | null = null;
   /** held (flock) for the daemon's life: one skiffd per state directory */
   private lockFd: number;
@@ -150,6 +154,8 @@ export class Daemon {
       hide: [realpathSync(this.store.root)],
       ...(opts.testHooks ? { startOptions: injectedFailure } : {}),
     });
+    this.execs = new ExecManager({ supervisor: this.supervisor, pool: this.pool, reaper: this.reaper, consoles: opts.consoles ?? null, events: this.events });
+    this.supervisor.addKnownPids(() => this.execs.pids());
     // What containers use of the images: the image (rmi refuses) and its layers (never deleted).
     // Beside the socket and lock, where no container name can reach.
     this.images = new ImageStore(this.store.privatePath('images'), () => {
@@ -204,7 +210,8 @@ export class Daemon {
       events: this.events,
       metrics: this.metrics,
       consoles: this.opts.consoles ?? null,
-      extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks)],
+      extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks), new ExecApi(this.execs)],
+      execIdsOf: (id) => this.execs.idsOf(id),
       dockerDefaultNetwork: this.opts.dockerDefaultNetwork ?? 'none',
       endpointOf: (r) => this.networks.endpointInfo(r.spec),
       cgroups: this.cgroups,
@@ -246,7 +253,9 @@ export class Daemon {
       sock.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
     // Docker clients send attach as an HTTP upgrade: hand it to the same router.
-    server.on('upgrade', (req, sock) => {
+    server.on('upgrade', (req, sock, head: Buffer) => {
+      // What came after the headers (a body, the stream's first bytes) is read from the socket again.
+      if (head.length > 0) sock.unshift(head);
       const res = new ServerResponse(req);
       // The parser has let go of this socket: whatever we answer, it is the last thing on it.
       res.shouldKeepAlive = false;

@@ -63,6 +63,7 @@ export class Supervisor {
   private readonly consoles: ConsoleHolds | null;
   private readonly cg: ContainerCgroups;
   private readonly strays: StrayReaper;
+  private readonly pidSources: (() => Iterable<number>)[] = [];
 
   constructor(private readonly o: SupervisorOptions) {
     this.queue = new PQueue({ concurrency: o.pool.size });
@@ -383,6 +384,16 @@ export class Supervisor {
     return r;
   }
 
+  /** The cgroup.procs files of a running container's cgroup (null when it has none): an exec joins them. */
+  cgroupProcs(r: ContainerRecord): string[] | null {
+    return this.cg.procsOf(r);
+  }
+
+  /** More of skiffd's children that are no strays (the execs' processes). */
+  addKnownPids(source: () => Iterable<number>): void {
+    this.pidSources.push(source);
+  }
+
   /** The cgroup's counters of a running container (null when it has none). */
   sample(ref: string): CgroupSample | null {
     return this.cg.sample(this.get(ref));
@@ -401,6 +412,7 @@ export class Supervisor {
   private knownPids(): Set<number> {
     const known = new Set<number>(this.o.pool.pids());
     for (const pid of this.records.pids()) known.add(pid);
+    for (const source of this.pidSources) for (const pid of source()) known.add(pid);
     return known;
   }
 
