@@ -218,12 +218,10 @@ export class ExecManager {
   async resize(ref: string, rows: number, cols: number): Promise<void> {
     const e = this.get(ref);
     if (!e.config.tty) return; // Docker accepts it and does nothing
-    if (e.consoleId === null) {
-      if (e.started) throw new Conflict(`exec ${e.id} is not running`);
-      e.size = { rows, cols };
-      return;
-    }
-    await this.d.consoles!.resize(e.consoleId, rows, cols);
+    if (e.consoleId !== null) return this.d.consoles!.resize(e.consoleId, rows, cols);
+    if (e.exitCode !== null) throw new Conflict(`exec ${e.id} is not running`);
+    // Not started, or its console is being opened: docker sends the size right after the start.
+    e.size = { rows, cols };
   }
 
   /** The probe interface (probe.ts), for health checks: see RunProbe. */
