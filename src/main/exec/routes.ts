@@ -98,7 +98,8 @@ export class ExecApi implements Extensions {
       run = await this.execs.start(id, { detach: false });
     } catch (err) {
       // The stream is the answer now: the reason goes on it (stderr), the exit code to the exec's inspect.
-      const text = Buffer.from(`${err instanceof StartFailed ? err.message : (err as Error).message}\r\n`);
+      // A terminal's line end on a TTY (raw mode), a plain one in a frame.
+      const text = Buffer.from(`${err instanceof StartFailed ? err.message : (err as Error).message}${framed ? '\n' : '\r\n'}`);
       socket.end(framed ? frame(2, text) : text);
       return;
     }
