@@ -155,7 +155,7 @@ export class Daemon {
       ...(opts.testHooks ? { startOptions: injectedFailure } : {}),
     });
     this.execs = new ExecManager({ supervisor: this.supervisor, pool: this.pool, reaper: this.reaper, consoles: opts.consoles ?? null, events: this.events });
-    this.supervisor.addKnownPids(() => this.execs.pids());
+    this.supervisor.addProcesses(this.execs);
     // What containers use of the images: the image (rmi refuses) and its layers (never deleted).
     // Beside the socket and lock, where no container name can reach.
     this.images = new ImageStore(this.store.privatePath('images'), () => {

@@ -10,6 +10,7 @@ import { until, useDaemon, type Reply } from '../support/daemon.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 import { TempDirs } from '../support/tmp.js';
 import { statusField } from '../../src/sys/proc.js';
+import { upgrade } from '../../src/api/http-client.js';
 
 const CLI = join(import.meta.dirname, '../../bin/skiff.js');
 
@@ -123,6 +124,19 @@ describe('exec: a command run inside a running container', function () {
     const r = await d.cli(['exec', '-i', 'web', 'cat'], { input: 'x\ny\n' });
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.equal('x\ny\n');
+  });
+
+  it('a client that goes away mid-stream ends the exec\'s input too (cat ends), and the exec is reaped', async () => {
+    const id = await create('web', { Cmd: ['cat'], AttachStdin: true, AttachStdout: true, AttachStderr: true });
+    const up = await upgrade(d.socket, `/exec/${id}/start`, { body: { Detach: false } });
+    if (up.refused) throw new Error(`exec start: ${up.refused.status} ${up.refused.text}`);
+    const echoed = new Promise<string>((resolve) => up.socket.once('data', (b: Buffer) => resolve(unframe(b)[0]![1])));
+    up.socket.write('ping\n');
+    expect(await echoed).to.equal('ping\n');
+    expect((await inspect(id)).Running).to.equal(true);
+    up.socket.destroy();
+    const info = await until(async () => { const i = await inspect(id); return i.Running ? null : i; }, 'cat to end once its client is gone');
+    expect(info.ExitCode).to.equal(0);
   });
 
   it('-it through a real pty (script): a shell with a terminal, the window size, the exit code', async () => {

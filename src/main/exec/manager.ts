@@ -92,6 +92,8 @@ const EXEC_RING = 64 * 1024;
 export class ExecManager {
   private readonly execs = new Map<string, ExecRecord>();
   private readonly signals = new Map<string, (sig: number) => void>();
+  /** launches in flight: their processes may exist before their pids are known (the stray reaper waits) */
+  private readonly launching = new Set<Promise<number>>();
   private readonly keepMs: number;
 
   constructor(private readonly d: ExecDeps) {
@@ -155,7 +157,7 @@ export class ExecManager {
     try {
       if (e.size) await consoles.resize(cid, e.size.rows, e.size.cols);
       if (!opts.detach) client = await consoles.attach(cid, { replay: true, stdin: e.config.attachStdin, records: true });
-      pid = await this.d.pool.exec({
+      const launch = this.d.pool.exec({
         pid: r.pid!, pidStartTime: r.pidStartTime!, container: r.spec, console: launchConsoleOf(held),
         process: {
           command: e.config.cmd, env: mergeEnv(r.spec.env, e.config.env), workdir: e.config.workdir || r.spec.workdir,
@@ -163,11 +165,19 @@ export class ExecManager {
         },
         ...this.cgroupOf(r),
       });
+      this.launching.add(launch);
+      try {
+        pid = await launch;
+      } finally {
+        this.launching.delete(launch);
+      }
     } catch (err) {
       releaseHeld(held);
       client?.close();
       await this.closeConsole(e);
       const failure: StartFailure = err instanceof StartError ? err.failure : { message: (err as Error).message, exitCode: 125 };
+      // A launcher that died mid-launch may have left the exec running, unknown to anyone.
+      if (/launcher worker/.test(failure.message)) this.d.supervisor.reapStrays();
       const f = { ...failure, message: `exec: ${failure.message}` };
       this.failed(e, f);
       throw new StartFailed(f);
@@ -292,9 +302,13 @@ export class ExecManager {
     setTimeout(() => this.execs.delete(e.id), this.keepMs).unref();
   }
 
-  /** Every exec's pid now running: skiffd's children that are not strays. */
+  /** Every exec's pid now running (probes' too): skiffd's children that are not strays. */
   pids(): number[] {
     return [...this.execs.values()].flatMap((e) => (e.pid === null ? [] : [e.pid]));
+  }
+
+  inFlight(): Promise<unknown>[] {
+    return [...this.launching];
   }
 }
 

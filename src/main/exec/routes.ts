@@ -108,10 +108,10 @@ export class ExecApi implements Extensions {
     run.output!.on('data', (rec: OutputRecord) => {
       if (wanted(rec)) socket.write(writer.encode(rec));
     });
+    let inputEnded = false;
     if (e.config.attachStdin) {
       // Detach keys are Docker's on a TTY only: a pipe's input is data, passed on as it is.
       const watcher = e.config.tty ? new DetachWatcher(detachKeys) : null;
-      let inputEnded = false;
       socket.on('data', (b: Buffer) => {
         if (inputEnded) return;
         if (watcher === null) return run.write(b);
@@ -131,8 +131,14 @@ export class ExecApi implements Extensions {
       // Reading an upgrade's body paused the socket (readBodyJson): the input flows from here.
       socket.resume();
     }
-    socket.on('close', () => run.detach());
-    socket.on('error', () => run.detach());
+    // The client gone: its output stops; its input has ended too (a `docker exec -i` killed).
+    const gone = () => {
+      if (e.config.attachStdin && !inputEnded) run.closeInput();
+      inputEnded = true;
+      run.detach();
+    };
+    socket.on('close', gone);
+    socket.on('error', gone);
     // The stream ends only once the exit code is recorded: a client reads it right after.
     await run.finished;
     socket.end();
