@@ -182,6 +182,20 @@ describe('exec: a command run inside a running container', function () {
     expect((await d.api('GET', `/exec/${id}/json`)).status).to.equal(404);
   });
 
+  it('docker kill and rm -f end its execs too', async () => {
+    for (const [name, end] of [['killed', 'POST /containers/killed/kill'], ['removed', 'DELETE /containers/removed?force=1']] as const) {
+      const r = await d.cli(['run', '-d', '--name', name, '--rootfs', rootfs, '--', '/bin/sh', '-c', 'trap "exit 0" TERM; sleep 1000 & wait']);
+      expect(r.code, r.stderr).to.equal(0);
+      const id = await create(name, { Cmd: ['/bin/sleep', '1000'] });
+      ok(await d.api('POST', `/exec/${id}/start`, { Detach: true }), 'exec start');
+      const { Pid: pid } = await inspect(id);
+      const [method, path] = end.split(' ') as [string, string];
+      ok(await d.api(method, path), end);
+      await until(() => statusField(pid, 'State') === null, `the exec to be gone after ${end}`);
+    }
+    ok(await d.api('DELETE', '/containers/killed'), 'rm');
+  });
+
   it('bad input is refused naming what was wrong, and leaves no process, fd or state behind', async () => {
     await d.cli(['exec', 'web', '/bin/true']); // the launchers and consoles in their steady state
     const before = await d.settledView();
