@@ -10,8 +10,8 @@
 //   docker-exec   `docker exec web /bin/true` (DOCKER_HOST at skiffd), end to end
 //   nsenter       `nsenter -t PID1 -a /bin/true`, end to end: a process that setns's and execs
 //
-// Rounds interleave the kinds (one of each per round), so that a change in the machine's load
-// falls on all of them alike. Latencies are wall time: p50, p99 and the mean. CPU per exec is
+// Rounds interleave the kinds (one of each per round, in a random order), so that a change in
+// the machine's load, and the cost of waking skiffd's processes after a CLI ran, fall on all alike. Latencies are wall time: p50, p99 and the mean. CPU per exec is
 // what machine load barely changes: skiffd's whole tree (skiffd with its threads, its launchers,
 // the execs it reaped) plus this process's reaped children (the CLIs, nsenter), read around
 // each call in clock ticks (10 ms), so it is a mean over many calls.
@@ -60,6 +60,15 @@ function parseArgs(argv: string[]): { count: number; json: boolean } {
   }
   if (!Number.isInteger(o.count) || o.count < 1) throw new Error(`--count must be a positive integer, got ${o.count}`);
   return o;
+}
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 /** Runs a command to its end; rejects unless it exits 0. */
@@ -117,7 +126,8 @@ async function main(): Promise<void> {
     const tree = () => daemonCpu(daemon.pid!) + childrenCpu();
     const warmup = Math.min(10, o.count);
     for (let round = 0; round < warmup + o.count; round++) {
-      for (const kind of KINDS) {
+      // In a new order each round: whichever runs first after the CLIs wakes skiffd's processes from sleep.
+      for (const kind of shuffled(KINDS)) {
         const c0 = tree();
         const t0 = performance.now();
         await once[kind]();
