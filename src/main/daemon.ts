@@ -21,6 +21,7 @@ import { peerCredentials, raiseSoftLimit, tryLockExclusive } from '../sys/libc.j
 import { RLIMIT_NOFILE } from '../sys/constants.js';
 import { Cgroups } from './cgroups/cgroups.js';
 import { detectLayout } from './cgroups/layout.js';
+import { HealthMonitor, type RunProbe } from './health/monitor.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -46,6 +47,8 @@ export interface DaemonOptions {
   cgroupParent?: string;
   /** the pids limit of a container that sets none (default: none) */
   defaultPidsLimit?: number | null;
+  /** health probes running at once (default twice the cores) */
+  maxHealthProbes?: number;
 }
 
 /** Is something answering on this socket? */
@@ -114,6 +117,8 @@ export class Daemon {
   readonly nofile: number;
   /** null on a host without cgroups: containers then run unlimited, and limits are refused */
   readonly cgroups: Cgroups | null;
+  /** health checks of running containers (src/main/health) */
+  readonly health: HealthMonitor;
   private server: Server | null = null;
   /** held (flock) for the daemon's life: one skiffd per state directory */
   private lockFd: number;
@@ -150,6 +155,12 @@ export class Daemon {
       hide: [realpathSync(this.store.root)],
       ...(opts.testHooks ? { startOptions: injectedFailure } : {}),
     });
+    this.health = new HealthMonitor({
+      supervisor: this.supervisor,
+      events: this.events,
+      runProbe: (id, argv, timeoutMs) => this.runProbe(id, argv, timeoutMs),
+      ...(opts.maxHealthProbes ? { maxInFlight: opts.maxHealthProbes } : {}),
+    });
     // What containers use of the images: the image (rmi refuses) and its layers (never deleted).
     // Beside the socket and lock, where no container name can reach.
     this.images = new ImageStore(this.store.privatePath('images'), () => {
@@ -163,6 +174,9 @@ export class Daemon {
       return { images, layerDirs };
     });
   }
+
+  /** A health probe: an exec in the container, killed at its timeout. */
+  private runProbe: RunProbe = () => Promise.reject(new Error('health probes need exec, which this skiffd does not have yet'));
 
   /**
    * The socket's inode lives in the state directory, which every container has masked: a
@@ -195,6 +209,7 @@ export class Daemon {
     await this.clearStale(configured);
     await this.clearStale(real);
     this.supervisor.restore();
+    this.health.resume();
     await this.networks.restore(this.supervisor.list());
     for (const r of this.supervisor.list()) if (r.status === 'running') this.networks.running(r);
     this.images.open();
@@ -288,6 +303,7 @@ export class Daemon {
       this.server.closeAllConnections();
     });
     if (listening) this.removeSymlink();
+    this.health.close();
     await this.supervisor.shutdown();
     await this.networks.close();
     await this.pool.close();

@@ -46,7 +46,6 @@ const FILES = 'skiff writes no resolv.conf or hosts file: the container sees its
 /** Top-level fields skiff knows and does not do. */
 const TOP: Record<string, Unsupported> = {
   Domainname: { why: 'skiff sets no NIS domain name' },
-  Healthcheck: { why: 'skiff runs no healthchecks' },
   MacAddress: { why: PORTS },
 };
 
