@@ -1,0 +1,211 @@
+// Health checks against a real skiffd with real containers: probes are execs in the container
+// (a file the container makes is what the check looks for), State.Health in Docker's shape
+// through the real docker CLI and docker-py, `(healthy)` in `docker ps` and `skiff ps`,
+// health_status events, a check that never passes turning unhealthy after its retries, a
+// probe killed at its timeout, probing resumed by a restarted skiffd, restart_on_unhealthy,
+// and bad input refused with nothing left behind.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { expect } from 'chai';
+import { requireDocker, useDaemon, withDaemon, type CliResult } from '../support/daemon.js';
+import { until } from '../support/wait.js';
+
+const PYTHON = '/usr/bin/python3';
+const DOCKER_PY = '/usr/lib/python3/dist-packages/docker/__init__.py';
+
+interface Health {
+  Status: string;
+  FailingStreak: number;
+  Log: { Start: string; End: string; ExitCode: number; Output: string }[];
+}
+interface HealthInspect {
+  State: { Status: string; Running: boolean; Health?: Health };
+  Config: { Healthcheck?: Record<string, unknown> };
+  RestartCount: number;
+}
+
+/** A container that becomes ready (makes /tmp/ready) after `delay` seconds and then sleeps. */
+const READY_AFTER = (delay: number): string[] => ['/bin/sh', '-c', `sleep ${delay}; touch /tmp/ready; exec sleep 600`];
+
+describe('health checks', function () {
+  this.timeout(120_000);
+  const d = useDaemon();
+  before(requireDocker);
+
+  afterEach(async () => {
+    const list = (await d.api('GET', '/containers/json?all=1')).body as { Id: string }[];
+    await Promise.all(list.map((c) => d.api('DELETE', `/containers/${c.Id}?force=1`)));
+  });
+
+  const ok = (r: CliResult, what: string): CliResult => {
+    expect(r.code, `${what}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).to.equal(0);
+    return r;
+  };
+  const health = async (name: string): Promise<Health | undefined> => (await d.inspect<HealthInspect>(name)).State.Health;
+  const healthIs = (name: string, status: string) => until(async () => (await health(name))?.Status === status, `${name} to be ${status}`);
+
+  it('docker run --health-*: starting, then healthy once the check passes; docker ps shows (healthy); inspect is Docker\'s shape', async () => {
+    ok(await d.docker(['run', '-d', '--name', 'hc-web', '--health-cmd', 'test -e /tmp/ready && echo ready', '--health-interval', '300ms',
+      '--health-retries', '2', '--health-timeout', '5s', 'host', ...READY_AFTER(1)]), 'docker run');
+    const early = (await d.inspect<HealthInspect>('hc-web')).State.Health!;
+    expect(early.Status).to.equal('starting');
+    expect((await d.docker(['ps', '--format', '{{.Names}} {{.Status}}'])).stdout).to.match(/^hc-web Up .* \(health: starting\)\n$/);
+    await healthIs('hc-web', 'healthy');
+
+    expect((await d.docker(['ps', '--format', '{{.Names}} {{.Status}}'])).stdout).to.match(/^hc-web Up .* \(healthy\)\n$/);
+    expect((await d.docker(['ps', '--filter', 'health=healthy', '--format', '{{.Names}}'])).stdout).to.equal('hc-web\n');
+    expect((await d.docker(['ps', '--filter', 'health=unhealthy', '--format', '{{.Names}}'])).stdout).to.equal('');
+    const ps = ok(await d.cli(['ps']), 'skiff ps').stdout;
+    expect(ps).to.match(/^hc-web\s+running\s+\d+\s+Up .* \(healthy\)\s/m);
+
+    const json = ok(await d.docker(['inspect', '--format', '{{json .State.Health}}', 'hc-web']), 'docker inspect').stdout;
+    const h = JSON.parse(json) as Health;
+    expect(Object.keys(h)).to.deep.equal(['Status', 'FailingStreak', 'Log']);
+    expect(h.Status).to.equal('healthy');
+    expect(h.FailingStreak).to.equal(0);
+    expect(h.Log.length).to.be.within(1, 5);
+    const last = h.Log.at(-1)!;
+    expect(Object.keys(last)).to.deep.equal(['Start', 'End', 'ExitCode', 'Output']);
+    expect([last.ExitCode, last.Output]).to.deep.equal([0, 'ready\n']);
+    expect(Date.parse(last.End)).to.be.at.least(Date.parse(last.Start));
+    // the failures before /tmp/ready existed: the shell's `test` exits 1
+    const failures = h.Log.filter((e) => e.ExitCode !== 0);
+    for (const f of failures) expect([f.ExitCode, f.Output]).to.deep.equal([1, '']);
+    const config = JSON.parse(ok(await d.docker(['inspect', '--format', '{{json .Config.Healthcheck}}', 'hc-web']), 'inspect').stdout) as Record<string, unknown>;
+    expect(config).to.deep.equal({
+      Test: ['CMD-SHELL', 'test -e /tmp/ready && echo ready'], Interval: 300_000_000, Timeout: 5_000_000_000,
+      StartPeriod: 0, StartInterval: 5_000_000_000, Retries: 2,
+    });
+  });
+
+  it('emits health_status events on each change, in Docker\'s shape (docker events --filter event=health_status)', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    ok(await d.cli(['run', '-d', '--name', 'hc-ev', '--health-cmd', 'test -e /tmp/ready', '--health-interval', '200ms', '--health-retries', '1',
+      '--', '/bin/sh', '-c', 'sleep 1; touch /tmp/ready; sleep 1; rm /tmp/ready; exec sleep 600']), 'skiff run');
+    await healthIs('hc-ev', 'healthy');
+    await healthIs('hc-ev', 'unhealthy');
+    const until = Math.floor(Date.now() / 1000) + 1;
+    const r = ok(await d.docker(['events', '--since', String(since), '--until', String(until), '--filter', 'event=health_status',
+      '--filter', 'container=hc-ev', '--format', '{{.Status}} {{.Actor.Attributes.name}}']), 'docker events');
+    // starting → unhealthy is possible only after the start period; here the first change is to healthy
+    expect(r.stdout).to.equal('health_status: healthy hc-ev\nhealth_status: unhealthy hc-ev\n');
+  });
+
+  it('a check that never passes: unhealthy after its retries, FailingStreak counted; a probe outliving its timeout is killed', async () => {
+    ok(await d.cli(['run', '-d', '--name', 'hc-bad', '--health-cmd', 'echo no such thing >&2; exit 3', '--health-interval', '100ms',
+      '--health-retries', '3', '--', '/bin/sleep', '600']), 'skiff run');
+    await healthIs('hc-bad', 'unhealthy');
+    const h = (await health('hc-bad'))!;
+    expect(h.FailingStreak).to.be.at.least(3);
+    expect(h.Log.at(-1)).to.include({ ExitCode: 3, Output: 'no such thing\n' });
+
+    // The probe sleeps far past its timeout: killed, exit -1 with Docker's message, long before 600 s.
+    ok(await d.cli(['run', '-d', '--name', 'hc-slow', '--health-cmd', 'sleep 600', '--health-interval', '100ms', '--health-timeout', '300ms',
+      '--health-retries', '1', '--', '/bin/sleep', '600']), 'skiff run');
+    await healthIs('hc-slow', 'unhealthy');
+    const slow = (await health('hc-slow'))!.Log.at(-1)!;
+    expect([slow.ExitCode, slow.Output]).to.deep.equal([-1, 'Health check exceeded timeout (300ms)']);
+    // and the probe's sleep is gone: nothing but PID 1 (sleep 600) runs in the container
+    await until(async () => {
+      const top = (await d.api('GET', '/containers/hc-slow/top?ps_args=-o%20pid,args')).body as { Processes: string[][] };
+      return top.Processes.length === 1;
+    }, 'the timed-out probe to be killed');
+  });
+
+  it('docker-py: healthcheck= on run, container.attrs[State][Health] is Docker\'s shape', async function () {
+    if (!existsSync(DOCKER_PY)) throw new Error(`${DOCKER_PY} is missing: install python3-docker (npm run test:deps does)`);
+    const script = `
+import docker, json, time
+c = docker.from_env(version='1.44')
+ct = c.containers.run('host', ['/bin/sh', '-c', 'sleep 1; touch /tmp/ready; exec sleep 600'], name='hc-py', detach=True,
+    healthcheck={'test': ['CMD', '/bin/test', '-e', '/tmp/ready'], 'interval': 200000000, 'retries': 2})
+for _ in range(600):
+    ct.reload()
+    if ct.attrs['State']['Health']['Status'] == 'healthy':
+        break
+    time.sleep(0.1)
+h = ct.attrs['State']['Health']
+print(json.dumps({'status': h['Status'], 'streak': h['FailingStreak'], 'keys': sorted(h['Log'][-1].keys()),
+    'exit': h['Log'][-1]['ExitCode'], 'test': ct.attrs['Config']['Healthcheck']['Test'], 'health': ct.health}))`;
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(PYTHON, ['-c', script], { env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, PYTHONPATH: '' } });
+      let o = '';
+      let e = '';
+      child.stdout.on('data', (b: Buffer) => { o += b.toString(); });
+      child.stderr.on('data', (b: Buffer) => { e += b.toString(); });
+      child.on('close', (code) => (code === 0 ? resolve(o) : reject(new Error(`python exited ${code}: ${e}`))));
+    });
+    const r = JSON.parse(out) as Record<string, unknown>;
+    // ct.health is docker-py's own reading of State.Health.Status (docker-py ≥ 6); absent in older ones
+    expect({ ...r, health: r.health === undefined ? 'healthy' : r.health }).to.deep.equal({
+      status: 'healthy', streak: 0, keys: ['End', 'ExitCode', 'Output', 'Start'], exit: 0, test: ['CMD', '/bin/test', '-e', '/tmp/ready'], health: 'healthy',
+    });
+  });
+
+  it('a new run starts over as starting; a stopped container keeps its last probes', async () => {
+    ok(await d.cli(['run', '-d', '--name', 'hc-again', '--health-cmd', 'true', '--health-interval', '100ms', '--', '/bin/sleep', '600']), 'run');
+    await healthIs('hc-again', 'healthy');
+    ok(await d.cli(['stop', '--time', '0', 'hc-again']), 'stop');
+    const stopped = (await health('hc-again'))!;
+    expect(stopped.Log.length).to.be.at.least(1);
+    expect((await d.docker(['ps', '-a', '--filter', 'name=hc-again', '--format', '{{.Status}}'])).stdout).to.match(/^Exited \(\d+\) /);
+    expect((await d.api('POST', '/containers/hc-again/start')).status).to.equal(204);
+    expect((await health('hc-again'))!.Status).to.equal('starting');
+    await healthIs('hc-again', 'healthy');
+  });
+
+  describe('bad input: a clear error naming the field, and nothing left behind', () => {
+    const nothingLeft = async (): Promise<void> => {
+      expect((await d.api('GET', '/containers/json?all=1')).body).to.deep.equal([]);
+      expect(readdirSync(d.stateDir).filter((e) => e !== '.skiffd')).to.deep.equal([]);
+      expect(d.children()).to.deep.equal([]);
+    };
+
+    it('the Docker API: a Test of an unknown form, negative and sub-millisecond durations, negative retries', async () => {
+      const create = async (hc: unknown) => d.api('POST', '/containers/create?name=hc-x', { Image: 'host', Cmd: ['/bin/true'], Healthcheck: hc });
+      const cases: [unknown, string][] = [
+        [{ Test: ['CMD-EXEC', 'x'] }, 'Healthcheck.Test[0] must be CMD or CMD-SHELL (or NONE to disable an image\'s check), got "CMD-EXEC"'],
+        [{ Test: ['CMD-SHELL', 'true'], Interval: -1_000_000_000 }, 'Healthcheck.Interval must not be negative, got -1000000000'],
+        [{ Test: ['CMD-SHELL', 'true'], Timeout: 10 }, 'Healthcheck.Timeout must be 0 (the default) or at least 1 ms (1000000 ns), got 10'],
+        [{ Test: ['CMD-SHELL', 'true'], Retries: -1 }, 'Healthcheck.Retries must not be negative, got -1'],
+        [{ Test: ['CMD'] }, 'Healthcheck.Test CMD needs a program to run: ["CMD", program, args...]'],
+      ];
+      for (const [hc, message] of cases) {
+        const r = await create(hc);
+        expect([r.status, (r.body as { message: string }).message]).to.deep.equal([400, message]);
+      }
+      await nothingLeft();
+    });
+
+    it('skiff run and docker run: negative durations are usage errors', async () => {
+      const r = await d.cli(['run', '--health-cmd', 'true', '--health-interval', '-1s', '--', '/bin/true']);
+      expect(r.code).to.not.equal(0);
+      expect(r.stderr).to.include("option '--health-interval <DURATION>' argument '-1s' is invalid. Expected a duration that is not negative");
+      const both = await d.cli(['run', '--no-healthcheck', '--health-cmd', 'true', '--', '/bin/true']);
+      expect(both.stderr).to.include('--no-healthcheck conflicts with --health-* options');
+      const docker = await d.docker(['run', '--health-cmd', 'true', '--health-interval', '-1s', 'host', '/bin/true']);
+      expect(docker.code).to.not.equal(0);
+      expect(docker.stderr).to.include('--health-interval cannot be negative');
+      await nothingLeft();
+    });
+  });
+
+  it('a restarted skiffd goes on probing its adopted containers from the state their records kept', async () => {
+    await withDaemon([], async (d2) => {
+      const run = await d2.cli(['run', '-d', '--name', 'hc-adopt', '--health-cmd', 'test ! -e /tmp/sick', '--health-interval', '200ms',
+        '--health-retries', '1', '--', '/bin/sleep', '600']);
+      expect(run.code, run.stderr).to.equal(0);
+      await until(async () => (await d2.inspect<HealthInspect>('hc-adopt')).State.Health?.Status === 'healthy', 'healthy before the restart');
+      await d2.stop();
+      await d2.start();
+      const after = (await d2.inspect<HealthInspect>('hc-adopt')).State;
+      expect([after.Running, after.Health?.Status]).to.deep.equal([true, 'healthy']);
+      // Probing goes on: make the check fail from inside the container (through the API's exec).
+      const exec = await d2.api('POST', '/containers/hc-adopt/exec', { Cmd: ['/bin/touch', '/tmp/sick'] });
+      expect(exec.status, exec.text).to.equal(201);
+      const started = await d2.api('POST', `/exec/${(exec.body as { Id: string }).Id}/start`, { Detach: true });
+      expect(started.status, started.text).to.be.oneOf([200, 204]);
+      await until(async () => (await d2.inspect<HealthInspect>('hc-adopt')).State.Health?.Status === 'unhealthy', 'unhealthy after the restart');
+    });
+  });
+});
