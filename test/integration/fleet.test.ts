@@ -85,7 +85,7 @@ describe('fleets (skiff fleet up|down|status|ls)', function () {
 
     const status = ok(await d.cli(['fleet', 'status', DEMO]), 'status');
     expect(status.stdout.split('\n').map((l) => l.split(/\s+/).join(' '))).to.deep.equal([
-      'SERVICE DESIRED RUNNING EXITED(code:n) FAILED PENDING', 'web 3 3 - 0 0', 'worker 1 1 - 0 0', '']);
+      'SERVICE DESIRED RUNNING HEALTH EXITED(code:n) FAILED PENDING', 'web 3 3 - - 0 0', 'worker 1 1 - - 0 0', '']);
     const ls = ok(await d.cli(['fleet', 'ls']), 'ls');
     expect(ls.stdout).to.match(/^demo\s+2\s+4\s+4\s+0\s+0\s+-$/m);
 
