@@ -158,6 +158,7 @@ export class Daemon {
     this.health = new HealthMonitor({
       supervisor: this.supervisor,
       events: this.events,
+      metrics: this.metrics,
       runProbe: (id, argv, timeoutMs) => this.runProbe(id, argv, timeoutMs),
       ...(opts.maxHealthProbes ? { maxInFlight: opts.maxHealthProbes } : {}),
     });

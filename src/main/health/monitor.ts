@@ -18,6 +18,7 @@ import type { DockerEvent, EventBus } from '../events.js';
 import { log } from '../log.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import type { Supervisor } from '../lifecycle/supervisor.js';
+import type { Metrics } from '../metrics.js';
 import { applyProbe, newHealth, nextDelayMs, type HealthStatus, type ProbeOutcome } from './status.js';
 import { TimerWheel } from './wheel.js';
 
@@ -28,6 +29,7 @@ export type RunProbe = (containerId: string, argv: string[], timeoutMs: number) 
 export interface HealthMonitorOptions {
   supervisor: Supervisor;
   events: EventBus;
+  metrics: Metrics;
   runProbe: RunProbe;
   /** probes running at once (default twice the cores); more wait for a slot */
   maxInFlight?: number;
@@ -52,8 +54,6 @@ export class HealthMonitor {
   private readonly maxInFlight: number;
   private readonly waiters = new Map<string, ((w: HealthWait) => void)[]>();
   private readonly unsubscribe: () => void;
-  /** probes run since skiffd started (GET /metrics) */
-  probes = 0;
 
   constructor(private readonly o: HealthMonitorOptions) {
     this.maxInFlight = o.maxInFlight ?? 2 * availableParallelism();
@@ -132,7 +132,7 @@ export class HealthMonitor {
       this.inFlight--;
       this.nextWaiting();
     }
-    this.probes++;
+    this.o.metrics.healthProbes++;
     // Stopped (or stopped and started again) meanwhile: this result belongs to no current run.
     if (!this.current(w)) return;
     const state = w.r.health!;
