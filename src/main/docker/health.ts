@@ -33,7 +33,7 @@ function object(v: unknown, field: string): Obj | null {
 function test(v: unknown, field: string): string[] {
   if (v === null || v === undefined) return [];
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new CreateError(field, `${field} must be a list of strings, got ${shown(v)}`);
-  return v as string[];
+  return v;
 }
 
 /** A Docker duration: whole nanoseconds, 0 (the default) or at least 1 ms, as moby requires. */
