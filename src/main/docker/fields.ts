@@ -89,7 +89,7 @@ const HOST: Record<string, Unsupported> = {
 
 /** Fields skiff reads (create.ts maps each), or knows to have no effect on a container (client-side or build-time). */
 const READ_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'Hostname', 'Tty', 'OpenStdin', 'StdinOnce', 'Labels', 'StopSignal',
-  'User', 'StopTimeout', 'HostConfig', 'Skiff', 'Volumes', 'NetworkDisabled', 'NetworkingConfig']);
+  'User', 'StopTimeout', 'HostConfig', 'Skiff', 'Volumes', 'NetworkDisabled', 'NetworkingConfig', 'Healthcheck']);
 /** Known fields with nothing to honour: attach flags (how a client attaches, not what runs), build-time fields. */
 const NO_EFFECT_TOP = new Set(['AttachStdin', 'AttachStdout', 'AttachStderr', 'OnBuild', 'Shell',
   'ArgsEscaped', 'ExposedPorts', 'platform']);
