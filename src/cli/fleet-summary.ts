@@ -133,7 +133,7 @@ export function formatSummary(s: UpSummary): string {
   const t = s.totals;
   const out = [`${s.fleet}: ${planLine(s.plan)} — ${t.running} running, ${t.failed} failed (${seconds(s.elapsedMs)})`];
   if (t.healthy + t.unhealthy + t.healthStarting > 0) out.push(`health: ${t.healthy} healthy · ${t.unhealthy} unhealthy · ${t.healthStarting} starting`);
-  if (s.jobs) {
+  if (s.jobs && s.jobs.total > 0) {
     const j = s.jobs;
     const exited = Object.values(j.byExitCode).reduce((a, b) => a + b, 0);
     out.push(`jobs: ${exited}/${j.total} exited · by exit code ${formatExited(j.byExitCode)}`);
