@@ -21,7 +21,9 @@ import { peerCredentials, raiseSoftLimit, tryLockExclusive } from '../sys/libc.j
 import { RLIMIT_NOFILE } from '../sys/constants.js';
 import { Cgroups } from './cgroups/cgroups.js';
 import { detectLayout } from './cgroups/layout.js';
-import { HealthMonitor, type RunProbe } from './health/monitor.js';
+import { ExecManager } from './exec/manager.js';
+import { ExecApi } from './exec/routes.js';
+import { HealthMonitor } from './health/monitor.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -47,7 +49,7 @@ export interface DaemonOptions {
   cgroupParent?: string;
   /** the pids limit of a container that sets none (default: none) */
   defaultPidsLimit?: number | null;
-  /** health probes running at once (default twice the cores) */
+  /** health probes running at once (default the cores: half the launchers) */
   maxHealthProbes?: number;
 }
 
@@ -117,6 +119,8 @@ export class Daemon {
   readonly nofile: number;
   /** null on a host without cgroups: containers then run unlimited, and limits are refused */
   readonly cgroups: Cgroups | null;
+  /** execs into running containers (docker exec) and the probe interface (execs.runProbe) */
+  readonly execs: ExecManager;
   /** health checks of running containers (src/main/health) */
   readonly health: HealthMonitor;
   private server: Server | null = null;
@@ -155,11 +159,14 @@ export class Daemon {
       hide: [realpathSync(this.store.root)],
       ...(opts.testHooks ? { startOptions: injectedFailure } : {}),
     });
+    this.execs = new ExecManager({ supervisor: this.supervisor, pool: this.pool, reaper: this.reaper, consoles: opts.consoles ?? null, events: this.events });
+    this.supervisor.addProcesses(this.execs);
     this.health = new HealthMonitor({
       supervisor: this.supervisor,
       events: this.events,
       metrics: this.metrics,
-      runProbe: (id, argv, timeoutMs) => this.runProbe(id, argv, timeoutMs),
+      // Each probe is an exec in the container, killed at its timeout (src/main/exec/probe.ts).
+      runProbe: this.execs.runProbe,
       ...(opts.maxHealthProbes ? { maxInFlight: opts.maxHealthProbes } : {}),
     });
     // What containers use of the images: the image (rmi refuses) and its layers (never deleted).
@@ -175,9 +182,6 @@ export class Daemon {
       return { images, layerDirs };
     });
   }
-
-  /** A health probe: an exec in the container, killed at its timeout. */
-  private runProbe: RunProbe = () => Promise.reject(new Error('health probes need exec, which this skiffd does not have yet'));
 
   /**
    * The socket's inode lives in the state directory, which every container has masked: a
@@ -220,7 +224,8 @@ export class Daemon {
       events: this.events,
       metrics: this.metrics,
       consoles: this.opts.consoles ?? null,
-      extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks)],
+      extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks), new ExecApi(this.execs)],
+      execIdsOf: (id) => this.execs.idsOf(id),
       dockerDefaultNetwork: this.opts.dockerDefaultNetwork ?? 'none',
       endpointOf: (r) => this.networks.endpointInfo(r.spec),
       cgroups: this.cgroups,
@@ -262,7 +267,9 @@ export class Daemon {
       sock.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
     // Docker clients send attach as an HTTP upgrade: hand it to the same router.
-    server.on('upgrade', (req, sock) => {
+    server.on('upgrade', (req, sock, head: Buffer) => {
+      // What came after the headers (a body, the stream's first bytes) is read from the socket again.
+      if (head.length > 0) sock.unshift(head);
       const res = new ServerResponse(req);
       // The parser has let go of this socket: whatever we answer, it is the last thing on it.
       res.shouldKeepAlive = false;

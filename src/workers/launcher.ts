@@ -2,6 +2,7 @@
 // Nothing else: no state, no policy beyond src/workers/plan.ts.
 import { openSync } from 'node:fs';
 import { StartError, startContainer } from './start.js';
+import { execInContainer } from './exec.js';
 import type { FromLauncher, ToLauncher } from './protocol.js';
 import { unreachable } from '../api/unreachable.js';
 import { nativePlanVersion } from '../native/launch.js';
@@ -27,8 +28,19 @@ function handle(msg: ToLauncher): void {
       }
       return;
     }
+    case 'exec': {
+      try {
+        const { pid } = execInContainer(msg.request);
+        send({ type: 'started', id: msg.id, pid });
+      } catch (err) {
+        const failure = err instanceof StartError ? err.failure
+          : { message: `launcher: ${(err as Error).message}`, exitCode: 125 };
+        send({ type: 'failed', id: msg.id, failure });
+      }
+      return;
+    }
     default:
-      unreachable(msg.type, 'launcher IPC: type of a message from skiffd');
+      unreachable((msg as { type: never }).type, 'launcher IPC: type of a message from skiffd');
   }
 }
 

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, string[]> = {
   run: ['--name', '--rootfs', '--image', '--hostname', '--mount', '--tmpfs', '--env', '--workdir', '--restart', '--network',
     '--publish', '--dns', '--network-alias', '--seccomp', '--security-opt', '--cap-add', '--cap-drop', '--detach', '--rm', '--tty', '--interactive',
     '--memory', '--memory-swap', '--memory-reservation', '--cpus', '--cpu-shares', '--pids-limit', '--cpuset-cpus', '--user'],
+  exec: ['--interactive', '--tty', '--detach', '--env', '--workdir', '--user', '--detach-keys'],
   ps: ['--all', '--json'],
   inspect: [],
   logs: ['--follow', '--tail', '--all', '--raw'],

@@ -19,19 +19,17 @@ import { log } from '../log.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import type { Supervisor } from '../lifecycle/supervisor.js';
 import type { Metrics } from '../metrics.js';
+import type { RunProbe } from '../exec/probe.js';
 import { applyProbe, newHealth, nextDelayMs, type HealthStatus, type ProbeOutcome } from './status.js';
 import { TimerWheel } from './wheel.js';
 
-/** Runs `argv` in the container, killed after `timeoutMs` (src/main/exec/probe.ts). */
-export interface ProbeResult { exitCode: number; output: string; timedOut: boolean }
-export type RunProbe = (containerId: string, argv: string[], timeoutMs: number) => Promise<ProbeResult>;
 
 export interface HealthMonitorOptions {
   supervisor: Supervisor;
   events: EventBus;
   metrics: Metrics;
   runProbe: RunProbe;
-  /** probes running at once (default twice the cores); more wait for a slot */
+  /** probes running at once (default the cores: half the launchers, which a probe's exec goes through, so starts keep the rest); more wait for a slot */
   maxInFlight?: number;
   /** [0, 1): where in its first interval a container's first probe falls */
   random?: () => number;
@@ -56,7 +54,7 @@ export class HealthMonitor {
   private readonly unsubscribe: () => void;
 
   constructor(private readonly o: HealthMonitorOptions) {
-    this.maxInFlight = o.maxInFlight ?? 2 * availableParallelism();
+    this.maxInFlight = o.maxInFlight ?? availableParallelism();
     this.unsubscribe = o.events.subscribe(null, (ev) => this.onEvent(ev));
   }
 
