@@ -118,8 +118,14 @@ describe('health checks', function () {
     expect(h.Log.at(-1)).to.include({ ExitCode: 3, Output: 'no such thing\n' });
 
     // The probe sleeps far past its timeout: killed, exit -1 with Docker's message, long before 600 s.
-    ok(await d.cli(['run', '-d', '--name', 'hc-slow', '--health-cmd', 'sleep 601', '--health-interval', '100ms', '--health-timeout', '300ms',
-      '--health-retries', '1', '--', '/bin/sleep', '600']), 'skiff run');
+    // (CMD form: the probe is the sleep itself. The kill is the exec's process's, as Docker's; a
+    // CMD-SHELL probe's own children outlive it, as they do in Docker.)
+    const created = await d.api('POST', '/containers/create?name=hc-slow', {
+      Image: 'host', Cmd: ['/bin/sleep', '600'],
+      Healthcheck: { Test: ['CMD', '/bin/sleep', '601'], Interval: 100_000_000, Timeout: 300_000_000, Retries: 1 },
+    });
+    expect(created.status, created.text).to.equal(201);
+    expect((await d.api('POST', '/containers/hc-slow/start')).status).to.equal(204);
     await healthIs('hc-slow', 'unhealthy');
     // Probe after probe times out (one every 100 ms after the last ended); each was killed, so they
     // do not pile up: at most the one in flight runs.
