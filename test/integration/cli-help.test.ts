@@ -16,7 +16,8 @@ import { TempDirs } from '../support/tmp.js';
 const COMMANDS: Record<string, string[]> = {
   run: ['--name', '--rootfs', '--image', '--hostname', '--mount', '--tmpfs', '--env', '--workdir', '--restart', '--network',
     '--publish', '--dns', '--network-alias', '--seccomp', '--security-opt', '--cap-add', '--cap-drop', '--detach', '--rm', '--tty', '--interactive',
-    '--memory', '--memory-swap', '--memory-reservation', '--cpus', '--cpu-shares', '--pids-limit', '--cpuset-cpus', '--user'],
+    '--memory', '--memory-swap', '--memory-reservation', '--cpus', '--cpu-shares', '--pids-limit', '--cpuset-cpus', '--user',
+    '--health-cmd', '--health-interval', '--health-timeout', '--health-retries', '--health-start-period', '--health-start-interval', '--no-healthcheck'],
   exec: ['--interactive', '--tty', '--detach', '--env', '--workdir', '--user', '--detach-keys'],
   ps: ['--all', '--json'],
   inspect: [],
