@@ -23,16 +23,16 @@ import type { RunProbe } from '../exec/probe.js';
 import { applyProbe, newHealth, nextDelayMs, type HealthStatus, type ProbeOutcome } from './status.js';
 import { TimerWheel } from './wheel.js';
 
-
 export interface HealthMonitorOptions {
   supervisor: Supervisor;
   events: EventBus;
   metrics: Metrics;
   runProbe: RunProbe;
-  /** probes running at once (default the cores: half the launchers, which a probe's exec goes through, so starts keep the rest); more wait for a slot */
+  /**
+   * probes running at once (default the cores: half the launchers, which a probe's exec goes
+   * through, so starts keep the rest); more wait for a slot
+   */
   maxInFlight?: number;
-  /** [0, 1): where in its first interval a container's first probe falls */
-  random?: () => number;
 }
 
 /** What a wait for a container's health came to. */
@@ -68,10 +68,6 @@ export class HealthMonitor {
     for (const r of this.o.supervisor.list()) if (r.status === 'running') this.watch(r.id, false);
   }
 
-  get watched(): number {
-    return this.watches.size;
-  }
-
   private watch(id: string, fresh: boolean): void {
     const r = this.record(id);
     const h = r?.spec.healthcheck;
@@ -84,7 +80,7 @@ export class HealthMonitor {
     const w: Watch = { r, startedAtMs: Date.parse(r.startedAt ?? new Date().toISOString()) };
     this.watches.set(id, w);
     const first = nextDelayMs(h, r.health, w.startedAtMs, Date.now());
-    this.wheel.schedule(id, first * (1 - (this.o.random ?? Math.random)()), () => this.due(w));
+    this.wheel.schedule(id, first * (1 - Math.random()), () => this.due(w));
   }
 
   private record(id: string): ContainerRecord | null {
