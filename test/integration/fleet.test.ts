@@ -237,7 +237,7 @@ services:
     expect(up.code, up.stderr).to.equal(0);
     expect(up.stdout).to.match(/^many: 500 created · .* — 500 running, 0 failed/);
     const status = ok(await d.cli(['fleet', 'status', file]), 'status');
-    expect(status.stdout).to.match(/^sleeper\s+500\s+500\s+-\s+0\s+0$/m);
+    expect(status.stdout).to.match(/^sleeper\s+500\s+500\s+-\s+-\s+0\s+0$/m);
     expect(d.children()).to.have.length(500);
     const down = ok(await d.cli(['fleet', 'down', file], { timeoutMs: 60_000 }), 'down');
     expect(down.stdout).to.match(/^many: removed 500 containers/);
