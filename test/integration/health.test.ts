@@ -4,11 +4,13 @@
 // health_status events, a check that never passes turning unhealthy after its retries, a
 // probe killed at its timeout, probing resumed by a restarted skiffd, restart_on_unhealthy,
 // and bad input refused with nothing left behind.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { busyboxLayer } from '../support/busybox-layer.js';
 import { requireDocker, useDaemon, withDaemon, type CliResult } from '../support/daemon.js';
+import { writeLayout } from '../support/registry.js';
 import { useTempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
 
@@ -175,6 +177,31 @@ print(json.dumps({'status': h['Status'], 'streak': h['FailingStreak'], 'keys': s
     expect((await d.api('POST', '/containers/hc-again/start')).status).to.equal(204);
     expect((await health('hc-again'))!.Status).to.equal('starting');
     await healthIs('hc-again', 'healthy');
+  });
+
+  it('an image\'s Healthcheck applies to its containers: docker run\'s settings merge over it, --no-healthcheck switches it off', async () => {
+    const layout = tmp.make('hc-image');
+    await writeLayout(layout, {
+      tag: 'hc.test/bb:1', layers: [busyboxLayer()],
+      config: { Cmd: ['/bin/sleep', '600'], Healthcheck: { Test: ['CMD', '/bin/true'], Interval: 200_000_000, Retries: 4 } },
+    });
+    const file = join(tmp.make('hc-image-tar'), 'image.tar');
+    const tar = spawnSync('tar', ['-C', layout, '-cf', file, '.'], { encoding: 'utf8' });
+    expect(tar.status, tar.stderr).to.equal(0);
+    ok(await d.cli(['load', '-i', file]), 'load');
+    const imageCheck = JSON.parse(ok(await d.docker(['image', 'inspect', '--format', '{{json .Config.Healthcheck}}', 'hc.test/bb:1']), 'image inspect').stdout) as unknown;
+    expect(imageCheck).to.deep.equal({ Test: ['CMD', '/bin/true'], Interval: 200_000_000, Retries: 4 });
+
+    ok(await d.docker(['run', '-d', '--name', 'hc-img', 'hc.test/bb:1']), 'docker run');
+    await healthIs('hc-img', 'healthy');
+    ok(await d.docker(['run', '-d', '--name', 'hc-img-tuned', '--health-timeout', '7s', 'hc.test/bb:1']), 'docker run --health-timeout');
+    expect((await d.inspect<HealthInspect>('hc-img-tuned')).Config.Healthcheck).to.deep.equal({
+      Test: ['CMD', '/bin/true'], Interval: 200_000_000, Timeout: 7_000_000_000, StartPeriod: 0, StartInterval: 5_000_000_000, Retries: 4,
+    });
+    ok(await d.docker(['run', '-d', '--name', 'hc-img-off', '--no-healthcheck', 'hc.test/bb:1']), 'docker run --no-healthcheck');
+    const off = await d.inspect<HealthInspect>('hc-img-off');
+    expect([off.State.Health, off.Config.Healthcheck]).to.deep.equal([undefined, undefined]);
+    expect((await d.docker(['ps', '--filter', 'health=none', '--format', '{{.Names}}'])).stdout).to.equal('hc-img-off\n');
   });
 
   describe('bad input: a clear error naming the field, and nothing left behind', () => {
