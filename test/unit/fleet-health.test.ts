@@ -6,6 +6,9 @@ import { expect } from 'chai';
 import { FleetError, parseFleet } from '../../src/compose/fleet.js';
 import { validateFleetRequest } from '../../src/main/fleets/request.js';
 import { fleetRequestBody } from '../../src/api/fleet-wire.js';
+import { fleetView } from '../../src/main/fleets/view.js';
+import { newRecord } from '../../src/main/lifecycle/record.js';
+import { summarize, formatSummary } from '../../src/cli/fleet-summary.js';
 
 function yaml(...lines: string[]): string {
   return `${lines.join('\n')}\n`;
@@ -79,5 +82,38 @@ describe('fleet files: health checks', () => {
     expect(() => validateFleetRequest(body, 1000)).to.throw('services[1].dependsOn[0].condition is service_healthy, but "db" has no health check');
     body.services[1]!.dependsOn[0]!.condition = 'service_ready';
     expect(() => validateFleetRequest(body, 1000)).to.throw('services[1].dependsOn[0].condition must be service_started or service_healthy or service_completed_successfully, got "service_ready"');
+  });
+
+  it('the fleet view counts healthy, unhealthy and starting replicas; --wait\'s summary makes the unhealthy failures, with their last probe', () => {
+    const f = parseFleet(fleet(['deploy: { replicas: 3 }', 'healthcheck: { test: "true" }']), 'fleet.yaml');
+    const [a, b, c] = f.services[0]!.specs.map((spec) => newRecord(spec, { fleet: 'fleet' }));
+    const api = newRecord(f.services[1]!.specs[0]!, { fleet: 'fleet' });
+    for (const r of [a!, b!, c!, api]) Object.assign(r, { status: 'running', pid: 1, startedAt: new Date(0).toISOString() });
+    a!.health = { status: 'healthy', failingStreak: 0, log: [] };
+    b!.health = { status: 'unhealthy', failingStreak: 3, log: [{ start: '', end: '', exitCode: 7, output: 'connection refused\nmore' }] };
+    // c: no probe yet (health absent: starting); api has no check at all
+    const view = fleetView('fleet', [a!, b!, c!, api], null, { containers: true });
+    expect(view.totals).to.include({ running: 4, healthy: 1, unhealthy: 1, healthStarting: 1 });
+    expect(view.services[1]).to.include({ name: 'db', healthy: 1, unhealthy: 1, healthStarting: 1 });
+    const containers = view.services[1]!.containers!;
+    expect(containers.map((x) => [x.name, x.health, x.error])).to.deep.equal([
+      ['fleet-db-1', 'healthy', null],
+      ['fleet-db-2', 'unhealthy', '3 probes failed in a row; the last exited 7: connection refused'],
+      ['fleet-db-3', 'starting', null],
+    ]);
+    expect(view.services[0]!.containers![0]!.health).to.equal(null);
+    const plan = { create: 4, replace: 0, start: 0, keep: 0, remove: 0 };
+    const waited = summarize(view, plan, 1500, new Set(), new Set(['db']));
+    expect([waited.ok, waited.failures.map((x) => [x.name, x.error])]).to.deep.equal([false,
+      [['fleet-db-2', 'unhealthy: 3 probes failed in a row; the last exited 7: connection refused']]]);
+    expect(formatSummary(waited)).to.equal([
+      'fleet: 4 created · 0 replaced · 0 started again · 0 removed · 0 unchanged — 4 running, 0 failed (1.5 s)',
+      'health: 1 healthy · 1 unhealthy · 1 starting',
+      'failures (1):',
+      '  fleet-db-2: unhealthy: 3 probes failed in a row; the last exited 7: connection refused',
+      '',
+    ].join('\n'));
+    // without --wait, health is reported but decides nothing
+    expect(summarize(view, plan, 1500, null).ok).to.equal(true);
   });
 });
