@@ -6,13 +6,13 @@
 //                                           waits for every job (x-skiff.job) to exit and
 //                                           every health check to pass or fail
 //   skiff fleet down FILE | --name NAME     stop and remove every container of the fleet
-//   skiff fleet status FILE [--json]        per service: desired, running, exited by code, failed
+//   skiff fleet status FILE [--json]        per service: desired, running, health, exited by code, failed
 //   skiff fleet ls [--json]                 the fleets skiffd knows
 //
 // Exit status: 0 ok; 1 something failed (a container did not start; with --wait, a job did not
-// exit 0 or a container is unhealthy; skiffd refused); 2 usage errors and bad fleet files — a file that does not parse is
-// wrong input, like a wrong flag, and nothing was started. Progress goes to stderr (redrawn in
-// place on a terminal, a line every 2 s otherwise), results to stdout.
+// exit 0 or a container is unhealthy; skiffd refused); 2 usage errors and bad fleet files — a
+// file that does not parse is wrong input, like a wrong flag, and nothing was started. Progress
+// goes to stderr (redrawn in place on a terminal, a line every 2 s otherwise), results to stdout.
 import { Command } from 'commander';
 import type { Fleet } from '../compose/fleet.js';
 // Types only: the CLI loads none of skiffd's modules, it only speaks its API.
