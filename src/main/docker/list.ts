@@ -3,9 +3,9 @@
 // Newest first. Only running ones unless `all`, or unless a filter that asks about stopped
 // containers (status, exited), `limit`, `before` or `since` is given, as Docker does. Filters:
 // id (prefix), name (regular expression, as Docker), label (key or key=value, each must hold),
-// status, exited (exit code), health (starting, healthy, unhealthy, none), ancestor (the Image the container was created with: "host" or
-// an image directory), network (none or host), before and since (a container's name or id),
-// volume (a bind's source or a mount's target).
+// status, exited (exit code), health (starting, healthy, unhealthy, none), ancestor (the Image
+// the container was created with: "host" or an image directory), network (none or host), before
+// and since (a container's name or id), volume (a bind's source or a mount's target).
 import { InvalidArgument, NotFound } from '../lifecycle/errors.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import { anyOf, labelsMatch, nameMatches, parseFilters } from './filters.js';
