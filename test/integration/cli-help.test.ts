@@ -49,7 +49,7 @@ const COMMANDS: Record<string, string[]> = {
   'network rm': [],
   bench: ['--count', '--concurrency', '--warmup', '--vs', '--json'],
   daemon: ['--socket', '--state-dir', '--launchers', '--max-queued', '--forwarder-threads', '--headers-timeout', '--request-timeout',
-    '--default-subnet', '--resolv-conf', '--docker-network', '--cgroup-parent', '--default-pids-limit', '--insecure-registry'],
+    '--default-subnet', '--resolv-conf', '--docker-network', '--cgroup-parent', '--default-pids-limit', '--insecure-registry', '--health-probes'],
 };
 
 /** The command names a help text lists under "Commands:" (without `help` itself). */

@@ -37,7 +37,9 @@ function childrenCpu(pids: number[]): number {
 
 describe('health checks at scale', function () {
   this.timeout(600_000);
-  const d = useDaemon();
+  // SKIFF_TEST_HEALTH_PROBES=N measures with `--health-probes N` instead of the default.
+  const probesFlag = process.env.SKIFF_TEST_HEALTH_PROBES;
+  const d = useDaemon(probesFlag ? ['--health-probes', probesFlag] : []);
   const tmp = useTempDirs();
 
   it(`${COUNT} containers with a 1 s health check: probes spread over the second, skiffd's CPU bounded`, async () => {
@@ -80,7 +82,7 @@ describe('health checks at scale', function () {
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     // Each probe is an exec through a launcher; at most one per core runs at once, so on a small
     // machine a container is probed less often than its interval asks: printed, not asserted.
-    process.stdout.write(`      ${COUNT} containers, 1 s interval, ${elapsed.toFixed(1)} s window: ${probes1 - probes0} probes (${rate.toFixed(0)}/s,`
+    process.stdout.write(`      ${COUNT} containers, 1 s interval, --health-probes ${probesFlag ?? 'default'}, ${elapsed.toFixed(1)} s window: ${probes1 - probes0} probes (${rate.toFixed(0)}/s,`
       + ` each container every ${((COUNT * elapsed) / Math.max(1, probes1 - probes0)).toFixed(1)} s)`
       + `; skiffd CPU ${((100 * (cpu1 - cpu0)) / elapsed).toFixed(1)}% of a core, launchers ${((100 * (launch1 - launch0)) / elapsed).toFixed(1)}%`
       + `; probe starts per 100 ms of the second ${buckets.join(' ')}; containers with no probe in the window ${stale}; load ${load}\n`);
