@@ -74,7 +74,7 @@ describe('networks (pure)', () => {
   });
 
   describe('the launch plan of a container on a network', () => {
-    it('host_netlink first among the network ops, then lo, eth0, address and route; all through launch.c\'s decoder', () => {
+    it('lo up, the veth and its host end (no IPv6 link-local, up), eth0 (the same), address and route; all through launch.c\'s decoder', () => {
       const spec = validateSpec({ name: 'c1', command: ['/bin/true'], network: 'front' });
       const plan = buildPlan(spec, {
         rootMount: '/r', layer: null, console: { kind: 'null' }, lastCap: 40, hidden: [], net: attachment,
@@ -83,11 +83,31 @@ describe('networks (pure)', () => {
       expect(plan.cloneFlags & CLONE_NEWNET).to.equal(CLONE_NEWNET);
       const ops = plan.ops.map((o) => o.op);
       const at = ops.indexOf('host_netlink');
-      expect(ops.slice(at, at + 5)).to.deep.equal(['host_netlink', 'netlink', 'netlink', 'netlink', 'netlink']);
+      expect(ops.slice(at - 1, at + 7)).to.deep.equal(['netlink', 'host_netlink', 'host_netlink', 'host_netlink', 'netlink', 'netlink', 'netlink', 'netlink']);
+      expect(plan.ops.slice(at - 1, at + 7).map((o) => o.what)).to.deep.equal([
+        'bring up the loopback interface',
+        'network front: create the veth `sv0123456789ab` on bridge `sk-0123456789ab`, its peer `eth0` in the container',
+        'network front: no IPv6 link-local address on `sv0123456789ab`', 'network front: bring up `sv0123456789ab`',
+        'network front: no IPv6 link-local address on `eth0`', 'network front: bring up `eth0`',
+        'network front: add address 198.18.1.2/24 to `eth0`', 'network front: default route via 198.18.1.1',
+      ]);
       expect(ops).to.not.include('loopback_up');
       expect(plan.ops.map((o) => o.what)).to.include('bind `/state/c1/hosts` on `/etc/hosts`');
       const decoded = decodeEncodedPlan(encodePlan(plan));
       expect(decoded.ops[at]!.op).to.equal('host_netlink');
+    });
+
+    it('a network added by connect: one more interface, eth1 at index 3, no route of its own', () => {
+      const more = { network: 'back', bridge: 'sk-back', bridgeIndex: 9, hostIfname: 'svmore', ifname: 'eth1', address: '198.18.2.5', prefix: 24, mac: '02:42:c6:12:02:05' };
+      const ops = networkOps({ ...attachment, more: [more] });
+      expect(ops.slice(-6).map((o) => o.what)).to.deep.equal([
+        'network back: create the veth `svmore` on bridge `sk-back`, its peer `eth1` in the container',
+        'network back: no IPv6 link-local address on `svmore`', 'network back: bring up `svmore`',
+        'network back: no IPv6 link-local address on `eth1`', 'network back: bring up `eth1`', 'network back: add address 198.18.2.5/24 to `eth1`',
+      ]);
+      // eth1 is addressed by index 3 (after lo and eth0), in the ifinfomsg and the ifaddrmsg
+      const [up, address] = [ops.at(-2)!, ops.at(-1)!] as { message: Buffer }[];
+      expect([up!.message.readInt32LE(20), address!.message.readUInt32LE(20)]).to.deep.equal([3, 3]);
     });
 
     it('an internal network has no route op, and a bridged spec without an attachment is a plan error', () => {
@@ -130,10 +150,11 @@ describe('networks (pure)', () => {
       expect(spec.ports).to.deep.equal([
         { hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, proto: 'tcp' }, { hostIp: '0.0.0.0', hostPort: 5353, containerPort: 53, proto: 'udp' },
       ]);
-      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'] }, 'c').spec.network).to.equal('none');
+      // Docker's default: a body that names no network joins bridge; skiffd --docker-network none opts out
+      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'] }, 'c').spec.network).to.equal('bridge');
       // the docker CLI's body without --network: an endpoint named after the mode, not a network
-      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'], HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } }, 'c').spec.network).to.equal('none');
-      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'] }, 'c', { defaultNetwork: 'bridge' }).spec.network).to.equal('bridge');
+      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'], HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } }, 'c').spec.network).to.equal('bridge');
+      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'] }, 'c', { defaultNetwork: 'none' }).spec.network).to.equal('none');
       expect(() => specFromCreateBody({ Image: 'host', Cmd: ['x'], HostConfig: { NetworkMode: 'front', PortBindings: { '80/tcp': [{ HostPort: '' }] } } }, 'c'))
         .to.throw('HostConfig.PortBindings[80/tcp][0].HostPort is empty');
     });
