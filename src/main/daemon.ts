@@ -204,7 +204,7 @@ export class Daemon {
       events: this.events,
       metrics: this.metrics,
       consoles: this.opts.consoles ?? null,
-      extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks)],
+      extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks, (ref) => this.supervisor.get(ref))],
       dockerDefaultNetwork: this.opts.dockerDefaultNetwork ?? 'bridge',
       endpointOf: (r) => this.networks.endpointInfo(r.spec),
       cgroups: this.cgroups,

@@ -12,6 +12,10 @@ export interface Endpoint {
   address: string;
   /** its published ports: the rules and proxies a restarted skiffd makes again */
   ports: PortSpec[];
+  /** a network added by `network connect`: the container's interface on it (eth1, …); absent on its own network (eth0) */
+  ifname?: string;
+  /** its names on a network added by connect, besides its own (on its own network they are the spec's networkAliases) */
+  aliases?: string[];
 }
 
 export interface NetworkRecord {
