@@ -85,9 +85,10 @@ describe('network connect and disconnect', function () {
     expect(ns.nftTable()).to.equal(before.table);
   });
 
-  it('a created container gets the interface at its start; rm gives the address back', async () => {
+  it('a created container gets the interface at its start (skiff network connect); rm gives the address back', async () => {
     await docker(['create', '--name', 'later', '--network', 'front', 'host', BB, 'sh', '-c', `${BB} ip -4 -o addr show eth1 | ${BB} awk '{print "eth1:", $4}'`]);
-    await docker(['network', 'connect', 'back', 'later']);
+    const skiff = await d.cli(['network', 'connect', 'back', 'later']);
+    expect(skiff.code, skiff.stderr).to.equal(0);
     const address = networkFile('back').endpoints.later!.address;
     await docker(['start', '-a', 'later']);
     expect((await d.api('GET', '/containers/later/logs?stdout=1')).text).to.include(`eth1: ${address}/24`);
