@@ -17,7 +17,7 @@ import { DnsServer, upstreamsFrom } from '../../net/dns.js';
 import { applyRuleset, removeRuleset, type NftPort } from '../../net/nft.js';
 import { Conflict, InvalidArgument, NotFound, Unavailable } from '../lifecycle/errors.js';
 import { log } from '../log.js';
-import { hostsText, resolvText, writeEtcFiles } from './files.js';
+import { EtcWriter, hostsText, resolvText } from './files.js';
 import { PortPublisher } from './ports.js';
 import { NetworkStore, type Endpoint, type NetworkRecord } from './store.js';
 
@@ -66,6 +66,7 @@ export class NetworkManager {
   /** running containers, by network: names (and aliases) → addresses */
   private readonly live = new Map<string, Map<string, { address: string; names: string[] }>>();
   private readonly ports = new PortPublisher();
+  private readonly etc = new EtcWriter();
   private readonly upstreams: string[];
   private rotate = 0;
 
@@ -113,7 +114,7 @@ export class NetworkManager {
       this.nets.set(n.name, n);
       this.applyRules();
       await this.startDns(n);
-      this.store.save(n);
+      await this.store.save(n);
     } catch (err) {
       // Nothing of a network that could not be made is left: no bridge, no rule, no file.
       this.nets.delete(n.name);
@@ -136,7 +137,7 @@ export class NetworkManager {
     this.live.delete(n.name);
     removeLink(n.bridge);
     this.applyRules();
-    this.store.remove(n.name);
+    await this.store.remove(n.name);
   }
 
   private parseSubnet(text: string, field: string): Subnet {
@@ -173,7 +174,7 @@ export class NetworkManager {
       for (const name of Object.keys(n.endpoints)) {
         if (!byName.has(name)) { delete n.endpoints[name]; changed = true; }
       }
-      if (changed) this.store.save(n);
+      if (changed) await this.store.save(n);
       ensureBridge(n.bridge, Ipv4.parse(n.gateway), Subnet.parse(n.subnet));
       await this.startDns(n);
     }
@@ -203,13 +204,13 @@ export class NetworkManager {
     }
     const address = this.allocate(n);
     n.endpoints[c.name] = { id: c.id, address: address.toString(), ports: c.spec.ports };
-    this.store.save(n);
     try {
+      await this.store.save(n);
       await this.ports.publish(c.name, c.spec.ports, () => address.toString());
       if (c.spec.ports.length > 0) this.applyRules();
     } catch (err) {
       delete n.endpoints[c.name];
-      this.store.save(n);
+      await this.store.save(n, false).catch(() => undefined); // a release; the first error is the one to report
       throw err;
     }
   }
@@ -256,7 +257,7 @@ export class NetworkManager {
     const subnet = Subnet.parse(n.subnet);
     // The bridge outlives skiffd but not a reboot of the namespace: made again if it went.
     const bridgeIndex = linkIndex(n.bridge) ?? ensureBridge(n.bridge, Ipv4.parse(n.gateway), subnet);
-    const files = writeEtcFiles(stateDir, hostsText(ep.address, [c.spec.hostname, c.name, ...c.spec.networkAliases]), resolvText(c.spec.dns ?? [n.gateway]));
+    const files = this.etc.write(c.id, stateDir, hostsText(ep.address, [c.spec.hostname, c.name, ...c.spec.networkAliases]), resolvText(c.spec.dns ?? [n.gateway]));
     const more = this.added(c.name).map((m) => this.interfaceOf(c, m));
     return {
       ...(more.length > 0 ? { more } : {}),
@@ -313,12 +314,13 @@ export class NetworkManager {
   /** At rm: its addresses go back to their networks, the ports and their rules go. */
   async detach(c: Attached): Promise<void> {
     this.stopped(c);
+    this.etc.forget(c.id);
     const all = this.memberships(c);
     if (all.length === 0) return;
-    for (const m of all) {
-      delete m.network.endpoints[c.name];
-      this.store.save(m.network);
-    }
+    // A release lost in a crash is found again at restore (an endpoint whose container is
+    // gone): written without an fsync.
+    for (const m of all) delete m.network.endpoints[c.name];
+    await Promise.all(all.map((m) => this.store.save(m.network, false)));
     await this.ports.release(c.spec.ports);
     if (c.spec.ports.length > 0) this.applyRules();
   }
@@ -345,12 +347,12 @@ export class NetworkManager {
     while (used.has(`eth${k}`)) k++;
     const ep: Endpoint = { id: c.id, address: this.allocate(n).toString(), ports: [], ifname: `eth${k}`, ...(aliases.length > 0 ? { aliases } : {}) };
     n.endpoints[c.name] = ep;
-    this.store.save(n);
     try {
+      await this.store.save(n);
       if (c.live) this.inContainer(c, c.live, (pidfd) => addInterface(pidfd, this.interfaceOf(c, { network: n, ep }), c.name));
     } catch (err) {
       delete n.endpoints[c.name];
-      this.store.save(n);
+      await this.store.save(n).catch(() => undefined); // the first error is the one to report
       throw err;
     }
     if (c.live) this.goLive(c, { network: n, ep });
@@ -358,7 +360,7 @@ export class NetworkManager {
   }
 
   /** Takes a network added by connect away: the interface (if running), the DNS names, the address. */
-  disconnect(c: Connectable, ref: string): void {
+  async disconnect(c: Connectable, ref: string): Promise<void> {
     const n = this.get(ref);
     const ep = n.endpoints[c.name];
     if (!ep) throw new NotFound(`container ${c.name} is not connected to network ${n.name}`);
@@ -368,7 +370,7 @@ export class NetworkManager {
     if (c.live) this.inContainer(c, c.live, (pidfd) => removeInterface(pidfd, ep.ifname!, n.name, c.name));
     this.live.get(n.name)?.delete(c.name);
     delete n.endpoints[c.name];
-    this.store.save(n);
+    await this.store.save(n);
     log('info', 'network disconnected', { container: c.name, network: n.name });
   }
 

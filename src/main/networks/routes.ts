@@ -130,7 +130,7 @@ export class NetworksApi implements Extensions {
       const req = connectRequest(await body());
       this.nets.get(ref); // an unknown network is a 404 before the container is looked at
       if (link[2] === 'connect') await this.nets.connect(this.connectable(req.container), ref, req.aliases);
-      else this.nets.disconnect(this.connectable(req.container), ref);
+      else await this.nets.disconnect(this.connectable(req.container), ref);
       send(res, 200);
       return true;
     }
