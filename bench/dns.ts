@@ -6,7 +6,9 @@
 // latencies. `go` is a container started once every client runs, so all begin together; each
 // client stays (its name answering for the others) until `stop` resolves, once all have printed.
 //
-//   ip netns add b; ip netns exec b node dist/bench/dns.js [--clients 50] [--queries 1000] [--json]
+//   ip netns add b; ip netns exec b node dist/bench/dns.js [--clients 50] [--queries 1000] [--profile DIR] [--json]
+//
+// --profile writes skiffd's CPU profile (node --cpu-prof) into DIR when it exits.
 //
 // It makes a bridge, so it refuses to run in the host's network namespace. Printed: queries/s
 // over the whole run (all answered queries / first start to last end), latency p50, p99 and
@@ -25,15 +27,15 @@ const SKIFFD = join(here, '../src/main/skiffd-main.js');
 const SUBNET = '198.18.240.0/24';
 const GATEWAY = '198.18.240.1';
 
-interface Options { clients: number; queries: number; json: boolean }
+interface Options { clients: number; queries: number; json: boolean; profile: string | null }
 
 function usage(message: string): never {
-  process.stderr.write(`bench/dns: ${message}\nusage: node dist/bench/dns.js [--clients N] [--queries Q] [--json]\n`);
+  process.stderr.write(`bench/dns: ${message}\nusage: node dist/bench/dns.js [--clients N] [--queries Q] [--profile DIR] [--json]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { clients: 50, queries: 1000, json: false };
+  const o: Options = { clients: 50, queries: 1000, json: false, profile: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const int = (): number => {
@@ -46,6 +48,7 @@ function parseArgs(argv: string[]): Options {
       case '--clients': o.clients = int(); break;
       case '--queries': o.queries = int(); break;
       case '--json': o.json = true; break;
+      case '--profile': o.profile = argv[++i] ?? usage('--profile needs a directory'); break;
       default: usage(`unknown argument ${JSON.stringify(a)}`);
     }
   }
@@ -88,9 +91,10 @@ const answers = (m) => m !== null && m.readUInt16BE(6) > 0;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function startDaemon(dir: string): Promise<{ child: ChildProcess; socket: string }> {
+async function startDaemon(dir: string, profile: string | null): Promise<{ child: ChildProcess; socket: string }> {
   const socket = join(dir, 'skiff.sock');
-  const child = spawn(process.execPath, [SKIFFD, '--socket', socket, '--state-dir', join(dir, 'state'), '--cgroup-parent', `skiff-bench-dns-${process.pid}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const prof = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const child = spawn(process.execPath, [...prof, SKIFFD, '--socket', socket, '--state-dir', join(dir, 'state'), '--cgroup-parent', `skiff-bench-dns-${process.pid}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => log.push(b));
   child.stderr.on('data', (b: Buffer) => log.push(b));
@@ -124,7 +128,7 @@ async function main(): Promise<void> {
     usage('it makes a bridge: run it in a network namespace of ip netns (ip netns add b; ip netns exec b …), never the host\'s');
   }
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-dns-'));
-  const { child, socket } = await startDaemon(dir);
+  const { child, socket } = await startDaemon(dir, o.profile);
   const api = async (method: string, path: string, body?: unknown): Promise<unknown> => {
     const r = await request(socket, method, path, body === undefined ? {} : { body });
     if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
