@@ -3,9 +3,9 @@
 //
 //   skiffd, its own netns                              the container's netns (entered by pidfd)
 //   socket A (skiffd's)                                socket B: made after setns(pidfd), kept
-//   RTM_NEWLINK veth: host end on the bridge;
+//   RTM_NEWLINK veth: host end on the bridge, up;
 //     peer `ethN` (its MAC) created directly in  ──▶   RTM_GETLINK ethN → its index
-//     the container's netns (IFLA_NET_NS_FD)           RTM_NEWLINK ethN up
+//     the container's netns (IFLA_NET_NS_FD)           RTM_NEWLINK ethN addrgenmode none, then up
 //                                                      RTM_NEWADDR address/prefix on ethN
 //
 // No default route: the container's first network keeps it, as in Docker. Any failure after the
@@ -16,7 +16,7 @@ import { close } from '../sys/libc.js';
 import { NetlinkSocket } from '../sys/netlink.js';
 import { Ipv4 } from './ipv4.js';
 import { nextSeq, request } from './rtnl-request.js';
-import { deleteLink, getLink, linkUpByName, linkUpNamed, newAddress, newVethIntoNetns, noLinkLocalOn } from './rtnetlink.js';
+import { deleteLink, getLink, linkUpNamed, newAddress, newVethIntoNetns, noLinkLocalOn } from './rtnetlink.js';
 
 const { ENODEV } = constants.errno;
 
@@ -46,8 +46,6 @@ export function addInterface(pidfd: number, a: InterfaceAttachment, container: s
     try {
       const index = request(getLink(nextSeq(), a.ifname), `network ${a.network}: find \`${a.ifname}\` in ${where}`, socket);
       if (index === null) throw new Error(`network ${a.network}: find \`${a.ifname}\` in ${where}: the kernel answered without an index`);
-      request(noLinkLocalOn(nextSeq(), 0, a.hostIfname), `network ${a.network}: no IPv6 link-local address on \`${a.hostIfname}\``);
-      request(linkUpByName(nextSeq(), a.hostIfname), `network ${a.network}: bring up \`${a.hostIfname}\``);
       request(noLinkLocalOn(nextSeq(), index, a.ifname), `network ${a.network}: no IPv6 link-local address on \`${a.ifname}\` in ${where}`, socket);
       request(linkUpNamed(nextSeq(), index, a.ifname), `network ${a.network}: bring up \`${a.ifname}\` in ${where}`, socket);
       const address = Ipv4.parse(a.address);

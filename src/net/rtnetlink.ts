@@ -124,10 +124,6 @@ export function linkUp(seq: number, index: number): Buffer {
   return message(RTM_NEWLINK, 0, seq, [ifinfomsg(index, true)]);
 }
 
-/** Sets a link up by name. */
-export function linkUpByName(seq: number, name: string): Buffer {
-  return message(RTM_NEWLINK, 0, seq, [ifinfomsg(0, true), attr(IFLA_IFNAME, str(checkIfname(name))).bytes]);
-}
 
 /**
  * No IPv6 link-local address on a link (addrgenmode none). skiff's networks are IPv4; a
@@ -161,7 +157,7 @@ export function getLink(seq: number, name: string): Buffer {
 }
 
 /**
- * A veth pair: `host` on the bridge `masterIndex`, down, in the sender's network namespace;
+ * A veth pair: `host` on the bridge `masterIndex` and up, in the sender's network namespace;
  * its peer `peer`, with `mac`, created directly in another process's network namespace (down:
  * the container brings it up). The pid is a placeholder: `pidOffset` says where launch.c's
  * host_netlink writes PID 1's pid. Creating the peer there (not moving it later) means a
@@ -183,8 +179,7 @@ function newVeth(seq: number, host: string, masterIndex: number, peer: string, m
     ifinfomsg(0, false), attr(IFLA_IFNAME, str(checkIfname(peer))).bytes, attr(IFLA_ADDRESS, macBytes(mac)).bytes,
     attr(nsAttr, u32(ns)).bytes,
   ]));
-  // Both ends are made down: each gets addrgenmode none (noLinkLocalOn) before it goes up.
-  const head = [ifinfomsg(0, false), attr(IFLA_IFNAME, str(checkIfname(host))).bytes, attr(IFLA_MASTER, u32(masterIndex)).bytes];
+  const head = [ifinfomsg(0, true), attr(IFLA_IFNAME, str(checkIfname(host))).bytes, attr(IFLA_MASTER, u32(masterIndex)).bytes];
   const linkinfo = nested(IFLA_LINKINFO, [attr(IFLA_INFO_KIND, str('veth')), nested(IFLA_INFO_DATA, [peerInfo])]);
   return message(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, seq, [...head, linkinfo.bytes]);
 }
