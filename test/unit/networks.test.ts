@@ -1,6 +1,7 @@
 // The pure parts of bridge networks, without root: addresses and subnets, the rtnetlink bytes,
 // a network's launch-plan operations, the nft table's text, the spec's and Docker's network fields.
 import { expect } from 'chai';
+import { NameTable } from '../../src/main/networks/names.js';
 import { Ipv4, Subnet } from '../../src/net/ipv4.js';
 import { newAddress, newDefaultRoute, newVethIntoPid, parseReplies, NetlinkValueError } from '../../src/net/rtnetlink.js';
 import { networkOps, type NetAttachment } from '../../src/net/container-plan.js';
@@ -70,6 +71,25 @@ describe('networks (pure)', () => {
       ack.writeUInt32LE(5, 8);
       ack.writeInt32LE(-17, 16);
       expect(parseReplies(ack)).to.deep.equal([{ kind: 'ack', seq: 5, errno: 17 }]);
+    });
+  });
+
+  describe('the DNS name table', () => {
+    it('answers by name and alias per network, round-robin over holders, and forgets a stopped container everywhere', () => {
+      const t = new NameTable();
+      t.up('front', 'web1', '198.18.1.2', ['web1', 'Web']);
+      t.up('front', 'web2', '198.18.1.3', ['web2', 'web']);
+      t.up('back', 'web1', '198.18.2.2', ['web1']);
+      expect(t.find(['front'], 'web1')).to.deep.equal(['198.18.1.2']);
+      expect(t.find(['back', 'front'], 'web1')).to.deep.equal(['198.18.2.2', '198.18.1.2']);
+      const answers = [t.find(['front'], 'web'), t.find(['front'], 'web')];
+      expect(answers.map((a) => [...a].sort())).to.deep.equal([['198.18.1.2', '198.18.1.3'], ['198.18.1.2', '198.18.1.3']]);
+      expect(answers[0]![0]).to.not.equal(answers[1]![0]);
+      expect(t.holder('front', '198.18.1.3')).to.equal('web2');
+      t.down('web1');
+      expect([t.find(['front'], 'web'), t.find(['back'], 'web1'), t.holder('front', '198.18.1.2')]).to.deep.equal([['198.18.1.3'], [], undefined]);
+      t.downOn('front', 'web2');
+      expect(t.find(['front'], 'web')).to.deep.equal([]);
     });
   });
 

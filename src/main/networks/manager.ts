@@ -18,6 +18,7 @@ import { applyRuleset, removeRuleset, type NftPort } from '../../net/nft.js';
 import { Conflict, InvalidArgument, NotFound, Unavailable } from '../lifecycle/errors.js';
 import { log } from '../log.js';
 import { EtcWriter, hostsText, resolvText } from './files.js';
+import { NameTable } from './names.js';
 import { PortPublisher } from './ports.js';
 import { NetworkStore, type Endpoint, type NetworkRecord } from './store.js';
 
@@ -63,12 +64,11 @@ const ifnameOrder = (a: Membership, b: Membership): number => Number(a.ep.ifname
 export class NetworkManager {
   private readonly nets = new Map<string, NetworkRecord>();
   private readonly dns = new Map<string, DnsServer>();
-  /** running containers, by network: names (and aliases) → addresses */
-  private readonly live = new Map<string, Map<string, { address: string; names: string[] }>>();
+  /** what each network's DNS answers: its running containers' names (and aliases) */
+  private readonly names = new NameTable();
   private readonly ports = new PortPublisher();
   private readonly etc = new EtcWriter();
   private readonly upstreams: string[];
-  private rotate = 0;
 
   constructor(private readonly store: NetworkStore, private readonly opts: NetworkOptions = {}) {
     this.upstreams = upstreamsFrom(opts.resolvConf ?? '/etc/resolv.conf');
@@ -134,7 +134,7 @@ export class NetworkManager {
     await this.dns.get(n.name)?.close();
     this.dns.delete(n.name);
     this.nets.delete(n.name);
-    this.live.delete(n.name);
+    this.names.dropNetwork(n.name);
     removeLink(n.bridge);
     this.applyRules();
     await this.store.remove(n.name);
@@ -295,10 +295,8 @@ export class NetworkManager {
   }
 
   private goLive(c: Attached, m: Membership): void {
-    const table = this.live.get(m.network.name) ?? new Map<string, { address: string; names: string[] }>();
-    this.live.set(m.network.name, table);
     const aliases = m.ep.ifname === undefined ? c.spec.networkAliases : m.ep.aliases ?? [];
-    table.set(c.name, { address: m.ep.address, names: [c.name, ...aliases].map((x) => x.toLowerCase()) });
+    this.names.up(m.network.name, c.name, m.ep.address, [c.name, ...aliases]);
   }
 
   /** PID 1 exec'd: its names resolve, on each of its networks. */
@@ -308,7 +306,7 @@ export class NetworkManager {
 
   /** PID 1 exited: its names leave the DNS at once (answers carry TTL 0). */
   stopped(c: Attached): void {
-    for (const table of this.live.values()) table.delete(c.name);
+    this.names.down(c.name);
   }
 
   /** At rm: its addresses go back to their networks, the ports and their rules go. */
@@ -368,7 +366,7 @@ export class NetworkManager {
       throw new Conflict(`container ${c.name} was created on network ${n.name}: skiff disconnects only networks added by connect (remove and create the container to change its own)`);
     }
     if (c.live) this.inContainer(c, c.live, (pidfd) => removeInterface(pidfd, ep.ifname!, n.name, c.name));
-    this.live.get(n.name)?.delete(c.name);
+    this.names.downOn(n.name, c.name);
     delete n.endpoints[c.name];
     await this.store.save(n);
     log('info', 'network disconnected', { container: c.name, network: n.name });
@@ -400,14 +398,16 @@ export class NetworkManager {
   private lookup(network: string, name: string, client: string): string[] | null {
     const n = this.nets.get(network);
     if (!n) return null;
-    const asker = Object.entries(n.endpoints).find(([, ep]) => ep.address === client)?.[0];
-    const nets = [n, ...(asker === undefined ? [] : this.list().filter((o) => o !== n && o.endpoints[asker] !== undefined))];
-    const hits = nets.flatMap((o) => [...(this.live.get(o.name)?.values() ?? [])].filter((e) => e.names.includes(name)).map((e) => e.address));
-    const known = hits.length > 0 || nets.some((o) => Object.keys(o.endpoints).some((k) => k.toLowerCase() === name));
-    if (!known) return null;
-    // Round-robin over the replicas of a service: each answer starts one further along.
-    const k = hits.length > 0 ? this.rotate++ % hits.length : 0;
-    return [...hits.slice(k), ...hits.slice(0, k)];
+    // The asker's other networks matter only when it has some (network connect): most have none.
+    let nets = [n];
+    if (this.nets.size > 1) {
+      const asker = this.names.holder(n.name, client);
+      if (asker !== undefined) nets = [n, ...this.list().filter((o) => o !== n && o.endpoints[asker] !== undefined)];
+    }
+    const hits = this.names.find(nets.map((o) => o.name), name);
+    if (hits.length > 0) return hits;
+    // A known container that is not running: an empty answer, not a forward that would leak the name.
+    return nets.some((o) => Object.keys(o.endpoints).some((k) => k.toLowerCase() === name)) ? [] : null;
   }
 
   private async startDns(n: NetworkRecord): Promise<void> {
