@@ -96,6 +96,18 @@ describe('network connect and disconnect', function () {
     expect(networkFile('back').endpoints.later).to.equal(undefined);
   });
 
+  it('skiffd SIGKILLed and restarted: a connected container keeps its address and its name on the added network', async () => {
+    await docker(['network', 'connect', '--alias', 'api2', 'back', 'app']);
+    const address = networkFile('back').endpoints.app!.address;
+    await d.stop('SIGKILL');
+    await d.start();
+    expect(await docker(['inspect', '-f', '{{.NetworkSettings.Networks.back.IPAddress}}', 'app'])).to.equal(address);
+    expect(await lookup('198.18.21.1', 'api2')).to.deep.equal([address]);
+    const ping = await runOn('back', 'ping', '-c', '1', '-W', '5', 'app');
+    expect(ping.code, ping.stdout + ping.stderr).to.equal(0);
+    await docker(['network', 'disconnect', 'back', 'app']);
+  });
+
   it('bad requests name what was wrong and change nothing', async () => {
     await docker(['run', '-d', '--name', 'loner', '--network', 'none', 'host', BB, 'sleep', '100000']);
     await docker(['network', 'connect', 'back', 'app']);
