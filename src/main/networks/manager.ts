@@ -51,9 +51,13 @@ export interface Attached { id: string; name: string; spec: ContainerSpec }
 
 /** A container as `network connect` and `disconnect` see it: its PID 1 while it runs. */
 export interface Connectable extends Attached {
+  /** a start under way: its launch may or may not have taken the networks yet */
+  starting: boolean;
   /** running: PID 1 and its /proc start time (what tells it from a recycled pid); else null */
   live: { pid: number; startTime: number } | null;
 }
+
+const starting = (c: Connectable): Conflict => new Conflict(`container ${c.name} is starting: connect or disconnect it once it runs`);
 
 /** One network a container has an address on, and its endpoint there. */
 interface Membership { network: NetworkRecord; ep: Endpoint }
@@ -330,11 +334,16 @@ export class NetworkManager {
    * by pidfd) and its names in that network's DNS. A stopped one gets the interface at its next
    * start. On any failure nothing is left: no address, no veth.
    */
-  async connect(c: Connectable, ref: string, aliases: string[]): Promise<void> {
+  async connect(container: () => Connectable, ref: string, aliases: string[]): Promise<void> {
+    let c = container();
     if (c.spec.network === 'none' || c.spec.network === 'host') {
       throw new Conflict(`container ${c.name} is on network ${c.spec.network}: only a container on a bridge network can be connected to another`);
     }
     const n = ref === DOCKER_DEFAULT || ref === DEFAULT_NETWORK ? await this.ensureDefault() : this.get(ref);
+    // As the endpoint is recorded (no await from here to it): a launch from now on takes it;
+    // a run already going lacks it; a start under way may or may not have it, so is refused.
+    c = container();
+    if (c.starting) throw starting(c);
     if (n.endpoints[c.name]) throw new Conflict(`container ${c.name} is already connected to network ${n.name}`);
     const held = Object.keys(n.endpoints).length;
     if (held >= MAX_ENDPOINTS) {
@@ -345,20 +354,30 @@ export class NetworkManager {
     while (used.has(`eth${k}`)) k++;
     const ep: Endpoint = { id: c.id, address: this.allocate(n).toString(), ports: [], ifname: `eth${k}`, ...(aliases.length > 0 ? { aliases } : {}) };
     n.endpoints[c.name] = ep;
+    const run = c.live;
+    let added = false;
     try {
       await this.store.save(n);
-      if (c.live) this.inContainer(c, c.live, (pidfd) => addInterface(pidfd, this.interfaceOf(c, { network: n, ep }), c.name));
+      // Only the run that was going when the endpoint was recorded gets the interface now; if
+      // it ended meanwhile, a later run's launch has taken (or will take) the endpoint itself.
+      const now = container();
+      if (run && now.live?.pid === run.pid && now.live.startTime === run.startTime) {
+        this.inContainer(now, run, (pidfd) => addInterface(pidfd, this.interfaceOf(now, { network: n, ep }), now.name));
+        added = true;
+      }
     } catch (err) {
       delete n.endpoints[c.name];
       await this.store.save(n).catch(() => undefined); // the first error is the one to report
       throw err;
     }
-    if (c.live) this.goLive(c, { network: n, ep });
+    if (added) this.goLive(c, { network: n, ep });
     log('info', 'network connected', { container: c.name, network: n.name, address: ep.address, ifname: ep.ifname });
   }
 
   /** Takes a network added by connect away: the interface (if running), the DNS names, the address. */
-  async disconnect(c: Connectable, ref: string): Promise<void> {
+  async disconnect(container: () => Connectable, ref: string): Promise<void> {
+    const c = container();
+    if (c.starting) throw starting(c);
     const n = this.get(ref);
     const ep = n.endpoints[c.name];
     if (!ep) throw new NotFound(`container ${c.name} is not connected to network ${n.name}`);

@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Extensions } from '../http/api.js';
 import { send } from '../http/respond.js';
-import { Conflict, InvalidArgument } from '../lifecycle/errors.js';
+import { InvalidArgument } from '../lifecycle/errors.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import { Ipv4, Subnet } from '../../net/ipv4.js';
 import { DEFAULT_NETWORK, DOCKER_DEFAULT, type Connectable, type CreateRequest, type NetworkManager } from './manager.js';
@@ -106,12 +106,11 @@ export class NetworksApi implements Extensions {
   /** `container`: a container by name or id (throws NotFound), for connect and disconnect */
   constructor(private readonly nets: NetworkManager, private readonly container: (ref: string) => ContainerRecord) {}
 
-  /** The container as connect sees it: PID 1 while running; one whose start is under way is refused. */
+  /** The container as connect sees it now: PID 1 while running, and whether a start is under way. */
   private connectable(ref: string): Connectable {
     const r = this.container(ref);
-    if (r.status === 'starting') throw new Conflict(`container ${r.name} is starting: connect or disconnect it once it runs`);
     const live = r.status === 'running' && r.pid !== null && r.pidStartTime !== null ? { pid: r.pid, startTime: r.pidStartTime } : null;
-    return { id: r.id, name: r.name, spec: r.spec, live };
+    return { id: r.id, name: r.name, spec: r.spec, starting: r.status === 'starting', live };
   }
 
   async handle(method: string, path: string, _req: IncomingMessage, res: ServerResponse, body: () => Promise<unknown>): Promise<boolean> {
@@ -129,8 +128,10 @@ export class NetworksApi implements Extensions {
       const ref = decodeURIComponent(link[1]!);
       const req = connectRequest(await body());
       this.nets.get(ref); // an unknown network is a 404 before the container is looked at
-      if (link[2] === 'connect') await this.nets.connect(this.connectable(req.container), ref, req.aliases);
-      else await this.nets.disconnect(this.connectable(req.container), ref);
+      // Looked up again at each step: the container may start, stop or go while a write is awaited.
+      const container = (): Connectable => this.connectable(req.container);
+      if (link[2] === 'connect') await this.nets.connect(container, ref, req.aliases);
+      else await this.nets.disconnect(container, ref);
       send(res, 200);
       return true;
     }
