@@ -13,6 +13,33 @@ const ECHO_SERVER = `const s = require('dgram').createSocket('udp4');
 s.on('message', (m, r) => s.send(Buffer.concat([Buffer.from('echo:'), m]), r.port, r.address));
 s.bind(5353, () => console.log('ready'));`;
 
+/**
+ * HOST:PORT and N: one datagram from each of N sockets of their own, 50 at a time (a burst that
+ * fits any receive buffer), each group waited for until all are answered or 3 s pass; prints
+ * how many were answered.
+ */
+const MANY = `const dgram = require('dgram');
+const [host, port] = process.argv[1].split(':');
+const total = Number(process.argv[2]);
+const socks = [];
+let answered = 0;
+(async () => {
+  for (let sent = 0; sent < total; sent += 50) {
+    await new Promise((resolve) => {
+      let left = Math.min(50, total - sent);
+      const t = setTimeout(resolve, 3000);
+      for (let i = 0; i < Math.min(50, total - sent); i++) {
+        const s = dgram.createSocket('udp4');
+        socks.push(s);
+        s.on('message', () => { answered++; if (--left === 0) { clearTimeout(t); resolve(); } });
+        s.send('x', Number(port), host);
+      }
+    });
+  }
+  socks.forEach((s) => s.close());
+  console.log(answered);
+})();`;
+
 /** Each argument is HOST:PORT:TEXT, sent from a socket of its own; prints each socket's answer (or "timeout"). */
 const CLIENTS = `const dgram = require('dgram');
 Promise.all(process.argv.slice(1).map((a) => new Promise((resolve) => {
@@ -56,12 +83,20 @@ describe('published UDP ports', function () {
     expect(await clients('127.0.0.1:15353:one', '127.0.0.1:15353:two')).to.equal('one=echo:one two=echo:two');
     expect(await clients(`${ns.external}:15353:three`)).to.equal('three=echo:three');
 
+    // At most 1024 flows at once: the two loopback clients above hold two (for a minute), so of
+    // 1100 new sources exactly 1022 are answered, and skiffd holds no socket beyond them.
+    const before = (await d.settledView()).fds.filter((f) => f.startsWith('socket:')).length;
+    expect((await ns.runAsync(NODE, ['-e', MANY, '127.0.0.1:15353', '1100'])).stdout.trim()).to.equal('1022');
+    expect((await d.settledView()).fds.filter((f) => f.startsWith('socket:')).length).to.equal(before + 1022);
+
     await ok(['rm', '-f', 'echo']);
     expect(ns.nftTable()).to.not.include('15353');
     // Nothing answers any more, and the port can be bound by someone else.
     expect(await clients('127.0.0.1:15353:four')).to.equal('four=timeout');
     const bind = ns.run(NODE, ['-e', "require('dgram').createSocket('udp4').bind(15353, '0.0.0.0', function () { console.log('bound'); this.close(); })"]);
     expect(bind.stdout.trim(), bind.stderr).to.equal('bound');
+    // Every flow's socket went with the port.
+    expect((await d.settledView()).fds.filter((f) => f.startsWith('socket:')).length).to.equal(before - 3);
     await ok(['network', 'rm', 'udpnet']);
   });
 });
