@@ -108,6 +108,28 @@ describe('network connect and disconnect', function () {
     await docker(['network', 'disconnect', 'back', 'app']);
   });
 
+  it('docker rename: the container keeps its addresses on both networks, answers by its new name, and rm frees them', async () => {
+    await docker(['run', '-d', '--name', 'before', '--network', 'front', 'host', BB, 'sleep', '100000']);
+    await docker(['network', 'connect', 'back', 'before']);
+    const own = networkFile('front').endpoints.before!.address;
+    const added = networkFile('back').endpoints.before!.address;
+    await docker(['rename', 'before', 'after']);
+    // skiffd's view at once (the files follow on the thread pool; the restart test reads those)
+    const holders = async (network: string) => Object.fromEntries(Object.values(((await d.api('GET', `/networks/${network}`)).body as { Containers: Record<string, { Name: string; IPv4Address: string }> }).Containers)
+      .filter((c) => ['before', 'after'].includes(c.Name)).map((c) => [c.Name, c.IPv4Address.split('/')[0]]));
+    expect([await holders('front'), await holders('back')]).to.deep.equal([{ after: own }, { after: added }]);
+    expect(await lookup('198.18.20.1', 'after')).to.deep.equal([own]);
+    expect(await lookup('198.18.21.1', 'after')).to.deep.equal([added]);
+    expect(await lookup('198.18.20.1', 'before')).to.deep.equal([]);
+    // Its next run is on both networks again, with the same addresses.
+    await docker(['restart', '-t', '0', 'after']);
+    expect(await docker(['inspect', '-f', '{{.NetworkSettings.Networks.front.IPAddress}} {{.NetworkSettings.Networks.back.IPAddress}}', 'after'])).to.equal(`${own} ${added}`);
+    expect((await runOn('back', 'ping', '-c', '1', '-W', '5', 'after')).code).to.equal(0);
+    await docker(['rm', '-f', 'after']);
+    expect([await holders('front'), await holders('back')]).to.deep.equal([{}, {}]);
+    expect([networkFile('front').endpoints.after, networkFile('back').endpoints.after]).to.deep.equal([undefined, undefined]);
+  });
+
   it('bad requests name what was wrong and change nothing', async () => {
     await docker(['run', '-d', '--name', 'loner', '--network', 'none', 'host', BB, 'sleep', '100000']);
     await docker(['network', 'connect', 'back', 'app']);

@@ -327,6 +327,27 @@ export class NetworkManager {
     if (c.spec.ports.length > 0) this.applyRules();
   }
 
+  /**
+   * A rename (inside its synchronous step): the container's endpoints, its DNS names and its
+   * ports' holder move to the new name, so its next start finds its address and rm frees it.
+   * The files are written after; a crash before they land leaves the old name's endpoint, which
+   * the restart drops (no container has that name) and the new name's start then lacks.
+   */
+  renamed(oldName: string, newName: string): void {
+    const moved = this.list().filter((n) => n.endpoints[oldName] !== undefined);
+    for (const n of moved) {
+      n.endpoints[newName] = n.endpoints[oldName]!;
+      delete n.endpoints[oldName];
+      const entry = this.names.entry(n.name, oldName);
+      if (entry) {
+        this.names.downOn(n.name, oldName);
+        this.names.up(n.name, newName, entry.address, entry.names.map((x) => (x === oldName.toLowerCase() ? newName : x)));
+      }
+      this.store.save(n).catch((err: Error) => log('error', 'network file not written after a rename', { network: n.name, error: err.message }));
+    }
+    this.ports.renamed(oldName, newName);
+  }
+
   // ── network connect / disconnect ──
   /**
    * Adds a network to a container: an address on it at once (on disk first, as at create); a

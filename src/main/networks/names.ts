@@ -57,6 +57,11 @@ export class NameTable {
     this.byAddress.delete(network);
   }
 
+  /** A running container's address and names on `network`, if it is there. */
+  entry(network: string, container: string): Readonly<Entry> | undefined {
+    return this.byNetwork.get(network)?.get(container);
+  }
+
   /** The running container that holds `address` on `network`, if any. */
   holder(network: string, address: string): string | undefined {
     return this.byAddress.get(network)?.get(address);

@@ -42,6 +42,11 @@ export class PortPublisher {
     }
   }
 
+  /** The container holding ports has a new name (for the messages that name it). */
+  renamed(oldName: string, newName: string): void {
+    for (const h of this.held.values()) if (h.container === oldName) h.container = newName;
+  }
+
   async release(ports: readonly PortSpec[]): Promise<void> {
     for (const p of ports) {
       const h = this.held.get(`${p.hostPort}/${p.proto}`);
