@@ -19,7 +19,7 @@ export interface Sample {
 // case, not the cost of forking this large Node process. `concurrency` loops run side by side,
 // each taking its share of the runs; wall time is from the first loop's start to the last one's end.
 
-export type ExternalRuntime = 'runc' | 'crun' | 'unshare' | 'bwrap';
+export type ExternalRuntime = 'runc' | 'crun' | 'unshare' | 'bwrap' | 'unshare-ip' | 'unshare-veth';
 
 export interface ExternalPlan {
   runtime: ExternalRuntime;
@@ -44,6 +44,14 @@ function commandFor(p: ExternalPlan): string {
       // --unshare-all: user (when it can), ipc, pid, net, uts and cgroup namespaces; a mount namespace always.
       if (p.rootfs === undefined) throw new Error('bench: bwrap needs the rootfs');
       return `bwrap --unshare-all --ro-bind ${q(p.rootfs)} / --proc /proc --dev /dev /bin/true`;
+    // The kernel's cost of a veth, as a reference for skiff-bridge: the same namespaces, `ip` run
+    // in them once without a veth (lo up) and once making a pair; the difference is the veth's
+    // making and its end with the namespace (what of that the kernel does in its own threads
+    // is not counted, as for every row).
+    case 'unshare-ip':
+      return 'unshare --fork --pid --mount --uts --ipc --net --mount-proc ip link set lo up';
+    case 'unshare-veth':
+      return 'unshare --fork --pid --mount --uts --ipc --net --mount-proc ip link add veth0 type veth peer name veth1';
   }
 }
 
