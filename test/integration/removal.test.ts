@@ -19,7 +19,7 @@ describe('removal off the request path', function () {
 
   /** A container with a console log file (so that a reused directory has one to carry over), run to its end. */
   const runLogged = async (name: string, script: string): Promise<void> => {
-    const c = await d.api('POST', `/containers/create?name=${name}`, { Image: 'host', Cmd: ['/bin/sh', '-c', script], Skiff: { Console: { log: true } } });
+    const c = await d.api('POST', `/containers/create?name=${name}`, { Image: 'host', Cmd: ['/bin/sh', '-c', script], HostConfig: { NetworkMode: 'none' }, Skiff: { Console: { log: true } } });
     expect(c.status, c.text).to.equal(201);
     expect((await d.api('POST', `/containers/${name}/start`)).status).to.equal(204);
     expect((await d.api('POST', `/containers/${name}/wait`)).body).to.deep.equal({ StatusCode: 0, Error: null });
@@ -30,7 +30,7 @@ describe('removal off the request path', function () {
     expect(readFileSync(join(d.stateDir, 'old', 'console.log')).includes('secret-of-old'), 'the old log (the precondition)').to.equal(true);
     expect((await d.api('DELETE', '/containers/old')).status).to.equal(204);
     // The name is free at once: the same name again, right away.
-    const again = await d.api('POST', '/containers/create?name=old', { Image: 'host', Cmd: ['/bin/true'] });
+    const again = await d.api('POST', '/containers/create?name=old', { Image: 'host', Cmd: ['/bin/true'], HostConfig: { NetworkMode: 'none' } });
     expect(again.status, again.text).to.equal(201);
     expect((await d.api('DELETE', '/containers/old')).status).to.equal(204);
     await until(async () => (await backlog(d)) === 0, 'the removal backlog to drain');
