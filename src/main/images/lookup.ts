@@ -3,7 +3,7 @@
 import { lstatSync, readFileSync } from 'node:fs';
 import { InvalidArgument, NotFound } from '../lifecycle/errors.js';
 import type { ImageConfig } from './manifest.js';
-import { formatReference, parseReference, ReferenceError, repoName } from './reference.js';
+import { formatReference, parseReference, ReferenceError, repoName } from '../../spec/image-reference.js';
 import type { ImageRecord, ImageStore } from './store.js';
 
 /** Finds an image; null when there is none by that name. Throws for an ambiguous id prefix. */

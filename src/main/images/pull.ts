@@ -4,7 +4,7 @@
 // words (Pulling fs layer, Downloading, Download complete, Extracting, Pull complete).
 import { sha256 } from './digest.js';
 import { parseManifest, pickPlatform, type ImageManifest } from './manifest.js';
-import { formatReference, repoName, type Reference } from './reference.js';
+import { formatReference, repoName, type Reference } from '../../spec/image-reference.js';
 import { registerImage } from './register.js';
 import { RegistryClient, type Credentials } from './registry.js';
 import type { ImageRecord, ImageStore } from './store.js';

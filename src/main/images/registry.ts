@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { NotFound, Unavailable } from '../lifecycle/errors.js';
-import { DOCKER_HUB, type Reference } from './reference.js';
+import { DOCKER_HUB, type Reference } from '../../spec/image-reference.js';
 
 export type Credentials = { username: string; password: string } | { identityToken: string };
 

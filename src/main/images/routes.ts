@@ -19,7 +19,7 @@ import type { Daemon } from '../daemon.js';
 import { log } from '../log.js';
 import { findImage, getImage } from './lookup.js';
 import { pull, resolve, type PullProgress } from './pull.js';
-import { familiarName, formatReference, parseReference, ReferenceError, type Reference } from './reference.js';
+import { familiarName, formatReference, parseReference, ReferenceError, type Reference } from '../../spec/image-reference.js';
 import type { Credentials } from './registry.js';
 import { imageInspect, imageSummary } from './shape.js';
 import type { ImageStore } from './store.js';
