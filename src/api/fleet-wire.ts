@@ -15,6 +15,7 @@ export function fleetRequestBody(fleet: Fleet): unknown {
       dependsOn: s.dependsOn,
       configHash: s.configHash,
       specs: s.specs.map((spec) => ({ ...spec, restart: formatRestart(spec.restart) })),
+      ...(s.image ? { image: s.image } : {}),
     })),
   };
 }

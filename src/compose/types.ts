@@ -10,6 +10,28 @@ export interface FleetDependency {
   condition: DependsOnCondition;
 }
 
+export type PullPolicy = 'always' | 'missing' | 'never';
+
+/**
+ * A service's registry image (src/compose/image.ts): the reference, when to pull it, and what
+ * the service itself sets of what the image's config also gives. skiffd pulls it and merges
+ * the two (the service's win) into each replica's spec before anything is created.
+ */
+export interface FleetImage {
+  /** canonical: registry/repository:tag or @digest */
+  ref: string;
+  pullPolicy: PullPolicy;
+  /** Compose's entrypoint and command, as Docker's Entrypoint and Cmd (null: not set) */
+  entrypoint: string[] | null;
+  command: string[] | null;
+  /** working_dir (null: the image's WorkingDir, else /) */
+  workdir: string | null;
+  /** the service's environment (the image's Env is under it) */
+  env: string[];
+  /** stop_signal (null: the image's StopSignal, else SIGTERM) */
+  stopSignal: string | null;
+}
+
 export interface FleetService {
   name: string;
   replicas: number;
@@ -23,6 +45,8 @@ export interface FleetService {
   configHash: string;
   /** one per replica, in order: `<fleet>-<service>-1` … `-<replicas>` */
   specs: ContainerSpec[];
+  /** a registry image, whose config skiffd merges into the specs; null for host or a directory */
+  image: FleetImage | null;
 }
 
 export interface Fleet {

@@ -5,6 +5,8 @@
 // Errors name the field by its path: `services[1].specs[0].command[0] must not be empty`.
 import { SpecError, validateName, validateSpec, type ContainerSpec } from '../../spec/container.js';
 import type { DependsOnCondition, Fleet, FleetDependency, FleetService } from '../../compose/fleet.js';
+import type { FleetImage, PullPolicy } from '../../compose/types.js';
+import { parseReference, ReferenceError } from '../../spec/image-reference.js';
 import type { FleetNetwork } from '../../compose/networks.js';
 import { InvalidArgument } from '../lifecycle/errors.js';
 
@@ -15,7 +17,8 @@ export const LABEL_REPLICA = 'skiff.replica';
 export const LABEL_HASH = 'skiff.config-hash';
 
 const CONDITIONS: readonly DependsOnCondition[] = ['service_started', 'service_completed_successfully'];
-const SERVICE_KEYS = ['name', 'replicas', 'job', 'dependsOn', 'configHash', 'specs'];
+const SERVICE_KEYS = ['name', 'replicas', 'job', 'dependsOn', 'configHash', 'specs', 'image'];
+const PULL_POLICIES: readonly PullPolicy[] = ['always', 'missing', 'never'];
 const HASH = /^[0-9a-f]{8,128}$/;
 
 function bad(field: string, message: string): never {
@@ -79,6 +82,35 @@ function fleetNetworks(v: unknown, fleet: string): FleetNetwork[] {
   });
 }
 
+function strings(v: unknown, field: string): string[] {
+  return list(v, field).map((x, i) => (typeof x === 'string' ? x : bad(`${field}[${i}]`, `must be a string, got ${describe(x)}`)));
+}
+
+/** `image`: a registry image and what the service sets of its config (src/compose/types.ts FleetImage). */
+function fleetImage(v: unknown, field: string): FleetImage | null {
+  if (v === undefined || v === null) return null;
+  const o = object(v, field, ['ref', 'pullPolicy', 'entrypoint', 'command', 'workdir', 'env', 'stopSignal']);
+  if (typeof o.ref !== 'string') bad(`${field}.ref`, `must be an image reference, got ${describe(o.ref)}`);
+  try {
+    parseReference(o.ref);
+  } catch (err) {
+    if (err instanceof ReferenceError) bad(`${field}.ref`, err.message);
+    throw err;
+  }
+  if (!PULL_POLICIES.includes(o.pullPolicy as PullPolicy)) bad(`${field}.pullPolicy`, `must be ${PULL_POLICIES.join(', ')}, got ${describe(o.pullPolicy)}`);
+  const orNull = <T>(x: unknown, read: (x: unknown) => T): T | null => (x === null || x === undefined ? null : read(x));
+  const text = (k: string) => (x: unknown): string => (typeof x === 'string' ? x : bad(`${field}.${k}`, `must be a string, got ${describe(x)}`));
+  return {
+    ref: o.ref,
+    pullPolicy: o.pullPolicy as PullPolicy,
+    entrypoint: orNull(o.entrypoint, (x) => strings(x, `${field}.entrypoint`)),
+    command: orNull(o.command, (x) => strings(x, `${field}.command`)),
+    workdir: orNull(o.workdir, text('workdir')),
+    env: o.env === undefined ? [] : strings(o.env, `${field}.env`),
+    stopSignal: orNull(o.stopSignal, text('stopSignal')),
+  };
+}
+
 /**
  * Validates a POST /fleets body: `{ name, services: [{ name, replicas, job, dependsOn,
  * configHash, specs }] }`. Throws InvalidArgument naming the first bad field; `maxReplicas`
@@ -135,7 +167,7 @@ export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet
       }
       return c;
     });
-    return { name: service, replicas, job: s.job, dependsOn, configHash, specs };
+    return { name: service, replicas, job: s.job, dependsOn, configHash, specs, image: fleetImage(s.image, `${field}.image`) };
   });
 
   for (const [i, s] of services.entries()) {

@@ -1,6 +1,7 @@
 // skiffd's fleet API, beside Docker's paths:
 //
-//   POST   /fleets          body { name, services: [{ name, replicas, job, dependsOn, configHash, specs }] }
+//   POST   /fleets          body { name, services: [{ name, replicas, job, dependsOn, configHash, specs, image? }] }
+//                           (a service's registry image is pulled as its pullPolicy says before the 202)
 //                           → 202 { fleet, operation, plan: { create, replace, start, keep, remove } }
 //                           400 bad body · 409 a name is taken by a container outside the fleet
 //   GET    /fleets          → 200 [{ name, services, containers, running, exited, failed, operation }]
@@ -33,6 +34,9 @@ import { fleetListEntry, fleetView } from './view.js';
 import { log } from '../log.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import type { NetworkManager } from '../networks/manager.js';
+import type { Puller } from '../images/puller.js';
+import type { ImageStore } from '../images/store.js';
+import { withImages } from './images.js';
 
 export interface FleetApiOptions {
   /** containers per fleet (default: the fleet file's default maximum, 1000) */
@@ -48,6 +52,8 @@ const DEFAULT_MAX_BODY = 16 << 20;
 export class FleetApi implements Extensions {
   private readonly sup: Supervisor;
   private readonly nets: NetworkManager;
+  private readonly pulls: Puller;
+  private readonly images: ImageStore;
   private readonly maxReplicas: number;
   private readonly maxBody: number;
   private readonly limits: ReconcileLimits;
@@ -60,6 +66,8 @@ export class FleetApi implements Extensions {
   constructor(d: Daemon, opts: FleetApiOptions = {}) {
     this.sup = d.supervisor;
     this.nets = d.networks;
+    this.pulls = d.pulls;
+    this.images = d.images;
     this.maxReplicas = opts.maxReplicas ?? DEFAULT_MAX_REPLICAS;
     this.maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
     this.limits = {
@@ -146,8 +154,10 @@ export class FleetApi implements Extensions {
   }
 
   private async up(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const fleet = validateFleetRequest(await readJson(req, this.maxBody), this.maxReplicas);
-    this.checkForeignNames(fleet);
+    const declared = validateFleetRequest(await readJson(req, this.maxBody), this.maxReplicas);
+    this.checkForeignNames(declared);
+    // Registry images are pulled (as each pull_policy says) before anything is planned or made.
+    const fleet = await withImages(declared, this.pulls, this.images);
     await this.ensureNetworks(fleet);
     this.ops.get(fleet.name)?.abort('superseded by a newer fleet up');
     const started = new Promise<Operation>((resolve, reject) => {
