@@ -48,6 +48,8 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'setgroups': args = [op.gids.length, ...op.gids]; break;
     case 'setresgid': args = [op.gid]; break;
     case 'setresuid': args = [op.uid]; break;
+    // The dry run shows a list argument as its first string.
+    case 'overlay': args = [op.target, op.lowerdirs[0]!, op.lowerdirs.length, op.upperdir, op.workdir, op.attrs]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -111,6 +113,7 @@ const everyOp: Op[] = [
   { what: 'groups', op: 'setgroups', gids: [1000, 4294967294] },
   { what: 'gid', op: 'setresgid', gid: 1000 },
   { what: 'uid', op: 'setresuid', uid: 1000 },
+  { what: 'ov', op: 'overlay', target: '/run/skiff/root', lowerdirs: ['/l/top', '/l/mid', '/l/bottom'], upperdir: '/c/upper', workdir: '/c/work', attrs: 4 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {
