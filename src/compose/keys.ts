@@ -8,7 +8,7 @@ const IMAGE_HINT = 'image: host, an image directory or a registry image';
 
 export const TOP_KEYS: KeyTable = {
   // `version` is obsolete in Compose itself, which ignores it; so does skiff.
-  supported: ['name', 'services', 'version', 'networks'],
+  supported: ['name', 'services', 'version', 'networks', 'x-skiff'],
   unsupported: {
     volumes: 'bind a host directory or use tmpfs instead of a named volume',
     configs: '', secrets: '', include: '', models: '',
@@ -59,5 +59,8 @@ export const VOLUME_TMPFS_KEYS: KeyTable = { supported: ['size'], unsupported: {
 export const DEPENDS_ON_KEYS: KeyTable = { supported: ['condition', 'required', 'restart'] };
 
 export const X_SKIFF_KEYS: KeyTable = { supported: ['console', 'job'] };
+
+/** skiff's own settings for the fleet as a whole (the top level's x-skiff) */
+export const FLEET_X_SKIFF_KEYS: KeyTable = { supported: ['resources'] };
 
 export const CONSOLE_KEYS: KeyTable = { supported: ['buffer', 'log', 'logMax'] };

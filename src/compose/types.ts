@@ -1,6 +1,7 @@
 // What a parsed fleet file is: the input of the reconciler.
 import type { ContainerSpec } from '../spec/container.js';
 import type { FleetNetwork } from './networks.js';
+import type { ResourcesSpec } from '../spec/resources.js';
 
 export type DependsOnCondition = 'service_started' | 'service_completed_successfully';
 
@@ -54,4 +55,6 @@ export interface Fleet {
   services: FleetService[];
   /** the bridge networks its services use, made by skiffd before the fleet's containers (src/compose/networks.ts) */
   networks: FleetNetwork[];
+  /** limits on the fleet as a whole (x-skiff.resources), on its cgroup level; null: none */
+  resources: ResourcesSpec | null;
 }

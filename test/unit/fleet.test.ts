@@ -456,6 +456,13 @@ describe('fleet files', () => {
       expect(parseFleet(yaml('services:', '  h: { image: host, command: [x] }'), 'fleet.yaml').services[0]!.image).to.equal(null);
     });
 
+    it('reads x-skiff.resources at the top: limits on the fleet as a whole, in the spec\'s units', () => {
+      const f = parseFleet(yaml('x-skiff:', '  resources: { memory: 1g, memswap: -1, cpus: 2.5, cpu_shares: 512, pids: 300, cpuset: "0-1" }',
+        'services:', '  web: { image: host, command: [x] }'), 'fleet.yaml');
+      expect(f.resources).to.deep.equal({ memory: 1 << 30, memorySwap: -1, memoryReservation: null, cpuQuota: 250000, cpuPeriod: 100000, cpuShares: 512, pidsLimit: 300, cpusetCpus: '0-1', cpusetMems: null });
+      expect(parseFleet(yaml('services:', '  web: { image: host, command: [x] }'), 'fleet.yaml').resources).to.equal(null);
+    });
+
     it('resolves relative host paths against the fleet file', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'skiff-fleet-'));
       try {

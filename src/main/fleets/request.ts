@@ -3,10 +3,12 @@
 // untrusted input: every spec goes through validateSpec, and the names and skiff.* labels
 // the reconciler relies on to recognise its containers must agree with the service they are in.
 // Errors name the field by its path: `services[1].specs[0].command[0] must not be empty`.
+// `resources` (x-skiff.resources) limits the fleet as a whole, on its own cgroup level.
 import { SpecError, validateName, validateSpec, type ContainerSpec } from '../../spec/container.js';
 import type { DependsOnCondition, Fleet, FleetDependency, FleetService } from '../../compose/fleet.js';
 import type { FleetImage, PullPolicy } from '../../compose/types.js';
 import { parseReference, ReferenceError } from '../../spec/image-reference.js';
+import { hasLimits, ResourceError, validateResources, type ResourcesSpec } from '../../spec/resources.js';
 import type { FleetNetwork } from '../../compose/networks.js';
 import { InvalidArgument } from '../lifecycle/errors.js';
 
@@ -117,7 +119,7 @@ function fleetImage(v: unknown, field: string): FleetImage | null {
  * bounds the whole fleet before any spec is validated.
  */
 export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet {
-  const top = object(input, '', ['name', 'services', 'networks']);
+  const top = object(input, '', ['name', 'services', 'networks', 'resources']);
   const fleet = name(top.name, 'name');
   const rawServices = list(top.services, 'services');
   if (rawServices.length === 0) bad('services', 'must list at least one service');
@@ -176,7 +178,19 @@ export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet
     }
   }
   checkAcyclic(services);
-  return { name: fleet, services, networks: fleetNetworks(top.networks, fleet) };
+  return { name: fleet, services, networks: fleetNetworks(top.networks, fleet), resources: fleetResources(top.resources) };
+}
+
+/** `resources`: limits on the fleet's own cgroup level, in the spec's form (src/spec/resources.ts). */
+function fleetResources(v: unknown): ResourcesSpec | null {
+  if (v === undefined || v === null) return null;
+  try {
+    const r = validateResources(v, 'resources');
+    return hasLimits(r) ? r : null;
+  } catch (err) {
+    if (err instanceof ResourceError) bad(err.field, err.message.slice(err.field.length + 1));
+    throw err;
+  }
 }
 
 /** A dependency cycle would leave its services waiting on each other for ever. */

@@ -1,6 +1,7 @@
 // skiffd's fleet API, beside Docker's paths:
 //
-//   POST   /fleets          body { name, services: [{ name, replicas, job, dependsOn, configHash, specs, image? }] }
+//   POST   /fleets          body { name, services: [{ name, replicas, job, dependsOn, configHash, specs, image? }],
+//                           networks?, resources? } (resources: limits on the fleet's own cgroup level)
 //                           (a service's registry image is pulled as its pullPolicy says before the 202)
 //                           → 202 { fleet, operation, plan: { create, replace, start, keep, remove } }
 //                           400 bad body · 409 a name is taken by a container outside the fleet
@@ -22,7 +23,9 @@ import { DEFAULT_MAX_REPLICAS, type Fleet } from '../../compose/fleet.js';
 import type { Extensions } from '../http/api.js';
 import { readJson } from '../http/body.js';
 import { send } from '../http/respond.js';
-import { Conflict, NotFound } from '../lifecycle/errors.js';
+import { Conflict, InvalidArgument, NotFound, Unsupported } from '../lifecycle/errors.js';
+import { CgroupUnavailable, LimitRefused, type Cgroups } from '../cgroups/cgroups.js';
+import { LimitError } from '../cgroups/limits.js';
 import type { Supervisor } from '../lifecycle/supervisor.js';
 import type { Daemon } from '../daemon.js';
 import { Operation } from './operation.js';
@@ -54,6 +57,7 @@ export class FleetApi implements Extensions {
   private readonly nets: NetworkManager;
   private readonly pulls: Puller;
   private readonly images: ImageStore;
+  private readonly cgroups: Cgroups | null;
   private readonly maxReplicas: number;
   private readonly maxBody: number;
   private readonly limits: ReconcileLimits;
@@ -67,6 +71,7 @@ export class FleetApi implements Extensions {
     this.sup = d.supervisor;
     this.nets = d.networks;
     this.pulls = d.pulls;
+    this.cgroups = d.cgroups;
     this.images = d.images;
     this.maxReplicas = opts.maxReplicas ?? DEFAULT_MAX_REPLICAS;
     this.maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
@@ -98,6 +103,20 @@ export class FleetApi implements Extensions {
       return false;
     }
     return true;
+  }
+
+  /** x-skiff.resources on the fleet's own cgroup level, before any of its containers starts. */
+  private fleetLimits(fleet: Fleet): void {
+    if (this.cgroups === null) {
+      if (fleet.resources) throw new Unsupported('resources: this skiffd runs without cgroups, so a fleet\'s limits cannot be enforced');
+      return;
+    }
+    try {
+      this.cgroups.fleetLimits(fleet.name, fleet.resources);
+    } catch (err) {
+      if (err instanceof CgroupUnavailable || err instanceof LimitRefused || err instanceof LimitError) throw new InvalidArgument(err.message, `resources.${err.field}`);
+      throw err;
+    }
   }
 
   /** The fleet's networks exist before its containers are made (an existing one is kept as it is). */
@@ -158,6 +177,7 @@ export class FleetApi implements Extensions {
     this.checkForeignNames(declared);
     // Registry images are pulled (as each pull_policy says) before anything is planned or made.
     const fleet = await withImages(declared, this.pulls, this.images);
+    this.fleetLimits(fleet);
     await this.ensureNetworks(fleet);
     this.ops.get(fleet.name)?.abort('superseded by a newer fleet up');
     const started = new Promise<Operation>((resolve, reject) => {
