@@ -179,6 +179,7 @@ async function main(): Promise<void> {
         await api(socket, 'DELETE', `/fleets/f${kind}${r}`);
       }
     }
+    for (const k of ['image', 'dir']) lat[k]!.sort((a, b) => a - b);
     const result = {
       cores: availableParallelism(), loadAverage1m: +loadavg()[0]!.toFixed(2), count, fleet: fleetN, rounds,
       startMsP50: { image: +percentile(lat.image!, 50).toFixed(2), dir: +percentile(lat.dir!, 50).toFixed(2) },

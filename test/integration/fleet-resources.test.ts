@@ -25,7 +25,7 @@ describe('fleets: limits on the fleet and on each service', function () {
   };
   const read = (controller: string, path: string, name: string): string => readFileSync(`${mountOf(controller)}/${d.cgroupParent}/${path}/${name}`, 'utf8').trim();
 
-  it('x-skiff.resources on <parent>/<fleet>, deploy.resources.limits {memory: 16m, pids: 50} on each replica', async () => {
+  it('x-skiff.resources on <parent>/<fleet>, deploy.resources.limits {memory: 16m, pids: 50} on each replica; limits dropped from the file are taken back', async () => {
     const f = file('capped', `x-skiff:
   resources: { memory: 64m, cpus: 1.5, pids: 200, cpu_shares: 512 }
 services:
@@ -60,6 +60,21 @@ services:
     expect(readFileSync(`${mountOf('pids')}/${d.cgroupParent}/capped/capped-app-1/cgroup.procs`, 'utf8').split('\n')).to.include(String(pid));
     expect(Number(read('pids', 'capped', 'pids.current'))).to.be.at.least(2);
 
+    // The same fleet without x-skiff.resources (and the pids limit alone): the level's other
+    // limits are taken back, the replicas kept as they are.
+    writeFileSync(f, readFileSync(f, 'utf8').replace('resources: { memory: 64m, cpus: 1.5, pids: 200, cpu_shares: 512 }', 'resources: { pids: 300 }'));
+    const again = await d.cli(['fleet', 'up', '--json', f]);
+    expect(again.code, again.stderr).to.equal(0);
+    expect((JSON.parse(again.stdout) as { plan: { keep: number } }).plan.keep).to.equal(2);
+    expect(read('pids', 'capped', 'pids.max')).to.equal('300');
+    if (layout.version === 1) {
+      expect(BigInt(read('memory', 'capped', 'memory.limit_in_bytes')) > 1n << 60n).to.equal(true);
+      expect(read('cpu', 'capped', 'cpu.cfs_quota_us')).to.equal('-1');
+      expect(read('cpu', 'capped', 'cpu.shares')).to.equal('1024');
+    } else {
+      expect(read('memory', 'capped', 'memory.max')).to.equal('max');
+      expect(read('cpu', 'capped', 'cpu.max')).to.equal('max 100000');
+    }
     const down = await d.cli(['fleet', 'down', f]);
     expect(down.code, down.stderr).to.equal(0);
     expect(existsSync(`${mountOf('memory')}/${d.cgroupParent}/capped`)).to.equal(false);

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import { setTimeout as delay } from 'node:timers/promises';
 import { type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
-import { limitWrites, missingController, writeLimits, type Controller } from './limits.js';
+import { limitWrites, missingController, unlimitWrites, writeLimits, type Controller } from './limits.js';
 
 export interface ContainerCgroup {
   /** relative to each hierarchy's root: <parent>[/<fleet>]/<name> */
@@ -193,12 +193,19 @@ export class Cgroups {
   /**
    * Limits on a fleet as a whole (x-skiff.resources), on its level <parent>/<fleet>, which every
    * replica's cgroup is under: the level is made now and the limits written, and written again
-   * whenever the level is made anew (it goes with the fleet's last running container). null
-   * forgets them for levels made from now on. Throws as check() and create() do; a level this
-   * call made is removed again, so a refused limit leaves nothing.
+   * whenever the level is made anew (it goes with the fleet's last running container). A limit
+   * set before and not now is taken back (unlimited); null takes back all. Throws as check()
+   * and create() do; a level this call made is removed again, so a refused limit leaves nothing.
    */
   fleetLimits(fleet: string, r: ResourcesSpec | null): void {
     const level = `${this.parent}/${fleet}`;
+    const dirOf = (c: Controller): string => `${this.controllerRoot(c)}/${level}`;
+    // Limits this skiffd set that the fleet no longer asks for are taken back where the level is.
+    const before = this.levelLimits.get(level);
+    if (before) {
+      const dropped = Object.fromEntries(Object.entries(before).map(([k, v]) => [k, (r?.[k as keyof ResourcesSpec] ?? null) === null ? v : null])) as unknown as ResourcesSpec;
+      if (this.roots.some((root) => existsSync(`${root}/${level}`))) writeLimits(dirOf, unlimitWrites(this.version, dropped));
+    }
     if (r === null) {
       this.levelLimits.delete(level);
       return;
@@ -207,7 +214,7 @@ export class Cgroups {
     const existed = this.roots.some((root) => existsSync(`${root}/${level}`));
     try {
       this.ensureLevels(`${level}/-`);
-      writeLimits((c) => `${this.controllerRoot(c)}/${level}`, limitWrites(this.version, r));
+      writeLimits(dirOf, limitWrites(this.version, r));
     } catch (err) {
       if (!existed) this.removeLevel(level);
       throw err;
