@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { busyboxLayer } from '../support/busybox-layer.js';
-import { useDaemon } from '../support/daemon.js';
+import { requireDocker, useDaemon } from '../support/daemon.js';
 import { TestRegistry, useRegistry, writeLayout } from '../support/registry.js';
 import { TempDirs } from '../support/tmp.js';
 
@@ -132,6 +132,19 @@ describe('images: skiff login and logout', function () {
     const again = await d.cli(['logout', locked.host]);
     expect(again.code).to.equal(1);
     expect(again.stderr).to.equal(`skiff: not logged in to ${locked.host}\n`);
+  });
+
+  it('docker login against skiffd (POST /auth) checks and saves the login as skiff login does', async () => {
+    requireDocker();
+    const config = tmp.make('docker-config');
+    const wrong = await d.docker(['--config', config, 'login', locked.host, '-u', 'alice', '-p', 'nope']);
+    expect(wrong.code).to.equal(1);
+    expect(wrong.stderr).to.contain(`login to ${locked.host} refused: http://${locked.host}/v2/ answered 401`);
+    const good = await d.docker(['--config', config, 'login', locked.host, '-u', 'alice', '-p', 'secret']);
+    expect(good.code, good.stderr).to.equal(0);
+    expect(good.stdout).to.contain('Login Succeeded');
+    expect(Object.keys((JSON.parse(readFileSync(auths(), 'utf8')) as { auths: object }).auths)).to.include(locked.host);
+    expect((await d.cli(['pull', `${locked.host}/private/app:1`])).code).to.equal(0);
   });
 
   it('usage errors: no user, no --password-stdin, an empty password', async () => {
