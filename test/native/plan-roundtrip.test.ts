@@ -48,6 +48,8 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'setgroups': args = [op.gids.length, ...op.gids]; break;
     case 'setresgid': args = [op.gid]; break;
     case 'setresuid': args = [op.uid]; break;
+    case 'setns': args = [op.fd, op.nstype]; break;
+    case 'setns_pid': case 'chroot': args = [op.fd]; break;
     // The dry run shows a list argument as its first string.
     case 'overlay': args = [op.target, op.lowerdirs[0]!, op.lowerdirs.length, op.upperdir, op.workdir, op.attrs]; break;
   }
@@ -113,6 +115,9 @@ const everyOp: Op[] = [
   { what: 'groups', op: 'setgroups', gids: [1000, 4294967294] },
   { what: 'gid', op: 'setresgid', gid: 1000 },
   { what: 'uid', op: 'setresuid', uid: 1000 },
+  { what: 'ns', op: 'setns', fd: 7, nstype: 0x7e020000 },
+  { what: 'nspid', op: 'setns_pid', fd: 7 },
+  { what: 'root', op: 'chroot', fd: 8 },
   { what: 'ov', op: 'overlay', target: '/run/skiff/root', lowerdirs: ['/l/top', '/l/mid', '/l/bottom'], upperdir: '/c/upper', workdir: '/c/work', attrs: 4 },
 ];
 

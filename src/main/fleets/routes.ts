@@ -37,6 +37,7 @@ import { fleetListEntry, fleetView } from './view.js';
 import { log } from '../log.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import type { NetworkManager } from '../networks/manager.js';
+import type { HealthMonitor } from '../health/monitor.js';
 import type { Puller } from '../images/puller.js';
 import type { ImageStore } from '../images/store.js';
 import { withImages } from './images.js';
@@ -55,6 +56,7 @@ const DEFAULT_MAX_BODY = 16 << 20;
 export class FleetApi implements Extensions {
   private readonly sup: Supervisor;
   private readonly nets: NetworkManager;
+  private readonly health: HealthMonitor;
   private readonly pulls: Puller;
   private readonly images: ImageStore;
   private readonly cgroups: Cgroups | null;
@@ -70,6 +72,7 @@ export class FleetApi implements Extensions {
   constructor(d: Daemon, opts: FleetApiOptions = {}) {
     this.sup = d.supervisor;
     this.nets = d.networks;
+    this.health = d.health;
     this.pulls = d.pulls;
     this.cgroups = d.cgroups;
     this.images = d.images;
@@ -191,7 +194,7 @@ export class FleetApi implements Extensions {
           op = new Operation(this.nextId++, 'up', countPlan(plan), declared, new Set(plan.remove));
           this.ops.set(fleet.name, op);
           resolve(op);
-          await reconcile(this.sup, fleet, plan, op, this.limits);
+          await reconcile(this.sup, fleet, plan, op, this.limits, (r) => this.health.waitHealth(r));
         } catch (err) {
           if (op === null) reject(asError(err));
           else log('error', 'fleet up failed', { fleet: fleet.name, operation: op.id, error: (err as Error).message });
