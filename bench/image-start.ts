@@ -96,7 +96,7 @@ async function api(socket: string, method: string, path: string, body?: unknown)
 /** One container: create, start, wait for its exit, remove; milliseconds. */
 async function once(socket: string, name: string, image: string): Promise<number> {
   const t0 = performance.now();
-  await api(socket, 'POST', `/containers/create?name=${name}`, { Image: image, Cmd: ['/bin/true'], HostConfig: {} });
+  await api(socket, 'POST', `/containers/create?name=${name}`, { Image: image, Cmd: ['/bin/true'], HostConfig: { NetworkMode: 'none' } });
   await api(socket, 'POST', `/containers/${name}/start`);
   const w = await api(socket, 'POST', `/containers/${name}/wait`) as { StatusCode: number };
   const ms = performance.now() - t0;
