@@ -18,6 +18,8 @@ import { NetworkStore } from './networks/store.js';
 import { NetworksApi } from './networks/routes.js';
 import { imageForRun } from './images/lookup.js';
 import { ImageStore } from './images/store.js';
+import { Puller } from './images/puller.js';
+import { CredentialStore } from './images/auths.js';
 import { peerCredentials, raiseSoftLimit, tryLockExclusive } from '../sys/libc.js';
 import { RLIMIT_NOFILE } from '../sys/constants.js';
 import { Cgroups } from './cgroups/cgroups.js';
@@ -117,6 +119,8 @@ export class Daemon {
   readonly networks: NetworkManager;
   /** pulled and loaded images, `<state>/images` (src/main/images) */
   readonly images: ImageStore;
+  /** pulls for every caller: insecure registries, saved logins (src/main/images/puller.ts) */
+  readonly pulls: Puller;
   readonly nofile: number;
   /** null on a host without cgroups: containers then run unlimited, and limits are refused */
   readonly cgroups: Cgroups | null;
@@ -190,6 +194,7 @@ export class Daemon {
       }
       return { images, layerDirs };
     });
+    this.pulls = new Puller(this.images, new Set(opts.insecureRegistries ?? []), new CredentialStore(this.store.privatePath('auths.json')));
   }
 
   /**

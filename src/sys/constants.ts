@@ -90,6 +90,8 @@ export const CLONE_NEWNET = 0x40000000;
 export const MS_RDONLY = 0x1;
 export const MS_NOSUID = 0x2;
 export const MS_NODEV = 0x4;
+/** fsmount(2)'s attribute for MS_NODEV (the new mount API) */
+export const MOUNT_ATTR_NODEV = 0x4;
 export const MS_NOEXEC = 0x8;
 export const MS_REMOUNT = 0x20;
 export const MS_BIND = 0x1000;
