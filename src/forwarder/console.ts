@@ -40,6 +40,8 @@ export interface ThreadContext {
   epfd: number;
   /** tells the main thread about a failure no request is waiting for */
   report(id: string, message: string): void;
+  /** a client's losses grew: the loop tells the main thread (coalesced, before its next reply) */
+  lost(id: string, client: number, dropped: number): void;
 }
 
 const STAGING_BYTES = 256 * 1024;
@@ -53,7 +55,6 @@ interface Client {
   dropped: number;
   /** bytes lost since it last took a whole round; past clientBacklog it is disconnected */
   behind: number;
-  shared: BigInt64Array;
   /** a pipe console's client: the slots its pipe has free, so that a record goes in whole */
   room: SlotRoom | null;
 }
@@ -287,7 +288,7 @@ export class ForwardedConsole {
     client.dropped += lost;
     client.behind += lost;
     this.clientDropped += lost;
-    Atomics.store(client.shared, 0, BigInt(client.dropped));
+    this.ctx.lost(this.id, client.no, client.dropped);
     if (client.behind > this.ctx.clientBacklog) this.dropClient(client);
   }
 
@@ -316,7 +317,7 @@ export class ForwardedConsole {
    * The replay travels with the reply rather than through the pipe: a full ring may
    * have more buffers than a pipe has slots, and the pipe stays free for live output.
    */
-  attach(replay: boolean, dropped: SharedArrayBuffer): { client: number; fd: number; replay: Uint8Array; chunks: Float64Array } {
+  attach(replay: boolean): { client: number; fd: number; replay: Uint8Array; chunks: Float64Array } {
     const { pipe: p, capacity } = makePipe(CLIENT_PIPE_BYTES);
     let copy: { data: Uint8Array; chunks: Float64Array };
     try {
@@ -332,7 +333,7 @@ export class ForwardedConsole {
     }
     const no = this.nextClient++;
     const room = this.framed ? new SlotRoom(p.write, capacity / PAGE, this.stagingSlots) : null;
-    this.clients.set(no, { no, fd: p.write, dropped: 0, behind: 0, shared: new BigInt64Array(dropped), room });
+    this.clients.set(no, { no, fd: p.write, dropped: 0, behind: 0, room });
     return { client: no, fd: p.read, replay: copy.data, chunks: copy.chunks };
   }
 
