@@ -50,6 +50,7 @@ export class ConsoleHub {
   private seq = 0;
   private failure: Error | null = null;
   private closing: Promise<void> | null = null;
+  private connecting: Promise<KeptConsole[]> | null = null;
 
   constructor(private readonly options: HubOptions = {}) {
     this.graceMs = options.exitGraceMs ?? 5000;
@@ -62,7 +63,13 @@ export class ConsoleHub {
    * Reaches the forwarder: with a keeper, connects to it (starting one if none runs) and
    * returns the consoles it kept from an earlier skiffd; without, there are none.
    */
-  async connect(): Promise<KeptConsole[]> {
+  connect(): Promise<KeptConsole[]> {
+    // One connection attempt at a time: two opens after a lost keeper must not start two.
+    this.connecting ??= this.reach().finally(() => { this.connecting = null; });
+    return this.connecting;
+  }
+
+  private async reach(): Promise<KeptConsole[]> {
     const k = this.options.keeper;
     if (k === undefined || this.endpoint !== null) return [];
     const o: KeeperOptions = {
@@ -71,7 +78,8 @@ export class ConsoleHub {
       ...(this.options.clientBacklog !== undefined ? { clientBacklog: this.options.clientBacklog } : {}),
       ...(this.options.spliceTty !== undefined ? { spliceTty: this.options.spliceTty } : {}),
     };
-    this.endpoint = await KeeperLink.open(o, (r) => this.onReply(r), (err) => this.lost(err));
+    this.endpoint = await KeeperLink.open(o, (r) => this.onReply(r), (err) => this.keeperLost(err));
+    this.failure = null;
     const reply = await this.request({ type: 'list' }, 'list', '', 'list the consoles the keeper holds');
     for (const c of reply.consoles) this.consoles.add(c.id);
     return reply.consoles;
@@ -109,6 +117,7 @@ export class ConsoleHub {
 
   private async openAny(id: string, options: ConsoleOptions): Promise<Extract<Reply, { type: 'opened' }>> {
     validateConsoleOptions(id, options);
+    if (this.endpoint === null && !this.closing) await this.connect(); // after a keeper was lost
     if (this.consoles.has(id)) throw new ConsoleError(id, `console \`${id}\` is already open`, 'EEXIST');
     this.consoles.add(id);
     try {
@@ -242,6 +251,18 @@ export class ConsoleHub {
       default:
         unreachable(reply, 'forwarder: reply to the console hub');
     }
+  }
+
+  /**
+   * The keeper died (a bug, or someone killed it): its consoles are gone, with their rings, and
+   * the containers that had them lost their stdio's reader. Said loudly; the next open starts
+   * a new keeper.
+   */
+  private keeperLost(err: Error): void {
+    this.onProblem('*', `${err.message}: every console it held is lost; a new keeper starts with the next console`);
+    this.lost(err);
+    this.consoles.clear();
+    this.endpoint = null;
   }
 
   /** The forwarder is gone (the keeper died, or the hub closed): whatever waits on it fails. */

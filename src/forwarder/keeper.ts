@@ -14,7 +14,7 @@
 // the skiffd that started it closed (that skiffd has exited), and every console's sources at
 // end of file (every container that had one has exited).
 import type { Server, Socket } from 'node:net';
-import { close } from '../sys/libc.js';
+import { close, peerCredentials } from '../sys/libc.js';
 import { ForwarderPool, type PoolOptions } from './pool.js';
 import type { Reply, Request } from './protocol.js';
 import { encodeFrame, FrameDecoder, KEEPER_PROTOCOL, type FromKeeper } from './wire.js';
@@ -52,6 +52,10 @@ export class Keeper {
   }
 
   private accept(sock: Socket): void {
+    if (!trusted(sock)) {
+      sock.destroy();
+      return;
+    }
     if (this.conn !== null || this.ending) {
       sock.end(encodeFrame({ refused: this.ending ? 'the keeper is ending' : 'another skiffd is connected to this keeper' }));
       return;
@@ -145,4 +149,17 @@ export class Keeper {
     this.server.close();
     void this.pool.close().then(() => this.onEnd());
   }
+}
+
+/** The socket is 0600 in skiffd's private directory already; the kernel's word on who connected is the second lock. */
+function trusted(sock: Socket): boolean {
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  try {
+    const peer = peerCredentials(fd ?? -1);
+    if (peer.uid === 0 || peer.uid === process.getuid?.()) return true;
+    process.stderr.write(`skiff-keeper: refused a connection from uid ${peer.uid} (pid ${peer.pid})\n`);
+  } catch (err) {
+    process.stderr.write(`skiff-keeper: could not read a connection's peer credentials: ${(err as Error).message}\n`);
+  }
+  return false;
 }

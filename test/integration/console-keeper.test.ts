@@ -5,11 +5,13 @@
 // `docker attach` shows live lines. A normal stop and restart keeps them the same way. The
 // keeper is one process for all containers, and it ends once nothing is left to keep.
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { requireDocker, TestDaemon } from '../support/daemon.js';
+import { requireDocker, TestDaemon, withDaemon } from '../support/daemon.js';
+import { encodeFrame, FrameDecoder, KEEPER_PROTOCOL } from '../../src/forwarder/wire.js';
 import { until } from '../support/wait.js';
 import { cmdline, childPids, isZombie } from '../../src/sys/proc.js';
 
@@ -23,6 +25,17 @@ const writer = (tag: string) => `(i=0; while true; do i=$((i+1)); echo "${tag} $
 
 function alive(pid: number): boolean {
   return existsSync(`/proc/${pid}`) && !isZombie(pid);
+}
+
+/** Says hello to a keeper as skiffd would: its first answer. */
+function hello(path: string, protocol: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(path);
+    const decoder = new FrameDecoder('keeper → test');
+    sock.on('data', (b: Buffer) => decoder.push(b, (m) => { sock.destroy(); resolve(m); }));
+    sock.on('error', reject);
+    sock.write(encodeFrame({ hello: protocol }));
+  });
 }
 
 /** The counts a log shows, in order. */
@@ -119,5 +132,33 @@ describe('the console keeper: containers keep their stdio across a skiffd crash'
       for (const pid of Object.values(pids)) if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
       if (keeper > 0 && alive(keeper) && cmdline(keeper) === 'skiff-keeper') process.kill(keeper, 'SIGKILL');
     }
+  });
+
+  it('the keeper refuses another protocol and a second skiffd; killed, skiffd says so and starts a new one with the next console', async () => {
+    await withDaemon([], async (d) => {
+      const lockPath = join(d.stateDir, '.skiffd/keeper.lock');
+      const sockPath = join(d.stateDir, '.skiffd/keeper.sock');
+      const r = await d.cli(['run', '-d', '--name', 'quiet', '--', '/bin/sleep', '1000']);
+      expect(r.code, r.stderr).to.equal(0);
+      const first = Number(readFileSync(lockPath, 'utf8'));
+      expect(await hello(sockPath, KEEPER_PROTOCOL)).to.deep.equal({ refused: 'another skiffd is connected to this keeper' });
+      // skiffd stopped: the keeper stays for the running container, and still refuses a stranger's protocol.
+      await d.stop();
+      expect(await hello(sockPath, KEEPER_PROTOCOL + 1)).to.deep.equal({ refused: `keeper protocol ${KEEPER_PROTOCOL}, skiffd speaks ${KEEPER_PROTOCOL + 1}` });
+      await d.start();
+      expect(alive(first)).to.equal(true);
+
+      process.kill(first, 'SIGKILL');
+      await until(() => d.log().includes(`the keeper (pid ${first}) has gone: every console it held is lost; a new keeper starts with the next console`), 'skiffd to report the lost keeper');
+      const run = await d.cli(['run', '--name', 'after', '--', '/bin/echo', 'through a new keeper']);
+      expect([run.code, run.stdout], run.stderr).to.deep.equal([0, 'through a new keeper\n']);
+      const second = Number(readFileSync(lockPath, 'utf8'));
+      expect(second).to.not.equal(first);
+      expect(cmdline(second)).to.equal('skiff-keeper');
+      const rm = await d.docker(['rm', '-f', 'quiet', 'after']);
+      expect(rm.code, rm.stderr).to.equal(0);
+      await d.stop();
+      await until(() => !alive(second), 'the new keeper to end with skiffd');
+    });
   });
 });
