@@ -177,7 +177,8 @@ export class ForwardedConsole {
       let usedSlots = 0;
       let last = 0;
       while (usedSlots < this.stagingSlots) {
-        const room = Math.min(SPLICE_CHUNK, (this.stagingSlots - usedSlots) * PAGE);
+        // From a pipe, a splice moves buffer references, so it may ask for all staging's room at once.
+        const room = Math.min(this.slavePath !== null ? SPLICE_CHUNK : Infinity, (this.stagingSlots - usedSlots) * PAGE);
         last = this.fallback ? this.copyIn(src.fd, staging.write, room) : splice(src.fd, staging.write, room, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
         if (last > 0) {
           staged += last;
