@@ -219,6 +219,27 @@ class Bench {
     return { bytes, seconds, cpuSeconds: cpuS, dropped };
   }
 
+  /**
+   * The control hop: median and p99 of `n` sequential `counters` requests (what inspect asks the
+   * forwarder), in µs; through a keeper each is a frame each way on its socket.
+   */
+  async roundTrips(n: number): Promise<{ p50: number; p99: number }> {
+    const id = `bench-rtt-${++this.seq}`;
+    await this.hub.open(id, { buffer: 1 << 16, logPath: null, logMax: 0 });
+    const times: number[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await this.hub.counters(id);
+        times.push((performance.now() - t) * 1000);
+      }
+    } finally {
+      await this.hub.remove(id);
+    }
+    times.sort((a, b) => a - b);
+    return { p50: times[Math.floor(n / 2)]!, p99: times[Math.floor(n * 0.99)]! };
+  }
+
   async close(): Promise<void> {
     await this.hub.close();
     this.reaper.close();
@@ -243,6 +264,7 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0]!;
   const bench = new Bench(o, writer);
   const runs: Record<'raw' | 'attached' | 'detached' | 'rawPipe' | 'pipeAttached', Sample[]> = { raw: [], attached: [], detached: [], rawPipe: [], pipeAttached: [] };
+  let rtt = { p50: 0, p99: 0 };
   try {
     await bench.connect();
     await bench.forwarded(true); // warm-up: threads, JIT
@@ -253,6 +275,7 @@ async function main(): Promise<void> {
       runs.rawPipe.push(await bench.rawPipe());
       runs.pipeAttached.push(await bench.forwardedPipe());
     }
+    rtt = await bench.roundTrips(1000);
   } finally {
     await bench.close();
   }
@@ -268,7 +291,7 @@ async function main(): Promise<void> {
   const pipeRatio = median(runs.pipeAttached.map((s, i) => rate(s) / rate(runs.rawPipe[i]!)));
   const load = [loadBefore, loadavg()[0]!];
   if (o.json) {
-    console.log(JSON.stringify({ writer, splice: o.splice, rounds: o.rounds, kernel: release(), loadavg: load, ...summary, ratio, pipeRatio }, null, 2));
+    console.log(JSON.stringify({ writer, splice: o.splice, keeper: o.keeper, rounds: o.rounds, kernel: release(), loadavg: load, ...summary, ratio, pipeRatio, counters: rtt }, null, 2));
     return;
   }
   console.log(`console bench: writer \`${writer}\`, ${o.rounds} rounds, kernel ${release()}, ${o.splice ? 'splice' : 'read/write (forced)'}, `
@@ -284,6 +307,7 @@ async function main(): Promise<void> {
   line('pipes → ConsoleHub → 1 attached reader', 'pipeAttached');
   console.log(`  attached / raw, median of the rounds' pairs: ${(ratio * 100).toFixed(1)}% (target ≥ 80%)`);
   console.log(`  pipe attached / raw pipe, median of the rounds' pairs: ${(pipeRatio * 100).toFixed(1)}% (target ≥ 90%)`);
+  console.log(`  a control request (counters), 1000 in a row: p50 ${rtt.p50.toFixed(0)} µs, p99 ${rtt.p99.toFixed(0)} µs`);
   const rounds = (k: keyof typeof runs): string => runs[k].map((s) => rate(s).toFixed(0)).join(' ');
   console.log(`  per round, MiB/s: raw ${rounds('raw')} | attached ${rounds('attached')} | nobody ${rounds('detached')} | raw pipe ${rounds('rawPipe')} | pipe attached ${rounds('pipeAttached')}`);
 }

@@ -6,7 +6,8 @@ import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollWait, eventfdDrain, openPath } from '../sys/libc.js';
 import { EPOLLIN, O_WRONLY } from '../sys/constants.js';
 import { SysError } from '../sys/errno.js';
-import { ForwardedConsole, type ThreadContext } from './console.js';
+import { ForwardedConsole } from './console.js';
+import type { ThreadContext } from './context.js';
 import { unreachable } from '../api/unreachable.js';
 import type { Reply, Request, ThreadTask, WireError } from './protocol.js';
 
