@@ -41,6 +41,8 @@ const READ_BYTES = 1 << 20;
 const HAND_OVER_BYTES = READ_BYTES / 4;
 /** bytes a consumer may leave unread before the pipe is paused */
 const OUT_HIGH_WATER = 4 << 20;
+/** records mode: records (each at most a staging round, 256 KiB) */
+const OUT_HIGH_WATER_RECORDS = 64;
 
 export class HubClient implements ConsoleClient {
   readonly output: Readable;
@@ -68,7 +70,7 @@ export class HubClient implements ConsoleClient {
     // drops whole records for it.
     const out = new Readable({
       objectMode: mode.records,
-      highWaterMark: mode.records ? 1024 : OUT_HIGH_WATER,
+      highWaterMark: mode.records ? OUT_HIGH_WATER_RECORDS : OUT_HIGH_WATER,
       read: () => { this.pipe.resume(); },
     });
     this.output = out;
