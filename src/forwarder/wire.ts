@@ -43,13 +43,12 @@ export class FrameDecoder {
     this.parts.push(bytes);
     this.held += bytes.length;
     while (this.held >= 4) {
-      const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
-      const length = all.readUInt32LE(0);
+      const first = this.parts[0]!.length >= 4 ? this.parts[0]! : Buffer.concat(this.parts, 4);
+      const length = first.readUInt32LE(0);
       if (length > MAX_FRAME) throw new Error(`${this.what}: a frame of ${length} bytes (at most ${MAX_FRAME})`);
-      if (all.length < 4 + length) {
-        this.parts = [all];
-        return;
-      }
+      // Joined only once the whole frame is here: a large reply arriving in many reads is copied once.
+      if (this.held < 4 + length) return;
+      const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.held);
       const rest = all.subarray(4 + length);
       this.parts = rest.length > 0 ? [rest] : [];
       this.held = rest.length;
