@@ -43,8 +43,9 @@ export class FrameDecoder {
     this.parts.push(bytes);
     this.held += bytes.length;
     while (this.held >= 4) {
-      const first = this.parts[0]!.length >= 4 ? this.parts[0]! : Buffer.concat(this.parts, 4);
-      const length = first.readUInt32LE(0);
+      // The length's 4 bytes in the first part (joining only the few parts they may span).
+      while (this.parts[0]!.length < 4) this.parts.splice(0, 2, Buffer.concat([this.parts[0]!, this.parts[1]!]));
+      const length = this.parts[0]!.readUInt32LE(0);
       if (length > MAX_FRAME) throw new Error(`${this.what}: a frame of ${length} bytes (at most ${MAX_FRAME})`);
       // Joined only once the whole frame is here: a large reply arriving in many reads is copied once.
       if (this.held < 4 + length) return;
