@@ -48,6 +48,8 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'setgroups': args = [op.gids.length, ...op.gids]; break;
     case 'setresgid': args = [op.gid]; break;
     case 'setresuid': args = [op.uid]; break;
+    case 'setns': args = [op.fd, op.nstype]; break;
+    case 'setns_pid': case 'chroot': args = [op.fd]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -111,6 +113,9 @@ const everyOp: Op[] = [
   { what: 'groups', op: 'setgroups', gids: [1000, 4294967294] },
   { what: 'gid', op: 'setresgid', gid: 1000 },
   { what: 'uid', op: 'setresuid', uid: 1000 },
+  { what: 'ns', op: 'setns', fd: 7, nstype: 0x7e020000 },
+  { what: 'nspid', op: 'setns_pid', fd: 7 },
+  { what: 'root', op: 'chroot', fd: 8 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {
