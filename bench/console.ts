@@ -10,8 +10,10 @@
 // ConsoleHub to one attached reader (records decoded), against a bare pipe that this
 // thread drains with a tight blocking read loop, in the same round.
 //
-//   node dist/bench/console.js [--mb 256] [--rounds 3] [--no-splice] [--writer 'dd …'] [--json]
-import { mkdtempSync, rmSync } from 'node:fs';
+// --keeper runs the forwarder as skiffd does, in a keeper process (its CPU counted from /proc).
+//
+//   node dist/bench/console.js [--mb 256] [--rounds 3] [--no-splice] [--keeper] [--writer 'dd …'] [--json]
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleHub } from '../src/forwarder/index.js';
@@ -30,10 +32,11 @@ interface Options {
   splice: boolean;
   writer: string | null;
   json: boolean;
+  keeper: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { mb: 256, rounds: 3, splice: true, writer: null, json: false };
+  const o: Options = { mb: 256, rounds: 3, splice: true, writer: null, json: false, keeper: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -46,7 +49,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-splice') o.splice = false;
     else if (a === '--writer') o.writer = value();
     else if (a === '--json') o.json = true;
-    else throw new Error(`unknown option ${a}; usage: console.js [--mb N] [--rounds N] [--no-splice] [--writer CMD] [--json]`);
+    else if (a === '--keeper') o.keeper = true;
+    else throw new Error(`unknown option ${a}; usage: console.js [--mb N] [--rounds N] [--no-splice] [--keeper] [--writer CMD] [--json]`);
   }
   if (!Number.isInteger(o.mb) || o.mb < 1) throw new Error(`--mb must be a positive integer, got ${o.mb}`);
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error(`--rounds must be a positive integer, got ${o.rounds}`);
@@ -60,9 +64,23 @@ interface Sample {
   dropped: number;
 }
 
-function cpuSeconds(since: NodeJS.CpuUsage): number {
-  const d = process.cpuUsage(since);
-  return (d.user + d.system) / 1e6;
+/** CPU of this process and, with --keeper, of the keeper process: seconds since `since`. */
+interface CpuMark { own: NodeJS.CpuUsage; keeper: number }
+let keeperPid: number | null = null;
+
+function keeperCpu(): number {
+  if (keeperPid === null) return 0;
+  const fields = readFileSync(`/proc/${keeperPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
+}
+
+function cpuMark(): CpuMark {
+  return { own: process.cpuUsage(), keeper: keeperCpu() };
+}
+
+function cpuSeconds(since: CpuMark): number {
+  const d = process.cpuUsage(since.own);
+  return (d.user + d.system) / 1e6 + keeperCpu() - since.keeper;
 }
 
 class Bench {
@@ -71,8 +89,16 @@ class Bench {
   private readonly hub: ConsoleHub;
   private seq = 0;
 
+  private readonly keeperDir: string | null;
+
   constructor(o: Options, private readonly writer: string) {
-    this.hub = new ConsoleHub({ spliceTty: o.splice, clientBacklog: 64 << 20 });
+    this.keeperDir = o.keeper ? mkdtempSync(join(tmpdir(), 'skiff-bench-keeper-')) : null;
+    this.hub = new ConsoleHub({ spliceTty: o.splice, clientBacklog: 64 << 20, ...(this.keeperDir ? { keeper: { dir: this.keeperDir } } : {}) });
+  }
+
+  async connect(): Promise<void> {
+    await this.hub.connect();
+    keeperPid = this.hub.pids()[0] ?? null;
   }
 
   private start(slavePath: string): Promise<{ exitCode: number }> {
@@ -88,7 +114,7 @@ class Bench {
   /** The pipe reference: the container's stdout and stderr on one bare pipe, drained by a blocking read loop. */
   async rawPipe(): Promise<Sample> {
     const p = pipe(O_CLOEXEC);
-    const cpu = process.cpuUsage();
+    const cpu = cpuMark();
     const t0 = performance.now();
     let bytes = 0;
     let exited;
@@ -118,7 +144,7 @@ class Bench {
   /** Through ConsoleHub's pipes (a container without a TTY), one client reading everything. */
   async forwardedPipe(): Promise<Sample> {
     const id = `bench-${this.seq + 1}`;
-    const cpu = process.cpuUsage();
+    const cpu = cpuMark();
     const t0 = performance.now();
     const ends = await this.hub.openPipes(id, { buffer: 1 << 20, logPath: null, logMax: 0, stdin: false });
     let bytes = 0;
@@ -146,7 +172,7 @@ class Bench {
   /** The reference: a bare pty, its master drained by a blocking read loop in this thread. */
   async raw(): Promise<Sample> {
     const pty = openPty({ nonBlocking: false });
-    const cpu = process.cpuUsage();
+    const cpu = cpuMark();
     const t0 = performance.now();
     let bytes = 0;
     let exited;
@@ -171,7 +197,7 @@ class Bench {
   /** Through ConsoleHub, with one client reading everything (or, attached = false, nobody). */
   async forwarded(attached: boolean): Promise<Sample> {
     const id = `bench-${this.seq + 1}`;
-    const cpu = process.cpuUsage();
+    const cpu = cpuMark();
     const t0 = performance.now();
     const { slavePath } = await this.hub.open(id, { buffer: 1 << 20, logPath: null, logMax: 0 });
     let bytes = 0;
@@ -193,10 +219,32 @@ class Bench {
     return { bytes, seconds, cpuSeconds: cpuS, dropped };
   }
 
+  /**
+   * The control hop: median and p99 of `n` sequential `counters` requests (what inspect asks the
+   * forwarder), in µs; through a keeper each is a frame each way on its socket.
+   */
+  async roundTrips(n: number): Promise<{ p50: number; p99: number }> {
+    const id = `bench-rtt-${++this.seq}`;
+    await this.hub.open(id, { buffer: 1 << 16, logPath: null, logMax: 0 });
+    const times: number[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await this.hub.counters(id);
+        times.push((performance.now() - t) * 1000);
+      }
+    } finally {
+      await this.hub.remove(id);
+    }
+    times.sort((a, b) => a - b);
+    return { p50: times[Math.floor(n / 2)]!, p99: times[Math.floor(n * 0.99)]! };
+  }
+
   async close(): Promise<void> {
     await this.hub.close();
     this.reaper.close();
     rmSync(this.rootMount, { recursive: true, force: true });
+    if (this.keeperDir) rmSync(this.keeperDir, { recursive: true, force: true });
   }
 }
 
@@ -216,7 +264,9 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0]!;
   const bench = new Bench(o, writer);
   const runs: Record<'raw' | 'attached' | 'detached' | 'rawPipe' | 'pipeAttached', Sample[]> = { raw: [], attached: [], detached: [], rawPipe: [], pipeAttached: [] };
+  let rtt = { p50: 0, p99: 0 };
   try {
+    await bench.connect();
     await bench.forwarded(true); // warm-up: threads, JIT
     for (let r = 0; r < o.rounds; r++) {
       runs.raw.push(await bench.raw());
@@ -225,6 +275,7 @@ async function main(): Promise<void> {
       runs.rawPipe.push(await bench.rawPipe());
       runs.pipeAttached.push(await bench.forwardedPipe());
     }
+    rtt = await bench.roundTrips(1000);
   } finally {
     await bench.close();
   }
@@ -240,11 +291,11 @@ async function main(): Promise<void> {
   const pipeRatio = median(runs.pipeAttached.map((s, i) => rate(s) / rate(runs.rawPipe[i]!)));
   const load = [loadBefore, loadavg()[0]!];
   if (o.json) {
-    console.log(JSON.stringify({ writer, splice: o.splice, rounds: o.rounds, kernel: release(), loadavg: load, ...summary, ratio, pipeRatio }, null, 2));
+    console.log(JSON.stringify({ writer, splice: o.splice, keeper: o.keeper, rounds: o.rounds, kernel: release(), loadavg: load, ...summary, ratio, pipeRatio, counters: rtt }, null, 2));
     return;
   }
   console.log(`console bench: writer \`${writer}\`, ${o.rounds} rounds, kernel ${release()}, ${o.splice ? 'splice' : 'read/write (forced)'}, `
-    + `load average ${load.map((l) => l.toFixed(2)).join(' → ')}; medians`);
+    + `${o.keeper ? 'forwarder in a keeper process, ' : ''}load average ${load.map((l) => l.toFixed(2)).join(' → ')}; medians`);
   const line = (name: string, k: string): void => {
     const s = summary[k]!;
     console.log(`  ${name.padEnd(34)} ${s.mibPerSecond.toFixed(1).padStart(7)} MiB/s (best ${s.bestMibPerSecond.toFixed(1)})   skiff CPU ${s.cpuSecondsPerGB.toFixed(2)} s/GB${s.droppedBytes ? `   dropped ${s.droppedBytes} B` : ''}`);
@@ -256,6 +307,7 @@ async function main(): Promise<void> {
   line('pipes → ConsoleHub → 1 attached reader', 'pipeAttached');
   console.log(`  attached / raw, median of the rounds' pairs: ${(ratio * 100).toFixed(1)}% (target ≥ 80%)`);
   console.log(`  pipe attached / raw pipe, median of the rounds' pairs: ${(pipeRatio * 100).toFixed(1)}% (target ≥ 90%)`);
+  console.log(`  a control request (counters), 1000 in a row: p50 ${rtt.p50.toFixed(0)} µs, p99 ${rtt.p99.toFixed(0)} µs`);
   const rounds = (k: keyof typeof runs): string => runs[k].map((s) => rate(s).toFixed(0)).join(' ');
   console.log(`  per round, MiB/s: raw ${rounds('raw')} | attached ${rounds('attached')} | nobody ${rounds('detached')} | raw pipe ${rounds('rawPipe')} | pipe attached ${rounds('pipeAttached')}`);
 }

@@ -16,48 +16,21 @@
 // handled between two loop iterations, replay the ring and then see every later byte
 // exactly once.
 import { close, epollAdd, epollDel, readRaw, setWindowSize } from '../sys/libc.js';
-import { EAGAIN, EINTR, EINVAL, EIO, EPIPE, SysError } from '../sys/errno.js';
+import { EAGAIN, EINTR, EINVAL, EIO, SysError } from '../sys/errno.js';
 import { EPOLLIN, EPOLLOUT, SPLICE_F_MOVE, SPLICE_F_NONBLOCK } from '../sys/constants.js';
-import { splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
+import { splice, writeRaw, type Pipe } from '../sys/splice.js';
+import { ConsoleClients } from './clients.js';
+import type { ThreadContext } from './context.js';
 import type { ConsoleInput } from './input.js';
 import { RotatingLog } from './log.js';
 import type { ConsoleCounters, ConsoleOptions, PipeEnds } from './protocol.js';
 import { encodeHeader, nowMs, RECORD_HEADER, type StreamId } from './records.js';
-import { PAGE, Ring, makePipe, type Scratch } from './ring.js';
-import { SlotRoom } from './room.js';
+import { PAGE, Ring, makePipe } from './ring.js';
 import { openStdio, SLOT_STDIN, SLOT_STDOUT, type Source } from './stdio.js';
 
-/** What every console of a thread shares. */
-export interface ThreadContext {
-  devNull: number;
-  /** the read/write fallback's one buffer */
-  copyBuffer: Buffer;
-  /** grows to the largest ring, for packing */
-  scratch: Scratch;
-  spliceTty: boolean;
-  clientBacklog: number;
-  /** the thread's epoll set: a console registers its own fds, with data = token × 4 + slot */
-  epfd: number;
-  /** tells the main thread about a failure no request is waiting for */
-  report(id: string, message: string): void;
-}
-
 const STAGING_BYTES = 256 * 1024;
-/** a client's pipe, for live output only (the replay comes with the attach reply) */
-const CLIENT_PIPE_BYTES = 1 << 20;
-/** per splice from the master: the kernel allocates a page per 4 KiB asked for, used or not */
+/** per splice from a pty's master: the kernel allocates a page per 4 KiB asked for, used or not */
 const SPLICE_CHUNK = 64 * 1024;
-interface Client {
-  no: number;
-  fd: number;
-  dropped: number;
-  /** bytes lost since it last took a whole round; past clientBacklog it is disconnected */
-  behind: number;
-  shared: BigInt64Array;
-  /** a pipe console's client: the slots its pipe has free, so that a record goes in whole */
-  room: SlotRoom | null;
-}
-
 export type PumpResult = 'idle' | 'more' | 'eof';
 
 export class ForwardedConsole {
@@ -66,7 +39,6 @@ export class ForwardedConsole {
   /** the container's ends (pipe consoles): handed to the main thread, which closes them */
   readonly containerEnds: PipeEnds | null;
   bytesIn = 0;
-  clientDropped = 0;
   /** every source reached end of file (or was given up on): no more output will come */
   ended = false;
   private readonly sources: Source[];
@@ -77,8 +49,7 @@ export class ForwardedConsole {
   private readonly stagingSlots: number;
   private readonly ring: Ring;
   private log: RotatingLog | null;
-  private readonly clients = new Map<number, Client>();
-  private nextClient = 1;
+  private readonly clients: ConsoleClients;
   private fallback: boolean;
   /** why the last copyIn stopped reading: 1 (buffer full), else the read's result (-EAGAIN, -EIO, 0) */
   private copyStop = 1;
@@ -107,6 +78,7 @@ export class ForwardedConsole {
       }
       this.staging = staging.pipe;
       this.stagingSlots = staging.capacity / PAGE;
+      this.clients = new ConsoleClients(id, stdio.slavePath === null, this.stagingSlots, ctx);
       this.ring = ring;
       this.log = log;
     } catch (err) {
@@ -127,7 +99,7 @@ export class ForwardedConsole {
       bytesIn: this.bytesIn,
       ringDropped: this.ring.dropped,
       clients: this.clients.size,
-      clientDropped: this.clientDropped,
+      clientDropped: this.clients.dropped,
     };
   }
 
@@ -176,7 +148,8 @@ export class ForwardedConsole {
       let usedSlots = 0;
       let last = 0;
       while (usedSlots < this.stagingSlots) {
-        const room = Math.min(SPLICE_CHUNK, (this.stagingSlots - usedSlots) * PAGE);
+        // From a pipe, a splice moves buffer references, so it may ask for all staging's room at once.
+        const room = Math.min(this.slavePath !== null ? SPLICE_CHUNK : Infinity, (this.stagingSlots - usedSlots) * PAGE);
         last = this.fallback ? this.copyIn(src.fd, staging.write, room) : splice(src.fd, staging.write, room, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
         if (last > 0) {
           staged += last;
@@ -240,7 +213,7 @@ export class ForwardedConsole {
     const time = nowMs();
     if (this.log === null) {
       // Clients get copies (tee), then the ring takes the bytes themselves (splice).
-      for (const client of this.clients.values()) this.feedClient(client, staging.read, count, stream, time);
+      this.clients.feed(staging.read, count, stream, time);
       this.ring.consumeFrom(staging.read, count, stream, time);
       return;
     }
@@ -248,47 +221,10 @@ export class ForwardedConsole {
       // The ring takes a copy first and sets the round's size, so every reader gets the
       // same bytes; the log then takes the bytes themselves.
       const round = this.ring.feedFrom(staging.read, count, stream, time);
-      for (const client of this.clients.values()) this.feedClient(client, staging.read, round, stream, time);
+      this.clients.feed(staging.read, round, stream, time);
       this.consume(staging.read, round, stream, time);
       count -= round;
     }
-  }
-
-  private feedClient(client: Client, from: number, round: number, stream: StreamId, time: number): void {
-    if (client.room !== null) {
-      // A record goes in whole or not at all: without room for it, the chunk is this client's loss.
-      if (!client.room.take(round)) {
-        this.lose(client, round);
-        return;
-      }
-      const h = writeRaw(client.fd, encodeHeader(stream, round, time, this.header));
-      if (h === -EPIPE) {
-        this.dropClient(client);
-        return;
-      }
-      if (h !== RECORD_HEADER) throw new SysError('write', h < 0 ? -h : EAGAIN, `record header → client ${client.no} (counted room)`);
-    }
-    const n = tee(from, client.fd, round, SPLICE_F_NONBLOCK);
-    if (n === round) {
-      client.behind = 0;
-      return;
-    }
-    if (n === -EPIPE) {
-      this.dropClient(client); // the main thread closed its end
-      return;
-    }
-    if (n < 0 && n !== -EAGAIN) throw new SysError('tee', -n, `staging pipe → client ${client.no}`);
-    this.lose(client, round - Math.max(n, 0));
-    // Not reached with counted room; if it were, the frame is cut short and nothing after it could be read.
-    if (client.room !== null) this.dropClient(client);
-  }
-
-  private lose(client: Client, lost: number): void {
-    client.dropped += lost;
-    client.behind += lost;
-    this.clientDropped += lost;
-    Atomics.store(client.shared, 0, BigInt(client.dropped));
-    if (client.behind > this.ctx.clientBacklog) this.dropClient(client);
   }
 
   private consume(from: number, count: number, stream: StreamId, time: number): void {
@@ -316,34 +252,13 @@ export class ForwardedConsole {
    * The replay travels with the reply rather than through the pipe: a full ring may
    * have more buffers than a pipe has slots, and the pipe stays free for live output.
    */
-  attach(replay: boolean, dropped: SharedArrayBuffer): { client: number; fd: number; replay: Uint8Array; chunks: Float64Array } {
-    const { pipe: p, capacity } = makePipe(CLIENT_PIPE_BYTES);
-    let copy: { data: Uint8Array; chunks: Float64Array };
-    try {
-      copy = replay ? this.ring.snapshotRecords() : { data: new Uint8Array(0), chunks: new Float64Array(0) };
-    } catch (err) {
-      close(p.read);
-      close(p.write);
-      throw err;
-    }
-    if (this.ended) {
-      close(p.write); // nothing live will come: the replay, then end of stream
-      return { client: 0, fd: p.read, replay: copy.data, chunks: copy.chunks };
-    }
-    const no = this.nextClient++;
-    const room = this.framed ? new SlotRoom(p.write, capacity / PAGE, this.stagingSlots) : null;
-    this.clients.set(no, { no, fd: p.write, dropped: 0, behind: 0, shared: new BigInt64Array(dropped), room });
-    return { client: no, fd: p.read, replay: copy.data, chunks: copy.chunks };
+  attach(replay: boolean): { client: number; fd: number; replay: Uint8Array; chunks: Float64Array } {
+    const copy = replay ? this.ring.snapshotRecords() : { data: new Uint8Array(0), chunks: new Float64Array(0) };
+    return { ...this.clients.add(!this.ended), replay: copy.data, chunks: copy.chunks };
   }
 
   detach(no: number): void {
-    const client = this.clients.get(no);
-    if (client) this.dropClient(client);
-  }
-
-  private dropClient(client: Client): void {
-    if (!this.clients.delete(client.no)) return;
-    close(client.fd); // the reader sees what is left in the pipe, then end of stream
+    this.clients.remove(no);
   }
 
   /** Client input for the container's stdin; dropped when it has none (a pipe console without OpenStdin). */
@@ -410,7 +325,7 @@ export class ForwardedConsole {
       close(this.staging.write);
       this.staging = null;
     }
-    for (const client of this.clients.values()) this.dropClient(client);
+    this.clients.removeAll();
     this.log?.close();
     this.log = null;
   }

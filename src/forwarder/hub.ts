@@ -1,78 +1,34 @@
-// ConsoleHub: skiffd's main-thread side of the console forwarder. It starts the forwarder
-// threads (piscina, one never-ending task each), assigns each console to the least loaded
-// thread, and turns the request/reply messages of protocol.ts into promises. Console
-// bytes never pass through this thread except to attached clients, whose pipes it reads.
-import { Socket } from 'node:net';
-import { availableParallelism } from 'node:os';
-import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+// ConsoleHub: skiffd's main-thread side of the console forwarder. It turns the request/reply
+// messages of protocol.ts into promises, sent to an Endpoint: forwarder threads in this
+// process (pool.ts; tests and the bench), or the keeper process (keeper-link.ts; skiffd), which
+// outlives skiffd so that a container's stdio keeps its reader across a crash. Console bytes
+// never pass through this thread except to attached clients, whose pipes it reads.
 import { CONSOLE_MAX_BUFFER, CONSOLE_MIN_BYTES } from '../spec/container.js';
 import { SysError } from '../sys/errno.js';
-import { close as closeFd, eventfd, eventfdSignal } from '../sys/libc.js';
+import { O_RDONLY, O_WRONLY } from '../sys/constants.js';
 import { unreachable } from '../api/unreachable.js';
-import type { ConsoleCounters, ConsoleOptions, PipeEnds, Reply, Request, ThreadTask, WireError } from './protocol.js';
-import { nowMs, RecordDecoder, recordsOf, type OutputRecord } from './records.js';
+import { ConsoleError, HubClient, type ConsoleClient } from './hub-client.js';
+import { KeeperLink, type Endpoint, type KeeperOptions } from './keeper-link.js';
+import { ForwarderPool, positiveInteger, type PoolOptions } from './pool.js';
+import type { ConsoleCounters, ConsoleOptions, KeptConsole, PipeEnds, Reply, Request, WireError } from './protocol.js';
+import { recordsOf, type OutputRecord } from './records.js';
 
-export interface HubOptions {
-  /** forwarder threads; default: os.availableParallelism() */
-  threads?: number;
-  /** false forces the read/write path (what kernels that cannot splice a tty use) */
-  spliceTty?: boolean;
-  /** bytes a client may fall behind (lose in a row) before it is disconnected; default 1 MiB */
-  clientBacklog?: number;
+export { ConsoleError, type ConsoleClient } from './hub-client.js';
+
+export interface HubOptions extends PoolOptions {
   /** after exited(), how long to wait for the console's EIO before ending it anyway; default 5 s */
   exitGraceMs?: number;
   /** a console's log or forwarding failed (it goes on without it); default: process.emitWarning */
   onProblem?: (id: string, message: string) => void;
-}
-
-export interface ConsoleClient {
   /**
-   * from the container, ending when its console closes or the client is dropped: bytes (both
-   * streams, in order), or with `records` one OutputRecord per chunk (stream, time, bytes)
+   * The forwarder in a keeper process of this directory (skiffd's private state dir), started
+   * if none runs, instead of threads in this process; connect() reaches it.
    */
-  readonly output: Readable;
-  /** to the container's stdin (the pty master or the stdin pipe); dropped if the container does not read it */
-  write(data: Buffer): void;
-  /** how many chunks of the replay come first (records mode; 0 otherwise) */
-  readonly replayed: number;
-  /** end of input: a pipe console's stdin is closed once what was written is (StdinOnce); nothing on a pty */
-  closeInput(): void;
-  close(): void;
-  /** bytes this client lost because it did not keep up */
-  readonly dropped: number;
-}
-
-/** A console operation that failed: names the console and the operation; `cause` holds the SysError, if any. */
-export class ConsoleError extends Error {
-  readonly code: string;
-  readonly id: string;
-  constructor(id: string, message: string, code: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ConsoleError';
-    this.id = id;
-    this.code = code;
-  }
-}
-
-/** the spec's bounds (validated there first): a page at least; a ring beyond pipe-max-size is a chain of pipes (two fds each), so a modest maximum */
-const MIN_BYTES = CONSOLE_MIN_BYTES;
-const MAX_RING = CONSOLE_MAX_BUFFER;
-
-interface Thread {
-  index: number;
-  port: MessagePort;
-  wakeFd: number;
-  consoles: number;
-  task: Promise<unknown>;
-  failure: Error | null;
+  keeper?: { dir: string };
 }
 
 type Expect = Reply['type'];
 interface Pending {
-  thread: Thread;
   expect: Expect;
   id: string;
   what: string;
@@ -80,47 +36,58 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/** A request without its seq, which request() adds. */
+type Unnumbered<R> = R extends { seq: number } ? Omit<R, 'seq'> : never;
+
 export class ConsoleHub {
-  private readonly pool: Piscina;
-  private readonly threads: Thread[] = [];
-  private readonly consoles = new Map<string, Thread>();
+  private endpoint: Endpoint | null = null;
+  private readonly consoles = new Set<string>();
   private readonly pending = new Map<number, Pending>();
-  private readonly clients = new Set<HubClient>();
+  /** attached clients by `id client`, for their `dropped` reports */
+  private readonly clients = new Map<string, HubClient>();
   private readonly graceMs: number;
   private readonly onProblem: (id: string, message: string) => void;
   private seq = 0;
+  private failure: Error | null = null;
   private closing: Promise<void> | null = null;
+  private connecting: Promise<KeptConsole[]> | null = null;
 
-  constructor(options: HubOptions = {}) {
-    const count = options.threads ?? availableParallelism();
-    positiveInteger(count, 'ConsoleHub options.threads', 1);
-    const clientBacklog = options.clientBacklog ?? 1 << 20;
-    positiveInteger(clientBacklog, 'ConsoleHub options.clientBacklog', 0);
+  constructor(private readonly options: HubOptions = {}) {
     this.graceMs = options.exitGraceMs ?? 5000;
     positiveInteger(this.graceMs, 'ConsoleHub options.exitGraceMs', 0);
     this.onProblem = options.onProblem ?? ((id, message) => process.emitWarning(`console \`${id}\`: ${message}`, 'SkiffConsoleWarning'));
-    const entry = threadEntry();
-    this.pool = new Piscina({
-      filename: entry.filename,
-      ...(entry.execArgv ? { execArgv: entry.execArgv } : {}),
-      minThreads: count,
-      maxThreads: count,
-      concurrentTasksPerWorker: 1,
-      // The tasks never finish: Atomics.wait-based task hand-off would only get in the way.
-      atomics: 'disabled',
-    });
-    for (let index = 0; index < count; index++) {
-      const { port1, port2 } = new MessageChannel();
-      const wakeFd = eventfd();
-      const task: ThreadTask = { index, port: port2, wakeFd, spliceTty: options.spliceTty ?? true, clientBacklog };
-      const thread: Thread = { index, port: port1, wakeFd, consoles: 0, task: Promise.resolve(), failure: null };
-      thread.task = this.pool.run(task, { transferList: [port2] }).then(
-        () => this.threadFailed(thread, new Error('it has stopped')),
-        (err: unknown) => this.threadFailed(thread, err),
-      );
-      port1.on('message', (reply: Reply) => this.onReply(reply));
-      this.threads.push(thread);
-    }
+    if (options.keeper === undefined) this.endpoint = new LocalEndpoint(new ForwarderPool(options, (r) => this.onReply(r)));
+  }
+
+  /**
+   * Reaches the forwarder: with a keeper, connects to it (starting one if none runs) and
+   * returns the consoles it kept from an earlier skiffd; without, there are none.
+   */
+  connect(): Promise<KeptConsole[]> {
+    // One connection attempt at a time: two opens after a lost keeper must not start two.
+    this.connecting ??= this.reach().finally(() => { this.connecting = null; });
+    return this.connecting;
+  }
+
+  private async reach(): Promise<KeptConsole[]> {
+    const k = this.options.keeper;
+    if (k === undefined || this.endpoint !== null) return [];
+    const o: KeeperOptions = {
+      dir: k.dir,
+      ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
+      ...(this.options.clientBacklog !== undefined ? { clientBacklog: this.options.clientBacklog } : {}),
+      ...(this.options.spliceTty !== undefined ? { spliceTty: this.options.spliceTty } : {}),
+    };
+    this.endpoint = await KeeperLink.open(o, (r) => this.onReply(r), (err) => this.keeperLost(err));
+    this.failure = null;
+    const reply = await this.request({ type: 'list' }, 'list', '', 'list the consoles the keeper holds');
+    for (const c of reply.consoles) this.consoles.add(c.id);
+    return reply.consoles;
+  }
+
+  /** skiffd's own processes behind this hub (the keeper): never a container's. */
+  pids(): number[] {
+    return this.endpoint?.pids() ?? [];
   }
 
   /** Allocates the pty (its master kept by a forwarder thread); returns the slave path for the launcher. */
@@ -131,256 +98,204 @@ export class ConsoleHub {
 
   /**
    * Makes the three pipes of a console without a TTY (stdin only with `stdin`); the forwarder
-   * thread keeps its ends, and the container's ends come back, open in this process: the
-   * caller closes them once PID 1 has opened its own (through /proc/<pid>/fd/N).
+   * keeps its ends, and the container's ends come back, open in this process: the caller
+   * closes them once PID 1 has opened its own (through /proc/<pid>/fd/N).
    */
   async openPipes(id: string, options: Omit<ConsoleOptions, 'pipes'> & { stdin: boolean }): Promise<PipeEnds> {
     const { stdin, ...rest } = options;
     const reply = await this.openAny(id, { ...rest, pipes: { stdin } });
-    return reply.pipes!;
+    const p = reply.pipes!;
+    const fds = p.stdin === null ? [p.stdout, p.stderr] : [p.stdout, p.stderr, p.stdin];
+    try {
+      const [stdout, stderr, mine] = this.endpoint!.take(fds, [O_WRONLY, O_WRONLY, O_RDONLY]);
+      return { stdin: mine ?? null, stdout: stdout!, stderr: stderr! };
+    } catch (err) {
+      await this.remove(id).catch(() => undefined);
+      throw new ConsoleError(id, `open console \`${id}\`: ${(err as Error).message}`, 'ECONSOLE', { cause: err });
+    }
   }
 
   private async openAny(id: string, options: ConsoleOptions): Promise<Extract<Reply, { type: 'opened' }>> {
     validateConsoleOptions(id, options);
+    if (this.endpoint === null && !this.closing) await this.connect(); // after a keeper was lost
     if (this.consoles.has(id)) throw new ConsoleError(id, `console \`${id}\` is already open`, 'EEXIST');
-    const thread = this.leastLoaded();
-    this.consoles.set(id, thread);
-    thread.consoles++;
+    this.consoles.add(id);
     try {
-      return await this.request(thread, { type: 'open', seq: this.nextSeq(), id, options }, 'opened', `open console \`${id}\``);
+      return await this.request({ type: 'open', id, options }, 'opened', id, `open console \`${id}\``);
     } catch (err) {
       this.consoles.delete(id);
-      thread.consoles--;
       throw err;
     }
   }
 
   /** A client: first the ring's contents (unless replay is false), then live output, with no gap and no duplicate. */
   async attach(id: string, options: { replay?: boolean; stdin?: boolean; records?: boolean } = {}): Promise<ConsoleClient> {
-    const thread = this.threadOf(id);
-    const dropped = new SharedArrayBuffer(8);
-    const reply = await this.request(thread, { type: 'attach', seq: this.nextSeq(), id, replay: options.replay ?? true, dropped }, 'attached', `attach to console \`${id}\``);
-    const client = new HubClient(this, id, thread, reply, { stdin: options.stdin ?? true, records: options.records ?? false }, new BigInt64Array(dropped));
-    this.clients.add(client);
-    client.output.once('close', () => this.clients.delete(client));
+    this.known(id);
+    const reply = await this.request({ type: 'attach', id, replay: options.replay ?? true }, 'attached', id, `attach to console \`${id}\``);
+    let fd: number;
+    try {
+      [fd] = this.endpoint!.take([reply.fd], [O_RDONLY]) as [number];
+    } catch (err) {
+      if (reply.client !== 0) this.post({ type: 'detach', id, client: reply.client });
+      throw new ConsoleError(id, `attach to console \`${id}\`: ${(err as Error).message}`, 'ECONSOLE', { cause: err });
+    }
+    const client = new HubClient(id, reply, fd, { stdin: options.stdin ?? true, records: options.records ?? false }, (m) => this.post(m));
+    const key = `${id} ${client.no}`;
+    this.clients.set(key, client);
+    client.output.once('close', () => this.clients.delete(key));
     return client;
   }
 
   async resize(id: string, rows: number, cols: number): Promise<void> {
     positiveInteger(rows, 'resize rows', 1, 0xffff);
     positiveInteger(cols, 'resize cols', 1, 0xffff);
-    await this.request(this.threadOf(id), { type: 'resize', seq: this.nextSeq(), id, rows, cols }, 'done', `resize console \`${id}\``);
+    this.known(id);
+    await this.request({ type: 'resize', id, rows, cols }, 'done', id, `resize console \`${id}\``);
   }
 
   /** The ring's current contents (the most recent output), also after the container exited. */
   async ring(id: string): Promise<Buffer> {
-    const reply = await this.request(this.threadOf(id), { type: 'ring', seq: this.nextSeq(), id }, 'ring', `read the ring of console \`${id}\``);
+    this.known(id);
+    const reply = await this.request({ type: 'ring', id }, 'ring', id, `read the ring of console \`${id}\``);
     return Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.length);
   }
 
   /** The ring's contents split into chunks, each with its stream and time. */
   async records(id: string): Promise<OutputRecord[]> {
-    const reply = await this.request(this.threadOf(id), { type: 'records', seq: this.nextSeq(), id }, 'records', `read the ring of console \`${id}\``);
+    this.known(id);
+    const reply = await this.request({ type: 'records', id }, 'records', id, `read the ring of console \`${id}\``);
     return recordsOf(reply.data, reply.chunks);
   }
 
   async counters(id: string): Promise<ConsoleCounters> {
-    const reply = await this.request(this.threadOf(id), { type: 'counters', seq: this.nextSeq(), id }, 'counters', `read the counters of console \`${id}\``);
+    this.known(id);
+    const reply = await this.request({ type: 'counters', id }, 'counters', id, `read the counters of console \`${id}\``);
     return reply.counters;
   }
 
   /** The container exited: resolves once its console is drained to EIO and its clients' streams ended. */
   async exited(id: string): Promise<void> {
-    await this.request(this.threadOf(id), { type: 'exited', seq: this.nextSeq(), id, graceMs: this.graceMs }, 'done', `end console \`${id}\``);
+    this.known(id);
+    await this.request({ type: 'exited', id, graceMs: this.graceMs }, 'done', id, `end console \`${id}\``);
   }
 
   /** Forgets the console: closes its pty, pipes, log and clients' pipes, and frees its ring. */
   async remove(id: string): Promise<void> {
-    const thread = this.threadOf(id);
-    await this.request(thread, { type: 'remove', seq: this.nextSeq(), id }, 'done', `remove console \`${id}\``);
+    this.known(id);
+    await this.request({ type: 'remove', id }, 'done', id, `remove console \`${id}\``);
     this.consoles.delete(id);
-    thread.consoles--;
   }
 
-  /** Closes every console and stops the threads. */
+  /**
+   * In this process: closes every console and stops the threads. With a keeper: lets go of it;
+   * it keeps the consoles of running containers for the next skiffd.
+   */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
+    this.closing ??= (async () => {
+      await this.endpoint?.close();
+      for (const client of this.clients.values()) client.output.destroy();
+      this.clients.clear();
+      this.consoles.clear();
+      this.lost(new Error('the console hub is closed'));
+    })();
     return this.closing;
-  }
-
-  private async shutdown(): Promise<void> {
-    const running = this.threads.filter((t) => !t.failure);
-    await Promise.allSettled(running.map((t) => this.request(t, { type: 'shutdown', seq: this.nextSeq() }, 'done', 'stop forwarder thread')));
-    await Promise.allSettled(this.threads.map((t) => t.task));
-    for (const client of this.clients) client.output.destroy();
-    this.clients.clear();
-    await this.pool.destroy();
-    for (const t of this.threads) {
-      t.port.close();
-      closeFd(t.wakeFd);
-    }
-    this.consoles.clear();
   }
 
   // ── plumbing ──
 
-  /** Fire and forget (input, detach): ordered after every earlier request on the same port. */
-  post(thread: Thread, msg: Request): void {
-    if (thread.failure || this.closing) return;
-    thread.port.postMessage(msg);
-    eventfdSignal(thread.wakeFd);
+  /** Fire and forget (input, detach): ordered after every earlier request. */
+  private post(msg: Request): void {
+    if (this.failure || this.closing || this.endpoint === null) return;
+    this.endpoint.send(msg);
   }
 
-  private request<T extends Expect>(thread: Thread, msg: Request & { seq: number }, expect: T, what: string): Promise<Extract<Reply, { type: T }>> {
-    if (thread.failure) return Promise.reject(new ConsoleError(consoleId(msg), `${what}: ${thread.failure.message}`, 'ECONSOLE', { cause: thread.failure }));
-    if (this.closing && msg.type !== 'shutdown') return Promise.reject(new ConsoleError(consoleId(msg), `${what}: the console hub is closed`, 'ECONSOLE'));
+  private request<T extends Expect>(msg: Unnumbered<Request>, expect: T, id: string, what: string): Promise<Extract<Reply, { type: T }>> {
+    if (this.failure) return Promise.reject(new ConsoleError(id, `${what}: ${this.failure.message}`, 'ECONSOLE', { cause: this.failure }));
+    if (this.closing) return Promise.reject(new ConsoleError(id, `${what}: the console hub is closed`, 'ECONSOLE'));
+    if (this.endpoint === null) return Promise.reject(new ConsoleError(id, `${what}: the console hub is not connected to its keeper`, 'ECONSOLE'));
+    const seq = ++this.seq;
     return new Promise((resolve, reject) => {
-      this.pending.set(msg.seq, { thread, expect, id: consoleId(msg), what, resolve: resolve as (r: Reply) => void, reject });
-      thread.port.postMessage(msg);
-      eventfdSignal(thread.wakeFd);
+      this.pending.set(seq, { expect, id, what, resolve: resolve as (r: Reply) => void, reject });
+      this.endpoint!.send({ ...msg, seq });
     });
   }
 
   private onReply(reply: Reply): void {
-    if (reply.type === 'problem') {
-      this.onProblem(reply.id, reply.message);
-      return;
-    }
-    const p = this.pending.get(reply.seq);
-    if (p === undefined) return;
-    this.pending.delete(reply.seq);
     switch (reply.type) {
-      case 'failed':
-        p.reject(fromWire(p.what, p.id, reply.error));
+      case 'problem':
+        this.onProblem(reply.id, reply.message);
         return;
+      case 'dropped': {
+        const client = this.clients.get(`${reply.id} ${reply.client}`);
+        if (client) client.dropped = reply.dropped;
+        return;
+      }
+      case 'ended':
+        return;
+      case 'failed':
       case 'opened':
       case 'attached':
       case 'ring':
       case 'records':
       case 'counters':
-      case 'done':
-        if (reply.type === p.expect) p.resolve(reply);
+      case 'list':
+      case 'done': {
+        const p = this.pending.get(reply.seq);
+        if (p === undefined) return;
+        this.pending.delete(reply.seq);
+        if (reply.type === 'failed') p.reject(fromWire(p.what, p.id, reply.error));
+        else if (reply.type === p.expect) p.resolve(reply);
         else p.reject(new Error(`${p.what}: expected a \`${p.expect}\` reply, got \`${reply.type}\``));
         return;
+      }
       default:
-        unreachable(reply, 'forwarder port: reply from a forwarder thread');
+        unreachable(reply, 'forwarder: reply to the console hub');
     }
   }
 
-  /** The thread's task ended (after shutdown) or threw: whatever still waits on it fails. */
-  private threadFailed(thread: Thread, err: unknown): void {
-    const cause = err instanceof Error ? err : new Error(String(err));
-    thread.failure ??= new Error(`forwarder thread skiff-fwd-${thread.index}: ${cause.message}`, { cause });
-    for (const [seq, p] of this.pending) {
-      if (p.thread !== thread) continue;
-      this.pending.delete(seq);
-      p.reject(new Error(`${p.what}: ${thread.failure.message}`, { cause }));
-    }
+  /**
+   * The keeper died (a bug, or someone killed it): its consoles are gone, with their rings, and
+   * the containers that had them lost their stdio's reader. Said loudly; the next open starts
+   * a new keeper.
+   */
+  private keeperLost(err: Error): void {
+    this.onProblem('*', `${err.message}: every console it held is lost; a new keeper starts with the next console`);
+    this.lost(err);
+    this.consoles.clear();
+    this.endpoint = null;
   }
 
-  private nextSeq(): number {
-    return ++this.seq;
+  /** The forwarder is gone (the keeper died, or the hub closed): whatever waits on it fails. */
+  private lost(err: Error): void {
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(new ConsoleError(p.id, `${p.what}: ${err.message}`, 'ECONSOLE', { cause: err }));
+    this.pending.clear();
   }
 
-  private leastLoaded(): Thread {
-    if (this.closing) throw new Error('ConsoleHub is closed');
-    const live = this.threads.filter((t) => !t.failure);
-    if (live.length === 0) throw new Error('ConsoleHub: every forwarder thread has failed');
-    return live.reduce((a, b) => (b.consoles < a.consoles ? b : a));
-  }
-
-  private threadOf(id: string): Thread {
-    const thread = this.consoles.get(id);
-    if (thread === undefined) throw new ConsoleError(id, `no console \`${id}\``, 'ENOENT');
-    return thread;
+  private known(id: string): void {
+    if (!this.consoles.has(id)) throw new ConsoleError(id, `no console \`${id}\``, 'ENOENT');
   }
 }
 
-class HubClient implements ConsoleClient {
-  readonly output: Readable;
-  private readonly pipe: Socket;
-  private closed = false;
-  private readonly no: number;
-  readonly replayed: number;
+/** Forwarder threads in this process: their fds are already ours. */
+class LocalEndpoint implements Endpoint {
+  constructor(private readonly pool: ForwarderPool) {}
 
-  constructor(
-    private readonly hub: ConsoleHub,
-    private readonly id: string,
-    private readonly thread: Thread,
-    reply: Extract<Reply, { type: 'attached' }>,
-    private readonly mode: { stdin: boolean; records: boolean },
-    private readonly shared: BigInt64Array,
-  ) {
-    this.no = reply.client;
-    // The read end of the client's pipe; libuv reads it without blocking and closes it on destroy.
-    this.pipe = new Socket({ fd: reply.fd, readable: true, writable: false });
-    this.pipe.once('close', () => { this.closed = true; });
-    const replay = recordsOf(reply.replay, reply.chunks);
-    this.replayed = mode.records ? replay.length : 0;
-    if (!reply.framed && !mode.records) {
-      // Raw bytes both ways: the socket itself, with the ring's contents in front of whatever it
-      // will read (nothing has been read yet).
-      this.output = this.pipe;
-      if (reply.replay.length > 0) this.pipe.unshift(Buffer.from(reply.replay.buffer, reply.replay.byteOffset, reply.replay.length));
-      return;
-    }
-    // Records (or bytes out of records): decoded from the pipe's headers, or for a pty stamped
-    // with the time they arrive here.
-    // Pushed to directly (no Writable side to go through): the pipe is read as fast as it fills.
-    // A consumer that stops reading stops the pipe's reader too: its pipe fills and the
-    // forwarder drops whole records for it, as a raw client's socket does.
-    const out = new Readable({ objectMode: mode.records, read: () => { this.pipe.resume(); } });
-    this.output = out;
-    const emit = (r: OutputRecord) => {
-      if (!out.push(mode.records ? r : r.data)) this.pipe.pause();
-    };
-    for (const r of replay) emit(r);
-    const decoder = reply.framed ? new RecordDecoder(`console \`${id}\` client pipe`) : null;
-    this.pipe.on('data', (b: Buffer) => {
-      if (decoder === null) emit({ stream: 1, time: nowMs(), data: b });
-      else decoder.push(b, emit);
-    });
-    // A chunk cut short (a client dropped mid-chunk) ends the stream where its bytes end.
-    this.pipe.on('end', () => out.push(null));
-    this.pipe.on('error', (err) => out.destroy(err));
-    out.on('close', () => this.pipe.destroy());
-    this.pipe.once('close', () => { if (!out.readableEnded) out.push(null); });
+  send(req: Request): void {
+    this.pool.send(req);
   }
 
-  get dropped(): number {
-    return Number(Atomics.load(this.shared, 0));
+  take(fds: number[]): number[] {
+    return fds;
   }
 
-  write(data: Buffer): void {
-    if (!this.mode.stdin) throw new ConsoleError(this.id, `console \`${this.id}\`: this client was attached without stdin`, 'EBADF');
-    if (this.closed || data.length === 0) return;
-    this.hub.post(this.thread, { type: 'input', id: this.id, data });
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
-  closeInput(): void {
-    if (!this.mode.stdin) throw new ConsoleError(this.id, `console \`${this.id}\`: this client was attached without stdin`, 'EBADF');
-    this.hub.post(this.thread, { type: 'closeInput', id: this.id });
+  pids(): number[] {
+    return [];
   }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.output.destroy();
-    this.pipe.destroy();
-    if (this.no !== 0) this.hub.post(this.thread, { type: 'detach', id: this.id, client: this.no });
-  }
-}
-
-/** The thread module next to this one: thread.js when compiled, thread.ts when run from source under tsx. */
-function threadEntry(): { filename: string; execArgv?: string[] } {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const filename = fileURLToPath(new URL(fromSource ? './thread.ts' : './thread.js', import.meta.url));
-  if (!fromSource || process.execArgv.some((a) => a.includes('tsx'))) return { filename }; // workers inherit execArgv
-  return { filename, execArgv: [...process.execArgv, '--import', 'tsx'] };
-}
-
-function consoleId(msg: Request): string {
-  return 'id' in msg ? msg.id : '';
 }
 
 function fromWire(what: string, id: string, e: WireError): Error {
@@ -391,15 +306,11 @@ function fromWire(what: string, id: string, e: WireError): Error {
   return new ConsoleError(id, `${what}: ${e.message}`, 'ECONSOLE');
 }
 
-function positiveInteger(v: number, name: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isSafeInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
-}
-
 function validateConsoleOptions(id: string, o: ConsoleOptions): void {
   const where = `console \`${id}\` options`;
-  positiveInteger(o.buffer, `${where}.buffer`, MIN_BYTES, MAX_RING);
+  positiveInteger(o.buffer, `${where}.buffer`, CONSOLE_MIN_BYTES, CONSOLE_MAX_BUFFER);
   if (o.logPath !== null) {
     if (typeof o.logPath !== 'string' || !o.logPath.startsWith('/')) throw new RangeError(`${where}.logPath must be an absolute path or null, got ${JSON.stringify(o.logPath)}`);
-    positiveInteger(o.logMax, `${where}.logMax`, MIN_BYTES);
+    positiveInteger(o.logMax, `${where}.logMax`, CONSOLE_MIN_BYTES);
   }
 }

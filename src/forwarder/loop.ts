@@ -6,7 +6,8 @@ import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollWait, eventfdDrain, openPath } from '../sys/libc.js';
 import { EPOLLIN, O_WRONLY } from '../sys/constants.js';
 import { SysError } from '../sys/errno.js';
-import { ForwardedConsole, type ThreadContext } from './console.js';
+import { ForwardedConsole } from './console.js';
+import type { ThreadContext } from './context.js';
 import { unreachable } from '../api/unreachable.js';
 import type { Reply, Request, ThreadTask, WireError } from './protocol.js';
 
@@ -27,11 +28,15 @@ export class ForwarderLoop {
   private readonly byId = new Map<string, ForwardedConsole>();
   private readonly byToken = new Map<number, ForwardedConsole>();
   private readonly exitWaiters = new Map<ForwardedConsole, ExitWaiter[]>();
+  /** consoles whose end was reported (`ended`), once each */
+  private readonly endReported = new WeakSet<ForwardedConsole>();
   private readonly ctx: ThreadContext;
   private readonly port: MessagePort;
   private readonly wakeFd: number;
   private nextToken = 1;
   private running = true;
+  /** clients whose losses grew since the last report: `id client` → dropped */
+  private readonly lostSince = new Map<string, { id: string; client: number; dropped: number }>();
 
   constructor(task: ThreadTask) {
     this.port = task.port;
@@ -48,6 +53,7 @@ export class ForwarderLoop {
       clientBacklog: task.clientBacklog,
       epfd,
       report: (id, message) => this.reply({ type: 'problem', id, message }),
+      lost: (id, client, dropped) => { this.lostSince.set(`${id} ${client}`, { id, client, dropped }); },
     };
     epollAdd(this.epfd, this.wakeFd, EPOLLIN, WAKE);
   }
@@ -66,6 +72,7 @@ export class ForwarderLoop {
         if (con !== undefined) this.service(con, ev.data % 4, ev.events); // else removed earlier in this batch
       }
       this.expireWaiters();
+      this.reportLosses();
     }
     close(this.epfd);
     close(this.ctx.devNull);
@@ -83,7 +90,11 @@ export class ForwarderLoop {
   }
 
   private end(con: ForwardedConsole): void {
-    con.end();
+    if (!this.endReported.has(con)) {
+      con.end();
+      this.endReported.add(con);
+      this.reply({ type: 'ended', id: con.id });
+    }
     if (!this.exitWaiters.has(con)) return;
     for (const w of this.exitWaiters.get(con) ?? []) this.reply({ type: 'done', seq: w.seq });
     this.exitWaiters.delete(con);
@@ -145,7 +156,7 @@ export class ForwarderLoop {
       }
       case 'attach': {
         const con = this.console(req.id);
-        const { client, fd, replay, chunks } = con.attach(req.replay, req.dropped);
+        const { client, fd, replay, chunks } = con.attach(req.replay);
         this.reply({ type: 'attached', seq: req.seq, client, fd, replay, chunks, framed: con.framed }, [replay.buffer as ArrayBuffer, chunks.buffer as ArrayBuffer]);
         return;
       }
@@ -206,6 +217,9 @@ export class ForwarderLoop {
         this.reply({ type: 'done', seq: req.seq });
         return;
       }
+      case 'list':
+        this.reply({ type: 'list', seq: req.seq, consoles: [...this.byId.values()].map((c) => ({ id: c.id, slavePath: c.slavePath, ended: c.ended })) });
+        return;
       case 'shutdown':
         for (const con of this.byId.values()) {
           this.end(con);
@@ -222,7 +236,15 @@ export class ForwarderLoop {
   }
 
   private reply(reply: Reply, transfer: ArrayBuffer[] = []): void {
+    if (reply.type !== 'dropped') this.reportLosses(); // a client's losses are known before any later answer
     this.port.postMessage(reply, transfer);
+  }
+
+  private reportLosses(): void {
+    if (this.lostSince.size === 0) return;
+    const losses = [...this.lostSince.values()];
+    this.lostSince.clear();
+    for (const l of losses) this.port.postMessage({ type: 'dropped', ...l } satisfies Reply);
   }
 }
 

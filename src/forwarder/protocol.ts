@@ -9,6 +9,8 @@
 //                                                    every staging pipe is empty
 //   pending[seq].resolve ◀──── Reply {seq} ────────  exactly one Reply per Request with a seq
 //   onProblem(id, msg)   ◀──── {problem} ──────────  whenever a console's log or forwarding fails
+//   client.dropped       ◀──── {dropped} ──────────  a client's losses grew (sent before any later reply)
+//   (keeper's lifetime)  ◀──── {ended} ────────────  a console's sources all reached end of file
 //   net.Socket(read end) ◀──── client pipe ────────  tee'd live; write end closed at the
 //                                                    console's end, on detach or on drop
 //   (the ring's replay comes in the `attached` reply and is put in front of the socket's data)
@@ -71,7 +73,7 @@ export interface ThreadTask {
 
 export type Request =
   | { type: 'open'; seq: number; id: string; options: ConsoleOptions }
-  | { type: 'attach'; seq: number; id: string; replay: boolean; dropped: SharedArrayBuffer }
+  | { type: 'attach'; seq: number; id: string; replay: boolean }
   | { type: 'detach'; id: string; client: number }
   | { type: 'input'; id: string; data: Uint8Array }
   /** end of input (StdinOnce): the stdin pipe is closed once queued input is written; nothing on a pty */
@@ -83,7 +85,18 @@ export type Request =
   | { type: 'counters'; seq: number; id: string }
   | { type: 'exited'; seq: number; id: string; graceMs: number }
   | { type: 'remove'; seq: number; id: string }
+  /** the consoles a thread holds (a skiffd restarted against a running keeper takes them back) */
+  | { type: 'list'; seq: number }
   | { type: 'shutdown'; seq: number };
+
+/** A console as `list` reports it. */
+export interface KeptConsole {
+  id: string;
+  /** a pty (its slave's path), or pipes (null) */
+  slavePath: string | null;
+  /** every source reached end of file: no more output will come */
+  ended: boolean;
+}
 
 /** An error as it crosses the port: SysError's fields survive, so the main side can rebuild it. */
 export interface WireError {
@@ -104,8 +117,13 @@ export type Reply =
   | { type: 'ring'; seq: number; data: Uint8Array }
   | { type: 'records'; seq: number; data: Uint8Array; chunks: Float64Array }
   | { type: 'counters'; seq: number; counters: ConsoleCounters }
+  | { type: 'list'; seq: number; consoles: KeptConsole[] }
   | { type: 'done'; seq: number }
   | { type: 'failed'; seq: number; error: WireError }
   /** unsolicited: something went wrong in a console that has no request to fail (a full disk for its log…) */
-  | { type: 'problem'; id: string; message: string };
+  | { type: 'problem'; id: string; message: string }
+  /** unsolicited: a client's lost bytes, sent before any later reply whenever they grew */
+  | { type: 'dropped'; id: string; client: number; dropped: number }
+  /** unsolicited: a console ended (no more output); the keeper ends once none is live and no skiffd is there */
+  | { type: 'ended'; id: string };
 

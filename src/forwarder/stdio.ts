@@ -8,6 +8,9 @@ import { pipe, type Pipe } from '../sys/splice.js';
 import { ConsoleInput } from './input.js';
 import type { ConsoleOptions, PipeEnds } from './protocol.js';
 import type { StreamId } from './records.js';
+import { makePipe } from './ring.js';
+
+const OUTPUT_PIPE_BYTES = 1 << 20;
 
 /** epoll slots of a console's fds (the low two bits of the event's data) */
 export const SLOT_STDOUT = 0;
@@ -51,9 +54,12 @@ export function openStdio(id: string, options: ConsoleOptions): Stdio {
     }
   };
   try {
-    const out = pipe(O_CLOEXEC | O_NONBLOCK);
+    // Output pipes of 1 MiB (pipe-max-size) where allowed: a writer blocks only once that much
+    // waits, and each wake-up of the forwarder moves up to that much in one round (the default
+    // 64 KiB means a wake-up per 64 KiB of a flood). Pages are allocated as they fill.
+    const out = makePipe(OUTPUT_PIPE_BYTES).pipe;
     made.push(out);
-    const err = pipe(O_CLOEXEC | O_NONBLOCK);
+    const err = makePipe(OUTPUT_PIPE_BYTES).pipe;
     made.push(err);
     const stdin = options.pipes.stdin ? pipe(O_CLOEXEC | O_NONBLOCK) : null;
     if (stdin) made.push(stdin);

@@ -227,7 +227,10 @@ export class Daemon {
     mkdirSync(dirname(configured), { recursive: true, mode: 0o755 });
     await this.clearStale(configured);
     await this.clearStale(real);
+    // The console keeper first: the consoles it kept across a restart belong to the containers restored next.
+    const kept = await this.opts.consoles?.connect?.() ?? [];
     await this.supervisor.restore();
+    await this.supervisor.adoptConsoles(kept);
     this.health.resume();
     await this.networks.restore(this.supervisor.list());
     for (const r of this.supervisor.list()) if (r.status === 'running') this.networks.running(r);

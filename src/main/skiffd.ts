@@ -1,4 +1,5 @@
 // skiffd: the daemon's entry point. `skiff daemon` runs it in the foreground.
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Daemon } from './daemon.js';
 import { socketFromEnv, stateDirFromEnv } from '../api/defaults.js';
@@ -7,6 +8,7 @@ import { FleetApi } from './fleets/routes.js';
 import { ImagesApi } from './images/routes.js';
 import { log } from './log.js';
 import { ConsoleHub } from '../forwarder/index.js';
+import { PRIVATE_DIR } from './lifecycle/state-store.js';
 
 // `skiff daemon` checks these too (a usage error before skiffd starts); skiffd checks them
 // again because it is also run directly (node dist/src/main/skiffd-main.js).
@@ -55,7 +57,10 @@ export async function runDaemon(argv: string[]): Promise<void> {
     strict: true,
   });
   process.title = 'skiffd';
+  const stateDir = values['state-dir'] ?? stateDirFromEnv();
   const consoles = new ConsoleHub({
+    // The forwarder runs in the keeper process, which outlives skiffd: containers keep their stdio's reader.
+    keeper: { dir: join(stateDir, PRIVATE_DIR) },
     ...(values['forwarder-threads'] ? { threads: count(values['forwarder-threads'], '--forwarder-threads') } : {}),
     // A log that stopped (disk full) or forwarding that failed, with no request waiting on it.
     onProblem: (id, message) => log('warn', 'console problem', { id, message }),
@@ -65,7 +70,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     insecureRegistries: values['insecure-registry'] ?? [],
     consoles,
     socket: values.socket ?? socketFromEnv(),
-    stateDir: values['state-dir'] ?? stateDirFromEnv(),
+    stateDir,
     ...(values.launchers ? { launchers: count(values.launchers, '--launchers') } : {}),
     ...(values['max-queued'] ? { maxQueued: count(values['max-queued'], '--max-queued') } : {}),
     ...(values['headers-timeout'] ? { headersTimeoutMs: milliseconds(values['headers-timeout'], '--headers-timeout') } : {}),

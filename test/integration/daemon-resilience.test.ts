@@ -103,11 +103,12 @@ describe('skiffd resilience', function () {
       const ps = await d.cli(['ps']);
       expect(ps.stdout.trim().split('\n')).to.have.length(201);
 
-      // ps -eo pid,args: skiffd, its launchers, and each container's own init — nothing else of skiff's.
+      // ps -eo pid,args: skiffd, its launchers, one console keeper for all, and each container's own init — nothing else of skiff's.
       const mine = new Set([d.pid, ...list.map((c) => c.Pid)]);
       const descendants = allDescendants(d.pid);
       const extra = descendants.filter((p) => !mine.has(p)).map((p) => cmdline(p));
-      expect(extra.every((a) => /^skiff-launcher \d+$/.test(a)), extra.join(', ')).to.equal(true);
+      expect(extra.filter((a) => a === 'skiff-keeper'), 'console keepers').to.have.length(1);
+      expect(extra.every((a) => /^skiff-launcher \d+$/.test(a) || a === 'skiff-keeper'), extra.join(', ')).to.equal(true);
       expect(cmdline(d.pid)).to.equal('skiffd');
       for (const c of list.slice(0, 5)) expect(cmdline(c.Pid)).to.equal('/bin/sleep 1000');
 

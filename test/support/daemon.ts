@@ -147,9 +147,14 @@ export class TestDaemon {
     await until(async () => ((await this.inspect(name)).Skiff.console?.clients ?? 0) >= count, `${count} client(s) attached to ${name}`);
   }
 
-  /** Container PID 1s whose parent is this skiffd. */
+  /** Container PID 1s whose parent is this skiffd (not its launchers, nor the console keeper it started). */
   children(): number[] {
-    return childPids(this.pid).filter((p) => !this.isLauncher(p));
+    return childPids(this.pid).filter((p) => !this.isLauncher(p) && !this.isKeeper(p));
+  }
+
+  /** The console keeper: one process per state dir, which holds every console's forwarder and outlives skiffd. */
+  isKeeper(pid: number): boolean {
+    return cmdline(pid) === 'skiff-keeper';
   }
 
   isLauncher(pid: number): boolean {

@@ -29,11 +29,24 @@ export function portBindings(spec: ContainerSpec): Bindings {
   return out;
 }
 
-export function networkSettings(spec: ContainerSpec, ep: EndpointInfo | null): Record<string, unknown> {
+/**
+ * GET /containers/json's Ports, as `docker ps` shows them (`0.0.0.0:8080->80/tcp`): Docker lists
+ * a container's published ports only while it runs.
+ */
+export function portList(spec: ContainerSpec, running: boolean): Array<{ IP: string; PrivatePort: number; PublicPort: number; Type: string }> {
+  if (!running) return [];
+  return spec.ports.map((p) => ({ IP: p.hostIp, PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto }));
+}
+
+/**
+ * `running`: NetworkSettings.Ports holds the bindings (what `docker port` reads) only while the
+ * container runs, as Docker's does; HostConfig.PortBindings keeps them always.
+ */
+export function networkSettings(spec: ContainerSpec, ep: EndpointInfo | null, running = true): Record<string, unknown> {
   const address = { Gateway: ep?.gateway ?? '', IPAddress: ep?.address ?? '', IPPrefixLen: ep?.prefix ?? 0, MacAddress: ep?.mac ?? '' };
   const name = ep?.network ?? spec.network;
   return {
-    Bridge: '', SandboxID: '', SandboxKey: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: portBindings(spec),
+    Bridge: '', SandboxID: '', SandboxKey: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: running ? portBindings(spec) : {},
     SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: ep?.endpointId ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
     IPv6Gateway: '', ...address,
     Networks: {

@@ -1,7 +1,7 @@
 // Container records → the JSON shapes of Docker's API (list and inspect). Pure.
 import { formatRestart } from '../../spec/container.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
-import { networkSettings, portBindings, type EndpointInfo } from './network-shape.js';
+import { networkSettings, portBindings, portList, type EndpointInfo } from './network-shape.js';
 import { dockerHealth, dockerHealthcheck, healthSuffix } from './health.js';
 
 /** Docker's humanized durations ("Less than a second", "5 seconds", "About a minute", "3 hours"…). */
@@ -120,7 +120,7 @@ export function toListEntry(r: ContainerRecord): object {
     ImageID: r.spec.fromImage?.id ?? '',
     Command: quoteCommand(r.spec.command),
     Created: Math.floor(Date.parse(r.createdAt) / 1000),
-    Ports: [],
+    Ports: portList(r.spec, r.status === 'running'),
     Labels: r.spec.labels,
     State: dockerState(r),
     Status: statusText(r),
@@ -214,7 +214,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
       StopTimeout: r.spec.stopTimeout,
       Healthcheck: dockerHealthcheck(r.spec.healthcheck),
     },
-    NetworkSettings: networkSettings(r.spec, endpoint),
+    NetworkSettings: networkSettings(r.spec, endpoint, r.status === 'running'),
     // skiff's own, beside Docker's
     Skiff: {
       Status: r.status,

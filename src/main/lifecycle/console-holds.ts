@@ -15,12 +15,19 @@ interface ConsoleOpenOptions { buffer: number; logPath: string | null; logMax: n
 /** The container's ends of a pipe console, open in skiffd (src/forwarder's PipeEnds). */
 export interface PipeEnds { stdin: number | null; stdout: number; stderr: number }
 
+/** A console the forwarder kept from an earlier skiffd (src/forwarder's KeptConsole). */
+export interface KeptConsole { id: string; slavePath: string | null; ended: boolean }
+
 /** What the supervisor needs of the console forwarder (src/forwarder's ConsoleHub). */
 export interface ConsoleService {
   open(id: string, opts: ConsoleOpenOptions): Promise<{ slavePath: string }>;
   openPipes(id: string, opts: ConsoleOpenOptions & { stdin: boolean }): Promise<PipeEnds>;
   exited(id: string): Promise<void>;
   remove(id: string): Promise<void>;
+  /** reaches the forwarder (the keeper process); returns the consoles it kept from an earlier skiffd */
+  connect?(): Promise<KeptConsole[]>;
+  /** skiffd's own processes behind the forwarder (the keeper), which are never strays */
+  pids?(): number[];
 }
 
 export type Held = {
@@ -95,6 +102,24 @@ export class ConsoleHolds {
     const held = await openHeld(this.service, r.id, { buffer: c.buffer, logPath, logMax: c.logMax, tty: r.spec.tty, stdin: r.spec.openStdin });
     this.open.set(r.id, held);
     return held;
+  }
+
+  /**
+   * After a restart, the consoles the keeper kept: a container that still runs, or ran, has
+   * its console back (its PID 1 holds its stdio, so a next start needs a fresh one); any other
+   * (a container never started, or gone) is removed, and a fresh one is opened when needed.
+   */
+  async adopt(kept: KeptConsole[], record: (id: string) => ContainerRecord | undefined): Promise<void> {
+    for (const c of kept) {
+      const r = record(c.id);
+      if (r !== undefined && r.status !== 'created' && !this.open.has(c.id)) {
+        this.open.set(c.id, c.slavePath !== null
+          ? { kind: 'pty', slavePath: c.slavePath, used: true, hold: null }
+          : { kind: 'pipes', used: true, ends: null, paths: { stdin: null, stdout: '', stderr: '' } });
+        continue;
+      }
+      await this.service.remove(c.id).catch(() => undefined);
+    }
   }
 
   /** This run's PID 1's stdio: a fresh console (and ring) when an earlier run used the last one. */

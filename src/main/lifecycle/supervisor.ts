@@ -10,7 +10,7 @@ import type { NetworkHooks } from './network-hooks.js';
 import type { EventBus } from '../events.js';
 import { log } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { ConsoleHolds, type ConsoleService } from './console-holds.js';
+import { ConsoleHolds, type ConsoleService, type KeptConsole } from './console-holds.js';
 import { Conflict, QueueFull, StartFailed, Unavailable } from './errors.js';
 import type { LauncherPool } from './launcher-pool.js';
 import type { ExitStatus, Reaper } from './reaper.js';
@@ -27,7 +27,7 @@ import { Runs } from './runs.js';
 import { Waiters, type WaitCondition } from './waiters.js';
 import { renameContainer } from './rename.js';
 
-export type { ConsoleService } from './console-holds.js';
+export type { ConsoleService, KeptConsole } from './console-holds.js';
 
 export { WAIT_CONDITIONS, type WaitCondition } from './waiters.js';
 
@@ -157,6 +157,12 @@ export class Supervisor {
     Object.assign(r, { pid, pidStartTime: startTime, exitCode: null, signal: null, error: null, failure: null, startedAt: new Date().toISOString(), finishedAt: null });
     void this.persist(r, { durable: true });
     log('info', 'adopted the PID 1 of a start interrupted by a crash', { name: r.name, pid });
+  }
+
+  /** After restore(): the consoles the forwarder kept across the restart go back to their containers. */
+  async adoptConsoles(kept: KeptConsole[]): Promise<void> {
+    const byId = new Map(this.records.list().map((r) => [r.id, r]));
+    await this.consoles?.adopt(kept, (id) => byId.get(id));
   }
 
   // ── create / start ──
@@ -479,7 +485,7 @@ export class Supervisor {
 
   /** Every pid skiffd accounts for: its launchers and its containers' PID 1s. */
   private knownPids(): Set<number> {
-    const known = new Set<number>(this.o.pool.pids());
+    const known = new Set<number>([...this.o.pool.pids(), ...this.o.consoles?.pids?.() ?? []]);
     for (const pid of this.records.pids()) known.add(pid);
     for (const source of this.processSources) for (const pid of source.pids()) known.add(pid);
     return known;

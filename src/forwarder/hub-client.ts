@@ -1,0 +1,131 @@
+// One attached client as skiffd's main thread holds it: the read end of its live pipe (a
+// net.Socket, read without blocking), the ring's replay in front of it, and its input sent
+// on to the forwarder. Records mode decodes a pipe console's record headers (records.ts).
+import { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import type { Reply, Request } from './protocol.js';
+import { nowMs, RecordDecoder, recordsOf, type OutputRecord } from './records.js';
+
+export interface ConsoleClient {
+  /**
+   * from the container, ending when its console closes or the client is dropped: bytes (both
+   * streams, in order), or with `records` one OutputRecord per chunk (stream, time, bytes)
+   */
+  readonly output: Readable;
+  /** to the container's stdin (the pty master or the stdin pipe); dropped if the container does not read it */
+  write(data: Buffer): void;
+  /** how many chunks of the replay come first (records mode; 0 otherwise) */
+  readonly replayed: number;
+  /** end of input: a pipe console's stdin is closed once what was written is (StdinOnce); nothing on a pty */
+  closeInput(): void;
+  close(): void;
+  /** bytes this client lost because it did not keep up (as the forwarder last reported) */
+  readonly dropped: number;
+}
+
+/** A console operation that failed: names the console and the operation; `cause` holds the SysError, if any. */
+export class ConsoleError extends Error {
+  readonly code: string;
+  readonly id: string;
+  constructor(id: string, message: string, code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ConsoleError';
+    this.id = id;
+    this.code = code;
+  }
+}
+
+/** bytes per read of a client's pipe: as much as its pipe holds (1 MiB), so a flood costs few reads */
+const READ_BYTES = 1 << 20;
+/** a read at least this large is handed over whole rather than copied */
+const HAND_OVER_BYTES = READ_BYTES / 4;
+/** bytes a consumer may leave unread before the pipe is paused */
+const OUT_HIGH_WATER = 4 << 20;
+/** records mode: records (each at most a staging round, 256 KiB) */
+const OUT_HIGH_WATER_RECORDS = 64;
+
+export class HubClient implements ConsoleClient {
+  readonly output: Readable;
+  private readonly pipe: Socket;
+  private closed = false;
+  readonly no: number;
+  readonly replayed: number;
+  dropped = 0;
+
+  /** `fd`: the read end of the client's pipe, this process's own; `post` sends input and detach on. */
+  constructor(
+    private readonly id: string,
+    reply: Extract<Reply, { type: 'attached' }>,
+    fd: number,
+    private readonly mode: { stdin: boolean; records: boolean },
+    private readonly post: (msg: Request) => void,
+  ) {
+    this.no = reply.client;
+    const replay = recordsOf(reply.replay, reply.chunks);
+    this.replayed = mode.records ? replay.length : 0;
+    // What the consumer reads. A high-water mark well above one read: with the default (16 KiB,
+    // or 16 records) every read would pause the pipe and the next resume it, two epoll_ctl calls
+    // a chunk, which cost more than the bytes (bench:console: 229 → 940 MiB/s on a bare pipe).
+    // A consumer that stops reading stops the pipe's reader too: its pipe fills and the forwarder
+    // drops whole records for it.
+    const out = new Readable({
+      objectMode: mode.records,
+      highWaterMark: mode.records ? OUT_HIGH_WATER_RECORDS : OUT_HIGH_WATER,
+      read: () => { this.pipe.resume(); },
+    });
+    this.output = out;
+    const emit = (r: OutputRecord): boolean => out.push(mode.records ? r : r.data);
+    for (const r of replay) emit(r);
+    const decoder = reply.framed ? new RecordDecoder(`console \`${id}\` client pipe`) : null;
+    // The read end of the client's pipe, read by libuv without blocking, as much as the pipe holds
+    // per read (a flood costs few reads). A large read hands its buffer itself to the consumer (no
+    // copy; the next read gets a new one); a small one is copied out and the buffer read into
+    // again, so a trickle never has each few bytes hold a whole buffer. A pty's bytes are stamped
+    // with the time they arrive here; a pipe console's come in records (records.ts).
+    let buffer = Buffer.allocUnsafe(READ_BYTES);
+    this.pipe = new Socket({
+      fd, readable: true, writable: false,
+      onread: {
+        buffer: () => buffer,
+        callback: (n: number): boolean => {
+          let bytes: Buffer;
+          if (n >= HAND_OVER_BYTES) {
+            bytes = buffer.subarray(0, n);
+            buffer = Buffer.allocUnsafe(READ_BYTES);
+          } else {
+            bytes = Buffer.from(buffer.subarray(0, n));
+          }
+          let more = true;
+          if (decoder === null) more = emit({ stream: 1, time: nowMs(), data: bytes });
+          else decoder.push(bytes, (r) => { more = emit(r) && more; });
+          return more; // false pauses the pipe until the consumer reads again
+        },
+      },
+    } as ConstructorParameters<typeof Socket>[0]);
+    this.pipe.once('close', () => { this.closed = true; });
+    // A chunk cut short (a client dropped mid-chunk) ends the stream where its bytes end.
+    this.pipe.on('end', () => out.push(null));
+    this.pipe.on('error', (err) => out.destroy(err));
+    out.on('close', () => this.pipe.destroy());
+    this.pipe.once('close', () => { if (!out.readableEnded) out.push(null); });
+  }
+
+  write(data: Buffer): void {
+    if (!this.mode.stdin) throw new ConsoleError(this.id, `console \`${this.id}\`: this client was attached without stdin`, 'EBADF');
+    if (this.closed || data.length === 0) return;
+    this.post({ type: 'input', id: this.id, data });
+  }
+
+  closeInput(): void {
+    if (!this.mode.stdin) throw new ConsoleError(this.id, `console \`${this.id}\`: this client was attached without stdin`, 'EBADF');
+    this.post({ type: 'closeInput', id: this.id });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.output.destroy();
+    this.pipe.destroy();
+    if (this.no !== 0) this.post({ type: 'detach', id: this.id, client: this.no });
+  }
+}

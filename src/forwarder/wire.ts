@@ -1,0 +1,59 @@
+// The frames between skiffd and the keeper process on the keeper's unix stream socket:
+// a u32 LE length, then the message in V8's structured-clone encoding (v8.serialize), which
+// carries the typed arrays of protocol.ts (input, ring copies, chunk indexes) as they are.
+//
+//   skiffd ── {hello: KEEPER_PROTOCOL} ──▶ keeper      first frame, then Request (protocol.ts)
+//          ◀── {hello, pid} or {refused} ──            then Reply; `taken` (below) has no reply
+//
+// Fds never travel in a frame: the keeper names them by number, skiffd opens
+// /proc/<keeper>/fd/N (a new open file description of the same pipe) and says `taken`, and
+// only then does the keeper close its copies.
+import { deserialize, serialize } from 'node:v8';
+import type { Reply, Request } from './protocol.js';
+
+/** Bumped whenever Request, Reply or the frames change: a skiffd never talks to a keeper of another protocol. */
+export const KEEPER_PROTOCOL = 1;
+
+/** A ring copy is at most the spec's largest ring: anything much larger is a broken stream. */
+const MAX_FRAME = 256 << 20;
+
+export type Hello = { hello: number };
+export type Welcome = { hello: number; pid: number } | { refused: string };
+/** skiffd has opened these fds of the keeper's (from `opened` or `attached`): the keeper closes its copies */
+export type Taken = { type: 'taken'; fds: number[] };
+
+export type ToKeeper = Hello | Request | Taken;
+export type FromKeeper = Welcome | Reply;
+
+export function encodeFrame(message: ToKeeper | FromKeeper): Buffer {
+  const body = serialize(message);
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32LE(body.length, 0);
+  return Buffer.concat([head, body]);
+}
+
+/** Splits a byte stream into messages; bytes may arrive in any split. */
+export class FrameDecoder {
+  private parts: Buffer[] = [];
+  private held = 0;
+
+  constructor(private readonly what: string) {}
+
+  push(bytes: Buffer, emit: (message: unknown) => void): void {
+    this.parts.push(bytes);
+    this.held += bytes.length;
+    while (this.held >= 4) {
+      // The length's 4 bytes in the first part (joining only the few parts they may span).
+      while (this.parts[0]!.length < 4) this.parts.splice(0, 2, Buffer.concat([this.parts[0]!, this.parts[1]!]));
+      const length = this.parts[0]!.readUInt32LE(0);
+      if (length > MAX_FRAME) throw new Error(`${this.what}: a frame of ${length} bytes (at most ${MAX_FRAME})`);
+      // Joined only once the whole frame is here: a large reply arriving in many reads is copied once.
+      if (this.held < 4 + length) return;
+      const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.held);
+      const rest = all.subarray(4 + length);
+      this.parts = rest.length > 0 ? [rest] : [];
+      this.held = rest.length;
+      emit(deserialize(all.subarray(4, 4 + length)));
+    }
+  }
+}

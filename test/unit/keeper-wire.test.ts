@@ -1,0 +1,29 @@
+// The keeper socket's frames (src/forwarder/wire.ts): messages with typed arrays survive the
+// trip whatever the split of the bytes, and a length no frame can have is an error naming it.
+import { expect } from 'chai';
+import { encodeFrame, FrameDecoder } from '../../src/forwarder/wire.js';
+import type { Reply, Request } from '../../src/forwarder/protocol.js';
+
+describe('keeper frames', () => {
+  const messages: Array<Request | Reply> = [
+    { type: 'input', id: 'web', data: new Uint8Array([1, 2, 3]) },
+    { type: 'records', seq: 7, data: new Uint8Array(70_000).fill(9), chunks: Float64Array.from([1, 70_000, 1.5e12]) },
+    { type: 'failed', seq: 8, error: { message: 'splice: EPIPE', syscall: 'splice', errno: 32 } },
+  ];
+  const bytes = Buffer.concat(messages.map((m) => encodeFrame(m)));
+
+  it('decodes the same messages whatever the split: whole, byte by byte, and in odd pieces', () => {
+    for (const step of [bytes.length, 1, 3, 4097]) {
+      const got: unknown[] = [];
+      const d = new FrameDecoder('test stream');
+      for (let off = 0; off < bytes.length; off += step) d.push(bytes.subarray(off, off + step), (m) => got.push(m));
+      expect(got, `pieces of ${step}`).to.deep.equal(messages);
+    }
+  });
+
+  it('refuses a frame longer than any message, naming the stream and the length', () => {
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(0xfffffff0, 0);
+    expect(() => new FrameDecoder('skiffd → keeper').push(head, () => undefined)).to.throw('skiffd → keeper: a frame of 4294967280 bytes (at most 268435456)');
+  });
+});
