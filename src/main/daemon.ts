@@ -23,6 +23,7 @@ import { Cgroups } from './cgroups/cgroups.js';
 import { detectLayout } from './cgroups/layout.js';
 import { ExecManager } from './exec/manager.js';
 import { ExecApi } from './exec/routes.js';
+import { HealthMonitor } from './health/monitor.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -48,6 +49,8 @@ export interface DaemonOptions {
   cgroupParent?: string;
   /** the pids limit of a container that sets none (default: none) */
   defaultPidsLimit?: number | null;
+  /** health probes running at once (default the cores: half the launchers) */
+  maxHealthProbes?: number;
 }
 
 /** Is something answering on this socket? */
@@ -118,6 +121,8 @@ export class Daemon {
   readonly cgroups: Cgroups | null;
   /** execs into running containers (docker exec) and the probe interface (execs.runProbe) */
   readonly execs: ExecManager;
+  /** health checks of running containers (src/main/health) */
+  readonly health: HealthMonitor;
   private server: Server | null = null;
   /** held (flock) for the daemon's life: one skiffd per state directory */
   private lockFd: number;
@@ -159,6 +164,14 @@ export class Daemon {
       ...(opts.testHooks ? { execOptions: injectedExecFailure } : {}),
     });
     this.supervisor.addProcesses(this.execs);
+    this.health = new HealthMonitor({
+      supervisor: this.supervisor,
+      events: this.events,
+      metrics: this.metrics,
+      // Each probe is an exec in the container, killed at its timeout (src/main/exec/probe.ts).
+      runProbe: this.execs.runProbe,
+      ...(opts.maxHealthProbes ? { maxInFlight: opts.maxHealthProbes } : {}),
+    });
     // What containers use of the images: the image (rmi refuses) and its layers (never deleted).
     // Beside the socket and lock, where no container name can reach.
     this.images = new ImageStore(this.store.privatePath('images'), () => {
@@ -204,6 +217,7 @@ export class Daemon {
     await this.clearStale(configured);
     await this.clearStale(real);
     this.supervisor.restore();
+    this.health.resume();
     await this.networks.restore(this.supervisor.list());
     for (const r of this.supervisor.list()) if (r.status === 'running') this.networks.running(r);
     this.images.open();
@@ -300,6 +314,7 @@ export class Daemon {
       this.server.closeAllConnections();
     });
     if (listening) this.removeSymlink();
+    this.health.close();
     await this.supervisor.shutdown();
     await this.networks.close();
     await this.pool.close();

@@ -392,6 +392,26 @@ export class Supervisor {
     return r;
   }
 
+  /** Writes a record changed outside the supervisor (its health: src/main/health). */
+  save(r: ContainerRecord): Promise<void> {
+    return this.persist(r);
+  }
+
+  /**
+   * restartOnUnhealthy: stops the container as a failure, not as a user's stop, so its restart
+   * policy decides what follows (the stop signal, then SIGKILL after its stop timeout).
+   */
+  async stopUnhealthy(ref: string): Promise<void> {
+    const r = this.get(ref);
+    if (!this.runs.running(r.id)) return;
+    const sig = signalNumber(r.spec.stopSignal);
+    this.o.events.emit('kill', this.actor(r), { signal: String(sig) });
+    this.runs.signal(r.id, sig);
+    const timer = setTimeout(() => this.killAll(r), r.spec.stopTimeout * 1000);
+    await this.runs.recorded(r.id);
+    clearTimeout(timer);
+  }
+
   /** The cgroup.procs files of a running container's cgroup (null when it has none): an exec joins them. */
   cgroupProcs(r: ContainerRecord): string[] | null {
     return this.cg.procsOf(r);
