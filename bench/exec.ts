@@ -155,8 +155,9 @@ async function main(): Promise<void> {
         console.log(`${r.kind.padEnd(13)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(8)} ${r.mean.toFixed(2).padStart(8)}  ${(r.p50 / nsenter).toFixed(2).padStart(6)}×  ${r.cpuMs.toFixed(2).padStart(16)}`);
       }
     }
-    await api(socket, 'DELETE', '/containers/web?force=1');
   } finally {
+    // Containers outlive skiffd: the container goes first, whatever failed above.
+    await api(socket, 'DELETE', '/containers/web?force=1').catch(() => undefined);
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));
     rmSync(dir, { recursive: true, force: true });

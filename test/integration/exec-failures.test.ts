@@ -36,7 +36,7 @@ describe('exec: a failure at any operation of its plan leaves nothing behind', f
   };
 
   const expectUnchanged = async (before: DaemonView, k: number): Promise<void> => {
-    await until(() => JSON.stringify(d.view()) === JSON.stringify(before), `the view after operation ${k} to settle`, 5000).catch(() => undefined);
+    await until(() => JSON.stringify(d.view()) === JSON.stringify(before), `the view after operation ${k} to settle`, 15_000).catch(() => undefined);
     expect(d.view(), `after the failure at operation ${k}`).to.deep.equal(before);
   };
 
