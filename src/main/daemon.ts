@@ -11,7 +11,7 @@ import { log } from './log.js';
 import { Metrics } from './metrics.js';
 import { Reaper } from './lifecycle/reaper.js';
 import { StateStore } from './lifecycle/state-store.js';
-import { injectedFailure } from './test-hooks.js';
+import { injectedExecFailure, injectedFailure } from './test-hooks.js';
 import { NetworkManager, type NetworkOptions } from './networks/manager.js';
 import { NetworkStore } from './networks/store.js';
 import { NetworksApi } from './networks/routes.js';
@@ -159,7 +159,10 @@ export class Daemon {
       hide: [realpathSync(this.store.root)],
       ...(opts.testHooks ? { startOptions: injectedFailure } : {}),
     });
-    this.execs = new ExecManager({ supervisor: this.supervisor, pool: this.pool, reaper: this.reaper, consoles: opts.consoles ?? null, events: this.events });
+    this.execs = new ExecManager({
+      supervisor: this.supervisor, pool: this.pool, reaper: this.reaper, consoles: opts.consoles ?? null, events: this.events,
+      ...(opts.testHooks ? { execOptions: injectedExecFailure } : {}),
+    });
     this.supervisor.addProcesses(this.execs);
     this.health = new HealthMonitor({
       supervisor: this.supervisor,

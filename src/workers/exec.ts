@@ -22,6 +22,8 @@ export interface ExecRequest {
   console: LaunchConsole;
   /** the container's cgroup: each hierarchy's cgroup.procs, joined before anything else */
   cgroupProcs?: string[];
+  /** test-only: make operation k fail with this errno (failure injection) */
+  failAt?: { index: number; errno: number };
 }
 
 /** Namespaces entered with one setns through the pidfd, when PID 1's differs from ours. */
@@ -69,6 +71,12 @@ export function execInContainer(req: ExecRequest): { pid: number } {
       pidfd, rootFd, namespaces, pidNamespace, console: req.console, lastCap: lastCap(),
       ...(req.cgroupProcs ? { cgroupProcs: req.cgroupProcs } : {}),
     });
+    if (req.failAt) {
+      const { index, errno } = req.failAt;
+      const target = plan.ops[index];
+      if (target === undefined) throw new Error(`failAt: plan has ${plan.ops.length} operations, not ${index + 1}`);
+      plan.ops.splice(index, 0, { what: `${target.what} [injected failure]`, op: 'fail', errno });
+    }
     try {
       return { pid: launch(plan) };
     } catch (err) {

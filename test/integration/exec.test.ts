@@ -2,7 +2,7 @@
 // the container (its pid namespace, mounts, hostname, network, cgroup, capabilities, seccomp),
 // dies with it, reports its exit code (0, 3, 126, 127) from `skiff exec` and GET /exec/{id}/json,
 // gets its stdin's end, and every bad input is a clear error that leaves nothing behind.
-import { chmodSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -84,8 +84,9 @@ describe('exec: a command run inside a running container', function () {
     expect(statusField(pid, 'CapBnd')).to.equal(statusField(init, 'CapBnd'));
     expect(statusField(pid, 'Seccomp')).to.equal('2');
     expect(statusField(pid, 'NoNewPrivs')).to.equal('1');
-    // skiffd's child (the subreaper), as PID 1 is
+    // skiffd's child (the subreaper), as PID 1 is; no fd of skiffd's or the launcher's (pidfd, root) kept
     expect(statusField(pid, 'PPid')).to.equal(String(d.pid));
+    expect(readdirSync(`/proc/${pid}/fd`).sort()).to.deep.equal(['0', '1', '2']);
     // From inside: its pid is the inner one, and it sees the container's mount, hostname and network.
     const seen = await run('web', ['/bin/sh', '-c', `cat /proc/${nspid[1]}/cmdline | tr '\\0' ' '; echo; hostname; cat /mnt/note; cat /etc/hostname; readlink /proc/self/ns/net`]);
     expect(seen.frames.map(([, t]) => t).join('')).to.equal(`/bin/sleep 1000 \nwebhost\nonly in the container's mount\nfrom-the-rootfs\n${readlinkSync(`/proc/${init}/ns/net`)}\n`);
@@ -179,6 +180,20 @@ describe('exec: a command run inside a running container', function () {
     // Removing the container drops its execs' records.
     ok(await d.api('DELETE', '/containers/brief'), 'rm');
     expect((await d.api('GET', `/exec/${id}/json`)).status).to.equal(404);
+  });
+
+  it('docker kill and rm -f end its execs too', async () => {
+    for (const [name, end] of [['killed', 'POST /containers/killed/kill'], ['removed', 'DELETE /containers/removed?force=1']] as const) {
+      const r = await d.cli(['run', '-d', '--name', name, '--rootfs', rootfs, '--', '/bin/sh', '-c', 'trap "exit 0" TERM; sleep 1000 & wait']);
+      expect(r.code, r.stderr).to.equal(0);
+      const id = await create(name, { Cmd: ['/bin/sleep', '1000'] });
+      ok(await d.api('POST', `/exec/${id}/start`, { Detach: true }), 'exec start');
+      const { Pid: pid } = await inspect(id);
+      const [method, path] = end.split(' ') as [string, string];
+      ok(await d.api(method, path), end);
+      await until(() => statusField(pid, 'State') === null, `the exec to be gone after ${end}`);
+    }
+    ok(await d.api('DELETE', '/containers/killed'), 'rm');
   });
 
   it('bad input is refused naming what was wrong, and leaves no process, fd or state behind', async () => {

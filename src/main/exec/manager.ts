@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { UserSpec } from '../../spec/container.js';
 import type { StartFailure } from '../../workers/start.js';
+import type { ExecRequest } from '../../workers/exec.js';
 import { StartError } from '../../workers/start.js';
 import { mergeEnv } from '../../workers/exec-plan.js';
 import type { OutputRecord } from '../../forwarder/index.js';
@@ -84,6 +85,8 @@ export interface ExecDeps {
   events: EventBus;
   /** how long an ended exec's record is kept (default 5 minutes, as Docker's) */
   keepMs?: number;
+  /** extra fields for an exec's request (the test suite's failure injection) */
+  execOptions?: (r: ContainerRecord, env: readonly string[]) => Partial<ExecRequest>;
 }
 
 /** An exec's ring: what a client that attaches late could still see; small, one per exec. */
@@ -164,6 +167,7 @@ export class ExecManager {
           user: e.resolvedUser === undefined ? r.spec.user : e.resolvedUser,
         },
         ...this.cgroupOf(r),
+        ...this.d.execOptions?.(r, e.config.env),
       });
       this.launching.add(launch);
       try {

@@ -128,8 +128,6 @@ export class ExecApi implements Extensions {
         if (!inputEnded) run.closeInput();
         inputEnded = true;
       });
-      // Reading an upgrade's body paused the socket (readBodyJson): the input flows from here.
-      socket.resume();
     }
     // The client gone: its output stops; its input has ended too (a `docker exec -i` killed).
     const gone = () => {
@@ -139,6 +137,8 @@ export class ExecApi implements Extensions {
     };
     socket.on('close', gone);
     socket.on('error', gone);
+    // Reading an upgrade's body paused the socket (readBodyJson): read on from here (input, or the client's end).
+    socket.resume();
     // The stream ends only once the exit code is recorded: a client reads it right after.
     await run.finished;
     socket.end();

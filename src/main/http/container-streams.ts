@@ -17,6 +17,7 @@ import { WAIT_CONDITIONS, type Supervisor } from '../lifecycle/supervisor.js';
 import { lastLines, logSelection, LogWriter, selected } from './log-output.js';
 import { flag, oneOf } from './query.js';
 import { API_VERSION } from './respond.js';
+import { isUpgrade, readUpgradeBody } from './upgrade-body.js';
 
 /** Docker's default detach sequence (ctrl-p, ctrl-q), used with a TTY when the client names none. */
 const DEFAULT_DETACH_KEYS = [0x10, 0x11];
@@ -122,6 +123,8 @@ export class ContainerStreams {
       throw new InvalidArgument(`query parameter detachKeys: ${(err as Error).message}`);
     }
     const sel = { ...logSelection(q), since: null, until: null, tail: null, timestamps: false };
+    // A body (dockerode sends its options as one) is not the container's input: read past it.
+    if (isUpgrade(req)) await readUpgradeBody(req);
     const socket = hijack(req, res, framed);
     const client = await consoles.attach(r.id, { replay, stdin: wantStdin, records: true });
     const writer = new LogWriter(framed, false);
@@ -156,6 +159,8 @@ export class ContainerStreams {
       });
       socket.on('end', endInput);
     }
+    // Paused by readUpgradeBody (or never flowing yet): read on, so that the client's end is seen.
+    socket.resume();
     socket.on('close', () => {
       endInput();
       client.close();

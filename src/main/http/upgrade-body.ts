@@ -12,12 +12,21 @@ export function isUpgrade(req: IncomingMessage): boolean {
 }
 
 /** The JSON body of any request: by Content-Length off the socket for an upgrade, else as usual. */
-export function readBodyJson(req: IncomingMessage, timeoutMs = 10_000): Promise<unknown> {
+export async function readBodyJson(req: IncomingMessage, timeoutMs = 10_000): Promise<unknown> {
   if (!isUpgrade(req)) return readJson(req);
+  return parseJsonBody((await readUpgradeBody(req, timeoutMs)).toString('utf8'));
+}
+
+/**
+ * An upgrade request's body, read off the socket by its Content-Length (dockerode sends its
+ * options as one with an attach: they are not the stream's input). The socket is left paused,
+ * with whatever followed the body put back: the caller resumes it once it listens.
+ */
+export function readUpgradeBody(req: IncomingMessage, timeoutMs = 10_000): Promise<Buffer> {
   const length = Number(req.headers['content-length'] ?? 0);
   if (!Number.isSafeInteger(length) || length < 0) return Promise.reject(new HttpError(400, `malformed Content-Length ${JSON.stringify(req.headers['content-length'])}`));
   if (length > MAX_BODY_BYTES) return Promise.reject(new HttpError(413, `request body too large (${length} bytes; the limit is ${MAX_BODY_BYTES})`));
-  if (length === 0) return Promise.resolve(null);
+  if (length === 0) return Promise.resolve(Buffer.alloc(0));
   const socket = req.socket;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -30,11 +39,7 @@ export function readBodyJson(req: IncomingMessage, timeoutMs = 10_000): Promise<
       if (err) return reject(err);
       const all = Buffer.concat(chunks);
       if (all.length > length) socket.unshift(all.subarray(length));
-      try {
-        resolve(parseJsonBody(all.subarray(0, length).toString('utf8')));
-      } catch (e) {
-        reject(e instanceof Error ? e : new Error(String(e)));
-      }
+      resolve(all.subarray(0, length));
     };
     const onData = (b: Buffer) => {
       chunks.push(b);
