@@ -1,7 +1,8 @@
 // Installs what the test suite and benchmarks use from Debian's packages, once:
 // busybox-static (a tiny rootfs for image tests), python3-docker (docker-py, a real client of
 // the Docker API), docker-registry and skopeo (a local registry and pushes for the image
-// tests), umoci, runc and crun (benchmark references), nftables and iproute2 (networks).
+// tests), apache2-utils (htpasswd: a registry that wants a login), umoci, runc, crun and
+// bubblewrap (benchmark references), nftables and iproute2 (networks).
 // Runs before `npm test`; never needs to be done by hand.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,9 +12,12 @@ const wanted = [
   { pkg: 'python3-docker', file: '/usr/lib/python3/dist-packages/docker/__init__.py', required: true },
   { pkg: 'docker-registry', file: '/usr/bin/docker-registry', required: true },
   { pkg: 'skopeo', file: '/usr/bin/skopeo', required: true },
+  // htpasswd: a registry that wants a login (skiff login)
+  { pkg: 'apache2-utils', file: '/usr/bin/htpasswd', required: true },
   { pkg: 'umoci', file: '/usr/bin/umoci', required: false },
   { pkg: 'runc', file: '/usr/sbin/runc', required: false },
   { pkg: 'crun', file: '/usr/bin/crun', required: false },
+  { pkg: 'bubblewrap', file: '/usr/bin/bwrap', required: false },
   { pkg: 'hyperfine', file: '/usr/bin/hyperfine', required: false },
   // bridge networks: skiffd's rules (nft) and the tests' namespaces and checks (ip)
   { pkg: 'nftables', file: '/usr/sbin/nft', required: true },

@@ -56,6 +56,8 @@ export enum OpCode {
   setns = 34,
   setns_pid = 35,
   chroot = 36,
+  // 40: images with more layers than mount(2)'s options hold.
+  overlay = 40,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -70,7 +72,7 @@ export const MKDIR_BEST_EFFORT = 0x2;
 // definition) so that a plan is written with one import.
 export {
   CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS,
-  MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
+  MNT_DETACH, MOUNT_ATTR_NODEV, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
   RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV, S_IFCHR, S_IFREG,
 } from '../sys/constants.js';
 
@@ -138,6 +140,12 @@ export type Op = { what: string } & (
   | { op: 'setns_pid'; fd: number }
   /** fchdir to the directory fd the caller opened, then chroot(".") */
   | { op: 'chroot'; fd: number }
+  /**
+   * an overlay through the new mount API (fsopen, one fsconfig "lowerdir+" per layer, fsmount,
+   * move_mount): any number of layers up to overlayfs's 500, where mount(2)'s options hold one
+   * page. `target` is a host path; `attrs` are MOUNT_ATTR_* flags.
+   */
+  | { op: 'overlay'; target: string; lowerdirs: string[]; upperdir: string; workdir: string; attrs: number }
 );
 
 export interface ExecSpec {
@@ -156,6 +164,8 @@ export interface Plan {
 }
 
 export const REGISTERS = 8;
+/** overlayfs's OVL_MAX_STACK: the most lower layers one overlay takes (MAX_LOWERDIRS in launch.c) */
+export const MAX_LOWERDIRS = 500;
 
 class StringArea {
   private readonly chunks: Buffer[] = [];
@@ -307,6 +317,11 @@ function opArgs(op: Op, s: StringArea): number[] {
     case 'setns_pid':
     case 'chroot':
       return [u32(op.fd, 'fd')];
+    case 'overlay': {
+      if (op.lowerdirs.length === 0 || op.lowerdirs.length > MAX_LOWERDIRS) throw new PlanEncodeError(`overlay of ${op.lowerdirs.length} lowerdirs: 1 to ${MAX_LOWERDIRS} fit`);
+      const [first, count] = s.addList(op.lowerdirs);
+      return [s.add(op.target), first, count, s.add(op.upperdir), s.add(op.workdir), u32(op.attrs, 'mount attributes')];
+    }
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

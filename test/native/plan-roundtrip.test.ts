@@ -50,6 +50,8 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'setresuid': args = [op.uid]; break;
     case 'setns': args = [op.fd, op.nstype]; break;
     case 'setns_pid': case 'chroot': args = [op.fd]; break;
+    // The dry run shows a list argument as its first string.
+    case 'overlay': args = [op.target, op.lowerdirs[0]!, op.lowerdirs.length, op.upperdir, op.workdir, op.attrs]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -116,6 +118,7 @@ const everyOp: Op[] = [
   { what: 'ns', op: 'setns', fd: 7, nstype: 0x7e020000 },
   { what: 'nspid', op: 'setns_pid', fd: 7 },
   { what: 'root', op: 'chroot', fd: 8 },
+  { what: 'ov', op: 'overlay', target: '/run/skiff/root', lowerdirs: ['/l/top', '/l/mid', '/l/bottom'], upperdir: '/c/upper', workdir: '/c/work', attrs: 4 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {
