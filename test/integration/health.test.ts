@@ -46,7 +46,9 @@ const READY_AFTER = (delay: number): string[] => ['/bin/sh', '-c', `sleep ${dela
 
 describe('health checks', function () {
   this.timeout(120_000);
-  const d = useDaemon();
+  // Not about networks, and skiffd runs in the host's namespace: Docker API creates that name no
+  // network stay on none rather than join bridge.
+  const d = useDaemon(['--docker-network', 'none']);
   const tmp = useTempDirs();
   before(requireDocker);
 
