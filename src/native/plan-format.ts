@@ -52,6 +52,11 @@ export enum OpCode {
   setgroups = 31,
   setresgid = 32,
   setresuid = 33,
+  // 34–39: exec into a running container (the exec work); 40–49: skiff-oci (src/oci)
+  wait_start = 40,
+  setns = 41,
+  unshare = 42,
+  set_keepcaps = 43,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -128,6 +133,17 @@ export type Op = { what: string } & (
   /** setresgid(2) / setresuid(2) with one id for real, effective and saved */
   | { op: 'setresgid'; gid: number }
   | { op: 'setresuid'; uid: number }
+  /**
+   * skiff-oci's `create`: the exec paths checked, then "created" (the launch returns, PID 1 lives
+   * on with memory of its own), then a wait until `start` opens the fifo whose O_PATH fd is `fd`
+   */
+  | { op: 'wait_start'; fd: number }
+  /** setns(2) into the namespace file at `path` (a host path, so before pivot_root); nstype CLONE_NEW* */
+  | { op: 'setns'; path: string; nstype: number }
+  /** unshare(2) by PID 1 itself: a cgroup namespace made once PID 1 is in its cgroup */
+  | { op: 'unshare'; flags: number }
+  /** PR_SET_KEEPCAPS: the uid change that follows keeps the permitted set */
+  | { op: 'set_keepcaps' }
 );
 
 export interface ExecSpec {
@@ -292,6 +308,14 @@ function opArgs(op: Op, s: StringArea): number[] {
       return [u32(op.gid, 'gid')];
     case 'setresuid':
       return [u32(op.uid, 'uid')];
+    case 'wait_start':
+      return [u32(op.fd, 'fd')];
+    case 'setns':
+      return [s.add(op.path), u32(op.nstype, 'namespace type')];
+    case 'unshare':
+      return [u32(op.flags, 'unshare flags')];
+    case 'set_keepcaps':
+      return [];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

@@ -48,6 +48,10 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'setgroups': args = [op.gids.length, ...op.gids]; break;
     case 'setresgid': args = [op.gid]; break;
     case 'setresuid': args = [op.uid]; break;
+    case 'wait_start': args = [op.fd]; break;
+    case 'setns': args = [op.path, op.nstype]; break;
+    case 'unshare': args = [op.flags]; break;
+    case 'set_keepcaps': args = []; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -111,6 +115,10 @@ const everyOp: Op[] = [
   { what: 'groups', op: 'setgroups', gids: [1000, 4294967294] },
   { what: 'gid', op: 'setresgid', gid: 1000 },
   { what: 'uid', op: 'setresuid', uid: 1000 },
+  { what: 'ws', op: 'wait_start', fd: 9 },
+  { what: 'ns', op: 'setns', path: '/proc/1/ns/net', nstype: 0x40000000 },
+  { what: 'un', op: 'unshare', flags: 0x02000000 },
+  { what: 'kc', op: 'set_keepcaps' },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {
