@@ -79,6 +79,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1108,6 +1109,45 @@ int skiff_plan_decode(const uint8_t *buf, size_t len, char *outbuf, size_t outle
   plan_free(&pl);
   if (p >= end) { snprintf(outbuf, outlen, "output buffer too small"); return -1; }
   return n;
+}
+
+/*
+ * skiff-oci's console socket: connects to the unix socket at `path` and sends `fd` (a pty
+ * master) as one SCM_RIGHTS message whose payload is `name`, as runc does and as containerd's
+ * and conmon's console sockets read it. Here rather than in TypeScript because building a
+ * msghdr with a control message through koffi would be all pointer arithmetic.
+ * Returns 0, or the errno with *step naming the call that failed.
+ */
+int skiff_send_fd(const char *path, int fd, const char *name, const char **step) {
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  *step = "socket path too long";
+  if (strlen(path) >= sizeof(addr.sun_path)) return ENAMETOOLONG;
+  memcpy(addr.sun_path, path, strlen(path));
+  *step = "socket";
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return errno;
+  int rc = 0;
+  *step = "connect";
+  if (connect(s, (struct sockaddr *)&addr, sizeof(addr)) < 0) rc = errno;
+  else {
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof(control));
+    struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    *step = "sendmsg";
+    ssize_t n;
+    while ((n = sendmsg(s, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+    if (n < 0) rc = errno;
+  }
+  close(s);
+  return rc;
 }
 
 /* The op table as C sees it, "code:name,…", for the enum agreement test. */
