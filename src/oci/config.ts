@@ -285,6 +285,23 @@ export function parseResources(v: Json): { resources: ResourcesSpec; deviceRules
   return { resources, deviceRules };
 }
 
+/**
+ * An OCI profile is already resolved for the container's capabilities, and engines list a
+ * syscall in a general rule and again in a later, narrower one (podman allows setns, then
+ * refuses it with EPERM for a container without CAP_SYS_ADMIN): of a syscall's rules without
+ * args, the last one wins. skiff's compiler takes one such rule per syscall.
+ */
+function lastRuleWins(p: SeccompProfile): SeccompProfile {
+  const last = new Map<string, number>();
+  p.syscalls.forEach((r, i) => {
+    if (r.args.length === 0) for (const name of r.names) last.set(name, i);
+  });
+  const syscalls = p.syscalls
+    .map((r, i) => (r.args.length > 0 ? r : { ...r, names: r.names.filter((name) => last.get(name) === i) }))
+    .filter((r) => r.names.length > 0);
+  return { ...p, syscalls };
+}
+
 function linuxField(v: Json): OciConfig['linux'] {
   const l = optObj(v, 'linux');
   refuse(l.mountLabel, 'linux.mountLabel', 'this host has no SELinux');
@@ -329,7 +346,7 @@ function linuxField(v: Json): OciConfig['linux'] {
     refuse(s.listenerMetadata, 'linux.seccomp.listenerMetadata', 'no seccomp notification agent');
     const profile = Object.fromEntries(Object.entries(s).filter(([k]) => k !== 'listenerPath' && k !== 'listenerMetadata'));
     try {
-      seccomp = validateSeccompProfile(profile, 'linux.seccomp');
+      seccomp = lastRuleWins(validateSeccompProfile(profile, 'linux.seccomp'));
     } catch (err) {
       fail('linux.seccomp', `is not a profile skiff-oci can load: ${(err as Error).message}`);
     }

@@ -106,7 +106,7 @@ export async function create(o: CreateOptions): Promise<void> {
   }
 
   // Native code only from here on: koffi's load is most of create's own start-up cost.
-  const [{ launch, sendFd }, { mknod }, libc, { S_IFIFO }, { procStat }] = await Promise.all([
+  const [{ launch, sendFd, LaunchError }, { mknod }, libc, { S_IFIFO }, { procStat }] = await Promise.all([
     import('../native/launch.js'), import('../sys/files.js'), import('../sys/libc.js'), import('../sys/constants.js'), import('../sys/proc.js'),
   ]);
   let cgroup: MadeCgroup | null = null;
@@ -133,12 +133,25 @@ export async function create(o: CreateOptions): Promise<void> {
       cgroupHierarchies: made.dirs.map((d) => ({ name: basename(d.slice(0, d.length - cgroupsPath.length)), dir: d })),
       fifo, preserveFds: o.preserveFds, lastCap: lastCap(), mounts, masked,
     });
+    // Node makes every inherited fd close-on-exec at start-up (libuv's uv_disable_stdio_inheritance):
+    // the caller's stdio and the fds it asked to preserve must reach the init's exec.
+    for (let fd = 0; fd < 3 + o.preserveFds; fd++) {
+      try {
+        libc.clearCloseOnExec(fd);
+      } catch (err) {
+        if (fd >= 3) throw new OciError(`--preserve-fds ${o.preserveFds}: fd ${fd} is not open`, { cause: err });
+      }
+    }
     // The init takes its umask from its launcher: process.user.umask, or runc's 0022.
     process.umask(config.process.user.umask ?? 0o022);
     try {
       pid = launch(plan);
     } catch (err) {
-      throw new OciError(`${(err as Error).message}`, { cause: err });
+      // The exec paths are checked by wait_start, while create still listens: runc's wording.
+      if (err instanceof LaunchError && err.op === 'wait_start') {
+        throw new OciError(`unable to start container process: exec: ${JSON.stringify(config.process.args[0])}: ${err.code === 'ENOENT' ? 'executable file not found in $PATH' : err.code} (${err.code}, operation ${err.index} wait_start)`, { cause: err });
+      }
+      throw new OciError(`unable to start container process: ${(err as Error).message}`, { cause: err });
     }
     // In a user namespace the init (root only there) cannot write the host's cgroup.procs: it is
     // moved from here, before its exec, so everything the container runs is inside.

@@ -95,7 +95,11 @@ export async function remove(root: string, id: string, force: boolean, logTarget
   const lock = await ContainerLock.take(root, id);
   try {
     const r = readRecord(root, id);
-    if (r === null) throw new OciError('container does not exist');
+    if (r === null) {
+      // runc's behaviour, which containerd's shim relies on when it deletes twice
+      if (force) return;
+      throw new OciError('container does not exist');
+    }
     const status = statusOf(root, r);
     if (status === 'running' || status === 'paused') {
       if (!force) throw new OciError(`cannot delete container ${id} that is not stopped: ${status}`);

@@ -1,0 +1,243 @@
+// OCI runtime conformance, lifecycle (runtime spec: "Lifecycle", "State", "Operations"):
+// create → created (the program not yet run), start → running, the init's exit → stopped,
+// delete → gone; kill and delete semantics; invalid transitions refused with runc's wording
+// (containerd and podman match on it), exit status 1, nothing changed. The same tests run
+// against runc: SKIFF_OCI_RUNTIME=runc npm run test:oci.
+import { expect } from 'chai';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { useTempDirs } from '../support/tmp.js';
+import { until } from '../support/wait.js';
+import { RUNTIME, Runtime, makeBundle, outFile, reap, useSubreaper } from './runtime.js';
+
+describe(`OCI lifecycle (${RUNTIME.name})`, function () {
+  const tmp = useTempDirs();
+  useSubreaper();
+  let rt: Runtime;
+  const ids = new Set<string>();
+  let n = 0;
+  const newId = (): string => {
+    const id = `life-${process.pid}-${n++}`;
+    ids.add(id);
+    return id;
+  };
+
+  before(() => {
+    rt = new Runtime(tmp);
+  });
+  afterEach(() => {
+    rt.cleanup(ids);
+    ids.clear();
+  });
+
+  it('create leaves the init created, its program not yet run; start runs it; its exit is stopped; delete removes it', async () => {
+    const b = makeBundle(tmp, 'echo started > /out/started; exec sleep 1000');
+    const id = newId();
+    const pidFile = join(tmp.make('pid'), 'init.pid');
+    rt.ok(['create', '--bundle', b.dir, '--pid-file', pidFile, id]);
+    const created = rt.state(id);
+    expect(created).to.include({ id, status: 'created', bundle: b.dir });
+    expect(created.ociVersion).to.match(/^1\.\d+\.\d+/);
+    expect(created.pid).to.be.above(0);
+    expect(Number(readFileSync(pidFile, 'utf8'))).to.equal(created.pid);
+    expect(existsSync(`/proc/${created.pid}`), 'the init exists').to.equal(true);
+    expect(outFile(b, 'started'), 'the program has not run before start').to.equal(null);
+
+    rt.ok(['start', id]);
+    await until(() => outFile(b, 'started'), 'the program to run after start');
+    expect(rt.state(id)).to.include({ status: 'running', pid: created.pid });
+
+    rt.ok(['kill', id, 'KILL']);
+    await until(() => rt.state(id).status === 'stopped', 'the container to be stopped after SIGKILL');
+    expect(rt.state(id).pid).to.equal(0);
+    reap(created.pid);
+    rt.ok(['delete', id]);
+    const gone = rt.call(['state', id]);
+    expect(gone.code).to.equal(1);
+    expect(gone.stderr).to.include('container does not exist');
+    expect(readdirSync(rt.root)).to.not.include(id);
+  });
+
+  it('a program that exits by itself is stopped, and delete needs no --force', async () => {
+    const b = makeBundle(tmp, 'exit 3');
+    const id = newId();
+    rt.ok(['create', '--bundle', b.dir, id]);
+    const { pid } = rt.state(id);
+    rt.ok(['start', id]);
+    await until(() => rt.state(id).status === 'stopped', 'the program to exit');
+    reap(pid);
+    rt.ok(['delete', id]);
+  });
+
+  it('the state JSON: ociVersion, id, status, pid, bundle, and the annotations of config.json', () => {
+    const b = makeBundle(tmp, 'sleep 1000');
+    b.config.annotations = { 'org.example.key': 'value with spaces', 'empty': '' };
+    b.write();
+    const id = newId();
+    rt.ok(['create', '--bundle', b.dir, id]);
+    const s = rt.state(id);
+    expect(Object.keys(s)).to.include.members(['ociVersion', 'id', 'status', 'pid', 'bundle', 'annotations']);
+    expect(s.annotations).to.deep.equal({ 'org.example.key': 'value with spaces', 'empty': '' });
+  });
+
+  it('start of a running container, and of a stopped one, are refused with runc\'s words', async () => {
+    const b = makeBundle(tmp, 'sleep 1000');
+    const id = newId();
+    rt.ok(['create', '--bundle', b.dir, id]);
+    rt.ok(['start', id]);
+    const again = rt.call(['start', id]);
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.include('cannot start an already running container');
+    const { pid } = rt.state(id);
+    rt.ok(['kill', id, '9']);
+    await until(() => rt.state(id).status === 'stopped', 'the container to stop');
+    reap(pid);
+    const stopped = rt.call(['start', id]);
+    expect(stopped.code).to.equal(1);
+    expect(stopped.stderr).to.include('cannot start a container that has stopped');
+  });
+
+  it('delete of a running container needs --force; kill of a stopped one says container not running', async () => {
+    const b = makeBundle(tmp, 'sleep 1000');
+    const id = newId();
+    rt.ok(['create', '--bundle', b.dir, id]);
+    rt.ok(['start', id]);
+    const { pid } = rt.state(id);
+    const refused = rt.call(['delete', id]);
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.include(`cannot delete container ${id} that is not stopped: running`);
+    expect(rt.state(id).status).to.equal('running');
+    rt.ok(['kill', id, 'SIGKILL']);
+    await until(() => rt.state(id).status === 'stopped', 'the container to stop');
+    const late = rt.call(['kill', id, 'TERM']);
+    expect(late.code).to.equal(1);
+    expect(late.stderr).to.include('container not running');
+    reap(pid);
+    rt.ok(['delete', '--force', id]);
+    expect(existsSync(`/proc/${pid}`)).to.equal(false);
+  });
+
+  it('delete --force of a running container kills it and removes it', () => {
+    const b = makeBundle(tmp, 'sleep 1000');
+    const id = newId();
+    rt.ok(['create', '--bundle', b.dir, id]);
+    rt.ok(['start', id]);
+    const { pid } = rt.state(id);
+    rt.ok(['delete', '--force', id]);
+    reap(pid);
+    expect(existsSync(`/proc/${pid}`), 'the init is gone').to.equal(false);
+    expect(rt.call(['state', id]).stderr).to.include('container does not exist');
+  });
+
+  it('delete of a created container (never started) removes it and its init', () => {
+    const b = makeBundle(tmp, 'echo ran > /out/ran');
+    const id = newId();
+    rt.ok(['create', '--bundle', b.dir, id]);
+    const { pid } = rt.state(id);
+    rt.ok(['delete', id]);
+    reap(pid);
+    expect(existsSync(`/proc/${pid}`)).to.equal(false);
+    expect(outFile(b, 'ran'), 'the program never ran').to.equal(null);
+  });
+
+  it('kill takes a signal by number, by name and by SIG name; the default is SIGTERM', async () => {
+    for (const signal of ['15', 'TERM', 'SIGTERM', null]) {
+      const b = makeBundle(tmp, 'trap "echo term > /out/sig; exit 0" TERM; echo ready > /out/ready; while true; do sleep 0.1; done');
+      const id = newId();
+      rt.ok(['create', '--bundle', b.dir, id]);
+      rt.ok(['start', id]);
+      await until(() => outFile(b, 'ready'), 'the trap to be set');
+      rt.ok(['kill', id, ...(signal === null ? [] : [signal])]);
+      expect(await until(() => outFile(b, 'sig'), `the trap to run after kill ${signal ?? '(default)'}`)).to.equal('term\n');
+      const { pid } = rt.state(id);
+      await until(() => rt.state(id).status === 'stopped', 'the container to stop');
+      reap(pid);
+      rt.ok(['delete', id]);
+    }
+  });
+
+  it('kill --all signals every process of the container', async () => {
+    // The init catches SIGTERM (a handler, which its children do not inherit) and lives on; its
+    // two `sleep 1000` children die of it: --all reaches them, a plain kill would not.
+    const b = makeBundle(tmp, 'trap "echo caught >> /out/trapped" TERM; sleep 1000 & sleep 1000 & echo ready > /out/ready; while true; do sleep 0.2; done');
+    const id = newId();
+    rt.ok(['create', '--bundle', b.dir, id]);
+    rt.ok(['start', id]);
+    await until(() => outFile(b, 'ready'), 'the children to start');
+    const sleepers = (): number => (JSON.parse(rt.ok(['ps', '--format', 'json', id])) as number[])
+      .filter((pid) => existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\x001000\x00').length;
+    await until(() => sleepers() === 2, 'two sleep 1000 in the container');
+    rt.ok(['kill', '--all', id, 'TERM']);
+    await until(() => sleepers() === 0, 'the children to be gone');
+    await until(() => outFile(b, 'trapped'), 'the init to catch its SIGTERM');
+    expect(rt.state(id).status).to.equal('running');
+  });
+
+  it('ps --format json lists the container\'s pids', () => {
+    const b = makeBundle(tmp, 'sleep 1000');
+    const id = newId();
+    rt.ok(['create', '--bundle', b.dir, id]);
+    const { pid } = rt.state(id);
+    expect(JSON.parse(rt.ok(['ps', '--format', 'json', id]))).to.deep.equal([pid]);
+  });
+
+  describe('errors, each exit status 1 and nothing left behind', () => {
+    const nothingLeft = (id: string): void => {
+      expect(rt.call(['state', id]).stderr).to.include('container does not exist');
+      expect(existsSync(join(rt.root, id))).to.equal(false);
+    };
+
+    it('an id that exists', () => {
+      const b = makeBundle(tmp, 'sleep 1000');
+      const id = newId();
+      rt.ok(['create', '--bundle', b.dir, id]);
+      const r = rt.call(['create', '--bundle', b.dir, id]);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.include('container with given ID already exists');
+      expect(rt.state(id).status).to.equal('created');
+    });
+
+    it('a config.json that is not JSON', () => {
+      const b = makeBundle(tmp, 'true');
+      b.config = '{"ociVersion": ' as never;
+      b.write();
+      const id = newId();
+      const r = rt.call(['create', '--bundle', b.dir, id]);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.match(/JSON|unexpected end|EOF/i);
+      nothingLeft(id);
+    });
+
+    it('a missing rootfs', () => {
+      const b = makeBundle(tmp, 'true');
+      b.config.root = { path: 'no-such-rootfs' };
+      b.write();
+      const id = newId();
+      const r = rt.call(['create', '--bundle', b.dir, id]);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.include(`invalid rootfs: stat ${join(b.dir, 'no-such-rootfs')}: no such file or directory`);
+      nothingLeft(id);
+    });
+
+    it('a program that is not in the rootfs', () => {
+      const b = makeBundle(tmp, 'true');
+      b.config.process.args = ['/no/such/program'];
+      b.write();
+      const id = newId();
+      const r = rt.call(['create', '--bundle', b.dir, id]);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.include('/no/such/program');
+      nothingLeft(id);
+    });
+
+    it('state, kill, start and delete of an id that does not exist', () => {
+      for (const args of [['state'], ['kill'], ['start'], ['delete']]) {
+        const r = rt.call([...args, 'no-such-container']);
+        expect(r.code, args.join(' ')).to.equal(1);
+        expect(r.stderr, args.join(' ')).to.include('container does not exist');
+      }
+      // delete --force of what is not there is done already (containerd's shim deletes twice)
+      expect(rt.call(['delete', '--force', 'no-such-container'])).to.deep.include({ code: 0, stderr: '' });
+    });
+  });
+});
