@@ -12,7 +12,11 @@ const wanted = [
   { pkg: 'docker-registry', file: '/usr/bin/docker-registry', required: true },
   { pkg: 'skopeo', file: '/usr/bin/skopeo', required: true },
   { pkg: 'umoci', file: '/usr/bin/umoci', required: false },
-  { pkg: 'runc', file: '/usr/sbin/runc', required: false },
+  { pkg: 'runc', file: '/usr/sbin/runc', required: true },
+  // skiff-oci under real engines (test/oci): containerd 1.6 with ctr and its runc v2 shim, podman 4.3 with conmon
+  { pkg: 'containerd', file: '/usr/bin/containerd-shim-runc-v2', required: true },
+  { pkg: 'podman', file: '/usr/bin/podman', required: true },
+  { pkg: 'conmon', file: '/usr/bin/conmon', required: true },
   { pkg: 'crun', file: '/usr/bin/crun', required: false },
   { pkg: 'hyperfine', file: '/usr/bin/hyperfine', required: false },
   // bridge networks: skiffd's rules (nft) and the tests' namespaces and checks (ip)

@@ -68,7 +68,7 @@ describe(`containerd with ${RUNTIME.name}`, function () {
     closeSync(log);
     await until(() => existsSync(sock) && ctr(['version']).code === 0, 'containerd to answer on its socket');
     const layout = tmp.make('layout');
-    await writeLayout(layout, { layers: [busyboxLayer()], tag: IMAGE, config: { Cmd: ['sh'] } } as never);
+    await writeLayout(layout, { layers: [busyboxLayer()], tag: IMAGE, config: { Cmd: ['sh'] } });
     const tar = join(dir, 'image.tar');
     const t = spawnSync('tar', ['-C', layout, '-cf', tar, '.']);
     expect(t.status, t.stderr?.toString()).to.equal(0);

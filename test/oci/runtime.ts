@@ -151,7 +151,7 @@ export function makeBundle(tmp: TempDirs, script: string): Bundle {
       readonlyPaths: ['/proc/sys', '/proc/sysrq-trigger'],
     },
   };
-  const b: Bundle = { dir, out, config: config as unknown as Bundle['config'], write: () => writeFileSync(join(dir, 'config.json'), JSON.stringify(b.config, null, 2)) };
+  const b: Bundle = { dir, out, config: config, write: () => writeFileSync(join(dir, 'config.json'), JSON.stringify(b.config, null, 2)) };
   b.write();
   return b;
 }
