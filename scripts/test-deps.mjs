@@ -1,7 +1,8 @@
 // Installs what the test suite and benchmarks use from Debian's packages, once:
 // busybox-static (a tiny rootfs for image tests), python3-docker (docker-py, a real client of
 // the Docker API), docker-registry and skopeo (a local registry and pushes for the image
-// tests), umoci, runc and crun (benchmark references), nftables and iproute2 (networks).
+// tests), umoci, runc and crun (benchmark references; runc is also the OCI suite's reference), containerd,
+// podman and conmon (the engines that drive skiff-oci), nftables and iproute2 (networks).
 // Runs before `npm test`; never needs to be done by hand.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -35,7 +35,7 @@
  * A plan with OP_WAIT_START (skiff-oci's `create`) is detached: PID 1 is cloned without
  * CLONE_VM as well (it outlives this call and the caller), so it reports a failure by writing
  * the result record to the exec pipe; OP_WAIT_START closes that pipe ("created": the launch
- * returns) and then blocks on the start fifo until `start`, before the exec.
+ * returns) and then blocks reading the start fifo until `start` writes a byte, before the exec.
  *
  * Why CLONE_VM|CLONE_VFORK and not fork(): forking a Node process copies the
  * page tables of a large heap (milliseconds); a vfork-style clone on a small
@@ -131,8 +131,8 @@ enum op_code {
   OP_SETRESGID = 32,  /* gid: real, effective and saved */
   OP_SETRESUID = 33,  /* uid: real, effective and saved */
   /* 34–39: exec into a running container (the exec work). 40–49: skiff-oci. */
-  OP_WAIT_START = 40, /* fd: an O_PATH fd of the start fifo. Checks the exec paths, tells child1 the
-                       * container is created (its launch returns), then blocks until `start` */
+  OP_WAIT_START = 40, /* fd: the start fifo, open read-write. Checks the exec paths, tells child1 the
+                       * container is created (its launch returns), then reads until `start` writes */
   OP_SETNS = 41,      /* path, nstype: join an existing namespace (setns) */
   OP_UNSHARE = 42,    /* flags: unshare(2) by PID 1 itself (a cgroup namespace, once in its cgroup) */
   OP_SET_KEEPCAPS = 43, /* PR_SET_KEEPCAPS 1: a uid change keeps the permitted set (a non-root user with capabilities) */
@@ -789,14 +789,13 @@ static int run_op(const struct op *op, struct pid1_state *st) {
      * here on nobody reads a failure; one ends PID 1 with 127, seen as the container's exit. */
     if (keep_fd >= 0) close(keep_fd);
     st->keep_fd = -1;
-    /* Opening the fifo for writing blocks until `start` opens it for reading (the O_PATH fd is
-     * reopened through /proc: the fifo's host path is gone with the old root). */
-    char path[64];
-    int w;
-    while ((w = open(fd_path(path, (int)op->arg[0]), O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
-    if (w < 0) return errno;
-    rc = write(w, "0", 1) == 1 ? 0 : (errno ? errno : EPIPE);
-    close(w);
+    /* The fifo was opened read-write as root before pivot_root (an open that neither blocks nor
+     * needs the host path or /proc later, whatever user PID 1 has become): the read blocks until
+     * `start` writes its byte. End-of-file cannot come, since this fd is also a writer. */
+    char b;
+    ssize_t n;
+    while ((n = read((int)op->arg[0], &b, 1)) < 0 && errno == EINTR) {}
+    rc = n == 1 ? 0 : (n < 0 ? errno : EPIPE);
     close((int)op->arg[0]);
     return rc;
   }

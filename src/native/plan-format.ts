@@ -135,7 +135,7 @@ export type Op = { what: string } & (
   | { op: 'setresuid'; uid: number }
   /**
    * skiff-oci's `create`: the exec paths checked, then "created" (the launch returns, PID 1 lives
-   * on with memory of its own), then a wait until `start` opens the fifo whose O_PATH fd is `fd`
+   * on with memory of its own), then a read of the start fifo (open read-write on `fd`) until `start` writes
    */
   | { op: 'wait_start'; fd: number }
   /** setns(2) into the namespace file at `path` (a host path, so before pivot_root); nstype CLONE_NEW* */

@@ -2,7 +2,7 @@
 // exec and waits on the start fifo. The Node process exits; the init, orphaned, is re-parented
 // to the caller's subreaper (containerd's shim, conmon), which reaps it. All or nothing: a
 // failure removes the init, the cgroup, the console and the state directory.
-import { closeSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError, parseConfig, type OciConfig } from './config.js';
 import { makeCgroup, removeCgroup, type MadeCgroup } from './cgroup.js';
@@ -80,6 +80,13 @@ function maskedKinds(config: OciConfig, rootfs: string): ('file' | 'dir' | 'miss
   });
 }
 
+/** The host id that the namespace's id 0 maps to. */
+function hostId(maps: OciConfig['linux']['uidMappings'], field: string): number {
+  const m = maps.find((x) => x.containerID === 0);
+  if (m === undefined) throw new OciError(`${field}: a user namespace needs its root (containerID 0) mapped`);
+  return m.hostID;
+}
+
 function lastCap(): number {
   const text = readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim();
   return Number(text);
@@ -114,9 +121,11 @@ export async function create(o: CreateOptions): Promise<void> {
   let master = -1;
   try {
     const fifo = fifoPath(o.root, o.id);
-    // World-writable: the init opens it for writing after it has become process.user.
-    mknod(fifo, S_IFIFO | 0o622);
+    // The init opens it (read-write) before pivot_root, as root, or in a user namespace as the
+    // namespace's root: then the fifo is that user's on the host.
+    mknod(fifo, S_IFIFO | 0o600);
     const userNs = config.linux.namespaces.some((n) => n.type === 'user' && n.path === null);
+    if (userNs) chownSync(fifo, hostId(config.linux.uidMappings, 'linux.uidMappings'), hostId(config.linux.gidMappings, 'linux.gidMappings'));
     // Without linux.cgroupsPath, skiff-oci's own level; a relative path is taken from the root.
     const cgroupsPath = `/${(config.linux.cgroupsPath ?? `skiff-oci/${o.id}`).split('/').filter(Boolean).join('/')}`;
     cgroup = makeCgroup({ path: cgroupsPath, resources: config.linux.resources, devices: config.linux.deviceRules });
@@ -172,7 +181,8 @@ export async function create(o: CreateOptions): Promise<void> {
         throw new OciError((err as Error).message, { cause: err });
       }
     }
-    const state = stateJson(o.root, record);
+    // During create the hooks see the container as the spec says it is then: creating.
+    const state = { ...stateJson(o.root, record), status: 'creating' };
     runHooks('prestart', config.hooks.prestart, state);
     runHooks('createRuntime', config.hooks.createRuntime, state);
     if (o.pidFile !== null) writeAtomic(resolve(o.pidFile), String(pid));

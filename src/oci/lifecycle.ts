@@ -1,11 +1,11 @@
 // The calls on an existing container: start, state, kill, delete, ps, pause, resume. Each reads
 // the record and the kernel, does its one thing and exits. No native code: these run several
 // times per container under containerd and podman, so their start-up is kept to Node's own.
-import { closeSync, constants, openSync, readFileSync, readSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { cgroupPids, removeCgroup, signalAll } from './cgroup.js';
 import { OciError, fsMessage, log, type LogTarget } from './errors.js';
 import { runHooks } from './hooks.js';
-import { freezerDir, isAlive, pause, stateJson, statusOf, waitGone } from './status.js';
+import { freezerDir, pause, stateJson, statusOf, waitGone } from './status.js';
 import { ContainerLock, containerDir, fifoPath, mustRecord, readRecord, type ContainerRecord } from './store.js';
 
 export async function start(root: string, id: string, logTarget: LogTarget): Promise<void> {
@@ -27,31 +27,23 @@ export async function start(root: string, id: string, logTarget: LogTarget): Pro
 }
 
 /**
- * Opens the start fifo for reading (without blocking: an init that died would never open its
- * end) and reads the init's one byte, which it writes once our open lets its own return. Then
- * the fifo goes: from here the container is running.
+ * Writes the init's go-ahead into the start fifo, which the init holds open read-write and
+ * reads. A non-blocking open for writing fails with ENXIO when no process has it open for
+ * reading: the init is gone. Then the fifo goes: from here the container is running.
  */
 function releaseInit(root: string, r: ContainerRecord): void {
   const path = fifoPath(root, r.id);
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENXIO') throw new OciError('cannot start a container that has stopped', { cause: err });
     throw new OciError(fsMessage('open the start fifo', path, err), { cause: err });
   }
   try {
-    const buf = Buffer.alloc(1);
-    for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
-      let n = 0;
-      try {
-        n = readSync(fd, buf, 0, 1, null);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw new OciError(fsMessage('read the start fifo', path, err), { cause: err });
-      }
-      if (n === 1) break;
-      if (!isAlive(r)) throw new OciError('cannot start a container that has stopped');
-      pause(wait);
-    }
+    writeSync(fd, '0');
+  } catch (err) {
+    throw new OciError(fsMessage('write to the start fifo', path, err), { cause: err });
   } finally {
     closeSync(fd);
   }

@@ -9,7 +9,7 @@
 //    then the rootfs bound on itself (pivot_root needs a mount point);
 // 2. config.json's mounts in order, every target beneath the rootfs, while host sources are reachable;
 // 3. the runtime's devices and /dev links (when /dev is a mount of the config), the console;
-// 4. the start fifo opened (O_PATH) while its host path is reachable; pivot_root;
+// 4. the start fifo opened (read-write) while its host path is reachable; pivot_root;
 // 5. sysctls, then maskedPaths, readonlyPaths, a read-only root, the hostname, loopback;
 // 6. session and stdio, rlimits, oom_score_adj, the cwd made;
 // 7. capabilities, ids, no_new_privs, seccomp (before the capabilities without no_new_privs:
@@ -157,6 +157,14 @@ export function translate(config: OciConfig, ctx: TranslateContext): Plan {
     else ops.push({ what: 'linux.namespaces: a new cgroup namespace', op: 'unshare', flags: CLONE_NEWCGROUP });
   }
   ops.push({ what: 'make PID 1 non-dumpable until exec', op: 'set_dumpable', dumpable: false });
+  // A new user namespace's first process still has the host's ids, which its maps do not hold
+  // (files it made would be EOVERFLOW): it becomes the namespace's root first.
+  if (userNs) {
+    ops.push(
+      { what: 'user namespace: become its root group', op: 'setresgid', gid: 0 },
+      { what: 'user namespace: become its root user', op: 'setresuid', uid: 0 },
+    );
+  }
   ns.forEach((n, i) => {
     if (n.path !== null) ops.push({ what: `linux.namespaces[${i}]: join the ${n.type} namespace \`${n.path}\``, op: 'setns', path: n.path, nstype: NS_FLAG[n.type] });
   });
@@ -180,7 +188,8 @@ export function translate(config: OciConfig, ctx: TranslateContext): Plan {
   if (devMounted) ops.push(...devOps(config, userNs, ctx.console));
   else if (ctx.console !== null) throw new OciError('process.terminal: a console needs a /dev mount in mounts');
   ops.push(
-    { what: `open the start fifo \`${ctx.fifo}\``, op: 'open', path: ctx.fifo, flags: O_PATH, register: FIFO_REG },
+    // Read-write: the open does not block, and the init can read it whatever user it becomes.
+    { what: `open the start fifo \`${ctx.fifo}\``, op: 'open', path: ctx.fifo, flags: O_RDWR, register: FIFO_REG },
     { what: `pivot into the rootfs \`${R}\``, op: 'pivot_root', path: R },
     { what: 'open the new root', op: 'open_root', path: '/' },
   );

@@ -44,13 +44,14 @@ export class Runtime {
     this.io = tmp.make('oci-io');
   }
 
-  call(args: string[], opts: { stdin?: string; stdout?: string } = {}): CallResult {
+  /** `extraFd`: a file opened as the call's fd 3 (for --preserve-fds). */
+  call(args: string[], opts: { extraFd?: string } = {}): CallResult {
     const i = this.n++;
-    const out = opts.stdout ?? join(this.io, `${i}.out`);
+    const out = join(this.io, `${i}.out`);
     const err = join(this.io, `${i}.err`);
-    const fds = [openSync('/dev/null', 'r'), openSync(out, 'w'), openSync(err, 'w')];
+    const fds = [openSync('/dev/null', 'r'), openSync(out, 'w'), openSync(err, 'w'), ...(opts.extraFd === undefined ? [] : [openSync(opts.extraFd, 'r')])];
     try {
-      const r = spawnSync(RUNTIME.path, ['--root', this.root, ...args], { stdio: [fds[0]!, fds[1]!, fds[2]!], timeout: 120_000 });
+      const r = spawnSync(RUNTIME.path, ['--root', this.root, ...args], { stdio: fds, timeout: 120_000 });
       if (r.error) throw r.error;
       return { code: r.status ?? 128 + 9, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
     } finally {
@@ -147,7 +148,7 @@ export function makeBundle(tmp: TempDirs, script: string): Bundle {
     ],
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
-      maskedPaths: ['/proc/kcore', '/proc/keys', '/sys/firmware'],
+      maskedPaths: ['/proc/kcore', '/proc/keys', '/sys/firmware'], // kcore: absent from some kernels (this VM's), skipped
       readonlyPaths: ['/proc/sys', '/proc/sysrq-trigger'],
     },
   };
