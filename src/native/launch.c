@@ -131,11 +131,12 @@ enum op_code {
   OP_SETRESGID = 32,  /* gid: real, effective and saved */
   OP_SETRESUID = 33,  /* uid: real, effective and saved */
   /* 34–39: exec into a running container (the exec work). 40–49: skiff-oci. */
-  OP_WAIT_START = 40, /* fd: the start fifo, open read-write. Checks the exec paths, tells child1 the
+  OP_WAIT_START = 40, /* fd: the start fifo, open read-write (by the caller). Checks the exec paths, tells child1 the
                        * container is created (its launch returns), then reads until `start` writes */
-  OP_SETNS = 41,      /* path, nstype: join an existing namespace (setns) */
+  OP_SETNS_PATH = 41, /* path, nstype: join the namespace at a path (setns; the exec work's setns takes an fd) */
   OP_UNSHARE = 42,    /* flags: unshare(2) by PID 1 itself (a cgroup namespace, once in its cgroup) */
   OP_SET_KEEPCAPS = 43, /* PR_SET_KEEPCAPS 1: a uid change keeps the permitted set (a non-root user with capabilities) */
+  OP_DUP_FD = 44,     /* fd, target fd: dup2 of an fd PID 1 inherited from the caller (skiff-oci's start fifo) */
   OP__END
 };
 
@@ -153,8 +154,8 @@ static const char *const op_names[OP__END] = {
   [OP_NETLINK] = "netlink", [OP_HOST_NETLINK] = "host_netlink",
   [OP_JOIN_CGROUP] = "join_cgroup",
   [OP_SETGROUPS] = "setgroups", [OP_SETRESGID] = "setresgid", [OP_SETRESUID] = "setresuid",
-  [OP_WAIT_START] = "wait_start", [OP_SETNS] = "setns", [OP_UNSHARE] = "unshare",
-  [OP_SET_KEEPCAPS] = "set_keepcaps",
+  [OP_WAIT_START] = "wait_start", [OP_SETNS_PATH] = "setns_path", [OP_UNSHARE] = "unshare",
+  [OP_SET_KEEPCAPS] = "set_keepcaps", [OP_DUP_FD] = "dup_fd",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -171,7 +172,7 @@ static const uint32_t op_string_args[OP__END] = {
   [OP_SYMLINK] = 0x3, [OP_OPEN_ROOT] = 0x1, [OP_PIVOT_ROOT] = 0x1,
   [OP_SETHOSTNAME] = 0x1, [OP_OPEN] = 0x1, [OP_CHDIR] = 0x1, [OP_WRITE_FILE] = 0x3,
   [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1, [OP_JOIN_CGROUP] = 0x1,
-  [OP_SECCOMP] = 0x1, [OP_NETLINK] = 0x1, [OP_HOST_NETLINK] = 0x1, [OP_SETNS] = 0x1,
+  [OP_SECCOMP] = 0x1, [OP_NETLINK] = 0x1, [OP_HOST_NETLINK] = 0x1, [OP_SETNS_PATH] = 0x1,
 };
 
 /* What the children report to the caller: written in shared memory. */
@@ -799,7 +800,7 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     close((int)op->arg[0]);
     return rc;
   }
-  case OP_SETNS: {
+  case OP_SETNS_PATH: {
     int fd = open(op->str[0], O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno;
     rc = setns(fd, (int)op->arg[1]) < 0 ? errno : 0;
@@ -810,6 +811,10 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     return unshare((int)op->arg[0]) < 0 ? errno : 0;
   case OP_SET_KEEPCAPS:
     return prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 ? errno : 0;
+  case OP_DUP_FD:
+    /* dup2 clears close-on-exec on the new fd; the same fd is no dup, so it is cleared here */
+    if (op->arg[0] == op->arg[1]) return fcntl((int)op->arg[0], F_SETFD, 0) < 0 ? errno : 0;
+    return dup2((int)op->arg[0], (int)op->arg[1]) < 0 ? errno : 0;
   case OP__END:
     break;
   }

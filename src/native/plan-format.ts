@@ -54,9 +54,10 @@ export enum OpCode {
   setresuid = 33,
   // 34–39: exec into a running container (the exec work); 40–49: skiff-oci (src/oci)
   wait_start = 40,
-  setns = 41,
+  setns_path = 41,
   unshare = 42,
   set_keepcaps = 43,
+  dup_fd = 44,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -139,11 +140,13 @@ export type Op = { what: string } & (
    */
   | { op: 'wait_start'; fd: number }
   /** setns(2) into the namespace file at `path` (a host path, so before pivot_root); nstype CLONE_NEW* */
-  | { op: 'setns'; path: string; nstype: number }
+  | { op: 'setns_path'; path: string; nstype: number }
   /** unshare(2) by PID 1 itself: a cgroup namespace made once PID 1 is in its cgroup */
   | { op: 'unshare'; flags: number }
   /** PR_SET_KEEPCAPS: the uid change that follows keeps the permitted set */
   | { op: 'set_keepcaps' }
+  /** dup2(2) of an fd PID 1 inherited from its launcher (not a register) onto `to` */
+  | { op: 'dup_fd'; from: number; to: number }
 );
 
 export interface ExecSpec {
@@ -310,12 +313,14 @@ function opArgs(op: Op, s: StringArea): number[] {
       return [u32(op.uid, 'uid')];
     case 'wait_start':
       return [u32(op.fd, 'fd')];
-    case 'setns':
+    case 'setns_path':
       return [s.add(op.path), u32(op.nstype, 'namespace type')];
     case 'unshare':
       return [u32(op.flags, 'unshare flags')];
     case 'set_keepcaps':
       return [];
+    case 'dup_fd':
+      return [u32(op.from, 'fd'), u32(op.to, 'fd')];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

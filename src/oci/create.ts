@@ -2,7 +2,7 @@
 // exec and waits on the start fifo. The Node process exits; the init, orphaned, is re-parented
 // to the caller's subreaper (containerd's shim, conmon), which reaps it. All or nothing: a
 // failure removes the init, the cgroup, the console and the state directory.
-import { chownSync, closeSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError, parseConfig, type OciConfig } from './config.js';
 import { makeCgroup, removeCgroup, type MadeCgroup } from './cgroup.js';
@@ -80,13 +80,6 @@ function maskedKinds(config: OciConfig, rootfs: string): ('file' | 'dir' | 'miss
   });
 }
 
-/** The host id that the namespace's id 0 maps to. */
-function hostId(maps: OciConfig['linux']['uidMappings'], field: string): number {
-  const m = maps.find((x) => x.containerID === 0);
-  if (m === undefined) throw new OciError(`${field}: a user namespace needs its root (containerID 0) mapped`);
-  return m.hostID;
-}
-
 function lastCap(): number {
   const text = readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim();
   return Number(text);
@@ -119,13 +112,14 @@ export async function create(o: CreateOptions): Promise<void> {
   let cgroup: MadeCgroup | null = null;
   let pid = 0;
   let master = -1;
+  let fifoFd = -1;
   try {
     const fifo = fifoPath(o.root, o.id);
-    // The init opens it (read-write) before pivot_root, as root, or in a user namespace as the
-    // namespace's root: then the fifo is that user's on the host.
     mknod(fifo, S_IFIFO | 0o600);
+    // Opened here, read-write (no open blocks), and inherited by the init, which reads it: it
+    // needs no path to it, nor the right to open it, whatever user it has become by then.
+    fifoFd = openSync(fifo, 'r+');
     const userNs = config.linux.namespaces.some((n) => n.type === 'user' && n.path === null);
-    if (userNs) chownSync(fifo, hostId(config.linux.uidMappings, 'linux.uidMappings'), hostId(config.linux.gidMappings, 'linux.gidMappings'));
     // Without linux.cgroupsPath, skiff-oci's own level; a relative path is taken from the root.
     const cgroupsPath = `/${(config.linux.cgroupsPath ?? `skiff-oci/${o.id}`).split('/').filter(Boolean).join('/')}`;
     cgroup = makeCgroup({ path: cgroupsPath, resources: config.linux.resources, devices: config.linux.deviceRules });
@@ -140,7 +134,7 @@ export async function create(o: CreateOptions): Promise<void> {
     const plan = translate(config, {
       rootfs, console: slave, cgroupProcs: userNs ? null : made.procs,
       cgroupHierarchies: made.dirs.map((d) => ({ name: basename(d.slice(0, d.length - cgroupsPath.length)), dir: d })),
-      fifo, preserveFds: o.preserveFds, lastCap: lastCap(), mounts, masked,
+      fifoFd, preserveFds: o.preserveFds, lastCap: lastCap(), mounts, masked,
     });
     // Node makes every inherited fd close-on-exec at start-up (libuv's uv_disable_stdio_inheritance):
     // the caller's stdio and the fds it asked to preserve must reach the init's exec.
@@ -203,6 +197,7 @@ export async function create(o: CreateOptions): Promise<void> {
     throw err;
   } finally {
     if (master >= 0) closeSync(master);
+    if (fifoFd >= 0) closeSync(fifoFd);
     lock.release();
   }
 }

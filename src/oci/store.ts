@@ -93,13 +93,10 @@ export function writeRecord(root: string, r: ContainerRecord): void {
   writeAtomic(join(root, r.id, 'state.json'), `${JSON.stringify(r)}\n`, 0o600);
 }
 
-/**
- * Makes the root if it is missing: 0711, searchable but not listable, so that an init in a user
- * namespace (not root on the host) reaches its own fifo by path; state.json files are 0600.
- */
+/** Makes the root (0700: it names every container's init) if it is missing. */
 export function ensureRoot(root: string): void {
   try {
-    mkdirSync(root, { recursive: true, mode: 0o711 });
+    mkdirSync(root, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new OciError(fsMessage('create the state root', root, err), { cause: err });
   }

@@ -9,12 +9,13 @@
 //    then the rootfs bound on itself (pivot_root needs a mount point);
 // 2. config.json's mounts in order, every target beneath the rootfs, while host sources are reachable;
 // 3. the runtime's devices and /dev links (when /dev is a mount of the config), the console;
-// 4. the start fifo opened (read-write) while its host path is reachable; pivot_root;
+// 4. pivot_root;
 // 5. sysctls, then maskedPaths, readonlyPaths, a read-only root, the hostname, loopback;
 // 6. session and stdio, rlimits, oom_score_adj, the cwd made;
 // 7. capabilities, ids, no_new_privs, seccomp (before the capabilities without no_new_privs:
 //    loading it then needs CAP_SYS_ADMIN), the cwd;
-// 8. every fd closed but stdio, the preserved ones and the fifo; wait_start; exec.
+// 8. every fd closed but stdio, the preserved ones and the start fifo (opened read-write by create,
+//    inherited: no path to reach, whatever user the init is by then); wait_start; exec.
 import { execCandidates } from '../workers/plan.js';
 import { capabilityMask } from '../spec/capabilities.js';
 import { compileSeccompProfile } from '../workers/seccomp-compile.js';
@@ -35,7 +36,6 @@ const SYSTEM = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
 const WORKDIR = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 
 const CONSOLE_REG = 0;
-const FIFO_REG = 1;
 const MASK_REG = 2;
 
 const NS_FLAG: Readonly<Record<NamespaceType, number>> = {
@@ -55,7 +55,8 @@ export interface TranslateContext {
   cgroupProcs: readonly string[] | null;
   /** a v1 host's hierarchies for a `cgroup` mount: the mount's name and the container's directory */
   cgroupHierarchies: readonly { name: string; dir: string }[];
-  fifo: string;
+  /** the start fifo, as the fd (open read-write) the init inherits from create */
+  fifoFd: number;
   preserveFds: number;
   lastCap: number;
   /** per mount, what the host says about its source and target */
@@ -166,7 +167,7 @@ export function translate(config: OciConfig, ctx: TranslateContext): Plan {
     );
   }
   ns.forEach((n, i) => {
-    if (n.path !== null) ops.push({ what: `linux.namespaces[${i}]: join the ${n.type} namespace \`${n.path}\``, op: 'setns', path: n.path, nstype: NS_FLAG[n.type] });
+    if (n.path !== null) ops.push({ what: `linux.namespaces[${i}]: join the ${n.type} namespace \`${n.path}\``, op: 'setns_path', path: n.path, nstype: NS_FLAG[n.type] });
   });
   const propagation = config.linux.rootfsPropagation === null ? MS_SLAVE | MS_REC : PROPAGATION[config.linux.rootfsPropagation]!;
   ops.push(
@@ -188,8 +189,6 @@ export function translate(config: OciConfig, ctx: TranslateContext): Plan {
   if (devMounted) ops.push(...devOps(config, userNs, ctx.console));
   else if (ctx.console !== null) throw new OciError('process.terminal: a console needs a /dev mount in mounts');
   ops.push(
-    // Read-write: the open does not block, and the init can read it whatever user it becomes.
-    { what: `open the start fifo \`${ctx.fifo}\``, op: 'open', path: ctx.fifo, flags: O_RDWR, register: FIFO_REG },
     { what: `pivot into the rootfs \`${R}\``, op: 'pivot_root', path: R },
     { what: 'open the new root', op: 'open_root', path: '/' },
   );
@@ -228,7 +227,7 @@ export function translate(config: OciConfig, ctx: TranslateContext): Plan {
   parts.forEach((_, i) => ops.push({ what: `process.cwd: create \`/${parts.slice(0, i + 1).join('/')}\``, op: 'mkdir', path: `/${parts.slice(0, i + 1).join('/')}`, mode: 0o755, resolve: WORKDIR, existOk: true, bestEffort: true }));
   const fifoFd = 3 + ctx.preserveFds;
   ops.push(
-    { what: `keep the start fifo on fd ${fifoFd}`, op: 'dup2', register: FIFO_REG, fd: fifoFd },
+    { what: `keep the start fifo (fd ${ctx.fifoFd}) on fd ${fifoFd}`, op: 'dup_fd', from: ctx.fifoFd, to: fifoFd },
     { what: `close every fd from ${fifoFd + 1} (--preserve-fds ${ctx.preserveFds})`, op: 'close_from', fd: fifoFd + 1 },
     ...privilegeOps(config, ctx.lastCap, userNs),
     { what: 'wait for `start`', op: 'wait_start', fd: fifoFd },

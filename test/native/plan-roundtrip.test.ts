@@ -49,9 +49,10 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'setresgid': args = [op.gid]; break;
     case 'setresuid': args = [op.uid]; break;
     case 'wait_start': args = [op.fd]; break;
-    case 'setns': args = [op.path, op.nstype]; break;
+    case 'setns_path': args = [op.path, op.nstype]; break;
     case 'unshare': args = [op.flags]; break;
     case 'set_keepcaps': args = []; break;
+    case 'dup_fd': args = [op.from, op.to]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -116,9 +117,10 @@ const everyOp: Op[] = [
   { what: 'gid', op: 'setresgid', gid: 1000 },
   { what: 'uid', op: 'setresuid', uid: 1000 },
   { what: 'ws', op: 'wait_start', fd: 9 },
-  { what: 'ns', op: 'setns', path: '/proc/1/ns/net', nstype: 0x40000000 },
+  { what: 'ns', op: 'setns_path', path: '/proc/1/ns/net', nstype: 0x40000000 },
   { what: 'un', op: 'unshare', flags: 0x02000000 },
   { what: 'kc', op: 'set_keepcaps' },
+  { what: 'df', op: 'dup_fd', from: 17, to: 3 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {

@@ -4,7 +4,7 @@
 // (containerd and podman match on it), exit status 1, nothing changed. The same tests run
 // against runc: SKIFF_OCI_RUNTIME=runc npm run test:oci.
 import { expect } from 'chai';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { useTempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
@@ -179,6 +179,53 @@ describe(`OCI lifecycle (${RUNTIME.name})`, function () {
     rt.ok(['create', '--bundle', b.dir, id]);
     const { pid } = rt.state(id);
     expect(JSON.parse(rt.ok(['ps', '--format', 'json', id]))).to.deep.equal([pid]);
+  });
+
+  it('pause freezes every process of the container, resume thaws them', async () => {
+    const b = makeBundle(tmp, 'i=0; while true; do i=$((i+1)); echo $i > /out/tick; sleep 0.05; done');
+    const id = newId();
+    rt.ok(['create', '--bundle', b.dir, id]);
+    rt.ok(['start', id]);
+    await until(() => outFile(b, 'tick'), 'the loop to tick');
+    rt.ok(['pause', id]);
+    expect(rt.state(id).status).to.equal('paused');
+    // every process of the container is in the frozen cgroup
+    expect((JSON.parse(rt.ok(['ps', '--format', 'json', id])) as number[]).length).to.be.above(1);
+    const paused = outFile(b, 'tick');
+    expect(rt.call(['pause', id]).code, 'pause of a paused container').to.equal(1);
+    rt.ok(['resume', id]);
+    expect(rt.state(id).status).to.equal('running');
+    await until(() => outFile(b, 'tick') !== paused, 'the loop to tick again after resume');
+    expect(rt.call(['resume', id]).code, 'resume of a running container').to.equal(1);
+  });
+
+  it('features answers the OCI 1.1 JSON; --version names the version, commit and spec', () => {
+    const f = JSON.parse(rt.ok(['features'])) as { ociVersionMin: string; ociVersionMax: string; hooks: string[]; linux: { namespaces: string[] } };
+    expect(f.ociVersionMin).to.match(/^1\.0\./);
+    expect(f.ociVersionMax).to.match(/^1\.\d+\./);
+    expect(f.hooks).to.include.members(['prestart', 'poststart', 'poststop']);
+    expect(f.linux.namespaces).to.include.members(['pid', 'network', 'mount', 'ipc', 'uts', 'user']);
+    const lines = rt.ok(['--version']).split('\n');
+    expect(lines[0]).to.match(/version \d+\.\d+\.\d+/);
+    expect(lines[1]).to.match(/^commit: /);
+    expect(lines[2]).to.match(/^spec: 1\.\d+\.\d+/);
+  });
+
+  it('a namespace joined by path: the second container is in the first one\'s network namespace', async () => {
+    const first = makeBundle(tmp, 'sleep 1000');
+    const a = newId();
+    rt.ok(['create', '--bundle', first.dir, a]);
+    const host = readlinkSync(`/proc/${rt.state(a).pid}/ns/net`);
+    const second = makeBundle(tmp, 'readlink /proc/self/ns/net > /out/net');
+    second.config.linux.namespaces = [{ type: 'pid' }, { type: 'network', path: `/proc/${rt.state(a).pid}/ns/net` }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+    second.write();
+    const b = newId();
+    rt.ok(['create', '--bundle', second.dir, b]);
+    const { pid } = rt.state(b);
+    rt.ok(['start', b]);
+    expect(await until(() => outFile(second, 'net'), 'the second container to report its namespace')).to.equal(`${host}\n`);
+    await until(() => rt.state(b).status === 'stopped', 'the second container to exit');
+    reap(pid);
   });
 
   describe('errors, each exit status 1 and nothing left behind', () => {
