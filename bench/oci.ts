@@ -7,7 +7,9 @@
 //
 //   node dist/bench/oci.js [--count N] [--runtimes skiff-oci,runc,crun] [--json]
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,33 +25,38 @@ function arg(name: string, dflt: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
 }
 
-/** A one-layer busybox OCI image archive, written without the test helpers. */
+/** A one-layer busybox OCI image archive (an OCI layout, tarred), written here with tar and gzip. */
 function imageTar(dir: string): string {
   const rootfs = join(dir, 'rootfs');
   mkdirSync(join(rootfs, 'bin'), { recursive: true });
-  spawnSync('cp', ['/bin/busybox', join(rootfs, 'bin/busybox')]);
-  for (const a of ['sh', 'true']) spawnSync('ln', ['-s', 'busybox', join(rootfs, 'bin', a)]);
+  copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'));
+  chmodSync(join(rootfs, 'bin/busybox'), 0o755);
+  for (const a of ['sh', 'true']) symlinkSync('busybox', join(rootfs, 'bin', a));
   const layout = join(dir, 'layout');
-  mkdirSync(layout);
-  const r = spawnSync('node', ['-e', `
-    const { createHash } = require('node:crypto'); const fs = require('node:fs'); const cp = require('node:child_process'); const zlib = require('node:zlib');
-    const L = ${JSON.stringify(layout)};
-    fs.mkdirSync(L + '/blobs/sha256', { recursive: true });
-    const put = (b) => { const h = createHash('sha256').update(b).digest('hex'); fs.writeFileSync(L + '/blobs/sha256/' + h, b); return { digest: 'sha256:' + h, size: b.length }; };
-    const tar = cp.execFileSync('tar', ['-C', ${JSON.stringify(rootfs)}, '-c', '.']);
-    const diff = 'sha256:' + createHash('sha256').update(tar).digest('hex');
-    const layer = put(zlib.gzipSync(tar));
-    const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [diff] } })));
-    const manifest = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }] })));
-    fs.writeFileSync(L + '/oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    fs.writeFileSync(L + '/index.json', JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest,
-      annotations: { 'org.opencontainers.image.ref.name': ${JSON.stringify(IMAGE)} } }] }));
-  `]);
-  if (r.status !== 0) throw new Error(`image layout: ${r.stderr.toString()}`);
-  const tar = join(dir, 'image.tar');
-  spawnSync('tar', ['-C', layout, '-cf', tar, '.']);
-  return tar;
+  mkdirSync(join(layout, 'blobs/sha256'), { recursive: true });
+  const put = (b: Buffer): { digest: string; size: number } => {
+    const h = createHash('sha256').update(b).digest('hex');
+    writeFileSync(join(layout, 'blobs/sha256', h), b);
+    return { digest: `sha256:${h}`, size: b.length };
+  };
+  const layerTar = join(dir, 'layer.tar');
+  if (spawnSync('tar', ['-C', rootfs, '-cf', layerTar, '.']).status !== 0) throw new Error('tar of the image layer failed');
+  const tar = readFileSync(layerTar);
+  const layer = put(gzipSync(tar));
+  const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${createHash('sha256').update(tar).digest('hex')}`] } })));
+  const manifest = put(Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+  })));
+  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(join(layout, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': IMAGE } }],
+  }));
+  const out = join(dir, 'image.tar');
+  if (spawnSync('tar', ['-C', layout, '-cf', out, '.']).status !== 0) throw new Error('tar of the image layout failed');
+  return out;
 }
 
 async function main(): Promise<void> {

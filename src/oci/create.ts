@@ -124,6 +124,9 @@ export async function create(o: CreateOptions): Promise<void> {
     const cgroupsPath = `/${(config.linux.cgroupsPath ?? `skiff-oci/${o.id}`).split('/').filter(Boolean).join('/')}`;
     cgroup = makeCgroup({ path: cgroupsPath, resources: config.linux.resources, devices: config.linux.deviceRules });
     const made = cgroup;
+    // skiff-oci's own default level is removed by whichever delete leaves it empty, not only by
+    // the create that happened to make it.
+    if (config.linux.cgroupsPath === null) made.parents = made.dirs.map((d) => d.slice(0, d.lastIndexOf('/')));
     let slave: string | null = null;
     if (config.process.terminal) {
       const pty = libc.openPty();
@@ -187,7 +190,7 @@ export async function create(o: CreateOptions): Promise<void> {
       } catch {
         // already gone
       }
-      waitGone({ pid, startTime: procStat(pid)?.startTime ?? -1 } as ContainerRecord, 10_000);
+      waitGone({ pid, startTime: procStat(pid)?.startTime ?? -1 }, 10_000);
     }
     try {
       if (cgroup !== null) removeCgroup(cgroup.dirs, cgroup.parents);

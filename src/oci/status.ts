@@ -7,7 +7,7 @@ import { fifoPath, type ContainerRecord } from './store.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'stopped';
 
-export function isAlive(r: ContainerRecord): boolean {
+export function isAlive(r: Pick<ContainerRecord, 'pid' | 'startTime'>): boolean {
   return liveStartTime(r.pid) === r.startTime;
 }
 
@@ -51,7 +51,7 @@ export function pause(ms: number): void {
 }
 
 /** Waits until the init is gone or a zombie; false if it is still alive after `ms`. */
-export function waitGone(r: ContainerRecord, ms: number): boolean {
+export function waitGone(r: Pick<ContainerRecord, 'pid' | 'startTime'>, ms: number): boolean {
   const deadline = Date.now() + ms;
   for (let wait = 1; isAlive(r); wait = Math.min(wait * 2, 20)) {
     if (Date.now() > deadline) return false;

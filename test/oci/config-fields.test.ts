@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { capabilityMask } from '../../src/spec/capabilities.js';
 import { useTempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
-import { IS_SKIFF, RUNTIME, Runtime, makeBundle, outFile, reap, useSubreaper, type Bundle } from './runtime.js';
+import { IS_SKIFF, RUNTIME, Runtime, makeBundle, outFile, reap, useCgroupParentCleanup, useSubreaper, type Bundle } from './runtime.js';
 
 describe(`OCI config fields (${RUNTIME.name})`, function () {
   const tmp = useTempDirs();
   useSubreaper();
+  useCgroupParentCleanup();
   let rt: Runtime;
   const ids = new Set<string>();
   let n = 0;
@@ -161,6 +162,24 @@ describe(`OCI config fields (${RUNTIME.name})`, function () {
     reap(pid);
     expect(existsSync(`/sys/fs/cgroup/memory${path}`), 'the container\'s cgroup is removed').to.equal(false);
     for (const h of ['memory', 'pids', 'cpu']) if (existsSync(`/sys/fs/cgroup/${h}/skiff-oci-test`)) readdirSync(`/sys/fs/cgroup/${h}/skiff-oci-test`);
+  });
+
+  it('update --resources: new limits in the running container\'s cgroup', async () => {
+    const path = `/skiff-oci-test/upd-${process.pid}`;
+    const b = makeBundle(tmp, 'echo ready > /out/ready; sleep 1000');
+    b.config.linux.cgroupsPath = path;
+    b.config.linux.resources = { pids: { limit: 100 } };
+    b.write();
+    const id = `field-${process.pid}-${n++}`;
+    ids.add(id);
+    rt.ok(['create', '--bundle', b.dir, id]);
+    rt.ok(['start', id]);
+    await until(() => outFile(b, 'ready'), 'the container to start');
+    const file = join(tmp.make('oci-update'), 'resources.json');
+    writeFileSync(file, JSON.stringify({ pids: { limit: 50 }, memory: { limit: 32 * 1024 * 1024 } }));
+    rt.ok(['update', '--resources', file, id]);
+    expect(readFileSync(`/sys/fs/cgroup/pids${path}/pids.max`, 'utf8').trim()).to.equal('50');
+    expect(readFileSync(`/sys/fs/cgroup/memory${path}/memory.limit_in_bytes`, 'utf8').trim()).to.equal(String(32 * 1024 * 1024));
   });
 
   it('hooks: prestart and poststop get the state on stdin', async () => {

@@ -8,11 +8,12 @@ import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { useTempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
-import { RUNTIME, Runtime, makeBundle, outFile, reap, useSubreaper } from './runtime.js';
+import { IS_SKIFF, RUNTIME, Runtime, makeBundle, outFile, reap, useCgroupParentCleanup, useSubreaper } from './runtime.js';
 
 describe(`OCI lifecycle (${RUNTIME.name})`, function () {
   const tmp = useTempDirs();
   useSubreaper();
+  useCgroupParentCleanup();
   let rt: Runtime;
   const ids = new Set<string>();
   let n = 0;
@@ -56,6 +57,8 @@ describe(`OCI lifecycle (${RUNTIME.name})`, function () {
     expect(gone.code).to.equal(1);
     expect(gone.stderr).to.include('container does not exist');
     expect(readdirSync(rt.root)).to.not.include(id);
+    // skiff-oci's default cgroup (no linux.cgroupsPath) and its own level are gone too
+    if (IS_SKIFF) for (const h of readdirSync('/sys/fs/cgroup')) expect(existsSync(`/sys/fs/cgroup/${h}/skiff-oci/${id}`), `cgroup ${h}`).to.equal(false);
   });
 
   it('a program that exits by itself is stopped, and delete needs no --force', async () => {
@@ -275,6 +278,29 @@ describe(`OCI lifecycle (${RUNTIME.name})`, function () {
       expect(r.code).to.equal(1);
       expect(r.stderr).to.include('/no/such/program');
       nothingLeft(id);
+    });
+
+    it('a mount the kernel refuses, deep in the set-up: no init, no cgroup, no state', () => {
+      const b = makeBundle(tmp, 'true');
+      const path = `/skiff-oci-test/fail-${process.pid}`;
+      b.config.linux.cgroupsPath = path;
+      b.config.mounts.push({ destination: '/bad', type: 'tmpfs', source: 'tmpfs', options: ['size=not-a-size'] });
+      b.write();
+      const id = newId();
+      const r = rt.call(['create', '--bundle', b.dir, id]);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.include('/bad');
+      nothingLeft(id);
+      for (const h of ['memory', 'pids', 'cpu', 'unified']) expect(existsSync(`/sys/fs/cgroup/${h}${path}`), `cgroup ${h}${path}`).to.equal(false);
+    });
+
+    it('--log FILE --log-format json: the error is the last {"level":"error","msg":…} line, as containerd reads it', () => {
+      const log = join(tmp.make('oci-log'), 'log.json');
+      const r = rt.call(['--log', log, '--log-format', 'json', 'start', 'no-such-container']);
+      expect(r.code).to.equal(1);
+      const last = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').pop()!) as { level: string; msg: string };
+      expect(last.level).to.equal('error');
+      expect(last.msg).to.include('container does not exist');
     });
 
     it('state, kill, start and delete of an id that does not exist', () => {

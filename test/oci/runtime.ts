@@ -5,7 +5,7 @@
 // ambient capabilities), with a host directory bound read-write at /out for the container to
 // report what it sees.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setChildSubreaper } from '../../src/sys/libc.js';
@@ -88,6 +88,22 @@ export class Runtime {
 export function useSubreaper(): void {
   before(() => setChildSubreaper(true));
   after(() => setChildSubreaper(false));
+}
+
+/**
+ * The tests' cgroupsPath level, /skiff-oci-test, removed from every hierarchy once empty (runc,
+ * unlike skiff-oci, leaves the parents it made).
+ */
+export function useCgroupParentCleanup(): void {
+  after(() => {
+    for (const h of readdirSync('/sys/fs/cgroup')) {
+      try {
+        rmdirSync(`/sys/fs/cgroup/${h}/skiff-oci-test`);
+      } catch {
+        // not there, or not ours to empty
+      }
+    }
+  });
 }
 
 /** Reaps an init that is our child (subreaper) once it has exited; a no-op if it is not ours. */
