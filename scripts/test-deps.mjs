@@ -23,6 +23,8 @@ const wanted = [
   // bridge networks: skiffd's rules (nft) and the tests' namespaces and checks (ip)
   { pkg: 'nftables', file: '/usr/sbin/nft', required: true },
   { pkg: 'iproute2', file: '/usr/sbin/ip', required: true },
+  // `script`: a real pty for `docker exec -it` and `skiff exec -it` (essential in Debian; listed to say so)
+  { pkg: 'bsdutils', file: '/usr/bin/script', required: true },
 ];
 const missing = wanted.filter((w) => !existsSync(w.file));
 if (missing.length === 0) process.exit(0);

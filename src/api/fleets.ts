@@ -46,6 +46,12 @@ export interface FleetCounts {
   failed: number;
   /** being stopped and removed by the running operation (no longer declared, or `down`) */
   removing: number;
+  /** of the running containers with a health check: probing, none passed yet (in a start period, or no probe yet) */
+  healthStarting: number;
+  /** … whose last probe passed */
+  healthy: number;
+  /** … that failed `retries` probes in a row */
+  unhealthy: number;
 }
 
 export interface FleetContainerView {
@@ -62,6 +68,8 @@ export interface FleetContainerView {
   /** from start to exit, or to now while running; null if it never started */
   durationMs: number | null;
   restartCount: number;
+  /** its health check's status; null without a health check */
+  health: 'starting' | 'healthy' | 'unhealthy' | null;
 }
 
 export interface FleetServiceView extends FleetCounts {

@@ -103,9 +103,9 @@ export async function readJson(res: IncomingMessage): Promise<unknown> {
 }
 
 /** Docker's attach: an HTTP upgrade that leaves a raw two-way byte stream. */
-export async function upgrade(path: string): Promise<{ socket: Socket; head: Buffer; contentType: string }> {
+export async function upgrade(path: string, body?: unknown): Promise<{ socket: Socket; head: Buffer; contentType: string }> {
   await ensureDaemon();
-  const r = await httpUpgrade(socketPath(), path);
+  const r = await httpUpgrade(socketPath(), path, body === undefined ? {} : { body });
   if (r.refused) throw daemonError(r.refused);
   return r;
 }

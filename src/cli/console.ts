@@ -17,6 +17,11 @@ export interface AttachOptions {
   /** replay the ring first */
   logs: boolean;
   stdin: boolean;
+  /**
+   * Another stream than the container's console (an exec's): the upgrade request's path and
+   * body, and where window sizes go. Default: the container's attach and resize.
+   */
+  stream?: { path: string; body: unknown; resize: string };
 }
 
 export type AttachEnd = 'detached' | 'ended';
@@ -28,7 +33,12 @@ export type AttachEnd = 'detached' | 'ended';
 export async function attachTerminal(o: AttachOptions, beforeStart?: () => Promise<void>): Promise<AttachEnd> {
   // Our detach keys go to skiffd too, so that its own default (Docker's ctrl-p,ctrl-q) does not apply.
   const keys = `&detachKeys=${enc(formatDetachKeys(o.detachKeys))}`;
-  const { socket, head } = await upgrade(`/containers/${enc(o.name)}/attach?stream=1&stdout=1&stderr=1&logs=${o.logs ? 1 : 0}${o.stdin ? `&stdin=1${keys}` : ''}`);
+  const target = o.stream ?? {
+    path: `/containers/${enc(o.name)}/attach?stream=1&stdout=1&stderr=1&logs=${o.logs ? 1 : 0}${o.stdin ? `&stdin=1${keys}` : ''}`,
+    body: undefined,
+    resize: `/containers/${enc(o.name)}/resize`,
+  };
+  const { socket, head } = await upgrade(target.path, target.body);
   const stdin = process.stdin;
   const rawTerminal = o.stdin && stdin.isTTY === true;
   const restore: (() => void)[] = [];
@@ -49,7 +59,7 @@ export async function attachTerminal(o: AttachOptions, beforeStart?: () => Promi
   const sendSize = () => {
     if (!process.stdout.isTTY) return;
     const { rows, columns } = process.stdout;
-    void call('POST', `/containers/${enc(o.name)}/resize?h=${rows}&w=${columns}`).catch(() => undefined);
+    void call('POST', `${target.resize}?h=${rows}&w=${columns}`).catch(() => undefined);
   };
   if (o.tty && process.stdout.isTTY) {
     process.on('SIGWINCH', sendSize);

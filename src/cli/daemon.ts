@@ -12,7 +12,7 @@ import { SKIFFD_ENTRY } from './daemon-process.js';
 interface DaemonOptions {
   socket?: string; stateDir?: string; launchers?: number; maxQueued?: number; forwarderThreads?: number;
   headersTimeout?: string; requestTimeout?: string; defaultSubnet?: string; resolvConf?: string; dockerNetwork?: string;
-  cgroupParent?: string; defaultPidsLimit?: number; insecureRegistry?: string[];
+  cgroupParent?: string; defaultPidsLimit?: number; insecureRegistry?: string[]; healthProbes?: number;
 }
 
 /** The options as skiffd's own command line spells them. */
@@ -21,7 +21,7 @@ function skiffdArgs(v: DaemonOptions): string[] {
     ['--socket', v.socket], ['--state-dir', v.stateDir], ['--launchers', v.launchers], ['--max-queued', v.maxQueued],
     ['--forwarder-threads', v.forwarderThreads], ['--headers-timeout', v.headersTimeout], ['--request-timeout', v.requestTimeout],
     ['--default-subnet', v.defaultSubnet], ['--resolv-conf', v.resolvConf], ['--docker-network', v.dockerNetwork],
-    ['--cgroup-parent', v.cgroupParent], ['--default-pids-limit', v.defaultPidsLimit],
+    ['--cgroup-parent', v.cgroupParent], ['--default-pids-limit', v.defaultPidsLimit], ['--health-probes', v.healthProbes],
   ];
   return [
     ...pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)])),
@@ -61,6 +61,7 @@ export function daemonCommand(o: Outcome): Declared {
       return v;
     }))
     .addOption(integerOption('--default-pids-limit <N>', 'the pids limit of every container that sets none (default: none)', 1))
+    .addOption(integerOption('--health-probes <N>', 'health check probes running at once; more wait their turn (default: the CPUs, half the launchers)', 1))
     .option('--insecure-registry <HOST:PORT>', 'a registry to pull from over plain HTTP (repeatable; loopback ones always are)', (v: string, prev: string[] = []) => [...prev, v]);
   act(cmd, o, (values: DaemonOptions) => runSkiffd(skiffdArgs(values)));
   return {

@@ -44,7 +44,7 @@ export class Progress {
     const more: [number, string][] = [
       [c.running, 'running'], [c.starting, 'starting'], [c.queued, 'queued'], [c.created, 'waiting'],
       [c.restarting, 'restarting'], [exitedTotal(c), `exited (${formatExited(c.exited)})`], [c.failed, 'failed'],
-      [c.removing, 'removing'],
+      [c.removing, 'removing'], [c.healthy, 'healthy'], [c.unhealthy, 'unhealthy'],
     ];
     for (const [n, word] of more) if (n > 0 && word !== doneWord) parts.push(`${n} ${word}`);
     parts.push(`${Math.round(rate)}/s`, seconds(now - this.t0));

@@ -43,8 +43,10 @@ export interface UpSummary {
   services: FleetView['services'];
 }
 
-function isFailure(c: FleetContainerView, job: boolean): boolean {
+function isFailure(c: FleetContainerView, job: boolean, checked: boolean): boolean {
   if (c.status === 'failed') return true;
+  // With --wait, a health check that did not pass is a failure of `up` (as `docker compose up --wait`).
+  if (checked && c.status === 'running' && c.health === 'unhealthy') return true;
   if (c.status === 'created') return c.error !== null; // not started: a dependency failed
   // A service's container that ended is a failure of `up` only if this operation could not start it;
   // a job's is a failure whenever it did not exit 0.
@@ -53,13 +55,19 @@ function isFailure(c: FleetContainerView, job: boolean): boolean {
 
 /**
  * `jobServices` null: no --wait, failures are containers this `up` could not start;
- * otherwise the jobs' exit codes count too, and `jobs` summarizes them.
+ * otherwise the jobs' exit codes count too, and `jobs` summarizes them. `checkedServices`
+ * (with --wait): the services whose unhealthy containers are failures.
  */
-export function summarize(view: FleetView, plan: PlanCounts, elapsedMs: number, jobServices: ReadonlySet<string> | null): UpSummary {
+export function summarize(view: FleetView, plan: PlanCounts, elapsedMs: number, jobServices: ReadonlySet<string> | null,
+  checkedServices: ReadonlySet<string> | null = null): UpSummary {
   const containers = view.services.flatMap((s) => s.containers ?? []);
   const failures = containers
-    .filter((c) => isFailure(c, jobServices?.has(c.service) ?? false))
-    .map((c): Failure => ({ name: c.name, service: c.service, status: c.status, exitCode: c.exitCode, error: c.error, console: null }));
+    .filter((c) => isFailure(c, jobServices?.has(c.service) ?? false, checkedServices?.has(c.service) ?? false))
+    .map((c): Failure => ({
+      name: c.name, service: c.service, status: c.status, exitCode: c.exitCode,
+      error: c.status === 'running' && c.health === 'unhealthy' ? `unhealthy${c.error ? `: ${c.error}` : ''}` : c.error,
+      console: null,
+    }));
   let jobs: JobSummary | null = null;
   if (jobServices !== null) {
     const mine = containers.filter((c) => jobServices.has(c.service));
@@ -124,7 +132,8 @@ function planLine(p: PlanCounts): string {
 export function formatSummary(s: UpSummary): string {
   const t = s.totals;
   const out = [`${s.fleet}: ${planLine(s.plan)} — ${t.running} running, ${t.failed} failed (${seconds(s.elapsedMs)})`];
-  if (s.jobs) {
+  if (t.healthy + t.unhealthy + t.healthStarting > 0) out.push(`health: ${t.healthy} healthy · ${t.unhealthy} unhealthy · ${t.healthStarting} starting`);
+  if (s.jobs && s.jobs.total > 0) {
     const j = s.jobs;
     const exited = Object.values(j.byExitCode).reduce((a, b) => a + b, 0);
     out.push(`jobs: ${exited}/${j.total} exited · by exit code ${formatExited(j.byExitCode)}`);

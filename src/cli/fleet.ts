@@ -3,15 +3,16 @@
 //
 //   skiff fleet up FILE [--wait] [--json]   create what is missing, replace what changed,
 //                                           remove what is no longer declared; --wait also
-//                                           waits for every job (x-skiff.job) to exit
+//                                           waits for every job (x-skiff.job) to exit and
+//                                           every health check to pass or fail
 //   skiff fleet down FILE | --name NAME     stop and remove every container of the fleet
-//   skiff fleet status FILE [--json]        per service: desired, running, exited by code, failed
+//   skiff fleet status FILE [--json]        per service: desired, running, health, exited by code, failed
 //   skiff fleet ls [--json]                 the fleets skiffd knows
 //
 // Exit status: 0 ok; 1 something failed (a container did not start; with --wait, a job did not
-// exit 0; skiffd refused); 2 usage errors and bad fleet files — a file that does not parse is
-// wrong input, like a wrong flag, and nothing was started. Progress goes to stderr (redrawn in
-// place on a terminal, a line every 2 s otherwise), results to stdout.
+// exit 0 or a container is unhealthy; skiffd refused); 2 usage errors and bad fleet files — a
+// file that does not parse is wrong input, like a wrong flag, and nothing was started. Progress
+// goes to stderr (redrawn in place on a terminal, a line every 2 s otherwise), results to stdout.
 import { Command } from 'commander';
 import type { Fleet } from '../compose/fleet.js';
 // Types only: the CLI loads none of skiffd's modules, it only speaks its API.
@@ -78,12 +79,14 @@ function started(c: FleetCounts): number {
   return c.running + c.restarting + exitedTotal(c);
 }
 
-function jobCounts(v: FleetView, jobs: ReadonlySet<string>): FleetCounts {
-  const c: FleetCounts = { desired: 0, created: 0, queued: 0, starting: 0, running: 0, restarting: 0, exited: {}, failed: 0, removing: 0 };
+/** The counts of the named services only. */
+function countsOf(v: FleetView, names: ReadonlySet<string>): FleetCounts {
+  const c: FleetCounts = { desired: 0, created: 0, queued: 0, starting: 0, running: 0, restarting: 0, exited: {}, failed: 0, removing: 0, healthStarting: 0, healthy: 0, unhealthy: 0 };
   for (const s of v.services) {
-    if (!jobs.has(s.name)) continue;
+    if (!names.has(s.name)) continue;
     c.desired += s.desired; c.created += s.created; c.queued += s.queued; c.starting += s.starting;
     c.running += s.running; c.restarting += s.restarting; c.failed += s.failed; c.removing += s.removing;
+    c.healthStarting += s.healthStarting; c.healthy += s.healthy; c.unhealthy += s.unhealthy;
     for (const [code, n] of Object.entries(s.exited)) c.exited[code] = (c.exited[code] ?? 0) + n;
   }
   return c;
@@ -123,7 +126,7 @@ async function up(file: string | undefined, values: { wait?: boolean; json?: boo
     for (const pause = poller(tty); ; await pause()) {
       v = await getView(fleet.name, false);
       if (!ours(v)) return superseded();
-      const c = jobCounts(v, jobs);
+      const c = countsOf(v, jobs);
       const ended = exitedTotal(c) + c.failed;
       progress.update(`${fleet.name} jobs`, c, ended, c.desired, 'finished');
       if (c.created + c.queued + c.starting + c.running + c.restarting === 0) break;
@@ -131,9 +134,23 @@ async function up(file: string | undefined, values: { wait?: boolean; json?: boo
     progress.finish();
   }
 
+  // 3. With --wait, until every health check has passed or failed (the replicas of services
+  // that have one; a job's exit was waited for above).
+  const checked = new Set(fleet.services.filter((s) => !s.job && s.specs.some((spec) => spec.healthcheck !== null)).map((s) => s.name));
+  if (values.wait && checked.size > 0) {
+    for (const pause = poller(tty); ; await pause()) {
+      v = await getView(fleet.name, false);
+      if (!ours(v)) return superseded();
+      const c = countsOf(v, checked);
+      progress.update(`${fleet.name} health`, c, c.healthy + c.unhealthy, c.running, 'decided');
+      if (c.healthStarting + c.queued + c.starting === 0) break;
+    }
+    progress.finish();
+  }
+
   const full = await getView(fleet.name, true);
   if (!full) throw new Error(`fleet ${fleet.name} disappeared before its summary could be read`);
-  const summary = summarize(full, accepted.plan, progress.elapsedMs(), values.wait ? jobs : null);
+  const summary = summarize(full, accepted.plan, progress.elapsedMs(), values.wait ? jobs : null, values.wait ? checked : null);
   const ttys = new Map(fleet.services.flatMap((s) => s.specs.map((spec) => [spec.name, spec.tty] as const)));
   await consoleTails(summary, (name) => ttys.get(name) ?? false);
   process.stdout.write(values.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
@@ -183,9 +200,11 @@ async function status(file: string | undefined, values: { json?: boolean }): Pro
   }
   const rows = services.map((s) => {
     const pending = (s.created ?? 0) + (s.queued ?? 0) + (s.starting ?? 0) + (s.restarting ?? 0);
-    return [s.name, String(s.desired), String(s.running ?? 0), formatExited(s.exited ?? {}), String(s.failed ?? 0), String(pending)];
+    const checked = (s.healthy ?? 0) + (s.unhealthy ?? 0) + (s.healthStarting ?? 0);
+    const health = checked === 0 ? '-' : `${s.healthy ?? 0}/${checked} healthy${s.unhealthy ? `, ${s.unhealthy} unhealthy` : ''}`;
+    return [s.name, String(s.desired), String(s.running ?? 0), health, formatExited(s.exited ?? {}), String(s.failed ?? 0), String(pending)];
   });
-  process.stdout.write(formatTable(['SERVICE', 'DESIRED', 'RUNNING', 'EXITED(code:n)', 'FAILED', 'PENDING'], rows));
+  process.stdout.write(formatTable(['SERVICE', 'DESIRED', 'RUNNING', 'HEALTH', 'EXITED(code:n)', 'FAILED', 'PENDING'], rows));
   const op = v?.operation;
   if (op?.state === 'running') process.stderr.write(`(fleet ${op.kind} in progress since ${op.startedAt})\n`);
   return 0;
@@ -220,7 +239,7 @@ export function fleetCommand(o: Outcome): { fleet: Declared; subcommands: Declar
   const json = ['--json', 'print JSON instead of a table'] as const;
   const upCmd = new Command('up')
     .argument('[FILE]', 'the fleet file (YAML, Compose-style)')
-    .option('--wait', 'also wait for every job (x-skiff.job) to exit')
+    .option('--wait', 'also wait for every job (x-skiff.job) to exit and every health check to pass or fail')
     .option(...json);
   act(upCmd, o, reported(up));
   const downCmd = new Command('down')

@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { commanderStatus, configure, subcommand, type Outcome } from './command.js';
 import { runCommand } from './run.js';
+import { execCommand } from './exec.js';
 import { containerCommands } from './containers.js';
 import { resourceCommands } from './resources.js';
 import { imageCommands } from './images.js';
@@ -36,6 +37,7 @@ Examples:
   skiff fleet up config/demo.yaml
 `);
   subcommand(skiff, runCommand(outcome));
+  subcommand(skiff, execCommand(outcome));
   for (const c of containerCommands(outcome)) subcommand(skiff, c);
   for (const c of resourceCommands(outcome)) subcommand(skiff, c);
   for (const c of imageCommands(outcome)) subcommand(skiff, c);

@@ -11,6 +11,7 @@ import { attachTerminal } from './console.js';
 import { act, collect, UsageError, type Declared, type Outcome } from './command.js';
 import { publishOption, type PortBindings } from './publish.js';
 import { addResourceOptions, resourceFields, type ResourceValues } from './resource-options.js';
+import { addHealthOptions, healthcheckField, type HealthValues } from './health-options.js';
 
 /** The run command: remembers whether its operands came after a `--` (then there is no IMAGE). */
 class RunCommand extends Command {
@@ -33,7 +34,7 @@ class RunCommand extends Command {
   }
 }
 
-interface RunOptions extends ResourceValues {
+interface RunOptions extends ResourceValues, HealthValues {
   name?: string; rootfs?: string; image?: string; user?: string; hostname?: string; mount?: string[]; tmpfs?: string[];
   env?: string[]; workdir?: string; restart?: { Name: string; MaximumRetryCount: number }; network?: string;
   seccomp?: string; securityOpt?: string[]; capAdd?: string[]; capDrop?: string[];
@@ -98,8 +99,10 @@ async function run(cmd: RunCommand, operands: string[], values: RunOptions): Pro
     ...(values.rootfs && values.rootfs !== 'host' ? { Rootfs: values.rootfs } : {}),
     ...(seccomp === undefined ? {} : { Seccomp: seccomp }),
   };
+  const healthcheck = healthcheckField(values);
   const body: Record<string, unknown> = {
     Image: image ?? 'host',
+    ...(healthcheck ? { Healthcheck: healthcheck } : {}),
     ...(command.length > 0 ? { Cmd: command } : {}),
     Env: values.env ?? [],
     ...(values.user !== undefined ? { User: values.user } : {}),
@@ -223,6 +226,7 @@ export function runCommand(outcome: Outcome): Declared {
     .option('-t, --tty', 'give it a terminal')
     .option('-i, --interactive', 'forward stdin');
   addResourceOptions(cmd);
+  addHealthOptions(cmd);
   cmd.addHelpText('after', `
 Without -d, run shows the console and exits with the init's exit code (128+N for signal N);
 125 means skiff itself failed, 126 that the command could not be run, 127 that it was not found.`);

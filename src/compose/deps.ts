@@ -1,5 +1,5 @@
-// depends_on across a fleet: every name must be a service of the fleet and there must be
-// no cycle; serviceOrder gives the reconciler the order to start services in.
+// depends_on across a fleet: every name must be a service of the fleet, one waited on until
+// healthy must have a health check, and there must be no cycle; serviceOrder gives the reconciler the order to start services in.
 import { closest } from './did-you-mean.js';
 import type { ServiceDef } from './service.js';
 import type { Fleet } from './types.js';
@@ -8,7 +8,14 @@ export function checkDependencies(defs: readonly ServiceDef[]): void {
   const byName = new Map(defs.map((d) => [d.name, d]));
   for (const d of defs) {
     for (const dep of d.dependsOn) {
-      if (byName.has(dep.service)) continue;
+      const target = byName.get(dep.service);
+      if (target) {
+        // Compose finds this out when the dependency is started; here it is a mistake in the file.
+        if (dep.condition === 'service_healthy' && !target.template.healthcheck) {
+          dep.from.fail(`service_healthy: "${dep.service}" has no health check to pass (add healthcheck: to it, or use service_started)`);
+        }
+        continue;
+      }
       const guess = closest(dep.service, byName.keys());
       dep.from.fail(`unknown service "${dep.service}"${guess ? `, did you mean "${guess}"?` : ''}`);
     }

@@ -18,7 +18,7 @@ export const TOP_KEYS: KeyTable = {
 export const SERVICE_KEYS: KeyTable = {
   supported: ['image', 'command', 'entrypoint', 'environment', 'working_dir', 'hostname', 'volumes', 'tmpfs', 'deploy',
     'scale', 'restart', 'stop_signal', 'stop_grace_period', 'depends_on', 'network_mode', 'labels', 'tty', 'security_opt', 'cap_add', 'cap_drop', 'x-skiff',
-    'networks', 'ports',
+    'networks', 'ports', 'healthcheck',
     // resources.ts
     'mem_limit', 'memswap_limit', 'mem_reservation', 'cpus', 'cpu_shares', 'cpu_quota', 'cpu_period', 'pids_limit', 'cpuset'],
   unsupported: Object.fromEntries([
@@ -27,7 +27,7 @@ export const SERVICE_KEYS: KeyTable = {
     ['dns_search', NETWORK_HINT], ['extra_hosts', NETWORK_HINT], ['mac_address', NETWORK_HINT],
     ['container_name', 'replicas are named <fleet>-<service>-<n>'],
     ['env_file', 'list the variables under environment'],
-    ['healthcheck', ''], ['annotations', ''], ['attach', ''], ['blkio_config', ''],
+    ['annotations', ''], ['attach', ''], ['blkio_config', ''],
     ['cgroup', ''], ['cgroup_parent', ''], ['configs', ''], ['cpu_count', ''], ['cpu_percent', ''],
     ['cpu_rt_period', ''], ['cpu_rt_runtime', ''],
     ['credential_spec', ''], ['develop', ''], ['device_cgroup_rules', ''], ['devices', ''], ['domainname', ''],
@@ -58,6 +58,8 @@ export const VOLUME_TMPFS_KEYS: KeyTable = { supported: ['size'], unsupported: {
 
 export const DEPENDS_ON_KEYS: KeyTable = { supported: ['condition', 'required', 'restart'] };
 
-export const X_SKIFF_KEYS: KeyTable = { supported: ['console', 'job'] };
+export const X_SKIFF_KEYS: KeyTable = { supported: ['console', 'job', 'restart_on_unhealthy'] };
+
+export const HEALTHCHECK_KEYS: KeyTable = { supported: ['test', 'interval', 'timeout', 'retries', 'start_period', 'start_interval', 'disable'] };
 
 export const CONSOLE_KEYS: KeyTable = { supported: ['buffer', 'log', 'logMax'] };

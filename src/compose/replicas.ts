@@ -73,6 +73,10 @@ function replicaIndependent(spec: ContainerSpec, def: ServiceDef): unknown {
     env: spec.env.filter((e) => !e.startsWith('SKIFF_REPLICA=')),
     labels,
     console: { ...spec.console, log: def.logDir ?? spec.console.log },
+    // Absent rather than null or false (undefined is left out of the hash): a service without a
+    // health check keeps the hash it had before skiff had health checks, so an upgrade replaces nothing.
+    healthcheck: spec.healthcheck ?? undefined,
+    restartOnUnhealthy: spec.restartOnUnhealthy || undefined,
   };
 }
 

@@ -10,6 +10,7 @@ import type { ResourcesSpec } from '../spec/resources.js';
 import { parseSeccompProfile, SeccompProfileError, type SeccompProfileSpec } from '../spec/seccomp-profile.js';
 import { readArgv, readDuration, readEnvironment, readLabels, readSize } from './values.js';
 import { readServiceNetworking, type ServiceNetworking } from './networks.js';
+import { readHealthcheck, type HealthcheckInput } from './healthcheck.js';
 import type { PortSpec } from '../spec/container.js';
 import type { YEntry, YMap, YVal } from './yaml-view.js';
 
@@ -45,6 +46,10 @@ export interface SpecTemplate {
   capabilities?: { add: string[]; drop: string[] };
   /** cgroup limits (resources.ts), checked by validateSpec, its errors placed at each value */
   resources?: Partial<Record<keyof ResourcesSpec, unknown>>;
+  /** from healthcheck: (healthcheck.ts); absent or null: none */
+  healthcheck?: HealthcheckInput;
+  /** x-skiff.restart_on_unhealthy */
+  restartOnUnhealthy?: boolean;
 }
 
 export interface ServiceDef {
@@ -123,8 +128,19 @@ export function parseService(entry: YEntry, baseDir: string, readFile: ((file: s
   const resources = readResources(m, m.get('deploy')?.map().check(DEPLOY_KEYS), origins);
   if (resources) template.resources = resources;
 
+  const healthcheck = m.get('healthcheck');
+  if (healthcheck) template.healthcheck = readHealthcheck(healthcheck, origins);
+
   const skiff = readXSkiff(m.get('x-skiff'), baseDir, origins);
   template.console = skiff.console;
+  if (skiff.restartOnUnhealthy) {
+    const at = skiff.restartOnUnhealthy;
+    if (!template.healthcheck) at.fail('restart_on_unhealthy needs a health check: add healthcheck: to the service');
+    if (!template.restart || template.restart === 'no') {
+      at.fail('restart_on_unhealthy stops an unhealthy container for its restart policy to start again; set restart: always, unless-stopped or on-failure');
+    }
+    template.restartOnUnhealthy = true;
+  }
   if (skiff.job && restart && (template.restart === 'always' || template.restart === 'unless-stopped')) {
     restart.fail(`a job (x-skiff.job: true) is expected to exit; restart: ${template.restart} would start it again forever`);
   }
@@ -299,24 +315,28 @@ function readDependsOn(v: YVal): DependencyDef[] {
 }
 
 function readCondition(v: YVal): DependsOnCondition {
-  const s = v.string('service_started or service_completed_successfully');
-  if (s === 'service_started' || s === 'service_completed_successfully') return s;
-  if (s === 'service_healthy') return v.fail('service_healthy is not supported by skiff yet (there are no healthchecks)');
-  return v.fail(`expected service_started or service_completed_successfully, got ${v.describe()}`);
+  const s = v.string('service_started, service_healthy or service_completed_successfully');
+  if (s === 'service_started' || s === 'service_healthy' || s === 'service_completed_successfully') return s;
+  return v.fail(`expected service_started, service_healthy or service_completed_successfully, got ${v.describe()}`);
 }
 
 interface XSkiff {
   job: boolean;
+  /** where `restart_on_unhealthy: true` was written; null when absent or false */
+  restartOnUnhealthy: YVal | null;
   console: SpecTemplate['console'];
   logDir: string | null;
 }
 
 function readXSkiff(v: YVal | undefined, baseDir: string, origins: Map<string, YVal>): XSkiff {
-  if (!v) return { job: false, console: {}, logDir: null };
+  if (!v) return { job: false, restartOnUnhealthy: null, console: {}, logDir: null };
   const x = v.map().check(X_SKIFF_KEYS);
   const job = x.get('job')?.boolean() ?? false;
+  const unhealthy = x.get('restart_on_unhealthy');
+  if (unhealthy) origins.set('restartOnUnhealthy', unhealthy);
+  const restartOnUnhealthy = unhealthy?.boolean() ? unhealthy : null;
   const c = x.get('console');
-  if (!c) return { job, console: {}, logDir: null };
+  if (!c) return { job, restartOnUnhealthy, console: {}, logDir: null };
   origins.set('console', c);
   const cm = c.map().check(CONSOLE_KEYS);
   const console: SpecTemplate['console'] = {};
@@ -337,5 +357,5 @@ function readXSkiff(v: YVal | undefined, baseDir: string, origins: Map<string, Y
       if (!logDir.startsWith('/')) log.fail(`expected true, false or a directory (an absolute path), got ${log.describe()}`);
     }
   }
-  return { job, console, logDir };
+  return { job, restartOnUnhealthy, console, logDir };
 }

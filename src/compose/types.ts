@@ -2,11 +2,11 @@
 import type { ContainerSpec } from '../spec/container.js';
 import type { FleetNetwork } from './networks.js';
 
-export type DependsOnCondition = 'service_started' | 'service_completed_successfully';
+export type DependsOnCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 
 export interface FleetDependency {
   service: string;
-  /** started: the dependency's replicas are running; completed_successfully: they all exited 0 */
+  /** started: the dependency's replicas are running; healthy: and their health checks pass; completed_successfully: they all exited 0 */
   condition: DependsOnCondition;
 }
 

@@ -11,7 +11,7 @@ import { log } from './log.js';
 import { Metrics } from './metrics.js';
 import { Reaper } from './lifecycle/reaper.js';
 import { StateStore } from './lifecycle/state-store.js';
-import { injectedFailure } from './test-hooks.js';
+import { injectedExecFailure, injectedFailure } from './test-hooks.js';
 import { NetworkManager, type NetworkOptions } from './networks/manager.js';
 import { NetworkStore } from './networks/store.js';
 import { NetworksApi } from './networks/routes.js';
@@ -21,6 +21,9 @@ import { peerCredentials, raiseSoftLimit, tryLockExclusive } from '../sys/libc.j
 import { RLIMIT_NOFILE } from '../sys/constants.js';
 import { Cgroups } from './cgroups/cgroups.js';
 import { detectLayout } from './cgroups/layout.js';
+import { ExecManager } from './exec/manager.js';
+import { ExecApi } from './exec/routes.js';
+import { HealthMonitor } from './health/monitor.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -46,6 +49,8 @@ export interface DaemonOptions {
   cgroupParent?: string;
   /** the pids limit of a container that sets none (default: none) */
   defaultPidsLimit?: number | null;
+  /** health probes running at once (default the cores: half the launchers) */
+  maxHealthProbes?: number;
 }
 
 /** Is something answering on this socket? */
@@ -114,6 +119,10 @@ export class Daemon {
   readonly nofile: number;
   /** null on a host without cgroups: containers then run unlimited, and limits are refused */
   readonly cgroups: Cgroups | null;
+  /** execs into running containers (docker exec) and the probe interface (execs.runProbe) */
+  readonly execs: ExecManager;
+  /** health checks of running containers (src/main/health) */
+  readonly health: HealthMonitor;
   private server: Server | null = null;
   /** held (flock) for the daemon's life: one skiffd per state directory */
   private lockFd: number;
@@ -149,6 +158,19 @@ export class Daemon {
       rootMount,
       hide: [realpathSync(this.store.root)],
       ...(opts.testHooks ? { startOptions: injectedFailure } : {}),
+    });
+    this.execs = new ExecManager({
+      supervisor: this.supervisor, pool: this.pool, reaper: this.reaper, consoles: opts.consoles ?? null, events: this.events,
+      ...(opts.testHooks ? { execOptions: injectedExecFailure } : {}),
+    });
+    this.supervisor.addProcesses(this.execs);
+    this.health = new HealthMonitor({
+      supervisor: this.supervisor,
+      events: this.events,
+      metrics: this.metrics,
+      // Each probe is an exec in the container, killed at its timeout (src/main/exec/probe.ts).
+      runProbe: this.execs.runProbe,
+      ...(opts.maxHealthProbes ? { maxInFlight: opts.maxHealthProbes } : {}),
     });
     // What containers use of the images: the image (rmi refuses) and its layers (never deleted).
     // Beside the socket and lock, where no container name can reach.
@@ -195,6 +217,7 @@ export class Daemon {
     await this.clearStale(configured);
     await this.clearStale(real);
     this.supervisor.restore();
+    this.health.resume();
     await this.networks.restore(this.supervisor.list());
     for (const r of this.supervisor.list()) if (r.status === 'running') this.networks.running(r);
     this.images.open();
@@ -204,7 +227,8 @@ export class Daemon {
       events: this.events,
       metrics: this.metrics,
       consoles: this.opts.consoles ?? null,
-      extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks)],
+      extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks), new ExecApi(this.execs)],
+      execIdsOf: (id) => this.execs.idsOf(id),
       dockerDefaultNetwork: this.opts.dockerDefaultNetwork ?? 'none',
       endpointOf: (r) => this.networks.endpointInfo(r.spec),
       cgroups: this.cgroups,
@@ -246,7 +270,9 @@ export class Daemon {
       sock.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
     // Docker clients send attach as an HTTP upgrade: hand it to the same router.
-    server.on('upgrade', (req, sock) => {
+    server.on('upgrade', (req, sock, head: Buffer) => {
+      // What came after the headers (a body, the stream's first bytes) is read from the socket again.
+      if (head.length > 0) sock.unshift(head);
       const res = new ServerResponse(req);
       // The parser has let go of this socket: whatever we answer, it is the last thing on it.
       res.shouldKeepAlive = false;
@@ -288,6 +314,7 @@ export class Daemon {
       this.server.closeAllConnections();
     });
     if (listening) this.removeSymlink();
+    this.health.close();
     await this.supervisor.shutdown();
     await this.networks.close();
     await this.pool.close();

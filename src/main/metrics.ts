@@ -6,6 +6,8 @@ const LATENCY_BUCKETS_MS = [0.5, 1, 2, 3, 5, 10, 25, 50, 100, 250, 1000, 5000];
 export class Metrics {
   readonly startsByOutcome = new Map<string, number>();
   launcherRestarts = 0;
+  /** health probes run (src/main/health) */
+  healthProbes = 0;
   private readonly bucketCounts = new Array<number>(LATENCY_BUCKETS_MS.length).fill(0);
   private latencyCount = 0;
   private latencySumMs = 0;
@@ -43,6 +45,9 @@ export class Metrics {
       '# HELP skiff_launcher_restarts_total Launcher workers replaced after a crash or hang.',
       '# TYPE skiff_launcher_restarts_total counter',
       `skiff_launcher_restarts_total ${this.launcherRestarts}`,
+      '# HELP skiff_health_probes_total Health check probes run.',
+      '# TYPE skiff_health_probes_total counter',
+      `skiff_health_probes_total ${this.healthProbes}`,
     ];
     for (const [name, value] of Object.entries(gauges.consoles ?? {})) {
       lines.push(`# TYPE skiff_console_${name} counter`, `skiff_console_${name} ${value}`);

@@ -49,6 +49,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'docker-network': { type: 'string' },
       'cgroup-parent': { type: 'string' },
       'default-pids-limit': { type: 'string' },
+      'health-probes': { type: 'string' },
       'insecure-registry': { type: 'string', multiple: true },
     },
     strict: true,
@@ -76,6 +77,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     ...(values['docker-network'] ? { dockerDefaultNetwork: dockerNetwork(values['docker-network']) } : {}),
     ...(values['cgroup-parent'] ? { cgroupParent: values['cgroup-parent'] } : {}),
     ...(values['default-pids-limit'] ? { defaultPidsLimit: pidsLimit(values['default-pids-limit']) } : {}),
+    ...(values['health-probes'] ? { maxHealthProbes: count(values['health-probes'], '--health-probes') } : {}),
     // Failure injection for the test suite (test/integration/hardening-host.test.ts).
     testHooks: process.env.SKIFF_TEST_HOOKS === '1',
   });

@@ -32,6 +32,12 @@
  *   write(sync) ────────────────────────────▶ run ops[0..n-1] (host ops skipped), execve
  *   read(exec) … EOF ◀─────────────────────── exec pipe closed on exec (or PID 1 died)
  *
+ * An exec enters a running container instead of creating one (clone flags 0): child1
+ * joins the container's pid namespace through a pidfd (OP_SETNS_PID) before its clone, so
+ * the process it clones (the exec, in PID 1's place above) is born inside it; that process
+ * opens its stdio and joins the cgroup by host paths, then setns's into the other namespaces
+ * (OP_SETNS), chroots to the container's root (OP_CHROOT) and runs the rest as PID 1 would.
+ * Both fds are the caller's, inherited through the copies of its fd table the clones make.
  * A plan with OP_WAIT_START (skiff-oci's `create`) is detached: PID 1 is cloned without
  * CLONE_VM as well (it outlives this call and the caller), so it reports a failure by writing
  * the result record to the exec pipe; OP_WAIT_START closes that pipe ("created": the launch
@@ -130,7 +136,12 @@ enum op_code {
   OP_SETGROUPS = 31,  /* count (0..6), gid… : the supplementary groups */
   OP_SETRESGID = 32,  /* gid: real, effective and saved */
   OP_SETRESUID = 33,  /* uid: real, effective and saved */
-  /* 34–39: exec into a running container (the exec work). 40–49: skiff-oci. */
+  /* Exec (entering a running container instead of creating one): ops 34–39 are exec's. */
+  OP_SETNS = 34,      /* fd (a pidfd the caller opened), nstype: setns into that process's namespaces */
+  OP_SETNS_PID = 35,  /* fd (a pidfd): child1's, before it clones the process that runs the operations,
+                       * which is then born in that process's pid namespace (setns changes only children's) */
+  OP_CHROOT = 36,     /* fd (a directory the caller opened): fchdir to it, then chroot(".") */
+  /* skiff-oci (src/oci): ops 40–49. */
   OP_WAIT_START = 40, /* fd: the start fifo, open read-write (by the caller). Checks the exec paths, tells child1 the
                        * container is created (its launch returns), then reads until `start` writes */
   OP_SETNS_PATH = 41, /* path, nstype: join the namespace at a path (setns; the exec work's setns takes an fd) */
@@ -154,6 +165,7 @@ static const char *const op_names[OP__END] = {
   [OP_NETLINK] = "netlink", [OP_HOST_NETLINK] = "host_netlink",
   [OP_JOIN_CGROUP] = "join_cgroup",
   [OP_SETGROUPS] = "setgroups", [OP_SETRESGID] = "setresgid", [OP_SETRESUID] = "setresuid",
+  [OP_SETNS] = "setns", [OP_SETNS_PID] = "setns_pid", [OP_CHROOT] = "chroot",
   [OP_WAIT_START] = "wait_start", [OP_SETNS_PATH] = "setns_path", [OP_UNSHARE] = "unshare",
   [OP_SET_KEEPCAPS] = "set_keepcaps", [OP_DUP_FD] = "dup_fd",
 };
@@ -772,6 +784,19 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     return netlink_send(op->bytes, op->arg[1]);
   case OP_HOST_NETLINK:
     return 0; /* child1's, done before PID 1 ran its first operation (child1_main) */
+  case OP_SETNS:
+    /* One call for every namespace named (a pidfd takes several at once, and the kernel orders
+     * them itself, user namespace first). The fd is the caller's: inherited through the fd table
+     * copy the clones made, never opened here, so it names the process the caller checked. */
+    return syscall(SYS_setns, (int)op->arg[0], (int)op->arg[1]) < 0 ? errno : 0;
+  case OP_SETNS_PID:
+    return 0; /* child1's, done before it cloned this process (child1_main) */
+  case OP_CHROOT:
+    /* The container's root as its PID 1 sees it, opened by the caller from /proc/<pid>/root:
+     * after the setns into its mount namespace, "/" is that namespace's root mount, which is
+     * where the container's root is only as long as nothing was mounted over it; this names it. */
+    if (fchdir((int)op->arg[0]) < 0) return errno;
+    return chroot(".") < 0 ? errno : 0;
   case OP_JOIN_CGROUP: {
     /* "0" is the writer itself, whatever its pid is called in this pid namespace. Done before
      * exec and before PID 1 has any child, so nothing the container runs starts outside. */
@@ -926,6 +951,12 @@ static int child1_main(void *arg) {
    * write end the caller held would stay open there while it waits for us, and the exec pipe
    * would never reach end-of-file. Made here, only child1 and PID 1 ever hold them. */
   if (sync && (pipe2(c->sync_pipe, O_CLOEXEC) < 0 || pipe2(c->exec_pipe, O_CLOEXEC) < 0)) { fail(c->result, -1, 0, errno); _exit(1); }
+  /* An exec's pid namespace: joined here, because setns(CLONE_NEWPID) moves only the caller's
+   * future children, and the process that runs the operations must be one of them. */
+  for (uint32_t i = 0; i < pl->nops; i++) {
+    const struct op *op = &pl->ops[i];
+    if (op->code == OP_SETNS_PID && syscall(SYS_setns, (int)op->arg[0], CLONE_NEWPID) < 0) { fail(c->result, (int)i, op->code, errno); _exit(1); }
+  }
   pid_t pid = clone(pid1_main, c->pid1_stack_top, flags, c);
   if (pid < 0) { fail(c->result, -1, 0, errno); _exit(1); }
   c->result->pid = pid;

@@ -52,7 +52,11 @@ export enum OpCode {
   setgroups = 31,
   setresgid = 32,
   setresuid = 33,
-  // 34–39: exec into a running container (the exec work); 40–49: skiff-oci (src/oci)
+  // 34–39: exec (entering a running container).
+  setns = 34,
+  setns_pid = 35,
+  chroot = 36,
+  // 40–49: skiff-oci (src/oci)
   wait_start = 40,
   setns_path = 41,
   unshare = 42,
@@ -71,7 +75,7 @@ export const MKDIR_BEST_EFFORT = 0x2;
 // The kernel's flags an operation carries, re-exported from src/sys/constants.ts (their one
 // definition) so that a plan is written with one import.
 export {
-  CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS,
+  CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS,
   MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
   RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV, S_IFCHR, S_IFREG,
 } from '../sys/constants.js';
@@ -134,6 +138,12 @@ export type Op = { what: string } & (
   /** setresgid(2) / setresuid(2) with one id for real, effective and saved */
   | { op: 'setresgid'; gid: number }
   | { op: 'setresuid'; uid: number }
+  /** setns(fd, nstype): fd is a pidfd the caller opened (inherited, not a register) */
+  | { op: 'setns'; fd: number; nstype: number }
+  /** child1 joins the pid namespace of the pidfd `fd` before it clones the process that runs the plan */
+  | { op: 'setns_pid'; fd: number }
+  /** fchdir to the directory fd the caller opened, then chroot(".") */
+  | { op: 'chroot'; fd: number }
   /**
    * skiff-oci's `create`: the exec paths checked, then "created" (the launch returns, PID 1 lives
    * on with memory of its own), then a read of the start fifo (open read-write on `fd`) until `start` writes
@@ -311,6 +321,11 @@ function opArgs(op: Op, s: StringArea): number[] {
       return [u32(op.gid, 'gid')];
     case 'setresuid':
       return [u32(op.uid, 'uid')];
+    case 'setns':
+      return [u32(op.fd, 'fd'), u32(op.nstype, 'namespace flags')];
+    case 'setns_pid':
+    case 'chroot':
+      return [u32(op.fd, 'fd')];
     case 'wait_start':
       return [u32(op.fd, 'fd')];
     case 'setns_path':

@@ -11,6 +11,9 @@ import { validateNetworkFields, type PortSpec } from './network.js';
 
 export type { PortSpec } from './network.js';
 import { ResourceError, validateResources, type ResourcesSpec } from './resources.js';
+import { validateHealthcheck, type HealthcheckSpec } from './health.js';
+
+export type { HealthcheckSpec } from './health.js';
 
 export type MountSpec =
   | { type: 'bind'; source: string; target: string; readOnly: boolean }
@@ -79,6 +82,10 @@ export interface ContainerSpec {
   seccomp: 'default' | 'unconfined' | SeccompProfileSpec;
   /** cgroup limits (src/spec/resources.ts); every field null: no limits, but still a cgroup of its own */
   resources: ResourcesSpec;
+  /** the health check skiffd probes while it runs (src/spec/health.ts); null: none */
+  healthcheck: HealthcheckSpec | null;
+  /** skiff's own: an unhealthy container is stopped, and its restart policy decides what follows */
+  restartOnUnhealthy: boolean;
 }
 
 
@@ -279,7 +286,7 @@ function validateSeccomp(v: Json): ContainerSpec['seccomp'] {
 
 const FIELDS = ['name', 'command', 'hostname', 'env', 'workdir', 'rootfs', 'image', 'fromImage', 'user', 'mounts', 'network', 'networkAliases', 'ports',
   'dns', 'tty', 'openStdin', 'stdinOnce', 'restart', 'stopSignal', 'stopTimeout', 'console', 'labels', 'capabilities', 'noNewPrivileges', 'seccomp',
-  'resources'] as const;
+  'resources', 'healthcheck', 'restartOnUnhealthy'] as const;
 
 /**
  * Validates a spec as received (JSON) and fills in defaults. Throws SpecError
@@ -364,7 +371,15 @@ export function validateSpec(input: Json): ContainerSpec {
     noNewPrivileges: input.noNewPrivileges === undefined ? true : bool(input.noNewPrivileges, 'noNewPrivileges'),
     seccomp: validateSeccomp(input.seccomp),
     resources: validateResourcesField(input.resources),
+    ...validateHealthFields(input),
   };
+}
+
+function validateHealthFields(input: Record<string, Json>): Pick<ContainerSpec, 'healthcheck' | 'restartOnUnhealthy'> {
+  const healthcheck = validateHealthcheck(input.healthcheck);
+  const restartOnUnhealthy = input.restartOnUnhealthy === undefined ? false : bool(input.restartOnUnhealthy, 'restartOnUnhealthy');
+  if (restartOnUnhealthy && healthcheck === null) throw new SpecError('restartOnUnhealthy', 'needs a health check (healthcheck) to act on');
+  return { healthcheck, restartOnUnhealthy };
 }
 
 function validateResourcesField(v: Json): ResourcesSpec {

@@ -2,6 +2,7 @@
 // Nothing else: no state, no policy beyond src/workers/plan.ts.
 import { openSync } from 'node:fs';
 import { StartError, startContainer } from './start.js';
+import { execInContainer } from './exec.js';
 import type { FromLauncher, ToLauncher } from './protocol.js';
 import { unreachable } from '../api/unreachable.js';
 import { nativePlanVersion } from '../native/launch.js';
@@ -14,21 +15,26 @@ function send(msg: FromLauncher): void {
   process.send?.(msg);
 }
 
+/** Runs a start or an exec and answers with its pid, or with why it failed. */
+function answer(id: number, launch: () => { pid: number }): void {
+  try {
+    send({ type: 'started', id, pid: launch().pid });
+  } catch (err) {
+    const failure = err instanceof StartError ? err.failure
+      : { message: `launcher: ${(err as Error).message}`, exitCode: 125 };
+    send({ type: 'failed', id, failure });
+  }
+}
+
 function handle(msg: ToLauncher): void {
-  switch (msg.type) {
-    case 'start': {
-      try {
-        const { pid } = startContainer(msg.request);
-        send({ type: 'started', id: msg.id, pid });
-      } catch (err) {
-        const failure = err instanceof StartError ? err.failure
-          : { message: `launcher: ${(err as Error).message}`, exitCode: 125 };
-        send({ type: 'failed', id: msg.id, failure });
-      }
-      return;
-    }
+  const { type } = msg;
+  switch (type) {
+    case 'start':
+      return answer(msg.id, () => startContainer(msg.request));
+    case 'exec':
+      return answer(msg.id, () => execInContainer(msg.request));
     default:
-      unreachable(msg.type, 'launcher IPC: type of a message from skiffd');
+      unreachable(type, 'launcher IPC: type of a message from skiffd');
   }
 }
 

@@ -239,7 +239,7 @@ function hideOps(spec: ContainerSpec, hidden: readonly HostAlias[]): Op[] {
   }));
 }
 
-function stdioOps(console: LaunchConsole): Op[] {
+export function stdioOps(console: LaunchConsole): Op[] {
   switch (console.kind) {
     case 'pty':
       // setsid first: only a session leader without a terminal may take one as its controlling tty.
@@ -276,6 +276,31 @@ function stdioOps(console: LaunchConsole): Op[] {
 }
 
 /**
+ * The console's host ends opened into the registers stdioOps reads: by host paths (the pty's
+ * slave, skiffd's /proc/<pid>/fd/N of a pipe), so while the host's /dev and /proc are in view.
+ */
+export function consoleOpenOps(console: LaunchConsole): Op[] {
+  switch (console.kind) {
+    case 'pty':
+      return [{ what: `open the console \`${console.slavePath}\``, op: 'open', path: console.slavePath, flags: O_RDWR | O_NOCTTY, register: CONSOLE_REG }];
+    case 'pipes':
+      // By skiffd's /proc path, while the host's /proc is still there: a new open file
+      // description of each pipe, blocking, as a program expects its stdio to be.
+      return [
+        ...(console.stdin === null ? [] : [{ what: `open the stdin pipe \`${console.stdin}\``, op: 'open', path: console.stdin, flags: O_RDONLY, register: PIPE_STDIN_REG } as const]),
+        { what: `open the stdout pipe \`${console.stdout}\``, op: 'open', path: console.stdout, flags: O_WRONLY, register: CONSOLE_REG },
+        { what: `open the stderr pipe \`${console.stderr}\``, op: 'open', path: console.stderr, flags: O_WRONLY, register: STDERR_REG },
+      ];
+    case 'file':
+      return [{ what: `open the output file \`${console.path}\``, op: 'open', path: console.path, flags: O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, mode: 0o644, register: CONSOLE_REG }];
+    case 'null':
+      return [];
+    default:
+      return unreachable(console, 'plan: console kind');
+  }
+}
+
+/**
  * Privileges, applied once nothing is left that needs full root (every mount, mknod, the
  * hostname, the loopback), then the workdir, entered with the init's own capabilities, and
  * the syscall filter last of all:
@@ -288,7 +313,7 @@ function stdioOps(console: LaunchConsole): Op[] {
  *   capabilities are dropped (as runc does), and the calls after it (prctl, capset, chdir)
  *   are ones the filter allows.
  */
-function privilegeOps(spec: ContainerSpec, lastCap: number): Op[] {
+export function privilegeOps(spec: ContainerSpec, lastCap: number): Op[] {
   const keep = capabilityMask(resolveCapabilities(spec.capabilities).filter((c) => c <= lastCap));
   const known = (1n << BigInt(lastCap + 1)) - 1n;
   const seccomp: Op[] = seccompOps(spec.seccomp, resolveCapabilities(spec.capabilities).filter((c) => c <= lastCap));
@@ -358,20 +383,7 @@ export function buildPlan(spec: ContainerSpec, ctx: LaunchContext): Plan {
     ops.push({ what: `bind \`${f.source}\` on \`${f.target}\``, op: 'mount', source: f.source, target: f.target, fstype: null, flags: MS_BIND, data: null, resolve: IN_ROOT });
   }
 
-  if (ctx.console.kind === 'pty') {
-    ops.push({ what: `open the console \`${ctx.console.slavePath}\``, op: 'open', path: ctx.console.slavePath, flags: O_RDWR | O_NOCTTY, register: CONSOLE_REG });
-  } else if (ctx.console.kind === 'pipes') {
-    // By skiffd's /proc path, while the host's /proc is still there: a new open file
-    // description of each pipe, blocking, as a program expects its stdio to be.
-    const c = ctx.console;
-    if (c.stdin !== null) ops.push({ what: `open the stdin pipe \`${c.stdin}\``, op: 'open', path: c.stdin, flags: O_RDONLY, register: PIPE_STDIN_REG });
-    ops.push(
-      { what: `open the stdout pipe \`${c.stdout}\``, op: 'open', path: c.stdout, flags: O_WRONLY, register: CONSOLE_REG },
-      { what: `open the stderr pipe \`${c.stderr}\``, op: 'open', path: c.stderr, flags: O_WRONLY, register: STDERR_REG },
-    );
-  } else if (ctx.console.kind === 'file') {
-    ops.push({ what: `open the output file \`${ctx.console.path}\``, op: 'open', path: ctx.console.path, flags: O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, mode: 0o644, register: CONSOLE_REG });
-  }
+  ops.push(...consoleOpenOps(ctx.console));
   // /dev before pivot_root: binding the console needs its source (the host's devpts) still
   // attached in this mount namespace; once the old root is detached, mount(2) refuses it (EINVAL).
   ops.push(...devOps(ctx.console));

@@ -2,14 +2,18 @@
 //
 //   skiffd                         launcher worker (skiff-launcher N)
 //     ── start {id, request} ──────▶  startContainer(request)
+//     ── exec {id, request} ───────▶  execInContainer(request): same replies, the exec's pid
 //     ◀─ started {id, pid} ────────   PID 1 exec'd (re-parented to skiffd)
 //     ◀─ failed {id, failure} ─────   nothing left behind
 //     ◀─ ready {} ─────────────────   once, after loading the native launcher
 //
 // One start at a time per worker: skiffd sends the next start only after a reply.
+import type { ExecRequest } from './exec.js';
 import type { StartFailure, StartRequest } from './start.js';
 
-export type ToLauncher = { type: 'start'; id: number; request: StartRequest };
+export type ToLauncher =
+  | { type: 'start'; id: number; request: StartRequest }
+  | { type: 'exec'; id: number; request: ExecRequest };
 
 export type FromLauncher =
   | { type: 'ready' }

@@ -108,7 +108,7 @@ function preflight(req: StartRequest, hidden: readonly HostAlias[]): void {
 let lastCapCache: number | undefined;
 
 /** The kernel's highest capability number: the plan drops every capability up to it from the bounding set. */
-function lastCap(): number {
+export function lastCap(): number {
   if (lastCapCache === undefined) {
     const text = readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim();
     const n = Number(text);
@@ -163,15 +163,23 @@ export function startContainer(req: StartRequest): { pid: number; plan: Plan } {
   try {
     return { pid: launch(plan), plan };
   } catch (err) {
-    if (err instanceof LaunchError) {
-      const exec = err.op === 'execve';
-      const exitCode = exec ? (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 127 : 126) : 125;
-      const message = exec && err.code === 'ENOENT' ? `command \`${req.spec.command[0]}\` not found: ENOENT (operation ${err.index} execve)` : err.message;
-      throw new StartError({ message, op: err.op, index: err.index, errno: err.errno, code: err.code, exitCode, ...(exec ? { field: 'command' } : {}) }, { cause: err });
-    }
-    if (err instanceof SysError) {
-      throw new StartError({ message: err.message, op: err.syscall, errno: err.errno, code: err.code, exitCode: 125 }, { cause: err });
-    }
-    throw err;
+    throw launchFailure(err, req.spec.command[0]!);
   }
+}
+
+/**
+ * A launch's failure as a StartError (a start's or an exec's): the final exec's errno gives 127
+ * (not found) or 126 (found, not runnable), any operation before it 125. Other errors pass through.
+ */
+export function launchFailure(err: unknown, command: string): unknown {
+  if (err instanceof LaunchError) {
+    const exec = err.op === 'execve';
+    const exitCode = exec ? (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 127 : 126) : 125;
+    const message = exec && err.code === 'ENOENT' ? `command \`${command}\` not found: ENOENT (operation ${err.index} execve)` : err.message;
+    return new StartError({ message, op: err.op, index: err.index, errno: err.errno, code: err.code, exitCode, ...(exec ? { field: 'command' } : {}) }, { cause: err });
+  }
+  if (err instanceof SysError) {
+    return new StartError({ message: err.message, op: err.syscall, errno: err.errno, code: err.code, exitCode: 125 }, { cause: err });
+  }
+  return err;
 }

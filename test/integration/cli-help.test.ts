@@ -16,7 +16,9 @@ import { TempDirs } from '../support/tmp.js';
 const COMMANDS: Record<string, string[]> = {
   run: ['--name', '--rootfs', '--image', '--hostname', '--mount', '--tmpfs', '--env', '--workdir', '--restart', '--network',
     '--publish', '--dns', '--network-alias', '--seccomp', '--security-opt', '--cap-add', '--cap-drop', '--detach', '--rm', '--tty', '--interactive',
-    '--memory', '--memory-swap', '--memory-reservation', '--cpus', '--cpu-shares', '--pids-limit', '--cpuset-cpus', '--user'],
+    '--memory', '--memory-swap', '--memory-reservation', '--cpus', '--cpu-shares', '--pids-limit', '--cpuset-cpus', '--user',
+    '--health-cmd', '--health-interval', '--health-timeout', '--health-retries', '--health-start-period', '--health-start-interval', '--no-healthcheck'],
+  exec: ['--interactive', '--tty', '--detach', '--env', '--workdir', '--user', '--detach-keys'],
   ps: ['--all', '--json'],
   inspect: [],
   logs: ['--follow', '--tail', '--all', '--raw'],
@@ -47,7 +49,7 @@ const COMMANDS: Record<string, string[]> = {
   'network rm': [],
   bench: ['--count', '--concurrency', '--warmup', '--vs', '--json'],
   daemon: ['--socket', '--state-dir', '--launchers', '--max-queued', '--forwarder-threads', '--headers-timeout', '--request-timeout',
-    '--default-subnet', '--resolv-conf', '--docker-network', '--cgroup-parent', '--default-pids-limit', '--insecure-registry'],
+    '--default-subnet', '--resolv-conf', '--docker-network', '--cgroup-parent', '--default-pids-limit', '--insecure-registry', '--health-probes'],
 };
 
 /** The command names a help text lists under "Commands:" (without `help` itself). */

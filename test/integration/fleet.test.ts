@@ -85,7 +85,7 @@ describe('fleets (skiff fleet up|down|status|ls)', function () {
 
     const status = ok(await d.cli(['fleet', 'status', DEMO]), 'status');
     expect(status.stdout.split('\n').map((l) => l.split(/\s+/).join(' '))).to.deep.equal([
-      'SERVICE DESIRED RUNNING EXITED(code:n) FAILED PENDING', 'web 3 3 - 0 0', 'worker 1 1 - 0 0', '']);
+      'SERVICE DESIRED RUNNING HEALTH EXITED(code:n) FAILED PENDING', 'web 3 3 - - 0 0', 'worker 1 1 - - 0 0', '']);
     const ls = ok(await d.cli(['fleet', 'ls']), 'ls');
     expect(ls.stdout).to.match(/^demo\s+2\s+4\s+4\s+0\s+0\s+-$/m);
 
@@ -237,7 +237,7 @@ services:
     expect(up.code, up.stderr).to.equal(0);
     expect(up.stdout).to.match(/^many: 500 created · .* — 500 running, 0 failed/);
     const status = ok(await d.cli(['fleet', 'status', file]), 'status');
-    expect(status.stdout).to.match(/^sleeper\s+500\s+500\s+-\s+0\s+0$/m);
+    expect(status.stdout).to.match(/^sleeper\s+500\s+500\s+-\s+-\s+0\s+0$/m);
     expect(d.children()).to.have.length(500);
     const down = ok(await d.cli(['fleet', 'down', file], { timeoutMs: 60_000 }), 'down');
     expect(down.stdout).to.match(/^many: removed 500 containers/);

@@ -48,6 +48,8 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'setgroups': args = [op.gids.length, ...op.gids]; break;
     case 'setresgid': args = [op.gid]; break;
     case 'setresuid': args = [op.uid]; break;
+    case 'setns': args = [op.fd, op.nstype]; break;
+    case 'setns_pid': case 'chroot': args = [op.fd]; break;
     case 'wait_start': args = [op.fd]; break;
     case 'setns_path': args = [op.path, op.nstype]; break;
     case 'unshare': args = [op.flags]; break;
@@ -116,6 +118,9 @@ const everyOp: Op[] = [
   { what: 'groups', op: 'setgroups', gids: [1000, 4294967294] },
   { what: 'gid', op: 'setresgid', gid: 1000 },
   { what: 'uid', op: 'setresuid', uid: 1000 },
+  { what: 'ns', op: 'setns', fd: 7, nstype: 0x7e020000 },
+  { what: 'nspid', op: 'setns_pid', fd: 7 },
+  { what: 'root', op: 'chroot', fd: 8 },
   { what: 'ws', op: 'wait_start', fd: 9 },
   { what: 'ns', op: 'setns_path', path: '/proc/1/ns/net', nstype: 0x40000000 },
   { what: 'un', op: 'unshare', flags: 0x02000000 },

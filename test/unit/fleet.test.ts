@@ -195,8 +195,8 @@ describe('fleet files', () => {
       refuse(web('x-skiff: { job: true }', 'restart: always'),
         'fleet.yaml:6:14 services.web.restart: a job (x-skiff.job: true) is expected to exit; restart: always would start it again forever');
       refuse(web('x-skiff:', '  console: { bufer: 1k }'), 'fleet.yaml:6:18 services.web.x-skiff.console.bufer: unknown key, did you mean "buffer"?');
-      refuse(web('depends_on:', '  web: { condition: service_healthy }'),
-        'fleet.yaml:6:25 services.web.depends_on.web.condition: service_healthy is not supported by skiff yet (there are no healthchecks)');
+      refuse(web('depends_on:', '  web: { condition: service_ready }'),
+        'fleet.yaml:6:25 services.web.depends_on.web.condition: expected service_started, service_healthy or service_completed_successfully, got "service_ready"');
       refuse(yaml('services:', '  web:', '    image: host', '    command: [x]', '    labels: !override [a=b]'),
         "fleet.yaml:5:13: Unresolved tag: !override; skiff reads plain YAML (Compose's !reset and !override are not supported yet)");
       refuse('services: {}\n---\nservices: {}\n', 'fleet.yaml:2:1: holds more than one YAML document (---); a fleet file is one document');

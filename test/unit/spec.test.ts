@@ -46,6 +46,8 @@ describe('validateSpec', () => {
         noNewPrivileges: true,
         seccomp: 'default',
         resources: { memory: null, memorySwap: null, memoryReservation: null, cpuQuota: null, cpuPeriod: null, cpuShares: null, pidsLimit: null, cpusetCpus: null, cpusetMems: null },
+        healthcheck: null,
+        restartOnUnhealthy: false,
       });
     });
 
@@ -161,11 +163,11 @@ describe('validateSpec', () => {
     });
 
     it('refuses an unknown top-level field, listing the known ones', () => {
-      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, fromImage, user, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp, resources)', 'colour');
+      rejects({ ...base, colour: 'red' }, 'colour is not a known field (known: name, command, hostname, env, workdir, rootfs, image, fromImage, user, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp, resources, healthcheck, restartOnUnhealthy)', 'colour');
     });
 
     it('quotes an unknown key that is empty or not a plain word (found by the fuzzer)', () => {
-      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, fromImage, user, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp, resources)', '""');
+      rejects({ ...base, '': 1 }, '"" is not a known field (known: name, command, hostname, env, workdir, rootfs, image, fromImage, user, mounts, network, networkAliases, ports, dns, tty, openStdin, stdinOnce, restart, stopSignal, stopTimeout, console, labels, capabilities, noNewPrivileges, seccomp, resources, healthcheck, restartOnUnhealthy)', '""');
       rejects({ ...base, console: { 'a b': 1 } }, 'console."a b" is not a known field (known: buffer, log, logMax)', 'console."a b"');
     });
 

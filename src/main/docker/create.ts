@@ -11,6 +11,7 @@ import { resolveUser, UserError } from '../images/user.js';
 import { checkFields, checkLogConfig, CreateError, shown } from './fields.js';
 import { networkFields } from './network.js';
 import { dockerResources, RESOURCE_DOCKER_FIELDS } from './resources.js';
+import { healthcheckFromDocker } from './health.js';
 
 export { CreateError } from './fields.js';
 
@@ -20,7 +21,7 @@ type Obj = Record<string, unknown>;
 const DOCKER_FIELDS: ReadonlyArray<[spec: string, docker: string]> = [
   ['capabilities.add', 'HostConfig.CapAdd'], ['capabilities.drop', 'HostConfig.CapDrop'],
   ['ports', 'HostConfig.PortBindings'], ['dns', 'HostConfig.Dns'], ['networkAliases', 'NetworkingConfig.EndpointsConfig.Aliases'],
-  ['network', 'HostConfig.NetworkMode'],
+  ['network', 'HostConfig.NetworkMode'], ['healthcheck', 'Healthcheck'],
   ...RESOURCE_DOCKER_FIELDS.map(([spec, docker]): [string, string] => [spec, `HostConfig.${docker}`]),
 ];
 
@@ -255,6 +256,9 @@ export function specFromCreateBody(body: unknown, name: string | null, ctx: Crea
   const capAdd = strList(host.CapAdd, 'HostConfig.CapAdd');
   const capDrop = strList(host.CapDrop, 'HostConfig.CapDrop');
   if (capAdd || capDrop) input.capabilities = { add: capAdd ?? [], drop: capDrop ?? [] };
+  // The body's check over the image's (docker run --health-*, --no-healthcheck: Test NONE).
+  const healthcheck = healthcheckFromDocker(b.Healthcheck, stored?.config.Healthcheck);
+  if (healthcheck !== null) input.healthcheck = healthcheck;
   const resources = dockerResources(host, 'HostConfig.');
   if (Object.keys(resources).length > 0) input.resources = resources;
   // The host's root is read-only, as ReadonlyRootfs asks; a directory or an image is writable.

@@ -46,7 +46,6 @@ const FILES = 'skiff writes no resolv.conf or hosts file: the container sees its
 /** Top-level fields skiff knows and does not do. */
 const TOP: Record<string, Unsupported> = {
   Domainname: { why: 'skiff sets no NIS domain name' },
-  Healthcheck: { why: 'skiff runs no healthchecks' },
   MacAddress: { why: PORTS },
 };
 
@@ -90,7 +89,7 @@ const HOST: Record<string, Unsupported> = {
 
 /** Fields skiff reads (create.ts maps each), or knows to have no effect on a container (client-side or build-time). */
 const READ_TOP = new Set(['Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'Hostname', 'Tty', 'OpenStdin', 'StdinOnce', 'Labels', 'StopSignal',
-  'User', 'StopTimeout', 'HostConfig', 'Skiff', 'Volumes', 'NetworkDisabled', 'NetworkingConfig']);
+  'User', 'StopTimeout', 'HostConfig', 'Skiff', 'Volumes', 'NetworkDisabled', 'NetworkingConfig', 'Healthcheck']);
 /** Known fields with nothing to honour: attach flags (how a client attaches, not what runs), build-time fields. */
 const NO_EFFECT_TOP = new Set(['AttachStdin', 'AttachStdout', 'AttachStderr', 'OnBuild', 'Shell',
   'ArgsEscaped', 'ExposedPorts', 'platform']);

@@ -3,15 +3,17 @@
 // Newest first. Only running ones unless `all`, or unless a filter that asks about stopped
 // containers (status, exited), `limit`, `before` or `since` is given, as Docker does. Filters:
 // id (prefix), name (regular expression, as Docker), label (key or key=value, each must hold),
-// status, exited (exit code), ancestor (the Image the container was created with: "host" or
-// an image directory), network (none or host), before and since (a container's name or id),
-// volume (a bind's source or a mount's target).
+// status, exited (exit code), health (starting, healthy, unhealthy, none), ancestor (the Image
+// the container was created with: "host" or an image directory), network (none or host), before
+// and since (a container's name or id), volume (a bind's source or a mount's target).
 import { InvalidArgument, NotFound } from '../lifecycle/errors.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import { anyOf, labelsMatch, nameMatches, parseFilters } from './filters.js';
 import { dockerState, toListEntry } from './shape.js';
+import { healthFilterValue } from './health.js';
 
 const ACCEPTED = ['id', 'name', 'label', 'status', 'exited', 'ancestor', 'network', 'before', 'since', 'volume', 'health', 'isolation', 'is-task'];
+const HEALTH = ['starting', 'healthy', 'unhealthy', 'none'];
 const STATES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
 
 function flag(q: URLSearchParams, name: string): boolean {
@@ -35,6 +37,9 @@ export function listContainers(records: readonly ContainerRecord[], q: URLSearch
   const f = parseFilters(q.get('filters'), ACCEPTED);
   for (const s of f.get('status') ?? []) {
     if (!STATES.includes(s)) throw new InvalidArgument(`invalid filter 'status=${s}' (one of ${STATES.join(', ')})`);
+  }
+  for (const h of f.get('health') ?? []) {
+    if (!HEALTH.includes(h)) throw new InvalidArgument(`invalid filter 'health=${h}' (one of ${HEALTH.join(', ')})`);
   }
   for (const code of f.get('exited') ?? []) {
     if (!/^-?\d+$/.test(code)) throw new InvalidArgument(`invalid filter 'exited=${code}': an exit code is a whole number`);
@@ -60,8 +65,7 @@ export function listContainers(records: readonly ContainerRecord[], q: URLSearch
     if (!anyOf(f, 'ancestor', (v) => v === image(r))) return false;
     if (!anyOf(f, 'network', (v) => v === r.spec.network)) return false;
     if (!anyOf(f, 'volume', (v) => r.spec.mounts.some((m) => m.target === v || (m.type === 'bind' && m.source === v)))) return false;
-    // skiff runs no healthchecks: every container's health is "none"
-    if (!anyOf(f, 'health', (v) => v === 'none')) return false;
+    if (!anyOf(f, 'health', (v) => v === healthFilterValue(r))) return false;
     if (!anyOf(f, 'isolation', (v) => v === 'default')) return false;
     if (!anyOf(f, 'is-task', (v) => v === 'false')) return false;
     // before: created earlier than the named container (later in newest-first order); since: later.

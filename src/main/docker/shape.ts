@@ -2,6 +2,7 @@
 import { formatRestart } from '../../spec/container.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import { networkSettings, portBindings, type EndpointInfo } from './network-shape.js';
+import { dockerHealth, dockerHealthcheck, healthSuffix } from './health.js';
 
 /** Docker's humanized durations ("Less than a second", "5 seconds", "About a minute", "3 hours"…). */
 export function humanDuration(ms: number): string {
@@ -39,7 +40,7 @@ export function dockerState(r: ContainerRecord): string {
 export function statusText(r: ContainerRecord, now = Date.now()): string {
   const since = (t: string | null) => humanDuration(now - Date.parse(t ?? r.createdAt));
   switch (r.status) {
-    case 'running': return `Up ${since(r.startedAt)}`;
+    case 'running': return `Up ${since(r.startedAt)}${healthSuffix(r)}`;
     case 'exited':
     case 'failed': return `Exited (${r.exitCode ?? -1})${r.oomKilled ? ' (OOM killed)' : ''} ${since(r.finishedAt)} ago`;
     case 'restarting': return `Restarting (${r.exitCode ?? -1}) ${since(r.finishedAt)} ago`;
@@ -155,6 +156,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
       Error: r.error ?? '',
       StartedAt: r.startedAt ?? ZERO_TIME,
       FinishedAt: r.finishedAt ?? ZERO_TIME,
+      Health: dockerHealth(r),
     },
     Image: r.spec.fromImage?.id ?? image(r),
     ResolvConfPath: '',
@@ -210,6 +212,7 @@ export function toInspect(r: ContainerRecord, extra: { console?: object; logPath
       Labels: r.spec.labels,
       StopSignal: r.spec.stopSignal,
       StopTimeout: r.spec.stopTimeout,
+      Healthcheck: dockerHealthcheck(r.spec.healthcheck),
     },
     NetworkSettings: networkSettings(r.spec, endpoint),
     // skiff's own, beside Docker's

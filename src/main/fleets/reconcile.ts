@@ -2,7 +2,8 @@
 //
 //   removals                        (bounded: stops)
 //   create / replace each container ─▶ ready[name]   (bounded: creates)
-//   per service, once its depends_on conditions hold:
+//   per service, once its depends_on conditions hold (started; healthy: each replica's health
+//   check passed; completed_successfully: each exited 0):
 //       start each of its containers   (bounded: starts; 429 → back off and retry)
 //
 // Services wait only for their own dependencies, so independent services start side by
@@ -18,6 +19,10 @@ import type { Operation } from './operation.js';
 import type { Plan, ServicePlan } from './plan.js';
 import { stopAndRemove } from './stop.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
+import type { HealthWait } from '../health/monitor.js';
+
+/** Resolves once a running container is healthy or unhealthy, or is not running (src/main/health). */
+export type WaitHealth = (r: ContainerRecord) => Promise<HealthWait>;
 
 export interface ReconcileLimits {
   /** starts this reconcile keeps in the supervisor's queue at once */
@@ -60,7 +65,7 @@ interface ServiceOutcome {
   failed: string[];
 }
 
-export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: Operation, limits: ReconcileLimits): Promise<void> {
+export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: Operation, limits: ReconcileLimits, waitHealth: WaitHealth): Promise<void> {
   const creates = new PQueue({ concurrency: limits.creates });
   const stops = new PQueue({ concurrency: limits.stops });
   const starts = new PQueue({ concurrency: limits.starts });
@@ -145,8 +150,13 @@ export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: O
           const first = out.failed[0]!;
           return `dependency ${dep.service} did not start (${first}: ${op.errors.get(first)})`;
         }
-        if (dep.condition !== 'service_completed_successfully') continue;
         const names = byName.get(dep.service)!.service.specs.map((s) => s.name);
+        if (dep.condition === 'service_healthy') {
+          const unready = await abortable(firstUnhealthy(sup, names, waitHealth), signal);
+          if (unready !== null) return `dependency ${dep.service} is not healthy (${unready})`;
+          continue;
+        }
+        if (dep.condition !== 'service_completed_successfully') continue;
         const ended = await abortable(Promise.all(names.map((n) => waitNotRunning(sup, n))), signal);
         const bad = ended.findIndex((r) => !(r !== null && r.status === 'exited' && r.exitCode === 0));
         if (bad >= 0) return `dependency ${dep.service} did not complete successfully (${names[bad]} ${howItEnded(ended[bad]!)})`;
@@ -162,6 +172,27 @@ export async function reconcile(sup: Supervisor, fleet: Fleet, plan: Plan, op: O
   for (const name of serviceOrder(fleet).flat()) outcomes.set(name, runService(byName.get(name)!));
   await Promise.all([...removals, ...outcomes.values()]);
   await Promise.all([creates.onIdle(), stops.onIdle()]);
+}
+
+/** Waits for every replica's health check to decide; null if all passed, else the first that did not and how. */
+async function firstUnhealthy(sup: Supervisor, names: string[], waitHealth: WaitHealth): Promise<string | null> {
+  const results = await Promise.all(names.map(async (n): Promise<string | null> => {
+    let r: ContainerRecord;
+    try {
+      r = sup.get(n);
+    } catch (err) {
+      if (err instanceof NotFound) return `${n} was removed`;
+      throw err;
+    }
+    const health = await waitHealth(r);
+    if (health === 'healthy') return null;
+    const last = r.health?.log.at(-1);
+    if (health === 'unhealthy') {
+      return `${n} is unhealthy after ${r.health?.failingStreak ?? 0} failed probes${last ? `; the last exited ${last.exitCode}${last.output ? `: ${last.output.trim().slice(0, 200)}` : ''}` : ''}`;
+    }
+    return `${n} ${howItEnded(r)}`;
+  }));
+  return results.find((x) => x !== null) ?? null;
 }
 
 /** The record once it is not running, or null if it was removed. */

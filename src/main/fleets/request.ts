@@ -14,7 +14,7 @@ export const LABEL_SERVICE = 'skiff.service';
 export const LABEL_REPLICA = 'skiff.replica';
 export const LABEL_HASH = 'skiff.config-hash';
 
-const CONDITIONS: readonly DependsOnCondition[] = ['service_started', 'service_completed_successfully'];
+const CONDITIONS: readonly DependsOnCondition[] = ['service_started', 'service_healthy', 'service_completed_successfully'];
 const SERVICE_KEYS = ['name', 'replicas', 'job', 'dependsOn', 'configHash', 'specs'];
 const HASH = /^[0-9a-f]{8,128}$/;
 
@@ -141,6 +141,10 @@ export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet
   for (const [i, s] of services.entries()) {
     for (const [j, d] of s.dependsOn.entries()) {
       if (!seen.has(d.service)) bad(`services[${i}].dependsOn[${j}].service`, `names no service of the fleet: ${JSON.stringify(d.service)}`);
+      // Waiting for a health check that does not exist would wait for ever.
+      if (d.condition === 'service_healthy' && services.find((x) => x.name === d.service)!.specs.some((c) => c.healthcheck === null)) {
+        bad(`services[${i}].dependsOn[${j}].condition`, `is service_healthy, but ${JSON.stringify(d.service)} has no health check`);
+      }
     }
   }
   checkAcyclic(services);

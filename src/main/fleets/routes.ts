@@ -33,6 +33,7 @@ import { fleetListEntry, fleetView } from './view.js';
 import { log } from '../log.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import type { NetworkManager } from '../networks/manager.js';
+import type { HealthMonitor } from '../health/monitor.js';
 
 export interface FleetApiOptions {
   /** containers per fleet (default: the fleet file's default maximum, 1000) */
@@ -48,6 +49,7 @@ const DEFAULT_MAX_BODY = 16 << 20;
 export class FleetApi implements Extensions {
   private readonly sup: Supervisor;
   private readonly nets: NetworkManager;
+  private readonly health: HealthMonitor;
   private readonly maxReplicas: number;
   private readonly maxBody: number;
   private readonly limits: ReconcileLimits;
@@ -60,6 +62,7 @@ export class FleetApi implements Extensions {
   constructor(d: Daemon, opts: FleetApiOptions = {}) {
     this.sup = d.supervisor;
     this.nets = d.networks;
+    this.health = d.health;
     this.maxReplicas = opts.maxReplicas ?? DEFAULT_MAX_REPLICAS;
     this.maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
     this.limits = {
@@ -161,7 +164,7 @@ export class FleetApi implements Extensions {
           op = new Operation(this.nextId++, 'up', countPlan(plan), declared, new Set(plan.remove));
           this.ops.set(fleet.name, op);
           resolve(op);
-          await reconcile(this.sup, fleet, plan, op, this.limits);
+          await reconcile(this.sup, fleet, plan, op, this.limits, (r) => this.health.waitHealth(r));
         } catch (err) {
           if (op === null) reject(asError(err));
           else log('error', 'fleet up failed', { fleet: fleet.name, operation: op.id, error: (err as Error).message });

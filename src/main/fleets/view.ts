@@ -7,7 +7,7 @@ import type { ContainerRecord } from '../lifecycle/record.js';
 import type { FleetContainerView, FleetCounts, FleetListEntry, FleetServiceView, FleetView } from '../../api/fleets.js';
 
 export function emptyCounts(desired = 0): FleetCounts {
-  return { desired, created: 0, queued: 0, starting: 0, running: 0, restarting: 0, exited: {}, failed: 0, removing: 0 };
+  return { desired, created: 0, queued: 0, starting: 0, running: 0, restarting: 0, exited: {}, failed: 0, removing: 0, healthStarting: 0, healthy: 0, unhealthy: 0 };
 }
 
 function serviceOf(r: ContainerRecord): string {
@@ -31,9 +31,15 @@ function count(c: FleetCounts, r: ContainerRecord, op: Operation | null): void {
     }
     case 'removed':
       return; // never a member: removal drops the record
+    case 'running':
+      c.running++;
+      if (r.spec.healthcheck === null) return;
+      if (r.health?.status === 'healthy') c.healthy++;
+      else if (r.health?.status === 'unhealthy') c.unhealthy++;
+      else c.healthStarting++;
+      return;
     case 'queued':
     case 'starting':
-    case 'running':
     case 'restarting':
     case 'failed':
       c[r.status]++;
@@ -49,7 +55,18 @@ function addCounts(into: FleetCounts, c: FleetCounts): void {
   into.restarting += c.restarting;
   into.failed += c.failed;
   into.removing += c.removing;
+  into.healthStarting += c.healthStarting;
+  into.healthy += c.healthy;
+  into.unhealthy += c.unhealthy;
   for (const [code, n] of Object.entries(c.exited)) into.exited[code] = (into.exited[code] ?? 0) + n;
+}
+
+/** Why a running container is unhealthy: its streak and its last probe, for the fleet's report. */
+function unhealthyReason(r: ContainerRecord): string | null {
+  if (r.status !== 'running' || r.health?.status !== 'unhealthy') return null;
+  const last = r.health.log.at(-1);
+  const output = last?.output.trim().split('\n')[0]?.slice(0, 200) ?? '';
+  return `${r.health.failingStreak} probes failed in a row${last ? `; the last exited ${last.exitCode}${output ? `: ${output}` : ''}` : ''}`;
 }
 
 function containerView(r: ContainerRecord, opError: string | undefined, now: number): FleetContainerView {
@@ -63,11 +80,12 @@ function containerView(r: ContainerRecord, opError: string | undefined, now: num
     pid: r.pid,
     exitCode: r.exitCode,
     signal: r.signal,
-    error: r.error ?? opError ?? null,
+    error: r.error ?? opError ?? unhealthyReason(r),
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     durationMs: started !== null && ended !== null && ended >= started ? ended - started : null,
     restartCount: r.restartCount,
+    health: r.spec.healthcheck === null ? null : r.health?.status ?? 'starting',
   };
 }
 

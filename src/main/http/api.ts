@@ -56,6 +56,8 @@ export interface ApiDeps {
   cgroups?: Cgroups | null;
   /** stored images by name, for Image in a create body (src/main/images) */
   images?: ImageLookup;
+  /** a container's execs, for inspect's ExecIDs (src/main/exec) */
+  execIdsOf?: (containerId: string) => string[] | null;
 }
 
 /**
@@ -138,7 +140,8 @@ export class Api {
       case 'GET json': {
         const r = sup.get(ref);
         const consoles = this.d.consoles ? await this.d.consoles.counters(r.id).catch(() => undefined) : undefined;
-        return send(res, 200, toInspect(r, { ...(consoles ? { console: consoles } : {}), logPath: logPath(r.spec, sup.stateDir(r.name)), endpoint: this.d.endpointOf?.(r) ?? null }));
+        const inspect = toInspect(r, { ...(consoles ? { console: consoles } : {}), logPath: logPath(r.spec, sup.stateDir(r.name)), endpoint: this.d.endpointOf?.(r) ?? null });
+        return send(res, 200, { ...inspect, ExecIDs: this.d.execIdsOf?.(r.id) ?? null });
       }
       case 'POST start': {
         const r = sup.get(ref);

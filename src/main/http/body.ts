@@ -53,16 +53,22 @@ export function readJson(req: IncomingMessage, max = MAX_BODY_BYTES): Promise<un
     });
     req.on('error', reject);
     req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (text.trim() === '') return resolve(null);
-      if (jsonDepth(text) > MAX_JSON_DEPTH) {
-        return reject(new HttpError(400, `malformed JSON body: nested more than ${MAX_JSON_DEPTH} levels deep`));
-      }
       try {
-        resolve(JSON.parse(text));
+        resolve(parseJsonBody(Buffer.concat(chunks).toString('utf8')));
       } catch (err) {
-        reject(new HttpError(400, `malformed JSON body: ${(err as Error).message}`));
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
   });
+}
+
+/** A body's text as JSON: null when empty, 400 when malformed or nested too deep. */
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === '') return null;
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new HttpError(400, `malformed JSON body: nested more than ${MAX_JSON_DEPTH} levels deep`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new HttpError(400, `malformed JSON body: ${(err as Error).message}`);
+  }
 }

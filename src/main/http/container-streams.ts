@@ -17,6 +17,7 @@ import { WAIT_CONDITIONS, type Supervisor } from '../lifecycle/supervisor.js';
 import { lastLines, logSelection, LogWriter, selected } from './log-output.js';
 import { flag, oneOf } from './query.js';
 import { API_VERSION } from './respond.js';
+import { isUpgrade, readUpgradeBody } from './upgrade-body.js';
 
 /** Docker's default detach sequence (ctrl-p, ctrl-q), used with a TTY when the client names none. */
 const DEFAULT_DETACH_KEYS = [0x10, 0x11];
@@ -111,7 +112,6 @@ export class ContainerStreams {
   async attach(ref: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const r = this.sup.get(ref);
     const consoles = this.consoleAccess();
-    const upgrade = (req.headers.connection ?? '').toLowerCase().includes('upgrade');
     const framed = !r.spec.tty;
     const replay = q.get('logs') === null ? true : flag(q, 'logs');
     const wantStdin = flag(q, 'stdin');
@@ -123,16 +123,9 @@ export class ContainerStreams {
       throw new InvalidArgument(`query parameter detachKeys: ${(err as Error).message}`);
     }
     const sel = { ...logSelection(q), since: null, until: null, tail: null, timestamps: false };
-    // Docker hijacks the connection: 101 for an upgrade, else a 200 whose body is the raw stream.
-    const socket: Duplex = req.socket;
-    const type = framed ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
-    socket.write(upgrade
-      ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${API_VERSION}\r\n\r\n`
-      : `HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\nApi-Version: ${API_VERSION}\r\n\r\n`);
-    // The response object must not write anything more on this socket.
-    (res as unknown as { _header: string })._header = '';
-    res.writeHead = (() => res);
-    res.end = (() => res) as never;
+    // A body (dockerode sends its options as one) is not the container's input: read past it.
+    if (isUpgrade(req)) await readUpgradeBody(req);
+    const socket = hijack(req, res, framed);
     const client = await consoles.attach(r.id, { replay, stdin: wantStdin, records: true });
     const writer = new LogWriter(framed, false);
     client.output.on('data', (rec: OutputRecord) => {
@@ -166,6 +159,8 @@ export class ContainerStreams {
       });
       socket.on('end', endInput);
     }
+    // Paused by readUpgradeBody (or never flowing yet): read on, so that the client's end is seen.
+    socket.resume();
     socket.on('close', () => {
       endInput();
       client.close();
@@ -177,4 +172,21 @@ export class ContainerStreams {
     streamEvents(this.eventBus, q, req, res, API_VERSION);
   }
 
+}
+
+/**
+ * Docker hijacks the connection for attach and exec start: 101 for an upgrade, else a 200 whose
+ * body is the raw stream (8-byte frames when `framed`). The response object writes nothing more.
+ */
+export function hijack(req: IncomingMessage, res: ServerResponse, framed: boolean): Duplex {
+  const upgrade = (req.headers.connection ?? '').toLowerCase().includes('upgrade');
+  const socket: Duplex = req.socket;
+  const type = framed ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
+  socket.write(upgrade
+    ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${API_VERSION}\r\n\r\n`
+    : `HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\nApi-Version: ${API_VERSION}\r\n\r\n`);
+  (res as unknown as { _header: string })._header = '';
+  res.writeHead = (() => res);
+  res.end = (() => res) as never;
+  return socket;
 }

@@ -32,6 +32,8 @@ export interface ImageConfig {
     StopSignal?: string;
     ExposedPorts?: Record<string, object> | null;
     Volumes?: Record<string, object> | null;
+    /** Docker's health check (durations in ns), read where a container is made (src/main/docker/health.ts) */
+    Healthcheck?: unknown;
   } | null;
   rootfs: { type: string; diff_ids: string[] };
   history?: unknown[];

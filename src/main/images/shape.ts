@@ -50,6 +50,7 @@ export function imageInspect(store: ImageStore, im: ImageRecord): object {
       StopSignal: cc.StopSignal,
       ExposedPorts: cc.ExposedPorts ?? null,
       Volumes: cc.Volumes ?? null,
+      ...(cc.Healthcheck !== undefined && cc.Healthcheck !== null ? { Healthcheck: cc.Healthcheck } : {}),
     },
     Architecture: c.architecture ?? 'amd64',
     Os: c.os ?? 'linux',

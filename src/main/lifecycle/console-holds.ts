@@ -23,7 +23,7 @@ export interface ConsoleService {
   remove(id: string): Promise<void>;
 }
 
-type Held = {
+export type Held = {
   /** a PID 1 has used this console: the next start needs a fresh one */
   used: boolean;
 } & (
@@ -32,6 +32,47 @@ type Held = {
   /** ends: the container's ends, until PID 1 holds them */
   | { kind: 'pipes'; ends: PipeEnds | null; paths: { stdin: string | null; stdout: string; stderr: string } }
 );
+
+/**
+ * Opens a console through the forwarder and holds the process's side (the pty's slave, or the
+ * pipes' ends) until releaseHeld: a container's (ConsoleHolds) or an exec's (src/main/exec).
+ */
+export async function openHeld(service: ConsoleService, id: string, o: ConsoleOpenOptions & { tty: boolean; stdin: boolean }): Promise<Held> {
+  const opts = { buffer: o.buffer, logPath: o.logPath, logMax: o.logMax };
+  if (!o.tty) {
+    const ends = await service.openPipes(id, { ...opts, stdin: o.stdin });
+    const path = (fd: number) => `/proc/${process.pid}/fd/${fd}`;
+    return {
+      kind: 'pipes', used: false, ends,
+      paths: { stdin: ends.stdin === null ? null : path(ends.stdin), stdout: path(ends.stdout), stderr: path(ends.stderr) },
+    };
+  }
+  const { slavePath } = await service.open(id, opts);
+  let hold: number;
+  try {
+    hold = openSlave(slavePath);
+  } catch (err) {
+    await service.remove(id).catch(() => undefined);
+    throw err;
+  }
+  return { kind: 'pty', slavePath, used: false, hold };
+}
+
+/** The process's stdio in a launch plan's terms. */
+export function launchConsoleOf(held: Held): LaunchConsole {
+  return held.kind === 'pty' ? { kind: 'pty', slavePath: held.slavePath } : { kind: 'pipes', ...held.paths };
+}
+
+/** The process holds its stdio now (or never will): skiffd lets go of its own fds. */
+export function releaseHeld(held: Held): void {
+  if (held.kind === 'pty' && held.hold !== null) {
+    closeSlave(held.hold);
+    held.hold = null;
+  } else if (held.kind === 'pipes' && held.ends !== null) {
+    for (const fd of [held.ends.stdin, held.ends.stdout, held.ends.stderr]) if (fd !== null) close(fd);
+    held.ends = null;
+  }
+}
 
 /** Where a container's console log is written: null without one, `<state>/<name>/console.log` by default. */
 export function consoleLogPath(spec: ContainerRecord['spec'], stateDir: string): string | null {
@@ -51,26 +92,7 @@ export class ConsoleHolds {
     if (known) return known;
     const c = r.spec.console;
     const logPath = consoleLogPath(r.spec, this.stateDir(r.name));
-    if (!r.spec.tty) {
-      const ends = await this.service.openPipes(r.id, { buffer: c.buffer, logPath, logMax: c.logMax, stdin: r.spec.openStdin });
-      const path = (fd: number) => `/proc/${process.pid}/fd/${fd}`;
-      const held: Held = {
-        kind: 'pipes', used: false, ends,
-        paths: { stdin: ends.stdin === null ? null : path(ends.stdin), stdout: path(ends.stdout), stderr: path(ends.stderr) },
-      };
-      this.open.set(r.id, held);
-      return held;
-    }
-    const { slavePath } = await this.service.open(r.id, { buffer: c.buffer, logPath, logMax: c.logMax });
-    let hold: number | null = null;
-    try {
-      hold = openSlave(slavePath);
-    } catch (err) {
-      if (hold !== null) closeSlave(hold);
-      await this.service.remove(r.id).catch(() => undefined);
-      throw err;
-    }
-    const held: Held = { kind: 'pty', slavePath, used: false, hold };
+    const held = await openHeld(this.service, r.id, { buffer: c.buffer, logPath, logMax: c.logMax, tty: r.spec.tty, stdin: r.spec.openStdin });
     this.open.set(r.id, held);
     return held;
   }
@@ -80,19 +102,13 @@ export class ConsoleHolds {
     if (this.open.get(r.id)?.used) await this.close(r);
     const held = await this.ensure(r);
     held.used = true;
-    return held.kind === 'pty' ? { kind: 'pty', slavePath: held.slavePath } : { kind: 'pipes', ...held.paths };
+    return launchConsoleOf(held);
   }
 
   /** PID 1 holds its stdio now (or never will): skiffd lets go of its own fds. */
   release(r: ContainerRecord): void {
     const held = this.open.get(r.id);
-    if (held?.kind === 'pty' && held.hold !== null) {
-      closeSlave(held.hold);
-      held.hold = null;
-    } else if (held?.kind === 'pipes' && held.ends !== null) {
-      for (const fd of [held.ends.stdin, held.ends.stdout, held.ends.stderr]) if (fd !== null) close(fd);
-      held.ends = null;
-    }
+    if (held) releaseHeld(held);
   }
 
   /** This run's PID 1 is gone: the forwarder drains what is left and ends live readers. */

@@ -45,6 +45,12 @@ export class ContainerCgroups {
     return cgroups.procsFiles(cg);
   }
 
+  /** The running container's cgroup.procs files (null: no cgroup): what an exec joins. */
+  procsOf(r: ContainerRecord): string[] | null {
+    const cg = this.of(r);
+    return cg ? this.cgroups!.procsFiles(cg) : null;
+  }
+
   /** Empties and removes the cgroup of the run that ended; records an OOM kill. */
   async finish(r: ContainerRecord): Promise<void> {
     const cg = this.of(r);

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FromLauncher, ToLauncher } from '../../workers/protocol.js';
 import { StartError, type StartRequest } from '../../workers/start.js';
+import type { ExecRequest } from '../../workers/exec.js';
 import { unreachable } from '../../api/unreachable.js';
 
 interface Slot {
@@ -127,7 +128,16 @@ export class LauncherPool {
   }
 
   /** Runs one start on an idle worker; resolves with PID 1's pid. */
-  async start(request: StartRequest): Promise<number> {
+  start(request: StartRequest): Promise<number> {
+    return this.run((id) => ({ type: 'start', id, request }));
+  }
+
+  /** Runs one exec on an idle worker (the same slots and timeout as a start); resolves with the exec's pid. */
+  exec(request: ExecRequest): Promise<number> {
+    return this.run((id) => ({ type: 'exec', id, request }));
+  }
+
+  private async run(message: (id: number) => ToLauncher): Promise<number> {
     if (this.closed) throw new StartError({ message: 'skiffd is shutting down', exitCode: 125 });
     const slot = await this.acquire();
     await slot.ready;
@@ -139,8 +149,7 @@ export class LauncherPool {
         slot.child.kill('SIGKILL');
       }, this.startTimeoutMs);
       slot.busy = { id, resolve, reject, timer };
-      const msg: ToLauncher = { type: 'start', id, request };
-      slot.child.send(msg);
+      slot.child.send(message(id));
     });
   }
 

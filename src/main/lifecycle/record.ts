@@ -4,6 +4,7 @@ import { validateSpec, type ContainerSpec } from '../../spec/container.js';
 import { liveStartTime } from '../../sys/proc.js';
 import type { StartFailure } from '../../workers/start.js';
 import type { Status } from './states.js';
+import type { HealthState } from '../health/status.js';
 
 export interface ContainerRecord {
   id: string;
@@ -33,6 +34,8 @@ export interface ContainerRecord {
   cgroup?: string | null;
   /** the kernel's OOM killer killed a process of its last run */
   oomKilled?: boolean;
+  /** its health check's state (src/main/health): kept so that a restarted skiffd goes on probing from it */
+  health?: HealthState | null;
 }
 
 export function newRecord(spec: ContainerSpec, opts: { autoRemove?: boolean; fleet?: string | null } = {}): ContainerRecord {

@@ -11,7 +11,7 @@ export class StrayReaper {
   constructor(
     private readonly reaper: Reaper,
     private readonly known: () => ReadonlySet<number>,
-    private readonly inFlight: () => Promise<void>[],
+    private readonly inFlight: () => Promise<unknown>[],
   ) {}
 
   async reap(): Promise<void> {

@@ -55,6 +55,13 @@ export interface SupervisorOptions {
 
 export type { NetworkHooks } from './network-hooks.js';
 
+/** Children of skiffd that are not containers' PID 1s (execs), for the stray reaper. */
+export interface ProcessSource {
+  pids(): Iterable<number>;
+  /** launches in flight, whose processes exist before their pids are known */
+  inFlight(): Promise<unknown>[];
+}
+
 export class Supervisor {
   private readonly records = new Registry();
   private readonly waiters = new Waiters();
@@ -63,12 +70,14 @@ export class Supervisor {
   private readonly consoles: ConsoleHolds | null;
   private readonly cg: ContainerCgroups;
   private readonly strays: StrayReaper;
+  /** skiffd's other children (execs): their pids, and their launches in flight */
+  private readonly processSources: ProcessSource[] = [];
 
   constructor(private readonly o: SupervisorOptions) {
     this.queue = new PQueue({ concurrency: o.pool.size });
     this.consoles = o.consoles ? new ConsoleHolds(o.consoles, (name) => o.stateStore.dir(name)) : null;
     this.cg = new ContainerCgroups(o.cgroups ?? null, o.defaultPidsLimit ?? null);
-    this.strays = new StrayReaper(o.reaper, () => this.knownPids(), () => this.runs.inFlight());
+    this.strays = new StrayReaper(o.reaper, () => this.knownPids(), () => [...this.runs.inFlight(), ...this.processSources.flatMap((s) => s.inFlight())]);
   }
 
   // ── lookup ──
@@ -383,6 +392,41 @@ export class Supervisor {
     return r;
   }
 
+  /** Writes a record changed outside the supervisor (its health: src/main/health). */
+  save(r: ContainerRecord): Promise<void> {
+    return this.persist(r);
+  }
+
+  /**
+   * restartOnUnhealthy: stops the container as a failure, not as a user's stop, so its restart
+   * policy decides what follows (the stop signal, then SIGKILL after its stop timeout).
+   */
+  async stopUnhealthy(ref: string): Promise<void> {
+    const r = this.get(ref);
+    if (!this.runs.running(r.id)) return;
+    const sig = signalNumber(r.spec.stopSignal);
+    this.o.events.emit('kill', this.actor(r), { signal: String(sig) });
+    this.runs.signal(r.id, sig);
+    const timer = setTimeout(() => this.killAll(r), r.spec.stopTimeout * 1000);
+    await this.runs.recorded(r.id);
+    clearTimeout(timer);
+  }
+
+  /** The cgroup.procs files of a running container's cgroup (null when it has none): an exec joins them. */
+  cgroupProcs(r: ContainerRecord): string[] | null {
+    return this.cg.procsOf(r);
+  }
+
+  /** More of skiffd's children that are no strays (the execs' processes), and their launches in flight. */
+  addProcesses(source: ProcessSource): void {
+    this.processSources.push(source);
+  }
+
+  /** After a launcher died mid-launch (a start's or an exec's): kill what it may have left running unknown. */
+  reapStrays(): void {
+    void this.strays.reap();
+  }
+
   /** The cgroup's counters of a running container (null when it has none). */
   sample(ref: string): CgroupSample | null {
     return this.cg.sample(this.get(ref));
@@ -401,6 +445,7 @@ export class Supervisor {
   private knownPids(): Set<number> {
     const known = new Set<number>(this.o.pool.pids());
     for (const pid of this.records.pids()) known.add(pid);
+    for (const source of this.processSources) for (const pid of source.pids()) known.add(pid);
     return known;
   }
 
