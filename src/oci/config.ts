@@ -144,7 +144,7 @@ function rlimitValue(v: Json, field: string): bigint {
   return v >= 2 ** 64 - 2048 ? 0xffffffffffffffffn : BigInt(v);
 }
 
-function processField(v: Json): OciConfig['process'] {
+export function processField(v: Json): OciConfig['process'] {
   const p = obj(v, 'process');
   refuse(p.apparmorProfile, 'process.apparmorProfile', 'this host has no AppArmor');
   refuse(p.selinuxLabel, 'process.selinuxLabel', 'this host has no SELinux');

@@ -22,7 +22,7 @@ export interface CreateOptions {
   preserveFds: number;
 }
 
-function readConfig(bundle: string): OciConfig {
+export function readConfig(bundle: string): OciConfig {
   const path = join(bundle, 'config.json');
   let text: string;
   try {
@@ -80,7 +80,7 @@ function maskedKinds(config: OciConfig, rootfs: string): ('file' | 'dir' | 'miss
   });
 }
 
-function lastCap(): number {
+export function lastCap(): number {
   const text = readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim();
   return Number(text);
 }

@@ -86,7 +86,8 @@ function splitGlobals(argv: readonly string[]): { globals: Parsed; command: stri
   return { globals: parseArgs(argv.slice(0, i), GLOBAL_VALUED, GLOBAL_SWITCHES, 'skiff-oci'), command: argv[i] ?? null, rest: argv.slice(i + 1) };
 }
 
-async function run(argv: readonly string[], logTarget: LogTarget): Promise<void> {
+/** Runs the call; an exit status other than 0 it returns is the call's own (exec's process's). */
+async function run(argv: readonly string[], logTarget: LogTarget): Promise<void | number> {
   const { globals, command, rest } = splitGlobals(argv);
   const root = value(globals, 'root') ?? DEFAULT_ROOT;
   const { writeOut } = await import('./lifecycle.js');
@@ -138,8 +139,18 @@ async function run(argv: readonly string[], logTarget: LogTarget): Promise<void>
     case 'features':
       parseArgs(rest, [], [], 'features');
       return writeOut(`${JSON.stringify((await import('./features.js')).features(), null, 2)}\n`);
-    case 'exec':
-      throw new OciError('exec: not supported by skiff-oci yet (it needs the launch plan for joining a running container)');
+    case 'exec': {
+      const p = parseArgs(rest, ['process', 'p', 'console-socket', 'pid-file', 'preserve-fds'], ['detach', 'd'], 'exec');
+      const file = value(p, 'process') ?? value(p, 'p');
+      if (file === null) throw new OciError('exec: --process FILE is needed (the process as JSON; the command-line form of runc exec is not supported by skiff-oci)');
+      const preserve = value(p, 'preserve-fds') ?? '0';
+      if (!/^\d+$/.test(preserve) || Number(preserve) > 1024) throw new OciError(`exec: --preserve-fds must be a number of fds from 0 to 1024, got ${JSON.stringify(preserve)}`);
+      const { exec } = await import('./exec.js');
+      return exec({
+        root, id: oneId(p, 'exec'), processFile: file, consoleSocket: value(p, 'console-socket'),
+        detach: p.flags.has('detach') || p.flags.has('d'), pidFile: value(p, 'pid-file'), preserveFds: Number(preserve),
+      });
+    }
     case 'checkpoint': case 'restore': case 'events': case 'list': case 'run': case 'spec':
       throw new OciError(`${command}: not supported by skiff-oci`);
     default:
@@ -156,8 +167,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const logTarget: LogTarget = { file: pick(logIdx, '--log'), format: format === 'json' ? 'json' : 'text' };
   try {
     if (format !== 'text' && format !== 'json') throw new OciError(`--log-format must be text or json, got ${JSON.stringify(format)}`);
-    await run(argv, logTarget);
-    return 0;
+    return (await run(argv, logTarget)) ?? 0;
   } catch (err) {
     log(logTarget, 'error', err instanceof OciError ? err.message : `internal error: ${(err as Error).stack ?? String(err)}`);
     return 1;

@@ -103,7 +103,7 @@ function devOps(config: OciConfig, userNs: boolean, console: string | null): Op[
   return ops;
 }
 
-function privilegeOps(config: OciConfig, lastCap: number, userNs: boolean): Op[] {
+export function privilegeOps(config: OciConfig, lastCap: number, userNs: boolean): Op[] {
   const p = config.process;
   const known = (1n << BigInt(lastCap + 1)) - 1n;
   // Capabilities this kernel lacks are left out, as runc leaves them (a newer engine's default list).

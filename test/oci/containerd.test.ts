@@ -119,6 +119,19 @@ describe(`containerd with ${RUNTIME.name}`, function () {
     nothingLeft(id);
   });
 
+  it('ctr task exec: a process in the running task, its output and exit status', async () => {
+    const id = 'ctr-exec';
+    expect(ctr(['run', '-d', ...runArgs(), IMAGE, id, 'sleep', '1000']).code).to.equal(0);
+    const r = ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo exec-ok in $(cat /proc/sys/kernel/hostname); exit 4']);
+    expect(r.stdout).to.equal(`exec-ok in ${id}\n`);
+    expect(r.code, r.stderr).to.equal(4);
+    expect(ctr(['task', 'kill', '-s', 'SIGKILL', id]).code).to.equal(0);
+    await until(() => /STOPPED/.test(ctr(['task', 'ls']).stdout), 'the task to stop');
+    expect(ctr(['task', 'delete', id]).code).to.equal(0);
+    expect(ctr(['containers', 'rm', id]).code).to.equal(0);
+    nothingLeft(id);
+  });
+
   it('ctr run --rm --tty: the console comes through the console socket', () => {
     const r = ctr(['run', '--rm', '--tty', ...runArgs(), IMAGE, 'ctr-tty', 'sh', '-c', 'test -t 0 && test -t 1 && echo is-a-tty; exit 5'], { script: true });
     expect(r.stdout).to.include('is-a-tty');

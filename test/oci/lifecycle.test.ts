@@ -4,7 +4,7 @@
 // (containerd and podman match on it), exit status 1, nothing changed. The same tests run
 // against runc: SKIFF_OCI_RUNTIME=runc npm run test:oci.
 import { expect } from 'chai';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useTempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
@@ -174,6 +174,26 @@ describe(`OCI lifecycle (${RUNTIME.name})`, function () {
     await until(() => sleepers() === 0, 'the children to be gone');
     await until(() => outFile(b, 'trapped'), 'the init to catch its SIGTERM');
     expect(rt.state(id).status).to.equal('running');
+  });
+
+  it('exec --process: the process runs in the container\'s namespaces and root, and its status is exec\'s', async () => {
+    const b = makeBundle(tmp, 'echo ready > /out/ready; sleep 1000');
+    const id = newId();
+    rt.ok(['create', '--bundle', b.dir, id]);
+    rt.ok(['start', id]);
+    await until(() => outFile(b, 'ready'), 'the container to start');
+    const procFile = join(tmp.make('oci-exec'), 'process.json');
+    const proc = { ...b.config.process, args: ['sh', '-c', 'cat /proc/sys/kernel/hostname > /out/exec-host; readlink /proc/self/ns/net > /out/exec-net; exit 7'] };
+    writeFileSync(procFile, JSON.stringify(proc));
+    expect(rt.call(['exec', '--process', procFile, id]).code).to.equal(7);
+    expect(outFile(b, 'exec-host')).to.equal('oci-test\n');
+    expect(outFile(b, 'exec-net')).to.equal(`${readlinkSync(`/proc/${rt.state(id).pid}/ns/net`)}\n`);
+    const pidFile = join(tmp.make('oci-exec'), 'exec.pid');
+    writeFileSync(procFile, JSON.stringify({ ...proc, args: ['sleep', '999'] }));
+    rt.ok(['exec', '--detach', '--pid-file', pidFile, '--process', procFile, id]);
+    const execPid = Number(readFileSync(pidFile, 'utf8'));
+    expect(JSON.parse(rt.ok(['ps', '--format', 'json', id]))).to.include(execPid);
+    expect(readFileSync(`/proc/${execPid}/cmdline`, 'utf8')).to.equal('sleep\x00999\x00');
   });
 
   it('ps --format json lists the container\'s pids', () => {

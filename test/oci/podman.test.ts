@@ -91,6 +91,16 @@ describe(`podman with ${RUNTIME.name}`, function () {
     nothingLeft(id);
   });
 
+  it('podman exec into a running container', () => {
+    expect(podman(['run', '-d', '--name', 'pm-exec', ...RUN, IMAGE, 'sleep', '1000']).code).to.equal(0);
+    const r = podman(['exec', 'pm-exec', 'sh', '-c', 'echo exec-ok; exit 5']);
+    expect(r.stdout).to.equal('exec-ok\n');
+    expect(r.code, r.stderr).to.equal(5);
+    const id = idOf('pm-exec');
+    expect(podman(['rm', '-f', '-t', '0', 'pm-exec']).code).to.equal(0);
+    nothingLeft(id);
+  });
+
   it('podman run -t: the console comes through conmon\'s console socket', () => {
     const cid = join(dir, 'tty.cid');
     const r = podman(['run', '--rm', '-t', '--cidfile', cid, ...RUN, IMAGE, 'sh', '-c', 'test -t 0 && test -t 1 && echo is-a-tty; exit 6'], { script: true });
