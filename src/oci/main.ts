@@ -14,6 +14,7 @@ commands:
   create --bundle DIR [--pid-file FILE] [--console-socket SOCK] [--no-pivot] [--no-new-keyring] [--preserve-fds N] ID
   start ID          state ID          kill [--all] ID [SIGNAL]          delete [--force] ID
   ps [--format table|json] ID        pause ID          resume ID         update --resources FILE|- ID
+  exec --process FILE [--detach] [--pid-file FILE] [--console-socket SOCK] [--preserve-fds N] ID
   features          --version
 `;
 

@@ -122,8 +122,9 @@ describe(`containerd with ${RUNTIME.name}`, function () {
   it('ctr task exec: a process in the running task, its output and exit status', async () => {
     const id = 'ctr-exec';
     expect(ctr(['run', '-d', ...runArgs(), IMAGE, id, 'sleep', '1000']).code).to.equal(0);
-    const r = ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo exec-ok in $(cat /proc/sys/kernel/hostname); exit 4']);
-    expect(r.stdout).to.equal(`exec-ok in ${id}\n`);
+    // in the task's pid namespace: its PID 1 is the task's sleep
+    const r = ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo exec-ok beside $(cat /proc/1/cmdline | tr "\\0" " "); exit 4']);
+    expect(r.stdout).to.equal('exec-ok beside sleep 1000\n');
     expect(r.code, r.stderr).to.equal(4);
     expect(ctr(['task', 'kill', '-s', 'SIGKILL', id]).code).to.equal(0);
     await until(() => /STOPPED/.test(ctr(['task', 'ls']).stdout), 'the task to stop');
