@@ -105,7 +105,9 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    await api(socket, 'POST', '/containers/create?name=web', { Image: 'host', Cmd: ['/bin/sleep', '100000'] });
+    // Network none: a Docker API create that names no network joins bridge, which would make a
+    // bridge and nft rules in the namespace the bench runs in (and exec does not need one).
+    await api(socket, 'POST', '/containers/create?name=web', { Image: 'host', Cmd: ['/bin/sleep', '100000'], HostConfig: { NetworkMode: 'none' } });
     await api(socket, 'POST', '/containers/web/start');
     const pid = ((await api(socket, 'GET', '/containers/web/json')) as { State: { Pid: number } }).State.Pid;
     const once: Record<Kind, () => Promise<void>> = {

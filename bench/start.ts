@@ -40,8 +40,8 @@ import { runExternalWithWarmup, type ExternalPlan, type Sample } from '../src/cl
 
 // skiff-bridge: the same on a bridge network. skiff-cg and runc-cg: a cgroup per container and the
 // same limits (LIMITS) in both.
-type Runtime = 'skiff' | 'skiff-bridge' | 'skiff-cg' | 'runc' | 'runc-cg' | 'crun' | 'unshare';
-const RUNTIMES: Runtime[] = ['skiff', 'skiff-bridge', 'skiff-cg', 'runc', 'runc-cg', 'crun', 'unshare'];
+type Runtime = 'skiff' | 'skiff-bridge' | 'skiff-cg' | 'runc' | 'runc-cg' | 'crun' | 'unshare' | 'unshare-ip' | 'unshare-veth';
+const RUNTIMES: Runtime[] = ['skiff', 'skiff-bridge', 'skiff-cg', 'runc', 'runc-cg', 'crun', 'unshare', 'unshare-ip', 'unshare-veth'];
 const LIMITS = { memory: 64 << 20, cpuQuota: 50_000, cpuPeriod: 100_000, pids: 100 };
 
 interface Options {
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
     usage('skiff-bridge makes a bridge: run the bench in a network namespace of ip netns (ip netns add b; ip netns exec b …), never the host\'s');
   }
   const runtimes = o.runtimes.filter((r) => {
-    if (r === 'skiff' || r === 'skiff-bridge' || r === 'skiff-cg' || available(r === 'runc-cg' ? 'runc' : r)) return true;
+    if (r === 'skiff' || r === 'skiff-bridge' || r === 'skiff-cg' || available(r === 'runc-cg' ? 'runc' : r.startsWith('unshare') ? 'unshare' : r)) return true;
     process.stderr.write(`bench/start: ${r} is not installed; skipping it\n`);
     return false;
   });

@@ -55,7 +55,7 @@ export function daemonCommand(o: Outcome): Declared {
     .addOption(secondsOption('--request-timeout <SECONDS>', 'time a client has to send a whole request (default 60)', { above: true, max: 3600 }))
     .option('--default-subnet <CIDR>', 'the subnet of the default bridge network, skiff0 (default 10.88.0.0/16)')
     .option('--resolv-conf <FILE>', 'where the networks\' DNS finds the resolvers for other names (default /etc/resolv.conf)')
-    .addOption(new Option('--docker-network <none|bridge>', 'the network of a Docker API container that names none (default none)').choices(['none', 'bridge']))
+    .addOption(new Option('--docker-network <none|bridge>', 'the network of a Docker API container that names none (default bridge, as Docker\'s)').choices(['none', 'bridge']))
     .addOption(new Option('--cgroup-parent <NAME>', 'the cgroup every container\'s cgroup goes under, in each hierarchy (default skiff)').argParser((v: string) => {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(v)) throw new InvalidArgumentError('Expected a relative path of names (letters, digits, _ . -), such as skiff or services/skiff');
       return v;

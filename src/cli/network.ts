@@ -1,4 +1,4 @@
-// skiff network create|ls|inspect|rm: bridge networks, through Docker's /networks API.
+// skiff network create|ls|inspect|rm|connect|disconnect: bridge networks, through Docker's /networks API.
 import { Command } from 'commander';
 import { call } from './client.js';
 import { act, collect, type Declared, type Outcome } from './command.js';
@@ -42,6 +42,16 @@ async function rm(names: string[]): Promise<number> {
   return 0;
 }
 
+async function connect(network: string, container: string, values: { alias?: string[] }): Promise<number> {
+  await call('POST', `/networks/${enc(network)}/connect`, { Container: container, EndpointConfig: { Aliases: values.alias ?? [] } });
+  return 0;
+}
+
+async function disconnect(network: string, container: string): Promise<number> {
+  await call('POST', `/networks/${enc(network)}/disconnect`, { Container: container });
+  return 0;
+}
+
 export function networkCommand(o: Outcome): { network: Declared; subcommands: Declared[] } {
   const createCmd = new Command('create')
     .argument('<NAME>', 'the network\'s name')
@@ -56,6 +66,11 @@ export function networkCommand(o: Outcome): { network: Declared; subcommands: De
   act(inspectCmd, o, inspect);
   const rmCmd = new Command('rm').argument('<NAME...>', 'networks, by name or id (none may have containers)');
   act(rmCmd, o, rm);
+  const connectCmd = new Command('connect').argument('<NETWORK>', 'the network to add').argument('<CONTAINER>', 'a container created on a bridge network')
+    .option('--alias <NAME>', 'another name for it in that network\'s DNS (repeatable)', collect);
+  act(connectCmd, o, connect);
+  const disconnectCmd = new Command('disconnect').argument('<NETWORK>', 'a network added by connect').argument('<CONTAINER>', 'the container');
+  act(disconnectCmd, o, disconnect);
   return {
     network: {
       cmd: new Command('network'),
@@ -67,6 +82,8 @@ export function networkCommand(o: Outcome): { network: Declared; subcommands: De
       { cmd: lsCmd, summary: 'list networks (NAME ID SUBNET GATEWAY INTERNAL BRIDGE)', examples: ['skiff network ls'] },
       { cmd: inspectCmd, summary: 'print a network with its containers\' addresses, as JSON', examples: ['skiff network inspect backend'] },
       { cmd: rmCmd, summary: 'remove networks that no container uses', examples: ['skiff network rm backend'] },
+      { cmd: connectCmd, summary: 'add a network to a container (a running one gets eth1, … at once)', examples: ['skiff network connect --alias api backend web'] },
+      { cmd: disconnectCmd, summary: 'take a network added by connect away from a container', examples: ['skiff network disconnect backend web'] },
     ],
   };
 }

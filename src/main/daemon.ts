@@ -39,7 +39,7 @@ export interface DaemonOptions {
   requestTimeoutMs?: number;
   /** bridge networks: the default network's subnet, the upstream resolvers */
   networks?: NetworkOptions;
-  /** the network of a Docker API create that names none (default none: see README, Networks) */
+  /** the network of a Docker API create that names none (default bridge, as Docker's; none is the opt-out) */
   dockerDefaultNetwork?: 'none' | 'bridge';
   /** registries (host:port) reached over plain HTTP; loopback ones always are */
   insecureRegistries?: string[];
@@ -227,9 +227,9 @@ export class Daemon {
       events: this.events,
       metrics: this.metrics,
       consoles: this.opts.consoles ?? null,
-      extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks), new ExecApi(this.execs)],
+      extensions: [...(this.opts.extensions?.(this) ?? []), new NetworksApi(this.networks, (ref) => this.supervisor.get(ref)), new ExecApi(this.execs)],
       execIdsOf: (id) => this.execs.idsOf(id),
-      dockerDefaultNetwork: this.opts.dockerDefaultNetwork ?? 'none',
+      dockerDefaultNetwork: this.opts.dockerDefaultNetwork ?? 'bridge',
       endpointOf: (r) => this.networks.endpointInfo(r.spec),
       cgroups: this.cgroups,
       images: (name) => imageForRun(this.images, name),

@@ -1,38 +1,14 @@
 // The host side of a network, done by skiffd through rtnetlink (no `ip` process): a bridge with
 // the gateway's address, up; its index (what a container's veth names as its master); its removal.
 import { ENOENT, SysError, errnoName } from '../sys/errno.js';
-import { NetlinkSocket } from '../sys/netlink.js';
 import { Ipv4, Subnet } from './ipv4.js';
-import { deleteLink, getLink, linkUp, newAddress, newBridge, parseReplies } from './rtnetlink.js';
+import { deleteLink, getLink, linkUp, newAddress, newBridge, noLinkLocalOn } from './rtnetlink.js';
+import { nextSeq, request } from './rtnl-request.js';
 import { constants } from 'node:os';
 
 const { ENODEV, EEXIST } = constants.errno;
 
-let seq = 1;
-
-/** Sends a request and waits for its ack; returns the link index when the answer carries one. */
-function request(message: Buffer, what: string): number | null {
-  const s = new NetlinkSocket();
-  try {
-    const mySeq = message.readUInt32LE(8);
-    s.send(message, what);
-    let index: number | null = null;
-    for (;;) {
-      for (const r of parseReplies(s.receive(what))) {
-        if (r.seq !== mySeq) continue;
-        if (r.kind === 'link') index = r.index;
-        if (r.kind === 'ack') {
-          if (r.errno !== 0) throw new SysError(what, r.errno);
-          return index;
-        }
-      }
-    }
-  } finally {
-    s.close();
-  }
-}
-
-const next = (): number => seq++;
+const next = nextSeq;
 
 /** The index of a link in skiffd's network namespace, or null when there is none of that name. */
 export function linkIndex(name: string): number | null {
@@ -54,6 +30,8 @@ export function ensureBridge(name: string, gateway: Ipv4, subnet: Subnet): numbe
     request(newBridge(next(), name), `create bridge \`${name}\``);
     index = linkIndex(name);
     if (index === null) throw new Error(`create bridge \`${name}\`: created, but not found afterwards`);
+    // IPv4 only: no link-local address, so the bridge sends no IPv6 multicast to its ports.
+    request(noLinkLocalOn(next(), index, name), `no IPv6 link-local address on bridge \`${name}\``);
   }
   try {
     request(newAddress(next(), index, gateway, subnet.prefix, subnet.broadcast), `add address ${gateway.toString()}/${subnet.prefix} to bridge \`${name}\``);

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import * as packet from 'dns-packet';
 
-/** The addresses for a name (rotated by the caller for round-robin), or null: not a name of ours. */
-export type Lookup = (name: string) => string[] | null;
+/** The addresses for a name asked by `client` (rotated by the caller for round-robin), or null: not a name of ours. */
+export type Lookup = (name: string, client: string) => string[] | null;
 
 const FORWARD_TIMEOUT_MS = 3000;
 
@@ -51,7 +51,7 @@ export class DnsServer {
     }
     const q = query.questions?.[0];
     const name = q?.name.replace(/\.$/, '').toLowerCase();
-    const found = name === undefined ? null : this.lookup(name);
+    const found = name === undefined ? null : this.lookup(name, address);
     if (q === undefined || found === null) {
       this.forward(msg, query, address, port);
       return;

@@ -1,5 +1,5 @@
 // rtnetlink requests as bytes: links (bridge, veth), addresses, routes. Pure: no koffi, no
-// I/O. skiffd sends them through src/net/rtnl-socket.ts; a container's own are carried in its
+// I/O. skiffd sends them through src/net/rtnl-request.ts; a container's own are carried in its
 // launch plan (netlink and host_netlink operations) and sent by launch.c, which only checks
 // the ack. Every request asks for an ack (NLM_F_ACK), so a failure is an errno, never silence.
 // Layouts are the kernel's uapi (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h), native
@@ -27,6 +27,11 @@ const IFLA_IFNAME = 3;
 const IFLA_MASTER = 10;
 const IFLA_LINKINFO = 18;
 const IFLA_NET_NS_PID = 19;
+const IFLA_NET_NS_FD = 28;
+const IFLA_AF_SPEC = 26;
+const AF_INET6 = 10;
+const IFLA_INET6_ADDR_GEN_MODE = 8;
+const IN6_ADDR_GEN_MODE_NONE = 1;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
 const VETH_INFO_PEER = 1;
@@ -119,9 +124,27 @@ export function linkUp(seq: number, index: number): Buffer {
   return message(RTM_NEWLINK, 0, seq, [ifinfomsg(index, true)]);
 }
 
+
+/**
+ * No IPv6 link-local address on a link (addrgenmode none). skiff's networks are IPv4; a
+ * link-local address would bring duplicate address detection, router solicitations and MLD
+ * reports, multicast that the bridge floods to every other port: with hundreds of containers on
+ * one bridge that flood fills the kernel's receive backlog and drops real packets (ARP replies).
+ */
+const noLinkLocal = (): Attr => nested(IFLA_AF_SPEC, [nested(AF_INET6, [attr(IFLA_INET6_ADDR_GEN_MODE, Buffer.from([IN6_ADDR_GEN_MODE_NONE]))])]);
+
 /** Sets a link up by index and names it (a rename when the name differs). */
 export function linkUpNamed(seq: number, index: number, name: string): Buffer {
   return message(RTM_NEWLINK, 0, seq, [ifinfomsg(index, true), attr(IFLA_IFNAME, str(checkIfname(name))).bytes]);
+}
+
+/**
+ * Turns off IPv6 link-local addresses on a link that is still down (by index, or by name with
+ * index 0). A request of its own, before the one that sets the link up: the kernel applies a
+ * request's flags before its IFLA_AF_SPEC, so in one request the address would already exist.
+ */
+export function noLinkLocalOn(seq: number, index: number, name: string): Buffer {
+  return message(RTM_NEWLINK, 0, seq, [ifinfomsg(index, false), attr(IFLA_IFNAME, str(checkIfname(name))).bytes, noLinkLocal().bytes]);
 }
 
 export function deleteLink(seq: number, name: string): Buffer {
@@ -141,15 +164,24 @@ export function getLink(seq: number, name: string): Buffer {
  * failed launch leaves nothing behind: the namespace goes, and the pair with it.
  */
 export function newVethIntoPid(seq: number, host: string, masterIndex: number, peer: string, mac: string): { message: Buffer; pidOffset: number } {
+  const msg = newVeth(seq, host, masterIndex, peer, mac, IFLA_NET_NS_PID, 0);
+  // The pid attribute is the last 8 bytes of the message: its payload the last 4.
+  return { message: msg, pidOffset: msg.length - 4 };
+}
+
+/** The same pair with the peer created in the network namespace `nsfd` is open on (a running container's). */
+export function newVethIntoNetns(seq: number, host: string, masterIndex: number, peer: string, mac: string, nsfd: number): Buffer {
+  return newVeth(seq, host, masterIndex, peer, mac, IFLA_NET_NS_FD, nsfd);
+}
+
+function newVeth(seq: number, host: string, masterIndex: number, peer: string, mac: string, nsAttr: number, ns: number): Buffer {
   const peerInfo = attr(VETH_INFO_PEER, Buffer.concat([
     ifinfomsg(0, false), attr(IFLA_IFNAME, str(checkIfname(peer))).bytes, attr(IFLA_ADDRESS, macBytes(mac)).bytes,
-    attr(IFLA_NET_NS_PID, u32(0)).bytes,
+    attr(nsAttr, u32(ns)).bytes,
   ]));
   const head = [ifinfomsg(0, true), attr(IFLA_IFNAME, str(checkIfname(host))).bytes, attr(IFLA_MASTER, u32(masterIndex)).bytes];
   const linkinfo = nested(IFLA_LINKINFO, [attr(IFLA_INFO_KIND, str('veth')), nested(IFLA_INFO_DATA, [peerInfo])]);
-  const msg = message(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, seq, [...head, linkinfo.bytes]);
-  // The pid attribute is the last 8 bytes of the message: its payload the last 4.
-  return { message: msg, pidOffset: msg.length - 4 };
+  return message(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, seq, [...head, linkinfo.bytes]);
 }
 
 /** An IPv4 address on a link: local and peer address the same, broadcast the subnet's. */

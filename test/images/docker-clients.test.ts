@@ -10,7 +10,9 @@ import { TempDirs } from '../support/tmp.js';
 describe('images: the docker command line and docker-py', function () {
   this.timeout(120_000);
   const tmp = new TempDirs();
-  const d = useDaemon();
+  // Not about networks, and skiffd runs in the host's namespace: its Docker API creates that name
+  // no network stay on none rather than join bridge (test/integration/networks.test.ts covers that).
+  const d = useDaemon(['--docker-network', 'none']);
   const served = useRegistry(tmp);
   let id = '';
 

@@ -47,6 +47,8 @@ const COMMANDS: Record<string, string[]> = {
   'network ls': ['--json'],
   'network inspect': [],
   'network rm': [],
+  'network connect': ['--alias'],
+  'network disconnect': [],
   bench: ['--count', '--concurrency', '--warmup', '--vs', '--json'],
   daemon: ['--socket', '--state-dir', '--launchers', '--max-queued', '--forwarder-threads', '--headers-timeout', '--request-timeout',
     '--default-subnet', '--resolv-conf', '--docker-network', '--cgroup-parent', '--default-pids-limit', '--insecure-registry', '--health-probes'],

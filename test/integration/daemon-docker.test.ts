@@ -5,7 +5,9 @@ import { requireDocker, useDaemon } from '../support/daemon.js';
 describe('docker CLI against skiffd', function () {
   this.timeout(60_000);
   before(requireDocker);
-  const d = useDaemon();
+  // Not about networks, and skiffd runs in the host's namespace: its Docker API creates that name
+  // no network stay on none rather than join bridge (test/integration/networks.test.ts covers that).
+  const d = useDaemon(['--docker-network', 'none']);
   // What the listing and inspect tests look at, made here so that each test also runs alone.
   before(async () => {
     expect((await d.cli(['run', '-d', '--name', 'dk-up', '--', '/bin/sleep', '1000'])).code).to.equal(0);

@@ -5,7 +5,9 @@ import { requireDocker, useDaemon } from '../support/daemon.js';
 describe('docker CLI against skiffd: filters, inspect templates, events', function () {
   this.timeout(60_000);
   before(requireDocker);
-  const d = useDaemon();
+  // Not about networks, and skiffd runs in the host's namespace: its Docker API creates that name
+  // no network stay on none rather than join bridge (test/integration/networks.test.ts covers that).
+  const d = useDaemon(['--docker-network', 'none']);
 
   const docker = async (args: string[]): Promise<string> => {
     const r = await d.docker(args);

@@ -38,7 +38,9 @@ function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 
 describe('dockerode against skiffd', function () {
   this.timeout(60_000);
-  const d = useDaemon();
+  // Not about networks, and skiffd runs in the host's namespace: its Docker API creates that name
+  // no network stay on none rather than join bridge (test/integration/networks.test.ts covers that).
+  const d = useDaemon(['--docker-network', 'none']);
   const tmp = new TempDirs();
   let docker: Docker;
   let rootfs: string;

@@ -24,7 +24,9 @@ function sink(): PassThrough & { text: () => string } {
 describe('docker exec, docker-py exec_run and dockerode exec against skiffd', function () {
   this.timeout(60_000);
   before(requireDocker);
-  const d = useDaemon();
+  // Not about networks, and skiffd runs in the host's namespace: its Docker API creates that name
+  // no network stay on none rather than join bridge (test/integration/networks.test.ts covers that).
+  const d = useDaemon(['--docker-network', 'none']);
   const tmp = new TempDirs();
   let image = '';
 

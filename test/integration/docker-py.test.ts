@@ -14,7 +14,9 @@ const DOCKER_PY = '/usr/lib/python3/dist-packages/docker/__init__.py';
 
 describe('docker-py against skiffd', function () {
   this.timeout(60_000);
-  const d = useDaemon();
+  // Not about networks, and skiffd runs in the host's namespace: its Docker API creates that name
+  // no network stay on none rather than join bridge (test/integration/networks.test.ts covers that).
+  const d = useDaemon(['--docker-network', 'none']);
   const tmp = new TempDirs();
   let rootfs: string;
   let shared: string;

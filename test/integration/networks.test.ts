@@ -257,4 +257,14 @@ services:
     await docker(['network', 'rm', 'dnet']);
     expect((await d.api('GET', '/networks/dnet')).status).to.equal(404);
   });
+
+  it('the docker CLI without --network: the container joins bridge, as in Docker, and reaches others there by name', async () => {
+    const docker = (args: string[]) => d.docker(args, { timeoutMs: 60_000 });
+    expect((await docker(['run', '-d', '--name', 'dflt', '-v', `${www}:/mnt:ro`, 'host', BB, 'httpd', '-f', '-p', '80', '-h', '/mnt'])).code).to.equal(0);
+    const inspect = await docker(['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}}{{end}}', 'dflt']);
+    expect(inspect.stdout.trim()).to.match(/^bridge 198\.18\.0\.\d+$/);
+    const client = await docker(['run', '--rm', 'host', BB, 'wget', '-qO-', 'http://dflt/']);
+    expect(client.stdout, client.stderr).to.include('hello from web');
+    expect((await docker(['rm', '-f', 'dflt'])).code).to.equal(0);
+  });
 });

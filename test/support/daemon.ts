@@ -86,8 +86,12 @@ export class TestDaemon {
   async start(): Promise<void> {
     // Each test daemon's cgroups go under a parent of its own, so concurrent daemons never share one.
     const cgroupParent = this.args.includes('--cgroup-parent') ? [] : ['--cgroup-parent', this.cgroupParent];
+    // A Docker API create that names no network joins `bridge` (Docker's default): a skiffd in the
+    // host's namespace would make a bridge and nft rules there. The networking rule is that no
+    // test does, so outside a netns of its own a test daemon opts out unless its test says otherwise.
+    const dockerNetwork = this.opts.netns || this.args.includes('--docker-network') ? [] : ['--docker-network', 'none'];
     // opts.netns: skiffd runs in that network namespace (nsenter execs it: the pid is skiffd's).
-    const argv = [SKIFFD, '--socket', this.socket, '--state-dir', this.stateDir, ...cgroupParent, ...this.args];
+    const argv = [SKIFFD, '--socket', this.socket, '--state-dir', this.stateDir, ...cgroupParent, ...dockerNetwork, ...this.args];
     const [cmd, args] = this.opts.netns ? ['nsenter', [`--net=/run/netns/${this.opts.netns}`, process.execPath, ...argv]] : [process.execPath, argv];
     const child = spawn(cmd, args, {
       stdio: ['ignore', 'pipe', 'pipe', ...(this.opts.inherit ?? [])],

@@ -1,6 +1,7 @@
 // The pure parts of bridge networks, without root: addresses and subnets, the rtnetlink bytes,
 // a network's launch-plan operations, the nft table's text, the spec's and Docker's network fields.
 import { expect } from 'chai';
+import { NameTable } from '../../src/main/networks/names.js';
 import { Ipv4, Subnet } from '../../src/net/ipv4.js';
 import { newAddress, newDefaultRoute, newVethIntoPid, parseReplies, NetlinkValueError } from '../../src/net/rtnetlink.js';
 import { networkOps, type NetAttachment } from '../../src/net/container-plan.js';
@@ -73,8 +74,27 @@ describe('networks (pure)', () => {
     });
   });
 
+  describe('the DNS name table', () => {
+    it('answers by name and alias per network, round-robin over holders, and forgets a stopped container everywhere', () => {
+      const t = new NameTable();
+      t.up('front', 'web1', '198.18.1.2', ['web1', 'Web']);
+      t.up('front', 'web2', '198.18.1.3', ['web2', 'web']);
+      t.up('back', 'web1', '198.18.2.2', ['web1']);
+      expect(t.find(['front'], 'web1')).to.deep.equal(['198.18.1.2']);
+      expect(t.find(['back', 'front'], 'web1')).to.deep.equal(['198.18.2.2', '198.18.1.2']);
+      const answers = [t.find(['front'], 'web'), t.find(['front'], 'web')];
+      expect(answers.map((a) => [...a].sort())).to.deep.equal([['198.18.1.2', '198.18.1.3'], ['198.18.1.2', '198.18.1.3']]);
+      expect(answers[0]![0]).to.not.equal(answers[1]![0]);
+      expect(t.holder('front', '198.18.1.3')).to.equal('web2');
+      t.down('web1');
+      expect([t.find(['front'], 'web'), t.find(['back'], 'web1'), t.holder('front', '198.18.1.2')]).to.deep.equal([['198.18.1.3'], [], undefined]);
+      t.downOn('front', 'web2');
+      expect(t.find(['front'], 'web')).to.deep.equal([]);
+    });
+  });
+
   describe('the launch plan of a container on a network', () => {
-    it('host_netlink first among the network ops, then lo, eth0, address and route; all through launch.c\'s decoder', () => {
+    it('lo up, the veth, eth0 without IPv6 link-local and up, address and route; all through launch.c\'s decoder', () => {
       const spec = validateSpec({ name: 'c1', command: ['/bin/true'], network: 'front' });
       const plan = buildPlan(spec, {
         rootMount: '/r', layer: null, console: { kind: 'null' }, lastCap: 40, hidden: [], net: attachment,
@@ -83,11 +103,29 @@ describe('networks (pure)', () => {
       expect(plan.cloneFlags & CLONE_NEWNET).to.equal(CLONE_NEWNET);
       const ops = plan.ops.map((o) => o.op);
       const at = ops.indexOf('host_netlink');
-      expect(ops.slice(at, at + 5)).to.deep.equal(['host_netlink', 'netlink', 'netlink', 'netlink', 'netlink']);
+      expect(ops.slice(at - 1, at + 5)).to.deep.equal(['netlink', 'host_netlink', 'netlink', 'netlink', 'netlink', 'netlink']);
+      expect(plan.ops.slice(at - 1, at + 5).map((o) => o.what)).to.deep.equal([
+        'bring up the loopback interface',
+        'network front: create the veth `sv0123456789ab` on bridge `sk-0123456789ab`, its peer `eth0` in the container',
+        'network front: no IPv6 link-local address on `eth0`', 'network front: bring up `eth0`',
+        'network front: add address 198.18.1.2/24 to `eth0`', 'network front: default route via 198.18.1.1',
+      ]);
       expect(ops).to.not.include('loopback_up');
       expect(plan.ops.map((o) => o.what)).to.include('bind `/state/c1/hosts` on `/etc/hosts`');
       const decoded = decodeEncodedPlan(encodePlan(plan));
       expect(decoded.ops[at]!.op).to.equal('host_netlink');
+    });
+
+    it('a network added by connect: one more interface, eth1 at index 3, no route of its own', () => {
+      const more = { network: 'back', bridge: 'sk-back', bridgeIndex: 9, hostIfname: 'svmore', ifname: 'eth1', address: '198.18.2.5', prefix: 24, mac: '02:42:c6:12:02:05' };
+      const ops = networkOps({ ...attachment, more: [more] });
+      expect(ops.slice(-4).map((o) => o.what)).to.deep.equal([
+        'network back: create the veth `svmore` on bridge `sk-back`, its peer `eth1` in the container',
+        'network back: no IPv6 link-local address on `eth1`', 'network back: bring up `eth1`', 'network back: add address 198.18.2.5/24 to `eth1`',
+      ]);
+      // eth1 is addressed by index 3 (after lo and eth0), in the ifinfomsg and the ifaddrmsg
+      const [up, address] = [ops.at(-2)!, ops.at(-1)!] as { message: Buffer }[];
+      expect([up!.message.readInt32LE(20), address!.message.readUInt32LE(20)]).to.deep.equal([3, 3]);
     });
 
     it('an internal network has no route op, and a bridged spec without an attachment is a plan error', () => {
@@ -130,10 +168,11 @@ describe('networks (pure)', () => {
       expect(spec.ports).to.deep.equal([
         { hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, proto: 'tcp' }, { hostIp: '0.0.0.0', hostPort: 5353, containerPort: 53, proto: 'udp' },
       ]);
-      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'] }, 'c').spec.network).to.equal('none');
+      // Docker's default: a body that names no network joins bridge; skiffd --docker-network none opts out
+      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'] }, 'c').spec.network).to.equal('bridge');
       // the docker CLI's body without --network: an endpoint named after the mode, not a network
-      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'], HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } }, 'c').spec.network).to.equal('none');
-      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'] }, 'c', { defaultNetwork: 'bridge' }).spec.network).to.equal('bridge');
+      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'], HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } }, 'c').spec.network).to.equal('bridge');
+      expect(specFromCreateBody({ Image: 'host', Cmd: ['x'] }, 'c', { defaultNetwork: 'none' }).spec.network).to.equal('none');
       expect(() => specFromCreateBody({ Image: 'host', Cmd: ['x'], HostConfig: { NetworkMode: 'front', PortBindings: { '80/tcp': [{ HostPort: '' }] } } }, 'c'))
         .to.throw('HostConfig.PortBindings[80/tcp][0].HostPort is empty');
     });

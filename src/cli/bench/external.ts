@@ -20,7 +20,7 @@ export interface Sample {
 // each taking its share of the runs; wall time is from the first loop's start to the last one's end.
 
 export interface ExternalPlan {
-  runtime: 'runc' | 'crun' | 'unshare';
+  runtime: 'runc' | 'crun' | 'unshare' | 'unshare-ip' | 'unshare-veth';
   count: number;
   concurrency: number;
   bundle: string;
@@ -36,6 +36,14 @@ function commandFor(p: ExternalPlan): string {
       return `${p.runtime} --root ${q(p.stateRoot)} run --bundle ${q(p.bundle)} "skiff-bench-$$-$1-$i"`;
     case 'unshare':
       return 'unshare --fork --pid --mount --uts --ipc --net --mount-proc /bin/true';
+    // The kernel's cost of a veth, as a reference for skiff-bridge: the same namespaces, `ip` run
+    // in them once without a veth (lo up) and once making a pair; the difference is the veth's
+    // making and its end with the namespace (what of that the kernel does in its own threads
+    // is not counted, as for every row).
+    case 'unshare-ip':
+      return 'unshare --fork --pid --mount --uts --ipc --net --mount-proc ip link set lo up';
+    case 'unshare-veth':
+      return 'unshare --fork --pid --mount --uts --ipc --net --mount-proc ip link add veth0 type veth peer name veth1';
   }
 }
 

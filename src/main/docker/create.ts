@@ -146,13 +146,13 @@ function checkVolumes(v: unknown, mounts: unknown[]): void {
 /** What a create body is read against: the stored images, and the network of a body that names none. */
 export interface CreateContext {
   images?: ImageLookup | null;
-  /** none, or bridge (skiffd --docker-network bridge) */
+  /** bridge (Docker's default), or none (skiffd --docker-network none) */
   defaultNetwork?: string;
 }
 
 export function specFromCreateBody(body: unknown, name: string | null, ctx: CreateContext = {}): CreateRequest {
   const images = ctx.images ?? null;
-  const defaultNetwork = ctx.defaultNetwork ?? 'none';
+  const defaultNetwork = ctx.defaultNetwork ?? 'bridge';
   const b = obj(body, 'body');
   const host = obj(b.HostConfig, 'HostConfig');
   const ignored = checkFields(b, host);

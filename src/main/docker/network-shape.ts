@@ -12,6 +12,10 @@ export interface EndpointInfo {
   gateway: string;
   prefix: number;
   mac: string;
+  /** its names on a network added by connect */
+  aliases?: string[];
+  /** the networks added by `network connect`, each with its own endpoint */
+  more?: EndpointInfo[];
 }
 
 type Bindings = Record<string, { HostIp: string; HostPort: string }[]>;
@@ -38,6 +42,11 @@ export function networkSettings(spec: ContainerSpec, ep: EndpointInfo | null): R
         NetworkID: ep?.networkId ?? spec.network, EndpointID: ep?.endpointId ?? '', IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
         DNSNames: ep ? [spec.name, ...spec.networkAliases] : null, ...address,
       },
+      ...Object.fromEntries((ep?.more ?? []).map((m) => [m.network, {
+        IPAMConfig: null, Links: null, Aliases: m.aliases ?? null, DriverOpts: null, NetworkID: m.networkId, EndpointID: m.endpointId,
+        IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: [spec.name, ...(m.aliases ?? [])],
+        Gateway: m.gateway, IPAddress: m.address, IPPrefixLen: m.prefix, MacAddress: m.mac,
+      }])),
     },
   };
 }

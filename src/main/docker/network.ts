@@ -46,7 +46,7 @@ export function portBindings(v: unknown): Obj[] {
 
 /**
  * The spec's network fields. `defaultNetwork` is what a body that names none gets: `bridge`
- * when skiffd runs with --docker-network bridge, else `none` (skiff's default before networks).
+ * (Docker's default), or `none` when skiffd runs with --docker-network none.
  */
 export function networkFields(b: Obj, host: Obj, defaultNetwork: string): Obj {
   const nm = host.NetworkMode ?? 'default';

@@ -50,7 +50,7 @@ export interface ApiDeps {
   extensions: Extensions[];
   /** a container's address on its bridge network, for inspect */
   endpointOf?: (r: ContainerRecord) => EndpointInfo | null;
-  /** the network of a Docker create body that names none: none, or bridge (skiffd --docker-network bridge) */
+  /** the network of a Docker create body that names none: bridge (Docker's default), or none (skiffd --docker-network none) */
   dockerDefaultNetwork?: string;
   /** the host's cgroups, for GET /info (null: none) */
   cgroups?: Cgroups | null;
@@ -128,7 +128,7 @@ export class Api {
       return send(res, 200, listContainers(sup.list(), q));
     }
     if (path === '/containers/create' && method === 'POST') {
-      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'), { images: this.d.images ?? null, defaultNetwork: this.d.dockerDefaultNetwork ?? 'none' });
+      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'), { images: this.d.images ?? null, defaultNetwork: this.d.dockerDefaultNetwork ?? 'bridge' });
       const r = await sup.create(spec, { autoRemove });
       return send(res, 201, { Id: r.id, Warnings: [] });
     }

@@ -13,4 +13,6 @@ export interface NetworkHooks {
   stopped(r: ContainerRecord): void;
   /** at rm: the address and ports released */
   detach(r: ContainerRecord): Promise<void>;
+  /** at rename, inside its synchronous step: what the networks key by the name moves to the new one */
+  renamed(oldName: string, newName: string): void;
 }

@@ -47,6 +47,8 @@ export interface RenameDeps {
   /** whether a launch of this container id is in flight */
   launching: (id: string) => boolean;
   persist: (r: ContainerRecord) => Promise<void>;
+  /** whatever else is keyed by the name (the networks' endpoints), moved in the same synchronous step */
+  also?: (oldName: string, newName: string) => void;
 }
 
 /** Renames `r` to `name`, or throws a domain error naming why not (nothing moved then). */
@@ -68,5 +70,6 @@ export async function renameContainer(r: ContainerRecord, name: string, d: Renam
   d.records.rename(r, oldName, newName);
   r.name = newName;
   r.spec = { ...r.spec, name: newName };
+  d.also?.(oldName, newName);
   await d.persist(r);
 }

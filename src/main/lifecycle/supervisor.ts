@@ -377,6 +377,7 @@ export class Supervisor {
     const oldName = r.name;
     await renameContainer(r, name, {
       records: this.records, store: this.o.stateStore, launching: (id) => this.runs.isLaunching(id), persist: (x) => this.persist(x),
+      also: (from, to) => this.o.networks?.renamed(from, to),
     });
     this.o.events.emit('rename', this.actor(r), { oldName: `/${oldName}` });
     return r;

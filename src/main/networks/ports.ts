@@ -6,13 +6,14 @@
 // addressed to 127/8 in from outside on that interface; skiffd proxies those instead, as Docker's
 // userland proxy does. The proxy's listening socket is also the port's reservation: a port some
 // other process holds fails here, at create, with EADDRINUSE named (a Conflict), before any rule.
-// UDP is reserved with a bound socket and reaches the container by DNAT only (no loopback proxy).
+// A UDP port's bound socket is its reservation and its loopback proxy (udp-proxy.ts).
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { PortSpec } from '../../spec/container.js';
 import { Conflict, Unavailable } from '../lifecycle/errors.js';
+import { UdpProxy } from './udp-proxy.js';
 
-type Holder = { kind: 'tcp'; server: Server; open: Set<Socket> } | { kind: 'udp'; socket: UdpSocket };
+type Holder = { kind: 'tcp'; server: Server; open: Set<Socket> } | { kind: 'udp'; socket: UdpSocket; proxy: UdpProxy };
 
 export const portLabel = (p: PortSpec): string => `${p.hostIp === '0.0.0.0' ? '' : `${p.hostIp}:`}${p.hostPort}/${p.proto}`;
 
@@ -39,6 +40,11 @@ export class PortPublisher {
       await this.release(done);
       throw err;
     }
+  }
+
+  /** The container holding ports has a new name (for the messages that name it). */
+  renamed(oldName: string, newName: string): void {
+    for (const h of this.held.values()) if (h.container === oldName) h.container = newName;
   }
 
   async release(ports: readonly PortSpec[]): Promise<void> {
@@ -70,8 +76,8 @@ async function bind(p: PortSpec, target: () => string): Promise<Holder> {
       socket.once('error', (err) => reject(bindError(p, err)));
       socket.bind(p.hostPort, p.hostIp, () => resolve());
     });
-    socket.on('message', () => undefined); // traffic reaches the container by DNAT; a loopback datagram is dropped
-    return { kind: 'udp', socket };
+    // Only datagrams nftables did not DNAT arrive here: those to 127.0.0.1, which the proxy forwards.
+    return { kind: 'udp', socket, proxy: new UdpProxy(socket, p.containerPort, target) };
   }
   const open = new Set<Socket>();
   const server = createServer((client) => {
@@ -101,6 +107,9 @@ function close(h: Holder): Promise<void> {
       h.server.close(() => resolve());
       for (const s of h.open) s.destroy();
     }
-    else h.socket.close(() => resolve());
+    else {
+      h.proxy.close();
+      h.socket.close(() => resolve());
+    }
   });
 }

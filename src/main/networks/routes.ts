@@ -5,14 +5,17 @@
 //   POST   /networks/create     body { Name, Driver?: "bridge", Internal?, IPAM?: { Config: [{ Subnet, Gateway }] }, Labels? }
 //                               → 201 { Id, Warning } · 400 a bad value, named · 409 name taken, subnet overlaps
 //   DELETE /networks/{id}       → 204 · 404 · 409 containers attached
+//   POST   /networks/{id}/connect     body { Container, EndpointConfig?: { Aliases? } } → 200 · 404 · 409 already on it, not a bridge container
+//   POST   /networks/{id}/disconnect  body { Container, Force? } → 200 · 404 not on it · 409 its own network
 //
 // `bridge` is Docker's name for skiff's default network, skiff0: it is shown under that name here.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Extensions } from '../http/api.js';
 import { send } from '../http/respond.js';
 import { InvalidArgument } from '../lifecycle/errors.js';
+import type { ContainerRecord } from '../lifecycle/record.js';
 import { Ipv4, Subnet } from '../../net/ipv4.js';
-import { DEFAULT_NETWORK, DOCKER_DEFAULT, type CreateRequest, type NetworkManager } from './manager.js';
+import { DEFAULT_NETWORK, DOCKER_DEFAULT, type Connectable, type CreateRequest, type NetworkManager } from './manager.js';
 import type { NetworkRecord } from './store.js';
 
 const CREATE_FIELDS = new Set(['Name', 'Driver', 'Internal', 'IPAM', 'Labels', 'CheckDuplicate', 'Attachable', 'Ingress', 'EnableIPv6', 'Options', 'Scope', 'ConfigOnly', 'ConfigFrom']);
@@ -72,8 +75,43 @@ export function createRequest(body: unknown): CreateRequest {
   return req;
 }
 
+const CONNECT_FIELDS = new Set(['Container', 'EndpointConfig', 'Force']);
+const ENDPOINT_FIELDS = new Set(['IPAMConfig', 'Links', 'Aliases', 'NetworkID', 'EndpointID', 'Gateway', 'IPAddress', 'IPPrefixLen', 'IPv6Gateway',
+  'GlobalIPv6Address', 'GlobalIPv6PrefixLen', 'MacAddress', 'DriverOpts', 'DNSNames', 'GwPriority']);
+
+/** A connect or disconnect body: the container named, and (connect) its aliases on the network. */
+export function connectRequest(body: unknown): { container: string; aliases: string[] } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidArgument('the body must be a JSON object');
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!CONNECT_FIELDS.has(k)) throw new InvalidArgument(`${k} is not a field of a network connect or disconnect`, k);
+  const container = str(b.Container, 'Container');
+  if (container === undefined) throw new InvalidArgument('Container is required', 'Container');
+  if (b.Force !== undefined && typeof b.Force !== 'boolean') throw new InvalidArgument(`Force must be true or false, got ${JSON.stringify(b.Force)}`, 'Force');
+  const ec = (b.EndpointConfig ?? {}) as Record<string, unknown>;
+  if (typeof ec !== 'object' || Array.isArray(ec)) throw new InvalidArgument('EndpointConfig must be an object', 'EndpointConfig');
+  for (const k of Object.keys(ec)) if (!ENDPOINT_FIELDS.has(k)) throw new InvalidArgument(`EndpointConfig.${k} is not a field of an endpoint`, `EndpointConfig.${k}`);
+  // The docker CLI sends every field, empty; a value skiff does not honour is refused, not dropped.
+  const ipam = ec.IPAMConfig as Record<string, unknown> | null | undefined;
+  for (const [k, v] of Object.entries(ipam ?? {})) {
+    if (v !== '' && v !== null && !(Array.isArray(v) && v.length === 0)) throw new InvalidArgument(`EndpointConfig.IPAMConfig.${k} is not supported by skiff (addresses are allocated)`, `EndpointConfig.IPAMConfig.${k}`);
+  }
+  const aliases = ec.Aliases ?? [];
+  if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(a))) {
+    throw new InvalidArgument(`EndpointConfig.Aliases must be a list of names, got ${JSON.stringify(aliases)}`, 'EndpointConfig.Aliases');
+  }
+  return { container, aliases: aliases as string[] };
+}
+
 export class NetworksApi implements Extensions {
-  constructor(private readonly nets: NetworkManager) {}
+  /** `container`: a container by name or id (throws NotFound), for connect and disconnect */
+  constructor(private readonly nets: NetworkManager, private readonly container: (ref: string) => ContainerRecord) {}
+
+  /** The container as connect sees it now: PID 1 while running, and whether a start is under way. */
+  private connectable(ref: string): Connectable {
+    const r = this.container(ref);
+    const live = r.status === 'running' && r.pid !== null && r.pidStartTime !== null ? { pid: r.pid, startTime: r.pidStartTime } : null;
+    return { id: r.id, name: r.name, spec: r.spec, starting: r.status === 'starting', live };
+  }
 
   async handle(method: string, path: string, _req: IncomingMessage, res: ServerResponse, body: () => Promise<unknown>): Promise<boolean> {
     if (path === '/networks' && method === 'GET') {
@@ -83,6 +121,18 @@ export class NetworksApi implements Extensions {
     if (path === '/networks/create' && method === 'POST') {
       const n = await this.nets.create(createRequest(await body()));
       send(res, 201, { Id: n.id, Warning: '' });
+      return true;
+    }
+    const link = /^\/networks\/([^/]+)\/(connect|disconnect)$/.exec(path);
+    if (link && method === 'POST') {
+      const ref = decodeURIComponent(link[1]!);
+      const req = connectRequest(await body());
+      this.nets.get(ref); // an unknown network is a 404 before the container is looked at
+      // Looked up again at each step: the container may start, stop or go while a write is awaited.
+      const container = (): Connectable => this.connectable(req.container);
+      if (link[2] === 'connect') await this.nets.connect(container, ref, req.aliases);
+      else await this.nets.disconnect(container, ref);
+      send(res, 200);
       return true;
     }
     const m = /^\/networks\/([^/]+)$/.exec(path);
