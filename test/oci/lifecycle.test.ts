@@ -194,6 +194,11 @@ describe(`OCI lifecycle (${RUNTIME.name})`, function () {
     const execPid = Number(readFileSync(pidFile, 'utf8'));
     expect(JSON.parse(rt.ok(['ps', '--format', 'json', id]))).to.include(execPid);
     expect(readFileSync(`/proc/${execPid}/cmdline`, 'utf8')).to.equal('sleep\x00999\x00');
+    // The detached process is this subreaper's child now, as it would be the shim's: ended and
+    // reaped here, so that the container's cgroup holds no zombie when it is deleted.
+    process.kill(execPid, 'SIGKILL');
+    await until(() => !existsSync(`/proc/${execPid}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${execPid}/status`, 'utf8')), 'the exec\'d process to end');
+    reap(execPid);
   });
 
   it('ps --format json lists the container\'s pids', () => {
