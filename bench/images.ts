@@ -3,9 +3,10 @@
 // followed by `umoci unpack` of the same image, in the same run. Each round starts from an
 // empty store (the image is removed, which deletes its blobs and layers) and an empty directory.
 //
-//   node dist/bench/images.js [--rounds N] [--layers L] [--json]
+//   node dist/bench/images.js [--rounds N] [--layers L] [--big-mib M] [--json]
 //
-// The image: L layers, each 1000 files of 4 KiB and one 8 MiB file of random bytes (gzip).
+// The image: L layers (5), each 1000 files of 4 KiB and one M MiB file of random bytes (20),
+// gzip: about 100 MB to download.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,7 +38,7 @@ function blob(dir: string, data: Buffer): { digest: string; size: number } {
   return { digest: `sha256:${hex}`, size: data.length };
 }
 
-async function buildLayout(dir: string, layers: number): Promise<number> {
+async function buildLayout(dir: string, layers: number, bigMiB: number): Promise<number> {
   mkdirSync(`${dir}/blobs/sha256`, { recursive: true });
   writeFileSync(`${dir}/oci-layout`, '{"imageLayoutVersion":"1.0.0"}');
   const descs = [];
@@ -45,7 +46,7 @@ async function buildLayout(dir: string, layers: number): Promise<number> {
   let bytes = 0;
   for (let l = 0; l < layers; l++) {
     const entries = Array.from({ length: 1000 }, (_, i) => ({ name: `layer${l}/f${i}`, body: Buffer.alloc(4096, `${l}:${i}\n`) }));
-    entries.push({ name: `layer${l}/big`, body: randomBytes(8 << 20) });
+    entries.push({ name: `layer${l}/big`, body: randomBytes(bigMiB << 20) });
     const tar = await tarOf(entries);
     diffIds.push(`sha256:${createHash('sha256').update(tar).digest('hex')}`);
     const gz = gzipSync(tar, { level: 1 });
@@ -83,13 +84,14 @@ function run(cmd: string, args: string[]): void {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string' }, layers: { type: 'string' }, json: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { rounds: { type: 'string' }, layers: { type: 'string' }, 'big-mib': { type: 'string' }, json: { type: 'boolean' } } });
   const rounds = Number(values.rounds ?? 3);
   const layers = Number(values.layers ?? 5);
+  const bigMiB = Number(values['big-mib'] ?? 20);
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-images-'));
   const procs: ChildProcess[] = [];
   try {
-    const compressed = await buildLayout(`${dir}/layout`, layers);
+    const compressed = await buildLayout(`${dir}/layout`, layers, bigMiB);
     const port = await freePort();
     const host = `127.0.0.1:${port}`;
     writeFileSync(`${dir}/registry.yml`, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/registry\nhttp:\n  addr: ${host}\n`);

@@ -197,6 +197,8 @@ function printTable(o: Options, rows: Row[]): void {
   const lines = [
     `skiff start benchmark: ${o.count} containers of /bin/true per row (after ${o.warmup} warm-up), ${cpus().length} cores, kernel ${release()}, node ${process.version}`,
     'latency = request to exit seen; containers/s = completed / wall time; cpu = user+system of the whole process tree per container',
+    'skiff rows: skiffd\'s launcher workers driven directly (plan, launch, exit seen): no API, no record, no console, no removal;',
+    '  the whole lifecycle through the API, beside the same references, is `skiff bench` (src/cli/bench)',
     '',
     `${'runtime'.padEnd(13)}${pad('conc', 5)}${pad('containers/s', 14)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('cpu ms/ctr', 12)}${pad('failed', 8)}`,
   ];

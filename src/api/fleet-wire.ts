@@ -8,6 +8,7 @@ export function fleetRequestBody(fleet: Fleet): unknown {
   return {
     name: fleet.name,
     networks: fleet.networks,
+    ...(fleet.resources ? { resources: fleet.resources } : {}),
     services: fleet.services.map((s) => ({
       name: s.name,
       replicas: s.replicas,
@@ -15,6 +16,7 @@ export function fleetRequestBody(fleet: Fleet): unknown {
       dependsOn: s.dependsOn,
       configHash: s.configHash,
       specs: s.specs.map((spec) => ({ ...spec, restart: formatRestart(spec.restart) })),
+      ...(s.image ? { image: s.image } : {}),
     })),
   };
 }

@@ -1,9 +1,10 @@
 // The one HTTP client for skiffd's unix socket, used by the CLI, the benchmarks and the tests.
 // It only speaks HTTP: starting a daemon, turning error statuses into exceptions and
-// retrying are the caller's policy. Each request gets its own connection (agent: false):
+// retrying are the caller's policy. Each request gets its own connection (agent: false)
+// unless the caller brings a keep-alive agent (`skiff bench`, a bulk client): by default
 // nothing is left open to keep a short-lived CLI alive or to show up in skiffd's fd table
 // after the answer.
-import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type Agent, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface RequestOptions {
@@ -16,6 +17,8 @@ export interface RequestOptions {
   upload?: NodeJS.ReadableStream;
   /** Aborts the request (and a streamed answer): the promise rejects with an AbortError. */
   signal?: AbortSignal;
+  /** Connections to reuse (a keep-alive agent); default: a connection of its own. */
+  agent?: Agent;
 }
 
 export interface HttpReply {
@@ -33,7 +36,7 @@ function send(socketPath: string, method: string, path: string, o: RequestOption
     socketPath,
     method,
     path,
-    agent: false,
+    agent: o.agent ?? false,
     ...(o.signal ? { signal: o.signal } : {}),
     headers: {
       ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) }),

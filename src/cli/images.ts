@@ -1,4 +1,4 @@
-// The image commands: pull, images, rmi, tag, load, save. Each is one API call on skiffd's
+// The image commands: pull, images, rmi, tag, load, save, login, logout. Each is one API call on skiffd's
 // Docker-shaped /images paths; pull prints Docker's progress lines one per event.
 import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -134,6 +134,46 @@ function save(o: Outcome): Declared {
   return { cmd, summary: 'write an image as a `docker save` archive', examples: ['skiff save -o bb.tar 127.0.0.1:5000/test/bb:1'] };
 }
 
+/** All of standard input, less one trailing newline (`echo secret |` and files with one). */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+function login(o: Outcome): Declared {
+  const cmd = new Command('login')
+    .argument('[SERVER]', 'the registry (host[:port]); default Docker Hub')
+    .option('-u, --username <USER>', 'the user name')
+    .option('--password-stdin', 'read the password from standard input');
+  act(cmd, o, async (server: string | undefined, values: { username?: string; passwordStdin?: boolean }) => {
+    if (!values.username) throw new UsageError('give the user name with -u USER');
+    // A password on the command line would show in ps and shell history: only standard input.
+    if (!values.passwordStdin) throw new UsageError('give the password on standard input with --password-stdin');
+    if (process.stdin.isTTY) throw new UsageError('--password-stdin reads a pipe or a file, not a terminal');
+    const password = await readStdin();
+    if (password === '') throw new UsageError('the password on standard input is empty');
+    await call('POST', '/auth', { username: values.username, password, ...(server ? { serveraddress: server } : {}) });
+    process.stdout.write('Login Succeeded\n');
+    return 0;
+  });
+  return {
+    cmd,
+    summary: 'check a registry login and save it for skiffd\'s pulls (skiff pull, fleets)',
+    examples: ['echo "$TOKEN" | skiff login reg.lan:5000 -u alice --password-stdin'],
+  };
+}
+
+function logout(o: Outcome): Declared {
+  const cmd = new Command('logout').argument('[SERVER]', 'the registry (host[:port]); default Docker Hub');
+  act(cmd, o, async (server: string | undefined) => {
+    const r = (await call('DELETE', `/auth/${enc(server ?? 'docker.io')}`)).body as { Status: string };
+    process.stdout.write(`${r.Status}\n`);
+    return 0;
+  });
+  return { cmd, summary: 'forget a saved registry login', examples: ['skiff logout reg.lan:5000'] };
+}
+
 export function imageCommands(o: Outcome): Declared[] {
-  return [pull(o), images(o), rmi(o), tag(o), load(o), save(o)];
+  return [pull(o), images(o), rmi(o), tag(o), load(o), save(o), login(o), logout(o)];
 }

@@ -7,7 +7,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { NAME_PATTERN, validateName } from '../spec/container.js';
-import { TOP_KEYS } from './keys.js';
+import { FLEET_X_SKIFF_KEYS, TOP_KEYS } from './keys.js';
+import { readFleetResources } from './resources.js';
 import { checkDependencies } from './deps.js';
 import { FleetError } from './error.js';
 import { expandService, replicaName } from './replicas.js';
@@ -77,7 +78,10 @@ export function parseFleet(text: string, file: string, opts: FleetOptions = {}):
   }
   checkDependencies(defs);
   const networks = resolveNetworks(name, m.get('networks'), defs);
-  return { name, services: defs.map((def) => expandService(name, def)), networks };
+  const x = m.get('x-skiff')?.map().check(FLEET_X_SKIFF_KEYS);
+  const limits = x?.get('resources');
+  const resources = limits && !limits.isNull ? readFleetResources(limits) : null;
+  return { name, services: defs.map((def) => expandService(name, def)), networks, resources };
 }
 
 /** Top-level `name`, else the file's name without its extension (`demo.yaml` → demo). */

@@ -4,11 +4,11 @@
 import type { KeyTable } from './yaml-view.js';
 
 const NETWORK_HINT = 'services on a fleet network reach each other by service name; publish with ports:';
-const IMAGE_HINT = 'image: host or an image directory';
+const IMAGE_HINT = 'image: host, an image directory or a registry image';
 
 export const TOP_KEYS: KeyTable = {
   // `version` is obsolete in Compose itself, which ignores it; so does skiff.
-  supported: ['name', 'services', 'version', 'networks'],
+  supported: ['name', 'services', 'version', 'networks', 'x-skiff'],
   unsupported: {
     volumes: 'bind a host directory or use tmpfs instead of a named volume',
     configs: '', secrets: '', include: '', models: '',
@@ -18,7 +18,7 @@ export const TOP_KEYS: KeyTable = {
 export const SERVICE_KEYS: KeyTable = {
   supported: ['image', 'command', 'entrypoint', 'environment', 'working_dir', 'hostname', 'volumes', 'tmpfs', 'deploy',
     'scale', 'restart', 'stop_signal', 'stop_grace_period', 'depends_on', 'network_mode', 'labels', 'tty', 'security_opt', 'cap_add', 'cap_drop', 'x-skiff',
-    'networks', 'ports', 'healthcheck',
+    'networks', 'ports', 'healthcheck', 'pull_policy',
     // resources.ts
     'mem_limit', 'memswap_limit', 'mem_reservation', 'cpus', 'cpu_shares', 'cpu_quota', 'cpu_period', 'pids_limit', 'cpuset'],
   unsupported: Object.fromEntries([
@@ -35,7 +35,7 @@ export const SERVICE_KEYS: KeyTable = {
     ['label_file', ''], ['logging', 'see x-skiff.console'],
     ['mem_swappiness', ''], ['models', ''], ['oom_kill_disable', ''], ['oom_score_adj', ''],
     ['pid', ''], ['platform', ''], ['post_start', ''], ['pre_stop', ''], ['privileged', ''],
-    ['profiles', ''], ['provider', ''], ['pull_policy', ''], ['read_only', ''], ['runtime', ''], ['secrets', ''],
+    ['profiles', ''], ['provider', ''], ['read_only', ''], ['runtime', ''], ['secrets', ''],
     ['shm_size', ''], ['stdin_open', ''], ['storage_opt', ''], ['sysctls', ''], ['ulimits', ''],
     ['use_api_socket', ''], ['user', ''], ['userns_mode', ''], ['uts', ''], ['volumes_from', ''],
   ]),
@@ -61,5 +61,8 @@ export const DEPENDS_ON_KEYS: KeyTable = { supported: ['condition', 'required', 
 export const X_SKIFF_KEYS: KeyTable = { supported: ['console', 'job', 'restart_on_unhealthy'] };
 
 export const HEALTHCHECK_KEYS: KeyTable = { supported: ['test', 'interval', 'timeout', 'retries', 'start_period', 'start_interval', 'disable'] };
+
+/** skiff's own settings for the fleet as a whole (the top level's x-skiff) */
+export const FLEET_X_SKIFF_KEYS: KeyTable = { supported: ['resources'] };
 
 export const CONSOLE_KEYS: KeyTable = { supported: ['buffer', 'log', 'logMax'] };

@@ -19,7 +19,10 @@ export function hostnameFor(name: string): string {
 
 export function expandService(fleet: string, def: ServiceDef): FleetService {
   const first = replicaSpec(fleet, def, 1, null);
-  const hash = configHash({ format: HASH_FORMAT, job: def.job, spec: replicaIndependent(first, def) });
+  // A registry image's reference, pull policy and the parts it merges with are in the hash
+  // (skiffd folds in the image id the reference resolves to); `image` is absent otherwise, so
+  // the hashes of other services are as they were.
+  const hash = configHash({ format: HASH_FORMAT, job: def.job, spec: replicaIndependent(first, def), image: def.image ?? undefined });
   const specs: ContainerSpec[] = [];
   for (let n = 1; n <= def.replicas; n++) specs.push(replicaSpec(fleet, def, n, hash));
   return {
@@ -29,6 +32,7 @@ export function expandService(fleet: string, def: ServiceDef): FleetService {
     dependsOn: def.dependsOn.map(({ service, condition }) => ({ service, condition })),
     configHash: hash,
     specs,
+    image: def.image,
   };
 }
 

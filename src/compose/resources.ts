@@ -3,7 +3,7 @@
 // and deploy.resources.limits (cpus, memory, pids) / reservations (memory). Sizes are Docker's
 // (`64m`, `1g`, or bytes); each value is placed in the spec's `resources`, and validateSpec's
 // errors about it point back at the YAML value it came from (origins).
-import { cpusToQuota, parseBytes, ResourceError, type ResourcesSpec } from '../spec/resources.js';
+import { cpusToQuota, parseBytes, ResourceError, validateResources, type ResourcesSpec } from '../spec/resources.js';
 import type { KeyTable, YMap, YVal } from './yaml-view.js';
 
 export const RESOURCES_KEYS: KeyTable = {
@@ -94,4 +94,42 @@ export function readResources(m: YMap, deploy: YMap | undefined, origins: Map<st
     }
   }
   return Object.keys(out).length > 0 ? out : null;
+}
+
+export const FLEET_RESOURCES_KEYS: KeyTable = {
+  supported: ['memory', 'memswap', 'cpus', 'cpu_shares', 'pids', 'cpuset'],
+};
+
+/**
+ * `x-skiff.resources` at the top of a fleet file: limits on the fleet as a whole, written to its
+ * own cgroup level (<parent>/<fleet>/), which every replica's cgroup is under. Compose has no
+ * such key; the names are deploy.resources.limits' and the service keys' (memory, cpus, pids,
+ * memswap, cpu_shares, cpuset). Checked here, each error at its value.
+ */
+export function readFleetResources(v: YVal): ResourcesSpec {
+  const m = v.map().check(FLEET_RESOURCES_KEYS);
+  const raw: Partial<Record<keyof ResourcesSpec, unknown>> = {};
+  const at = new Map<string, YVal>();
+  const put = (field: keyof ResourcesSpec, from: YVal, value: unknown): void => {
+    raw[field] = value;
+    at.set(field, from);
+  };
+  for (const [key, read] of [
+    ['memory', (x: YVal) => put('memory', x, size(x, false))],
+    ['memswap', (x: YVal) => put('memorySwap', x, size(x, true))],
+    ['cpus', (x: YVal) => { const q = cpus(x); put('cpuQuota', x, q.cpuQuota); put('cpuPeriod', x, q.cpuPeriod); }],
+    ['cpu_shares', (x: YVal) => put('cpuShares', x, x.integer('a whole number'))],
+    ['pids', (x: YVal) => put('pidsLimit', x, x.integer('a whole number'))],
+    ['cpuset', (x: YVal) => put('cpusetCpus', x, x.string('a list of CPUs such as 0-1'))],
+  ] as const) {
+    const x = m.get(key);
+    if (x && !x.isNull) read(x);
+  }
+  try {
+    return validateResources(raw, 'resources');
+  } catch (err) {
+    if (!(err instanceof ResourceError)) throw err;
+    const field = err.field.replace(/^resources\./, '');
+    return (at.get(field) ?? v).fail(err.message.slice(err.field.length + 1));
+  }
 }

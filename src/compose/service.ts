@@ -4,7 +4,8 @@ import path from 'node:path';
 import { parseRestart, parseSignal, validateHostname, validateName, type MountSpec } from '../spec/container.js';
 import { CONSOLE_KEYS, DEPENDS_ON_KEYS, DEPLOY_KEYS, SERVICE_KEYS, X_SKIFF_KEYS } from './keys.js';
 import { parseMounts } from './mounts.js';
-import type { DependsOnCondition } from './types.js';
+import type { DependsOnCondition, FleetImage } from './types.js';
+import { readImage } from './image.js';
 import { readResources } from './resources.js';
 import type { ResourcesSpec } from '../spec/resources.js';
 import { parseSeccompProfile, SeccompProfileError, type SeccompProfileSpec } from '../spec/seccomp-profile.js';
@@ -54,6 +55,8 @@ export interface SpecTemplate {
 
 export interface ServiceDef {
   name: string;
+  /** a registry image (its config is merged in by skiffd); null for host or a directory */
+  image: FleetImage | null;
   /** the service's key: where errors about the service as a whole point */
   at: YVal;
   replicas: number;
@@ -87,15 +90,19 @@ export function parseService(entry: YEntry, baseDir: string, readFile: ((file: s
     return value;
   };
 
-  const imageVal = m.get('image') ?? at.fail("has no image: write image: host (the host's root, read-only) or an image directory");
-  const { rootfs, image } = from('image', imageVal, readImage(imageVal, baseDir));
+  const { choice, from: imageVal } = readImage(m, at, baseDir);
+  origins.set('image', imageVal);
   origins.set('rootfs', imageVal);
+  const registry = choice.kind === 'registry';
+  const argv = readCommand(m, at, origins, registry);
 
   const template: SpecTemplate = {
-    command: readCommand(m, at, origins),
+    // A registry image may bring the command: a stand-in lets each replica's spec be checked
+    // here; skiffd replaces it with Docker's merge of the image's Entrypoint and Cmd.
+    command: argv.entrypoint || argv.command ? [...(argv.entrypoint ?? []), ...(argv.command ?? [])] : [IMAGE_COMMAND],
     env: readEnv(m, origins),
-    rootfs,
-    image,
+    rootfs: 'host',
+    image: choice.kind === 'directory' ? choice.dir : null,
     mounts: [],
     console: {},
     labels: readUserLabels(m, origins),
@@ -151,8 +158,18 @@ export function parseService(entry: YEntry, baseDir: string, readFile: ((file: s
   if (networking.portsAt && replicas > 1) networking.portsAt.fail(`${replicas} replicas cannot publish the same host ports: one replica may`);
   if (networking.portsAt) origins.set('ports', networking.portsAt);
   const dependsOn = m.get('depends_on');
+  const image: FleetImage | null = choice.kind !== 'registry' ? null : {
+    ref: choice.ref,
+    pullPolicy: choice.pullPolicy,
+    entrypoint: argv.entrypoint,
+    command: argv.command,
+    workdir: template.workdir ?? null,
+    env: template.env,
+    stopSignal: template.stopSignal ?? null,
+  };
   return {
     name,
+    image,
     at,
     replicas,
     replicasAt,
@@ -165,27 +182,26 @@ export function parseService(entry: YEntry, baseDir: string, readFile: ((file: s
   };
 }
 
-/** `host`, or an image directory: absolute, or relative to the fleet file (`./rootfs`). */
-function readImage(v: YVal, baseDir: string): { rootfs: string; image: string | null } {
-  const s = v.string('host or an image directory');
-  if (s === 'host') return { rootfs: 'host', image: null };
-  if (s.startsWith('/')) return { rootfs: 'host', image: s };
-  if (s.startsWith('./') || s.startsWith('../')) return { rootfs: 'host', image: path.resolve(baseDir, s) };
-  return v.fail(`${v.describe()} is not host or an image directory (an absolute path); skiff does not pull registry images yet`);
-}
+/** What a registry image's spec holds as its command until skiffd merges the image's in. */
+export const IMAGE_COMMAND = '<the image\'s command>';
 
-/** Docker's rule: argv is entrypoint followed by command. skiff's images have no defaults for either. */
-function readCommand(m: YMap, at: YVal, origins: Map<string, YVal>): string[] {
+/**
+ * Compose's entrypoint and command, apart: with a registry image they replace the image's
+ * Entrypoint and Cmd as Docker's do. Without one, the command is entrypoint followed by command.
+ */
+function readCommand(m: YMap, at: YVal, origins: Map<string, YVal>, registry: boolean): { entrypoint: string[] | null; command: string[] | null } {
   const entrypoint = m.get('entrypoint');
   const command = m.get('command');
-  const argv = [...(entrypoint ? readArgv(entrypoint) : []), ...(command ? readArgv(command) : [])];
+  const ep = entrypoint ? readArgv(entrypoint) : null;
+  const cmd = command ? readArgv(command) : null;
+  const argv = [...(ep ?? []), ...(cmd ?? [])];
   const where = entrypoint ?? command;
-  if (!where || argv.length === 0) {
-    return (where ?? at).fail('has no command to run: give command (or entrypoint); skiff images have no default command');
+  if (where) origins.set('command', where);
+  if (!registry && (!where || argv.length === 0)) {
+    return (where ?? at).fail('has no command to run: give command (or entrypoint); only a registry image brings its own');
   }
-  if (argv[0] === '') where.fail('the program to run is an empty string');
-  origins.set('command', where);
-  return argv;
+  if (argv.length > 0 && argv[0] === '') where!.fail('the program to run is an empty string');
+  return { entrypoint: ep, command: cmd };
 }
 
 function readEnv(m: YMap, origins: Map<string, YVal>): string[] {

@@ -1,6 +1,7 @@
 // What a parsed fleet file is: the input of the reconciler.
 import type { ContainerSpec } from '../spec/container.js';
 import type { FleetNetwork } from './networks.js';
+import type { ResourcesSpec } from '../spec/resources.js';
 
 export type DependsOnCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 
@@ -8,6 +9,28 @@ export interface FleetDependency {
   service: string;
   /** started: the dependency's replicas are running; healthy: and their health checks pass; completed_successfully: they all exited 0 */
   condition: DependsOnCondition;
+}
+
+export type PullPolicy = 'always' | 'missing' | 'never';
+
+/**
+ * A service's registry image (src/compose/image.ts): the reference, when to pull it, and what
+ * the service itself sets of what the image's config also gives. skiffd pulls it and merges
+ * the two (the service's win) into each replica's spec before anything is created.
+ */
+export interface FleetImage {
+  /** canonical: registry/repository:tag or @digest */
+  ref: string;
+  pullPolicy: PullPolicy;
+  /** Compose's entrypoint and command, as Docker's Entrypoint and Cmd (null: not set) */
+  entrypoint: string[] | null;
+  command: string[] | null;
+  /** working_dir (null: the image's WorkingDir, else /) */
+  workdir: string | null;
+  /** the service's environment (the image's Env is under it) */
+  env: string[];
+  /** stop_signal (null: the image's StopSignal, else SIGTERM) */
+  stopSignal: string | null;
 }
 
 export interface FleetService {
@@ -23,6 +46,8 @@ export interface FleetService {
   configHash: string;
   /** one per replica, in order: `<fleet>-<service>-1` … `-<replicas>` */
   specs: ContainerSpec[];
+  /** a registry image, whose config skiffd merges into the specs; null for host or a directory */
+  image: FleetImage | null;
 }
 
 export interface Fleet {
@@ -30,4 +55,6 @@ export interface Fleet {
   services: FleetService[];
   /** the bridge networks its services use, made by skiffd before the fleet's containers (src/compose/networks.ts) */
   networks: FleetNetwork[];
+  /** limits on the fleet as a whole (x-skiff.resources), on its cgroup level; null: none */
+  resources: ResourcesSpec | null;
 }

@@ -11,12 +11,15 @@ import { log } from './log.js';
 import { Metrics } from './metrics.js';
 import { Reaper } from './lifecycle/reaper.js';
 import { StateStore } from './lifecycle/state-store.js';
+import { recordLaunchers, waitForOldLaunchers } from './lifecycle/old-launchers.js';
 import { injectedExecFailure, injectedFailure } from './test-hooks.js';
 import { NetworkManager, type NetworkOptions } from './networks/manager.js';
 import { NetworkStore } from './networks/store.js';
 import { NetworksApi } from './networks/routes.js';
 import { imageForRun } from './images/lookup.js';
 import { ImageStore } from './images/store.js';
+import { Puller } from './images/puller.js';
+import { CredentialStore } from './images/auths.js';
 import { peerCredentials, raiseSoftLimit, tryLockExclusive } from '../sys/libc.js';
 import { RLIMIT_NOFILE } from '../sys/constants.js';
 import { Cgroups } from './cgroups/cgroups.js';
@@ -116,6 +119,8 @@ export class Daemon {
   readonly networks: NetworkManager;
   /** pulled and loaded images, `<state>/images` (src/main/images) */
   readonly images: ImageStore;
+  /** pulls for every caller: insecure registries, saved logins (src/main/images/puller.ts) */
+  readonly pulls: Puller;
   readonly nofile: number;
   /** null on a host without cgroups: containers then run unlimited, and limits are refused */
   readonly cgroups: Cgroups | null;
@@ -129,19 +134,24 @@ export class Daemon {
 
   constructor(readonly opts: DaemonOptions) {
     this.nofile = raiseSoftLimit(RLIMIT_NOFILE);
-    this.store = new StateStore(opts.stateDir);
+    this.store = new StateStore(opts.stateDir, (what, err) => log('error', 'state directory cleanup failed', { what, error: err.message }));
     this.lockFd = lockStateDir(this.store);
     this.reaper = new Reaper();
     const rootMount = this.store.privatePath('root');
     mkdirSync(rootMount, { recursive: true, mode: 0o755 });
+    // A previous skiffd's launchers finish the starts they were in when it died; restore then finds their PID 1s.
+    const launchersFile = this.store.privatePath('launchers');
+    waitForOldLaunchers(launchersFile, opts.startTimeoutMs ?? 30_000);
     // Twice the cores: while one launcher's reply waits for skiffd's event loop, another launches.
     const size = opts.launchers ?? 2 * availableParallelism();
     this.pool = new LauncherPool(size, opts.startTimeoutMs ?? 30_000, {
       onRestart: (index, reason) => {
         this.metrics.launcherRestarts++;
         log('warn', 'launcher worker replaced', { index, reason });
+        recordLaunchers(launchersFile, this.pool.pids());
       },
     });
+    recordLaunchers(launchersFile, this.pool.pids());
     this.networks = new NetworkManager(new NetworkStore(this.store.privatePath('networks')), opts.networks ?? {});
     this.cgroups = openCgroups(opts.cgroupParent ?? 'skiff');
     this.supervisor = new Supervisor({
@@ -184,6 +194,7 @@ export class Daemon {
       }
       return { images, layerDirs };
     });
+    this.pulls = new Puller(this.images, new Set(opts.insecureRegistries ?? []), new CredentialStore(this.store.privatePath('auths.json')));
   }
 
   /**
@@ -216,7 +227,7 @@ export class Daemon {
     mkdirSync(dirname(configured), { recursive: true, mode: 0o755 });
     await this.clearStale(configured);
     await this.clearStale(real);
-    this.supervisor.restore();
+    await this.supervisor.restore();
     this.health.resume();
     await this.networks.restore(this.supervisor.list());
     for (const r of this.supervisor.list()) if (r.status === 'running') this.networks.running(r);
@@ -316,6 +327,7 @@ export class Daemon {
     if (listening) this.removeSymlink();
     this.health.close();
     await this.supervisor.shutdown();
+    this.store.drainTrash();
     await this.networks.close();
     await this.pool.close();
     this.reaper.close();

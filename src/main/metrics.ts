@@ -22,7 +22,7 @@ export class Metrics {
     LATENCY_BUCKETS_MS.forEach((b, i) => { if (ms <= b) this.bucketCounts[i]!++; });
   }
 
-  render(gauges: { queueDepth: number; running: number; containers: number; consoles?: Record<string, number> }): string {
+  render(gauges: { queueDepth: number; running: number; containers: number; removalBacklog?: number; consoles?: Record<string, number> }): string {
     const lines: string[] = [
       '# HELP skiff_starts_total Container starts by outcome.',
       '# TYPE skiff_starts_total counter',
@@ -42,6 +42,9 @@ export class Metrics {
       '# HELP skiff_containers Containers known to skiffd.',
       '# TYPE skiff_containers gauge',
       `skiff_containers ${gauges.containers}`,
+      '# HELP skiff_removal_backlog Removed containers whose state directories are still being deleted.',
+      '# TYPE skiff_removal_backlog gauge',
+      `skiff_removal_backlog ${gauges.removalBacklog ?? 0}`,
       '# HELP skiff_launcher_restarts_total Launcher workers replaced after a crash or hang.',
       '# TYPE skiff_launcher_restarts_total counter',
       `skiff_launcher_restarts_total ${this.launcherRestarts}`,

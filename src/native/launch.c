@@ -97,6 +97,21 @@
 #define HEADER_WORDS 16
 #define MAX_OPS 4096
 #define MAX_LIST 65536
+#define MAX_LOWERDIRS 500 /* overlayfs's OVL_MAX_STACK */
+
+/* The new mount API (Linux 5.2; overlayfs's "lowerdir+" since 6.8), by number: older C
+ * libraries have no wrappers, and <linux/mount.h> clashes with <sys/mount.h> on some. */
+#ifndef SYS_fsopen
+#define SYS_move_mount 429
+#define SYS_fsopen 430
+#define SYS_fsconfig 431
+#define SYS_fsmount 432
+#endif
+#define SKIFF_FSOPEN_CLOEXEC 0x1
+#define SKIFF_FSMOUNT_CLOEXEC 0x1
+#define SKIFF_FSCONFIG_SET_STRING 1
+#define SKIFF_FSCONFIG_CMD_CREATE 6
+#define SKIFF_MOVE_MOUNT_F_EMPTY_PATH 0x4
 #define REGISTERS 8
 #define STACK_SIZE (256 * 1024)
 
@@ -141,13 +156,15 @@ enum op_code {
   OP_SETNS_PID = 35,  /* fd (a pidfd): child1's, before it clones the process that runs the operations,
                        * which is then born in that process's pid namespace (setns changes only children's) */
   OP_CHROOT = 36,     /* fd (a directory the caller opened): fchdir to it, then chroot(".") */
-  /* skiff-oci (src/oci): ops 40–49. */
-  OP_WAIT_START = 40, /* fd: the start fifo, open read-write (by the caller). Checks the exec paths, tells child1 the
+  /* ops 37–39 are kept for exec's */
+  OP_OVERLAY = 40,    /* target, lowerdirs (first, count), upperdir, workdir, mount attributes */
+  /* skiff-oci (src/oci): ops 41–49 (40 went to the overlay). */
+  OP_WAIT_START = 41, /* fd: the start fifo, open read-write (by the caller). Checks the exec paths, tells child1 the
                        * container is created (its launch returns), then reads until `start` writes */
-  OP_SETNS_PATH = 41, /* path, nstype: join the namespace at a path (setns; the exec work's setns takes an fd) */
-  OP_UNSHARE = 42,    /* flags: unshare(2) by PID 1 itself (a cgroup namespace, once in its cgroup) */
-  OP_SET_KEEPCAPS = 43, /* PR_SET_KEEPCAPS 1: a uid change keeps the permitted set (a non-root user with capabilities) */
-  OP_DUP_FD = 44,     /* fd, target fd: dup2 of an fd PID 1 inherited from the caller (skiff-oci's start fifo) */
+  OP_SETNS_PATH = 42, /* path, nstype: join the namespace at a path (setns; the exec work's setns takes an fd) */
+  OP_UNSHARE = 43,    /* flags: unshare(2) by PID 1 itself (a cgroup namespace, once in its cgroup) */
+  OP_SET_KEEPCAPS = 44, /* PR_SET_KEEPCAPS 1: a uid change keeps the permitted set (a non-root user with capabilities) */
+  OP_DUP_FD = 45,     /* fd, target fd: dup2 of an fd PID 1 inherited from the caller (skiff-oci's start fifo) */
   OP__END
 };
 
@@ -166,6 +183,7 @@ static const char *const op_names[OP__END] = {
   [OP_JOIN_CGROUP] = "join_cgroup",
   [OP_SETGROUPS] = "setgroups", [OP_SETRESGID] = "setresgid", [OP_SETRESUID] = "setresuid",
   [OP_SETNS] = "setns", [OP_SETNS_PID] = "setns_pid", [OP_CHROOT] = "chroot",
+  [OP_OVERLAY] = "overlay",
   [OP_WAIT_START] = "wait_start", [OP_SETNS_PATH] = "setns_path", [OP_UNSHARE] = "unshare",
   [OP_SET_KEEPCAPS] = "set_keepcaps", [OP_DUP_FD] = "dup_fd",
 };
@@ -185,6 +203,7 @@ static const uint32_t op_string_args[OP__END] = {
   [OP_SETHOSTNAME] = 0x1, [OP_OPEN] = 0x1, [OP_CHDIR] = 0x1, [OP_WRITE_FILE] = 0x3,
   [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1, [OP_JOIN_CGROUP] = 0x1,
   [OP_SECCOMP] = 0x1, [OP_NETLINK] = 0x1, [OP_HOST_NETLINK] = 0x1, [OP_SETNS_PATH] = 0x1,
+  [OP_OVERLAY] = 0x1b, /* arg 1 is the first lowerdir; the list is decoded into op->list */
 };
 
 /* What the children report to the caller: written in shared memory. */
@@ -201,6 +220,7 @@ struct op {
   const char *str[OP_WORDS - 1]; /* decoded string arguments (NULL if none) */
   struct sock_filter *filter;    /* OP_SECCOMP: the program, decoded from hex before fork */
   uint8_t *bytes;                /* OP_NETLINK, OP_HOST_NETLINK: the message, decoded from hex before fork */
+  char **list;                   /* OP_OVERLAY: the lowerdirs, top first, found before fork */
 };
 
 struct plan {
@@ -309,7 +329,7 @@ static const char *decode_message(struct op *op) {
 }
 
 static void plan_free(struct plan *pl) {
-  for (uint32_t i = 0; pl->ops && i < pl->nops; i++) { free(pl->ops[i].filter); free(pl->ops[i].bytes); }
+  for (uint32_t i = 0; pl->ops && i < pl->nops; i++) { free(pl->ops[i].filter); free(pl->ops[i].bytes); free(pl->ops[i].list); }
   free(pl->ops);
   free(pl->exec_paths);
   free(pl->argv);
@@ -367,7 +387,8 @@ static int plan_decode(const uint8_t *buf, size_t len, struct plan *pl, const ch
     const uint8_t *p = buf + ops_off + (size_t)i * OP_WORDS * 4;
     struct op *op = &pl->ops[i];
     op->code = rd32(p);
-    if (op->code == 0 || op->code >= OP__END || !op_names[op->code]) { /* the enum may have gaps */
+    /* A code in a gap of the table (ops kept for later) is as unknown as one past its end. */
+    if (op->code == 0 || op->code >= OP__END || !op_names[op->code]) {
       /* Fatal, never skipped: an operation this build does not know could be the one that confines. */
       static __thread char unknown[64];
       snprintf(unknown, sizeof(unknown), "unknown operation %u at index %u", op->code, i);
@@ -389,6 +410,12 @@ static int plan_decode(const uint8_t *buf, size_t len, struct plan *pl, const ch
       *why = decode_message(op);
       if (*why) { plan_free(pl); return EINVAL; }
       if (op->code == OP_HOST_NETLINK) pl->host_ops = 1;
+    }
+    if (op->code == OP_OVERLAY) {
+      *why = "overlay lowerdirs out of bounds (1 to 500)";
+      if (op->arg[2] == 0 || op->arg[2] > MAX_LOWERDIRS) { plan_free(pl); return EINVAL; }
+      op->list = list_at(pl, op->arg[1], op->arg[2], &bad);
+      if (bad) { plan_free(pl); return EINVAL; }
     }
     if (op->code == OP_WAIT_START) pl->detached = 1;
     *why = "register out of range";
@@ -733,6 +760,25 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     return syscall(SYS_setresgid, (gid_t)op->arg[0], (gid_t)op->arg[0], (gid_t)op->arg[0]) < 0 ? errno : 0;
   case OP_SETRESUID:
     return syscall(SYS_setresuid, (uid_t)op->arg[0], (uid_t)op->arg[0], (uid_t)op->arg[0]) < 0 ? errno : 0;
+  case OP_OVERLAY: {
+    /* An overlay through the new mount API: each lower layer is one fsconfig("lowerdir+"), so
+     * the number of layers is not bounded by mount(2)'s one page of options. The target is a
+     * host path (the root mount point), used as written. */
+    int fs = (int)syscall(SYS_fsopen, "overlay", SKIFF_FSOPEN_CLOEXEC), mnt = -1;
+    if (fs < 0) return errno;
+    /* "overlay" as the source, as mount(2) gives it: what mountinfo and df show. */
+    if (syscall(SYS_fsconfig, fs, SKIFF_FSCONFIG_SET_STRING, "source", "overlay", 0) < 0) rc = errno;
+    for (uint32_t i = 0; i < op->arg[2] && !rc; i++)
+      if (syscall(SYS_fsconfig, fs, SKIFF_FSCONFIG_SET_STRING, "lowerdir+", op->list[i], 0) < 0) rc = errno;
+    if (!rc && syscall(SYS_fsconfig, fs, SKIFF_FSCONFIG_SET_STRING, "upperdir", op->str[3], 0) < 0) rc = errno;
+    if (!rc && syscall(SYS_fsconfig, fs, SKIFF_FSCONFIG_SET_STRING, "workdir", op->str[4], 0) < 0) rc = errno;
+    if (!rc && syscall(SYS_fsconfig, fs, SKIFF_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) rc = errno;
+    if (!rc && (mnt = (int)syscall(SYS_fsmount, fs, SKIFF_FSMOUNT_CLOEXEC, op->arg[5])) < 0) rc = errno;
+    close(fs);
+    if (!rc && syscall(SYS_move_mount, mnt, "", AT_FDCWD, op->str[0], SKIFF_MOVE_MOUNT_F_EMPTY_PATH) < 0) rc = errno;
+    if (mnt >= 0) close(mnt);
+    return rc;
+  }
   case OP_CHECK_CHAR: {
     /* A mask's source must be what the plan says it is (the container's own /dev/null, a
      * node skiff made), never whatever a path turned out to lead to. */

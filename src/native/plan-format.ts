@@ -56,12 +56,14 @@ export enum OpCode {
   setns = 34,
   setns_pid = 35,
   chroot = 36,
-  // 40–49: skiff-oci (src/oci)
-  wait_start = 40,
-  setns_path = 41,
-  unshare = 42,
-  set_keepcaps = 43,
-  dup_fd = 44,
+  // 40: images with more layers than mount(2)'s options hold.
+  overlay = 40,
+  // 41–49: skiff-oci (src/oci)
+  wait_start = 41,
+  setns_path = 42,
+  unshare = 43,
+  set_keepcaps = 44,
+  dup_fd = 45,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -76,7 +78,7 @@ export const MKDIR_BEST_EFFORT = 0x2;
 // definition) so that a plan is written with one import.
 export {
   CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS,
-  MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
+  MNT_DETACH, MOUNT_ATTR_NODEV, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
   RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV, S_IFCHR, S_IFREG,
 } from '../sys/constants.js';
 
@@ -145,6 +147,12 @@ export type Op = { what: string } & (
   /** fchdir to the directory fd the caller opened, then chroot(".") */
   | { op: 'chroot'; fd: number }
   /**
+   * an overlay through the new mount API (fsopen, one fsconfig "lowerdir+" per layer, fsmount,
+   * move_mount): any number of layers up to overlayfs's 500, where mount(2)'s options hold one
+   * page. `target` is a host path; `attrs` are MOUNT_ATTR_* flags.
+   */
+  | { op: 'overlay'; target: string; lowerdirs: string[]; upperdir: string; workdir: string; attrs: number }
+  /**
    * skiff-oci's `create`: the exec paths checked, then "created" (the launch returns, PID 1 lives
    * on with memory of its own), then a read of the start fifo (open read-write on `fd`) until `start` writes
    */
@@ -175,6 +183,8 @@ export interface Plan {
 }
 
 export const REGISTERS = 8;
+/** overlayfs's OVL_MAX_STACK: the most lower layers one overlay takes (MAX_LOWERDIRS in launch.c) */
+export const MAX_LOWERDIRS = 500;
 
 class StringArea {
   private readonly chunks: Buffer[] = [];
@@ -326,6 +336,11 @@ function opArgs(op: Op, s: StringArea): number[] {
     case 'setns_pid':
     case 'chroot':
       return [u32(op.fd, 'fd')];
+    case 'overlay': {
+      if (op.lowerdirs.length === 0 || op.lowerdirs.length > MAX_LOWERDIRS) throw new PlanEncodeError(`overlay of ${op.lowerdirs.length} lowerdirs: 1 to ${MAX_LOWERDIRS} fit`);
+      const [first, count] = s.addList(op.lowerdirs);
+      return [s.add(op.target), first, count, s.add(op.upperdir), s.add(op.workdir), u32(op.attrs, 'mount attributes')];
+    }
     case 'wait_start':
       return [u32(op.fd, 'fd')];
     case 'setns_path':

@@ -21,8 +21,8 @@ export function hasOverlayRoot(spec: Pick<ContainerSpec, 'image' | 'fromImage'>)
   return spec.image !== null || spec.fromImage !== null;
 }
 
-/** The overlay's option string must fit in a page with upperdir and workdir: leave them 1 KiB. */
-const MAX_LOWERDIRS_BYTES = 3000;
+/** overlayfs stacks at most this many lower layers (OVL_MAX_STACK). */
+const MAX_LAYERS = 500;
 
 export function validateFromImage(v: Json): FromImage {
   if (!isObject(v)) throw new SpecError('fromImage', `must be an object, got ${describe(v)}`);
@@ -36,8 +36,7 @@ export function validateFromImage(v: Json): FromImage {
     if (/[,:]/.test(dir)) throw new SpecError(`fromImage.layers[${i}]`, `must not contain "," or ":" (overlay options), got ${describe(dir)}`);
     return dir;
   });
-  const bytes = layers.join(':').length;
-  if (bytes > MAX_LOWERDIRS_BYTES) throw new SpecError('fromImage.layers', `are ${layers.length} layers whose paths take ${bytes} bytes, more than the ${MAX_LOWERDIRS_BYTES} an overlay's options can hold`);
+  if (layers.length > MAX_LAYERS) throw new SpecError('fromImage.layers', `are ${layers.length} layers, more than the ${MAX_LAYERS} overlayfs can stack`);
   return { ref, id, layers };
 }
 

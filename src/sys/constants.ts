@@ -38,6 +38,10 @@ export const TIOCLINUX = 0x541c;
 export const TCSANOW = 0;
 
 // ── epoll(7), eventfd(2) ──
+/** poll(2): urgent data, or for /proc/PID/mountinfo a change of the mount table */
+export const POLLPRI = 0x002;
+/** poll(2): readable; for a pidfd, the process has exited */
+export const POLLIN = 0x001;
 export const EPOLLIN = 0x001;
 export const EPOLLOUT = 0x004;
 export const EPOLLERR = 0x008;
@@ -86,6 +90,8 @@ export const CLONE_NEWNET = 0x40000000;
 export const MS_RDONLY = 0x1;
 export const MS_NOSUID = 0x2;
 export const MS_NODEV = 0x4;
+/** fsmount(2)'s attribute for MS_NODEV (the new mount API) */
+export const MOUNT_ATTR_NODEV = 0x4;
 export const MS_NOEXEC = 0x8;
 export const MS_REMOUNT = 0x20;
 export const MS_BIND = 0x1000;

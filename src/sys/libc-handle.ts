@@ -35,6 +35,7 @@ export const c = {
   epoll_ctl: libc.func('int epoll_ctl(int epfd, int op, int fd, uint8_t *event)'),
   epoll_wait: libc.func('int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)'),
   eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
+  poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
   // terminals
   posix_openpt: libc.func('int posix_openpt(int flags)'),
   grantpt: libc.func('int grantpt(int fd)'),

@@ -85,6 +85,17 @@ export function openPath(path: string, flags: number): number {
   return check(c.open(path, flags | O_CLOEXEC), 'open', path);
 }
 
+/** poll(2) on one fd, waiting at most `timeoutMs` (0: not at all): the events (revents) it reports, 0 if none in time. */
+export function pollNow(fd: number, events: number, timeoutMs = 0): number {
+  const pfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(events, 4);
+  const n = raw(c.poll(pfd, 1, timeoutMs));
+  if (n === -EINTR) return 0;
+  if (n < 0) throw new SysError('poll', -n, `fd ${fd}`);
+  return pfd.readInt16LE(6);
+}
+
 // ── epoll / eventfd ──
 /** struct epoll_event is packed on x86_64 (12 bytes) and naturally aligned elsewhere (16). */
 export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;

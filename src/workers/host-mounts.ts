@@ -2,7 +2,9 @@
 // every other mount of the same filesystem whose root lies above it (bind mounts of a parent,
 // the same disk mounted twice). skiffd hides its state directory (which holds its API socket)
 // from every container at all of these places, not just at the path it was configured with.
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
+import { pollNow } from '../sys/libc.js';
+import { POLLPRI } from '../sys/constants.js';
 
 export interface MountEntry {
   id: number;
@@ -91,9 +93,32 @@ export function hostAliases(path: string, mounts: readonly MountEntry[]): HostAl
   return aliases;
 }
 
-/** Reads the caller's mount table and returns the aliases of each path. */
+/**
+ * The caller's mount table, parsed again only when it has changed. The kernel reports a change
+ * of a mount namespace's table to poll(2) on an open mountinfo file (POLLPRI, once per change,
+ * counted from the poller's last look), so a launcher reads and parses its table once, not on
+ * every start, and still never works from a table older than the poll it just made.
+ */
+class MountTable {
+  private fd: number | null = null;
+  private mounts: MountEntry[] = [];
+
+  current(): MountEntry[] {
+    if (this.fd === null) {
+      this.fd = openSync('/proc/self/mountinfo', 'r');
+      this.mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+    } else if ((pollNow(this.fd, POLLPRI) & POLLPRI) !== 0) {
+      this.mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+    }
+    return this.mounts;
+  }
+}
+
+const table = new MountTable();
+
+/** The aliases of each path in the caller's mount table. */
 export function readHostAliases(paths: readonly string[]): HostAlias[] {
   if (paths.length === 0) return [];
-  const mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+  const mounts = table.current();
   return paths.flatMap((p) => hostAliases(p, mounts));
 }

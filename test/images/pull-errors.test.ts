@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { parseManifest } from '../../src/main/images/manifest.js';
-import { parseReference } from '../../src/main/images/reference.js';
+import { parseReference } from '../../src/spec/image-reference.js';
 import { busyboxLayer } from '../support/busybox-layer.js';
 import { useDaemon } from '../support/daemon.js';
 import { useRegistry, writeLayout } from '../support/registry.js';

@@ -50,7 +50,7 @@ describe('images: the store', () => {
 
 describe('images: references', () => {
   it('normalises as Docker does', async () => {
-    const { parseReference, formatReference } = await import('../../src/main/images/reference.js');
+    const { parseReference, formatReference } = await import('../../src/spec/image-reference.js');
     const f = (s: string) => formatReference(parseReference(s));
     expect(f('busybox')).to.equal('docker.io/library/busybox:latest');
     expect(f('user/app:1.2')).to.equal('docker.io/user/app:1.2');

@@ -144,7 +144,7 @@ describe('skiff command line: help, version, usage errors', function () {
     for (const [args, text] of [
       [['run', '--restart', 'sometimes', '--', '/bin/true'], 'argument \'sometimes\' is invalid. Expected no, always, unless-stopped or on-failure[:N]'],
       [['console', '--detach-keys', 'ctrl-', 'web'], 'argument \'ctrl-\' is invalid.'],
-      [['bench', '--vs', 'docker'], 'argument \'docker\' is invalid. Expected runc and/or crun, got "docker"'],
+      [['bench', '--vs', 'docker'], 'argument \'docker\' is invalid. Expected some of unshare, bwrap, crun, runc, got "docker"'],
     ] as const) {
       const r = await d.cli([...args]);
       expect(r.code, r.stderr).to.equal(2);

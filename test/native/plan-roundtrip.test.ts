@@ -50,6 +50,8 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'setresuid': args = [op.uid]; break;
     case 'setns': args = [op.fd, op.nstype]; break;
     case 'setns_pid': case 'chroot': args = [op.fd]; break;
+    // The dry run shows a list argument as its first string.
+    case 'overlay': args = [op.target, op.lowerdirs[0]!, op.lowerdirs.length, op.upperdir, op.workdir, op.attrs]; break;
     case 'wait_start': args = [op.fd]; break;
     case 'setns_path': args = [op.path, op.nstype]; break;
     case 'unshare': args = [op.flags]; break;
@@ -121,6 +123,7 @@ const everyOp: Op[] = [
   { what: 'ns', op: 'setns', fd: 7, nstype: 0x7e020000 },
   { what: 'nspid', op: 'setns_pid', fd: 7 },
   { what: 'root', op: 'chroot', fd: 8 },
+  { what: 'ov', op: 'overlay', target: '/run/skiff/root', lowerdirs: ['/l/top', '/l/mid', '/l/bottom'], upperdir: '/c/upper', workdir: '/c/work', attrs: 4 },
   { what: 'ws', op: 'wait_start', fd: 9 },
   { what: 'ns', op: 'setns_path', path: '/proc/1/ns/net', nstype: 0x40000000 },
   { what: 'un', op: 'unshare', flags: 0x02000000 },

@@ -177,10 +177,16 @@ describe('fleet files', () => {
       refuse(web('networks: [nope]'), 'fleet.yaml:5:16 services.web.networks[0]: names no network of the fleet: "nope" (declare it under the top-level networks:)');
       refuse(web('ports: ["8080:80"]', 'deploy: { replicas: 2 }'), 'fleet.yaml:5:12 services.web.ports: 2 replicas cannot publish the same host ports: one replica may');
       refuse(web('deploy:', '  resources: { limits: { devices: [] } }'), 'fleet.yaml:6:30 services.web.deploy.resources.limits.devices: not supported by skiff yet');
-      refuse(yaml('services:', '  web:', '    image: nginx:1.27'),
-        'fleet.yaml:3:12 services.web.image: "nginx:1.27" is not host or an image directory (an absolute path); skiff does not pull registry images yet');
+      refuse(yaml('services:', '  web:', '    image: Nginx:1.27'),
+        'fleet.yaml:3:12 services.web.image: invalid reference format "Nginx:1.27": repository name "Nginx" must be lowercase (image is host, an image directory such as ./rootfs, or a registry image)');
       refuse(yaml('services:', '  web:', '    image: host'),
-        'fleet.yaml:2:3 services.web: has no command to run: give command (or entrypoint); skiff images have no default command');
+        'fleet.yaml:2:3 services.web: has no command to run: give command (or entrypoint); only a registry image brings its own');
+      refuse(yaml('services:', '  web:', '    image: nginx', '    pull_policy: daily'),
+        'fleet.yaml:4:18 services.web.pull_policy: daily is not supported by skiff yet (always, missing or never)');
+      refuse(yaml('services:', '  web:', '    image: nginx', '    pull_policy: sometimes'),
+        'fleet.yaml:4:18 services.web.pull_policy: expected always, missing or never, got "sometimes"');
+      refuse(yaml('services:', '  web:', '    image: /srv/root', '    pull_policy: never', '    command: [x]'),
+        'fleet.yaml:4:18 services.web.pull_policy: applies to a registry image; image: /srv/root is not pulled');
       refuse(web('depends_on: [wbe]'), 'fleet.yaml:5:18 services.web.depends_on[0]: unknown service "wbe", did you mean "web"?');
       refuse(web('stop_grace_period: 10'), 'fleet.yaml:5:24 services.web.stop_grace_period: expected a duration with a unit, such as 10s or 1m30s, got 10');
       refuse(web('environment: [DEBUG]'),
@@ -432,6 +438,29 @@ describe('fleet files', () => {
     it('gives each replica its own log file when the log is a directory', () => {
       const specs = parseFleet(web('scale: 2', 'x-skiff: { console: { log: /var/log/skiff } }'), 'demo.yml').services[0]?.specs;
       expect(specs?.map((s) => s.console.log)).to.deep.equal(['/var/log/skiff/demo-web-1.log', '/var/log/skiff/demo-web-2.log']);
+    });
+
+    it('reads a registry image: the reference made canonical, the pull policy, and what the service sets apart from the image', () => {
+      const f = parseFleet(yaml('services:',
+        '  web: { image: nginx, entrypoint: [/bin/sh, -c], working_dir: /srv, environment: [A=1], stop_signal: INT }',
+        '  job: { image: "127.0.0.1:5000/app:2", pull_policy: if_not_present }',
+        '  pinned: { image: "busybox@sha256:' + 'a'.repeat(64) + '", pull_policy: always }'), 'fleet.yaml');
+      expect(f.services.map((s) => s.image)).to.deep.equal([
+        { ref: 'docker.io/library/nginx:latest', pullPolicy: 'missing', entrypoint: ['/bin/sh', '-c'], command: null, workdir: '/srv', env: ['A=1'], stopSignal: 'SIGINT' },
+        { ref: '127.0.0.1:5000/app:2', pullPolicy: 'missing', entrypoint: null, command: null, workdir: null, env: [], stopSignal: null },
+        { ref: `docker.io/library/busybox@sha256:${'a'.repeat(64)}`, pullPolicy: 'always', entrypoint: null, command: null, workdir: null, env: [], stopSignal: null },
+      ]);
+      // The pull policy and the reference are part of the config hash; host services carry no image.
+      const again = parseFleet(yaml('services:', '  job: { image: "127.0.0.1:5000/app:2", pull_policy: always }'), 'fleet.yaml');
+      expect(again.services[0]!.configHash).to.not.equal(f.services[1]!.configHash);
+      expect(parseFleet(yaml('services:', '  h: { image: host, command: [x] }'), 'fleet.yaml').services[0]!.image).to.equal(null);
+    });
+
+    it('reads x-skiff.resources at the top: limits on the fleet as a whole, in the spec\'s units', () => {
+      const f = parseFleet(yaml('x-skiff:', '  resources: { memory: 1g, memswap: -1, cpus: 2.5, cpu_shares: 512, pids: 300, cpuset: "0-1" }',
+        'services:', '  web: { image: host, command: [x] }'), 'fleet.yaml');
+      expect(f.resources).to.deep.equal({ memory: 1 << 30, memorySwap: -1, memoryReservation: null, cpuQuota: 250000, cpuPeriod: 100000, cpuShares: 512, pidsLimit: 300, cpusetCpus: '0-1', cpusetMems: null });
+      expect(parseFleet(yaml('services:', '  web: { image: host, command: [x] }'), 'fleet.yaml').resources).to.equal(null);
     });
 
     it('resolves relative host paths against the fleet file', async () => {

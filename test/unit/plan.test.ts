@@ -3,7 +3,7 @@
 // are reachable, pivot_root before /proc, stray fds closed right before exec.
 import { expect } from 'chai';
 import {
-  CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_REC,
+  CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MOUNT_ATTR_NODEV, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_REC,
   RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, encodePlan, type Op, type Plan,
 } from '../../src/native/plan-format.js';
 import { DEFAULT_PATH, validateSpec } from '../../src/spec/container.js';
@@ -126,6 +126,17 @@ describe('buildPlan', () => {
         data: 'lowerdir=/images/busybox,upperdir=/state/c1/upper,workdir=/state/c1/work',
       });
       expect(find(p, 'mkdir').slice(0, 4).map((o) => o.path)).to.deep.equal(['/proc', '/dev', '/sys', '/tmp']);
+    });
+
+    it('stacks a stored image\'s layers with mount(2) while its options fit a page, through the new mount API past it', () => {
+      const id = `sha256:${'a'.repeat(64)}`;
+      const dirs = (n: number) => Array.from({ length: n }, (_, i) => `/var/lib/skiff/.skiffd/images/layers/${String(n - i).padStart(64, '0')}`);
+      const layer = { upper: '/state/c1/layer/upper', work: '/state/c1/layer/work' };
+      const few = plan({ fromImage: { ref: 'bb', id, layers: dirs(30) } }, { layer });
+      expect(few.ops[2]).to.include({ op: 'mount', fstype: 'overlay', flags: MS_NODEV, data: `lowerdir=${dirs(30).join(':')},upperdir=${layer.upper},workdir=${layer.work}` });
+      const many = plan({ fromImage: { ref: 'bb', id, layers: dirs(40) } }, { layer });
+      checkOrder(many);
+      expect(many.ops[2]).to.deep.equal({ what: 'image: mount an overlay of the 40 layers of `bb`', op: 'overlay', target: M, lowerdirs: dirs(40), upperdir: layer.upper, workdir: layer.work, attrs: MOUNT_ATTR_NODEV });
     });
 
     it('refuses an image without a writable layer', () => {

@@ -245,8 +245,11 @@ describe('validateSpec: stored images and users', () => {
     expect(validateSpec({ ...base, fromImage: { ref: 'bb', id, layers: ['/s/l/2', '/s/l/1'] } }).fromImage).to.deep.equal({ ref: 'bb', id, layers: ['/s/l/2', '/s/l/1'] });
     expect(() => validateSpec({ ...base, rootfs: '/r', fromImage: { ref: 'bb', id, layers: ['/s'] } })).to.throw('fromImage cannot be combined with image or rootfs: choose one');
     expect(() => validateSpec({ ...base, fromImage: { ref: 'bb', id, layers: ['/s:x'] } })).to.throw('fromImage.layers[0] must not contain "," or ":" (overlay options), got "/s:x"');
-    expect(() => validateSpec({ ...base, fromImage: { ref: 'bb', id, layers: Array.from({ length: 40 }, (_, i) => `/var/lib/skiff/.skiffd/images/layers/${String(i).padStart(64, '0')}`) } }))
-      .to.throw('fromImage.layers are 40 layers whose paths take 4079 bytes, more than the 3000 an overlay\'s options can hold');
+    // Past mount(2)'s page of options, the plan mounts through the new mount API; overlayfs's own bound is 500.
+    const layers = (n: number) => Array.from({ length: n }, (_, i) => `/var/lib/skiff/.skiffd/images/layers/${String(i).padStart(64, '0')}`);
+    expect(validateSpec({ ...base, fromImage: { ref: 'bb', id, layers: layers(500) } }).fromImage?.layers).to.have.length(500);
+    expect(() => validateSpec({ ...base, fromImage: { ref: 'bb', id, layers: layers(501) } }))
+      .to.throw('fromImage.layers are 501 layers, more than the 500 overlayfs can stack');
   });
   it('takes a user of uid, gid and at most 6 groups', () => {
     expect(validateSpec({ ...base, user: { uid: 1000, gid: 100, groups: [100] } }).user).to.deep.equal({ uid: 1000, gid: 100, groups: [100] });

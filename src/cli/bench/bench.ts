@@ -1,109 +1,164 @@
-// `skiff bench`: N containers of /bin/true started through skiffd's API (create + start, C at a
-// time), and with --vs the same number of `runc run` / `crun run` in the same run, on an
-// equivalent busybox bundle. Latency is the start request accepted → PID 1 exec'd (skiffd
-// answers the start once the init has exec'd); the references are timed per run by bash.
+// `skiff bench`: N containers of /bin/true through skiffd's API beside the same number of
+// `unshare`, `bwrap`, `crun run` and `runc run` in the same run, at the same concurrency, on
+// one busybox rootfs. By default every row is the whole lifecycle of a container (create,
+// start, wait for the exit, remove: what one `runc run` does), so the figures compare like
+// with like; `--lifecycle start` times skiff's create + start alone, and says so.
+//
+// Each row also says what it cost in CPU (usage.ts): the process tree's (skiff's processes
+// and its containers, or a reference's bash loop and all it ran) and the whole machine's.
+// Then, unless --serial 0, a serial section: skiff's create + start and whole lifecycle one
+// at a time, beside each reference one at a time.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, release, tmpdir } from 'node:os';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildRootfs, writeOciBundle } from './bundle.js';
-import { runExternalWithWarmup, type ExternalPlan, type Sample } from './external.js';
-import { call, DaemonError } from '../client.js';
+import { ensureDaemon } from '../client.js';
+import { socketFromEnv } from '../../api/defaults.js';
 import { formatTable } from '../table.js';
 import { percentile } from '../../api/stats.js';
+import { buildRootfs, writeOciBundle } from './bundle.js';
+import { runExternal, type ExternalRuntime, type Sample } from './external.js';
+import { throughApi, type Lifecycle } from './through-api.js';
+import { machineBusySeconds, minus, reapedChildrenSeconds, skiffCpu, skiffdPid, type SkiffCpu } from './usage.js';
 
 export interface BenchOptions {
   count: number;
   concurrency: number;
-  vs: ('runc' | 'crun')[];
+  vs: ExternalRuntime[];
   json: boolean;
   warmup: number;
+  lifecycle: Lifecycle;
+  /** containers per row of the serial section (0: none) */
+  serial: number;
 }
 
 interface Row {
   runtime: string;
+  /** what one container's latency spans */
+  includes: string;
+  concurrency: number;
   count: number;
   seconds: number;
   perSecond: number;
   p50: number;
   p90: number;
   p99: number;
+  /** user + system CPU per container of the row's processes: skiff's and its containers', or the reference loop's tree */
+  cpuMs: number;
+  /** busy CPU per container of the whole machine (kernel threads and everyone else's load included) */
+  machineCpuMs: number;
+  /** skiff rows: cpuMs split by process */
+  skiff?: SkiffCpu;
   failed: number;
   firstError: string | null;
 }
 
-function row(runtime: string, s: Sample): Row {
+const INCLUDES: Record<Lifecycle | 'run', string> = {
+  full: 'create, start, wait for exit, remove',
+  start: 'create, start (PID 1 exec\'d)',
+  run: 'one run: create, start, exit, delete',
+};
+
+function row(runtime: string, includes: string, concurrency: number, s: Sample, cpuSeconds: number, machineSeconds: number, skiff?: SkiffCpu): Row {
   const sorted = [...s.latenciesMs].sort((a, b) => a - b);
   const done = s.latenciesMs.length;
+  const per = (x: number) => (x * 1000) / Math.max(1, done + s.failed);
   return {
-    runtime, count: done, seconds: s.wallMs / 1000, perSecond: done / (s.wallMs / 1000),
-    p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), failed: s.failed, firstError: s.firstError,
+    runtime, includes, concurrency, count: done, seconds: s.wallMs / 1000, perSecond: done / (s.wallMs / 1000),
+    p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99),
+    cpuMs: per(cpuSeconds), machineCpuMs: per(machineSeconds),
+    ...(skiff ? { skiff: { skiffd: per(skiff.skiffd), launchers: per(skiff.launchers), containers: per(skiff.containers) } } : {}),
+    failed: s.failed, firstError: s.firstError,
   };
 }
 
-/** create + start through the API, `concurrency` requests in flight; then the containers are removed. */
-async function throughSkiffd(o: BenchOptions, rootfs: string, label: string, count: number): Promise<Sample> {
-  const names: string[] = [];
-  const latenciesMs: number[] = [];
-  let failed = 0;
-  let firstError: string | null = null;
-  let next = 0;
-  // Network none, as `skiff run` defaults to (a Docker API create that names no network joins
-  // bridge): the runtimes it is compared with start without a network too.
-  const body = { Image: 'host', Cmd: ['/bin/true'], HostConfig: { NetworkMode: 'none' }, Skiff: { Rootfs: rootfs, Console: { buffer: 4096 } } };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: o.concurrency }, async () => {
-    for (let i = next++; i < count; i = next++) {
-      const name = `bench-${label}-${process.pid}-${i}`;
-      names.push(name);
-      try {
-        await call('POST', `/containers/create?name=${name}`, body);
-        const a = performance.now();
-        await call('POST', `/containers/${name}/start`);
-        latenciesMs.push(performance.now() - a);
-      } catch (err) {
-        failed++;
-        firstError ??= err instanceof DaemonError ? err.message : (err as Error).message;
-      }
-    }
-  }));
-  const wallMs = performance.now() - t0;
-  // Clean up outside the measured time, a bounded number at once.
-  for (let i = 0; i < names.length; i += 64) {
-    await Promise.all(names.slice(i, i + 64).map((n) => call('DELETE', `/containers/${n}?force=1`).catch(() => undefined)));
+interface Context { socket: string; pid: number; rootfs: string; bundle: string; work: string }
+
+async function skiffRow(cx: Context, lifecycle: Lifecycle, count: number, concurrency: number, label: string): Promise<Row> {
+  const cpu0 = skiffCpu(cx.pid);
+  const m0 = machineBusySeconds();
+  const s = await throughApi({ socket: cx.socket, rootfs: cx.rootfs, lifecycle, count, concurrency, label });
+  const machine = machineBusySeconds() - m0;
+  const cpu = minus(skiffCpu(cx.pid), cpu0);
+  return row('skiff (API)', INCLUDES[lifecycle], concurrency, s, cpu.skiffd + cpu.launchers + cpu.containers, machine, cpu);
+}
+
+async function externalRow(cx: Context, runtime: ExternalRuntime, count: number, concurrency: number, warmup: number): Promise<Row> {
+  const p = { runtime, count, concurrency, bundle: cx.bundle, rootfs: cx.rootfs, stateRoot: join(cx.work, `${runtime}-state`), dir: join(cx.work, `${runtime}-${concurrency}`) };
+  if (warmup > 0) await runExternal({ ...p, count: warmup, dir: `${p.dir}-warmup` });
+  const c0 = reapedChildrenSeconds();
+  const m0 = machineBusySeconds();
+  const s = await runExternal(p);
+  const machine = machineBusySeconds() - m0;
+  return row(runtime, runtime === 'unshare' || runtime === 'bwrap' ? 'one run: fork, namespaces, exec, exit' : INCLUDES.run, concurrency, s, reapedChildrenSeconds() - c0, machine);
+}
+
+function ratio(a: Row | undefined, b: Row | undefined): string {
+  return a && b && b.perSecond > 0 ? `${(a.perSecond / b.perSecond).toFixed(2)}x` : '-';
+}
+
+function print(o: BenchOptions, main: Row[], serial: Row[], load: { before: number[]; after: number[] }): void {
+  const out: string[] = [];
+  const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  const table = (rows: Row[]) => formatTable(['RUNTIME', 'CONC', 'CONTAINERS/S', 'P50 MS', 'P90 MS', 'P99 MS', 'CPU MS/CTR', 'MACHINE MS/CTR', 'FAILED', 'EACH CONTAINER IS'],
+    rows.map((r) => [r.runtime, String(r.concurrency), f(r.perSecond, 1), f(r.p50), f(r.p90), f(r.p99), f(r.cpuMs), f(r.machineCpuMs), String(r.failed), r.includes]));
+  out.push(`skiff bench: ${o.count} containers of /bin/true (busybox rootfs) per row, concurrency ${o.concurrency}, after ${o.warmup} warm-up; ${cpus().length} cores, kernel ${release()}`);
+  out.push(`load average ${load.before.map((x) => x.toFixed(2)).join(' ')} before, ${load.after.map((x) => x.toFixed(2)).join(' ')} after`);
+  out.push('latency: from the first request (skiff) or the command (the others) to what the last column says is done');
+  out.push('CPU MS/CTR: user+system of the row\'s processes per container (skiff: skiffd with its threads, launchers, the containers; others: the whole command tree)');
+  out.push('MACHINE MS/CTR: all CPUs\' busy time per container from /proc/stat (kernel threads included, and any other load on the machine)');
+  out.push('');
+  out.push(table(main).trimEnd());
+  const skiff = main[0]!;
+  if (skiff.skiff) {
+    const s = skiff.skiff;
+    out.push('', `skiff CPU per container: skiffd ${f(s.skiffd)} ms, launchers ${f(s.launchers)} ms, containers' PID 1s ${f(s.containers)} ms`);
   }
-  return { latenciesMs, wallMs, failed, firstError };
+  for (const r of main.slice(1)) out.push(`skiff/${r.runtime}: ${ratio(skiff, r)} (containers/s)`);
+  if (serial.length > 0) {
+    out.push('', `serial: ${o.serial} containers per row, one at a time`, table(serial).trimEnd());
+    const createStart = serial.find((r) => r.runtime === 'skiff (API)' && r.includes === INCLUDES.start);
+    const unshare = serial.find((r) => r.runtime === 'unshare');
+    if (createStart && unshare) out.push(`serial p50: skiff create+start ${f(createStart.p50)} ms, unshare ${f(unshare.p50)} ms`);
+  }
+  for (const r of [...main, ...serial]) if (r.firstError) out.push(`${r.runtime} (concurrency ${r.concurrency}): first error: ${r.firstError}`);
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 export async function bench(o: BenchOptions): Promise<number> {
+  // One call per request in flight, as the bench's requests would each make it: they share one
+  // start of skiffd if none answers (ensureDaemon), which the hardening test relies on.
+  await Promise.all(Array.from({ length: o.concurrency }, () => ensureDaemon()));
+  const socket = socketFromEnv();
   const work = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
-  const rows: Row[] = [];
+  const main: Row[] = [];
+  const serial: Row[] = [];
+  const before = loadavg();
   try {
     const rootfs = buildRootfs(join(work, 'rootfs'));
-    process.stderr.write(`skiff bench: ${o.count} containers through skiffd at concurrency ${o.concurrency}…\n`);
-    if (o.warmup > 0) await throughSkiffd(o, rootfs, 'warmup', o.warmup);
-    rows.push(row('skiff (API)', await throughSkiffd(o, rootfs, 'run', o.count)));
-    if (o.vs.length) {
-      const bundle = writeOciBundle(join(work, 'bundle'), rootfs);
-      for (const runtime of o.vs) {
-        process.stderr.write(`skiff bench: ${o.count} × ${runtime} run at concurrency ${o.concurrency}…\n`);
-        const p: ExternalPlan = { runtime, count: o.count, concurrency: o.concurrency, bundle, stateRoot: join(work, `${runtime}-state`), dir: join(work, runtime) };
-        rows.push(row(runtime, await runExternalWithWarmup(p, o.warmup)));
-      }
+    const bundle = o.vs.some((r) => r === 'runc' || r === 'crun') ? writeOciBundle(join(work, 'bundle'), rootfs) : '';
+    const cx: Context = { socket, pid: skiffdPid(socket), rootfs, bundle, work };
+    const say = (what: string) => process.stderr.write(`skiff bench: ${what}…\n`);
+    say(`${o.count} containers through skiffd at concurrency ${o.concurrency} (${INCLUDES[o.lifecycle]})`);
+    if (o.warmup > 0) await throughApi({ socket, rootfs, lifecycle: o.lifecycle, count: o.warmup, concurrency: o.concurrency, label: 'warmup' });
+    main.push(await skiffRow(cx, o.lifecycle, o.count, o.concurrency, 'run'));
+    for (const runtime of o.vs) {
+      say(`${o.count} × ${runtime} at concurrency ${o.concurrency}`);
+      main.push(await externalRow(cx, runtime, o.count, o.concurrency, o.warmup));
+    }
+    if (o.serial > 0) {
+      say(`serial: ${o.serial} of each, one at a time`);
+      serial.push(await skiffRow(cx, 'start', o.serial, 1, 'serial-start'));
+      serial.push(await skiffRow(cx, 'full', o.serial, 1, 'serial-full'));
+      for (const runtime of o.vs) serial.push(await externalRow(cx, runtime, o.serial, 1, Math.min(o.warmup, 5)));
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  const skiff = rows[0]!;
-  const ratios = Object.fromEntries(rows.slice(1).map((r) => [`skiff/${r.runtime}`, skiff.perSecond / r.perSecond]));
+  const load = { before, after: loadavg() };
   if (o.json) {
-    process.stdout.write(`${JSON.stringify({ count: o.count, concurrency: o.concurrency, cores: cpus().length, kernel: release(), rows, ratios }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ count: o.count, concurrency: o.concurrency, lifecycle: o.lifecycle, cores: cpus().length, kernel: release(), loadAverage: load, rows: main, serial }, null, 2)}\n`);
   } else {
-    process.stdout.write(`skiff bench: ${o.count} containers of /bin/true (busybox rootfs), concurrency ${o.concurrency}, ${cpus().length} cores, kernel ${release()}\n`);
-    process.stdout.write('latency: skiff = start request → PID 1 exec\'d; runc/crun = one `run` (create, start, exit)\n\n');
-    process.stdout.write(formatTable(['RUNTIME', 'CONTAINERS/S', 'P50 MS', 'P90 MS', 'P99 MS', 'FAILED'],
-      rows.map((r) => [r.runtime, r.perSecond.toFixed(1), r.p50.toFixed(2), r.p90.toFixed(2), r.p99.toFixed(2), String(r.failed)])));
-    for (const [k, v] of Object.entries(ratios)) process.stdout.write(`${k}: ${v.toFixed(2)}x\n`);
-    for (const r of rows) if (r.firstError) process.stdout.write(`${r.runtime}: first error: ${r.firstError}\n`);
+    print(o, main, serial, load);
   }
-  return rows.some((r) => r.failed > 0) ? 1 : 0;
+  return [...main, ...serial].some((r) => r.failed > 0) ? 1 : 0;
 }

@@ -1,32 +1,39 @@
-// skiff bench [--count N] [--concurrency C] [--warmup W] [--vs runc,crun] [--json]: the options;
-// the benchmark itself (bench.ts) is loaded only when it runs.
+// skiff bench [--count N] [--concurrency C] [--warmup W] [--vs unshare,bwrap,crun,runc]
+// [--lifecycle full|start] [--serial N] [--json]: the options; the benchmark itself (bench.ts)
+// is loaded only when it runs.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { act, integerOption, type Declared, type Outcome } from '../command.js';
+import type { ExternalRuntime } from './external.js';
+import type { Lifecycle } from './through-api.js';
 
-type Runtime = 'runc' | 'crun';
+const REFERENCES: readonly ExternalRuntime[] = ['unshare', 'bwrap', 'crun', 'runc'];
 
-function runtimes(value: string): Runtime[] {
+function runtimes(value: string): ExternalRuntime[] {
   const list = value.split(',').filter(Boolean);
-  for (const r of list) if (r !== 'runc' && r !== 'crun') throw new InvalidArgumentError(`Expected runc and/or crun, got ${JSON.stringify(r)}`);
-  return list as Runtime[];
+  for (const r of list) {
+    if (!REFERENCES.includes(r as ExternalRuntime)) throw new InvalidArgumentError(`Expected some of ${REFERENCES.join(', ')}, got ${JSON.stringify(r)}`);
+  }
+  return list as ExternalRuntime[];
 }
 
-interface BenchValues { count: number; concurrency: number; warmup: number; vs: Runtime[]; json?: boolean }
+interface BenchValues { count: number; concurrency: number; warmup: number; vs: ExternalRuntime[]; lifecycle: Lifecycle; serial: number; json?: boolean }
 
 export function benchCommand(o: Outcome): Declared {
   const cmd = new Command('bench')
-    .addOption(integerOption('--count <N>', 'containers to start', 1).default(1000))
-    .addOption(integerOption('--concurrency <C>', 'requests in flight at once', 1).default(8))
-    .addOption(integerOption('--warmup <W>', 'containers started first and not counted', 0).default(20))
-    .addOption(new Option('--vs <RUNTIMES>', 'also time runc and/or crun on the same bundle (comma-separated)').argParser(runtimes).default([]))
+    .addOption(integerOption('--count <N>', 'containers per row', 1).default(1000))
+    .addOption(integerOption('--concurrency <C>', 'containers in flight at once, for skiff and every reference', 1).default(4))
+    .addOption(integerOption('--warmup <W>', 'containers run first for each row and not counted', 0).default(20))
+    .addOption(new Option('--vs <RUNTIMES>', `also time these on the same rootfs, in the same run (comma-separated: ${REFERENCES.join(', ')})`).argParser(runtimes).default([]))
+    .addOption(new Option('--lifecycle <WHAT>', 'full: create, start, wait for the exit, remove (what `runc run` does); start: create and start only').choices(['full', 'start']).default('full'))
+    .addOption(integerOption('--serial <N>', 'also time N containers one at a time, of skiff (create+start and full) and each reference (0: no)', 0).default(100))
     .option('--json', 'print JSON instead of a table');
   act(cmd, o, async (v: BenchValues) => {
     const { bench } = await import('./bench.js');
-    return bench({ count: v.count, concurrency: v.concurrency, vs: v.vs, json: v.json ?? false, warmup: v.warmup });
+    return bench({ count: v.count, concurrency: v.concurrency, vs: v.vs, json: v.json ?? false, warmup: v.warmup, lifecycle: v.lifecycle, serial: v.serial });
   });
   return {
     cmd,
-    summary: 'start N containers of /bin/true through skiffd\'s API and report containers/s and latency',
-    examples: ['skiff bench --count 1000 --concurrency 8 --vs runc,crun'],
+    summary: 'run N containers of /bin/true through skiffd\'s API beside unshare, bwrap, crun and runc; containers/s, latency and CPU',
+    examples: ['skiff bench --count 1000 --concurrency 4 --vs unshare,crun,runc,bwrap', 'skiff bench --lifecycle start --serial 0'],
   };
 }

@@ -1,4 +1,4 @@
-// Timing the reference runtimes (runc, crun, unshare) the same way in every benchmark:
+// Timing the reference runtimes (runc, crun, unshare, bwrap) the same way in every benchmark:
 // bash loops side by side, each run timed by bash itself. Shared by bench/start.ts and
 // `skiff bench --vs`.
 import { spawn } from 'node:child_process';
@@ -12,18 +12,22 @@ export interface Sample {
   firstError: string | null;
 }
 
-// ── external commands: runc, crun, unshare ──
+// ── external commands: runc, crun, unshare, bwrap ──
 //
 // They run from a bash loop, timed with bash's $EPOCHREALTIME (no extra process per run): forking
 // from a small shell is the cheapest way to start a command, so the references get their best
 // case, not the cost of forking this large Node process. `concurrency` loops run side by side,
 // each taking its share of the runs; wall time is from the first loop's start to the last one's end.
 
+export type ExternalRuntime = 'runc' | 'crun' | 'unshare' | 'bwrap' | 'unshare-ip' | 'unshare-veth';
+
 export interface ExternalPlan {
-  runtime: 'runc' | 'crun' | 'unshare' | 'unshare-ip' | 'unshare-veth';
+  runtime: ExternalRuntime;
   count: number;
   concurrency: number;
   bundle: string;
+  /** bwrap's root: the bundle's rootfs (busybox), bound read-only as runc's is used */
+  rootfs?: string;
   stateRoot: string;
   dir: string;
 }
@@ -36,6 +40,10 @@ function commandFor(p: ExternalPlan): string {
       return `${p.runtime} --root ${q(p.stateRoot)} run --bundle ${q(p.bundle)} "skiff-bench-$$-$1-$i"`;
     case 'unshare':
       return 'unshare --fork --pid --mount --uts --ipc --net --mount-proc /bin/true';
+    case 'bwrap':
+      // --unshare-all: user (when it can), ipc, pid, net, uts and cgroup namespaces; a mount namespace always.
+      if (p.rootfs === undefined) throw new Error('bench: bwrap needs the rootfs');
+      return `bwrap --unshare-all --ro-bind ${q(p.rootfs)} / --proc /proc --dev /dev /bin/true`;
     // The kernel's cost of a veth, as a reference for skiff-bridge: the same namespaces, `ip` run
     // in them once without a veth (lo up) and once making a pair; the difference is the veth's
     // making and its end with the namespace (what of that the kernel does in its own threads

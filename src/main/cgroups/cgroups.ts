@@ -1,5 +1,6 @@
 // skiffd's cgroups: one per container under a parent skiffd owns (`skiff` by default), with a
-// level per fleet: <hierarchy>/<parent>[/<fleet>]/<container>. skiffd creates it before the
+// level per fleet: <hierarchy>/<parent>[/<fleet>]/<container>. A fleet's level may carry limits
+// on the fleet as a whole (fleetLimits). skiffd creates it before the
 // launch; PID 1 joins it before anything else (the plan's join_cgroup operations); skiffd
 // empties and removes it after PID 1's exit, so a container has ended only when nothing of it
 // runs any more, and no directory outlives it. Nothing outside the parent is ever touched.
@@ -10,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import { setTimeout as delay } from 'node:timers/promises';
 import { type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
-import { limitWrites, missingController, writeLimits, type Controller } from './limits.js';
+import { limitWrites, missingController, unlimitWrites, writeLimits, type Controller } from './limits.js';
 
 export interface ContainerCgroup {
   /** relative to each hierarchy's root: <parent>[/<fleet>]/<name> */
@@ -80,6 +81,8 @@ export class Cgroups {
   readonly roots: string[];
   private readonly byController = new Map<string, string>();
   private readonly madeParents = new Set<string>();
+  /** limits on a fleet as a whole, by its level (<parent>/<fleet>): written whenever the level is made */
+  private readonly levelLimits = new Map<string, ResourcesSpec>();
 
   constructor(readonly layout: CgroupLayout, readonly parent: string) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(parent)) {
@@ -174,8 +177,49 @@ export class Cgroups {
         if (enable) writeFileSync(`${up}/cgroup.subtree_control`, enable);
         if (enable && depth === parts.length - 1) writeFileSync(`${this.layout.root}/${level}/cgroup.subtree_control`, enable);
       }
+      // A fleet's own limits, once its controllers are there (v2: enabled by the level above).
+      const limits = this.levelLimits.get(level);
+      if (limits) writeLimits((c) => `${this.controllerRoot(c)}/${level}`, limitWrites(this.version, limits));
       this.madeParents.add(level);
     }
+  }
+
+  private controllerRoot(c: Controller): string {
+    const root = this.byController.get(c);
+    if (root === undefined) throw new CgroupUnavailable('memory', c);
+    return root;
+  }
+
+  /**
+   * Limits on a fleet as a whole (x-skiff.resources), on its level <parent>/<fleet>, which every
+   * replica's cgroup is under: the level is made now and the limits written, and written again
+   * whenever the level is made anew (it goes with the fleet's last running container). A limit
+   * set before and not now is taken back (unlimited); null takes back all. Throws as check()
+   * and create() do; a level this call made is removed again, so a refused limit leaves nothing.
+   */
+  fleetLimits(fleet: string, r: ResourcesSpec | null): void {
+    const level = `${this.parent}/${fleet}`;
+    const dirOf = (c: Controller): string => `${this.controllerRoot(c)}/${level}`;
+    // Limits this skiffd set that the fleet no longer asks for are taken back where the level is.
+    const before = this.levelLimits.get(level);
+    if (before) {
+      const dropped = Object.fromEntries(Object.entries(before).map(([k, v]) => [k, (r?.[k as keyof ResourcesSpec] ?? null) === null ? v : null])) as unknown as ResourcesSpec;
+      if (this.roots.some((root) => existsSync(`${root}/${level}`))) writeLimits(dirOf, unlimitWrites(this.version, dropped));
+    }
+    if (r === null) {
+      this.levelLimits.delete(level);
+      return;
+    }
+    this.check(r);
+    const existed = this.roots.some((root) => existsSync(`${root}/${level}`));
+    try {
+      this.ensureLevels(`${level}/-`);
+      writeLimits(dirOf, limitWrites(this.version, r));
+    } catch (err) {
+      if (!existed) this.removeLevel(level);
+      throw err;
+    }
+    this.levelLimits.set(level, r);
   }
 
   /**

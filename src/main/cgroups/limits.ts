@@ -68,6 +68,31 @@ export function limitWrites(version: 1 | 2, r: ResourcesSpec): LimitWrite[] {
   return w;
 }
 
+/**
+ * The writes that take back the limits `r` sets, leaving the cgroup unlimited in each (a fleet
+ * level whose x-skiff.resources went away). Swap before memory on v1: memory may not exceed
+ * memory+swap. cpuset is left as it is (a level needs some CPUs; its parent's are the default).
+ */
+export function unlimitWrites(version: 1 | 2, r: ResourcesSpec): LimitWrite[] {
+  const w: LimitWrite[] = [];
+  const put = (controller: Controller, file: string, value: string, field: keyof ResourcesSpec, optional = false) => w.push({ controller, file, value, field, ...(optional ? { optional } : {}) });
+  if (version === 1) {
+    if (r.memory !== null || r.memorySwap !== null) put('memory', 'memory.memsw.limit_in_bytes', '-1', 'memorySwap', true);
+    if (r.memory !== null) put('memory', 'memory.limit_in_bytes', '-1', 'memory');
+    if (r.memoryReservation !== null) put('memory', 'memory.soft_limit_in_bytes', '-1', 'memoryReservation');
+    if (r.cpuQuota !== null) put('cpu', 'cpu.cfs_quota_us', '-1', 'cpuQuota');
+    if (r.cpuShares !== null) put('cpu', 'cpu.shares', '1024', 'cpuShares');
+  } else {
+    if (r.memory !== null) put('memory', 'memory.max', 'max', 'memory');
+    if (r.memory !== null || r.memorySwap !== null) put('memory', 'memory.swap.max', 'max', 'memorySwap', true);
+    if (r.memoryReservation !== null) put('memory', 'memory.low', '0', 'memoryReservation');
+    if (r.cpuQuota !== null) put('cpu', 'cpu.max', `max ${DEFAULT_CPU_PERIOD}`, 'cpuQuota');
+    if (r.cpuShares !== null) put('cpu', 'cpu.weight', '100', 'cpuShares');
+  }
+  if (r.pidsLimit !== null) put('pids', 'pids.max', 'max', 'pidsLimit');
+  return w;
+}
+
 export class LimitError extends Error {
   constructor(readonly field: keyof ResourcesSpec, message: string, readonly code: string) {
     super(message);

@@ -3,8 +3,12 @@
 // untrusted input: every spec goes through validateSpec, and the names and skiff.* labels
 // the reconciler relies on to recognise its containers must agree with the service they are in.
 // Errors name the field by its path: `services[1].specs[0].command[0] must not be empty`.
+// `resources` (x-skiff.resources) limits the fleet as a whole, on its own cgroup level.
 import { SpecError, validateName, validateSpec, type ContainerSpec } from '../../spec/container.js';
 import type { DependsOnCondition, Fleet, FleetDependency, FleetService } from '../../compose/fleet.js';
+import type { FleetImage, PullPolicy } from '../../compose/types.js';
+import { parseReference, ReferenceError } from '../../spec/image-reference.js';
+import { hasLimits, ResourceError, validateResources, type ResourcesSpec } from '../../spec/resources.js';
 import type { FleetNetwork } from '../../compose/networks.js';
 import { InvalidArgument } from '../lifecycle/errors.js';
 
@@ -15,7 +19,8 @@ export const LABEL_REPLICA = 'skiff.replica';
 export const LABEL_HASH = 'skiff.config-hash';
 
 const CONDITIONS: readonly DependsOnCondition[] = ['service_started', 'service_healthy', 'service_completed_successfully'];
-const SERVICE_KEYS = ['name', 'replicas', 'job', 'dependsOn', 'configHash', 'specs'];
+const SERVICE_KEYS = ['name', 'replicas', 'job', 'dependsOn', 'configHash', 'specs', 'image'];
+const PULL_POLICIES: readonly PullPolicy[] = ['always', 'missing', 'never'];
 const HASH = /^[0-9a-f]{8,128}$/;
 
 function bad(field: string, message: string): never {
@@ -79,13 +84,42 @@ function fleetNetworks(v: unknown, fleet: string): FleetNetwork[] {
   });
 }
 
+function strings(v: unknown, field: string): string[] {
+  return list(v, field).map((x, i) => (typeof x === 'string' ? x : bad(`${field}[${i}]`, `must be a string, got ${describe(x)}`)));
+}
+
+/** `image`: a registry image and what the service sets of its config (src/compose/types.ts FleetImage). */
+function fleetImage(v: unknown, field: string): FleetImage | null {
+  if (v === undefined || v === null) return null;
+  const o = object(v, field, ['ref', 'pullPolicy', 'entrypoint', 'command', 'workdir', 'env', 'stopSignal']);
+  if (typeof o.ref !== 'string') bad(`${field}.ref`, `must be an image reference, got ${describe(o.ref)}`);
+  try {
+    parseReference(o.ref);
+  } catch (err) {
+    if (err instanceof ReferenceError) bad(`${field}.ref`, err.message);
+    throw err;
+  }
+  if (!PULL_POLICIES.includes(o.pullPolicy as PullPolicy)) bad(`${field}.pullPolicy`, `must be ${PULL_POLICIES.join(', ')}, got ${describe(o.pullPolicy)}`);
+  const orNull = <T>(x: unknown, read: (x: unknown) => T): T | null => (x === null || x === undefined ? null : read(x));
+  const text = (k: string) => (x: unknown): string => (typeof x === 'string' ? x : bad(`${field}.${k}`, `must be a string, got ${describe(x)}`));
+  return {
+    ref: o.ref,
+    pullPolicy: o.pullPolicy as PullPolicy,
+    entrypoint: orNull(o.entrypoint, (x) => strings(x, `${field}.entrypoint`)),
+    command: orNull(o.command, (x) => strings(x, `${field}.command`)),
+    workdir: orNull(o.workdir, text('workdir')),
+    env: o.env === undefined ? [] : strings(o.env, `${field}.env`),
+    stopSignal: orNull(o.stopSignal, text('stopSignal')),
+  };
+}
+
 /**
  * Validates a POST /fleets body: `{ name, services: [{ name, replicas, job, dependsOn,
  * configHash, specs }] }`. Throws InvalidArgument naming the first bad field; `maxReplicas`
  * bounds the whole fleet before any spec is validated.
  */
 export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet {
-  const top = object(input, '', ['name', 'services', 'networks']);
+  const top = object(input, '', ['name', 'services', 'networks', 'resources']);
   const fleet = name(top.name, 'name');
   const rawServices = list(top.services, 'services');
   if (rawServices.length === 0) bad('services', 'must list at least one service');
@@ -135,7 +169,7 @@ export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet
       }
       return c;
     });
-    return { name: service, replicas, job: s.job, dependsOn, configHash, specs };
+    return { name: service, replicas, job: s.job, dependsOn, configHash, specs, image: fleetImage(s.image, `${field}.image`) };
   });
 
   for (const [i, s] of services.entries()) {
@@ -148,7 +182,19 @@ export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet
     }
   }
   checkAcyclic(services);
-  return { name: fleet, services, networks: fleetNetworks(top.networks, fleet) };
+  return { name: fleet, services, networks: fleetNetworks(top.networks, fleet), resources: fleetResources(top.resources) };
+}
+
+/** `resources`: limits on the fleet's own cgroup level, in the spec's form (src/spec/resources.ts). */
+function fleetResources(v: unknown): ResourcesSpec | null {
+  if (v === undefined || v === null) return null;
+  try {
+    const r = validateResources(v, 'resources');
+    return hasLimits(r) ? r : null;
+  } catch (err) {
+    if (err instanceof ResourceError) bad(err.field, err.message.slice(err.field.length + 1));
+    throw err;
+  }
 }
 
 /** A dependency cycle would leave its services waiting on each other for ever. */

@@ -1,6 +1,8 @@
 // skiffd's fleet API, beside Docker's paths:
 //
-//   POST   /fleets          body { name, services: [{ name, replicas, job, dependsOn, configHash, specs }] }
+//   POST   /fleets          body { name, services: [{ name, replicas, job, dependsOn, configHash, specs, image? }],
+//                           networks?, resources? } (resources: limits on the fleet's own cgroup level)
+//                           (a service's registry image is pulled as its pullPolicy says before the 202)
 //                           → 202 { fleet, operation, plan: { create, replace, start, keep, remove } }
 //                           400 bad body · 409 a name is taken by a container outside the fleet
 //   GET    /fleets          → 200 [{ name, services, containers, running, exited, failed, operation }]
@@ -21,7 +23,9 @@ import { DEFAULT_MAX_REPLICAS, type Fleet } from '../../compose/fleet.js';
 import type { Extensions } from '../http/api.js';
 import { readJson } from '../http/body.js';
 import { send } from '../http/respond.js';
-import { Conflict, NotFound } from '../lifecycle/errors.js';
+import { Conflict, InvalidArgument, NotFound, Unsupported } from '../lifecycle/errors.js';
+import { CgroupUnavailable, LimitRefused, type Cgroups } from '../cgroups/cgroups.js';
+import { LimitError } from '../cgroups/limits.js';
 import type { Supervisor } from '../lifecycle/supervisor.js';
 import type { Daemon } from '../daemon.js';
 import { Operation } from './operation.js';
@@ -34,6 +38,9 @@ import { log } from '../log.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import type { NetworkManager } from '../networks/manager.js';
 import type { HealthMonitor } from '../health/monitor.js';
+import type { Puller } from '../images/puller.js';
+import type { ImageStore } from '../images/store.js';
+import { withImages } from './images.js';
 
 export interface FleetApiOptions {
   /** containers per fleet (default: the fleet file's default maximum, 1000) */
@@ -50,6 +57,9 @@ export class FleetApi implements Extensions {
   private readonly sup: Supervisor;
   private readonly nets: NetworkManager;
   private readonly health: HealthMonitor;
+  private readonly pulls: Puller;
+  private readonly images: ImageStore;
+  private readonly cgroups: Cgroups | null;
   private readonly maxReplicas: number;
   private readonly maxBody: number;
   private readonly limits: ReconcileLimits;
@@ -63,6 +73,9 @@ export class FleetApi implements Extensions {
     this.sup = d.supervisor;
     this.nets = d.networks;
     this.health = d.health;
+    this.pulls = d.pulls;
+    this.cgroups = d.cgroups;
+    this.images = d.images;
     this.maxReplicas = opts.maxReplicas ?? DEFAULT_MAX_REPLICAS;
     this.maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
     this.limits = {
@@ -93,6 +106,20 @@ export class FleetApi implements Extensions {
       return false;
     }
     return true;
+  }
+
+  /** x-skiff.resources on the fleet's own cgroup level, before any of its containers starts. */
+  private fleetLimits(fleet: Fleet): void {
+    if (this.cgroups === null) {
+      if (fleet.resources) throw new Unsupported('resources: this skiffd runs without cgroups, so a fleet\'s limits cannot be enforced');
+      return;
+    }
+    try {
+      this.cgroups.fleetLimits(fleet.name, fleet.resources);
+    } catch (err) {
+      if (err instanceof CgroupUnavailable || err instanceof LimitRefused || err instanceof LimitError) throw new InvalidArgument(err.message, `resources.${err.field}`);
+      throw err;
+    }
   }
 
   /** The fleet's networks exist before its containers are made (an existing one is kept as it is). */
@@ -149,8 +176,11 @@ export class FleetApi implements Extensions {
   }
 
   private async up(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const fleet = validateFleetRequest(await readJson(req, this.maxBody), this.maxReplicas);
-    this.checkForeignNames(fleet);
+    const declared = validateFleetRequest(await readJson(req, this.maxBody), this.maxReplicas);
+    this.checkForeignNames(declared);
+    // Registry images are pulled (as each pull_policy says) before anything is planned or made.
+    const fleet = await withImages(declared, this.pulls, this.images);
+    this.fleetLimits(fleet);
     await this.ensureNetworks(fleet);
     this.ops.get(fleet.name)?.abort('superseded by a newer fleet up');
     const started = new Promise<Operation>((resolve, reject) => {

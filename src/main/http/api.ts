@@ -118,7 +118,7 @@ export class Api {
       });
     }
     if (path === '/metrics' && method === 'GET') {
-      const text = this.d.metrics.render({ queueDepth: sup.queueDepth(), running: sup.runningCount(), containers: sup.list().length, consoles: await this.consoleTotals() });
+      const text = this.d.metrics.render({ queueDepth: sup.queueDepth(), running: sup.runningCount(), containers: sup.list().length, removalBacklog: sup.removalBacklog(), consoles: await this.consoleTotals() });
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
       res.end(text);
       return;

@@ -11,7 +11,7 @@ import { InvalidArgument } from '../lifecycle/errors.js';
 import { checkDigest } from './digest.js';
 import { head } from './layers.js';
 import { parseManifest, pickPlatform, type Descriptor } from './manifest.js';
-import { formatReference, parseReference } from './reference.js';
+import { formatReference, parseReference } from '../../spec/image-reference.js';
 import { registerImage } from './register.js';
 import type { ImageStore } from './store.js';
 

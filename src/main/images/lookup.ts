@@ -3,7 +3,7 @@
 import { lstatSync, readFileSync } from 'node:fs';
 import { InvalidArgument, NotFound } from '../lifecycle/errors.js';
 import type { ImageConfig } from './manifest.js';
-import { formatReference, parseReference, ReferenceError, repoName } from './reference.js';
+import { formatReference, parseReference, ReferenceError, repoName } from '../../spec/image-reference.js';
 import type { ImageRecord, ImageStore } from './store.js';
 
 /** Finds an image; null when there is none by that name. Throws for an ambiguous id prefix. */
@@ -53,12 +53,36 @@ export interface ImageForRun {
 
 export type ImageLookup = (name: string) => ImageForRun | null;
 
+/**
+ * What a run needs of an image, by its id: its config and layers never change (the id is the
+ * config's digest, the layers are its diff ids), so a fleet of a thousand reads and parses them
+ * once. A few dozen images at most are kept; the oldest goes first.
+ */
+interface RunParts { layers: string[]; config: ImageForRun['config']; etc: Map<string, string | null> }
+const RUN_CACHE_SIZE = 32;
+const runCache = new WeakMap<ImageStore, Map<string, RunParts>>();
+
+function runParts(store: ImageStore, im: ImageRecord): RunParts {
+  let cache = runCache.get(store);
+  if (!cache) runCache.set(store, (cache = new Map<string, RunParts>()));
+  const hit = cache.get(im.id);
+  if (hit) return hit;
+  const config = JSON.parse(store.readBlob(im.id).toString('utf8')) as ImageConfig;
+  const parts = { layers: im.layers.map((l) => store.layerDir(l.chainId)).reverse(), config: config.config ?? {}, etc: new Map<string, string | null>() };
+  if (cache.size >= RUN_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(im.id, parts);
+  return parts;
+}
+
 export function imageForRun(store: ImageStore, name: string): ImageForRun | null {
   const im = findImage(store, name);
   if (!im) return null;
-  const config = JSON.parse(store.readBlob(im.id).toString('utf8')) as ImageConfig;
-  const layers = im.layers.map((l) => store.layerDir(l.chainId)).reverse();
-  return { ref: name, id: im.id, layers, config: config.config ?? {}, etc: (file) => etcFile(layers, file) };
+  const { layers, config, etc } = runParts(store, im);
+  const etcOf = (file: 'passwd' | 'group'): string | null => {
+    if (!etc.has(file)) etc.set(file, etcFile(layers, file));
+    return etc.get(file)!;
+  };
+  return { ref: name, id: im.id, layers, config, etc: etcOf };
 }
 
 /** The topmost layer's /etc/NAME: a regular file is the answer, a whiteout (0:0 device) means none. */

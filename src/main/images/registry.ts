@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { NotFound, Unavailable } from '../lifecycle/errors.js';
-import { DOCKER_HUB, type Reference } from './reference.js';
+import { DOCKER_HUB, type Reference } from '../../spec/image-reference.js';
 
 export type Credentials = { username: string; password: string } | { identityToken: string };
 
@@ -41,14 +41,31 @@ export function parseChallenge(header: string): { scheme: string; params: Record
 }
 
 export class RegistryClient {
+  private readonly root: string;
   private readonly base: string;
   private authorization: string | null = null;
   private readonly host: string;
 
+  /** `ref.repository` is '' for a client that only logs in (ping). */
   constructor(private readonly ref: Reference, insecure: ReadonlySet<string>, private readonly creds: Credentials | null) {
     this.host = ref.registry === DOCKER_HUB ? 'registry-1.docker.io' : ref.registry;
     const plain = insecure.has(ref.registry) || loopbackRegistry(ref.registry);
-    this.base = `${plain ? 'http' : 'https'}://${this.host}/v2/${ref.repository}`;
+    this.root = `${plain ? 'http' : 'https'}://${this.host}/v2/`;
+    this.base = `${this.root}${ref.repository}`;
+  }
+
+  /**
+   * GET /v2/ with the challenge flow, as `docker login` checks credentials: resolves when the
+   * registry accepts them (or needs none), throws naming the registry and its answer otherwise.
+   */
+  async ping(): Promise<void> {
+    const res = await this.get(this.root, {});
+    await res.body?.cancel();
+  }
+
+  /** Who is refused, in the words of the error: a pull of a repository, or a login. */
+  private denied(): string {
+    return this.ref.repository === '' ? `login to ${this.ref.registry} refused` : `pull access denied for ${this.ref.registry}/${this.ref.repository}`;
   }
 
   /** GET a manifest by tag or digest: its bytes and media type. */
@@ -80,6 +97,7 @@ export class RegistryClient {
     if (res.ok) return res;
     const detail = await errorDetail(res);
     const what = `${this.ref.registry}/${this.ref.repository}`;
+    if ((res.status === 401 || res.status === 403) && this.ref.repository === '') throw new NotFound(`${this.denied()}: ${url} answered ${res.status}${detail}${this.creds ? '' : ' (give a user name and password)'}`);
     if (res.status === 401 || res.status === 403) throw new NotFound(`pull access denied for ${what}: ${url} answered ${res.status}${detail} (the repository does not exist or needs credentials)`);
     if (res.status === 404) throw new NotFound(`${what}: ${url} answered 404 Not Found${detail}`);
     throw new Unavailable(`${what}: ${url} answered ${res.status} ${res.statusText}${detail}`);
@@ -103,13 +121,16 @@ export class RegistryClient {
     const { scheme, params } = parseChallenge(header);
     const basic = this.creds && 'username' in this.creds ? `Basic ${Buffer.from(`${this.creds.username}:${this.creds.password}`).toString('base64')}` : null;
     if (scheme === 'basic') {
-      if (!basic) throw new NotFound(`pull access denied for ${this.ref.registry}/${this.ref.repository}: ${url} asks for Basic credentials and none were given`);
+      if (!basic) throw new NotFound(`${this.denied()}: ${url} asks for Basic credentials and none were given`);
       return basic;
     }
     if (scheme !== 'bearer' || !params.realm) throw new Unavailable(`registry ${this.ref.registry}: ${url} answered 401 with a challenge skiff cannot answer: ${JSON.stringify(header)}`);
     const token = new URL(params.realm);
     if (params.service) token.searchParams.set('service', params.service);
-    token.searchParams.set('scope', params.scope ?? `repository:${this.ref.repository}:pull`);
+    // A login asks for no scope (as Docker's does): only whether the credentials are good.
+    const scope = params.scope ?? (this.ref.repository === '' ? null : `repository:${this.ref.repository}:pull`);
+    if (scope !== null) token.searchParams.set('scope', scope);
+    if (this.ref.repository === '' && this.creds && 'username' in this.creds) token.searchParams.set('account', this.creds.username);
     const headers: Record<string, string> = basic ? { Authorization: basic } : {};
     let res: Response;
     try {
@@ -117,7 +138,7 @@ export class RegistryClient {
     } catch (err) {
       throw new Unavailable(`registry ${this.ref.registry}: token from ${token.origin}${token.pathname}: ${(err as Error).message}`);
     }
-    if (!res.ok) throw new NotFound(`pull access denied for ${this.ref.registry}/${this.ref.repository}: the token service ${token.origin}${token.pathname} answered ${res.status}${await errorDetail(res)}`);
+    if (!res.ok) throw new NotFound(`${this.denied()}: the token service ${token.origin}${token.pathname} answered ${res.status}${await errorDetail(res)}`);
     const body = (await res.json()) as { token?: unknown; access_token?: unknown };
     const t = typeof body.token === 'string' ? body.token : body.access_token;
     if (typeof t !== 'string' || t === '') throw new Unavailable(`registry ${this.ref.registry}: the token service ${token.origin}${token.pathname} sent no token`);

@@ -10,26 +10,26 @@
 //   POST   /images/{name}/tag?repo=R[&tag=T]      201
 //   POST   /images/load                           a `docker save` archive or an OCI layout (tar body)
 //   GET    /images/{name}/get                     a `docker save` archive
+//   POST   /auth                                  { username, password, serveraddress }: checked with the
+//                                                 registry, then saved for skiffd's own pulls (skiff login)
+//   DELETE /auth/{server}                         forget a saved login (skiff logout); 404 if none
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Extensions } from '../http/api.js';
 import { flag } from '../http/query.js';
 import { API_VERSION, send } from '../http/respond.js';
-import { Conflict, InvalidArgument, Unsupported } from '../lifecycle/errors.js';
+import { Conflict, InvalidArgument, NotFound, Unsupported } from '../lifecycle/errors.js';
+import { registryKey } from './auths.js';
+import type { Puller } from './puller.js';
 import type { Daemon } from '../daemon.js';
 import { log } from '../log.js';
 import { findImage, getImage } from './lookup.js';
 import { pull, resolve, type PullProgress } from './pull.js';
-import { familiarName, formatReference, parseReference, ReferenceError, type Reference } from './reference.js';
+import { familiarName, formatReference, parseReference, ReferenceError, type Reference } from '../../spec/image-reference.js';
 import type { Credentials } from './registry.js';
 import { imageInspect, imageSummary } from './shape.js';
 import type { ImageStore } from './store.js';
 import { loadArchive } from './load.js';
 import { saveArchive } from './save.js';
-
-export interface ImagesApiOptions {
-  /** registries (host:port) to reach over plain HTTP */
-  insecureRegistries?: string[];
-}
 
 function reference(text: string): Reference {
   try {
@@ -56,14 +56,20 @@ export function registryAuth(header: string | string[] | undefined): Credentials
 
 export class ImagesApi implements Extensions {
   private readonly store: ImageStore;
-  private readonly insecure: Set<string>;
+  private readonly pulls: Puller;
 
-  constructor(private readonly d: Daemon, opts: ImagesApiOptions = {}) {
+  constructor(private readonly d: Daemon) {
     this.store = d.images;
-    this.insecure = new Set(opts.insecureRegistries ?? d.opts.insecureRegistries ?? []);
+    this.pulls = d.pulls;
   }
 
-  async handle(method: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  async handle(method: string, path: string, req: IncomingMessage, res: ServerResponse, body: () => Promise<unknown>): Promise<boolean> {
+    if (path === '/auth' && method === 'POST') return this.login(await body(), res).then(() => true);
+    const out = /^\/auth\/(.+)$/.exec(path);
+    if (out && method === 'DELETE') {
+      this.logout(decodeURIComponent(out[1]!), res);
+      return true;
+    }
     if (!path.startsWith('/images/')) return false;
     const q = new URL(req.url ?? '/', 'http://skiffd').searchParams;
     if (path === '/images/create' && method === 'POST') return this.pull(q, req, res).then(() => true);
@@ -106,7 +112,7 @@ export class ImagesApi implements Extensions {
     // Docker sends the tag apart (fromImage=busybox&tag=1); a digest comes the same way.
     const text = tag ? `${from}${tag.startsWith('sha256:') ? '@' : ':'}${tag}` : from;
     const ref = reference(text);
-    const o = { insecure: this.insecure, credentials: registryAuth(req.headers['x-registry-auth']) };
+    const o = this.pulls.options(ref, registryAuth(req.headers['x-registry-auth']));
     const name = formatReference(ref);
     // Resolved before the 200: a missing image or a refused login is a status, not a line.
     const resolved = await resolve(ref, o);
@@ -125,6 +131,42 @@ export class ImagesApi implements Extensions {
       line({ errorDetail: { message }, error: message });
     }
     res.end();
+  }
+
+  /** Docker's POST /auth { username, password, serveraddress }: checked with the registry, then saved for skiffd's pulls. */
+  private async login(input: unknown, res: ServerResponse): Promise<void> {
+    const b = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+    const text = (k: string): string | undefined => {
+      if (b[k] === undefined || b[k] === null) return undefined;
+      if (typeof b[k] !== 'string') throw new InvalidArgument(`${k} must be a string`, k);
+      return b[k];
+    };
+    const username = text('username');
+    const password = text('password') ?? '';
+    if (!username) throw new InvalidArgument('username is required (skiff login -u USER)', 'username');
+    if (password === '') throw new InvalidArgument('password is required (skiff login --password-stdin)', 'password');
+    let server: string | undefined;
+    try {
+      server = registryKey(text('serveraddress'));
+    } catch (err) {
+      throw new InvalidArgument(`serveraddress: ${(err as Error).message}`, 'serveraddress');
+    }
+    const registry = await this.pulls.login(server, username, password);
+    log('info', 'registry login saved', { registry, username });
+    send(res, 200, { Status: 'Login Succeeded', IdentityToken: '' });
+  }
+
+  /** skiff logout: DELETE /auth/{server} forgets a saved login. */
+  private logout(server: string, res: ServerResponse): void {
+    let registry: string;
+    try {
+      registry = registryKey(server);
+    } catch (err) {
+      throw new InvalidArgument(`server: ${(err as Error).message}`, 'server');
+    }
+    if (!this.pulls.credentials.remove(registry)) throw new NotFound(`not logged in to ${registry}`);
+    log('info', 'registry login removed', { registry });
+    send(res, 200, { Status: `Removed login credentials for ${registry}` });
   }
 
   private tag(name: string, q: URLSearchParams, res: ServerResponse): void {

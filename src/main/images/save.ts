@@ -9,7 +9,7 @@ import { pack } from 'tar-stream';
 import { hex } from './digest.js';
 import { openLayerTar } from './layers.js';
 import { getImage } from './lookup.js';
-import { familiarName, parseReference } from './reference.js';
+import { familiarName, parseReference } from '../../spec/image-reference.js';
 import type { ImageStore } from './store.js';
 
 export async function saveArchive(store: ImageStore, names: string[], out: Writable & { writeHead?: (s: number, h: Record<string, string>) => unknown }): Promise<void> {

@@ -1,6 +1,6 @@
 // Stored images as the Docker API shows them: GET /images/json entries and GET /images/{name}/json.
 import type { ImageConfig } from './manifest.js';
-import { familiarName } from './reference.js';
+import { familiarName } from '../../spec/image-reference.js';
 import type { ImageRecord, ImageStore } from './store.js';
 
 function config(store: ImageStore, im: ImageRecord): ImageConfig {

@@ -7,7 +7,8 @@
 //   tmp/                   everything being written; renamed into place only when complete
 //
 // Every write is a temp file or directory renamed into place, so a pull or load that dies half
-// way leaves nothing visible; open() empties tmp/ again. The index is rewritten whole (temp file,
+// way leaves nothing visible; open() empties tmp/ again and deletes blobs that no image
+// references (a killed pull's verified ones). The index is rewritten whole (temp file,
 // fdatasync, rename) after each change. Deleting an image deletes what only it used, except what
 // a container uses or a pull or load in flight has pinned.
 import { randomBytes } from 'node:crypto';
@@ -86,7 +87,23 @@ export class ImageStore {
       this.index = parsed;
     }
     this.sweep();
+    this.sweepBlobs();
     return this;
+  }
+
+  /**
+   * Deletes blobs no image references: what a pull or load that skiffd did not live to finish
+   * had verified and stored (a failed one discards its own). Only at open, when nothing is in
+   * flight: while skiffd runs, a pull's blobs are stored before its image is.
+   */
+  private sweepBlobs(): void {
+    const used = new Set<string>();
+    for (const im of this.images()) {
+      used.add(hex(im.id));
+      if (im.manifest) used.add(hex(im.manifest));
+      for (const l of im.layers) used.add(hex(l.digest));
+    }
+    for (const name of readdirSync(`${this.root}/blobs/sha256`)) if (!used.has(name)) rmSync(`${this.root}/blobs/sha256/${name}`, { force: true });
   }
 
   /**

@@ -8,6 +8,7 @@ import { LimitError } from '../cgroups/limits.js';
 import { StartError } from '../../workers/start.js';
 import { log } from '../log.js';
 import { InvalidArgument } from './errors.js';
+import { namespaceInit } from './orphans.js';
 import type { ContainerRecord } from './record.js';
 
 export class ContainerCgroups {
@@ -21,6 +22,30 @@ export class ContainerCgroups {
       if (err instanceof CgroupUnavailable || err instanceof LimitRefused) throw new InvalidArgument(err.message, `resources.${err.field}`);
       throw err;
     }
+  }
+
+  /**
+   * After a crash: the PID 1 a start in flight left in this record's cgroup (orphans.ts), with
+   * the cgroup recorded; or null, with whatever the cgroup held killed and the cgroup removed.
+   */
+  async orphan(r: ContainerRecord): Promise<number | null> {
+    const cgroups = this.cgroups;
+    if (!cgroups || r.cgroup) return null;
+    const cg = cgroups.at(cgroups.pathOf(r.name, r.fleet));
+    const pids = cgroups.pids(cg);
+    if (pids.length === 0) {
+      cgroups.removeDirs(cg);
+      return null;
+    }
+    const init = namespaceInit(pids);
+    if (init !== null) {
+      r.cgroup = cg.path;
+      r.oomKilled = false;
+      cgroups.adopt(cg.path);
+      return init;
+    }
+    await cgroups.finish(cg);
+    return null;
   }
 
   /** A running container found after a skiffd restart: its cgroup is known again. */

@@ -1,23 +1,43 @@
-// Container state on disk: $SKIFF_STATE_DIR/<name>/state.json, written atomically
-// (temp file, fdatasync, rename). Writes of one container are coalesced: while one is in
-// flight, later changes wait and only the newest is written, so a burst of state changes
-// costs one or two syncs, and many containers' syncs share the filesystem's journal commits.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+// Container state on disk: $SKIFF_STATE_DIR/<name>/state.json, written at once on the main
+// thread whenever the record changes: a record of at most a page overwrites the old text in
+// one pwrite (writeInPlace), a larger one goes through a temp file and a rename. A written
+// record survives a crash of skiffd (the page cache is the kernel's), which is the failure
+// skiff must survive. One write per run is also synced: the one that says `running` with
+// PID 1's pid, for a crash of the machine. The sync runs in libuv's pool after the write, and
+// the start's answer does not wait for it (a larger record's temp file is synced before its
+// rename, and that write is waited for; later changes of that container wait for it too, so
+// an older version never lands over a newer one). Why not a sync per change in the caller's
+// path: on this disk (ext4 without a journal) a sync is real I/O, and each temp file a new
+// inode whose allocation scans the recently deleted ones.
+//
+// Removal moves the directory into the trash and answers; trash.ts empties it off the request
+// path and keeps it as a spare for a later create.
+import { closeSync, constants, existsSync, fdatasync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerRecord } from './record.js';
+import { Trash } from './trash.js';
 
 /** Daemon-private files live under this name, which no container name can take (names start alphanumeric). */
 export const PRIVATE_DIR = '.skiffd';
 
+/** The state's text: compact, one line (readable with jq; nobody edits it by hand). */
+function stateText(r: ContainerRecord): string {
+  return `${JSON.stringify(r)}\n`;
+}
+
 export class StateStore {
   readonly root: string;
-  private readonly pending = new Map<string, ContainerRecord>();
+  /** records changed while their durable write was in flight: written once it lands */
+  private readonly pending = new Map<string, { record: ContainerRecord; durable: boolean }>();
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** syncs of records rewritten in place, running in libuv's pool */
+  private readonly syncing = new Set<Promise<void>>();
+  private readonly trash: Trash;
 
-  constructor(root: string) {
+  constructor(root: string, private readonly onError: (what: string, err: Error) => void = () => undefined) {
     this.root = root;
     mkdirSync(join(root, PRIVATE_DIR), { recursive: true, mode: 0o700 });
+    this.trash = new Trash(join(root, PRIVATE_DIR), (path, err) => onError(`delete \`${path}\``, err));
   }
 
   dir(name: string): string {
@@ -28,51 +48,91 @@ export class StateStore {
     return join(this.root, PRIVATE_DIR, ...parts);
   }
 
-  /** Creates the container's directory; fails with EEXIST if the name is taken on disk. */
+  /** Removed containers' directories not yet deleted (a /metrics gauge). */
+  removalBacklog(): number {
+    return this.trash.backlog;
+  }
+
+  /**
+   * Creates the container's directory, from a removed container's emptied one when there is
+   * one (trash.ts: no new inodes); fails with EEXIST if the name is taken on disk.
+   */
   createDir(name: string): void {
-    mkdirSync(this.dir(name), { mode: 0o700 });
+    const dir = this.dir(name);
+    if (lstatSync(dir, { throwIfNoEntry: false }) !== undefined) throw Object.assign(new Error(`mkdir \`${dir}\`: EEXIST`), { code: 'EEXIST' });
+    if (!this.trash.reuse(dir)) mkdirSync(dir, { mode: 0o700 });
   }
 
-  /** Schedules an atomic write of the record; resolves once this version (or a newer one) is on disk. */
-  save(record: ContainerRecord): Promise<void> {
-    this.pending.set(record.name, structuredClone(record));
-    const running = this.inFlight.get(record.name);
-    if (running) return running.then(() => this.flushOne(record.name));
-    return this.flushOne(record.name);
-  }
-
-  private flushOne(name: string): Promise<void> {
-    const current = this.inFlight.get(name);
-    if (current) return current;
-    const record = this.pending.get(name);
-    if (!record) return Promise.resolve();
+  /**
+   * Writes the record now (the version it has when written). `durable`: also synced, in the
+   * background when the record is rewritten in place (the caller's answer need not wait for
+   * the disk: what is written survives a crash of skiffd already), or before the promise
+   * resolves when it goes through a temp file. While such a write is in flight, later changes
+   * wait for it. A directory already gone (removed meanwhile) is not an error.
+   */
+  save(record: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
+    const name = record.name;
+    const durable = opts.durable === true;
+    if (this.inFlight.has(name)) {
+      // Written (synced if any waiting save asked for it) once the durable write in flight lands.
+      this.pending.set(name, { record, durable: durable || (this.pending.get(name)?.durable ?? false) });
+      return this.settle(name);
+    }
     this.pending.delete(name);
-    const p = writeAtomic(join(this.dir(name), 'state.json'), `${JSON.stringify(record, null, 1)}\n`)
+    const path = join(this.dir(name), 'state.json');
+    const text = stateText(record);
+    try {
+      const fd = writeInPlace(path, text);
+      if (fd !== null) {
+        if (durable) this.syncInBackground(fd, path);
+        else closeSync(fd);
+        return Promise.resolve();
+      }
+      if (!durable) {
+        writeAtomicSync(path, text);
+        return Promise.resolve();
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Promise.resolve();
+      return Promise.reject(asError(err));
+    }
+    const p = writeDurable(path, text)
       .catch((err: NodeJS.ErrnoException) => {
-        // The directory is gone: the container was removed meanwhile. Anything else is real.
         if (err.code !== 'ENOENT') throw err;
       })
       .finally(() => {
         this.inFlight.delete(name);
+        const next = this.pending.get(name);
+        if (next) void this.save(next.record, { durable: next.durable }).catch(() => undefined);
       });
     this.inFlight.set(name, p);
-    return p.then(() => (this.pending.has(name) ? this.flushOne(name) : undefined));
+    return p;
   }
 
-  /** Waits for every scheduled write. */
+  /** fdatasync in libuv's pool, then close; a failure is reported (the record is written, only not yet synced). */
+  private syncInBackground(fd: number, path: string): void {
+    const p = new Promise<void>((resolve) => {
+      fdatasync(fd, (err) => {
+        closeSync(fd);
+        if (err) this.onError(`sync \`${path}\``, err);
+        resolve();
+      });
+    });
+    this.syncing.add(p);
+    void p.then(() => this.syncing.delete(p));
+  }
+
+  /** Waits for every durable write and what waited for them, and every sync in the background. */
   async flush(): Promise<void> {
-    while (this.inFlight.size > 0 || this.pending.size > 0) {
-      for (const name of this.pending.keys()) void this.flushOne(name);
-      await Promise.all(this.inFlight.values());
+    await Promise.all(this.syncing);
+    while (this.inFlight.size > 0) {
+      await Promise.all([...this.inFlight.values()].map((p) => p.catch(() => undefined)));
     }
   }
 
-  /** Resolves once every write scheduled so far for this container is on disk (or has failed). */
+  /** Resolves once every write asked for so far for this container is done (or has failed). */
   async settle(name: string): Promise<void> {
-    while (this.inFlight.has(name) || this.pending.has(name)) {
-      if (!this.inFlight.has(name)) void this.flushOne(name);
-      await this.inFlight.get(name)?.catch(() => undefined);
-    }
+    while (this.inFlight.has(name)) await this.inFlight.get(name)!.catch(() => undefined);
   }
 
   /**
@@ -86,16 +146,31 @@ export class StateStore {
     renameSync(this.dir(from), this.dir(to));
   }
 
-  /** Removes the container's directory and everything in it (state, logs, writable layer). */
+  /**
+   * Removes the container's directory and everything in it (state, logs, writable layer): gone
+   * from its name at once, deleted in the background (trash.ts). Waits for a durable write in
+   * flight, so that its rename cannot recreate the state file afterwards.
+   */
   async remove(name: string): Promise<void> {
     this.pending.delete(name);
     await this.inFlight.get(name)?.catch(() => undefined);
-    await rm(this.dir(name), { recursive: true, force: true });
+    this.pending.delete(name);
+    this.trash.discard(this.dir(name));
   }
 
   removeSync(name: string): void {
     this.pending.delete(name);
     rmSync(this.dir(name), { recursive: true, force: true });
+  }
+
+  /** Deletes, in the background, the removed directories a previous skiffd left in the trash. */
+  recoverTrash(): void {
+    this.trash.recover();
+  }
+
+  /** Deletes what the trash holds now (skiffd's close). */
+  drainTrash(): void {
+    this.trash.drain();
   }
 
   /** Every record on disk, for the daemon's start-up. Unreadable ones are reported, not fatal. */
@@ -117,14 +192,82 @@ export class StateStore {
   }
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
+/** What a node:fs call threw, as the Error it always is. */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** A page: a write(2) of at most this much at offset 0 lands whole or not at all, even if skiffd is killed in it. */
+const IN_PLACE_MAX = 4096;
+
+/**
+ * Overwrites an existing state file of at most a page with `text` in one pwrite at offset 0,
+ * padded with spaces to the file's length (JSON ignores trailing white space), so that no
+ * moment shows a torn or truncated record. It creates no inode: on this kind of disk (ext4
+ * without a journal) a new inode costs a scan of recently deleted ones, and a burst of
+ * containers makes many. Returns the file still open (to close, or to sync first), or null when
+ * the file is missing or either text is larger than a page.
+ */
+function writeInPlace(path: string, text: string): number | null {
+  const bytes = Buffer.from(text);
+  if (bytes.length > IN_PLACE_MAX) return null;
+  let fd: number;
   try {
-    await fh.writeFile(text);
-    await fh.datasync();
-  } finally {
-    await fh.close();
+    fd = openSync(path, constants.O_WRONLY);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
   }
-  await rename(tmp, path);
+  try {
+    const size = fstatSync(fd).size;
+    if (size > IN_PLACE_MAX) {
+      closeSync(fd);
+      return null;
+    }
+    const out = size > bytes.length ? Buffer.concat([bytes, Buffer.alloc(size - bytes.length, 0x20)]) : bytes;
+    if (writeSync(fd, out, 0, out.length, 0) !== out.length) throw new Error(`short write to \`${path}\``);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+function writeAtomicSync(path: string, text: string): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** Written and synced under its own temporary name (a synchronous write may replace the state meanwhile: it waits, see save). */
+function writeDurable(path: string, text: string): Promise<void> {
+  const tmp = `${path}.sync`;
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w', 0o600);
+  } catch (err) {
+    return Promise.reject(asError(err));
+  }
+  try {
+    writeSync(fd, text);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    return Promise.reject(asError(err));
+  }
+  return new Promise((resolve, reject) => {
+    fdatasync(fd, (err) => {
+      closeSync(fd);
+      if (err) {
+        try { unlinkSync(tmp); } catch { /* gone with its directory */ }
+        return reject(err);
+      }
+      try {
+        renameSync(tmp, path);
+        resolve();
+      } catch (e) {
+        reject(asError(e));
+      }
+    });
+  });
 }

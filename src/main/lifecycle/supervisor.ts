@@ -102,13 +102,22 @@ export class Supervisor {
     return this.records.runningCount();
   }
 
+  /** Removed containers whose directories are still being deleted. */
+  removalBacklog(): number {
+    return this.o.stateStore.removalBacklog();
+  }
+
   // ── start-up: rebuild from disk ──
-  /** Reloads every container: live PID 1s are adopted as running, others marked exited (status unknown). */
-  restore(): void {
+  /**
+   * Reloads every container: live PID 1s are adopted as running, and so are the PID 1s of
+   * starts a crash interrupted (found in their cgroups: orphans.ts); others are marked exited
+   * (status unknown). Call once the previous skiffd's launchers are gone (old-launchers.ts).
+   */
+  async restore(): Promise<void> {
+    this.o.stateStore.recoverTrash();
     const records = this.o.stateStore.loadAll((name, err) => log('warn', 'unreadable state', { name, error: err.message }));
     for (const r of records.map(withCurrentDefaults)) {
       this.records.add(r);
-      if (!isActive(r)) continue;
       if (r.status === 'running' && stillRunning(r)) {
         try {
           this.watch(r, this.o.reaper.watch(r.pid!));
@@ -119,12 +128,35 @@ export class Supervisor {
           log('warn', 'could not adopt', { name: r.name, error: (err as Error).message });
         }
       }
-      transition(r, 'exited');
-      // Whatever of it still runs in its cgroup (PID 1 is gone) is killed and the cgroup removed.
-      void this.cg.finish(r);
-      Object.assign(r, { error: 'status unknown (daemon was down)', exitCode: -1, pid: null, finishedAt: r.finishedAt ?? new Date().toISOString() });
-      void this.persist(r);
+      if (isActive(r)) {
+        transition(r, 'exited');
+        // Whatever of it still runs in its cgroup (PID 1 is gone) is killed and the cgroup removed.
+        void this.cg.finish(r);
+        Object.assign(r, { error: 'status unknown (daemon was down)', exitCode: -1, pid: null, finishedAt: r.finishedAt ?? new Date().toISOString() });
+        void this.persist(r);
+        continue;
+      }
+      await this.adoptOrphan(r);
     }
+  }
+
+  /** The PID 1 of a start that was in flight when skiffd died, if its cgroup holds one: the record says running. */
+  private async adoptOrphan(r: ContainerRecord): Promise<void> {
+    const pid = await this.cg.orphan(r);
+    if (pid === null) return;
+    const startTime = liveStartTime(pid);
+    if (startTime === null) return;
+    try {
+      this.watch(r, this.o.reaper.watch(pid));
+    } catch (err) {
+      log('warn', 'could not adopt the PID 1 of an interrupted start', { name: r.name, pid, error: (err as Error).message });
+      return;
+    }
+    // The moves the start made while nobody recorded them.
+    for (const s of ['queued', 'starting', 'running'] as const) transition(r, s);
+    Object.assign(r, { pid, pidStartTime: startTime, exitCode: null, signal: null, error: null, failure: null, startedAt: new Date().toISOString(), finishedAt: null });
+    void this.persist(r, { durable: true });
+    log('info', 'adopted the PID 1 of a start interrupted by a crash', { name: r.name, pid });
   }
 
   // ── create / start ──
@@ -186,9 +218,11 @@ export class Supervisor {
     });
     // The failure, even when --rm has removed the record since: the client must learn why.
     if (r.failure) throw new StartFailed(r.failure);
-    // The start is answered only once `running` (with the pid) is on disk: a skiffd killed
-    // right after must find the container to adopt, not a record that says it never ran. The
-    // write happened in the background since the launch; this waits outside the queue's slot.
+    // The start is answered only once `running` (with the pid) is written: a skiffd killed
+    // right after must find the container to adopt, not a record that says it never ran. A
+    // record of a page or less was written in place at the launch (its sync runs on in the
+    // background); a larger one goes through a synced temp file, waited for here, outside the
+    // queue's slot.
     await this.o.stateStore.settle(r.name);
     return r;
   }
@@ -232,7 +266,8 @@ export class Supervisor {
       r.finishedAt = null;
       this.watch(r, handle);
       this.o.networks?.running(r);
-      void this.persist(r);
+      // The run's one durable write: what a restarted skiffd needs to adopt this PID 1.
+      void this.persist(r, { durable: true });
       this.o.events.emit('start', this.actor(r));
     } catch (err) {
       await this.launchFailed(r, err, console);
@@ -433,9 +468,9 @@ export class Supervisor {
     return this.cg.sample(this.get(ref));
   }
 
-  private persist(r: ContainerRecord): Promise<void> {
+  private persist(r: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
     if (isRemoved(r)) return Promise.resolve();
-    return this.o.stateStore.save(r).catch((err: Error) => log('error', 'state write failed', { name: r.name, error: err.message }));
+    return this.o.stateStore.save(r, opts).catch((err: Error) => log('error', 'state write failed', { name: r.name, error: err.message }));
   }
 
   actor(r: ContainerRecord): { id: string; name: string; image: string; labels: Record<string, string> } {
