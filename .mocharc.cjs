@@ -5,7 +5,7 @@
 // (a server, a daemon, a timer, a socket, a child) keeps it from exiting and shows up.
 'use strict';
 
-const SUITE = ['test/unit/**/*.test.ts', 'test/native/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/images/**/*.test.ts'];
+const SUITE = ['test/unit/**/*.test.ts', 'test/native/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/images/**/*.test.ts', 'test/oci/**/*.test.ts'];
 const named = process.argv.slice(2).some((arg) => !arg.startsWith('-') && /\.test\.[cm]?[jt]s$/.test(arg));
 
 module.exports = {

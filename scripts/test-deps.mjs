@@ -2,7 +2,8 @@
 // busybox-static (a tiny rootfs for image tests), python3-docker (docker-py, a real client of
 // the Docker API), docker-registry and skopeo (a local registry and pushes for the image
 // tests), apache2-utils (htpasswd: a registry that wants a login), umoci, runc, crun and
-// bubblewrap (benchmark references), nftables and iproute2 (networks).
+// bubblewrap (benchmark references; runc is also the OCI suite's reference), containerd, podman
+// and conmon (the engines that drive skiff-oci), nftables and iproute2 (networks).
 // Runs before `npm test`; never needs to be done by hand.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,7 +16,11 @@ const wanted = [
   // htpasswd: a registry that wants a login (skiff login)
   { pkg: 'apache2-utils', file: '/usr/bin/htpasswd', required: true },
   { pkg: 'umoci', file: '/usr/bin/umoci', required: false },
-  { pkg: 'runc', file: '/usr/sbin/runc', required: false },
+  { pkg: 'runc', file: '/usr/sbin/runc', required: true },
+  // skiff-oci under real engines (test/oci): containerd 1.6 with ctr and its runc v2 shim, podman 4.3 with conmon
+  { pkg: 'containerd', file: '/usr/bin/containerd-shim-runc-v2', required: true },
+  { pkg: 'podman', file: '/usr/bin/podman', required: true },
+  { pkg: 'conmon', file: '/usr/bin/conmon', required: true },
   { pkg: 'crun', file: '/usr/bin/crun', required: false },
   { pkg: 'bubblewrap', file: '/usr/bin/bwrap', required: false },
   { pkg: 'hyperfine', file: '/usr/bin/hyperfine', required: false },

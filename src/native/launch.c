@@ -38,6 +38,10 @@
  * opens its stdio and joins the cgroup by host paths, then setns's into the other namespaces
  * (OP_SETNS), chroots to the container's root (OP_CHROOT) and runs the rest as PID 1 would.
  * Both fds are the caller's, inherited through the copies of its fd table the clones make.
+ * A plan with OP_WAIT_START (skiff-oci's `create`) is detached: PID 1 is cloned without
+ * CLONE_VM as well (it outlives this call and the caller), so it reports a failure by writing
+ * the result record to the exec pipe; OP_WAIT_START closes that pipe ("created": the launch
+ * returns) and then blocks reading the start fifo until `start` writes a byte, before the exec.
  *
  * Why CLONE_VM|CLONE_VFORK and not fork(): forking a Node process copies the
  * page tables of a large heap (milliseconds); a vfork-style clone on a small
@@ -81,6 +85,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -153,6 +158,13 @@ enum op_code {
   OP_CHROOT = 36,     /* fd (a directory the caller opened): fchdir to it, then chroot(".") */
   /* ops 37–39 are kept for exec's */
   OP_OVERLAY = 40,    /* target, lowerdirs (first, count), upperdir, workdir, mount attributes */
+  /* skiff-oci (src/oci): ops 41–49 (40 went to the overlay). */
+  OP_WAIT_START = 41, /* fd: the start fifo, open read-write (by the caller). Checks the exec paths, tells child1 the
+                       * container is created (its launch returns), then reads until `start` writes */
+  OP_SETNS_PATH = 42, /* path, nstype: join the namespace at a path (setns; the exec work's setns takes an fd) */
+  OP_UNSHARE = 43,    /* flags: unshare(2) by PID 1 itself (a cgroup namespace, once in its cgroup) */
+  OP_SET_KEEPCAPS = 44, /* PR_SET_KEEPCAPS 1: a uid change keeps the permitted set (a non-root user with capabilities) */
+  OP_DUP_FD = 45,     /* fd, target fd: dup2 of an fd PID 1 inherited from the caller (skiff-oci's start fifo) */
   OP__END
 };
 
@@ -172,6 +184,8 @@ static const char *const op_names[OP__END] = {
   [OP_SETGROUPS] = "setgroups", [OP_SETRESGID] = "setresgid", [OP_SETRESUID] = "setresuid",
   [OP_SETNS] = "setns", [OP_SETNS_PID] = "setns_pid", [OP_CHROOT] = "chroot",
   [OP_OVERLAY] = "overlay",
+  [OP_WAIT_START] = "wait_start", [OP_SETNS_PATH] = "setns_path", [OP_UNSHARE] = "unshare",
+  [OP_SET_KEEPCAPS] = "set_keepcaps", [OP_DUP_FD] = "dup_fd",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -188,7 +202,7 @@ static const uint32_t op_string_args[OP__END] = {
   [OP_SYMLINK] = 0x3, [OP_OPEN_ROOT] = 0x1, [OP_PIVOT_ROOT] = 0x1,
   [OP_SETHOSTNAME] = 0x1, [OP_OPEN] = 0x1, [OP_CHDIR] = 0x1, [OP_WRITE_FILE] = 0x3,
   [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1, [OP_JOIN_CGROUP] = 0x1,
-  [OP_SECCOMP] = 0x1, [OP_NETLINK] = 0x1, [OP_HOST_NETLINK] = 0x1,
+  [OP_SECCOMP] = 0x1, [OP_NETLINK] = 0x1, [OP_HOST_NETLINK] = 0x1, [OP_SETNS_PATH] = 0x1,
   [OP_OVERLAY] = 0x1b, /* arg 1 is the first lowerdir; the list is decoded into op->list */
 };
 
@@ -219,6 +233,8 @@ struct plan {
   char **envp;
   uint32_t nexec;
   int host_ops; /* has OP_HOST_NETLINK: child1 has work to do between PID 1's clone and its operations */
+  int detached; /* has OP_WAIT_START: PID 1 outlives the caller's launch (and the caller), so it gets
+                 * memory of its own (no CLONE_VM) and reports failures through the exec pipe */
   /* owned allocations */
   char *strings;
   uint32_t strings_len;
@@ -401,6 +417,7 @@ static int plan_decode(const uint8_t *buf, size_t len, struct plan *pl, const ch
       op->list = list_at(pl, op->arg[1], op->arg[2], &bad);
       if (bad) { plan_free(pl); return EINVAL; }
     }
+    if (op->code == OP_WAIT_START) pl->detached = 1;
     *why = "register out of range";
     if ((op->code == OP_OPEN && op->arg[2] >= REGISTERS) ||
         ((op->code == OP_SET_CTTY || op->code == OP_DUP2 || op->code == OP_CHECK_CHAR) && op->arg[0] >= REGISTERS) ||
@@ -553,7 +570,23 @@ struct pid1_state {
   int keep_fd;         /* an fd close_from must spare (the user-namespace exec pipe, whose
                         * end-of-file must mean "exec happened", never "the plan closed it"), or -1 */
   struct dir_cache dirs;
+  const struct plan *plan; /* OP_WAIT_START checks the exec paths before it reports "created" */
 };
+
+/* Like execvp's search, without exec: 0 if a candidate is an executable file, else its errno. */
+static int exec_found(const struct plan *pl) {
+  int first_err = 0;
+  for (uint32_t i = 0; i < pl->nexec; i++) {
+    struct stat sb;
+    if (stat(pl->exec_paths[i], &sb) < 0) {
+      if (errno != ENOENT && errno != ENOTDIR && !first_err) first_err = errno;
+      continue;
+    }
+    if (S_ISDIR(sb.st_mode) || access(pl->exec_paths[i], X_OK) < 0) { if (!first_err) first_err = S_ISDIR(sb.st_mode) ? EACCES : errno; continue; }
+    return 0;
+  }
+  return first_err ? first_err : ENOENT;
+}
 
 /* Applies one operation. Returns 0 or an errno. */
 static int run_op(const struct op *op, struct pid1_state *st) {
@@ -819,6 +852,40 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     close(fd);
     return rc;
   }
+  case OP_WAIT_START: {
+    /* The container is created once its init is here: everything but the exec is done. An exec
+     * that could not happen is reported now, to `create`, while someone still listens. */
+    int err = exec_found(st->plan);
+    if (err) return err;
+    /* Closing the exec pipe is child1's end-of-file: "created", and skiff_launch returns. From
+     * here on nobody reads a failure; one ends PID 1 with 127, seen as the container's exit. */
+    if (keep_fd >= 0) close(keep_fd);
+    st->keep_fd = -1;
+    /* The fifo was opened read-write as root before pivot_root (an open that neither blocks nor
+     * needs the host path or /proc later, whatever user PID 1 has become): the read blocks until
+     * `start` writes its byte. End-of-file cannot come, since this fd is also a writer. */
+    char b;
+    ssize_t n;
+    while ((n = read((int)op->arg[0], &b, 1)) < 0 && errno == EINTR) {}
+    rc = n == 1 ? 0 : (n < 0 ? errno : EPIPE);
+    close((int)op->arg[0]);
+    return rc;
+  }
+  case OP_SETNS_PATH: {
+    int fd = open(op->str[0], O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    rc = setns(fd, (int)op->arg[1]) < 0 ? errno : 0;
+    close(fd);
+    return rc;
+  }
+  case OP_UNSHARE:
+    return unshare((int)op->arg[0]) < 0 ? errno : 0;
+  case OP_SET_KEEPCAPS:
+    return prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 ? errno : 0;
+  case OP_DUP_FD:
+    /* dup2 clears close-on-exec on the new fd; the same fd is no dup, so it is cleared here */
+    if (op->arg[0] == op->arg[1]) return fcntl((int)op->arg[0], F_SETFD, 0) < 0 ? errno : 0;
+    return dup2((int)op->arg[0], (int)op->arg[1]) < 0 ? errno : 0;
   case OP__END:
     break;
   }
@@ -837,7 +904,18 @@ static void fail(struct launch_result *r, int index, uint32_t code, int err) {
  * user namespace, and for host operations that need PID 1's pid (a veth end moved into its
  * network namespace) before PID 1's own operations use what they made. */
 static int needs_sync(const struct plan *pl) {
-  return (pl->clone_flags & CLONE_NEWUSER) != 0 || pl->host_ops;
+  return (pl->clone_flags & CLONE_NEWUSER) != 0 || pl->host_ops || pl->detached;
+}
+
+/* A failure of PID 1: into the shared result, and, for a detached PID 1 (whose memory is its
+ * own), also through the exec pipe, where child1 reads it. Then PID 1 ends. */
+static void pid1_fail(struct child_ctx *c, const struct pid1_state *st, int index, uint32_t code, int err) {
+  fail(c->result, index, code, err);
+  if (c->plan->detached && st->keep_fd >= 0) {
+    ssize_t n = write(st->keep_fd, c->result, sizeof(*c->result));
+    (void)n; /* nothing more to do: child1 sees end-of-file without a record, and PID 1's exit */
+  }
+  _exit(127);
 }
 
 static int pid1_main(void *arg) {
@@ -845,6 +923,7 @@ static int pid1_main(void *arg) {
   struct plan *pl = c->plan;
   struct pid1_state st;
   int sync = needs_sync(pl);
+  st.plan = pl;
   st.root_fd = -1;
   st.keep_fd = sync ? c->exec_pipe[1] : -1;
   st.dirs.fd = -1;
@@ -857,12 +936,12 @@ static int pid1_main(void *arg) {
     /* Wait until child1 has written our maps (until then we have no ids) and done its host operations. */
     char b;
     close(c->sync_pipe[1]);
-    if (read(c->sync_pipe[0], &b, 1) != 1) { fail(c->result, -1, 0, EPIPE); _exit(127); }
+    if (read(c->sync_pipe[0], &b, 1) != 1) pid1_fail(c, &st, -1, 0, EPIPE);
     close(c->sync_pipe[0]);
   }
   for (uint32_t i = 0; i < pl->nops; i++) {
     int err = run_op(&pl->ops[i], &st);
-    if (err) { fail(c->result, (int)i, pl->ops[i].code, err); _exit(127); }
+    if (err) pid1_fail(c, &st, (int)i, pl->ops[i].code, err);
   }
   dir_cache_drop(&st.dirs);
   umask(umask_was);
@@ -891,8 +970,8 @@ static int pid1_main(void *arg) {
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
-  fail(c->result, (int)pl->nops, 0, first_err ? first_err : ENOENT);
-  _exit(127);
+  pid1_fail(c, &st, (int)pl->nops, 0, first_err ? first_err : ENOENT);
+  return 127;
 }
 
 static int write_map(pid_t pid, const char *file, const char *map) {
@@ -910,7 +989,10 @@ static int child1_main(void *arg) {
   struct child_ctx *c = arg;
   struct plan *pl = c->plan;
   int sync = needs_sync(pl);
-  int flags = (int)pl->clone_flags | SIGCHLD | CLONE_VM | (sync ? 0 : CLONE_VFORK);
+  /* A detached PID 1 (OP_WAIT_START) waits for `start` long after the caller has returned, freed
+   * the plan and perhaps exited: it needs a copy of the memory (the page tables of the caller, not
+   * V8's heap, which is MADV_DONTFORK and which PID 1 never touches), not the caller's own. */
+  int flags = (int)pl->clone_flags | SIGCHLD | (pl->detached ? 0 : CLONE_VM) | (sync ? 0 : CLONE_VFORK);
   /* The pipes are made here, not by the caller: child1 has a copy of the caller's fd table, so a
    * write end the caller held would stay open there while it waits for us, and the exec pipe
    * would never reach end-of-file. Made here, only child1 and PID 1 ever hold them. */
@@ -958,9 +1040,13 @@ static int child1_main(void *arg) {
       fail(c->result, failed_op, failed_op >= 0 ? OP_HOST_NETLINK : 0, err);
       _exit(1);
     }
-    char b;
-    while (read(c->exec_pipe[0], &b, 1) < 0 && errno == EINTR) {}
-    /* EOF: PID 1 exec'd (the pipe is close-on-exec) or died; a failure is in c->result. */
+    /* EOF: PID 1 exec'd (the pipe is close-on-exec), reached OP_WAIT_START, or died; a failure is
+     * in c->result, or, from a detached PID 1, a record on the pipe. */
+    struct launch_result r;
+    ssize_t n;
+    while ((n = read(c->exec_pipe[0], &r, sizeof(r))) < 0 && errno == EINTR) {}
+    if (n == (ssize_t)sizeof(r) && r.err) fail(c->result, r.op_index, (uint32_t)r.op_code, r.err);
+    else if (n < 0) fail(c->result, -1, 0, errno);
     if (c->result->err) while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {}
   }
   _exit(0);
@@ -1106,9 +1192,48 @@ int skiff_plan_decode(const uint8_t *buf, size_t len, char *outbuf, size_t outle
   return n;
 }
 
+/*
+ * skiff-oci's console socket: connects to the unix socket at `path` and sends `fd` (a pty
+ * master) as one SCM_RIGHTS message whose payload is `name`, as runc does and as containerd's
+ * and conmon's console sockets read it. Here rather than in TypeScript because building a
+ * msghdr with a control message through koffi would be all pointer arithmetic.
+ * Returns 0, or the errno with *step naming the call that failed.
+ */
+int skiff_send_fd(const char *path, int fd, const char *name, const char **step) {
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  *step = "socket path too long";
+  if (strlen(path) >= sizeof(addr.sun_path)) return ENAMETOOLONG;
+  memcpy(addr.sun_path, path, strlen(path));
+  *step = "socket";
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return errno;
+  int rc = 0;
+  *step = "connect";
+  if (connect(s, (struct sockaddr *)&addr, sizeof(addr)) < 0) rc = errno;
+  else {
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof(control));
+    struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    *step = "sendmsg";
+    ssize_t n;
+    while ((n = sendmsg(s, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+    if (n < 0) rc = errno;
+  }
+  close(s);
+  return rc;
+}
+
 /* The op table as C sees it, "code:name,…", for the enum agreement test. */
 const char *skiff_op_table(void) {
-  static char table[1024];
+  static char table[2048];
   char *p = table, *end = table + sizeof(table) - 1;
   for (int c = 1; c < OP__END; c++) if (op_names[c]) EMIT("%s%d:%s", p > table ? "," : "", c, op_names[c]);
   return table;

@@ -24,6 +24,7 @@ let native: {
   decode: koffi.KoffiFunction;
   opTable: koffi.KoffiFunction;
   version: koffi.KoffiFunction;
+  sendFd: koffi.KoffiFunction;
 } | undefined;
 
 function lib(): NonNullable<typeof native> {
@@ -37,6 +38,7 @@ function lib(): NonNullable<typeof native> {
     decode: l.func('int skiff_plan_decode(const uint8_t *plan, size_t len, _Out_ uint8_t *out, size_t outlen)'),
     opTable: l.func('const char *skiff_op_table(void)'),
     version: l.func('unsigned int skiff_plan_version(void)'),
+    sendFd: l.func('int skiff_send_fd(const char *path, int fd, const char *name, _Out_ const char **step)'),
   };
   return native;
 }
@@ -134,4 +136,11 @@ export function nativeOpTable(): Map<number, string> {
 
 export function nativePlanVersion(): number {
   return lib().version() as number;
+}
+
+/** Sends `fd` over the unix socket at `path` (SCM_RIGHTS, payload `name`): skiff-oci's console socket. */
+export function sendFd(path: string, fd: number, name: string): void {
+  const step: (string | null)[] = [null];
+  const rc = lib().sendFd(path, fd, name, step) as number;
+  if (rc !== 0) throw new Error(`console socket \`${path}\`: ${step[0] ?? 'send'}: ${errnoName(rc)}`);
 }

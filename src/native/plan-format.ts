@@ -58,6 +58,12 @@ export enum OpCode {
   chroot = 36,
   // 40: images with more layers than mount(2)'s options hold.
   overlay = 40,
+  // 41–49: skiff-oci (src/oci)
+  wait_start = 41,
+  setns_path = 42,
+  unshare = 43,
+  set_keepcaps = 44,
+  dup_fd = 45,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -146,6 +152,19 @@ export type Op = { what: string } & (
    * page. `target` is a host path; `attrs` are MOUNT_ATTR_* flags.
    */
   | { op: 'overlay'; target: string; lowerdirs: string[]; upperdir: string; workdir: string; attrs: number }
+  /**
+   * skiff-oci's `create`: the exec paths checked, then "created" (the launch returns, PID 1 lives
+   * on with memory of its own), then a read of the start fifo (open read-write on `fd`) until `start` writes
+   */
+  | { op: 'wait_start'; fd: number }
+  /** setns(2) into the namespace file at `path` (a host path, so before pivot_root); nstype CLONE_NEW* */
+  | { op: 'setns_path'; path: string; nstype: number }
+  /** unshare(2) by PID 1 itself: a cgroup namespace made once PID 1 is in its cgroup */
+  | { op: 'unshare'; flags: number }
+  /** PR_SET_KEEPCAPS: the uid change that follows keeps the permitted set */
+  | { op: 'set_keepcaps' }
+  /** dup2(2) of an fd PID 1 inherited from its launcher (not a register) onto `to` */
+  | { op: 'dup_fd'; from: number; to: number }
 );
 
 export interface ExecSpec {
@@ -322,6 +341,16 @@ function opArgs(op: Op, s: StringArea): number[] {
       const [first, count] = s.addList(op.lowerdirs);
       return [s.add(op.target), first, count, s.add(op.upperdir), s.add(op.workdir), u32(op.attrs, 'mount attributes')];
     }
+    case 'wait_start':
+      return [u32(op.fd, 'fd')];
+    case 'setns_path':
+      return [s.add(op.path), u32(op.nstype, 'namespace type')];
+    case 'unshare':
+      return [u32(op.flags, 'unshare flags')];
+    case 'set_keepcaps':
+      return [];
+    case 'dup_fd':
+      return [u32(op.from, 'fd'), u32(op.to, 'fd')];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

@@ -14,9 +14,9 @@ import {
 export { lastErrno } from './libc-handle.js';
 
 // ── process control ──
-/** Makes this process the child subreaper: orphaned descendants are re-parented to it. */
-export function setChildSubreaper(): void {
-  check(c.prctl(PR_SET_CHILD_SUBREAPER, 'unsigned long', 1, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), 'prctl(PR_SET_CHILD_SUBREAPER)');
+/** Makes this process the child subreaper (or no longer, with false): orphaned descendants are re-parented to it. */
+export function setChildSubreaper(on = true): void {
+  check(c.prctl(PR_SET_CHILD_SUBREAPER, 'unsigned long', on ? 1 : 0, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), 'prctl(PR_SET_CHILD_SUBREAPER)');
 }
 
 /** Names the calling thread (what ps -L and /proc/<pid>/task/<tid>/comm show; 15 bytes max). */

@@ -52,6 +52,11 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'setns_pid': case 'chroot': args = [op.fd]; break;
     // The dry run shows a list argument as its first string.
     case 'overlay': args = [op.target, op.lowerdirs[0]!, op.lowerdirs.length, op.upperdir, op.workdir, op.attrs]; break;
+    case 'wait_start': args = [op.fd]; break;
+    case 'setns_path': args = [op.path, op.nstype]; break;
+    case 'unshare': args = [op.flags]; break;
+    case 'set_keepcaps': args = []; break;
+    case 'dup_fd': args = [op.from, op.to]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -119,6 +124,11 @@ const everyOp: Op[] = [
   { what: 'nspid', op: 'setns_pid', fd: 7 },
   { what: 'root', op: 'chroot', fd: 8 },
   { what: 'ov', op: 'overlay', target: '/run/skiff/root', lowerdirs: ['/l/top', '/l/mid', '/l/bottom'], upperdir: '/c/upper', workdir: '/c/work', attrs: 4 },
+  { what: 'ws', op: 'wait_start', fd: 9 },
+  { what: 'ns', op: 'setns_path', path: '/proc/1/ns/net', nstype: 0x40000000 },
+  { what: 'un', op: 'unshare', flags: 0x02000000 },
+  { what: 'kc', op: 'set_keepcaps' },
+  { what: 'df', op: 'dup_fd', from: 17, to: 3 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {

@@ -1,0 +1,180 @@
+// The OCI conformance suite's runtime under test, taken as a parameter: skiff-oci by default,
+// `SKIFF_OCI_RUNTIME=runc` (or any path) for another runtime, so that the very same tests run
+// against runc and a test runc fails is a wrong test. Each suite gets its own --root, and a
+// bundle builder: a busybox rootfs and a config.json like `runc spec`'s (without terminal or
+// ambient capabilities), with a host directory bound read-write at /out for the container to
+// report what it sees.
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setChildSubreaper } from '../../src/sys/libc.js';
+import { pidfdOpen, waitPidfd, close } from '../../src/sys/libc.js';
+import { buildBusyboxRootfs } from '../support/rootfs.js';
+import type { TempDirs } from '../support/tmp.js';
+
+const PROJECT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const SKIFF_OCI = join(PROJECT, 'bin/skiff-oci.js');
+
+/** The runtime binary the suite runs against, and its name in test titles. */
+export function runtimeUnderTest(): { path: string; name: string } {
+  const v = process.env.SKIFF_OCI_RUNTIME;
+  if (v === undefined || v === '' || v === 'skiff-oci') return { path: SKIFF_OCI, name: 'skiff-oci' };
+  if (v === 'runc') return { path: '/usr/sbin/runc', name: 'runc' };
+  if (v === 'crun') return { path: '/usr/bin/crun', name: 'crun' };
+  return { path: v, name: v };
+}
+
+export const RUNTIME = runtimeUnderTest();
+export const IS_SKIFF = RUNTIME.path === SKIFF_OCI;
+
+export interface CallResult { code: number; stdout: string; stderr: string }
+
+/**
+ * The runtime's calls. stdio are files, never pipes: the init inherits the caller's stdio, so a
+ * pipe would stay open for the container's whole life (as it does under runc).
+ */
+export class Runtime {
+  readonly root: string;
+  private readonly io: string;
+  private n = 0;
+
+  constructor(tmp: TempDirs) {
+    this.root = join(tmp.make('oci-root'), 'state');
+    this.io = tmp.make('oci-io');
+  }
+
+  /** `extraFd`: a file opened as the call's fd 3 (for --preserve-fds). */
+  call(args: string[], opts: { extraFd?: string } = {}): CallResult {
+    const i = this.n++;
+    const out = join(this.io, `${i}.out`);
+    const err = join(this.io, `${i}.err`);
+    const fds = [openSync('/dev/null', 'r'), openSync(out, 'w'), openSync(err, 'w'), ...(opts.extraFd === undefined ? [] : [openSync(opts.extraFd, 'r')])];
+    try {
+      const r = spawnSync(RUNTIME.path, ['--root', this.root, ...args], { stdio: fds, timeout: 120_000 });
+      if (r.error) throw r.error;
+      return { code: r.status ?? 128 + 9, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+  }
+
+  ok(args: string[]): string {
+    const r = this.call(args);
+    if (r.code !== 0) throw new Error(`${RUNTIME.name} ${args.join(' ')}: exit ${r.code}: ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+
+  state(id: string): { ociVersion: string; id: string; status: string; pid: number; bundle: string; annotations?: Record<string, string> } {
+    return JSON.parse(this.ok(['state', id])) as never;
+  }
+
+  /** Every container left is killed and deleted (a test that failed midway leaves nothing either). */
+  cleanup(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const r = this.call(['state', id]);
+      if (r.code !== 0) continue;
+      const pid = (JSON.parse(r.stdout) as { pid: number }).pid;
+      this.call(['delete', '--force', id]);
+      if (pid > 0) reap(pid);
+    }
+  }
+}
+
+/**
+ * The suite's process is the inits' child subreaper while it runs (as containerd's shim and
+ * conmon are): an init orphaned by `create` becomes its child, and is reaped here by pidfd.
+ */
+export function useSubreaper(): void {
+  before(() => setChildSubreaper(true));
+  after(() => setChildSubreaper(false));
+}
+
+/**
+ * The tests' cgroupsPath level, /skiff-oci-test, removed from every hierarchy once empty (runc,
+ * unlike skiff-oci, leaves the parents it made).
+ */
+export function useCgroupParentCleanup(): void {
+  after(() => {
+    for (const h of readdirSync('/sys/fs/cgroup')) {
+      try {
+        rmdirSync(`/sys/fs/cgroup/${h}/skiff-oci-test`);
+      } catch {
+        // not there, or not ours to empty
+      }
+    }
+  });
+}
+
+/** Reaps an init that is our child (subreaper) once it has exited; a no-op if it is not ours. */
+export function reap(pid: number): void {
+  let fd: number;
+  try {
+    fd = pidfdOpen(pid);
+  } catch {
+    return;
+  }
+  try {
+    waitPidfd(fd);
+  } catch {
+    // not our child
+  } finally {
+    close(fd);
+  }
+}
+
+export interface Bundle {
+  dir: string;
+  out: string;
+  config: Record<string, unknown> & { process: Record<string, unknown>; linux: Record<string, unknown>; mounts: unknown[] };
+  write(): void;
+}
+
+/** A bundle with a busybox rootfs and a runc-spec-like config running `sh -c SCRIPT`. */
+export function makeBundle(tmp: TempDirs, script: string): Bundle {
+  const dir = tmp.make('oci-bundle');
+  const rootfs = join(dir, 'rootfs');
+  mkdirSync(rootfs);
+  buildBusyboxRootfs(rootfs);
+  mkdirSync(join(rootfs, 'out'));
+  const out = tmp.make('oci-out');
+  const caps = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_CHOWN', 'CAP_SETUID', 'CAP_SETGID'];
+  const config = {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: ['sh', '-c', script],
+      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'],
+      cwd: '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
+      noNewPrivileges: true,
+    },
+    root: { path: 'rootfs', readonly: false },
+    hostname: 'oci-test',
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/out', type: 'bind', source: out, options: ['rbind', 'rw'] },
+    ],
+    linux: {
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      maskedPaths: ['/proc/kcore', '/proc/keys', '/sys/firmware'], // kcore: absent from some kernels (this VM's), skipped
+      readonlyPaths: ['/proc/sys', '/proc/sysrq-trigger'],
+    },
+  };
+  const b: Bundle = { dir, out, config: config, write: () => writeFileSync(join(dir, 'config.json'), JSON.stringify(b.config, null, 2)) };
+  b.write();
+  return b;
+}
+
+/** What the container wrote to /out/NAME, or null while it has not. */
+export function outFile(b: Bundle, name: string): string | null {
+  const p = join(b.out, name);
+  return existsSync(p) ? readFileSync(p, 'utf8') : null;
+}
