@@ -160,7 +160,7 @@ function login(o: Outcome): Declared {
   return {
     cmd,
     summary: 'check a registry login and save it for skiffd\'s pulls (skiff pull, fleets)',
-    examples: ['echo "$TOKEN" | skiff login reg.lan:5000 -u alice --password-stdin'],
+    examples: ['skiff login reg.lan:5000 -u alice --password-stdin < token.txt'],
   };
 }
 

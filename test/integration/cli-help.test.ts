@@ -37,6 +37,8 @@ const COMMANDS: Record<string, string[]> = {
   tag: [],
   load: ['--input'],
   save: ['--output'],
+  login: ['--username', '--password-stdin'],
+  logout: [],
   fleet: [],
   'fleet up': ['--wait', '--json'],
   'fleet down': ['--name'],
