@@ -35,10 +35,6 @@ export class ConsoleError extends Error {
   }
 }
 
-/** bytes per read of a client's pipe: as much as its pipe holds (1 MiB), so a flood costs few reads */
-const READ_BYTES = 1 << 20;
-/** a read at least this large is handed over whole rather than copied */
-const HAND_OVER_BYTES = READ_BYTES / 4;
 /** bytes a consumer may leave unread before the pipe is paused */
 const OUT_HIGH_WATER = 4 << 20;
 /** records mode: records (each at most a staging round, 256 KiB) */
@@ -74,34 +70,21 @@ export class HubClient implements ConsoleClient {
       read: () => { this.pipe.resume(); },
     });
     this.output = out;
-    const emit = (r: OutputRecord): boolean => out.push(mode.records ? r : r.data);
+    // The read end of the client's pipe; libuv reads it without blocking and closes it on destroy.
+    // Paused and resumed through the stream's own pause()/resume(), whose state it keeps: a
+    // reading stopped behind its back (an onread callback returning false) is not restarted
+    // by a later resume(), and what the pipe still held was lost at its close.
+    this.pipe = new Socket({ fd, readable: true, writable: false });
+    const emit = (r: OutputRecord): void => {
+      if (!out.push(mode.records ? r : r.data)) this.pipe.pause();
+    };
     for (const r of replay) emit(r);
     const decoder = reply.framed ? new RecordDecoder(`console \`${id}\` client pipe`) : null;
-    // The read end of the client's pipe, read by libuv without blocking, as much as the pipe holds
-    // per read (a flood costs few reads). A large read hands its buffer itself to the consumer (no
-    // copy; the next read gets a new one); a small one is copied out and the buffer read into
-    // again, so a trickle never has each few bytes hold a whole buffer. A pty's bytes are stamped
-    // with the time they arrive here; a pipe console's come in records (records.ts).
-    let buffer = Buffer.allocUnsafe(READ_BYTES);
-    this.pipe = new Socket({
-      fd, readable: true, writable: false,
-      onread: {
-        buffer: () => buffer,
-        callback: (n: number): boolean => {
-          let bytes: Buffer;
-          if (n >= HAND_OVER_BYTES) {
-            bytes = buffer.subarray(0, n);
-            buffer = Buffer.allocUnsafe(READ_BYTES);
-          } else {
-            bytes = Buffer.from(buffer.subarray(0, n));
-          }
-          let more = true;
-          if (decoder === null) more = emit({ stream: 1, time: nowMs(), data: bytes });
-          else decoder.push(bytes, (r) => { more = emit(r) && more; });
-          return more; // false pauses the pipe until the consumer reads again
-        },
-      },
-    } as ConstructorParameters<typeof Socket>[0]);
+    // A pty's bytes are stamped with the time they arrive here; a pipe console's come in records (records.ts).
+    this.pipe.on('data', (b: Buffer) => {
+      if (decoder === null) emit({ stream: 1, time: nowMs(), data: b });
+      else decoder.push(b, emit);
+    });
     this.pipe.once('close', () => { this.closed = true; });
     // A chunk cut short (a client dropped mid-chunk) ends the stream where its bytes end.
     this.pipe.on('end', () => out.push(null));

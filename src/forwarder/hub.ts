@@ -142,7 +142,14 @@ export class ConsoleHub {
     const client = new HubClient(id, reply, fd, { stdin: options.stdin ?? true, records: options.records ?? false }, (m) => this.post(m));
     const key = `${id} ${client.no}`;
     this.clients.set(key, client);
-    client.output.once('close', () => this.clients.delete(key));
+    // The thread's last loss report for this client may arrive after its stream's end (the pipe's
+    // end of file and the thread's messages come by different paths): the entry goes once the
+    // thread has answered a request sent after the end, and it reports every loss before an answer.
+    client.output.once('close', () => {
+      void this.request({ type: 'counters', id }, 'counters', id, `settle client ${client.no} of console \`${id}\``)
+        .catch(() => undefined)
+        .finally(() => this.clients.delete(key));
+    });
     return client;
   }
 
