@@ -23,7 +23,8 @@ const O_CLOEXEC = 0o2000000;
 const mountinfo = (): string[] => readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n');
 
 /** The sockets below `dir`, as find(1) on the host sees them. */
-const socketsBelow = (dir: string): string => execFileSync('find', [dir, '-type', 's'], { encoding: 'utf8' }).trim();
+/** The sockets below `dir`, sorted: skiffd's API socket and its console keeper's. */
+const socketsBelow = (dir: string): string[] => execFileSync('find', [dir, '-type', 's'], { encoding: 'utf8' }).trim().split('\n').sort();
 
 /** What `curl` gets from skiffd's /_ping through `socket` (exit code 7: could not connect). */
 const CURL_PING = (socket: string): string => `curl -s --max-time 5 --unix-socket ${socket} http://skiff/_ping; echo " curl=$?"`;
@@ -55,7 +56,7 @@ describe('hardening: skiffd is invisible from inside containers', function () {
   it('the host sees the socket (the precondition): a symlink into the state dir, where the socket is', () => {
     expect(lstatSync(d.socket).isSymbolicLink()).to.equal(true);
     expect(readlinkSync(d.socket)).to.equal(join(d.stateDir, '.skiffd/api.sock'));
-    expect(socketsBelow(d.dir)).to.equal(join(d.stateDir, '.skiffd/api.sock'));
+    expect(socketsBelow(d.dir)).to.deep.equal([join(d.stateDir, '.skiffd/api.sock'), join(d.stateDir, '.skiffd/keeper.sock')]);
     expect(execFileSync('sh', ['-c', CURL_PING(d.socket)], { encoding: 'utf8' }).trim()).to.equal('OK curl=0');
   });
 
@@ -90,7 +91,7 @@ describe('hardening: skiffd is invisible from inside containers', function () {
   it('a second host mount of the daemon dir: hidden there too, and a bind source through it is refused', async () => {
     alias = tmp.make('alias', '/var/tmp');
     execFileSync('mount', ['--bind', d.dir, alias]);
-    expect(socketsBelow(alias), 'the host sees the socket through the alias').to.equal(join(alias, 'state/.skiffd/api.sock'));
+    expect(socketsBelow(alias), 'the host sees the sockets through the alias').to.deep.equal([join(alias, 'state/.skiffd/api.sock'), join(alias, 'state/.skiffd/keeper.sock')]);
 
     const viaBind = await run(['--rootfs', rootfs, '--mount', `${alias}:/mnt:ro`, '--', '/bin/sh', '-c',
       'echo "state:[$(ls -A /mnt/state)]"; echo "sockets:[$(busybox find /mnt -type s)]"']);
