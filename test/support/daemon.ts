@@ -222,7 +222,12 @@ export class TestDaemon {
   async destroy(): Promise<void> {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
       const list = (await this.api('GET', '/containers/json?all=1')).body as { Id: string }[];
-      await Promise.all(list.map((c) => this.api('DELETE', `/containers/${c.Id}?force=1`)));
+      // A bounded number at once: a thousand connects at the same moment overflow the API
+      // socket's listen backlog, and a unix socket refuses the rest with EAGAIN.
+      const queue = [...list];
+      await Promise.all(Array.from({ length: 16 }, async () => {
+        for (let c = queue.shift(); c !== undefined; c = queue.shift()) await this.api('DELETE', `/containers/${c.Id}?force=1`);
+      }));
       await this.stop();
     }
     this.tmp.removeAll();
