@@ -6,44 +6,31 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestDaemon, requireDocker, until } from '../support/daemon.js';
-import { TestNetns } from '../support/netns.js';
+import { requireDocker, until, useDaemonInNetns } from '../support/daemon.js';
 
 const BB = '/bin/busybox';
 
 describe('network connect and disconnect', function () {
   this.timeout(180_000);
   before(requireDocker);
-  let ns: TestNetns;
-  let d: TestDaemon;
-
-  before(async () => {
-    ns = new TestNetns();
-    d = new TestDaemon([], { netns: ns.name });
-    await d.start();
-  });
-
-  after(async () => {
-    await d?.destroy();
-    ns?.destroy();
-  });
+  const net = useDaemonInNetns();
 
   const docker = async (args: string[]): Promise<string> => {
-    const r = await d.docker(args, { timeoutMs: 60_000 });
+    const r = await net.d.docker(args, { timeoutMs: 60_000 });
     expect(r.code, `docker ${args.join(' ')}: ${r.stderr}`).to.equal(0);
     return r.stdout.trim();
   };
   const dockerFails = async (args: string[]): Promise<string> => {
-    const r = await d.docker(args, { timeoutMs: 60_000 });
+    const r = await net.d.docker(args, { timeoutMs: 60_000 });
     expect(r.code, `docker ${args.join(' ')} succeeded: ${r.stdout}`).to.not.equal(0);
     return r.stderr.trim();
   };
-  const runOn = (network: string, ...cmd: string[]) => d.cli(['run', '--rm', '--network', network, 'host', BB, ...cmd], { timeoutMs: 60_000 });
+  const runOn = (network: string, ...cmd: string[]) => net.d.cli(['run', '--rm', '--network', network, 'host', BB, ...cmd], { timeoutMs: 60_000 });
   const lookup = async (server: string, name: string): Promise<string[]> =>
-    ((await ns.runAsync(BB, ['nslookup', name, server])).stdout.match(/Address(?: \d+)?:\s+(\d+\.\d+\.\d+\.\d+)/g) ?? [])
+    ((await net.ns.runAsync(BB, ['nslookup', name, server])).stdout.match(/Address(?: \d+)?:\s+(\d+\.\d+\.\d+\.\d+)/g) ?? [])
       .map((l) => l.replace(/^Address(?: \d+)?:\s+/, '')).filter((a) => a !== server);
   const networkFile = (name: string): { endpoints: Record<string, { address: string; ifname?: string }> } =>
-    JSON.parse(readFileSync(join(d.stateDir, '.skiffd/networks', `${name}.json`), 'utf8')) as { endpoints: Record<string, { address: string; ifname?: string }> };
+    JSON.parse(readFileSync(join(net.d.stateDir, '.skiffd/networks', `${name}.json`), 'utf8')) as { endpoints: Record<string, { address: string; ifname?: string }> };
 
   it('a running container gets eth1 on the other network, is found by name there and finds its names; disconnect takes it all away', async () => {
     await docker(['network', 'create', '--subnet', '198.18.20.0/24', 'front']);
@@ -57,15 +44,15 @@ describe('network connect and disconnect', function () {
       `while ${BB} ip link show eth1 >/dev/null 2>&1; do ${BB} sleep 0.1; done`,
       'echo "eth1 gone"', `exec ${BB} sleep 100000`,
     ].join('; ')]);
-    const before = { links: ns.links(), table: ns.nftTable() };
+    const before = { links: net.ns.links(), table: net.ns.nftTable() };
     expect(await lookup('198.18.21.1', 'app')).to.deep.equal([]);
 
     await docker(['network', 'connect', '--alias', 'api', 'back', 'app']);
     const address = await docker(['inspect', '-f', '{{.NetworkSettings.Networks.back.IPAddress}}', 'app']);
     expect(address).to.equal('198.18.21.3');
     expect(await docker(['inspect', '-f', '{{.NetworkSettings.Networks.front.IPAddress}}', 'app'])).to.equal('198.18.20.2');
-    await d.waitForOutput('app', 'db reached by name');
-    expect((await d.api('GET', '/containers/app/logs?stdout=1')).text).to.include('eth1: 198.18.21.3/24');
+    await net.d.waitForOutput('app', 'db reached by name');
+    expect((await net.d.api('GET', '/containers/app/logs?stdout=1')).text).to.include('eth1: 198.18.21.3/24');
     // Its names (and the alias) in the back network's DNS; the front network's DNS does not learn db.
     expect(await lookup('198.18.21.1', 'app')).to.deep.equal([address]);
     expect(await lookup('198.18.21.1', 'api')).to.deep.equal([address]);
@@ -76,22 +63,22 @@ describe('network connect and disconnect', function () {
     expect(networkFile('back').endpoints.app).to.deep.include({ address, ifname: 'eth1' });
 
     await docker(['network', 'disconnect', 'back', 'app']);
-    await d.waitForOutput('app', 'eth1 gone');
+    await net.d.waitForOutput('app', 'eth1 gone');
     expect(await lookup('198.18.21.1', 'app')).to.deep.equal([]);
     expect(networkFile('back').endpoints.app).to.equal(undefined);
     expect(await docker(['inspect', '-f', '{{len .NetworkSettings.Networks}}', 'app'])).to.equal('1');
     // The veth's host end went with its peer; the rules never changed.
-    await until(() => JSON.stringify(ns.links()) === JSON.stringify(before.links), 'the host end of eth1 to go');
-    expect(ns.nftTable()).to.equal(before.table);
+    await until(() => JSON.stringify(net.ns.links()) === JSON.stringify(before.links), 'the host end of eth1 to go');
+    expect(net.ns.nftTable()).to.equal(before.table);
   });
 
   it('a created container gets the interface at its start (skiff network connect); rm gives the address back', async () => {
     await docker(['create', '--name', 'later', '--network', 'front', 'host', BB, 'sh', '-c', `${BB} ip -4 -o addr show eth1 | ${BB} awk '{print "eth1:", $4}'`]);
-    const skiff = await d.cli(['network', 'connect', 'back', 'later']);
+    const skiff = await net.d.cli(['network', 'connect', 'back', 'later']);
     expect(skiff.code, skiff.stderr).to.equal(0);
     const address = networkFile('back').endpoints.later!.address;
     await docker(['start', '-a', 'later']);
-    expect((await d.api('GET', '/containers/later/logs?stdout=1')).text).to.include(`eth1: ${address}/24`);
+    expect((await net.d.api('GET', '/containers/later/logs?stdout=1')).text).to.include(`eth1: ${address}/24`);
     await docker(['rm', 'later']);
     expect(networkFile('back').endpoints.later).to.equal(undefined);
   });
@@ -99,8 +86,8 @@ describe('network connect and disconnect', function () {
   it('skiffd SIGKILLed and restarted: a connected container keeps its address and its name on the added network', async () => {
     await docker(['network', 'connect', '--alias', 'api2', 'back', 'app']);
     const address = networkFile('back').endpoints.app!.address;
-    await d.stop('SIGKILL');
-    await d.start();
+    await net.d.stop('SIGKILL');
+    await net.d.start();
     expect(await docker(['inspect', '-f', '{{.NetworkSettings.Networks.back.IPAddress}}', 'app'])).to.equal(address);
     expect(await lookup('198.18.21.1', 'api2')).to.deep.equal([address]);
     const ping = await runOn('back', 'ping', '-c', '1', '-W', '5', 'app');
@@ -115,7 +102,7 @@ describe('network connect and disconnect', function () {
     const added = networkFile('back').endpoints.before!.address;
     await docker(['rename', 'before', 'after']);
     // skiffd's view at once (the files follow on the thread pool; the restart test reads those)
-    const holders = async (network: string) => Object.fromEntries(Object.values(((await d.api('GET', `/networks/${network}`)).body as { Containers: Record<string, { Name: string; IPv4Address: string }> }).Containers)
+    const holders = async (network: string) => Object.fromEntries(Object.values(((await net.d.api('GET', `/networks/${network}`)).body as { Containers: Record<string, { Name: string; IPv4Address: string }> }).Containers)
       .filter((c) => ['before', 'after'].includes(c.Name)).map((c) => [c.Name, c.IPv4Address.split('/')[0]]));
     expect([await holders('front'), await holders('back')]).to.deep.equal([{ after: own }, { after: added }]);
     expect(await lookup('198.18.20.1', 'after')).to.deep.equal([own]);
@@ -133,7 +120,7 @@ describe('network connect and disconnect', function () {
   it('bad requests name what was wrong and change nothing', async () => {
     await docker(['run', '-d', '--name', 'loner', '--network', 'none', 'host', BB, 'sleep', '100000']);
     await docker(['network', 'connect', 'back', 'app']);
-    const state = () => ({ links: ns.links(), table: ns.nftTable(), front: networkFile('front'), back: networkFile('back') });
+    const state = () => ({ links: net.ns.links(), table: net.ns.nftTable(), front: networkFile('front'), back: networkFile('back') });
     const before = state();
     expect(await dockerFails(['network', 'connect', 'nosuch', 'app'])).to.include('network nosuch not found');
     expect(await dockerFails(['network', 'connect', 'back', 'nobody'])).to.include('nobody');
@@ -142,7 +129,7 @@ describe('network connect and disconnect', function () {
     expect(await dockerFails(['network', 'connect', '--ip', '198.18.21.77', 'front', 'db'])).to.include('EndpointConfig.IPAMConfig.IPv4Address is not supported by skiff');
     expect(await dockerFails(['network', 'disconnect', 'front', 'app'])).to.include('container app was created on network front: skiff disconnects only networks added by connect');
     expect(await dockerFails(['network', 'disconnect', 'front', 'db'])).to.include('container db is not connected to network front');
-    const raw = await d.api('POST', '/networks/back/connect', { Container: 'db', Bogus: 1 });
+    const raw = await net.d.api('POST', '/networks/back/connect', { Container: 'db', Bogus: 1 });
     expect([raw.status, (raw.body as { message: string }).message]).to.deep.equal([400, 'Bogus is not a field of a network connect or disconnect']);
     expect(state()).to.deep.equal(before);
   });

@@ -4,8 +4,7 @@
 // namespace. Two clients each get their own answers; after rm the port is free again and its
 // rules gone. No packet leaves the namespace.
 import { expect } from 'chai';
-import { TestDaemon } from '../support/daemon.js';
-import { TestNetns } from '../support/netns.js';
+import { useDaemonInNetns } from '../support/daemon.js';
 
 const NODE = process.execPath;
 
@@ -52,51 +51,39 @@ Promise.all(process.argv.slice(1).map((a) => new Promise((resolve) => {
 
 describe('published UDP ports', function () {
   this.timeout(120_000);
-  let ns: TestNetns;
-  let d: TestDaemon;
-
-  before(async () => {
-    ns = new TestNetns();
-    d = new TestDaemon([], { netns: ns.name });
-    await d.start();
-  });
-
-  after(async () => {
-    await d?.destroy();
-    ns?.destroy();
-  });
+  const net = useDaemonInNetns();
 
   const ok = async (args: string[]): Promise<string> => {
-    const r = await d.cli(args, { timeoutMs: 60_000 });
+    const r = await net.d.cli(args, { timeoutMs: 60_000 });
     expect(r.code, `skiff ${args.join(' ')}: ${r.stderr}`).to.equal(0);
     return r.stdout;
   };
-  const clients = async (...targets: string[]): Promise<string> => (await ns.runAsync(NODE, ['-e', CLIENTS, ...targets])).stdout.trim();
+  const clients = async (...targets: string[]): Promise<string> => (await net.ns.runAsync(NODE, ['-e', CLIENTS, ...targets])).stdout.trim();
 
   it('answers each client from 127.0.0.1 and from the external address; after rm the port and its rules are gone', async () => {
     await ok(['network', 'create', '--subnet', '198.18.30.0/24', 'udpnet']);
     await ok(['run', '-d', '--name', 'echo', '--network', 'udpnet', '-p', '15353:5353/udp', 'host', NODE, '-e', ECHO_SERVER]);
-    await d.waitForOutput('echo', 'ready');
-    expect(ns.nftTable()).to.match(/udp dport 15353 dnat ip to 198\.18\.30\.2:5353/);
+    await net.d.waitForOutput('echo', 'ready');
+    expect(net.ns.nftTable()).to.match(/udp dport 15353 dnat ip to 198\.18\.30\.2:5353/);
 
     // Two loopback clients at once: each answer goes back to the socket that asked.
     expect(await clients('127.0.0.1:15353:one', '127.0.0.1:15353:two')).to.equal('one=echo:one two=echo:two');
-    expect(await clients(`${ns.external}:15353:three`)).to.equal('three=echo:three');
+    expect(await clients(`${net.ns.external}:15353:three`)).to.equal('three=echo:three');
 
     // At most 1024 flows at once: the two loopback clients above hold two (for a minute), so of
     // 1100 new sources exactly 1022 are answered, and skiffd holds no socket beyond them.
-    const before = (await d.settledView()).fds.filter((f) => f.startsWith('socket:')).length;
-    expect((await ns.runAsync(NODE, ['-e', MANY, '127.0.0.1:15353', '1100'])).stdout.trim()).to.equal('1022');
-    expect((await d.settledView()).fds.filter((f) => f.startsWith('socket:')).length).to.equal(before + 1022);
+    const before = (await net.d.settledView()).fds.filter((f) => f.startsWith('socket:')).length;
+    expect((await net.ns.runAsync(NODE, ['-e', MANY, '127.0.0.1:15353', '1100'])).stdout.trim()).to.equal('1022');
+    expect((await net.d.settledView()).fds.filter((f) => f.startsWith('socket:')).length).to.equal(before + 1022);
 
     await ok(['rm', '-f', 'echo']);
-    expect(ns.nftTable()).to.not.include('15353');
+    expect(net.ns.nftTable()).to.not.include('15353');
     // Nothing answers any more, and the port can be bound by someone else.
     expect(await clients('127.0.0.1:15353:four')).to.equal('four=timeout');
-    const bind = ns.run(NODE, ['-e', "require('dgram').createSocket('udp4').bind(15353, '0.0.0.0', function () { console.log('bound'); this.close(); })"]);
+    const bind = net.ns.run(NODE, ['-e', "require('dgram').createSocket('udp4').bind(15353, '0.0.0.0', function () { console.log('bound'); this.close(); })"]);
     expect(bind.stdout.trim(), bind.stderr).to.equal('bound');
     // Every flow's socket went with the port.
-    expect((await d.settledView()).fds.filter((f) => f.startsWith('socket:')).length).to.equal(before - 3);
+    expect((await net.d.settledView()).fds.filter((f) => f.startsWith('socket:')).length).to.equal(before - 3);
     await ok(['network', 'rm', 'udpnet']);
   });
 });

@@ -5,6 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { request } from '../../src/api/http-client.js';
 import { TempDirs } from './tmp.js';
+import { TestNetns } from './netns.js';
 import { childPids, cmdline, fdTargets, isZombie, mountinfoLines } from '../../src/sys/proc.js';
 import { STALL_MS, until } from './wait.js';
 
@@ -275,6 +276,26 @@ export function useDaemon(args: string[] = [], opts: DaemonOptions = {}): TestDa
     await d.destroy();
   });
   return d;
+}
+
+/**
+ * A network namespace of the describe's own and a skiffd running in it: made before its tests,
+ * the daemon destroyed and the namespace (with every bridge, rule and address in it) removed
+ * after them. The fields are there once the describe's before() has run.
+ */
+export function useDaemonInNetns(args: string[] = [], opts: DaemonOptions = {}): { readonly ns: TestNetns; readonly d: TestDaemon } {
+  let ns: TestNetns | undefined;
+  let d: TestDaemon | undefined;
+  before(async () => {
+    ns = new TestNetns();
+    d = new TestDaemon(args, { ...opts, netns: ns.name });
+    await d.start();
+  });
+  after(async () => {
+    await d?.destroy();
+    ns?.destroy();
+  });
+  return { get ns() { return ns!; }, get d() { return d!; } };
 }
 
 /** A skiffd of a test's own: started, handed to `use`, destroyed afterwards whatever happened. */
