@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open, request } from '../src/api/http-client.js';
 import { cpuSeconds } from '../src/sys/proc.js';
+import { positiveIntArg } from './args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIFFD = join(here, '../src/main/skiffd-main.js');
@@ -38,12 +39,7 @@ function parseArgs(argv: string[]): Options {
   const o: Options = { clients: 50, queries: 1000, json: false, profile: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const int = (): number => {
-      const s = argv[++i] ?? usage(`${a} needs a value`);
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < 1) usage(`${a} must be a positive integer, got ${JSON.stringify(s)}`);
-      return n;
-    };
+    const int = (): number => positiveIntArg(a, argv[++i], usage);
     switch (a) {
       case '--clients': o.clients = int(); break;
       case '--queries': o.queries = int(); break;

@@ -22,6 +22,7 @@ import { open, request } from '../src/api/http-client.js';
 import type { FleetView } from '../src/api/fleets.js';
 import { loadFleetFile } from '../src/compose/fleet.js';
 import { childPids, cmdline, cpuSeconds, statusKiB } from '../src/sys/proc.js';
+import { positiveIntArg } from './args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIFFD = join(here, '../src/main/skiffd-main.js');
@@ -59,12 +60,7 @@ function parseArgs(argv: string[]): Options {
   const o: Options = { count: 1000, launchers: null, json: false, profile: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const int = (): number => {
-      const s = argv[++i] ?? usage(`${a} needs a value`);
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < 1) usage(`${a} must be a positive integer, got ${JSON.stringify(s)}`);
-      return n;
-    };
+    const int = (): number => positiveIntArg(a, argv[++i], usage);
     switch (a) {
       case '--count': o.count = int(); break;
       case '--launchers': o.launchers = int(); break;
