@@ -3,7 +3,7 @@
 // never ignored; a property the spec does not define is ignored, as the spec requires.
 // Pure: no I/O.
 import { CAPABILITY_NUMBERS, normalizeCapability } from '../spec/capabilities.js';
-import { SpecError, describe, isObject, type Json } from '../spec/fields.js';
+import { SpecError, describe, isObject, str, type Json } from '../spec/fields.js';
 import { NO_RESOURCES, type ResourcesSpec } from '../spec/resources.js';
 import { validateSeccompProfile, type SeccompProfile } from '../spec/seccomp-profile.js';
 import type { DeviceRule } from './cgroup.js';
@@ -61,8 +61,11 @@ export interface OciConfig {
   };
 }
 
-/** An error in config.json: names the field by its path. */
-export class ConfigError extends SpecError {}
+/**
+ * An error in config.json: names the field by its path. The spec's own error, so that the field
+ * readers of src/spec/fields.ts serve here as they are.
+ */
+export const ConfigError = SpecError;
 
 function fail(field: string, message: string): never {
   throw new ConfigError(field, message);
@@ -77,14 +80,9 @@ function optObj(v: Json, field: string): Record<string, Json> {
   return v === undefined || v === null ? {} : obj(v, field);
 }
 
-function string(v: Json, field: string): string {
-  if (typeof v !== 'string') fail(field, `must be a string, got ${describe(v)}`);
-  if (v.includes('\0')) fail(field, 'must not contain NUL bytes');
-  return v;
-}
 
 function optString(v: Json, field: string): string | null {
-  return v === undefined || v === null ? null : string(v, field);
+  return v === undefined || v === null ? null : str(v, field);
 }
 
 function bool(v: Json, field: string, dflt: boolean): boolean {
@@ -109,7 +107,7 @@ function arr(v: Json, field: string): Json[] {
 }
 
 function strings(v: Json, field: string): string[] {
-  return arr(v, field).map((s, i) => string(s, `${field}[${i}]`));
+  return arr(v, field).map((s, i) => str(s, `${field}[${i}]`));
 }
 
 /** A field skiff-oci does not implement: refused if it says anything at all. */
@@ -119,13 +117,13 @@ function refuse(v: Json, field: string, why: string): void {
 }
 
 function absolute(v: Json, field: string): string {
-  const s = string(v, field);
+  const s = str(v, field);
   if (!s.startsWith('/')) fail(field, `must be an absolute path, got ${describe(s)}`);
   return s;
 }
 
 function ociVersion(v: Json): string {
-  const s = string(v, 'ociVersion');
+  const s = str(v, 'ociVersion');
   if (!/^1\.[0-2]\.\d+(-[\w.-]+)?$/.test(s)) fail('ociVersion', `must be a version of the runtime spec from 1.0.0 to 1.2.x, got ${describe(s)}`);
   return s;
 }
@@ -182,7 +180,7 @@ export function processField(v: Json): OciConfig['process'] {
     rlimits: arr(p.rlimits, 'process.rlimits').map((r, i) => {
       const f = `process.rlimits[${i}]`;
       const o = obj(r, f);
-      const type = string(o.type, `${f}.type`);
+      const type = str(o.type, `${f}.type`);
       if (!Object.hasOwn(RLIMITS, type)) fail(`${f}.type`, `is not a resource limit, got ${describe(type)} (known: ${Object.keys(RLIMITS).join(', ')})`);
       const soft = rlimitValue(o.soft, `${f}.soft`);
       const hard = rlimitValue(o.hard, `${f}.hard`);
@@ -313,7 +311,7 @@ function linuxField(v: Json): OciConfig['linux'] {
   const namespaces = arr(l.namespaces, 'linux.namespaces').map((n, i) => {
     const f = `linux.namespaces[${i}]`;
     const o = obj(n, f);
-    const type = string(o.type, `${f}.type`);
+    const type = str(o.type, `${f}.type`);
     if (type === 'time') refuse(type, `${f}.type`, 'no time namespace support');
     if (!(NAMESPACE_TYPES as readonly string[]).includes(type)) fail(`${f}.type`, `is not a namespace type, got ${describe(type)} (known: ${NAMESPACE_TYPES.join(', ')})`);
     if (seen.has(type)) fail(`${f}.type`, `names the ${type} namespace twice`);
@@ -325,7 +323,7 @@ function linuxField(v: Json): OciConfig['linux'] {
   const devices = arr(l.devices, 'linux.devices').map((d, i): OciDevice => {
     const f = `linux.devices[${i}]`;
     const o = obj(d, f);
-    const type = string(o.type, `${f}.type`);
+    const type = str(o.type, `${f}.type`);
     if (type !== 'c' && type !== 'b' && type !== 'u' && type !== 'p') fail(`${f}.type`, `must be c, b, u or p, got ${describe(type)}`);
     return {
       path: absolute(o.path, `${f}.path`), type,
@@ -337,7 +335,7 @@ function linuxField(v: Json): OciConfig['linux'] {
   const sysctl: Record<string, string> = {};
   for (const [k, val] of Object.entries(optObj(l.sysctl, 'linux.sysctl'))) {
     if (!/^[\w.-]+$/.test(k) || k.includes('..')) fail(`linux.sysctl.${k}`, 'is not a sysctl name');
-    sysctl[k] = string(val, `linux.sysctl.${k}`);
+    sysctl[k] = str(val, `linux.sysctl.${k}`);
   }
   let seccomp: SeccompProfile | null = null;
   if (l.seccomp !== undefined && l.seccomp !== null) {
@@ -385,11 +383,11 @@ export function parseConfig(text: string): OciConfig {
   for (const k of ['solaris', 'windows', 'vm', 'zos']) refuse(c[k], k, 'a Linux runtime');
   const root = obj(c.root, 'root');
   const annotations: Record<string, string> = {};
-  for (const [k, val] of Object.entries(optObj(c.annotations, 'annotations'))) annotations[k] = string(val, `annotations.${k}`);
+  for (const [k, val] of Object.entries(optObj(c.annotations, 'annotations'))) annotations[k] = str(val, `annotations.${k}`);
   const linux = linuxField(c.linux);
   const config: OciConfig = {
     ociVersion: ociVersion(c.ociVersion),
-    root: { path: string(root.path, 'root.path'), readonly: bool(root.readonly, 'root.readonly', false) },
+    root: { path: str(root.path, 'root.path'), readonly: bool(root.readonly, 'root.readonly', false) },
     process: processField(c.process),
     hostname: optString(c.hostname, 'hostname'),
     mounts: mountsField(c.mounts),
