@@ -43,7 +43,9 @@ export function absPath(v: Json, field: string): string {
   if (!s.startsWith('/')) throw new SpecError(field, `must be an absolute path, got ${describe(s)}`);
   if (s.split('/').includes('..')) throw new SpecError(field, `must not contain "..", got ${describe(s)}`);
   if (s.length > 4000) throw new SpecError(field, 'is longer than 4000 bytes');
-  return s.length > 1 ? s.replace(/\/+$/, '').replace(/\/{2,}/g, '/') : s;
+  // Slashes collapsed before the trailing one goes: "//" is the root, never the empty path.
+  const collapsed = s.replace(/\/{2,}/g, '/');
+  return collapsed.length > 1 ? collapsed.replace(/\/$/, '') : collapsed;
 }
 
 export function positiveInt(v: Json, field: string, max = Number.MAX_SAFE_INTEGER): number {
