@@ -1,7 +1,8 @@
 // Execs: processes started in a running container (docker exec, health probes). Each one is
 // launched by a launcher worker with an exec plan (src/workers/exec.ts), becomes skiffd's child
-// like a PID 1 (skiffd is the subreaper) and is reaped through its pidfd; its stdio is a console
-// of the forwarder of its own, with a small ring, removed when the exec ends. Records live in
+// like a PID 1 (skiffd is the subreaper) and is reaped through its pidfd. Its stdio is pipes
+// skiffd reads itself (stdio.ts), or, with a TTY, a console of the forwarder of its own with a
+// small ring, removed when the exec ends. Records live in
 // memory only, as Docker's do: an ended exec's is dropped a while after its end, and every exec
 // of a container when the container is removed. An exec dies with its container: it is in the
 // container's pid namespace (the kernel kills it when PID 1 dies) and cgroup (killed with it).
@@ -11,7 +12,8 @@ import type { UserSpec } from '../../spec/container.js';
 import type { StartFailure } from '../../workers/start.js';
 import type { ExecRequest } from '../../workers/exec.js';
 import { StartError } from '../../workers/start.js';
-import { mergeEnv } from '../../workers/exec-plan.js';
+import { mergeEnv, type ExecProcess } from '../../workers/exec-plan.js';
+import type { LaunchConsole } from '../../workers/plan.js';
 import type { OutputRecord } from '../../forwarder/index.js';
 import type { EventBus } from '../events.js';
 import type { ConsoleAccess } from '../http/container-streams.js';
@@ -24,6 +26,7 @@ import type { Supervisor } from '../lifecycle/supervisor.js';
 import { log } from '../log.js';
 import { containerUser } from './container-user.js';
 import { PROBE_OUTPUT_BYTES, type ProbeResult, type RunProbe } from './probe.js';
+import { DirectStdio } from './stdio.js';
 
 /** What an exec runs and how it is attached: Docker's exec create body, validated. */
 export interface ExecConfig {
@@ -97,6 +100,8 @@ export class ExecManager {
   private readonly signals = new Map<string, (sig: number) => void>();
   /** launches in flight: their processes may exist before their pids are known (the stray reaper waits) */
   private readonly launching = new Set<Promise<number>>();
+  /** health probes running (they have no record) */
+  private readonly probePids = new Set<number>();
   private readonly keepMs: number;
 
   constructor(private readonly d: ExecDeps) {
@@ -136,23 +141,52 @@ export class ExecManager {
   }
 
   /**
-   * Starts an exec: its console, a client attached before the launch (unless detached) so that
-   * no output is missed, the launch, the watch on its exit. A launch that fails records the exit
-   * code (126, 127, 125) and rejects with StartFailed, leaving no console behind.
+   * Starts an exec, its output read from the start (a client is attached before the launch,
+   * unless detached) so that none is missed, and watches its exit. Without a TTY its stdio is
+   * pipes skiffd reads itself (stdio.ts), or the container's /dev/null when detached; with one,
+   * a console of the forwarder. A launch that fails records the exit code (126, 127, 125) and
+   * rejects with StartFailed, leaving no pipe or console behind.
    */
   async start(ref: string, opts: { detach: boolean }): Promise<ExecRun> {
     const { e, r } = this.startable(ref);
+    if (e.config.tty) return this.startWithConsole(e, r, opts);
+    e.started = true;
+    let io: DirectStdio | null = null;
+    let pid: number;
+    try {
+      // Detached, nobody reads its output (Docker drops it too): no pipes at all.
+      if (!opts.detach) io = new DirectStdio({ stdin: e.config.attachStdin, combined: false });
+      pid = await this.launch(r, io?.console ?? { kind: 'null' }, this.processOf(e, r), e.config.env);
+    } catch (err) {
+      io?.close();
+      throw this.failed(e, err);
+    } finally {
+      io?.launched();
+    }
+    const exited = this.watchExit(e, pid, () => { io?.exited(); return Promise.resolve(); });
+    const output = io?.output ?? null;
+    return this.run(e, exited, output, {
+      write: (b) => io?.write(b),
+      closeInput: () => io?.closeInput(),
+      // It runs on: its output is read and dropped, so that it never blocks on a full pipe.
+      detach: () => {
+        output?.removeAllListeners('data');
+        output?.resume();
+      },
+    });
+  }
+
+  /** A TTY exec: a console of the forwarder (a pty), as a container's. */
+  private async startWithConsole(e: ExecRecord, r: ContainerRecord, opts: { detach: boolean }): Promise<ExecRun> {
     const consoles = this.d.consoles;
-    if (!consoles) throw new Unsupported('this skiffd has no console forwarder, which an exec\'s stdio needs');
+    if (!consoles) throw new Unsupported('this skiffd has no console forwarder, which a TTY exec needs');
     e.started = true;
     const cid = `exec-${e.id}`;
     let held;
     try {
       held = await openHeld(consoles, cid, { buffer: EXEC_RING, logPath: null, logMax: EXEC_RING, tty: e.config.tty, stdin: e.config.attachStdin });
     } catch (err) {
-      const f = { message: `exec: open its console: ${(err as Error).message}`, exitCode: 125 };
-      this.failed(e, f);
-      throw new StartFailed(f);
+      throw this.failed(e, new StartFailed({ message: `exec: open its console: ${(err as Error).message}`, exitCode: 125 }));
     }
     e.consoleId = cid;
     let client: Awaited<ReturnType<ConsoleAccess['attach']>> | null = null;
@@ -160,46 +194,73 @@ export class ExecManager {
     try {
       if (e.size) await consoles.resize(cid, e.size.rows, e.size.cols);
       if (!opts.detach) client = await consoles.attach(cid, { replay: true, stdin: e.config.attachStdin, records: true });
-      const launch = this.d.pool.exec({
-        pid: r.pid!, pidStartTime: r.pidStartTime!, container: r.spec, console: launchConsoleOf(held),
-        process: {
-          command: e.config.cmd, env: mergeEnv(r.spec.env, e.config.env), workdir: e.config.workdir || r.spec.workdir,
-          user: e.resolvedUser === undefined ? r.spec.user : e.resolvedUser,
-        },
-        ...this.cgroupOf(r),
-        ...this.d.execOptions?.(r, e.config.env),
-      });
-      this.launching.add(launch);
-      try {
-        pid = await launch;
-      } finally {
-        this.launching.delete(launch);
-      }
+      pid = await this.launch(r, launchConsoleOf(held), this.processOf(e, r), e.config.env);
     } catch (err) {
       releaseHeld(held);
       client?.close();
       await this.closeConsole(e);
-      const failure: StartFailure = err instanceof StartError ? err.failure : { message: (err as Error).message, exitCode: 125 };
-      // A launcher that died mid-launch may have left the exec running, unknown to anyone.
-      if (/launcher worker/.test(failure.message)) this.d.supervisor.reapStrays();
-      const f = { ...failure, message: `exec: ${failure.message}` };
-      this.failed(e, f);
-      throw new StartFailed(f);
+      throw this.failed(e, err);
     }
     releaseHeld(held);
+    const exited = this.watchExit(e, pid, () => this.closeConsole(e));
+    return this.run(e, exited, client?.output ?? null, {
+      write: (b) => client?.write(b),
+      closeInput: () => client?.closeInput(),
+      detach: () => client?.close(),
+    });
+  }
+
+  /** What the exec runs: its command, the container's environment under its own, its workdir and user. */
+  private processOf(e: ExecRecord, r: ContainerRecord): ExecProcess {
+    return {
+      command: e.config.cmd, env: mergeEnv(r.spec.env, e.config.env), workdir: e.config.workdir || r.spec.workdir,
+      user: e.resolvedUser === undefined ? r.spec.user : e.resolvedUser,
+    };
+  }
+
+  /**
+   * One launch through a launcher worker; resolves with the pid. Rejects with StartFailed
+   * (the launch's own failure: 126, 127, 125), after reaping strays if the launcher died.
+   */
+  private async launch(r: ContainerRecord, console: LaunchConsole, process: ExecProcess, execEnv: readonly string[]): Promise<number> {
+    let failure: StartFailure;
+    try {
+      const launch = this.d.pool.exec({
+        pid: r.pid!, pidStartTime: r.pidStartTime!, containerId: r.id, container: r.spec, console, process,
+        ...this.cgroupOf(r),
+        ...this.d.execOptions?.(r, execEnv),
+      });
+      this.launching.add(launch);
+      try {
+        return await launch;
+      } finally {
+        this.launching.delete(launch);
+      }
+    } catch (err) {
+      failure = err instanceof StartError ? err.failure : { message: (err as Error).message, exitCode: 125 };
+    }
+    // A launcher that died mid-launch may have left the exec running, unknown to anyone.
+    if (/launcher worker/.test(failure.message)) this.d.supervisor.reapStrays();
+    throw new StartFailed({ ...failure, message: `exec: ${failure.message}` });
+  }
+
+  /** Watches a launched exec: its record says it runs until the exit, then `ended` cleans up. */
+  private watchExit(e: ExecRecord, pid: number, ended: () => Promise<void>): Promise<void> {
     const handle = this.d.reaper.watch(pid);
     e.pid = pid;
     e.running = true;
     this.signals.set(e.id, handle.signal);
-    const exited = handle.exited.then(async (st) => {
+    return handle.exited.then(async (st) => {
       e.exitCode = st.exitCode;
       e.running = false;
       e.pid = null;
       this.signals.delete(e.id);
-      await this.closeConsole(e);
+      await ended();
       this.expire(e);
     });
-    const output = client?.output ?? null;
+  }
+
+  private run(e: ExecRecord, exited: Promise<void>, output: Readable | null, io: Pick<ExecRun, 'write' | 'closeInput' | 'detach'>): ExecRun {
     const outputEnded = output === null ? Promise.resolve() : new Promise<void>((resolve) => {
       output.once('end', resolve);
       output.once('close', resolve);
@@ -207,9 +268,7 @@ export class ExecManager {
     return {
       record: e,
       output,
-      write: (b) => client?.write(b),
-      closeInput: () => client?.closeInput(),
-      detach: () => client?.close(),
+      ...io,
       signal: (sig) => {
         try {
           this.signals.get(e.id)?.(sig);
@@ -238,39 +297,63 @@ export class ExecManager {
     e.size = { rows, cols };
   }
 
-  /** The probe interface (probe.ts), for health checks: see RunProbe. */
+  /**
+   * The probe interface (probe.ts), for health checks: see RunProbe. Leaner than an exec: no
+   * record, no console, stdin the container's /dev/null and one pipe for stdout and stderr,
+   * of which the first 4 KiB are kept (the rest is read and dropped, so the probe never blocks).
+   */
   readonly runProbe: RunProbe = async (containerId, argv, timeoutMs) => {
-    const e = this.create(containerId, {
-      cmd: argv, env: [], workdir: null, user: null, tty: false, attachStdin: false, attachStdout: true, attachStderr: true, detachKeys: null,
-    }, { internal: true });
+    const r = this.running(containerId);
+    if (argv.length === 0 || argv[0] === '') throw new InvalidArgument('health probe: its command is empty', 'Healthcheck.Test');
+    const io = new DirectStdio({ stdin: false, combined: true });
     let timedOut = false;
-    let run: ExecRun | null = null;
+    let kill: ((sig: number) => void) | null = null;
     const timer = setTimeout(() => {
       timedOut = true;
-      run?.signal(9);
+      kill?.(9);
     }, timeoutMs);
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    io.output.on('data', (rec: OutputRecord) => {
+      if (kept >= PROBE_OUTPUT_BYTES) return;
+      chunks.push(rec.data);
+      kept += rec.data.length;
+    });
+    const outputEnded = new Promise<void>((resolve) => io.output.once('end', resolve));
     try {
+      let pid: number;
       try {
-        run = await this.start(e.id, { detach: false });
+        pid = await this.launch(r, io.console, { command: argv, env: r.spec.env, workdir: r.spec.workdir, user: r.spec.user }, []);
       } catch (err) {
+        io.close();
         // The command could not be run (126, 127): an answer, not an error.
         if (err instanceof StartFailed) return { exitCode: err.failure.exitCode, output: truncate(Buffer.from(err.message)), timedOut: false };
         throw err;
+      } finally {
+        io.launched();
       }
-      if (timedOut) run.signal(9);
-      const chunks: Buffer[] = [];
-      let kept = 0;
-      run.output!.on('data', (rec: OutputRecord) => {
-        if (kept >= PROBE_OUTPUT_BYTES) return;
-        chunks.push(rec.data);
-        kept += rec.data.length;
-      });
-      await run.finished;
-      const result: ProbeResult = { exitCode: timedOut ? -1 : (e.exitCode ?? -1), output: truncate(Buffer.concat(chunks)), timedOut };
+      const handle = this.d.reaper.watch(pid);
+      this.probePids.add(pid);
+      kill = (sig) => {
+        try {
+          handle.signal(sig);
+        } catch {
+          // ESRCH: it ended meanwhile
+        }
+      };
+      if (timedOut) kill(9);
+      let st;
+      try {
+        st = await handle.exited;
+      } finally {
+        this.probePids.delete(pid);
+      }
+      io.exited();
+      await outputEnded;
+      const result: ProbeResult = { exitCode: timedOut ? -1 : st.exitCode, output: truncate(Buffer.concat(chunks)), timedOut };
       return result;
     } finally {
       clearTimeout(timer);
-      this.execs.delete(e.id);
     }
   };
 
@@ -286,11 +369,14 @@ export class ExecManager {
     return procs ? { cgroupProcs: procs } : {};
   }
 
-  private failed(e: ExecRecord, f: StartFailure): void {
+  /** Records why the exec could not run; returns the StartFailed to throw. */
+  private failed(e: ExecRecord, err: unknown): StartFailed {
+    const f: StartFailure = err instanceof StartFailed ? err.failure : { message: `exec: ${(err as Error).message}`, exitCode: 125 };
     e.error = f.message;
     e.exitCode = f.exitCode;
     e.running = false;
     this.expire(e);
+    return err instanceof StartFailed ? err : new StartFailed(f);
   }
 
   /** The console drained (its clients' streams end) and forgotten. */
@@ -308,7 +394,7 @@ export class ExecManager {
 
   /** Every exec's pid now running (probes' too): skiffd's children that are not strays. */
   pids(): number[] {
-    return [...this.execs.values()].flatMap((e) => (e.pid === null ? [] : [e.pid]));
+    return [...[...this.execs.values()].flatMap((e) => (e.pid === null ? [] : [e.pid])), ...this.probePids];
   }
 
   inFlight(): Promise<unknown>[] {
