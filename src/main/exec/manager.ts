@@ -102,10 +102,15 @@ export class ExecManager {
   private readonly launching = new Set<Promise<number>>();
   /** health probes running (they have no record) */
   private readonly probePids = new Set<number>();
+  /** probe launches at once: one launcher fewer than the pool, so a start or an exec always finds one */
+  private readonly probeLaunchSlots: number;
+  private probeLaunches = 0;
+  private readonly probeLaunchWaiters: (() => void)[] = [];
   private readonly keepMs: number;
 
   constructor(private readonly d: ExecDeps) {
     this.keepMs = d.keepMs ?? 5 * 60_000;
+    this.probeLaunchSlots = Math.max(1, d.pool.size - 1);
     // A removed container takes its execs' records with it (they ended with it).
     d.events.subscribe(null, (ev) => {
       if (ev.Action === 'destroy') for (const e of this.execs.values()) if (e.containerId === ev.id) this.execs.delete(e.id);
@@ -322,6 +327,7 @@ export class ExecManager {
     const outputEnded = new Promise<void>((resolve) => io.output.once('end', resolve));
     try {
       let pid: number;
+      await this.probeLaunchSlot();
       try {
         pid = await this.launch(r, io.console, { command: argv, env: r.spec.env, workdir: r.spec.workdir, user: r.spec.user }, []);
       } catch (err) {
@@ -330,6 +336,7 @@ export class ExecManager {
         if (err instanceof StartFailed) return { exitCode: err.failure.exitCode, output: truncate(Buffer.from(err.message)), timedOut: false };
         throw err;
       } finally {
+        this.probeLaunchDone();
         io.launched();
       }
       const handle = this.d.reaper.watch(pid);
@@ -356,6 +363,25 @@ export class ExecManager {
       clearTimeout(timer);
     }
   };
+
+  /**
+   * Waits for a probe launch slot. Probes wait here, not in the pool's queue, so that a start
+   * or a user's exec queued behind a burst of due probes waits for one launch at most.
+   */
+  private probeLaunchSlot(): Promise<void> {
+    if (this.probeLaunches < this.probeLaunchSlots) {
+      this.probeLaunches++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.probeLaunchWaiters.push(resolve));
+  }
+
+  /** A probe's launch is over: the slot passes to the next probe waiting, if any. */
+  private probeLaunchDone(): void {
+    const next = this.probeLaunchWaiters.shift();
+    if (next) next();
+    else this.probeLaunches--;
+  }
 
   /** The container by reference, running (Conflict otherwise: an exec needs its PID 1). */
   private running(ref: string): ContainerRecord {

@@ -10,9 +10,9 @@
 // The first probe of a run comes at a random point within its first interval (Docker's comes
 // exactly one interval after the start): containers started together then probe at different
 // moments, and each keeps its phase, since the next probe is scheduled from the end of the
-// last. At most `maxInFlight` probes run at once; a container has at most one probe running or
-// waiting, so a skiffd that cannot keep up probes less often instead of piling probes up.
-import { availableParallelism } from 'node:os';
+// last. At most `maxInFlight` probes run at once (of which the exec manager launches at most one
+// per launcher but one at a time); a container has at most one probe running or waiting, so a
+// skiffd that cannot keep up probes less often instead of piling probes up.
 import { probeArgv } from '../../spec/health.js';
 import type { DockerEvent, EventBus } from '../events.js';
 import { log } from '../log.js';
@@ -29,11 +29,19 @@ export interface HealthMonitorOptions {
   metrics: Metrics;
   runProbe: RunProbe;
   /**
-   * probes running at once (default the cores: half the launchers, which a probe's exec goes
-   * through, so starts keep the rest); more wait for a slot
+   * probes running at once (default DEFAULT_PROBES_IN_FLIGHT); more wait for a slot. How many
+   * launch at once is the exec manager's to bound (one launcher fewer than the pool).
    */
   maxInFlight?: number;
 }
+
+/**
+ * A probe spends most of its time waiting (for a launcher, for the kernel to run the command,
+ * for its exit to be seen), little of it on a CPU: on a loaded machine a probe takes tens of
+ * milliseconds of wall time for about one of CPU, so throughput needs many at once. The bound
+ * is what a slow probe (one that runs to its timeout) may hold: a process, a pipe and a pidfd.
+ */
+export const DEFAULT_PROBES_IN_FLIGHT = 32;
 
 /** What a wait for a container's health came to. */
 export type HealthWait = 'healthy' | 'unhealthy' | 'not running';
@@ -54,7 +62,7 @@ export class HealthMonitor {
   private readonly unsubscribe: () => void;
 
   constructor(private readonly o: HealthMonitorOptions) {
-    this.maxInFlight = o.maxInFlight ?? availableParallelism();
+    this.maxInFlight = o.maxInFlight ?? DEFAULT_PROBES_IN_FLIGHT;
     this.unsubscribe = o.events.subscribe(null, (ev) => this.onEvent(ev));
   }
 
