@@ -42,6 +42,18 @@ function nsLink(pid: number | 'self', name: string): string {
   }
 }
 
+/** The launcher's own namespaces, which never change: read once, not on every exec. */
+const ownLinks = new Map<string, string>();
+
+function selfLink(name: string): string {
+  let link = ownLinks.get(name);
+  if (link === undefined) {
+    link = nsLink('self', name);
+    ownLinks.set(name, link);
+  }
+  return link;
+}
+
 function gone(req: ExecRequest): StartError {
   return new StartError({ message: `the container's process ${req.pid} has exited`, code: 'ESRCH', exitCode: 125 });
 }
@@ -61,11 +73,11 @@ export function execInContainer(req: ExecRequest): { pid: number } {
     const rootFd = openPath(`/proc/${req.pid}/root`, O_PATH | O_DIRECTORY);
     opened.push(rootFd);
     let namespaces = 0;
-    for (const [name, flag] of NAMESPACES) if (nsLink(req.pid, name) !== nsLink('self', name)) namespaces |= flag;
-    if (nsLink(req.pid, 'user') !== nsLink('self', 'user')) {
+    for (const [name, flag] of NAMESPACES) if (nsLink(req.pid, name) !== selfLink(name)) namespaces |= flag;
+    if (nsLink(req.pid, 'user') !== selfLink('user')) {
       throw new StartError({ message: `the container's process ${req.pid} is in a user namespace of its own, which exec cannot enter yet`, code: 'EINVAL', exitCode: 125 });
     }
-    const pidNamespace = nsLink(req.pid, 'pid') !== nsLink('self', 'pid');
+    const pidNamespace = nsLink(req.pid, 'pid') !== selfLink('pid');
     // Checked last: everything above was opened while the pid was still PID 1's (a pid is not
     // given to another process while its holder lives, and a later start time would differ).
     if (liveStartTime(req.pid) !== req.pidStartTime) throw gone(req);
