@@ -168,8 +168,10 @@ export class ExecManager {
     } finally {
       io?.launched();
     }
-    const exited = this.watchExit(e, pid, () => { io?.exited(); return Promise.resolve(); });
+    const { exited, poll } = this.watchExit(e, pid, () => { io?.exited(); return Promise.resolve(); });
     const output = io?.output ?? null;
+    // Its pipes at end of file: it has most likely exited, and is reaped without waiting for the epoll thread.
+    output?.once('end', poll);
     return this.run(e, exited, output, {
       write: (b) => io?.write(b),
       closeInput: () => io?.closeInput(),
@@ -207,7 +209,7 @@ export class ExecManager {
       throw this.failed(e, err);
     }
     releaseHeld(held);
-    const exited = this.watchExit(e, pid, () => this.closeConsole(e));
+    const { exited } = this.watchExit(e, pid, () => this.closeConsole(e));
     return this.run(e, exited, client?.output ?? null, {
       write: (b) => client?.write(b),
       closeInput: () => client?.closeInput(),
@@ -250,12 +252,12 @@ export class ExecManager {
   }
 
   /** Watches a launched exec: its record says it runs until the exit, then `ended` cleans up. */
-  private watchExit(e: ExecRecord, pid: number, ended: () => Promise<void>): Promise<void> {
+  private watchExit(e: ExecRecord, pid: number, ended: () => Promise<void>): { exited: Promise<void>; poll: () => void } {
     const handle = this.d.reaper.watch(pid);
     e.pid = pid;
     e.running = true;
     this.signals.set(e.id, handle.signal);
-    return handle.exited.then(async (st) => {
+    const exited = handle.exited.then(async (st) => {
       e.exitCode = st.exitCode;
       e.running = false;
       e.pid = null;
@@ -263,6 +265,7 @@ export class ExecManager {
       await ended();
       this.expire(e);
     });
+    return { exited, poll: handle.poll };
   }
 
   private run(e: ExecRecord, exited: Promise<void>, output: Readable | null, io: Pick<ExecRun, 'write' | 'closeInput' | 'detach'>): ExecRun {
@@ -341,6 +344,8 @@ export class ExecManager {
       }
       const handle = this.d.reaper.watch(pid);
       this.probePids.add(pid);
+      // Its pipe at end of file: it has most likely exited, and is reaped without waiting for the epoll thread.
+      io.output.once('end', handle.poll);
       kill = (sig) => {
         try {
           handle.signal(sig);

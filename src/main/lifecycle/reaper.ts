@@ -50,7 +50,7 @@ export class Reaper {
    * been reaped. The pid must be our child or zombie: pidfd_open pins it, so it
    * cannot be recycled before we see its exit.
    */
-  watch(pid: number): { exited: Promise<ExitStatus>; signal: (sig: number) => void } {
+  watch(pid: number): { exited: Promise<ExitStatus>; signal: (sig: number) => void; poll: () => void } {
     const pidfd = pidfdOpen(pid);
     let resolve!: (s: ExitStatus) => void;
     const exited = new Promise<ExitStatus>((r) => { resolve = r; });
@@ -63,6 +63,12 @@ export class Reaper {
       exited,
       signal: (sig: number) => {
         if (this.watches.get(pidfd) === w) pidfdSendSignal(pidfd, sig);
+      },
+      // For a caller with an earlier sign of the exit (an exec's pipes at end of file): reaped
+      // now if it has exited, without the round trip through the thread pool's epoll_wait. Not
+      // exited yet: nothing happens, and the epoll set still sees the exit.
+      poll: () => {
+        if (this.watches.get(pidfd) === w) this.reap(pidfd);
       },
     };
   }
