@@ -12,7 +12,7 @@
 // /bin/true` into one container of the same skiffd, as many at once as there are cores, for the
 // same window. That is a probe as a C program pays for it, kernel work only (setns, fork, exec).
 //
-//   node dist/bench/health.js [--containers N] [--window S] [--launchers L] [--json]
+//   node dist/bench/health.js [--containers N] [--window S] [--launchers L] [--health-probes P] [--json]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
@@ -31,21 +31,22 @@ import { positiveIntArg } from './args.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIFFD = join(here, '../src/main/skiffd-main.js');
 
-interface Options { containers: number; windowS: number; launchers: number | null; json: boolean }
+interface Options { containers: number; windowS: number; launchers: number | null; probes: number | null; json: boolean }
 
 function usage(message: string): never {
-  process.stderr.write(`bench/health: ${message}\nusage: node dist/bench/health.js [--containers N] [--window S] [--launchers L] [--json]\n`);
+  process.stderr.write(`bench/health: ${message}\nusage: node dist/bench/health.js [--containers N] [--window S] [--launchers L] [--health-probes P] [--json]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { containers: 500, windowS: 20, launchers: null, json: false };
+  const o: Options = { containers: 500, windowS: 20, launchers: null, probes: null, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     switch (a) {
       case '--containers': o.containers = positiveIntArg(a, argv[++i], usage); break;
       case '--window': o.windowS = positiveIntArg(a, argv[++i], usage); break;
       case '--launchers': o.launchers = positiveIntArg(a, argv[++i], usage); break;
+      case '--health-probes': o.probes = positiveIntArg(a, argv[++i], usage); break;
       case '--json': o.json = true; break;
       default: usage(`unknown argument ${JSON.stringify(a)}`);
     }
@@ -61,10 +62,10 @@ async function api(socket: string, method: string, path: string, body?: unknown)
   return r;
 }
 
-async function startDaemon(dir: string, launchers: number | null): Promise<{ child: ChildProcess; socket: string }> {
+async function startDaemon(dir: string, o: Options): Promise<{ child: ChildProcess; socket: string }> {
   const socket = join(dir, 'skiff.sock');
   const child = spawn(process.execPath, [SKIFFD, '--socket', socket, '--state-dir', join(dir, 'state'), '--cgroup-parent', `skiff-bench-health-${process.pid}`,
-    ...(launchers ? ['--launchers', String(launchers)] : [])],
+    ...(o.launchers ? ['--launchers', String(o.launchers)] : []), ...(o.probes ? ['--health-probes', String(o.probes)] : [])],
     { stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -162,7 +163,7 @@ async function run(o: Options) {
   let child: ChildProcess | null = null;
   let socket = '';
   try {
-    const d = await startDaemon(dir, o.launchers);
+    const d = await startDaemon(dir, o);
     child = d.child;
     socket = d.socket;
     const pid = child.pid!;
@@ -187,7 +188,7 @@ async function run(o: Options) {
     const probes = p1 - p0;
     const perProbe = (a: number, b: number) => ((b - a) * 1000) / Math.max(1, probes);
     return {
-      kernel: release(), cores: lanes, launchers: o.launchers, containers: o.containers, windowS: elapsed, loadAverage1m: [loadBefore, loadAfter],
+      kernel: release(), cores: lanes, launchers: o.launchers, healthProbes: o.probes, containers: o.containers, windowS: elapsed, loadAverage1m: [loadBefore, loadAfter],
       skiff: {
         probes, perSecond: probes / elapsed,
         intervalS: { mean: gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length), p10: percentile(gaps, 10), p50: percentile(gaps, 50), p90: percentile(gaps, 90) },
@@ -212,7 +213,7 @@ function table(r: Awaited<ReturnType<typeof run>>): string {
   const s = r.skiff;
   const ms = (n: number) => `${n.toFixed(2)} ms`;
   return [
-    `health probes: ${r.containers} containers, /bin/true every 1 s, ${r.windowS.toFixed(1)} s window · ${r.cores} cores · launchers ${r.launchers ?? 'default'} · kernel ${r.kernel} · load ${r.loadAverage1m.map((l) => l.toFixed(2)).join(' → ')}`,
+    `health probes: ${r.containers} containers, /bin/true every 1 s, ${r.windowS.toFixed(1)} s window · ${r.cores} cores · launchers ${r.launchers ?? 'default'} · --health-probes ${r.healthProbes ?? 'default'} · kernel ${r.kernel} · load ${r.loadAverage1m.map((l) => l.toFixed(2)).join(' → ')}`,
     `  skiff    ${s.perSecond.toFixed(0).padStart(5)} probes/s   each container every ${s.intervalS.mean.toFixed(2)} s (p10 ${s.intervalS.p10.toFixed(2)}, p50 ${s.intervalS.p50.toFixed(2)}, p90 ${s.intervalS.p90.toFixed(2)})`,
     `           CPU per probe: skiffd ${ms(s.cpuMsPerProbe.skiffd)}, launchers ${ms(s.cpuMsPerProbe.launchers)}, the probe's process ${ms(s.cpuMsPerProbe.probeProcesses)}`
       + ` · skiffd ${s.cpuPercentOfCore.skiffd.toFixed(1)}% of a core, launchers ${s.cpuPercentOfCore.launchers.toFixed(1)}%`,

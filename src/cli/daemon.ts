@@ -61,7 +61,7 @@ export function daemonCommand(o: Outcome): Declared {
       return v;
     }))
     .addOption(integerOption('--default-pids-limit <N>', 'the pids limit of every container that sets none (default: none)', 1))
-    .addOption(integerOption('--health-probes <N>', 'health check probes running at once; more wait their turn (default: the CPUs, half the launchers)', 1))
+    .addOption(integerOption('--health-probes <N>', 'health check probes running at once; more wait their turn (default: 128)', 1))
     .option('--insecure-registry <HOST:PORT>', 'a registry to pull from over plain HTTP (repeatable; loopback ones always are)', (v: string, prev: string[] = []) => [...prev, v]);
   act(cmd, o, (values: DaemonOptions) => runSkiffd(skiffdArgs(values)));
   return {
