@@ -16,8 +16,6 @@ export interface ExecRequest {
   /** the container's PID 1 in skiffd's pid namespace, and its /proc start time */
   pid: number;
   pidStartTime: number;
-  /** the container's id (what the launcher's per-container cache is keyed by, with the pid) */
-  containerId: string;
   /** the container's spec: its capabilities, seccomp profile and no_new_privs apply to the exec too */
   container: ContainerSpec;
   process: ExecProcess;

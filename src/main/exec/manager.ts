@@ -233,7 +233,7 @@ export class ExecManager {
     let failure: StartFailure;
     try {
       const launch = this.d.pool.exec({
-        pid: r.pid!, pidStartTime: r.pidStartTime!, containerId: r.id, container: r.spec, console, process,
+        pid: r.pid!, pidStartTime: r.pidStartTime!, container: r.spec, console, process,
         ...this.cgroupOf(r),
         ...this.d.execOptions?.(r, execEnv),
       });
