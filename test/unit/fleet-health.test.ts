@@ -77,8 +77,8 @@ describe('fleet files: health checks', () => {
 
   it('skiffd refuses service_healthy on a service without a health check, and an unknown condition', () => {
     const f = parseFleet(fleet(['healthcheck: { test: "true" }'], ['depends_on:', '  db: { condition: service_healthy }']), 'fleet.yaml');
-    const body = JSON.parse(JSON.stringify(fleetRequestBody(f))) as { services: { specs: { healthcheck: unknown }[]; dependsOn: { condition: string }[] }[] };
-    body.services[0]!.specs[0]!.healthcheck = null;
+    const body = JSON.parse(JSON.stringify(fleetRequestBody(f))) as { services: { template: { healthcheck: unknown }; dependsOn: { condition: string }[] }[] };
+    body.services[0]!.template.healthcheck = null;
     expect(() => validateFleetRequest(body, 1000)).to.throw('services[1].dependsOn[0].condition is service_healthy, but "db" has no health check');
     body.services[1]!.dependsOn[0]!.condition = 'service_ready';
     expect(() => validateFleetRequest(body, 1000)).to.throw('services[1].dependsOn[0].condition must be service_started or service_healthy or service_completed_successfully, got "service_ready"');
