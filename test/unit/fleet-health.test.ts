@@ -92,7 +92,7 @@ describe('fleet files: health checks', () => {
     a!.health = { status: 'healthy', failingStreak: 0, log: [] };
     b!.health = { status: 'unhealthy', failingStreak: 3, log: [{ start: '', end: '', exitCode: 7, output: 'connection refused\nmore' }] };
     // c: no probe yet (health absent: starting); api has no check at all
-    const view = fleetView('fleet', [a!, b!, c!, api], null, { containers: true });
+    const view = fleetView('fleet', [a!, b!, c!, api], null, { containers: 'all' });
     expect(view.totals).to.include({ running: 4, healthy: 1, unhealthy: 1, healthStarting: 1 });
     expect(view.services[1]).to.include({ name: 'db', healthy: 1, unhealthy: 1, healthStarting: 1 });
     const containers = view.services[1]!.containers!;
