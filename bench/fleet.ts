@@ -19,7 +19,7 @@
 // fleet comes and goes first, so that the memory measured is per container, not skiffd's
 // first-use costs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,8 @@ import { positiveIntArg } from './args.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIFFD = join(here, '../src/main/skiffd-main.js');
 const SKIFF = join(here, '../../bin/skiff.js');
+/** A cgroup parent of the bench's own: another skiffd's fleet of the same name is not in its way. */
+const CGROUP_PARENT = `skiff-bench-fleet-${process.pid}`;
 /** The no-op's target, as the issue sets it. */
 const NOOP_TARGET_S = 0.3;
 
@@ -113,7 +115,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startDaemon(dir: string, launchers: number | null, profile: string | null): Promise<{ child: ChildProcess; socket: string }> {
   const socket = join(dir, 'skiff.sock');
-  const args = [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []), SKIFFD, '--socket', socket, '--state-dir', join(dir, 'state'), ...(launchers ? ['--launchers', String(launchers)] : [])];
+  const args = [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []), SKIFFD, '--socket', socket, '--state-dir', join(dir, 'state'),
+    '--cgroup-parent', CGROUP_PARENT, ...(launchers ? ['--launchers', String(launchers)] : [])];
   // skiffd's log is kept, and shown only if it fails.
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: Buffer[] = [];
@@ -290,6 +293,22 @@ async function run(o: Options): Promise<Result> {
       await exited;
     }
     rmSync(dir, { recursive: true, force: true });
+    removeCgroupParent();
+  }
+}
+
+/** The bench's cgroup parent in every hierarchy, once skiffd is gone: empty levels, deepest first. */
+function removeCgroupParent(): void {
+  const roots = readdirSync('/sys/fs/cgroup', { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join('/sys/fs/cgroup', e.name));
+  for (const top of [...roots, '/sys/fs/cgroup'].map((r) => join(r, CGROUP_PARENT)).filter((p) => existsSync(p))) {
+    const levels = readdirSync(top, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(top, e.name));
+    for (const p of [...levels, top]) {
+      try {
+        rmdirSync(p);
+      } catch (err) {
+        process.stderr.write(`bench/fleet: could not remove the cgroup ${p}: ${(err as NodeJS.ErrnoException).code}\n`);
+      }
+    }
   }
 }
 
