@@ -115,5 +115,18 @@ describe('fleet files: health checks', () => {
     ].join('\n'));
     // without --wait, health is reported but decides nothing
     expect(summarize(view, plan, 1500, null).ok).to.equal(true);
+    // What `fleet up` asks for (?containers=not-running): the same counts, and of the
+    // containers only those a summary reports on; its failures are the same.
+    Object.assign(c!, { status: 'exited', exitCode: 3, pid: null, finishedAt: new Date(1000).toISOString() });
+    const full = fleetView('fleet', [a!, b!, c!, api], null, { containers: 'all' });
+    const some = fleetView('fleet', [a!, b!, c!, api], null, { containers: 'not-running' });
+    expect(some.totals).to.deep.equal(full.totals);
+    expect(some.services.map((s) => s.containers!.map((x) => x.name))).to.deep.equal([[], ['fleet-db-2', 'fleet-db-3']]);
+    const said = (v: typeof full) => {
+      const { ok, failures, totals, jobs } = summarize(v, plan, 1500, new Set(), new Set(['db']));
+      return { ok, failures, totals, jobs };
+    };
+    expect(said(some)).to.deep.equal(said(full));
+    expect(fleetView('fleet', [a!, b!, c!, api], null, { containers: 'none' }).services.every((s) => s.containers === undefined)).to.equal(true);
   });
 });
