@@ -23,6 +23,7 @@ import type { Reaper } from '../lifecycle/reaper.js';
 import type { Supervisor } from '../lifecycle/supervisor.js';
 import { log } from '../log.js';
 import { containerUser } from './container-user.js';
+import { ExecEvents } from './events.js';
 import { PROBE_OUTPUT_BYTES, type ProbeResult, type RunProbe } from './probe.js';
 
 /** What an exec runs and how it is attached: Docker's exec create body, validated. */
@@ -98,9 +99,11 @@ export class ExecManager {
   /** launches in flight: their processes may exist before their pids are known (the stray reaper waits) */
   private readonly launching = new Set<Promise<number>>();
   private readonly keepMs: number;
+  private readonly events: ExecEvents;
 
   constructor(private readonly d: ExecDeps) {
     this.keepMs = d.keepMs ?? 5 * 60_000;
+    this.events = new ExecEvents(d.events, d.supervisor);
     // A removed container takes its execs' records with it (they ended with it).
     d.events.subscribe(null, (ev) => {
       if (ev.Action === 'destroy') for (const e of this.execs.values()) if (e.containerId === ev.id) this.execs.delete(e.id);
@@ -132,6 +135,7 @@ export class ExecManager {
       started: false, running: false, exitCode: null, pid: null, error: null, size: null, consoleId: null, internal: opts.internal ?? false,
     };
     this.execs.set(e.id, e);
+    this.events.emit('exec_create', r.id, e.id, config.cmd);
     return e;
   }
 
@@ -145,6 +149,7 @@ export class ExecManager {
     const consoles = this.d.consoles;
     if (!consoles) throw new Unsupported('this skiffd has no console forwarder, which an exec\'s stdio needs');
     e.started = true;
+    this.events.emit('exec_start', r.id, e.id, e.config.cmd);
     const cid = `exec-${e.id}`;
     let held;
     try {
@@ -194,6 +199,7 @@ export class ExecManager {
     const exited = handle.exited.then(async (st) => {
       e.exitCode = st.exitCode;
       e.running = false;
+      this.events.died(e.containerId, e.id, st.exitCode);
       e.pid = null;
       this.signals.delete(e.id);
       await this.closeConsole(e);
@@ -290,6 +296,7 @@ export class ExecManager {
     e.error = f.message;
     e.exitCode = f.exitCode;
     e.running = false;
+    this.events.died(e.containerId, e.id, f.exitCode);
     this.expire(e);
   }
 
