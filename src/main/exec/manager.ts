@@ -151,9 +151,13 @@ export class ExecManager {
     e.started = true;
     this.events.emit('exec_start', r.id, e.id, e.config.cmd);
     const cid = `exec-${e.id}`;
+    // A TTY exec's pty is made in the container's own devpts (src/workers/exec-pty.ts), where the forwarder can adopt it.
+    const ptyInContainer = e.config.tty && consoles.adoptPty !== undefined;
     let held;
     try {
-      held = await openHeld(consoles, cid, { buffer: EXEC_RING, logPath: null, logMax: EXEC_RING, tty: e.config.tty, stdin: e.config.attachStdin });
+      held = await openHeld(consoles, cid, {
+        buffer: EXEC_RING, logPath: null, logMax: EXEC_RING, tty: e.config.tty, stdin: e.config.attachStdin, adoptPty: ptyInContainer,
+      });
     } catch (err) {
       const f = { message: `exec: open its console: ${(err as Error).message}`, exitCode: 125 };
       this.failed(e, f);
@@ -165,15 +169,16 @@ export class ExecManager {
     try {
       if (e.size) await consoles.resize(cid, e.size.rows, e.size.cols);
       if (!opts.detach) client = await consoles.attach(cid, { replay: true, stdin: e.config.attachStdin, records: true });
-      const launch = this.d.pool.exec({
-        pid: r.pid!, pidStartTime: r.pidStartTime!, container: r.spec, console: launchConsoleOf(held),
+      const request: ExecRequest = {
+        pid: r.pid!, pidStartTime: r.pidStartTime!, container: r.spec, console: ptyInContainer ? { kind: 'container-pty' } : launchConsoleOf(held),
         process: {
           command: e.config.cmd, env: mergeEnv(r.spec.env, e.config.env), workdir: e.config.workdir || r.spec.workdir,
           user: e.resolvedUser === undefined ? r.spec.user : e.resolvedUser,
         },
         ...this.cgroupOf(r),
         ...this.d.execOptions?.(r, e.config.env),
-      });
+      };
+      const launch = ptyInContainer ? this.launchWithPty(cid, request) : this.d.pool.exec(request);
       this.launching.add(launch);
       try {
         pid = await launch;
@@ -225,6 +230,29 @@ export class ExecManager {
       },
       finished: Promise.all([exited, outputEnded]).then(() => undefined),
     };
+  }
+
+  /**
+   * Launches an exec that makes its pty in the container, and hands the master (held by the
+   * launcher worker) to the forwarder. If the forwarder cannot take it, the exec is killed
+   * (and reaped): a terminal nobody reads is no exec.
+   */
+  private async launchWithPty(cid: string, request: ExecRequest): Promise<number> {
+    const launched = await this.d.pool.execWithPty(request);
+    try {
+      await this.d.consoles!.adoptPty!(cid, launched.master.pid, launched.master.fd);
+    } catch (err) {
+      const handle = this.d.reaper.watch(launched.pid);
+      try {
+        handle.signal(9);
+      } catch {
+        // ESRCH: it ended already; the watch reaps it
+      }
+      throw new StartError({ message: `hand its pty to the console forwarder: ${(err as Error).message}`, exitCode: 125 });
+    } finally {
+      launched.release();
+    }
+    return launched.pid;
   }
 
   /** The exec and its running container, or why it cannot start (NotFound, Conflict). */
