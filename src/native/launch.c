@@ -169,6 +169,7 @@ enum op_code {
   OP_OPEN_PTY = 60,   /* master register, slave register: /dev/pts/ptmx (else /dev/ptmx) of the current root, unlocked;
                        * the slave opened through the master (TIOCGPTPEER), never by a path the container controls */
   OP_SEND_FD = 61,    /* socket fd (inherited from the caller), register: that register's fd sent out (SCM_RIGHTS) */
+  OP_FCHOWN = 62,     /* register, uid, gid: fchown(2) of that register's fd (a pty slave given to the exec's user) */
   OP__END
 };
 
@@ -190,7 +191,7 @@ static const char *const op_names[OP__END] = {
   [OP_OVERLAY] = "overlay",
   [OP_WAIT_START] = "wait_start", [OP_SETNS_PATH] = "setns_path", [OP_UNSHARE] = "unshare",
   [OP_SET_KEEPCAPS] = "set_keepcaps", [OP_DUP_FD] = "dup_fd",
-  [OP_OPEN_PTY] = "open_pty", [OP_SEND_FD] = "send_fd",
+  [OP_OPEN_PTY] = "open_pty", [OP_SEND_FD] = "send_fd", [OP_FCHOWN] = "fchown",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -428,7 +429,7 @@ static int plan_decode(const uint8_t *buf, size_t len, struct plan *pl, const ch
         ((op->code == OP_SET_CTTY || op->code == OP_DUP2 || op->code == OP_CHECK_CHAR) && op->arg[0] >= REGISTERS) ||
         (op->code == OP_MASK && op->arg[3] >= REGISTERS) ||
         (op->code == OP_OPEN_PTY && (op->arg[0] >= REGISTERS || op->arg[1] >= REGISTERS)) ||
-        (op->code == OP_SEND_FD && op->arg[1] >= REGISTERS) ||
+        ((op->code == OP_SEND_FD && op->arg[1] >= REGISTERS) || (op->code == OP_FCHOWN && op->arg[0] >= REGISTERS)) ||
         (op->code == OP_MOUNT && op->arg[6] != NONE && op->arg[6] >= REGISTERS)) {
       plan_free(pl);
       return EINVAL;
@@ -928,6 +929,9 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     while ((n = sendmsg((int)op->arg[0], &msg, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
     return n < 0 ? errno : 0;
   }
+  case OP_FCHOWN:
+    if (regs[op->arg[0]] < 0) return EBADF;
+    return fchown(regs[op->arg[0]], (uid_t)op->arg[1], (gid_t)op->arg[2]) < 0 ? errno : 0;
   case OP__END:
     break;
   }

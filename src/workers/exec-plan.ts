@@ -60,7 +60,7 @@ export function buildExecPlan(container: ContainerSpec, proc: ExecProcess, ctx: 
   if (ctx.namespaces !== 0) ops.push({ what: 'enter the container\'s namespaces', op: 'setns', fd: ctx.pidfd, nstype: ctx.namespaces });
   ops.push(
     { what: 'enter the container\'s root', op: 'chroot', fd: ctx.rootFd },
-    ...(ctx.console.kind === 'container-pty' ? containerPtyOps(ctx.console) : stdioOps(ctx.console)),
+    ...(ctx.console.kind === 'container-pty' ? containerPtyOps(ctx.console, proc.user) : stdioOps(ctx.console)),
     { what: 'close every other fd', op: 'close_from', fd: 3 },
     ...privilegeOps({ ...container, workdir: proc.workdir, user: proc.user }, ctx.lastCap),
   );

@@ -1,6 +1,6 @@
 // A TTY exec's pty is made in the container's own devpts (as runc makes it), not on the host:
 // `tty` inside names a /dev/pts/N that exists inside, on the container's devpts, owned as that
-// devpts says; `docker exec -it` through a real pty and a resize mid-run work; and when the exec
+// devpts says (and by the exec's user); `docker exec -it` through a real pty and a resize mid-run work; and when the exec
 // ends, nothing is left: no /dev/pts/N inside, no pty fd in skiffd, its launchers or its keeper.
 import { spawn } from 'node:child_process';
 import { readlinkSync, readdirSync, statSync } from 'node:fs';
@@ -56,9 +56,12 @@ describe('exec -t: a pty in the container\'s own devpts', function () {
     // the slave is on the container's devpts (the same device as its ptmx), not the host's
     expect(dev).to.equal(ptsDev);
     expect(Number(dev)).to.not.equal(hostPts);
-    // owned by the exec's user (root), mode 0620 as the container's devpts is mounted
+    // owned by the exec's user (root), mode 0620 as the container's devpts is mounted (no gid= option: the opener's group)
     expect([uid, gid, mode]).to.deep.equal(['0', '0', '620']);
     expect(listing!.trim().split(' ')).to.include(tty!.slice('/dev/pts/'.length)).and.to.include('ptmx');
+    // Another user's exec gets its pty given to it, as runc gives a console to the process's user.
+    const other = await d.docker(['exec', '-t', '-u', '4242:4343', 'pty-web', 'sh', '-c', 'stat -c "%u %g %a" "$(tty)"']);
+    expect([other.code, other.stdout]).to.deep.equal([0, '4242 4343 620\r\n']);
     // The pty was the container's: its number is gone from inside once the exec ended.
     const after = await d.docker(['exec', 'pty-web', 'ls', '/dev/pts']);
     expect(after.stdout).to.equal('ptmx\n');

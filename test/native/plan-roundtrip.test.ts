@@ -59,6 +59,7 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'dup_fd': args = [op.from, op.to]; break;
     case 'open_pty': args = [op.master, op.slave]; break;
     case 'send_fd': args = [op.socket, op.register]; break;
+    case 'fchown': args = [op.register, op.uid, op.gid]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -133,6 +134,7 @@ const everyOp: Op[] = [
   { what: 'df', op: 'dup_fd', from: 17, to: 3 },
   { what: 'pty', op: 'open_pty', master: 5, slave: 6 },
   { what: 'sfd', op: 'send_fd', socket: 11, register: 5 },
+  { what: 'chown', op: 'fchown', register: 6, uid: 1000, gid: 4294967294 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {
