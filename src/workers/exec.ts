@@ -94,8 +94,15 @@ export function execInContainer(req: ExecRequest): ExecLaunched {
     } catch (err) {
       throw launchFailure(err, req.process.command[0]!);
     }
+    if (!channel) return { pid };
     // It has exec'd, so its send_fd ran: the master is waiting on the channel.
-    return channel ? { pid, ptyMaster: recvFd(channel[0], `the exec's pty master from process ${pid}`) } : { pid };
+    try {
+      return { pid, ptyMaster: recvFd(channel[0], `the exec's pty master from process ${pid}`) };
+    } catch (err) {
+      // A terminal nobody can read is no exec: it goes, and skiffd's stray reaper reaps it.
+      process.kill(pid, 'SIGKILL');
+      throw new StartError({ message: `the launcher worker got no pty master: ${(err as Error).message}`, exitCode: 125 });
+    }
   } catch (err) {
     if (err instanceof SysError) throw launchFailure(err, req.process.command[0]!);
     throw err;
