@@ -163,7 +163,11 @@ export class LauncherPool {
         // A worker that died (and was replaced) took its fds with it.
         if (released || !child.connected) return;
         released = true;
-        child.send({ type: 'release', fd } satisfies ToLauncher);
+        try {
+          child.send({ type: 'release', fd } satisfies ToLauncher);
+        } catch {
+          // its channel closed meanwhile: the worker is exiting, and its fds go with it
+        }
       },
     };
   }
