@@ -13,7 +13,6 @@ import type { StartFailure } from '../../workers/start.js';
 import type { ExecRequest } from '../../workers/exec.js';
 import { StartError } from '../../workers/start.js';
 import { mergeEnv, type ExecProcess } from '../../workers/exec-plan.js';
-import type { LaunchConsole } from '../../workers/plan.js';
 import type { OutputRecord } from '../../forwarder/index.js';
 import type { EventBus } from '../events.js';
 import type { ConsoleAccess } from '../http/container-streams.js';
@@ -25,6 +24,7 @@ import type { Reaper } from '../lifecycle/reaper.js';
 import type { Supervisor } from '../lifecycle/supervisor.js';
 import { log } from '../log.js';
 import { containerUser } from './container-user.js';
+import { ExecEvents } from './events.js';
 import { PROBE_OUTPUT_BYTES, type ProbeResult, type RunProbe } from './probe.js';
 import { DirectStdio } from './stdio.js';
 
@@ -107,9 +107,11 @@ export class ExecManager {
   private probeLaunches = 0;
   private readonly probeLaunchWaiters: (() => void)[] = [];
   private readonly keepMs: number;
+  private readonly events: ExecEvents;
 
   constructor(private readonly d: ExecDeps) {
     this.keepMs = d.keepMs ?? 5 * 60_000;
+    this.events = new ExecEvents(d.events, d.supervisor);
     this.probeLaunchSlots = Math.max(1, d.pool.size - 1);
     // A removed container takes its execs' records with it (they ended with it).
     d.events.subscribe(null, (ev) => {
@@ -142,6 +144,7 @@ export class ExecManager {
       started: false, running: false, exitCode: null, pid: null, error: null, size: null, consoleId: null, internal: opts.internal ?? false,
     };
     this.execs.set(e.id, e);
+    this.events.emit('exec_create', r.id, e.id, config.cmd);
     return e;
   }
 
@@ -156,6 +159,7 @@ export class ExecManager {
     const { e, r } = this.startable(ref);
     if (e.config.tty) return this.startWithConsole(e, r, opts);
     e.started = true;
+    this.events.emit('exec_start', r.id, e.id, e.config.cmd);
     let io: DirectStdio | null = null;
     let pid: number;
     try {
@@ -188,10 +192,15 @@ export class ExecManager {
     const consoles = this.d.consoles;
     if (!consoles) throw new Unsupported('this skiffd has no console forwarder, which a TTY exec needs');
     e.started = true;
+    this.events.emit('exec_start', r.id, e.id, e.config.cmd);
     const cid = `exec-${e.id}`;
+    // A TTY exec's pty is made in the container's own devpts (src/workers/exec-pty.ts), where the forwarder can adopt it.
+    const ptyInContainer = e.config.tty && consoles.adoptPty !== undefined;
     let held;
     try {
-      held = await openHeld(consoles, cid, { buffer: EXEC_RING, logPath: null, logMax: EXEC_RING, tty: e.config.tty, stdin: e.config.attachStdin });
+      held = await openHeld(consoles, cid, {
+        buffer: EXEC_RING, logPath: null, logMax: EXEC_RING, tty: e.config.tty, stdin: e.config.attachStdin, adoptPty: ptyInContainer,
+      });
     } catch (err) {
       throw this.failed(e, new StartFailed({ message: `exec: open its console: ${(err as Error).message}`, exitCode: 125 }));
     }
@@ -201,7 +210,7 @@ export class ExecManager {
     try {
       if (e.size) await consoles.resize(cid, e.size.rows, e.size.cols);
       if (!opts.detach) client = await consoles.attach(cid, { replay: true, stdin: e.config.attachStdin, records: true });
-      pid = await this.launch(r, launchConsoleOf(held), this.processOf(e, r), e.config.env);
+      pid = await this.launch(r, ptyInContainer ? { kind: 'container-pty' } : launchConsoleOf(held), this.processOf(e, r), e.config.env, ptyInContainer ? cid : null);
     } catch (err) {
       releaseHeld(held);
       client?.close();
@@ -229,14 +238,15 @@ export class ExecManager {
    * One launch through a launcher worker; resolves with the pid. Rejects with StartFailed
    * (the launch's own failure: 126, 127, 125), after reaping strays if the launcher died.
    */
-  private async launch(r: ContainerRecord, console: LaunchConsole, process: ExecProcess, execEnv: readonly string[]): Promise<number> {
+  private async launch(r: ContainerRecord, console: ExecRequest['console'], process: ExecProcess, execEnv: readonly string[], ptyConsole: string | null = null): Promise<number> {
     let failure: StartFailure;
     try {
-      const launch = this.d.pool.exec({
+      const request: ExecRequest = {
         pid: r.pid!, pidStartTime: r.pidStartTime!, container: r.spec, console, process,
         ...this.cgroupOf(r),
         ...this.d.execOptions?.(r, execEnv),
-      });
+      };
+      const launch = ptyConsole !== null ? this.launchWithPty(ptyConsole, request) : this.d.pool.exec(request);
       this.launching.add(launch);
       try {
         return await launch;
@@ -251,6 +261,29 @@ export class ExecManager {
     throw new StartFailed({ ...failure, message: `exec: ${failure.message}` });
   }
 
+  /**
+   * Launches an exec that makes its pty in the container, and hands the master (held by the
+   * launcher worker) to the forwarder. If the forwarder cannot take it, the exec is killed
+   * (and reaped): a terminal nobody reads is no exec.
+   */
+  private async launchWithPty(cid: string, request: ExecRequest): Promise<number> {
+    const launched = await this.d.pool.execWithPty(request);
+    try {
+      await this.d.consoles!.adoptPty!(cid, launched.master.pid, launched.master.fd);
+    } catch (err) {
+      const handle = this.d.reaper.watch(launched.pid);
+      try {
+        handle.signal(9);
+      } catch {
+        // ESRCH: it ended already; the watch reaps it
+      }
+      throw new StartError({ message: `hand its pty to the console forwarder: ${(err as Error).message}`, exitCode: 125 });
+    } finally {
+      launched.release();
+    }
+    return launched.pid;
+  }
+
   /** Watches a launched exec: its record says it runs until the exit, then `ended` cleans up. */
   private watchExit(e: ExecRecord, pid: number, ended: () => Promise<void>): { exited: Promise<void>; poll: () => void } {
     const handle = this.d.reaper.watch(pid);
@@ -260,6 +293,7 @@ export class ExecManager {
     const exited = handle.exited.then(async (st) => {
       e.exitCode = st.exitCode;
       e.running = false;
+      this.events.died(e.containerId, e.id, st.exitCode);
       e.pid = null;
       this.signals.delete(e.id);
       await ended();
@@ -313,6 +347,10 @@ export class ExecManager {
   readonly runProbe: RunProbe = async (containerId, argv, timeoutMs) => {
     const r = this.running(containerId);
     if (argv.length === 0 || argv[0] === '') throw new InvalidArgument('health probe: its command is empty', 'Healthcheck.Test');
+    // A probe is an exec in Docker's events too, with an id of its own (in no record).
+    const execId = randomBytes(32).toString('hex');
+    this.events.emit('exec_create', r.id, execId, argv);
+    this.events.emit('exec_start', r.id, execId, argv);
     const io = new DirectStdio({ stdin: false, combined: true });
     let timedOut = false;
     let kill: ((sig: number) => void) | null = null;
@@ -335,6 +373,7 @@ export class ExecManager {
         pid = await this.launch(r, io.console, { command: argv, env: r.spec.env, workdir: r.spec.workdir, user: r.spec.user }, []);
       } catch (err) {
         io.close();
+        this.events.died(r.id, execId, err instanceof StartFailed ? err.failure.exitCode : 125);
         // The command could not be run (126, 127): an answer, not an error.
         if (err instanceof StartFailed) return { exitCode: err.failure.exitCode, output: truncate(Buffer.from(err.message)), timedOut: false };
         throw err;
@@ -360,6 +399,7 @@ export class ExecManager {
       } finally {
         this.probePids.delete(pid);
       }
+      this.events.died(r.id, execId, st.exitCode);
       io.exited();
       await outputEnded;
       const result: ProbeResult = { exitCode: timedOut ? -1 : st.exitCode, output: truncate(Buffer.concat(chunks)), timedOut };
@@ -406,6 +446,7 @@ export class ExecManager {
     e.error = f.message;
     e.exitCode = f.exitCode;
     e.running = false;
+    this.events.died(e.containerId, e.id, f.exitCode);
     this.expire(e);
     return err instanceof StartFailed ? err : new StartFailed(f);
   }
