@@ -6,12 +6,11 @@ import { expect } from 'chai';
 import { chmodSync, lchownSync, existsSync, lstatSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { capabilityMask } from '../../src/spec/capabilities.js';
-import { useTempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
-import { IS_SKIFF, RUNTIME, Runtime, makeBundle, outFile, reap, useCgroupParentCleanup, useSubreaper, type Bundle } from './runtime.js';
+import { IS_SKIFF, RUNTIME, Runtime, makeBundle, outFile, reap, useCgroupParentCleanup, useOciTempDirs, useSubreaper, type Bundle } from './runtime.js';
 
 describe(`OCI config fields (${RUNTIME.name})`, function () {
-  const tmp = useTempDirs();
+  const tmp = useOciTempDirs();
   useSubreaper();
   useCgroupParentCleanup();
   let rt: Runtime;

@@ -6,12 +6,11 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { useTempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
-import { IS_SKIFF, RUNTIME, Runtime, makeBundle, outFile, reap, useCgroupParentCleanup, useSubreaper } from './runtime.js';
+import { IS_SKIFF, RUNTIME, Runtime, makeBundle, outFile, reap, useCgroupParentCleanup, useOciTempDirs, useSubreaper } from './runtime.js';
 
 describe(`OCI lifecycle (${RUNTIME.name})`, function () {
-  const tmp = useTempDirs();
+  const tmp = useOciTempDirs();
   useSubreaper();
   useCgroupParentCleanup();
   let rt: Runtime;
