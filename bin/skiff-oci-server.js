@@ -13,7 +13,8 @@ if (args.length !== 1 || (readyFd !== null && !Number.isInteger(readyFd))) {
   process.stderr.write('usage: skiff-oci-server.js [--ready-fd N] ROOT\n');
   process.exit(2);
 }
-process.title = 'skiff-oci-server';
+// ps shows which root a server is for (tests find theirs by it)
+process.title = `skiff-oci-server ${args[0]}`;
 serve(args[0], readyFd).catch((err) => {
   process.stderr.write(`skiff-oci-server: ${err.message}\n`);
   process.exit(1);

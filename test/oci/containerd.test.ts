@@ -10,7 +10,7 @@ import { busyboxLayer } from '../support/busybox-layer.js';
 import { writeLayout } from '../support/registry.js';
 import { TempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
-import { RUNTIME } from './runtime.js';
+import { RUNTIME, stopServer } from './runtime.js';
 
 const IMAGE = 'docker.io/library/skiff-oci-box:1';
 
@@ -91,6 +91,7 @@ describe(`containerd with ${RUNTIME.name}`, function () {
     }
     // containerd's own snapshot mounts are gone with the containers; its root is the tests'.
     spawnSync('umount', ['-R', join(dir, 'root')], { stdio: 'ignore' });
+    await stopServer(join(runcRoot, 'default'));
     tmp.removeAll();
   });
 

@@ -5,7 +5,7 @@
 // bundle builder: a busybox rootfs and a config.json like `runc spec`'s (without terminal or
 // ambient capabilities), with a host directory bound read-write at /out for the container to
 // report what it sees.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,16 +85,34 @@ export class Runtime {
     this.io = tmp.make('oci-io');
   }
 
-  /** `extraFd`: a file opened as the call's fd 3 (for --preserve-fds). */
-  call(args: string[], opts: { extraFd?: string } = {}): CallResult {
+  /** `extraFd`: a file opened as the call's fd 3 (for --preserve-fds); `env`: the call's environment. */
+  call(args: string[], opts: { extraFd?: string; env?: NodeJS.ProcessEnv } = {}): CallResult {
     const i = this.n++;
     const out = join(this.io, `${i}.out`);
     const err = join(this.io, `${i}.err`);
     const fds = [openSync('/dev/null', 'r'), openSync(out, 'w'), openSync(err, 'w'), ...(opts.extraFd === undefined ? [] : [openSync(opts.extraFd, 'r')])];
     try {
-      const r = spawnSync(RUNTIME.path, ['--root', this.root, ...args], { stdio: fds, timeout: 120_000 });
+      const r = spawnSync(RUNTIME.path, ['--root', this.root, ...args], { stdio: fds, timeout: 120_000, env: opts.env });
       if (r.error) throw r.error;
       return { code: r.status ?? 128 + 9, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+  }
+
+  /** The call, running alongside others: resolves when it exits. */
+  async callAsync(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<CallResult> {
+    const i = this.n++;
+    const out = join(this.io, `${i}.out`);
+    const err = join(this.io, `${i}.err`);
+    const fds = [openSync('/dev/null', 'r'), openSync(out, 'w'), openSync(err, 'w')];
+    try {
+      const child = spawn(RUNTIME.path, ['--root', this.root, ...args], { stdio: fds, env: opts.env });
+      const code = await new Promise<number>((res, rej) => {
+        child.once('error', rej);
+        child.once('exit', (c, sig) => res(c ?? 128 + (sig === 'SIGKILL' ? 9 : 15)));
+      });
+      return { code, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
     } finally {
       for (const fd of fds) closeSync(fd);
     }
