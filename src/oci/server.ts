@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { peerCredentials, tryLockExclusive } from '../sys/libc.js';
 import { main, needsOwnProcess } from './main.js';
 import { RemoteCall } from './server-call.js';
+import { joinServerCgroup, leaveServerCgroup } from './server-cgroup.js';
 import { FrameReader, frame, parseRequest, u32Frame } from './server-wire.js';
 
 export const SERVER_DIR = 'skiff-oci:server';
@@ -87,7 +88,9 @@ export async function serve(root: string, readyFd: number | null): Promise<void>
   }
   // Warm: the modules of every call are loaded before the first one arrives.
   await Promise.all([import('./create.js'), import('./lifecycle.js'), import('./features.js'), import('../native/launch.js'), import('../sys/proc.js')]);
+  const cgroup = joinServerCgroup(resolve(root));
   const removeFiles = (): void => {
+    if (cgroup !== null) leaveServerCgroup(cgroup);
     for (const f of ['sock', 'server.pid']) {
       try {
         unlinkSync(f);
