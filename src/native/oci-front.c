@@ -139,11 +139,24 @@ static int read_all(int fd, void *buf, size_t n) {
   return 0;
 }
 
+/* To the server: a server gone meanwhile is EPIPE here, never SIGPIPE. */
+static int send_all(int s, const void *buf, size_t n) {
+  const char *p = buf;
+  while (n > 0) {
+    ssize_t w = send(s, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
 static int send_frame(int s, char type, const void *payload, uint32_t len) {
   char head[5];
   head[0] = type;
   memcpy(head + 1, &len, 4);
-  return write_all(s, head, 5) < 0 || write_all(s, payload, len) < 0 ? -1 : 0;
+  return send_all(s, head, 5) < 0 || send_all(s, payload, len) < 0 ? -1 : 0;
 }
 
 /* Connects to the server's socket, named through the directory's fd (sun_path holds 108 bytes, a --root may not). */

@@ -41,7 +41,13 @@ function handle(conn: Socket, done: () => void): void {
   });
   conn.on('error', () => conn.destroy());
   const fd = (conn as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-  const uid = peerCredentials(fd).uid;
+  let uid: number;
+  try {
+    uid = peerCredentials(fd).uid;
+  } catch {
+    conn.destroy(); // gone already
+    return;
+  }
   if (uid !== process.geteuid!()) {
     conn.end(Buffer.concat([frame('E', `skiff-oci: the server for this --root answers uid ${process.geteuid!()} only, not uid ${uid}\n`), u32Frame('X', 1)]));
     return;
@@ -64,14 +70,20 @@ function handle(conn: Socket, done: () => void): void {
         conn.destroy();
         return;
       }
-      const req = parseRequest(f.payload);
+      let req;
+      try {
+        req = parseRequest(f.payload);
+      } catch {
+        conn.destroy(); // not our front end: nothing was done for it
+        return;
+      }
       if (needsOwnProcess(req.argv)) {
         conn.end(frame('F'));
         return;
       }
       const c = new RemoteCall(conn, req);
       call = c;
-      void main(req.argv, c).then((code) => conn.end(u32Frame('X', code)));
+      main(req.argv, c).then((code) => conn.end(u32Frame('X', code)), () => conn.destroy());
     }
   });
 }
