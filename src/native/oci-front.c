@@ -225,7 +225,8 @@ static int server_for(const char *root) {
       s = connect_server(dirfd); /* another caller may have started one meanwhile */
       if (s < 0) {
         unlinkat(dirfd, "sock", 0); /* a dead server's */
-        if (start_server(root, dirfd) == 0) s = connect_server(dirfd);
+        char abs[PATH_MAX]; /* the server runs in its own directory: a relative --root would not name it there */
+        if (realpath(root, abs) && start_server(abs, dirfd) == 0) s = connect_server(dirfd);
       }
     }
   }

@@ -76,6 +76,13 @@ describe('skiff-oci front end and its server', function () {
     expect(serverPid(rt.root)).to.not.equal(null).and.to.not.equal(pid);
   });
 
+  it('a relative --root is taken from the caller\'s cwd, by the server too', () => {
+    const { rt } = runtime();
+    const r = spawnSync(SKIFF_OCI, ['--root', 'state', 'state', 'none'], { cwd: join(rt.root, '..'), encoding: 'utf8' });
+    expect(r.stderr).to.include('container does not exist');
+    expect(serverProcs(rt.root), 'a server for the root, named by its absolute path').to.have.length(1);
+  });
+
   it('calls that start a server at the same time start one', async () => {
     const { rt } = runtime();
     const results = await Promise.all([0, 1, 2, 3].map(() => rt.callAsync(['state', 'none'])));
