@@ -98,6 +98,7 @@
 #define MAX_OPS 4096
 #define MAX_LIST 65536
 #define MAX_LOWERDIRS 500 /* overlayfs's OVL_MAX_STACK */
+#define MAX_GROUPS 4096   /* OP_SETGROUPS_LIST's array, on PID 1's stack (16 KiB of its 256) */
 
 /* The new mount API (Linux 5.2; overlayfs's "lowerdir+" since 6.8), by number: older C
  * libraries have no wrappers, and <linux/mount.h> clashes with <sys/mount.h> on some. */
@@ -165,6 +166,8 @@ enum op_code {
   OP_UNSHARE = 43,    /* flags: unshare(2) by PID 1 itself (a cgroup namespace, once in its cgroup) */
   OP_SET_KEEPCAPS = 44, /* PR_SET_KEEPCAPS 1: a uid change keeps the permitted set (a non-root user with capabilities) */
   OP_DUP_FD = 45,     /* fd, target fd: dup2 of an fd PID 1 inherited from the caller (skiff-oci's start fifo) */
+  /* skiff-oci's front end and beyond (issue 17): ops 65–69. */
+  OP_SETGROUPS_LIST = 65, /* gids: decimal, comma-separated, up to MAX_GROUPS: setgroups(2) beyond OP_SETGROUPS' six */
   OP__END
 };
 
@@ -185,7 +188,7 @@ static const char *const op_names[OP__END] = {
   [OP_SETNS] = "setns", [OP_SETNS_PID] = "setns_pid", [OP_CHROOT] = "chroot",
   [OP_OVERLAY] = "overlay",
   [OP_WAIT_START] = "wait_start", [OP_SETNS_PATH] = "setns_path", [OP_UNSHARE] = "unshare",
-  [OP_SET_KEEPCAPS] = "set_keepcaps", [OP_DUP_FD] = "dup_fd",
+  [OP_SET_KEEPCAPS] = "set_keepcaps", [OP_DUP_FD] = "dup_fd", [OP_SETGROUPS_LIST] = "setgroups_list",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -204,6 +207,7 @@ static const uint32_t op_string_args[OP__END] = {
   [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1, [OP_JOIN_CGROUP] = 0x1,
   [OP_SECCOMP] = 0x1, [OP_NETLINK] = 0x1, [OP_HOST_NETLINK] = 0x1, [OP_SETNS_PATH] = 0x1,
   [OP_OVERLAY] = 0x1b, /* arg 1 is the first lowerdir; the list is decoded into op->list */
+  [OP_SETGROUPS_LIST] = 0x1,
 };
 
 /* What the children report to the caller: written in shared memory. */
@@ -754,6 +758,20 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     uint32_t n = op->arg[0];
     if (n > 6) return EINVAL;
     for (uint32_t i = 0; i < n; i++) gids[i] = (gid_t)op->arg[1 + i];
+    return syscall(SYS_setgroups, (int)n, gids) < 0 ? errno : 0;
+  }
+  case OP_SETGROUPS_LIST: {
+    gid_t gids[MAX_GROUPS];
+    size_t n = 0;
+    if (!op->str[0]) return EINVAL;
+    for (const char *p = op->str[0]; *p;) { /* parsed here, without allocating (PID 1 runs after clone) */
+      uint64_t g = 0;
+      const char *start = p;
+      while (*p >= '0' && *p <= '9' && g <= 0xffffffffu) g = g * 10 + (uint64_t)(*p++ - '0');
+      if (p == start || g > 0xffffffffu || (*p != ',' && *p) || n == MAX_GROUPS) return EINVAL;
+      gids[n++] = (gid_t)g;
+      if (*p == ',') p++;
+    }
     return syscall(SYS_setgroups, (int)n, gids) < 0 ? errno : 0;
   }
   case OP_SETRESGID:

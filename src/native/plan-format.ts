@@ -64,6 +64,8 @@ export enum OpCode {
   unshare = 43,
   set_keepcaps = 44,
   dup_fd = 45,
+  // 65–69: skiff-oci's front end and beyond (issue 17, session s5-e-oci-front)
+  setgroups_list = 65,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -165,6 +167,8 @@ export type Op = { what: string } & (
   | { op: 'set_keepcaps' }
   /** dup2(2) of an fd PID 1 inherited from its launcher (not a register) onto `to` */
   | { op: 'dup_fd'; from: number; to: number }
+  /** setgroups(2) with up to MAX_GROUPS groups (carried as a string), where setgroups holds six */
+  | { op: 'setgroups_list'; gids: number[] }
 );
 
 export interface ExecSpec {
@@ -185,6 +189,9 @@ export interface Plan {
 export const REGISTERS = 8;
 /** overlayfs's OVL_MAX_STACK: the most lower layers one overlay takes (MAX_LOWERDIRS in launch.c) */
 export const MAX_LOWERDIRS = 500;
+
+/** The most groups setgroups_list takes (MAX_GROUPS in launch.c) */
+export const MAX_GROUPS = 4096;
 
 class StringArea {
   private readonly chunks: Buffer[] = [];
@@ -351,6 +358,9 @@ function opArgs(op: Op, s: StringArea): number[] {
       return [];
     case 'dup_fd':
       return [u32(op.from, 'fd'), u32(op.to, 'fd')];
+    case 'setgroups_list':
+      if (op.gids.length > MAX_GROUPS) throw new PlanEncodeError(`setgroups_list of ${op.gids.length} groups: at most ${MAX_GROUPS}`);
+      return [s.add(op.gids.map((g) => u32(g, 'gid')).join(','))];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

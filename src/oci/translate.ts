@@ -118,7 +118,8 @@ export function privilegeOps(config: OciConfig, lastCap: number, userNs: boolean
   ops.push(
     // In a user namespace setgroups(2) is denied (the gid map is written by an unprivileged rule),
     // so the groups can only be the gid itself.
-    ...(userNs ? [] : [{ what: `process.user.additionalGids: set [${u.additionalGids.join(', ')}]`, op: 'setgroups', gids: u.additionalGids } as const]),
+    // setgroups holds six groups in its operation; setgroups_list (op 65) any number
+    ...(userNs ? [] : [{ what: `process.user.additionalGids: set [${u.additionalGids.join(', ')}]`, op: u.additionalGids.length <= 6 ? 'setgroups' : 'setgroups_list', gids: u.additionalGids } as const]),
     { what: `process.user.gid: set ${u.gid}`, op: 'setresgid', gid: u.gid },
     { what: `process.user.uid: set ${u.uid}`, op: 'setresuid', uid: u.uid },
     { what: 'process.capabilities: set the effective, permitted and inheritable sets', op: 'set_caps', effective: mask(caps.effective), permitted: mask(caps.permitted), inheritable: mask(caps.inheritable) },

@@ -57,6 +57,7 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'unshare': args = [op.flags]; break;
     case 'set_keepcaps': args = []; break;
     case 'dup_fd': args = [op.from, op.to]; break;
+    case 'setgroups_list': args = [op.gids.join(',')]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -129,6 +130,7 @@ const everyOp: Op[] = [
   { what: 'un', op: 'unshare', flags: 0x02000000 },
   { what: 'kc', op: 'set_keepcaps' },
   { what: 'df', op: 'dup_fd', from: 17, to: 3 },
+  { what: 'gl', op: 'setgroups_list', gids: [0, 7, 4294967294] },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {

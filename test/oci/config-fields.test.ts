@@ -61,6 +61,16 @@ describe(`OCI config fields (${RUNTIME.name})`, function () {
     expect(outFile(b, 'groups')!.trim().split(' ').sort()).to.deep.equal(['10', '1001', '20']);
   });
 
+  it('process.user.additionalGids: more groups than one setgroups operation holds (32)', async () => {
+    const b = makeBundle(tmp, 'id -G > /out/groups');
+    chmodSync(b.out, 0o777);
+    const gids = Array.from({ length: 32 }, (_, i) => 100 + i);
+    b.config.process.user = { uid: 1000, gid: 1001, additionalGids: gids };
+    b.write();
+    await run(b);
+    expect(outFile(b, 'groups')!.trim().split(' ').map(Number).sort((x, y) => x - y)).to.deep.equal([...gids, 1001]);
+  });
+
   it('hostname, in a new uts namespace', async () => {
     const b = makeBundle(tmp, 'cat /proc/sys/kernel/hostname > /out/h');
     b.config.hostname = 'box-7';
