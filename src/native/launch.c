@@ -168,6 +168,7 @@ enum op_code {
   OP_DUP_FD = 45,     /* fd, target fd: dup2 of an fd PID 1 inherited from the caller (skiff-oci's start fifo) */
   /* skiff-oci's front end and beyond (issue 17): ops 65–69. */
   OP_SETGROUPS_LIST = 65, /* gids: decimal, comma-separated, up to MAX_GROUPS: setgroups(2) beyond OP_SETGROUPS' six */
+  OP_SETNS_PID_PATH = 66, /* path: child1 joins the pid namespace at that host path before it clones PID 1 (OP_SETNS_PID by path) */
   OP__END
 };
 
@@ -189,6 +190,7 @@ static const char *const op_names[OP__END] = {
   [OP_OVERLAY] = "overlay",
   [OP_WAIT_START] = "wait_start", [OP_SETNS_PATH] = "setns_path", [OP_UNSHARE] = "unshare",
   [OP_SET_KEEPCAPS] = "set_keepcaps", [OP_DUP_FD] = "dup_fd", [OP_SETGROUPS_LIST] = "setgroups_list",
+  [OP_SETNS_PID_PATH] = "setns_pid_path",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -207,7 +209,7 @@ static const uint32_t op_string_args[OP__END] = {
   [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1, [OP_JOIN_CGROUP] = 0x1,
   [OP_SECCOMP] = 0x1, [OP_NETLINK] = 0x1, [OP_HOST_NETLINK] = 0x1, [OP_SETNS_PATH] = 0x1,
   [OP_OVERLAY] = 0x1b, /* arg 1 is the first lowerdir; the list is decoded into op->list */
-  [OP_SETGROUPS_LIST] = 0x1,
+  [OP_SETGROUPS_LIST] = 0x1, [OP_SETNS_PID_PATH] = 0x1,
 };
 
 /* What the children report to the caller: written in shared memory. */
@@ -853,7 +855,7 @@ static int run_op(const struct op *op, struct pid1_state *st) {
      * them itself, user namespace first). The fd is the caller's: inherited through the fd table
      * copy the clones made, never opened here, so it names the process the caller checked. */
     return syscall(SYS_setns, (int)op->arg[0], (int)op->arg[1]) < 0 ? errno : 0;
-  case OP_SETNS_PID:
+  case OP_SETNS_PID: case OP_SETNS_PID_PATH:
     return 0; /* child1's, done before it cloned this process (child1_main) */
   case OP_CHROOT:
     /* The container's root as its PID 1 sees it, opened by the caller from /proc/<pid>/root:
@@ -1020,6 +1022,12 @@ static int child1_main(void *arg) {
   for (uint32_t i = 0; i < pl->nops; i++) {
     const struct op *op = &pl->ops[i];
     if (op->code == OP_SETNS_PID && syscall(SYS_setns, (int)op->arg[0], CLONE_NEWPID) < 0) { fail(c->result, (int)i, op->code, errno); _exit(1); }
+    if (op->code == OP_SETNS_PID_PATH) {
+      int fd = op->str[0] ? open(op->str[0], O_RDONLY | O_CLOEXEC) : -1;
+      int err = fd < 0 ? (op->str[0] ? errno : EINVAL) : syscall(SYS_setns, fd, CLONE_NEWPID) < 0 ? errno : 0;
+      if (fd >= 0) close(fd);
+      if (err) { fail(c->result, (int)i, op->code, err); _exit(1); }
+    }
   }
   pid_t pid = clone(pid1_main, c->pid1_stack_top, flags, c);
   if (pid < 0) { fail(c->result, -1, 0, errno); _exit(1); }

@@ -66,6 +66,7 @@ export enum OpCode {
   dup_fd = 45,
   // 65–69: skiff-oci's front end and beyond (issue 17, session s5-e-oci-front)
   setgroups_list = 65,
+  setns_pid_path = 66,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -169,6 +170,8 @@ export type Op = { what: string } & (
   | { op: 'dup_fd'; from: number; to: number }
   /** setgroups(2) with up to MAX_GROUPS groups (carried as a string), where setgroups holds six */
   | { op: 'setgroups_list'; gids: number[] }
+  /** child1 joins the pid namespace at `path` (a host path) before it clones PID 1: setns_pid by path */
+  | { op: 'setns_pid_path'; path: string }
 );
 
 export interface ExecSpec {
@@ -361,6 +364,8 @@ function opArgs(op: Op, s: StringArea): number[] {
     case 'setgroups_list':
       if (op.gids.length > MAX_GROUPS) throw new PlanEncodeError(`setgroups_list of ${op.gids.length} groups: at most ${MAX_GROUPS}`);
       return [s.add(op.gids.map((g) => u32(g, 'gid')).join(','))];
+    case 'setns_pid_path':
+      return [s.add(op.path)];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

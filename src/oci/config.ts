@@ -318,7 +318,7 @@ function linuxField(v: Json): OciConfig['linux'] {
     if (seen.has(type)) fail(`${f}.type`, `names the ${type} namespace twice`);
     seen.add(type);
     const path = o.path === undefined || o.path === null || o.path === '' ? null : absolute(o.path, `${f}.path`);
-    if (path !== null && (type === 'pid' || type === 'user')) fail(`${f}.path`, `joining an existing ${type} namespace is not supported by skiff-oci`);
+    if (path !== null && type === 'user') fail(`${f}.path`, 'joining an existing user namespace is not supported by skiff-oci');
     return { type: type as NamespaceType, path };
   });
   const devices = arr(l.devices, 'linux.devices').map((d, i): OciDevice => {

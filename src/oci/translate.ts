@@ -168,7 +168,10 @@ export function translate(config: OciConfig, ctx: TranslateContext): Plan {
     );
   }
   ns.forEach((n, i) => {
-    if (n.path !== null) ops.push({ what: `linux.namespaces[${i}]: join the ${n.type} namespace \`${n.path}\``, op: 'setns_path', path: n.path, nstype: NS_FLAG[n.type] });
+    if (n.path === null) return;
+    // setns(CLONE_NEWPID) moves only the caller's future children: child1 joins, then clones PID 1 into it
+    if (n.type === 'pid') ops.push({ what: `linux.namespaces[${i}]: join the pid namespace \`${n.path}\``, op: 'setns_pid_path', path: n.path });
+    else ops.push({ what: `linux.namespaces[${i}]: join the ${n.type} namespace \`${n.path}\``, op: 'setns_path', path: n.path, nstype: NS_FLAG[n.type] });
   });
   const propagation = config.linux.rootfsPropagation === null ? MS_SLAVE | MS_REC : PROPAGATION[config.linux.rootfsPropagation]!;
   ops.push(

@@ -58,6 +58,7 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'set_keepcaps': args = []; break;
     case 'dup_fd': args = [op.from, op.to]; break;
     case 'setgroups_list': args = [op.gids.join(',')]; break;
+    case 'setns_pid_path': args = [op.path]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -131,6 +132,7 @@ const everyOp: Op[] = [
   { what: 'kc', op: 'set_keepcaps' },
   { what: 'df', op: 'dup_fd', from: 17, to: 3 },
   { what: 'gl', op: 'setgroups_list', gids: [0, 7, 4294967294] },
+  { what: 'pp', op: 'setns_pid_path', path: '/proc/1/ns/pid' },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {
