@@ -122,7 +122,7 @@ export async function create(o: CreateOptions, io: CallIo): Promise<void> {
   let pid = 0;
   let master = -1;
   try {
-    writeRecord(o.root, record);
+    writeRecord(o.root, record, false);
     io.undoWith(['--root', o.root, 'delete', '--force', o.id]);
     const fifo = fifoPath(o.root, o.id);
     mknod(fifo, S_IFIFO | 0o600);
@@ -137,7 +137,7 @@ export async function create(o: CreateOptions, io: CallIo): Promise<void> {
     // the create that happened to make it.
     if (config.linux.cgroupsPath === null) made.parents = made.dirs.map((d) => d.slice(0, d.lastIndexOf('/')));
     record.cgroupParents = made.parents;
-    writeRecord(o.root, record);
+    writeRecord(o.root, record, false);
     let slave: string | null = null;
     if (config.process.terminal) {
       const pty = libc.openPty();
