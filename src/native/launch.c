@@ -169,6 +169,9 @@ enum op_code {
   /* skiff-oci's front end and beyond (issue 17): ops 65–69. */
   OP_SETGROUPS_LIST = 65, /* gids: decimal, comma-separated, up to MAX_GROUPS: setgroups(2) beyond OP_SETGROUPS' six */
   OP_SETNS_PID_PATH = 66, /* path: child1 joins the pid namespace at that host path before it clones PID 1 (OP_SETNS_PID by path) */
+  OP_OPEN_PTY = 67,   /* ptmx path (beneath the root fd), resolve, master register, peer register, rows, cols: a pty of
+                       * the container's own devpts, unlocked, sized, its peer opened by TIOCGPTPEER */
+  OP_SEND_FD = 68,    /* socket path, register: the fd to that unix socket (SCM_RIGHTS, payload "/dev/pts/N") */
   OP__END
 };
 
@@ -190,7 +193,7 @@ static const char *const op_names[OP__END] = {
   [OP_OVERLAY] = "overlay",
   [OP_WAIT_START] = "wait_start", [OP_SETNS_PATH] = "setns_path", [OP_UNSHARE] = "unshare",
   [OP_SET_KEEPCAPS] = "set_keepcaps", [OP_DUP_FD] = "dup_fd", [OP_SETGROUPS_LIST] = "setgroups_list",
-  [OP_SETNS_PID_PATH] = "setns_pid_path",
+  [OP_SETNS_PID_PATH] = "setns_pid_path", [OP_OPEN_PTY] = "open_pty", [OP_SEND_FD] = "send_fd",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -209,7 +212,7 @@ static const uint32_t op_string_args[OP__END] = {
   [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1, [OP_JOIN_CGROUP] = 0x1,
   [OP_SECCOMP] = 0x1, [OP_NETLINK] = 0x1, [OP_HOST_NETLINK] = 0x1, [OP_SETNS_PATH] = 0x1,
   [OP_OVERLAY] = 0x1b, /* arg 1 is the first lowerdir; the list is decoded into op->list */
-  [OP_SETGROUPS_LIST] = 0x1, [OP_SETNS_PID_PATH] = 0x1,
+  [OP_SETGROUPS_LIST] = 0x1, [OP_SETNS_PID_PATH] = 0x1, [OP_OPEN_PTY] = 0x1, [OP_SEND_FD] = 0x1,
 };
 
 /* What the children report to the caller: written in shared memory. */
@@ -594,6 +597,8 @@ static int exec_found(const struct plan *pl) {
   return first_err ? first_err : ENOENT;
 }
 
+int skiff_send_fd(const char *path, int fd, const char *name, const char **step);
+
 /* Applies one operation. Returns 0 or an errno. */
 static int run_op(const struct op *op, struct pid1_state *st) {
   char sbuf[64], tbuf[64];
@@ -857,6 +862,25 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     return syscall(SYS_setns, (int)op->arg[0], (int)op->arg[1]) < 0 ? errno : 0;
   case OP_SETNS_PID: case OP_SETNS_PID_PATH:
     return 0; /* child1's, done before it cloned this process (child1_main) */
+  case OP_OPEN_PTY: {
+    int m = open_in_root(*root_fd, op->str[0], O_RDWR | O_NOCTTY, op->arg[1]);
+    if (m < 0) return errno;
+    int unlock = 0;
+    struct winsize ws = { .ws_row = (unsigned short)op->arg[4], .ws_col = (unsigned short)op->arg[5] };
+    if (ioctl(m, TIOCSPTLCK, &unlock) < 0 || ((ws.ws_row || ws.ws_col) && ioctl(m, TIOCSWINSZ, &ws) < 0)) { rc = errno; close(m); return rc; }
+    int peer = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (peer < 0) { rc = errno; close(m); return rc; }
+    regs[op->arg[2]] = m;
+    regs[op->arg[3]] = peer;
+    return 0;
+  }
+  case OP_SEND_FD: {
+    unsigned int n = 0;
+    char name[32];
+    if (ioctl(regs[op->arg[1]], TIOCGPTN, &n) < 0) return errno;
+    snprintf(name, sizeof(name), "/dev/pts/%u", n); /* no allocation: fine after clone */
+    return skiff_send_fd(op->str[0], regs[op->arg[1]], name, &base);
+  }
   case OP_CHROOT:
     /* The container's root as its PID 1 sees it, opened by the caller from /proc/<pid>/root:
      * after the setns into its mount namespace, "/" is that namespace's root mount, which is

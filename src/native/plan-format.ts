@@ -67,6 +67,8 @@ export enum OpCode {
   // 65–69: skiff-oci's front end and beyond (issue 17, session s5-e-oci-front)
   setgroups_list = 65,
   setns_pid_path = 66,
+  open_pty = 67,
+  send_fd = 68,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -172,6 +174,13 @@ export type Op = { what: string } & (
   | { op: 'setgroups_list'; gids: number[] }
   /** child1 joins the pid namespace at `path` (a host path) before it clones PID 1: setns_pid by path */
   | { op: 'setns_pid_path'; path: string }
+  /**
+   * a pty of the container's own devpts: its ptmx at `path` (beneath the root, `resolve`), unlocked,
+   * sized (rows and cols 0: left as it is), the master in `master`, its peer (TIOCGPTPEER) in `peer`
+   */
+  | { op: 'open_pty'; path: string; resolve: number; master: number; peer: number; rows: number; cols: number }
+  /** the pty master in `register` to the unix socket at `path` (a host path), SCM_RIGHTS, named /dev/pts/N */
+  | { op: 'send_fd'; path: string; register: number }
 );
 
 export interface ExecSpec {
@@ -366,6 +375,10 @@ function opArgs(op: Op, s: StringArea): number[] {
       return [s.add(op.gids.map((g) => u32(g, 'gid')).join(','))];
     case 'setns_pid_path':
       return [s.add(op.path)];
+    case 'open_pty':
+      return [s.add(op.path), u32(op.resolve, 'resolve'), register(op.master), register(op.peer), u32(op.rows, 'rows'), u32(op.cols, 'cols')];
+    case 'send_fd':
+      return [s.add(op.path), register(op.register)];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

@@ -139,14 +139,19 @@ export async function create(o: CreateOptions, io: CallIo): Promise<void> {
     record.cgroupParents = made.parents;
     writeRecord(o.root, record, false);
     let slave: string | null = null;
-    if (config.process.terminal) {
+    // In a user namespace PID 1 may not reach the console socket (a host root's): create opens
+    // the pty and sends its master. Elsewhere PID 1 does both, with a pty of the container's devpts.
+    const devptsConsole = config.process.terminal && !userNs && o.consoleSocket !== null
+      ? { socket: o.consoleSocket, rows: config.process.consoleSize?.height ?? 0, cols: config.process.consoleSize?.width ?? 0 }
+      : null;
+    if (config.process.terminal && devptsConsole === null) {
       const pty = libc.openPty();
       master = pty.master;
       slave = pty.slavePath;
       if (config.process.consoleSize) libc.setWindowSize(master, config.process.consoleSize.height, config.process.consoleSize.width);
     }
     const plan = translate(config, {
-      rootfs, console: slave, cgroupProcs: userNs ? null : made.procs,
+      rootfs, console: slave, devptsConsole, cgroupProcs: userNs ? null : made.procs,
       cgroupHierarchies: made.dirs.map((d) => ({ name: basename(d.slice(0, d.length - cgroupsPath.length)), dir: d })),
       fifoFd, preserveFds: o.preserveFds, lastCap: lastCap(), mounts, masked,
     });

@@ -59,6 +59,8 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'dup_fd': args = [op.from, op.to]; break;
     case 'setgroups_list': args = [op.gids.join(',')]; break;
     case 'setns_pid_path': args = [op.path]; break;
+    case 'open_pty': args = [op.path, op.resolve, op.master, op.peer, op.rows, op.cols]; break;
+    case 'send_fd': args = [op.path, op.register]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -133,6 +135,8 @@ const everyOp: Op[] = [
   { what: 'df', op: 'dup_fd', from: 17, to: 3 },
   { what: 'gl', op: 'setgroups_list', gids: [0, 7, 4294967294] },
   { what: 'pp', op: 'setns_pid_path', path: '/proc/1/ns/pid' },
+  { what: 'pt', op: 'open_pty', path: '/dev/pts/ptmx', resolve: 0x08, master: 1, peer: 0, rows: 24, cols: 80 },
+  { what: 'sf', op: 'send_fd', path: '/run/console.sock', register: 1 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {

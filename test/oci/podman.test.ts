@@ -108,8 +108,10 @@ describe(`podman with ${RUNTIME.name}`, function () {
 
   it('podman run -t: the console comes through conmon\'s console socket', () => {
     const cid = join(dir, 'tty.cid');
-    const r = podman(['run', '--rm', '-t', '--cidfile', cid, ...RUN, IMAGE, 'sh', '-c', 'test -t 0 && test -t 1 && echo is-a-tty; exit 6'], { script: true });
+    const r = podman(['run', '--rm', '-t', '--cidfile', cid, ...RUN, IMAGE, 'sh', '-c', 'test -t 0 && test -t 1 && echo is-a-tty; echo "name $(tty)"; exit 6'], { script: true });
     expect(r.stdout).to.include('is-a-tty');
+    // a pty of the container's own devpts, as runc makes it
+    expect(r.stdout).to.match(/name \/dev\/pts\/0\r*\n/);
     expect(r.code, r.stderr).to.equal(6);
     nothingLeft(readFileSync(cid, 'utf8').trim());
   });
