@@ -12,7 +12,7 @@
 //
 // --keeper runs the forwarder as skiffd does, in a keeper process (its CPU counted from /proc).
 //
-//   node dist/bench/console.js [--mb 256] [--rounds 3] [--no-splice] [--keeper] [--writer 'dd …'] [--json]
+//   node dist/bench/console.js [--mb 256] [--rounds 3] [--no-splice] [--keeper] [--only pty|pipe] [--writer 'dd …'] [--json]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,10 +33,12 @@ interface Options {
   writer: string | null;
   json: boolean;
   keeper: boolean;
+  /** which cases run: the pty ones, the pipe ones, or both */
+  cases: Set<'pty' | 'pipe'>;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { mb: 256, rounds: 3, splice: true, writer: null, json: false, keeper: false };
+  const o: Options = { mb: 256, rounds: 3, splice: true, writer: null, json: false, keeper: false, cases: new Set(['pty', 'pipe']) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -50,7 +52,12 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--writer') o.writer = value();
     else if (a === '--json') o.json = true;
     else if (a === '--keeper') o.keeper = true;
-    else throw new Error(`unknown option ${a}; usage: console.js [--mb N] [--rounds N] [--no-splice] [--keeper] [--writer CMD] [--json]`);
+    else if (a === '--only') {
+      const c = value();
+      if (c !== 'pty' && c !== 'pipe') throw new Error(`--only takes pty or pipe, got ${JSON.stringify(c)}`);
+      o.cases = new Set([c]);
+    }
+    else throw new Error(`unknown option ${a}; usage: console.js [--mb N] [--rounds N] [--no-splice] [--keeper] [--only pty|pipe] [--writer CMD] [--json]`);
   }
   if (!Number.isInteger(o.mb) || o.mb < 1) throw new Error(`--mb must be a positive integer, got ${o.mb}`);
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error(`--rounds must be a positive integer, got ${o.rounds}`);
@@ -255,7 +262,8 @@ function check(exit: { exitCode: number }, what: string): void {
 const MiB = 1024 * 1024;
 const rate = (s: Sample): number => s.bytes / s.seconds / MiB;
 const cpuPerGB = (s: Sample): number => s.cpuSeconds / (s.bytes / 1e9);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** NaN for no samples (a case --only left out) */
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
@@ -267,19 +275,23 @@ async function main(): Promise<void> {
   let rtt = { p50: 0, p99: 0 };
   try {
     await bench.connect();
-    await bench.forwarded(true); // warm-up: threads, JIT
+    await (o.cases.has('pty') ? bench.forwarded(true) : bench.forwardedPipe()); // warm-up: threads, JIT
     for (let r = 0; r < o.rounds; r++) {
-      runs.raw.push(await bench.raw());
-      runs.attached.push(await bench.forwarded(true));
-      runs.detached.push(await bench.forwarded(false));
-      runs.rawPipe.push(await bench.rawPipe());
-      runs.pipeAttached.push(await bench.forwardedPipe());
+      if (o.cases.has('pty')) {
+        runs.raw.push(await bench.raw());
+        runs.attached.push(await bench.forwarded(true));
+        runs.detached.push(await bench.forwarded(false));
+      }
+      if (o.cases.has('pipe')) {
+        runs.rawPipe.push(await bench.rawPipe());
+        runs.pipeAttached.push(await bench.forwardedPipe());
+      }
     }
     rtt = await bench.roundTrips(1000);
   } finally {
     await bench.close();
   }
-  const summary = Object.fromEntries(Object.entries(runs).map(([k, samples]) => [k, {
+  const summary = Object.fromEntries(Object.entries(runs).filter(([, samples]) => samples.length > 0).map(([k, samples]) => [k, {
     mibPerSecond: median(samples.map(rate)),
     bestMibPerSecond: Math.max(...samples.map(rate)),
     cpuSecondsPerGB: median(samples.map(cpuPerGB)),
@@ -297,7 +309,8 @@ async function main(): Promise<void> {
   console.log(`console bench: writer \`${writer}\`, ${o.rounds} rounds, kernel ${release()}, ${o.splice ? 'splice' : 'read/write (forced)'}, `
     + `${o.keeper ? 'forwarder in a keeper process, ' : ''}load average ${load.map((l) => l.toFixed(2)).join(' → ')}; medians`);
   const line = (name: string, k: string): void => {
-    const s = summary[k]!;
+    const s = summary[k];
+    if (s === undefined) return;
     console.log(`  ${name.padEnd(34)} ${s.mibPerSecond.toFixed(1).padStart(7)} MiB/s (best ${s.bestMibPerSecond.toFixed(1)})   skiff CPU ${s.cpuSecondsPerGB.toFixed(2)} s/GB${s.droppedBytes ? `   dropped ${s.droppedBytes} B` : ''}`);
   };
   line('raw pty, blocking read loop', 'raw');
