@@ -3,12 +3,28 @@
 // pipe → net.Socket in this thread), side by side in the same run with the raw reference:
 // the same container on a bare pty pair whose master this thread drains with a tight
 // blocking read loop. Throughput is bytes over wall time from the start request to the
-// reader's end of stream, for both alike; CPU is this process's own (all its threads,
-// process.cpuUsage), per GB forwarded. Also: the same write with nobody attached. Each
+// reader's end of stream, for both alike. Also: the same write with nobody attached. Each
 // round runs the three back to back; the ratio is the median over rounds of attached/raw.
 // The pipe case, as a container without a TTY has: the same writer on a pipe through
-// ConsoleHub to one attached reader (records decoded), against a bare pipe that this
-// thread drains with a tight blocking read loop, in the same round.
+// ConsoleHub to one attached reader that takes records (stream, time, bytes) as skiffd's
+// `docker attach` does, against a bare pipe that this thread drains with a tight blocking
+// read loop, in the same round. (What `docker attach` adds after that, skiffd's 8-byte frame
+// and a socket write per record, is not in here.)
+//
+// CPU, from the container's start (the launch is the same for every case) and per GB received:
+// the reader's (this thread: the bare loop, or the attached reader; with --keeper that is all
+// of skiffd's side), skiff's (this process's threads and the keeper), and the writer's (the
+// container, reaped by this process).
+//
+// Like with like. A bare pipe throttles its writer: `dd` blocks whenever the reader lags, so the
+// bare loop receives every byte at whatever pace it is scheduled. The forwarder never throttles
+// the container (the ring's promise), so the attached reader receives only what its client pipe
+// holds while it waits to be scheduled; on a loaded machine that wait, not the reader's cost,
+// decides the bytes/s ratio (15–93% for the same code, by load). That ratio is still printed,
+// as the issue's target states it. Beside it, bytes per CPU-second of the reading side, attached
+// against bare: what each reader spends per byte, which the scheduler's split does not move; if
+// both readers got the same CPU, that is their throughput ratio. The forwarder thread's cost is
+// in skiff's CPU, not in it.
 //
 // --keeper runs the forwarder as skiffd does, in a keeper process (its CPU counted from /proc).
 //
@@ -16,12 +32,13 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConsoleHub } from '../src/forwarder/index.js';
+import { ConsoleHub, type OutputRecord } from '../src/forwarder/index.js';
 import { Reaper } from '../src/main/lifecycle/reaper.js';
 import { validateSpec } from '../src/spec/container.js';
 import { EINTR } from '../src/sys/errno.js';
 import { close, openPty, readRaw } from '../src/sys/libc.js';
-import { O_CLOEXEC } from '../src/sys/constants.js';
+import { O_CLOEXEC, RUSAGE_CHILDREN, RUSAGE_THREAD } from '../src/sys/constants.js';
+import { cpuTime, type CpuTime } from '../src/sys/rusage.js';
 import { pipe } from '../src/sys/splice.js';
 import type { LaunchConsole } from '../src/workers/plan.js';
 import { startContainer } from '../src/workers/start.js';
@@ -67,12 +84,17 @@ function parseArgs(argv: string[]): Options {
 interface Sample {
   bytes: number;
   seconds: number;
+  /** skiff's CPU: this process (all its threads) and, with --keeper, the keeper */
   cpuSeconds: number;
+  /** this thread's CPU: the bare read loop, or the attached reader (with --keeper, all of skiffd's side) */
+  readerCpuSeconds: number;
+  /** the writer's CPU (the container's processes, reaped by this process) */
+  writerCpuSeconds: number;
   dropped: number;
 }
 
 /** CPU of this process and, with --keeper, of the keeper process: seconds since `since`. */
-interface CpuMark { own: NodeJS.CpuUsage; keeper: number }
+interface CpuMark { own: NodeJS.CpuUsage; keeper: number; thread: number; children: number }
 let keeperPid: number | null = null;
 
 function keeperCpu(): number {
@@ -81,13 +103,20 @@ function keeperCpu(): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
 }
 
+const seconds = (t: CpuTime): number => t.userSeconds + t.systemSeconds;
+
 function cpuMark(): CpuMark {
-  return { own: process.cpuUsage(), keeper: keeperCpu() };
+  return { own: process.cpuUsage(), keeper: keeperCpu(), thread: seconds(cpuTime(RUSAGE_THREAD)), children: seconds(cpuTime(RUSAGE_CHILDREN)) };
 }
 
-function cpuSeconds(since: CpuMark): number {
+/** The CPU parts of a Sample since `since`; the writer's once it has been reaped. */
+function cpuSince(since: CpuMark): Pick<Sample, 'cpuSeconds' | 'readerCpuSeconds' | 'writerCpuSeconds'> {
   const d = process.cpuUsage(since.own);
-  return (d.user + d.system) / 1e6 + keeperCpu() - since.keeper;
+  return {
+    cpuSeconds: (d.user + d.system) / 1e6 + keeperCpu() - since.keeper,
+    readerCpuSeconds: seconds(cpuTime(RUSAGE_THREAD)) - since.thread,
+    writerCpuSeconds: seconds(cpuTime(RUSAGE_CHILDREN)) - since.children,
+  };
 }
 
 class Bench {
@@ -95,6 +124,8 @@ class Bench {
   private readonly rootMount = mkdtempSync(join(tmpdir(), 'skiff-bench-console-'));
   private readonly hub: ConsoleHub;
   private seq = 0;
+  /** CPU at the last container's start */
+  private launched: CpuMark | null = null;
 
   private readonly keeperDir: string | null;
 
@@ -115,13 +146,15 @@ class Bench {
   private launch(console: LaunchConsole): Promise<{ exitCode: number }> {
     const spec = validateSpec({ name: `bench-${++this.seq}`, command: ['/bin/sh', '-c', this.writer] });
     const { pid } = startContainer({ spec, rootMount: this.rootMount, layerDir: null, console });
+    // CPU is counted from here: the launch (the same for every case) is no part of reading, and
+    // counted per GB received it would weigh more where fewer bytes are received.
+    this.launched = cpuMark();
     return this.reaper.watch(pid).exited;
   }
 
   /** The pipe reference: the container's stdout and stderr on one bare pipe, drained by a blocking read loop. */
   async rawPipe(): Promise<Sample> {
     const p = pipe(O_CLOEXEC);
-    const cpu = cpuMark();
     const t0 = performance.now();
     let bytes = 0;
     let exited;
@@ -143,20 +176,19 @@ class Bench {
       close(p.read);
     }
     const seconds = (performance.now() - t0) / 1000;
-    const cpuS = cpuSeconds(cpu);
     check(await exited, 'raw pipe');
-    return { bytes, seconds, cpuSeconds: cpuS, dropped: 0 };
+    return { bytes, seconds, ...cpuSince(this.launched!), dropped: 0 };
   }
 
   /** Through ConsoleHub's pipes (a container without a TTY), one client reading everything. */
   async forwardedPipe(): Promise<Sample> {
     const id = `bench-${this.seq + 1}`;
-    const cpu = cpuMark();
     const t0 = performance.now();
     const ends = await this.hub.openPipes(id, { buffer: 1 << 20, logPath: null, logMax: 0, stdin: false });
     let bytes = 0;
-    const client = await this.hub.attach(id, { replay: false, stdin: false });
-    client.output.on('data', (d: Buffer) => { bytes += d.length; });
+    // Records (stream, time, bytes), as skiffd's docker attach reads them.
+    const client = await this.hub.attach(id, { replay: false, stdin: false, records: true });
+    client.output.on('data', (r: OutputRecord) => { bytes += r.data.length; });
     const ended = new Promise<void>((resolve) => client.output.once('end', () => resolve()));
     const path = (fd: number) => `/proc/${process.pid}/fd/${fd}`;
     let exited;
@@ -170,16 +202,15 @@ class Bench {
     await this.hub.exited(id);
     await ended;
     const seconds = (performance.now() - t0) / 1000;
-    const cpuS = cpuSeconds(cpu);
+    const cpuS = cpuSince(this.launched!);
     const dropped = client.dropped;
     await this.hub.remove(id);
-    return { bytes, seconds, cpuSeconds: cpuS, dropped };
+    return { bytes, seconds, ...cpuS, dropped };
   }
 
   /** The reference: a bare pty, its master drained by a blocking read loop in this thread. */
   async raw(): Promise<Sample> {
     const pty = openPty({ nonBlocking: false });
-    const cpu = cpuMark();
     const t0 = performance.now();
     let bytes = 0;
     let exited;
@@ -196,15 +227,13 @@ class Bench {
       close(pty.master);
     }
     const seconds = (performance.now() - t0) / 1000;
-    const cpuS = cpuSeconds(cpu);
     check(await exited, 'raw');
-    return { bytes, seconds, cpuSeconds: cpuS, dropped: 0 };
+    return { bytes, seconds, ...cpuSince(this.launched!), dropped: 0 };
   }
 
   /** Through ConsoleHub, with one client reading everything (or, attached = false, nobody). */
   async forwarded(attached: boolean): Promise<Sample> {
     const id = `bench-${this.seq + 1}`;
-    const cpu = cpuMark();
     const t0 = performance.now();
     const { slavePath } = await this.hub.open(id, { buffer: 1 << 20, logPath: null, logMax: 0 });
     let bytes = 0;
@@ -219,11 +248,11 @@ class Bench {
     await this.hub.exited(id);
     await ended;
     const seconds = (performance.now() - t0) / 1000;
-    const cpuS = cpuSeconds(cpu);
+    const cpuS = cpuSince(this.launched!);
     if (!client) bytes = (await this.hub.counters(id)).bytesIn;
     const dropped = client?.dropped ?? 0;
     await this.hub.remove(id);
-    return { bytes, seconds, cpuSeconds: cpuS, dropped };
+    return { bytes, seconds, ...cpuS, dropped };
   }
 
   /**
@@ -262,6 +291,7 @@ function check(exit: { exitCode: number }, what: string): void {
 const MiB = 1024 * 1024;
 const rate = (s: Sample): number => s.bytes / s.seconds / MiB;
 const cpuPerGB = (s: Sample): number => s.cpuSeconds / (s.bytes / 1e9);
+const readerCpuPerGB = (s: Sample): number => s.readerCpuSeconds / (s.bytes / 1e9);
 /** NaN for no samples (a case --only left out) */
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
@@ -295,31 +325,39 @@ async function main(): Promise<void> {
     mibPerSecond: median(samples.map(rate)),
     bestMibPerSecond: Math.max(...samples.map(rate)),
     cpuSecondsPerGB: median(samples.map(cpuPerGB)),
+    readerCpuSecondsPerGB: median(samples.map(readerCpuPerGB)),
+    writerCpuSeconds: median(samples.map((s) => s.writerCpuSeconds)),
     droppedBytes: samples.reduce((a, s) => a + s.dropped, 0),
     bytes: samples[0]!.bytes,
   }]));
   // Each round runs raw then attached back to back: the median of those pairs' ratios.
-  const ratio = median(runs.attached.map((s, i) => rate(s) / rate(runs.raw[i]!)));
-  const pipeRatio = median(runs.pipeAttached.map((s, i) => rate(s) / rate(runs.rawPipe[i]!)));
+  const pairs = (got: Sample[], ref: Sample[], f: (s: Sample) => number): number => median(got.map((s, i) => f(s) / f(ref[i]!)));
+  const ratio = pairs(runs.attached, runs.raw, rate);
+  const pipeRatio = pairs(runs.pipeAttached, runs.rawPipe, rate);
+  // Bytes per CPU-second of the reading side (see the header): the like-with-like comparison.
+  const perReaderCpu = (s: Sample): number => s.bytes / s.readerCpuSeconds;
+  const cpuRatio = pairs(runs.attached, runs.raw, perReaderCpu);
+  const pipeCpuRatio = pairs(runs.pipeAttached, runs.rawPipe, perReaderCpu);
   const load = [loadBefore, loadavg()[0]!];
   if (o.json) {
-    console.log(JSON.stringify({ writer, splice: o.splice, keeper: o.keeper, rounds: o.rounds, kernel: release(), loadavg: load, ...summary, ratio, pipeRatio, counters: rtt }, null, 2));
+    console.log(JSON.stringify({ writer, splice: o.splice, keeper: o.keeper, rounds: o.rounds, kernel: release(), loadavg: load, ...summary, ratio, pipeRatio, cpuRatio, pipeCpuRatio, counters: rtt }, null, 2));
     return;
   }
   console.log(`console bench: writer \`${writer}\`, ${o.rounds} rounds, kernel ${release()}, ${o.splice ? 'splice' : 'read/write (forced)'}, `
-    + `${o.keeper ? 'forwarder in a keeper process, ' : ''}load average ${load.map((l) => l.toFixed(2)).join(' → ')}; medians`);
+    + `${o.keeper ? 'forwarder in a keeper process, ' : ''}load average ${load.map((l) => l.toFixed(2)).join(' → ')}; medians; CPU per GB received`);
   const line = (name: string, k: string): void => {
     const s = summary[k];
     if (s === undefined) return;
-    console.log(`  ${name.padEnd(34)} ${s.mibPerSecond.toFixed(1).padStart(7)} MiB/s (best ${s.bestMibPerSecond.toFixed(1)})   skiff CPU ${s.cpuSecondsPerGB.toFixed(2)} s/GB${s.droppedBytes ? `   dropped ${s.droppedBytes} B` : ''}`);
+    console.log(`  ${name.padEnd(40)} ${s.mibPerSecond.toFixed(1).padStart(7)} MiB/s (best ${s.bestMibPerSecond.toFixed(1).padStart(6)})   reader CPU ${s.readerCpuSecondsPerGB.toFixed(2)} s/GB, skiff ${s.cpuSecondsPerGB.toFixed(2)} s/GB, writer ${s.writerCpuSeconds.toFixed(2)} s${s.droppedBytes ? `   dropped ${s.droppedBytes} B` : ''}`);
   };
   line('raw pty, blocking read loop', 'raw');
   line('ConsoleHub → 1 attached reader', 'attached');
   line('ConsoleHub, nobody attached', 'detached');
   line('raw pipe, blocking read loop', 'rawPipe');
   line('pipes → ConsoleHub → 1 attached reader', 'pipeAttached');
-  console.log(`  attached / raw, median of the rounds' pairs: ${(ratio * 100).toFixed(1)}% (target ≥ 80%)`);
-  console.log(`  pipe attached / raw pipe, median of the rounds' pairs: ${(pipeRatio * 100).toFixed(1)}% (target ≥ 90%)`);
+  const pct = (x: number): string => (Number.isNaN(x) ? '-' : `${(x * 100).toFixed(1)}%`);
+  console.log(`  bytes/s, median of the rounds' pairs: attached / raw pty ${pct(ratio)} (target ≥ 80%), pipe attached / raw pipe ${pct(pipeRatio)} (target ≥ 90%)`);
+  console.log(`  bytes per reader CPU-second, median of the pairs: attached / raw pty ${pct(cpuRatio)}, pipe attached / raw pipe ${pct(pipeCpuRatio)}`);
   console.log(`  a control request (counters), 1000 in a row: p50 ${rtt.p50.toFixed(0)} µs, p99 ${rtt.p99.toFixed(0)} µs`);
   const rounds = (k: keyof typeof runs): string => runs[k].map((s) => rate(s).toFixed(0)).join(' ');
   console.log(`  per round, MiB/s: raw ${rounds('raw')} | attached ${rounds('attached')} | nobody ${rounds('detached')} | raw pipe ${rounds('rawPipe')} | pipe attached ${rounds('pipeAttached')}`);
