@@ -12,6 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
 import { limitWrites, missingController, unlimitWrites, writeLimits, type Controller } from './limits.js';
+import { cgroupPids, kernelHasCgroupKill, killCgroup, type KillMethod, type KillTarget } from './kill.js';
 
 export interface ContainerCgroup {
   /** relative to each hierarchy's root: <parent>[/<fleet>]/<name> */
@@ -76,28 +77,49 @@ function keyed(text: string): Map<string, number> {
   return m;
 }
 
+export interface CgroupsOptions {
+  /**
+   * How a container's cgroup is killed whole (kill.ts): `auto` takes cgroup.kill where the
+   * kernel has it (v2, or a hybrid host's unified hierarchy), else the freezer; `freezer` takes
+   * the freezer even so (v1's way: a host without the unified hierarchy, and its tests here).
+   */
+  kill?: 'auto' | 'freezer';
+}
+
 export class Cgroups {
-  /** the hierarchy roots a container joins: v1 controller mounts plus the unified one, or the v2 root */
+  /** the hierarchy roots a container joins: v1 controller mounts plus the one it is killed through, or the v2 root */
   readonly roots: string[];
+  /** how a container's cgroup is killed whole (kill.ts) */
+  readonly killMethod: KillMethod;
+  /** the root of the hierarchy killMethod works in (null: signals) */
+  private readonly killRoot: string | null;
   private readonly byController = new Map<string, string>();
   private readonly madeParents = new Set<string>();
   /** limits on a fleet as a whole, by its level (<parent>/<fleet>): written whenever the level is made */
   private readonly levelLimits = new Map<string, ResourcesSpec>();
 
-  constructor(readonly layout: CgroupLayout, readonly parent: string) {
+  constructor(readonly layout: CgroupLayout, readonly parent: string, options: CgroupsOptions = {}) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(parent)) {
       throw new Error(`--cgroup-parent must be a relative path of names (letters, digits, _ . -), got ${JSON.stringify(parent)}`);
     }
+    const hasKill = kernelHasCgroupKill() && options.kill !== 'freezer';
     if (layout.version === 2) {
       this.roots = [layout.root];
       for (const c of layout.controllers) this.byController.set(c, layout.root);
+      // cgroup.freeze is in every v2 cgroup (Linux 5.2), whatever the controllers.
+      [this.killMethod, this.killRoot] = [hasKill ? 'cgroup.kill' : 'freezer', layout.root];
     } else {
-      // Only the hierarchies of the controllers skiff limits or reads (and the unified one, for
-      // membership and cgroup.kill): a directory in the others (devices, blkio, freezer…) would
-      // limit nothing and cost a mkdir, a join and an rmdir on every start.
+      // Only the hierarchies of the controllers skiff limits or reads, and one to kill the
+      // container through: the unified one (cgroup.kill), else the freezer's. A directory in
+      // the others (devices, blkio…) would limit nothing and cost a mkdir, a join and an rmdir
+      // on every start.
       const used = layout.v1.filter((h) => h.controllers.some((c) => V1_USED.has(c)));
-      this.roots = [...used.map((h) => h.mount), ...(layout.unified ? [layout.unified] : [])];
       for (const h of used) for (const c of h.controllers) this.byController.set(c, h.mount);
+      const freezer = layout.v1.find((h) => h.controllers.includes('freezer'))?.mount ?? null;
+      [this.killMethod, this.killRoot] = layout.unified && hasKill ? ['cgroup.kill', layout.unified]
+        : freezer ? ['freezer', freezer] : ['signals', null];
+      const killVia = this.killRoot !== null && !used.some((h) => h.mount === this.killRoot) ? [this.killRoot] : [];
+      this.roots = [...used.map((h) => h.mount), ...killVia];
     }
   }
 
@@ -271,30 +293,25 @@ export class Cgroups {
 
   /** Every pid in the container's cgroup, in any hierarchy (one may have been joined alone). */
   pids(cg: ContainerCgroup): number[] {
-    const all = new Set<number>();
-    for (const d of cg.dirs) {
-      for (const line of readOr(`${d}/cgroup.procs`, '').split('\n')) if (line) all.add(Number(line));
-    }
-    return [...all];
+    return cgroupPids(cg.dirs);
   }
 
-  /** SIGKILL to everything in the cgroup: cgroup.kill where the kernel has it, then each pid. */
-  killAll(cg: ContainerCgroup): void {
-    const unified = this.version === 2 ? cg.dirs[0] : this.layout.unified ? `${this.layout.unified}/${cg.path}` : null;
-    if (unified) {
-      try {
-        writeFileSync(`${unified}/cgroup.kill`, '1');
-      } catch {
-        // a kernel before 5.14 has no cgroup.kill; the loop below does it pid by pid
-      }
-    }
-    for (const pid of this.pids(cg)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
+  /** Where the container's cgroup is killed from (kill.ts). */
+  killTarget(cg: ContainerCgroup): KillTarget {
+    return {
+      method: this.killMethod,
+      dir: this.killRoot === null ? null : `${this.killRoot}/${cg.path}`,
+      freezerVersion: this.version,
+      dirs: cg.dirs,
+    };
+  }
+
+  /**
+   * SIGKILL to everything in the cgroup, whole: cgroup.kill, or freeze / kill each / thaw, so
+   * that nothing escapes by forking meanwhile (kill.ts). Resolves once each has its signal.
+   */
+  killAll(cg: ContainerCgroup): Promise<void> {
+    return killCgroup(this.killTarget(cg));
   }
 
   /** Whether the kernel's OOM killer killed anything in it (v1 memory.oom_control, v2 memory.events). */
@@ -321,7 +338,7 @@ export class Cgroups {
     // kernel has run its exit, and a dying one may hold the directory a moment longer (EBUSY
     // with an empty cgroup.procs), so the loop retries rmdir rather than trusting the list.
     for (;;) {
-      this.killAll(cg);
+      await this.killAll(cg);
       await delay(wait);
       wait = Math.min(wait * 2, 50);
       if (this.removeDirs(cg)) return { oomKilled, leftover: false };

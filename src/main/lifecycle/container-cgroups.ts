@@ -86,10 +86,14 @@ export class ContainerCgroups {
     if (leftover) log('warn', 'container cgroup did not empty; left in place', { name: r.name, cgroup: cg.path });
   }
 
-  /** SIGKILL to everything in the container's cgroup (what joined it from outside too). */
+  /**
+   * SIGKILL to everything in the container's cgroup (what joined it from outside too), whole:
+   * nothing escapes by forking meanwhile (src/main/cgroups/kill.ts). Runs on in the background:
+   * the exit is seen, and the cgroup emptied, by finish().
+   */
   killAll(r: ContainerRecord): void {
     const cg = this.of(r);
-    if (cg) this.cgroups!.killAll(cg);
+    if (cg) void this.cgroups!.killAll(cg).catch((err: Error) => log('warn', 'container cgroup kill failed', { name: r.name, cgroup: cg.path, error: err.message }));
   }
 
   /** New limits, written at once to a running container's cgroup (the caller keeps them for its next run). */
