@@ -12,6 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
 import { limitWrites, missingController, unlimitWrites, writeLimits, type Controller } from './limits.js';
+import { oomKillCount } from './oom-watch.js';
 import { cgroupPids, kernelHasCgroupKill, killCgroup, type KillMethod, type KillTarget } from './kill.js';
 
 export interface ContainerCgroup {
@@ -314,24 +315,35 @@ export class Cgroups {
     return killCgroup(this.killTarget(cg));
   }
 
-  /** Whether the kernel's OOM killer killed anything in it (v1 memory.oom_control, v2 memory.events). */
-  oomKilled(cg: ContainerCgroup): boolean {
+  /** The container's memory cgroup directory (null: no memory controller). */
+  memoryDir(cg: ContainerCgroup): string | null {
     const mem = this.byController.get('memory');
-    if (mem === undefined) return false;
-    const file = this.version === 1 ? 'memory.oom_control' : 'memory.events';
-    return (keyed(readOr(`${mem}/${cg.path}/${file}`, '')).get('oom_kill') ?? 0) > 0;
+    return mem === undefined ? null : `${mem}/${cg.path}`;
+  }
+
+  /** Whether the container's memory is limited, by its own limit or its fleet's: where an OOM kill can happen in it. */
+  memoryLimited(path: string, r: ResourcesSpec): boolean {
+    const parts = path.split('/');
+    return r.memory !== null || parts.slice(1).some((_, i) => (this.levelLimits.get(parts.slice(0, i + 1).join('/'))?.memory ?? null) !== null);
+  }
+
+  /** How many times the kernel's OOM killer killed in it (v1 memory.oom_control, v2 memory.events). */
+  oomKills(cg: ContainerCgroup): number {
+    const dir = this.memoryDir(cg);
+    if (dir === null) return 0;
+    return oomKillCount(readOr(`${dir}/${this.version === 1 ? 'memory.oom_control' : 'memory.events'}`, ''));
   }
 
   /**
    * After PID 1's exit: kills whatever is left (a process that joined from outside, one that
    * escaped the pid namespace's teardown) until every cgroup.procs is empty, then removes the
-   * directories. Resolves with whether an OOM kill happened, read before anything is removed.
+   * directories. Resolves with the OOM kill counter, read before anything is removed.
    */
-  async finish(cg: ContainerCgroup): Promise<{ oomKilled: boolean; leftover: boolean }> {
-    const oomKilled = this.oomKilled(cg);
+  async finish(cg: ContainerCgroup): Promise<{ oomKills: number; leftover: boolean }> {
+    const oomKills = this.oomKills(cg);
     // The usual case: PID 1's exit took the whole pid namespace with it, the cgroup is empty
     // and rmdir succeeds at once. EBUSY means something still runs in it.
-    if (this.removeDirs(cg)) return { oomKilled, leftover: false };
+    if (this.removeDirs(cg)) return { oomKills, leftover: false };
     const deadline = Date.now() + EMPTY_TIMEOUT_MS;
     let wait = 1;
     // Kill what is left, until rmdir succeeds: a killed process leaves cgroup.procs once the
@@ -341,8 +353,8 @@ export class Cgroups {
       await this.killAll(cg);
       await delay(wait);
       wait = Math.min(wait * 2, 50);
-      if (this.removeDirs(cg)) return { oomKilled, leftover: false };
-      if (Date.now() > deadline) return { oomKilled, leftover: true };
+      if (this.removeDirs(cg)) return { oomKills, leftover: false };
+      if (Date.now() > deadline) return { oomKills, leftover: true };
     }
   }
 
