@@ -12,6 +12,7 @@ import { until, useDaemon, type TestDaemon } from '../support/daemon.js';
 import { useTempDirs } from '../support/tmp.js';
 import { detectLayout } from '../../src/main/cgroups/layout.js';
 import { Cgroups } from '../../src/main/cgroups/cgroups.js';
+import { NO_RESOURCES } from '../../src/spec/resources.js';
 
 const layout = detectLayout();
 const allRoots = layout.version === 2 ? [layout.root] : [...layout.v1.map((h) => h.mount), ...(layout.unified ? [layout.unified] : [])];
@@ -63,13 +64,15 @@ function forkLoopSuite(kill: 'auto' | 'freezer', expected: Cgroups['killMethod']
         const r = await d.cli(['run', '-d', '--name', 'forky', '--pids-limit', '2000', '--', '/bin/sh', '-c', 'while :; do sleep 1000 & sleep 0.05; done']);
         expect(r.code, r.stderr).to.equal(0);
         const container = (name: string): string => `${d.cgroupParent}/${name}`;
-        // This daemon's hierarchies are the ones the method needs: the freezer's, or the unified one.
-        for (const root of allRoots) expect(existsSync(`${root}/${container('forky')}`), root).to.equal(cgroups.roots.includes(root));
+        // This daemon's hierarchies are the ones the method needs (the freezer's, or the unified one) and those of stats and the limit.
+        const joined = cgroups.rootsFor(container('forky'), { ...NO_RESOURCES, pidsLimit: 2000 });
+        for (const root of allRoots) expect(existsSync(`${root}/${container('forky')}`), root).to.equal(joined.includes(root));
+        expect(joined.some((root) => root.endsWith(kill === 'freezer' ? '/freezer' : '/unified'))).to.equal(true);
         // Outside: a shell moved into every hierarchy of the container's cgroup, then told to start the relay.
         const starter = spawn('/bin/sh', ['-c', 'read go; exec "$0" "$1"', relay, marker], { stdio: ['pipe', 'ignore', 'ignore'] });
         await new Promise((res) => starter.on('spawn', res));
-        for (const root of cgroups.roots) writeFileSync(`${root}/${container('forky')}/cgroup.procs`, String(starter.pid));
-        const procs = (): number[] => readFileSync(`${cgroups.roots[0]}/${container('forky')}/cgroup.procs`, 'utf8').trim().split('\n').filter(Boolean).map(Number);
+        for (const root of joined) writeFileSync(`${root}/${container('forky')}/cgroup.procs`, String(starter.pid));
+        const procs = (): number[] => readFileSync(`${joined[0]}/${container('forky')}/cgroup.procs`, 'utf8').trim().split('\n').filter(Boolean).map(Number);
         expect(procs()).to.include(starter.pid);
         // Its descendants are born in its cgroup. A generation lives a millisecond or so: seen alive, not pinned down.
         starter.stdin.write('go\n');
@@ -90,7 +93,7 @@ function forkLoopSuite(kill: 'auto' | 'freezer', expected: Cgroups['killMethod']
       expect((await d.cli(['run', '-d', '--name', 'host-of', '--', '/bin/sleep', '1000'])).code).to.equal(0);
       const stray = spawn('/bin/sleep', ['1000'], { stdio: 'ignore' });
       const exited = new Promise<NodeJS.Signals | null>((res) => stray.on('exit', (_code, sig) => res(sig)));
-      for (const root of cgroups.roots) writeFileSync(`${root}/${d.cgroupParent}/host-of/cgroup.procs`, String(stray.pid));
+      for (const root of cgroups.rootsFor(`${d.cgroupParent}/host-of`, NO_RESOURCES)) writeFileSync(`${root}/${d.cgroupParent}/host-of/cgroup.procs`, String(stray.pid));
       expect((await d.cli(['stop', '-t', '1', 'host-of'])).code).to.equal(0);
       expect(await exited).to.equal('SIGKILL');
       for (const root of allRoots) expect(existsSync(`${root}/${d.cgroupParent}/host-of`), root).to.equal(false);

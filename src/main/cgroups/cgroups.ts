@@ -9,10 +9,13 @@
 //   finish ─▶ read the OOM counter ─▶ kill until every cgroup.procs is empty ─▶ rmdir
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type ResourcesSpec } from '../../spec/resources.js';
+import { NO_RESOURCES as NO_LIMITS, RESOURCE_FIELDS, type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
-import { limitWrites, missingController, unlimitWrites, writeLimits, type Controller } from './limits.js';
+import { CONTROLLER_OF, limitWrites, missingController, unlimitWrites, writeLimits, type Controller, type LimitWrite } from './limits.js';
 import { oomKillCount } from './oom-watch.js';
+import { readSample, type CgroupSample } from './sample.js';
+
+export type { CgroupSample } from './sample.js';
 import { cgroupPids, kernelHasCgroupKill, killCgroup, type KillMethod, type KillTarget } from './kill.js';
 
 export interface ContainerCgroup {
@@ -55,8 +58,16 @@ function expandList(list: string): Set<number> {
   return out;
 }
 
-/** The v1 controllers whose hierarchies a container joins: its limits, its stats, its OOM counter. */
+/** The v1 controllers whose hierarchies a container may join: its limits, its stats, its OOM counter. */
 const V1_USED = new Set(['memory', 'cpu', 'cpuacct', 'pids', 'cpuset']);
+/**
+ * The v1 controllers every container joins, limited or not: what `stats` reads (memory, CPU
+ * time) and the OOM counter. The others (cpu, pids, cpuset) only where a limit of the container
+ * or its fleet needs them: each joined hierarchy is a mkdir, a join (an RCU grace period for
+ * cgroup_threadgroup_rwsem) and an rmdir per start, and a cpuset's rmdir rebuilds the
+ * scheduler's domains.
+ */
+const V1_ALWAYS = ['memory', 'cpuacct'];
 
 /** How long finish() keeps killing a cgroup that does not empty (a process stuck in the kernel). */
 const EMPTY_TIMEOUT_MS = 10_000;
@@ -69,13 +80,24 @@ function readOr(path: string, fallback: string): string {
   }
 }
 
-function keyed(text: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const [k, v] = line.trim().split(/\s+/);
-    if (k && v !== undefined && /^\d+$/.test(v)) m.set(k, Number(v));
+
+/** How many rounds extend() moves a container's processes before giving up on a fork loop. */
+const MOVE_ROUNDS = 100;
+
+/** Moves every process listed in `from`'s cgroup.procs to `to`, until none is left outside. */
+function moveAll(from: string[], to: string): void {
+  for (let round = 0; round < MOVE_ROUNDS; round++) {
+    const inside = new Set(cgroupPids([to]));
+    const outside = cgroupPids(from).filter((pid) => !inside.has(pid));
+    if (outside.length === 0) return;
+    for (const pid of outside) {
+      try {
+        writeFileSync(`${to}/cgroup.procs`, String(pid));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // exited meanwhile
+      }
+    }
   }
-  return m;
 }
 
 export interface CgroupsOptions {
@@ -88,8 +110,10 @@ export interface CgroupsOptions {
 }
 
 export class Cgroups {
-  /** the hierarchy roots a container joins: v1 controller mounts plus the one it is killed through, or the v2 root */
+  /** the hierarchy roots a container may join (rootsFor says which it does): v1 controller mounts plus the one it is killed through, or the v2 root */
   readonly roots: string[];
+  /** the hierarchies each container of this skiffd joined, by its path (rootsFor, or found after a restart) */
+  private readonly joined = new Map<string, string[]>();
   /** how a container's cgroup is killed whole (kill.ts) */
   readonly killMethod: KillMethod;
   /** the root of the hierarchy killMethod works in (null: signals) */
@@ -156,8 +180,28 @@ export class Cgroups {
     return fleet === null ? `${this.parent}/${name}` : `${this.parent}/${fleet}/${name}`;
   }
 
+  /** A container's cgroup: the hierarchies it joined, or (not made by this skiffd) those that have its directory. */
   at(path: string): ContainerCgroup {
-    return { path, dirs: this.roots.map((root) => `${root}/${path}`) };
+    const roots = this.joined.get(path) ?? this.roots.filter((root) => existsSync(`${root}/${path}`));
+    return { path, dirs: roots.map((root) => `${root}/${path}`) };
+  }
+
+  /**
+   * The hierarchies a container with limits `r` at `path` joins: v2's one; on v1 memory and
+   * cpuacct (stats, OOM), the one it is killed through, and those whose controllers its own
+   * limits or its fleet's use. In this.roots' order.
+   */
+  rootsFor(path: string, r: ResourcesSpec): string[] {
+    if (this.version === 2) return this.roots;
+    const want = new Set<string>();
+    for (const c of V1_ALWAYS) if (this.byController.has(c)) want.add(this.byController.get(c)!);
+    if (this.killRoot !== null) want.add(this.killRoot);
+    const parts = path.split('/');
+    const levels = parts.slice(1, -1).map((_, i) => this.levelLimits.get(parts.slice(0, i + 2).join('/'))).filter((l) => l !== undefined);
+    for (const limits of [r, ...levels]) {
+      for (const field of RESOURCE_FIELDS) if (limits[field] !== null) want.add(this.controllerRoot(CONTROLLER_OF[field]));
+    }
+    return this.roots.filter((root) => want.has(root));
   }
 
   /** Each hierarchy's cgroup.procs: what the launch plan's join_cgroup operations write to. */
@@ -243,6 +287,8 @@ export class Cgroups {
       throw err;
     }
     this.levelLimits.set(level, r);
+    // Replicas already running join the hierarchies of limits the fleet did not have before.
+    for (const path of [...this.joined.keys()].filter((p) => p.startsWith(`${level}/`))) this.extend(this.at(path), this.rootsFor(path, NO_LIMITS));
   }
 
   /**
@@ -251,7 +297,7 @@ export class Cgroups {
    * start that failed, or a skiffd that died) is reused only if empty.
    */
   create(path: string, r: ResourcesSpec): ContainerCgroup {
-    const cg = this.at(path);
+    const cg = { path, dirs: this.rootsFor(path, r).map((root) => `${root}/${path}`) };
     const parent = path.slice(0, path.lastIndexOf('/'));
     if (!this.madeParents.has(parent)) this.ensureLevels(path);
     try {
@@ -273,23 +319,58 @@ export class Cgroups {
           mkdirSync(d, { recursive: true });
         }
       }
-      writeLimits((c) => this.dirOf(cg, c), limitWrites(this.version, r));
+      writeLimits((c) => this.dirOf(cg, c), this.skipUnchangedPeriod(cg, limitWrites(this.version, r)));
     } catch (err) {
       this.removeDirs(cg);
       throw err;
     }
+    this.joined.set(path, cg.dirs.map((d) => d.slice(0, -path.length - 1)));
     return cg;
+  }
+
+  /**
+   * Without a v1 cpu.cfs_period_us write that would change nothing (a new cgroup's period is
+   * already the default 100 ms): each write to it or to cfs_quota_us has the kernel check the
+   * bandwidth of every CPU cgroup on the host (tg_set_cfs_bandwidth walks the whole task-group
+   * tree), the dearest write of a start. A read costs almost nothing.
+   */
+  private skipUnchangedPeriod(cg: ContainerCgroup, writes: LimitWrite[]): LimitWrite[] {
+    return writes.filter((w) => w.file !== 'cpu.cfs_period_us' || readOr(`${this.dirOf(cg, 'cpu')}/${w.file}`, '').trim() !== w.value);
   }
 
   /** A container adopted after a skiffd restart: its levels count as ours, to be removed at close. */
   adopt(path: string): void {
     const parts = path.split('/');
     for (let depth = 1; depth < parts.length; depth++) this.madeParents.add(parts.slice(0, depth).join('/'));
+    this.joined.set(path, this.roots.filter((root) => existsSync(`${root}/${path}`)));
   }
 
-  /** Changes a running container's limits (docker update). */
-  update(cg: ContainerCgroup, r: ResourcesSpec): void {
-    writeLimits((c) => this.dirOf(cg, c), limitWrites(this.version, r));
+  /**
+   * Changes a running container's limits (docker update). A limit whose hierarchy it has not
+   * joined (--cpus on a container started without CPU limits) first brings it there (extend).
+   */
+  update(cg: ContainerCgroup, r: ResourcesSpec): ContainerCgroup {
+    const grown = this.extend(cg, this.rootsFor(cg.path, r));
+    writeLimits((c) => this.dirOf(grown, c), limitWrites(this.version, r));
+    return grown;
+  }
+
+  /**
+   * Makes the container's directory in the hierarchies of `roots` it has not joined and moves
+   * every one of its processes there, again until none is left behind (one forked meanwhile by
+   * a process not yet moved is in the next round; one forked by a moved one is born there).
+   */
+  private extend(cg: ContainerCgroup, roots: string[]): ContainerCgroup {
+    const have = this.joined.get(cg.path) ?? this.roots.filter((root) => existsSync(`${root}/${cg.path}`));
+    const missing = roots.filter((root) => !have.includes(root));
+    if (missing.length === 0) return cg;
+    for (const root of missing) {
+      mkdirSync(`${root}/${cg.path}`, { recursive: true });
+      moveAll(cg.dirs, `${root}/${cg.path}`);
+    }
+    const all = this.roots.filter((root) => have.includes(root) || missing.includes(root));
+    this.joined.set(cg.path, all);
+    return { path: cg.path, dirs: all.map((root) => `${root}/${cg.path}`) };
   }
 
   /** Every pid in the container's cgroup, in any hierarchy (one may have been joined alone). */
@@ -368,6 +449,7 @@ export class Cgroups {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ok = false;
       }
     }
+    if (ok) this.joined.delete(cg.path);
     const up = cg.path.split('/').slice(0, -1).join('/');
     if (up !== this.parent) this.removeLevel(up);
     return ok;
@@ -392,60 +474,17 @@ export class Cgroups {
     for (const level of levels) this.removeLevel(level);
   }
 
-  /** The raw counters `stats` turns into Docker's shape. */
+  /** The raw counters `stats` turns into Docker's shape (sample.ts), from the hierarchies the container joined. */
   sample(cg: ContainerCgroup): CgroupSample {
-    const mem = this.byController.get('memory');
-    const pidsRoot = this.byController.get('pids');
-    const s: CgroupSample = { memoryUsage: null, memoryMaxUsage: null, memoryLimit: null, memoryStat: {}, cpuUsageNs: null, cpuUserNs: null, cpuSystemNs: null, perCpuNs: [], pids: null, pidsLimit: null };
-    const num = (text: string): number | null => (/^\d+$/.test(text.trim()) ? Number(text.trim()) : null);
-    if (mem !== undefined) {
-      const d = `${mem}/${cg.path}`;
-      if (this.version === 1) {
-        s.memoryUsage = num(readOr(`${d}/memory.usage_in_bytes`, ''));
-        s.memoryMaxUsage = num(readOr(`${d}/memory.max_usage_in_bytes`, ''));
-        s.memoryLimit = num(readOr(`${d}/memory.limit_in_bytes`, ''));
-      } else {
-        s.memoryUsage = num(readOr(`${d}/memory.current`, ''));
-        s.memoryMaxUsage = num(readOr(`${d}/memory.peak`, ''));
-        s.memoryLimit = num(readOr(`${d}/memory.max`, ''));
-      }
-      s.memoryStat = Object.fromEntries(keyed(readOr(`${d}/memory.stat`, '')));
-    }
-    if (this.version === 1) {
-      const acct = this.byController.get('cpuacct');
-      if (acct !== undefined) {
-        const d = `${acct}/${cg.path}`;
-        s.cpuUsageNs = num(readOr(`${d}/cpuacct.usage`, ''));
-        s.perCpuNs = readOr(`${d}/cpuacct.usage_percpu`, '').trim().split(/\s+/).filter(Boolean).map(Number);
-        const st = keyed(readOr(`${d}/cpuacct.stat`, ''));
-        // USER_HZ ticks (100 a second on Linux) to nanoseconds
-        if (st.has('user')) s.cpuUserNs = st.get('user')! * 10_000_000;
-        if (st.has('system')) s.cpuSystemNs = st.get('system')! * 10_000_000;
-      }
-    } else {
-      const st = keyed(readOr(`${this.layout.root}/${cg.path}/cpu.stat`, ''));
-      if (st.has('usage_usec')) s.cpuUsageNs = st.get('usage_usec')! * 1000;
-      if (st.has('user_usec')) s.cpuUserNs = st.get('user_usec')! * 1000;
-      if (st.has('system_usec')) s.cpuSystemNs = st.get('system_usec')! * 1000;
-    }
-    if (pidsRoot !== undefined) {
-      s.pids = num(readOr(`${pidsRoot}/${cg.path}/pids.current`, ''));
-      s.pidsLimit = num(readOr(`${pidsRoot}/${cg.path}/pids.max`, ''));
-    }
-    return s;
+    const dirOf = (c: string): string | null => {
+      const root = this.byController.get(c);
+      return root !== undefined && cg.dirs.includes(`${root}/${cg.path}`) ? `${root}/${cg.path}` : null;
+    };
+    const killDir = this.killRoot === null ? null : `${this.killRoot}/${cg.path}`;
+    return readSample({
+      version: this.version, memory: dirOf('memory'), cpu: this.version === 1 ? dirOf('cpuacct') : dirOf('cpu') ?? cg.dirs[0] ?? null, pids: dirOf('pids'),
+      // No pids limit, so not in the pids hierarchy: its tasks, as pids.current counts them, from the one it is killed through.
+      tasks: killDir === null ? null : `${killDir}/${this.killRoot === this.layout.unified ? 'cgroup.threads' : 'tasks'}`,
+    });
   }
-}
-
-export interface CgroupSample {
-  memoryUsage: number | null;
-  memoryMaxUsage: number | null;
-  /** null: unlimited (v2 "max") */
-  memoryLimit: number | null;
-  memoryStat: Record<string, number>;
-  cpuUsageNs: number | null;
-  cpuUserNs: number | null;
-  cpuSystemNs: number | null;
-  perCpuNs: number[];
-  pids: number | null;
-  pidsLimit: number | null;
 }
