@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { until, useDaemon } from '../support/daemon.js';
 import { detectLayout } from '../../src/main/cgroups/layout.js';
 import { oomKillCount } from '../../src/main/cgroups/oom-watch.js';
+import { SPARE_PREFIX } from '../../src/main/cgroups/memcg-pool.js';
 
 const layout = detectLayout();
 const memoryRoot = layout.version === 2 ? layout.root : layout.v1.find((h) => h.controllers.includes('memory'))!.mount;
@@ -60,6 +61,29 @@ describe('cgroups: OOM kills reported live', function () {
     expect((await d.cli(['rm', 'victim'])).code).to.equal(0);
     await until(() => fds() <= fdsBefore, `skiffd's fds back to ${fdsBefore}`);
     expect(eventfds()).to.equal(eventfdsBefore);
+  });
+
+  it('a reused memory cgroup (a spare) shows nothing of its last container: limits, peaks and fail counts reset, its earlier OOM kills not the new one\'s', async () => {
+    const hog = await d.cli(['run', '--name', 'hog', '--memory', '32m', '--', '/bin/sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a)']);
+    expect(hog.code).to.equal(137);
+    expect((await inspect('hog')).State.OOMKilled).to.equal(true);
+    expect((await d.cli(['rm', 'hog'])).code).to.equal(0);
+    const spares = (): string[] => readdirSync(`${memoryRoot}/${d.cgroupParent}`).filter((n) => n.startsWith(SPARE_PREFIX));
+    expect(spares()).to.have.length.greaterThan(0);
+    const before = spares().length;
+    expect((await d.cli(['run', '-d', '--name', 'next', '--memory', '64m', '--', '/bin/sleep', '1000'])).code).to.equal(0);
+    // It took a spare: the one that OOM-killed (the kernel keeps that count; skiffd counts from where it was).
+    expect(spares()).to.have.length(before - 1);
+    const file = (f: string): string => readFileSync(`${memoryRoot}/${d.cgroupParent}/next/${f}`, 'utf8').trim();
+    expect(oomKillCount(file('memory.oom_control'))).to.be.greaterThan(0);
+    expect(file('memory.limit_in_bytes')).to.equal(String(64 << 20));
+    expect(file('memory.failcnt')).to.equal('0');
+    expect(Number(file('memory.max_usage_in_bytes'))).to.be.lessThan(16 << 20);
+    const created = (await inspect('next')).Created;
+    expect((await d.cli(['stop', '-t', '0', 'next'])).code).to.equal(0);
+    expect((await inspect('next')).State.OOMKilled).to.equal(false);
+    expect(await actions('next', created)).not.to.include('oom');
+    expect((await d.cli(['rm', 'next'])).code).to.equal(0);
   });
 
   it('a container without a memory limit gets no watch (no fd), and its run is not OOMKilled', async () => {

@@ -7,12 +7,13 @@
 //
 //   create ─▶ mkdir in every hierarchy, write the limits ─▶ launch (PID 1 joins) ─▶ … exit
 //   finish ─▶ read the OOM counter ─▶ kill until every cgroup.procs is empty ─▶ rmdir
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NO_RESOURCES as NO_LIMITS, RESOURCE_FIELDS, type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
 import { CONTROLLER_OF, limitWrites, missingController, unlimitWrites, writeLimits, type Controller, type LimitWrite } from './limits.js';
 import { oomKillCount } from './oom-watch.js';
+import { MemcgPool, SPARE_PREFIX } from './memcg-pool.js';
 import { readSample, type CgroupSample } from './sample.js';
 
 export type { CgroupSample } from './sample.js';
@@ -107,6 +108,8 @@ export interface CgroupsOptions {
    * the freezer even so (v1's way: a host without the unified hierarchy, and its tests here).
    */
   kill?: 'auto' | 'freezer';
+  /** v1: reuse emptied memory cgroups instead of removing them (memcg-pool.ts; default true) */
+  memcgPool?: boolean;
 }
 
 export class Cgroups {
@@ -114,6 +117,10 @@ export class Cgroups {
   readonly roots: string[];
   /** the hierarchies each container of this skiffd joined, by its path (rootsFor, or found after a restart) */
   private readonly joined = new Map<string, string[]>();
+  /** v1's spare memory cgroups (memcg-pool.ts); null on v2 or without the memory controller */
+  private readonly pool: MemcgPool | null;
+  /** the oom_kill counter a reused memory cgroup had when its container got it, by path */
+  private readonly oomBase = new Map<string, number>();
   /** how a container's cgroup is killed whole (kill.ts) */
   readonly killMethod: KillMethod;
   /** the root of the hierarchy killMethod works in (null: signals) */
@@ -146,6 +153,7 @@ export class Cgroups {
       const killVia = this.killRoot !== null && !used.some((h) => h.mount === this.killRoot) ? [this.killRoot] : [];
       this.roots = [...used.map((h) => h.mount), ...killVia];
     }
+    this.pool = this.version === 1 && this.byController.has('memory') && options.memcgPool !== false ? new MemcgPool() : null;
   }
 
   get version(): 1 | 2 {
@@ -226,6 +234,7 @@ export class Cgroups {
     for (let depth = 1; depth < parts.length; depth++) {
       const level = parts.slice(0, depth).join('/');
       if (this.madeParents.has(level)) continue;
+      this.dropStaleSpares(level);
       for (const root of this.roots) {
         const dir = `${root}/${level}`;
         const made = mkdirSync(dir, { recursive: true }) !== undefined;
@@ -300,8 +309,14 @@ export class Cgroups {
     const cg = { path, dirs: this.rootsFor(path, r).map((root) => `${root}/${path}`) };
     const parent = path.slice(0, path.lastIndexOf('/'));
     if (!this.madeParents.has(parent)) this.ensureLevels(path);
+    const memDir = this.pool ? this.memoryDir(cg) : null;
     try {
       for (const d of cg.dirs) {
+        const base = d === memDir ? this.pool!.take(d) : null;
+        if (base !== null) {
+          this.oomBase.set(path, base);
+          continue;
+        }
         try {
           mkdirSync(d);
         } catch (err) {
@@ -338,9 +353,29 @@ export class Cgroups {
     return writes.filter((w) => w.file !== 'cpu.cfs_period_us' || readOr(`${this.dirOf(cg, 'cpu')}/${w.file}`, '').trim() !== w.value);
   }
 
+  /** Spare memory cgroups a skiffd that died left in a level (memcg-pool.ts): removed once, when the level is first ours. */
+  private dropStaleSpares(level: string): void {
+    const mem = this.byController.get('memory');
+    if (this.version !== 1 || mem === undefined || this.madeParents.has(level)) return;
+    let names: string[];
+    try {
+      names = readdirSync(`${mem}/${level}`);
+    } catch {
+      return; // not made yet
+    }
+    for (const name of names.filter((n) => n.startsWith(SPARE_PREFIX))) {
+      try {
+        rmdirSync(`${mem}/${level}/${name}`);
+      } catch {
+        // in use after all (another skiffd's): left alone
+      }
+    }
+  }
+
   /** A container adopted after a skiffd restart: its levels count as ours, to be removed at close. */
   adopt(path: string): void {
     const parts = path.split('/');
+    for (let depth = 1; depth < parts.length; depth++) this.dropStaleSpares(parts.slice(0, depth).join('/'));
     for (let depth = 1; depth < parts.length; depth++) this.madeParents.add(parts.slice(0, depth).join('/'));
     this.joined.set(path, this.roots.filter((root) => existsSync(`${root}/${path}`)));
   }
@@ -408,6 +443,11 @@ export class Cgroups {
     return r.memory !== null || parts.slice(1).some((_, i) => (this.levelLimits.get(parts.slice(0, i + 1).join('/'))?.memory ?? null) !== null);
   }
 
+  /** The oom_kill counter when the container got its memory cgroup: 0 for a new one, more for a reused one (memcg-pool.ts). */
+  oomBaseline(cg: ContainerCgroup): number {
+    return this.oomBase.get(cg.path) ?? 0;
+  }
+
   /** How many times the kernel's OOM killer killed in it (v1 memory.oom_control, v2 memory.events). */
   oomKills(cg: ContainerCgroup): number {
     const dir = this.memoryDir(cg);
@@ -442,16 +482,25 @@ export class Cgroups {
   /** rmdir in every hierarchy, then the fleet level if that left it empty; true if all went. */
   removeDirs(cg: ContainerCgroup): boolean {
     let ok = true;
+    const memDir = this.pool ? this.memoryDir(cg) : null;
     for (const d of cg.dirs) {
+      if (d === memDir && this.pool!.give(d)) continue;
       try {
         rmdirSync(d);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ok = false;
       }
     }
-    if (ok) this.joined.delete(cg.path);
+    if (ok) {
+      this.joined.delete(cg.path);
+      this.oomBase.delete(cg.path);
+    }
     const up = cg.path.split('/').slice(0, -1).join('/');
-    if (up !== this.parent) this.removeLevel(up);
+    if (up !== this.parent) {
+      // The fleet's last container gone: its spares go too, so the level can.
+      if (this.pool && ![...this.joined.keys()].some((p) => p.startsWith(`${up}/`))) this.pool.drain(`${this.byController.get('memory')!}/${up}`);
+      this.removeLevel(up);
+    }
     return ok;
   }
 
@@ -470,6 +519,7 @@ export class Cgroups {
 
   /** At skiffd's close: the parent levels, if no container (adopted later by a new skiffd) holds them. */
   close(): void {
+    this.pool?.drain();
     const levels = [...this.madeParents].sort((a, b) => b.length - a.length);
     for (const level of levels) this.removeLevel(level);
   }

@@ -134,7 +134,7 @@ export class ContainerCgroups {
     const cg = this.of(r);
     if (!cg) return;
     // The watch ends first: its eventfd is closed before the cgroup goes (and unregisters it).
-    const w = this.watched.get(r.id) ?? { watch: null, reported: 0 };
+    const w = this.watched.get(r.id) ?? { watch: null, reported: this.cgroups!.oomBaseline(cg) };
     this.watched.delete(r.id);
     w.watch?.stop();
     const { oomKills, leftover } = await this.cgroups!.finish(cg);
