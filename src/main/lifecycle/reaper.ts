@@ -93,7 +93,7 @@ export class Reaper {
       for (const ev of events) {
         if (ev.data === WAKE >>> 0) { eventfdDrain(this.wakeFd); continue; }
         const onReadable = this.fdWatches.get(ev.data);
-        if (onReadable) { onReadable(); continue; }
+        if (onReadable) { this.call(onReadable); continue; }
         this.reap(ev.data);
       }
       this.loop();
@@ -102,6 +102,15 @@ export class Reaper {
       // epoll_wait on a valid epoll fd only fails on a programming error: surface it.
       process.emitWarning(`skiff reaper: ${(err as Error).message}`);
     });
+  }
+
+  /** A watched fd's callback: one that throws must not stop the loop every exit is seen through. */
+  private call(onReadable: () => void): void {
+    try {
+      onReadable();
+    } catch (err) {
+      process.emitWarning(`skiff reaper: an fd watch failed: ${(err as Error).message}`);
+    }
   }
 
   private reap(pidfd: number): void {
