@@ -29,6 +29,8 @@ import { validateSpec, type ContainerSpec } from '../src/spec/container.js';
 import { validateResources } from '../src/spec/resources.js';
 import { Cgroups } from '../src/main/cgroups/cgroups.js';
 import { detectLayout } from '../src/main/cgroups/layout.js';
+import { OomWatcher } from '../src/main/cgroups/oom-watch.js';
+import { machineBusySeconds } from '../src/cli/bench/usage.js';
 import type { StartRequest } from '../src/workers/start.js';
 import type { NetAttachment } from '../src/net/container-plan.js';
 import { ensureBridge } from '../src/net/bridge.js';
@@ -71,6 +73,8 @@ interface Row {
   /** CPU (user + system) of the whole process tree, per container: this process, launcher workers,
    *  containers, shells, runtimes; not kernel threads (e.g. network namespace clean-up), alike for all */
   cpuMsPerContainer: number;
+  /** all CPUs' busy time per container (/proc/stat): the kernel's deferred work too (a memory cgroup's offlining runs in a kworker), and everyone else's load */
+  machineCpuMsPerContainer: number;
   failed: number;
   firstError: string | null;
 }
@@ -141,6 +145,7 @@ const START_TIMEOUT_MS = 60_000;
 async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, count: number, warmup: number, concurrency: number,
   extras: { net?: NetAttachment; cgroups?: Cgroups } = {}): Promise<Sample & { startupCpuSeconds: number }> {
   const { net, cgroups } = extras;
+  const oom = cgroups ? new OomWatcher(reaper, cgroups.version) : null;
   // One worker per start in flight, as skiffd sizes its pool for its concurrency.
   const pool = new LauncherPool(concurrency, START_TIMEOUT_MS);
   try {
@@ -149,19 +154,23 @@ async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, 
     const request: StartRequest = { spec, rootMount, layerDir: null, console: { kind: 'null' } };
     let n = 0;
     const one = async (): Promise<void> => {
-      // As skiffd does: the cgroup made before the launch, joined by PID 1, emptied and removed after its exit.
+      // As skiffd does: the cgroup made before the launch, joined by PID 1, its live OOM watch
+      // (a memory limit), emptied and removed after its exit.
       const cg = cgroups ? cgroups.create(cgroups.pathOf(`bench-${n}`, null), spec.resources) : null;
+      const watch = cg && oom && cgroups!.memoryLimited(cg.path, spec.resources) ? oom.watch(cgroups!.memoryDir(cg)!, () => undefined) : null;
       // A host end's name per start: a finished container's veth goes with its namespace, which the kernel frees later.
       const withNet = net ? { ...request, net: { ...net, hostIfname: `svbench${n}` } } : request;
       n++;
       const pid = await pool.start(cg ? { ...withNet, cgroupProcs: cgroups!.procsFiles(cg) } : withNet);
       const exit = await reaper.watch(pid).exited;
+      watch?.stop();
       if (cg) await cgroups!.finish(cg);
       if (exit.exitCode !== 0) throw new Error(`container exited with ${exit.exitCode}`);
     };
     await drive(warmup, concurrency, one);
     return { ...(await drive(count, concurrency, one)), startupCpuSeconds };
   } finally {
+    oom?.close();
     // Reaped before the row's CPU is read: their time then counts in RUSAGE_CHILDREN.
     await pool.close();
   }
@@ -169,12 +178,12 @@ async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, 
 
 // ── report ──
 
-function toRow(runtime: Runtime, concurrency: number, s: Sample, cpuMsPerContainer: number): Row {
+function toRow(runtime: Runtime, concurrency: number, s: Sample, cpuMsPerContainer: number, machineCpuMsPerContainer: number): Row {
   const sorted = [...s.latenciesMs].sort((a, b) => a - b);
   return {
     runtime, concurrency, count: s.latenciesMs.length, seconds: s.wallMs / 1000,
     perSecond: s.latenciesMs.length / (s.wallMs / 1000), p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
-    cpuMsPerContainer, failed: s.failed, firstError: s.firstError,
+    cpuMsPerContainer, machineCpuMsPerContainer, failed: s.failed, firstError: s.firstError,
   };
 }
 
@@ -196,14 +205,15 @@ function printTable(o: Options, rows: Row[]): void {
   const pad = (s: string, n: number): string => s.padStart(n);
   const lines = [
     `skiff start benchmark: ${o.count} containers of /bin/true per row (after ${o.warmup} warm-up), ${cpus().length} cores, kernel ${release()}, node ${process.version}`,
-    'latency = request to exit seen; containers/s = completed / wall time; cpu = user+system of the whole process tree per container',
+    'latency = request to exit seen; containers/s = completed / wall time; cpu = user+system of the whole process tree per container;',
+    '  machine = all CPUs\' busy time per container (/proc/stat: kernel threads too, and everyone else\'s load on the machine)',
     'skiff rows: skiffd\'s launcher workers driven directly (plan, launch, exit seen): no API, no record, no console, no removal;',
     '  the whole lifecycle through the API, beside the same references, is `skiff bench` (src/cli/bench)',
     '',
-    `${'runtime'.padEnd(13)}${pad('conc', 5)}${pad('containers/s', 14)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('cpu ms/ctr', 12)}${pad('failed', 8)}`,
+    `${'runtime'.padEnd(13)}${pad('conc', 5)}${pad('containers/s', 14)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('cpu ms/ctr', 12)}${pad('machine ms', 12)}${pad('failed', 8)}`,
   ];
   for (const r of rows) {
-    lines.push(`${r.runtime.padEnd(13)}${pad(String(r.concurrency), 5)}${pad(r.perSecond.toFixed(1), 14)}${pad(r.p50Ms.toFixed(2), 9)}${pad(r.p99Ms.toFixed(2), 9)}${pad(r.cpuMsPerContainer.toFixed(2), 12)}${pad(String(r.failed), 8)}`);
+    lines.push(`${r.runtime.padEnd(13)}${pad(String(r.concurrency), 5)}${pad(r.perSecond.toFixed(1), 14)}${pad(r.p50Ms.toFixed(2), 9)}${pad(r.p99Ms.toFixed(2), 9)}${pad(r.cpuMsPerContainer.toFixed(2), 12)}${pad(r.machineCpuMsPerContainer.toFixed(2), 12)}${pad(String(r.failed), 8)}`);
   }
   const rat = ratios(rows, o.concurrency);
   if (Object.keys(rat).length > 0) {
@@ -266,6 +276,7 @@ async function main(): Promise<void> {
         process.stderr.write(`bench/start: ${r} at concurrency ${c}…\n`);
         let sample: Sample;
         let cpu0 = treeCpuSeconds();
+        const machine0 = machineBusySeconds();
         if (r === 'skiff' || r === 'skiff-bridge' || r === 'skiff-cg') {
           const s = r === 'skiff' ? await runSkiff(reaper, spec, rootMount, o.count, o.warmup, c)
             : r === 'skiff-bridge' ? await runSkiff(reaper, bridged!.spec, rootMount, o.count, o.warmup, c, { net: bridged!.net })
@@ -279,7 +290,8 @@ async function main(): Promise<void> {
         }
         // the row's whole process tree, warm-up included (workers live through both), per container run
         const cpuMs = ((treeCpuSeconds() - cpu0) * 1000) / (o.count + o.warmup);
-        rows.push(toRow(r, c, sample, cpuMs));
+        const machineMs = ((machineBusySeconds() - machine0) * 1000) / (o.count + o.warmup);
+        rows.push(toRow(r, c, sample, cpuMs, machineMs));
       }
     }
   } finally {

@@ -12,7 +12,7 @@ import { SKIFFD_ENTRY } from './daemon-process.js';
 interface DaemonOptions {
   socket?: string; stateDir?: string; launchers?: number; maxQueued?: number; forwarderThreads?: number;
   headersTimeout?: string; requestTimeout?: string; defaultSubnet?: string; resolvConf?: string; dockerNetwork?: string;
-  cgroupParent?: string; defaultPidsLimit?: number; insecureRegistry?: string[]; healthProbes?: number;
+  cgroupParent?: string; cgroupKill?: string; defaultPidsLimit?: number; insecureRegistry?: string[]; healthProbes?: number;
 }
 
 /** The options as skiffd's own command line spells them. */
@@ -21,7 +21,7 @@ function skiffdArgs(v: DaemonOptions): string[] {
     ['--socket', v.socket], ['--state-dir', v.stateDir], ['--launchers', v.launchers], ['--max-queued', v.maxQueued],
     ['--forwarder-threads', v.forwarderThreads], ['--headers-timeout', v.headersTimeout], ['--request-timeout', v.requestTimeout],
     ['--default-subnet', v.defaultSubnet], ['--resolv-conf', v.resolvConf], ['--docker-network', v.dockerNetwork],
-    ['--cgroup-parent', v.cgroupParent], ['--default-pids-limit', v.defaultPidsLimit], ['--health-probes', v.healthProbes],
+    ['--cgroup-parent', v.cgroupParent], ['--cgroup-kill', v.cgroupKill], ['--default-pids-limit', v.defaultPidsLimit], ['--health-probes', v.healthProbes],
   ];
   return [
     ...pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)])),
@@ -60,6 +60,7 @@ export function daemonCommand(o: Outcome): Declared {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(v)) throw new InvalidArgumentError('Expected a relative path of names (letters, digits, _ . -), such as skiff or services/skiff');
       return v;
     }))
+    .addOption(new Option('--cgroup-kill <auto|freezer>', 'how a container\'s cgroup is killed whole: cgroup.kill where the kernel has it, else the freezer (auto), or always the freezer').choices(['auto', 'freezer']))
     .addOption(integerOption('--default-pids-limit <N>', 'the pids limit of every container that sets none (default: none)', 1))
     .addOption(integerOption('--health-probes <N>', 'health check probes running at once; more wait their turn (default: 128)', 1))
     .option('--insecure-registry <HOST:PORT>', 'a registry to pull from over plain HTTP (repeatable; loopback ones always are)', (v: string, prev: string[] = []) => [...prev, v]);

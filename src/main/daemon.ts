@@ -50,6 +50,8 @@ export interface DaemonOptions {
   testHooks?: boolean;
   /** the cgroup every container's cgroup goes under, in each hierarchy (default `skiff`) */
   cgroupParent?: string;
+  /** how a container's cgroup is killed whole: auto (cgroup.kill where the kernel has it) or the freezer (src/main/cgroups/kill.ts) */
+  cgroupKill?: 'auto' | 'freezer';
   /** the pids limit of a container that sets none (default: none) */
   defaultPidsLimit?: number | null;
   /** health probes running at once (default the cores: half the launchers) */
@@ -98,7 +100,7 @@ function lockStateDir(store: StateStore): number {
 }
 
 /** The host's cgroups, detected once; a host without them runs containers without limits. */
-function openCgroups(parent: string): Cgroups | null {
+function openCgroups(parent: string, kill: 'auto' | 'freezer'): Cgroups | null {
   let layout;
   try {
     layout = detectLayout();
@@ -106,7 +108,7 @@ function openCgroups(parent: string): Cgroups | null {
     log('warn', 'no cgroups: containers run without limits', { error: (err as Error).message });
     return null;
   }
-  return new Cgroups(layout, parent);
+  return new Cgroups(layout, parent, { kill });
 }
 
 export class Daemon {
@@ -153,7 +155,7 @@ export class Daemon {
     });
     recordLaunchers(launchersFile, this.pool.pids());
     this.networks = new NetworkManager(new NetworkStore(this.store.privatePath('networks')), opts.networks ?? {});
-    this.cgroups = openCgroups(opts.cgroupParent ?? 'skiff');
+    this.cgroups = openCgroups(opts.cgroupParent ?? 'skiff', opts.cgroupKill ?? 'auto');
     this.supervisor = new Supervisor({
       networks: this.networks,
       cgroups: this.cgroups,

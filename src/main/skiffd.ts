@@ -29,6 +29,11 @@ function dockerNetwork(text: string): 'none' | 'bridge' {
   return text;
 }
 
+function cgroupKill(text: string): 'auto' | 'freezer' {
+  if (text !== 'auto' && text !== 'freezer') throw new Error(`--cgroup-kill must be auto or freezer, got ${JSON.stringify(text)}`);
+  return text;
+}
+
 function pidsLimit(text: string): number {
   const n = wholeNumber(text, 1);
   if (n === null || n > 4_194_304) throw new Error(`--default-pids-limit must be a number of processes from 1 to 4194304, got ${JSON.stringify(text)}`);
@@ -50,6 +55,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'resolv-conf': { type: 'string' },
       'docker-network': { type: 'string' },
       'cgroup-parent': { type: 'string' },
+      'cgroup-kill': { type: 'string' },
       'default-pids-limit': { type: 'string' },
       'health-probes': { type: 'string' },
       'insecure-registry': { type: 'string', multiple: true },
@@ -81,6 +87,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     },
     ...(values['docker-network'] ? { dockerDefaultNetwork: dockerNetwork(values['docker-network']) } : {}),
     ...(values['cgroup-parent'] ? { cgroupParent: values['cgroup-parent'] } : {}),
+    ...(values['cgroup-kill'] ? { cgroupKill: cgroupKill(values['cgroup-kill']) } : {}),
     ...(values['default-pids-limit'] ? { defaultPidsLimit: pidsLimit(values['default-pids-limit']) } : {}),
     ...(values['health-probes'] ? { maxHealthProbes: count(values['health-probes'], '--health-probes') } : {}),
     // Failure injection for the test suite (test/integration/hardening-host.test.ts).

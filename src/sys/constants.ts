@@ -43,6 +43,9 @@ export const POLLPRI = 0x002;
 /** poll(2): readable; for a pidfd, the process has exited */
 export const POLLIN = 0x001;
 export const EPOLLIN = 0x001;
+// inotify(7): the events a cgroup file's watch takes and gets
+export const IN_MODIFY = 0x2;
+export const IN_IGNORED = 0x8000;
 export const EPOLLOUT = 0x004;
 export const EPOLLERR = 0x008;
 export const EPOLLHUP = 0x010;

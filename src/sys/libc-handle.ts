@@ -36,6 +36,9 @@ export const c = {
   epoll_ctl: libc.func('int epoll_ctl(int epfd, int op, int fd, uint8_t *event)'),
   epoll_wait: libc.func('int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)'),
   eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
+  inotify_init1: libc.func('int inotify_init1(int flags)'),
+  inotify_add_watch: libc.func('int inotify_add_watch(int fd, const char *path, uint32_t mask)'),
+  inotify_rm_watch: libc.func('int inotify_rm_watch(int fd, int wd)'),
   poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
   // terminals
   posix_openpt: libc.func('int posix_openpt(int flags)'),

@@ -175,6 +175,34 @@ export function eventfdDrain(fd: number): void {
   c.read(fd, Buffer.alloc(8), 8);
 }
 
+// ── inotify ──
+/** An inotify instance, close-on-exec and non-blocking (its events are read when epoll says so). */
+export function inotifyInit(): number {
+  return check(c.inotify_init1(O_CLOEXEC | O_NONBLOCK), 'inotify_init1');
+}
+
+/** Watches `path` for `mask` (IN_MODIFY…); returns the watch descriptor its events carry. */
+export function inotifyAddWatch(fd: number, path: string, mask: number): number {
+  return check(c.inotify_add_watch(fd, path, mask), 'inotify_add_watch', path);
+}
+
+/** Ends a watch; one the kernel ended already (its file removed: IN_IGNORED) is no error. */
+export function inotifyRmWatch(fd: number, wd: number): void {
+  raw(c.inotify_rm_watch(fd, wd));
+}
+
+export interface InotifyEvent { wd: number; mask: number }
+
+/** The events queued on a non-blocking inotify fd (none: []); struct inotify_event is {int wd; u32 mask, cookie, len; char name[len]}. */
+export function inotifyRead(fd: number, buf: Buffer): InotifyEvent[] {
+  const out: InotifyEvent[] = [];
+  for (;;) {
+    const n = raw(c.read(fd, buf, buf.length));
+    if (n <= 0) return out; // -EAGAIN: drained
+    for (let at = 0; at + 16 <= n; at += 16 + buf.readUInt32LE(at + 12)) out.push({ wd: buf.readInt32LE(at), mask: buf.readUInt32LE(at + 4) });
+  }
+}
+
 // ── ptys ──
 export interface PtyPair {
   /** the master fd: close-on-exec, kept by whoever forwards the console */

@@ -10,6 +10,42 @@ import { validateSpec } from '../../src/spec/container.js';
 import { NO_RESOURCES, parseBytes, validateResources, type ResourcesSpec } from '../../src/spec/resources.js';
 import { buildPlan } from '../../src/workers/plan.js';
 import { TempDirs } from '../support/tmp.js';
+import { until } from '../support/wait.js';
+import { OomWatcher, type FdPoller } from '../../src/main/cgroups/oom-watch.js';
+import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollDel, epollWait } from '../../src/sys/libc.js';
+import { EPOLLIN } from '../../src/sys/constants.js';
+
+/** skiffd's reaper is the real FdPoller; this one polls its own epoll set from a timer, so the test needs no child subreaper. */
+class TestPoller implements FdPoller {
+  private readonly epfd = epollCreate();
+  private readonly cbs = new Map<number, () => void>();
+  private readonly timer = setInterval(() => this.poll(), 5);
+  private readonly buf = Buffer.alloc(16 * EPOLL_EVENT_SIZE);
+
+  watchFd(fd: number, onReadable: () => void): () => void {
+    this.cbs.set(fd, onReadable);
+    epollAdd(this.epfd, fd, EPOLLIN, fd);
+    return () => {
+      this.cbs.delete(fd);
+      epollDel(this.epfd, fd);
+    };
+  }
+
+  private poll(): void {
+    for (const ev of epollWait(this.epfd, this.buf, 0)) this.cbs.get(ev.data)?.();
+  }
+
+  /** Runs whatever is ready now. */
+  settled(): Promise<void> {
+    this.poll();
+    return Promise.resolve();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    close(this.epfd);
+  }
+}
 
 const res = (r: Partial<ResourcesSpec>): ResourcesSpec => ({ ...NO_RESOURCES, ...r });
 const M = 1024 * 1024;
@@ -87,7 +123,34 @@ describe('cgroup limits', () => {
       expect(read('skiff/shop/web/cpu.max')).to.equal('25000 100000');
       expect(read('skiff/shop/web/pids.max')).to.equal('20');
       writeFileSync(`${root}/skiff/shop/web/memory.events`, 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
-      expect(cg.oomKilled(c)).to.equal(true);
+      expect(cg.oomKills(c)).to.equal(1);
+    });
+
+    it('v2 OOM watch on a fake tree: each change of memory.events\' oom_kill is seen through inotify, from one epoll set; nothing after stop', async () => {
+      const dir = tmp.make('cgroup2-oom');
+      writeFileSync(`${dir}/memory.events`, 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 2\n');
+      const poller = new TestPoller();
+      const watcher = new OomWatcher(poller, 2);
+      const seen: number[] = [];
+      const w = watcher.watch(dir, (n) => seen.push(n));
+      try {
+        expect(w.baseline).to.equal(2);
+        writeFileSync(`${dir}/memory.events`, 'low 0\nhigh 0\nmax 1\noom 1\noom_kill 3\n');
+        await until(() => seen.length === 1, 'the first kill');
+        writeFileSync(`${dir}/memory.events`, 'low 0\nhigh 0\nmax 1\noom 1\noom_kill 3\n'); // modified, no new kill
+        writeFileSync(`${dir}/memory.events`, 'low 0\nhigh 0\nmax 2\noom 2\noom_kill 5\n');
+        await until(() => seen.length === 2, 'the next kills');
+        expect(seen).to.deep.equal([3, 5]);
+        w.stop();
+        writeFileSync(`${dir}/memory.events`, 'oom_kill 9\n');
+        // a wake-up that is not the file's: everything the poller would have run for it has run
+        await poller.settled();
+        expect(seen).to.deep.equal([3, 5]);
+      } finally {
+        w.stop();
+        watcher.close();
+        poller.close();
+      }
     });
 
     it('a limit whose controller the host lacks is refused naming the limit and the controller', () => {

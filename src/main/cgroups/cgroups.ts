@@ -7,11 +7,17 @@
 //
 //   create ─▶ mkdir in every hierarchy, write the limits ─▶ launch (PID 1 joins) ─▶ … exit
 //   finish ─▶ read the OOM counter ─▶ kill until every cgroup.procs is empty ─▶ rmdir
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type ResourcesSpec } from '../../spec/resources.js';
+import { NO_RESOURCES as NO_LIMITS, RESOURCE_FIELDS, type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
-import { limitWrites, missingController, unlimitWrites, writeLimits, type Controller } from './limits.js';
+import { CONTROLLER_OF, limitWrites, missingController, unlimitWrites, writeLimits, type Controller, type LimitWrite } from './limits.js';
+import { oomKillCount } from './oom-watch.js';
+import { MemcgPool, SPARE_PREFIX } from './memcg-pool.js';
+import { readSample, type CgroupSample } from './sample.js';
+
+export type { CgroupSample } from './sample.js';
+import { cgroupPids, kernelHasCgroupKill, killCgroup, type KillMethod, type KillTarget } from './kill.js';
 
 export interface ContainerCgroup {
   /** relative to each hierarchy's root: <parent>[/<fleet>]/<name> */
@@ -53,8 +59,16 @@ function expandList(list: string): Set<number> {
   return out;
 }
 
-/** The v1 controllers whose hierarchies a container joins: its limits, its stats, its OOM counter. */
+/** The v1 controllers whose hierarchies a container may join: its limits, its stats, its OOM counter. */
 const V1_USED = new Set(['memory', 'cpu', 'cpuacct', 'pids', 'cpuset']);
+/**
+ * The v1 controllers every container joins, limited or not: what `stats` reads (memory, CPU
+ * time) and the OOM counter. The others (cpu, pids, cpuset) only where a limit of the container
+ * or its fleet needs them: each joined hierarchy is a mkdir, a join (an RCU grace period for
+ * cgroup_threadgroup_rwsem) and an rmdir per start, and a cpuset's rmdir rebuilds the
+ * scheduler's domains.
+ */
+const V1_ALWAYS = ['memory', 'cpuacct'];
 
 /** How long finish() keeps killing a cgroup that does not empty (a process stuck in the kernel). */
 const EMPTY_TIMEOUT_MS = 10_000;
@@ -67,38 +81,79 @@ function readOr(path: string, fallback: string): string {
   }
 }
 
-function keyed(text: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const [k, v] = line.trim().split(/\s+/);
-    if (k && v !== undefined && /^\d+$/.test(v)) m.set(k, Number(v));
+
+/** How many rounds extend() moves a container's processes before giving up on a fork loop. */
+const MOVE_ROUNDS = 100;
+
+/** Moves every process listed in `from`'s cgroup.procs to `to`, until none is left outside. */
+function moveAll(from: string[], to: string): void {
+  for (let round = 0; round < MOVE_ROUNDS; round++) {
+    const inside = new Set(cgroupPids([to]));
+    const outside = cgroupPids(from).filter((pid) => !inside.has(pid));
+    if (outside.length === 0) return;
+    for (const pid of outside) {
+      try {
+        writeFileSync(`${to}/cgroup.procs`, String(pid));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // exited meanwhile
+      }
+    }
   }
-  return m;
+}
+
+export interface CgroupsOptions {
+  /**
+   * How a container's cgroup is killed whole (kill.ts): `auto` takes cgroup.kill where the
+   * kernel has it (v2, or a hybrid host's unified hierarchy), else the freezer; `freezer` takes
+   * the freezer even so (v1's way: a host without the unified hierarchy, and its tests here).
+   */
+  kill?: 'auto' | 'freezer';
+  /** v1: reuse emptied memory cgroups instead of removing them (memcg-pool.ts; default true) */
+  memcgPool?: boolean;
 }
 
 export class Cgroups {
-  /** the hierarchy roots a container joins: v1 controller mounts plus the unified one, or the v2 root */
+  /** the hierarchy roots a container may join (rootsFor says which it does): v1 controller mounts plus the one it is killed through, or the v2 root */
   readonly roots: string[];
+  /** the hierarchies each container of this skiffd joined, by its path (rootsFor, or found after a restart) */
+  private readonly joined = new Map<string, string[]>();
+  /** v1's spare memory cgroups (memcg-pool.ts); null on v2 or without the memory controller */
+  private readonly pool: MemcgPool | null;
+  /** the oom_kill counter a reused memory cgroup had when its container got it, by path */
+  private readonly oomBase = new Map<string, number>();
+  /** how a container's cgroup is killed whole (kill.ts) */
+  readonly killMethod: KillMethod;
+  /** the root of the hierarchy killMethod works in (null: signals) */
+  private readonly killRoot: string | null;
   private readonly byController = new Map<string, string>();
   private readonly madeParents = new Set<string>();
   /** limits on a fleet as a whole, by its level (<parent>/<fleet>): written whenever the level is made */
   private readonly levelLimits = new Map<string, ResourcesSpec>();
 
-  constructor(readonly layout: CgroupLayout, readonly parent: string) {
+  constructor(readonly layout: CgroupLayout, readonly parent: string, options: CgroupsOptions = {}) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(parent)) {
       throw new Error(`--cgroup-parent must be a relative path of names (letters, digits, _ . -), got ${JSON.stringify(parent)}`);
     }
+    const hasKill = kernelHasCgroupKill() && options.kill !== 'freezer';
     if (layout.version === 2) {
       this.roots = [layout.root];
       for (const c of layout.controllers) this.byController.set(c, layout.root);
+      // cgroup.freeze is in every v2 cgroup (Linux 5.2), whatever the controllers.
+      [this.killMethod, this.killRoot] = [hasKill ? 'cgroup.kill' : 'freezer', layout.root];
     } else {
-      // Only the hierarchies of the controllers skiff limits or reads (and the unified one, for
-      // membership and cgroup.kill): a directory in the others (devices, blkio, freezer…) would
-      // limit nothing and cost a mkdir, a join and an rmdir on every start.
+      // Only the hierarchies of the controllers skiff limits or reads, and one to kill the
+      // container through: the unified one (cgroup.kill), else the freezer's. A directory in
+      // the others (devices, blkio…) would limit nothing and cost a mkdir, a join and an rmdir
+      // on every start.
       const used = layout.v1.filter((h) => h.controllers.some((c) => V1_USED.has(c)));
-      this.roots = [...used.map((h) => h.mount), ...(layout.unified ? [layout.unified] : [])];
       for (const h of used) for (const c of h.controllers) this.byController.set(c, h.mount);
+      const freezer = layout.v1.find((h) => h.controllers.includes('freezer'))?.mount ?? null;
+      [this.killMethod, this.killRoot] = layout.unified && hasKill ? ['cgroup.kill', layout.unified]
+        : freezer ? ['freezer', freezer] : ['signals', null];
+      const killVia = this.killRoot !== null && !used.some((h) => h.mount === this.killRoot) ? [this.killRoot] : [];
+      this.roots = [...used.map((h) => h.mount), ...killVia];
     }
+    this.pool = this.version === 1 && this.byController.has('memory') && options.memcgPool !== false ? new MemcgPool() : null;
   }
 
   get version(): 1 | 2 {
@@ -133,8 +188,28 @@ export class Cgroups {
     return fleet === null ? `${this.parent}/${name}` : `${this.parent}/${fleet}/${name}`;
   }
 
+  /** A container's cgroup: the hierarchies it joined, or (not made by this skiffd) those that have its directory. */
   at(path: string): ContainerCgroup {
-    return { path, dirs: this.roots.map((root) => `${root}/${path}`) };
+    const roots = this.joined.get(path) ?? this.roots.filter((root) => existsSync(`${root}/${path}`));
+    return { path, dirs: roots.map((root) => `${root}/${path}`) };
+  }
+
+  /**
+   * The hierarchies a container with limits `r` at `path` joins: v2's one; on v1 memory and
+   * cpuacct (stats, OOM), the one it is killed through, and those whose controllers its own
+   * limits or its fleet's use. In this.roots' order.
+   */
+  rootsFor(path: string, r: ResourcesSpec): string[] {
+    if (this.version === 2) return this.roots;
+    const want = new Set<string>();
+    for (const c of V1_ALWAYS) if (this.byController.has(c)) want.add(this.byController.get(c)!);
+    if (this.killRoot !== null) want.add(this.killRoot);
+    const parts = path.split('/');
+    const levels = parts.slice(1, -1).map((_, i) => this.levelLimits.get(parts.slice(0, i + 2).join('/'))).filter((l) => l !== undefined);
+    for (const limits of [r, ...levels]) {
+      for (const field of RESOURCE_FIELDS) if (limits[field] !== null) want.add(this.controllerRoot(CONTROLLER_OF[field]));
+    }
+    return this.roots.filter((root) => want.has(root));
   }
 
   /** Each hierarchy's cgroup.procs: what the launch plan's join_cgroup operations write to. */
@@ -159,6 +234,7 @@ export class Cgroups {
     for (let depth = 1; depth < parts.length; depth++) {
       const level = parts.slice(0, depth).join('/');
       if (this.madeParents.has(level)) continue;
+      this.dropStaleSpares(level);
       for (const root of this.roots) {
         const dir = `${root}/${level}`;
         const made = mkdirSync(dir, { recursive: true }) !== undefined;
@@ -220,6 +296,8 @@ export class Cgroups {
       throw err;
     }
     this.levelLimits.set(level, r);
+    // Replicas already running join the hierarchies of limits the fleet did not have before.
+    for (const path of [...this.joined.keys()].filter((p) => p.startsWith(`${level}/`))) this.extend(this.at(path), this.rootsFor(path, NO_LIMITS));
   }
 
   /**
@@ -228,11 +306,17 @@ export class Cgroups {
    * start that failed, or a skiffd that died) is reused only if empty.
    */
   create(path: string, r: ResourcesSpec): ContainerCgroup {
-    const cg = this.at(path);
+    const cg = { path, dirs: this.rootsFor(path, r).map((root) => `${root}/${path}`) };
     const parent = path.slice(0, path.lastIndexOf('/'));
     if (!this.madeParents.has(parent)) this.ensureLevels(path);
+    const memDir = this.pool ? this.memoryDir(cg) : null;
     try {
       for (const d of cg.dirs) {
+        const base = d === memDir ? this.pool!.take(d) : null;
+        if (base !== null) {
+          this.oomBase.set(path, base);
+          continue;
+        }
         try {
           mkdirSync(d);
         } catch (err) {
@@ -250,97 +334,173 @@ export class Cgroups {
           mkdirSync(d, { recursive: true });
         }
       }
-      writeLimits((c) => this.dirOf(cg, c), limitWrites(this.version, r));
+      writeLimits((c) => this.dirOf(cg, c), this.skipUnchangedPeriod(cg, limitWrites(this.version, r)));
     } catch (err) {
       this.removeDirs(cg);
       throw err;
     }
+    this.joined.set(path, cg.dirs.map((d) => d.slice(0, -path.length - 1)));
     return cg;
+  }
+
+  /**
+   * Without a v1 cpu.cfs_period_us write that would change nothing (a new cgroup's period is
+   * already the default 100 ms): each write to it or to cfs_quota_us has the kernel check the
+   * bandwidth of every CPU cgroup on the host (tg_set_cfs_bandwidth walks the whole task-group
+   * tree), the dearest write of a start. A read costs almost nothing.
+   */
+  private skipUnchangedPeriod(cg: ContainerCgroup, writes: LimitWrite[]): LimitWrite[] {
+    return writes.filter((w) => w.file !== 'cpu.cfs_period_us' || readOr(`${this.dirOf(cg, 'cpu')}/${w.file}`, '').trim() !== w.value);
+  }
+
+  /** Spare memory cgroups a skiffd that died left in a level (memcg-pool.ts): removed once, when the level is first ours. */
+  private dropStaleSpares(level: string): void {
+    const mem = this.byController.get('memory');
+    if (this.version !== 1 || mem === undefined || this.madeParents.has(level)) return;
+    let names: string[];
+    try {
+      names = readdirSync(`${mem}/${level}`);
+    } catch {
+      return; // not made yet
+    }
+    for (const name of names.filter((n) => n.startsWith(SPARE_PREFIX))) {
+      try {
+        rmdirSync(`${mem}/${level}/${name}`);
+      } catch {
+        // in use after all (another skiffd's): left alone
+      }
+    }
   }
 
   /** A container adopted after a skiffd restart: its levels count as ours, to be removed at close. */
   adopt(path: string): void {
     const parts = path.split('/');
+    for (let depth = 1; depth < parts.length; depth++) this.dropStaleSpares(parts.slice(0, depth).join('/'));
     for (let depth = 1; depth < parts.length; depth++) this.madeParents.add(parts.slice(0, depth).join('/'));
+    this.joined.set(path, this.roots.filter((root) => existsSync(`${root}/${path}`)));
   }
 
-  /** Changes a running container's limits (docker update). */
-  update(cg: ContainerCgroup, r: ResourcesSpec): void {
-    writeLimits((c) => this.dirOf(cg, c), limitWrites(this.version, r));
+  /**
+   * Changes a running container's limits (docker update). A limit whose hierarchy it has not
+   * joined (--cpus on a container started without CPU limits) first brings it there (extend).
+   */
+  update(cg: ContainerCgroup, r: ResourcesSpec): ContainerCgroup {
+    const grown = this.extend(cg, this.rootsFor(cg.path, r));
+    writeLimits((c) => this.dirOf(grown, c), limitWrites(this.version, r));
+    return grown;
+  }
+
+  /**
+   * Makes the container's directory in the hierarchies of `roots` it has not joined and moves
+   * every one of its processes there, again until none is left behind (one forked meanwhile by
+   * a process not yet moved is in the next round; one forked by a moved one is born there).
+   */
+  private extend(cg: ContainerCgroup, roots: string[]): ContainerCgroup {
+    const have = this.joined.get(cg.path) ?? this.roots.filter((root) => existsSync(`${root}/${cg.path}`));
+    const missing = roots.filter((root) => !have.includes(root));
+    if (missing.length === 0) return cg;
+    for (const root of missing) {
+      mkdirSync(`${root}/${cg.path}`, { recursive: true });
+      moveAll(cg.dirs, `${root}/${cg.path}`);
+    }
+    const all = this.roots.filter((root) => have.includes(root) || missing.includes(root));
+    this.joined.set(cg.path, all);
+    return { path: cg.path, dirs: all.map((root) => `${root}/${cg.path}`) };
   }
 
   /** Every pid in the container's cgroup, in any hierarchy (one may have been joined alone). */
   pids(cg: ContainerCgroup): number[] {
-    const all = new Set<number>();
-    for (const d of cg.dirs) {
-      for (const line of readOr(`${d}/cgroup.procs`, '').split('\n')) if (line) all.add(Number(line));
-    }
-    return [...all];
+    return cgroupPids(cg.dirs);
   }
 
-  /** SIGKILL to everything in the cgroup: cgroup.kill where the kernel has it, then each pid. */
-  killAll(cg: ContainerCgroup): void {
-    const unified = this.version === 2 ? cg.dirs[0] : this.layout.unified ? `${this.layout.unified}/${cg.path}` : null;
-    if (unified) {
-      try {
-        writeFileSync(`${unified}/cgroup.kill`, '1');
-      } catch {
-        // a kernel before 5.14 has no cgroup.kill; the loop below does it pid by pid
-      }
-    }
-    for (const pid of this.pids(cg)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
+  /** Where the container's cgroup is killed from (kill.ts). */
+  killTarget(cg: ContainerCgroup): KillTarget {
+    return {
+      method: this.killMethod,
+      dir: this.killRoot === null ? null : `${this.killRoot}/${cg.path}`,
+      freezerVersion: this.version,
+      dirs: cg.dirs,
+    };
   }
 
-  /** Whether the kernel's OOM killer killed anything in it (v1 memory.oom_control, v2 memory.events). */
-  oomKilled(cg: ContainerCgroup): boolean {
+  /**
+   * SIGKILL to everything in the cgroup, whole: cgroup.kill, or freeze / kill each / thaw, so
+   * that nothing escapes by forking meanwhile (kill.ts). Resolves once each has its signal.
+   */
+  killAll(cg: ContainerCgroup): Promise<void> {
+    return killCgroup(this.killTarget(cg));
+  }
+
+  /** The container's memory cgroup directory (null: no memory controller). */
+  memoryDir(cg: ContainerCgroup): string | null {
     const mem = this.byController.get('memory');
-    if (mem === undefined) return false;
-    const file = this.version === 1 ? 'memory.oom_control' : 'memory.events';
-    return (keyed(readOr(`${mem}/${cg.path}/${file}`, '')).get('oom_kill') ?? 0) > 0;
+    return mem === undefined ? null : `${mem}/${cg.path}`;
+  }
+
+  /** Whether the container's memory is limited, by its own limit or its fleet's: where an OOM kill can happen in it. */
+  memoryLimited(path: string, r: ResourcesSpec): boolean {
+    const parts = path.split('/');
+    return r.memory !== null || parts.slice(1).some((_, i) => (this.levelLimits.get(parts.slice(0, i + 1).join('/'))?.memory ?? null) !== null);
+  }
+
+  /** The oom_kill counter when the container got its memory cgroup: 0 for a new one, more for a reused one (memcg-pool.ts). */
+  oomBaseline(cg: ContainerCgroup): number {
+    return this.oomBase.get(cg.path) ?? 0;
+  }
+
+  /** How many times the kernel's OOM killer killed in it (v1 memory.oom_control, v2 memory.events). */
+  oomKills(cg: ContainerCgroup): number {
+    const dir = this.memoryDir(cg);
+    if (dir === null) return 0;
+    return oomKillCount(readOr(`${dir}/${this.version === 1 ? 'memory.oom_control' : 'memory.events'}`, ''));
   }
 
   /**
    * After PID 1's exit: kills whatever is left (a process that joined from outside, one that
    * escaped the pid namespace's teardown) until every cgroup.procs is empty, then removes the
-   * directories. Resolves with whether an OOM kill happened, read before anything is removed.
+   * directories. Resolves with the OOM kill counter, read before anything is removed.
    */
-  async finish(cg: ContainerCgroup): Promise<{ oomKilled: boolean; leftover: boolean }> {
-    const oomKilled = this.oomKilled(cg);
+  async finish(cg: ContainerCgroup): Promise<{ oomKills: number; leftover: boolean }> {
+    const oomKills = this.oomKills(cg);
     // The usual case: PID 1's exit took the whole pid namespace with it, the cgroup is empty
     // and rmdir succeeds at once. EBUSY means something still runs in it.
-    if (this.removeDirs(cg)) return { oomKilled, leftover: false };
+    if (this.removeDirs(cg)) return { oomKills, leftover: false };
     const deadline = Date.now() + EMPTY_TIMEOUT_MS;
     let wait = 1;
     // Kill what is left, until rmdir succeeds: a killed process leaves cgroup.procs once the
     // kernel has run its exit, and a dying one may hold the directory a moment longer (EBUSY
     // with an empty cgroup.procs), so the loop retries rmdir rather than trusting the list.
     for (;;) {
-      this.killAll(cg);
+      await this.killAll(cg);
       await delay(wait);
       wait = Math.min(wait * 2, 50);
-      if (this.removeDirs(cg)) return { oomKilled, leftover: false };
-      if (Date.now() > deadline) return { oomKilled, leftover: true };
+      if (this.removeDirs(cg)) return { oomKills, leftover: false };
+      if (Date.now() > deadline) return { oomKills, leftover: true };
     }
   }
 
   /** rmdir in every hierarchy, then the fleet level if that left it empty; true if all went. */
   removeDirs(cg: ContainerCgroup): boolean {
     let ok = true;
+    const memDir = this.pool ? this.memoryDir(cg) : null;
     for (const d of cg.dirs) {
+      if (d === memDir && this.pool!.give(d)) continue;
       try {
         rmdirSync(d);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ok = false;
       }
     }
+    if (ok) {
+      this.joined.delete(cg.path);
+      this.oomBase.delete(cg.path);
+    }
     const up = cg.path.split('/').slice(0, -1).join('/');
-    if (up !== this.parent) this.removeLevel(up);
+    if (up !== this.parent) {
+      // The fleet's last container gone: its spares go too, so the level can.
+      if (this.pool && ![...this.joined.keys()].some((p) => p.startsWith(`${up}/`))) this.pool.drain(`${this.byController.get('memory')!}/${up}`);
+      this.removeLevel(up);
+    }
     return ok;
   }
 
@@ -359,64 +519,22 @@ export class Cgroups {
 
   /** At skiffd's close: the parent levels, if no container (adopted later by a new skiffd) holds them. */
   close(): void {
+    this.pool?.drain();
     const levels = [...this.madeParents].sort((a, b) => b.length - a.length);
     for (const level of levels) this.removeLevel(level);
   }
 
-  /** The raw counters `stats` turns into Docker's shape. */
+  /** The raw counters `stats` turns into Docker's shape (sample.ts), from the hierarchies the container joined. */
   sample(cg: ContainerCgroup): CgroupSample {
-    const mem = this.byController.get('memory');
-    const pidsRoot = this.byController.get('pids');
-    const s: CgroupSample = { memoryUsage: null, memoryMaxUsage: null, memoryLimit: null, memoryStat: {}, cpuUsageNs: null, cpuUserNs: null, cpuSystemNs: null, perCpuNs: [], pids: null, pidsLimit: null };
-    const num = (text: string): number | null => (/^\d+$/.test(text.trim()) ? Number(text.trim()) : null);
-    if (mem !== undefined) {
-      const d = `${mem}/${cg.path}`;
-      if (this.version === 1) {
-        s.memoryUsage = num(readOr(`${d}/memory.usage_in_bytes`, ''));
-        s.memoryMaxUsage = num(readOr(`${d}/memory.max_usage_in_bytes`, ''));
-        s.memoryLimit = num(readOr(`${d}/memory.limit_in_bytes`, ''));
-      } else {
-        s.memoryUsage = num(readOr(`${d}/memory.current`, ''));
-        s.memoryMaxUsage = num(readOr(`${d}/memory.peak`, ''));
-        s.memoryLimit = num(readOr(`${d}/memory.max`, ''));
-      }
-      s.memoryStat = Object.fromEntries(keyed(readOr(`${d}/memory.stat`, '')));
-    }
-    if (this.version === 1) {
-      const acct = this.byController.get('cpuacct');
-      if (acct !== undefined) {
-        const d = `${acct}/${cg.path}`;
-        s.cpuUsageNs = num(readOr(`${d}/cpuacct.usage`, ''));
-        s.perCpuNs = readOr(`${d}/cpuacct.usage_percpu`, '').trim().split(/\s+/).filter(Boolean).map(Number);
-        const st = keyed(readOr(`${d}/cpuacct.stat`, ''));
-        // USER_HZ ticks (100 a second on Linux) to nanoseconds
-        if (st.has('user')) s.cpuUserNs = st.get('user')! * 10_000_000;
-        if (st.has('system')) s.cpuSystemNs = st.get('system')! * 10_000_000;
-      }
-    } else {
-      const st = keyed(readOr(`${this.layout.root}/${cg.path}/cpu.stat`, ''));
-      if (st.has('usage_usec')) s.cpuUsageNs = st.get('usage_usec')! * 1000;
-      if (st.has('user_usec')) s.cpuUserNs = st.get('user_usec')! * 1000;
-      if (st.has('system_usec')) s.cpuSystemNs = st.get('system_usec')! * 1000;
-    }
-    if (pidsRoot !== undefined) {
-      s.pids = num(readOr(`${pidsRoot}/${cg.path}/pids.current`, ''));
-      s.pidsLimit = num(readOr(`${pidsRoot}/${cg.path}/pids.max`, ''));
-    }
-    return s;
+    const dirOf = (c: string): string | null => {
+      const root = this.byController.get(c);
+      return root !== undefined && cg.dirs.includes(`${root}/${cg.path}`) ? `${root}/${cg.path}` : null;
+    };
+    const killDir = this.killRoot === null ? null : `${this.killRoot}/${cg.path}`;
+    return readSample({
+      version: this.version, memory: dirOf('memory'), cpu: this.version === 1 ? dirOf('cpuacct') : dirOf('cpu') ?? cg.dirs[0] ?? null, pids: dirOf('pids'),
+      // No pids limit, so not in the pids hierarchy: its tasks, as pids.current counts them, from the one it is killed through.
+      tasks: killDir === null ? null : `${killDir}/${this.killRoot === this.layout.unified ? 'cgroup.threads' : 'tasks'}`,
+    });
   }
-}
-
-export interface CgroupSample {
-  memoryUsage: number | null;
-  memoryMaxUsage: number | null;
-  /** null: unlimited (v2 "max") */
-  memoryLimit: number | null;
-  memoryStat: Record<string, number>;
-  cpuUsageNs: number | null;
-  cpuUserNs: number | null;
-  cpuSystemNs: number | null;
-  perCpuNs: number[];
-  pids: number | null;
-  pidsLimit: number | null;
 }

@@ -7,12 +7,32 @@ import { CgroupUnavailable, LimitRefused, type CgroupSample, type Cgroups } from
 import { LimitError } from '../cgroups/limits.js';
 import { StartError } from '../../workers/start.js';
 import { log } from '../log.js';
+import { OomWatcher, type FdPoller, type OomWatch } from '../cgroups/oom-watch.js';
 import { InvalidArgument } from './errors.js';
 import { namespaceInit } from './orphans.js';
 import type { ContainerRecord } from './record.js';
 
+export interface ContainerCgroupsOptions {
+  /** the epoll set OOM notifications are waited on in (the reaper's); none: OOM kills are read at the exit only */
+  poller?: FdPoller | null;
+  /** an OOM kill in a container's cgroup, as it happens (once per kill; the last ones at the exit, before `die`) */
+  onOom?: (r: ContainerRecord) => void;
+}
+
+/** A container's live OOM watch, and how many of its cgroup's kills were reported. */
+interface Watched {
+  watch: OomWatch | null;
+  reported: number;
+}
+
 export class ContainerCgroups {
-  constructor(private readonly cgroups: Cgroups | null, private readonly defaultPidsLimit: number | null) {}
+  private readonly oom: OomWatcher | null;
+  /** by record id: the OOM watch of each running container whose memory is limited */
+  private readonly watched = new Map<string, Watched>();
+
+  constructor(private readonly cgroups: Cgroups | null, private readonly defaultPidsLimit: number | null, private readonly o: ContainerCgroupsOptions = {}) {
+    this.oom = cgroups && o.poller ? new OomWatcher(o.poller, cgroups.version) : null;
+  }
 
   /** A limit whose controller this host lacks is the caller's to drop: refused before anything exists. */
   check(res: ResourcesSpec): void {
@@ -42,6 +62,7 @@ export class ContainerCgroups {
       r.cgroup = cg.path;
       r.oomKilled = false;
       cgroups.adopt(cg.path);
+      this.watchOom(r);
       return init;
     }
     await cgroups.finish(cg);
@@ -50,7 +71,9 @@ export class ContainerCgroups {
 
   /** A running container found after a skiffd restart: its cgroup is known again. */
   adopt(r: ContainerRecord): void {
-    if (r.cgroup) this.cgroups?.adopt(r.cgroup);
+    if (!r.cgroup) return;
+    this.cgroups?.adopt(r.cgroup);
+    this.watchOom(r);
   }
 
   /** Makes the cgroup of this run; returns the files PID 1 writes itself into (null: no cgroups); StartError for a refused limit. */
@@ -67,7 +90,37 @@ export class ContainerCgroups {
     }
     r.cgroup = cg.path;
     r.oomKilled = false;
+    this.watchOom(r);
     return cgroups.procsFiles(cg);
+  }
+
+  /**
+   * The kernel's live OOM notification (src/main/cgroups/oom-watch.ts), for a container whose
+   * memory is limited (its own limit or its fleet's): the only cgroups an OOM kill is local to.
+   * A container without one still has its counter read at the exit. A refused registration is
+   * logged and the exit's reading stands in for it.
+   */
+  private watchOom(r: ContainerRecord): void {
+    const cg = this.of(r);
+    const dir = cg ? this.cgroups!.memoryDir(cg) : null;
+    if (!this.oom || !cg || dir === null || !this.cgroups!.memoryLimited(cg.path, this.effective(r.spec.resources))) return;
+    const w: Watched = { watch: null, reported: 0 };
+    try {
+      w.watch = this.oom.watch(dir, (count) => this.reportOom(r, w, count));
+      w.reported = w.watch.baseline;
+    } catch (err) {
+      log('warn', 'no live OOM events for this container', { name: r.name, cgroup: cg.path, error: (err as Error).message });
+    }
+    this.watched.get(r.id)?.watch?.stop();
+    this.watched.set(r.id, w);
+  }
+
+  /** Each kill the counter shows beyond those reported: an oom event (and OOMKilled from then on). */
+  private reportOom(r: ContainerRecord, w: Watched, count: number): void {
+    for (; w.reported < count; w.reported++) {
+      r.oomKilled = true;
+      this.o.onOom?.(r);
+    }
   }
 
   /** The running container's cgroup.procs files (null: no cgroup): what an exec joins. */
@@ -76,20 +129,28 @@ export class ContainerCgroups {
     return cg ? this.cgroups!.procsFiles(cg) : null;
   }
 
-  /** Empties and removes the cgroup of the run that ended; records an OOM kill. */
+  /** Empties and removes the cgroup of the run that ended; reports the OOM kills not reported live (before the caller's `die`). */
   async finish(r: ContainerRecord): Promise<void> {
     const cg = this.of(r);
     if (!cg) return;
-    const { oomKilled, leftover } = await this.cgroups!.finish(cg);
-    r.oomKilled = oomKilled;
+    // The watch ends first: its eventfd is closed before the cgroup goes (and unregisters it).
+    const w = this.watched.get(r.id) ?? { watch: null, reported: this.cgroups!.oomBaseline(cg) };
+    this.watched.delete(r.id);
+    w.watch?.stop();
+    const { oomKills, leftover } = await this.cgroups!.finish(cg);
+    this.reportOom(r, w, oomKills);
     r.cgroup = null;
     if (leftover) log('warn', 'container cgroup did not empty; left in place', { name: r.name, cgroup: cg.path });
   }
 
-  /** SIGKILL to everything in the container's cgroup (what joined it from outside too). */
+  /**
+   * SIGKILL to everything in the container's cgroup (what joined it from outside too), whole:
+   * nothing escapes by forking meanwhile (src/main/cgroups/kill.ts). Runs on in the background:
+   * the exit is seen, and the cgroup emptied, by finish().
+   */
   killAll(r: ContainerRecord): void {
     const cg = this.of(r);
-    if (cg) this.cgroups!.killAll(cg);
+    if (cg) void this.cgroups!.killAll(cg).catch((err: Error) => log('warn', 'container cgroup kill failed', { name: r.name, cgroup: cg.path, error: err.message }));
   }
 
   /** New limits, written at once to a running container's cgroup (the caller keeps them for its next run). */
@@ -103,6 +164,13 @@ export class ContainerCgroups {
       if (err instanceof LimitError) throw new InvalidArgument(err.message, `resources.${err.field}`);
       throw err;
     }
+  }
+
+  /** At skiffd's close: the OOM watches end (the containers run on; a restarted skiffd watches them again). */
+  close(): void {
+    for (const w of this.watched.values()) w.watch?.stop();
+    this.watched.clear();
+    this.oom?.close();
   }
 
   /** The cgroup's counters of a running container (null when it has none). */

@@ -31,6 +31,8 @@ export class Reaper {
   private readonly epfd = epollCreate();
   private readonly wakeFd = eventfd();
   private readonly watches = new Map<number, Watch>(); // by pidfd
+  /** other fds waited on in the same epoll set (a cgroup's OOM eventfd): a callback each, by fd */
+  private readonly fdWatches = new Map<number, () => void>();
   private readonly events = Buffer.alloc(64 * EPOLL_EVENT_SIZE);
   private waiting = false;
   private closed = false;
@@ -73,13 +75,31 @@ export class Reaper {
     };
   }
 
+  /**
+   * Calls `onReadable` whenever `fd` is readable, from the same epoll set and pool thread as the
+   * exits (no thread of its own); the callback drains it. Returns the way to stop, which the
+   * caller does before closing the fd. A stale wake-up after that may still come: harmless.
+   */
+  watchFd(fd: number, onReadable: () => void): () => void {
+    this.fdWatches.set(fd, onReadable);
+    epollAdd(this.epfd, fd, EPOLLIN, fd);
+    this.loop();
+    return () => {
+      if (this.fdWatches.get(fd) !== onReadable) return;
+      this.fdWatches.delete(fd);
+      if (!this.closed) epollDel(this.epfd, fd);
+    };
+  }
+
   private loop(): void {
-    if (this.waiting || this.closed || this.watches.size === 0) return;
+    if (this.waiting || this.closed || this.watches.size + this.fdWatches.size === 0) return;
     this.waiting = true;
     epollWaitAsync(this.epfd, this.events, -1).then((events) => {
       this.waiting = false;
       for (const ev of events) {
         if (ev.data === WAKE >>> 0) { eventfdDrain(this.wakeFd); continue; }
+        const onReadable = this.fdWatches.get(ev.data);
+        if (onReadable) { this.call(onReadable); continue; }
         this.reap(ev.data);
       }
       this.loop();
@@ -88,6 +108,15 @@ export class Reaper {
       // epoll_wait on a valid epoll fd only fails on a programming error: surface it.
       process.emitWarning(`skiff reaper: ${(err as Error).message}`);
     });
+  }
+
+  /** A watched fd's callback: one that throws must not stop the loop every exit is seen through. */
+  private call(onReadable: () => void): void {
+    try {
+      onReadable();
+    } catch (err) {
+      process.emitWarning(`skiff reaper: an fd watch failed: ${(err as Error).message}`);
+    }
   }
 
   private reap(pidfd: number): void {

@@ -76,7 +76,10 @@ export class Supervisor {
   constructor(private readonly o: SupervisorOptions) {
     this.queue = new PQueue({ concurrency: o.pool.size });
     this.consoles = o.consoles ? new ConsoleHolds(o.consoles, (name) => o.stateStore.dir(name)) : null;
-    this.cg = new ContainerCgroups(o.cgroups ?? null, o.defaultPidsLimit ?? null);
+    this.cg = new ContainerCgroups(o.cgroups ?? null, o.defaultPidsLimit ?? null, {
+      poller: o.reaper,
+      onOom: (r) => this.o.events.emit('oom', this.actor(r)),
+    });
     this.strays = new StrayReaper(o.reaper, () => this.knownPids(), () => [...this.runs.inFlight(), ...this.processSources.flatMap((s) => s.inFlight())]);
   }
 
@@ -323,7 +326,6 @@ export class Supervisor {
     r.signal = st.signal;
     r.error = st.unknown ? 'exit status unknown (adopted after a daemon restart)' : null;
     r.finishedAt = new Date().toISOString();
-    if (r.oomKilled) this.o.events.emit('oom', this.actor(r));
     this.o.events.emit('die', this.actor(r), { exitCode: String(st.exitCode) });
     if (isRemoved(r)) return;
     if (shouldRestart(r)) {
@@ -494,6 +496,7 @@ export class Supervisor {
   async shutdown(): Promise<void> {
     this.runs.cancelAllRestarts();
     this.queue.clear();
+    this.cg.close();
     await this.o.stateStore.flush();
   }
 }

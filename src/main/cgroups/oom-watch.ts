@@ -1,0 +1,162 @@
+// The kernel's live OOM notification for a container's memory cgroup, so that skiffd says `oom`
+// when the OOM killer strikes, not only when the container ends (a child may be the victim and
+// the container run on). Waited on in skiffd's one epoll set (the reaper's: FdPoller), never a
+// thread or a process per container:
+//
+//   v1  an eventfd registered in cgroup.event_control against memory.oom_control: one fd per
+//       watched container, closed when it ends (closing it unregisters the event in the kernel).
+//   v2  one inotify instance for skiffd, a watch on each container's memory.events (the kernel
+//       notifies modifications of it): no fd per container, a watch descriptor each.
+//
+// Either way the kernel says "something happened"; the oom_kill counter says how many kills
+// (the v1 notification comes as the OOM starts, before its kill: one re-read a moment later).
+import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  close, eventfd, eventfdDrain, inotifyAddWatch, inotifyInit, inotifyRead, inotifyRmWatch, openPath, readRaw,
+} from '../../sys/libc.js';
+import { IN_IGNORED, IN_MODIFY, O_RDONLY } from '../../sys/constants.js';
+
+/** Something that calls back when an fd is readable, from an epoll set it already waits on (the reaper). */
+export interface FdPoller {
+  watchFd(fd: number, onReadable: () => void): () => void;
+}
+
+export interface OomWatch {
+  /** the oom_kill counter when the watch began (a reused directory may not start at 0) */
+  readonly baseline: number;
+  /** ends the watch and frees what it held; safe to call twice */
+  stop(): void;
+}
+
+/** v1's notification comes before the kill it announces: the counter is read again this much later if it had not moved. */
+const RECHECK_MS = 100;
+
+/** `oom_kill N` from memory.oom_control (v1) or memory.events (v2). */
+export function oomKillCount(text: string): number {
+  const m = /^oom_kill (\d+)$/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+function readCount(file: string): number | null {
+  try {
+    return oomKillCount(readFileSync(file, 'utf8'));
+  } catch {
+    return null; // the cgroup is gone
+  }
+}
+
+export class OomWatcher {
+  private inotify: { fd: number; stop: () => void; byWd: Map<number, () => void> } | null = null;
+  private readonly buf = Buffer.alloc(4096);
+
+  constructor(private readonly poller: FdPoller, private readonly version: 1 | 2) {}
+
+  /**
+   * Watches the memory cgroup at `memDir`; `onCount(n)` gets the oom_kill counter each time the
+   * kernel signals an OOM (it may repeat a count already seen). Throws a SysError if the kernel
+   * refuses the registration (the caller goes on without live events: the exit still reads the counter).
+   */
+  watch(memDir: string, onCount: (count: number) => void): OomWatch {
+    return this.version === 1 ? this.watchV1(memDir, onCount) : this.watchV2(memDir, onCount);
+  }
+
+  private watchV1(memDir: string, onCount: (count: number) => void): OomWatch {
+    const file = `${memDir}/memory.oom_control`;
+    const efd = eventfd();
+    let ofd = -1;
+    let baseline = 0;
+    try {
+      ofd = openPath(file, O_RDONLY);
+      // The baseline from the fd the registration needs anyway: no second open.
+      const n = readRaw(ofd, this.buf);
+      if (n > 0) baseline = oomKillCount(this.buf.toString('utf8', 0, n));
+      writeFileSync(`${memDir}/cgroup.event_control`, `${efd} ${ofd}`);
+    } catch (err) {
+      close(efd);
+      throw err;
+    } finally {
+      // The event holds the cgroup, not this fd.
+      if (ofd >= 0) close(ofd);
+    }
+    let last = baseline;
+    let recheck: NodeJS.Timeout | null = null;
+    const read = (): void => {
+      const n = readCount(file);
+      if (n === null) return;
+      if (n !== last) {
+        last = n;
+        onCount(n);
+      } else if (recheck === null) {
+        recheck = setTimeout(() => { recheck = null; read(); }, RECHECK_MS).unref();
+      }
+    };
+    const unwatch = this.poller.watchFd(efd, () => {
+      eventfdDrain(efd);
+      read();
+    });
+    let stopped = false;
+    return {
+      baseline,
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        if (recheck) clearTimeout(recheck);
+        unwatch();
+        close(efd);
+      },
+    };
+  }
+
+  private watchV2(memDir: string, onCount: (count: number) => void): OomWatch {
+    const file = `${memDir}/memory.events`;
+    const ino = this.inotifyInstance();
+    const wd = inotifyAddWatch(ino.fd, file, IN_MODIFY);
+    const baseline = readCount(file) ?? 0;
+    let last = baseline;
+    const onModify = (): void => {
+      const n = readCount(file);
+      if (n !== null && n !== last) {
+        last = n;
+        onCount(n);
+      }
+    };
+    ino.byWd.set(wd, onModify);
+    let stopped = false;
+    return {
+      baseline,
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        if (ino.byWd.get(wd) === onModify) {
+          ino.byWd.delete(wd);
+          inotifyRmWatch(ino.fd, wd);
+        }
+      },
+    };
+  }
+
+  /** skiffd's one inotify instance, made at the first v2 watch. */
+  private inotifyInstance(): NonNullable<OomWatcher['inotify']> {
+    if (this.inotify) return this.inotify;
+    const fd = inotifyInit();
+    const byWd = new Map<number, () => void>();
+    const stop = this.poller.watchFd(fd, () => {
+      for (const ev of inotifyRead(fd, this.buf)) {
+        const cb = byWd.get(ev.wd);
+        // IN_IGNORED: the file went with its cgroup; the kernel ended the watch.
+        if (ev.mask & IN_IGNORED) byWd.delete(ev.wd);
+        else cb?.();
+      }
+    });
+    this.inotify = { fd, stop, byWd };
+    return this.inotify;
+  }
+
+  /** At skiffd's close. */
+  close(): void {
+    if (!this.inotify) return;
+    this.inotify.stop();
+    close(this.inotify.fd);
+    this.inotify = null;
+  }
+}

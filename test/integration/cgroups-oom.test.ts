@@ -1,0 +1,96 @@
+// OOM kills reported as they happen (the kernel's notification: v1 memory.oom_control through an
+// eventfd in cgroup.event_control, on this host for real), not only at the exit: a container
+// whose child is the OOM killer's victim runs on, and says `oom` and OOMKilled meanwhile. One
+// oom event per kill the cgroup's counter shows, none again at the exit; no fd of skiffd's left.
+import { expect } from 'chai';
+import { readdirSync, readFileSync } from 'node:fs';
+import { until, useDaemon } from '../support/daemon.js';
+import { detectLayout } from '../../src/main/cgroups/layout.js';
+import { oomKillCount } from '../../src/main/cgroups/oom-watch.js';
+import { SPARE_PREFIX } from '../../src/main/cgroups/memcg-pool.js';
+
+const layout = detectLayout();
+const memoryRoot = layout.version === 2 ? layout.root : layout.v1.find((h) => h.controllers.includes('memory'))!.mount;
+
+interface Inspect { Created: string; State: { Running: boolean; OOMKilled: boolean; ExitCode: number; FinishedAt: string } }
+
+describe('cgroups: OOM kills reported live', function () {
+  this.timeout(60_000);
+  const d = useDaemon();
+  const fds = (): number => readdirSync(`/proc/${d.pid}/fd`).length;
+  /** skiffd's eventfds (libuv has its own, the reaper one; an OOM watch one per container) */
+  const eventfds = (): number => readdirSync(`/proc/${d.pid}/fd`).filter((fd) => {
+    try {
+      return readFileSync(`/proc/${d.pid}/fdinfo/${fd}`, 'utf8').includes('eventfd-count');
+    } catch {
+      return false; // closed meanwhile
+    }
+  }).length;
+
+  /** The container's events so far, by action (skiffd's clock: until a second from now). */
+  const actions = async (name: string, since: string): Promise<string[]> => {
+    const r = await d.api('GET', `/events?since=${since}&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ container: [name] }))}`);
+    return r.text.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { Action: string }).Action);
+  };
+  const inspect = async (name: string): Promise<Inspect> => (await d.api('GET', `/containers/${name}/json`)).body as Inspect;
+
+  it('a child killed by the OOM killer: an oom event while the container runs on, OOMKilled; one event per kill; the eventfd closed at the end', async () => {
+    const fdsBefore = fds();
+    const eventfdsBefore = eventfds();
+    // PID 1 survives (the inner shell holding the 200 MB is the victim), says so, and sleeps.
+    const r = await d.cli(['run', '-d', '--name', 'victim', '--memory', '32m', '--', '/bin/sh', '-c',
+      'sh -c \'x=$(head -c 200000000 /dev/zero | tr "\\0" a)\'; echo "child exit $?"; exec sleep 1000']);
+    expect(r.code, r.stderr).to.equal(0);
+    await d.waitForOutput('victim', 'child exit 137');
+    const created = (await inspect('victim')).Created;
+    await until(async () => (await actions('victim', created)).includes('oom'), 'the oom event');
+    const running = await inspect('victim');
+    expect(running.State).to.include({ Running: true, OOMKilled: true });
+    expect(eventfds()).to.equal(eventfdsBefore + 1);
+    // No die yet: the event came with the kill, not with the end.
+    const kills = oomKillCount(readFileSync(`${memoryRoot}/${d.cgroupParent}/victim/memory.oom_control`, 'utf8'));
+    expect(kills).to.be.greaterThan(0);
+    await until(async () => (await actions('victim', created)).filter((a) => a === 'oom').length === kills, `${kills} oom events`);
+    expect((await actions('victim', created)).filter((a) => a === 'oom' || a === 'die')).to.deep.equal(Array<string>(kills).fill('oom'));
+
+    expect((await d.cli(['stop', '-t', '0', 'victim'])).code).to.equal(0);
+    const ended = await inspect('victim');
+    expect(ended.State).to.include({ Running: false, OOMKilled: true });
+    // The exit reported no kill again.
+    expect((await actions('victim', created)).filter((a) => a === 'oom' || a === 'die')).to.deep.equal([...Array<string>(kills).fill('oom'), 'die']);
+    expect((await d.cli(['rm', 'victim'])).code).to.equal(0);
+    await until(() => fds() <= fdsBefore, `skiffd's fds back to ${fdsBefore}`);
+    expect(eventfds()).to.equal(eventfdsBefore);
+  });
+
+  it('a reused memory cgroup (a spare) shows nothing of its last container: limits, peaks and fail counts reset, its earlier OOM kills not the new one\'s', async () => {
+    const hog = await d.cli(['run', '--name', 'hog', '--memory', '32m', '--', '/bin/sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a)']);
+    expect(hog.code).to.equal(137);
+    expect((await inspect('hog')).State.OOMKilled).to.equal(true);
+    expect((await d.cli(['rm', 'hog'])).code).to.equal(0);
+    const spares = (): string[] => readdirSync(`${memoryRoot}/${d.cgroupParent}`).filter((n) => n.startsWith(SPARE_PREFIX));
+    expect(spares()).to.have.length.greaterThan(0);
+    const before = spares().length;
+    expect((await d.cli(['run', '-d', '--name', 'next', '--memory', '64m', '--', '/bin/sleep', '1000'])).code).to.equal(0);
+    // It took a spare: the one that OOM-killed (the kernel keeps that count; skiffd counts from where it was).
+    expect(spares()).to.have.length(before - 1);
+    const file = (f: string): string => readFileSync(`${memoryRoot}/${d.cgroupParent}/next/${f}`, 'utf8').trim();
+    expect(oomKillCount(file('memory.oom_control'))).to.be.greaterThan(0);
+    expect(file('memory.limit_in_bytes')).to.equal(String(64 << 20));
+    expect(file('memory.failcnt')).to.equal('0');
+    expect(Number(file('memory.max_usage_in_bytes'))).to.be.lessThan(16 << 20);
+    const created = (await inspect('next')).Created;
+    expect((await d.cli(['stop', '-t', '0', 'next'])).code).to.equal(0);
+    expect((await inspect('next')).State.OOMKilled).to.equal(false);
+    expect(await actions('next', created)).not.to.include('oom');
+    expect((await d.cli(['rm', 'next'])).code).to.equal(0);
+  });
+
+  it('a container without a memory limit gets no watch (no fd), and its run is not OOMKilled', async () => {
+    const before = eventfds();
+    expect((await d.cli(['run', '-d', '--name', 'free', '--', '/bin/sleep', '1000'])).code).to.equal(0);
+    expect(eventfds()).to.equal(before);
+    expect((await inspect('free')).State.OOMKilled).to.equal(false);
+    expect((await d.cli(['rm', '-f', 'free'])).code).to.equal(0);
+  });
+});
