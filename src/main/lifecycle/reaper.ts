@@ -68,7 +68,10 @@ export class Reaper {
       },
       // For a caller with an earlier sign of the exit (an exec's pipes at end of file): reaped
       // now if it has exited, without the round trip through the thread pool's epoll_wait. Not
-      // exited yet: nothing happens, and the epoll set still sees the exit.
+      // exited yet: nothing happens, and the epoll set still sees the exit. An event the pool
+      // thread already took for this pidfd is stale then: its number finds no watch, a newer
+      // pidfd's (waitid answers "still running") or an fd watch's (whose callbacks drain
+      // non-blocking fds, so a stale call is harmless).
       poll: () => {
         if (this.watches.get(pidfd) === w) this.reap(pidfd);
       },
