@@ -421,6 +421,8 @@ export class Supervisor {
   async rename(ref: string, name: string): Promise<ContainerRecord> {
     const r = this.get(ref);
     const oldName = r.name;
+    // A console open in flight names the log by the old directory: it lands before the move.
+    await this.consoles?.opened(r);
     await renameContainer(r, name, {
       records: this.records, store: this.o.stateStore, launching: (id) => this.runs.isLaunching(id), persist: (x) => this.persist(x),
       also: (from, to) => this.o.networks?.renamed(from, to),
