@@ -1,7 +1,7 @@
-// A parsed fleet → the body of POST /fleets. Each spec goes in the form validateSpec reads
-// (skiffd validates it again: it trusts no client), which writes the restart policy as
-// Compose and Docker do, `on-failure:3`, rather than as the parsed object.
-import { formatRestart } from '../spec/container.js';
+// A parsed fleet → the body of POST /fleets. Each service travels as its template, once
+// (src/compose/replicas.ts), not as a spec per replica: skiffd makes the replicas from it as
+// the parser did, so a fleet of a thousand is a body of a few hundred bytes. skiffd validates
+// the template again (it trusts no client).
 import type { Fleet } from '../compose/fleet.js';
 
 export function fleetRequestBody(fleet: Fleet): unknown {
@@ -15,7 +15,8 @@ export function fleetRequestBody(fleet: Fleet): unknown {
       job: s.job,
       dependsOn: s.dependsOn,
       configHash: s.configHash,
-      specs: s.specs.map((spec) => ({ ...spec, restart: formatRestart(spec.restart) })),
+      template: s.template,
+      ...(s.logDir === null ? {} : { logDir: s.logDir }),
       ...(s.image ? { image: s.image } : {}),
     })),
   };

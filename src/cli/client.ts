@@ -1,7 +1,6 @@
 // The CLI's only way to skiffd: HTTP/JSON over the unix socket (src/api/http-client.ts).
 // Starts skiffd in the background when nothing answers, and says so once on stderr; turns
 // skiffd's error answers into DaemonError.
-import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
@@ -57,6 +56,8 @@ async function startIfNeeded(): Promise<void> {
   mkdirSync(join(dir, '.skiffd'), { recursive: true, mode: 0o700 });
   const logPath = join(dir, '.skiffd', 'skiffd.log');
   const logFd = openSync(logPath, 'a', 0o600);
+  // Loaded here, the one place that needs it: most commands find skiffd running.
+  const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, [SKIFFD_ENTRY, '--socket', socketPath(), '--state-dir', dir], {
     detached: true,
     stdio: ['ignore', logFd, logFd],
@@ -78,10 +79,27 @@ function daemonError(reply: Pick<HttpReply, 'status' | 'body' | 'text'>): Daemon
   return new DaemonError(reply.status, typeof b.message === 'string' ? b.message : `HTTP ${reply.status}`, b);
 }
 
-/** One API call; throws DaemonError for 4xx/5xx. */
+/**
+ * One API call; throws DaemonError for 4xx/5xx. The first is sent without a ping first (one
+ * round trip less for a quick command): only if nothing listens is skiffd started and the
+ * call sent again, which is safe, since a refused connection carried nothing.
+ */
 export async function call(method: string, path: string, body?: unknown): Promise<Reply> {
-  await ensureDaemon();
-  const reply = await request(socketPath(), method, path, body === undefined ? {} : { body });
+  const send = () => request(socketPath(), method, path, body === undefined ? {} : { body });
+  let reply: HttpReply;
+  if (ensuring === null) {
+    try {
+      reply = await send();
+      ensuring ??= Promise.resolve();
+    } catch (err) {
+      if (!unreachable(err)) throw err;
+      await ensureDaemon();
+      reply = await send();
+    }
+  } else {
+    await ensuring;
+    reply = await send();
+  }
   if (reply.status >= 400) throw daemonError(reply);
   return { status: reply.status, body: reply.body };
 }

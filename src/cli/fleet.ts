@@ -66,9 +66,13 @@ async function load(file: string): Promise<Fleet> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function getView(name: string, containers: boolean): Promise<FleetView | null> {
+/** Which containers a view lists (src/main/fleets/view.ts): all, none, or those a summary reports on. */
+type Containers = 'all' | 'none' | 'not-running';
+const CONTAINERS_QUERY: Record<Containers, string> = { all: '', none: '?containers=0', 'not-running': '?containers=not-running' };
+
+async function getView(name: string, containers: Containers): Promise<FleetView | null> {
   try {
-    return (await call('GET', `/fleets/${encodeURIComponent(name)}${containers ? '' : '?containers=0'}`)).body as FleetView;
+    return (await call('GET', `/fleets/${encodeURIComponent(name)}${CONTAINERS_QUERY[containers]}`)).body as FleetView;
   } catch (err) {
     if (err instanceof DaemonError && err.status === 404) return null;
     throw err;
@@ -110,21 +114,28 @@ async function up(file: string | undefined, values: { wait?: boolean; json?: boo
     return 1;
   };
 
-  // 1. Until skiffd has done what the plan says.
+  // The summary lists the containers that are not running (the failures among them); --json, every one.
+  const listed: Containers = values.json ? 'all' : 'not-running';
+  // 1. Until skiffd has done what the plan says. The first look lists the containers too: when
+  // nothing was to be done, it is the last look, and the summary needs no other request.
   let v: FleetView | null;
+  let last: FleetView | null = null;
   for (const pause = poller(tty); ; await pause()) {
-    v = await getView(fleet.name, false);
+    v = await getView(fleet.name, last === null && !values.wait ? listed : 'none');
     if (!ours(v)) return superseded();
     progress.update(fleet.name, v.totals, started(v.totals), v.totals.desired, 'started');
     if (v.operation.state !== 'running') break;
+    last = v;
   }
   progress.finish();
+  // Listed, and not looked at again since.
+  const final = last === null && !values.wait ? v : null;
 
   // 2. With --wait, until every job has ended.
   const jobs = new Set(fleet.services.filter((s) => s.job).map((s) => s.name));
   if (values.wait && jobs.size > 0) {
     for (const pause = poller(tty); ; await pause()) {
-      v = await getView(fleet.name, false);
+      v = await getView(fleet.name, 'none');
       if (!ours(v)) return superseded();
       const c = countsOf(v, jobs);
       const ended = exitedTotal(c) + c.failed;
@@ -139,7 +150,7 @@ async function up(file: string | undefined, values: { wait?: boolean; json?: boo
   const checked = new Set(fleet.services.filter((s) => !s.job && s.specs.some((spec) => spec.healthcheck !== null)).map((s) => s.name));
   if (values.wait && checked.size > 0) {
     for (const pause = poller(tty); ; await pause()) {
-      v = await getView(fleet.name, false);
+      v = await getView(fleet.name, 'none');
       if (!ours(v)) return superseded();
       const c = countsOf(v, checked);
       progress.update(`${fleet.name} health`, c, c.healthy + c.unhealthy, c.running, 'decided');
@@ -148,7 +159,7 @@ async function up(file: string | undefined, values: { wait?: boolean; json?: boo
     progress.finish();
   }
 
-  const full = await getView(fleet.name, true);
+  const full = final ?? await getView(fleet.name, listed);
   if (!full) throw new Error(`fleet ${fleet.name} disappeared before its summary could be read`);
   const summary = summarize(full, accepted.plan, progress.elapsedMs(), values.wait ? jobs : null, values.wait ? checked : null);
   const ttys = new Map(fleet.services.flatMap((s) => s.specs.map((spec) => [spec.name, spec.tty] as const)));
@@ -166,10 +177,10 @@ async function down(file: string | undefined, values: { name?: string }): Promis
   let finished = false;
   const request = call('DELETE', `/fleets/${encodeURIComponent(name)}`).finally(() => { finished = true; });
   // The DELETE answers when everything is gone; meanwhile show what is left.
-  const before = await getView(name, false);
+  const before = await getView(name, 'none');
   const total = before ? containerCount(before) : 0;
   for (const pause = poller(tty); !finished; await Promise.race([request.catch(() => undefined), pause()])) {
-    const v = await getView(name, false);
+    const v = await getView(name, 'none');
     if (v) progress.update(name, v.totals, total - containerCount(v), total, 'removed');
   }
   progress.finish();
@@ -190,7 +201,7 @@ async function down(file: string | undefined, values: { name?: string }): Promis
 
 async function status(file: string | undefined, values: { json?: boolean }): Promise<number> {
   const fleet = await load(fileArg(file, 'status'));
-  const v = await getView(fleet.name, !!values.json);
+  const v = await getView(fleet.name, values.json ? 'all' : 'none');
   // Desired is what the file says now; the counts are what skiffd has.
   const services = fleet.services.map((s) => ({ ...(v?.services.find((x) => x.name === s.name) ?? {}), name: s.name, desired: s.replicas }));
   for (const s of v?.services ?? []) if (!fleet.services.some((f) => f.name === s.name)) services.push({ ...s, desired: 0 });

@@ -6,18 +6,44 @@
 // options and examples, unknown options and bad values are usage errors naming them.
 import { Command, CommanderError } from 'commander';
 import { commanderStatus, configure, subcommand, type Outcome } from './command.js';
-import { runCommand } from './run.js';
-import { execCommand } from './exec.js';
-import { containerCommands } from './containers.js';
-import { resourceCommands } from './resources.js';
-import { imageCommands } from './images.js';
-import { fleetCommand } from './fleet.js';
-import { networkCommand } from './network.js';
-import { benchCommand } from './bench/command.js';
-import { daemonCommand } from './daemon.js';
 import { skiffVersion } from './version.js';
 
-function program(outcome: Outcome): Command {
+/**
+ * Each module's commands, added to the program; imported only when they are used, so that
+ * `skiff fleet up` does not load (parse, compile) the modules of every other command:
+ * Node's own start-up is most of what a quick command costs.
+ */
+const GROUPS: Record<string, (skiff: Command, o: Outcome) => Promise<void>> = {
+  run: async (skiff, o) => { subcommand(skiff, (await import('./run.js')).runCommand(o)); },
+  exec: async (skiff, o) => { subcommand(skiff, (await import('./exec.js')).execCommand(o)); },
+  containers: async (skiff, o) => { for (const c of (await import('./containers.js')).containerCommands(o)) subcommand(skiff, c); },
+  resources: async (skiff, o) => { for (const c of (await import('./resources.js')).resourceCommands(o)) subcommand(skiff, c); },
+  images: async (skiff, o) => { for (const c of (await import('./images.js')).imageCommands(o)) subcommand(skiff, c); },
+  fleet: async (skiff, o) => {
+    const { fleet, subcommands } = (await import('./fleet.js')).fleetCommand(o);
+    const fleetCmd = subcommand(skiff, fleet);
+    for (const c of subcommands) subcommand(fleetCmd, c);
+  },
+  network: async (skiff, o) => {
+    const net = (await import('./network.js')).networkCommand(o);
+    const netCmd = subcommand(skiff, net.network);
+    for (const c of net.subcommands) subcommand(netCmd, c);
+  },
+  bench: async (skiff, o) => { subcommand(skiff, (await import('./bench/command.js')).benchCommand(o)); },
+  daemon: async (skiff, o) => { subcommand(skiff, (await import('./daemon.js')).daemonCommand(o)); },
+};
+
+/**
+ * The group of each top-level command. A command missing here (or help, or no command)
+ * loads every group: slower, never wrong.
+ */
+const GROUP_OF: Record<string, string> = {
+  run: 'run', exec: 'exec', update: 'resources', stats: 'resources', fleet: 'fleet', network: 'network', bench: 'bench', daemon: 'daemon',
+  ...Object.fromEntries(['ps', 'inspect', 'logs', 'console', 'stop', 'kill', 'rm', 'wait', 'top', 'rename'].map((c) => [c, 'containers'])),
+  ...Object.fromEntries(['pull', 'images', 'rmi', 'tag', 'load', 'save', 'login', 'logout'].map((c) => [c, 'images'])),
+};
+
+async function program(outcome: Outcome, argv: string[]): Promise<Command> {
   const skiff = configure(new Command('skiff'))
     .usage('<command> [options]')
     .description('Start and supervise Linux containers through skiffd, one at a time or as fleets.')
@@ -36,26 +62,16 @@ Examples:
   skiff logs --follow web
   skiff fleet up config/demo.yaml
 `);
-  subcommand(skiff, runCommand(outcome));
-  subcommand(skiff, execCommand(outcome));
-  for (const c of containerCommands(outcome)) subcommand(skiff, c);
-  for (const c of resourceCommands(outcome)) subcommand(skiff, c);
-  for (const c of imageCommands(outcome)) subcommand(skiff, c);
-  const { fleet, subcommands } = fleetCommand(outcome);
-  const fleetCmd = subcommand(skiff, fleet);
-  for (const c of subcommands) subcommand(fleetCmd, c);
-  const net = networkCommand(outcome);
-  const netCmd = subcommand(skiff, net.network);
-  for (const c of net.subcommands) subcommand(netCmd, c);
-  subcommand(skiff, benchCommand(outcome));
-  subcommand(skiff, daemonCommand(outcome));
+  const only = argv[0] === undefined ? undefined : GROUP_OF[argv[0]];
+  // In this order, so that help lists the commands as it always has.
+  for (const [group, add] of Object.entries(GROUPS)) if (only === undefined || only === group) await add(skiff, outcome);
   return skiff;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const outcome: Outcome = { status: 0 };
   try {
-    await program(outcome).parseAsync(argv, { from: 'user' });
+    await (await program(outcome, argv)).parseAsync(argv, { from: 'user' });
     return outcome.status;
   } catch (err) {
     // Help, version and usage errors: commander has printed them already.

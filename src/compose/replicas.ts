@@ -1,5 +1,13 @@
-// A ServiceDef → one validated ContainerSpec per replica, each with its own name,
+// A service's template → one validated ContainerSpec per replica, each with its own name,
 // hostname, SKIFF_* variables and skiff.* labels, and the service's config hash.
+//
+// The template is validateSpec's input less what differs per replica. The fleet parser makes
+// it from the file; POST /fleets carries it (one per service, not one spec per replica) and
+// skiffd makes the replicas from it again with these same functions (src/main/fleets/request.ts).
+// Replica 1 is validated in full; the others are replica 1 with its per-replica fields
+// swapped (replicaOf), which validateSpec would accept as they are: a name that matches
+// NAME_PATTERN (the longest is checked), its hostname, one env entry, one label, a log file
+// in the same directory. So a fleet of a thousand costs one validation, not a thousand.
 import { SpecError, validateSpec, type ContainerSpec } from '../spec/container.js';
 import { configHash } from './config-hash.js';
 import type { ServiceDef } from './service.js';
@@ -7,6 +15,13 @@ import type { FleetService } from './types.js';
 
 /** Bumped when the meaning of a spec changes, so every container is seen as changed. */
 const HASH_FORMAT = 1;
+
+export const LABEL_FLEET = 'skiff.fleet';
+export const LABEL_SERVICE = 'skiff.service';
+export const LABEL_REPLICA = 'skiff.replica';
+export const LABEL_HASH = 'skiff.config-hash';
+/** The labels skiff sets on every replica; a template may not carry them. */
+export const REPLICA_LABELS: readonly string[] = [LABEL_FLEET, LABEL_SERVICE, LABEL_REPLICA, LABEL_HASH];
 
 export function replicaName(fleet: string, service: string, n: number): string {
   return `${fleet}-${service}-${n}`;
@@ -17,43 +32,85 @@ export function hostnameFor(name: string): string {
   return name.toLowerCase().replace(/[_.]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'replica';
 }
 
+/** What replicaInput reads of a template: it is otherwise passed through to validateSpec. */
+export interface TemplateShape {
+  hostname?: unknown;
+  env?: readonly unknown[];
+  labels?: object;
+  console?: object;
+}
+
+/**
+ * validateSpec's input for replica `n` of a service: the template plus its name, its hostname
+ * (unless the template sets one, shared as in Compose), SKIFF_FLEET/SERVICE/REPLICA, the
+ * skiff.* labels (the hash once known), and its own log file in `logDir` if there is one.
+ */
+export function replicaInput(fleet: string, service: string, template: TemplateShape, logDir: string | null, n: number, hash: string | null): Record<string, unknown> {
+  const name = replicaName(fleet, service, n);
+  return {
+    ...template,
+    name,
+    hostname: template.hostname ?? hostnameFor(name),
+    env: [...(template.env ?? []), `SKIFF_FLEET=${fleet}`, `SKIFF_SERVICE=${service}`, `SKIFF_REPLICA=${n}`],
+    labels: {
+      ...template.labels,
+      [LABEL_FLEET]: fleet,
+      [LABEL_SERVICE]: service,
+      [LABEL_REPLICA]: String(n),
+      ...(hash === null ? {} : { [LABEL_HASH]: hash }),
+    },
+    console: logDir === null ? template.console : { ...template.console, log: `${logDir}/${name}.log` },
+  };
+}
+
+/**
+ * Replica `n`'s spec from replica 1's (validated, made by replicaInput): what differs per
+ * replica swapped, the rest shared (specs are never changed in place: a record that changes
+ * gets a new spec object). `sharedHostname`: the template set one; `perReplicaLog`: each
+ * replica logs to a file of its own, in the directory of replica 1's.
+ */
+export function replicaOf(first: ContainerSpec, fleet: string, service: string, n: number, sharedHostname: boolean, perReplicaLog: boolean): ContainerSpec {
+  const name = replicaName(fleet, service, n);
+  const log = first.console.log;
+  return {
+    ...first,
+    name,
+    hostname: sharedHostname ? first.hostname : hostnameFor(name),
+    env: first.env.map((e) => (e.startsWith('SKIFF_REPLICA=') ? `SKIFF_REPLICA=${n}` : e)),
+    labels: { ...first.labels, [LABEL_REPLICA]: String(n) },
+    console: perReplicaLog && typeof log === 'string' ? { ...first.console, log: `${log.slice(0, log.lastIndexOf('/'))}/${name}.log` } : first.console,
+  };
+}
+
+/** Every replica's spec: `first` (replica 1's, validated) and the rest made from it. */
+export function replicaSpecs(first: ContainerSpec, fleet: string, service: string, replicas: number, sharedHostname: boolean, perReplicaLog: boolean): ContainerSpec[] {
+  const specs = replicas > 0 ? [first] : [];
+  for (let n = 2; n <= replicas; n++) specs.push(replicaOf(first, fleet, service, n, sharedHostname, perReplicaLog));
+  return specs;
+}
+
 export function expandService(fleet: string, def: ServiceDef): FleetService {
-  const first = replicaSpec(fleet, def, 1, null);
+  const unhashed = validated(def, replicaInput(fleet, def.name, def.template, def.logDir, 1, null));
   // A registry image's reference, pull policy and the parts it merges with are in the hash
   // (skiffd folds in the image id the reference resolves to); `image` is absent otherwise, so
   // the hashes of other services are as they were.
-  const hash = configHash({ format: HASH_FORMAT, job: def.job, spec: replicaIndependent(first, def), image: def.image ?? undefined });
-  const specs: ContainerSpec[] = [];
-  for (let n = 1; n <= def.replicas; n++) specs.push(replicaSpec(fleet, def, n, hash));
+  const hash = configHash({ format: HASH_FORMAT, job: def.job, spec: replicaIndependent(unhashed, def), image: def.image ?? undefined });
+  // The same as validating replicaInput(…, hash): a label of hex digits is valid.
+  const first = { ...unhashed, labels: { ...unhashed.labels, [LABEL_HASH]: hash } };
   return {
     name: def.name,
     replicas: def.replicas,
     job: def.job,
     dependsOn: def.dependsOn.map(({ service, condition }) => ({ service, condition })),
     configHash: hash,
-    specs,
+    template: def.template,
+    logDir: def.logDir,
+    specs: replicaSpecs(first, fleet, def.name, def.replicas, def.template.hostname !== undefined, def.logDir !== null),
     image: def.image,
   };
 }
 
-function replicaSpec(fleet: string, def: ServiceDef, n: number, hash: string | null): ContainerSpec {
-  const name = replicaName(fleet, def.name, n);
-  const t = def.template;
-  const input = {
-    ...t,
-    name,
-    // An explicit hostname is shared by all replicas, as in Compose; otherwise each has its own.
-    hostname: t.hostname ?? hostnameFor(name),
-    env: [...t.env, `SKIFF_FLEET=${fleet}`, `SKIFF_SERVICE=${def.name}`, `SKIFF_REPLICA=${n}`],
-    labels: {
-      ...t.labels,
-      'skiff.fleet': fleet,
-      'skiff.service': def.name,
-      'skiff.replica': String(n),
-      ...(hash === null ? {} : { 'skiff.config-hash': hash }),
-    },
-    console: def.logDir === null ? t.console : { ...t.console, log: `${def.logDir}/${name}.log` },
-  };
+function validated(def: ServiceDef, input: Record<string, unknown>): ContainerSpec {
   try {
     return validateSpec(input);
   } catch (err) {
@@ -69,7 +126,7 @@ function replicaSpec(fleet: string, def: ServiceDef, n: number, hash: string | n
  */
 function replicaIndependent(spec: ContainerSpec, def: ServiceDef): unknown {
   const labels = { ...spec.labels };
-  delete labels['skiff.replica'];
+  delete labels[LABEL_REPLICA];
   return {
     ...spec,
     name: null,
@@ -103,3 +160,4 @@ function placeSpecError(def: ServiceDef, err: SpecError): never {
   }
   return def.at.fail(err.message);
 }
+

@@ -1,5 +1,6 @@
 // What a parsed fleet file is: the input of the reconciler.
 import type { ContainerSpec } from '../spec/container.js';
+import type { TemplateShape } from './replicas.js';
 import type { FleetNetwork } from './networks.js';
 import type { ResourcesSpec } from '../spec/resources.js';
 
@@ -44,6 +45,13 @@ export interface FleetService {
    * independent of the replica count; also each spec's `skiff.config-hash` label.
    */
   configHash: string;
+  /**
+   * validateSpec's input less what differs per replica (src/compose/replicas.ts): what POST
+   * /fleets carries, one per service, for skiffd to make the replicas from
+   */
+  template: TemplateShape;
+  /** x-skiff.console.log given as a directory: each replica logs to `<dir>/<replica name>.log` */
+  logDir: string | null;
   /** one per replica, in order: `<fleet>-<service>-1` … `-<replicas>` */
   specs: ContainerSpec[];
   /** a registry image, whose config skiffd merges into the specs; null for host or a directory */

@@ -282,14 +282,21 @@ services:
     expect(usage.stderr).to.match(/^skiff fleet: up needs exactly one FILE, got 0\nusage: skiff fleet up FILE/);
   });
 
-  it('skiffd checks what it is sent: a spec that claims another fleet\'s name is refused with 400', async () => {
-    const spec = { name: 'other-web-1', command: ['/bin/true'], labels: { 'skiff.fleet': 'x', 'skiff.service': 'web', 'skiff.replica': '1', 'skiff.config-hash': 'ab'.repeat(32) } };
-    const r = await d.api('POST', '/fleets', { name: 'x', services: [{ name: 'web', replicas: 1, job: false, dependsOn: [], configHash: 'ab'.repeat(32), specs: [spec] }] });
-    expect(r.status).to.equal(400);
-    expect(r.body).to.deep.equal({ message: 'services[0].specs[0].name must be "x-web-1" (<fleet>-<service>-<replica>), got "other-web-1"', field: 'services[0].specs[0].name' });
-    const bad = await d.api('POST', '/fleets', { name: 'x', services: [{ name: 'web', replicas: 1, job: false, dependsOn: [], configHash: 'ab'.repeat(32), specs: [{ ...spec, name: 'x-web-1', command: [] }] }] });
+  it('skiffd checks what it is sent: a template that names a replica or claims skiff\'s labels is refused with 400', async () => {
+    const service = { name: 'web', replicas: 1, job: false, dependsOn: [], configHash: 'ab'.repeat(32) };
+    const post = (template: unknown) => d.api('POST', '/fleets', { name: 'x', services: [{ ...service, template }] });
+    const named = await post({ name: 'other-web-1', command: ['/bin/true'] });
+    expect(named.status).to.equal(400);
+    expect(named.body).to.deep.equal({ message: 'services[0].template.name is set per replica (<fleet>-<service>-<replica>); a template has none', field: 'services[0].template.name' });
+    const claims = await post({ command: ['/bin/true'], labels: { 'skiff.fleet': 'other' } });
+    expect(claims.body).to.deep.equal({ message: 'services[0].template.labels.skiff.fleet is skiff\'s own label, set per replica', field: 'services[0].template.labels.skiff.fleet' });
+    const env = await post({ command: ['/bin/true'], env: ['A=1', 'SKIFF_REPLICA=7'] });
+    expect((env.body as { message: string }).message).to.equal('services[0].template.env[1] sets SKIFF_REPLICA, which skiff sets per replica');
+    const bad = await post({ command: [] });
     expect(bad.status).to.equal(400);
-    expect((bad.body as { message: string }).message).to.equal('services[0].specs[0].command must be a non-empty list of strings, got an array');
+    expect((bad.body as { message: string }).message).to.equal('services[0].template.command must be a non-empty list of strings, got an array');
+    const long = await d.api('POST', '/fleets', { name: 'x'.repeat(30), services: [{ ...service, name: 'y'.repeat(30), replicas: 100, template: { command: ['/bin/true'] } }] });
+    expect((long.body as { field: string }).field).to.equal('services[0].replicas');
     expect((await d.api('POST', '/fleets', undefined, '{"name":')).status).to.equal(400);
     expect((await d.api('GET', '/containers/json?all=1')).body).to.deep.equal([]);
   });

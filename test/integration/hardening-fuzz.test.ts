@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from '../../src/api/http-client.js';
 import { parseFleet } from '../../src/compose/fleet.js';
+import { fleetRequestBody } from '../../src/api/fleet-wire.js';
 import { useDaemon, type DaemonView } from '../support/daemon.js';
 import {
   FLEET_SEEDS, fuzzCount, fuzzSeed, mutateJson, mutateText, mutateYamlLines, NASTY_STRINGS, preview, randomJson, reproduce, Rng, Slowest, stopwatch,
@@ -68,7 +69,7 @@ const DOCKER_RUN_FULL = {
 
 const CREATE_KEYS = [...Object.keys(DOCKER_RUN_FULL), ...Object.keys(DOCKER_RUN.HostConfig), 'Tmpfs', 'Mounts', 'Type', 'Source',
   'Target', 'ReadOnly', 'Name', 'MaximumRetryCount', 'Rootfs', 'Console', 'buffer', 'log', 'logMax'];
-const FLEET_KEYS = ['name', 'services', 'replicas', 'job', 'dependsOn', 'configHash', 'specs', 'service', 'condition', 'command', 'env',
+const FLEET_KEYS = ['name', 'services', 'replicas', 'job', 'dependsOn', 'configHash', 'template', 'logDir', 'service', 'condition', 'command', 'env',
   'mounts', 'labels', 'console', 'restart', 'rootfs', 'image', 'hostname', 'stopSignal', 'stopTimeout', 'tty', 'network'];
 
 interface Reply { status: number; body: unknown; text: string; ms: number }
@@ -198,32 +199,23 @@ describe('fuzz: skiffd API (create bodies, fleet bodies, raw HTTP)', function ()
       return null;
     }
     const name = `fz${i}`;
-    return {
-      name,
-      services: fleet.services.map((s) => ({
-        ...s,
-        specs: s.specs.map((spec) => ({
-          ...spec,
-          name: spec.name.replace(`${fleet.name}-`, `${name}-`),
-          labels: { ...spec.labels, 'skiff.fleet': name },
-          restart: spec.restart.name === 'on-failure' && spec.restart.maxRetries !== null ? `on-failure:${spec.restart.maxRetries}` : spec.restart.name,
-        })),
-      })),
-    };
+    // Its services as the CLI sends them (one template each), under this input's own name.
+    const { services } = fleetRequestBody({ ...fleet, name }) as { services: unknown[] };
+    return { name, services: JSON.parse(JSON.stringify(services)) as unknown[] };
   }
 
-  /** Every spec of an accepted fleet is started: make each run /bin/true in the busybox rootfs. */
+  /** Every replica of an accepted fleet is started: make each run /bin/true in the busybox rootfs. */
   function safeFleet(body: unknown, i: number): void {
     if (!isObj(body) || !Array.isArray(body.services)) return;
     for (const s of body.services) {
-      if (!isObj(s) || !Array.isArray(s.specs)) continue;
-      for (const spec of s.specs) {
-        if (!isObj(spec)) continue;
-        if (Array.isArray(spec.command) && spec.command.length > 0) spec.command = ['/bin/true'];
-        spec.rootfs = rootfs;
-        if ('image' in spec) spec.image = null;
-        if (isObj(spec.console)) spec.console.log = safeLog(spec.console.log, i);
-      }
+      if (!isObj(s)) continue;
+      if ('logDir' in s) s.logDir = safeLog(s.logDir, i);
+      const t = s.template;
+      if (!isObj(t)) continue;
+      if (Array.isArray(t.command) && t.command.length > 0) t.command = ['/bin/true'];
+      t.rootfs = rootfs;
+      if ('image' in t) t.image = null;
+      if (isObj(t.console)) t.console.log = safeLog(t.console.log, i);
     }
   }
 

@@ -324,6 +324,24 @@ describe('hardening: one skiffd per state directory', function () {
     expect((await d.api('GET', '/_ping')).text).to.equal('OK');
   });
 
+  it('a CLI call that finds no daemon (it no longer pings first) starts one and is answered', async () => {
+    const dir = tmp.make('autostart-call');
+    const env = { ...process.env, SKIFF_SOCKET: join(dir, 'skiff.sock'), SKIFF_STATE_DIR: join(dir, 'state') };
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '../../bin/skiff.js'), 'fleet', 'ls'], { encoding: 'utf8', timeout: 60_000, env });
+    const started = r.stderr.split('\n').filter((l) => l.startsWith('skiff: started skiffd'));
+    const pid = Number(/pid (\d+)/.exec(started[0] ?? '')?.[1]);
+    try {
+      expect(r.status, r.stderr).to.equal(0);
+      expect(started, r.stderr).to.have.length(1);
+      expect(r.stdout).to.match(/^NAME +SERVICES +CONTAINERS/);
+    } finally {
+      if (pid > 0) {
+        process.kill(pid, 'SIGTERM');
+        await until(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 'the auto-started skiffd to stop', 15_000);
+      }
+    }
+  });
+
   it('concurrent CLI calls that find no daemon start exactly one (skiff bench auto-starts it)', async () => {
     const dir = tmp.make('autostart');
     const env = { ...process.env, SKIFF_SOCKET: join(dir, 'skiff.sock'), SKIFF_STATE_DIR: join(dir, 'state') };

@@ -77,8 +77,8 @@ describe('fleet files: health checks', () => {
 
   it('skiffd refuses service_healthy on a service without a health check, and an unknown condition', () => {
     const f = parseFleet(fleet(['healthcheck: { test: "true" }'], ['depends_on:', '  db: { condition: service_healthy }']), 'fleet.yaml');
-    const body = JSON.parse(JSON.stringify(fleetRequestBody(f))) as { services: { specs: { healthcheck: unknown }[]; dependsOn: { condition: string }[] }[] };
-    body.services[0]!.specs[0]!.healthcheck = null;
+    const body = JSON.parse(JSON.stringify(fleetRequestBody(f))) as { services: { template: { healthcheck: unknown }; dependsOn: { condition: string }[] }[] };
+    body.services[0]!.template.healthcheck = null;
     expect(() => validateFleetRequest(body, 1000)).to.throw('services[1].dependsOn[0].condition is service_healthy, but "db" has no health check');
     body.services[1]!.dependsOn[0]!.condition = 'service_ready';
     expect(() => validateFleetRequest(body, 1000)).to.throw('services[1].dependsOn[0].condition must be service_started or service_healthy or service_completed_successfully, got "service_ready"');
@@ -92,7 +92,7 @@ describe('fleet files: health checks', () => {
     a!.health = { status: 'healthy', failingStreak: 0, log: [] };
     b!.health = { status: 'unhealthy', failingStreak: 3, log: [{ start: '', end: '', exitCode: 7, output: 'connection refused\nmore' }] };
     // c: no probe yet (health absent: starting); api has no check at all
-    const view = fleetView('fleet', [a!, b!, c!, api], null, { containers: true });
+    const view = fleetView('fleet', [a!, b!, c!, api], null, { containers: 'all' });
     expect(view.totals).to.include({ running: 4, healthy: 1, unhealthy: 1, healthStarting: 1 });
     expect(view.services[1]).to.include({ name: 'db', healthy: 1, unhealthy: 1, healthStarting: 1 });
     const containers = view.services[1]!.containers!;
@@ -115,5 +115,18 @@ describe('fleet files: health checks', () => {
     ].join('\n'));
     // without --wait, health is reported but decides nothing
     expect(summarize(view, plan, 1500, null).ok).to.equal(true);
+    // What `fleet up` asks for (?containers=not-running): the same counts, and of the
+    // containers only those a summary reports on; its failures are the same.
+    Object.assign(c!, { status: 'exited', exitCode: 3, pid: null, finishedAt: new Date(1000).toISOString() });
+    const full = fleetView('fleet', [a!, b!, c!, api], null, { containers: 'all' });
+    const some = fleetView('fleet', [a!, b!, c!, api], null, { containers: 'not-running' });
+    expect(some.totals).to.deep.equal(full.totals);
+    expect(some.services.map((s) => s.containers!.map((x) => x.name))).to.deep.equal([[], ['fleet-db-2', 'fleet-db-3']]);
+    const said = (v: typeof full) => {
+      const { ok, failures, totals, jobs } = summarize(v, plan, 1500, new Set(), new Set(['db']));
+      return { ok, failures, totals, jobs };
+    };
+    expect(said(some)).to.deep.equal(said(full));
+    expect(fleetView('fleet', [a!, b!, c!, api], null, { containers: 'none' }).services.every((s) => s.containers === undefined)).to.equal(true);
   });
 });

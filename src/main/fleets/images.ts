@@ -18,6 +18,7 @@ import type { ImageStore } from '../images/store.js';
 import { resolveUser, UserError } from '../images/user.js';
 import { InvalidArgument, NotFound, Unavailable } from '../lifecycle/errors.js';
 import { LABEL_HASH } from './request.js';
+import { replicaSpecs } from '../../compose/replicas.js';
 
 /** What skiff sets per replica (src/compose/replicas.ts): kept through the merge. */
 const REPLICA_ENV = /^SKIFF_(FLEET|SERVICE|REPLICA)=/;
@@ -46,12 +47,12 @@ export async function withImages(fleet: Fleet, pulls: Puller, store: ImageStore)
       throw placed(err, field, s.image.ref);
     }
     if (run === null) throw new Unavailable(`${field}: ${s.image.ref} was deleted while the fleet was being planned`);
-    return merged(s, s.image, run, i);
+    return merged(fleet.name, s, s.image, run, i);
   }));
   return { ...fleet, services };
 }
 
-function merged(s: FleetService, own: FleetImage, run: ImageForRun, i: number): FleetService {
+function merged(fleet: string, s: FleetService, own: FleetImage, run: ImageForRun, i: number): FleetService {
   const field = `services[${i}].image`;
   const config = run.config;
   const command = imageCommand(config, own.entrypoint ?? undefined, own.command ?? undefined);
@@ -66,24 +67,27 @@ function merged(s: FleetService, own: FleetImage, run: ImageForRun, i: number): 
   const configHash = createHash('sha256').update(`${s.configHash} ${run.id}`).digest('hex');
   // An image's labels go under the service's; skiff.* ones are skiff's own (the reconciler reads them).
   const imageLabels = Object.fromEntries(Object.entries(config.Labels ?? {}).filter(([k]) => !k.startsWith('skiff.')));
-  const specs = s.specs.map((spec, n): ContainerSpec => {
-    const input = {
-      ...spec,
-      restart: formatRestart(spec.restart),
-      command,
-      env: imageEnv(config, [...own.env, ...spec.env.filter((e) => REPLICA_ENV.test(e))]),
-      workdir: own.workdir ?? (config.WorkingDir || '/'),
-      user,
-      stopSignal: own.stopSignal ?? config.StopSignal ?? 'SIGTERM',
-      labels: { ...imageLabels, ...spec.labels, [LABEL_HASH]: configHash },
-      fromImage: { ref: own.ref, id: run.id, layers: run.layers },
-    };
-    try {
-      return validateSpec(input);
-    } catch (err) {
-      if (err instanceof SpecError) throw new InvalidArgument(`services[${i}].specs[${n}].${err.field}: with the image ${own.ref}: ${err.message.slice(err.field.length + 1)}`, err.field);
-      throw err;
-    }
-  });
+  // Replica 1's spec merged and validated; the others made from it (src/compose/replicas.ts).
+  const spec = s.specs[0];
+  if (spec === undefined) return { ...s, configHash };
+  const input = {
+    ...spec,
+    restart: formatRestart(spec.restart),
+    command,
+    env: imageEnv(config, [...own.env, ...spec.env.filter((e) => REPLICA_ENV.test(e))]),
+    workdir: own.workdir ?? (config.WorkingDir || '/'),
+    user,
+    stopSignal: own.stopSignal ?? config.StopSignal ?? 'SIGTERM',
+    labels: { ...imageLabels, ...spec.labels, [LABEL_HASH]: configHash },
+    fromImage: { ref: own.ref, id: run.id, layers: run.layers },
+  };
+  let first: ContainerSpec;
+  try {
+    first = validateSpec(input);
+  } catch (err) {
+    if (err instanceof SpecError) throw new InvalidArgument(`services[${i}].template.${err.field}: with the image ${own.ref}: ${err.message.slice(err.field.length + 1)}`, err.field);
+    throw err;
+  }
+  const specs = replicaSpecs(first, fleet, s.name, s.replicas, s.template.hostname !== undefined, s.logDir !== null);
   return { ...s, configHash, specs };
 }

@@ -1,25 +1,25 @@
 // The body of POST /fleets → a Fleet the reconciler can trust. The CLI parses the fleet file
-// (relative paths need the file's directory) and sends the result; skiffd still treats it as
-// untrusted input: every spec goes through validateSpec, and the names and skiff.* labels
-// the reconciler relies on to recognise its containers must agree with the service they are in.
-// Errors name the field by its path: `services[1].specs[0].command[0] must not be empty`.
+// (relative paths need the file's directory) and sends each service's template
+// (src/compose/replicas.ts); skiffd still treats it as untrusted input: it makes every
+// replica's spec from the template itself, with the names and skiff.* labels the reconciler
+// relies on to recognise its containers, and replica 1's goes through validateSpec.
+// Errors name the field by its path: `services[1].template.command[0] must not be empty`.
 // `resources` (x-skiff.resources) limits the fleet as a whole, on its own cgroup level.
 import { SpecError, validateName, validateSpec, type ContainerSpec } from '../../spec/container.js';
 import type { DependsOnCondition, Fleet, FleetDependency, FleetService } from '../../compose/fleet.js';
 import type { FleetImage, PullPolicy } from '../../compose/types.js';
+import { REPLICA_LABELS, replicaInput, replicaName, replicaSpecs, type TemplateShape } from '../../compose/replicas.js';
+import { RESERVED_ENV } from '../../compose/service.js';
 import { parseReference, ReferenceError } from '../../spec/image-reference.js';
 import { hasLimits, ResourceError, validateResources, type ResourcesSpec } from '../../spec/resources.js';
 import type { FleetNetwork } from '../../compose/networks.js';
 import { InvalidArgument } from '../lifecycle/errors.js';
 
-/** Labels the fleet parser puts on every replica (src/compose/replicas.ts). */
-export const LABEL_FLEET = 'skiff.fleet';
-export const LABEL_SERVICE = 'skiff.service';
-export const LABEL_REPLICA = 'skiff.replica';
-export const LABEL_HASH = 'skiff.config-hash';
+/** Labels the fleet's replicas carry (src/compose/replicas.ts). */
+export { LABEL_FLEET, LABEL_HASH, LABEL_REPLICA, LABEL_SERVICE } from '../../compose/replicas.js';
 
 const CONDITIONS: readonly DependsOnCondition[] = ['service_started', 'service_healthy', 'service_completed_successfully'];
-const SERVICE_KEYS = ['name', 'replicas', 'job', 'dependsOn', 'configHash', 'specs', 'image'];
+const SERVICE_KEYS = ['name', 'replicas', 'job', 'dependsOn', 'configHash', 'template', 'logDir', 'image'];
 const PULL_POLICIES: readonly PullPolicy[] = ['always', 'missing', 'never'];
 const HASH = /^[0-9a-f]{8,128}$/;
 
@@ -56,13 +56,65 @@ function name(v: unknown, field: string): string {
   }
 }
 
-function spec(v: unknown, field: string): ContainerSpec {
+function spec(input: Record<string, unknown>, field: string): ContainerSpec {
   try {
-    return validateSpec(v);
+    return validateSpec(input);
   } catch (err) {
     if (err instanceof SpecError) bad(`${field}.${err.field}`, err.message.slice(err.field.length + 1));
     throw err;
   }
+}
+
+/**
+ * A service's template: validateSpec's input less what skiff sets per replica, which it may
+ * therefore not carry (a replica's name, SKIFF_FLEET/SERVICE/REPLICA, skiff.* labels).
+ */
+function template(v: unknown, field: string): TemplateShape {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(field, `must be an object (a spec without its name), got ${describe(v)}`);
+  const t = v as Record<string, unknown>;
+  if (t.name !== undefined) bad(`${field}.name`, 'is set per replica (<fleet>-<service>-<replica>); a template has none');
+  if (t.env !== undefined) {
+    const env = strings(t.env, `${field}.env`);
+    const keys = env.map((e) => e.split('=', 1)[0]!);
+    const i = keys.findIndex((k) => RESERVED_ENV.includes(k));
+    if (i >= 0) bad(`${field}.env[${i}]`, `sets ${keys[i]}, which skiff sets per replica`);
+  }
+  if (t.labels !== undefined) {
+    if (typeof t.labels !== 'object' || t.labels === null || Array.isArray(t.labels)) bad(`${field}.labels`, `must be a map of strings, got ${describe(t.labels)}`);
+    const own = Object.keys(t.labels).find((k) => REPLICA_LABELS.includes(k));
+    if (own !== undefined) bad(`${field}.labels.${own}`, 'is skiff\'s own label, set per replica');
+  }
+  if (t.console !== undefined && (typeof t.console !== 'object' || t.console === null || Array.isArray(t.console))) {
+    bad(`${field}.console`, `must be an object, got ${describe(t.console)}`);
+  }
+  return t;
+}
+
+/** `logDir`: each replica's console log is `<logDir>/<replica name>.log` (validateSpec checks the path). */
+function readLogDir(v: unknown, field: string): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || !v.startsWith('/')) bad(field, `must be an absolute path, got ${describe(v)}`);
+  return v;
+}
+
+/**
+ * Every replica's spec: replica 1's made from the template and validated (its errors are
+ * the template's), the others made from it (src/compose/replicas.ts), with names that are
+ * valid as the longest one is.
+ */
+function serviceSpecs(fleet: string, service: string, field: string, raw: Record<string, unknown>, replicas: number, configHash: string):
+  { template: TemplateShape; logDir: string | null; specs: ContainerSpec[] } {
+  const t = template(raw.template, `${field}.template`);
+  const dir = readLogDir(raw.logDir, `${field}.logDir`);
+  const longest = replicaName(fleet, service, Math.max(1, replicas));
+  try {
+    validateName(longest, 'name');
+  } catch (err) {
+    if (err instanceof SpecError) bad(`${field}.replicas`, `makes replica names such as ${describe(longest)}, longer than 63 characters`);
+    throw err;
+  }
+  const first = spec(replicaInput(fleet, service, t, dir, 1, configHash), `${field}.template`);
+  return { template: t, logDir: dir, specs: replicaSpecs(first, fleet, service, replicas, t.hostname !== undefined, dir !== null) };
 }
 
 /** `networks`: [{ name: <fleet>_<key>, subnet?, gateway?, internal }]; the values themselves are checked when a network is made. */
@@ -115,7 +167,7 @@ function fleetImage(v: unknown, field: string): FleetImage | null {
 
 /**
  * Validates a POST /fleets body: `{ name, services: [{ name, replicas, job, dependsOn,
- * configHash, specs }] }`. Throws InvalidArgument naming the first bad field; `maxReplicas`
+ * configHash, template, logDir? }] }`. Throws InvalidArgument naming the first bad field; `maxReplicas`
  * bounds the whole fleet before any spec is validated.
  */
 export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet {
@@ -154,22 +206,11 @@ export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet
       if (!CONDITIONS.includes(condition)) bad(`${df}.condition`, `must be ${CONDITIONS.join(' or ')}, got ${describe(o.condition)}`);
       return { service: name(o.service, `${df}.service`), condition };
     });
-    const rawSpecs = list(s.specs, `${field}.specs`);
-    if (rawSpecs.length !== replicas) bad(`${field}.specs`, `has ${rawSpecs.length} specs for ${replicas} replicas`);
-    const specs = rawSpecs.map((raw, n) => {
-      const sf = `${field}.specs[${n}]`;
-      const c = spec(raw, sf);
-      // The reconciler finds a fleet's containers by these; a spec that lied about them could
-      // take over (or be taken for) another service's or another fleet's container.
-      const want = `${fleet}-${service}-${n + 1}`;
-      if (c.name !== want) bad(`${sf}.name`, `must be ${JSON.stringify(want)} (<fleet>-<service>-<replica>), got ${describe(c.name)}`);
-      const labels: [string, string][] = [[LABEL_FLEET, fleet], [LABEL_SERVICE, service], [LABEL_REPLICA, String(n + 1)], [LABEL_HASH, configHash]];
-      for (const [k, v] of labels) {
-        if (c.labels[k] !== v) bad(`${sf}.labels.${k}`, `must be ${JSON.stringify(v)}, got ${describe(c.labels[k] ?? null)}`);
-      }
-      return c;
-    });
-    return { name: service, replicas, job: s.job, dependsOn, configHash, specs, image: fleetImage(s.image, `${field}.image`) };
+    const { template, logDir, specs } = serviceSpecs(fleet, service, field, s, replicas, configHash);
+    return {
+      name: service, replicas, job: s.job, dependsOn, configHash, template, logDir,
+      specs, image: fleetImage(s.image, `${field}.image`),
+    };
   });
 
   for (const [i, s] of services.entries()) {

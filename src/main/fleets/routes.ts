@@ -8,7 +8,8 @@
 //   GET    /fleets          → 200 [{ name, services, containers, running, exited, failed, operation }]
 //   GET    /fleets/{name}   → 200 { name, totals, services: [{ name, desired, created, queued, starting,
 //                           running, restarting, exited: { code: n }, failed, containers: [...] }],
-//                           operation } · ?containers=0 leaves out the per-container lists
+//                           operation } · ?containers=0 leaves out the per-container lists,
+//                           ?containers=not-running lists only those not running (or unhealthy)
 //   DELETE /fleets/{name}   → 200 { fleet, removed, errors } once every container is stopped and removed
 //
 // POST answers as soon as the plan is made and reconciles in the background; clients follow
@@ -33,7 +34,7 @@ import { countPlan, planFleet } from './plan.js';
 import { reconcile, type ReconcileLimits } from './reconcile.js';
 import { validateFleetRequest } from './request.js';
 import { stopAndRemove } from './stop.js';
-import { fleetListEntry, fleetView } from './view.js';
+import { fleetListEntry, fleetView, type ContainerSelection } from './view.js';
 import { log } from '../log.js';
 import type { ContainerRecord } from '../lifecycle/record.js';
 import type { NetworkManager } from '../networks/manager.js';
@@ -52,6 +53,12 @@ export interface FleetApiOptions {
 
 /** A thousand replicas of a long command with a few mounts and labels stay well below this. */
 const DEFAULT_MAX_BODY = 16 << 20;
+
+/** `?containers=`: 0 or false for none, not-running for those a summary reports on, else all. */
+function containerSelection(v: string | null): ContainerSelection {
+  if (v === '0' || v === 'false') return 'none';
+  return v === 'not-running' ? 'not-running' : 'all';
+}
 
 export class FleetApi implements Extensions {
   private readonly sup: Supervisor;
@@ -98,8 +105,7 @@ export class FleetApi implements Extensions {
     if (!m) return false;
     const name = decodeURIComponent(m[1]!);
     if (method === 'GET') {
-      const containers = new URL(req.url ?? '/', 'http://skiffd').searchParams.get('containers');
-      send(res, 200, this.view(name, containers !== '0' && containers !== 'false'));
+      send(res, 200, this.view(name, containerSelection(new URL(req.url ?? '/', 'http://skiffd').searchParams.get('containers'))));
     } else if (method === 'DELETE') {
       send(res, 200, await this.down(name));
     } else {
@@ -152,7 +158,7 @@ export class FleetApi implements Extensions {
     return [...byFleet].sort(([a], [b]) => a.localeCompare(b)).map(([n, members]) => fleetListEntry(n, members, this.ops.get(n) ?? null));
   }
 
-  private view(name: string, containers: boolean): unknown {
+  private view(name: string, containers: ContainerSelection): unknown {
     const members = this.members(name);
     const op = this.ops.get(name) ?? null;
     if (members.length === 0 && op === null) throw new NotFound(`No such fleet: ${name}`);

@@ -89,7 +89,18 @@ function containerView(r: ContainerRecord, opError: string | undefined, now: num
   };
 }
 
-export function fleetView(name: string, members: readonly ContainerRecord[], op: Operation | null, opts: { containers: boolean; now?: number }): FleetView {
+/**
+ * Which containers a view lists: all, none (counts only), or those a summary reports on:
+ * every one that is not running, and the running ones whose health check failed.
+ */
+export type ContainerSelection = 'all' | 'none' | 'not-running';
+
+function selected(r: ContainerRecord, which: ContainerSelection): boolean {
+  if (which === 'all') return true;
+  return which === 'not-running' && (r.status !== 'running' || r.health?.status === 'unhealthy');
+}
+
+export function fleetView(name: string, members: readonly ContainerRecord[], op: Operation | null, opts: { containers: ContainerSelection; now?: number }): FleetView {
   const now = opts.now ?? Date.now();
   const byService = new Map<string, ContainerRecord[]>();
   // Declared services first, in the file's order; then any others the records name
@@ -108,13 +119,15 @@ export function fleetView(name: string, members: readonly ContainerRecord[], op:
     const c = emptyCounts(op?.kind === 'up' ? d?.replicas ?? 0 : op?.kind === 'down' ? 0 : records.length);
     for (const r of records) count(c, r, op);
     addCounts(totals, c);
-    return { name: service, ...c, ...(opts.containers ? { containers: records.map((r) => containerView(r, op?.errors.get(r.name), now)) } : {}) };
+    if (opts.containers === 'none') return { name: service, ...c };
+    const listed = opts.containers === 'all' ? records : records.filter((r) => selected(r, opts.containers));
+    return { name: service, ...c, containers: listed.map((r) => containerView(r, op?.errors.get(r.name), now)) };
   });
   return { name, totals, services, operation: op?.view() ?? null };
 }
 
 export function fleetListEntry(name: string, members: readonly ContainerRecord[], op: Operation | null): FleetListEntry {
-  const v = fleetView(name, members, op, { containers: false });
+  const v = fleetView(name, members, op, { containers: 'none' });
   return {
     name,
     services: v.services.length,
