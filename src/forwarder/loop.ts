@@ -3,7 +3,7 @@
 // else). Requests are read from the port when the eventfd fires; see protocol.ts.
 import { errorMessage } from '../api/errors.js';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollWait, eventfdDrain, openPath } from '../sys/libc.js';
+import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollWait, eventfdDrain, openPath, takeFd } from '../sys/libc.js';
 import { EPOLLIN, O_WRONLY } from '../sys/constants.js';
 import { SysError } from '../sys/errno.js';
 import { ForwardedConsole } from './console.js';
@@ -189,6 +189,12 @@ export class ForwarderLoop {
         this.console(req.id).resize(req.rows, req.cols);
         this.reply({ type: 'done', seq: req.seq });
         return;
+      case 'adoptPty': {
+        const con = this.console(req.id);
+        con.adoptPty(takeFd(req.pid, req.fd));
+        this.reply({ type: 'done', seq: req.seq });
+        return;
+      }
       case 'ring': {
         const data = this.console(req.id).snapshot();
         this.reply({ type: 'ring', seq: req.seq, data }, [data.buffer as ArrayBuffer]);
@@ -199,7 +205,8 @@ export class ForwarderLoop {
         return;
       case 'exited': {
         const con = this.console(req.id);
-        if (con.ended) {
+        // A pty that never got its master (its exec never ran) has nothing to drain.
+        if (con.ended || con.awaitingMaster) {
           this.reply({ type: 'done', seq: req.seq });
           return;
         }

@@ -165,6 +165,11 @@ enum op_code {
   OP_UNSHARE = 43,    /* flags: unshare(2) by PID 1 itself (a cgroup namespace, once in its cgroup) */
   OP_SET_KEEPCAPS = 44, /* PR_SET_KEEPCAPS 1: a uid change keeps the permitted set (a non-root user with capabilities) */
   OP_DUP_FD = 45,     /* fd, target fd: dup2 of an fd PID 1 inherited from the caller (skiff-oci's start fifo) */
+  /* 60–64: the exec's pty in the container's own devpts (issue #15's features). */
+  OP_OPEN_PTY = 60,   /* master register, slave register: /dev/pts/ptmx (else /dev/ptmx) of the current root, unlocked;
+                       * the slave opened through the master (TIOCGPTPEER), never by a path the container controls */
+  OP_SEND_FD = 61,    /* socket fd (inherited from the caller), register: that register's fd sent out (SCM_RIGHTS) */
+  OP_FCHOWN = 62,     /* register, uid, gid: fchown(2) of that register's fd (a pty slave given to the exec's user) */
   OP__END
 };
 
@@ -186,6 +191,7 @@ static const char *const op_names[OP__END] = {
   [OP_OVERLAY] = "overlay",
   [OP_WAIT_START] = "wait_start", [OP_SETNS_PATH] = "setns_path", [OP_UNSHARE] = "unshare",
   [OP_SET_KEEPCAPS] = "set_keepcaps", [OP_DUP_FD] = "dup_fd",
+  [OP_OPEN_PTY] = "open_pty", [OP_SEND_FD] = "send_fd", [OP_FCHOWN] = "fchown",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -422,6 +428,8 @@ static int plan_decode(const uint8_t *buf, size_t len, struct plan *pl, const ch
     if ((op->code == OP_OPEN && op->arg[2] >= REGISTERS) ||
         ((op->code == OP_SET_CTTY || op->code == OP_DUP2 || op->code == OP_CHECK_CHAR) && op->arg[0] >= REGISTERS) ||
         (op->code == OP_MASK && op->arg[3] >= REGISTERS) ||
+        (op->code == OP_OPEN_PTY && (op->arg[0] >= REGISTERS || op->arg[1] >= REGISTERS)) ||
+        ((op->code == OP_SEND_FD && op->arg[1] >= REGISTERS) || (op->code == OP_FCHOWN && op->arg[0] >= REGISTERS)) ||
         (op->code == OP_MOUNT && op->arg[6] != NONE && op->arg[6] >= REGISTERS)) {
       plan_free(pl);
       return EINVAL;
@@ -886,6 +894,44 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     /* dup2 clears close-on-exec on the new fd; the same fd is no dup, so it is cleared here */
     if (op->arg[0] == op->arg[1]) return fcntl((int)op->arg[0], F_SETFD, 0) < 0 ? errno : 0;
     return dup2((int)op->arg[0], (int)op->arg[1]) < 0 ? errno : 0;
+  case OP_OPEN_PTY: {
+    /* The container's own ptmx: the pty is in its devpts, so its slave is a /dev/pts/N that exists
+     * inside, owned as the container's devpts says. Only the character device 5:2 is taken. */
+    int m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0 && errno == ENOENT) m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return errno;
+    struct stat sb;
+    int unlock = 0;
+    if (fstat(m, &sb) < 0) rc = errno;
+    else if (!S_ISCHR(sb.st_mode) || major(sb.st_rdev) != 5 || minor(sb.st_rdev) != 2) rc = ENODEV;
+    else if (ioctl(m, TIOCSPTLCK, &unlock) < 0) rc = errno;
+    if (rc) { close(m); return rc; }
+    int sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (sl < 0) { rc = errno; close(m); return rc; }
+    regs[op->arg[0]] = m;
+    regs[op->arg[1]] = sl;
+    return 0;
+  }
+  case OP_SEND_FD: {
+    int fd = regs[op->arg[1]];
+    if (fd < 0) return EBADF;
+    char byte = 'm';
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof(control));
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    ssize_t n;
+    while ((n = sendmsg((int)op->arg[0], &msg, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+    return n < 0 ? errno : 0;
+  }
+  case OP_FCHOWN:
+    if (regs[op->arg[0]] < 0) return EBADF;
+    return fchown(regs[op->arg[0]], (uid_t)op->arg[1], (gid_t)op->arg[2]) < 0 ? errno : 0;
   case OP__END:
     break;
   }
@@ -1229,6 +1275,46 @@ int skiff_send_fd(const char *path, int fd, const char *name, const char **step)
   }
   close(s);
   return rc;
+}
+
+/*
+ * The channel an exec's pty master comes back on (OP_SEND_FD): a close-on-exec unix socket pair,
+ * datagram-bounded, so one message is one fd. Returns 0 or the errno.
+ */
+int skiff_fd_channel(int32_t *fds) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return errno;
+  fds[0] = sv[0];
+  fds[1] = sv[1];
+  return 0;
+}
+
+/*
+ * Takes the fd OP_SEND_FD sent (without waiting: the launch has returned, so it was sent or never
+ * will be). Returns the fd (close-on-exec), or -errno: -EAGAIN when nothing was sent, -EBADMSG
+ * when a message came without exactly one fd.
+ */
+int skiff_recv_fd(int sock) {
+  char byte;
+  char control[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+  ssize_t n;
+  while ((n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+  if (n < 0) return -errno;
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  if (n != 1 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int))) {
+    /* A truncated control message would have closed what did not fit; one that fit is ours to close. */
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+      int stray;
+      memcpy(&stray, CMSG_DATA(cm), sizeof(int));
+      close(stray);
+    }
+    return -EBADMSG;
+  }
+  int fd;
+  memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+  return fd;
 }
 
 /* The op table as C sees it, "code:name,…", for the enum agreement test. */

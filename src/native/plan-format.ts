@@ -64,6 +64,10 @@ export enum OpCode {
   unshare = 43,
   set_keepcaps = 44,
   dup_fd = 45,
+  // 60–64: the exec's pty in the container's own devpts (issue #15's features: open_pty, send_fd, fchown).
+  open_pty = 60,
+  send_fd = 61,
+  fchown = 62,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -165,6 +169,16 @@ export type Op = { what: string } & (
   | { op: 'set_keepcaps' }
   /** dup2(2) of an fd PID 1 inherited from its launcher (not a register) onto `to` */
   | { op: 'dup_fd'; from: number; to: number }
+  /**
+   * a pty in the current root's devpts (`/dev/pts/ptmx`, else `/dev/ptmx`, which must be the
+   * character device 5:2), unlocked: its master into register `master`, its slave (opened through
+   * the master, TIOCGPTPEER, never by path) into `slave`
+   */
+  | { op: 'open_pty'; master: number; slave: number }
+  /** sends the register's fd (SCM_RIGHTS, one byte) on `socket`, an fd inherited from the launcher */
+  | { op: 'send_fd'; socket: number; register: number }
+  /** fchown(2) of the register's fd: an exec's pty slave given to its user, as runc does */
+  | { op: 'fchown'; register: number; uid: number; gid: number }
 );
 
 export interface ExecSpec {
@@ -351,6 +365,12 @@ function opArgs(op: Op, s: StringArea): number[] {
       return [];
     case 'dup_fd':
       return [u32(op.from, 'fd'), u32(op.to, 'fd')];
+    case 'open_pty':
+      return [register(op.master), register(op.slave)];
+    case 'send_fd':
+      return [u32(op.socket, 'fd'), register(op.register)];
+    case 'fchown':
+      return [register(op.register), u32(op.uid, 'uid'), u32(op.gid, 'gid')];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

@@ -57,6 +57,9 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'unshare': args = [op.flags]; break;
     case 'set_keepcaps': args = []; break;
     case 'dup_fd': args = [op.from, op.to]; break;
+    case 'open_pty': args = [op.master, op.slave]; break;
+    case 'send_fd': args = [op.socket, op.register]; break;
+    case 'fchown': args = [op.register, op.uid, op.gid]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -129,6 +132,9 @@ const everyOp: Op[] = [
   { what: 'un', op: 'unshare', flags: 0x02000000 },
   { what: 'kc', op: 'set_keepcaps' },
   { what: 'df', op: 'dup_fd', from: 17, to: 3 },
+  { what: 'pty', op: 'open_pty', master: 5, slave: 6 },
+  { what: 'sfd', op: 'send_fd', socket: 11, register: 5 },
+  { what: 'chown', op: 'fchown', register: 6, uid: 1000, gid: 4294967294 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {
