@@ -119,7 +119,7 @@ export class ConsoleHolds {
     if (pending) return pending;
     const c = r.spec.console;
     const logPath = consoleLogPath(r.spec, this.stateDir(r.name));
-    // openHeld sends the open request before its first await: in the keeper's order from here on.
+    // Kept while in flight: a second ensure, a close and whatever waits in opened() find it.
     const p = openHeld(this.service, r.id, { buffer: c.buffer, logPath, logMax: c.logMax, tty: r.spec.tty, stdin: r.spec.openStdin })
       .then((held) => {
         this.open.set(r.id, held);
