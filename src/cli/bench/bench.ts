@@ -18,7 +18,7 @@ import { percentile } from '../../api/stats.js';
 import { buildRootfs, writeOciBundle } from './bundle.js';
 import { runExternal, type ExternalRuntime, type Sample } from './external.js';
 import { throughApi, type Lifecycle } from './through-api.js';
-import { machineBusySeconds, minus, reapedChildrenSeconds, skiffCpu, skiffdPid, type SkiffCpu } from './usage.js';
+import { keeperPid, machineBusySeconds, minus, reapedChildrenSeconds, skiffCpu, skiffdPid, type SkiffCpu } from './usage.js';
 
 export interface BenchOptions {
   count: number;
@@ -66,7 +66,7 @@ function row(runtime: string, includes: string, concurrency: number, s: Sample, 
     runtime, includes, concurrency, count: done, seconds: s.wallMs / 1000, perSecond: done / (s.wallMs / 1000),
     p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99),
     cpuMs: per(cpuSeconds), machineCpuMs: per(machineSeconds),
-    ...(skiff ? { skiff: { skiffd: per(skiff.skiffd), launchers: per(skiff.launchers), containers: per(skiff.containers) } } : {}),
+    ...(skiff ? { skiff: { skiffd: per(skiff.skiffd), keeper: per(skiff.keeper), launchers: per(skiff.launchers), containers: per(skiff.containers) } } : {}),
     failed: s.failed, firstError: s.firstError,
   };
 }
@@ -74,12 +74,12 @@ function row(runtime: string, includes: string, concurrency: number, s: Sample, 
 interface Context { socket: string; pid: number; rootfs: string; bundle: string; work: string }
 
 async function skiffRow(cx: Context, lifecycle: Lifecycle, count: number, concurrency: number, label: string): Promise<Row> {
-  const cpu0 = skiffCpu(cx.pid);
+  const cpu0 = skiffCpu(cx.pid, keeperPid(cx.socket));
   const m0 = machineBusySeconds();
   const s = await throughApi({ socket: cx.socket, rootfs: cx.rootfs, lifecycle, count, concurrency, label });
   const machine = machineBusySeconds() - m0;
-  const cpu = minus(skiffCpu(cx.pid), cpu0);
-  return row('skiff (API)', INCLUDES[lifecycle], concurrency, s, cpu.skiffd + cpu.launchers + cpu.containers, machine, cpu);
+  const cpu = minus(skiffCpu(cx.pid, keeperPid(cx.socket)), cpu0);
+  return row('skiff (API)', INCLUDES[lifecycle], concurrency, s, cpu.skiffd + cpu.keeper + cpu.launchers + cpu.containers, machine, cpu);
 }
 
 async function externalRow(cx: Context, runtime: ExternalRuntime, count: number, concurrency: number, warmup: number): Promise<Row> {
@@ -104,14 +104,14 @@ function print(o: BenchOptions, main: Row[], serial: Row[], load: { before: numb
   out.push(`skiff bench: ${o.count} containers of /bin/true (busybox rootfs) per row, concurrency ${o.concurrency}, after ${o.warmup} warm-up; ${cpus().length} cores, kernel ${release()}`);
   out.push(`load average ${load.before.map((x) => x.toFixed(2)).join(' ')} before, ${load.after.map((x) => x.toFixed(2)).join(' ')} after`);
   out.push('latency: from the first request (skiff) or the command (the others) to what the last column says is done');
-  out.push('CPU MS/CTR: user+system of the row\'s processes per container (skiff: skiffd with its threads, launchers, the containers; others: the whole command tree)');
+  out.push('CPU MS/CTR: user+system of the row\'s processes per container (skiff: skiffd with its threads, the console keeper, launchers, the containers; others: the whole command tree)');
   out.push('MACHINE MS/CTR: all CPUs\' busy time per container from /proc/stat (kernel threads included, and any other load on the machine)');
   out.push('');
   out.push(table(main).trimEnd());
   const skiff = main[0]!;
   if (skiff.skiff) {
     const s = skiff.skiff;
-    out.push('', `skiff CPU per container: skiffd ${f(s.skiffd)} ms, launchers ${f(s.launchers)} ms, containers' PID 1s ${f(s.containers)} ms`);
+    out.push('', `skiff CPU per container: skiffd ${f(s.skiffd)} ms, keeper ${f(s.keeper)} ms, launchers ${f(s.launchers)} ms, containers' PID 1s ${f(s.containers)} ms`);
   }
   for (const r of main.slice(1)) out.push(`skiff/${r.runtime}: ${ratio(skiff, r)} (containers/s)`);
   if (serial.length > 0) {

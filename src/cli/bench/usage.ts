@@ -30,8 +30,12 @@ export function reapedChildrenSeconds(): number {
 }
 
 export interface SkiffCpu {
-  /** skiffd's own process: the main thread, libuv's pool and the forwarder threads */
+  /** skiffd's own process: the main thread and libuv's pool */
   skiffd: number;
+  /** the console keeper (`skiff-keeper`): its relay and forwarder threads (0 for a skiffd that runs them itself) */
+  keeper: number;
+  /** which keeper `keeper` is of (null: none) */
+  keeperPid?: number | null;
   /** the launcher workers and the children they reaped (launch.c's first child) */
   launchers: number;
   /** what skiffd reaped: the containers' PID 1s, from their first plan operation to their exit */
@@ -44,16 +48,36 @@ export interface SkiffCpu {
  */
 export function skiffdPid(socket: string): number {
   const lock = join(dirname(realpathSync(socket)), 'lock');
-  const text = readFileSync(lock, 'utf8').trim();
-  if (!/^\d+$/.test(text)) throw new Error(`bench: \`${lock}\` holds ${JSON.stringify(text)}, not skiffd's pid`);
-  return Number(text);
+  const pid = pidIn(lock);
+  if (pid === null) throw new Error(`bench: \`${lock}\` holds no pid, where skiffd's should be`);
+  return pid;
+}
+
+function pidIn(lock: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(lock, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`bench: read \`${lock}\`: ${(err as Error).message}`, { cause: err });
+  }
+  return /^\d+$/.test(text) ? Number(text) : null;
+}
+
+/**
+ * The keeper's pid, from its lock beside skiffd's (null: none, as with a skiffd that runs its
+ * forwarder threads itself). Read at each sample: a keeper that ended between rows is not counted.
+ */
+export function keeperPid(socket: string): number | null {
+  const pid = pidIn(join(dirname(realpathSync(socket)), 'keeper.lock'));
+  return pid !== null && (cmdline(pid) ?? '').startsWith('skiff-keeper') ? pid : null;
 }
 
 /**
  * skiff's processes' CPU so far. Launchers are found anew each time (a replaced one's time is
  * then in skiffd's reaped children, counted as containers: rare, and visible as a failed start).
  */
-export function skiffCpu(pid: number): SkiffCpu {
+export function skiffCpu(pid: number, keeper: number | null): SkiffCpu {
   const d = procStat(pid);
   if (d === null) throw new Error(`bench: skiffd (pid ${pid}) is gone`);
   let launchers = 0;
@@ -62,9 +86,12 @@ export function skiffCpu(pid: number): SkiffCpu {
     const st = procStat(child);
     if (st) launchers += st.utime + st.stime + st.cutime + st.cstime;
   }
-  return { skiffd: d.utime + d.stime, launchers, containers: d.cutime + d.cstime };
+  const k = keeper === null ? null : procStat(keeper);
+  return { skiffd: d.utime + d.stime, keeper: k ? k.utime + k.stime : 0, keeperPid: k ? keeper : null, launchers, containers: d.cutime + d.cstime };
 }
 
+/** a − b; a keeper that started between the two samples counts whole. */
 export function minus(a: SkiffCpu, b: SkiffCpu): SkiffCpu {
-  return { skiffd: a.skiffd - b.skiffd, launchers: a.launchers - b.launchers, containers: a.containers - b.containers };
+  const keeper = a.keeperPid === b.keeperPid ? a.keeper - b.keeper : a.keeper;
+  return { skiffd: a.skiffd - b.skiffd, keeper, launchers: a.launchers - b.launchers, containers: a.containers - b.containers };
 }

@@ -185,6 +185,7 @@ export class Api {
         const consoles = this.consoleAccess();
         const h = integer(q, 'h', 1, 65535), w = integer(q, 'w', 1, 65535);
         if (h === undefined || w === undefined) throw new HttpError(400, 'resize needs the query parameters h and w');
+        await sup.consoleOpened(r);
         await consoles.resize(r.id, h, w);
         return send(res, 200);
       }

@@ -65,6 +65,7 @@ export class ContainerStreams {
     const sel = logSelection(q); // a bad parameter is a 400 before the headers go out
     const follow = flag(q, 'follow') && isActive(r);
     const fromFile = q.get('source') === 'file';
+    await this.sup.consoleOpened(r);
     const past = fromFile ? await this.logFile(r) : follow ? null : await consoles.records(r.id).catch(() => []);
     res.writeHead(200, { 'Content-Type': framed ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream', 'Api-Version': API_VERSION });
     const writer = new LogWriter(framed, sel.timestamps);
@@ -125,6 +126,7 @@ export class ContainerStreams {
     const sel = { ...logSelection(q), since: null, until: null, tail: null, timestamps: false };
     // A body (dockerode sends its options as one) is not the container's input: read past it.
     if (isUpgrade(req)) await readUpgradeBody(req);
+    await this.sup.consoleOpened(r);
     const socket = hijack(req, res, framed);
     const client = await consoles.attach(r.id, { replay, stdin: wantStdin, records: true });
     const writer = new LogWriter(framed, false);

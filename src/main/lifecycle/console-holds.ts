@@ -1,6 +1,9 @@
 // The supervisor's side of each container's console: opened through the forwarder when the
 // container is created (so a client can attach before the start, as `docker run` does), one
-// per run. With a TTY it is a pty, and skiffd keeps its own fd on the slave until PID 1 holds
+// per run. The create does not wait for the forwarder's reply: an attach, a logs or a resize
+// waits for it (opened), and so does the start (it needs the console's ends), where a failed
+// open is tried again and reported as the start's failure. That takes one round trip to the
+// keeper off every create. With a TTY it is a pty, and skiffd keeps its own fd on the slave until PID 1 holds
 // it — a master whose slave nobody holds reports hang-up, which would end the console before
 // the container starts. Without one it is three pipes (as Docker gives), and skiffd keeps the
 // container's ends until PID 1 has opened them through /proc/<skiffd>/fd/N: the forwarder
@@ -103,18 +106,45 @@ export function consoleLogPath(spec: ContainerRecord['spec'], stateDir: string):
 export class ConsoleHolds {
   /** by container id, which a rename leaves as it is */
   private readonly open = new Map<string, Held>();
+  /** opens whose reply has not come yet, by container id */
+  private readonly opening = new Map<string, Promise<Held>>();
 
   constructor(private readonly service: ConsoleService, private readonly stateDir: (name: string) => string) {}
 
   /** The container's console, opened on first use: a pty with a TTY, else pipes. */
-  async ensure(r: ContainerRecord): Promise<Held> {
+  ensure(r: ContainerRecord): Promise<Held> {
     const known = this.open.get(r.id);
-    if (known) return known;
+    if (known) return Promise.resolve(known);
+    const pending = this.opening.get(r.id);
+    if (pending) return pending;
     const c = r.spec.console;
     const logPath = consoleLogPath(r.spec, this.stateDir(r.name));
-    const held = await openHeld(this.service, r.id, { buffer: c.buffer, logPath, logMax: c.logMax, tty: r.spec.tty, stdin: r.spec.openStdin });
-    this.open.set(r.id, held);
-    return held;
+    // Kept while in flight: a second ensure, a close and whatever waits in opened() find it.
+    const p = openHeld(this.service, r.id, { buffer: c.buffer, logPath, logMax: c.logMax, tty: r.spec.tty, stdin: r.spec.openStdin })
+      .then((held) => {
+        this.open.set(r.id, held);
+        return held;
+      })
+      .finally(() => this.opening.delete(r.id));
+    this.opening.set(r.id, p);
+    return p;
+  }
+
+  /**
+   * A created container's console, asked for now and not waited for: the start waits for it
+   * (ensure), and one that failed is asked for again there, whose error the start reports.
+   */
+  openEarly(r: ContainerRecord, onError: (err: Error) => void): void {
+    this.ensure(r).catch(onError);
+  }
+
+  /**
+   * Resolves once an open in flight has landed (or failed): what reads or attaches to the
+   * console by id waits for it. (The keeper's order alone does not do: after a lost keeper the
+   * open request waits for the new connection.)
+   */
+  async opened(r: ContainerRecord): Promise<void> {
+    await this.opening.get(r.id)?.catch(() => undefined);
   }
 
   /**
@@ -154,7 +184,13 @@ export class ConsoleHolds {
     return this.service.exited(r.id).catch(() => undefined);
   }
 
+  /**
+   * Closes the console: skiffd's own fds at once (an open still in flight is let to land first,
+   * so that what it opens is closed too), then the forwarder's side; resolves with its reply.
+   */
   async close(r: ContainerRecord): Promise<void> {
+    const pending = this.opening.get(r.id);
+    if (pending) await pending.catch(() => undefined);
     if (!this.open.has(r.id)) return;
     this.release(r);
     this.open.delete(r.id);

@@ -185,17 +185,16 @@ export class Supervisor {
       throw new Unavailable(`create state directory \`${this.o.stateStore.dir(spec.name)}\`: ${e.code}`);
     }
     this.records.add(r);
-    try {
-      await this.consoles?.ensure(r);
-    } catch (err) {
-      this.records.drop(spec.name);
-      this.o.stateStore.removeSync(spec.name);
-      await this.o.networks?.detach(r);
-      throw new Unavailable(`console for ${spec.name}: ${(err as Error).message}`);
-    }
+    // Asked for, not waited for (console-holds.ts): the start waits for it, and reports its failure.
+    this.consoles?.openEarly(r, (err) => log('warn', 'console open failed; the start tries again', { name: r.name, error: err.message }));
     await this.persist(r);
     this.o.events.emit('create', this.actor(r));
     return r;
+  }
+
+  /** Resolves once the console a create asked for has been opened (or has failed): attach, logs and resize wait for it. */
+  async consoleOpened(r: ContainerRecord): Promise<void> {
+    await this.consoles?.opened(r);
   }
 
   /**
@@ -317,10 +316,13 @@ export class Supervisor {
 
   private async onExit(r: ContainerRecord, st: ExitStatus): Promise<void> {
     // Exited only once nothing of it runs: its cgroup emptied and removed, its OOM kills read.
+    // The console's drain goes side by side with that (one keeper round trip off the exit's
+    // path): the forwarder reads until end of file, which the cgroup's last process gives it.
+    const drained = this.consoles?.exited(r);
     await this.cg.finish(r);
     this.runs.ended(r.id);
     this.o.networks?.stopped(r);
-    await this.consoles?.exited(r);
+    await drained;
     r.pid = null;
     r.exitCode = st.exitCode;
     r.signal = st.signal;
@@ -407,7 +409,10 @@ export class Supervisor {
     transition(r, 'removed');
     this.records.drop(r.name);
     await this.o.networks?.detach(r).catch((err: Error) => log('error', 'network detach failed', { name: r.name, error: err.message }));
-    await this.consoles?.close(r);
+    // Not waited for: the forwarder's reply is off the removal's path (skiffd's fds go at once,
+    // and the id is never used again; a keeper that misses it holds a console no record names,
+    // which the next skiffd's adoption removes).
+    void this.consoles?.close(r);
     await this.o.stateStore.remove(r.name);
     this.o.events.emit('destroy', this.actor(r));
     this.waiters.notify(r);
@@ -418,6 +423,8 @@ export class Supervisor {
   async rename(ref: string, name: string): Promise<ContainerRecord> {
     const r = this.get(ref);
     const oldName = r.name;
+    // A console open in flight names the log by the old directory: it lands before the move.
+    await this.consoles?.opened(r);
     await renameContainer(r, name, {
       records: this.records, store: this.o.stateStore, launching: (id) => this.runs.isLaunching(id), persist: (x) => this.persist(x),
       also: (from, to) => this.o.networks?.renamed(from, to),
