@@ -1,16 +1,18 @@
 // skiff fleet up|down|status|ls: fleet files, read here (relative paths are relative to the
 // file) and sent to skiffd, which reconciles (src/main/fleets/routes.ts).
 //
-//   skiff fleet up FILE [--wait] [--json]   create what is missing, replace what changed,
+//   skiff fleet up FILE [--wait] [--wait-timeout SECONDS] [--json]
+//                                           create what is missing, replace what changed,
 //                                           remove what is no longer declared; --wait also
 //                                           waits for every job (x-skiff.job) to exit and
-//                                           every health check to pass or fail
+//                                           every health check to pass or fail, for at most
+//                                           --wait-timeout seconds (which implies --wait)
 //   skiff fleet down FILE | --name NAME     stop and remove every container of the fleet
 //   skiff fleet status FILE [--json]        per service: desired, running, health, exited by code, failed
 //   skiff fleet ls [--json]                 the fleets skiffd knows
 //
 // Exit status: 0 ok; 1 something failed (a container did not start; with --wait, a job did not
-// exit 0 or a container is unhealthy; skiffd refused); 2 usage errors and bad fleet files — a
+// exit 0 or a container is unhealthy, or --wait-timeout passed, the fleet left up; skiffd refused); 2 usage errors and bad fleet files — a
 // file that does not parse is wrong input, like a wrong flag, and nothing was started. Progress
 // goes to stderr (redrawn in place on a terminal, a line every 2 s otherwise), results to stdout.
 import { Command } from 'commander';
@@ -21,10 +23,11 @@ import { call, DaemonError } from './client.js';
 import { fleetRequestBody } from '../api/fleet-wire.js';
 import { exitedTotal, formatExited, Progress, seconds } from './fleet-progress.js';
 import { consoleTails, formatSummary, summarize } from './fleet-summary.js';
+import { hasHealth, notReady, parseWaitTimeout } from './fleet-wait.js';
 import { formatTable } from './table.js';
 import { act, type Declared, type Outcome } from './command.js';
 
-const USAGE = `usage: skiff fleet up FILE [--wait] [--json]
+const USAGE = `usage: skiff fleet up FILE [--wait] [--wait-timeout SECONDS] [--json]
        skiff fleet down FILE | --name NAME
        skiff fleet status FILE [--json]
        skiff fleet ls [--json]`;
@@ -101,13 +104,31 @@ function containerCount(v: FleetView): number {
   return t.created + t.queued + t.starting + t.running + t.restarting + t.failed + t.removing + exitedTotal(t);
 }
 
-async function up(file: string | undefined, values: { wait?: boolean; json?: boolean }): Promise<number> {
+async function up(file: string | undefined, values: { wait?: boolean; waitTimeout?: string; json?: boolean }): Promise<number> {
+  let timeoutMs = Infinity;
+  if (values.waitTimeout !== undefined) {
+    const t = parseWaitTimeout(values.waitTimeout);
+    if ('error' in t) throw new FleetUsageError(`${t.error}\n${USAGE}`);
+    timeoutMs = t.ms;
+    values.wait = true;
+  }
   const fleet = await load(fileArg(file, 'up'));
   const tty = process.stderr.isTTY === true;
   const progress = new Progress(process.stderr, tty);
   const accepted = (await call('POST', '/fleets', fleetRequestBody(fleet))).body as { operation: number; plan: PlanCounts };
   /** Is this still our operation's fleet? Another `up` or a `down` may have taken over. */
   const ours = (v: FleetView | null): v is FleetView & { operation: OperationView } => v?.operation?.id === accepted.operation;
+  const deadline = Date.now() + timeoutMs;
+  const jobs = new Set(fleet.services.filter((s) => s.job).map((s) => s.name));
+  const checked = new Set(fleet.services.filter((s) => !s.job && s.specs.some((spec) => spec.healthcheck !== null)).map((s) => s.name));
+  /** --wait-timeout passed: what is not ready, and exit 1 with the fleet left as it is (as Compose leaves it). */
+  const timedOut = async (): Promise<number> => {
+    progress.finish();
+    const full = await getView(fleet.name, 'none');
+    const late = full ? notReady(full, jobs, checked) : [];
+    process.stderr.write(`skiff: fleet ${fleet.name} is not ready after --wait-timeout ${values.waitTimeout}s (it is left up):\n${late.map((l) => `  ${l}\n`).join('')}`);
+    return 1;
+  };
   const superseded = (): number => {
     progress.finish();
     process.stderr.write(`skiff: fleet ${fleet.name} was changed by another \`fleet up\` or \`fleet down\` meanwhile; its result is theirs\n`);
@@ -126,13 +147,13 @@ async function up(file: string | undefined, values: { wait?: boolean; json?: boo
     progress.update(fleet.name, v.totals, started(v.totals), v.totals.desired, 'started');
     if (v.operation.state !== 'running') break;
     last = v;
+    if (Date.now() >= deadline) return timedOut();
   }
   progress.finish();
   // Listed, and not looked at again since.
   const final = last === null && !values.wait ? v : null;
 
   // 2. With --wait, until every job has ended.
-  const jobs = new Set(fleet.services.filter((s) => s.job).map((s) => s.name));
   if (values.wait && jobs.size > 0) {
     for (const pause = poller(tty); ; await pause()) {
       v = await getView(fleet.name, 'none');
@@ -141,13 +162,14 @@ async function up(file: string | undefined, values: { wait?: boolean; json?: boo
       const ended = exitedTotal(c) + c.failed;
       progress.update(`${fleet.name} jobs`, c, ended, c.desired, 'finished');
       if (c.created + c.queued + c.starting + c.running + c.restarting === 0) break;
+      if (Date.now() >= deadline) return timedOut();
     }
     progress.finish();
   }
 
   // 3. With --wait, until every health check has passed or failed (the replicas of services
-  // that have one; a job's exit was waited for above).
-  const checked = new Set(fleet.services.filter((s) => !s.job && s.specs.some((spec) => spec.healthcheck !== null)).map((s) => s.name));
+  // that have one, in the file or from their image; a job's exit was waited for above).
+  for (const s of v.services) if (!jobs.has(s.name) && hasHealth(s)) checked.add(s.name);
   if (values.wait && checked.size > 0) {
     for (const pause = poller(tty); ; await pause()) {
       v = await getView(fleet.name, 'none');
@@ -155,6 +177,7 @@ async function up(file: string | undefined, values: { wait?: boolean; json?: boo
       const c = countsOf(v, checked);
       progress.update(`${fleet.name} health`, c, c.healthy + c.unhealthy, c.running, 'decided');
       if (c.healthStarting + c.queued + c.starting === 0) break;
+      if (Date.now() >= deadline) return timedOut();
     }
     progress.finish();
   }
@@ -251,6 +274,7 @@ export function fleetCommand(o: Outcome): { fleet: Declared; subcommands: Declar
   const upCmd = new Command('up')
     .argument('[FILE]', 'the fleet file (YAML, Compose-style)')
     .option('--wait', 'also wait for every job (x-skiff.job) to exit and every health check to pass or fail')
+    .option('--wait-timeout <SECONDS>', 'with --wait (which it implies): give up after this many seconds, exit 1 and leave the fleet up')
     .option(...json);
   act(upCmd, o, reported(up));
   const downCmd = new Command('down')

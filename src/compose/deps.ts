@@ -11,7 +11,9 @@ export function checkDependencies(defs: readonly ServiceDef[]): void {
       const target = byName.get(dep.service);
       if (target) {
         // Compose finds this out when the dependency is started; here it is a mistake in the file.
-        if (dep.condition === 'service_healthy' && !target.template.healthcheck) {
+        // A registry image may bring its own check: skiffd decides that once it has the image.
+        const fromImage = target.image?.imageHealthcheck === true;
+        if (dep.condition === 'service_healthy' && !target.template.healthcheck && !fromImage) {
           dep.from.fail(`service_healthy: "${dep.service}" has no health check to pass (add healthcheck: to it, or use service_started)`);
         }
         continue;

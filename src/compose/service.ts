@@ -166,6 +166,7 @@ export function parseService(entry: YEntry, baseDir: string, readFile: ((file: s
     workdir: template.workdir ?? null,
     env: template.env,
     stopSignal: template.stopSignal ?? null,
+    imageHealthcheck: template.healthcheck === undefined,
   };
   return {
     name,

@@ -32,6 +32,11 @@ export interface FleetImage {
   env: string[];
   /** stop_signal (null: the image's StopSignal, else SIGTERM) */
   stopSignal: string | null;
+  /**
+   * The image's Healthcheck applies: the service has no `healthcheck:` of its own (one with
+   * `disable: true` or `test: [NONE]` turns the image's off, as in Compose and Docker).
+   */
+  imageHealthcheck: boolean;
 }
 
 export interface FleetService {

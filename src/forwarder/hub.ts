@@ -90,10 +90,19 @@ export class ConsoleHub {
     return this.endpoint?.pids() ?? [];
   }
 
-  /** Allocates the pty (its master kept by a forwarder thread); returns the slave path for the launcher. */
+  /**
+   * Allocates the pty (its master kept by a forwarder thread); returns the slave path for the
+   * launcher. With adoptPty, no pty yet: its master, made in a container, comes with adoptPty().
+   */
   async open(id: string, options: ConsoleOptions): Promise<{ slavePath: string }> {
-    const reply = await this.openAny(id, { buffer: options.buffer, logPath: options.logPath, logMax: options.logMax });
+    const reply = await this.openAny(id, { buffer: options.buffer, logPath: options.logPath, logMax: options.logMax, ...(options.adoptPty ? { adoptPty: true } : {}) });
     return { slavePath: reply.slavePath! };
+  }
+
+  /** An adoptPty console's master: the forwarder copies fd `fd` of process `pid` (which may close its own once this resolves). */
+  async adoptPty(id: string, pid: number, fd: number): Promise<void> {
+    this.known(id);
+    await this.request({ type: 'adoptPty', id, pid, fd }, 'done', id, `give console \`${id}\` its pty`);
   }
 
   /**

@@ -3,7 +3,7 @@
 // else). Requests are read from the port when the eventfd fires; see protocol.ts.
 import { errorMessage } from '../api/errors.js';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollWait, eventfdDrain, openPath } from '../sys/libc.js';
+import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollWait, eventfdDrain, openPath, takeFd } from '../sys/libc.js';
 import { EPOLLIN, O_WRONLY } from '../sys/constants.js';
 import { SysError } from '../sys/errno.js';
 import { ForwardedConsole } from './console.js';
@@ -16,6 +16,13 @@ const WAKE = 0;
 const PUMP_BUDGET = 1 << 20;
 /** epoll_wait never sleeps longer, so a thread asked to stop by other means notices within this */
 const MAX_WAIT_MS = 1000;
+/**
+ * A client's losses are reported at most this often (and before any answer, so a request sent
+ * after something sees every loss before it): in a flood a report per loop iteration was
+ * thousands of messages a second through the keeper into skiffd's main thread, which is where
+ * the attached reader runs.
+ */
+const LOSS_REPORT_MS = 50;
 
 interface ExitWaiter {
   seq: number;
@@ -37,6 +44,8 @@ export class ForwarderLoop {
   private running = true;
   /** clients whose losses grew since the last report: `id client` → dropped */
   private readonly lostSince = new Map<string, { id: string; client: number; dropped: number }>();
+  /** when the losses in lostSince are sent at the latest (performance.now()); null: none wait */
+  private lossDue: number | null = null;
 
   constructor(task: ThreadTask) {
     this.port = task.port;
@@ -53,7 +62,10 @@ export class ForwarderLoop {
       clientBacklog: task.clientBacklog,
       epfd,
       report: (id, message) => this.reply({ type: 'problem', id, message }),
-      lost: (id, client, dropped) => { this.lostSince.set(`${id} ${client}`, { id, client, dropped }); },
+      lost: (id, client, dropped) => {
+        this.lostSince.set(`${id} ${client}`, { id, client, dropped });
+        this.lossDue ??= performance.now() + LOSS_REPORT_MS;
+      },
     };
     epollAdd(this.epfd, this.wakeFd, EPOLLIN, WAKE);
   }
@@ -72,7 +84,7 @@ export class ForwarderLoop {
         if (con !== undefined) this.service(con, ev.data % 4, ev.events); // else removed earlier in this batch
       }
       this.expireWaiters();
-      this.reportLosses();
+      if (this.lossDue !== null && performance.now() >= this.lossDue) this.reportLosses();
     }
     close(this.epfd);
     close(this.ctx.devNull);
@@ -103,6 +115,7 @@ export class ForwarderLoop {
   private waitMs(): number {
     let wait = MAX_WAIT_MS;
     const now = performance.now();
+    if (this.lossDue !== null) wait = Math.max(0, Math.ceil(this.lossDue - now));
     for (const waiters of this.exitWaiters.values()) {
       for (const w of waiters) wait = Math.min(wait, Math.max(0, Math.ceil(w.deadline - now)));
     }
@@ -189,6 +202,12 @@ export class ForwarderLoop {
         this.console(req.id).resize(req.rows, req.cols);
         this.reply({ type: 'done', seq: req.seq });
         return;
+      case 'adoptPty': {
+        const con = this.console(req.id);
+        con.adoptPty(takeFd(req.pid, req.fd));
+        this.reply({ type: 'done', seq: req.seq });
+        return;
+      }
       case 'ring': {
         const data = this.console(req.id).snapshot();
         this.reply({ type: 'ring', seq: req.seq, data }, [data.buffer as ArrayBuffer]);
@@ -199,7 +218,8 @@ export class ForwarderLoop {
         return;
       case 'exited': {
         const con = this.console(req.id);
-        if (con.ended) {
+        // A pty that never got its master (its exec never ran) has nothing to drain.
+        if (con.ended || con.awaitingMaster) {
           this.reply({ type: 'done', seq: req.seq });
           return;
         }
@@ -241,6 +261,7 @@ export class ForwarderLoop {
   }
 
   private reportLosses(): void {
+    this.lossDue = null;
     if (this.lostSince.size === 0) return;
     const losses = [...this.lostSince.values()];
     this.lostSince.clear();

@@ -98,6 +98,7 @@ export class ForwarderPool {
       case 'closeInput':
       case 'records':
       case 'resize':
+      case 'adoptPty':
       case 'ring':
       case 'counters':
       case 'exited':

@@ -33,6 +33,11 @@ export interface ConsoleOptions {
    * `stdin`; otherwise the container's stdin is /dev/null and no pipe is made).
    */
   pipes?: { stdin: boolean };
+  /**
+   * A pty whose master is made elsewhere (an exec's, in the container's own devpts) and handed
+   * over later by `adoptPty`; until then the console has no source, and clients may attach.
+   */
+  adoptPty?: boolean;
 }
 
 /**
@@ -81,6 +86,8 @@ export type Request =
   /** the ring's bytes with their index, for logs */
   | { type: 'records'; seq: number; id: string }
   | { type: 'resize'; seq: number; id: string; rows: number; cols: number }
+  /** an adoptPty console's master: fd `fd` of process `pid`, copied with pidfd_getfd (the holder then closes its own) */
+  | { type: 'adoptPty'; seq: number; id: string; pid: number; fd: number }
   | { type: 'ring'; seq: number; id: string }
   | { type: 'counters'; seq: number; id: string }
   | { type: 'exited'; seq: number; id: string; graceMs: number }

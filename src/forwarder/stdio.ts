@@ -3,6 +3,9 @@
 // as Docker gives a container without a TTY. The container's ends of the pipes go to the
 // main thread (PipeEnds), which holds them until PID 1 has opened its own.
 import { close, openPty } from '../sys/libc.js';
+
+/** What an adoptPty console has for a slave path: its slave is in a container's devpts, not the host's. */
+export const CONTAINER_PTY = '(a pty in the container\'s devpts)';
 import { O_CLOEXEC, O_NONBLOCK } from '../sys/constants.js';
 import { pipe, type Pipe } from '../sys/splice.js';
 import { ConsoleInput } from './input.js';
@@ -34,6 +37,10 @@ export interface Stdio {
 }
 
 export function openStdio(id: string, options: ConsoleOptions): Stdio {
+  if (options.adoptPty === true && options.pipes === undefined) {
+    // No source yet: the master arrives with adoptPty (ForwardedConsole.adoptPty).
+    return { slavePath: CONTAINER_PTY, containerEnds: null, sources: [], input: null, close: () => undefined };
+  }
   if (options.pipes === undefined) {
     const pty = openPty({ nonBlocking: true });
     return {

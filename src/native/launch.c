@@ -98,6 +98,7 @@
 #define MAX_OPS 4096
 #define MAX_LIST 65536
 #define MAX_LOWERDIRS 500 /* overlayfs's OVL_MAX_STACK */
+#define MAX_GROUPS 4096   /* OP_SETGROUPS_LIST's array, on PID 1's stack (16 KiB of its 256) */
 
 /* The new mount API (Linux 5.2; overlayfs's "lowerdir+" since 6.8), by number: older C
  * libraries have no wrappers, and <linux/mount.h> clashes with <sys/mount.h> on some. */
@@ -165,6 +166,17 @@ enum op_code {
   OP_UNSHARE = 43,    /* flags: unshare(2) by PID 1 itself (a cgroup namespace, once in its cgroup) */
   OP_SET_KEEPCAPS = 44, /* PR_SET_KEEPCAPS 1: a uid change keeps the permitted set (a non-root user with capabilities) */
   OP_DUP_FD = 45,     /* fd, target fd: dup2 of an fd PID 1 inherited from the caller (skiff-oci's start fifo) */
+  /* 60–64: the exec's pty in the container's own devpts (issue #15's features). */
+  OP_OPEN_PTY = 60,   /* master register, slave register: /dev/pts/ptmx (else /dev/ptmx) of the current root, unlocked;
+                       * the slave opened through the master (TIOCGPTPEER), never by a path the container controls */
+  OP_SEND_FD = 61,    /* socket fd (inherited from the caller), register: that register's fd sent out (SCM_RIGHTS) */
+  OP_FCHOWN = 62,     /* register, uid, gid: fchown(2) of that register's fd (a pty slave given to the exec's user) */
+  /* skiff-oci's front end and beyond (issue 17): ops 65–69. */
+  OP_SETGROUPS_LIST = 65, /* gids: decimal, comma-separated, up to MAX_GROUPS: setgroups(2) beyond OP_SETGROUPS' six */
+  OP_SETNS_PID_PATH = 66, /* path: child1 joins the pid namespace at that host path before it clones PID 1 (OP_SETNS_PID by path) */
+  OP_OPEN_PTY_AT = 67,   /* ptmx path (beneath the root fd), resolve, master register, peer register, rows, cols: a pty of
+                       * the container's own devpts, unlocked, sized, its peer opened by TIOCGPTPEER */
+  OP_SEND_FD_TO = 68,    /* socket path, register: the fd to that unix socket (SCM_RIGHTS, payload "/dev/pts/N") */
   OP__END
 };
 
@@ -186,6 +198,8 @@ static const char *const op_names[OP__END] = {
   [OP_OVERLAY] = "overlay",
   [OP_WAIT_START] = "wait_start", [OP_SETNS_PATH] = "setns_path", [OP_UNSHARE] = "unshare",
   [OP_SET_KEEPCAPS] = "set_keepcaps", [OP_DUP_FD] = "dup_fd",
+  [OP_OPEN_PTY] = "open_pty", [OP_SEND_FD] = "send_fd", [OP_FCHOWN] = "fchown", [OP_SETGROUPS_LIST] = "setgroups_list",
+  [OP_SETNS_PID_PATH] = "setns_pid_path", [OP_OPEN_PTY_AT] = "open_pty_at", [OP_SEND_FD_TO] = "send_fd_to",
 };
 
 /* Flags of OP_MASK and OP_READONLY (MaskFlags in src/native/plan-format.ts). */
@@ -204,6 +218,7 @@ static const uint32_t op_string_args[OP__END] = {
   [OP_UMOUNT2] = 0x1, [OP_MASK] = 0x21, [OP_READONLY] = 0x1, [OP_JOIN_CGROUP] = 0x1,
   [OP_SECCOMP] = 0x1, [OP_NETLINK] = 0x1, [OP_HOST_NETLINK] = 0x1, [OP_SETNS_PATH] = 0x1,
   [OP_OVERLAY] = 0x1b, /* arg 1 is the first lowerdir; the list is decoded into op->list */
+  [OP_SETGROUPS_LIST] = 0x1, [OP_SETNS_PID_PATH] = 0x1, [OP_OPEN_PTY_AT] = 0x1, [OP_SEND_FD_TO] = 0x1,
 };
 
 /* What the children report to the caller: written in shared memory. */
@@ -422,6 +437,10 @@ static int plan_decode(const uint8_t *buf, size_t len, struct plan *pl, const ch
     if ((op->code == OP_OPEN && op->arg[2] >= REGISTERS) ||
         ((op->code == OP_SET_CTTY || op->code == OP_DUP2 || op->code == OP_CHECK_CHAR) && op->arg[0] >= REGISTERS) ||
         (op->code == OP_MASK && op->arg[3] >= REGISTERS) ||
+        (op->code == OP_OPEN_PTY && (op->arg[0] >= REGISTERS || op->arg[1] >= REGISTERS)) ||
+        ((op->code == OP_SEND_FD && op->arg[1] >= REGISTERS) || (op->code == OP_FCHOWN && op->arg[0] >= REGISTERS)) ||
+        (op->code == OP_OPEN_PTY_AT && (op->arg[2] >= REGISTERS || op->arg[3] >= REGISTERS)) ||
+        (op->code == OP_SEND_FD_TO && op->arg[1] >= REGISTERS) ||
         (op->code == OP_MOUNT && op->arg[6] != NONE && op->arg[6] >= REGISTERS)) {
       plan_free(pl);
       return EINVAL;
@@ -587,6 +606,41 @@ static int exec_found(const struct plan *pl) {
   }
   return first_err ? first_err : ENOENT;
 }
+
+/*
+ * A pty master just opened from a ptmx: unlocked, its peer opened through it (TIOCGPTPEER: never by
+ * a /dev/pts path the container could swap), both stored; on failure the master is closed.
+ */
+static int pty_unlock_peer(int m, int *master, int *peer) {
+  int unlock = 0, rc;
+  if (ioctl(m, TIOCSPTLCK, &unlock) < 0) { rc = errno; close(m); return rc; }
+  int p = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (p < 0) { rc = errno; close(m); return rc; }
+  *master = m;
+  *peer = p;
+  return 0;
+}
+
+/*
+ * One SCM_RIGHTS message on the unix socket `sock`: `fd`, with `payload` (non-empty) as its bytes.
+ * No allocation, so PID 1 may call it after the clone. Returns 0 or the errno.
+ */
+static int send_fd_message(int sock, int fd, const char *payload, int flags) {
+  char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof(control));
+  struct iovec iov = { .iov_base = (void *)payload, .iov_len = strlen(payload) };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+  ssize_t n;
+  while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL | flags)) < 0 && errno == EINTR) {}
+  return n < 0 ? errno : 0;
+}
+
+int skiff_send_fd(const char *path, int fd, const char *name, const char **step);
 
 /* Applies one operation. Returns 0 or an errno. */
 static int run_op(const struct op *op, struct pid1_state *st) {
@@ -756,6 +810,20 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     for (uint32_t i = 0; i < n; i++) gids[i] = (gid_t)op->arg[1 + i];
     return syscall(SYS_setgroups, (int)n, gids) < 0 ? errno : 0;
   }
+  case OP_SETGROUPS_LIST: {
+    gid_t gids[MAX_GROUPS];
+    size_t n = 0;
+    if (!op->str[0]) return EINVAL;
+    for (const char *p = op->str[0]; *p;) { /* parsed here, without allocating (PID 1 runs after clone) */
+      uint64_t g = 0;
+      const char *start = p;
+      while (*p >= '0' && *p <= '9' && g <= 0xffffffffu) g = g * 10 + (uint64_t)(*p++ - '0');
+      if (p == start || g > 0xffffffffu || (*p != ',' && *p) || n == MAX_GROUPS) return EINVAL;
+      gids[n++] = (gid_t)g;
+      if (*p == ',') p++;
+    }
+    return syscall(SYS_setgroups, (int)n, gids) < 0 ? errno : 0;
+  }
   case OP_SETRESGID:
     return syscall(SYS_setresgid, (gid_t)op->arg[0], (gid_t)op->arg[0], (gid_t)op->arg[0]) < 0 ? errno : 0;
   case OP_SETRESUID:
@@ -835,8 +903,22 @@ static int run_op(const struct op *op, struct pid1_state *st) {
      * them itself, user namespace first). The fd is the caller's: inherited through the fd table
      * copy the clones made, never opened here, so it names the process the caller checked. */
     return syscall(SYS_setns, (int)op->arg[0], (int)op->arg[1]) < 0 ? errno : 0;
-  case OP_SETNS_PID:
+  case OP_SETNS_PID: case OP_SETNS_PID_PATH:
     return 0; /* child1's, done before it cloned this process (child1_main) */
+  case OP_OPEN_PTY_AT: {
+    int m = open_in_root(*root_fd, op->str[0], O_RDWR | O_NOCTTY, op->arg[1]);
+    if (m < 0) return errno;
+    struct winsize ws = { .ws_row = (unsigned short)op->arg[4], .ws_col = (unsigned short)op->arg[5] };
+    if ((ws.ws_row || ws.ws_col) && ioctl(m, TIOCSWINSZ, &ws) < 0) { rc = errno; close(m); return rc; }
+    return pty_unlock_peer(m, &regs[op->arg[2]], &regs[op->arg[3]]);
+  }
+  case OP_SEND_FD_TO: {
+    unsigned int n = 0;
+    char name[32];
+    if (ioctl(regs[op->arg[1]], TIOCGPTN, &n) < 0) return errno;
+    snprintf(name, sizeof(name), "/dev/pts/%u", n); /* no allocation: fine after clone */
+    return skiff_send_fd(op->str[0], regs[op->arg[1]], name, &base);
+  }
   case OP_CHROOT:
     /* The container's root as its PID 1 sees it, opened by the caller from /proc/<pid>/root:
      * after the setns into its mount namespace, "/" is that namespace's root mount, which is
@@ -886,6 +968,26 @@ static int run_op(const struct op *op, struct pid1_state *st) {
     /* dup2 clears close-on-exec on the new fd; the same fd is no dup, so it is cleared here */
     if (op->arg[0] == op->arg[1]) return fcntl((int)op->arg[0], F_SETFD, 0) < 0 ? errno : 0;
     return dup2((int)op->arg[0], (int)op->arg[1]) < 0 ? errno : 0;
+  case OP_OPEN_PTY: {
+    /* The container's own ptmx: the pty is in its devpts, so its slave is a /dev/pts/N that exists
+     * inside, owned as the container's devpts says. Only the character device 5:2 is taken. */
+    int m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0 && errno == ENOENT) m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return errno;
+    struct stat sb;
+    if (fstat(m, &sb) < 0) rc = errno;
+    else if (!S_ISCHR(sb.st_mode) || major(sb.st_rdev) != 5 || minor(sb.st_rdev) != 2) rc = ENODEV;
+    if (rc) { close(m); return rc; }
+    return pty_unlock_peer(m, &regs[op->arg[0]], &regs[op->arg[1]]);
+  }
+  case OP_SEND_FD: {
+    int fd = regs[op->arg[1]];
+    if (fd < 0) return EBADF;
+    return send_fd_message((int)op->arg[0], fd, "m", MSG_DONTWAIT);
+  }
+  case OP_FCHOWN:
+    if (regs[op->arg[0]] < 0) return EBADF;
+    return fchown(regs[op->arg[0]], (uid_t)op->arg[1], (gid_t)op->arg[2]) < 0 ? errno : 0;
   case OP__END:
     break;
   }
@@ -1002,6 +1104,12 @@ static int child1_main(void *arg) {
   for (uint32_t i = 0; i < pl->nops; i++) {
     const struct op *op = &pl->ops[i];
     if (op->code == OP_SETNS_PID && syscall(SYS_setns, (int)op->arg[0], CLONE_NEWPID) < 0) { fail(c->result, (int)i, op->code, errno); _exit(1); }
+    if (op->code == OP_SETNS_PID_PATH) {
+      int fd = op->str[0] ? open(op->str[0], O_RDONLY | O_CLOEXEC) : -1;
+      int err = fd < 0 ? (op->str[0] ? errno : EINVAL) : syscall(SYS_setns, fd, CLONE_NEWPID) < 0 ? errno : 0;
+      if (fd >= 0) close(fd);
+      if (err) { fail(c->result, (int)i, op->code, err); _exit(1); }
+    }
   }
   pid_t pid = clone(pid1_main, c->pid1_stack_top, flags, c);
   if (pid < 0) { fail(c->result, -1, 0, errno); _exit(1); }
@@ -1213,22 +1321,51 @@ int skiff_send_fd(const char *path, int fd, const char *name, const char **step)
   *step = "connect";
   if (connect(s, (struct sockaddr *)&addr, sizeof(addr)) < 0) rc = errno;
   else {
-    char control[CMSG_SPACE(sizeof(int))];
-    memset(control, 0, sizeof(control));
-    struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
     *step = "sendmsg";
-    ssize_t n;
-    while ((n = sendmsg(s, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
-    if (n < 0) rc = errno;
+    rc = send_fd_message(s, fd, name, 0);
   }
   close(s);
   return rc;
+}
+
+/*
+ * The channel an exec's pty master comes back on (OP_SEND_FD): a close-on-exec unix socket pair,
+ * datagram-bounded, so one message is one fd. Returns 0 or the errno.
+ */
+int skiff_fd_channel(int32_t *fds) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return errno;
+  fds[0] = sv[0];
+  fds[1] = sv[1];
+  return 0;
+}
+
+/*
+ * Takes the fd OP_SEND_FD sent (without waiting: the launch has returned, so it was sent or never
+ * will be). Returns the fd (close-on-exec), or -errno: -EAGAIN when nothing was sent, -EBADMSG
+ * when a message came without exactly one fd.
+ */
+int skiff_recv_fd(int sock) {
+  char byte;
+  char control[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+  ssize_t n;
+  while ((n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+  if (n < 0) return -errno;
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  if (n != 1 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int))) {
+    /* A truncated control message would have closed what did not fit; one that fit is ours to close. */
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+      int stray;
+      memcpy(&stray, CMSG_DATA(cm), sizeof(int));
+      close(stray);
+    }
+    return -EBADMSG;
+  }
+  int fd;
+  memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+  return fd;
 }
 
 /* The op table as C sees it, "code:name,…", for the enum agreement test. */

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
-import { errnoName } from '../sys/errno.js';
+import { errnoName, SysError } from '../sys/errno.js';
 import { RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, encodePlan, type Op, type Plan } from './plan-format.js';
 
 function projectRoot(): string {
@@ -25,6 +25,8 @@ let native: {
   opTable: koffi.KoffiFunction;
   version: koffi.KoffiFunction;
   sendFd: koffi.KoffiFunction;
+  fdChannel: koffi.KoffiFunction;
+  recvFd: koffi.KoffiFunction;
 } | undefined;
 
 function lib(): NonNullable<typeof native> {
@@ -39,6 +41,8 @@ function lib(): NonNullable<typeof native> {
     opTable: l.func('const char *skiff_op_table(void)'),
     version: l.func('unsigned int skiff_plan_version(void)'),
     sendFd: l.func('int skiff_send_fd(const char *path, int fd, const char *name, _Out_ const char **step)'),
+    fdChannel: l.func('int skiff_fd_channel(_Out_ int32_t *fds)'),
+    recvFd: l.func('int skiff_recv_fd(int sock)'),
   };
   return native;
 }
@@ -143,4 +147,19 @@ export function sendFd(path: string, fd: number, name: string): void {
   const step: (string | null)[] = [null];
   const rc = lib().sendFd(path, fd, name, step) as number;
   if (rc !== 0) throw new Error(`console socket \`${path}\`: ${step[0] ?? 'send'}: ${errnoName(rc)}`);
+}
+
+/** A close-on-exec unix socket pair for a launch's send_fd (its children inherit the copies clone makes). */
+export function fdChannel(): [number, number] {
+  const fds = new Int32Array(2);
+  const rc = lib().fdChannel(fds) as number;
+  if (rc !== 0) throw new SysError('socketpair', rc, 'a launch\'s fd channel');
+  return [fds[0]!, fds[1]!];
+}
+
+/** The fd a launch's send_fd sent on this socket (without waiting), close-on-exec; SysError if none came. */
+export function recvFd(sock: number, what: string): number {
+  const rc = lib().recvFd(sock) as number;
+  if (rc < 0) throw new SysError('recvmsg', -rc, what);
+  return rc;
 }

@@ -64,6 +64,15 @@ export enum OpCode {
   unshare = 43,
   set_keepcaps = 44,
   dup_fd = 45,
+  // 60–64: the exec's pty in the container's own devpts (issue #15's features: open_pty, send_fd, fchown).
+  open_pty = 60,
+  send_fd = 61,
+  fchown = 62,
+  // 65–69: skiff-oci's front end and beyond (issue 17, session s5-e-oci-front)
+  setgroups_list = 65,
+  setns_pid_path = 66,
+  open_pty_at = 67,
+  send_fd_to = 68,
 }
 
 /** Flags of the mask and readonly operations (MASK_* in launch.c). */
@@ -165,6 +174,27 @@ export type Op = { what: string } & (
   | { op: 'set_keepcaps' }
   /** dup2(2) of an fd PID 1 inherited from its launcher (not a register) onto `to` */
   | { op: 'dup_fd'; from: number; to: number }
+  /**
+   * a pty in the current root's devpts (`/dev/pts/ptmx`, else `/dev/ptmx`, which must be the
+   * character device 5:2), unlocked: its master into register `master`, its slave (opened through
+   * the master, TIOCGPTPEER, never by path) into `slave`
+   */
+  | { op: 'open_pty'; master: number; slave: number }
+  /** sends the register's fd (SCM_RIGHTS, one byte) on `socket`, an fd inherited from the launcher */
+  | { op: 'send_fd'; socket: number; register: number }
+  /** fchown(2) of the register's fd: an exec's pty slave given to its user, as runc does */
+  | { op: 'fchown'; register: number; uid: number; gid: number }
+  /** setgroups(2) with up to MAX_GROUPS groups (carried as a string), where setgroups holds six */
+  | { op: 'setgroups_list'; gids: number[] }
+  /** child1 joins the pid namespace at `path` (a host path) before it clones PID 1: setns_pid by path */
+  | { op: 'setns_pid_path'; path: string }
+  /**
+   * a pty of the container's own devpts: its ptmx at `path` (beneath the root, `resolve`), unlocked,
+   * sized (rows and cols 0: left as it is), the master in `master`, its peer (TIOCGPTPEER) in `peer`
+   */
+  | { op: 'open_pty_at'; path: string; resolve: number; master: number; peer: number; rows: number; cols: number }
+  /** the pty master in `register` to the unix socket at `path` (a host path), SCM_RIGHTS, named /dev/pts/N */
+  | { op: 'send_fd_to'; path: string; register: number }
 );
 
 export interface ExecSpec {
@@ -185,6 +215,9 @@ export interface Plan {
 export const REGISTERS = 8;
 /** overlayfs's OVL_MAX_STACK: the most lower layers one overlay takes (MAX_LOWERDIRS in launch.c) */
 export const MAX_LOWERDIRS = 500;
+
+/** The most groups setgroups_list takes (MAX_GROUPS in launch.c) */
+export const MAX_GROUPS = 4096;
 
 class StringArea {
   private readonly chunks: Buffer[] = [];
@@ -351,6 +384,21 @@ function opArgs(op: Op, s: StringArea): number[] {
       return [];
     case 'dup_fd':
       return [u32(op.from, 'fd'), u32(op.to, 'fd')];
+    case 'open_pty':
+      return [register(op.master), register(op.slave)];
+    case 'send_fd':
+      return [u32(op.socket, 'fd'), register(op.register)];
+    case 'fchown':
+      return [register(op.register), u32(op.uid, 'uid'), u32(op.gid, 'gid')];
+    case 'setgroups_list':
+      if (op.gids.length > MAX_GROUPS) throw new PlanEncodeError(`setgroups_list of ${op.gids.length} groups: at most ${MAX_GROUPS}`);
+      return [s.add(op.gids.map((g) => u32(g, 'gid')).join(','))];
+    case 'setns_pid_path':
+      return [s.add(op.path)];
+    case 'open_pty_at':
+      return [s.add(op.path), u32(op.resolve, 'resolve'), register(op.master), register(op.peer), u32(op.rows, 'rows'), u32(op.cols, 'cols')];
+    case 'send_fd_to':
+      return [s.add(op.path), register(op.register)];
     default:
       return unreachable(op, 'launch plan: arguments of an operation');
   }

@@ -6,6 +6,7 @@ import { CAPABILITY_NUMBERS, normalizeCapability } from '../spec/capabilities.js
 import { SpecError, describe, isObject, str, type Json } from '../spec/fields.js';
 import { NO_RESOURCES, type ResourcesSpec } from '../spec/resources.js';
 import { validateSeccompProfile, type SeccompProfile } from '../spec/seccomp-profile.js';
+import { MAX_GROUPS } from '../native/plan-format.js';
 import type { DeviceRule } from './cgroup.js';
 import type { Hook } from './store.js';
 
@@ -152,7 +153,7 @@ export function processField(v: Json): OciConfig['process'] {
   refuse(p.commandLine, 'process.commandLine', 'a Windows field');
   const u = obj(p.user, 'process.user');
   const gids = arr(u.additionalGids, 'process.user.additionalGids').map((g, i) => u32(g, `process.user.additionalGids[${i}]`));
-  if (gids.length > 6) fail('process.user.additionalGids', `has ${gids.length} groups; skiff-oci sets at most 6`);
+  if (gids.length > MAX_GROUPS) fail('process.user.additionalGids', `has ${gids.length} groups; skiff-oci sets at most ${MAX_GROUPS}`);
   const args = strings(p.args, 'process.args');
   if (args.length === 0) fail('process.args', 'must name the program to run');
   const cwd = absolute(p.cwd, 'process.cwd');
@@ -317,7 +318,7 @@ function linuxField(v: Json): OciConfig['linux'] {
     if (seen.has(type)) fail(`${f}.type`, `names the ${type} namespace twice`);
     seen.add(type);
     const path = o.path === undefined || o.path === null || o.path === '' ? null : absolute(o.path, `${f}.path`);
-    if (path !== null && (type === 'pid' || type === 'user')) fail(`${f}.path`, `joining an existing ${type} namespace is not supported by skiff-oci`);
+    if (path !== null && type === 'user') fail(`${f}.path`, 'joining an existing user namespace is not supported by skiff-oci');
     return { type: type as NamespaceType, path };
   });
   const devices = arr(l.devices, 'linux.devices').map((d, i): OciDevice => {

@@ -2,8 +2,9 @@
 // exec and waits on the start fifo. The Node process exits; the init, orphaned, is re-parented
 // to the caller's subreaper (containerd's shim, conmon), which reaps it. All or nothing: a
 // failure removes the init, the cgroup, the console and the state directory.
-import { closeSync, lstatSync, openSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
+import type { CallIo } from './call-io.js';
 import { ConfigError, parseConfig, type OciConfig } from './config.js';
 import { makeCgroup, removeCgroup, type MadeCgroup } from './cgroup.js';
 import { OciError, fsMessage } from './errors.js';
@@ -85,7 +86,7 @@ export function lastCap(): number {
   return Number(text);
 }
 
-export async function create(o: CreateOptions): Promise<void> {
+export async function create(o: CreateOptions, io: CallIo): Promise<void> {
   const bundle = resolve(o.bundle);
   const config = readConfig(bundle);
   const rootfs = rootfsOf(bundle, config);
@@ -104,54 +105,59 @@ export async function create(o: CreateOptions): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new OciError('container with given ID already exists');
     throw new OciError(fsMessage('mkdir', dir, err), { cause: err });
   }
+  // From here the directory is this call's: a record from the start, so that `delete --force`
+  // undoes whatever part of create was done, should the process running it be lost midway.
+  const record: ContainerRecord = {
+    ociVersion: config.ociVersion, id: o.id, pid: 0, startTime: -1, bundle, rootfs,
+    created: new Date().toISOString(), annotations: config.annotations,
+    cgroups: [], cgroupParents: [],
+    hooks: { poststart: config.hooks.poststart, poststop: config.hooks.poststop, startContainer: [] },
+  };
 
   // Native code only from here on: koffi's load is most of create's own start-up cost.
-  const [{ launch, sendFd, LaunchError }, { mknod }, libc, { S_IFIFO }, { procStat }] = await Promise.all([
+  const [{ sendFd, LaunchError }, { mknod }, libc, { S_IFIFO }, { procStat }] = await Promise.all([
     import('../native/launch.js'), import('../sys/files.js'), import('../sys/libc.js'), import('../sys/constants.js'), import('../sys/proc.js'),
   ]);
   let cgroup: MadeCgroup | null = null;
   let pid = 0;
   let master = -1;
-  let fifoFd = -1;
   try {
+    writeRecord(o.root, record, false);
+    io.undoWith(['--root', o.root, 'delete', '--force', o.id]);
     const fifo = fifoPath(o.root, o.id);
     mknod(fifo, S_IFIFO | 0o600);
-    // Opened here, read-write (no open blocks), and inherited by the init, which reads it: it
-    // needs no path to it, nor the right to open it, whatever user it has become by then.
-    fifoFd = openSync(fifo, 'r+');
+    const fifoFd = await io.prepareLaunch(fifo, o.preserveFds);
     const userNs = config.linux.namespaces.some((n) => n.type === 'user' && n.path === null);
     // Without linux.cgroupsPath, skiff-oci's own level; a relative path is taken from the root.
     const cgroupsPath = `/${(config.linux.cgroupsPath ?? `skiff-oci/${o.id}`).split('/').filter(Boolean).join('/')}`;
     cgroup = makeCgroup({ path: cgroupsPath, resources: config.linux.resources, devices: config.linux.deviceRules });
     const made = cgroup;
+    record.cgroups = made.dirs;
     // skiff-oci's own default level is removed by whichever delete leaves it empty, not only by
     // the create that happened to make it.
     if (config.linux.cgroupsPath === null) made.parents = made.dirs.map((d) => d.slice(0, d.lastIndexOf('/')));
+    record.cgroupParents = made.parents;
+    writeRecord(o.root, record, false);
     let slave: string | null = null;
-    if (config.process.terminal) {
+    // In a user namespace PID 1 may not reach the console socket (a host root's): create opens
+    // the pty and sends its master. Elsewhere PID 1 does both, with a pty of the container's devpts.
+    const devptsConsole = config.process.terminal && !userNs && o.consoleSocket !== null
+      ? { socket: o.consoleSocket, rows: config.process.consoleSize?.height ?? 0, cols: config.process.consoleSize?.width ?? 0 }
+      : null;
+    if (config.process.terminal && devptsConsole === null) {
       const pty = libc.openPty();
       master = pty.master;
       slave = pty.slavePath;
       if (config.process.consoleSize) libc.setWindowSize(master, config.process.consoleSize.height, config.process.consoleSize.width);
     }
     const plan = translate(config, {
-      rootfs, console: slave, cgroupProcs: userNs ? null : made.procs,
+      rootfs, console: slave, devptsConsole, cgroupProcs: userNs ? null : made.procs,
       cgroupHierarchies: made.dirs.map((d) => ({ name: basename(d.slice(0, d.length - cgroupsPath.length)), dir: d })),
       fifoFd, preserveFds: o.preserveFds, lastCap: lastCap(), mounts, masked,
     });
-    // Node makes every inherited fd close-on-exec at start-up (libuv's uv_disable_stdio_inheritance):
-    // the caller's stdio and the fds it asked to preserve must reach the init's exec.
-    for (let fd = 0; fd < 3 + o.preserveFds; fd++) {
-      try {
-        libc.clearCloseOnExec(fd);
-      } catch (err) {
-        if (fd >= 3) throw new OciError(`--preserve-fds ${o.preserveFds}: fd ${fd} is not open`, { cause: err });
-      }
-    }
-    // The init takes its umask from its launcher: process.user.umask, or runc's 0022.
-    process.umask(config.process.user.umask ?? 0o022);
     try {
-      pid = launch(plan);
+      // process.user.umask, or runc's 0022
+      pid = await io.launch(plan, config.process.user.umask ?? 0o022);
     } catch (err) {
       // The exec paths are checked by wait_start, while create still listens: runc's wording.
       if (err instanceof LaunchError && err.op === 'wait_start') {
@@ -164,12 +170,8 @@ export async function create(o: CreateOptions): Promise<void> {
     if (userNs) for (const procs of made.procs) writeFileSync(procs, String(pid));
     const startTime = procStat(pid)?.startTime;
     if (startTime === undefined) throw new OciError(`the init (pid ${pid}) ended before it was created`);
-    const record: ContainerRecord = {
-      ociVersion: config.ociVersion, id: o.id, pid, startTime, bundle, rootfs,
-      created: new Date().toISOString(), annotations: config.annotations,
-      cgroups: made.dirs, cgroupParents: made.parents,
-      hooks: { poststart: config.hooks.poststart, poststop: config.hooks.poststop, startContainer: [] },
-    };
+    record.pid = pid;
+    record.startTime = startTime;
     writeRecord(o.root, record);
     if (o.consoleSocket !== null && slave !== null) {
       try {
@@ -180,8 +182,8 @@ export async function create(o: CreateOptions): Promise<void> {
     }
     // During create the hooks see the container as the spec says it is then: creating.
     const state = { ...stateJson(o.root, record), status: 'creating' };
-    runHooks('prestart', config.hooks.prestart, state);
-    runHooks('createRuntime', config.hooks.createRuntime, state);
+    await runHooks('prestart', config.hooks.prestart, state, io.cwd);
+    await runHooks('createRuntime', config.hooks.createRuntime, state, io.cwd);
     if (o.pidFile !== null) writeAtomic(resolve(o.pidFile), String(pid));
   } catch (err) {
     if (pid > 0) {
@@ -200,7 +202,7 @@ export async function create(o: CreateOptions): Promise<void> {
     throw err;
   } finally {
     if (master >= 0) closeSync(master);
-    if (fifoFd >= 0) closeSync(fifoFd);
+    io.release();
     lock.release();
   }
 }

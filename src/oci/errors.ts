@@ -2,7 +2,7 @@
 // format asked for. containerd's runc shim reads the last {"level":"error","msg":…} line of the
 // log as the error; conmon and podman read stderr. The wording of the errors containerd and
 // podman match on is runc's ("container does not exist", "container not running", …).
-import { appendFileSync, writeSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 
 /** A failure of the call the caller made: its message is the whole error, exit status 1. */
 export class OciError extends Error {
@@ -17,6 +17,8 @@ export type LogFormat = 'text' | 'json';
 export interface LogTarget {
   file: string | null;
   format: LogFormat;
+  /** where errors are shown: the caller's stderr */
+  stderr: (text: string) => void;
 }
 
 /** The message of a Node file error with its path and code, e.g. "open `/x/config.json`: ENOENT". */
@@ -32,7 +34,7 @@ function escapeText(s: string): string {
 /** Writes one line at `level` to the log file (if any); errors also go to stderr. */
 export function log(target: LogTarget, level: 'error' | 'warning' | 'info', msg: string): void {
   const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  if (level === 'error') writeSync(2, `${msg}\n`);
+  if (level === 'error') target.stderr(`${msg}\n`);
   if (target.file === null) return;
   const line = target.format === 'json'
     ? JSON.stringify({ level, msg, time })
@@ -40,6 +42,6 @@ export function log(target: LogTarget, level: 'error' | 'warning' | 'info', msg:
   try {
     appendFileSync(target.file, `${line}\n`);
   } catch (err) {
-    writeSync(2, `skiff-oci: ${fsMessage('append to the log', target.file, err)}\n`);
+    target.stderr(`skiff-oci: ${fsMessage('append to the log', target.file, err)}\n`);
   }
 }

@@ -2,13 +2,14 @@
 // the record and the kernel, does its one thing and exits. No native code: these run several
 // times per container under containerd and podman, so their start-up is kept to Node's own.
 import { closeSync, constants, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import type { CallIo } from './call-io.js';
 import { cgroupPids, removeCgroup, signalAll } from './cgroup.js';
 import { OciError, fsMessage, log, type LogTarget } from './errors.js';
 import { runHooks } from './hooks.js';
 import { freezerDir, pause, stateJson, statusOf, waitGone } from './status.js';
 import { ContainerLock, containerDir, fifoPath, mustRecord, readRecord, type ContainerRecord } from './store.js';
 
-export async function start(root: string, id: string, logTarget: LogTarget): Promise<void> {
+export async function start(root: string, id: string, logTarget: LogTarget, io: CallIo): Promise<void> {
   const lock = await ContainerLock.take(root, id);
   try {
     const r = mustRecord(root, id);
@@ -17,7 +18,7 @@ export async function start(root: string, id: string, logTarget: LogTarget): Pro
     if (status !== 'created') throw new OciError('cannot start an already running container');
     releaseInit(root, r);
     try {
-      runHooks('poststart', r.hooks.poststart, stateJson(root, r));
+      await runHooks('poststart', r.hooks.poststart, stateJson(root, r), io.cwd);
     } catch (err) {
       log(logTarget, 'warning', (err as Error).message);
     }
@@ -50,22 +51,9 @@ function releaseInit(root: string, r: ContainerRecord): void {
   unlinkSync(path);
 }
 
-export function state(root: string, id: string): void {
+export function state(root: string, id: string, io: CallIo): void {
   const r = mustRecord(root, id);
-  writeOut(`${JSON.stringify(stateJson(root, r), null, 2)}\n`);
-}
-
-/** Writes to fd 1 with fs.writeSync, never process.stdout, which would make a shared pipe non-blocking. */
-export function writeOut(text: string): void {
-  const b = Buffer.from(text);
-  for (let off = 0; off < b.length;) {
-    try {
-      off += writeSync(1, b, off, b.length - off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-      pause(1);
-    }
-  }
+  io.out(`${JSON.stringify(stateJson(root, r), null, 2)}\n`);
 }
 
 export function kill(root: string, id: string, signal: number, all: boolean): void {
@@ -83,7 +71,7 @@ export function kill(root: string, id: string, signal: number, all: boolean): vo
   }
 }
 
-export async function remove(root: string, id: string, force: boolean, logTarget: LogTarget): Promise<void> {
+export async function remove(root: string, id: string, force: boolean, logTarget: LogTarget, io: CallIo): Promise<void> {
   const lock = await ContainerLock.take(root, id);
   try {
     const r = readRecord(root, id);
@@ -108,7 +96,7 @@ export async function remove(root: string, id: string, force: boolean, logTarget
     }
     removeCgroup(r.cgroups, r.cgroupParents);
     try {
-      runHooks('poststop', r.hooks.poststop, stateJson(root, { ...r, pid: 0 }));
+      await runHooks('poststop', r.hooks.poststop, stateJson(root, { ...r, pid: 0 }), io.cwd);
     } catch (err) {
       log(logTarget, 'warning', (err as Error).message);
     }
@@ -118,11 +106,11 @@ export async function remove(root: string, id: string, force: boolean, logTarget
   }
 }
 
-export function ps(root: string, id: string, json: boolean): void {
+export function ps(root: string, id: string, json: boolean, io: CallIo): void {
   const r = mustRecord(root, id);
   const pids = statusOf(root, r) === 'stopped' ? [] : cgroupPids(r.cgroups);
   if (json) {
-    writeOut(`${JSON.stringify(pids)}\n`);
+    io.out(`${JSON.stringify(pids)}\n`);
     return;
   }
   const lines = pids.map((pid) => {
@@ -134,7 +122,7 @@ export function ps(root: string, id: string, json: boolean): void {
     }
     return `${String(pid).padStart(7)} ${cmd}`;
   });
-  writeOut(`${'PID'.padStart(7)} CMD\n${lines.map((l) => `${l}\n`).join('')}`);
+  io.out(`${'PID'.padStart(7)} CMD\n${lines.map((l) => `${l}\n`).join('')}`);
 }
 
 function freezer(r: ContainerRecord): string {

@@ -37,6 +37,7 @@ const WORKDIR = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 
 const CONSOLE_REG = 0;
 const MASK_REG = 2;
+const CONSOLE_MASTER_REG = 5;
 
 const NS_FLAG: Readonly<Record<NamespaceType, number>> = {
   pid: CLONE_NEWPID, network: CLONE_NEWNET, mount: CLONE_NEWNS, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS, user: CLONE_NEWUSER, cgroup: CLONE_NEWCGROUP,
@@ -49,8 +50,13 @@ const DEFAULT_DEVICES: ReadonlyArray<[name: string, major: number, minor: number
 
 export interface TranslateContext {
   rootfs: string;
-  /** the pty's slave (host path) with a terminal */
+  /** the pty's slave (host path) with a terminal in a user namespace, where create opens the pty */
   console: string | null;
+  /**
+   * with a terminal otherwise: PID 1 opens a pty of the container's own devpts (so `tty` names
+   * /dev/pts/N inside, as under runc) and sends its master to the console socket itself
+   */
+  devptsConsole: { socket: string; rows: number; cols: number } | null;
   /** each hierarchy's cgroup.procs for PID 1 to join; null: joined from outside (user namespace) */
   cgroupProcs: readonly string[] | null;
   /** a v1 host's hierarchies for a `cgroup` mount: the mount's name and the container's directory */
@@ -69,7 +75,7 @@ function mapText(maps: OciConfig['linux']['uidMappings']): string {
   return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }
 
-function devOps(config: OciConfig, userNs: boolean, console: string | null): Op[] {
+function devOps(config: OciConfig, userNs: boolean, console: boolean): Op[] {
   const ops: Op[] = [];
   const make = (path: string, type: 'c' | 'b' | 'u' | 'p', major: number, minor: number, mode: number): void => {
     if (userNs) {
@@ -94,10 +100,10 @@ function devOps(config: OciConfig, userNs: boolean, console: string | null): Op[
   for (const [target, link] of [['/proc/self/fd', '/dev/fd'], ['/proc/self/fd/0', '/dev/stdin'], ['/proc/self/fd/1', '/dev/stdout'], ['/proc/self/fd/2', '/dev/stderr'], ['pts/ptmx', '/dev/ptmx']] as const) {
     ops.push({ what: `link \`${link}\``, op: 'symlink', target, linkpath: link, resolve: SYSTEM });
   }
-  if (console !== null) {
+  if (console) {
     ops.push(
       { what: 'create `/dev/console`', op: 'mknod', path: '/dev/console', mode: S_IFREG | 0o600, major: 0, minor: 0, resolve: SYSTEM },
-      { what: `bind the console \`${console}\` on \`/dev/console\``, op: 'mount', source: null, target: '/dev/console', fstype: null, flags: MS_BIND, data: null, resolve: SYSTEM, sourceRegister: CONSOLE_REG },
+      { what: 'bind the console on `/dev/console`', op: 'mount', source: null, target: '/dev/console', fstype: null, flags: MS_BIND, data: null, resolve: SYSTEM, sourceRegister: CONSOLE_REG },
     );
   }
   return ops;
@@ -118,7 +124,8 @@ export function privilegeOps(config: OciConfig, lastCap: number, userNs: boolean
   ops.push(
     // In a user namespace setgroups(2) is denied (the gid map is written by an unprivileged rule),
     // so the groups can only be the gid itself.
-    ...(userNs ? [] : [{ what: `process.user.additionalGids: set [${u.additionalGids.join(', ')}]`, op: 'setgroups', gids: u.additionalGids } as const]),
+    // setgroups holds six groups in its operation; setgroups_list (op 65) any number
+    ...(userNs ? [] : [{ what: `process.user.additionalGids: set [${u.additionalGids.join(', ')}]`, op: u.additionalGids.length <= 6 ? 'setgroups' : 'setgroups_list', gids: u.additionalGids } as const]),
     { what: `process.user.gid: set ${u.gid}`, op: 'setresgid', gid: u.gid },
     { what: `process.user.uid: set ${u.uid}`, op: 'setresuid', uid: u.uid },
     { what: 'process.capabilities: set the effective, permitted and inheritable sets', op: 'set_caps', effective: mask(caps.effective), permitted: mask(caps.permitted), inheritable: mask(caps.inheritable) },
@@ -167,7 +174,10 @@ export function translate(config: OciConfig, ctx: TranslateContext): Plan {
     );
   }
   ns.forEach((n, i) => {
-    if (n.path !== null) ops.push({ what: `linux.namespaces[${i}]: join the ${n.type} namespace \`${n.path}\``, op: 'setns_path', path: n.path, nstype: NS_FLAG[n.type] });
+    if (n.path === null) return;
+    // setns(CLONE_NEWPID) moves only the caller's future children: child1 joins, then clones PID 1 into it
+    if (n.type === 'pid') ops.push({ what: `linux.namespaces[${i}]: join the pid namespace \`${n.path}\``, op: 'setns_pid_path', path: n.path });
+    else ops.push({ what: `linux.namespaces[${i}]: join the ${n.type} namespace \`${n.path}\``, op: 'setns_path', path: n.path, nstype: NS_FLAG[n.type] });
   });
   const propagation = config.linux.rootfsPropagation === null ? MS_SLAVE | MS_REC : PROPAGATION[config.linux.rootfsPropagation]!;
   ops.push(
@@ -185,9 +195,18 @@ export function translate(config: OciConfig, ctx: TranslateContext): Plan {
     ops.push(...mountOps(m, i, ctx.mounts[i]!));
     if (m.destination === '/dev') devMounted = true;
   });
+  const hasConsole = ctx.console !== null || ctx.devptsConsole !== null;
   if (ctx.console !== null) ops.push({ what: `process.terminal: open the console \`${ctx.console}\``, op: 'open', path: ctx.console, flags: O_RDWR | O_NOCTTY, register: CONSOLE_REG });
-  if (devMounted) ops.push(...devOps(config, userNs, ctx.console));
-  else if (ctx.console !== null) throw new OciError('process.terminal: a console needs a /dev mount in mounts');
+  if (hasConsole && !devMounted) throw new OciError('process.terminal: a console needs a /dev mount in mounts');
+  if (ctx.devptsConsole !== null) {
+    const c = ctx.devptsConsole;
+    // Before pivot_root: the console socket is a host path.
+    ops.push(
+      { what: 'process.terminal: open a pty of the container\'s devpts (`/dev/pts/ptmx`: a devpts mount at /dev/pts is needed)', op: 'open_pty_at', path: '/dev/pts/ptmx', resolve: SYSTEM, master: CONSOLE_MASTER_REG, peer: CONSOLE_REG, rows: c.rows, cols: c.cols },
+      { what: `process.terminal: send the console's master to \`${c.socket}\``, op: 'send_fd_to', path: c.socket, register: CONSOLE_MASTER_REG },
+    );
+  }
+  if (devMounted) ops.push(...devOps(config, userNs, hasConsole));
   ops.push(
     { what: `pivot into the rootfs \`${R}\``, op: 'pivot_root', path: R },
     { what: 'open the new root', op: 'open_root', path: '/' },
@@ -214,7 +233,7 @@ export function translate(config: OciConfig, ctx: TranslateContext): Plan {
   if (newNs('network')) ops.push({ what: 'bring up the loopback interface', op: 'loopback_up' });
 
   ops.push({ what: 'start a new session', op: 'setsid' });
-  if (ctx.console !== null) {
+  if (hasConsole) {
     ops.push(
       { what: 'process.terminal: make the console the controlling terminal', op: 'set_ctty', register: CONSOLE_REG },
       ...[0, 1, 2].map((fd): Op => ({ what: `process.terminal: the console on fd ${fd}`, op: 'dup2', register: CONSOLE_REG, fd })),

@@ -72,6 +72,8 @@ export const RLIMIT_NOFILE = 7;
 export const RUSAGE_SELF = 0;
 /** children that have terminated and been waited for, and their own reaped descendants */
 export const RUSAGE_CHILDREN = -1;
+/** the calling thread alone */
+export const RUSAGE_THREAD = 1;
 
 // ── sockets ──
 export const SOL_SOCKET = 1;

@@ -11,6 +11,7 @@ export const c = {
   prctl: libc.func('int prctl(int option, ...)'),
   pidfd_open: libc.func('int pidfd_open(int pid, unsigned int flags)'),
   pidfd_send_signal: libc.func('int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)'),
+  pidfd_getfd: libc.func('int pidfd_getfd(int pidfd, int targetfd, unsigned int flags)'),
   setns: libc.func('int setns(int fd, int nstype)'),
   waitid: libc.func('int waitid(int idtype, int id, _Out_ uint8_t *info, int options)'),
   getrusage: libc.func('int getrusage(int who, _Out_ uint8_t *usage)'),

@@ -28,6 +28,20 @@ export function pidfdOpen(pid: number): number {
   return check(c.pidfd_open(pid, 0), 'pidfd_open', `pid ${pid}`);
 }
 
+/**
+ * A copy of another process's fd (pidfd_getfd(2), close-on-exec): how a pty master crosses from
+ * the launcher that received it to the forwarder, since opening /proc/PID/fd/N of a master would
+ * make a new pty rather than reach that one.
+ */
+export function takeFd(pid: number, fd: number): number {
+  const pidfd = pidfdOpen(pid);
+  try {
+    return check(c.pidfd_getfd(pidfd, fd, 0), 'pidfd_getfd', `fd ${fd} of pid ${pid}`);
+  } finally {
+    close(pidfd);
+  }
+}
+
 export function pidfdSendSignal(pidfd: number, signal: number): void {
   check(c.pidfd_send_signal(pidfd, signal, null, 0), 'pidfd_send_signal', `signal ${signal}`);
 }

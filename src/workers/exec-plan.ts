@@ -2,6 +2,7 @@
 // creating one. Pure: the fds and namespaces it names are found by src/workers/exec.ts.
 import type { ContainerSpec, UserSpec } from '../spec/container.js';
 import type { Op, Plan } from '../native/plan-format.js';
+import { containerPtyOps, type ContainerPty } from './exec-pty.js';
 import { consoleOpenOps, execCandidates, privilegeOps, stdioOps, type LaunchConsole } from './plan.js';
 
 /** What runs: the command, its whole environment, its workdir (inside the root) and its ids. */
@@ -22,7 +23,8 @@ export interface ExecPlanContext {
   namespaces: number;
   /** PID 1 has a pid namespace of its own (a skiff container always has) */
   pidNamespace: boolean;
-  console: LaunchConsole;
+  /** host paths opened before the setns, or a pty made in the container after the chroot (exec-pty.ts) */
+  console: LaunchConsole | ContainerPty;
   /** the host kernel's highest capability number */
   lastCap: number;
   /** the container's cgroup: each hierarchy's cgroup.procs (host paths) */
@@ -52,13 +54,13 @@ export function buildExecPlan(container: ContainerSpec, proc: ExecProcess, ctx: 
   const ops: Op[] = [
     ...(ctx.cgroupProcs ?? []).map((path): Op => ({ what: `join the container's cgroup \`${path}\``, op: 'join_cgroup', path })),
     { what: 'make the exec non-dumpable until exec', op: 'set_dumpable', dumpable: false },
-    ...consoleOpenOps(ctx.console),
+    ...(ctx.console.kind === 'container-pty' ? [] : consoleOpenOps(ctx.console)),
   ];
   if (ctx.pidNamespace) ops.push({ what: 'enter the container\'s pid namespace', op: 'setns_pid', fd: ctx.pidfd });
   if (ctx.namespaces !== 0) ops.push({ what: 'enter the container\'s namespaces', op: 'setns', fd: ctx.pidfd, nstype: ctx.namespaces });
   ops.push(
     { what: 'enter the container\'s root', op: 'chroot', fd: ctx.rootFd },
-    ...stdioOps(ctx.console),
+    ...(ctx.console.kind === 'container-pty' ? containerPtyOps(ctx.console, proc.user) : stdioOps(ctx.console)),
     { what: 'close every other fd', op: 'close_from', fd: 3 },
     ...privilegeOps({ ...container, workdir: proc.workdir, user: proc.user }, ctx.lastCap),
   );

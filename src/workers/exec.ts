@@ -2,7 +2,7 @@
 // checked to be the same process skiffd recorded, not a recycled pid), its root and its
 // namespaces found, the exec plan built and launched. The fds it opens are closed whatever happens.
 import { readlinkSync } from 'node:fs';
-import { launch } from '../native/launch.js';
+import { fdChannel, launch, recvFd } from '../native/launch.js';
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, O_DIRECTORY, O_PATH } from '../sys/constants.js';
 import type { ContainerSpec } from '../spec/container.js';
 import { close, openPath, pidfdOpen } from '../sys/libc.js';
@@ -19,7 +19,8 @@ export interface ExecRequest {
   /** the container's spec: its capabilities, seccomp profile and no_new_privs apply to the exec too */
   container: ContainerSpec;
   process: ExecProcess;
-  console: LaunchConsole;
+  /** container-pty: a pty made in the container's devpts, its master handed back (ExecLaunched.ptyMaster) */
+  console: LaunchConsole | { kind: 'container-pty' };
   /** the container's cgroup: each hierarchy's cgroup.procs, joined before anything else */
   cgroupProcs?: string[];
   /** test-only: make operation k fail with this errno (failure injection) */
@@ -44,8 +45,14 @@ function gone(req: ExecRequest): StartError {
   return new StartError({ message: `the container's process ${req.pid} has exited`, code: 'ESRCH', exitCode: 125 });
 }
 
+export interface ExecLaunched {
+  pid: number;
+  /** with a container-pty console: the pty's master, open in this process; the caller closes it */
+  ptyMaster?: number;
+}
+
 /** Runs an exec in a running container; returns its pid in skiffd's pid namespace once it has exec'd. */
-export function execInContainer(req: ExecRequest): { pid: number } {
+export function execInContainer(req: ExecRequest): ExecLaunched {
   const opened: number[] = [];
   try {
     let pidfd: number;
@@ -67,8 +74,12 @@ export function execInContainer(req: ExecRequest): { pid: number } {
     // Checked last: everything above was opened while the pid was still PID 1's (a pid is not
     // given to another process while its holder lives, and a later start time would differ).
     if (liveStartTime(req.pid) !== req.pidStartTime) throw gone(req);
+    // The pty's master comes back on this channel: [0] is read here, the exec sends on [1].
+    const channel = req.console.kind === 'container-pty' ? fdChannel() : null;
+    if (channel) opened.push(...channel);
+    const console = req.console.kind === 'container-pty' ? { kind: 'container-pty' as const, socket: channel![1] } : req.console;
     const plan = buildExecPlan(req.container, req.process, {
-      pidfd, rootFd, namespaces, pidNamespace, console: req.console, lastCap: lastCap(),
+      pidfd, rootFd, namespaces, pidNamespace, console, lastCap: lastCap(),
       ...(req.cgroupProcs ? { cgroupProcs: req.cgroupProcs } : {}),
     });
     if (req.failAt) {
@@ -77,10 +88,20 @@ export function execInContainer(req: ExecRequest): { pid: number } {
       if (target === undefined) throw new Error(`failAt: plan has ${plan.ops.length} operations, not ${index + 1}`);
       plan.ops.splice(index, 0, { what: `${target.what} [injected failure]`, op: 'fail', errno });
     }
+    let pid: number;
     try {
-      return { pid: launch(plan) };
+      pid = launch(plan);
     } catch (err) {
       throw launchFailure(err, req.process.command[0]!);
+    }
+    if (!channel) return { pid };
+    // It has exec'd, so its send_fd ran: the master is waiting on the channel.
+    try {
+      return { pid, ptyMaster: recvFd(channel[0], `the exec's pty master from process ${pid}`) };
+    } catch (err) {
+      // A terminal nobody can read is no exec: it goes, and skiffd's stray reaper reaps it.
+      process.kill(pid, 'SIGKILL');
+      throw new StartError({ message: `the launcher worker got no pty master: ${(err as Error).message}`, exitCode: 125 });
     }
   } catch (err) {
     if (err instanceof SysError) throw launchFailure(err, req.process.command[0]!);

@@ -6,7 +6,7 @@ import { execInContainer } from './exec.js';
 import type { FromLauncher, ToLauncher } from './protocol.js';
 import { unreachable } from '../api/unreachable.js';
 import { nativePlanVersion } from '../native/launch.js';
-import { clearCloseOnExec } from '../sys/libc.js';
+import { clearCloseOnExec, close } from '../sys/libc.js';
 
 const index = process.env.SKIFF_LAUNCHER_INDEX ?? '0';
 process.title = `skiff-launcher ${index}`;
@@ -15,10 +15,15 @@ function send(msg: FromLauncher): void {
   process.send?.(msg);
 }
 
+/** Exec pty masters held for the forwarder to take, until skiffd says release. */
+const held = new Set<number>();
+
 /** Runs a start or an exec and answers with its pid, or with why it failed. */
-function answer(id: number, launch: () => { pid: number }): void {
+function answer(id: number, launch: () => { pid: number; ptyMaster?: number }): void {
   try {
-    send({ type: 'started', id, pid: launch().pid });
+    const r = launch();
+    if (r.ptyMaster !== undefined) held.add(r.ptyMaster);
+    send({ type: 'started', id, pid: r.pid, ...(r.ptyMaster === undefined ? {} : { fd: r.ptyMaster }) });
   } catch (err) {
     const failure = err instanceof StartError ? err.failure
       : { message: `launcher: ${(err as Error).message}`, exitCode: 125 };
@@ -33,6 +38,10 @@ function handle(msg: ToLauncher): void {
       return answer(msg.id, () => startContainer(msg.request));
     case 'exec':
       return answer(msg.id, () => execInContainer(msg.request));
+    case 'release':
+      // Only an fd held here: a wrong number must never close another of this process's fds.
+      if (held.delete(msg.fd)) close(msg.fd);
+      return;
     default:
       unreachable(type, 'launcher IPC: type of a message from skiffd');
   }

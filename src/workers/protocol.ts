@@ -3,7 +3,9 @@
 //   skiffd                         launcher worker (skiff-launcher N)
 //     ── start {id, request} ──────▶  startContainer(request)
 //     ── exec {id, request} ───────▶  execInContainer(request): same replies, the exec's pid
-//     ◀─ started {id, pid} ────────   PID 1 exec'd (re-parented to skiffd)
+//     ◀─ started {id, pid, fd?} ───   PID 1 exec'd (re-parented to skiffd); fd: an exec's pty master,
+//                                      held here for the forwarder to take (pidfd_getfd) until release
+//     ── release {fd} ─────────────▶   close that held fd (no reply)
 //     ◀─ failed {id, failure} ─────   nothing left behind
 //     ◀─ ready {} ─────────────────   once, after loading the native launcher
 //
@@ -13,9 +15,10 @@ import type { StartFailure, StartRequest } from './start.js';
 
 export type ToLauncher =
   | { type: 'start'; id: number; request: StartRequest }
-  | { type: 'exec'; id: number; request: ExecRequest };
+  | { type: 'exec'; id: number; request: ExecRequest }
+  | { type: 'release'; fd: number };
 
 export type FromLauncher =
   | { type: 'ready' }
-  | { type: 'started'; id: number; pid: number }
+  | { type: 'started'; id: number; pid: number; fd?: number }
   | { type: 'failed'; id: number; failure: StartFailure };

@@ -109,6 +109,47 @@ describe('fleets with health checks', function () {
     expect([api.State.Status, api.State.StartedAt]).to.deep.equal(['created', '0001-01-01T00:00:00Z']);
   });
 
+  it('up --wait-timeout: gives up when the time is up, names what is not ready, exits 1 and leaves the fleet up', async () => {
+    // db's check cannot pass (and its start period keeps it `starting`); api waits on it.
+    const file = write('hft', [
+      'services:',
+      '  db:',
+      '    image: host',
+      '    command: [/bin/sleep, "600"]',
+      '    healthcheck: { test: "exit 1", interval: 200ms, start_period: 600s }',
+      '  api:',
+      '    image: host',
+      '    command: [/bin/sleep, "600"]',
+      '    depends_on: { db: { condition: service_healthy } }',
+      '  cache:',
+      '    image: host',
+      '    command: [/bin/sleep, "600"]',
+    ]);
+    const up = await d.cli(['fleet', 'up', '--wait-timeout', '2', file], { timeoutMs: 60_000 });
+    expect(up.code, show(up)).to.equal(1);
+    expect(up.stderr.split('\n').filter((l) => !l.startsWith('hft')).join('\n')).to.equal([
+      'skiff: fleet hft is not ready after --wait-timeout 2s (it is left up):',
+      '  db: 0 of 1 healthy (1 health: starting)',
+      '  api: 0 of 1 running (1 created)',
+      '',
+    ].join('\n'));
+    // Left as it was: db runs (still starting), api waits, cache runs.
+    const db = await d.inspect<Inspect>('hft-db-1');
+    expect([db.State.Running, db.State.Health?.Status]).to.deep.equal([true, 'starting']);
+    expect((await d.inspect<Inspect>('hft-cache-1')).State.Running).to.equal(true);
+    expect((await d.inspect<Inspect & { State: { Status: string } }>('hft-api-1')).State.Status).to.equal('created');
+  });
+
+  it('up --wait-timeout refuses 0, -1 and abc as usage errors naming the value, before anything is created', async () => {
+    const file = write('hfv', ['services:', '  db:', '    image: host', '    command: [/bin/sleep, "600"]']);
+    for (const value of ['0', '-1', 'abc']) {
+      const r = await d.cli(['fleet', 'up', '--wait-timeout', value, file]);
+      expect(r.code, show(r)).to.equal(2);
+      expect(r.stderr.split('\n')[0]).to.equal(`skiff fleet: --wait-timeout: expected a whole number of seconds, at least 1, got "${value}"`);
+    }
+    expect((await d.api('GET', '/containers/json?all=1')).body).to.deep.equal([]);
+  });
+
   it('x-skiff.restart_on_unhealthy: an unhealthy container is stopped and its restart policy starts it again', async () => {
     const file = write('hf3', [
       'services:',

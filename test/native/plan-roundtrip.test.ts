@@ -57,6 +57,13 @@ function expectedArgs(op: Op): (number | string | null)[] {
     case 'unshare': args = [op.flags]; break;
     case 'set_keepcaps': args = []; break;
     case 'dup_fd': args = [op.from, op.to]; break;
+    case 'open_pty': args = [op.master, op.slave]; break;
+    case 'send_fd': args = [op.socket, op.register]; break;
+    case 'fchown': args = [op.register, op.uid, op.gid]; break;
+    case 'setgroups_list': args = [op.gids.join(',')]; break;
+    case 'setns_pid_path': args = [op.path]; break;
+    case 'open_pty_at': args = [op.path, op.resolve, op.master, op.peer, op.rows, op.cols]; break;
+    case 'send_fd_to': args = [op.path, op.register]; break;
   }
   while (args.length < 7) args.push(0);
   return args;
@@ -129,6 +136,13 @@ const everyOp: Op[] = [
   { what: 'un', op: 'unshare', flags: 0x02000000 },
   { what: 'kc', op: 'set_keepcaps' },
   { what: 'df', op: 'dup_fd', from: 17, to: 3 },
+  { what: 'pty', op: 'open_pty', master: 5, slave: 6 },
+  { what: 'sfd', op: 'send_fd', socket: 11, register: 5 },
+  { what: 'chown', op: 'fchown', register: 6, uid: 1000, gid: 4294967294 },
+  { what: 'gl', op: 'setgroups_list', gids: [0, 7, 4294967294] },
+  { what: 'pp', op: 'setns_pid_path', path: '/proc/1/ns/pid' },
+  { what: 'pt', op: 'open_pty_at', path: '/dev/pts/ptmx', resolve: 0x08, master: 1, peer: 0, rows: 24, cols: 80 },
+  { what: 'sf', op: 'send_fd_to', path: '/run/console.sock', register: 1 },
 ];
 
 describe('plan encoding ↔ launch.c dry run', () => {

@@ -6,12 +6,11 @@ import { expect } from 'chai';
 import { chmodSync, lchownSync, existsSync, lstatSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { capabilityMask } from '../../src/spec/capabilities.js';
-import { useTempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
-import { IS_SKIFF, RUNTIME, Runtime, makeBundle, outFile, reap, useCgroupParentCleanup, useSubreaper, type Bundle } from './runtime.js';
+import { IS_SKIFF, RUNTIME, Runtime, makeBundle, outFile, reap, useCgroupParentCleanup, useOciTempDirs, useSubreaper, type Bundle } from './runtime.js';
 
 describe(`OCI config fields (${RUNTIME.name})`, function () {
-  const tmp = useTempDirs();
+  const tmp = useOciTempDirs();
   useSubreaper();
   useCgroupParentCleanup();
   let rt: Runtime;
@@ -60,6 +59,16 @@ describe(`OCI config fields (${RUNTIME.name})`, function () {
     expect(outFile(b, 'uid')).to.equal('1000\n');
     expect(outFile(b, 'gid')).to.equal('1001\n');
     expect(outFile(b, 'groups')!.trim().split(' ').sort()).to.deep.equal(['10', '1001', '20']);
+  });
+
+  it('process.user.additionalGids: more groups than one setgroups operation holds (32)', async () => {
+    const b = makeBundle(tmp, 'id -G > /out/groups');
+    chmodSync(b.out, 0o777);
+    const gids = Array.from({ length: 32 }, (_, i) => 100 + i);
+    b.config.process.user = { uid: 1000, gid: 1001, additionalGids: gids };
+    b.write();
+    await run(b);
+    expect(outFile(b, 'groups')!.trim().split(' ').map(Number).sort((x, y) => x - y)).to.deep.equal([...gids, 1001]);
   });
 
   it('hostname, in a new uts namespace', async () => {

@@ -10,7 +10,7 @@ import { busyboxLayer } from '../support/busybox-layer.js';
 import { writeLayout } from '../support/registry.js';
 import { TempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
-import { RUNTIME } from './runtime.js';
+import { RUNTIME, stopServer } from './runtime.js';
 
 const IMAGE = 'docker.io/library/skiff-oci-box:1';
 
@@ -91,6 +91,7 @@ describe(`containerd with ${RUNTIME.name}`, function () {
     }
     // containerd's own snapshot mounts are gone with the containers; its root is the tests'.
     spawnSync('umount', ['-R', join(dir, 'root')], { stdio: 'ignore' });
+    await stopServer(join(runcRoot, 'default'));
     tmp.removeAll();
   });
 
@@ -134,8 +135,10 @@ describe(`containerd with ${RUNTIME.name}`, function () {
   });
 
   it('ctr run --rm --tty: the console comes through the console socket', () => {
-    const r = ctr(['run', '--rm', '--tty', ...runArgs(), IMAGE, 'ctr-tty', 'sh', '-c', 'test -t 0 && test -t 1 && echo is-a-tty; exit 5'], { script: true });
+    const r = ctr(['run', '--rm', '--tty', ...runArgs(), IMAGE, 'ctr-tty', 'sh', '-c', 'test -t 0 && test -t 1 && echo is-a-tty; echo "name $(tty)"; exit 5'], { script: true });
     expect(r.stdout).to.include('is-a-tty');
+    // a pty of the container's own devpts, as runc makes it (not a host pty seen as /dev/console)
+    expect(r.stdout).to.match(/name \/dev\/pts\/0\r*\n/);
     expect(r.code, r.stderr).to.equal(5);
     nothingLeft('ctr-tty');
   });

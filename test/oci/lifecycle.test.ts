@@ -6,12 +6,11 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { useTempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
-import { IS_SKIFF, RUNTIME, Runtime, makeBundle, outFile, reap, useCgroupParentCleanup, useSubreaper } from './runtime.js';
+import { IS_SKIFF, RUNTIME, Runtime, makeBundle, outFile, reap, useCgroupParentCleanup, useOciTempDirs, useSubreaper } from './runtime.js';
 
 describe(`OCI lifecycle (${RUNTIME.name})`, function () {
-  const tmp = useTempDirs();
+  const tmp = useOciTempDirs();
   useSubreaper();
   useCgroupParentCleanup();
   let rt: Runtime;
@@ -254,6 +253,26 @@ describe(`OCI lifecycle (${RUNTIME.name})`, function () {
     expect(await until(() => outFile(second, 'net'), 'the second container to report its namespace')).to.equal(`${host}\n`);
     await until(() => rt.state(b).status === 'stopped', 'the second container to exit');
     reap(pid);
+  });
+
+  it('a pid namespace joined by path: the second container sees the first one\'s processes, its PID 1 among them', async () => {
+    const first = makeBundle(tmp, 'exec sleep 1000');
+    const a = newId();
+    rt.ok(['create', '--bundle', first.dir, a]);
+    rt.ok(['start', a]);
+    const initA = rt.state(a).pid;
+    const pidns = readlinkSync(`/proc/${initA}/ns/pid`);
+    const second = makeBundle(tmp, 'readlink /proc/self/ns/pid > /out/ns; tr "\\0" " " < /proc/1/cmdline > /out/one');
+    second.config.linux.namespaces = [{ type: 'pid', path: `/proc/${initA}/ns/pid` }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+    second.write();
+    const b = newId();
+    rt.ok(['create', '--bundle', second.dir, b]);
+    const { pid } = rt.state(b);
+    rt.ok(['start', b]);
+    await until(() => rt.state(b).status === 'stopped', 'the second container to run and exit');
+    reap(pid);
+    expect(outFile(second, 'ns')).to.equal(`${pidns}\n`);
+    expect(outFile(second, 'one')).to.equal('sleep 1000 ');
   });
 
   describe('errors, each exit status 1 and nothing left behind', () => {

@@ -5,12 +5,12 @@
 // be missed there). The image is the busybox OCI layout, loaded with podman load.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxLayer } from '../support/busybox-layer.js';
 import { writeLayout } from '../support/registry.js';
 import { TempDirs } from '../support/tmp.js';
-import { RUNTIME } from './runtime.js';
+import { RUNTIME, stopServer } from './runtime.js';
 
 const IMAGE = 'docker.io/library/skiff-oci-box:1';
 const RUNTIME_ROOT = RUNTIME.name === 'runc' ? '/run/runc' : '/run/skiff-oci';
@@ -61,12 +61,17 @@ describe(`podman with ${RUNTIME.name}`, function () {
     expect(loaded.code, loaded.stderr).to.equal(0);
   });
 
-  after(function () {
+  after(async function () {
     this.timeout(60_000);
     podman(['rm', '-af', '-t', '0']);
     podman(['rmi', '-af']);
     // vfs layers are plain directories; podman's run root may hold a shm mount per container
     spawnSync('umount', ['-R', join(dir, 'storage')], { stdio: 'ignore' });
+    // skiff-oci's server for podman's --root (runc's default place, not the tests'): ended, and its directory removed
+    if (RUNTIME.name === 'skiff-oci') {
+      await stopServer(RUNTIME_ROOT);
+      rmSync(join(RUNTIME_ROOT, 'skiff-oci:server'), { recursive: true, force: true });
+    }
     tmp.removeAll();
   });
 
@@ -103,8 +108,10 @@ describe(`podman with ${RUNTIME.name}`, function () {
 
   it('podman run -t: the console comes through conmon\'s console socket', () => {
     const cid = join(dir, 'tty.cid');
-    const r = podman(['run', '--rm', '-t', '--cidfile', cid, ...RUN, IMAGE, 'sh', '-c', 'test -t 0 && test -t 1 && echo is-a-tty; exit 6'], { script: true });
+    const r = podman(['run', '--rm', '-t', '--cidfile', cid, ...RUN, IMAGE, 'sh', '-c', 'test -t 0 && test -t 1 && echo is-a-tty; echo "name $(tty)"; exit 6'], { script: true });
     expect(r.stdout).to.include('is-a-tty');
+    // a pty of the container's own devpts, as runc makes it
+    expect(r.stdout).to.match(/name \/dev\/pts\/0\r*\n/);
     expect(r.code, r.stderr).to.equal(6);
     nothingLeft(readFileSync(cid, 'utf8').trim());
   });

@@ -1,32 +1,72 @@
-// The OCI conformance suite's runtime under test, taken as a parameter: skiff-oci by default,
-// `SKIFF_OCI_RUNTIME=runc` (or any path) for another runtime, so that the very same tests run
+// The OCI conformance suite's runtime under test, taken as a parameter: skiff-oci by default (the
+// C front end build/skiff-oci and its warm server), `SKIFF_OCI_RUNTIME=skiff-oci-node` for the
+// Node command line alone, `SKIFF_OCI_RUNTIME=runc` (or any path) for another runtime, so that the very same tests run
 // against runc and a test runc fails is a wrong test. Each suite gets its own --root, and a
 // bundle builder: a busybox rootfs and a config.json like `runc spec`'s (without terminal or
 // ambient capabilities), with a host directory bound read-write at /out for the container to
 // report what it sees.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setChildSubreaper } from '../../src/sys/libc.js';
 import { pidfdOpen, waitPidfd, close } from '../../src/sys/libc.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
-import type { TempDirs } from '../support/tmp.js';
+import { TempDirs } from '../support/tmp.js';
+import { until } from '../support/wait.js';
 
 const PROJECT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-export const SKIFF_OCI = join(PROJECT, 'bin/skiff-oci.js');
+export const SKIFF_OCI = join(PROJECT, 'build/skiff-oci');
+export const SKIFF_OCI_NODE = join(PROJECT, 'bin/skiff-oci.js');
 
 /** The runtime binary the suite runs against, and its name in test titles. */
 export function runtimeUnderTest(): { path: string; name: string } {
   const v = process.env.SKIFF_OCI_RUNTIME;
   if (v === undefined || v === '' || v === 'skiff-oci') return { path: SKIFF_OCI, name: 'skiff-oci' };
+  if (v === 'skiff-oci-node') return { path: SKIFF_OCI_NODE, name: 'skiff-oci-node' };
   if (v === 'runc') return { path: '/usr/sbin/runc', name: 'runc' };
   if (v === 'crun') return { path: '/usr/bin/crun', name: 'crun' };
   return { path: v, name: v };
 }
 
 export const RUNTIME = runtimeUnderTest();
-export const IS_SKIFF = RUNTIME.path === SKIFF_OCI;
+export const IS_SKIFF = RUNTIME.path === SKIFF_OCI || RUNTIME.path === SKIFF_OCI_NODE;
+
+/** The pid of skiff-oci's server for `root`, or null if none is running. */
+export function serverPid(root: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(root, 'skiff-oci:server/server.pid'), 'utf8'));
+    return existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('skiff-oci-server') ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+const roots = new Set<string>();
+
+/**
+ * TempDirs for a suite of Runtime calls: in its after(), skiff-oci's servers for the suite's
+ * roots are ended first, then the directories (their sockets among them) removed.
+ */
+export function useOciTempDirs(): TempDirs {
+  const tmp = new TempDirs();
+  after(async () => {
+    for (const root of roots) await stopServer(root);
+    roots.clear();
+    tmp.removeAll();
+  });
+  return tmp;
+}
+
+/** Ends skiff-oci's server for `root` (if one runs) and waits until it is gone. */
+export async function stopServer(root: string): Promise<void> {
+  const pid = serverPid(root);
+  if (pid === null) return;
+  process.kill(pid, 'SIGTERM');
+  // A zombie is gone: the server is orphaned to the nearest subreaper, which may be this process.
+  await until(() => !existsSync(`/proc/${pid}`) || / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\)/, ')')), `skiff-oci's server (pid ${pid}) to end`);
+  reap(pid);
+}
 
 export interface CallResult { code: number; stdout: string; stderr: string }
 
@@ -41,19 +81,38 @@ export class Runtime {
 
   constructor(tmp: TempDirs) {
     this.root = join(tmp.make('oci-root'), 'state');
+    roots.add(this.root);
     this.io = tmp.make('oci-io');
   }
 
-  /** `extraFd`: a file opened as the call's fd 3 (for --preserve-fds). */
-  call(args: string[], opts: { extraFd?: string } = {}): CallResult {
+  /** `extraFd`: a file opened as the call's fd 3 (for --preserve-fds); `env`: the call's environment. */
+  call(args: string[], opts: { extraFd?: string; env?: NodeJS.ProcessEnv } = {}): CallResult {
     const i = this.n++;
     const out = join(this.io, `${i}.out`);
     const err = join(this.io, `${i}.err`);
     const fds = [openSync('/dev/null', 'r'), openSync(out, 'w'), openSync(err, 'w'), ...(opts.extraFd === undefined ? [] : [openSync(opts.extraFd, 'r')])];
     try {
-      const r = spawnSync(RUNTIME.path, ['--root', this.root, ...args], { stdio: fds, timeout: 120_000 });
+      const r = spawnSync(RUNTIME.path, ['--root', this.root, ...args], { stdio: fds, timeout: 120_000, env: opts.env });
       if (r.error) throw r.error;
       return { code: r.status ?? 128 + 9, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+  }
+
+  /** The call, running alongside others: resolves when it exits. */
+  async callAsync(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<CallResult> {
+    const i = this.n++;
+    const out = join(this.io, `${i}.out`);
+    const err = join(this.io, `${i}.err`);
+    const fds = [openSync('/dev/null', 'r'), openSync(out, 'w'), openSync(err, 'w')];
+    try {
+      const child = spawn(RUNTIME.path, ['--root', this.root, ...args], { stdio: fds, env: opts.env });
+      const code = await new Promise<number>((res, rej) => {
+        child.once('error', rej);
+        child.once('exit', (c, sig) => res(c ?? 128 + (sig === 'SIGKILL' ? 9 : 15)));
+      });
+      return { code, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
     } finally {
       for (const fd of fds) closeSync(fd);
     }

@@ -54,6 +54,19 @@ describe('exec plan', () => {
     expect(kinds.indexOf('set_ctty')).to.equal(kinds.indexOf('setsid') + 1);
   });
 
+  it('a container-pty console: no host path opened; the pty made after the chroot, given to the user, its master sent out, before close_from', () => {
+    const p = plan({ console: { kind: 'container-pty', socket: 12 } }, { uid: 1000, gid: 1001, groups: [] });
+    const kinds = p.ops.map((o) => o.op);
+    expect(kinds).to.not.include('open');
+    const at = kinds.indexOf('open_pty');
+    expect(at).to.be.above(kinds.indexOf('chroot'));
+    expect(kinds.slice(at, at + 9)).to.deep.equal(['open_pty', 'fchown', 'send_fd', 'setsid', 'set_ctty', 'dup2', 'dup2', 'dup2', 'close_from']);
+    expect(p.ops[at + 1]).to.deep.include({ op: 'fchown', uid: 1000, gid: 1001 });
+    expect(p.ops[at + 2]).to.deep.include({ op: 'send_fd', socket: 12 });
+    // root's exec keeps the pty as devpts made it
+    expect(plan({ console: { kind: 'container-pty', socket: 12 } }).ops.map((o) => o.op)).to.not.include('fchown');
+  });
+
   it('round-trips through launch.c\'s decoder, with CLONE_NEWCGROUP among the flags', () => {
     const p = plan({ namespaces: NS | CLONE_NEWCGROUP });
     const decoded = decodeEncodedPlan(encodePlan(p));

@@ -443,12 +443,12 @@ describe('fleet files', () => {
     it('reads a registry image: the reference made canonical, the pull policy, and what the service sets apart from the image', () => {
       const f = parseFleet(yaml('services:',
         '  web: { image: nginx, entrypoint: [/bin/sh, -c], working_dir: /srv, environment: [A=1], stop_signal: INT }',
-        '  job: { image: "127.0.0.1:5000/app:2", pull_policy: if_not_present }',
-        '  pinned: { image: "busybox@sha256:' + 'a'.repeat(64) + '", pull_policy: always }'), 'fleet.yaml');
+        '  job: { image: "127.0.0.1:5000/app:2", pull_policy: if_not_present, healthcheck: { disable: true } }',
+        '  pinned: { image: "busybox@sha256:' + 'a'.repeat(64) + '", pull_policy: always, healthcheck: { test: "true" } }'), 'fleet.yaml');
       expect(f.services.map((s) => s.image)).to.deep.equal([
-        { ref: 'docker.io/library/nginx:latest', pullPolicy: 'missing', entrypoint: ['/bin/sh', '-c'], command: null, workdir: '/srv', env: ['A=1'], stopSignal: 'SIGINT' },
-        { ref: '127.0.0.1:5000/app:2', pullPolicy: 'missing', entrypoint: null, command: null, workdir: null, env: [], stopSignal: null },
-        { ref: `docker.io/library/busybox@sha256:${'a'.repeat(64)}`, pullPolicy: 'always', entrypoint: null, command: null, workdir: null, env: [], stopSignal: null },
+        { ref: 'docker.io/library/nginx:latest', pullPolicy: 'missing', entrypoint: ['/bin/sh', '-c'], command: null, workdir: '/srv', env: ['A=1'], stopSignal: 'SIGINT', imageHealthcheck: true },
+        { ref: '127.0.0.1:5000/app:2', pullPolicy: 'missing', entrypoint: null, command: null, workdir: null, env: [], stopSignal: null, imageHealthcheck: false },
+        { ref: `docker.io/library/busybox@sha256:${'a'.repeat(64)}`, pullPolicy: 'always', entrypoint: null, command: null, workdir: null, env: [], stopSignal: null, imageHealthcheck: false },
       ]);
       // The pull policy and the reference are part of the config hash; host services carry no image.
       const again = parseFleet(yaml('services:', '  job: { image: "127.0.0.1:5000/app:2", pull_policy: always }'), 'fleet.yaml');

@@ -23,6 +23,7 @@ import type { Reaper } from '../lifecycle/reaper.js';
 import type { Supervisor } from '../lifecycle/supervisor.js';
 import { log } from '../log.js';
 import { containerUser } from './container-user.js';
+import { ExecEvents } from './events.js';
 import { PROBE_OUTPUT_BYTES, type ProbeResult, type RunProbe } from './probe.js';
 
 /** What an exec runs and how it is attached: Docker's exec create body, validated. */
@@ -98,9 +99,11 @@ export class ExecManager {
   /** launches in flight: their processes may exist before their pids are known (the stray reaper waits) */
   private readonly launching = new Set<Promise<number>>();
   private readonly keepMs: number;
+  private readonly events: ExecEvents;
 
   constructor(private readonly d: ExecDeps) {
     this.keepMs = d.keepMs ?? 5 * 60_000;
+    this.events = new ExecEvents(d.events, d.supervisor);
     // A removed container takes its execs' records with it (they ended with it).
     d.events.subscribe(null, (ev) => {
       if (ev.Action === 'destroy') for (const e of this.execs.values()) if (e.containerId === ev.id) this.execs.delete(e.id);
@@ -132,6 +135,7 @@ export class ExecManager {
       started: false, running: false, exitCode: null, pid: null, error: null, size: null, consoleId: null, internal: opts.internal ?? false,
     };
     this.execs.set(e.id, e);
+    this.events.emit('exec_create', r.id, e.id, config.cmd);
     return e;
   }
 
@@ -145,10 +149,15 @@ export class ExecManager {
     const consoles = this.d.consoles;
     if (!consoles) throw new Unsupported('this skiffd has no console forwarder, which an exec\'s stdio needs');
     e.started = true;
+    this.events.emit('exec_start', r.id, e.id, e.config.cmd);
     const cid = `exec-${e.id}`;
+    // A TTY exec's pty is made in the container's own devpts (src/workers/exec-pty.ts), where the forwarder can adopt it.
+    const ptyInContainer = e.config.tty && consoles.adoptPty !== undefined;
     let held;
     try {
-      held = await openHeld(consoles, cid, { buffer: EXEC_RING, logPath: null, logMax: EXEC_RING, tty: e.config.tty, stdin: e.config.attachStdin });
+      held = await openHeld(consoles, cid, {
+        buffer: EXEC_RING, logPath: null, logMax: EXEC_RING, tty: e.config.tty, stdin: e.config.attachStdin, adoptPty: ptyInContainer,
+      });
     } catch (err) {
       const f = { message: `exec: open its console: ${(err as Error).message}`, exitCode: 125 };
       this.failed(e, f);
@@ -160,15 +169,16 @@ export class ExecManager {
     try {
       if (e.size) await consoles.resize(cid, e.size.rows, e.size.cols);
       if (!opts.detach) client = await consoles.attach(cid, { replay: true, stdin: e.config.attachStdin, records: true });
-      const launch = this.d.pool.exec({
-        pid: r.pid!, pidStartTime: r.pidStartTime!, container: r.spec, console: launchConsoleOf(held),
+      const request: ExecRequest = {
+        pid: r.pid!, pidStartTime: r.pidStartTime!, container: r.spec, console: ptyInContainer ? { kind: 'container-pty' } : launchConsoleOf(held),
         process: {
           command: e.config.cmd, env: mergeEnv(r.spec.env, e.config.env), workdir: e.config.workdir || r.spec.workdir,
           user: e.resolvedUser === undefined ? r.spec.user : e.resolvedUser,
         },
         ...this.cgroupOf(r),
         ...this.d.execOptions?.(r, e.config.env),
-      });
+      };
+      const launch = ptyInContainer ? this.launchWithPty(cid, request) : this.d.pool.exec(request);
       this.launching.add(launch);
       try {
         pid = await launch;
@@ -194,6 +204,7 @@ export class ExecManager {
     const exited = handle.exited.then(async (st) => {
       e.exitCode = st.exitCode;
       e.running = false;
+      this.events.died(e.containerId, e.id, st.exitCode);
       e.pid = null;
       this.signals.delete(e.id);
       await this.closeConsole(e);
@@ -219,6 +230,29 @@ export class ExecManager {
       },
       finished: Promise.all([exited, outputEnded]).then(() => undefined),
     };
+  }
+
+  /**
+   * Launches an exec that makes its pty in the container, and hands the master (held by the
+   * launcher worker) to the forwarder. If the forwarder cannot take it, the exec is killed
+   * (and reaped): a terminal nobody reads is no exec.
+   */
+  private async launchWithPty(cid: string, request: ExecRequest): Promise<number> {
+    const launched = await this.d.pool.execWithPty(request);
+    try {
+      await this.d.consoles!.adoptPty!(cid, launched.master.pid, launched.master.fd);
+    } catch (err) {
+      const handle = this.d.reaper.watch(launched.pid);
+      try {
+        handle.signal(9);
+      } catch {
+        // ESRCH: it ended already; the watch reaps it
+      }
+      throw new StartError({ message: `hand its pty to the console forwarder: ${(err as Error).message}`, exitCode: 125 });
+    } finally {
+      launched.release();
+    }
+    return launched.pid;
   }
 
   /** The exec and its running container, or why it cannot start (NotFound, Conflict). */
@@ -290,6 +324,7 @@ export class ExecManager {
     e.error = f.message;
     e.exitCode = f.exitCode;
     e.running = false;
+    this.events.died(e.containerId, e.id, f.exitCode);
     this.expire(e);
   }
 

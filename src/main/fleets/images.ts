@@ -1,8 +1,9 @@
 // A fleet's registry images, made real before anything is planned: each reference pulled as
 // its pull_policy says (once, however many services and replicas use it), then its config
 // merged into every replica's spec as Docker merges an image into `docker run` (the service's
-// entrypoint, command, environment, working_dir and stop_signal win), and its layers set as
-// the spec's `fromImage`. Every replica stacks the same layer directories under an upper dir
+// entrypoint, command, environment, working_dir and stop_signal win; the image's Healthcheck
+// applies to a service without a `healthcheck:` of its own), and its layers set as the spec's
+// `fromImage`. Every replica stacks the same layer directories under an upper dir
 // of its own, so a fleet of a thousand costs the store nothing.
 //
 // The config hash each replica carries then covers the image id the reference resolved to:
@@ -11,6 +12,9 @@ import { createHash } from 'node:crypto';
 import type { Fleet, FleetService } from '../../compose/fleet.js';
 import type { FleetImage } from '../../compose/types.js';
 import { formatRestart, SpecError, validateSpec, type ContainerSpec } from '../../spec/container.js';
+import type { HealthcheckSpec } from '../../spec/health.js';
+import { CreateError } from '../docker/fields.js';
+import { healthcheckFromDocker } from '../docker/health.js';
 import { imageCommand, imageEnv } from '../images/apply.js';
 import { imageForRun, type ImageForRun } from '../images/lookup.js';
 import type { Puller } from '../images/puller.js';
@@ -49,7 +53,32 @@ export async function withImages(fleet: Fleet, pulls: Puller, store: ImageStore)
     if (run === null) throw new Unavailable(`${field}: ${s.image.ref} was deleted while the fleet was being planned`);
     return merged(fleet.name, s, s.image, run, i);
   }));
+  checkHealthyDependencies(services);
   return { ...fleet, services };
+}
+
+/** `service_healthy` on a service whose image was to bring the check: there must be one now. */
+function checkHealthyDependencies(services: readonly FleetService[]): void {
+  for (const [i, s] of services.entries()) {
+    for (const [j, d] of s.dependsOn.entries()) {
+      const target = services.find((x) => x.name === d.service);
+      if (d.condition !== 'service_healthy' || !target || target.specs.every((c) => c.healthcheck !== null)) continue;
+      const field = `services[${i}].dependsOn[${j}].condition`;
+      const why = target.image ? `neither it nor its image ${target.image.ref} has one` : 'it has none';
+      throw new InvalidArgument(`${field}: is service_healthy, but ${JSON.stringify(d.service)} has no health check (${why})`, field);
+    }
+  }
+}
+
+/** The image's Healthcheck as the spec's, where the service takes it (null: none). */
+function imageHealthcheck(own: FleetImage, config: ImageForRun['config'], field: string): HealthcheckSpec | null {
+  if (!own.imageHealthcheck || config.Healthcheck === undefined || config.Healthcheck === null) return null;
+  try {
+    return healthcheckFromDocker(undefined, config.Healthcheck);
+  } catch (err) {
+    if (err instanceof CreateError) throw new InvalidArgument(`${field}: ${own.ref}: ${err.message}`, field);
+    throw err;
+  }
 }
 
 function merged(fleet: string, s: FleetService, own: FleetImage, run: ImageForRun, i: number): FleetService {
@@ -65,6 +94,7 @@ function merged(fleet: string, s: FleetService, own: FleetImage, run: ImageForRu
     throw err;
   }
   const configHash = createHash('sha256').update(`${s.configHash} ${run.id}`).digest('hex');
+  const healthcheck = imageHealthcheck(own, config, field);
   // An image's labels go under the service's; skiff.* ones are skiff's own (the reconciler reads them).
   const imageLabels = Object.fromEntries(Object.entries(config.Labels ?? {}).filter(([k]) => !k.startsWith('skiff.')));
   // Replica 1's spec merged and validated; the others made from it (src/compose/replicas.ts).
@@ -80,6 +110,7 @@ function merged(fleet: string, s: FleetService, own: FleetImage, run: ImageForRu
     stopSignal: own.stopSignal ?? config.StopSignal ?? 'SIGTERM',
     labels: { ...imageLabels, ...spec.labels, [LABEL_HASH]: configHash },
     fromImage: { ref: own.ref, id: run.id, layers: run.layers },
+    ...(healthcheck === null ? {} : { healthcheck }),
   };
   let first: ContainerSpec;
   try {

@@ -143,7 +143,8 @@ function strings(v: unknown, field: string): string[] {
 /** `image`: a registry image and what the service sets of its config (src/compose/types.ts FleetImage). */
 function fleetImage(v: unknown, field: string): FleetImage | null {
   if (v === undefined || v === null) return null;
-  const o = object(v, field, ['ref', 'pullPolicy', 'entrypoint', 'command', 'workdir', 'env', 'stopSignal']);
+  const o = object(v, field, ['ref', 'pullPolicy', 'entrypoint', 'command', 'workdir', 'env', 'stopSignal', 'imageHealthcheck']);
+  if (o.imageHealthcheck !== undefined && typeof o.imageHealthcheck !== 'boolean') bad(`${field}.imageHealthcheck`, `must be true or false, got ${describe(o.imageHealthcheck)}`);
   if (typeof o.ref !== 'string') bad(`${field}.ref`, `must be an image reference, got ${describe(o.ref)}`);
   try {
     parseReference(o.ref);
@@ -162,6 +163,7 @@ function fleetImage(v: unknown, field: string): FleetImage | null {
     workdir: orNull(o.workdir, text('workdir')),
     env: o.env === undefined ? [] : strings(o.env, `${field}.env`),
     stopSignal: orNull(o.stopSignal, text('stopSignal')),
+    imageHealthcheck: o.imageHealthcheck === true,
   };
 }
 
@@ -216,8 +218,10 @@ export function validateFleetRequest(input: unknown, maxReplicas: number): Fleet
   for (const [i, s] of services.entries()) {
     for (const [j, d] of s.dependsOn.entries()) {
       if (!seen.has(d.service)) bad(`services[${i}].dependsOn[${j}].service`, `names no service of the fleet: ${JSON.stringify(d.service)}`);
-      // Waiting for a health check that does not exist would wait for ever.
-      if (d.condition === 'service_healthy' && services.find((x) => x.name === d.service)!.specs.some((c) => c.healthcheck === null)) {
+      // Waiting for a health check that does not exist would wait for ever. One that its image
+      // may bring is checked once the image is known (fleets/images.ts).
+      const target = services.find((x) => x.name === d.service)!;
+      if (d.condition === 'service_healthy' && !target.image?.imageHealthcheck && target.specs.some((c) => c.healthcheck === null)) {
         bad(`services[${i}].dependsOn[${j}].condition`, `is service_healthy, but ${JSON.stringify(d.service)} has no health check`);
       }
     }

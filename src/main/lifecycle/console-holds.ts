@@ -10,7 +10,13 @@ import { closeSlave, openSlave } from '../../sys/termios.js';
 import type { LaunchConsole } from '../../workers/plan.js';
 import type { ContainerRecord } from './record.js';
 
-interface ConsoleOpenOptions { buffer: number; logPath: string | null; logMax: number }
+interface ConsoleOpenOptions {
+  buffer: number;
+  logPath: string | null;
+  logMax: number;
+  /** a pty whose master is made in the container and handed over later (adoptPty): an exec's */
+  adoptPty?: boolean;
+}
 
 /** The container's ends of a pipe console, open in skiffd (src/forwarder's PipeEnds). */
 export interface PipeEnds { stdin: number | null; stdout: number; stderr: number }
@@ -23,6 +29,8 @@ export interface ConsoleService {
   open(id: string, opts: ConsoleOpenOptions): Promise<{ slavePath: string }>;
   openPipes(id: string, opts: ConsoleOpenOptions & { stdin: boolean }): Promise<PipeEnds>;
   exited(id: string): Promise<void>;
+  /** gives an adoptPty console its master: fd `fd` of process `pid`, which closes its own copy afterwards */
+  adoptPty?(id: string, pid: number, fd: number): Promise<void>;
   remove(id: string): Promise<void>;
   /** reaches the forwarder (the keeper process); returns the consoles it kept from an earlier skiffd */
   connect?(): Promise<KeptConsole[]>;
@@ -46,6 +54,11 @@ export type Held = {
  */
 export async function openHeld(service: ConsoleService, id: string, o: ConsoleOpenOptions & { tty: boolean; stdin: boolean }): Promise<Held> {
   const opts = { buffer: o.buffer, logPath: o.logPath, logMax: o.logMax };
+  if (o.tty && o.adoptPty) {
+    // Nothing to hold: the pty does not exist until the process makes it in its container.
+    const { slavePath } = await service.open(id, { ...opts, adoptPty: true });
+    return { kind: 'pty', slavePath, used: false, hold: null };
+  }
   if (!o.tty) {
     const ends = await service.openPipes(id, { ...opts, stdin: o.stdin });
     const path = (fd: number) => `/proc/${process.pid}/fd/${fd}`;

@@ -14,7 +14,7 @@ interface Slot {
   index: number;
   child: ChildProcess;
   ready: Promise<void>;
-  busy: { id: number; resolve: (pid: number) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null;
+  busy: { id: number; resolve: (r: Launched) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null;
   /** set when a start outlived the timeout and the worker was killed for it */
   timedOut: boolean;
 }
@@ -27,6 +27,18 @@ function workerPath(): string {
   const fromSrc = join(here, '../../../dist/src/workers/launcher.js');
   if (existsSync(fromSrc)) return fromSrc;
   throw new Error(`skiffd: launcher worker not built (looked for ${compiled}); run \`npm run build\``);
+}
+
+/** A launch's answer: the pid, and for an exec with a pty made in the container, where its master is. */
+interface Launched { pid: number; fd?: number }
+
+/** An exec whose pty was made in the container: its master is held by the launcher worker until released. */
+export interface ExecWithPty {
+  pid: number;
+  /** the worker's pid and its fd of the master, for the forwarder to take (pidfd_getfd) */
+  master: { pid: number; fd: number };
+  /** the worker closes its copy: once the forwarder holds the master, or when nobody will */
+  release(): void;
 }
 
 export interface PoolEvents {
@@ -80,7 +92,7 @@ export class LauncherPool {
           if (!job || job.id !== m.id) return; // a reply to a start we already gave up on
           clearTimeout(job.timer);
           slot.busy = null;
-          if (m.type === 'started') job.resolve(m.pid);
+          if (m.type === 'started') job.resolve(m.fd === undefined ? { pid: m.pid } : { pid: m.pid, fd: m.fd });
           else job.reject(new StartError(m.failure));
           this.release(slot);
           return;
@@ -128,27 +140,50 @@ export class LauncherPool {
   }
 
   /** Runs one start on an idle worker; resolves with PID 1's pid. */
-  start(request: StartRequest): Promise<number> {
-    return this.run((id) => ({ type: 'start', id, request }));
+  async start(request: StartRequest): Promise<number> {
+    return (await this.run((id) => ({ type: 'start', id, request }))).launched.pid;
   }
 
   /** Runs one exec on an idle worker (the same slots and timeout as a start); resolves with the exec's pid. */
-  exec(request: ExecRequest): Promise<number> {
-    return this.run((id) => ({ type: 'exec', id, request }));
+  async exec(request: ExecRequest): Promise<number> {
+    return (await this.run((id) => ({ type: 'exec', id, request }))).launched.pid;
   }
 
-  private async run(message: (id: number) => ToLauncher): Promise<number> {
+  /** An exec with `console: {kind: 'container-pty'}`: resolves once it has exec'd, its pty's master held by the worker. */
+  async execWithPty(request: ExecRequest): Promise<ExecWithPty> {
+    const { launched, slot } = await this.run((id) => ({ type: 'exec', id, request }));
+    const child = slot.child;
+    const fd = launched.fd;
+    if (fd === undefined || child.pid === undefined) throw new StartError({ message: 'launcher: the exec\'s pty master did not come back', exitCode: 125 });
+    let released = false;
+    return {
+      pid: launched.pid,
+      master: { pid: child.pid, fd },
+      release: () => {
+        // A worker that died (and was replaced) took its fds with it.
+        if (released || !child.connected) return;
+        released = true;
+        try {
+          child.send({ type: 'release', fd } satisfies ToLauncher);
+        } catch {
+          // its channel closed meanwhile: the worker is exiting, and its fds go with it
+        }
+      },
+    };
+  }
+
+  private async run(message: (id: number) => ToLauncher): Promise<{ launched: Launched; slot: Slot }> {
     if (this.closed) throw new StartError({ message: 'skiffd is shutting down', exitCode: 125 });
     const slot = await this.acquire();
     await slot.ready;
     const id = this.nextId++;
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<{ launched: Launched; slot: Slot }>((resolve, reject) => {
       const timer = setTimeout(() => {
         // A hung worker: kill it; 'exit' replaces it and fails this start with the reason.
         slot.timedOut = true;
         slot.child.kill('SIGKILL');
       }, this.startTimeoutMs);
-      slot.busy = { id, resolve, reject, timer };
+      slot.busy = { id, resolve: (launched) => resolve({ launched, slot }), reject, timer };
       slot.child.send(message(id));
     });
   }
