@@ -4,7 +4,7 @@
 // unless the caller brings a keep-alive agent (`skiff bench`, a bulk client): by default
 // nothing is left open to keep a short-lived CLI alive or to show up in skiffd's fd table
 // after the answer.
-import { request as httpRequest, type Agent, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type Agent, type RequestOptions as HttpRequestOptions, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface RequestOptions {
@@ -32,8 +32,12 @@ export interface HttpReply {
 
 function send(socketPath: string, method: string, path: string, o: RequestOptions, extra: Record<string, string> = {}): ClientRequest {
   const payload = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
-  const req = httpRequest({
+  // No TLS here, so no server name: without one, Node's agent works it out for each connection
+  // with net.isIP(), whose first call compiles a large IPv6 regex (~10 ms of a quick command's
+  // start-up). `servername` is an option of the agent that @types/node's RequestOptions omits.
+  const options: HttpRequestOptions & { servername: string } = {
     socketPath,
+    servername: '',
     method,
     path,
     agent: o.agent ?? false,
@@ -43,7 +47,8 @@ function send(socketPath: string, method: string, path: string, o: RequestOption
       ...extra,
       ...o.headers,
     },
-  });
+  };
+  const req = httpRequest(options);
   if (o.upload) {
     o.upload.on('error', (err: Error) => req.destroy(err));
     o.upload.pipe(req);

@@ -62,6 +62,8 @@ Examples:
   skiff logs --follow web
   skiff fleet up config/demo.yaml
 `);
+  // --version needs no command; help (and a command missing from GROUP_OF) needs them all.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) return skiff;
   const only = argv[0] === undefined ? undefined : GROUP_OF[argv[0]];
   // In this order, so that help lists the commands as it always has.
   for (const [group, add] of Object.entries(GROUPS)) if (only === undefined || only === group) await add(skiff, outcome);
