@@ -6,6 +6,7 @@
 // memory only, as Docker's do: an ended exec's is dropped a while after its end, and every exec
 // of a container when the container is removed. An exec dies with its container: it is in the
 // container's pid namespace (the kernel kills it when PID 1 dies) and cgroup (killed with it).
+// Health probes, execs without a record, are run by probe-runner.ts through this one's launch.
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { UserSpec } from '../../spec/container.js';
@@ -13,7 +14,6 @@ import type { StartFailure } from '../../workers/start.js';
 import type { ExecRequest } from '../../workers/exec.js';
 import { StartError } from '../../workers/start.js';
 import { mergeEnv, type ExecProcess } from '../../workers/exec-plan.js';
-import type { OutputRecord } from '../../forwarder/index.js';
 import type { EventBus } from '../events.js';
 import type { ConsoleAccess } from '../http/container-streams.js';
 import { launchConsoleOf, openHeld, releaseHeld, type ConsoleService } from '../lifecycle/console-holds.js';
@@ -25,7 +25,8 @@ import type { Supervisor } from '../lifecycle/supervisor.js';
 import { log } from '../log.js';
 import { containerUser } from './container-user.js';
 import { ExecEvents } from './events.js';
-import { PROBE_OUTPUT_BYTES, type ProbeResult, type RunProbe } from './probe.js';
+import type { RunProbe } from './probe.js';
+import { ProbeRunner } from './probe-runner.js';
 import { DirectStdio } from './stdio.js';
 
 /** What an exec runs and how it is attached: Docker's exec create body, validated. */
@@ -100,19 +101,22 @@ export class ExecManager {
   private readonly signals = new Map<string, (sig: number) => void>();
   /** launches in flight: their processes may exist before their pids are known (the stray reaper waits) */
   private readonly launching = new Set<Promise<number>>();
-  /** health probes running (they have no record) */
-  private readonly probePids = new Set<number>();
-  /** probe launches at once: one launcher fewer than the pool, so a start or an exec always finds one */
-  private readonly probeLaunchSlots: number;
-  private probeLaunches = 0;
-  private readonly probeLaunchWaiters: (() => void)[] = [];
+  /** health probes (probe-runner.ts): no record, launches of their own limit */
+  private readonly probes: ProbeRunner;
+  /** the probe interface (probe.ts) health checks call: see ProbeRunner.runProbe */
+  readonly runProbe: RunProbe;
   private readonly keepMs: number;
   private readonly events: ExecEvents;
 
   constructor(private readonly d: ExecDeps) {
     this.keepMs = d.keepMs ?? 5 * 60_000;
     this.events = new ExecEvents(d.events, d.supervisor);
-    this.probeLaunchSlots = Math.max(1, d.pool.size - 1);
+    this.probes = new ProbeRunner({
+      reaper: d.reaper, events: this.events, poolSize: d.pool.size,
+      running: (ref) => this.running(ref),
+      launch: (r, console, process, execEnv) => this.launch(r, console, process, execEnv),
+    });
+    this.runProbe = this.probes.runProbe;
     // A removed container takes its execs' records with it (they ended with it).
     d.events.subscribe(null, (ev) => {
       if (ev.Action === 'destroy') for (const e of this.execs.values()) if (e.containerId === ev.id) this.execs.delete(e.id);
@@ -339,95 +343,6 @@ export class ExecManager {
     e.size = { rows, cols };
   }
 
-  /**
-   * The probe interface (probe.ts), for health checks: see RunProbe. Leaner than an exec: no
-   * record, no console, stdin the container's /dev/null and one pipe for stdout and stderr,
-   * of which the first 4 KiB are kept (the rest is read and dropped, so the probe never blocks).
-   */
-  readonly runProbe: RunProbe = async (containerId, argv, timeoutMs) => {
-    const r = this.running(containerId);
-    if (argv.length === 0 || argv[0] === '') throw new InvalidArgument('health probe: its command is empty', 'Healthcheck.Test');
-    // A probe is an exec in Docker's events too, with an id of its own (in no record).
-    const execId = randomBytes(32).toString('hex');
-    this.events.emit('exec_create', r.id, execId, argv);
-    this.events.emit('exec_start', r.id, execId, argv);
-    const io = new DirectStdio({ stdin: false, combined: true });
-    let timedOut = false;
-    let kill: ((sig: number) => void) | null = null;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill?.(9);
-    }, timeoutMs);
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    io.output.on('data', (rec: OutputRecord) => {
-      if (kept >= PROBE_OUTPUT_BYTES) return;
-      chunks.push(rec.data);
-      kept += rec.data.length;
-    });
-    const outputEnded = new Promise<void>((resolve) => io.output.once('end', resolve));
-    try {
-      let pid: number;
-      await this.probeLaunchSlot();
-      try {
-        pid = await this.launch(r, io.console, { command: argv, env: r.spec.env, workdir: r.spec.workdir, user: r.spec.user }, []);
-      } catch (err) {
-        io.close();
-        this.events.died(r.id, execId, err instanceof StartFailed ? err.failure.exitCode : 125);
-        // The command could not be run (126, 127): an answer, not an error.
-        if (err instanceof StartFailed) return { exitCode: err.failure.exitCode, output: truncate(Buffer.from(err.message)), timedOut: false };
-        throw err;
-      } finally {
-        this.probeLaunchDone();
-        io.launched();
-      }
-      const handle = this.d.reaper.watch(pid);
-      this.probePids.add(pid);
-      // Its pipe at end of file: it has most likely exited, and is reaped without waiting for the epoll thread.
-      io.output.once('end', handle.poll);
-      kill = (sig) => {
-        try {
-          handle.signal(sig);
-        } catch {
-          // ESRCH: it ended meanwhile
-        }
-      };
-      if (timedOut) kill(9);
-      let st;
-      try {
-        st = await handle.exited;
-      } finally {
-        this.probePids.delete(pid);
-      }
-      this.events.died(r.id, execId, st.exitCode);
-      io.exited();
-      await outputEnded;
-      const result: ProbeResult = { exitCode: timedOut ? -1 : st.exitCode, output: truncate(Buffer.concat(chunks)), timedOut };
-      return result;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-
-  /**
-   * Waits for a probe launch slot. Probes wait here, not in the pool's queue, so that a start
-   * or a user's exec queued behind a burst of due probes waits for one launch at most.
-   */
-  private probeLaunchSlot(): Promise<void> {
-    if (this.probeLaunches < this.probeLaunchSlots) {
-      this.probeLaunches++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.probeLaunchWaiters.push(resolve));
-  }
-
-  /** A probe's launch is over: the slot passes to the next probe waiting, if any. */
-  private probeLaunchDone(): void {
-    const next = this.probeLaunchWaiters.shift();
-    if (next) next();
-    else this.probeLaunches--;
-  }
-
   /** The container by reference, running (Conflict otherwise: an exec needs its PID 1). */
   private running(ref: string): ContainerRecord {
     const r = this.d.supervisor.get(ref);
@@ -466,14 +381,10 @@ export class ExecManager {
 
   /** Every exec's pid now running (probes' too): skiffd's children that are not strays. */
   pids(): number[] {
-    return [...[...this.execs.values()].flatMap((e) => (e.pid === null ? [] : [e.pid])), ...this.probePids];
+    return [...[...this.execs.values()].flatMap((e) => (e.pid === null ? [] : [e.pid])), ...this.probes.pids()];
   }
 
   inFlight(): Promise<unknown>[] {
     return [...this.launching];
   }
-}
-
-function truncate(b: Buffer): string {
-  return b.subarray(0, PROBE_OUTPUT_BYTES).toString('utf8');
 }

@@ -1,5 +1,6 @@
 // The probe interface: one command run in a running container by skiffd itself (health checks),
-// with its output and exit code, killed if it outlives its time. ExecManager.runProbe is one.
+// with its output and exit code, killed if it outlives its time. ExecManager.runProbe is one
+// (probe-runner.ts).
 
 export interface ProbeResult {
   /** the command's exit code (128+N for signal N); -1 when it timed out and was killed */
