@@ -11,26 +11,21 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileS
 import { setTimeout as delay } from 'node:timers/promises';
 import { NO_RESOURCES as NO_LIMITS, RESOURCE_FIELDS, type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
-import { CONTROLLER_OF, limitWrites, missingController, unlimitWrites, writeLimits, type Controller, type LimitWrite } from './limits.js';
+import { CgroupUnavailable, checkLimits, hierarchiesOf, V1_ALWAYS } from './hierarchies.js';
+import { CONTROLLER_OF, limitWrites, unlimitWrites, writeLimits, type Controller, type LimitWrite } from './limits.js';
 import { oomKillCount } from './oom-watch.js';
 import { MemcgPool, SPARE_PREFIX } from './memcg-pool.js';
 import { readSample, type CgroupSample } from './sample.js';
 
 export type { CgroupSample } from './sample.js';
-import { cgroupPids, kernelHasCgroupKill, killCgroup, type KillMethod, type KillTarget } from './kill.js';
+export { CgroupUnavailable, LimitRefused } from './hierarchies.js';
+import { cgroupPids, killCgroup, type KillMethod, type KillTarget } from './kill.js';
 
 export interface ContainerCgroup {
   /** relative to each hierarchy's root: <parent>[/<fleet>]/<name> */
   path: string;
   /** the container's directory in every hierarchy it joins */
   dirs: string[];
-}
-
-export class CgroupUnavailable extends Error {
-  constructor(readonly field: keyof ResourcesSpec, readonly controller: string) {
-    super(`resources.${field} needs the cgroup controller ${controller}, which this host does not have`);
-    this.name = 'CgroupUnavailable';
-  }
 }
 
 /** A container's cgroup directory already holds processes skiffd does not know. */
@@ -40,35 +35,6 @@ export class CgroupInUse extends Error {
     this.name = 'CgroupInUse';
   }
 }
-
-/** A limit this host cannot give, whatever its controllers: CPUs it does not have. */
-export class LimitRefused extends Error {
-  constructor(readonly field: keyof ResourcesSpec, message: string) {
-    super(message);
-    this.name = 'LimitRefused';
-  }
-}
-
-/** `0-2,5` → {0, 1, 2, 5} (bounded: a range of more than 4096 is cut there). */
-function expandList(list: string): Set<number> {
-  const out = new Set<number>();
-  for (const part of list.split(',').filter(Boolean)) {
-    const [a, b] = part.split('-').map(Number);
-    for (let n = a!; n <= (b ?? a!) && out.size < 4096; n++) out.add(n);
-  }
-  return out;
-}
-
-/** The v1 controllers whose hierarchies a container may join: its limits, its stats, its OOM counter. */
-const V1_USED = new Set(['memory', 'cpu', 'cpuacct', 'pids', 'cpuset']);
-/**
- * The v1 controllers every container joins, limited or not: what `stats` reads (memory, CPU
- * time) and the OOM counter. The others (cpu, pids, cpuset) only where a limit of the container
- * or its fleet needs them: each joined hierarchy is a mkdir, a join (an RCU grace period for
- * cgroup_threadgroup_rwsem) and an rmdir per start, and a cpuset's rmdir rebuilds the
- * scheduler's domains.
- */
-const V1_ALWAYS = ['memory', 'cpuacct'];
 
 /** How long finish() keeps killing a cgroup that does not empty (a process stuck in the kernel). */
 const EMPTY_TIMEOUT_MS = 10_000;
@@ -80,7 +46,6 @@ function readOr(path: string, fallback: string): string {
     return fallback;
   }
 }
-
 
 /** How many rounds extend() moves a container's processes before giving up on a fork loop. */
 const MOVE_ROUNDS = 100;
@@ -125,7 +90,7 @@ export class Cgroups {
   readonly killMethod: KillMethod;
   /** the root of the hierarchy killMethod works in (null: signals) */
   private readonly killRoot: string | null;
-  private readonly byController = new Map<string, string>();
+  private readonly byController: Map<string, string>;
   private readonly madeParents = new Set<string>();
   /** limits on a fleet as a whole, by its level (<parent>/<fleet>): written whenever the level is made */
   private readonly levelLimits = new Map<string, ResourcesSpec>();
@@ -134,25 +99,7 @@ export class Cgroups {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(parent)) {
       throw new Error(`--cgroup-parent must be a relative path of names (letters, digits, _ . -), got ${JSON.stringify(parent)}`);
     }
-    const hasKill = kernelHasCgroupKill() && options.kill !== 'freezer';
-    if (layout.version === 2) {
-      this.roots = [layout.root];
-      for (const c of layout.controllers) this.byController.set(c, layout.root);
-      // cgroup.freeze is in every v2 cgroup (Linux 5.2), whatever the controllers.
-      [this.killMethod, this.killRoot] = [hasKill ? 'cgroup.kill' : 'freezer', layout.root];
-    } else {
-      // Only the hierarchies of the controllers skiff limits or reads, and one to kill the
-      // container through: the unified one (cgroup.kill), else the freezer's. A directory in
-      // the others (devices, blkio…) would limit nothing and cost a mkdir, a join and an rmdir
-      // on every start.
-      const used = layout.v1.filter((h) => h.controllers.some((c) => V1_USED.has(c)));
-      for (const h of used) for (const c of h.controllers) this.byController.set(c, h.mount);
-      const freezer = layout.v1.find((h) => h.controllers.includes('freezer'))?.mount ?? null;
-      [this.killMethod, this.killRoot] = layout.unified && hasKill ? ['cgroup.kill', layout.unified]
-        : freezer ? ['freezer', freezer] : ['signals', null];
-      const killVia = this.killRoot !== null && !used.some((h) => h.mount === this.killRoot) ? [this.killRoot] : [];
-      this.roots = [...used.map((h) => h.mount), ...killVia];
-    }
+    ({ roots: this.roots, byController: this.byController, killMethod: this.killMethod, killRoot: this.killRoot } = hierarchiesOf(layout, options.kill));
     this.pool = this.version === 1 && this.byController.has('memory') && options.memcgPool !== false ? new MemcgPool() : null;
   }
 
@@ -162,26 +109,10 @@ export class Cgroups {
 
   /**
    * Throws CgroupUnavailable naming the first limit whose controller this host lacks, or
-   * LimitRefused for CPUs or memory nodes the host does not have.
+   * LimitRefused for CPUs or memory nodes the host does not have (hierarchies.ts).
    */
   check(r: ResourcesSpec): void {
-    const missing = missingController(r, this.layout.controllers);
-    if (missing) throw new CgroupUnavailable(missing.field, missing.controller);
-    for (const [field, file] of [['cpusetCpus', 'cpus'], ['cpusetMems', 'mems']] as const) {
-      const want = r[field];
-      if (want === null) continue;
-      const root = this.byController.get('cpuset')!;
-      const have = readOr(`${root}/cpuset.${file}.effective`, readOr(`${root}/cpuset.${file}`, '')).trim();
-      const all = expandList(have);
-      const bad = [...expandList(want)].filter((n) => !all.has(n));
-      if (bad.length > 0) throw new LimitRefused(field, `resources.${field} ${want} names ${file === 'cpus' ? 'CPUs' : 'memory nodes'} this host does not have (${bad.join(', ')}); it has ${have}`);
-    }
-    // An explicit swap limit needs swap accounting (v1 memsw, v2 memory.swap.max).
-    if (r.memorySwap !== null && r.memorySwap !== -1) {
-      const mem = this.byController.get('memory')!;
-      const file = this.version === 1 ? 'memory.memsw.limit_in_bytes' : null;
-      if (file && !existsSync(`${mem}/${file}`)) throw new CgroupUnavailable('memorySwap', 'memory with swap accounting (memory.memsw.*)');
-    }
+    checkLimits(r, this.layout, this.byController);
   }
 
   pathOf(name: string, fleet: string | null): string {
