@@ -7,14 +7,15 @@
 //
 //   create ─▶ mkdir in every hierarchy, write the limits ─▶ launch (PID 1 joins) ─▶ … exit
 //   finish ─▶ read the OOM counter ─▶ kill until every cgroup.procs is empty ─▶ rmdir
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NO_RESOURCES as NO_LIMITS, RESOURCE_FIELDS, type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
 import { CgroupUnavailable, checkLimits, hierarchiesOf, V1_ALWAYS } from './hierarchies.js';
 import { CONTROLLER_OF, limitWrites, unlimitWrites, writeLimits, type Controller, type LimitWrite } from './limits.js';
 import { oomKillCount } from './oom-watch.js';
-import { MemcgPool, SPARE_PREFIX } from './memcg-pool.js';
+import { Levels } from './levels.js';
+import { MemcgPool } from './memcg-pool.js';
 import { readSample, type CgroupSample } from './sample.js';
 
 export type { CgroupSample } from './sample.js';
@@ -78,7 +79,7 @@ export interface CgroupsOptions {
 }
 
 export class Cgroups {
-  /** the hierarchy roots a container may join (rootsFor says which it does): v1 controller mounts plus the one it is killed through, or the v2 root */
+  /** the hierarchy roots a container may join (hierarchies.ts; rootsFor says which it does): v1 controller mounts plus the one it is killed through, or the v2 root */
   readonly roots: string[];
   /** the hierarchies each container of this skiffd joined, by its path (rootsFor, or found after a restart) */
   private readonly joined = new Map<string, string[]>();
@@ -91,15 +92,15 @@ export class Cgroups {
   /** the root of the hierarchy killMethod works in (null: signals) */
   private readonly killRoot: string | null;
   private readonly byController: Map<string, string>;
-  private readonly madeParents = new Set<string>();
-  /** limits on a fleet as a whole, by its level (<parent>/<fleet>): written whenever the level is made */
-  private readonly levelLimits = new Map<string, ResourcesSpec>();
+  /** the parent and fleet levels, and a fleet's limits (levels.ts) */
+  private readonly levels: Levels;
 
   constructor(readonly layout: CgroupLayout, readonly parent: string, options: CgroupsOptions = {}) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(parent)) {
       throw new Error(`--cgroup-parent must be a relative path of names (letters, digits, _ . -), got ${JSON.stringify(parent)}`);
     }
     ({ roots: this.roots, byController: this.byController, killMethod: this.killMethod, killRoot: this.killRoot } = hierarchiesOf(layout, options.kill));
+    this.levels = new Levels(layout, this.roots, this.byController, (c) => this.controllerRoot(c));
     this.pool = this.version === 1 && this.byController.has('memory') && options.memcgPool !== false ? new MemcgPool() : null;
   }
 
@@ -136,7 +137,7 @@ export class Cgroups {
     for (const c of V1_ALWAYS) if (this.byController.has(c)) want.add(this.byController.get(c)!);
     if (this.killRoot !== null) want.add(this.killRoot);
     const parts = path.split('/');
-    const levels = parts.slice(1, -1).map((_, i) => this.levelLimits.get(parts.slice(0, i + 2).join('/'))).filter((l) => l !== undefined);
+    const levels = parts.slice(1, -1).map((_, i) => this.levels.limits.get(parts.slice(0, i + 2).join('/'))).filter((l) => l !== undefined);
     for (const limits of [r, ...levels]) {
       for (const field of RESOURCE_FIELDS) if (limits[field] !== null) want.add(this.controllerRoot(CONTROLLER_OF[field]));
     }
@@ -152,43 +153,6 @@ export class Cgroups {
     const root = this.byController.get(c);
     if (root === undefined) throw new CgroupUnavailable('memory', c);
     return `${root}/${cg.path}`;
-  }
-
-  /**
-   * The parent (and fleet) levels, once per skiffd. On v1 the cpuset level gets its parent's
-   * cpus and mems and clone_children, so that every container cgroup below it starts with
-   * CPUs and memory nodes (an empty cpuset refuses tasks). On v2 the levels pass the
-   * controllers down (cgroup.subtree_control).
-   */
-  private ensureLevels(path: string): void {
-    const parts = path.split('/');
-    for (let depth = 1; depth < parts.length; depth++) {
-      const level = parts.slice(0, depth).join('/');
-      if (this.madeParents.has(level)) continue;
-      this.dropStaleSpares(level);
-      for (const root of this.roots) {
-        const dir = `${root}/${level}`;
-        const made = mkdirSync(dir, { recursive: true }) !== undefined;
-        if (this.version === 1 && this.layout.v1.some((h) => h.mount === root && h.controllers.includes('cpuset'))) {
-          const up = depth === 1 ? root : `${root}/${parts.slice(0, depth - 1).join('/')}`;
-          if (made || readOr(`${dir}/cpuset.cpus`, '').trim() === '') {
-            writeFileSync(`${dir}/cpuset.cpus`, readFileSync(`${up}/cpuset.cpus`, 'utf8').trim() || '\n');
-            writeFileSync(`${dir}/cpuset.mems`, readFileSync(`${up}/cpuset.mems`, 'utf8').trim() || '\n');
-          }
-          writeFileSync(`${dir}/cgroup.clone_children`, '1');
-        }
-      }
-      if (this.version === 2) {
-        const enable = [...this.layout.controllers].filter((c) => ['memory', 'cpu', 'pids', 'cpuset'].includes(c)).map((c) => `+${c}`).join(' ');
-        const up = depth === 1 ? this.layout.root : `${this.layout.root}/${parts.slice(0, depth - 1).join('/')}`;
-        if (enable) writeFileSync(`${up}/cgroup.subtree_control`, enable);
-        if (enable && depth === parts.length - 1) writeFileSync(`${this.layout.root}/${level}/cgroup.subtree_control`, enable);
-      }
-      // A fleet's own limits, once its controllers are there (v2: enabled by the level above).
-      const limits = this.levelLimits.get(level);
-      if (limits) writeLimits((c) => `${this.controllerRoot(c)}/${level}`, limitWrites(this.version, limits));
-      this.madeParents.add(level);
-    }
   }
 
   private controllerRoot(c: Controller): string {
@@ -208,25 +172,25 @@ export class Cgroups {
     const level = `${this.parent}/${fleet}`;
     const dirOf = (c: Controller): string => `${this.controllerRoot(c)}/${level}`;
     // Limits this skiffd set that the fleet no longer asks for are taken back where the level is.
-    const before = this.levelLimits.get(level);
+    const before = this.levels.limits.get(level);
     if (before) {
       const dropped = Object.fromEntries(Object.entries(before).map(([k, v]) => [k, (r?.[k as keyof ResourcesSpec] ?? null) === null ? v : null])) as unknown as ResourcesSpec;
       if (this.roots.some((root) => existsSync(`${root}/${level}`))) writeLimits(dirOf, unlimitWrites(this.version, dropped));
     }
     if (r === null) {
-      this.levelLimits.delete(level);
+      this.levels.limits.delete(level);
       return;
     }
     this.check(r);
     const existed = this.roots.some((root) => existsSync(`${root}/${level}`));
     try {
-      this.ensureLevels(`${level}/-`);
+      this.levels.ensure(`${level}/-`);
       writeLimits(dirOf, limitWrites(this.version, r));
     } catch (err) {
-      if (!existed) this.removeLevel(level);
+      if (!existed) this.levels.remove(level);
       throw err;
     }
-    this.levelLimits.set(level, r);
+    this.levels.limits.set(level, r);
     // Replicas already running join the hierarchies of limits the fleet did not have before.
     for (const path of [...this.joined.keys()].filter((p) => p.startsWith(`${level}/`))) this.extend(this.at(path), this.rootsFor(path, NO_LIMITS));
   }
@@ -239,7 +203,7 @@ export class Cgroups {
   create(path: string, r: ResourcesSpec): ContainerCgroup {
     const cg = { path, dirs: this.rootsFor(path, r).map((root) => `${root}/${path}`) };
     const parent = path.slice(0, path.lastIndexOf('/'));
-    if (!this.madeParents.has(parent)) this.ensureLevels(path);
+    if (!this.levels.has(parent)) this.levels.ensure(path);
     const memDir = this.pool ? this.memoryDir(cg) : null;
     try {
       for (const d of cg.dirs) {
@@ -260,8 +224,8 @@ export class Cgroups {
           }
           if (code !== 'ENOENT') throw err;
           // a level removed behind our back (the last container of a fleet went meanwhile)
-          this.madeParents.delete(parent);
-          this.ensureLevels(path);
+          this.levels.forget(parent);
+          this.levels.ensure(path);
           mkdirSync(d, { recursive: true });
         }
       }
@@ -284,30 +248,9 @@ export class Cgroups {
     return writes.filter((w) => w.file !== 'cpu.cfs_period_us' || readOr(`${this.dirOf(cg, 'cpu')}/${w.file}`, '').trim() !== w.value);
   }
 
-  /** Spare memory cgroups a skiffd that died left in a level (memcg-pool.ts): removed once, when the level is first ours. */
-  private dropStaleSpares(level: string): void {
-    const mem = this.byController.get('memory');
-    if (this.version !== 1 || mem === undefined || this.madeParents.has(level)) return;
-    let names: string[];
-    try {
-      names = readdirSync(`${mem}/${level}`);
-    } catch {
-      return; // not made yet
-    }
-    for (const name of names.filter((n) => n.startsWith(SPARE_PREFIX))) {
-      try {
-        rmdirSync(`${mem}/${level}/${name}`);
-      } catch {
-        // in use after all (another skiffd's): left alone
-      }
-    }
-  }
-
   /** A container adopted after a skiffd restart: its levels count as ours, to be removed at close. */
   adopt(path: string): void {
-    const parts = path.split('/');
-    for (let depth = 1; depth < parts.length; depth++) this.dropStaleSpares(parts.slice(0, depth).join('/'));
-    for (let depth = 1; depth < parts.length; depth++) this.madeParents.add(parts.slice(0, depth).join('/'));
+    this.levels.adopt(path);
     this.joined.set(path, this.roots.filter((root) => existsSync(`${root}/${path}`)));
   }
 
@@ -371,7 +314,7 @@ export class Cgroups {
   /** Whether the container's memory is limited, by its own limit or its fleet's: where an OOM kill can happen in it. */
   memoryLimited(path: string, r: ResourcesSpec): boolean {
     const parts = path.split('/');
-    return r.memory !== null || parts.slice(1).some((_, i) => (this.levelLimits.get(parts.slice(0, i + 1).join('/'))?.memory ?? null) !== null);
+    return r.memory !== null || parts.slice(1).some((_, i) => (this.levels.limits.get(parts.slice(0, i + 1).join('/'))?.memory ?? null) !== null);
   }
 
   /** The oom_kill counter when the container got its memory cgroup: 0 for a new one, more for a reused one (memcg-pool.ts). */
@@ -430,29 +373,15 @@ export class Cgroups {
     if (up !== this.parent) {
       // The fleet's last container gone: its spares go too, so the level can.
       if (this.pool && ![...this.joined.keys()].some((p) => p.startsWith(`${up}/`))) this.pool.drain(`${this.byController.get('memory')!}/${up}`);
-      this.removeLevel(up);
+      this.levels.remove(up);
     }
     return ok;
-  }
-
-  private removeLevel(level: string): void {
-    let gone = false;
-    for (const root of this.roots) {
-      try {
-        rmdirSync(`${root}/${level}`);
-        gone = true;
-      } catch {
-        // still holds containers (or was never made here)
-      }
-    }
-    if (gone) this.madeParents.delete(level);
   }
 
   /** At skiffd's close: the parent levels, if no container (adopted later by a new skiffd) holds them. */
   close(): void {
     this.pool?.drain();
-    const levels = [...this.madeParents].sort((a, b) => b.length - a.length);
-    for (const level of levels) this.removeLevel(level);
+    this.levels.removeAll();
   }
 
   /** The raw counters `stats` turns into Docker's shape (sample.ts), from the hierarchies the container joined. */
