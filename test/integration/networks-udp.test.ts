@@ -39,14 +39,18 @@ let answered = 0;
   console.log(answered);
 })();`;
 
-/** Each argument is HOST:PORT:TEXT, sent from a socket of its own; prints each socket's answer (or "timeout"). */
+/**
+ * Each argument is HOST:PORT:TEXT, sent from a socket of its own; prints each socket's answer (or
+ * "timeout"). The sockets are bound below the ephemeral port range (32768–60999), so that none of
+ * MANY's later sockets can be given the same source port and be answered through this flow.
+ */
 const CLIENTS = `const dgram = require('dgram');
-Promise.all(process.argv.slice(1).map((a) => new Promise((resolve) => {
+Promise.all(process.argv.slice(1).map((a, i) => new Promise((resolve) => {
   const [host, port, text] = a.split(':');
   const s = dgram.createSocket('udp4');
   const t = setTimeout(() => { s.close(); resolve(text + '=timeout'); }, 10000);
   s.on('message', (m) => { clearTimeout(t); s.close(); resolve(text + '=' + m); });
-  s.send(text, Number(port), host);
+  s.bind(20000 + i, () => s.send(text, Number(port), host));
 }))).then((r) => console.log(r.join(' ')));`;
 
 describe('published UDP ports', function () {
