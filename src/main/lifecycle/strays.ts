@@ -7,16 +7,29 @@ import { childPids } from '../../sys/proc.js';
 import { log } from '../log.js';
 import type { Reaper } from './reaper.js';
 
+/** Children of skiffd that are no strays (launchers, PID 1s, execs), and their launches in flight. */
+export interface ProcessSource {
+  pids(): Iterable<number>;
+  /** launches in flight, whose processes exist before their pids are known */
+  inFlight(): Promise<unknown>[];
+}
+
 export class StrayReaper {
-  constructor(
-    private readonly reaper: Reaper,
-    private readonly known: () => ReadonlySet<number>,
-    private readonly inFlight: () => Promise<unknown>[],
-  ) {}
+  private readonly sources: ProcessSource[];
+
+  /** `own`: the processes the supervisor accounts for (its launchers, the console keeper's, its containers' PID 1s). */
+  constructor(private readonly reaper: Reaper, own: ProcessSource) {
+    this.sources = [own];
+  }
+
+  /** More of skiffd's children that are no strays (the execs' processes), and their launches in flight. */
+  add(source: ProcessSource): void {
+    this.sources.push(source);
+  }
 
   async reap(): Promise<void> {
     const candidates = this.unknownChildren();
-    await Promise.allSettled(this.inFlight());
+    await Promise.allSettled(this.sources.flatMap((s) => s.inFlight()));
     const still = new Set(this.unknownChildren());
     for (const pid of candidates) {
       if (!still.has(pid)) continue;
@@ -30,7 +43,7 @@ export class StrayReaper {
   }
 
   private unknownChildren(): number[] {
-    const known = this.known();
+    const known = new Set(this.sources.flatMap((s) => [...s.pids()]));
     return childPids(process.pid).filter((pid) => !known.has(pid));
   }
 }

@@ -14,11 +14,12 @@ import { ConsoleHolds, type ConsoleService, type KeptConsole } from './console-h
 import { Conflict, QueueFull, StartFailed, Unavailable } from './errors.js';
 import type { LauncherPool } from './launcher-pool.js';
 import type { ExitStatus, Reaper } from './reaper.js';
-import { newRecord, stillRunning, withCurrentDefaults, type ContainerRecord } from './record.js';
+import { newRecord, type ContainerRecord } from './record.js';
+import { adoptConsoles, restoreContainers } from './recovery.js';
 import { signalNumber } from './signals.js';
 import type { StateStore } from './state-store.js';
 import { isActive, isRemoved, restartDelayMs, shouldRestart, transition } from './states.js';
-import { StrayReaper } from './strays.js';
+import { StrayReaper, type ProcessSource } from './strays.js';
 import type { CgroupSample, Cgroups } from '../cgroups/cgroups.js';
 import { ContainerCgroups } from './container-cgroups.js';
 import type { ResourcesSpec } from '../../spec/resources.js';
@@ -54,13 +55,7 @@ export interface SupervisorOptions {
 }
 
 export type { NetworkHooks } from './network-hooks.js';
-
-/** Children of skiffd that are not containers' PID 1s (execs), for the stray reaper. */
-export interface ProcessSource {
-  pids(): Iterable<number>;
-  /** launches in flight, whose processes exist before their pids are known */
-  inFlight(): Promise<unknown>[];
-}
+export type { ProcessSource } from './strays.js';
 
 export class Supervisor {
   private readonly records = new Registry();
@@ -70,8 +65,6 @@ export class Supervisor {
   private readonly consoles: ConsoleHolds | null;
   private readonly cg: ContainerCgroups;
   private readonly strays: StrayReaper;
-  /** skiffd's other children (execs): their pids, and their launches in flight */
-  private readonly processSources: ProcessSource[] = [];
 
   constructor(private readonly o: SupervisorOptions) {
     this.queue = new PQueue({ concurrency: o.pool.size });
@@ -80,7 +73,11 @@ export class Supervisor {
       poller: o.reaper,
       onOom: (r) => this.o.events.emit('oom', this.actor(r)),
     });
-    this.strays = new StrayReaper(o.reaper, () => this.knownPids(), () => [...this.runs.inFlight(), ...this.processSources.flatMap((s) => s.inFlight())]);
+    // Every pid skiffd accounts for itself: its launchers, the console keeper's, its containers' PID 1s.
+    this.strays = new StrayReaper(o.reaper, {
+      pids: () => [...o.pool.pids(), ...o.consoles?.pids?.() ?? [], ...this.records.pids()],
+      inFlight: () => this.runs.inFlight(),
+    });
   }
 
   // ── lookup ──
@@ -110,62 +107,36 @@ export class Supervisor {
     return this.o.stateStore.removalBacklog();
   }
 
-  // ── start-up: rebuild from disk ──
-  /**
-   * Reloads every container: live PID 1s are adopted as running, and so are the PID 1s of
-   * starts a crash interrupted (found in their cgroups: orphans.ts); others are marked exited
-   * (status unknown). Call once the previous skiffd's launchers are gone (old-launchers.ts).
-   */
+  // ── start-up: rebuild from disk (recovery.ts) ──
+  /** Reloads every container (recovery.ts). Call once the previous skiffd's launchers are gone (old-launchers.ts). */
   async restore(): Promise<void> {
-    this.o.stateStore.recoverTrash();
-    const records = this.o.stateStore.loadAll((name, err) => log('warn', 'unreadable state', { name, error: err.message }));
-    for (const r of records.map(withCurrentDefaults)) {
-      this.records.add(r);
-      if (r.status === 'running' && stillRunning(r)) {
-        try {
-          this.watch(r, this.o.reaper.watch(r.pid!));
-          this.cg.adopt(r);
-          log('info', 'adopted running container', { name: r.name, pid: r.pid });
-          continue;
-        } catch (err) {
-          log('warn', 'could not adopt', { name: r.name, error: (err as Error).message });
-        }
-      }
-      if (isActive(r)) {
-        transition(r, 'exited');
-        // Whatever of it still runs in its cgroup (PID 1 is gone) is killed and the cgroup removed.
-        void this.cg.finish(r);
-        Object.assign(r, { error: 'status unknown (daemon was down)', exitCode: -1, pid: null, finishedAt: r.finishedAt ?? new Date().toISOString() });
-        void this.persist(r);
-        continue;
-      }
-      await this.adoptOrphan(r);
-    }
+    await restoreContainers({
+      stateStore: this.o.stateStore, reaper: this.o.reaper, cg: this.cg,
+      add: (r) => this.records.add(r), watch: (r, handle) => this.watch(r, handle),
+      lost: (r) => this.lost(r), resumed: (r, pid, startTime) => this.resumed(r, pid, startTime),
+    });
   }
 
-  /** The PID 1 of a start that was in flight when skiffd died, if its cgroup holds one: the record says running. */
-  private async adoptOrphan(r: ContainerRecord): Promise<void> {
-    const pid = await this.cg.orphan(r);
-    if (pid === null) return;
-    const startTime = liveStartTime(pid);
-    if (startTime === null) return;
-    try {
-      this.watch(r, this.o.reaper.watch(pid));
-    } catch (err) {
-      log('warn', 'could not adopt the PID 1 of an interrupted start', { name: r.name, pid, error: (err as Error).message });
-      return;
-    }
+  /** Restored as active with its PID 1 gone: exited, status unknown. */
+  private lost(r: ContainerRecord): void {
+    transition(r, 'exited');
+    // Whatever of it still runs in its cgroup (PID 1 is gone) is killed and the cgroup removed.
+    void this.cg.finish(r);
+    Object.assign(r, { error: 'status unknown (daemon was down)', exitCode: -1, pid: null, finishedAt: r.finishedAt ?? new Date().toISOString() });
+    void this.persist(r);
+  }
+
+  /** The PID 1 of a start a crash interrupted, found in its cgroup and watched: the record says running. */
+  private resumed(r: ContainerRecord, pid: number, startTime: number): void {
     // The moves the start made while nobody recorded them.
     for (const s of ['queued', 'starting', 'running'] as const) transition(r, s);
     Object.assign(r, { pid, pidStartTime: startTime, exitCode: null, signal: null, error: null, failure: null, startedAt: new Date().toISOString(), finishedAt: null });
     void this.persist(r, { durable: true });
-    log('info', 'adopted the PID 1 of a start interrupted by a crash', { name: r.name, pid });
   }
 
   /** After restore(): the consoles the forwarder kept across the restart go back to their containers. */
   async adoptConsoles(kept: KeptConsole[]): Promise<void> {
-    const byId = new Map(this.records.list().map((r) => [r.id, r]));
-    await this.consoles?.adopt(kept, (id) => byId.get(id));
+    await adoptConsoles(this.consoles, this.records.list(), kept);
   }
 
   // ── create / start ──
@@ -470,7 +441,7 @@ export class Supervisor {
 
   /** More of skiffd's children that are no strays (the execs' processes), and their launches in flight. */
   addProcesses(source: ProcessSource): void {
-    this.processSources.push(source);
+    this.strays.add(source);
   }
 
   /** After a launcher died mid-launch (a start's or an exec's): kill what it may have left running unknown. */
@@ -490,14 +461,6 @@ export class Supervisor {
 
   actor(r: ContainerRecord): { id: string; name: string; image: string; labels: Record<string, string> } {
     return { id: r.id, name: r.name, image: r.spec.fromImage?.ref ?? r.spec.image ?? r.spec.rootfs, labels: r.spec.labels };
-  }
-
-  /** Every pid skiffd accounts for: its launchers and its containers' PID 1s. */
-  private knownPids(): Set<number> {
-    const known = new Set<number>([...this.o.pool.pids(), ...this.o.consoles?.pids?.() ?? []]);
-    for (const pid of this.records.pids()) known.add(pid);
-    for (const source of this.processSources) for (const pid of source.pids()) known.add(pid);
-    return known;
   }
 
   async shutdown(): Promise<void> {
