@@ -37,6 +37,16 @@ export function oomKillCount(text: string): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** `fn` run on the first call only: a watch is stopped at exit and again at shutdown, and an fd closed twice could be someone else's by then. */
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+}
+
 function readCount(file: string): number | null {
   try {
     return oomKillCount(readFileSync(file, 'utf8'));
@@ -94,16 +104,13 @@ export class OomWatcher {
       eventfdDrain(efd);
       read();
     });
-    let stopped = false;
     return {
       baseline,
-      stop: () => {
-        if (stopped) return;
-        stopped = true;
+      stop: once(() => {
         if (recheck) clearTimeout(recheck);
         unwatch();
         close(efd);
-      },
+      }),
     };
   }
 
@@ -121,17 +128,14 @@ export class OomWatcher {
       }
     };
     ino.byWd.set(wd, onModify);
-    let stopped = false;
     return {
       baseline,
-      stop: () => {
-        if (stopped) return;
-        stopped = true;
+      stop: once(() => {
         if (ino.byWd.get(wd) === onModify) {
           ino.byWd.delete(wd);
           inotifyRmWatch(ino.fd, wd);
         }
-      },
+      }),
     };
   }
 
