@@ -44,6 +44,9 @@ function killAllWith(marker: string): void {
   }
 }
 
+/** Far above what the loop and the relay's unreaped orphans reach in the test's few seconds. */
+const PIDS_SAFETY_NET = 100_000;
+
 function forkLoopSuite(kill: 'auto' | 'freezer', expected: Cgroups['killMethod']): void {
   describe(`cgroups: a fork loop is killed with its container (--cgroup-kill ${kill})`, function () {
     this.timeout(60_000);
@@ -61,11 +64,15 @@ function forkLoopSuite(kill: 'auto' | 'freezer', expected: Cgroups['killMethod']
       const marker = `skiff-relay-${process.pid}-${kill}`;
       try {
         // Inside: a loop that keeps forking sleepers (twenty a second; the pids limit is only a safety net).
-        const r = await d.cli(['run', '-d', '--name', 'forky', '--pids-limit', '2000', '--', '/bin/sh', '-c', 'while :; do sleep 1000 & sleep 0.05; done']);
+        // The relay's generations end as orphans, and the pids controller counts each until the
+        // host's init reaps it: this VM's init (not systemd) can let thousands pile up within a
+        // second or two, and at 2000 the loop's shell could no longer fork and exited 2 ("Cannot
+        // fork"), taking the relay with it, before the test saw either running.
+        const r = await d.cli(['run', '-d', '--name', 'forky', '--pids-limit', String(PIDS_SAFETY_NET), '--', '/bin/sh', '-c', 'while :; do sleep 1000 & sleep 0.05; done']);
         expect(r.code, r.stderr).to.equal(0);
         const container = (name: string): string => `${d.cgroupParent}/${name}`;
         // This daemon's hierarchies are the ones the method needs (the freezer's, or the unified one) and those of stats and the limit.
-        const joined = cgroups.rootsFor(container('forky'), { ...NO_RESOURCES, pidsLimit: 2000 });
+        const joined = cgroups.rootsFor(container('forky'), { ...NO_RESOURCES, pidsLimit: PIDS_SAFETY_NET });
         for (const root of allRoots) expect(existsSync(`${root}/${container('forky')}`), root).to.equal(joined.includes(root));
         expect(joined.some((root) => root.endsWith(kill === 'freezer' ? '/freezer' : '/unified'))).to.equal(true);
         // Outside: a shell moved into every hierarchy of the container's cgroup, then told to start the relay.
