@@ -18,6 +18,12 @@ export const NONE = 0xffffffff;
 const HEADER_WORDS = 16;
 const OP_WORDS = 8;
 
+/**
+ * Op codes. Work done in parallel takes a range of its own, so that two branches never pick the
+ * same number: 1–33 the container's start; 34–39 exec; 40 images; 41–49 and 65–69 skiff-oci;
+ * 50–54 cgroups; 55–59 exec speed; 60–64 the exec's pty; 70 and up free. Unused so far:
+ * 37–39, 46–59, 63–64, 69. launch.c refuses a code in a gap of its table.
+ */
 export enum OpCode {
   mount = 1,
   remount_ro = 2,
@@ -64,11 +70,11 @@ export enum OpCode {
   unshare = 43,
   set_keepcaps = 44,
   dup_fd = 45,
-  // 60–64: the exec's pty in the container's own devpts (issue #15's features: open_pty, send_fd, fchown).
+  // 60–64: an exec's pty in the container's own devpts (open_pty, send_fd, fchown).
   open_pty = 60,
   send_fd = 61,
   fchown = 62,
-  // 65–69: skiff-oci's front end and beyond (issue 17, session s5-e-oci-front)
+  // 65–69: skiff-oci, continued (more groups, a pid namespace by path, its console in the container's devpts).
   setgroups_list = 65,
   setns_pid_path = 66,
   open_pty_at = 67,
