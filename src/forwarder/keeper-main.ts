@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RLIMIT_NOFILE } from '../sys/constants.js';
 import { raiseSoftLimit, tryLockExclusive } from '../sys/libc.js';
+import { listenOwnerOnly } from '../sys/unix-listen.js';
 import { Keeper } from './keeper.js';
 
 const READY_FD = 3;
@@ -63,15 +64,7 @@ async function main(argv: string[]): Promise<void> {
     // none
   }
   const server = createServer();
-  const oldMask = process.umask(0o177);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(socketPath, () => resolve());
-    });
-  } finally {
-    process.umask(oldMask);
-  }
+  await listenOwnerOnly(server, socketPath);
   const spawned = hasFd(READY_FD);
   const keeper = new Keeper({
     ...(values.threads ? { threads: Number(values.threads) } : {}),

@@ -27,6 +27,7 @@ import { detectLayout } from './cgroups/layout.js';
 import { ExecManager } from './exec/manager.js';
 import { ExecApi } from './exec/routes.js';
 import { HealthMonitor } from './health/monitor.js';
+import { listenOwnerOnly } from '../sys/unix-listen.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -296,15 +297,7 @@ export class Daemon {
       res.assignSocket(sock as import('node:net').Socket);
       void api.handle(req, res);
     });
-    const oldMask = process.umask(0o177); // the socket is created 0600: root's alone
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(real, () => resolve());
-      });
-    } finally {
-      process.umask(oldMask);
-    }
+    await listenOwnerOnly(server, real); // the socket is created 0600: root's alone
     chmodSync(real, 0o600);
     if (configured !== real) symlinkSync(real, configured);
     this.server = server;
