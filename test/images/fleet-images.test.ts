@@ -37,13 +37,13 @@ describe('images: fleets of registry images', function () {
 
   before(async () => {
     const layout = tmp.make('layout');
-    const { id, manifest } = await writeLayout(layout, {
+    const { id, layers: digests } = await writeLayout(layout, {
       tag: '1',
       layers: [busyboxLayer(), [{ name: 'srv/', type: 'directory' }, { name: 'srv/from-image', body: 'image\n' }]],
       config: { User: 'app', Env: ['FROM_IMAGE=yes', 'PATH=/bin'], WorkingDir: '/work/dir', Cmd: ['sh', '-c', 'echo image command'] },
     });
     config = id;
-    layers = (JSON.parse(readFileSync(`${layout}/blobs/sha256/${manifest.slice(7)}`, 'utf8')) as { layers: { digest: string }[] }).layers.map((l) => l.digest);
+    layers = digests;
     served.registry.push(layout, '1', 'test/app:1');
     await front.start();
   });

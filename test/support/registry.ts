@@ -118,8 +118,8 @@ function blob(dir: string, data: Buffer): { digest: string; size: number } {
   return { digest: `sha256:${hex}`, size: data.length };
 }
 
-/** Writes an OCI image layout with one image (gzip layers) and returns its config digest (the image id). */
-export async function writeLayout(dir: string, image: LayoutImage): Promise<{ id: string; manifest: string }> {
+/** Writes an OCI image layout with one image (gzip layers): its config digest (the image id), its manifest's and its layers' digests. */
+export async function writeLayout(dir: string, image: LayoutImage): Promise<{ id: string; manifest: string; layers: string[] }> {
   mkdirSync(`${dir}/blobs/sha256`, { recursive: true });
   writeFileSync(`${dir}/oci-layout`, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const layers = [];
@@ -144,7 +144,7 @@ export async function writeLayout(dir: string, image: LayoutImage): Promise<{ id
     schemaVersion: 2,
     manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': image.tag } }],
   }));
-  return { id: config.digest, manifest: manifest.digest };
+  return { id: config.digest, manifest: manifest.digest, layers: layers.map((l) => l.digest) };
 }
 
 /**
