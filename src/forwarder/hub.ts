@@ -116,7 +116,7 @@ export class ConsoleHub {
     const p = reply.pipes!;
     const fds = p.stdin === null ? [p.stdout, p.stderr] : [p.stdout, p.stderr, p.stdin];
     try {
-      const [stdout, stderr, mine] = this.endpoint!.take(fds, [O_WRONLY, O_WRONLY, O_RDONLY]);
+      const [stdout, stderr, mine] = this.endpoint!.take(fds, [O_WRONLY, O_WRONLY, O_RDONLY], 'with-next-frame');
       return { stdin: mine ?? null, stdout: stdout!, stderr: stderr! };
     } catch (err) {
       await this.remove(id).catch(() => undefined);
@@ -143,7 +143,8 @@ export class ConsoleHub {
     const reply = await this.request({ type: 'attach', id, replay: options.replay ?? true }, 'attached', id, `attach to console \`${id}\``);
     let fd: number;
     try {
-      [fd] = this.endpoint!.take([reply.fd], [O_RDONLY]) as [number];
+      // A client's read end goes at once: the thread learns that its reader is gone from EPIPE.
+      [fd] = this.endpoint!.take([reply.fd], [O_RDONLY], 'now') as [number];
     } catch (err) {
       if (reply.client !== 0) this.post({ type: 'detach', id, client: reply.client });
       throw new ConsoleError(id, `attach to console \`${id}\`: ${(err as Error).message}`, 'ECONSOLE', { cause: err });
@@ -199,6 +200,17 @@ export class ConsoleHub {
   async remove(id: string): Promise<void> {
     this.known(id);
     await this.request({ type: 'remove', id }, 'done', id, `remove console \`${id}\``);
+    this.consoles.delete(id);
+  }
+
+  /**
+   * remove() without waiting for (or being told of) the result: the thread sends no reply, which
+   * through the keeper is a wake-up of each process fewer. Requests sent later, an open of the
+   * same id included, come after it.
+   */
+  discard(id: string): void {
+    this.known(id);
+    this.post({ type: 'discard', id });
     this.consoles.delete(id);
   }
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { close, openPath } from '../sys/libc.js';
 import { O_NONBLOCK } from '../sys/constants.js';
 import type { Reply, Request } from './protocol.js';
-import { encodeFrame, FrameDecoder, KEEPER_PROTOCOL, type Welcome } from './wire.js';
+import { encodeFrame, FrameDecoder, FrameWriter, KEEPER_PROTOCOL, type Welcome } from './wire.js';
 
 export interface KeeperOptions {
   /** where the keeper's socket, lock and log are: skiffd's private state directory */
@@ -24,8 +24,12 @@ export interface KeeperOptions {
 /** What the hub sends requests to: the keeper process, or forwarder threads in this process. */
 export interface Endpoint {
   send(req: Request): void;
-  /** The fds a reply named, as fds of this process that the caller now owns (flags: how to open each). */
-  take(fds: number[], flags: number[]): number[];
+  /**
+   * The fds a reply named, as fds of this process that the caller now owns (flags: how to open
+   * each). `release`: when the keeper is told to close its copies, at once or with the next
+   * frame (see KeeperLink.take).
+   */
+  take(fds: number[], flags: number[], release: 'now' | 'with-next-frame'): number[];
   close(): Promise<void>;
   /** processes of skiffd's own that this endpoint started (not containers: the stray reaper leaves them alone) */
   pids(): number[];
@@ -33,8 +37,13 @@ export interface Endpoint {
 
 export class KeeperLink implements Endpoint {
   private closing = false;
+  private readonly writer: FrameWriter;
+  /** fds taken whose `taken` goes with the next frame */
+  private takenLater: number[] = [];
 
-  private constructor(private readonly sock: Socket, readonly pid: number, private readonly what: string) {}
+  private constructor(private readonly sock: Socket, readonly pid: number, private readonly what: string) {
+    this.writer = new FrameWriter(sock);
+  }
 
   /**
    * Connects to the keeper of `dir`, starting one if none answers. `onReply` gets every reply;
@@ -94,10 +103,21 @@ export class KeeperLink implements Endpoint {
   }
 
   send(req: Request): void {
-    if (!this.sock.destroyed) this.sock.write(encodeFrame(req));
+    if (this.takenLater.length > 0) {
+      this.writer.write({ type: 'taken', fds: this.takenLater });
+      this.takenLater = [];
+    }
+    this.writer.write(req);
   }
 
-  take(fds: number[], flags: number[]): number[] {
+  /**
+   * Opens the keeper's fds through /proc. Its copies are of no use to anyone then, opened or
+   * not, and it is told so (`taken`) at once, or with the next frame: a pipe console's
+   * container ends, whose copies in the keeper only keep the pipes from reporting end of
+   * file, and the next frame about that console (exited, or its removal) always comes first.
+   * That saves a frame, and a wake-up of the keeper, per container.
+   */
+  take(fds: number[], flags: number[], release: 'now' | 'with-next-frame'): number[] {
     const mine: number[] = [];
     try {
       fds.forEach((fd, i) => mine.push(openPath(`/proc/${this.pid}/fd/${fd}`, flags[i]! | O_NONBLOCK)));
@@ -105,8 +125,8 @@ export class KeeperLink implements Endpoint {
       for (const fd of mine) close(fd);
       throw new Error(`take a pipe from ${this.what}: ${(err as Error).message}`, { cause: err });
     } finally {
-      // Opened or not, the keeper's copies are of no use to anyone now.
-      if (!this.sock.destroyed) this.sock.write(encodeFrame({ type: 'taken', fds }));
+      if (release === 'now') this.writer.write({ type: 'taken', fds });
+      else this.takenLater.push(...fds);
     }
     return mine;
   }

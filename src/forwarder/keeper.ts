@@ -17,7 +17,7 @@ import type { Server, Socket } from 'node:net';
 import { close, peerCredentials } from '../sys/libc.js';
 import { ForwarderPool, type PoolOptions } from './pool.js';
 import type { Reply, Request } from './protocol.js';
-import { encodeFrame, FrameDecoder, KEEPER_PROTOCOL, type FromKeeper } from './wire.js';
+import { encodeFrame, FrameDecoder, FrameWriter, KEEPER_PROTOCOL } from './wire.js';
 
 interface Route {
   conn: Socket;
@@ -27,6 +27,8 @@ interface Route {
 export class Keeper {
   private readonly pool: ForwarderPool;
   private conn: Socket | null = null;
+  /** conn's frames, each iteration's in one write */
+  private writer: FrameWriter | null = null;
   /** the skiffd that started this keeper still runs (its end of our fd 3 is open) */
   private spawner: boolean;
   /** consoles whose sources have not all ended */
@@ -61,6 +63,8 @@ export class Keeper {
       return;
     }
     this.conn = sock;
+    const writer = new FrameWriter(sock);
+    this.writer = writer;
     const decoder = new FrameDecoder('skiffd → keeper');
     let greeted = false;
     sock.on('data', (b: Buffer) => {
@@ -73,7 +77,7 @@ export class Keeper {
             sock.end(encodeFrame({ refused: `keeper protocol ${KEEPER_PROTOCOL}, skiffd speaks ${String(version)}` }));
             return;
           }
-          this.send(sock, { hello: KEEPER_PROTOCOL, pid: process.pid });
+          writer.write({ hello: KEEPER_PROTOCOL, pid: process.pid });
         });
       } catch (err) {
         process.stderr.write(`skiff-keeper: ${(err as Error).message}; closing the connection\n`);
@@ -111,24 +115,22 @@ export class Keeper {
       this.maybeEnd();
     }
     if (!('seq' in reply)) {
-      if (this.conn !== null) this.send(this.conn, reply);
+      // `ended` is the keeper's own business (its lifetime): skiffd learns a console's end from `exited`'s answer.
+      if (reply.type === 'ended') return;
+      if (this.writer !== null) this.writer.write(reply);
       else if (reply.type === 'problem') process.stderr.write(`skiff-keeper: console \`${reply.id}\`: ${reply.message}\n`);
       return;
     }
     const route = this.routes.get(reply.seq);
     this.routes.delete(reply.seq);
     this.opening.delete(reply.seq);
-    if (route !== undefined && route.conn === this.conn) {
-      this.send(route.conn, { ...reply, seq: route.seq });
+    if (route !== undefined && route.conn === this.conn && this.writer !== null) {
+      this.writer.write({ ...reply, seq: route.seq });
       return;
     }
     // Its skiffd has gone: nobody will take what the reply names.
     if (reply.type === 'attached') this.drop([reply.fd]);
     if (reply.type === 'opened' && reply.pipes) this.drop([reply.pipes.stdin, reply.pipes.stdout, reply.pipes.stderr]);
-  }
-
-  private send(sock: Socket, message: FromKeeper): void {
-    if (!sock.destroyed) sock.write(encodeFrame(message));
   }
 
   private drop(fds: Array<number | null>): void {
@@ -139,6 +141,7 @@ export class Keeper {
   private lost(sock: Socket): void {
     if (this.conn !== sock) return;
     this.conn = null;
+    this.writer = null;
     this.drop([...this.handover]);
     this.maybeEnd();
   }

@@ -228,13 +228,14 @@ export class ForwarderLoop {
         this.exitWaiters.set(con, waiters);
         return;
       }
-      case 'remove': {
+      case 'remove':
+      case 'discard': {
         const con = this.console(req.id);
         this.end(con);
         con.close();
         this.byId.delete(req.id);
         this.byToken.delete(con.token);
-        this.reply({ type: 'done', seq: req.seq });
+        if (req.type === 'remove') this.reply({ type: 'done', seq: req.seq });
         return;
       }
       case 'list':

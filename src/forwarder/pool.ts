@@ -25,6 +25,8 @@ interface Thread {
   port: MessagePort;
   wakeFd: number;
   consoles: number;
+  /** posted to since its last wake-up: its eventfd is written at this iteration's check phase */
+  wakeDue: boolean;
   failure: Error | null;
   task: Promise<unknown>;
 }
@@ -46,6 +48,7 @@ export class ForwarderPool {
   private readonly pending = new Map<number, { thread: Thread; opening: string | null }>();
   private readonly broadcasts = new Map<number, Broadcast>();
   private closing: Promise<void> | null = null;
+  private wakeScheduled = false;
 
   constructor(options: PoolOptions, private readonly onReply: (reply: Reply) => void) {
     const count = options.threads ?? availableParallelism();
@@ -66,7 +69,7 @@ export class ForwarderPool {
       const { port1, port2 } = new MessageChannel();
       const wakeFd = eventfd();
       const task: ThreadTask = { index, port: port2, wakeFd, spliceTty: options.spliceTty ?? true, clientBacklog };
-      const thread: Thread = { index, port: port1, wakeFd, consoles: 0, failure: null, task: Promise.resolve() };
+      const thread: Thread = { index, port: port1, wakeFd, consoles: 0, wakeDue: false, failure: null, task: Promise.resolve() };
       thread.task = this.pool.run(task, { transferList: [port2] }).then(
         () => this.threadFailed(thread, new Error('it has stopped')),
         (err: unknown) => this.threadFailed(thread, err),
@@ -102,10 +105,11 @@ export class ForwarderPool {
       case 'ring':
       case 'counters':
       case 'exited':
-      case 'remove': {
+      case 'remove':
+      case 'discard': {
         const thread = this.byId.get(req.id);
         if (thread === undefined) return this.fail(req, `no console \`${req.id}\``);
-        if (req.type === 'remove') {
+        if (req.type === 'remove' || req.type === 'discard') {
           this.byId.delete(req.id);
           thread.consoles--;
         }
@@ -149,7 +153,26 @@ export class ForwarderPool {
     if (thread.failure) return this.fail(req, thread.failure.message);
     if ('seq' in req && req.type !== 'list' && req.type !== 'shutdown') this.pending.set(req.seq, { thread, opening });
     thread.port.postMessage(req, transfer);
-    eventfdSignal(thread.wakeFd);
+    this.wake(thread);
+  }
+
+  /**
+   * One eventfd write per thread per event-loop iteration, however many requests it got (a
+   * thread reads its port until it is empty): each write was a system call that wakes the
+   * thread, and in the keeper the largest single cost of relaying a request.
+   */
+  private wake(thread: Thread): void {
+    thread.wakeDue = true;
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      for (const t of this.threads) {
+        if (!t.wakeDue) continue;
+        t.wakeDue = false;
+        eventfdSignal(t.wakeFd);
+      }
+    });
   }
 
   private fromThread(thread: Thread, reply: Reply): void {

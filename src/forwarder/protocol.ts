@@ -16,8 +16,8 @@
 //   (the ring's replay comes in the `attached` reply and is put in front of the socket's data)
 //
 // The thread blocks in epoll_wait, so it never sees 'message' events: it reads the port
-// synchronously when the eventfd says something was posted. `input`, `closeInput` and
-// `detach` carry no seq and get no reply (fire and forget, ordered after earlier requests on the port).
+// synchronously when the eventfd says something was posted. `input`, `closeInput`, `detach`
+// and `discard` carry no seq and get no reply (fire and forget, ordered after earlier requests on the port).
 // A thread task ends only after `shutdown`, which closes every console it holds.
 
 /** A console's settings, fixed when it is opened. */
@@ -92,6 +92,8 @@ export type Request =
   | { type: 'counters'; seq: number; id: string }
   | { type: 'exited'; seq: number; id: string; graceMs: number }
   | { type: 'remove'; seq: number; id: string }
+  /** remove, with no answer: for a caller that would ignore it (skiffd's rm), one reply fewer through the keeper */
+  | { type: 'discard'; id: string }
   /** the consoles a thread holds (a skiffd restarted against a running keeper takes them back) */
   | { type: 'list'; seq: number }
   | { type: 'shutdown'; seq: number };

@@ -35,6 +35,8 @@ export interface ConsoleService {
   /** gives an adoptPty console its master: fd `fd` of process `pid`, which closes its own copy afterwards */
   adoptPty?(id: string, pid: number, fd: number): Promise<void>;
   remove(id: string): Promise<void>;
+  /** remove, not waited for and with no answer (a failure would be ignored anyway) */
+  discard(id: string): void;
   /** reaches the forwarder (the keeper process); returns the consoles it kept from an earlier skiffd */
   connect?(): Promise<KeptConsole[]>;
   /** skiffd's own processes behind the forwarder (the keeper), which are never strays */
@@ -186,7 +188,8 @@ export class ConsoleHolds {
 
   /**
    * Closes the console: skiffd's own fds at once (an open still in flight is let to land first,
-   * so that what it opens is closed too), then the forwarder's side; resolves with its reply.
+   * so that what it opens is closed too), then the forwarder's side, not waited for: its answer
+   * would only be ignored, and a next open of the same id is sent after it.
    */
   async close(r: ContainerRecord): Promise<void> {
     const pending = this.opening.get(r.id);
@@ -194,6 +197,10 @@ export class ConsoleHolds {
     if (!this.open.has(r.id)) return;
     this.release(r);
     this.open.delete(r.id);
-    await this.service.remove(r.id).catch(() => undefined);
+    try {
+      this.service.discard(r.id);
+    } catch {
+      // not open in the forwarder (a keeper lost meanwhile): nothing to close there
+    }
   }
 }
