@@ -116,7 +116,7 @@ export class ConsoleHub {
     const p = reply.pipes!;
     const fds = p.stdin === null ? [p.stdout, p.stderr] : [p.stdout, p.stderr, p.stdin];
     try {
-      const [stdout, stderr, mine] = this.endpoint!.take(fds, [O_WRONLY, O_WRONLY, O_RDONLY], 'with-next-frame');
+      const [stdout, stderr, mine] = this.endpoint!.take(id, fds, [O_WRONLY, O_WRONLY, O_RDONLY], 'with-next-frame');
       return { stdin: mine ?? null, stdout: stdout!, stderr: stderr! };
     } catch (err) {
       await this.remove(id).catch(() => undefined);
@@ -144,7 +144,7 @@ export class ConsoleHub {
     let fd: number;
     try {
       // A client's read end goes at once: the thread learns that its reader is gone from EPIPE.
-      [fd] = this.endpoint!.take([reply.fd], [O_RDONLY], 'now') as [number];
+      [fd] = this.endpoint!.take(id, [reply.fd], [O_RDONLY], 'now') as [number];
     } catch (err) {
       if (reply.client !== 0) this.post({ type: 'detach', id, client: reply.client });
       throw new ConsoleError(id, `attach to console \`${id}\`: ${(err as Error).message}`, 'ECONSOLE', { cause: err });
@@ -313,7 +313,7 @@ class LocalEndpoint implements Endpoint {
     this.pool.send(req);
   }
 
-  take(fds: number[]): number[] {
+  take(_id: string, fds: number[]): number[] {
     return fds;
   }
 

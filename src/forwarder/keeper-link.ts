@@ -1,53 +1,72 @@
 // skiffd's end of the keeper (keeper.ts): it connects to `<dir>/keeper.sock`, or, when no
-// keeper answers there, starts one (detached, in a session of its own, so neither a terminal's
-// Ctrl-C nor skiffd's death reaches it) and connects once it says ready. Requests and replies
-// go as frames (wire.ts); fds a reply names are opened through /proc/<keeper>/fd/N and then
-// released with `taken`.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+// keeper answers there, starts one (keeper-start.ts) and connects once it says ready. Then it
+// connects once more for each forwarder thread, which reads and answers that connection
+// itself (thread-link.ts): a console's requests go straight to the thread that holds it,
+// chosen here when it is opened, and only `list` (and a console this skiffd does not place)
+// through the keeper's main thread. Requests and replies go as frames (wire.ts); fds a reply
+// names are opened through /proc/<keeper>/fd/N and then released with `taken`.
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { close, openPath } from '../sys/libc.js';
 import { O_NONBLOCK } from '../sys/constants.js';
 import type { Reply, Request } from './protocol.js';
-import { encodeFrame, FrameDecoder, FrameWriter, KEEPER_PROTOCOL, type Welcome } from './wire.js';
+import { startKeeper, type KeeperOptions } from './keeper-start.js';
+import { encodeFrame, FrameDecoder, FrameWriter, KEEPER_PROTOCOL, type Hello, type Welcome } from './wire.js';
 
-export interface KeeperOptions {
-  /** where the keeper's socket, lock and log are: skiffd's private state directory */
-  dir: string;
-  threads?: number;
-  clientBacklog?: number;
-  spliceTty?: boolean;
-}
+export type { KeeperOptions } from './keeper-start.js';
 
 /** What the hub sends requests to: the keeper process, or forwarder threads in this process. */
 export interface Endpoint {
   send(req: Request): void;
   /**
-   * The fds a reply named, as fds of this process that the caller now owns (flags: how to open
-   * each). `release`: when the keeper is told to close its copies, at once or with the next
-   * frame (see KeeperLink.take).
+   * The fds a reply about console `id` named, as fds of this process that the caller now owns
+   * (flags: how to open each). `release`: when the keeper is told to close its copies, at once
+   * or with the next frame (see KeeperLink.take).
    */
-  take(fds: number[], flags: number[], release: 'now' | 'with-next-frame'): number[];
+  take(id: string, fds: number[], flags: number[], release: 'now' | 'with-next-frame'): number[];
   close(): Promise<void>;
   /** processes of skiffd's own that this endpoint started (not containers: the stray reaper leaves them alone) */
   pids(): number[];
 }
 
+/** One connection to the keeper: its main thread's, or a forwarder thread's. */
+class Channel {
+  readonly writer: FrameWriter;
+  /** fds taken whose `taken` goes with this connection's next frame */
+  takenLater: number[] = [];
+  /** consoles placed on this thread */
+  load = 0;
+
+  constructor(readonly sock: Socket) {
+    this.writer = new FrameWriter(sock);
+  }
+
+  send(req: Request): void {
+    if (this.takenLater.length > 0) {
+      this.writer.write({ type: 'taken', fds: this.takenLater });
+      this.takenLater = [];
+    }
+    this.writer.write(req);
+  }
+}
+
+type Greeted = { sock: Socket; welcome: Exclude<Welcome, { refused: string }> };
+
 export class KeeperLink implements Endpoint {
   private closing = false;
-  private readonly writer: FrameWriter;
-  /** fds taken whose `taken` goes with the next frame */
-  private takenLater: number[] = [];
+  private readonly what: string;
+  /** the thread each console this skiffd knows of is on */
+  private readonly threadOf = new Map<string, Channel>();
+  /** opens in flight, by seq: a failed one is placed nowhere */
+  private readonly opening = new Map<number, string>();
 
-  private constructor(private readonly sock: Socket, readonly pid: number, private readonly what: string) {
-    this.writer = new FrameWriter(sock);
+  private constructor(private readonly main: Channel, private readonly threads: Channel[], readonly pid: number) {
+    this.what = `the keeper (pid ${pid})`;
   }
 
   /**
    * Connects to the keeper of `dir`, starting one if none answers. `onReply` gets every reply;
-   * `onLost` is called once if the connection ends while the hub still uses it.
+   * `onLost` is called once if a connection ends while the hub still uses it.
    */
   static async open(o: KeeperOptions, onReply: (r: Reply) => void, onLost: (err: Error) => void): Promise<KeeperLink> {
     const path = join(o.dir, 'keeper.sock');
@@ -64,50 +83,39 @@ export class KeeperLink implements Endpoint {
   }
 
   /** null: nobody listens there (or a keeper that is ending refused), so one must be started. */
-  private static tryConnect(path: string, onReply: (r: Reply) => void, onLost: (err: Error) => void): Promise<KeeperLink | null> {
-    return new Promise((resolve, reject) => {
-      const sock = connect(path);
-      const decoder = new FrameDecoder('keeper → skiffd');
-      let link: KeeperLink | null = null;
-      const settle = (v: KeeperLink | null, err?: Error) => {
-        if (err) reject(err);
-        else resolve(v);
-      };
-      sock.once('error', (err: NodeJS.ErrnoException) => {
-        if (link === null) settle(null, err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? undefined : new Error(`connect to the keeper at \`${path}\`: ${err.code ?? err.message}`));
+  private static async tryConnect(path: string, onReply: (r: Reply) => void, onLost: (err: Error) => void): Promise<KeeperLink | null> {
+    let link: KeeperLink | null = null;
+    const onFrame = (m: unknown) => link?.fromKeeper(m as Reply, onReply);
+    const first = await greet(path, { hello: KEEPER_PROTOCOL }, onFrame);
+    if (first === null) return null;
+    const { pid, threads } = first.welcome as { pid: number; threads: number };
+    const socks = [first.sock];
+    try {
+      for (let thread = 0; thread < threads; thread++) {
+        const t = await greet(path, { hello: KEEPER_PROTOCOL, thread }, onFrame);
+        if (t === null) throw new Error('it is ending');
+        socks.push(t.sock);
+      }
+    } catch (err) {
+      for (const s of socks) s.destroy();
+      throw new Error(`the keeper (pid ${pid}) took no connection for forwarder thread ${socks.length - 1}: ${(err as Error).message}`, { cause: err });
+    }
+    const created: KeeperLink = new KeeperLink(new Channel(first.sock), socks.slice(1).map((s) => new Channel(s)), pid);
+    link = created;
+    let lost = false;
+    for (const s of socks) {
+      s.on('close', () => {
+        if (created.closing || lost) return;
+        lost = true;
+        for (const other of socks) other.destroy();
+        onLost(new Error(`${created.what} has gone`));
       });
-      sock.on('data', (b: Buffer) => {
-        try {
-          decoder.push(b, (m) => {
-            if (link !== null) return onReply(m as Reply);
-            const w = m as Welcome;
-            if ('refused' in w) {
-              sock.destroy();
-              // An ending keeper lets go of its socket in a moment; a refusal for any other reason is an error.
-              settle(null, w.refused === 'the keeper is ending' ? undefined : new Error(`the keeper at \`${path}\` refused skiffd: ${w.refused}`));
-              return;
-            }
-            link = new KeeperLink(sock, w.pid, `the keeper (pid ${w.pid})`);
-            sock.on('close', () => { if (!link!.closing) onLost(new Error(`${link!.what} has gone`)); });
-            settle(link);
-          });
-        } catch (err) {
-          sock.destroy(err as Error);
-          if (link === null) settle(null, err as Error);
-          else onLost(err as Error);
-        }
-      });
-      sock.on('close', () => { if (link === null) settle(null); });
-      sock.write(encodeFrame({ hello: KEEPER_PROTOCOL }));
-    });
+    }
+    return created;
   }
 
   send(req: Request): void {
-    if (this.takenLater.length > 0) {
-      this.writer.write({ type: 'taken', fds: this.takenLater });
-      this.takenLater = [];
-    }
-    this.writer.write(req);
+    this.channelFor(req).send(req);
   }
 
   /**
@@ -117,7 +125,8 @@ export class KeeperLink implements Endpoint {
    * file, and the next frame about that console (exited, or its removal) always comes first.
    * That saves a frame, and a wake-up of the keeper, per container.
    */
-  take(fds: number[], flags: number[], release: 'now' | 'with-next-frame'): number[] {
+  take(id: string, fds: number[], flags: number[], release: 'now' | 'with-next-frame'): number[] {
+    const channel = this.threadOf.get(id) ?? this.main;
     const mine: number[] = [];
     try {
       fds.forEach((fd, i) => mine.push(openPath(`/proc/${this.pid}/fd/${fd}`, flags[i]! | O_NONBLOCK)));
@@ -125,8 +134,8 @@ export class KeeperLink implements Endpoint {
       for (const fd of mine) close(fd);
       throw new Error(`take a pipe from ${this.what}: ${(err as Error).message}`, { cause: err });
     } finally {
-      if (release === 'now') this.writer.write({ type: 'taken', fds });
-      else this.takenLater.push(...fds);
+      if (release === 'now') channel.writer.write({ type: 'taken', fds });
+      else channel.takenLater.push(...fds);
     }
     return mine;
   }
@@ -134,63 +143,98 @@ export class KeeperLink implements Endpoint {
   /** Lets go of the keeper, which goes on (and ends once nothing is live). */
   close(): Promise<void> {
     this.closing = true;
-    return new Promise((resolve) => {
-      if (this.sock.destroyed) return resolve();
-      this.sock.once('close', () => resolve());
-      this.sock.end();
-    });
+    return Promise.all([this.main, ...this.threads].map(({ sock }) => new Promise<void>((resolve) => {
+      if (sock.destroyed) return resolve();
+      sock.once('close', () => resolve());
+      sock.end();
+    }))).then(() => undefined);
   }
 
   pids(): number[] {
     return [this.pid];
   }
-}
 
-/** Starts a keeper and resolves once it listens (it writes `ready` to fd 3). */
-async function startKeeper(o: KeeperOptions): Promise<ChildProcess> {
-  const logPath = join(o.dir, 'keeper.log');
-  const log = openSync(logPath, 'a', 0o600);
-  const args = [
-    ...keeperEntry(), '--dir', o.dir,
-    ...(o.threads !== undefined ? ['--threads', String(o.threads)] : []),
-    ...(o.clientBacklog !== undefined ? ['--client-backlog', String(o.clientBacklog)] : []),
-    ...(o.spliceTty === false ? ['--no-splice'] : []),
-  ];
-  let child: ChildProcess;
-  try {
-    child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log, 'pipe'] });
-  } finally {
-    closeSync(log);
+  /**
+   * Where a request goes: a console's to its thread, a new console's to the thread with the
+   * fewest, `list` (and a console placed by no one here) to the keeper's main thread, which relays it.
+   */
+  private channelFor(req: Request): Channel {
+    if (req.type === 'list' || req.type === 'shutdown' || req.type === 'link') return this.main;
+    if (req.type === 'open') {
+      const thread = this.threads.reduce((a, b) => (b.load < a.load ? b : a), this.threads[0] ?? this.main);
+      this.place(req.id, thread);
+      this.opening.set(req.seq, req.id);
+      return thread;
+    }
+    const thread = this.threadOf.get(req.id) ?? this.main;
+    if (req.type === 'remove' || req.type === 'discard') this.unplace(req.id);
+    return thread;
   }
-  const ready = child.stdio[3] as Socket;
-  await new Promise<void>((resolve, reject) => {
-    let said = '';
-    const onData = (b: Buffer) => {
-      said += b.toString();
-      if (said.includes('ready\n')) {
-        ready.off('data', onData);
-        child.off('exit', onExit);
-        resolve();
+
+  private fromKeeper(reply: Reply, onReply: (r: Reply) => void): void {
+    if ('seq' in reply) {
+      const opened = this.opening.get(reply.seq);
+      if (opened !== undefined) {
+        this.opening.delete(reply.seq);
+        if (reply.type === 'failed') this.unplace(opened);
       }
-    };
-    const onExit = (code: number | null, signal: string | null) => {
-      const tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join(' / ');
-      reject(new Error(`the keeper exited with ${code ?? signal} before it was ready: ${tail}`));
-    };
-    ready.on('data', onData);
-    child.once('exit', onExit);
-  });
-  // The keeper outlives skiffd: neither its handle nor this pipe keeps skiffd's loop alive. skiffd's
-  // end of the pipe stays open for skiffd's whole life, so its end of file tells the keeper skiffd has exited.
-  ready.on('data', () => undefined);
-  ready.unref();
-  child.unref();
-  return child;
+      // The consoles a keeper kept from an earlier skiffd: each stays on its thread.
+      if (reply.type === 'list') for (const c of reply.consoles) this.place(c.id, this.threads[c.thread] ?? this.main);
+    }
+    onReply(reply);
+  }
+
+  private place(id: string, thread: Channel): void {
+    this.unplace(id);
+    this.threadOf.set(id, thread);
+    thread.load++;
+  }
+
+  private unplace(id: string): void {
+    const thread = this.threadOf.get(id);
+    if (thread === undefined) return;
+    this.threadOf.delete(id);
+    thread.load--;
+  }
 }
 
-/** keeper-main next to this module: .js when compiled, .ts (with tsx) when run from source. */
-function keeperEntry(): string[] {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const file = fileURLToPath(new URL(fromSource ? './keeper-main.ts' : './keeper-main.js', import.meta.url));
-  return fromSource ? ['--import', 'tsx', file] : [file];
+/**
+ * One connection's handshake: its hello, then the keeper's welcome (or a thread's). null when
+ * nobody listens there, or a keeper that is ending refused; any other refusal is an error.
+ * Frames after the welcome go to `onFrame`.
+ */
+function greet(path: string, hello: Hello, onFrame: (m: unknown) => void): Promise<Greeted | null> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(path);
+    const decoder = new FrameDecoder('keeper → skiffd');
+    let welcomed = false;
+    const settle = (v: Greeted | null, err?: Error) => {
+      if (err) reject(err);
+      else resolve(v);
+    };
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      if (!welcomed) settle(null, err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? undefined : new Error(`connect to the keeper at \`${path}\`: ${err.code ?? err.message}`));
+    });
+    sock.on('data', (b: Buffer) => {
+      try {
+        decoder.push(b, (m) => {
+          if (welcomed) return onFrame(m);
+          const w = m as Welcome;
+          if ('refused' in w) {
+            sock.destroy();
+            // An ending keeper lets go of its socket in a moment; a refusal for any other reason is an error.
+            settle(null, w.refused === 'the keeper is ending' ? undefined : new Error(`the keeper at \`${path}\` refused skiffd: ${w.refused}`));
+            return;
+          }
+          welcomed = true;
+          settle({ sock, welcome: w });
+        });
+      } catch (err) {
+        sock.destroy(err as Error);
+        if (!welcomed) settle(null, err as Error);
+      }
+    });
+    sock.on('close', () => { if (!welcomed) settle(null); });
+    sock.write(encodeFrame(hello));
+  });
 }

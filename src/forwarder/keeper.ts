@@ -1,23 +1,29 @@
 // The keeper: one process per state directory (`skiff-keeper`) that holds every console's
 // forwarder threads, so that a container's stdout, stderr and pty keep their reader (and its
-// ring and log) when skiffd crashes or stops. skiffd connects to its socket; the keeper
-// relays skiffd's requests to its threads (pool.ts) and their replies back.
+// ring and log) when skiffd crashes or stops. skiffd connects to its socket, then once more for
+// each forwarder thread: the keeper hands that connection's fd to the thread, which reads and
+// answers it itself (thread-link.ts), so a console's requests never pass through this thread.
+// What skiffd sends on its first connection (`list`) the keeper relays to its threads
+// (pool.ts) and their replies back.
 //
 //   skiffd ──socket (wire.ts)──▶ Keeper ──MessagePort──▶ skiff-fwd-N (loop.ts, as in skiffd before)
+//          ──socket per thread (thread-link.ts)────────▶ skiff-fwd-N
 //
-// One skiffd at a time. A request's seq is the keeper's own on the way to a thread, so a
-// reply meant for a skiffd that has died is never taken for an answer by the next one.
-// Fds that a reply names (a pipe console's container ends, a client's read end) stay open
-// here until skiffd says `taken`, or are closed when skiffd goes away without taking them.
+// One skiffd at a time, and a thread's connection only from that skiffd's process. A relayed
+// request's seq is the keeper's own on the way to a thread, so a reply meant for a skiffd that
+// has died is never taken for an answer by the next one; a thread answers a request on the
+// connection it came by. Fds that a reply names (a pipe console's container ends, a client's
+// read end) stay open until skiffd says `taken` on that connection, or are closed when it
+// ends without taking them.
 //
 // It ends when nothing is left to keep and no skiffd is there: no connection, the pipe from
 // the skiffd that started it closed (that skiffd has exited), and every console's sources at
 // end of file (every container that had one has exited).
 import type { Server, Socket } from 'node:net';
-import { close, peerCredentials } from '../sys/libc.js';
+import { close, dupFd, peerCredentials } from '../sys/libc.js';
 import { ForwarderPool, type PoolOptions } from './pool.js';
 import type { Reply, Request } from './protocol.js';
-import { encodeFrame, FrameDecoder, FrameWriter, KEEPER_PROTOCOL } from './wire.js';
+import { encodeFrame, FrameDecoder, FrameWriter, KEEPER_PROTOCOL, type Hello } from './wire.js';
 
 interface Route {
   conn: Socket;
@@ -29,15 +35,15 @@ export class Keeper {
   private conn: Socket | null = null;
   /** conn's frames, each iteration's in one write */
   private writer: FrameWriter | null = null;
+  /** conn's process: a forwarder thread's connection must come from it */
+  private connPeer = -1;
   /** the skiffd that started this keeper still runs (its end of our fd 3 is open) */
   private spawner: boolean;
-  /** consoles whose sources have not all ended */
-  private readonly live = new Set<string>();
   /** fds named in a reply that skiffd has not taken yet */
   private readonly handover = new Set<number>();
   private readonly routes = new Map<number, Route>();
-  /** open requests in flight: keeper seq → console id */
-  private readonly opening = new Map<number, string>();
+  /** the seq of the keeper's own `list` asking whether any console is live, while in flight */
+  private lifeCheck: number | null = null;
   private seq = 0;
   private ending = false;
 
@@ -54,17 +60,11 @@ export class Keeper {
   }
 
   private accept(sock: Socket): void {
-    if (!trusted(sock)) {
+    const peer = trustedPeer(sock);
+    if (peer === null) {
       sock.destroy();
       return;
     }
-    if (this.conn !== null || this.ending) {
-      sock.end(encodeFrame({ refused: this.ending ? 'the keeper is ending' : 'another skiffd is connected to this keeper' }));
-      return;
-    }
-    this.conn = sock;
-    const writer = new FrameWriter(sock);
-    this.writer = writer;
     const decoder = new FrameDecoder('skiffd → keeper');
     let greeted = false;
     sock.on('data', (b: Buffer) => {
@@ -72,12 +72,7 @@ export class Keeper {
         decoder.push(b, (m) => {
           if (greeted) return this.fromSkiffd(sock, m as Request);
           greeted = true;
-          const version = (m as { hello?: unknown }).hello;
-          if (version !== KEEPER_PROTOCOL) {
-            sock.end(encodeFrame({ refused: `keeper protocol ${KEEPER_PROTOCOL}, skiffd speaks ${String(version)}` }));
-            return;
-          }
-          writer.write({ hello: KEEPER_PROTOCOL, pid: process.pid });
+          this.greet(sock, peer, m as Hello);
         });
       } catch (err) {
         process.stderr.write(`skiff-keeper: ${(err as Error).message}; closing the connection\n`);
@@ -86,6 +81,30 @@ export class Keeper {
     });
     sock.on('error', () => sock.destroy());
     sock.on('close', () => this.lost(sock));
+  }
+
+  /** skiffd's first frame: its connection, or one for a forwarder thread of the skiffd connected. */
+  private greet(sock: Socket, peer: number, hello: Hello): void {
+    const refuse = (why: string): void => {
+      sock.end(encodeFrame({ refused: why }));
+    };
+    if (hello.hello !== KEEPER_PROTOCOL) return refuse(`keeper protocol ${KEEPER_PROTOCOL}, skiffd speaks ${String(hello.hello)}`);
+    if (this.ending) return refuse('the keeper is ending');
+    if (hello.thread !== undefined) {
+      if (this.conn === null || peer !== this.connPeer) return refuse('a forwarder thread takes a connection only from the skiffd connected to this keeper');
+      if (!Number.isInteger(hello.thread) || hello.thread < 0 || hello.thread >= this.pool.size) return refuse(`no forwarder thread ${String(hello.thread)} (there are ${this.pool.size})`);
+      // The thread reads and writes the connection itself from now on. skiffd sends nothing
+      // before the thread's welcome, so libuv has read nothing past the hello.
+      const fd = dupFd(socketFd(sock));
+      sock.destroy();
+      this.pool.send({ type: 'link', thread: hello.thread, fd });
+      return;
+    }
+    if (this.conn !== null) return refuse('another skiffd is connected to this keeper');
+    this.conn = sock;
+    this.connPeer = peer;
+    this.writer = new FrameWriter(sock);
+    this.writer.write({ hello: KEEPER_PROTOCOL, pid: process.pid, threads: this.pool.size });
   }
 
   private fromSkiffd(sock: Socket, m: Request | { type: 'taken'; fds: number[] }): void {
@@ -97,22 +116,23 @@ export class Keeper {
     if ('seq' in m) {
       const seq = ++this.seq;
       this.routes.set(seq, { conn: sock, seq: m.seq });
-      if (m.type === 'open') this.opening.set(seq, m.id);
       m = { ...m, seq };
     }
     this.pool.send(m);
   }
 
   private fromPool(reply: Reply): void {
-    // What the keeper itself keeps track of: live consoles, and fds it hands over.
+    // What the keeper itself keeps track of: fds it hands over, and whether anything is live.
     if (reply.type === 'opened') {
-      this.live.add(this.opening.get(reply.seq)!);
       if (reply.pipes) for (const fd of [reply.pipes.stdin, reply.pipes.stdout, reply.pipes.stderr]) if (fd !== null) this.handover.add(fd);
     } else if (reply.type === 'attached') {
       this.handover.add(reply.fd);
     } else if (reply.type === 'ended') {
-      this.live.delete(reply.id);
       this.maybeEnd();
+    } else if (reply.type === 'list' && reply.seq === this.lifeCheck) {
+      this.lifeCheck = null;
+      if (reply.consoles.every((c) => c.ended)) this.end();
+      return;
     }
     if (!('seq' in reply)) {
       // `ended` is the keeper's own business (its lifetime): skiffd learns a console's end from `exited`'s answer.
@@ -123,7 +143,6 @@ export class Keeper {
     }
     const route = this.routes.get(reply.seq);
     this.routes.delete(reply.seq);
-    this.opening.delete(reply.seq);
     if (route !== undefined && route.conn === this.conn && this.writer !== null) {
       this.writer.write({ ...reply, seq: route.seq });
       return;
@@ -146,23 +165,41 @@ export class Keeper {
     this.maybeEnd();
   }
 
+  /**
+   * Ends the keeper if no skiffd is there and no console is live. Which consoles are live only
+   * the threads know (skiffd opens them there directly), so they are asked; an `ended` that
+   * arrives before a thread's answer was sent before it, so the answer counts it, and one that
+   * comes later asks again.
+   */
   private maybeEnd(): void {
-    if (this.ending || this.conn !== null || this.spawner || this.live.size > 0) return;
+    if (this.ending || this.conn !== null || this.spawner || this.lifeCheck !== null) return;
+    this.lifeCheck = ++this.seq;
+    this.pool.send({ type: 'list', seq: this.lifeCheck });
+  }
+
+  private end(): void {
+    if (this.ending || this.conn !== null || this.spawner) return;
     this.ending = true;
     this.server.close();
     void this.pool.close().then(() => this.onEnd());
   }
 }
 
-/** The socket is 0600 in skiffd's private directory already; the kernel's word on who connected is the second lock. */
-function trusted(sock: Socket): boolean {
-  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+function socketFd(sock: Socket): number {
+  return (sock as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+}
+
+/**
+ * The connecting process's pid, or null when it may not connect. The socket is 0600 in
+ * skiffd's private directory already; the kernel's word on who connected is the second lock.
+ */
+function trustedPeer(sock: Socket): number | null {
   try {
-    const peer = peerCredentials(fd ?? -1);
-    if (peer.uid === 0 || peer.uid === process.getuid?.()) return true;
+    const peer = peerCredentials(socketFd(sock));
+    if (peer.uid === 0 || peer.uid === process.getuid?.()) return peer.pid;
     process.stderr.write(`skiff-keeper: refused a connection from uid ${peer.uid} (pid ${peer.pid})\n`);
   } catch (err) {
     process.stderr.write(`skiff-keeper: could not read a connection's peer credentials: ${(err as Error).message}\n`);
   }
-  return false;
+  return null;
 }

@@ -10,8 +10,11 @@ import { ForwardedConsole } from './console.js';
 import type { ThreadContext } from './context.js';
 import { unreachable } from '../api/unreachable.js';
 import type { Reply, Request, ThreadTask, WireError } from './protocol.js';
+import { SkiffdLink } from './thread-link.js';
 
 const WAKE = 0;
+/** skiffd's connection to this thread (in the keeper); a console's data is token × 4 + slot, with tokens from 1 */
+const LINK = 1;
 /** bytes one console may forward before the loop turns to the others (level-triggered: it comes back) */
 const PUMP_BUDGET = 1 << 20;
 /** epoll_wait never sleeps longer, so a thread asked to stop by other means notices within this */
@@ -24,9 +27,13 @@ const MAX_WAIT_MS = 1000;
  */
 const LOSS_REPORT_MS = 50;
 
+/** where a request came from, and its reply goes: the port (null), or skiffd's connection */
+type Route = SkiffdLink | null;
+
 interface ExitWaiter {
   seq: number;
   deadline: number;
+  route: Route;
 }
 
 export class ForwarderLoop {
@@ -42,6 +49,10 @@ export class ForwarderLoop {
   private readonly wakeFd: number;
   private nextToken = 1;
   private running = true;
+  private readonly index: number;
+  private link: SkiffdLink | null = null;
+  /** the route of the request being handled */
+  private answering: Route = null;
   /** clients whose losses grew since the last report: `id client` → dropped */
   private readonly lostSince = new Map<string, { id: string; client: number; dropped: number }>();
   /** when the losses in lostSince are sent at the latest (performance.now()); null: none wait */
@@ -50,6 +61,7 @@ export class ForwarderLoop {
   constructor(task: ThreadTask) {
     this.port = task.port;
     this.wakeFd = task.wakeFd;
+    this.index = task.index;
     const epfd = epollCreate();
     this.epfd = epfd;
     const devNull = openPath('/dev/null', O_WRONLY);
@@ -80,12 +92,18 @@ export class ForwarderLoop {
           this.receive();
           continue;
         }
+        if (ev.data === LINK) {
+          this.link?.service(ev.events, (req) => this.handleFrom(this.link, req));
+          continue;
+        }
         const con = this.byToken.get(Math.floor(ev.data / 4));
         if (con !== undefined) this.service(con, ev.data % 4, ev.events); // else removed earlier in this batch
       }
       this.expireWaiters();
       if (this.lossDue !== null && performance.now() >= this.lossDue) this.reportLosses();
+      this.link?.flush();
     }
+    this.link?.close();
     close(this.epfd);
     close(this.ctx.devNull);
   }
@@ -108,7 +126,7 @@ export class ForwarderLoop {
       this.reply({ type: 'ended', id: con.id });
     }
     if (!this.exitWaiters.has(con)) return;
-    for (const w of this.exitWaiters.get(con) ?? []) this.reply({ type: 'done', seq: w.seq });
+    for (const w of this.exitWaiters.get(con) ?? []) this.reply({ type: 'done', seq: w.seq }, [], w.route);
     this.exitWaiters.delete(con);
   }
 
@@ -141,13 +159,15 @@ export class ForwarderLoop {
   }
 
   private receive(): void {
-    for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) {
-      const req = m.message as Request;
-      try {
-        this.handle(req);
-      } catch (err) {
-        if ('seq' in req) this.reply({ type: 'failed', seq: req.seq, error: toWire(err) });
-      }
+    for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) this.handleFrom(null, m.message as Request);
+  }
+
+  private handleFrom(route: Route, req: Request): void {
+    this.answering = route;
+    try {
+      this.handle(req);
+    } catch (err) {
+      if ('seq' in req) this.reply({ type: 'failed', seq: req.seq, error: toWire(err) });
     }
   }
 
@@ -224,7 +244,7 @@ export class ForwarderLoop {
           return;
         }
         const waiters = this.exitWaiters.get(con) ?? [];
-        waiters.push({ seq: req.seq, deadline: performance.now() + req.graceMs });
+        waiters.push({ seq: req.seq, deadline: performance.now() + req.graceMs, route: this.answering });
         this.exitWaiters.set(con, waiters);
         return;
       }
@@ -239,7 +259,12 @@ export class ForwarderLoop {
         return;
       }
       case 'list':
-        this.reply({ type: 'list', seq: req.seq, consoles: [...this.byId.values()].map((c) => ({ id: c.id, slavePath: c.slavePath, ended: c.ended })) });
+        this.reply({ type: 'list', seq: req.seq, consoles: [...this.byId.values()].map((c) => ({ id: c.id, slavePath: c.slavePath, ended: c.ended, thread: this.index })) });
+        return;
+      case 'link':
+        // A skiffd connects anew only when its last connection has gone (it died, or let go).
+        this.link?.close();
+        this.link = new SkiffdLink(req.fd, this.epfd, LINK, this.index, (message) => this.reply({ type: 'problem', id: '*', message }));
         return;
       case 'shutdown':
         for (const con of this.byId.values()) {
@@ -256,9 +281,16 @@ export class ForwarderLoop {
     }
   }
 
-  private reply(reply: Reply, transfer: ArrayBuffer[] = []): void {
+  /**
+   * An answer goes where its request came from; `ended` to the port (the keeper's main thread
+   * keeps the keeper alive while a console is live); a problem or a loss to skiffd's connection
+   * while there is one, so that a loss comes before any later answer.
+   */
+  private reply(reply: Reply, transfer: ArrayBuffer[] = [], route?: Route): void {
     if (reply.type !== 'dropped') this.reportLosses(); // a client's losses are known before any later answer
-    this.port.postMessage(reply, transfer);
+    const to = route !== undefined ? route : 'seq' in reply ? this.answering : reply.type === 'ended' || this.link?.closed !== false ? null : this.link;
+    if (to === null) this.port.postMessage(reply, transfer);
+    else to.send(reply); // dropped if that connection has closed: its skiffd has gone
   }
 
   private reportLosses(): void {
@@ -266,7 +298,7 @@ export class ForwarderLoop {
     if (this.lostSince.size === 0) return;
     const losses = [...this.lostSince.values()];
     this.lostSince.clear();
-    for (const l of losses) this.port.postMessage({ type: 'dropped', ...l } satisfies Reply);
+    for (const l of losses) this.reply({ type: 'dropped', ...l });
   }
 }
 

@@ -49,10 +49,13 @@ export class ForwarderPool {
   private readonly broadcasts = new Map<number, Broadcast>();
   private closing: Promise<void> | null = null;
   private wakeScheduled = false;
+  /** how many forwarder threads */
+  readonly size: number;
 
   constructor(options: PoolOptions, private readonly onReply: (reply: Reply) => void) {
     const count = options.threads ?? availableParallelism();
     positiveInteger(count, 'forwarder threads', 1);
+    this.size = count;
     const clientBacklog = options.clientBacklog ?? 1 << 20;
     positiveInteger(clientBacklog, 'forwarder clientBacklog', 0);
     const entry = threadEntry();
@@ -81,11 +84,22 @@ export class ForwarderPool {
 
   /** Sends a request to the thread that holds its console (an open: the least loaded one). */
   send(req: Request, transfer: ArrayBuffer[] = []): void {
-    if (this.closing) return this.fail(req, 'the forwarder is closed');
+    if (this.closing) {
+      if (req.type === 'link') closeFd(req.fd);
+      return this.fail(req, 'the forwarder is closed');
+    }
     switch (req.type) {
       case 'list':
       case 'shutdown':
         return this.broadcast(req);
+      case 'link': {
+        const thread = this.threads[req.thread];
+        if (thread === undefined || thread.failure) {
+          closeFd(req.fd);
+          throw new Error(`no forwarder thread ${req.thread} to link to skiffd`);
+        }
+        return this.post(thread, req, [], null);
+      }
       case 'open': {
         if (this.byId.has(req.id)) return this.fail(req, `console \`${req.id}\` is already open`);
         const live = this.threads.filter((t) => !t.failure);

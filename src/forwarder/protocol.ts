@@ -96,7 +96,12 @@ export type Request =
   | { type: 'discard'; id: string }
   /** the consoles a thread holds (a skiffd restarted against a running keeper takes them back) */
   | { type: 'list'; seq: number }
-  | { type: 'shutdown'; seq: number };
+  | { type: 'shutdown'; seq: number }
+  /**
+   * In the keeper, to thread `thread`: `fd` is a connection from skiffd (said hello, not yet
+   * welcomed) whose requests the thread reads and answers itself (thread-link.ts).
+   */
+  | { type: 'link'; thread: number; fd: number };
 
 /** A console as `list` reports it. */
 export interface KeptConsole {
@@ -105,6 +110,8 @@ export interface KeptConsole {
   slavePath: string | null;
   /** every source reached end of file: no more output will come */
   ended: boolean;
+  /** the forwarder thread that holds it (its index) */
+  thread: number;
 }
 
 /** An error as it crosses the port: SysError's fields survive, so the main side can rebuild it. */

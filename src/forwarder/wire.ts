@@ -3,7 +3,9 @@
 // carries the typed arrays of protocol.ts (input, ring copies, chunk indexes) as they are.
 //
 //   skiffd ── {hello: KEEPER_PROTOCOL} ──▶ keeper      first frame, then Request (protocol.ts)
-//          ◀── {hello, pid} or {refused} ──            then Reply; `taken` (below) has no reply
+//          ◀── {hello, pid, threads} or {refused} ──   then Reply; `taken` (below) has no reply
+//   skiffd ── {hello, thread: i} ──▶ keeper            one more connection per thread, handed
+//          ◀── {hello, thread: i} or {refused} ──      to thread i, which welcomes and answers it
 //
 // Every frame one side sends in one event-loop iteration goes out in one writev (FrameWriter):
 // the other side then wakes once and reads them all in one read. Each frame costs a system
@@ -22,8 +24,10 @@ export const KEEPER_PROTOCOL = 2;
 /** A ring copy is at most the spec's largest ring: anything much larger is a broken stream. */
 const MAX_FRAME = 256 << 20;
 
-export type Hello = { hello: number };
-export type Welcome = { hello: number; pid: number } | { refused: string };
+/** skiffd's first frame: `thread` on a connection for that forwarder thread (see keeper.ts) */
+export type Hello = { hello: number; thread?: number };
+/** threads: how many forwarder threads, each to be connected to; a thread's own welcome names it */
+export type Welcome = { hello: number; pid: number; threads: number } | { hello: number; thread: number } | { refused: string };
 /** skiffd has opened these fds of the keeper's (from `opened` or `attached`): the keeper closes its copies */
 export type Taken = { type: 'taken'; fds: number[] };
 

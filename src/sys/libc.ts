@@ -6,7 +6,7 @@ import { asError } from '../api/errors.js';
 import { EINTR, EWOULDBLOCK, SysError } from './errno.js';
 import { c, check, raw } from './libc-handle.js';
 import {
-  EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, F_GETFL, F_SETFD, F_SETFL, LOCK_EX, LOCK_NB,
+  EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, F_DUPFD_CLOEXEC, F_GETFL, F_SETFD, F_SETFL, LOCK_EX, LOCK_NB,
   O_CLOEXEC, O_NOCTTY, O_NONBLOCK, O_RDWR, PR_SET_CHILD_SUBREAPER, PR_SET_NAME, P_PIDFD, SOL_SOCKET, SO_PEERCRED,
   TIOCSWINSZ, WEXITED, WNOHANG,
 } from './constants.js';
@@ -77,6 +77,16 @@ export function write(fd: number, buf: Buffer): number {
   return check(c.write(fd, buf, buf.length), 'write', `fd ${fd}`);
 }
 
+/** write(2); returns bytes written or -errno (EAGAIN, EPIPE…) without throwing. */
+export function writeRaw(fd: number, buf: Buffer): number {
+  return raw(c.write(fd, buf, buf.length));
+}
+
+/** A close-on-exec duplicate of fd (the lowest free number from 3). */
+export function dupFd(fd: number): number {
+  return check(c.fcntl(fd, F_DUPFD_CLOEXEC, 'int', 3), 'fcntl(F_DUPFD_CLOEXEC)', `fd ${fd}`);
+}
+
 export function setNonBlocking(fd: number): void {
   const flags = check(c.fcntl(fd, F_GETFL), 'fcntl(F_GETFL)');
   check(c.fcntl(fd, F_SETFL, 'int', flags | O_NONBLOCK), 'fcntl(F_SETFL)');
@@ -119,11 +129,20 @@ export function epollCreate(): number {
   return check(c.epoll_create1(EPOLL_CLOEXEC), 'epoll_create1');
 }
 
-export function epollAdd(epfd: number, fd: number, events: number, data: number): void {
+function epollCtl(epfd: number, op: number, name: string, fd: number, events: number, data: number): void {
   const ev = Buffer.alloc(EPOLL_EVENT_SIZE);
   ev.writeUInt32LE(events, 0);
   ev.writeBigUInt64LE(BigInt(data), EPOLL_DATA_OFFSET);
-  check(c.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ev), 'epoll_ctl(ADD)', `fd ${fd}`);
+  check(c.epoll_ctl(epfd, op, fd, ev), name, `fd ${fd}`);
+}
+
+export function epollAdd(epfd: number, fd: number, events: number, data: number): void {
+  epollCtl(epfd, EPOLL_CTL_ADD, 'epoll_ctl(ADD)', fd, events, data);
+}
+
+/** Changes the events (and data) fd is watched for. */
+export function epollMod(epfd: number, fd: number, events: number, data: number): void {
+  epollCtl(epfd, EPOLL_CTL_MOD, 'epoll_ctl(MOD)', fd, events, data);
 }
 
 export function epollDel(epfd: number, fd: number): void {

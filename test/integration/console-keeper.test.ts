@@ -27,14 +27,14 @@ function alive(pid: number): boolean {
   return existsSync(`/proc/${pid}`) && !isZombie(pid);
 }
 
-/** Says hello to a keeper as skiffd would: its first answer. */
-function hello(path: string, protocol: number): Promise<unknown> {
+/** Says hello to a keeper as skiffd would (for one of its forwarder threads, with `thread`): its first answer. */
+function hello(path: string, protocol: number, thread?: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const sock = connect(path);
     const decoder = new FrameDecoder('keeper → test');
     sock.on('data', (b: Buffer) => decoder.push(b, (m) => { sock.destroy(); resolve(m); }));
     sock.on('error', reject);
-    sock.write(encodeFrame({ hello: protocol }));
+    sock.write(encodeFrame(thread === undefined ? { hello: protocol } : { hello: protocol, thread }));
   });
 }
 
@@ -134,7 +134,7 @@ describe('the console keeper: containers keep their stdio across a skiffd crash'
     }
   });
 
-  it('the keeper refuses another protocol and a second skiffd; killed, skiffd says so and starts a new one with the next console', async () => {
+  it('the keeper refuses another protocol, a second skiffd and a stranger\'s connection for a thread; killed, skiffd says so and starts a new one with the next console', async () => {
     await withDaemon([], async (d) => {
       const lockPath = join(d.stateDir, '.skiffd/keeper.lock');
       const sockPath = join(d.stateDir, '.skiffd/keeper.sock');
@@ -142,6 +142,8 @@ describe('the console keeper: containers keep their stdio across a skiffd crash'
       expect(r.code, r.stderr).to.equal(0);
       const first = Number(readFileSync(lockPath, 'utf8'));
       expect(await hello(sockPath, KEEPER_PROTOCOL)).to.deep.equal({ refused: 'another skiffd is connected to this keeper' });
+      // A forwarder thread reads a connection of its own only from the skiffd connected: not another process's.
+      expect(await hello(sockPath, KEEPER_PROTOCOL, 0)).to.deep.equal({ refused: 'a forwarder thread takes a connection only from the skiffd connected to this keeper' });
       // skiffd stopped: the keeper stays for the running container, and still refuses a stranger's protocol.
       await d.stop();
       expect(await hello(sockPath, KEEPER_PROTOCOL + 1)).to.deep.equal({ refused: `keeper protocol ${KEEPER_PROTOCOL}, skiffd speaks ${KEEPER_PROTOCOL + 1}` });
