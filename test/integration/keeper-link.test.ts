@@ -11,6 +11,11 @@ import { ConsoleHub, type PipeEnds } from '../../src/forwarder/index.js';
 import { close, write } from '../../src/sys/libc.js';
 
 const OPTIONS = { buffer: 4096, logPath: null, logMax: 0, stdin: false };
+/**
+ * `exited` answers when the console reaches end of file, or at the latest after this grace:
+ * longer than any test here, so that a console whose ends the keeper never closed stalls.
+ */
+const HUB = { threads: 2, exitGraceMs: 3_600_000 };
 
 describe('the keeper link: a connection per forwarder thread', function () {
   this.timeout(60_000);
@@ -20,7 +25,7 @@ describe('the keeper link: a connection per forwarder thread', function () {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'skiff-keeper-link-test-'));
-    hub = new ConsoleHub({ threads: 2, keeper: { dir } });
+    hub = new ConsoleHub({ ...HUB, keeper: { dir } });
     await hub.connect();
   });
   after(async () => {
@@ -44,7 +49,7 @@ describe('the keeper link: a connection per forwarder thread', function () {
     }
     await hub.close();
     // The keeper kept them (their writers are open here); a new hub takes them back, as a restarted skiffd does.
-    hub = new ConsoleHub({ threads: 2, keeper: { dir } });
+    hub = new ConsoleHub({ ...HUB, keeper: { dir } });
     const kept = await hub.connect();
     expect(kept.map((c) => c.id).sort()).to.deep.equal(ids);
     expect(new Set(kept.map((c) => c.thread))).to.deep.equal(new Set([0, 1]));
