@@ -259,6 +259,7 @@ export class ConsoleHub {
         return;
       }
       case 'ended':
+      case 'unlinked':
         return;
       case 'failed':
       case 'opened':

@@ -127,7 +127,7 @@ export class Keeper {
       if (reply.pipes) for (const fd of [reply.pipes.stdin, reply.pipes.stdout, reply.pipes.stderr]) if (fd !== null) this.handover.add(fd);
     } else if (reply.type === 'attached') {
       this.handover.add(reply.fd);
-    } else if (reply.type === 'ended') {
+    } else if (reply.type === 'ended' || reply.type === 'unlinked') {
       this.maybeEnd();
     } else if (reply.type === 'list' && reply.seq === this.lifeCheck) {
       this.lifeCheck = null;
@@ -136,7 +136,7 @@ export class Keeper {
     }
     if (!('seq' in reply)) {
       // `ended` is the keeper's own business (its lifetime): skiffd learns a console's end from `exited`'s answer.
-      if (reply.type === 'ended') return;
+      if (reply.type === 'ended' || reply.type === 'unlinked') return;
       if (this.writer !== null) this.writer.write(reply);
       else if (reply.type === 'problem') process.stderr.write(`skiff-keeper: console \`${reply.id}\`: ${reply.message}\n`);
       return;

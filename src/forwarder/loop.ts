@@ -123,7 +123,7 @@ export class ForwarderLoop {
     if (!this.endReported.has(con)) {
       con.end();
       this.endReported.add(con);
-      this.reply({ type: 'ended', id: con.id });
+      if (this.liveLink() === null) this.reply({ type: 'ended', id: con.id });
     }
     if (!this.exitWaiters.has(con)) return;
     for (const w of this.exitWaiters.get(con) ?? []) this.reply({ type: 'done', seq: w.seq }, [], w.route);
@@ -264,7 +264,10 @@ export class ForwarderLoop {
       case 'link':
         // A skiffd connects anew only when its last connection has gone (it died, or let go).
         this.link?.close();
-        this.link = new SkiffdLink(req.fd, this.epfd, LINK, this.index, (message) => this.reply({ type: 'problem', id: '*', message }));
+        this.link = new SkiffdLink(req.fd, this.epfd, LINK, this.index, {
+          problem: (message) => this.reply({ type: 'problem', id: '*', message }),
+          closed: () => this.reply({ type: 'unlinked' }),
+        });
         return;
       case 'shutdown':
         for (const con of this.byId.values()) {
@@ -288,9 +291,13 @@ export class ForwarderLoop {
    */
   private reply(reply: Reply, transfer: ArrayBuffer[] = [], route?: Route): void {
     if (reply.type !== 'dropped') this.reportLosses(); // a client's losses are known before any later answer
-    const to = route !== undefined ? route : 'seq' in reply ? this.answering : reply.type === 'ended' || this.link?.closed !== false ? null : this.link;
+    const to = route !== undefined ? route : 'seq' in reply ? this.answering : reply.type === 'ended' || reply.type === 'unlinked' ? null : this.liveLink();
     if (to === null) this.port.postMessage(reply, transfer);
     else to.send(reply); // dropped if that connection has closed: its skiffd has gone
+  }
+
+  private liveLink(): SkiffdLink | null {
+    return this.link !== null && !this.link.closed ? this.link : null;
   }
 
   private reportLosses(): void {

@@ -140,6 +140,12 @@ export type Reply =
   | { type: 'problem'; id: string; message: string }
   /** unsolicited: a client's lost bytes, sent before any later reply whenever they grew */
   | { type: 'dropped'; id: string; client: number; dropped: number }
-  /** unsolicited: a console ended (no more output); the keeper ends once none is live and no skiffd is there */
-  | { type: 'ended'; id: string };
+  /**
+   * unsolicited: a console ended (no more output); the keeper ends once none is live and no
+   * skiffd is there. Not sent while skiffd is connected to the thread (thread-link.ts): a
+   * message per container to the keeper's main thread, which could not end then anyway.
+   */
+  | { type: 'ended'; id: string }
+  /** unsolicited, in the keeper: skiffd's connection to this thread has ended (so `ended` comes again) */
+  | { type: 'unlinked' };
 

@@ -31,7 +31,13 @@ export class SkiffdLink {
    * `fd`: the connection, this thread's own from now on; `data`: its epoll data in the
    * thread's set. Welcomes skiffd on it, which sends nothing else before the welcome.
    */
-  constructor(private readonly fd: number, private readonly epfd: number, private readonly data: number, thread: number, private readonly onProblem: (message: string) => void) {
+  constructor(
+    private readonly fd: number,
+    private readonly epfd: number,
+    private readonly data: number,
+    thread: number,
+    private readonly on: { problem: (message: string) => void; closed: () => void },
+  ) {
     this.decoder = new FrameDecoder(`skiffd → skiff-fwd-${thread}`);
     epollAdd(epfd, fd, EPOLLIN, data);
     this.out.push(encodeFrame({ hello: KEEPER_PROTOCOL, thread }));
@@ -92,11 +98,12 @@ export class SkiffdLink {
     if (this.closed) return;
     this.closed = true;
     this.out = [];
-    if (problem !== null) this.onProblem(`the connection from skiffd: ${problem}; closing it`);
+    if (problem !== null) this.on.problem(`the connection from skiffd: ${problem}; closing it`);
     epollDel(this.epfd, this.fd);
     close(this.fd);
     for (const fd of this.handover) close(fd);
     this.handover.clear();
+    this.on.closed();
   }
 
   private taken(fds: number[]): void {

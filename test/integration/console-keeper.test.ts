@@ -134,6 +134,28 @@ describe('the console keeper: containers keep their stdio across a skiffd crash'
     }
   });
 
+  it('skiffd killed while a container runs: the keeper stays for it, and ends once it has exited', async () => {
+    const d = new TestDaemon();
+    let keeper = -1;
+    let pid = -1;
+    try {
+      await d.start();
+      const r = await d.cli(['run', '-d', '--name', 'last', '--', '/bin/sleep', '1000']);
+      expect(r.code, r.stderr).to.equal(0);
+      pid = (await d.inspect('last')).State.Pid;
+      keeper = Number(readFileSync(join(d.stateDir, '.skiffd/keeper.lock'), 'utf8'));
+      await d.stop('SIGKILL');
+      // The keeper learns of the console's end from its thread, which skiffd no longer answers on.
+      process.kill(pid, 'SIGKILL');
+      await until(() => !alive(keeper), 'the keeper to end once its last container has exited and skiffd has gone');
+    } finally {
+      if (d.child !== null && (d.child.exitCode !== null || d.child.signalCode !== null)) await d.start().catch(() => undefined);
+      await d.destroy();
+      if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
+      if (keeper > 0 && alive(keeper) && cmdline(keeper) === 'skiff-keeper') process.kill(keeper, 'SIGKILL');
+    }
+  });
+
   it('the keeper refuses another protocol, a second skiffd and a stranger\'s connection for a thread; killed, skiffd says so and starts a new one with the next console', async () => {
     await withDaemon([], async (d) => {
       const lockPath = join(d.stateDir, '.skiffd/keeper.lock');
