@@ -2,7 +2,10 @@
 // never-ending task per thread, a console goes to the least loaded thread when it is opened,
 // and every later request for it to that thread. Replies from every thread come out of one
 // callback, with a broadcast (`list`, `shutdown`) answered once for all threads. It runs in
-// skiffd for an in-process hub (tests, the bench) and in the keeper process for skiffd.
+// skiffd for an in-process hub (tests, the bench) and in the keeper process for skiffd, where
+// skiffd places its consoles itself and talks to each thread on a connection of its own
+// (thread-link.ts): there the pool runs the threads, hands them those connections (`link`)
+// and relays `list`.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';

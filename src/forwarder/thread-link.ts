@@ -39,7 +39,12 @@ export class SkiffdLink {
     private readonly on: { problem: (message: string) => void; closed: () => void },
   ) {
     this.decoder = new FrameDecoder(`skiffd → skiff-fwd-${thread}`);
-    epollAdd(epfd, fd, EPOLLIN, data);
+    try {
+      epollAdd(epfd, fd, EPOLLIN, data);
+    } catch (err) {
+      close(fd);
+      throw err;
+    }
     this.out.push(encodeFrame({ hello: KEEPER_PROTOCOL, thread }));
   }
 
