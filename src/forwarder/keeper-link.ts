@@ -212,7 +212,8 @@ function greet(path: string, hello: Hello, onFrame: (m: unknown) => void): Promi
       if (err) reject(err);
       else resolve(v);
     };
-    sock.once('error', (err: NodeJS.ErrnoException) => {
+    // Kept for the socket's life: after the welcome an error is followed by 'close', which reports it.
+    sock.on('error', (err: NodeJS.ErrnoException) => {
       if (!welcomed) settle(null, err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? undefined : new Error(`connect to the keeper at \`${path}\`: ${err.code ?? err.message}`));
     });
     sock.on('data', (b: Buffer) => {
