@@ -44,6 +44,8 @@ export class Keeper {
   private readonly routes = new Map<number, Route>();
   /** the seq of the keeper's own `list` asking whether any console is live, while in flight */
   private lifeCheck: number | null = null;
+  /** something may have ended since the check in flight was sent: ask again when it answers */
+  private recheck = false;
   private seq = 0;
   private ending = false;
 
@@ -132,6 +134,7 @@ export class Keeper {
     } else if (reply.type === 'list' && reply.seq === this.lifeCheck) {
       this.lifeCheck = null;
       if (reply.consoles.every((c) => c.ended)) this.end();
+      else if (this.recheck) this.maybeEnd();
       return;
     }
     if (!('seq' in reply)) {
@@ -167,12 +170,17 @@ export class Keeper {
 
   /**
    * Ends the keeper if no skiffd is there and no console is live. Which consoles are live only
-   * the threads know (skiffd opens them there directly), so they are asked; an `ended` that
-   * arrives before a thread's answer was sent before it, so the answer counts it, and one that
-   * comes later asks again.
+   * the threads know (skiffd opens them there directly), so they are asked. The answer is
+   * every thread's, each given when it got the question: a console may end on one thread
+   * before the others have answered, so an end reported meanwhile asks again.
    */
   private maybeEnd(): void {
-    if (this.ending || this.conn !== null || this.spawner || this.lifeCheck !== null) return;
+    if (this.ending || this.conn !== null || this.spawner) return;
+    if (this.lifeCheck !== null) {
+      this.recheck = true;
+      return;
+    }
+    this.recheck = false;
     this.lifeCheck = ++this.seq;
     this.pool.send({ type: 'list', seq: this.lifeCheck });
   }
