@@ -16,6 +16,7 @@ import { CONTROLLER_OF, limitWrites, unlimitWrites, writeLimits, type Controller
 import { oomKillCount } from './oom-watch.js';
 import { Levels } from './levels.js';
 import { MemcgPool } from './memcg-pool.js';
+import { LimitSpares } from './limit-spares.js';
 import { readSample, type CgroupSample } from './sample.js';
 
 export type { CgroupSample } from './sample.js';
@@ -74,8 +75,8 @@ export interface CgroupsOptions {
    * the freezer even so (v1's way: a host without the unified hierarchy, and its tests here).
    */
   kill?: 'auto' | 'freezer';
-  /** v1: reuse emptied memory cgroups instead of removing them (memcg-pool.ts; default true) */
-  memcgPool?: boolean;
+  /** v1: reuse emptied memory cgroups, and cpu and pids ones with their limits, instead of removing them (memcg-pool.ts, limit-spares.ts; default true) */
+  spares?: boolean;
 }
 
 export class Cgroups {
@@ -85,6 +86,8 @@ export class Cgroups {
   private readonly joined = new Map<string, string[]>();
   /** v1's spare memory cgroups (memcg-pool.ts); null on v2 or without the memory controller */
   private readonly pool: MemcgPool | null;
+  /** v1's spare cpu and pids cgroups, by the limits they hold (limit-spares.ts); null on v2 */
+  private readonly limitSpares: LimitSpares | null;
   /** the oom_kill counter a reused memory cgroup had when its container got it, by path */
   private readonly oomBase = new Map<string, number>();
   /** how a container's cgroup is killed whole (kill.ts) */
@@ -100,8 +103,9 @@ export class Cgroups {
       throw new Error(`--cgroup-parent must be a relative path of names (letters, digits, _ . -), got ${JSON.stringify(parent)}`);
     }
     ({ roots: this.roots, byController: this.byController, killMethod: this.killMethod, killRoot: this.killRoot } = hierarchiesOf(layout, options.kill));
-    this.levels = new Levels(layout, this.roots, this.byController, (c) => this.controllerRoot(c));
-    this.pool = this.version === 1 && this.byController.has('memory') && options.memcgPool !== false ? new MemcgPool() : null;
+    this.levels = new Levels(layout, this.roots, (c) => this.controllerRoot(c));
+    this.pool = this.version === 1 && this.byController.has('memory') && options.spares !== false ? new MemcgPool(this.byController.get('memory')!) : null;
+    this.limitSpares = this.version === 1 && options.spares !== false ? new LimitSpares(layout.v1) : null;
   }
 
   get version(): 1 | 2 {
@@ -205,11 +209,20 @@ export class Cgroups {
     const parent = path.slice(0, path.lastIndexOf('/'));
     if (!this.levels.has(parent)) this.levels.ensure(path);
     const memDir = this.pool ? this.memoryDir(cg) : null;
+    let writes = limitWrites(this.version, r);
     try {
       for (const d of cg.dirs) {
-        const base = d === memDir ? this.pool!.take(d) : null;
-        if (base !== null) {
-          this.oomBase.set(path, base);
+        // A spare that holds this container's limits already: nothing to write there.
+        const mem = d === memDir ? this.pool!.take(d, writes) : null;
+        if (mem !== null) {
+          this.oomBase.set(path, mem.oomBase);
+          if (mem.limitsHeld) writes = writes.filter((w) => w.controller !== 'memory');
+          continue;
+        }
+        const root = d.slice(0, -path.length - 1);
+        if (this.limitSpares?.take(root, d, writes)) {
+          const c = this.limitSpares.controllerOf(root);
+          writes = writes.filter((w) => w.controller !== c);
           continue;
         }
         try {
@@ -229,7 +242,7 @@ export class Cgroups {
           mkdirSync(d, { recursive: true });
         }
       }
-      writeLimits((c) => this.dirOf(cg, c), this.skipUnchangedPeriod(cg, limitWrites(this.version, r)));
+      writeLimits((c) => this.dirOf(cg, c), this.skipUnchangedPeriod(cg, writes));
     } catch (err) {
       this.removeDirs(cg);
       throw err;
@@ -359,6 +372,7 @@ export class Cgroups {
     const memDir = this.pool ? this.memoryDir(cg) : null;
     for (const d of cg.dirs) {
       if (d === memDir && this.pool!.give(d)) continue;
+      if (this.limitSpares?.give(d.slice(0, -cg.path.length - 1), d)) continue;
       try {
         rmdirSync(d);
       } catch (err) {
@@ -372,7 +386,10 @@ export class Cgroups {
     const up = cg.path.split('/').slice(0, -1).join('/');
     if (up !== this.parent) {
       // The fleet's last container gone: its spares go too, so the level can.
-      if (this.pool && ![...this.joined.keys()].some((p) => p.startsWith(`${up}/`))) this.pool.drain(`${this.byController.get('memory')!}/${up}`);
+      if (![...this.joined.keys()].some((p) => p.startsWith(`${up}/`))) {
+        this.pool?.drain(`${this.byController.get('memory')!}/${up}`);
+        this.limitSpares?.drain(up);
+      }
       this.levels.remove(up);
     }
     return ok;
@@ -381,6 +398,7 @@ export class Cgroups {
   /** At skiffd's close: the parent levels, if no container (adopted later by a new skiffd) holds them. */
   close(): void {
     this.pool?.drain();
+    this.limitSpares?.drain();
     this.levels.removeAll();
   }
 
