@@ -11,13 +11,14 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import { setTimeout as delay } from 'node:timers/promises';
 import { NO_RESOURCES as NO_LIMITS, RESOURCE_FIELDS, type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
-import { CgroupUnavailable, checkLimits, hierarchiesOf, V1_ALWAYS } from './hierarchies.js';
+import { CgroupUnavailable, checkLimits, hierarchiesOf } from './hierarchies.js';
 import { CONTROLLER_OF, limitWrites, unlimitWrites, writeLimits, type Controller, type LimitWrite } from './limits.js';
 import { oomKillCount } from './oom-watch.js';
 import { Levels } from './levels.js';
 import { MemcgPool } from './memcg-pool.js';
 import { LimitSpares } from './limit-spares.js';
 import { readSample, type CgroupSample } from './sample.js';
+import { readCgroupFile } from './cgroup-file.js';
 
 export type { CgroupSample } from './sample.js';
 export { CgroupUnavailable, LimitRefused } from './hierarchies.js';
@@ -95,6 +96,8 @@ export class Cgroups {
   /** the root of the hierarchy killMethod works in (null: signals) */
   private readonly killRoot: string | null;
   private readonly byController: Map<string, string>;
+  /** the hierarchy roots every container joins (hierarchies.ts) */
+  private readonly always: string[];
   /** the parent and fleet levels, and a fleet's limits (levels.ts) */
   private readonly levels: Levels;
 
@@ -102,7 +105,7 @@ export class Cgroups {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(parent)) {
       throw new Error(`--cgroup-parent must be a relative path of names (letters, digits, _ . -), got ${JSON.stringify(parent)}`);
     }
-    ({ roots: this.roots, byController: this.byController, killMethod: this.killMethod, killRoot: this.killRoot } = hierarchiesOf(layout, options.kill));
+    ({ roots: this.roots, byController: this.byController, killMethod: this.killMethod, killRoot: this.killRoot, always: this.always } = hierarchiesOf(layout, options.kill));
     this.levels = new Levels(layout, this.roots, (c) => this.controllerRoot(c));
     this.pool = this.version === 1 && this.byController.has('memory') && options.spares !== false ? new MemcgPool(this.byController.get('memory')!) : null;
     this.limitSpares = this.version === 1 && options.spares !== false ? new LimitSpares(layout.v1) : null;
@@ -137,9 +140,7 @@ export class Cgroups {
    */
   rootsFor(path: string, r: ResourcesSpec): string[] {
     if (this.version === 2) return this.roots;
-    const want = new Set<string>();
-    for (const c of V1_ALWAYS) if (this.byController.has(c)) want.add(this.byController.get(c)!);
-    if (this.killRoot !== null) want.add(this.killRoot);
+    const want = new Set<string>(this.always);
     const parts = path.split('/');
     const levels = parts.slice(1, -1).map((_, i) => this.levels.limits.get(parts.slice(0, i + 2).join('/'))).filter((l) => l !== undefined);
     for (const limits of [r, ...levels]) {
@@ -209,7 +210,8 @@ export class Cgroups {
     const parent = path.slice(0, path.lastIndexOf('/'));
     if (!this.levels.has(parent)) this.levels.ensure(path);
     const memDir = this.pool ? this.memoryDir(cg) : null;
-    let writes = limitWrites(this.version, r);
+    const all = limitWrites(this.version, r);
+    let writes = all;
     try {
       for (const d of cg.dirs) {
         // A spare that holds this container's limits already: nothing to write there.
@@ -247,6 +249,11 @@ export class Cgroups {
       this.removeDirs(cg);
       throw err;
     }
+    // What each directory holds now, made or taken: a spare's key without reading it back.
+    for (const d of cg.dirs) {
+      if (d === memDir) this.pool!.wrote(d, all);
+      else this.limitSpares?.wrote(d.slice(0, -path.length - 1), d, all);
+    }
     this.joined.set(path, cg.dirs.map((d) => d.slice(0, -path.length - 1)));
     return cg;
   }
@@ -273,6 +280,10 @@ export class Cgroups {
    */
   update(cg: ContainerCgroup, r: ResourcesSpec): ContainerCgroup {
     const grown = this.extend(cg, this.rootsFor(cg.path, r));
+    for (const d of grown.dirs) {
+      this.pool?.changed(d);
+      this.limitSpares?.changed(d);
+    }
     writeLimits((c) => this.dirOf(grown, c), limitWrites(this.version, r));
     return grown;
   }
@@ -339,7 +350,7 @@ export class Cgroups {
   oomKills(cg: ContainerCgroup): number {
     const dir = this.memoryDir(cg);
     if (dir === null) return 0;
-    return oomKillCount(readOr(`${dir}/${this.version === 1 ? 'memory.oom_control' : 'memory.events'}`, ''));
+    return oomKillCount(readCgroupFile(`${dir}/${this.version === 1 ? 'memory.oom_control' : 'memory.events'}`) ?? '');
   }
 
   /**
@@ -351,7 +362,7 @@ export class Cgroups {
     const oomKills = this.oomKills(cg);
     // The usual case: PID 1's exit took the whole pid namespace with it, the cgroup is empty
     // and rmdir succeeds at once. EBUSY means something still runs in it.
-    if (this.removeDirs(cg)) return { oomKills, leftover: false };
+    if (this.removeDirs(cg, oomKills)) return { oomKills, leftover: false };
     const deadline = Date.now() + EMPTY_TIMEOUT_MS;
     let wait = 1;
     // Kill what is left, until rmdir succeeds: a killed process leaves cgroup.procs once the
@@ -361,17 +372,20 @@ export class Cgroups {
       await this.killAll(cg);
       await delay(wait);
       wait = Math.min(wait * 2, 50);
-      if (this.removeDirs(cg)) return { oomKills, leftover: false };
+      if (this.removeDirs(cg, oomKills)) return { oomKills, leftover: false };
       if (Date.now() > deadline) return { oomKills, leftover: true };
     }
   }
 
-  /** rmdir in every hierarchy, then the fleet level if that left it empty; true if all went. */
-  removeDirs(cg: ContainerCgroup): boolean {
+  /**
+   * rmdir in every hierarchy (or kept as a spare), then the fleet level if that left it empty;
+   * true if all went. `oomKills`: the OOM counter the caller just read (a memory spare keeps it).
+   */
+  removeDirs(cg: ContainerCgroup, oomKills: number | null = null): boolean {
     let ok = true;
     const memDir = this.pool ? this.memoryDir(cg) : null;
     for (const d of cg.dirs) {
-      if (d === memDir && this.pool!.give(d)) continue;
+      if (d === memDir && this.pool!.give(d, oomKills)) continue;
       if (this.limitSpares?.give(d.slice(0, -cg.path.length - 1), d)) continue;
       try {
         rmdirSync(d);
@@ -409,8 +423,12 @@ export class Cgroups {
       return root !== undefined && cg.dirs.includes(`${root}/${cg.path}`) ? `${root}/${cg.path}` : null;
     };
     const killDir = this.killRoot === null ? null : `${this.killRoot}/${cg.path}`;
+    // CPU time: v1's cpuacct where the container joined it (cpu,cpuacct, or a container made by an
+    // earlier skiffd), else cpu.stat of its cgroup2 directory (v2, or the unified one it is killed through).
+    const cpuacct = this.version === 1 ? dirOf('cpuacct') : null;
+    const cgroup2 = this.version === 2 ? cg.dirs[0] ?? null : this.killRoot !== null && this.killRoot === this.layout.unified ? killDir : null;
     return readSample({
-      version: this.version, memory: dirOf('memory'), cpu: this.version === 1 ? dirOf('cpuacct') : dirOf('cpu') ?? cg.dirs[0] ?? null, pids: dirOf('pids'),
+      memory: dirOf('memory'), cpuacct, cpuStat: cpuacct === null ? cgroup2 : null, pids: dirOf('pids'), memoryV1: this.version === 1,
       // No pids limit, so not in the pids hierarchy: its tasks, as pids.current counts them, from the one it is killed through.
       tasks: killDir === null ? null : `${killDir}/${this.killRoot === this.layout.unified ? 'cgroup.threads' : 'tasks'}`,
     });

@@ -3,20 +3,20 @@
 // most is cpu.cfs_quota_us: each one has the kernel check the bandwidth of every CPU cgroup of
 // the host (tg_set_cfs_bandwidth → __cfs_schedulable walks the whole task-group tree). A fleet's
 // replicas, or a load test, all ask for the same limits, so each start takes the spare the last
-// exit left. A spare's key is read from its files when it is kept (what it really holds,
-// whatever `docker update` wrote meanwhile), and a container's is its limits over a new
-// cgroup's defaults, so a key that matches means every file already holds what the container
-// would write.
+// exit left. A container's key is its limits over a new cgroup's defaults, so a key that
+// matches means every file already holds what the container would write. A spare's is the one
+// its container was made with, or, where something wrote its limits since (`docker update`, a
+// cgroup made by an earlier skiffd), read from its files when it is kept.
 //
 // Only hierarchies of no other controller: where cpu shares a hierarchy with cpuacct (most
 // v1 hosts mount cpu,cpuacct together) a spare would carry its last container's CPU time into
 // the next one's `stats` (writing cpuacct.usage zeroes the usage but not cpuacct.stat), so
 // there the cgroup is made and removed as before. What a spare keeps of its last container:
 // cpu.stat's throttling counters and pids.events' `max` count, which skiff does not read.
-import { readFileSync } from 'node:fs';
 import type { V1Hierarchy } from './layout.js';
 import type { Controller, LimitWrite } from './limits.js';
 import { SpareDirs } from './spare-dirs.js';
+import { readCgroupFile } from './cgroup-file.js';
 
 /** Spares kept at most per hierarchy, for the whole skiffd (the oldest goes beyond). */
 const MAX_SPARES = 32;
@@ -53,11 +53,7 @@ export function keyIn(dir: string, files: readonly [file: string, fresh: string]
 }
 
 function read(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return null;
-  }
+  return readCgroupFile(path)?.trim() ?? null;
 }
 
 interface Pooled {
@@ -69,6 +65,8 @@ interface Pooled {
 export class LimitSpares {
   /** by hierarchy root: the one controller it has and its spares */
   private readonly pools = new Map<string, Pooled>();
+  /** the key of each container cgroup made or taken with known limits, by its directory */
+  private readonly made = new Map<string, string>();
 
   constructor(hierarchies: readonly V1Hierarchy[]) {
     for (const h of hierarchies) {
@@ -93,12 +91,26 @@ export class LimitSpares {
     return key !== null && pool!.spares.take(dir, key) !== null;
   }
 
+  /** `dir` of `root` now holds what `writes` wrote on a new cgroup (made, or taken): its key, known without reading it back. */
+  wrote(root: string, dir: string, writes: readonly LimitWrite[]): void {
+    const pool = this.pools.get(root);
+    const key = pool ? keyAfter(pool.files, pool.controller, writes) : null;
+    if (key !== null) this.made.set(dir, key);
+  }
+
+  /** Limits written into `dir` since (docker update): its key is read back when it is kept. */
+  changed(dir: string): void {
+    this.made.delete(dir);
+  }
+
   /** Keeps an emptied container cgroup of `root` as a spare: true if kept (renamed away), false if the caller is to remove it. */
   give(root: string, dir: string): boolean {
     const pool = this.pools.get(root);
+    const known = this.made.get(dir);
+    this.made.delete(dir);
     if (!pool || read(`${dir}/cgroup.procs`) !== '') return false;
-    const key = keyIn(dir, pool.files);
-    return key !== null && pool.spares.keep(dir, key);
+    const key = known ?? keyIn(dir, pool.files);
+    return key !== null && pool.spares.keep(dir, key, undefined);
   }
 
   /** Removes the spares in `level` of every hierarchy (a fleet level going), or all of them (skiffd's close). */

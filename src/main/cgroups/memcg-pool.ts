@@ -13,10 +13,12 @@
 // a time here), which would give back most of what the pool saves. Only a cgroup holding little
 // (SMALL_ENOUGH) is kept: reclaiming a large page cache would stall skiffd's event loop; such a
 // one is removed as before. The oom_kill counter cannot be reset: whoever reads it takes the
-// count at take() as its baseline. A spare keeps its limits, keyed by them as the cpu and pids
+// count at take() as its baseline (the count its last container ended with: an empty cgroup has
+// no OOM kills). A spare keeps its limits, keyed by them as the cpu and pids
 // spares are (limit-spares.ts): a container asking for the same ones takes it and writes none;
 // else it takes any spare, whose limits are first taken back (as a new cgroup's), then written.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { readCgroupFile } from './cgroup-file.js';
 import type { LimitWrite } from './limits.js';
 import { keyAfter, keyIn } from './limit-spares.js';
 import { oomKillCount } from './oom-watch.js';
@@ -51,16 +53,13 @@ function writeEach(dir: string, files: readonly string[], value: string): void {
   }
 }
 
-function read(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
-}
+const read = readCgroupFile;
 
 export class MemcgPool {
-  private readonly spares = new SpareDirs(MAX_SPARES, 'm');
+  /** each spare with its oom_kill counter */
+  private readonly spares = new SpareDirs<number>(MAX_SPARES, 'm');
+  /** the key of each container memory cgroup made or taken with known limits, by its directory */
+  private readonly made = new Map<string, string>();
   /** the limit files of this host (memsw only with swap accounting) */
   private readonly limits: [file: string, fresh: string][];
 
@@ -76,8 +75,9 @@ export class MemcgPool {
   take(dir: string, writes: readonly LimitWrite[]): { oomBase: number; limitsHeld: boolean } | null {
     const want = keyAfter(this.limits, 'memory', writes);
     const held = want === null ? null : this.spares.take(dir, want);
-    if (held === null && this.spares.take(dir, null) === null) return null;
-    const oomBase = oomKillCount(read(`${dir}/memory.oom_control`) ?? '');
+    const taken = held ?? this.spares.take(dir, null);
+    if (taken === null) return null;
+    const oomBase = taken.value;
     if (held !== null) return { oomBase, limitsHeld: true };
     try {
       writeEach(dir, this.limits.map(([file]) => file), '-1');
@@ -87,11 +87,25 @@ export class MemcgPool {
     return { oomBase, limitsHeld: false };
   }
 
+  /** `dir` now holds what `writes` wrote on a new memory cgroup (made, or taken): its key, known without reading it back. */
+  wrote(dir: string, writes: readonly LimitWrite[]): void {
+    const key = keyAfter(this.limits, 'memory', writes);
+    if (key !== null) this.made.set(dir, key);
+  }
+
+  /** Limits written into `dir` since (docker update): its key is read back when it is kept. */
+  changed(dir: string): void {
+    this.made.delete(dir);
+  }
+
   /**
-   * Keeps an emptied container memory cgroup as a spare: true if kept (renamed away), false if
-   * the caller is to remove it (holding too much, or a reset the kernel refused).
+   * Keeps an emptied container memory cgroup as a spare, with its oom_kill counter (`oomKills`,
+   * as the caller just read it; null: read here): true if kept (renamed away), false if the
+   * caller is to remove it (holding too much, or a reset the kernel refused).
    */
-  give(dir: string): boolean {
+  give(dir: string, oomKills: number | null): boolean {
+    const known = this.made.get(dir);
+    this.made.delete(dir);
     if ((read(`${dir}/cgroup.procs`) ?? 'gone').trim() !== '') return false;
     const usage = Number((read(`${dir}/memory.usage_in_bytes`) ?? '').trim());
     if (!Number.isFinite(usage) || usage > SMALL_ENOUGH) return false;
@@ -101,8 +115,9 @@ export class MemcgPool {
     } catch {
       return false;
     }
-    const key = keyIn(dir, this.limits);
-    return key !== null && this.spares.keep(dir, key);
+    const key = known ?? keyIn(dir, this.limits);
+    const count = oomKills ?? oomKillCount(read(`${dir}/memory.oom_control`) ?? '');
+    return key !== null && this.spares.keep(dir, key, count);
   }
 
   /** Removes the spares in `parentDir` (a fleet level going), or all of them (skiffd's close). */

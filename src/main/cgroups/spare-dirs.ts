@@ -18,11 +18,12 @@ function removeQuietly(dir: string): void {
   }
 }
 
-export class SpareDirs {
+/** T: what the caller keeps with each spare (a counter read when it was kept, say). */
+export class SpareDirs<T = undefined> {
   /** spare paths by `<parent dir>\0<key>`, newest last */
   private readonly byKey = new Map<string, string[]>();
   /** every spare and its bucket, oldest first (a Map keeps insertion order) */
-  private readonly all = new Map<string, string>();
+  private readonly all = new Map<string, { bucket: string; value: T }>();
   private seq = 0;
 
   /** `tag` tells spares of different pools apart in one hierarchy (a co-mounted one). */
@@ -34,19 +35,19 @@ export class SpareDirs {
 
   /**
    * Renames a spare beside `dir` holding `key` (null: any key, the newest) to `dir`: the key it
-   * holds, or null when there is none or the rename failed (the caller makes it).
+   * holds and what was kept with it, or null when there is none or the rename failed (the caller makes it).
    */
-  take(dir: string, key: string | null): string | null {
+  take(dir: string, key: string | null): { key: string; value: T } | null {
     const parent = dirname(dir);
     let spare: string | undefined;
     if (key !== null) spare = this.byKey.get(`${parent}\0${key}`)?.at(-1);
     else for (const s of this.all.keys()) if (dirname(s) === parent) spare = s;
     if (spare === undefined) return null;
-    const bucket = this.all.get(spare)!;
+    const { bucket, value } = this.all.get(spare)!;
     this.forget(spare);
     try {
       renameSync(spare, dir);
-      return bucket.slice(parent.length + 1);
+      return { key: bucket.slice(parent.length + 1), value };
     } catch {
       removeQuietly(spare); // dir exists (left by a dead skiffd), or the spare went: not used
       return null;
@@ -57,7 +58,7 @@ export class SpareDirs {
    * Keeps an emptied `dir` holding `key` as a spare (renamed away): false if the rename failed
    * (the caller removes it). A full pool drops its oldest spare for it.
    */
-  keep(dir: string, key: string): boolean {
+  keep(dir: string, key: string, value: T): boolean {
     const spare = `${dirname(dir)}/${SPARE_PREFIX}${this.tag}${process.pid}-${this.seq++}`;
     try {
       renameSync(dir, spare);
@@ -69,7 +70,7 @@ export class SpareDirs {
     const list = this.byKey.get(bucket) ?? [];
     list.push(spare);
     this.byKey.set(bucket, list);
-    this.all.set(spare, bucket);
+    this.all.set(spare, { bucket, value });
     return true;
   }
 
@@ -84,7 +85,7 @@ export class SpareDirs {
   }
 
   private forget(spare: string): void {
-    const bucket = this.all.get(spare)!;
+    const { bucket } = this.all.get(spare)!;
     this.all.delete(spare);
     const list = this.byKey.get(bucket)!;
     list.splice(list.indexOf(spare), 1);
