@@ -7,7 +7,7 @@
 //
 //   create ─▶ mkdir in every hierarchy, write the limits ─▶ launch (PID 1 joins) ─▶ … exit
 //   finish ─▶ read the OOM counter ─▶ kill until every cgroup.procs is empty ─▶ rmdir
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NO_RESOURCES as NO_LIMITS, RESOURCE_FIELDS, type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
@@ -19,6 +19,7 @@ import { MemcgPool } from './memcg-pool.js';
 import { LimitSpares } from './limit-spares.js';
 import { readSample, type CgroupSample } from './sample.js';
 import { readCgroupFile } from './cgroup-file.js';
+import { moveAll } from './move-all.js';
 
 export type { CgroupSample } from './sample.js';
 export { CgroupUnavailable, LimitRefused } from './hierarchies.js';
@@ -47,25 +48,6 @@ function readOr(path: string, fallback: string): string {
     return readFileSync(path, 'utf8');
   } catch {
     return fallback;
-  }
-}
-
-/** How many rounds extend() moves a container's processes before giving up on a fork loop. */
-const MOVE_ROUNDS = 100;
-
-/** Moves every process listed in `from`'s cgroup.procs to `to`, until none is left outside. */
-function moveAll(from: string[], to: string): void {
-  for (let round = 0; round < MOVE_ROUNDS; round++) {
-    const inside = new Set(cgroupPids([to]));
-    const outside = cgroupPids(from).filter((pid) => !inside.has(pid));
-    if (outside.length === 0) return;
-    for (const pid of outside) {
-      try {
-        writeFileSync(`${to}/cgroup.procs`, String(pid));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // exited meanwhile
-      }
-    }
   }
 }
 
