@@ -5,9 +5,13 @@
 // pieces fit: nothing is dropped between the chain and the pipe, so the order is kept and records
 // stay whole. A reader that is not scheduled for a while thus loses nothing until it is this far
 // behind; past that it loses whole rounds (and is disconnected past the thread's clientBacklog).
-// Nothing is copied: tee and splice pass page references. A pipe counts slots, not bytes, so each
-// segment counts them (room.ts). Segments are made as the reader falls behind and kept (at most
-// SPARES) once emptied, since a flood makes and empties them many times a second.
+// Nothing is copied: tee and splice pass page references.
+//
+// A pipe counts slots, not bytes, and no call says how many are free. While the chain may still
+// grow, a round goes into the last segment as far as it fits and on into a fresh one (teed again
+// from staging's start, the part already queued dropped to /dev/null); only at the bound, where a
+// round cut short could not be completed, must it surely fit, by an upper bound of the slots taken
+// (room.ts). Emptied segments are kept (at most SPARES): a flood makes and empties them many times a second.
 import { close } from '../sys/libc.js';
 import { EAGAIN, EINTR, EPIPE, SysError } from '../sys/errno.js';
 import { SPLICE_F_NONBLOCK } from '../sys/constants.js';
@@ -32,7 +36,7 @@ interface Segment {
 export type FlushResult = 'empty' | 'full' | 'gone';
 
 export class ClientBacklog {
-  /** oldest first; the last one takes new rounds */
+  /** oldest first, never empty; the last one takes new rounds */
   private readonly segments: Segment[] = [];
   private readonly spares: Segment[] = [];
   private readonly maxSegments: number;
@@ -40,11 +44,12 @@ export class ClientBacklog {
   bytes = 0;
 
   /**
-   * `limit`: bytes of pipe capacity the chain may use (at least one segment); `what` names the
-   * client in errors.
+   * `limit`: bytes of pipe capacity the chain may use (at least one segment); `devNull`: where
+   * the part of a round teed twice goes; `what` names the client in errors.
    */
-  constructor(limit: number, private readonly what: string) {
+  constructor(limit: number, private readonly devNull: number, private readonly what: string) {
     this.maxSegments = Math.max(1, Math.ceil(limit / SEGMENT_BYTES));
+    this.segments.push(this.makeSegment());
   }
 
   /**
@@ -52,23 +57,31 @@ export class ClientBacklog {
    * buffers), after `header` if given. False, with nothing queued, when the chain has no room for all of it.
    */
   push(from: number, round: number, slots: number, header: Buffer | null): boolean {
-    const seg = this.roomFor(round, slots, header?.length ?? 0);
-    if (seg === null) return false;
+    const headerBytes = header?.length ?? 0;
+    let seg = this.segments.at(-1)!;
+    // While a fresh segment can still be had (and surely takes a whole round), the round goes
+    // where it fits and the rest into a fresh segment: a count of slots is an upper bound, far
+    // above the truth when rounds are small, so it would waste most of the chain.
+    const spill = this.segments.length < this.maxSegments && seg.capacity > slots + 1;
+    if (!spill) {
+      // At the bound only what surely fits goes in: a round cut short there could not be completed.
+      if (!seg.room.fits(round, slots, headerBytes)) return false;
+      if (header !== null) this.writeHeader(seg, header);
+      if (this.teeFrom(from, seg, round, slots) !== round) throw new SysError('tee', EAGAIN, `staging pipe → ${this.what} backlog (counted room)`);
+      return true;
+    }
     if (header !== null) {
-      const h = writeRaw(seg.pipe.write, header);
-      if (h !== header.length) throw new SysError('write', h < 0 ? -h : EAGAIN, `record header → ${this.what} backlog (counted room)`);
+      if (writeRaw(seg.pipe.write, header) === header.length) this.counted(seg, header.length, 1);
+      else this.writeHeader((seg = this.addSegment()), header); // a header is at most PIPE_BUF: all or nothing
     }
-    let left = round;
-    while (left > 0) {
-      // With counted room a tee takes it all; a short one would cut a record, so it is a bug.
-      const n = tee(from, seg.pipe.write, left, SPLICE_F_NONBLOCK);
-      if (n === -EINTR) continue;
-      if (n !== left) throw new SysError('tee', n < 0 ? -n : EAGAIN, `staging pipe → ${this.what} backlog (counted room)`);
-      left -= n;
+    const n = this.teeFrom(from, seg, round, slots);
+    if (n < round) {
+      // The rest goes into a fresh segment: the whole round again (a tee cannot start further
+      // in), less the first n bytes, which the last segment already has.
+      const next = this.addSegment();
+      if (this.teeFrom(from, next, round, slots) !== round) throw new SysError('tee', EAGAIN, `staging pipe → ${this.what} backlog (a fresh segment)`);
+      this.discard(next, n);
     }
-    const added = round + (header?.length ?? 0);
-    seg.bytes += added;
-    this.bytes += added;
     return true;
   }
 
@@ -79,6 +92,10 @@ export class ClientBacklog {
   flushInto(to: number): FlushResult {
     while (this.bytes > 0) {
       const head = this.segments[0]!;
+      if (head.bytes === 0) {
+        this.retire(); // left empty when a round went whole into a fresh segment; bytes > 0 means it is not the last
+        continue;
+      }
       const n = splice(head.pipe.read, to, head.bytes, SPLICE_F_NONBLOCK);
       if (n === -EINTR) continue;
       if (n === -EAGAIN) return 'full';
@@ -101,17 +118,47 @@ export class ClientBacklog {
     this.bytes = 0;
   }
 
-  /** The segment a round of `bytes` in `slots` buffers after a header of `header` bytes surely fits in: the last, or a new one. */
-  private roomFor(bytes: number, slots: number, header: number): Segment | null {
-    const last = this.segments.at(-1);
-    if (last !== undefined && last.room.take(bytes, slots, header)) return last;
-    // A fresh segment is empty, but a round may still be more than it can take (a tiny pipe).
-    if (this.segments.length >= this.maxSegments) return null;
-    const seg = this.spares.pop() ?? this.makeSegment();
-    if (!seg.room.take(bytes, slots, header)) {
-      this.spares.push(seg);
-      return null;
+  /** Writes a record header that surely fits (counted room, or a fresh segment). */
+  private writeHeader(seg: Segment, header: Buffer): void {
+    const h = writeRaw(seg.pipe.write, header);
+    if (h !== header.length) throw new SysError('write', h < 0 ? -h : EAGAIN, `record header → ${this.what} backlog`);
+    this.counted(seg, header.length, 1);
+  }
+
+  /** Tees the first `round` bytes of staging (in at most `slots` buffers) into `seg`, what fits; returns how many. */
+  private teeFrom(from: number, seg: Segment, round: number, slots: number): number {
+    for (;;) {
+      const n = tee(from, seg.pipe.write, round, SPLICE_F_NONBLOCK);
+      if (n === -EINTR) continue;
+      if (n === -EAGAIN) return 0;
+      if (n < 0) throw new SysError('tee', -n, `staging pipe → ${this.what} backlog`);
+      if (n > 0) this.counted(seg, n, Math.min(n, slots));
+      return n;
     }
+  }
+
+  /** Drops the first `n` bytes of a segment (the part of a round its predecessor has). */
+  private discard(seg: Segment, n: number): void {
+    while (n > 0) {
+      const d = splice(seg.pipe.read, this.devNull, n, SPLICE_F_NONBLOCK);
+      if (d === -EINTR) continue;
+      if (d <= 0) throw new SysError('splice', d < 0 ? -d : EAGAIN, `${this.what} backlog → /dev/null`);
+      seg.bytes -= d;
+      this.bytes -= d;
+      n -= d;
+    }
+  }
+
+  /** Adds what was written to a segment's bytes and, as an upper bound of its slots, to its room. */
+  private counted(seg: Segment, bytes: number, slots: number): void {
+    seg.room.add(bytes, slots);
+    seg.bytes += bytes;
+    this.bytes += bytes;
+  }
+
+  /** A fresh segment at the end of the chain. */
+  private addSegment(): Segment {
+    const seg = this.spares.pop() ?? this.makeSegment();
     this.segments.push(seg);
     return seg;
   }

@@ -64,15 +64,17 @@ export class ConsoleClients {
       close(p.write); // nothing live will come: the replay, then end of stream
       return { client: 0, fd: p.read };
     }
+    const no = this.next++;
+    let backlog: ClientBacklog | null = null;
     try {
+      backlog = new ClientBacklog(CLIENT_QUEUE_BYTES, this.ctx.devNull, `console \`${this.id}\` client ${no}`);
       epollAdd(this.ctx.epfd, p.write, (EPOLLOUT | EPOLLET) >>> 0, this.token * 4 + SLOT_CLIENTS);
     } catch (err) {
+      backlog?.close();
       close(p.read);
       close(p.write);
       throw err;
     }
-    const no = this.next++;
-    const backlog = new ClientBacklog(CLIENT_QUEUE_BYTES, `console \`${this.id}\` client ${no}`);
     this.clients.set(no, { no, fd: p.write, dropped: 0, behind: 0, backlog, closing: false });
     return { client: no, fd: p.read };
   }

@@ -20,21 +20,17 @@ export class SlotRoom {
 
   /**
    * True when a chunk of `bytes` in at most `slots` buffers, after a record header of `header`
-   * bytes (0: none, a pty's client), surely fits now; then they are counted as written.
+   * bytes (0: none, a pty's client), surely fits now.
    */
-  take(bytes: number, slots: number, header: number): boolean {
-    const chunkSlots = Math.min(bytes, slots);
-    const need = (header > 0 ? 1 : 0) + chunkSlots;
-    if (this.used + need > this.capacity) {
-      this.refresh();
-      if (this.used + need > this.capacity) return false;
-    }
-    if (header > 0) this.push(header, 1);
-    this.push(bytes, chunkSlots);
-    return true;
+  fits(bytes: number, slots: number, header: number): boolean {
+    const need = (header > 0 ? 1 : 0) + Math.min(bytes, slots);
+    if (this.used + need <= this.capacity) return true;
+    this.refresh();
+    return this.used + need <= this.capacity;
   }
 
-  private push(bytes: number, slots: number): void {
+  /** Counts a write of `bytes` that took at most `slots` slots. */
+  add(bytes: number, slots: number): void {
     this.written += bytes;
     this.ends.push(this.written);
     this.slots.push(slots);

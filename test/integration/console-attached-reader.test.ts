@@ -48,8 +48,9 @@ interface Case {
   toPause: number;
 }
 
-// Records mode pauses at 64 unread records, bytes mode at 4 MiB unread (hub-client.ts). A pipe
-// console's client pipe has room for 3 records whatever their size (room.ts), a pty's for 1 MiB.
+// Records mode pauses at 64 unread records, bytes mode at 4 MiB unread (hub-client.ts). A client's
+// queue (client-backlog.ts) holds at least 3 rounds whatever their size (room.ts), and its pipe
+// 1 MiB more: the blocks stay far within that.
 const CASES: Case[] = [
   { label: 'pipes, records (as docker attach reads)', pty: false, records: true, block: 3 * KiB, toPause: 70 },
   { label: 'pipes, bytes', pty: false, records: false, block: 192 * KiB, toPause: 24 },
