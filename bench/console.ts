@@ -190,7 +190,7 @@ class Bench {
     const ends = await this.hub.openPipes(id, { buffer: 1 << 20, logPath: null, logMax: 0, stdin: false });
     let bytes = 0;
     // Records (stream, time, bytes), as skiffd's docker attach reads them.
-    const client = await this.hub.attach(id, { replay: false, stdin: false, records: true });
+    const client = await this.hub.attach(id, { replay: false, stdin: false, records: true, transient: true });
     client.output.on('data', (r: OutputRecord) => { bytes += r.data.length; });
     const ended = new Promise<void>((resolve) => client.output.once('end', () => resolve()));
     const path = (fd: number) => `/proc/${process.pid}/fd/${fd}`;
@@ -241,7 +241,7 @@ class Bench {
     const { slavePath } = await this.hub.open(id, { buffer: 1 << 20, logPath: null, logMax: 0 });
     let bytes = 0;
     let ended: Promise<void> = Promise.resolve();
-    const client = attached ? await this.hub.attach(id, { replay: false, stdin: false }) : null;
+    const client = attached ? await this.hub.attach(id, { replay: false, stdin: false, transient: true }) : null;
     if (client) {
       client.output.on('data', (d: Buffer) => { bytes += d.length; });
       ended = new Promise((resolve) => client.output.once('close', () => resolve()));

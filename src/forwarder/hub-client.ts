@@ -4,7 +4,7 @@
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Reply, Request } from './protocol.js';
-import { ReadSlab } from './read-slab.js';
+import { ReadSlab, ReusedReads } from './read-slab.js';
 import { nowMs, RecordDecoder, recordsOf, type OutputRecord } from './records.js';
 
 export interface ConsoleClient {
@@ -54,7 +54,7 @@ export class HubClient implements ConsoleClient {
     private readonly id: string,
     reply: Extract<Reply, { type: 'attached' }>,
     fd: number,
-    private readonly mode: { stdin: boolean; records: boolean },
+    private readonly mode: { stdin: boolean; records: boolean; transient: boolean },
     private readonly post: (msg: Request) => void,
   ) {
     this.no = reply.client;
@@ -84,7 +84,7 @@ export class HubClient implements ConsoleClient {
     // and closes it on destroy. Paused and resumed through the socket's own pause()/resume(), which
     // stop and restart libuv's reading: an onread callback returning false stops it behind the
     // stream's back, a later resume() did not restart it, and what the pipe still held was lost.
-    const slab = new ReadSlab();
+    const slab = mode.transient ? new ReusedReads(() => out.readableLength) : new ReadSlab();
     // (Node takes `onread` for any socket; its types list it for connect() only.)
     const options: SocketConstructorOpts & { onread: OnReadOpts } = {
       fd, readable: true, writable: false,

@@ -37,3 +37,44 @@ export class ReadSlab {
     return got;
   }
 }
+
+/** a reused buffer: a client's whole pipe in one read */
+const REUSED_BYTES = 1 << 20;
+/** reused buffers kept beyond the one in use */
+const KEPT = 4;
+
+/**
+ * Reads for a consumer that is done with a record when its 'data' handler returns (a transient
+ * attach: docker attach copies each record into its frame). The same buffer is read into again
+ * and again while nothing handed out waits unread in the consumer's stream, so the reads touch
+ * memory that is already mapped and in cache, as a bare read loop's do. While records wait
+ * (`unread()` > 0), the buffer they point into is set aside until the stream has none left.
+ */
+export class ReusedReads {
+  private current: Buffer = Buffer.allocUnsafe(REUSED_BYTES);
+  private used = 0;
+  /** buffers that records still waiting in the consumer's stream point into */
+  private readonly held: Buffer[] = [];
+  private readonly free: Buffer[] = [];
+
+  constructor(private readonly unread: () => number) {}
+
+  room(): Buffer {
+    if (this.unread() === 0) {
+      // Every record handed out has been taken, and a transient consumer is done with it.
+      for (const b of this.held.splice(0)) if (this.free.length < KEPT) this.free.push(b);
+      this.used = 0;
+    } else if (REUSED_BYTES - this.used < MIN_READ) {
+      this.held.push(this.current);
+      this.current = this.free.pop() ?? Buffer.allocUnsafe(REUSED_BYTES);
+      this.used = 0;
+    }
+    return this.current.subarray(this.used);
+  }
+
+  take(n: number): Buffer {
+    const got = this.current.subarray(this.used, this.used + n);
+    this.used += n;
+    return got;
+  }
+}
