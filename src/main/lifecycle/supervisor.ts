@@ -148,17 +148,17 @@ export class Supervisor {
     const r = newRecord(spec, opts);
     await this.o.networks?.attach(r);
     try {
-      this.o.stateStore.createDir(spec.name);
+      // The directory and its first record in one step: the answered create is on disk.
+      this.o.stateStore.create(r);
     } catch (err) {
       await this.o.networks?.detach(r);
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'EEXIST') throw new Conflict(`Conflict. The state directory of "${spec.name}" already exists`);
-      throw new Unavailable(`create state directory \`${this.o.stateStore.dir(spec.name)}\`: ${e.code}`);
+      throw new Unavailable(`create state directory \`${this.o.stateStore.dir(spec.name)}\`: ${e.code ?? e.message}`);
     }
     this.records.add(r);
     // Asked for, not waited for (console-holds.ts): the start waits for it, and reports its failure.
     this.consoles?.openEarly(r, (err) => log('warn', 'console open failed; the start tries again', { name: r.name, error: err.message }));
-    await this.persist(r);
     this.o.events.emit('create', this.actor(r));
     return r;
   }
