@@ -3,7 +3,6 @@
 // domain errors (errors.ts); the API layer alone turns them into HTTP statuses.
 import PQueue from 'p-queue';
 import { hasOverlayRoot, type ContainerSpec } from '../../spec/container.js';
-import { liveStartTime } from '../../sys/proc.js';
 import { StartError, type StartRequest } from '../../workers/start.js';
 import type { LaunchConsole } from '../../workers/plan.js';
 import type { NetworkHooks } from './network-hooks.js';
@@ -215,7 +214,7 @@ export class Supervisor {
       // A console serves one run: a restart gets a fresh pty (and a fresh ring).
       if (this.consoles) console = await this.consoles.forRun(r);
       const net = this.o.networks?.launch(r, this.o.stateStore.dir(r.name));
-      const pid = await this.o.pool.start({
+      const { pid, startTime } = await this.o.pool.start({
         ...(net ? { net } : {}),
         ...(cgroupProcs ? { cgroupProcs } : {}),
         spec: r.spec,
@@ -238,7 +237,7 @@ export class Supervisor {
       }
       transition(r, 'running');
       r.pid = pid;
-      r.pidStartTime = liveStartTime(pid);
+      r.pidStartTime = startTime;
       r.exitCode = null;
       r.signal = null;
       r.startedAt = new Date().toISOString();
