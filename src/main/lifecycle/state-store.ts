@@ -220,8 +220,8 @@ const IN_PLACE_MAX = 4096;
  * the file is missing or either text is larger than a page.
  */
 function writeInPlace(path: string, text: string): number | null {
-  const bytes = Buffer.from(text);
-  if (bytes.length > IN_PLACE_MAX) return null;
+  const length = Buffer.byteLength(text);
+  if (length > IN_PLACE_MAX) return null;
   let fd: number;
   try {
     fd = openSync(path, constants.O_WRONLY);
@@ -235,8 +235,9 @@ function writeInPlace(path: string, text: string): number | null {
       closeSync(fd);
       return null;
     }
-    const out = size > bytes.length ? Buffer.concat([bytes, Buffer.alloc(size - bytes.length, 0x20)]) : bytes;
-    if (writeSync(fd, out, 0, out.length, 0) !== out.length) throw new Error(`short write to \`${path}\``);
+    // Padded as text, encoded once by the write itself (no buffers built and copied here).
+    const out = size > length ? text + ' '.repeat(size - length) : text;
+    if (writeSync(fd, out, 0, 'utf8') !== Math.max(size, length)) throw new Error(`short write to \`${path}\``);
     return fd;
   } catch (err) {
     closeSync(fd);
