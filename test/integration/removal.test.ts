@@ -4,7 +4,7 @@
 // nothing of the container before it (its state.json is overwritten before it takes the name),
 // and a backlog left by a crash is finished by the next skiffd.
 import { expect } from 'chai';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestDaemon, until, useDaemon } from '../support/daemon.js';
 
@@ -70,7 +70,10 @@ describe('removal off the request path, across a crash', function () {
     expect(readdirSync(spare).sort()).to.deep.equal(['console.log', 'state.json']);
     expect(readFileSync(join(spare, 'console.log'), 'utf8')).to.equal('');
     // Its state.json is left for the next create to overwrite before the directory takes a name
-    // (state-store.ts): taken now, the name shows the new record alone, not a byte of the old one.
+    // (state-store.ts), its blocks kept for that write (truncating freed them, a discard request
+    // on a disk mounted with `discard`, only for the create to allocate them again): taken now,
+    // the name shows the new record alone, not a byte of the old one.
+    expect(statSync(join(spare, 'state.json')).blocks, 'the spare\'s state.json keeps its blocks').to.be.greaterThan(0);
     const taken = await d.api('POST', '/containers/create?name=taker', { Image: 'host', Cmd: ['/bin/true'], HostConfig: { NetworkMode: 'none' } });
     expect(taken.status, taken.text).to.equal(201);
     const text = readFileSync(join(d.stateDir, 'taker', 'state.json'), 'utf8');
