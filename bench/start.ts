@@ -161,7 +161,7 @@ async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, 
       // A host end's name per start: a finished container's veth goes with its namespace, which the kernel frees later.
       const withNet = net ? { ...request, net: { ...net, hostIfname: `svbench${n}` } } : request;
       n++;
-      const pid = await pool.start(cg ? { ...withNet, cgroupProcs: cgroups!.procsFiles(cg) } : withNet);
+      const { pid } = await pool.start(cg ? { ...withNet, cgroupProcs: cgroups!.procsFiles(cg) } : withNet);
       const exit = await reaper.watch(pid).exited;
       watch?.stop();
       if (cg) await cgroups!.finish(cg);

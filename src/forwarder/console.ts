@@ -26,7 +26,7 @@ import { RotatingLog } from './log.js';
 import type { ConsoleCounters, ConsoleOptions, PipeEnds } from './protocol.js';
 import { encodeHeader, nowMs, RECORD_HEADER, type StreamId } from './records.js';
 import { PAGE, Ring, makePipe } from './ring.js';
-import { CONTAINER_PTY, openStdio, SLOT_STDIN, SLOT_STDOUT, type Source } from './stdio.js';
+import { CONTAINER_PTY, openStdio, SLOT_CLIENTS, SLOT_STDIN, SLOT_STDOUT, type Source } from './stdio.js';
 
 const STAGING_BYTES = 256 * 1024;
 /**
@@ -84,7 +84,7 @@ export class ForwardedConsole {
       }
       this.staging = staging.pipe;
       this.stagingSlots = staging.capacity / PAGE;
-      this.clients = new ConsoleClients(id, stdio.slavePath === null, this.stagingSlots, ctx);
+      this.clients = new ConsoleClients(id, stdio.slavePath === null, token, ctx);
       this.ring = ring;
       this.log = log;
     } catch (err) {
@@ -109,8 +109,12 @@ export class ForwardedConsole {
     };
   }
 
-  /** The epoll event with this slot arrived: move output, or send waiting input. */
+  /** The epoll event with this slot arrived: move output, send waiting input, or move clients' backlogs on. */
   service(slot: number, events: number, budget: number): void {
+    if (slot === SLOT_CLIENTS) {
+      this.clients.flushAll(); // a reader made room in its pipe (or closed it)
+      return;
+    }
     if (events & EPOLLOUT && this.input !== null && (slot === SLOT_STDIN || this.slavePath !== null)) {
       this.input.flush();
       this.watchInput();
@@ -176,7 +180,9 @@ export class ForwardedConsole {
       }
       if (staged > 0) {
         this.bytesIn += staged;
-        this.distribute(staged, src.stream);
+        // The buffers the round spans, at most: from a tty (or by write(2)) the pages counted above;
+        // a splice from a pipe moves its buffers as the writer left them, so only staging's size bounds it.
+        this.distribute(staged, src.stream, this.slavePath !== null ? usedSlots : this.stagingSlots);
         moved += staged;
       }
       if (last === -EAGAIN) return 'idle';
@@ -213,13 +219,16 @@ export class ForwardedConsole {
     return filled;
   }
 
-  /** Hands the `count` bytes of one stream in staging to each client, the ring and the log, and empties staging. */
-  private distribute(count: number, stream: StreamId): void {
+  /**
+   * Hands the `count` bytes of one stream in staging (in at most `slots` buffers) to each client,
+   * the ring and the log, and empties staging.
+   */
+  private distribute(count: number, stream: StreamId, slots: number): void {
     const staging = this.staging!;
     const time = nowMs();
     if (this.log === null) {
       // Clients get copies (tee), then the ring takes the bytes themselves (splice).
-      this.clients.feed(staging.read, count, stream, time);
+      this.clients.feed(staging.read, count, slots, stream, time);
       this.ring.consumeFrom(staging.read, count, stream, time);
       return;
     }
@@ -227,7 +236,7 @@ export class ForwardedConsole {
       // The ring takes a copy first and sets the round's size, so every reader gets the
       // same bytes; the log then takes the bytes themselves.
       const round = this.ring.feedFrom(staging.read, count, stream, time);
-      this.clients.feed(staging.read, round, stream, time);
+      this.clients.feed(staging.read, round, slots, stream, time);
       this.consume(staging.read, round, stream, time);
       count -= round;
     }
@@ -338,8 +347,8 @@ export class ForwardedConsole {
   }
 
   /**
-   * No more output: release the sources, the input and staging, end the clients' streams
-   * and close the log. The ring stays, for logs and late attaches.
+   * No more output: release the sources, the input and staging, end the clients' streams (each
+   * once its backlog has reached its pipe) and close the log. The ring stays, for logs and late attaches.
    */
   end(): void {
     if (this.ended) return;
@@ -357,14 +366,15 @@ export class ForwardedConsole {
       close(this.staging.write);
       this.staging = null;
     }
-    this.clients.removeAll();
+    this.clients.endAll();
     this.log?.close();
     this.log = null;
   }
 
-  /** Everything, ring included. */
+  /** Everything, ring included; clients lose what their backlogs still hold. */
   close(): void {
     this.end();
+    this.clients.removeAll();
     this.ring.close();
   }
 }

@@ -1,9 +1,10 @@
 // One attached client as skiffd's main thread holds it: the read end of its live pipe (a
 // net.Socket, read without blocking), the ring's replay in front of it, and its input sent
 // on to the forwarder. Records mode decodes a pipe console's record headers (records.ts).
-import { Socket } from 'node:net';
+import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Reply, Request } from './protocol.js';
+import { ReadSlab, ReusedReads } from './read-slab.js';
 import { nowMs, RecordDecoder, recordsOf, type OutputRecord } from './records.js';
 
 export interface ConsoleClient {
@@ -53,7 +54,7 @@ export class HubClient implements ConsoleClient {
     private readonly id: string,
     reply: Extract<Reply, { type: 'attached' }>,
     fd: number,
-    private readonly mode: { stdin: boolean; records: boolean },
+    private readonly mode: { stdin: boolean; records: boolean; transient: boolean },
     private readonly post: (msg: Request) => void,
   ) {
     this.no = reply.client;
@@ -70,21 +71,27 @@ export class HubClient implements ConsoleClient {
       read: () => { this.pipe.resume(); },
     });
     this.output = out;
-    // The read end of the client's pipe; libuv reads it without blocking and closes it on destroy.
-    // Paused and resumed through the stream's own pause()/resume(), whose state it keeps: a
-    // reading stopped behind its back (an onread callback returning false) is not restarted
-    // by a later resume(), and what the pipe still held was lost at its close.
-    this.pipe = new Socket({ fd, readable: true, writable: false });
     const emit = (r: OutputRecord): void => {
       if (!out.push(mode.records ? r : r.data)) this.pipe.pause();
     };
-    for (const r of replay) emit(r);
     const decoder = reply.framed ? new RecordDecoder(`console \`${id}\` client pipe`) : null;
     // A pty's bytes are stamped with the time they arrive here; a pipe console's come in records (records.ts).
-    this.pipe.on('data', (b: Buffer) => {
+    const read = (b: Buffer): void => {
       if (decoder === null) emit({ stream: 1, time: nowMs(), data: b });
       else decoder.push(b, emit);
-    });
+    };
+    // The read end of the client's pipe; libuv reads it without blocking, into a slab (read-slab.ts),
+    // and closes it on destroy. Paused and resumed through the socket's own pause()/resume(), which
+    // stop and restart libuv's reading: an onread callback returning false stops it behind the
+    // stream's back, a later resume() did not restart it, and what the pipe still held was lost.
+    const slab = mode.transient ? new ReusedReads(() => out.readableLength) : new ReadSlab();
+    // (Node takes `onread` for any socket; its types list it for connect() only.)
+    const options: SocketConstructorOpts & { onread: OnReadOpts } = {
+      fd, readable: true, writable: false,
+      onread: { buffer: () => slab.room(), callback: (n) => { read(slab.take(n)); return true; } },
+    };
+    this.pipe = new Socket(options);
+    for (const r of replay) emit(r);
     this.pipe.once('close', () => { this.closed = true; });
     // A chunk cut short (a client dropped mid-chunk) ends the stream where its bytes end.
     this.pipe.on('end', () => out.push(null));

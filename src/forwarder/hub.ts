@@ -137,8 +137,12 @@ export class ConsoleHub {
     }
   }
 
-  /** A client: first the ring's contents (unless replay is false), then live output, with no gap and no duplicate. */
-  async attach(id: string, options: { replay?: boolean; stdin?: boolean; records?: boolean } = {}): Promise<ConsoleClient> {
+  /**
+   * A client: first the ring's contents (unless replay is false), then live output, with no gap and
+   * no duplicate. `transient`: the consumer is done with each chunk when its 'data' handler returns
+   * (it copies what it keeps), so the reads reuse one buffer (read-slab.ts).
+   */
+  async attach(id: string, options: { replay?: boolean; stdin?: boolean; records?: boolean; transient?: boolean } = {}): Promise<ConsoleClient> {
     this.known(id);
     const reply = await this.request({ type: 'attach', id, replay: options.replay ?? true }, 'attached', id, `attach to console \`${id}\``);
     let fd: number;
@@ -149,7 +153,7 @@ export class ConsoleHub {
       if (reply.client !== 0) this.post({ type: 'detach', id, client: reply.client });
       throw new ConsoleError(id, `attach to console \`${id}\`: ${(err as Error).message}`, 'ECONSOLE', { cause: err });
     }
-    const client = new HubClient(id, reply, fd, { stdin: options.stdin ?? true, records: options.records ?? false }, (m) => this.post(m));
+    const client = new HubClient(id, reply, fd, { stdin: options.stdin ?? true, records: options.records ?? false, transient: options.transient ?? false }, (m) => this.post(m));
     const key = `${id} ${client.no}`;
     this.clients.set(key, client);
     // The thread's last loss report for this client may arrive after its stream's end (the pipe's

@@ -1,5 +1,5 @@
 // One forwarder thread's loop: a single epoll set over the fds of every console the thread
-// holds (its sources and input, each with data = token × 4 + slot) plus the wake eventfd, waited on synchronously (this thread does nothing
+// holds (its sources, input and clients' pipes, each with data = token × 4 + slot) plus the wake eventfd, waited on synchronously (this thread does nothing
 // else). Requests are read from the port when the eventfd fires; see protocol.ts.
 import { errorMessage } from '../api/errors.js';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';

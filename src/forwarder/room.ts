@@ -1,10 +1,11 @@
-// Room in a pipe console's client pipe, counted in slots. A record header and its chunk
-// must go in whole or not at all: a frame cut short would leave the rest of the client's
-// stream unreadable. A pipe counts buffers (slots), not bytes, and a tee takes one slot per
-// staging buffer it references, so bytes free (capacity − FIONREAD) say nothing. Instead
-// each write is remembered with an upper bound of the slots it took: a chunk of n bytes
-// spans at most min(n, staging's slots) buffers, a header at most one. What the reader has
-// consumed (bytes written − FIONREAD) frees the slots of the writes it has passed.
+// Room in a pipe of a client's backlog (client-backlog.ts), counted in slots. A round must go
+// in whole or not at all: a record cut short would leave the rest of the client's stream
+// unreadable. A pipe counts buffers (slots), not bytes, and a tee takes one slot per staging
+// buffer it references, so bytes free (capacity − FIONREAD) say nothing. Instead each write is
+// remembered with an upper bound of the slots it took: a chunk of n bytes spans at most
+// min(n, the round's buffers) slots (the forwarder knows a bound: the pages it spliced from a
+// tty or wrote, else staging's size), a header at most one. What has been read out (bytes
+// written − FIONREAD) frees the slots of the writes it has passed.
 import { bytesReadable } from '../sys/splice.js';
 
 export class SlotRoom {
@@ -15,21 +16,21 @@ export class SlotRoom {
   private written = 0;
   private used = 0;
 
-  constructor(private readonly fd: number, private readonly capacity: number, private readonly maxChunkSlots: number) {}
+  constructor(private readonly fd: number, private readonly capacity: number) {}
 
-  /** True when a header and a chunk of `bytes` surely fit now; then they are counted as written. */
-  take(bytes: number): boolean {
-    const need = 1 + Math.min(bytes, this.maxChunkSlots);
-    if (this.used + need > this.capacity) {
-      this.refresh();
-      if (this.used + need > this.capacity) return false;
-    }
-    this.push(16, 1);
-    this.push(bytes, need - 1);
-    return true;
+  /**
+   * True when a chunk of `bytes` in at most `slots` buffers, after a record header of `header`
+   * bytes (0: none, a pty's client), surely fits now.
+   */
+  fits(bytes: number, slots: number, header: number): boolean {
+    const need = (header > 0 ? 1 : 0) + Math.min(bytes, slots);
+    if (this.used + need <= this.capacity) return true;
+    this.refresh();
+    return this.used + need <= this.capacity;
   }
 
-  private push(bytes: number, slots: number): void {
+  /** Counts a write of `bytes` that took at most `slots` slots. */
+  add(bytes: number, slots: number): void {
     this.written += bytes;
     this.ends.push(this.written);
     this.slots.push(slots);

@@ -19,6 +19,8 @@ const OUTPUT_PIPE_BYTES = 1 << 20;
 export const SLOT_STDOUT = 0;
 export const SLOT_STDERR = 1;
 export const SLOT_STDIN = 2;
+/** the console's clients' pipes, when a reader makes room (clients.ts) */
+export const SLOT_CLIENTS = 3;
 
 export interface Source {
   fd: number;

@@ -50,6 +50,8 @@ export const IN_IGNORED = 0x8000;
 export const EPOLLOUT = 0x004;
 export const EPOLLERR = 0x008;
 export const EPOLLHUP = 0x010;
+/** edge-triggered: an event when the state changes, not while it lasts (as a number it is positive: OR it in, then >>> 0) */
+export const EPOLLET = 0x80000000;
 export const EPOLL_CTL_ADD = 1;
 export const EPOLL_CTL_DEL = 2;
 export const EPOLL_CTL_MOD = 3;

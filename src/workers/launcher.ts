@@ -7,6 +7,7 @@ import type { FromLauncher, ToLauncher } from './protocol.js';
 import { unreachable } from '../api/unreachable.js';
 import { nativePlanVersion } from '../native/launch.js';
 import { clearCloseOnExec, close } from '../sys/libc.js';
+import { liveStartTime } from '../sys/proc.js';
 
 const index = process.env.SKIFF_LAUNCHER_INDEX ?? '0';
 process.title = `skiff-launcher ${index}`;
@@ -19,11 +20,11 @@ function send(msg: FromLauncher): void {
 const held = new Set<number>();
 
 /** Runs a start or an exec and answers with its pid, or with why it failed. */
-function answer(id: number, launch: () => { pid: number; ptyMaster?: number }): void {
+function answer(id: number, launch: () => { pid: number; ptyMaster?: number; startTime?: number | null }): void {
   try {
     const r = launch();
     if (r.ptyMaster !== undefined) held.add(r.ptyMaster);
-    send({ type: 'started', id, pid: r.pid, ...(r.ptyMaster === undefined ? {} : { fd: r.ptyMaster }) });
+    send({ type: 'started', id, pid: r.pid, ...(r.ptyMaster === undefined ? {} : { fd: r.ptyMaster }), ...(r.startTime === undefined ? {} : { startTime: r.startTime }) });
   } catch (err) {
     const failure = err instanceof StartError ? err.failure
       : { message: `launcher: ${(err as Error).message}`, exitCode: 125 };
@@ -35,7 +36,10 @@ function handle(msg: ToLauncher): void {
   const { type } = msg;
   switch (type) {
     case 'start':
-      return answer(msg.id, () => startContainer(msg.request));
+      return answer(msg.id, () => {
+        const { pid } = startContainer(msg.request);
+        return { pid, startTime: liveStartTime(pid) };
+      });
     case 'exec':
       return answer(msg.id, () => execInContainer(msg.request));
     case 'release':

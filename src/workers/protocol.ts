@@ -3,8 +3,10 @@
 //   skiffd                         launcher worker (skiff-launcher N)
 //     ── start {id, request} ──────▶  startContainer(request)
 //     ── exec {id, request} ───────▶  execInContainer(request): same replies, the exec's pid
-//     ◀─ started {id, pid, fd?} ───   PID 1 exec'd (re-parented to skiffd); fd: an exec's pty master,
-//                                      held here for the forwarder to take (pidfd_getfd) until release
+//     ◀─ started {id, pid, fd?,   ─   PID 1 exec'd (re-parented to skiffd); fd: an exec's pty master,
+//                 startTime?}          held here for the forwarder to take (pidfd_getfd) until release;
+//                                      startTime: a start's PID 1's /proc start time (null once it has
+//                                      exited), read here so that skiffd's main thread need not
 //     ── release {fd} ─────────────▶   close that held fd (no reply)
 //     ◀─ failed {id, failure} ─────   nothing left behind
 //     ◀─ ready {} ─────────────────   once, after loading the native launcher
@@ -20,5 +22,5 @@ export type ToLauncher =
 
 export type FromLauncher =
   | { type: 'ready' }
-  | { type: 'started'; id: number; pid: number; fd?: number }
+  | { type: 'started'; id: number; pid: number; fd?: number; startTime?: number | null }
   | { type: 'failed'; id: number; failure: StartFailure };

@@ -46,6 +46,12 @@ describe('cgroups: limits, OOM, the whole container killed, stats', function () 
     return r.stdout;
   };
   const cgroupFile = (controller: string, name: string, file: string): string => readFileSync(`${mountOf(controller)}/${d.cgroupParent}/${name}/${file}`, 'utf8').trim();
+  /** The container's CPU time: v1 cpuacct, or where it has no cpuacct cgroup (killed through the unified hierarchy) cpu.stat of its cgroup2 directory. */
+  const usageNs = (name: string): number => {
+    if (layout.version === 1 && !layout.unified) return Number(cgroupFile('cpuacct', name, 'cpuacct.usage'));
+    const stat = readFileSync(`${layout.unified ?? layout.root}/${d.cgroupParent}/${name}/cpu.stat`, 'utf8');
+    return Number(/^usage_usec (\d+)$/m.exec(stat)![1]) * 1000;
+  };
 
   afterEach(() => {
     // every test removes its containers: nothing of them may be left in any hierarchy
@@ -75,7 +81,8 @@ describe('cgroups: limits, OOM, the whole container killed, stats', function () 
     const joined = out.trim().split('\n').filter((l) => l.endsWith(`:/${d.cgroupParent}/${/:\/[^/]+\/(skiff_[0-9a-f]+)$/.exec(l)?.[1] ?? 'none'}`));
     // one line per joined hierarchy: 1:cpu:/…, 4:memory:/…, 0::/… (the unified one)
     expect(joined.map((l) => l.split(':')[1]).sort()).to.deep.equal(layout.version === 2 ? [''] : [...layout.v1.filter((h) => joins().includes(h.mount)).map((h) => h.controllers.join(',')), ...(layout.unified ? [''] : [])].sort());
-    if (layout.version === 1) expect(joined.map((l) => l.split(':')[1]).sort()).to.deep.equal(['', 'cpuacct', 'memory']);
+    // cpuacct only without the unified hierarchy: that one's cpu.stat counts the CPU time stats reads
+    if (layout.version === 1) expect(joined.map((l) => l.split(':')[1]).sort()).to.deep.equal(layout.unified ? ['', 'memory'] : ['cpuacct', 'freezer', 'memory']);
   });
 
   it('--pids-limit 20 with a fork loop: forks fail inside, the host forks on', async () => {
@@ -99,7 +106,7 @@ describe('cgroups: limits, OOM, the whole container killed, stats', function () 
     // kernel counts the periods the group was runnable in and how often the quota stopped it.
     const sample = () => {
       const stat = new Map(cgroupFile('cpu', 'busy', 'cpu.stat').split('\n').map((l): [string, number] => [l.split(' ')[0] ?? '', Number(l.split(' ')[1])]));
-      return { periods: stat.get('nr_periods') ?? 0, throttled: stat.get('nr_throttled') ?? 0, usageNs: Number(cgroupFile('cpuacct', 'busy', 'cpuacct.usage')) };
+      return { periods: stat.get('nr_periods') ?? 0, throttled: stat.get('nr_throttled') ?? 0, usageNs: usageNs('busy') };
     };
     const s0 = sample();
     // At least 20 periods, and one where the quota stopped the loop (on a loaded machine the loop
@@ -116,6 +123,10 @@ describe('cgroups: limits, OOM, the whole container killed, stats', function () 
     expect(s1.usageNs - s0.usageNs).to.be.lte((periods + 1) * 25_000_000);
     // …and the loop wanted more: the quota stopped it.
     expect(s1.throttled - s0.throttled).to.be.greaterThan(0);
+    // stats reads the same CPU time (v1 cpuacct, or the cgroup2 directory's cpu.stat where it has no cpuacct one)
+    const stats = (await d.api('GET', '/containers/busy/stats?stream=false')).body as { cpu_stats: { cpu_usage: { total_usage: number; usage_in_usermode: number } } };
+    expect(stats.cpu_stats.cpu_usage.total_usage).to.be.gte(s1.usageNs);
+    expect(stats.cpu_stats.cpu_usage.usage_in_usermode).to.be.greaterThan(0);
     await cli(['rm', '-f', 'busy']);
   });
 

@@ -1,9 +1,10 @@
 // The attached reader (hub-client.ts) loses nothing a keeping-up client should get: every byte,
 // in order, each pipe console chunk with its stream, for a pty and for pipes, in the forwarder's
-// own threads and in a keeper process. The reader is made to pause (its consumer leaves more
-// than the high-water mark unread) and then to resume, since a reader that reads large blocks
-// by itself (an onread callback) once stopped for good after its first pause, and the pipe's
-// rest was lost at close.
+// own threads and in a keeper process; and a transient reader (one buffer reused while nothing
+// it handed out waits unread) never overwrites a chunk its consumer has not taken yet. The
+// reader is made to pause (its consumer leaves more than the high-water mark unread) and then to
+// resume, since a reader that reads large blocks by itself (an onread callback) once stopped for
+// good after its first pause, and the pipe's rest was lost at close.
 //
 // The container writes one block per line of input, each block one write(2) (dd) of one letter,
 // to stdout or stderr as the line says. The test sends the next line only once the forwarder
@@ -46,14 +47,19 @@ interface Case {
   block: number;
   /** blocks the reader takes before its consumer is over the high-water mark: it pauses */
   toPause: number;
+  /** the consumer is done with a chunk when its handler returns (it copies it): the reads reuse a buffer */
+  transient?: boolean;
 }
 
-// Records mode pauses at 64 unread records, bytes mode at 4 MiB unread (hub-client.ts). A pipe
-// console's client pipe has room for 3 records whatever their size (room.ts), a pty's for 1 MiB.
+// Records mode pauses at 64 unread records, bytes mode at 4 MiB unread (hub-client.ts). A client's
+// queue (client-backlog.ts) holds at least 3 rounds whatever their size (room.ts), and its pipe
+// 1 MiB more: the blocks stay far within that.
 const CASES: Case[] = [
-  { label: 'pipes, records (as docker attach reads)', pty: false, records: true, block: 3 * KiB, toPause: 70 },
+  { label: 'pipes, records', pty: false, records: true, block: 3 * KiB, toPause: 70 },
+  { label: 'pipes, records, transient (as docker attach reads)', pty: false, records: true, block: 3 * KiB, toPause: 70, transient: true },
   { label: 'pipes, bytes', pty: false, records: false, block: 192 * KiB, toPause: 24 },
   { label: 'pty, bytes', pty: true, records: false, block: 64 * KiB, toPause: 70 },
+  { label: 'pty, bytes, transient (as docker attach reads)', pty: true, records: false, block: 64 * KiB, toPause: 70, transient: true },
 ];
 
 for (const keeper of [false, true]) {
@@ -89,7 +95,7 @@ for (const keeper of [false, true]) {
         console = { kind: 'pipes', stdin: path(p.stdin!), stdout: path(p.stdout), stderr: path(p.stderr) };
         ends = [p.stdin!, p.stdout, p.stderr];
       }
-      const client = await hub.attach(id, { replay: false, stdin: true, records: c.records });
+      const client = await hub.attach(id, { replay: false, stdin: true, records: c.records, transient: c.transient ?? false });
       try {
         return { id, client, exited: h.start({ name: id, command: ['/bin/sh', '-c', SCRIPT] }, { console }).exited };
       } finally {
@@ -129,7 +135,8 @@ for (const keeper of [false, true]) {
         // Read at last: the reader must resume and read the pipe to its end.
         const got: OutputRecord[] = [];
         const ended = new Promise<void>((resolve) => out.once('end', () => resolve()));
-        out.on('data', (d: OutputRecord | Buffer) => got.push(Buffer.isBuffer(d) ? { stream: 1, time: 0, data: d } : d));
+        // A copy of each chunk, as a transient consumer must take (the one kind of consumer there is here).
+        out.on('data', (d: OutputRecord | Buffer) => got.push(Buffer.isBuffer(d) ? { stream: 1, time: 0, data: Buffer.from(d) } : { ...d, data: Buffer.from(d.data) }));
         await until(() => out.readableEnded, `the client's stream to end (it has ${got.length} chunks)`);
         await ended;
         const text = (rs: Array<{ stream: 1 | 2; text: string }>, s: 1 | 2): string => rs.filter((r) => r.stream === s).map((r) => r.text).join('');

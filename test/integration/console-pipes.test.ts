@@ -1,6 +1,6 @@
 // A pipe console (a container without a TTY) at the forwarder's own level: real containers on
-// ConsoleHub.openPipes, floods on each stream, a client that stops reading, the ring's index,
-// stdin's end, and no fd left behind.
+// ConsoleHub.openPipes, floods on each stream, a client that stops reading (for a while, or for
+// good), the ring's index, stdin's end, and no fd left behind.
 import { readdirSync } from 'node:fs';
 import { expect } from 'chai';
 import { ConsoleHub, type OutputRecord, type PipeEnds } from '../../src/forwarder/index.js';
@@ -80,6 +80,24 @@ describe('console forwarder: pipes (a container without a TTY)', function () {
     expect(ring.at(-1)).to.deep.include({ stream: 2 });
     await hub.remove('flood');
     expect(readdirSync('/proc/self/fd').length).to.equal(fds);
+  });
+
+  it('a client that does not read while the container writes 16 MiB loses nothing: its queue holds it, in order; the container never waited', async () => {
+    const ends = await hub.openPipes('lagging', { buffer: 64 * 1024, logPath: null, logMax: 0, stdin: false });
+    const client = await hub.attach('lagging', { replay: false, stdin: false, records: true });
+    // 2 MiB on stdout, then a line on stderr, eight times; nobody reads until the container has exited.
+    const exited = start(ends, 'for i in 1 2 3 4 5 6 7 8; do dd if=/dev/zero bs=64k count=32 2>/dev/null; echo E-$i >&2; done');
+    expect((await exited).exitCode).to.equal(0);
+    await hub.exited('lagging');
+    const got = collect(client.output);
+    await got.ended;
+    expect(client.dropped).to.equal(0);
+    // Each stream whole and in order (across the two, the order is the forwarder's reads', as ever).
+    expect(text(got.records, 2)).to.equal([1, 2, 3, 4, 5, 6, 7, 8].map((i) => `E-${i}\n`).join(''));
+    const stdout = got.records.filter((r) => r.stream === 1).reduce((a, r) => a + r.data.length, 0);
+    expect(stdout).to.equal(16 * MiB);
+    expect((await hub.counters('lagging')).clientDropped).to.equal(0);
+    await hub.remove('lagging');
   });
 
   it('stdin: input before the start waits in the pipe; the end of input reaches the container', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { expect } from 'chai';
 import { ConsoleHub, type ConsoleClient } from '../../src/forwarder/index.js';
+import { CLIENT_QUEUE_BYTES } from '../../src/forwarder/clients.js';
 import { close, openPty, readRaw } from '../../src/sys/libc.js';
 import { Harness, type Started } from './harness.js';
 import { STALL_MS, until } from './wait.js';
@@ -260,24 +261,27 @@ export function defineConsoleCases(mode: ForwardingMode): void {
       await hub.remove(id);
     });
 
-    it('a client that stops reading is dropped after its backlog; the container and the other client go on', async () => {
+    it('a client that stops reading is queued for, then dropped after its backlog; the container and the other client go on', async () => {
       const { slavePath } = await hub.open('flood', { buffer: 256 * 1024, logPath: null, logMax: 0 });
       const reading = await hub.attach('flood');
       const paused = await hub.attach('flood');
       const outA = new Collector(reading.output, true, false);
       const outB = new Collector(paused.output, false); // never read until the container is done
-      // 400 blocks of 64 KiB in 8 rounds; before each round (and before DONE) the container waits
+      // 1000 blocks of 64 KiB in 10 rounds; before each round (and before DONE) the container waits
       // for a line on stdin (echo off), which the test sends once the reading client has had every
       // byte so far, read or counted as dropped. So the reading client, however slow the machine
-      // makes its reads, is never a round (3.2 MB) behind and never disconnected; the paused one
-      // falls behind by the whole flood and is. The container never waits for the paused client.
-      const rounds = 8;
+      // makes its reads, is never a round (6.5 MB) behind and never disconnected; the paused one
+      // falls behind by the whole flood (65 MB): its pipe, its queue (CLIENT_QUEUE_BYTES) and the
+      // reader's high-water mark fill, then it loses rounds and is disconnected once it has lost
+      // the hub's clientBacklog (16 MiB) in a row. The container never waits for the paused client.
+      const rounds = 10;
+      const blocks = 1000;
       const ready = 'ready\r\n';
       const started = h.start({ name: 'flood', command: ['/bin/sh', '-c',
-        `stty -echo; echo ready; i=0; while [ $i -lt ${rounds} ]; do read ack; dd if=/dev/zero bs=64k count=${400 / rounds} 2>/dev/null; i=$((i+1)); done; read ack; echo DONE`] },
+        `stty -echo; echo ready; i=0; while [ $i -lt ${rounds} ]; do read ack; dd if=/dev/zero bs=64k count=${blocks / rounds} 2>/dev/null; i=$((i+1)); done; read ack; echo DONE`] },
       { console: { kind: 'pty', slavePath } });
       for (let r = 0; r <= rounds; r++) {
-        const upTo = ready.length + (r * 400 / rounds) * 65536;
+        const upTo = ready.length + (r * blocks / rounds) * 65536;
         await caughtUp(reading, outA, upTo, 'the reading client');
         reading.write(Buffer.from('\n'));
       }
@@ -289,10 +293,12 @@ export function defineConsoleCases(mode: ForwardingMode): void {
       outB.listen(paused.output);
       await outB.ends();
       expect(outB.text()).not.to.include('DONE');
-      expect(outB.bytes).to.be.below(26 << 20);
+      // It had its queue's worth, not just its pipe's; and no more than pipe, queue and high-water mark.
+      expect(outB.bytes).to.be.above(CLIENT_QUEUE_BYTES);
+      expect(outB.bytes).to.be.below(CLIENT_QUEUE_BYTES + (6 << 20));
       const counters = await hub.counters('flood');
       expect(counters.clientDropped).to.equal(paused.dropped + reading.dropped);
-      expect(counters.bytesIn).to.equal(ready.length + 400 * 65536 + 'DONE\r\n'.length);
+      expect(counters.bytesIn).to.equal(ready.length + blocks * 65536 + 'DONE\r\n'.length);
       console.log(`      [${mode.label}] paused client: got ${outB.bytes} bytes, dropped ${paused.dropped}; reading client: got ${outA.bytes}, dropped ${reading.dropped}`);
       await hub.remove('flood');
     });

@@ -7,16 +7,19 @@
 //
 //   create ─▶ mkdir in every hierarchy, write the limits ─▶ launch (PID 1 joins) ─▶ … exit
 //   finish ─▶ read the OOM counter ─▶ kill until every cgroup.procs is empty ─▶ rmdir
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NO_RESOURCES as NO_LIMITS, RESOURCE_FIELDS, type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
-import { CgroupUnavailable, checkLimits, hierarchiesOf, V1_ALWAYS } from './hierarchies.js';
+import { CgroupUnavailable, checkLimits, hierarchiesOf } from './hierarchies.js';
 import { CONTROLLER_OF, limitWrites, unlimitWrites, writeLimits, type Controller, type LimitWrite } from './limits.js';
 import { oomKillCount } from './oom-watch.js';
 import { Levels } from './levels.js';
 import { MemcgPool } from './memcg-pool.js';
+import { LimitSpares } from './limit-spares.js';
 import { readSample, type CgroupSample } from './sample.js';
+import { readCgroupFile } from './cgroup-file.js';
+import { moveAll } from './move-all.js';
 
 export type { CgroupSample } from './sample.js';
 export { CgroupUnavailable, LimitRefused } from './hierarchies.js';
@@ -48,25 +51,6 @@ function readOr(path: string, fallback: string): string {
   }
 }
 
-/** How many rounds extend() moves a container's processes before giving up on a fork loop. */
-const MOVE_ROUNDS = 100;
-
-/** Moves every process listed in `from`'s cgroup.procs to `to`, until none is left outside. */
-function moveAll(from: string[], to: string): void {
-  for (let round = 0; round < MOVE_ROUNDS; round++) {
-    const inside = new Set(cgroupPids([to]));
-    const outside = cgroupPids(from).filter((pid) => !inside.has(pid));
-    if (outside.length === 0) return;
-    for (const pid of outside) {
-      try {
-        writeFileSync(`${to}/cgroup.procs`, String(pid));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // exited meanwhile
-      }
-    }
-  }
-}
-
 export interface CgroupsOptions {
   /**
    * How a container's cgroup is killed whole (kill.ts): `auto` takes cgroup.kill where the
@@ -74,8 +58,8 @@ export interface CgroupsOptions {
    * the freezer even so (v1's way: a host without the unified hierarchy, and its tests here).
    */
   kill?: 'auto' | 'freezer';
-  /** v1: reuse emptied memory cgroups instead of removing them (memcg-pool.ts; default true) */
-  memcgPool?: boolean;
+  /** v1: reuse emptied memory cgroups, and cpu and pids ones with their limits, instead of removing them (memcg-pool.ts, limit-spares.ts; default true) */
+  spares?: boolean;
 }
 
 export class Cgroups {
@@ -85,6 +69,8 @@ export class Cgroups {
   private readonly joined = new Map<string, string[]>();
   /** v1's spare memory cgroups (memcg-pool.ts); null on v2 or without the memory controller */
   private readonly pool: MemcgPool | null;
+  /** v1's spare cpu and pids cgroups, by the limits they hold (limit-spares.ts); null on v2 */
+  private readonly limitSpares: LimitSpares | null;
   /** the oom_kill counter a reused memory cgroup had when its container got it, by path */
   private readonly oomBase = new Map<string, number>();
   /** how a container's cgroup is killed whole (kill.ts) */
@@ -92,6 +78,8 @@ export class Cgroups {
   /** the root of the hierarchy killMethod works in (null: signals) */
   private readonly killRoot: string | null;
   private readonly byController: Map<string, string>;
+  /** the hierarchy roots every container joins (hierarchies.ts) */
+  private readonly always: string[];
   /** the parent and fleet levels, and a fleet's limits (levels.ts) */
   private readonly levels: Levels;
 
@@ -99,9 +87,10 @@ export class Cgroups {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(parent)) {
       throw new Error(`--cgroup-parent must be a relative path of names (letters, digits, _ . -), got ${JSON.stringify(parent)}`);
     }
-    ({ roots: this.roots, byController: this.byController, killMethod: this.killMethod, killRoot: this.killRoot } = hierarchiesOf(layout, options.kill));
-    this.levels = new Levels(layout, this.roots, this.byController, (c) => this.controllerRoot(c));
-    this.pool = this.version === 1 && this.byController.has('memory') && options.memcgPool !== false ? new MemcgPool() : null;
+    ({ roots: this.roots, byController: this.byController, killMethod: this.killMethod, killRoot: this.killRoot, always: this.always } = hierarchiesOf(layout, options.kill));
+    this.levels = new Levels(layout, this.roots, (c) => this.controllerRoot(c));
+    this.pool = this.version === 1 && this.byController.has('memory') && options.spares !== false ? new MemcgPool(this.byController.get('memory')!) : null;
+    this.limitSpares = this.version === 1 && options.spares !== false ? new LimitSpares(layout.v1) : null;
   }
 
   get version(): 1 | 2 {
@@ -133,9 +122,7 @@ export class Cgroups {
    */
   rootsFor(path: string, r: ResourcesSpec): string[] {
     if (this.version === 2) return this.roots;
-    const want = new Set<string>();
-    for (const c of V1_ALWAYS) if (this.byController.has(c)) want.add(this.byController.get(c)!);
-    if (this.killRoot !== null) want.add(this.killRoot);
+    const want = new Set<string>(this.always);
     const parts = path.split('/');
     const levels = parts.slice(1, -1).map((_, i) => this.levels.limits.get(parts.slice(0, i + 2).join('/'))).filter((l) => l !== undefined);
     for (const limits of [r, ...levels]) {
@@ -205,11 +192,21 @@ export class Cgroups {
     const parent = path.slice(0, path.lastIndexOf('/'));
     if (!this.levels.has(parent)) this.levels.ensure(path);
     const memDir = this.pool ? this.memoryDir(cg) : null;
+    const all = limitWrites(this.version, r);
+    let writes = all;
     try {
       for (const d of cg.dirs) {
-        const base = d === memDir ? this.pool!.take(d) : null;
-        if (base !== null) {
-          this.oomBase.set(path, base);
+        // A spare that holds this container's limits already: nothing to write there.
+        const mem = d === memDir ? this.pool!.take(d, writes) : null;
+        if (mem !== null) {
+          this.oomBase.set(path, mem.oomBase);
+          if (mem.limitsHeld) writes = writes.filter((w) => w.controller !== 'memory');
+          continue;
+        }
+        const root = d.slice(0, -path.length - 1);
+        if (this.limitSpares?.take(root, d, writes)) {
+          const c = this.limitSpares.controllerOf(root);
+          writes = writes.filter((w) => w.controller !== c);
           continue;
         }
         try {
@@ -229,10 +226,15 @@ export class Cgroups {
           mkdirSync(d, { recursive: true });
         }
       }
-      writeLimits((c) => this.dirOf(cg, c), this.skipUnchangedPeriod(cg, limitWrites(this.version, r)));
+      writeLimits((c) => this.dirOf(cg, c), this.skipUnchangedPeriod(cg, writes));
     } catch (err) {
       this.removeDirs(cg);
       throw err;
+    }
+    // What each directory holds now, made or taken: a spare's key without reading it back.
+    for (const d of cg.dirs) {
+      if (d === memDir) this.pool!.wrote(d, all);
+      else this.limitSpares?.wrote(d.slice(0, -path.length - 1), d, all);
     }
     this.joined.set(path, cg.dirs.map((d) => d.slice(0, -path.length - 1)));
     return cg;
@@ -260,6 +262,10 @@ export class Cgroups {
    */
   update(cg: ContainerCgroup, r: ResourcesSpec): ContainerCgroup {
     const grown = this.extend(cg, this.rootsFor(cg.path, r));
+    for (const d of grown.dirs) {
+      this.pool?.changed(d);
+      this.limitSpares?.changed(d);
+    }
     writeLimits((c) => this.dirOf(grown, c), limitWrites(this.version, r));
     return grown;
   }
@@ -326,7 +332,7 @@ export class Cgroups {
   oomKills(cg: ContainerCgroup): number {
     const dir = this.memoryDir(cg);
     if (dir === null) return 0;
-    return oomKillCount(readOr(`${dir}/${this.version === 1 ? 'memory.oom_control' : 'memory.events'}`, ''));
+    return oomKillCount(readCgroupFile(`${dir}/${this.version === 1 ? 'memory.oom_control' : 'memory.events'}`) ?? '');
   }
 
   /**
@@ -338,7 +344,7 @@ export class Cgroups {
     const oomKills = this.oomKills(cg);
     // The usual case: PID 1's exit took the whole pid namespace with it, the cgroup is empty
     // and rmdir succeeds at once. EBUSY means something still runs in it.
-    if (this.removeDirs(cg)) return { oomKills, leftover: false };
+    if (this.removeDirs(cg, oomKills)) return { oomKills, leftover: false };
     const deadline = Date.now() + EMPTY_TIMEOUT_MS;
     let wait = 1;
     // Kill what is left, until rmdir succeeds: a killed process leaves cgroup.procs once the
@@ -348,17 +354,21 @@ export class Cgroups {
       await this.killAll(cg);
       await delay(wait);
       wait = Math.min(wait * 2, 50);
-      if (this.removeDirs(cg)) return { oomKills, leftover: false };
+      if (this.removeDirs(cg, oomKills)) return { oomKills, leftover: false };
       if (Date.now() > deadline) return { oomKills, leftover: true };
     }
   }
 
-  /** rmdir in every hierarchy, then the fleet level if that left it empty; true if all went. */
-  removeDirs(cg: ContainerCgroup): boolean {
+  /**
+   * rmdir in every hierarchy (or kept as a spare), then the fleet level if that left it empty;
+   * true if all went. `oomKills`: the OOM counter the caller just read (a memory spare keeps it).
+   */
+  removeDirs(cg: ContainerCgroup, oomKills: number | null = null): boolean {
     let ok = true;
     const memDir = this.pool ? this.memoryDir(cg) : null;
     for (const d of cg.dirs) {
-      if (d === memDir && this.pool!.give(d)) continue;
+      if (d === memDir && this.pool!.give(d, oomKills)) continue;
+      if (this.limitSpares?.give(d.slice(0, -cg.path.length - 1), d)) continue;
       try {
         rmdirSync(d);
       } catch (err) {
@@ -372,7 +382,10 @@ export class Cgroups {
     const up = cg.path.split('/').slice(0, -1).join('/');
     if (up !== this.parent) {
       // The fleet's last container gone: its spares go too, so the level can.
-      if (this.pool && ![...this.joined.keys()].some((p) => p.startsWith(`${up}/`))) this.pool.drain(`${this.byController.get('memory')!}/${up}`);
+      if (![...this.joined.keys()].some((p) => p.startsWith(`${up}/`))) {
+        this.pool?.drain(`${this.byController.get('memory')!}/${up}`);
+        this.limitSpares?.drain(up);
+      }
       this.levels.remove(up);
     }
     return ok;
@@ -381,6 +394,7 @@ export class Cgroups {
   /** At skiffd's close: the parent levels, if no container (adopted later by a new skiffd) holds them. */
   close(): void {
     this.pool?.drain();
+    this.limitSpares?.drain();
     this.levels.removeAll();
   }
 
@@ -391,8 +405,12 @@ export class Cgroups {
       return root !== undefined && cg.dirs.includes(`${root}/${cg.path}`) ? `${root}/${cg.path}` : null;
     };
     const killDir = this.killRoot === null ? null : `${this.killRoot}/${cg.path}`;
+    // CPU time: v1's cpuacct where the container joined it (cpu,cpuacct, or a container made by an
+    // earlier skiffd), else cpu.stat of its cgroup2 directory (v2, or the unified one it is killed through).
+    const cpuacct = this.version === 1 ? dirOf('cpuacct') : null;
+    const cgroup2 = this.version === 2 ? cg.dirs[0] ?? null : this.killRoot !== null && this.killRoot === this.layout.unified ? killDir : null;
     return readSample({
-      version: this.version, memory: dirOf('memory'), cpu: this.version === 1 ? dirOf('cpuacct') : dirOf('cpu') ?? cg.dirs[0] ?? null, pids: dirOf('pids'),
+      memory: dirOf('memory'), cpuacct, cpuStat: cpuacct === null ? cgroup2 : null, pids: dirOf('pids'), memoryV1: this.version === 1,
       // No pids limit, so not in the pids hierarchy: its tasks, as pids.current counts them, from the one it is killed through.
       tasks: killDir === null ? null : `${killDir}/${this.killRoot === this.layout.unified ? 'cgroup.threads' : 'tasks'}`,
     });

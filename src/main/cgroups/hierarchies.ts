@@ -29,9 +29,11 @@ const V1_USED = new Set(['memory', 'cpu', 'cpuacct', 'pids', 'cpuset']);
  * time) and the OOM counter. The others (cpu, pids, cpuset) only where a limit of the container
  * or its fleet needs them: each joined hierarchy is a mkdir, a join (an RCU grace period for
  * cgroup_threadgroup_rwsem) and an rmdir per start, and a cpuset's rmdir rebuilds the
- * scheduler's domains.
+ * scheduler's domains. cpuacct not where the container is killed through the unified hierarchy
+ * (hierarchiesOf): any cgroup2 directory counts its CPU time (cpu.stat's usage_usec, user_usec,
+ * system_usec, without a controller), and that one is joined anyway.
  */
-export const V1_ALWAYS = ['memory', 'cpuacct'];
+const V1_ALWAYS = ['memory', 'cpuacct'];
 
 export interface Hierarchies {
   /** the hierarchy roots a container may join: v1 controller mounts plus the one it is killed through, or the v2 root */
@@ -42,6 +44,8 @@ export interface Hierarchies {
   killMethod: KillMethod;
   /** the root of the hierarchy killMethod works in (null: signals) */
   killRoot: string | null;
+  /** the hierarchy roots every container joins, limited or not (V1_ALWAYS' and the kill hierarchy) */
+  always: string[];
 }
 
 /**
@@ -54,7 +58,7 @@ export function hierarchiesOf(layout: CgroupLayout, kill: 'auto' | 'freezer' | u
   if (layout.version === 2) {
     for (const c of layout.controllers) byController.set(c, layout.root);
     // cgroup.freeze is in every v2 cgroup (Linux 5.2), whatever the controllers.
-    return { roots: [layout.root], byController, killMethod: hasKill ? 'cgroup.kill' : 'freezer', killRoot: layout.root };
+    return { roots: [layout.root], byController, killMethod: hasKill ? 'cgroup.kill' : 'freezer', killRoot: layout.root, always: [layout.root] };
   }
   // Only the hierarchies of the controllers skiff limits or reads, and one to kill the
   // container through: the unified one (cgroup.kill), else the freezer's. A directory in
@@ -66,7 +70,8 @@ export function hierarchiesOf(layout: CgroupLayout, kill: 'auto' | 'freezer' | u
   const [killMethod, killRoot]: [KillMethod, string | null] = layout.unified && hasKill ? ['cgroup.kill', layout.unified]
     : freezer ? ['freezer', freezer] : ['signals', null];
   const killVia = killRoot !== null && !used.some((h) => h.mount === killRoot) ? [killRoot] : [];
-  return { roots: [...used.map((h) => h.mount), ...killVia], byController, killMethod, killRoot };
+  const always = V1_ALWAYS.filter((c) => c !== 'cpuacct' || killRoot !== layout.unified).map((c) => byController.get(c)).filter((r) => r !== undefined);
+  return { roots: [...used.map((h) => h.mount), ...killVia], byController, killMethod, killRoot, always: [...new Set([...always, ...(killRoot === null ? [] : [killRoot])])] };
 }
 
 /**

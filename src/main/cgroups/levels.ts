@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from '
 import type { ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
 import { limitWrites, writeLimits, type Controller } from './limits.js';
-import { SPARE_PREFIX } from './memcg-pool.js';
+import { SPARE_PREFIX } from './spare-dirs.js';
 
 export class Levels {
   /** the levels this skiffd made or adopted, so counted as made until removed */
@@ -17,7 +17,6 @@ export class Levels {
   constructor(
     private readonly layout: CgroupLayout,
     private readonly roots: string[],
-    private readonly byController: Map<string, string>,
     /** a controller's hierarchy root (throws CgroupUnavailable without it) */
     private readonly controllerRoot: (c: Controller) => string,
   ) {}
@@ -80,21 +79,22 @@ export class Levels {
     for (let depth = 1; depth < parts.length; depth++) this.made.add(parts.slice(0, depth).join('/'));
   }
 
-  /** Spare memory cgroups a skiffd that died left in a level (memcg-pool.ts): removed once, when the level is first ours. */
+  /** Spare cgroups a skiffd that died left in a level (spare-dirs.ts), in any hierarchy: removed once, when the level is first ours. */
   private dropStaleSpares(level: string): void {
-    const mem = this.byController.get('memory');
-    if (this.version !== 1 || mem === undefined || this.made.has(level)) return;
-    let names: string[];
-    try {
-      names = readdirSync(`${mem}/${level}`);
-    } catch {
-      return; // not made yet
-    }
-    for (const name of names.filter((n) => n.startsWith(SPARE_PREFIX))) {
+    if (this.version !== 1 || this.made.has(level)) return;
+    for (const root of this.roots) {
+      let names: string[];
       try {
-        rmdirSync(`${mem}/${level}/${name}`);
+        names = readdirSync(`${root}/${level}`);
       } catch {
-        // in use after all (another skiffd's): left alone
+        continue; // not made yet
+      }
+      for (const name of names.filter((n) => n.startsWith(SPARE_PREFIX))) {
+        try {
+          rmdirSync(`${root}/${level}/${name}`);
+        } catch {
+          // in use after all (another skiffd's): left alone
+        }
       }
     }
   }

@@ -2,21 +2,29 @@
 // dearest part of a container's cgroups by far, and it is not skiffd's CPU: the kernel offlines
 // it in a kworker (mem_cgroup_css_offline → memcg_reparent_list_lrus walks every list_lru of the
 // host, two per superblock: milliseconds on a host with many mounts, perf on this machine). So an
-// emptied container's memory cgroup is reset and renamed to a spare (`.spare-N`, beside the
-// containers: v1 renames only within one parent), and the next container under that parent
-// renames a spare to its own name instead of a mkdir. v1 only: cgroup2 has no rename.
+// emptied container's memory cgroup is reset and renamed to a spare (spare-dirs.ts: `.spare-…`
+// beside the containers), and the next container under that parent renames a spare to its own
+// name instead of a mkdir. v1 only: cgroup2 has no rename.
 //
-// Reset: the limits taken back, the high-water marks and fail counters zeroed, and what is still
-// charged to it reclaimed (memory.force_empty) when that is more than LEFTOVER, so `stats` shows
-// nothing of the old container but at most LEFTOVER of kernel objects (its dentries and inodes:
-// a /bin/true leaves ~160 KiB). Reclaim is not free: it runs every shrinker of the host for the
-// cgroup (perf: ~1 ms a time here), which would give back most of what the pool saves. Only a
-// cgroup holding little (SMALL_ENOUGH) is kept: reclaiming a large page cache would stall
-// skiffd's event loop; such a one is removed as before. The oom_kill counter cannot be reset:
-// whoever reads it takes the count at take() as its baseline.
-import { readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+// Reset: the high-water marks and fail counters zeroed, and what is still charged to it reclaimed
+// (memory.force_empty) when that is more than LEFTOVER, so `stats` shows nothing of the old
+// container but at most LEFTOVER of kernel objects (its dentries and inodes: a /bin/true leaves
+// ~160 KiB). Reclaim is not free: it runs every shrinker of the host for the cgroup (perf: ~1 ms
+// a time here), which would give back most of what the pool saves. Only a cgroup holding little
+// (SMALL_ENOUGH) is kept: reclaiming a large page cache would stall skiffd's event loop; such a
+// one is removed as before. The oom_kill counter cannot be reset: whoever reads it takes the
+// count at take() as its baseline (the count its last container ended with: an empty cgroup has
+// no OOM kills). A spare keeps its limits, keyed by them as the cpu and pids
+// spares are (limit-spares.ts): a container asking for the same ones takes it and writes none;
+// else it takes any spare, whose limits are first taken back (as a new cgroup's), then written.
+import { writeFileSync } from 'node:fs';
+import { readCgroupFile } from './cgroup-file.js';
+import type { LimitWrite } from './limits.js';
+import { keyAfter, keyIn } from './limit-spares.js';
 import { oomKillCount } from './oom-watch.js';
+import { SpareDirs } from './spare-dirs.js';
+
+export { SPARE_PREFIX } from './spare-dirs.js';
 
 /** Spares kept at most, for the whole skiffd: a burst's surplus is removed as before. */
 const MAX_SPARES = 32;
@@ -24,92 +32,96 @@ const MAX_SPARES = 32;
 const SMALL_ENOUGH = 16 << 20;
 /** What a spare may keep charged of its last container without a force_empty. */
 const LEFTOVER = 1 << 20;
-export const SPARE_PREFIX = '.spare-';
 
-/** The writes that make a used memory cgroup like a new one; memsw first (it must stay ≥ the memory limit). */
-const RESET: [file: string, value: string][] = [
-  ['memory.memsw.limit_in_bytes', '-1'], ['memory.limit_in_bytes', '-1'], ['memory.soft_limit_in_bytes', '-1'],
-  ['memory.max_usage_in_bytes', '0'], ['memory.memsw.max_usage_in_bytes', '0'],
-  ['memory.failcnt', '0'], ['memory.memsw.failcnt', '0'],
+/** v1's "no limit", as a limit file reads. */
+const UNLIMITED = '9223372036854771712';
+/** The limit files a spare is keyed by, with a new cgroup's values; memsw first (it must stay ≥ the memory limit when taken back). */
+const LIMITS: [file: string, fresh: string][] = [
+  ['memory.memsw.limit_in_bytes', UNLIMITED], ['memory.limit_in_bytes', UNLIMITED], ['memory.soft_limit_in_bytes', UNLIMITED],
 ];
+/** The counters a used memory cgroup has that a new one has not. */
+const COUNTERS = ['memory.max_usage_in_bytes', 'memory.memsw.max_usage_in_bytes', 'memory.failcnt', 'memory.memsw.failcnt'];
 
-function read(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
+/** Writes `value` to each of `files` in `dir`; a memsw file absent (no swap accounting) is skipped. */
+function writeEach(dir: string, files: readonly string[], value: string): void {
+  for (const file of files) {
+    try {
+      writeFileSync(`${dir}/${file}`, value);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 }
 
-export class MemcgPool {
-  /** spare directories by the directory they are in */
-  private readonly spares = new Map<string, string[]>();
-  private count = 0;
-  private seq = 0;
+const read = readCgroupFile;
 
-  /**
-   * Renames a spare beside `dir` to `dir`: its oom_kill counter as it is now (the baseline),
-   * or null when there is none (the caller makes the directory).
-   */
-  take(dir: string): number | null {
-    const list = this.spares.get(dirname(dir));
-    const spare = list?.pop();
-    if (spare === undefined) return null;
-    this.count--;
-    try {
-      renameSync(spare, dir);
-    } catch {
-      this.remove(spare); // dir exists (left by a dead skiffd), or the spare went: not used
-      return null;
-    }
-    return oomKillCount(read(`${dir}/memory.oom_control`) ?? '');
+export class MemcgPool {
+  /** each spare with its oom_kill counter */
+  private readonly spares = new SpareDirs<number>(MAX_SPARES, 'm');
+  /** the key of each container memory cgroup made or taken with known limits, by its directory */
+  private readonly made = new Map<string, string>();
+  /** the limit files of this host (memsw only with swap accounting) */
+  private readonly limits: [file: string, fresh: string][];
+
+  constructor(memoryRoot: string) {
+    this.limits = LIMITS.filter(([file]) => !file.includes('memsw') || read(`${memoryRoot}/${file}`) !== null);
   }
 
   /**
-   * Keeps an emptied container memory cgroup as a spare: true if kept (renamed away), false if
-   * the caller is to remove it (pool full, holding too much, or a reset the kernel refused).
+   * Renames a spare beside `dir` to `dir`, preferably one that holds what `writes` would write:
+   * its oom_kill counter as it is now (the baseline) and whether its limits are already those
+   * (the caller skips the memory writes), or null when there is none (the caller makes the directory).
    */
-  give(dir: string): boolean {
-    if (this.count >= MAX_SPARES) return false;
+  take(dir: string, writes: readonly LimitWrite[]): { oomBase: number; limitsHeld: boolean } | null {
+    const want = keyAfter(this.limits, 'memory', writes);
+    const held = want === null ? null : this.spares.take(dir, want);
+    const taken = held ?? this.spares.take(dir, null);
+    if (taken === null) return null;
+    const oomBase = taken.value;
+    if (held !== null) return { oomBase, limitsHeld: true };
+    try {
+      writeEach(dir, this.limits.map(([file]) => file), '-1');
+    } catch {
+      // left as the caller's writes find it: they fail naming the limit, and the cgroup goes with its create
+    }
+    return { oomBase, limitsHeld: false };
+  }
+
+  /** `dir` now holds what `writes` wrote on a new memory cgroup (made, or taken): its key, known without reading it back. */
+  wrote(dir: string, writes: readonly LimitWrite[]): void {
+    const key = keyAfter(this.limits, 'memory', writes);
+    if (key !== null) this.made.set(dir, key);
+  }
+
+  /** Limits written into `dir` since (docker update): its key is read back when it is kept. */
+  changed(dir: string): void {
+    this.made.delete(dir);
+  }
+
+  /**
+   * Keeps an emptied container memory cgroup as a spare, with its oom_kill counter (`oomKills`,
+   * as the caller just read it; null: read here): true if kept (renamed away), false if the
+   * caller is to remove it (holding too much, or a reset the kernel refused).
+   */
+  give(dir: string, oomKills: number | null): boolean {
+    const known = this.made.get(dir);
+    this.made.delete(dir);
     if ((read(`${dir}/cgroup.procs`) ?? 'gone').trim() !== '') return false;
     const usage = Number((read(`${dir}/memory.usage_in_bytes`) ?? '').trim());
     if (!Number.isFinite(usage) || usage > SMALL_ENOUGH) return false;
     try {
       if (usage > LEFTOVER) writeFileSync(`${dir}/memory.force_empty`, '0');
-      for (const [file, value] of RESET) {
-        try {
-          writeFileSync(`${dir}/${file}`, value);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // no swap accounting: no memsw files
-        }
-      }
-      const spare = `${dirname(dir)}/${SPARE_PREFIX}${process.pid}-${this.seq++}`;
-      renameSync(dir, spare);
-      const list = this.spares.get(dirname(dir)) ?? [];
-      list.push(spare);
-      this.spares.set(dirname(dir), list);
-      this.count++;
-      return true;
+      writeEach(dir, COUNTERS, '0');
     } catch {
       return false;
     }
+    const key = known ?? keyIn(dir, this.limits);
+    const count = oomKills ?? oomKillCount(read(`${dir}/memory.oom_control`) ?? '');
+    return key !== null && this.spares.keep(dir, key, count);
   }
 
   /** Removes the spares in `parentDir` (a fleet level going), or all of them (skiffd's close). */
   drain(parentDir?: string): void {
-    for (const [at, list] of this.spares) {
-      if (parentDir !== undefined && at !== parentDir) continue;
-      for (const spare of list) this.remove(spare);
-      this.count -= list.length;
-      this.spares.delete(at);
-    }
-  }
-
-  private remove(spare: string): void {
-    try {
-      rmdirSync(spare);
-    } catch {
-      // gone already
-    }
+    this.spares.drain(parentDir);
   }
 }

@@ -18,10 +18,13 @@ export interface CgroupSample {
 
 /** The container's directories to read: null where it did not join (or the host lacks) the hierarchy. */
 export interface SampleDirs {
-  version: 1 | 2;
+  /** v1's memory files (memory.usage_in_bytes…), or v2's (memory.current…) */
+  memoryV1: boolean;
   memory: string | null;
-  /** v1: its cpuacct directory; v2: its cgroup */
-  cpu: string | null;
+  /** its v1 cpuacct directory (null: not joined, or none) */
+  cpuacct: string | null;
+  /** else a cgroup2 directory of its, whose cpu.stat counts its CPU time (v2, or a hybrid host's unified hierarchy) */
+  cpuStat: string | null;
   pids: string | null;
   /** without pids: a file listing its tasks, one a line (v2 cgroup.threads, v1 tasks) */
   tasks: string | null;
@@ -49,21 +52,21 @@ const num = (text: string): number | null => (/^\d+$/.test(text.trim()) ? Number
 export function readSample(d: SampleDirs): CgroupSample {
   const s: CgroupSample = { memoryUsage: null, memoryMaxUsage: null, memoryLimit: null, memoryStat: {}, cpuUsageNs: null, cpuUserNs: null, cpuSystemNs: null, perCpuNs: [], pids: null, pidsLimit: null };
   if (d.memory !== null) {
-    const [usage, max, limit] = d.version === 1 ? ['memory.usage_in_bytes', 'memory.max_usage_in_bytes', 'memory.limit_in_bytes'] : ['memory.current', 'memory.peak', 'memory.max'];
+    const [usage, max, limit] = d.memoryV1 ? ['memory.usage_in_bytes', 'memory.max_usage_in_bytes', 'memory.limit_in_bytes'] : ['memory.current', 'memory.peak', 'memory.max'];
     s.memoryUsage = num(readOr(`${d.memory}/${usage}`, ''));
     s.memoryMaxUsage = num(readOr(`${d.memory}/${max}`, ''));
     s.memoryLimit = num(readOr(`${d.memory}/${limit}`, ''));
     s.memoryStat = Object.fromEntries(keyed(readOr(`${d.memory}/memory.stat`, '')));
   }
-  if (d.cpu !== null && d.version === 1) {
-    s.cpuUsageNs = num(readOr(`${d.cpu}/cpuacct.usage`, ''));
-    s.perCpuNs = readOr(`${d.cpu}/cpuacct.usage_percpu`, '').trim().split(/\s+/).filter(Boolean).map(Number);
-    const st = keyed(readOr(`${d.cpu}/cpuacct.stat`, ''));
+  if (d.cpuacct !== null) {
+    s.cpuUsageNs = num(readOr(`${d.cpuacct}/cpuacct.usage`, ''));
+    s.perCpuNs = readOr(`${d.cpuacct}/cpuacct.usage_percpu`, '').trim().split(/\s+/).filter(Boolean).map(Number);
+    const st = keyed(readOr(`${d.cpuacct}/cpuacct.stat`, ''));
     // USER_HZ ticks (100 a second on Linux) to nanoseconds
     if (st.has('user')) s.cpuUserNs = st.get('user')! * 10_000_000;
     if (st.has('system')) s.cpuSystemNs = st.get('system')! * 10_000_000;
-  } else if (d.cpu !== null) {
-    const st = keyed(readOr(`${d.cpu}/cpu.stat`, ''));
+  } else if (d.cpuStat !== null) {
+    const st = keyed(readOr(`${d.cpuStat}/cpu.stat`, ''));
     if (st.has('usage_usec')) s.cpuUsageNs = st.get('usage_usec')! * 1000;
     if (st.has('user_usec')) s.cpuUserNs = st.get('user_usec')! * 1000;
     if (st.has('system_usec')) s.cpuSystemNs = st.get('system_usec')! * 1000;

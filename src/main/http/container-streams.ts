@@ -25,7 +25,7 @@ const DEFAULT_DETACH_KEYS = [0x10, 0x11];
 /** What the API needs of the console forwarder beyond what the supervisor uses. */
 export interface ConsoleAccess {
   /** with records: true, output carries one OutputRecord per chunk */
-  attach(id: string, opts: { replay: boolean; stdin: boolean; records: true }): Promise<{
+  attach(id: string, opts: { replay: boolean; stdin: boolean; records: true; transient?: boolean }): Promise<{
     output: Readable;
     /** how many of the first records are the ring's replay */
     readonly replayed: number;
@@ -128,10 +128,14 @@ export class ContainerStreams {
     if (isUpgrade(req)) await readUpgradeBody(req);
     await this.sup.consoleOpened(r);
     const socket = hijack(req, res, framed);
-    const client = await consoles.attach(r.id, { replay, stdin: wantStdin, records: true });
+    // Transient records: each is written to the socket at once, and what the socket keeps is a
+    // copy (a frame, or for a TTY's raw bytes Buffer.from), so the reader reuses its buffer.
+    const client = await consoles.attach(r.id, { replay, stdin: wantStdin, records: true, transient: true });
     const writer = new LogWriter(framed, false);
     client.output.on('data', (rec: OutputRecord) => {
-      if (selected(sel, rec)) socket.write(writer.encode(rec));
+      if (!selected(sel, rec)) return;
+      const bytes = writer.encode(rec);
+      socket.write(bytes === rec.data ? Buffer.from(bytes) : bytes);
     });
     client.output.on('end', () => socket.end());
     let inputEnded = false;

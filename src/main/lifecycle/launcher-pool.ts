@@ -30,7 +30,10 @@ function workerPath(): string {
 }
 
 /** A launch's answer: the pid, and for an exec with a pty made in the container, where its master is. */
-interface Launched { pid: number; fd?: number }
+interface Launched { pid: number; fd?: number; startTime?: number | null }
+
+/** A started container's PID 1: its pid, and its /proc start time (null once it has exited), which names it for good. */
+export interface StartedInit { pid: number; startTime: number | null }
 
 /** An exec whose pty was made in the container: its master is held by the launcher worker until released. */
 export interface ExecWithPty {
@@ -92,7 +95,7 @@ export class LauncherPool {
           if (!job || job.id !== m.id) return; // a reply to a start we already gave up on
           clearTimeout(job.timer);
           slot.busy = null;
-          if (m.type === 'started') job.resolve(m.fd === undefined ? { pid: m.pid } : { pid: m.pid, fd: m.fd });
+          if (m.type === 'started') job.resolve(m);
           else job.reject(new StartError(m.failure));
           this.release(slot);
           return;
@@ -139,9 +142,10 @@ export class LauncherPool {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** Runs one start on an idle worker; resolves with PID 1's pid. */
-  async start(request: StartRequest): Promise<number> {
-    return (await this.run((id) => ({ type: 'start', id, request }))).launched.pid;
+  /** Runs one start on an idle worker; resolves with PID 1's pid and start time. */
+  async start(request: StartRequest): Promise<StartedInit> {
+    const { pid, startTime } = (await this.run((id) => ({ type: 'start', id, request }))).launched;
+    return { pid, startTime: startTime ?? null };
   }
 
   /** Runs one exec on an idle worker (the same slots and timeout as a start); resolves with the exec's pid. */

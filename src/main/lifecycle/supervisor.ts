@@ -3,7 +3,6 @@
 // domain errors (errors.ts); the API layer alone turns them into HTTP statuses.
 import PQueue from 'p-queue';
 import { hasOverlayRoot, type ContainerSpec } from '../../spec/container.js';
-import { liveStartTime } from '../../sys/proc.js';
 import { StartError, type StartRequest } from '../../workers/start.js';
 import type { LaunchConsole } from '../../workers/plan.js';
 import type { NetworkHooks } from './network-hooks.js';
@@ -148,17 +147,17 @@ export class Supervisor {
     const r = newRecord(spec, opts);
     await this.o.networks?.attach(r);
     try {
-      this.o.stateStore.createDir(spec.name);
+      // The directory and its first record in one step: the answered create is on disk.
+      this.o.stateStore.create(r);
     } catch (err) {
       await this.o.networks?.detach(r);
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'EEXIST') throw new Conflict(`Conflict. The state directory of "${spec.name}" already exists`);
-      throw new Unavailable(`create state directory \`${this.o.stateStore.dir(spec.name)}\`: ${e.code}`);
+      throw new Unavailable(`create state directory \`${this.o.stateStore.dir(spec.name)}\`: ${e.code ?? e.message}`);
     }
     this.records.add(r);
     // Asked for, not waited for (console-holds.ts): the start waits for it, and reports its failure.
     this.consoles?.openEarly(r, (err) => log('warn', 'console open failed; the start tries again', { name: r.name, error: err.message }));
-    await this.persist(r);
     this.o.events.emit('create', this.actor(r));
     return r;
   }
@@ -215,7 +214,7 @@ export class Supervisor {
       // A console serves one run: a restart gets a fresh pty (and a fresh ring).
       if (this.consoles) console = await this.consoles.forRun(r);
       const net = this.o.networks?.launch(r, this.o.stateStore.dir(r.name));
-      const pid = await this.o.pool.start({
+      const { pid, startTime } = await this.o.pool.start({
         ...(net ? { net } : {}),
         ...(cgroupProcs ? { cgroupProcs } : {}),
         spec: r.spec,
@@ -238,7 +237,7 @@ export class Supervisor {
       }
       transition(r, 'running');
       r.pid = pid;
-      r.pidStartTime = liveStartTime(pid);
+      r.pidStartTime = startTime;
       r.exitCode = null;
       r.signal = null;
       r.startedAt = new Date().toISOString();

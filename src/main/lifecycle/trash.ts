@@ -6,9 +6,10 @@
 //
 // Why keep them: on a disk like this one (ext4 without a journal) every new inode costs a scan
 // of the recently deleted ones, and a burst of containers would make and delete four or five
-// per container. A spare keeps its `state.json` and `console.log` inodes, truncated to nothing
-// (a new container never sees a byte of an old one's log or state), and everything else in it
-// is deleted. Spares are bounded (MAX_SPARES); past that a directory is deleted whole.
+// per container. A spare keeps its `console.log` inode, truncated to nothing, and its
+// `state.json` as it is, overwritten whole by the next create before the directory takes a name
+// (a new container never sees a byte of an old one's log or state); everything else in it is
+// deleted. Spares are bounded (MAX_SPARES); past that a directory is deleted whole.
 //
 // A skiffd that dies with a backlog finds it in the trash at its next start (recover) and
 // finishes it: nothing is left behind. The backlog is a /metrics gauge.
@@ -19,8 +20,14 @@ import { join } from 'node:path';
 const PER_TURN = 16;
 /** Spare directories kept at most: enough for a burst's removals to feed the next burst's creates. */
 const MAX_SPARES = 256;
-/** Files a spare keeps (truncated): each container writes them again. */
-const KEPT = new Set(['state.json', 'console.log']);
+/** A file a spare keeps truncated: each container writes it again. */
+const TRUNCATED = 'console.log';
+/**
+ * A file a spare keeps as it is: nothing loads a record from here, and the next create
+ * overwrites it before the directory takes a name (StateStore.create). Truncating it would free
+ * its block, which that write would only allocate again.
+ */
+const OVERWRITTEN = 'state.json';
 
 export class Trash {
   private readonly queue: string[] = [];
@@ -72,16 +79,18 @@ export class Trash {
   }
 
   /**
-   * Renames a spare directory to `path` (which must not exist: the caller has checked) and
-   * returns true, or returns false when there is none.
+   * Readies a spare directory with `prepare` (its state.json still holds a removed container's
+   * record: the caller overwrites it) and renames it to `path` (which must not exist: the
+   * caller has checked); returns true, or false when there is none.
    */
-  reuse(path: string): boolean {
+  reuse(path: string, prepare: (spare: string) => void): boolean {
     for (let spare = this.spares.pop(); spare !== undefined; spare = this.spares.pop()) {
       try {
+        prepare(spare);
         renameSync(spare, path);
         return true;
       } catch (err) {
-        // A spare gone behind our back: try the next. Anything else (the target exists) is the caller's.
+        // A spare gone behind our back: try the next. Anything else (a full disk, the target exists) is the caller's.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
           this.spares.push(spare);
           throw err;
@@ -120,7 +129,8 @@ export class Trash {
     try {
       for (const e of readdirSync(path, { withFileTypes: true })) {
         const p = join(path, e.name);
-        if (e.isFile() && KEPT.has(e.name)) emptyFile(p);
+        if (e.isFile() && e.name === OVERWRITTEN) continue;
+        if (e.isFile() && e.name === TRUNCATED) emptyFile(p);
         else if (e.isDirectory()) rmSync(p, { recursive: true, force: true });
         else unlinkSync(p);
       }
