@@ -267,6 +267,23 @@ describe('cgroups: the daemon\'s parent', function () {
     for (const root of roots) expect(existsSync(`${root}/${d.cgroupParent}`), root).to.equal(false);
   });
 
+  it('a container\'s cgroup removed after skiffd\'s close (its exit still being torn down) takes the parent with it and keeps no spare', () => {
+    // The order a stopping skiffd can see: close() runs while a container's directory is still
+    // there (so the parent stays), and the exit's teardown removes that directory afterwards.
+    const parent = `skiff-test-late-${process.pid}`;
+    const own = new Cgroups(layout, parent);
+    const cg = own.create(`${parent}/late`, { ...NO_RESOURCES, memory: 64 << 20, pidsLimit: 50 });
+    try {
+      own.close();
+      for (const d of cg.dirs) expect(existsSync(d), d).to.equal(true);
+      expect(own.removeDirs(cg)).to.equal(true);
+    } finally {
+      own.removeDirs(cg);
+      own.close();
+    }
+    for (const root of allRoots) expect(existsSync(`${root}/${parent}`), root).to.equal(false);
+  });
+
   it('--default-pids-limit applies to a container that sets none; a restarted skiffd adopts the cgroup and removes it at the exit', async () => {
     const d = new TestDaemon(['--cgroup-parent', `skiff-test-adopt-${process.pid}`, '--default-pids-limit', '50']);
     const pidsMax = (name: string): string => readFileSync(`${mountOf('pids')}/${d.cgroupParent}/${name}/pids.max`, 'utf8').trim();

@@ -82,6 +82,8 @@ export class Cgroups {
   private readonly always: string[];
   /** the parent and fleet levels, and a fleet's limits (levels.ts) */
   private readonly levels: Levels;
+  /** close() has run: a container's cgroup removed later keeps no spare and takes the levels with it */
+  private closed = false;
 
   constructor(readonly layout: CgroupLayout, readonly parent: string, options: CgroupsOptions = {}) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(parent)) {
@@ -365,10 +367,11 @@ export class Cgroups {
    */
   removeDirs(cg: ContainerCgroup, oomKills: number | null = null): boolean {
     let ok = true;
-    const memDir = this.pool ? this.memoryDir(cg) : null;
+    // After close() no spare is kept: nobody would take it, and nobody would remove it.
+    const memDir = this.pool && !this.closed ? this.memoryDir(cg) : null;
     for (const d of cg.dirs) {
       if (d === memDir && this.pool!.give(d, oomKills)) continue;
-      if (this.limitSpares?.give(d.slice(0, -cg.path.length - 1), d)) continue;
+      if (!this.closed && this.limitSpares?.give(d.slice(0, -cg.path.length - 1), d)) continue;
       try {
         rmdirSync(d);
       } catch (err) {
@@ -380,7 +383,12 @@ export class Cgroups {
       this.oomBase.delete(cg.path);
     }
     const up = cg.path.split('/').slice(0, -1).join('/');
-    if (up !== this.parent) {
+    if (this.closed) {
+      // A container's end that finishes after close() (skiffd's close still waits for the keeper,
+      // and an exit's teardown may be mid-way): close() could not remove the levels above it
+      // while its directory was there, so this is their last chance.
+      this.levels.removeAll();
+    } else if (up !== this.parent) {
       // The fleet's last container gone: its spares go too, so the level can.
       if (![...this.joined.keys()].some((p) => p.startsWith(`${up}/`))) {
         this.pool?.drain(`${this.byController.get('memory')!}/${up}`);
@@ -393,6 +401,7 @@ export class Cgroups {
 
   /** At skiffd's close: the parent levels, if no container (adopted later by a new skiffd) holds them. */
   close(): void {
+    this.closed = true;
     this.pool?.drain();
     this.limitSpares?.drain();
     this.levels.removeAll();

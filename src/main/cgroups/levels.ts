@@ -11,6 +11,12 @@ import { SPARE_PREFIX } from './spare-dirs.js';
 export class Levels {
   /** the levels this skiffd made or adopted, so counted as made until removed */
   private readonly made = new Set<string>();
+  /**
+   * The levels this skiffd made or adopted until they have gone from every hierarchy: a level can
+   * go from some first (a container joins only some hierarchies), and is then no longer `made`
+   * (ensure() makes it anew), yet must still be removed at close from where it stays.
+   */
+  private readonly ours = new Set<string>();
   /** limits on a fleet as a whole, by its level (<parent>/<fleet>): written whenever the level is made */
   readonly limits = new Map<string, ResourcesSpec>();
 
@@ -69,6 +75,7 @@ export class Levels {
       const limits = this.limits.get(level);
       if (limits) writeLimits((c) => `${this.controllerRoot(c)}/${level}`, limitWrites(this.version, limits));
       this.made.add(level);
+      this.ours.add(level);
     }
   }
 
@@ -76,7 +83,10 @@ export class Levels {
   adopt(path: string): void {
     const parts = path.split('/');
     for (let depth = 1; depth < parts.length; depth++) this.dropStaleSpares(parts.slice(0, depth).join('/'));
-    for (let depth = 1; depth < parts.length; depth++) this.made.add(parts.slice(0, depth).join('/'));
+    for (let depth = 1; depth < parts.length; depth++) {
+      this.made.add(parts.slice(0, depth).join('/'));
+      this.ours.add(parts.slice(0, depth).join('/'));
+    }
   }
 
   /** Spare cgroups a skiffd that died left in a level (spare-dirs.ts), in any hierarchy: removed once, when the level is first ours. */
@@ -102,20 +112,23 @@ export class Levels {
   /** rmdir of the level in every hierarchy; one that still holds containers stays. */
   remove(level: string): void {
     let gone = false;
+    let left = false;
     for (const root of this.roots) {
       try {
         rmdirSync(`${root}/${level}`);
         gone = true;
-      } catch {
-        // still holds containers (or was never made here)
+      } catch (err) {
+        // still holds containers (ENOENT: gone already, or never made here)
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') left = true;
       }
     }
     if (gone) this.made.delete(level);
+    if (!left) this.ours.delete(level);
   }
 
   /** At skiffd's close: every level, deepest first, if no container (adopted later by a new skiffd) holds it. */
   removeAll(): void {
-    const levels = [...this.made].sort((a, b) => b.length - a.length);
+    const levels = [...this.ours].sort((a, b) => b.length - a.length);
     for (const level of levels) this.remove(level);
   }
 }
