@@ -284,6 +284,24 @@ describe('cgroups: the daemon\'s parent', function () {
     for (const root of allRoots) expect(existsSync(`${root}/${parent}`), root).to.equal(false);
   });
 
+  it('a container whose PID 1 died while skiffd was down: the restarted skiffd removes its cgroup, and the parent when it stops', async () => {
+    const d = new TestDaemon(['--cgroup-parent', `skiff-test-lost-${process.pid}`]);
+    try {
+      await d.start();
+      const r = await d.cli(['run', '-d', '--name', 'lost', '--', '/bin/sleep', '1000']);
+      expect(r.code, r.stderr).to.equal(0);
+      const pid = (await d.inspect('lost')).State.Pid;
+      await d.stop('SIGKILL');
+      process.kill(pid, 'SIGKILL');
+      await until(() => !existsSync(`/proc/${pid}`), 'the container\'s PID 1 to go');
+      await d.start();
+      await until(() => allRoots.every((root) => !existsSync(`${root}/${d.cgroupParent}/lost`)), 'the lost container\'s cgroup to be removed');
+    } finally {
+      await d.destroy();
+    }
+    for (const root of allRoots) expect(existsSync(`${root}/${d.cgroupParent}`), root).to.equal(false);
+  });
+
   it('--default-pids-limit applies to a container that sets none; a restarted skiffd adopts the cgroup and removes it at the exit', async () => {
     const d = new TestDaemon(['--cgroup-parent', `skiff-test-adopt-${process.pid}`, '--default-pids-limit', '50']);
     const pidsMax = (name: string): string => readFileSync(`${mountOf('pids')}/${d.cgroupParent}/${name}/pids.max`, 'utf8').trim();

@@ -52,6 +52,9 @@ export class ContainerCgroups {
     const cgroups = this.cgroups;
     if (!cgroups || r.cgroup) return null;
     const cg = cgroups.at(cgroups.pathOf(r.name, r.fleet));
+    if (cg.dirs.length === 0) return null;
+    // Its levels are this skiffd's from now on, to be removed at close.
+    cgroups.adopt(cg.path);
     const pids = cgroups.pids(cg);
     if (pids.length === 0) {
       cgroups.removeDirs(cg);
@@ -61,7 +64,6 @@ export class ContainerCgroups {
     if (init !== null) {
       r.cgroup = cg.path;
       r.oomKilled = false;
-      cgroups.adopt(cg.path);
       this.watchOom(r);
       return init;
     }
@@ -127,6 +129,17 @@ export class ContainerCgroups {
   procsOf(r: ContainerRecord): string[] | null {
     const cg = this.of(r);
     return cg ? this.cgroups!.procsFiles(cg) : null;
+  }
+
+  /**
+   * A container found after a restart with its PID 1 gone: its levels count as this skiffd's (to
+   * be removed at close, as an adopted running container's are; else nothing would remove its
+   * emptied parent), then its cgroup is emptied and removed.
+   */
+  async finishLost(r: ContainerRecord): Promise<void> {
+    const cg = this.of(r);
+    if (cg !== null && cg.dirs.length > 0) this.cgroups!.adopt(cg.path);
+    await this.finish(r);
   }
 
   /** Empties and removes the cgroup of the run that ended; reports the OOM kills not reported live (before the caller's `die`). */

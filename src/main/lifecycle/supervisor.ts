@@ -120,7 +120,7 @@ export class Supervisor {
   private lost(r: ContainerRecord): void {
     transition(r, 'exited');
     // Whatever of it still runs in its cgroup (PID 1 is gone) is killed and the cgroup removed.
-    void this.cg.finish(r);
+    void this.cg.finishLost(r);
     Object.assign(r, { error: 'status unknown (daemon was down)', exitCode: -1, pid: null, finishedAt: r.finishedAt ?? new Date().toISOString() });
     void this.persist(r);
   }
