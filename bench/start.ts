@@ -6,7 +6,14 @@
 // every runtime alike, and throughput is containers completed per second of wall time.
 //
 //   node dist/bench/start.js [--count N] [--concurrency 1,2,4] [--runtimes skiff,runc,crun,unshare]
-//                            [--warmup W] [--json]
+//                            [--warmup W] [--rounds R] [--json]
+//
+// --rounds R runs every row R times, the runtimes interleaved round after round (skiff, skiff-cg,
+// runc, runc-cg, skiff, …) so that a shared machine's load swings alike over all of them, and
+// prints, per concurrency, what limits add to a start: skiff-cg's CPU per container less skiff's
+// and runc-cg's less runc's, each round's difference taken within the round, as the median and
+// the range over the rounds. A single row's CPU swings by a millisecond on a loaded machine;
+// only differences taken side by side resolve a fraction of one.
 //
 // skiff-bridge is skiff with each container on a bridge network (a veth made by the launch plan,
 // eth0's address and route set before exec): the row beside skiff's is the cost of a network.
@@ -51,6 +58,7 @@ interface Options {
   concurrency: number[];
   runtimes: Runtime[];
   warmup: number;
+  rounds: number;
   json: boolean;
 }
 
@@ -62,9 +70,16 @@ function treeCpuSeconds(): number {
   return self.userSeconds + self.systemSeconds + children.userSeconds + children.systemSeconds;
 }
 
+function selfCpuSeconds(): number {
+  const self = cpuTime(RUSAGE_SELF);
+  return self.userSeconds + self.systemSeconds;
+}
+
 interface Row {
   runtime: Runtime;
   concurrency: number;
+  /** 1-based, with --rounds */
+  round: number;
   count: number;
   seconds: number;
   perSecond: number;
@@ -75,17 +90,19 @@ interface Row {
   cpuMsPerContainer: number;
   /** all CPUs' busy time per container (/proc/stat): the kernel's deferred work too (a memory cgroup's offlining runs in a kworker), and everyone else's load */
   machineCpuMsPerContainer: number;
+  /** of cpuMsPerContainer, this process's own (the cgroup work, the reaper) */
+  selfCpuMsPerContainer: number;
   failed: number;
   firstError: string | null;
 }
 
 function usage(message: string): never {
-  process.stderr.write(`bench/start: ${message}\nusage: node dist/bench/start.js [--count N] [--concurrency 1,2,4] [--runtimes ${RUNTIMES.join(',')}] [--warmup W] [--json]\n`);
+  process.stderr.write(`bench/start: ${message}\nusage: node dist/bench/start.js [--count N] [--concurrency 1,2,4] [--runtimes ${RUNTIMES.join(',')}] [--warmup W] [--rounds R] [--json]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { count: 1000, concurrency: [1, 2, 4], runtimes: [...RUNTIMES], warmup: 20, json: false };
+  const o: Options = { count: 1000, concurrency: [1, 2, 4], runtimes: [...RUNTIMES], warmup: 20, rounds: 1, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => argv[++i] ?? usage(`${a} needs a value`);
@@ -97,6 +114,7 @@ function parseArgs(argv: string[]): Options {
     switch (a) {
       case '--count': o.count = int(value(), '--count'); break;
       case '--warmup': o.warmup = int(value(), '--warmup'); break;
+      case '--rounds': o.rounds = int(value(), '--rounds'); break;
       case '--concurrency': o.concurrency = value().split(',').map((s) => int(s, '--concurrency')).filter((n) => n > 0); break;
       case '--runtimes': {
         const names = value().split(',');
@@ -110,6 +128,7 @@ function parseArgs(argv: string[]): Options {
     }
   }
   if (o.count === 0) usage('--count must be at least 1');
+  if (o.rounds === 0) usage('--rounds must be at least 1');
   return o;
 }
 
@@ -178,12 +197,12 @@ async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, 
 
 // ── report ──
 
-function toRow(runtime: Runtime, concurrency: number, s: Sample, cpuMsPerContainer: number, machineCpuMsPerContainer: number): Row {
+function toRow(runtime: Runtime, concurrency: number, round: number, s: Sample, cpuMsPerContainer: number, machineCpuMsPerContainer: number, selfCpuMsPerContainer: number): Row {
   const sorted = [...s.latenciesMs].sort((a, b) => a - b);
   return {
-    runtime, concurrency, count: s.latenciesMs.length, seconds: s.wallMs / 1000,
+    runtime, concurrency, round, count: s.latenciesMs.length, seconds: s.wallMs / 1000,
     perSecond: s.latenciesMs.length / (s.wallMs / 1000), p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
-    cpuMsPerContainer, machineCpuMsPerContainer, failed: s.failed, firstError: s.firstError,
+    cpuMsPerContainer, machineCpuMsPerContainer, selfCpuMsPerContainer, failed: s.failed, firstError: s.firstError,
   };
 }
 
@@ -201,19 +220,59 @@ function ratios(rows: Row[], concurrency: number[]): Record<string, Record<strin
   return out;
 }
 
+/** What limits add to a start's CPU, per pair and concurrency: each round's difference (process tree, and this process alone), their median and range. */
+interface Added {
+  pair: string;
+  concurrency: number;
+  cpuMs: number[];
+  selfMs: number[];
+}
+
+const LIMIT_PAIRS = [['skiff', 'skiff-cg'], ['runc', 'runc-cg']] as const;
+
+function limitsAdd(rows: Row[], concurrency: number[]): Added[] {
+  const out: Added[] = [];
+  for (const [plain, limited] of LIMIT_PAIRS) {
+    for (const c of concurrency) {
+      const added: Added = { pair: `${limited} - ${plain}`, concurrency: c, cpuMs: [], selfMs: [] };
+      for (const without of rows.filter((x) => x.runtime === plain && x.concurrency === c)) {
+        const withLimits = rows.find((x) => x.runtime === limited && x.concurrency === c && x.round === without.round);
+        if (!withLimits) continue;
+        added.cpuMs.push(withLimits.cpuMsPerContainer - without.cpuMsPerContainer);
+        added.selfMs.push(withLimits.selfCpuMsPerContainer - without.selfCpuMsPerContainer);
+      }
+      if (added.cpuMs.length > 0) out.push(added);
+    }
+  }
+  return out;
+}
+
+function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/** `+1.23 (+0.80 … +1.90)`: the median and the range of a list of differences. */
+function spread(values: number[]): string {
+  const f = (n: number): string => `${n >= 0 ? '+' : ''}${n.toFixed(2)}`;
+  return values.length === 1 ? f(values[0]!) : `${f(median(values))} (${f(Math.min(...values))} … ${f(Math.max(...values))})`;
+}
+
 function printTable(o: Options, rows: Row[]): void {
   const pad = (s: string, n: number): string => s.padStart(n);
   const lines = [
     `skiff start benchmark: ${o.count} containers of /bin/true per row (after ${o.warmup} warm-up), ${cpus().length} cores, kernel ${release()}, node ${process.version}`,
     'latency = request to exit seen; containers/s = completed / wall time; cpu = user+system of the whole process tree per container;',
-    '  machine = all CPUs\' busy time per container (/proc/stat: kernel threads too, and everyone else\'s load on the machine)',
+    '  machine = all CPUs\' busy time per container (/proc/stat: kernel threads too, and everyone else\'s load on the machine);',
+    '  self = of cpu, this process alone (for skiff rows: the cgroup work, the reaper, the launcher pool\'s side)',
     'skiff rows: skiffd\'s launcher workers driven directly (plan, launch, exit seen): no API, no record, no console, no removal;',
     '  the whole lifecycle through the API, beside the same references, is `skiff bench` (src/cli/bench)',
     '',
-    `${'runtime'.padEnd(13)}${pad('conc', 5)}${pad('containers/s', 14)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('cpu ms/ctr', 12)}${pad('machine ms', 12)}${pad('failed', 8)}`,
+    `${'runtime'.padEnd(13)}${pad('conc', 5)}${o.rounds > 1 ? pad('round', 6) : ''}${pad('containers/s', 14)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('cpu ms/ctr', 12)}${pad('machine ms', 12)}${pad('self ms', 9)}${pad('failed', 8)}`,
   ];
   for (const r of rows) {
-    lines.push(`${r.runtime.padEnd(13)}${pad(String(r.concurrency), 5)}${pad(r.perSecond.toFixed(1), 14)}${pad(r.p50Ms.toFixed(2), 9)}${pad(r.p99Ms.toFixed(2), 9)}${pad(r.cpuMsPerContainer.toFixed(2), 12)}${pad(r.machineCpuMsPerContainer.toFixed(2), 12)}${pad(String(r.failed), 8)}`);
+    lines.push(`${r.runtime.padEnd(13)}${pad(String(r.concurrency), 5)}${o.rounds > 1 ? pad(String(r.round), 6) : ''}${pad(r.perSecond.toFixed(1), 14)}${pad(r.p50Ms.toFixed(2), 9)}${pad(r.p99Ms.toFixed(2), 9)}${pad(r.cpuMsPerContainer.toFixed(2), 12)}${pad(r.machineCpuMsPerContainer.toFixed(2), 12)}${pad(r.selfCpuMsPerContainer.toFixed(2), 9)}${pad(String(r.failed), 8)}`);
   }
   const rat = ratios(rows, o.concurrency);
   if (Object.keys(rat).length > 0) {
@@ -221,6 +280,11 @@ function printTable(o: Options, rows: Row[]): void {
     for (const [name, byC] of Object.entries(rat)) {
       lines.push(`${name.padEnd(22)}${o.concurrency.map((c) => pad(byC[String(c)] == null ? '-' : `${byC[String(c)]!.toFixed(2)}x`, 9)).join('')}`);
     }
+  }
+  const added = limitsAdd(rows, o.concurrency);
+  if (added.length > 0) {
+    lines.push('', `limits add, CPU ms per container (${o.rounds > 1 ? `median and range of ${o.rounds} interleaved rounds` : 'one round'}; self = this process alone)`);
+    for (const a of added) lines.push(`${a.pair.padEnd(20)}conc ${String(a.concurrency).padEnd(3)} cpu ${spread(a.cpuMs).padEnd(26)} self ${spread(a.selfMs)}`);
   }
   const errors = rows.filter((r) => r.firstError);
   for (const r of errors) lines.push(`${r.runtime} at concurrency ${r.concurrency}: ${r.failed} failed, first: ${r.firstError}`);
@@ -272,10 +336,11 @@ async function main(): Promise<void> {
     const limited = { ...spec, resources: validateResources({ memory: LIMITS.memory, cpuQuota: LIMITS.cpuQuota, cpuPeriod: LIMITS.cpuPeriod, pidsLimit: LIMITS.pids }) };
     cgroups = runtimes.includes('skiff-cg') ? new Cgroups(detectLayout(), `skiff-bench-${process.pid}`) : null;
     for (const c of o.concurrency) {
-      for (const r of runtimes) {
-        process.stderr.write(`bench/start: ${r} at concurrency ${c}…\n`);
+      for (let round = 1; round <= o.rounds; round++) for (const r of runtimes) {
+        process.stderr.write(`bench/start: ${r} at concurrency ${c}${o.rounds > 1 ? `, round ${round}` : ''}…\n`);
         let sample: Sample;
         let cpu0 = treeCpuSeconds();
+        const self0 = selfCpuSeconds();
         const machine0 = machineBusySeconds();
         if (r === 'skiff' || r === 'skiff-bridge' || r === 'skiff-cg') {
           const s = r === 'skiff' ? await runSkiff(reaper, spec, rootMount, o.count, o.warmup, c)
@@ -291,7 +356,8 @@ async function main(): Promise<void> {
         // the row's whole process tree, warm-up included (workers live through both), per container run
         const cpuMs = ((treeCpuSeconds() - cpu0) * 1000) / (o.count + o.warmup);
         const machineMs = ((machineBusySeconds() - machine0) * 1000) / (o.count + o.warmup);
-        rows.push(toRow(r, c, sample, cpuMs, machineMs));
+        const selfMs = ((selfCpuSeconds() - self0) * 1000) / (o.count + o.warmup);
+        rows.push(toRow(r, c, round, sample, cpuMs, machineMs, selfMs));
       }
     }
   } finally {
@@ -301,7 +367,8 @@ async function main(): Promise<void> {
   }
   if (o.json) {
     process.stdout.write(`${JSON.stringify({
-      count: o.count, warmup: o.warmup, cores: cpus().length, kernel: release(), node: process.version, rows, ratios: ratios(rows, o.concurrency),
+      count: o.count, warmup: o.warmup, rounds: o.rounds, cores: cpus().length, kernel: release(), node: process.version, rows, ratios: ratios(rows, o.concurrency),
+      limitsAdd: limitsAdd(rows, o.concurrency),
     }, null, 2)}\n`);
   } else {
     printTable(o, rows);
