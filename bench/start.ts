@@ -182,8 +182,9 @@ async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, 
       n++;
       const { pid } = await pool.start(cg ? { ...withNet, cgroupProcs: cgroups!.procsFiles(cg) } : withNet);
       const exit = await reaper.watch(pid).exited;
+      const counted = watch?.count() ?? null;
       watch?.stop();
-      if (cg) await cgroups!.finish(cg);
+      if (cg) await cgroups!.finish(cg, counted);
       if (exit.exitCode !== 0) throw new Error(`container exited with ${exit.exitCode}`);
     };
     await drive(warmup, concurrency, one);

@@ -340,10 +340,12 @@ export class Cgroups {
   /**
    * After PID 1's exit: kills whatever is left (a process that joined from outside, one that
    * escaped the pid namespace's teardown) until every cgroup.procs is empty, then removes the
-   * directories. Resolves with the OOM kill counter, read before anything is removed.
+   * directories. Resolves with the OOM kill counter, read before anything is removed, or
+   * `counted`: the counter the caller just read through its OOM watch (oom-watch.ts), which
+   * reads it with one pread where this would open, read and close the file.
    */
-  async finish(cg: ContainerCgroup): Promise<{ oomKills: number; leftover: boolean }> {
-    const oomKills = this.oomKills(cg);
+  async finish(cg: ContainerCgroup, counted: number | null = null): Promise<{ oomKills: number; leftover: boolean }> {
+    const oomKills = counted ?? this.oomKills(cg);
     // The usual case: PID 1's exit took the whole pid namespace with it, the cgroup is empty
     // and rmdir succeeds at once. EBUSY means something still runs in it.
     if (this.removeDirs(cg, oomKills)) return { oomKills, leftover: false };

@@ -4,13 +4,16 @@
 // thread or a process per container:
 //
 //   v1  an eventfd registered in cgroup.event_control against memory.oom_control: one fd per
-//       watched container, closed when it ends (closing it unregisters the event in the kernel).
+//       watched container, closed when it ends (closing it unregisters the event in the kernel);
+//       and the memory.oom_control fd the registration needs, kept open while the watch lasts so
+//       that each reading of the counter, the exit's last one too, is one pread, not an open,
+//       a read and a close (each system call is dear on a PVM guest like this one).
 //   v2  one inotify instance for skiffd, a watch on each container's memory.events (the kernel
 //       notifies modifications of it): no fd per container, a watch descriptor each.
 //
 // Either way the kernel says "something happened"; the oom_kill counter says how many kills
 // (the v1 notification comes as the OOM starts, before its kill: one re-read a moment later).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readSync, writeFileSync } from 'node:fs';
 import {
   close, eventfd, eventfdDrain, inotifyAddWatch, inotifyInit, inotifyRead, inotifyRmWatch, openPath, readRaw,
 } from '../../sys/libc.js';
@@ -24,6 +27,8 @@ export interface FdPoller {
 export interface OomWatch {
   /** the oom_kill counter when the watch began (a reused directory may not start at 0) */
   readonly baseline: number;
+  /** the oom_kill counter now (null: the cgroup is gone, or the watch ended) */
+  count(): number | null;
   /** ends the watch and frees what it held; safe to call twice */
   stop(): void;
 }
@@ -83,15 +88,23 @@ export class OomWatcher {
       writeFileSync(`${memDir}/cgroup.event_control`, `${efd} ${ofd}`);
     } catch (err) {
       close(efd);
-      throw err;
-    } finally {
-      // The event holds the cgroup, not this fd.
       if (ofd >= 0) close(ofd);
+      throw err;
     }
+    let stopped = false;
+    // The event holds the cgroup, not this fd: it is kept only to read the counter with one pread.
+    const count = (): number | null => {
+      if (stopped) return null;
+      try {
+        return oomKillCount(this.buf.toString('utf8', 0, readSync(ofd, this.buf, 0, this.buf.length, 0)));
+      } catch {
+        return null; // the cgroup is gone
+      }
+    };
     let last = baseline;
     let recheck: NodeJS.Timeout | null = null;
     const read = (): void => {
-      const n = readCount(file);
+      const n = count();
       if (n === null) return;
       if (n !== last) {
         last = n;
@@ -106,10 +119,13 @@ export class OomWatcher {
     });
     return {
       baseline,
+      count,
       stop: once(() => {
+        stopped = true;
         if (recheck) clearTimeout(recheck);
         unwatch();
         close(efd);
+        close(ofd);
       }),
     };
   }
@@ -130,6 +146,7 @@ export class OomWatcher {
     ino.byWd.set(wd, onModify);
     return {
       baseline,
+      count: () => readCount(file),
       stop: once(() => {
         if (ino.byWd.get(wd) === onModify) {
           ino.byWd.delete(wd);

@@ -147,10 +147,12 @@ export class ContainerCgroups {
     const cg = this.of(r);
     if (!cg) return;
     // The watch ends first: its eventfd is closed before the cgroup goes (and unregisters it).
+    // Its last reading of the counter is the exit's: PID 1 is gone, and a kill comes before an exit.
     const w = this.watched.get(r.id) ?? { watch: null, reported: this.cgroups!.oomBaseline(cg) };
     this.watched.delete(r.id);
+    const counted = w.watch?.count() ?? null;
     w.watch?.stop();
-    const { oomKills, leftover } = await this.cgroups!.finish(cg);
+    const { oomKills, leftover } = await this.cgroups!.finish(cg, counted);
     this.reportOom(r, w, oomKills);
     r.cgroup = null;
     if (leftover) log('warn', 'container cgroup did not empty; left in place', { name: r.name, cgroup: cg.path });
