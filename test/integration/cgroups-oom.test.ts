@@ -3,7 +3,7 @@
 // whose child is the OOM killer's victim runs on, and says `oom` and OOMKilled meanwhile. One
 // oom event per kill the cgroup's counter shows, none again at the exit; no fd of skiffd's left.
 import { expect } from 'chai';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { until, useDaemon } from '../support/daemon.js';
 import { detectLayout } from '../../src/main/cgroups/layout.js';
 import { oomKillCount } from '../../src/main/cgroups/oom-watch.js';
@@ -22,6 +22,15 @@ describe('cgroups: OOM kills reported live', function () {
   const eventfds = (): number => readdirSync(`/proc/${d.pid}/fd`).filter((fd) => {
     try {
       return readFileSync(`/proc/${d.pid}/fdinfo/${fd}`, 'utf8').includes('eventfd-count');
+    } catch {
+      return false; // closed meanwhile
+    }
+  }).length;
+
+  /** skiffd's fds open on a memory.oom_control of `name`'s cgroup (a v1 OOM watch keeps one while it lasts, to read the counter with one pread) */
+  const oomControlFds = (name: string): number => readdirSync(`/proc/${d.pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${d.pid}/fd/${fd}`) === `${memoryRoot}/${d.cgroupParent}/${name}/memory.oom_control`;
     } catch {
       return false; // closed meanwhile
     }
@@ -47,6 +56,7 @@ describe('cgroups: OOM kills reported live', function () {
     const running = await inspect('victim');
     expect(running.State).to.include({ Running: true, OOMKilled: true });
     expect(eventfds()).to.equal(eventfdsBefore + 1);
+    expect(oomControlFds('victim')).to.equal(1);
     // No die yet: the event came with the kill, not with the end.
     const kills = oomKillCount(readFileSync(`${memoryRoot}/${d.cgroupParent}/victim/memory.oom_control`, 'utf8'));
     expect(kills).to.be.greaterThan(0);

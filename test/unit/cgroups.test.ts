@@ -141,7 +141,9 @@ describe('cgroup limits', () => {
         writeFileSync(`${dir}/memory.events`, 'low 0\nhigh 0\nmax 2\noom 2\noom_kill 5\n');
         await until(() => seen.length === 2, 'the next kills');
         expect(seen).to.deep.equal([3, 5]);
+        expect(w.count()).to.equal(5);
         w.stop();
+        expect(w.count()).to.equal(null);
         writeFileSync(`${dir}/memory.events`, 'oom_kill 9\n');
         // a wake-up that is not the file's: everything the poller would have run for it has run
         await poller.settled();

@@ -144,10 +144,12 @@ export class OomWatcher {
       }
     };
     ino.byWd.set(wd, onModify);
+    let stopped = false;
     return {
       baseline,
-      count: () => readCount(file),
+      count: () => (stopped ? null : readCount(file)),
       stop: once(() => {
+        stopped = true;
         if (ino.byWd.get(wd) === onModify) {
           ino.byWd.delete(wd);
           inotifyRmWatch(ino.fd, wd);
