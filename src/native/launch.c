@@ -672,9 +672,16 @@ static int run_op(const struct op *op, struct pid1_state *st) {
   case OP_MKDIR: {
     int dfd = open_parent_in_root(*root_fd, op->str[0], op->arg[2], &st->dirs, &base);
     if (dfd < 0) return (op->arg[3] & MKDIR_BEST_EFFORT) ? 0 : errno;
+    struct stat sb;
+    /* A rootfs has most of the directories asked for (/proc, /dev, /sys, /tmp, a mount point):
+     * one fstatat answers for them, where mkdirat would fail with EEXIST and need it anyway. */
+    if ((op->arg[3] & MKDIR_EXIST_OK) && fstatat(dfd, base, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+      rc = S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
+      return (op->arg[3] & MKDIR_BEST_EFFORT) ? 0 : rc;
+    }
     rc = mkdirat(dfd, base, op->arg[1]) < 0 ? errno : 0;
     if (rc == EEXIST && (op->arg[3] & MKDIR_EXIST_OK)) {
-      struct stat sb;
+      /* made meanwhile (or fstatat failed for a reason mkdirat does not share): what is there now */
       rc = fstatat(dfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0 ? errno : (S_ISDIR(sb.st_mode) ? 0 : ENOTDIR);
     }
     return (op->arg[3] & MKDIR_BEST_EFFORT) ? 0 : rc;
