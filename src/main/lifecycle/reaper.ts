@@ -3,7 +3,7 @@
 // waitpid(-1), which would steal the statuses of the children libuv itself spawned (the
 // launcher workers). A child's exit comes with a SIGCHLD, which libuv turns into a turn of
 // the main loop anyway: its pidfd sits in an epoll set polled then, on the main thread
-// (epoll_wait with no timeout). A process that is not skiffd's child when watched (adopted
+// (epoll_wait with a timeout of 0). A process that is not skiffd's child when watched (adopted
 // after a restart) sends no SIGCHLD: its pidfd, and the other fds watched (watchFd), sit in
 // a second epoll set waited on in libuv's thread pool. Measured: the pool's hand-off was a
 // wake-up of a pool thread and one more of the main loop per container exit.
