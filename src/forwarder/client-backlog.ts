@@ -17,7 +17,6 @@ import { EAGAIN, EINTR, EPIPE, SysError } from '../sys/errno.js';
 import { SPLICE_F_NONBLOCK } from '../sys/constants.js';
 import { splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
 import { makePipe, PAGE } from './ring.js';
-import { RECORD_HEADER } from './records.js';
 import { SlotRoom } from './room.js';
 
 /** each segment's size: pipe-max-size's default (a larger pipe needs CAP_SYS_RESOURCE) */
@@ -84,29 +83,6 @@ export class ClientBacklog {
       this.discard(next, n);
     }
     return true;
-  }
-
-  /**
-   * True when a whole round of `round` bytes in at most `slots` buffers (and a record header) surely
-   * finds room: in the last segment, or in a fresh one the chain may still add.
-   */
-  canTake(round: number, slots: number): boolean {
-    return this.segments.length < this.maxSegments || this.segments.at(-1)!.room.fits(round, slots, RECORD_HEADER);
-  }
-
-  /**
-   * Queues the first `round` bytes of `from` less their first `skip`, which went straight into
-   * the client's pipe (clients.ts): the rest of that record. The caller made sure of the room
-   * (canTake); without it the record would be cut short, so that is an error, not a loss.
-   */
-  pushRest(from: number, round: number, skip: number, slots: number): void {
-    let seg = this.segments.at(-1)!;
-    if (!seg.room.fits(round, slots, 0)) {
-      if (this.segments.length >= this.maxSegments) throw new SysError('tee', EAGAIN, `staging pipe → ${this.what} backlog (no room for the rest of a record)`);
-      seg = this.addSegment();
-    }
-    if (this.teeFrom(from, seg, round, slots) !== round) throw new SysError('tee', EAGAIN, `staging pipe → ${this.what} backlog (counted room)`);
-    this.discard(seg, skip);
   }
 
   /**

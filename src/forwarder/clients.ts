@@ -1,11 +1,10 @@
 // A console's attached clients, as its forwarder thread holds them: each a pipe whose read end
-// went to the main side, fed through a backlog of its own (client-backlog.ts): a round of output
-// goes by tee straight into the pipe of a client whose backlog is empty (a reader that keeps
-// up), with what the pipe cannot take into the backlog; else into the backlog, whole or not at
-// all; the backlog moves into the client's pipe as its reader frees room. A client whose
-// backlog cannot take a round loses it (counted, and reported); one that loses more than
-// clientBacklog in a row is disconnected (it gets what it has queued, then the end of its
-// stream). A pipe console's client gets a record header before each chunk.
+// went to the main side, fed through a backlog of its own (client-backlog.ts): every round of
+// output goes into the backlog by tee, whole or not at all, and the backlog into the client's
+// pipe as its reader frees room. A client whose backlog cannot take a round loses it (counted,
+// and reported); one that loses more than clientBacklog in a row is disconnected (it gets what
+// it has queued, then the end of its stream). A pipe console's client gets a record header
+// before each chunk.
 //
 // The client's pipe is in the thread's epoll set, edge-triggered for EPOLLOUT (data: the
 // console's token × 4 + SLOT_CLIENTS): a reader that frees room in a full pipe wakes the thread,
@@ -13,9 +12,7 @@
 // ends keeps each client until its backlog has reached its pipe; only then does the client's
 // stream end.
 import { close, epollAdd, epollDel } from '../sys/libc.js';
-import { EPOLLET, EPOLLOUT, SPLICE_F_NONBLOCK } from '../sys/constants.js';
-import { EAGAIN, EINTR, EPIPE, SysError } from '../sys/errno.js';
-import { tee, writeRaw } from '../sys/splice.js';
+import { EPOLLET, EPOLLOUT } from '../sys/constants.js';
 import { ClientBacklog } from './client-backlog.js';
 import type { ThreadContext } from './context.js';
 import { encodeHeader, RECORD_HEADER, type StreamId } from './records.js';
@@ -92,10 +89,6 @@ export class ConsoleClients {
       if (client.closing) continue;
       // Room made first: what the reader took since the last round leaves the backlog.
       if (client.backlog.bytes > 0 && !this.flush(client)) continue;
-      if (client.backlog.bytes === 0 && client.backlog.canTake(round, slots)) {
-        this.feedDirect(client, from, round, slots, header);
-        continue;
-      }
       if (!client.backlog.push(from, round, slots, header)) {
         this.lose(client, round);
         continue;
@@ -103,38 +96,6 @@ export class ConsoleClients {
       client.behind = 0;
       this.flush(client);
     }
-  }
-
-  /**
-   * A round for a client whose backlog is empty (the reader keeps up): tee'd straight into its
-   * pipe, and only what the pipe cannot take now into the backlog (which surely can: the caller
-   * asked). One hop fewer per page than through the backlog, and one splice fewer per round
-   * (bench:console: the forwarder's cost goes with the pages it moves and the calls per round).
-   */
-  private feedDirect(client: Client, from: number, round: number, slots: number, header: Buffer | null): void {
-    if (header !== null) {
-      // A header is at most PIPE_BUF: written whole or not at all.
-      const h = writeRaw(client.fd, header);
-      if (h === -EPIPE) return this.drop(client);
-      if (h !== header.length) {
-        if (h !== -EAGAIN) throw new SysError('write', h < 0 ? -h : EAGAIN, `record header → console \`${this.id}\` client ${client.no}`);
-        if (!client.backlog.push(from, round, slots, header)) throw new SysError('tee', EAGAIN, `console \`${this.id}\` client ${client.no} backlog (an empty backlog refused a round)`);
-        client.behind = 0;
-        return;
-      }
-    }
-    let sent = 0;
-    for (;;) {
-      const n = tee(from, client.fd, round, SPLICE_F_NONBLOCK);
-      if (n === -EINTR) continue;
-      if (n === -EPIPE) return this.drop(client);
-      if (n < 0 && n !== -EAGAIN) throw new SysError('tee', -n, `staging pipe → console \`${this.id}\` client ${client.no}`);
-      sent = Math.max(n, 0);
-      break;
-    }
-    // The rest of the record follows in the backlog; its pipe takes it as the reader makes room.
-    if (sent < round) client.backlog.pushRest(from, round, sent, slots);
-    client.behind = 0;
   }
 
   /** A client's pipe has room again (its epoll event): every client's backlog moves on. */

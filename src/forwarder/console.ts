@@ -129,7 +129,7 @@ export class ForwardedConsole {
   drain(budget: number): void {
     for (const src of this.sources) {
       while (!src.ended) {
-        const r = this.pump(src, budget, true);
+        const r = this.pump(src, budget);
         if (r === 'eof') this.endSource(src);
         if (r !== 'more') break;
       }
@@ -146,9 +146,8 @@ export class ForwardedConsole {
    * Moves what a source has (up to about `budget` bytes, so that one flooding console
    * cannot starve the others of its thread) through staging to everyone.
    * 'eof': the writers are gone (EIO on a pty, end of file on a pipe) and everything before it was forwarded.
-   * `exhaust`: read until the source says it is empty or ended, never stopping at a short read.
    */
-  private pump(src: Source, budget: number, exhaust = false): PumpResult {
+  private pump(src: Source, budget: number): PumpResult {
     const staging = this.staging;
     if (src.ended || staging === null) return 'eof';
     let moved = 0;
@@ -164,13 +163,6 @@ export class ForwardedConsole {
         last = this.fallback ? this.copyIn(src.fd, staging.write, room) : splice(src.fd, staging.write, room, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
         if (last > 0) {
           staged += last;
-          if (!exhaust && this.slavePath === null && last < room) {
-            // A pipe gave less than there was room for: it is empty for now. Its level-triggered
-            // event comes back when the writer adds more (or closes it), so asking again now would
-            // only cost a system call per round to learn EAGAIN.
-            last = -EAGAIN;
-            break;
-          }
           // A splice from a tty fills pages from offset 0, a write(2) a page at a time: at most this many new slots.
           usedSlots += Math.ceil(last / PAGE);
           if (this.fallback && this.copyStop <= 0) {
