@@ -43,21 +43,19 @@
 // round (≈ 0.5 s/GB) and, under load, the reader's turns on a CPU.
 //
 // Each line also gives, per round, how long this thread (the reader) waited, runnable, for a
-// CPU (schedstat's run_delay). That is where the pipe case's losses come from: at load 8–15 the
+// CPU (schedstat's run_delay). That is where the pipe case's losses come from: at load 6–15 the
 // attached reader waited 70–230 ms of a 0.2–0.4 s round (its own CPU ≈ 50 ms), the bare loop
 // 17–90 ms, and the 32 MiB queue is 16–30 ms of dd's pace: the reader is descheduled, not
 // refused (a reader that keeps up gets every byte, console-attached-reader.test.ts). dd is never
 // throttled, so the forwarder's CPU and dd's compete with the reader; the bare loop's dd sleeps
-// whenever the reader lags. With `--writer 'dd if=/dev/zero bs=4k count=32768'` (stdio's writes
-// into a pipe are 4 KiB) the reader keeps up and the pipe case is above 90% (below).
-// Second session (1428cec then this, interleaved, `--keeper`): the direct tee into a keeping-up
-// client's pipe and one splice per round from a pipe cut the forwarder's splices per round 4.9–5.8
-// → 3.4–3.6 with the 4 KiB writer (`perf stat -e syscalls:sys_enter_splice,…`); pipe
-// attached/bare bytes/s 98.9, 99.3, 76.9% → 109.2, 136.0, 115.0% (load 13.5–15.3). With 64 KiB
-// writes the reader is behind, every round takes the queue's path, the splices per round are
-// unchanged (4.7) and so is the ratio within this machine's noise: 67.9, 42.1, 61.0% → 59.9,
-// 33.2, 39.9% (load 11–14), and six pairs at load 8.4–9.2 median 46.1 → 48.5%, skiff's CPU
-// 1.0 → 1.0 s/GB. Pty in the same runs: 46.9, 55.9, 134.0% → 95.5, 120.6, 67.2%.
+// whenever the reader lags. With `--writer 'dd if=/dev/zero bs=4k count=32768 2>/dev/null'`
+// (stdio's writes into a pipe are 4 KiB) the reader keeps up: 1428cec's pipe case was 98.9, 99.3,
+// 76.9% at load 13.5–15.3. Second session, 1428cec interleaved with: fewer splices per round
+// (a keeping-up client's round tee'd straight into its pipe, a round ended at a short splice,
+// no splice into a pipe known full; 4.8–5.8 → 3.6–4.1 in the 64 KiB flood) moved neither
+// skiff's CPU (0.85 → 0.93 s/GB) nor the pipe ratio (median 52.5 → 54.1%; ABBA, six each, load
+// 6.4–7.3) and lost more (28 → 69 MB of 384): reverted, as were 256 KiB reads and a 512 KiB
+// staging pipe (docs/architecture.md, "The console").
 //
 //   node dist/bench/console.js [--mb 256] [--rounds 3] [--no-splice] [--keeper] [--only pty|pipe] [--writer 'dd …'] [--json]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
