@@ -27,6 +27,7 @@ let native: {
   sendFd: koffi.KoffiFunction;
   fdChannel: koffi.KoffiFunction;
   recvFd: koffi.KoffiFunction;
+  startTime: koffi.KoffiFunction;
 } | undefined;
 
 function lib(): NonNullable<typeof native> {
@@ -43,6 +44,7 @@ function lib(): NonNullable<typeof native> {
     sendFd: l.func('int skiff_send_fd(const char *path, int fd, const char *name, _Out_ const char **step)'),
     fdChannel: l.func('int skiff_fd_channel(_Out_ int32_t *fds)'),
     recvFd: l.func('int skiff_recv_fd(int sock)'),
+    startTime: l.func('long long skiff_start_time(int pid)'),
   };
   return native;
 }
@@ -140,6 +142,16 @@ export function nativeOpTable(): Map<number, string> {
 
 export function nativePlanVersion(): number {
   return lib().version() as number;
+}
+
+/**
+ * A live process's start time (clock ticks after boot, as /proc/<pid>/stat has it), or null once
+ * it has exited (gone or a zombie): the launcher's reading of the PID 1 it has just launched,
+ * read in C because the launcher does it on every start (src/sys/proc.ts reads the same field).
+ */
+export function startTimeOf(pid: number): number | null {
+  const t = Number(lib().startTime(pid));
+  return t < 0 ? null : t;
 }
 
 /** Sends `fd` over the unix socket at `path` (SCM_RIGHTS, payload `name`): skiff-oci's console socket. */

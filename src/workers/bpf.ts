@@ -108,8 +108,9 @@ export function encodeFilter(insns: readonly BpfInsn[]): Buffer {
  * What a filter answers for one syscall: a strict interpreter of the opcodes above, as the
  * kernel's checker would have them (loads of whole seccomp_data words, jumps inside the
  * program, a `ret` at the end of every path). For tests; the kernel runs the real thing.
+ * `trace.steps`, when given, is set to the number of instructions the answer took.
  */
-export function runFilter(insns: readonly BpfInsn[], data: { nr: number; arch: number; args?: readonly bigint[] }): number {
+export function runFilter(insns: readonly BpfInsn[], data: { nr: number; arch: number; args?: readonly bigint[] }, trace?: { steps: number }): number {
   if (insns.length === 0 || insns.length > BPF_MAXINSNS) throw new Error(`runFilter: ${insns.length} instructions, not 1 to ${BPF_MAXINSNS}`);
   const mem = Buffer.alloc(SECCOMP_DATA_SIZE);
   mem.writeInt32LE(data.nr | 0, OFF_NR);
@@ -135,7 +136,9 @@ export function runFilter(insns: readonly BpfInsn[], data: { nr: number; arch: n
       case BPF_JGT_K: pc = jump(acc > f.k); break;
       case BPF_JGE_K: pc = jump(acc >= f.k); break;
       case BPF_JSET_K: pc = jump((acc & f.k) >>> 0 !== 0); break;
-      case BPF_RET_K: return f.k;
+      case BPF_RET_K:
+        if (trace) trace.steps = steps + 1;
+        return f.k;
       default: throw new Error(`runFilter: opcode 0x${f.code.toString(16)} at ${pc} not supported`);
     }
   }

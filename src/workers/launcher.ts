@@ -5,9 +5,8 @@ import { StartError, startContainer } from './start.js';
 import { execInContainer } from './exec.js';
 import type { FromLauncher, ToLauncher } from './protocol.js';
 import { unreachable } from '../api/unreachable.js';
-import { nativePlanVersion } from '../native/launch.js';
+import { nativePlanVersion, startTimeOf } from '../native/launch.js';
 import { clearCloseOnExec, close } from '../sys/libc.js';
-import { liveStartTime } from '../sys/proc.js';
 
 const index = process.env.SKIFF_LAUNCHER_INDEX ?? '0';
 process.title = `skiff-launcher ${index}`;
@@ -38,7 +37,7 @@ function handle(msg: ToLauncher): void {
     case 'start':
       return answer(msg.id, () => {
         const { pid } = startContainer(msg.request);
-        return { pid, startTime: liveStartTime(pid) };
+        return { pid, startTime: startTimeOf(pid) };
       });
     case 'exec':
       return answer(msg.id, () => execInContainer(msg.request));

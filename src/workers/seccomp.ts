@@ -40,6 +40,44 @@ function nr(name: string): number {
   return n;
 }
 
+/** Where the filter sends a syscall it names; every other x86_64 syscall is allowed. */
+type Verdict = 'deny' | 'enosys' | 'newuser' | 'personality' | 'ioctl';
+
+/** The syscalls the filter names, by number, ascending. */
+function decided(): [number, Verdict][] {
+  const entries: [number, Verdict][] = [
+    ...DENIED.map((name): [number, Verdict] => [nr(name), 'deny']),
+    [nr('clone3'), 'enosys'],
+    [nr('clone'), 'newuser'],
+    [nr('unshare'), 'newuser'],
+    [nr('personality'), 'personality'],
+    [nr('ioctl'), 'ioctl'],
+  ];
+  return entries.sort((a, b) => a[0] - b[0]);
+}
+
+/** Numbers a leaf of the search compares one by one: below this, a `jge` costs more than it saves. */
+const LEAF = 3;
+
+/**
+ * A balanced search over the named syscalls: each `jge` halves the range, a leaf compares its
+ * few numbers and allows the rest. Why not a list of `jeq`s: the kernel runs the filter once
+ * per syscall number when it loads it (the cache of always-allowed syscalls, seccomp_cache_prepare),
+ * so every container's PID 1 pays the filter's path length some 450 times; a list makes an
+ * syscall's path 43 instructions (the median), the search 11 (figures: docs/architecture.md).
+ */
+function search(entries: readonly [number, Verdict][], label: string): Asm[] {
+  if (entries.length <= LEAF) return [...entries.map(([n, verdict]) => jeq(n, verdict)), ret(SECCOMP_RET_ALLOW)];
+  const mid = entries.length >> 1;
+  const upper = `${label}+`;
+  return [
+    { code: BPF_JGE_K, k: entries[mid]![0], jt: upper, jf: 0 },
+    ...search(entries.slice(0, mid), `${label}-`),
+    { label: upper },
+    ...search(entries.slice(mid), upper),
+  ];
+}
+
 /** The default filter as classic BPF instructions. */
 export function defaultSeccompFilter(): BpfInsn[] {
   const prog: Asm[] = [
@@ -47,13 +85,7 @@ export function defaultSeccompFilter(): BpfInsn[] {
     jeq(AUDIT_ARCH_X86_64, 0, 'kill'),
     ld(OFF_NR),
     { code: BPF_JGE_K, k: X32_SYSCALL_BIT, jt: 'kill', jf: 0 },
-    ...DENIED.map((name) => jeq(nr(name), 'deny')),
-    jeq(nr('clone3'), 'enosys'),
-    jeq(nr('clone'), 'newuser'),
-    jeq(nr('unshare'), 'newuser'),
-    jeq(nr('personality'), 'personality'),
-    jeq(nr('ioctl'), 'ioctl'),
-    ret(SECCOMP_RET_ALLOW),
+    ...search(decided(), 'nr'),
     // clone(flags, …) and unshare(flags): x86_64 passes the flags first
     { label: 'newuser' },
     ld(argLo(0)),

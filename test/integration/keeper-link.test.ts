@@ -2,7 +2,7 @@
 // thread answers skiffd on a connection of its own, and a console's requests go straight to
 // the thread that holds it, also for the consoles a later skiffd takes back. A pipe console's
 // `taken` waits for the next frame, which still lets the console end; a discarded console (no
-// answer) is gone when its id is opened again.
+// answer) is gone when its id is opened again, and a discard that no frame follows still goes.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,5 +79,25 @@ describe('the keeper link: a connection per forwarder thread', function () {
     await hub.exited('again');
     expect((await hub.ring('again')).toString()).to.equal('second run\n');
     await hub.remove('again');
+  });
+
+  it('a discard that no frame follows still reaches the keeper: the console\'s attached client ends', async () => {
+    // The container's ends stay open here: only the discard can end the console.
+    const ends = await withOutput(hub, 'alone', 'last words\n');
+    held.push(ends.stdout, ends.stderr);
+    const client = await hub.attach('alone', { replay: true, stdin: false });
+    const ended = new Promise<void>((resolve) => {
+      client.output.on('close', resolve).on('end', resolve).resume();
+    });
+    hub.discard('alone');
+    let timer: NodeJS.Timeout | undefined;
+    const guard = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the discarded console\'s client never ended: the discard was not sent')), 20_000);
+    });
+    try {
+      await Promise.race([ended, guard]);
+    } finally {
+      clearTimeout(timer);
+    }
   });
 });

@@ -2,12 +2,16 @@
 // `unshare`, `bwrap`, `crun run` and `runc run` in the same run, at the same concurrency, on
 // one busybox rootfs. By default every row is the whole lifecycle of a container (create,
 // start, wait for the exit, remove: what one `runc run` does), so the figures compare like
-// with like; `--lifecycle start` times skiff's create + start alone, and says so.
+// with like: skiff's as `docker run --rm` drives it (three requests: create with AutoRemove,
+// wait for the removal, start); `--lifecycle full` drives the same lifecycle in four requests
+// (create, start, wait, DELETE), and `--lifecycle start` times skiff's create + start alone.
+// Each row says which.
 //
 // Each row also says what it cost in CPU (usage.ts): the process tree's (skiff's processes
 // and its containers, or a reference's bash loop and all it ran) and the whole machine's.
-// Then, unless --serial 0, a serial section: skiff's create + start and whole lifecycle one
-// at a time, beside each reference one at a time.
+// Then, unless --serial 0, a serial section: skiff's create + start and whole lifecycle (as
+// the main row drives it; rm with --lifecycle start) one at a time, beside each reference one
+// at a time.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +57,8 @@ interface Row {
 }
 
 const INCLUDES: Record<Lifecycle | 'run', string> = {
-  full: 'create, start, wait for exit, remove',
+  rm: 'docker run --rm: create (AutoRemove), wait (removed), start; exit, removal',
+  full: 'create, start, wait for exit, remove (4 requests)',
   start: 'create, start (PID 1 exec\'d)',
   run: 'one run: create, start, exit, delete',
 };
@@ -148,7 +153,7 @@ export async function bench(o: BenchOptions): Promise<number> {
     if (o.serial > 0) {
       say(`serial: ${o.serial} of each, one at a time`);
       serial.push(await skiffRow(cx, 'start', o.serial, 1, 'serial-start'));
-      serial.push(await skiffRow(cx, 'full', o.serial, 1, 'serial-full'));
+      serial.push(await skiffRow(cx, o.lifecycle === 'start' ? 'rm' : o.lifecycle, o.serial, 1, 'serial-full'));
       for (const runtime of o.vs) serial.push(await externalRow(cx, runtime, o.serial, 1, Math.min(o.warmup, 5)));
     }
   } finally {

@@ -1,5 +1,5 @@
 // skiff bench [--count N] [--concurrency C] [--warmup W] [--vs unshare,bwrap,crun,runc]
-// [--lifecycle full|start] [--serial N] [--json]: the options; the benchmark itself (bench.ts)
+// [--lifecycle rm|full|start] [--serial N] [--json]: the options; the benchmark itself (bench.ts)
 // is loaded only when it runs.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { act, integerOption, type Declared, type Outcome } from '../command.js';
@@ -24,7 +24,7 @@ export function benchCommand(o: Outcome): Declared {
     .addOption(integerOption('--concurrency <C>', 'containers in flight at once, for skiff and every reference', 1).default(4))
     .addOption(integerOption('--warmup <W>', 'containers run first for each row and not counted', 0).default(20))
     .addOption(new Option('--vs <RUNTIMES>', `also time these on the same rootfs, in the same run (comma-separated: ${REFERENCES.join(', ')})`).argParser(runtimes).default([]))
-    .addOption(new Option('--lifecycle <WHAT>', 'full: create, start, wait for the exit, remove (what `runc run` does); start: create and start only').choices(['full', 'start']).default('full'))
+    .addOption(new Option('--lifecycle <WHAT>', 'the whole lifecycle (what `runc run` does) as rm: `docker run --rm`\'s 3 requests (create with AutoRemove, wait for the removal, start) or full: 4 requests (create, start, wait for the exit, DELETE); start: create and start only').choices(['rm', 'full', 'start']).default('rm'))
     .addOption(integerOption('--serial <N>', 'also time N containers one at a time, of skiff (create+start and full) and each reference (0: no)', 0).default(100))
     .option('--json', 'print JSON instead of a table');
   act(cmd, o, async (v: BenchValues) => {

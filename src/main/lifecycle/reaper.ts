@@ -1,9 +1,14 @@
 // The reaper: skiffd is the child subreaper, so every container's PID 1 becomes its
-// child once the launcher's first child exits. Exits are seen through pidfds in one
-// epoll set waited on in libuv's thread pool; never waitpid(-1), which would steal the
-// statuses of the children libuv itself spawned (the launcher workers).
+// child once the launcher's first child exits. Exits are seen through pidfds; never
+// waitpid(-1), which would steal the statuses of the children libuv itself spawned (the
+// launcher workers). A child's exit comes with a SIGCHLD, which libuv turns into a turn of
+// the main loop anyway: its pidfd sits in an epoll set polled then, on the main thread
+// (epoll_wait with a timeout of 0). A process that is not skiffd's child when watched (adopted
+// after a restart) sends no SIGCHLD: its pidfd, and the other fds watched (watchFd), sit in
+// a second epoll set waited on in libuv's thread pool. Measured: the pool's hand-off was a
+// wake-up of a pool thread and one more of the main loop per container exit.
 import {
-  EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollDel, epollWaitAsync,
+  EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollDel, epollWait, epollWaitAsync,
   eventfd, eventfdDrain, eventfdSignal, pidfdOpen, pidfdSendSignal, setChildSubreaper, waitPidfd,
 } from '../../sys/libc.js';
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, EPOLLIN } from '../../sys/constants.js';
@@ -22,24 +27,37 @@ export interface ExitStatus {
 interface Watch {
   pid: number;
   pidfd: number;
+  /** the epoll set it is in: the children's (polled on SIGCHLD) or the pool thread's */
+  epfd: number;
   resolve: (s: ExitStatus) => void;
 }
 
 const WAKE = -1;
 
+const EVENTS = 64;
+
 export class Reaper {
+  /** waited on in the pool: the wake fd, fd watches, pidfds of processes that are not skiffd's children */
   private readonly epfd = epollCreate();
+  /** pidfds of skiffd's children, polled on SIGCHLD */
+  private readonly childEpfd = epollCreate();
   private readonly wakeFd = eventfd();
   private readonly watches = new Map<number, Watch>(); // by pidfd
-  /** other fds waited on in the same epoll set (a cgroup's OOM eventfd): a callback each, by fd */
+  /** watches in the pool's set */
+  private poolWatches = 0;
+  /** other fds waited on in the pool's epoll set (a cgroup's OOM eventfd): a callback each, by fd */
   private readonly fdWatches = new Map<number, () => void>();
-  private readonly events = Buffer.alloc(64 * EPOLL_EVENT_SIZE);
+  private readonly events = Buffer.alloc(EVENTS * EPOLL_EVENT_SIZE);
+  private readonly childEvents = Buffer.alloc(EVENTS * EPOLL_EVENT_SIZE);
   private waiting = false;
   private closed = false;
+  private readonly onSigchld = (): void => this.reapChildren();
 
   constructor() {
     setChildSubreaper();
     epollAdd(this.epfd, this.wakeFd, EPOLLIN, WAKE >>> 0);
+    // Node's signal handles do not keep the process alive.
+    process.on('SIGCHLD', this.onSigchld);
   }
 
   /** How many processes are being watched. */
@@ -56,11 +74,30 @@ export class Reaper {
     const pidfd = pidfdOpen(pid);
     let resolve!: (s: ExitStatus) => void;
     const exited = new Promise<ExitStatus>((r) => { resolve = r; });
-    const w: Watch = { pid, pidfd, resolve };
+    // Whose child it is, and whether it has exited already, in one waitid: a child that exits
+    // later sends a SIGCHLD; ECHILD, not (yet) a child, goes to the pool's set, which sees any exit.
+    let exit: { code: number; status: number } | null = null;
+    let child = true;
+    try {
+      exit = waitPidfd(pidfd);
+    } catch (err) {
+      if (!(err instanceof SysError) || err.code !== 'ECHILD') {
+        close(pidfd);
+        throw err;
+      }
+      child = false;
+    }
+    const w: Watch = { pid, pidfd, epfd: child ? this.childEpfd : this.epfd, resolve };
     this.watches.set(pidfd, w);
-    epollAdd(this.epfd, pidfd, EPOLLIN, pidfd);
-    // It may have exited already: a pidfd of a zombie is readable at once, and the loop will see it.
-    this.loop();
+    if (exit !== null) {
+      this.finish(w, toExitStatus(exit.code, exit.status), false);
+    } else {
+      epollAdd(w.epfd, pidfd, EPOLLIN, pidfd);
+      if (!child) {
+        this.poolWatches++;
+        this.loop();
+      }
+    }
     return {
       exited,
       signal: (sig: number) => {
@@ -94,8 +131,18 @@ export class Reaper {
     };
   }
 
+  /** On SIGCHLD (any child's, a launcher's too): reaps the watched children that have exited. */
+  private reapChildren(): void {
+    if (this.closed) return;
+    for (;;) {
+      const events = epollWait(this.childEpfd, this.childEvents, 0);
+      for (const ev of events) this.reap(ev.data);
+      if (events.length < EVENTS) return;
+    }
+  }
+
   private loop(): void {
-    if (this.waiting || this.closed || this.watches.size + this.fdWatches.size === 0) return;
+    if (this.waiting || this.closed || this.poolWatches + this.fdWatches.size === 0) return;
     this.waiting = true;
     epollWaitAsync(this.epfd, this.events, -1).then((events) => {
       this.waiting = false;
@@ -138,9 +185,12 @@ export class Reaper {
     this.finish(w, toExitStatus(exit.code, exit.status));
   }
 
-  private finish(w: Watch, status: ExitStatus): void {
+  private finish(w: Watch, status: ExitStatus, added = true): void {
     this.watches.delete(w.pidfd);
-    epollDel(this.epfd, w.pidfd);
+    if (added) {
+      epollDel(w.epfd, w.pidfd);
+      if (w.epfd === this.epfd) this.poolWatches--;
+    }
     close(w.pidfd);
     w.resolve(status);
   }
@@ -149,12 +199,14 @@ export class Reaper {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    process.off('SIGCHLD', this.onSigchld);
     eventfdSignal(this.wakeFd);
     const finish = () => {
       if (this.waiting) { setTimeout(finish, 5); return; }
       for (const w of this.watches.values()) close(w.pidfd);
       this.watches.clear();
       close(this.epfd);
+      close(this.childEpfd);
       close(this.wakeFd);
     };
     finish();

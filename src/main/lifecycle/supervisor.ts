@@ -313,7 +313,9 @@ export class Supervisor {
       return;
     }
     transition(r, 'exited');
-    await this.persist(r);
+    // An auto-removed container's record goes next, so `exited` is not written: a skiffd killed
+    // before the removal lands finds it `running` with its PID 1 gone, and marks it exited then.
+    if (!r.autoRemove) await this.persist(r);
     this.waiters.notify(r);
     if (r.autoRemove) await this.remove(r.name, { force: true }).catch(() => undefined);
   }
@@ -321,6 +323,12 @@ export class Supervisor {
   // ── wait / stop / kill / remove ──
   wait(ref: string, condition: WaitCondition = 'not-running'): Promise<ContainerRecord> {
     return this.waiters.wait(this.get(ref), condition);
+  }
+
+  /** The record if the condition holds already (wait() would resolve at once), else null. */
+  waitMet(ref: string, condition: WaitCondition): ContainerRecord | null {
+    const r = this.get(ref);
+    return Waiters.met(r, condition) ? r : null;
   }
 
   /** Sends the stop signal, then SIGKILL after the timeout; resolves once PID 1 has exited. */

@@ -10,9 +10,14 @@ export const WAIT_CONDITIONS: readonly WaitCondition[] = ['not-running', 'next-e
 export class Waiters {
   private readonly byId = new Map<string, { condition: WaitCondition; resolve: (r: ContainerRecord) => void }[]>();
 
-  /** Resolves with the record once the condition is met (`not-running` at once if it is not active). */
+  /** Whether the condition holds already, before any wait (`not-running` of a record that is not active). */
+  static met(r: ContainerRecord, condition: WaitCondition): boolean {
+    return condition === 'not-running' && !isActive(r);
+  }
+
+  /** Resolves with the record once the condition is met (at once if it is already: met()). */
   wait(r: ContainerRecord, condition: WaitCondition): Promise<ContainerRecord> {
-    if (condition === 'not-running' && !isActive(r)) return Promise.resolve(r);
+    if (Waiters.met(r, condition)) return Promise.resolve(r);
     return new Promise((resolve) => {
       const list = this.byId.get(r.id) ?? [];
       list.push({ condition, resolve });
