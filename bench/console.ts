@@ -42,6 +42,21 @@
 // up to 19 MB → none. The pipe case is short of 90%: what is left is the forwarder's syscalls per
 // round (≈ 0.5 s/GB) and, under load, the reader's turns on a CPU.
 //
+// Each line also gives, per round, how long this thread (the reader) waited, runnable, for a
+// CPU (schedstat's run_delay). That is where the pipe case's losses come from: at load 6–15 the
+// attached reader waited 70–230 ms of a 0.2–0.4 s round (its own CPU ≈ 50 ms), the bare loop
+// 17–90 ms, and the 32 MiB queue is 16–30 ms of dd's pace: the reader is descheduled, not
+// refused (a reader that keeps up gets every byte, console-attached-reader.test.ts). dd is never
+// throttled, so the forwarder's CPU and dd's compete with the reader; the bare loop's dd sleeps
+// whenever the reader lags. With `--writer 'dd if=/dev/zero bs=4k count=32768 2>/dev/null'`
+// (stdio's writes into a pipe are 4 KiB) the reader keeps up: 1428cec's pipe case was 98.9, 99.3,
+// 76.9% at load 13.5–15.3. Second session, 1428cec interleaved with: fewer splices per round
+// (a keeping-up client's round tee'd straight into its pipe, a round ended at a short splice,
+// no splice into a pipe known full; 4.8–5.8 → 3.6–4.1 in the 64 KiB flood) moved neither
+// skiff's CPU (0.85 → 0.93 s/GB) nor the pipe ratio (median 52.5 → 54.1%; ABBA, six each, load
+// 6.4–7.3) and lost more (28 → 69 MB of 384): reverted, as were 256 KiB reads and a 512 KiB
+// staging pipe (docs/architecture.md, "The console").
+//
 //   node dist/bench/console.js [--mb 256] [--rounds 3] [--no-splice] [--keeper] [--only pty|pipe] [--writer 'dd …'] [--json]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, release, tmpdir } from 'node:os';
@@ -105,10 +120,12 @@ interface Sample {
   /** the writer's CPU (the container's processes, reaped by this process) */
   writerCpuSeconds: number;
   dropped: number;
+  /** ms this thread (the reader) spent runnable but waiting for a CPU (schedstat's run_delay) */
+  readerWaitMs: number;
 }
 
 /** CPU of this process and, with --keeper, of the keeper process: seconds since `since`. */
-interface CpuMark { own: NodeJS.CpuUsage; keeper: number; thread: number; children: number }
+interface CpuMark { own: NodeJS.CpuUsage; keeper: number; thread: number; children: number; waitNs: number }
 let keeperPid: number | null = null;
 
 function keeperCpu(): number {
@@ -119,17 +136,23 @@ function keeperCpu(): number {
 
 const seconds = (t: CpuTime): number => t.userSeconds + t.systemSeconds;
 
+/** ns this thread has waited, runnable, for a CPU: the second field of its schedstat. */
+function runDelayNs(): number {
+  return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]);
+}
+
 function cpuMark(): CpuMark {
-  return { own: process.cpuUsage(), keeper: keeperCpu(), thread: seconds(cpuTime(RUSAGE_THREAD)), children: seconds(cpuTime(RUSAGE_CHILDREN)) };
+  return { own: process.cpuUsage(), keeper: keeperCpu(), thread: seconds(cpuTime(RUSAGE_THREAD)), children: seconds(cpuTime(RUSAGE_CHILDREN)), waitNs: runDelayNs() };
 }
 
 /** The CPU parts of a Sample since `since`; the writer's once it has been reaped. */
-function cpuSince(since: CpuMark): Pick<Sample, 'cpuSeconds' | 'readerCpuSeconds' | 'writerCpuSeconds'> {
+function cpuSince(since: CpuMark): Pick<Sample, 'cpuSeconds' | 'readerCpuSeconds' | 'writerCpuSeconds' | 'readerWaitMs'> {
   const d = process.cpuUsage(since.own);
   return {
     cpuSeconds: (d.user + d.system) / 1e6 + keeperCpu() - since.keeper,
     readerCpuSeconds: seconds(cpuTime(RUSAGE_THREAD)) - since.thread,
     writerCpuSeconds: seconds(cpuTime(RUSAGE_CHILDREN)) - since.children,
+    readerWaitMs: (runDelayNs() - since.waitNs) / 1e6,
   };
 }
 
@@ -342,6 +365,7 @@ async function main(): Promise<void> {
     readerCpuSecondsPerGB: median(samples.map(readerCpuPerGB)),
     writerCpuSeconds: median(samples.map((s) => s.writerCpuSeconds)),
     droppedBytes: samples.reduce((a, s) => a + s.dropped, 0),
+    readerWaitMs: samples.map((s) => s.readerWaitMs),
     bytes: samples[0]!.bytes,
   }]));
   // Each round runs raw then attached back to back: the median of those pairs' ratios.
@@ -366,7 +390,7 @@ async function main(): Promise<void> {
   const line = (name: string, k: string): void => {
     const s = summary[k];
     if (s === undefined) return;
-    console.log(`  ${name.padEnd(40)} ${s.mibPerSecond.toFixed(1).padStart(7)} MiB/s (best ${s.bestMibPerSecond.toFixed(1).padStart(6)})   reader CPU ${s.readerCpuSecondsPerGB.toFixed(2)} s/GB, skiff ${s.cpuSecondsPerGB.toFixed(2)} s/GB, writer ${s.writerCpuSeconds.toFixed(2)} s${s.droppedBytes ? `   dropped ${s.droppedBytes} B` : ''}`);
+    console.log(`  ${name.padEnd(40)} ${s.mibPerSecond.toFixed(1).padStart(7)} MiB/s (best ${s.bestMibPerSecond.toFixed(1).padStart(6)})   reader CPU ${s.readerCpuSecondsPerGB.toFixed(2)} s/GB, skiff ${s.cpuSecondsPerGB.toFixed(2)} s/GB, writer ${s.writerCpuSeconds.toFixed(2)} s, reader waited for a CPU ${s.readerWaitMs.map((w) => w.toFixed(0)).join(' ')} ms${s.droppedBytes ? `   dropped ${s.droppedBytes} B` : ''}`);
   };
   line('raw pty, blocking read loop', 'raw');
   line('ConsoleHub → 1 attached reader', 'attached');
