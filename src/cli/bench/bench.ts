@@ -9,6 +9,8 @@
 //
 // Each row also says what it cost in CPU (usage.ts): the process tree's (skiff's processes
 // and its containers, or a reference's bash loop and all it ran) and the whole machine's.
+// Rows start on a quiet machine and are charged what they leave behind (settleMachine), so
+// that the order of the rows favours none of them.
 // Then, unless --serial 0, a serial section: skiff's create + start and whole lifecycle (as
 // the main row drives it; rm with --lifecycle start) one at a time, beside each reference one
 // at a time.
@@ -22,7 +24,7 @@ import { percentile } from '../../api/stats.js';
 import { buildRootfs, writeOciBundle } from './bundle.js';
 import { runExternal, type ExternalRuntime, type Sample } from './external.js';
 import { throughApi, type Lifecycle } from './through-api.js';
-import { keeperPid, machineBusySeconds, minus, reapedChildrenSeconds, skiffCpu, skiffdPid, type SkiffCpu } from './usage.js';
+import { keeperPid, machineBusySeconds, minus, reapedChildrenSeconds, settleMachine, skiffCpu, skiffdPid, type SkiffCpu } from './usage.js';
 
 export interface BenchOptions {
   count: number;
@@ -78,10 +80,24 @@ function row(runtime: string, includes: string, concurrency: number, s: Sample, 
 
 interface Context { socket: string; pid: number; rootfs: string; bundle: string; work: string }
 
+/**
+ * Every row starts on a quiet machine and its CPU is read once the machine is quiet again
+ * (settleMachine): the work a row leaves behind (namespace teardown in kworkers, skiffd's
+ * removals off the request path) is charged to that row, not to the next one. Throughput and
+ * latency are the row's own wall time, as before. `unsettled` counts the waits that gave up.
+ */
+const settling = { unsettled: 0 };
+
+async function settled(): Promise<void> {
+  if (!(await settleMachine())) settling.unsettled++;
+}
+
 async function skiffRow(cx: Context, lifecycle: Lifecycle, count: number, concurrency: number, label: string): Promise<Row> {
+  await settled();
   const cpu0 = skiffCpu(cx.pid, keeperPid(cx.socket));
   const m0 = machineBusySeconds();
   const s = await throughApi({ socket: cx.socket, rootfs: cx.rootfs, lifecycle, count, concurrency, label });
+  await settled();
   const machine = machineBusySeconds() - m0;
   const cpu = minus(skiffCpu(cx.pid, keeperPid(cx.socket)), cpu0);
   return row('skiff (API)', INCLUDES[lifecycle], concurrency, s, cpu.skiffd + cpu.keeper + cpu.launchers + cpu.containers, machine, cpu);
@@ -90,9 +106,11 @@ async function skiffRow(cx: Context, lifecycle: Lifecycle, count: number, concur
 async function externalRow(cx: Context, runtime: ExternalRuntime, count: number, concurrency: number, warmup: number): Promise<Row> {
   const p = { runtime, count, concurrency, bundle: cx.bundle, rootfs: cx.rootfs, stateRoot: join(cx.work, `${runtime}-state`), dir: join(cx.work, `${runtime}-${concurrency}`) };
   if (warmup > 0) await runExternal({ ...p, count: warmup, dir: `${p.dir}-warmup` });
+  await settled();
   const c0 = reapedChildrenSeconds();
   const m0 = machineBusySeconds();
   const s = await runExternal(p);
+  await settled();
   const machine = machineBusySeconds() - m0;
   return row(runtime, runtime === 'unshare' || runtime === 'bwrap' ? 'one run: fork, namespaces, exec, exit' : INCLUDES.run, concurrency, s, reapedChildrenSeconds() - c0, machine);
 }
@@ -111,6 +129,7 @@ function print(o: BenchOptions, main: Row[], serial: Row[], load: { before: numb
   out.push('latency: from the first request (skiff) or the command (the others) to what the last column says is done');
   out.push('CPU MS/CTR: user+system of the row\'s processes per container (skiff: skiffd with its threads, the console keeper, launchers, the containers; others: the whole command tree)');
   out.push('MACHINE MS/CTR: all CPUs\' busy time per container from /proc/stat (kernel threads included, and any other load on the machine)');
+  out.push(`each row starts on a quiet machine, and its CPU columns run on until the machine is quiet again (what the row left to kworkers and skiffd counts to it)${settling.unsettled > 0 ? `; ${settling.unsettled} wait(s) for quiet gave up after 10 s: figures mixed with other load` : ''}`);
   out.push('');
   out.push(table(main).trimEnd());
   const skiff = main[0]!;
@@ -161,7 +180,7 @@ export async function bench(o: BenchOptions): Promise<number> {
   }
   const load = { before, after: loadavg() };
   if (o.json) {
-    process.stdout.write(`${JSON.stringify({ count: o.count, concurrency: o.concurrency, lifecycle: o.lifecycle, cores: cpus().length, kernel: release(), loadAverage: load, rows: main, serial }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ count: o.count, concurrency: o.concurrency, lifecycle: o.lifecycle, cores: cpus().length, kernel: release(), loadAverage: load, unsettled: settling.unsettled, rows: main, serial }, null, 2)}\n`);
   } else {
     print(o, main, serial, load);
   }

@@ -22,6 +22,31 @@ export function machineBusySeconds(): number {
   return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
 }
 
+/** A machine counts as quiet once all its CPUs together were busy less than this share of one core over a window. */
+const QUIET_CORES = 0.05;
+const QUIET_WINDOW_MS = 200;
+/** How long a row waits for quiet at most: on a machine someone else keeps busy it never comes. */
+const QUIET_WAIT_MS = 10_000;
+
+/**
+ * Waits until the machine is quiet (all CPUs busy less than QUIET_CORES of one core over
+ * QUIET_WINDOW_MS), for at most QUIET_WAIT_MS; false if it did not get quiet. Why: a row's
+ * deferred work (a network namespace's teardown runs in a kworker after the process is gone;
+ * skiffd removes state directories after answering) would otherwise run during the next row
+ * and be charged to the next runtime, which then looks slower than it is.
+ */
+export async function settleMachine(): Promise<boolean> {
+  const deadline = Date.now() + QUIET_WAIT_MS;
+  let last = machineBusySeconds();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, QUIET_WINDOW_MS));
+    const now = machineBusySeconds();
+    if (now - last < (QUIET_CORES * QUIET_WINDOW_MS) / 1000) return true;
+    if (Date.now() > deadline) return false;
+    last = now;
+  }
+}
+
 /** CPU seconds of this process's reaped children (the reference loops), from /proc/self/stat. */
 export function reapedChildrenSeconds(): number {
   const st = procStat('self');
