@@ -3,23 +3,11 @@
 // at once; a process that is not this process's child sends no SIGCHLD, and its exit is still
 // seen (the pool thread's epoll set), as "unknown" since its own parent reaps it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { expect } from 'chai';
 import { Reaper, type ExitStatus } from '../../src/main/lifecycle/reaper.js';
-
-/** The exit, or an error once a deadline that only guards against hanging has passed. */
-async function within<T>(p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not seen within 20 s`)), 20_000);
-  });
-  try {
-    return await Promise.race([p, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { isZombie } from '../../src/sys/proc.js';
+import { STALL_MS, unlessStalled, until } from '../support/wait.js';
 
 /** The pid a shell printed (of a process it put in the background). */
 async function printedPid(sh: ChildProcess): Promise<number> {
@@ -52,7 +40,7 @@ describe('the reaper: children on SIGCHLD, others through the pool thread', func
     await once(sh, 'exit');
     const w = reaper.watch(pid);
     release(sh);
-    const st: ExitStatus = await within(w.exited, `exit of pid ${pid}`);
+    const st: ExitStatus = await unlessStalled(w.exited, STALL_MS, `the exit of pid ${pid}`);
     expect(st).to.deep.include({ exitCode: 7, signal: null });
     expect(st.unknown).to.equal(undefined);
   });
@@ -64,13 +52,9 @@ describe('the reaper: children on SIGCHLD, others through the pool thread', func
     const pid = await printedPid(sh);
     await once(sh, 'exit');
     release(sh);
-    // Our zombie now, or in a moment: a poll whose deadline only guards against hanging.
-    const deadline = Date.now() + 20_000;
-    while (!/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) {
-      if (Date.now() > deadline) throw new Error(`pid ${pid} never became a zombie`);
-      await new Promise((r) => setImmediate(r));
-    }
-    const st = await within(reaper.watch(pid).exited, `exit of pid ${pid}`);
+    // Our zombie now, or in a moment.
+    await until(() => isZombie(pid), `pid ${pid} to become a zombie`);
+    const st = await unlessStalled(reaper.watch(pid).exited, STALL_MS, `the exit of pid ${pid}`);
     expect(st).to.deep.include({ exitCode: 5, signal: null });
   });
 
@@ -81,7 +65,7 @@ describe('the reaper: children on SIGCHLD, others through the pool thread', func
     const pid = await printedPid(sh);
     const w = reaper.watch(pid);
     release(sh);
-    const st = await within(w.exited, `exit of pid ${pid}`);
+    const st = await unlessStalled(w.exited, STALL_MS, `the exit of pid ${pid}`);
     expect(st.unknown).to.equal(true);
     await once(sh, 'exit');
   });
