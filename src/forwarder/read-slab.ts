@@ -17,24 +17,43 @@ const SLAB_BYTES = 120 << 10;
 /** a read is offered at least this much room: less, and the slab's rest is left unused */
 const MIN_READ = 16 << 10;
 
-export class ReadSlab {
-  private slab = Buffer.allocUnsafe(SLAB_BYTES);
-  private used = 0;
+/** A buffer that reads fill piece after piece: `take` hands on what the last read put after the used part. */
+abstract class Pieces {
+  protected used = 0;
 
-  /** The room for the next read: the unused rest of the slab, or a new slab. */
-  room(): Buffer {
-    if (SLAB_BYTES - this.used < MIN_READ) {
-      this.slab = Buffer.allocUnsafe(SLAB_BYTES);
-      this.used = 0;
-    }
-    return this.slab.subarray(this.used);
-  }
+  constructor(protected buf: Buffer) {}
+
+  /** The room for the next read. */
+  abstract room(): Buffer;
 
   /** The `n` bytes the last read put in room(), from now on the caller's. */
   take(n: number): Buffer {
-    const got = this.slab.subarray(this.used, this.used + n);
+    const got = this.buf.subarray(this.used, this.used + n);
     this.used += n;
     return got;
+  }
+
+  /** Reads go on into `buf`, from its start. */
+  protected restart(buf: Buffer): void {
+    this.buf = buf;
+    this.used = 0;
+  }
+
+  /** The unused rest of the buffer. */
+  protected rest(): Buffer {
+    return this.buf.subarray(this.used);
+  }
+}
+
+export class ReadSlab extends Pieces {
+  constructor() {
+    super(Buffer.allocUnsafe(SLAB_BYTES));
+  }
+
+  /** The unused rest of the slab, or a new slab. */
+  room(): Buffer {
+    if (SLAB_BYTES - this.used < MIN_READ) this.restart(Buffer.allocUnsafe(SLAB_BYTES));
+    return this.rest();
   }
 }
 
@@ -50,31 +69,24 @@ const KEPT = 4;
  * memory that is already mapped and in cache, as a bare read loop's do. While records wait
  * (`unread()` > 0), the buffer they point into is set aside until the stream has none left.
  */
-export class ReusedReads {
-  private current: Buffer = Buffer.allocUnsafe(REUSED_BYTES);
-  private used = 0;
+export class ReusedReads extends Pieces {
   /** buffers that records still waiting in the consumer's stream point into */
   private readonly held: Buffer[] = [];
   private readonly free: Buffer[] = [];
 
-  constructor(private readonly unread: () => number) {}
+  constructor(private readonly unread: () => number) {
+    super(Buffer.allocUnsafe(REUSED_BYTES));
+  }
 
   room(): Buffer {
     if (this.unread() === 0) {
       // Every record handed out has been taken, and a transient consumer is done with it.
       for (const b of this.held.splice(0)) if (this.free.length < KEPT) this.free.push(b);
-      this.used = 0;
+      this.restart(this.buf);
     } else if (REUSED_BYTES - this.used < MIN_READ) {
-      this.held.push(this.current);
-      this.current = this.free.pop() ?? Buffer.allocUnsafe(REUSED_BYTES);
-      this.used = 0;
+      this.held.push(this.buf);
+      this.restart(this.free.pop() ?? Buffer.allocUnsafe(REUSED_BYTES));
     }
-    return this.current.subarray(this.used);
-  }
-
-  take(n: number): Buffer {
-    const got = this.current.subarray(this.used, this.used + n);
-    this.used += n;
-    return got;
+    return this.rest();
   }
 }
