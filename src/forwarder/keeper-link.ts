@@ -12,7 +12,7 @@ import { close, openPath } from '../sys/libc.js';
 import { O_NONBLOCK } from '../sys/constants.js';
 import type { Reply, Request } from './protocol.js';
 import { startKeeper, type KeeperOptions } from './keeper-start.js';
-import { encodeFrame, FrameDecoder, FrameWriter, KEEPER_PROTOCOL, type Hello, type Welcome } from './wire.js';
+import { encodeFrame, FrameDecoder, FrameWriter, KEEPER_PROTOCOL, type Hello, type Taken, type Welcome } from './wire.js';
 
 export type { KeeperOptions } from './keeper-start.js';
 
@@ -40,11 +40,13 @@ export const DISCARD_LATER_MS = 50;
 /** One connection to the keeper: its main thread's, or a forwarder thread's. */
 class Channel {
   readonly writer: FrameWriter;
-  /** fds taken whose `taken` goes with this connection's next frame */
-  takenLater: number[] = [];
-  /** consoles discarded whose `discard` goes with this connection's next frame, or after DISCARD_LATER_MS */
-  private discardLater: string[] = [];
-  private discardTimer: NodeJS.Timeout | null = null;
+  /**
+   * Frames that go with this connection's next one, in the order they came: `taken` (fds
+   * whose copies the keeper may close; the next frame about their console always comes) and a
+   * removed container's `discard` (sent alone after DISCARD_LATER_MS if no frame comes first).
+   */
+  private later: (Taken | Discard)[] = [];
+  private timer: NodeJS.Timeout | null = null;
   /** consoles placed on this thread */
   load = 0;
 
@@ -58,36 +60,39 @@ class Channel {
   }
 
   /**
-   * A removed container's `discard`: nobody waits for it and it has no answer, so it rides with
-   * the next frame on this connection (another container's `open`, most often) instead of
-   * waking the keeper by itself: one frame and one wake-up of each process fewer per removal.
+   * A frame nobody waits for, which rides with the next frame on this connection (another
+   * container's `open`, most often) instead of waking the keeper by itself: one frame and one
+   * wake-up of each process fewer per container. Consecutive `taken`s go as one.
    */
-  discard(id: string): void {
-    this.discardLater.push(id);
-    this.discardTimer ??= setTimeout(() => {
-      this.discardTimer = null;
-      this.flush();
-    }, DISCARD_LATER_MS);
+  withNext(frame: Taken | Discard): void {
+    const last = this.later.at(-1);
+    if (frame.type === 'taken' && last?.type === 'taken') last.fds.push(...frame.fds);
+    else this.later.push(frame.type === 'taken' ? { type: 'taken', fds: [...frame.fds] } : frame);
+    if (frame.type === 'discard') {
+      this.timer ??= setTimeout(() => {
+        this.timer = null;
+        this.flush();
+      }, DISCARD_LATER_MS);
+    }
   }
 
-  /** Writes what waits for a next frame: `taken` fds and discards, in the order they came. */
+  /** Writes what waits for a next frame. */
   flush(): void {
-    if (this.takenLater.length > 0) {
-      this.writer.write({ type: 'taken', fds: this.takenLater });
-      this.takenLater = [];
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
     }
-    if (this.discardTimer !== null) {
-      clearTimeout(this.discardTimer);
-      this.discardTimer = null;
-    }
-    for (const id of this.discardLater) this.writer.write({ type: 'discard', id });
-    this.discardLater = [];
+    for (const frame of this.later) this.writer.write(frame);
+    this.later = [];
   }
 
   hasDiscard(id: string): boolean {
-    return this.discardLater.includes(id);
+    return this.later.some((f) => f.type === 'discard' && f.id === id);
   }
 }
+
+/** A removed container's discard (protocol.ts): no answer. */
+type Discard = Extract<Request, { type: 'discard' }>;
 
 type Greeted = { sock: Socket; welcome: Exclude<Welcome, { refused: string }> };
 
@@ -155,7 +160,7 @@ export class KeeperLink implements Endpoint {
 
   send(req: Request): void {
     const channel = this.channelFor(req);
-    if (req.type === 'discard') channel.discard(req.id);
+    if (req.type === 'discard') channel.withNext(req);
     else channel.send(req);
   }
 
@@ -176,7 +181,7 @@ export class KeeperLink implements Endpoint {
       throw new Error(`take a pipe from ${this.what}: ${(err as Error).message}`, { cause: err });
     } finally {
       if (release === 'now') channel.writer.write({ type: 'taken', fds });
-      else channel.takenLater.push(...fds);
+      else channel.withNext({ type: 'taken', fds });
     }
     return mine;
   }
