@@ -192,6 +192,7 @@ export class KeeperLink implements Endpoint {
     return Promise.all([this.main, ...this.threads].map((channel) => new Promise<void>((resolve) => {
       const { sock } = channel;
       channel.flush();
+      channel.writer.flush();
       if (sock.destroyed) return resolve();
       sock.once('close', () => resolve());
       sock.end();

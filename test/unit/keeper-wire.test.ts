@@ -1,7 +1,8 @@
 // The keeper socket's frames (src/forwarder/wire.ts): messages with typed arrays survive the
 // trip whatever the split of the bytes, and a length no frame can have is an error naming it.
 import { expect } from 'chai';
-import { encodeFrame, FrameDecoder } from '../../src/forwarder/wire.js';
+import type { Socket } from 'node:net';
+import { encodeFrame, FrameDecoder, FrameWriter } from '../../src/forwarder/wire.js';
 import type { Reply, Request } from '../../src/forwarder/protocol.js';
 
 describe('keeper frames', () => {
@@ -25,5 +26,44 @@ describe('keeper frames', () => {
     const head = Buffer.alloc(4);
     head.writeUInt32LE(0xfffffff0, 0);
     expect(() => new FrameDecoder('skiffd → keeper').push(head, () => undefined)).to.throw('skiffd → keeper: a frame of 4294967280 bytes (at most 268435456)');
+  });
+
+  /** A socket that records each write (FrameWriter uses write and destroyed only). */
+  function recordingSocket(): { sock: Socket; writes: Buffer[] } {
+    const writes: Buffer[] = [];
+    const sock = { destroyed: false, write: (b: Buffer) => { writes.push(Buffer.from(b)); return true; } } as unknown as Socket;
+    return { sock, writes };
+  }
+
+  function decodeAll(writes: Buffer[]): unknown[] {
+    const got: unknown[] = [];
+    const d = new FrameDecoder('test stream');
+    for (const w of writes) d.push(w, (m) => got.push(m));
+    return got;
+  }
+
+  it('writes the frames of one event-loop iteration as one buffer, in order, in its check phase', async () => {
+    const { sock, writes } = recordingSocket();
+    const w = new FrameWriter(sock);
+    for (const m of messages) w.write(m);
+    expect(writes, 'nothing written before the check phase').to.have.length(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes, 'one write for the iteration').to.have.length(1);
+    expect(decodeAll(writes)).to.deep.equal(messages);
+  });
+
+  it('flush() writes the waiting frames at once (before a socket\'s end), and the check phase then writes nothing more', async () => {
+    const { sock, writes } = recordingSocket();
+    const w = new FrameWriter(sock);
+    w.write(messages[0]!);
+    w.write(messages[1]!);
+    w.flush();
+    expect(writes).to.have.length(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).to.have.length(1);
+    w.write(messages[2]!);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).to.have.length(2);
+    expect(decodeAll(writes)).to.deep.equal(messages);
   });
 });
