@@ -45,6 +45,10 @@ export function execInspect(e: ExecRecord): object {
 export class ExecApi implements Extensions {
   constructor(private readonly execs: ExecManager) {}
 
+  claims(path: string): boolean {
+    return path.startsWith('/exec/') || (path.startsWith('/containers/') && path.endsWith('/exec'));
+  }
+
   async handle(method: string, path: string, req: IncomingMessage, res: ServerResponse, body: () => Promise<unknown>): Promise<boolean> {
     const create = /^\/containers\/([^/]+)\/exec$/.exec(path);
     if (create && method === 'POST') {

@@ -94,6 +94,10 @@ export class FleetApi implements Extensions {
     };
   }
 
+  claims(path: string): boolean {
+    return path === '/fleets' || path.startsWith('/fleets/');
+  }
+
   async handle(method: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     if (path === '/fleets') {
       if (method === 'GET') send(res, 200, this.list());

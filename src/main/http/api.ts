@@ -28,6 +28,12 @@ export type { ConsoleAccess } from './container-streams.js';
 
 /** skiff's additions served beside Docker's paths. */
 export interface Extensions {
+  /**
+   * Whether handle() may take a request for this path, decided without a promise: the API asks
+   * only the extensions that claim a path (a container's start, wait or create would otherwise
+   * go through every extension's async handle() and its turn of the microtask queue first).
+   */
+  claims(path: string): boolean;
   /** returns true when it handled the request */
   handle(method: string, path: string, req: IncomingMessage, res: ServerResponse, body: () => Promise<unknown>): Promise<boolean>;
 }
@@ -60,11 +66,21 @@ export interface ApiDeps {
   execIdsOf?: (containerId: string) => string[] | null;
 }
 
+/** A path of letters, digits and `/_-.` (no segment starting with a dot), then an optional query of printable ASCII but `#`. */
+const PLAIN_TARGET = /^(?:\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+\/?(?:\?[\x21-\x22\x24-\x7e]*)?$|^\/(?:\?[\x21-\x22\x24-\x7e]*)?$/;
+
 /**
  * The request target as a URL. Clients send a path (`/containers/json`), but HTTP also allows
  * the absolute form (`http://host/path`), which may not parse (`http://[`): that is a 400.
  */
-function parseTarget(target: string): URL {
+function parseTarget(target: string): { pathname: string; searchParams: URLSearchParams } {
+  // The common case without the URL parser: an origin-form path of plain characters, with no
+  // dot segment and no percent-encoding for the URL parser to resolve or normalise, and a query
+  // of printable ASCII, which URLSearchParams reads as the URL's searchParams would.
+  if (PLAIN_TARGET.test(target)) {
+    const q = target.indexOf('?');
+    return q < 0 ? { pathname: target, searchParams: new URLSearchParams() } : { pathname: target.slice(0, q), searchParams: new URLSearchParams(target.slice(q + 1)) };
+  }
   try {
     return new URL(target, 'http://skiffd');
   } catch {
@@ -85,7 +101,7 @@ export class Api {
       const path = url.pathname.replace(/^\/v1\.\d+(?=\/)/, '');
       const method = req.method ?? 'GET';
       const body = () => readJson(req);
-      for (const ext of this.d.extensions) if (await ext.handle(method, path, req, res, body)) return;
+      for (const ext of this.d.extensions) if (ext.claims(path) && await ext.handle(method, path, req, res, body)) return;
       await this.route(method, path, url.searchParams, req, res);
     } catch (err) {
       // A path segment with broken percent-encoding (`/containers/%E0%A4%A/json`) is the client's mistake.

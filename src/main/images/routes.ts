@@ -63,6 +63,10 @@ export class ImagesApi implements Extensions {
     this.pulls = d.pulls;
   }
 
+  claims(path: string): boolean {
+    return path === '/auth' || path.startsWith('/auth/') || path.startsWith('/images/');
+  }
+
   async handle(method: string, path: string, req: IncomingMessage, res: ServerResponse, body: () => Promise<unknown>): Promise<boolean> {
     if (path === '/auth' && method === 'POST') return this.login(await body(), res).then(() => true);
     const out = /^\/auth\/(.+)$/.exec(path);

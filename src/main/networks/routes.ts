@@ -113,6 +113,10 @@ export class NetworksApi implements Extensions {
     return { id: r.id, name: r.name, spec: r.spec, starting: r.status === 'starting', live };
   }
 
+  claims(path: string): boolean {
+    return path === '/networks' || path.startsWith('/networks/');
+  }
+
   async handle(method: string, path: string, _req: IncomingMessage, res: ServerResponse, body: () => Promise<unknown>): Promise<boolean> {
     if (path === '/networks' && method === 'GET') {
       send(res, 200, this.nets.list().sort((a, b) => a.name.localeCompare(b.name)).map((n) => networkView(n, false)));
