@@ -6,14 +6,19 @@ import type { ContainerRecord } from './record.js';
 
 export class Registry {
   private readonly byName = new Map<string, ContainerRecord>();
+  /** by full id: a Docker client names a container by the id its create answered, on every request after it */
+  private readonly byId = new Map<string, ContainerRecord>();
 
   list(): ContainerRecord[] {
     return [...this.byName.values()];
   }
 
   get(ref: string): ContainerRecord {
-    const byName = this.byName.get(ref.replace(/^\//, ''));
+    const byName = this.byName.get(ref.charCodeAt(0) === 0x2f ? ref.slice(1) : ref);
     if (byName) return byName;
+    const byId = ref.length === 64 ? this.byId.get(ref) : undefined;
+    if (byId) return byId;
+    // A prefix: every id is looked at (only here, not for a name or a full id).
     if (/^[0-9a-f]{3,64}$/.test(ref)) {
       const hits = this.list().filter((r) => r.id.startsWith(ref));
       if (hits.length === 1) return hits[0]!;
@@ -29,10 +34,13 @@ export class Registry {
 
   add(r: ContainerRecord): void {
     this.byName.set(r.name, r);
+    this.byId.set(r.id, r);
   }
 
   drop(name: string): void {
+    const r = this.byName.get(name);
     this.byName.delete(name);
+    if (r !== undefined && this.byId.get(r.id) === r) this.byId.delete(r.id);
   }
 
   /** The record is known by `to` from now on (the caller has checked that `to` is free). */
