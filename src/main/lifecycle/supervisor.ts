@@ -1,7 +1,6 @@
 // The supervisor: every container skiffd knows and its lifecycle (states.ts draws the
 // states), the bounded start queue, exits, restart policies, stop/kill/rm. It speaks in
 // domain errors (errors.ts); the API layer alone turns them into HTTP statuses.
-import PQueue from 'p-queue';
 import { hasOverlayRoot, type ContainerSpec } from '../../spec/container.js';
 import { StartError, type StartRequest } from '../../workers/start.js';
 import type { LaunchConsole } from '../../workers/plan.js';
@@ -25,6 +24,7 @@ import type { ResourcesSpec } from '../../spec/resources.js';
 import { Registry } from './registry.js';
 import { Runs } from './runs.js';
 import { Waiters, type WaitCondition } from './waiters.js';
+import { StartQueue } from './start-queue.js';
 import { renameContainer } from './rename.js';
 
 export type { ConsoleService, KeptConsole } from './console-holds.js';
@@ -60,13 +60,13 @@ export class Supervisor {
   private readonly records = new Registry();
   private readonly waiters = new Waiters();
   private readonly runs = new Runs();
-  private readonly queue: PQueue;
+  private readonly queue: StartQueue;
   private readonly consoles: ConsoleHolds | null;
   private readonly cg: ContainerCgroups;
   private readonly strays: StrayReaper;
 
   constructor(private readonly o: SupervisorOptions) {
-    this.queue = new PQueue({ concurrency: o.pool.size });
+    this.queue = new StartQueue(o.pool.size);
     this.consoles = o.consoles ? new ConsoleHolds(o.consoles, (name) => o.stateStore.dir(name)) : null;
     this.cg = new ContainerCgroups(o.cgroups ?? null, o.defaultPidsLimit ?? null, {
       poller: o.reaper,
