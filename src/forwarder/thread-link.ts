@@ -69,6 +69,10 @@ export class SkiffdLink {
       } catch (err) {
         return this.close((err as Error).message);
       }
+      // A read that did not fill the buffer took all there was: the set is level-triggered, so
+      // whatever comes next wakes this thread again. No read that only says EAGAIN, a koffi call
+      // and a system call fewer per wake-up (most wake-ups bring one or two frames).
+      if (n < READ_BYTES) return;
     }
   }
 
