@@ -11,20 +11,11 @@
 // which moves the backlog on, so it drains when the container has gone quiet too. A console that
 // ends keeps each client until its backlog has reached its pipe; only then does the client's
 // stream end.
-//
-// Batches: in a flood a client's pipe gets output in batches, not a round at a time. Output after
-// a quiet spell (nothing moved into the pipe for BATCH_MS) goes at once; while output keeps coming,
-// rounds wait in the backlog until BATCH_BYTES are there or BATCH_MS have passed since the last
-// move, and the thread's loop moves what is due (ctx.flushAt). Each move into an empty pipe wakes
-// the reader (skiffd's main thread), and a wake-up costs it more than the bytes: a pty's rounds are
-// ≈ 90 KiB (its master gives 4 KiB a read), so the reader was woken ≈ 11 000 times per GB. The
-// container is never waited for: its output is read and the ring fed as before; only the
-// client's delivery waits, at most BATCH_MS.
 import { close, epollAdd, epollDel } from '../sys/libc.js';
 import { EPOLLET, EPOLLOUT } from '../sys/constants.js';
 import { ClientBacklog } from './client-backlog.js';
 import type { ThreadContext } from './context.js';
-import { encodeHeader, nowMs, RECORD_HEADER, type StreamId } from './records.js';
+import { encodeHeader, RECORD_HEADER, type StreamId } from './records.js';
 import { makePipe } from './ring.js';
 import { SLOT_CLIENTS } from './stdio.js';
 
@@ -35,10 +26,6 @@ const CLIENT_PIPE_BYTES = 1 << 20;
  * not scheduled for a while at a flood's pace needs (bench:console: at 2 GB/s, 16 ms)
  */
 export const CLIENT_QUEUE_BYTES = 32 << 20;
-/** a backlog this large moves into the client's pipe at once (half the pipe: the reader takes it in one read) */
-export const BATCH_BYTES = 512 << 10;
-/** the longest a round waits in the backlog before it moves into the client's pipe */
-export const BATCH_MS = 2;
 
 interface Client {
   no: number;
@@ -49,10 +36,6 @@ interface Client {
   backlog: ClientBacklog;
   /** disconnected: it gets no more rounds, and its stream ends once its backlog is in its pipe */
   closing: boolean;
-  /** when its backlog last moved into its pipe (nowMs) */
-  lastFlush: number;
-  /** when the rounds waiting in its backlog move at the latest (nowMs); 0: none wait */
-  due: number;
 }
 
 export class ConsoleClients {
@@ -92,53 +75,32 @@ export class ConsoleClients {
       close(p.write);
       throw err;
     }
-    this.clients.set(no, { no, fd: p.write, dropped: 0, behind: 0, backlog, closing: false, lastFlush: 0, due: 0 });
+    this.clients.set(no, { no, fd: p.write, dropped: 0, behind: 0, backlog, closing: false });
     return { client: no, fd: p.read };
   }
 
   /**
-   * The first `round` bytes of `from` (staging, in at most `slots` buffers), one stream's chunk read
-   * at `time` (nowMs), to every client: tee'd, not consumed. It moves into a client's pipe at once
-   * after a quiet spell, else with the client's next batch.
+   * The first `round` bytes of `from` (staging, in at most `slots` buffers), one stream's chunk, to
+   * every client: tee'd, not consumed.
    */
   feed(from: number, round: number, slots: number, stream: StreamId, time: number): void {
     const header = this.framed ? encodeHeader(stream, round, time, this.header) : null;
     for (const client of this.clients.values()) {
       if (client.closing) continue;
+      // Room made first: what the reader took since the last round leaves the backlog.
+      if (client.backlog.bytes > 0 && !this.flush(client)) continue;
       if (!client.backlog.push(from, round, slots, header)) {
-        // Room made first: what the reader took since the last move leaves the backlog.
-        if (client.backlog.bytes === 0 || !this.flush(client, time)) {
-          if (this.clients.has(client.no)) this.lose(client, round);
-          continue;
-        }
-        if (!client.backlog.push(from, round, slots, header)) {
-          this.lose(client, round);
-          continue;
-        }
+        this.lose(client, round);
+        continue;
       }
       client.behind = 0;
-      if (client.backlog.bytes >= BATCH_BYTES || time - client.lastFlush >= BATCH_MS) {
-        this.flush(client, time);
-      } else if (client.due === 0) {
-        client.due = client.lastFlush + BATCH_MS;
-        this.ctx.flushAt(this.token, client.due);
-      }
-    }
-  }
-
-  /** Moves the backlogs whose batch is due by `now` (nowMs) into their pipes; asks again for later ones. */
-  flushDue(now: number): void {
-    for (const client of this.clients.values()) {
-      if (client.due === 0) continue;
-      if (client.due <= now) this.flush(client, now);
-      else this.ctx.flushAt(this.token, client.due);
+      this.flush(client);
     }
   }
 
   /** A client's pipe has room again (its epoll event): every client's backlog moves on. */
   flushAll(): void {
-    const now = nowMs();
-    for (const client of this.clients.values()) this.flush(client, now);
+    for (const client of this.clients.values()) this.flush(client);
   }
 
   remove(no: number): void {
@@ -160,10 +122,8 @@ export class ConsoleClients {
     }
   }
 
-  /** Moves a client's backlog into its pipe (at `now`, nowMs). False: its reader has gone, and so has the client. */
-  private flush(client: Client, now: number): boolean {
-    client.lastFlush = now;
-    client.due = 0;
+  /** Moves a client's backlog into its pipe. False: its reader has gone, and so has the client. */
+  private flush(client: Client): boolean {
     const r = client.backlog.flushInto(client.fd);
     if (r === 'gone' || (r === 'empty' && (this.ending || client.closing))) {
       this.drop(client); // the main side closed its end, or has had everything
@@ -178,7 +138,7 @@ export class ConsoleClients {
     if (client.behind > this.ctx.clientBacklog) {
       // Disconnected: what it has queued still reaches it, then its stream ends.
       client.closing = true;
-      this.flush(client, nowMs());
+      this.flush(client);
     }
   }
 

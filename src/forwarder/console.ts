@@ -125,11 +125,6 @@ export class ForwardedConsole {
     }
   }
 
-  /** Moves the clients' batches that are due by `now` (nowMs) into their pipes. */
-  flushDue(now: number): void {
-    this.clients.flushDue(now);
-  }
-
   /** Drains every source that has not ended (up to `budget` each): the container has exited. */
   drain(budget: number): void {
     for (const src of this.sources) {

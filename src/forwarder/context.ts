@@ -17,6 +17,4 @@ export interface ThreadContext {
   report(id: string, message: string): void;
   /** a client's losses grew: the loop tells the main thread (coalesced, before its next reply) */
   lost(id: string, client: number, dropped: number): void;
-  /** a console's clients have a batch due at `due` (nowMs): the loop calls its flushDue then */
-  flushAt(token: number, due: number): void;
 }

@@ -7,7 +7,6 @@ import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollWait, eventfdDrain
 import { EPOLLIN, O_WRONLY } from '../sys/constants.js';
 import { SysError } from '../sys/errno.js';
 import { ForwardedConsole } from './console.js';
-import { nowMs } from './records.js';
 import type { ThreadContext } from './context.js';
 import { unreachable } from '../api/unreachable.js';
 import type { Reply, Request, ThreadTask, WireError } from './protocol.js';
@@ -58,8 +57,6 @@ export class ForwarderLoop {
   private readonly lostSince = new Map<string, { id: string; client: number; dropped: number }>();
   /** when the losses in lostSince are sent at the latest (performance.now()); null: none wait */
   private lossDue: number | null = null;
-  /** consoles whose clients have a batch waiting (clients.ts): token → when the earliest is due (nowMs) */
-  private readonly batches = new Map<number, number>();
 
   constructor(task: ThreadTask) {
     this.port = task.port;
@@ -80,10 +77,6 @@ export class ForwarderLoop {
       lost: (id, client, dropped) => {
         this.lostSince.set(`${id} ${client}`, { id, client, dropped });
         this.lossDue ??= performance.now() + LOSS_REPORT_MS;
-      },
-      flushAt: (token, due) => {
-        const at = this.batches.get(token);
-        if (at === undefined || due < at) this.batches.set(token, due);
       },
     };
     epollAdd(this.epfd, this.wakeFd, EPOLLIN, WAKE);
@@ -106,7 +99,6 @@ export class ForwarderLoop {
         const con = this.byToken.get(Math.floor(ev.data / 4));
         if (con !== undefined) this.service(con, ev.data % 4, ev.events); // else removed earlier in this batch
       }
-      if (this.batches.size > 0) this.flushBatches();
       this.expireWaiters();
       if (this.lossDue !== null && performance.now() >= this.lossDue) this.reportLosses();
       this.link?.flush();
@@ -127,23 +119,6 @@ export class ForwarderLoop {
     }
   }
 
-  /** Moves the clients' batches that are due; a console asks again (flushAt) for those that are not. */
-  private flushBatches(): void {
-    const now = nowMs();
-    for (const [token, due] of this.batches) {
-      if (due > now) continue;
-      this.batches.delete(token);
-      const con = this.byToken.get(token);
-      if (con === undefined) continue; // removed since
-      try {
-        con.flushDue(now);
-      } catch (err) {
-        this.ctx.report(con.id, `forwarding stopped: ${(err as Error).message}`);
-        this.end(con);
-      }
-    }
-  }
-
   private end(con: ForwardedConsole): void {
     if (!this.endReported.has(con)) {
       con.end();
@@ -159,10 +134,6 @@ export class ForwarderLoop {
     let wait = MAX_WAIT_MS;
     const now = performance.now();
     if (this.lossDue !== null) wait = Math.max(0, Math.ceil(this.lossDue - now));
-    if (this.batches.size > 0) {
-      const clock = nowMs();
-      for (const due of this.batches.values()) wait = Math.min(wait, Math.max(0, Math.ceil(due - clock)));
-    }
     for (const waiters of this.exitWaiters.values()) {
       for (const w of waiters) wait = Math.min(wait, Math.max(0, Math.ceil(w.deadline - now)));
     }
