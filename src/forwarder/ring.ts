@@ -9,7 +9,7 @@
 // of segments, each a pipe, oldest first. With buffers at least half full (a flood) that is
 // always enough and nothing is copied. When short buffers (a trickle of small writes) fill
 // every slot, the ring is packed once: read out and written back, write(2) fills whole pages.
-// Old bytes are dropped in batches: the pipes may run up to 256 KiB past `limit`, and
+// Old bytes are dropped in batches: the pipes may run up to 64 KiB past `limit`, and
 // readers get only the last `limit` bytes. What the ring holds is always a suffix of the
 // output, with no gap. Beside the bytes, a ChunkIndex (records.ts) keeps each chunk's
 // stream and time; it drops exactly what the pipes drop. It holds at most MAX_CHUNKS
@@ -69,12 +69,8 @@ interface Segment {
   bytes: number;
 }
 
-/**
- * How far past its limit the ring may run before it drops: old bytes go in batches, not per
- * round. A flood's rounds are up to staging's 256 KiB (≈ 150 KiB in bench:console's pipe case):
- * with 64 KiB every round of a flood cost a splice to /dev/null, now one in about two.
- */
-const SLACK = 256 * 1024;
+/** How far past its limit the ring may run before it drops: old bytes go in batches, not per write. */
+const SLACK = 64 * 1024;
 /** chunks the index keeps (13 bytes each); writes to one stream within the same ms count once */
 const MAX_CHUNKS = 1 << 16;
 
@@ -85,11 +81,6 @@ export class Ring {
   private readonly maxSegments: number;
   /** oldest first, never empty; the last one takes new bytes */
   private readonly segments: Segment[] = [];
-  /**
-   * an emptied segment kept for the next one the ring needs: in a flood a segment fills and
-   * another empties every MiB, and a fresh one was a pipe2, an F_SETPIPE_SZ and later two closes
-   */
-  private spare: Pipe | null = null;
   /** bytes in the pipes: up to limit + slack; readers see the last `limit` of them */
   private stored = 0;
   private droppedBytes = 0;
@@ -103,7 +94,7 @@ export class Ring {
     this.segments.push({ pipe: first.pipe, bytes: 0 });
     // One pipe if it has the slots; else enough segments for twice the slots the limit
     // needs, plus the one being emptied at the front while the last one fills (1 MiB with
-    // pipe-max-size 1 MiB: three pipes at most, and a spare, eight fds, only once output has flooded).
+    // pipe-max-size 1 MiB: three pipes at most, six fds, and only while output floods).
     const c = this.segmentCapacity;
     this.maxSegments = c >= 2 * hold ? 1 : Math.ceil((2 * limit) / c) + 1;
   }
@@ -200,8 +191,6 @@ export class Ring {
 
   close(): void {
     for (const seg of this.segments.splice(0)) closePipe(seg.pipe);
-    if (this.spare !== null) closePipe(this.spare);
-    this.spare = null;
   }
 
   /** Before `count` more bytes (at most limit): past limit + slack, drop the oldest down to where limit remain after them. */
@@ -231,11 +220,6 @@ export class Ring {
   }
 
   private newSegment(): Segment {
-    if (this.spare !== null) {
-      const pipe = this.spare;
-      this.spare = null;
-      return { pipe, bytes: 0 };
-    }
     const p = makePipe(this.segmentCapacity);
     if (p.capacity !== this.segmentCapacity) {
       closePipe(p.pipe);
@@ -255,14 +239,8 @@ export class Ring {
       this.stored -= n;
       this.droppedBytes += n;
       this.index.dropFront(n);
-      if (head.bytes === 0 && this.segments.length > 1) this.retire(this.segments.shift()!.pipe);
+      if (head.bytes === 0 && this.segments.length > 1) closePipe(this.segments.shift()!.pipe);
     }
-  }
-
-  /** An emptied segment becomes the spare, or is closed if there is one. */
-  private retire(p: Pipe): void {
-    if (this.spare === null) this.spare = p;
-    else closePipe(p);
   }
 
   /** Reads the ring out and writes it back into as few segments as its bytes need, in full pages. */
@@ -274,7 +252,7 @@ export class Ring {
       off += seg.bytes;
       seg.bytes = 0;
     }
-    for (const seg of this.segments.splice(1)) this.retire(seg.pipe);
+    for (const seg of this.segments.splice(1)) closePipe(seg.pipe);
     off = 0;
     let tail = this.segments[0]!;
     while (off < buf.length) {
