@@ -56,6 +56,12 @@
 // skiff's CPU (0.85 → 0.93 s/GB) nor the pipe ratio (median 52.5 → 54.1%; ABBA, six each, load
 // 6.4–7.3) and lost more (28 → 69 MB of 384): reverted, as were 256 KiB reads and a 512 KiB
 // staging pipe (docs/architecture.md, "The console").
+// Third session, a faster KVM guest, load 9–10, 300ed17 then the ring's 256 KiB drops and spare
+// pipe (reverted: no fewer calls counted), two pairs: pty 82.9, 100.4 → 102.2, 88.2%; pipe 50.4, 79.9 → 86.9, 66.0%; with
+// `--pipe-mb`-sized 1 GiB rounds 72.6, 69.8 → 64.5, 55.8%: no change beyond the runs' spread. The
+// forwarder thread's own CPU (now printed): pty 5.5–6.5 s/GB against the bare loop's 4.8–5.3
+// (the master's reads are the kernel's), pipe 0.3–0.6 s/GB, half of it user time (koffi calls,
+// 8–9 a round). Client batches (fewer reader wake-ups) did not lower the reader's CPU: reverted.
 //
 // --pipe-mb sets the pipe case's size apart (default: --mb). At 1–2 GB/s, 128 MiB is a round of
 // 70–130 ms, a few of the scheduler's slices on this shared machine: one descheduling of the
