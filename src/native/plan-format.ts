@@ -427,15 +427,18 @@ export function encodePlan(plan: Plan): Buffer {
   if (plan.exec.argv.length === 0) throw new PlanEncodeError('exec needs at least one argument');
   if (plan.exec.paths.length === 0) throw new PlanEncodeError('exec needs at least one path');
   const strings = new StringArea();
-  const words = new Array<number>(plan.ops.length * OP_WORDS).fill(0);
-  plan.ops.forEach((op, i) => {
+  // Every value opArgs returns is checked to fit a u32 there (u32, register, splitU64).
+  const words = new Uint32Array(plan.ops.length * OP_WORDS);
+  for (let i = 0; i < plan.ops.length; i++) {
+    const op = plan.ops[i]!;
     // Checked before the switch in opArgs: an op the types do not know (a cast, a peer built
     // from other sources) is a plan error that names it, as launch.c's "unknown operation N".
     const code = Object.hasOwn(OpCode, op.op) ? OpCode[op.op] : undefined;
     if (typeof code !== 'number') throw new PlanEncodeError(`unknown operation ${JSON.stringify((op as { op: unknown }).op)} at index ${i}`);
     words[i * OP_WORDS] = code;
-    opArgs(op, strings).forEach((w, a) => { if (a < OP_WORDS - 1) words[i * OP_WORDS + 1 + a] = w; });
-  });
+    const args = opArgs(op, strings);
+    for (let a = 0; a < args.length && a < OP_WORDS - 1; a++) words[i * OP_WORDS + 1 + a] = args[a]!;
+  }
   const uid = strings.add(plan.uidMap);
   const gid = strings.add(plan.gidMap);
   const [pathsAt, pathsN] = strings.addList(plan.exec.paths);
@@ -449,7 +452,8 @@ export function encodePlan(plan: Plan): Buffer {
   const buf = Buffer.alloc(stringsOffset + area);
   [PLAN_MAGIC, PLAN_VERSION, u32(plan.cloneFlags, 'clone flags'), plan.ops.length, opsOffset, stringsOffset, area,
     uid, gid, pathsAt, pathsN, argvAt, argvN, envAt, envN, 0].forEach((w, i) => buf.writeUInt32LE(w >>> 0, i * 4));
-  words.forEach((w, i) => buf.writeUInt32LE(w, opsOffset + i * 4));
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  for (let i = 0; i < words.length; i++) view.setUint32(opsOffset + i * 4, words[i]!, true);
   strings.writeTo(buf, stringsOffset);
   return buf;
 }
