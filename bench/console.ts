@@ -56,9 +56,22 @@
 // skiff's CPU (0.85 → 0.93 s/GB) nor the pipe ratio (median 52.5 → 54.1%; ABBA, six each, load
 // 6.4–7.3) and lost more (28 → 69 MB of 384): reverted, as were 256 KiB reads and a 512 KiB
 // staging pipe (docs/architecture.md, "The console").
+// Third session, a faster KVM guest, load 9–10, 300ed17 then the ring's 256 KiB drops and spare
+// pipe (reverted: no fewer calls counted), two pairs: pty 82.9, 100.4 → 102.2, 88.2%; pipe 50.4, 79.9 → 86.9, 66.0%; with
+// `--pipe-mb`-sized 1 GiB rounds 72.6, 69.8 → 64.5, 55.8%: no change beyond the runs' spread. The
+// forwarder thread's own CPU (now printed): pty 5.5–6.5 s/GB against the bare loop's 4.8–5.3
+// (the master's reads are the kernel's), pipe 0.3–0.6 s/GB, half of it user time (koffi calls,
+// 8–9 a round). Client batches (fewer reader wake-ups) did not lower the reader's CPU: reverted.
 //
-//   node dist/bench/console.js [--mb 256] [--rounds 3] [--no-splice] [--keeper] [--only pty|pipe] [--writer 'dd …'] [--json]
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// --pipe-mb sets the pipe case's size apart (default: --mb). At 1–2 GB/s, 128 MiB is a round of
+// 70–130 ms, a few of the scheduler's slices on this shared machine: one descheduling of the
+// reader or of dd moves a round's figure by tens of percent. Both sides of the pair get the size.
+//
+// The forwarder threads' own CPU (from /proc/<pid>/task/*/stat, the threads named skiff-fwd-N,
+// in the keeper or in this process) is printed beside skiff's, per GB received.
+//
+//   node dist/bench/console.js [--mb 256] [--pipe-mb N] [--rounds 3] [--no-splice] [--keeper] [--only pty|pipe] [--writer 'dd …'] [--json]
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleHub, type OutputRecord } from '../src/forwarder/index.js';
@@ -74,6 +87,8 @@ import { startContainer } from '../src/workers/start.js';
 
 interface Options {
   mb: number;
+  /** the pipe case's size (default: mb) */
+  pipeMb: number | null;
   rounds: number;
   splice: boolean;
   writer: string | null;
@@ -84,7 +99,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { mb: 256, rounds: 3, splice: true, writer: null, json: false, keeper: false, cases: new Set(['pty', 'pipe']) };
+  const o: Options = { mb: 256, pipeMb: null, rounds: 3, splice: true, writer: null, json: false, keeper: false, cases: new Set(['pty', 'pipe']) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -93,6 +108,7 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     if (a === '--mb') o.mb = Number(value());
+    else if (a === '--pipe-mb') o.pipeMb = Number(value());
     else if (a === '--rounds') o.rounds = Number(value());
     else if (a === '--no-splice') o.splice = false;
     else if (a === '--writer') o.writer = value();
@@ -103,9 +119,10 @@ function parseArgs(argv: string[]): Options {
       if (c !== 'pty' && c !== 'pipe') throw new Error(`--only takes pty or pipe, got ${JSON.stringify(c)}`);
       o.cases = new Set([c]);
     }
-    else throw new Error(`unknown option ${a}; usage: console.js [--mb N] [--rounds N] [--no-splice] [--keeper] [--only pty|pipe] [--writer CMD] [--json]`);
+    else throw new Error(`unknown option ${a}; usage: console.js [--mb N] [--pipe-mb N] [--rounds N] [--no-splice] [--keeper] [--only pty|pipe] [--writer CMD] [--json]`);
   }
   if (!Number.isInteger(o.mb) || o.mb < 1) throw new Error(`--mb must be a positive integer, got ${o.mb}`);
+  if (o.pipeMb !== null && (!Number.isInteger(o.pipeMb) || o.pipeMb < 1)) throw new Error(`--pipe-mb must be a positive integer, got ${o.pipeMb}`);
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error(`--rounds must be a positive integer, got ${o.rounds}`);
   return o;
 }
@@ -119,13 +136,15 @@ interface Sample {
   readerCpuSeconds: number;
   /** the writer's CPU (the container's processes, reaped by this process) */
   writerCpuSeconds: number;
+  /** the forwarder threads' CPU (skiff-fwd-N, in the keeper or in this process) */
+  fwdCpuSeconds: number;
   dropped: number;
   /** ms this thread (the reader) spent runnable but waiting for a CPU (schedstat's run_delay) */
   readerWaitMs: number;
 }
 
 /** CPU of this process and, with --keeper, of the keeper process: seconds since `since`. */
-interface CpuMark { own: NodeJS.CpuUsage; keeper: number; thread: number; children: number; waitNs: number }
+interface CpuMark { own: NodeJS.CpuUsage; keeper: number; thread: number; children: number; waitNs: number; fwd: number }
 let keeperPid: number | null = null;
 
 function keeperCpu(): number {
@@ -136,23 +155,40 @@ function keeperCpu(): number {
 
 const seconds = (t: CpuTime): number => t.userSeconds + t.systemSeconds;
 
+/** CPU seconds of the forwarder threads (named skiff-fwd-N) of the keeper, or of this process. */
+function fwdCpu(): number {
+  const dir = `/proc/${keeperPid ?? 'self'}/task`;
+  let ticks = 0;
+  for (const tid of readdirSync(dir)) {
+    try {
+      if (!readFileSync(`${dir}/${tid}/comm`, 'utf8').startsWith('skiff-fwd-')) continue;
+      const fields = readFileSync(`${dir}/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // a thread that has ended since the listing
+    }
+  }
+  return ticks / 100;
+}
+
 /** ns this thread has waited, runnable, for a CPU: the second field of its schedstat. */
 function runDelayNs(): number {
   return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]);
 }
 
 function cpuMark(): CpuMark {
-  return { own: process.cpuUsage(), keeper: keeperCpu(), thread: seconds(cpuTime(RUSAGE_THREAD)), children: seconds(cpuTime(RUSAGE_CHILDREN)), waitNs: runDelayNs() };
+  return { own: process.cpuUsage(), keeper: keeperCpu(), thread: seconds(cpuTime(RUSAGE_THREAD)), children: seconds(cpuTime(RUSAGE_CHILDREN)), waitNs: runDelayNs(), fwd: fwdCpu() };
 }
 
 /** The CPU parts of a Sample since `since`; the writer's once it has been reaped. */
-function cpuSince(since: CpuMark): Pick<Sample, 'cpuSeconds' | 'readerCpuSeconds' | 'writerCpuSeconds' | 'readerWaitMs'> {
+function cpuSince(since: CpuMark): Pick<Sample, 'cpuSeconds' | 'readerCpuSeconds' | 'writerCpuSeconds' | 'readerWaitMs' | 'fwdCpuSeconds'> {
   const d = process.cpuUsage(since.own);
   return {
     cpuSeconds: (d.user + d.system) / 1e6 + keeperCpu() - since.keeper,
     readerCpuSeconds: seconds(cpuTime(RUSAGE_THREAD)) - since.thread,
     writerCpuSeconds: seconds(cpuTime(RUSAGE_CHILDREN)) - since.children,
     readerWaitMs: (runDelayNs() - since.waitNs) / 1e6,
+    fwdCpuSeconds: fwdCpu() - since.fwd,
   };
 }
 
@@ -166,7 +202,7 @@ class Bench {
 
   private readonly keeperDir: string | null;
 
-  constructor(o: Options, private readonly writer: string) {
+  constructor(o: Options, private readonly writer: string, private readonly pipeWriter: string) {
     this.keeperDir = o.keeper ? mkdtempSync(join(tmpdir(), 'skiff-bench-keeper-')) : null;
     this.hub = new ConsoleHub({ spliceTty: o.splice, clientBacklog: 64 << 20, ...(this.keeperDir ? { keeper: { dir: this.keeperDir } } : {}) });
   }
@@ -181,7 +217,8 @@ class Bench {
   }
 
   private launch(console: LaunchConsole): Promise<{ exitCode: number }> {
-    const spec = validateSpec({ name: `bench-${++this.seq}`, command: ['/bin/sh', '-c', this.writer] });
+    const writer = console.kind === 'pipes' ? this.pipeWriter : this.writer;
+    const spec = validateSpec({ name: `bench-${++this.seq}`, command: ['/bin/sh', '-c', writer] });
     const { pid } = startContainer({ spec, rootMount: this.rootMount, layerDir: null, console });
     // CPU is counted from here: the launch (the same for every case) is no part of reading, and
     // counted per GB received it would weigh more where fewer bytes are received.
@@ -334,10 +371,11 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  const count = Math.ceil((o.mb * MiB) / 65536);
-  const writer = o.writer ?? `dd if=/dev/zero bs=64k count=${count} 2>/dev/null`;
+  const dd = (mb: number): string => `dd if=/dev/zero bs=64k count=${Math.ceil((mb * MiB) / 65536)} 2>/dev/null`;
+  const writer = o.writer ?? dd(o.mb);
+  const pipeWriter = o.writer ?? dd(o.pipeMb ?? o.mb);
   const loadBefore = loadavg()[0]!;
-  const bench = new Bench(o, writer);
+  const bench = new Bench(o, writer, pipeWriter);
   const runs: Record<'raw' | 'attached' | 'detached' | 'rawPipe' | 'pipeAttached', Sample[]> = { raw: [], attached: [], detached: [], rawPipe: [], pipeAttached: [] };
   let rtt = { p50: 0, p99: 0 };
   try {
@@ -362,6 +400,7 @@ async function main(): Promise<void> {
     mibPerSecond: median(samples.map(rate)),
     bestMibPerSecond: Math.max(...samples.map(rate)),
     cpuSecondsPerGB: median(samples.map(cpuPerGB)),
+    fwdCpuSecondsPerGB: median(samples.map((s) => s.fwdCpuSeconds / (s.bytes / 1e9))),
     readerCpuSecondsPerGB: median(samples.map(readerCpuPerGB)),
     writerCpuSeconds: median(samples.map((s) => s.writerCpuSeconds)),
     droppedBytes: samples.reduce((a, s) => a + s.dropped, 0),
@@ -382,15 +421,15 @@ async function main(): Promise<void> {
   const pipeReaderRatio = pairs(runs.pipeAttached, runs.rawPipe, perReaderCpu);
   const load = [loadBefore, loadavg()[0]!];
   if (o.json) {
-    console.log(JSON.stringify({ writer, splice: o.splice, keeper: o.keeper, rounds: o.rounds, kernel: release(), loadavg: load, ...summary, ratio, pipeRatio, cpuRatio, pipeCpuRatio, readerRatio, pipeReaderRatio, counters: rtt }, null, 2));
+    console.log(JSON.stringify({ writer, pipeWriter, splice: o.splice, keeper: o.keeper, rounds: o.rounds, kernel: release(), loadavg: load, ...summary, ratio, pipeRatio, cpuRatio, pipeCpuRatio, readerRatio, pipeReaderRatio, counters: rtt }, null, 2));
     return;
   }
-  console.log(`console bench: writer \`${writer}\`, ${o.rounds} rounds, kernel ${release()}, ${o.splice ? 'splice' : 'read/write (forced)'}, `
+  console.log(`console bench: writer \`${writer}\`${pipeWriter !== writer ? `, pipes \`${pipeWriter}\`` : ''}, ${o.rounds} rounds, kernel ${release()}, ${o.splice ? 'splice' : 'read/write (forced)'}, `
     + `${o.keeper ? 'forwarder in a keeper process, ' : ''}load average ${load.map((l) => l.toFixed(2)).join(' → ')}; medians; CPU per GB received`);
   const line = (name: string, k: string): void => {
     const s = summary[k];
     if (s === undefined) return;
-    console.log(`  ${name.padEnd(40)} ${s.mibPerSecond.toFixed(1).padStart(7)} MiB/s (best ${s.bestMibPerSecond.toFixed(1).padStart(6)})   reader CPU ${s.readerCpuSecondsPerGB.toFixed(2)} s/GB, skiff ${s.cpuSecondsPerGB.toFixed(2)} s/GB, writer ${s.writerCpuSeconds.toFixed(2)} s, reader waited for a CPU ${s.readerWaitMs.map((w) => w.toFixed(0)).join(' ')} ms${s.droppedBytes ? `   dropped ${s.droppedBytes} B` : ''}`);
+    console.log(`  ${name.padEnd(40)} ${s.mibPerSecond.toFixed(1).padStart(7)} MiB/s (best ${s.bestMibPerSecond.toFixed(1).padStart(6)})   reader CPU ${s.readerCpuSecondsPerGB.toFixed(2)} s/GB, skiff ${s.cpuSecondsPerGB.toFixed(2)} s/GB (forwarder ${s.fwdCpuSecondsPerGB.toFixed(2)}), writer ${s.writerCpuSeconds.toFixed(2)} s, reader waited for a CPU ${s.readerWaitMs.map((w) => w.toFixed(0)).join(' ')} ms${s.droppedBytes ? `   dropped ${s.droppedBytes} B` : ''}`);
   };
   line('raw pty, blocking read loop', 'raw');
   line('ConsoleHub → 1 attached reader', 'attached');
