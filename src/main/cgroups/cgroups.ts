@@ -133,9 +133,18 @@ export class Cgroups {
     return this.roots.filter((root) => want.has(root));
   }
 
-  /** Each hierarchy's cgroup.procs: what the launch plan's join_cgroup operations write to. */
+  /**
+   * The file of each hierarchy the launch plan's join_cgroup operations write "0" to: a v1
+   * hierarchy's `tasks`, the cgroup2 one's `cgroup.procs`. The writer is a single-threaded
+   * process (PID 1, or an exec's child before its clone: clone without CLONE_THREAD), so moving
+   * the writing thread moves all of it; and a v1 `tasks` write of "0" moves the writer alone,
+   * which the kernel (≥ 6.0, cgroup_procs_write_start) does without write-locking the host-wide
+   * `cgroup_threadgroup_rwsem`: that lock's RCU grace periods were a start's stalls (its p99), and
+   * everyone's forks and exits wait on it meanwhile. cgroup2 refuses a thread's move across
+   * domains (`cgroup.threads`: EOPNOTSUPP), so its join stays a process move.
+   */
   procsFiles(cg: ContainerCgroup): string[] {
-    return cg.dirs.map((d) => `${d}/cgroup.procs`);
+    return cg.dirs.map((d) => `${d}/${this.version === 2 || (this.layout.unified !== null && d.startsWith(`${this.layout.unified}/`)) ? 'cgroup.procs' : 'tasks'}`);
   }
 
   private dirOf(cg: ContainerCgroup, c: Controller): string {
