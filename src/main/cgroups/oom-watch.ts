@@ -4,10 +4,15 @@
 // thread or a process per container:
 //
 //   v1  an eventfd registered in cgroup.event_control against memory.oom_control: one fd per
-//       watched container, closed when it ends (closing it unregisters the event in the kernel);
-//       and the memory.oom_control fd the registration needs, kept open while the watch lasts so
-//       that each reading of the counter, the exit's last one too, is one pread, not an open,
-//       a read and a close (each system call is dear on a PVM guest like this one).
+//       watched memory cgroup, closed when the watch stops (closing it unregisters the event in
+//       the kernel); and the memory.oom_control fd the registration needs, kept open while the
+//       watch lasts so that each reading of the counter, the exit's last one too, is one pread,
+//       not an open, a read and a close. A memory cgroup kept as a spare (memcg-pool.ts) keeps
+//       its watch, idle (no callback; the eventfd stays in the epoll set), and the container
+//       that takes the spare `reuse`s it: the event is the cgroup's, whatever its name, so a
+//       start makes no registration (an eventfd, an open, a read, a write to
+//       cgroup.event_control, an epoll_ctl) and an exit ends none (an epoll_ctl, two closes).
+//       At most one per spare (32), all closed at skiffd's close.
 //   v2  one inotify instance for skiffd, a watch on each container's memory.events (the kernel
 //       notifies modifications of it): no fd per container, a watch descriptor each.
 //
