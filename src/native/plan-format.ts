@@ -225,9 +225,15 @@ export const MAX_LOWERDIRS = 500;
 /** The most groups setgroups_list takes (MAX_GROUPS in launch.c) */
 export const MAX_GROUPS = 4096;
 
+/**
+ * The string area, built as JavaScript strings and written into the plan's buffer once: a
+ * Buffer per string (a typed array each, about a hundred per start) was most of an encoding's
+ * time and garbage. Offsets count UTF-8 bytes.
+ */
 class StringArea {
-  private readonly chunks: Buffer[] = [];
-  private length = 0;
+  private readonly parts: string[] = [];
+  /** the bytes so far, each string's NUL included */
+  length = 0;
   private readonly seen = new Map<string, number>();
 
   add(s: string | null): number {
@@ -249,16 +255,22 @@ class StringArea {
 
   private push(s: string): number {
     if (s.includes('\0')) throw new PlanEncodeError(`string contains a NUL byte: ${JSON.stringify(s)}`);
-    const b = Buffer.from(`${s}\0`, 'utf8');
     const at = this.length;
-    this.chunks.push(b);
-    this.length += b.length;
+    this.parts.push(s);
+    this.length += Buffer.byteLength(s, 'utf8') + 1;
     return at;
   }
 
-  buffer(): Buffer {
-    if (this.length === 0) this.push('');
-    return Buffer.concat(this.chunks, this.length);
+  /** Writes the area at `offset` of `buf` (which has room for `length` bytes, zero-filled). */
+  writeTo(buf: Buffer, offset: number): void {
+    if (this.parts.length === 0) return; // the one empty string: the zero byte already there
+    const written = buf.write(`${this.parts.join('\0')}\0`, offset, 'utf8');
+    if (written !== this.length) throw new PlanEncodeError(`string area of ${written} bytes, ${this.length} expected`);
+  }
+
+  /** The area's size in the plan: an empty area is one empty string (launch.c wants a NUL-terminated area). */
+  size(): number {
+    return this.length === 0 ? 1 : this.length;
   }
 }
 
@@ -415,26 +427,33 @@ export function encodePlan(plan: Plan): Buffer {
   if (plan.exec.argv.length === 0) throw new PlanEncodeError('exec needs at least one argument');
   if (plan.exec.paths.length === 0) throw new PlanEncodeError('exec needs at least one path');
   const strings = new StringArea();
-  const ops = Buffer.alloc(plan.ops.length * OP_WORDS * 4);
-  plan.ops.forEach((op, i) => {
+  // Every value opArgs returns is checked to fit a u32 there (u32, register, splitU64).
+  const words = new Uint32Array(plan.ops.length * OP_WORDS);
+  for (let i = 0; i < plan.ops.length; i++) {
+    const op = plan.ops[i]!;
     // Checked before the switch in opArgs: an op the types do not know (a cast, a peer built
     // from other sources) is a plan error that names it, as launch.c's "unknown operation N".
     const code = Object.hasOwn(OpCode, op.op) ? OpCode[op.op] : undefined;
     if (typeof code !== 'number') throw new PlanEncodeError(`unknown operation ${JSON.stringify((op as { op: unknown }).op)} at index ${i}`);
-    const words = [code, ...opArgs(op, strings)];
-    for (let w = 0; w < OP_WORDS; w++) ops.writeUInt32LE(words[w] ?? 0, (i * OP_WORDS + w) * 4);
-  });
+    words[i * OP_WORDS] = code;
+    const args = opArgs(op, strings);
+    for (let a = 0; a < args.length && a < OP_WORDS - 1; a++) words[i * OP_WORDS + 1 + a] = args[a]!;
+  }
   const uid = strings.add(plan.uidMap);
   const gid = strings.add(plan.gidMap);
   const [pathsAt, pathsN] = strings.addList(plan.exec.paths);
   const [argvAt, argvN] = strings.addList(plan.exec.argv);
   const [envAt, envN] = strings.addList(plan.exec.envp);
-  const area = strings.buffer();
 
-  const header = Buffer.alloc(HEADER_WORDS * 4);
-  const opsOffset = header.length;
-  const stringsOffset = opsOffset + ops.length;
-  [PLAN_MAGIC, PLAN_VERSION, u32(plan.cloneFlags, 'clone flags'), plan.ops.length, opsOffset, stringsOffset, area.length,
-    uid, gid, pathsAt, pathsN, argvAt, argvN, envAt, envN, 0].forEach((w, i) => header.writeUInt32LE(w >>> 0, i * 4));
-  return Buffer.concat([header, ops, area]);
+  // One buffer, header, operations and strings, written in place.
+  const opsOffset = HEADER_WORDS * 4;
+  const stringsOffset = opsOffset + words.length * 4;
+  const area = strings.size();
+  const buf = Buffer.alloc(stringsOffset + area);
+  [PLAN_MAGIC, PLAN_VERSION, u32(plan.cloneFlags, 'clone flags'), plan.ops.length, opsOffset, stringsOffset, area,
+    uid, gid, pathsAt, pathsN, argvAt, argvN, envAt, envN, 0].forEach((w, i) => buf.writeUInt32LE(w >>> 0, i * 4));
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  for (let i = 0; i < words.length; i++) view.setUint32(opsOffset + i * 4, words[i]!, true);
+  strings.writeTo(buf, stringsOffset);
+  return buf;
 }

@@ -102,15 +102,39 @@ export function hostAliases(path: string, mounts: readonly MountEntry[]): HostAl
 class MountTable {
   private fd: number | null = null;
   private mounts: MountEntry[] = [];
+  /** aliases worked out from this table, by the paths asked for (a launcher is always asked the same few) */
+  private aliases = new Map<string, HostAlias[]>();
 
   current(): MountEntry[] {
     if (this.fd === null) {
       this.fd = openSync('/proc/self/mountinfo', 'r');
-      this.mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+      this.reparse();
     } else if ((pollNow(this.fd, POLLPRI) & POLLPRI) !== 0) {
-      this.mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+      this.reparse();
     }
     return this.mounts;
+  }
+
+  private reparse(): void {
+    this.mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+    this.aliases = new Map();
+  }
+
+  /**
+   * The aliases of `paths` in the current table: worked out again only after the table changed.
+   * A start asked for them on every call, the same state directory each time; the poll in
+   * current() still runs every time, so an answer is never older than the table it came from.
+   */
+  aliasesOf(paths: readonly string[]): HostAlias[] {
+    const mounts = this.current();
+    const key = paths.join('\0');
+    let hit = this.aliases.get(key);
+    if (hit === undefined) {
+      hit = paths.flatMap((p) => hostAliases(p, mounts));
+      if (this.aliases.size >= 16) this.aliases.clear();
+      this.aliases.set(key, hit);
+    }
+    return hit.map((a) => ({ ...a }));
   }
 }
 
@@ -119,6 +143,5 @@ const table = new MountTable();
 /** The aliases of each path in the caller's mount table. */
 export function readHostAliases(paths: readonly string[]): HostAlias[] {
   if (paths.length === 0) return [];
-  const mounts = table.current();
-  return paths.flatMap((p) => hostAliases(p, mounts));
+  return table.aliasesOf(paths);
 }

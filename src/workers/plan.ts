@@ -324,9 +324,10 @@ export function consoleOpenOps(console: LaunchConsole): Op[] {
  *   are ones the filter allows.
  */
 export function privilegeOps(spec: ContainerSpec, lastCap: number): Op[] {
-  const keep = capabilityMask(resolveCapabilities(spec.capabilities).filter((c) => c <= lastCap));
+  const granted = resolveCapabilities(spec.capabilities).filter((c) => c <= lastCap);
+  const keep = capabilityMask(granted);
   const known = (1n << BigInt(lastCap + 1)) - 1n;
-  const seccomp: Op[] = seccompOps(spec.seccomp, resolveCapabilities(spec.capabilities).filter((c) => c <= lastCap));
+  const seccomp: Op[] = seccompOps(spec.seccomp, granted);
   const chdir: Op = { what: `workdir: change to \`${spec.workdir}\``, op: 'chdir', path: spec.workdir, resolve: WORKDIR };
   const u = spec.user;
   // The ids change while CAP_SETUID/CAP_SETGID are still held, groups first (setgroups needs the

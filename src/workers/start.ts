@@ -78,7 +78,7 @@ function checkExists(path: string, field: string): void {
 function refuseHidden(path: string, field: string, hidden: readonly HostAlias[]): void {
   let real: string;
   try {
-    real = realpathSync(path);
+    real = realpathSync.native(path);
   } catch {
     return; // checked (and named) by the existence checks above
   }
