@@ -175,16 +175,20 @@ async function runSkiff(reaper: Reaper, spec: ContainerSpec, rootMount: string, 
     const one = async (): Promise<void> => {
       // As skiffd does: the cgroup made before the launch, joined by PID 1, its live OOM watch
       // (a memory limit), emptied and removed after its exit.
+      // (the watch its memory cgroup was kept with as a spare, else a new one).
       const cg = cgroups ? cgroups.create(cgroups.pathOf(`bench-${n}`, null), spec.resources) : null;
-      const watch = cg && oom && cgroups!.memoryLimited(cg.path, spec.resources) ? oom.watch(cgroups!.memoryDir(cg)!, () => undefined) : null;
+      const kept = cg ? cgroups!.takeOomWatch(cg) : null;
+      kept?.reuse(() => undefined, cgroups!.oomBaseline(cg!));
+      const watch = kept ?? (cg && oom && cgroups!.memoryLimited(cg.path, spec.resources) ? oom.watch(cgroups!.memoryDir(cg)!, () => undefined) : null);
       // A host end's name per start: a finished container's veth goes with its namespace, which the kernel frees later.
       const withNet = net ? { ...request, net: { ...net, hostIfname: `svbench${n}` } } : request;
       n++;
       const { pid } = await pool.start(cg ? { ...withNet, cgroupProcs: cgroups!.procsFiles(cg) } : withNet);
       const exit = await reaper.watch(pid).exited;
       const counted = watch?.count() ?? null;
-      watch?.stop();
-      if (cg) await cgroups!.finish(cg, counted);
+      watch?.idle();
+      if (cg) await cgroups!.finish(cg, counted, watch);
+      else watch?.stop();
       if (exit.exitCode !== 0) throw new Error(`container exited with ${exit.exitCode}`);
     };
     await drive(warmup, concurrency, one);

@@ -1,7 +1,8 @@
 // OOM kills reported as they happen (the kernel's notification: v1 memory.oom_control through an
 // eventfd in cgroup.event_control, on this host for real), not only at the exit: a container
 // whose child is the OOM killer's victim runs on, and says `oom` and OOMKilled meanwhile. One
-// oom event per kill the cgroup's counter shows, none again at the exit; no fd of skiffd's left.
+// oom event per kill the cgroup's counter shows, none again at the exit; no fd of skiffd's left
+// but those a spare memory cgroup keeps its watch with, which the next container takes.
 import { expect } from 'chai';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { until, useDaemon } from '../support/daemon.js';
@@ -36,6 +37,15 @@ describe('cgroups: OOM kills reported live', function () {
     }
   }).length;
 
+  /** The spare memory cgroups of skiffd's parent (memcg-pool.ts): each keeps its last container's OOM watch. */
+  const spares = (): string[] => {
+    try {
+      return readdirSync(`${memoryRoot}/${d.cgroupParent}`).filter((n) => n.startsWith(SPARE_PREFIX));
+    } catch {
+      return []; // no container yet: no parent level
+    }
+  };
+
   /** The container's events so far, by action (skiffd's clock: until a second from now). */
   const actions = async (name: string, since: string): Promise<string[]> => {
     const r = await d.api('GET', `/events?since=${since}&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ container: [name] }))}`);
@@ -43,9 +53,10 @@ describe('cgroups: OOM kills reported live', function () {
   };
   const inspect = async (name: string): Promise<Inspect> => (await d.api('GET', `/containers/${name}/json`)).body as Inspect;
 
-  it('a child killed by the OOM killer: an oom event while the container runs on, OOMKilled; one event per kill; the eventfd closed at the end', async () => {
+  it('a child killed by the OOM killer: an oom event while the container runs on, OOMKilled; one event per kill; the eventfd gone at the end or kept with the spare', async () => {
     const fdsBefore = fds();
     const eventfdsBefore = eventfds();
+    const sparesBefore = spares().length;
     // PID 1 survives (the inner shell holding the 200 MB is the victim), says so, and sleeps.
     const r = await d.cli(['run', '-d', '--name', 'victim', '--memory', '32m', '--', '/bin/sh', '-c',
       'sh -c \'x=$(head -c 200000000 /dev/zero | tr "\\0" a)\'; echo "child exit $?"; exec sleep 1000']);
@@ -69,8 +80,29 @@ describe('cgroups: OOM kills reported live', function () {
     // The exit reported no kill again.
     expect((await actions('victim', created)).filter((a) => a === 'oom' || a === 'die')).to.deep.equal([...Array<string>(kills).fill('oom'), 'die']);
     expect((await d.cli(['rm', 'victim'])).code).to.equal(0);
-    await until(() => fds() <= fdsBefore, `skiffd's fds back to ${fdsBefore}`);
+    // Its memory cgroup kept as a spare keeps the watch (an eventfd and the oom_control fd) for the next container; else both are closed.
+    const kept = spares().length - sparesBefore;
+    await until(() => fds() <= fdsBefore + 2 * kept, `skiffd's fds back to ${fdsBefore} (+ 2 for each of ${kept} new spares)`);
+    expect(eventfds()).to.equal(eventfdsBefore + kept);
+  });
+
+  it('a spare\'s watch serves the next container: no registration made, its OOM kill still reported live', async () => {
+    // A memory-limited container's cgroup, kept as a spare with its idle watch.
+    expect((await d.cli(['run', '--name', 'prep', '--memory', '32m', '--', '/bin/true'])).code).to.equal(0);
+    expect((await d.cli(['rm', 'prep'])).code).to.equal(0);
+    expect(spares()).to.have.length.greaterThan(0);
+    const eventfdsBefore = eventfds();
+    const r = await d.cli(['run', '-d', '--name', 'victim2', '--memory', '32m', '--', '/bin/sh', '-c',
+      'sh -c \'x=$(head -c 200000000 /dev/zero | tr "\\0" a)\'; echo "child exit $?"; exec sleep 1000']);
+    expect(r.code, r.stderr).to.equal(0);
+    // It took the spare and its watch: no eventfd more.
     expect(eventfds()).to.equal(eventfdsBefore);
+    await d.waitForOutput('victim2', 'child exit 137');
+    const created = (await inspect('victim2')).Created;
+    await until(async () => (await actions('victim2', created)).includes('oom'), 'the oom event through the reused watch');
+    expect((await inspect('victim2')).State).to.include({ Running: true, OOMKilled: true });
+    expect((await d.cli(['rm', '-f', 'victim2'])).code).to.equal(0);
+    expect(eventfds()).to.be.at.most(eventfdsBefore);
   });
 
   it('a reused memory cgroup (a spare) shows nothing of its last container: limits, peaks and fail counts reset, its earlier OOM kills not the new one\'s', async () => {
@@ -78,7 +110,6 @@ describe('cgroups: OOM kills reported live', function () {
     expect(hog.code).to.equal(137);
     expect((await inspect('hog')).State.OOMKilled).to.equal(true);
     expect((await d.cli(['rm', 'hog'])).code).to.equal(0);
-    const spares = (): string[] => readdirSync(`${memoryRoot}/${d.cgroupParent}`).filter((n) => n.startsWith(SPARE_PREFIX));
     expect(spares()).to.have.length.greaterThan(0);
     const before = spares().length;
     expect((await d.cli(['run', '-d', '--name', 'next', '--memory', '64m', '--', '/bin/sleep', '1000'])).code).to.equal(0);

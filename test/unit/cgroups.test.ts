@@ -2,7 +2,7 @@
 // v2, the v2 writer on a fake cgroup tree in a temp directory (the writer does not care where
 // the root is), a missing controller named, and PID 1 joining its cgroup first in the plan.
 import { expect } from 'chai';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Cgroups, CgroupUnavailable } from '../../src/main/cgroups/cgroups.js';
 import { limitWrites, sharesToWeight } from '../../src/main/cgroups/limits.js';
 import { updatedResources } from '../../src/main/docker/resources.js';
@@ -153,6 +153,16 @@ describe('cgroup limits', () => {
         watcher.close();
         poller.close();
       }
+    });
+
+    it('hybrid on a fake tree: PID 1 joins a v1 hierarchy through `tasks` (no threadgroup lock), the unified one through cgroup.procs', () => {
+      const root = tmp.make('hybrid');
+      const layout = { version: 1 as const, root, v1: [{ mount: `${root}/memory`, controllers: ['memory'] }], unified: `${root}/unified`, controllers: new Set(['memory']) };
+      for (const h of ['memory', 'unified']) mkdirSync(`${root}/${h}`);
+      writeFileSync(`${root}/unified/cgroup.kill`, '');
+      const cg = new Cgroups(layout, 'skiff', { spares: false });
+      const c = cg.create(cg.pathOf('web', null), NO_RESOURCES);
+      expect(cg.procsFiles(c)).to.have.members([`${root}/memory/skiff/web/tasks`, `${root}/unified/skiff/web/cgroup.procs`]);
     });
 
     it('a limit whose controller the host lacks is refused naming the limit and the controller', () => {

@@ -13,7 +13,7 @@ import { NO_RESOURCES as NO_LIMITS, RESOURCE_FIELDS, type ResourcesSpec } from '
 import type { CgroupLayout } from './layout.js';
 import { CgroupUnavailable, checkLimits, hierarchiesOf } from './hierarchies.js';
 import { CONTROLLER_OF, limitWrites, unlimitWrites, writeLimits, type Controller, type LimitWrite } from './limits.js';
-import { oomKillCount } from './oom-watch.js';
+import { oomKillCount, type OomWatch } from './oom-watch.js';
 import { Levels } from './levels.js';
 import { MemcgPool } from './memcg-pool.js';
 import { LimitSpares } from './limit-spares.js';
@@ -73,6 +73,8 @@ export class Cgroups {
   private readonly limitSpares: LimitSpares | null;
   /** the oom_kill counter a reused memory cgroup had when its container got it, by path */
   private readonly oomBase = new Map<string, number>();
+  /** the idle OOM watch a reused memory cgroup came with, by path, until its container takes it (takeOomWatch) */
+  private readonly spareWatches = new Map<string, OomWatch>();
   /** how a container's cgroup is killed whole (kill.ts) */
   readonly killMethod: KillMethod;
   /** the root of the hierarchy killMethod works in (null: signals) */
@@ -133,9 +135,18 @@ export class Cgroups {
     return this.roots.filter((root) => want.has(root));
   }
 
-  /** Each hierarchy's cgroup.procs: what the launch plan's join_cgroup operations write to. */
+  /**
+   * The file of each hierarchy the launch plan's join_cgroup operations write "0" to: a v1
+   * hierarchy's `tasks`, the cgroup2 one's `cgroup.procs`. The writer is a single-threaded
+   * process (PID 1, or an exec's child before its clone: clone without CLONE_THREAD), so moving
+   * the writing thread moves all of it; and a v1 `tasks` write of "0" moves the writer alone,
+   * which the kernel (≥ 6.0, cgroup_procs_write_start) does without write-locking the host-wide
+   * `cgroup_threadgroup_rwsem`: that lock's RCU grace periods were a start's stalls (its p99), and
+   * everyone's forks and exits wait on it meanwhile. cgroup2 refuses a thread's move across
+   * domains (`cgroup.threads`: EOPNOTSUPP), so its join stays a process move.
+   */
   procsFiles(cg: ContainerCgroup): string[] {
-    return cg.dirs.map((d) => `${d}/cgroup.procs`);
+    return cg.dirs.map((d) => `${d}/${this.version === 2 || (this.layout.unified !== null && d.startsWith(`${this.layout.unified}/`)) ? 'cgroup.procs' : 'tasks'}`);
   }
 
   private dirOf(cg: ContainerCgroup, c: Controller): string {
@@ -202,6 +213,7 @@ export class Cgroups {
         const mem = d === memDir ? this.pool!.take(d, writes) : null;
         if (mem !== null) {
           this.oomBase.set(path, mem.oomBase);
+          if (mem.watch) this.spareWatches.set(path, mem.watch);
           if (mem.limitsHeld) writes = writes.filter((w) => w.controller !== 'memory');
           continue;
         }
@@ -330,6 +342,20 @@ export class Cgroups {
     return this.oomBase.get(cg.path) ?? 0;
   }
 
+  /**
+   * The OOM watch the container's memory cgroup was kept with as a spare (its last container's,
+   * idle: oom-watch.ts), now the caller's to `reuse` and to hand back to finish(); null when it
+   * came without one (made new, or its last container had none). A v1 registration is an eventfd,
+   * an open memory.oom_control, a write to cgroup.event_control and an epoll_ctl, and its end
+   * two more calls and two closes: kept with the memory cgroup (renamed or not, the kernel's
+   * event is the cgroup's), a start with a memory limit makes none of them.
+   */
+  takeOomWatch(cg: ContainerCgroup): OomWatch | null {
+    const w = this.spareWatches.get(cg.path) ?? null;
+    this.spareWatches.delete(cg.path);
+    return w;
+  }
+
   /** How many times the kernel's OOM killer killed in it (v1 memory.oom_control, v2 memory.events). */
   oomKills(cg: ContainerCgroup): number {
     const dir = this.memoryDir(cg);
@@ -342,13 +368,14 @@ export class Cgroups {
    * escaped the pid namespace's teardown) until every cgroup.procs is empty, then removes the
    * directories. Resolves with the OOM kill counter, read before anything is removed, or
    * `counted`: the counter the caller just read through its OOM watch (oom-watch.ts), which
-   * reads it with one pread where this would open, read and close the file.
+   * reads it with one pread where this would open, read and close the file. `watch`: that OOM
+   * watch, idle, kept with the memory cgroup if it becomes a spare, else stopped here.
    */
-  async finish(cg: ContainerCgroup, counted: number | null = null): Promise<{ oomKills: number; leftover: boolean }> {
+  async finish(cg: ContainerCgroup, counted: number | null = null, watch: OomWatch | null = null): Promise<{ oomKills: number; leftover: boolean }> {
     const oomKills = counted ?? this.oomKills(cg);
     // The usual case: PID 1's exit took the whole pid namespace with it, the cgroup is empty
     // and rmdir succeeds at once. EBUSY means something still runs in it.
-    if (this.removeDirs(cg, oomKills)) return { oomKills, leftover: false };
+    if (this.removeDirs(cg, oomKills, watch)) return { oomKills, leftover: false };
     const deadline = Date.now() + EMPTY_TIMEOUT_MS;
     let wait = 1;
     // Kill what is left, until rmdir succeeds: a killed process leaves cgroup.procs once the
@@ -365,14 +392,21 @@ export class Cgroups {
 
   /**
    * rmdir in every hierarchy (or kept as a spare), then the fleet level if that left it empty;
-   * true if all went. `oomKills`: the OOM counter the caller just read (a memory spare keeps it).
+   * true if all went. `oomKills`: the OOM counter the caller just read (a memory spare keeps it);
+   * `watch`: the container's idle OOM watch (a memory spare keeps it; else it is stopped).
    */
-  removeDirs(cg: ContainerCgroup, oomKills: number | null = null): boolean {
+  removeDirs(cg: ContainerCgroup, oomKills: number | null = null, watch: OomWatch | null = null): boolean {
     let ok = true;
+    // One the container never took (a start that failed, a caller without OOM watches) goes the same way.
+    let w = watch ?? this.takeOomWatch(cg);
+    w?.idle();
     // After close() no spare is kept: nobody would take it, and nobody would remove it.
     const memDir = this.pool && !this.closed ? this.memoryDir(cg) : null;
     for (const d of cg.dirs) {
-      if (d === memDir && this.pool!.give(d, oomKills)) continue;
+      if (d === memDir && this.pool!.give(d, oomKills, w)) {
+        w = null;
+        continue;
+      }
       if (!this.closed && this.limitSpares?.give(d.slice(0, -cg.path.length - 1), d)) continue;
       try {
         rmdirSync(d);
@@ -380,6 +414,8 @@ export class Cgroups {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ok = false;
       }
     }
+    // Not kept (the cgroup not empty yet, or not a spare): the watch ends; a later round keeps the cgroup without one.
+    w?.stop();
     if (ok) {
       this.joined.delete(cg.path);
       this.oomBase.delete(cg.path);

@@ -21,7 +21,7 @@ import { writeFileSync } from 'node:fs';
 import { readCgroupFile } from './cgroup-file.js';
 import type { LimitWrite } from './limits.js';
 import { keyAfter, keyIn } from './limit-spares.js';
-import { oomKillCount } from './oom-watch.js';
+import { oomKillCount, type OomWatch } from './oom-watch.js';
 import { SpareDirs } from './spare-dirs.js';
 
 export { SPARE_PREFIX } from './spare-dirs.js';
@@ -61,9 +61,15 @@ function writeEach(dir: string, files: readonly string[], value: string): void {
 
 const read = readCgroupFile;
 
+/** What a spare keeps of its last container: its oom_kill counter, and its OOM watch (v1's eventfd registration), if it had one. */
+interface Kept {
+  oomKills: number;
+  watch: OomWatch | null;
+}
+
 export class MemcgPool {
-  /** each spare with its oom_kill counter */
-  private readonly spares = new SpareDirs<number>(MAX_SPARES, 'm');
+  /** each spare with its oom_kill counter and OOM watch; a watch ends with a spare removed untaken */
+  private readonly spares = new SpareDirs<Kept>(MAX_SPARES, 'm', (kept) => kept.watch?.stop());
   /** the key of each container memory cgroup made or taken with known limits, by its directory */
   private readonly made = new Map<string, string>();
   /** the limit files of this host (memsw only with swap accounting) */
@@ -75,22 +81,23 @@ export class MemcgPool {
 
   /**
    * Renames a spare beside `dir` to `dir`, preferably one that holds what `writes` would write:
-   * its oom_kill counter as it is now (the baseline) and whether its limits are already those
-   * (the caller skips the memory writes), or null when there is none (the caller makes the directory).
+   * its oom_kill counter as it is now (the baseline), whether its limits are already those
+   * (the caller skips the memory writes) and its idle OOM watch (now the caller's), or null when
+   * there is none (the caller makes the directory).
    */
-  take(dir: string, writes: readonly LimitWrite[]): { oomBase: number; limitsHeld: boolean } | null {
+  take(dir: string, writes: readonly LimitWrite[]): { oomBase: number; limitsHeld: boolean; watch: OomWatch | null } | null {
     const want = keyAfter(this.limits, 'memory', writes);
     const held = want === null ? null : this.spares.take(dir, want);
     const taken = held ?? this.spares.take(dir, null);
     if (taken === null) return null;
-    const oomBase = taken.value;
-    if (held !== null) return { oomBase, limitsHeld: true };
+    const { oomKills: oomBase, watch } = taken.value;
+    if (held !== null) return { oomBase, limitsHeld: true, watch };
     try {
       writeEach(dir, this.limits.map(([file]) => file), '-1');
     } catch {
       // left as the caller's writes find it: they fail naming the limit, and the cgroup goes with its create
     }
-    return { oomBase, limitsHeld: false };
+    return { oomBase, limitsHeld: false, watch };
   }
 
   /** `dir` now holds what `writes` wrote on a new memory cgroup (made, or taken): its key, known without reading it back. */
@@ -106,10 +113,11 @@ export class MemcgPool {
 
   /**
    * Keeps an emptied container memory cgroup as a spare, with its oom_kill counter (`oomKills`,
-   * as the caller just read it; null: read here): true if kept (renamed away), false if the
-   * caller is to remove it (holding too much, or a reset the kernel refused).
+   * as the caller just read it; null: read here) and its idle OOM watch, if any: true if kept
+   * (renamed away; the watch is the pool's), false if the caller is to remove it (holding too
+   * much, or a reset the kernel refused; the watch is still the caller's).
    */
-  give(dir: string, oomKills: number | null): boolean {
+  give(dir: string, oomKills: number | null, watch: OomWatch | null = null): boolean {
     const known = this.made.get(dir);
     this.made.delete(dir);
     if ((read(`${dir}/cgroup.procs`) ?? 'gone').trim() !== '') return false;
@@ -123,7 +131,7 @@ export class MemcgPool {
     }
     const key = known ?? keyIn(dir, this.limits);
     const count = oomKills ?? oomKillCount(read(`${dir}/memory.oom_control`) ?? '');
-    return key !== null && this.spares.keep(dir, key, count);
+    return key !== null && this.spares.keep(dir, key, { oomKills: count, watch });
   }
 
   /** Removes the spares in `parentDir` (a fleet level going), or all of them (skiffd's close). */

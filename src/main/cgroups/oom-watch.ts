@@ -4,10 +4,15 @@
 // thread or a process per container:
 //
 //   v1  an eventfd registered in cgroup.event_control against memory.oom_control: one fd per
-//       watched container, closed when it ends (closing it unregisters the event in the kernel);
-//       and the memory.oom_control fd the registration needs, kept open while the watch lasts so
-//       that each reading of the counter, the exit's last one too, is one pread, not an open,
-//       a read and a close (each system call is dear on a PVM guest like this one).
+//       watched memory cgroup, closed when the watch stops (closing it unregisters the event in
+//       the kernel); and the memory.oom_control fd the registration needs, kept open while the
+//       watch lasts so that each reading of the counter, the exit's last one too, is one pread,
+//       not an open, a read and a close. A memory cgroup kept as a spare (memcg-pool.ts) keeps
+//       its watch, idle (no callback; the eventfd stays in the epoll set), and the container
+//       that takes the spare `reuse`s it: the event is the cgroup's, whatever its name, so a
+//       start makes no registration (an eventfd, an open, a read, a write to
+//       cgroup.event_control, an epoll_ctl) and an exit ends none (an epoll_ctl, two closes).
+//       At most one per spare (32), all closed at skiffd's close.
 //   v2  one inotify instance for skiffd, a watch on each container's memory.events (the kernel
 //       notifies modifications of it): no fd per container, a watch descriptor each.
 //
@@ -31,6 +36,13 @@ export interface OomWatch {
   count(): number | null;
   /** ends the watch and frees what it held; safe to call twice */
   stop(): void;
+  /**
+   * Calls back no more, keeping the registration: the memory cgroup is kept as a spare
+   * (memcg-pool.ts) and the watch with it, for the container that takes it next.
+   */
+  idle(): void;
+  /** The watch taken with a spare for its next container: `onCount` from now on, kills counted from `baseline` (the spare's counter). */
+  reuse(onCount: (count: number) => void, baseline: number): void;
 }
 
 /** v1's notification comes before the kill it announces: the counter is read again this much later if it had not moved. */
@@ -102,13 +114,15 @@ export class OomWatcher {
       }
     };
     let last = baseline;
+    let listener: ((count: number) => void) | null = onCount;
     let recheck: NodeJS.Timeout | null = null;
     const read = (): void => {
+      if (listener === null) return;
       const n = count();
       if (n === null) return;
       if (n !== last) {
         last = n;
-        onCount(n);
+        listener(n);
       } else if (recheck === null) {
         recheck = setTimeout(() => { recheck = null; read(); }, RECHECK_MS).unref();
       }
@@ -117,16 +131,28 @@ export class OomWatcher {
       eventfdDrain(efd);
       read();
     });
+    // While idle (a spare's) the eventfd stays in the epoll set: taking it out and back in
+    // would be two more system calls a start, for an empty cgroup that cannot OOM meanwhile.
+    const quiet = (): void => {
+      listener = null;
+      if (recheck) clearTimeout(recheck);
+      recheck = null;
+    };
     return {
       baseline,
       count,
       stop: once(() => {
         stopped = true;
-        if (recheck) clearTimeout(recheck);
+        quiet();
         unwatch();
         close(efd);
         close(ofd);
       }),
+      idle: quiet,
+      reuse: (next, base) => {
+        last = base;
+        listener = next;
+      },
     };
   }
 
@@ -136,11 +162,13 @@ export class OomWatcher {
     const wd = inotifyAddWatch(ino.fd, file, IN_MODIFY);
     const baseline = readCount(file) ?? 0;
     let last = baseline;
+    let listener: ((count: number) => void) | null = onCount;
     const onModify = (): void => {
+      if (listener === null) return;
       const n = readCount(file);
       if (n !== null && n !== last) {
         last = n;
-        onCount(n);
+        listener(n);
       }
     };
     ino.byWd.set(wd, onModify);
@@ -150,11 +178,17 @@ export class OomWatcher {
       count: () => (stopped ? null : readCount(file)),
       stop: once(() => {
         stopped = true;
+        listener = null;
         if (ino.byWd.get(wd) === onModify) {
           ino.byWd.delete(wd);
           inotifyRmWatch(ino.fd, wd);
         }
       }),
+      idle: () => { listener = null; },
+      reuse: (next, base) => {
+        last = base;
+        listener = next;
+      },
     };
   }
 

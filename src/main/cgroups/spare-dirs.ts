@@ -26,8 +26,11 @@ export class SpareDirs<T = undefined> {
   private readonly all = new Map<string, { bucket: string; value: T }>();
   private seq = 0;
 
-  /** `tag` tells spares of different pools apart in one hierarchy (a co-mounted one). */
-  constructor(private readonly max: number, private readonly tag: string) {}
+  /**
+   * `tag` tells spares of different pools apart in one hierarchy (a co-mounted one); `dropped`
+   * frees what was kept with a spare that goes without being taken (removed, or a rename failed).
+   */
+  constructor(private readonly max: number, private readonly tag: string, private readonly dropped: (value: T) => void = () => undefined) {}
 
   get size(): number {
     return this.all.size;
@@ -49,6 +52,7 @@ export class SpareDirs<T = undefined> {
       renameSync(spare, dir);
       return { key: bucket.slice(parent.length + 1), value };
     } catch {
+      this.dropped(value);
       removeQuietly(spare); // dir exists (left by a dead skiffd), or the spare went: not used
       return null;
     }
@@ -80,7 +84,9 @@ export class SpareDirs<T = undefined> {
   }
 
   private drop(spare: string): void {
+    const { value } = this.all.get(spare)!;
     this.forget(spare);
+    this.dropped(value);
     removeQuietly(spare);
   }
 

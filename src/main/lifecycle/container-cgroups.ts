@@ -105,6 +105,15 @@ export class ContainerCgroups {
   private watchOom(r: ContainerRecord): void {
     const cg = this.of(r);
     const dir = cg ? this.cgroups!.memoryDir(cg) : null;
+    // A reused memory cgroup comes with its last container's watch, if it had one: this one's now (no registration to make).
+    const kept = cg ? this.cgroups!.takeOomWatch(cg) : null;
+    if (kept) {
+      const w: Watched = { watch: kept, reported: this.cgroups!.oomBaseline(cg!) };
+      kept.reuse((count) => this.reportOom(r, w, count), w.reported);
+      this.watched.get(r.id)?.watch?.stop();
+      this.watched.set(r.id, w);
+      return;
+    }
     if (!this.oom || !cg || dir === null || !this.cgroups!.memoryLimited(cg.path, this.effective(r.spec.resources))) return;
     const w: Watched = { watch: null, reported: 0 };
     try {
@@ -146,13 +155,14 @@ export class ContainerCgroups {
   async finish(r: ContainerRecord): Promise<void> {
     const cg = this.of(r);
     if (!cg) return;
-    // The watch ends first: its eventfd is closed before the cgroup goes (and unregisters it).
-    // Its last reading of the counter is the exit's: PID 1 is gone, and a kill comes before an exit.
+    // The watch's last reading of the counter is the exit's: PID 1 is gone, and a kill comes
+    // before an exit. Then it goes idle, and with the memory cgroup if that is kept as a spare
+    // (the next container to take it watches through it); else finish() stops it.
     const w = this.watched.get(r.id) ?? { watch: null, reported: this.cgroups!.oomBaseline(cg) };
     this.watched.delete(r.id);
     const counted = w.watch?.count() ?? null;
-    w.watch?.stop();
-    const { oomKills, leftover } = await this.cgroups!.finish(cg, counted);
+    w.watch?.idle();
+    const { oomKills, leftover } = await this.cgroups!.finish(cg, counted, w.watch);
     this.reportOom(r, w, oomKills);
     r.cgroup = null;
     if (leftover) log('warn', 'container cgroup did not empty; left in place', { name: r.name, cgroup: cg.path });
