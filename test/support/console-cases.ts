@@ -295,8 +295,8 @@ export function defineConsoleCases(mode: ForwardingMode): void {
       expect(outB.text()).not.to.include('DONE');
       // It had its queue's worth, not just its pipe's; and no more than pipe, queue and high-water mark.
       // The queue is bounded in pipe slots, not bytes (client-backlog.ts): a pty's chunks are at
-      // most 4095 bytes a slot and each round's record header takes a slot of its own, so on a slow
-      // machine, where rounds are small, its 32 MiB of capacity held 31.7 MB (seen once in CI). Half
+      // most 4095 bytes a slot and each round's record header takes a slot of its own, so when the
+      // rounds come small its 32 MiB of capacity holds less (31.7 MB, seen once in CI). Half
       // of it is still far above what the pipe and the high-water mark alone could hold (< 6 MiB).
       expect(outB.bytes).to.be.above(CLIENT_QUEUE_BYTES / 2);
       expect(outB.bytes).to.be.below(CLIENT_QUEUE_BYTES + (6 << 20));
