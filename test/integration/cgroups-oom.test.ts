@@ -46,11 +46,8 @@ describe('cgroups: OOM kills reported live', function () {
     }
   };
 
-  /** The container's events so far, by action (skiffd's clock: until a second from now). */
-  const actions = async (name: string, since: string): Promise<string[]> => {
-    const r = await d.api('GET', `/events?since=${since}&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ container: [name] }))}`);
-    return r.text.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { Action: string }).Action);
-  };
+  /** The container's events so far, by action. */
+  const actions = async (name: string, since: string): Promise<string[]> => (await d.eventsSoFar({ container: [name] }, since)).map((e) => e.Action);
   const inspect = async (name: string): Promise<Inspect> => (await d.api('GET', `/containers/${name}/json`)).body as Inspect;
 
   it('a child killed by the OOM killer: an oom event while the container runs on, OOMKilled; one event per kill; the eventfd gone at the end or kept with the spare', async () => {

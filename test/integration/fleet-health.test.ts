@@ -36,10 +36,7 @@ describe('fleets with health checks', function () {
     return path;
   };
   const show = (r: CliResult): string => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-  const events = async (action: string, name: string): Promise<DockerEvent[]> => {
-    const r = await d.api('GET', `/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ event: [action], container: [name] }))}`);
-    return r.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DockerEvent);
-  };
+  const events = (action: string, name: string): Promise<DockerEvent[]> => d.eventsSoFar({ event: [action], container: [name] });
 
   it('api (service_healthy on db) starts only once db is healthy; up --wait returns when both are healthy', async () => {
     const file = write('hf', [

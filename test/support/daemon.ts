@@ -4,6 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { request } from '../../src/api/http-client.js';
+import type { DockerEvent } from '../../src/main/events.js';
 import { TempDirs } from './tmp.js';
 import { TestNetns } from './netns.js';
 import { childPids, cmdline, fdTargets, isZombie, mountinfoLines } from '../../src/sys/proc.js';
@@ -119,6 +120,17 @@ export class TestDaemon {
   async api(method: string, path: string, body?: unknown, raw?: string | Buffer): Promise<Reply> {
     const r = await request(this.socket, method, path, raw !== undefined ? { raw } : body === undefined ? {} : { body });
     return { status: r.status, body: r.body, text: r.text };
+  }
+
+  /**
+   * The events logged so far that match `filters` (Docker's `filters` object), from `since` (a
+   * Docker time, default the beginning): the stream is asked to end a second past now, so it
+   * answers with what is there and closes. A window for the query, never a bound on a test's time.
+   */
+  async eventsSoFar(filters: Record<string, string[]>, since = '0'): Promise<DockerEvent[]> {
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const r = await this.api('GET', `/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify(filters))}`);
+    return r.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DockerEvent);
   }
 
   /** Runs the skiff CLI against this daemon (asynchronously, so the daemon's own events keep flowing). */
