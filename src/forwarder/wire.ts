@@ -34,11 +34,16 @@ export type Taken = { type: 'taken'; fds: number[] };
 export type ToKeeper = Hello | Request | Taken;
 export type FromKeeper = Welcome | Reply;
 
-export function encodeFrame(message: ToKeeper | FromKeeper): Buffer {
+/** A frame's two parts: its length prefix and its body. */
+function frameParts(message: ToKeeper | FromKeeper): [Buffer, Buffer] {
   const body = serialize(message);
   const head = Buffer.allocUnsafe(4);
   head.writeUInt32LE(body.length, 0);
-  return Buffer.concat([head, body]);
+  return [head, body];
+}
+
+export function encodeFrame(message: ToKeeper | FromKeeper): Buffer {
+  return Buffer.concat(frameParts(message));
 }
 
 /**
@@ -58,11 +63,9 @@ export class FrameWriter {
 
   write(message: ToKeeper | FromKeeper): void {
     if (this.sock.destroyed) return;
-    const body = serialize(message);
-    const head = Buffer.allocUnsafe(4);
-    head.writeUInt32LE(body.length, 0);
+    const [head, body] = frameParts(message);
     this.parts.push(head, body);
-    this.bytes += 4 + body.length;
+    this.bytes += head.length + body.length;
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flushSoon);
