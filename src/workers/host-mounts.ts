@@ -21,9 +21,9 @@ export interface MountEntry {
 
 /** A place where a hidden directory shows on the host. */
 export interface HostAlias {
-  path: string;
+  readonly path: string;
   /** the mount it shows through is the one at `/` (what a `--rootfs host` container binds, without submounts) */
-  onRootMount: boolean;
+  readonly onRootMount: boolean;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -103,7 +103,7 @@ class MountTable {
   private fd: number | null = null;
   private mounts: MountEntry[] = [];
   /** aliases worked out from this table, by the paths asked for (a launcher is always asked the same few) */
-  private aliases = new Map<string, HostAlias[]>();
+  private aliases = new Map<string, readonly HostAlias[]>();
 
   current(): MountEntry[] {
     if (this.fd === null) {
@@ -125,7 +125,7 @@ class MountTable {
    * A start asked for them on every call, the same state directory each time; the poll in
    * current() still runs every time, so an answer is never older than the table it came from.
    */
-  aliasesOf(paths: readonly string[]): HostAlias[] {
+  aliasesOf(paths: readonly string[]): readonly HostAlias[] {
     const mounts = this.current();
     const key = paths.join('\0');
     let hit = this.aliases.get(key);
@@ -134,14 +134,14 @@ class MountTable {
       if (this.aliases.size >= 16) this.aliases.clear();
       this.aliases.set(key, hit);
     }
-    return hit.map((a) => ({ ...a }));
+    return hit; // shared with later starts: every caller takes it read-only
   }
 }
 
 const table = new MountTable();
 
 /** The aliases of each path in the caller's mount table. */
-export function readHostAliases(paths: readonly string[]): HostAlias[] {
+export function readHostAliases(paths: readonly string[]): readonly HostAlias[] {
   if (paths.length === 0) return [];
   return table.aliasesOf(paths);
 }
