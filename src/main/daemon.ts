@@ -3,7 +3,9 @@ import { chmodSync, closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, re
 import { createServer, request, ServerResponse, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
+import type { Socket } from 'node:net';
 import { Api, type ConsoleAccess, type Extensions } from './http/api.js';
+import { LeanHttp } from './http/lean.js';
 import { Supervisor, type ConsoleService } from './lifecycle/supervisor.js';
 import { EventBus } from './events.js';
 import { LauncherPool } from './lifecycle/launcher-pool.js';
@@ -37,6 +39,8 @@ export interface DaemonOptions {
   startTimeoutMs?: number;
   consoles?: (ConsoleService & ConsoleAccess) | null;
   extensions?: (d: Daemon) => Extensions[];
+  /** the container lifecycle's hot requests answered on the socket, without Node's HTTP server (default true; http/lean.ts) */
+  leanHttp?: boolean;
   /** a client must send a request's headers within this (default 10 s) */
   headersTimeoutMs?: number;
   /** and its whole body within this (default 60 s); answers may stream for as long as they last */
@@ -132,6 +136,7 @@ export class Daemon {
   /** health checks of running containers (src/main/health) */
   readonly health: HealthMonitor;
   private server: Server | null = null;
+  private lean: LeanHttp | null = null;
   /** held (flock) for the daemon's life: one skiffd per state directory */
   private lockFd: number;
 
@@ -265,8 +270,19 @@ export class Daemon {
     }, (req, res) => {
       void api.handle(req, res);
     });
+    // Node's own connection listener (the one its constructor added) is called only for a
+    // connection the lean path hands over (lean.ts): the container lifecycle's hot requests are
+    // answered without it.
+    const nodeConnection = server.listeners('connection')[0] as (sock: Socket) => void;
+    server.removeListener('connection', nodeConnection);
+    const handOff = (sock: Socket) => nodeConnection.call(server, sock);
+    const lean = this.opts.leanHttp === false ? null : new LeanHttp(api, handOff, {
+      maxHeaderSize: 16 * 1024, headersTimeoutMs: headersTimeout, requestTimeoutMs: Math.max(this.opts.requestTimeoutMs ?? 60_000, headersTimeout),
+      keepAliveTimeoutMs: 5_000, checkEveryMs: 1_000,
+    });
+    this.lean = lean;
     // The socket is 0600 already; the kernel's word on who connected is the second lock.
-    server.on('connection', (sock: import('node:net').Socket) => {
+    server.on('connection', (sock: Socket) => {
       const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
       if (fd === undefined || fd < 0) return;
       try {
@@ -274,11 +290,15 @@ export class Daemon {
         if (peer.uid !== 0 && peer.uid !== process.getuid?.()) {
           log('warn', 'refused a connection from another user', { uid: peer.uid, pid: peer.pid });
           sock.destroy();
+          return;
         }
       } catch (err) {
         log('warn', 'could not read peer credentials', { error: (err as Error).message });
         sock.destroy();
+        return;
       }
+      if (lean) lean.adopt(sock);
+      else handOff(sock);
     });
     server.on('clientError', (err: NodeJS.ErrnoException, sock) => {
       if (!sock.writable) return;
@@ -321,6 +341,7 @@ export class Daemon {
       if (!this.server) return resolve();
       this.server.close(() => resolve());
       this.server.closeAllConnections();
+      this.lean?.closeAll();
     });
     if (listening) this.removeSymlink();
     this.health.close();

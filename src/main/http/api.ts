@@ -15,10 +15,10 @@ import { isActive } from '../lifecycle/states.js';
 import type { Supervisor } from '../lifecycle/supervisor.js';
 import type { Metrics } from '../metrics.js';
 import { readJson } from './body.js';
-import { HttpError, sendError } from './errors.js';
+import { errorAnswer, HttpError, sendError } from './errors.js';
 import { ContainerStreams, type ConsoleAccess } from './container-streams.js';
 import { flag, integer } from './query.js';
-import { API_VERSION, MIN_API_VERSION, send } from './respond.js';
+import { API_VERSION, MIN_API_VERSION, nodeReply, send, type Reply } from './respond.js';
 import { stats, update } from './container-resources.js';
 import type { Cgroups } from '../cgroups/cgroups.js';
 
@@ -66,6 +66,12 @@ export interface ApiDeps {
   execIdsOf?: (containerId: string) => string[] | null;
 }
 
+/** `/containers/{ref}` and `/containers/{ref}/{action}`. */
+const CONTAINER_PATH = /^\/containers\/([^/]+)(?:\/([a-z]+))?$/;
+
+/** A hot request's handler: its body (parsed when called: a 400 if it is not JSON) and where its answer goes. */
+export type HotHandler = (body: () => unknown, reply: Reply) => Promise<void>;
+
 /** A path of letters, digits and `/_-.` (no segment starting with a dot), then an optional query of printable ASCII but `#`. */
 const PLAIN_TARGET = /^(?:\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+\/?(?:\?[\x21-\x22\x24-\x7e]*)?$|^\/(?:\?[\x21-\x22\x24-\x7e]*)?$/;
 
@@ -109,6 +115,55 @@ export class Api {
     }
   }
 
+  /**
+   * The requests a bulk client sends for each container (`docker run --rm`'s create, wait and
+   * start), found from the method and target alone, for the lean path (`lean.ts`) to answer
+   * without Node's request and response objects; null for anything else (and for a path an
+   * extension claims), which Node's server answers.
+   */
+  hot(method: string, target: string): HotHandler | null {
+    if (method !== 'POST') return null;
+    let url: { pathname: string; searchParams: URLSearchParams };
+    try {
+      url = parseTarget(target);
+    } catch {
+      return null;
+    }
+    const path = url.pathname.replace(/^\/v1\.\d+(?=\/)/, '');
+    for (const ext of this.d.extensions) if (ext.claims(path)) return null;
+    const q = url.searchParams;
+    if (path === '/containers/create') return (body, reply) => this.answer(reply, () => this.create(q, body(), reply));
+    const m = CONTAINER_PATH.exec(path);
+    if (m === null) return null;
+    const action = m[2];
+    if (action === 'start') return (_body, reply) => this.answer(reply, () => this.start(decodeURIComponent(m[1]!), reply));
+    if (action === 'wait') return (_body, reply) => this.answer(reply, () => this.streams.wait(decodeURIComponent(m[1]!), q, reply));
+    return null;
+  }
+
+  private async answer(reply: Reply, handler: () => Promise<void>): Promise<void> {
+    try {
+      await handler();
+    } catch (err) {
+      const { status, body } = errorAnswer(err);
+      reply.send(status, body);
+    }
+  }
+
+  private async create(q: URLSearchParams, body: unknown, res: Reply): Promise<void> {
+    const { spec, autoRemove } = acceptCreate(body, q.get('name'), { images: this.d.images ?? null, defaultNetwork: this.d.dockerDefaultNetwork ?? 'bridge' });
+    const r = await this.d.supervisor.create(spec, { autoRemove });
+    res.send(201, { Id: r.id, Warnings: [] });
+  }
+
+  private async start(ref: string, res: Reply): Promise<void> {
+    const sup = this.d.supervisor;
+    const r = sup.get(ref);
+    if (r.status === 'running') return res.send(304);
+    await sup.start(ref);
+    res.send(204);
+  }
+
   private async route(method: string, path: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const sup = this.d.supervisor;
     if (path === '/_ping' && (method === 'GET' || method === 'HEAD')) {
@@ -143,12 +198,8 @@ export class Api {
     if (path === '/containers/json' && method === 'GET') {
       return send(res, 200, listContainers(sup.list(), q));
     }
-    if (path === '/containers/create' && method === 'POST') {
-      const { spec, autoRemove } = acceptCreate(await readJson(req), q.get('name'), { images: this.d.images ?? null, defaultNetwork: this.d.dockerDefaultNetwork ?? 'bridge' });
-      const r = await sup.create(spec, { autoRemove });
-      return send(res, 201, { Id: r.id, Warnings: [] });
-    }
-    const m = /^\/containers\/([^/]+)(?:\/([a-z]+))?$/.exec(path);
+    if (path === '/containers/create' && method === 'POST') return this.create(q, await readJson(req), nodeReply(res));
+    const m = CONTAINER_PATH.exec(path);
     if (!m) throw new HttpError(404, `page not found: ${method} ${path}`);
     const ref = decodeURIComponent(m[1]!);
     const action = m[2] ?? '';
@@ -159,12 +210,7 @@ export class Api {
         const inspect = toInspect(r, { ...(consoles ? { console: consoles } : {}), logPath: logPath(r.spec, sup.stateDir(r.name)), endpoint: this.d.endpointOf?.(r) ?? null });
         return send(res, 200, { ...inspect, ExecIDs: this.d.execIdsOf?.(r.id) ?? null });
       }
-      case 'POST start': {
-        const r = sup.get(ref);
-        if (r.status === 'running') return send(res, 304);
-        await sup.start(ref);
-        return send(res, 204);
-      }
+      case 'POST start': return this.start(ref, nodeReply(res));
       case 'POST stop': {
         const r = sup.get(ref);
         if (!isActive(r)) return send(res, 304);
@@ -180,7 +226,7 @@ export class Api {
         sup.kill(ref, q.get('signal') ?? 'SIGKILL');
         return send(res, 204);
       }
-      case 'POST wait': return this.streams.wait(ref, q, res);
+      case 'POST wait': return this.streams.wait(ref, q, nodeReply(res));
       case 'DELETE ': {
         await sup.remove(ref, { force: flag(q, 'force') });
         return send(res, 204);

@@ -16,7 +16,7 @@ import { isActive } from '../lifecycle/states.js';
 import { WAIT_CONDITIONS, type Supervisor } from '../lifecycle/supervisor.js';
 import { lastLines, logSelection, LogWriter, selected } from './log-output.js';
 import { flag, oneOf } from './query.js';
-import { API_VERSION, send } from './respond.js';
+import { API_VERSION, type Reply } from './respond.js';
 import { isUpgrade, readUpgradeBody } from './upgrade-body.js';
 
 /** Docker's default detach sequence (ctrl-p, ctrl-q), used with a TTY when the client names none. */
@@ -47,7 +47,7 @@ export class ContainerStreams {
     return this.consoles;
   }
 
-  async wait(ref: string, q: URLSearchParams, res: ServerResponse): Promise<void> {
+  async wait(ref: string, q: URLSearchParams, res: Reply): Promise<void> {
     const sup = this.sup;
     sup.get(ref); // 404 before the headers go out
     const condition = oneOf(q, 'condition', WAIT_CONDITIONS, 'not-running');
@@ -55,12 +55,11 @@ export class ContainerStreams {
     const now = sup.waitMet(ref, condition);
     if (now !== null) {
       // Met already (a client that waits after the exit): headers and body in one write.
-      send(res, 200, answer(now));
+      res.send(200, answer(now));
       return;
     }
     // Docker answers the headers at once and the body when the condition is met.
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION });
-    res.flushHeaders();
+    res.head();
     res.end(JSON.stringify(answer(await sup.wait(ref, condition))));
   }
 

@@ -25,11 +25,17 @@ function lifecycleStatus(err: LifecycleError): number {
   return 500;
 }
 
-export function sendError(res: ServerResponse, err: unknown): void {
-  if (err instanceof HttpError) return send(res, err.status, { message: err.message });
-  if (err instanceof LifecycleError) return send(res, lifecycleStatus(err), { message: err.message, ...err.details });
-  if (err instanceof CreateError) return send(res, 400, { message: err.message, field: err.field });
+/** What an error answers: its status and Docker's error body. */
+export function errorAnswer(err: unknown): { status: number; body: Record<string, unknown> } {
+  if (err instanceof HttpError) return { status: err.status, body: { message: err.message } };
+  if (err instanceof LifecycleError) return { status: lifecycleStatus(err), body: { message: err.message, ...err.details } };
+  if (err instanceof CreateError) return { status: 400, body: { message: err.message, field: err.field } };
   // A URIError is a path segment with broken percent-encoding: the client's mistake.
-  if (err instanceof URIError) return send(res, 400, { message: `malformed percent-encoding in the path: ${err.message}` });
-  return send(res, 500, { message: errorMessage(err) });
+  if (err instanceof URIError) return { status: 400, body: { message: `malformed percent-encoding in the path: ${err.message}` } };
+  return { status: 500, body: { message: errorMessage(err) } };
+}
+
+export function sendError(res: ServerResponse, err: unknown): void {
+  const { status, body } = errorAnswer(err);
+  send(res, status, body);
 }

@@ -19,6 +19,31 @@ export function send(res: ServerResponse, status: number, body?: unknown): void 
   res.end(text);
 }
 
+/**
+ * An answer as the container lifecycle's handlers give it, whether it goes out through Node's
+ * ServerResponse (`nodeReply`) or the lean path's own writes (`lean.ts`): the same handler code
+ * serves both.
+ */
+export interface Reply {
+  /** the whole answer: a status, and a JSON body unless undefined (after `head`, only ends the body) */
+  send(status: number, body?: unknown): void;
+  /** a 200's headers now, its JSON body later through `end` (a wait: Docker's early headers) */
+  head(): void;
+  /** the body after `head`, and the end of the answer */
+  end(text: string): void;
+}
+
+export function nodeReply(res: ServerResponse): Reply {
+  return {
+    send: (status, body) => send(res, status, body),
+    head: () => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION });
+      res.flushHeaders();
+    },
+    end: (text) => res.end(text),
+  };
+}
+
 /** Docker's 8-byte stream header: stream type, 3 zero bytes, big-endian length. */
 export function frame(stream: 1 | 2, payload: Buffer): Buffer {
   const h = Buffer.alloc(8);

@@ -1,5 +1,5 @@
 // What skiffd knows about one container, as kept in memory and in state.json.
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { validateSpec, type ContainerSpec } from '../../spec/container.js';
 import { liveStartTime } from '../../sys/proc.js';
 import type { StartFailure } from '../../workers/start.js';
@@ -38,9 +38,29 @@ export interface ContainerRecord {
   health?: HealthState | null;
 }
 
+/**
+ * 64 ids' worth of random bytes, drawn from the kernel at once: a randomBytes(32) per create was
+ * a system call and a buffer each (1 % of skiffd's main thread in a `--cpu-prof` of 650
+ * containers). Each id still takes 32 bytes no other id saw; the pool is refilled when used up.
+ */
+const ID_BYTES = 32;
+const idPool = Buffer.alloc(ID_BYTES * 64);
+let idNext = idPool.length;
+
+/** A container id: 32 random bytes in hex, as Docker's. */
+export function newId(): string {
+  if (idNext === idPool.length) {
+    randomFillSync(idPool);
+    idNext = 0;
+  }
+  const id = idPool.toString('hex', idNext, idNext + ID_BYTES);
+  idNext += ID_BYTES;
+  return id;
+}
+
 export function newRecord(spec: ContainerSpec, opts: { autoRemove?: boolean; fleet?: string | null } = {}): ContainerRecord {
   return {
-    id: randomBytes(32).toString('hex'),
+    id: newId(),
     name: spec.name,
     spec,
     status: 'created',
