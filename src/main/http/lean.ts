@@ -33,6 +33,7 @@ export interface LeanOptions {
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n');
+const POST = Buffer.from('POST ');
 /** A request line this path takes: the method, an origin-form target of printable ASCII, HTTP/1.1. */
 const REQUEST_LINE = /^([A-Z]+) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
 /** A header line of a token name and a value of visible ASCII, spaces and tabs (no obs-fold, no control bytes). */
@@ -128,7 +129,7 @@ export class LeanHttp {
 
   private expire(): void {
     const now = Date.now();
-    for (const c of this.conns) if (now > c.deadline) c.sock.destroy();
+    for (const c of this.conns) if (now > c.deadline) c.expired();
   }
 }
 
@@ -141,6 +142,8 @@ class LeanConnection {
   private ended = false;
   /** when the connection is closed unless something happens: idle or a request arriving slowly */
   deadline: number;
+  /** a request is due by the deadline (a 408 then, as Node's server answers), or the connection is idle between requests (closed) */
+  private due = true;
   /** when the first byte of the request being read came */
   private since = 0;
   private readonly onData = (chunk: Buffer): void => this.data(chunk);
@@ -153,7 +156,8 @@ class LeanConnection {
   private readonly onError = (): void => undefined;
 
   constructor(private readonly lean: LeanHttp, readonly sock: Socket) {
-    this.deadline = Date.now() + lean.opts.keepAliveTimeoutMs;
+    // As Node's server counts it: a new connection is a request whose head is due.
+    this.deadline = Date.now() + lean.opts.headersTimeoutMs;
     sock.on('data', this.onData);
     sock.on('end', this.onEnd);
     sock.on('close', this.onClose);
@@ -176,6 +180,11 @@ class LeanConnection {
   private next(): void {
     const buf = this.buf;
     if (buf === null) return;
+    // Only a POST is ever hot: anything else goes to Node's server before its head is whole.
+    if (buf.length >= POST.length ? buf.compare(POST, 0, POST.length, 0, POST.length) !== 0 : POST.compare(buf, 0, buf.length, 0, buf.length) !== 0) {
+      this.handOff();
+      return;
+    }
     const end = buf.indexOf(HEAD_END);
     if (end < 0) {
       if (buf.length > this.lean.opts.maxHeaderSize) this.handOff();
@@ -212,6 +221,7 @@ class LeanConnection {
       return;
     }
     if (this.buf === null) {
+      this.due = false;
       this.deadline = Date.now() + this.lean.opts.keepAliveTimeoutMs;
       return;
     }
@@ -221,8 +231,20 @@ class LeanConnection {
 
   /** A request's first bytes are here: its head is due within the headers' timeout. */
   private reading(): void {
+    this.due = true;
     this.since = Date.now();
     this.deadline = this.since + this.lean.opts.headersTimeoutMs;
+  }
+
+  /** The deadline passed: a request not whole in time is answered 408 as Node's server answers it; an idle connection is closed. */
+  expired(): void {
+    this.lean.forget(this);
+    this.deadline = Infinity;
+    if (!this.due || !this.sock.writable) {
+      this.sock.destroy();
+      return;
+    }
+    this.sock.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => this.sock.destroy());
   }
 
   /** From here on, Node's server serves this connection, starting with the bytes not yet answered. */
