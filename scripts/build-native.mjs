@@ -1,5 +1,4 @@
-// Builds src/native/launch.c (and forward.c, the console forwarder's native round) into
-// build/libskiff-launch.so with the system C compiler.
+// Builds src/native/launch.c into build/libskiff-launch.so with the system C compiler.
 // Run by `npm install` (and before tests); one clear line if no compiler is found.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
@@ -9,8 +8,6 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const source = join(root, 'src/native/launch.c');
 const output = join(root, 'build/libskiff-launch.so');
-// One forwarder round in one call (src/forwarder/native-round.ts), linked into the same library.
-const forwardSource = join(root, 'src/native/forward.c');
 // skiff-oci's front end (src/native/oci-front.c) with launch.c's interpreter linked in: the
 // binary containerd and podman exec, which knows where this Node is.
 const frontSource = join(root, 'src/native/oci-front.c');
@@ -26,9 +23,9 @@ if (!compiler) {
 const upToDate = (out, ...sources) => {
   try { return sources.every((s) => statSync(out).mtimeMs >= statSync(s).mtimeMs); } catch { return false; }
 };
-if (!upToDate(output, source, forwardSource)) {
+if (!upToDate(output, source)) {
   mkdirSync(dirname(output), { recursive: true });
-  execFileSync(compiler, ['-O2', '-g', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared', '-o', output, source, forwardSource], {
+  execFileSync(compiler, ['-O2', '-g', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared', '-o', output, source], {
     stdio: 'inherit',
   });
 }

@@ -16,7 +16,6 @@ import { close } from '../sys/libc.js';
 import { EAGAIN, EINTR, EPIPE, SysError } from '../sys/errno.js';
 import { SPLICE_F_NONBLOCK } from '../sys/constants.js';
 import { splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
-import { CLIENT } from './native-round.js';
 import { makePipe, PAGE } from './ring.js';
 import { SlotRoom } from './room.js';
 
@@ -75,61 +74,15 @@ export class ClientBacklog {
       if (writeRaw(seg.pipe.write, header) === header.length) this.counted(seg, header.length, 1);
       else this.writeHeader((seg = this.addSegment()), header); // a header is at most PIPE_BUF: all or nothing
     }
-    this.spill(from, seg, round, slots, this.teeFrom(from, seg, round, slots));
-    return true;
-  }
-
-  /** After the first n bytes of a round went into `seg`: the rest into a fresh segment. */
-  private spill(from: number, seg: Segment, round: number, slots: number, n: number): void {
-    if (n >= round) return;
-    // The rest goes into a fresh segment: the whole round again (a tee cannot start further
-    // in), less the first n bytes, which the last segment already has.
-    const next = this.addSegment();
-    if (this.teeFrom(from, next, round, slots) !== round) throw new SysError('tee', EAGAIN, `staging pipe → ${this.what} backlog (a fresh segment)`);
-    this.discard(next, n);
-  }
-
-  /**
-   * The native round's inputs for this client (native-round.ts, CLIENT words): only while the
-   * chain is one segment and may still grow (push's spill case, which a round can never fail:
-   * what does not fit goes on into a fresh segment, done here after the native round stopped).
-   * False: this round takes push and flushInto.
-   */
-  nativeInputs(c: Int32Array, at: number, slots: number, header: boolean): boolean {
-    if (this.segments.length !== 1 || this.maxSegments < 2) return false;
-    const seg = this.segments[0]!;
-    if (seg.capacity <= slots + 1) return false;
-    c[at + CLIENT.SEG_W] = seg.pipe.write;
-    c[at + CLIENT.SEG_R] = seg.pipe.read;
-    c[at + CLIENT.HEADER] = header ? 1 : 0;
-    c[at + CLIENT.SEG_BYTES] = seg.bytes;
-    return true;
-  }
-
-  /** Counts `n` bytes that the native round moved from the chain's one segment into the client's pipe. */
-  nativeFlushed(n: number): void {
-    this.segments[0]!.bytes -= n;
-    this.bytes -= n;
-  }
-
-  /**
-   * Counts what the native round queued (the header if `headerDone`, `teed` bytes of the round)
-   * and, if it stopped at the header or the tee (`stopped`, with the tee's result `teeResult`),
-   * queues the rest as push does: the header into a fresh segment, the rest of the round after it.
-   */
-  nativePushed(from: number, round: number, slots: number, header: Buffer | null, headerDone: boolean, teed: number, stopped: 'header' | 'tee' | null, teeResult: number): void {
-    let seg = this.segments[0]!;
-    if (headerDone) this.counted(seg, header!.length, 1);
-    if (stopped === 'header') {
-      this.writeHeader((seg = this.addSegment()), header!);
-      this.spill(from, seg, round, slots, this.teeFrom(from, seg, round, slots));
-      return;
+    const n = this.teeFrom(from, seg, round, slots);
+    if (n < round) {
+      // The rest goes into a fresh segment: the whole round again (a tee cannot start further
+      // in), less the first n bytes, which the last segment already has.
+      const next = this.addSegment();
+      if (this.teeFrom(from, next, round, slots) !== round) throw new SysError('tee', EAGAIN, `staging pipe → ${this.what} backlog (a fresh segment)`);
+      this.discard(next, n);
     }
-    if (teed > 0) this.counted(seg, teed, Math.min(teed, slots));
-    if (stopped === 'tee') {
-      if (teeResult < 0 && teeResult !== -EAGAIN) throw new SysError('tee', -teeResult, `staging pipe → ${this.what} backlog`);
-      this.spill(from, seg, round, slots, teed);
-    }
+    return true;
   }
 
   /**

@@ -16,7 +16,6 @@ import { EPOLLET, EPOLLOUT } from '../sys/constants.js';
 import { ClientBacklog } from './client-backlog.js';
 import type { ThreadContext } from './context.js';
 import { encodeHeader, RECORD_HEADER, type StreamId } from './records.js';
-import { CLIENT, CLIENT_WORDS, IO, MAX_NATIVE_CLIENTS, STEP_FLUSH_BEFORE, STEP_HEADER, STEP_TEE, STOP_STAGE } from './native-round.js';
 import { makePipe } from './ring.js';
 import { SLOT_CLIENTS } from './stdio.js';
 
@@ -86,74 +85,16 @@ export class ConsoleClients {
    */
   feed(from: number, round: number, slots: number, stream: StreamId, time: number): void {
     const header = this.framed ? encodeHeader(stream, round, time, this.header) : null;
-    for (const client of this.clients.values()) this.feedOne(client, from, round, slots, header);
-  }
-
-  private feedOne(client: Client, from: number, round: number, slots: number, header: Buffer | null): void {
-    if (client.closing) return;
-    // Room made first: what the reader took since the last round leaves the backlog.
-    if (client.backlog.bytes > 0 && !this.flush(client)) return;
-    if (!client.backlog.push(from, round, slots, header)) {
-      this.lose(client, round);
-      return;
-    }
-    client.behind = 0;
-    this.flush(client);
-  }
-
-  /**
-   * The native round's inputs (native-round.ts): each client that takes this round, in order
-   * (a disconnected one takes none). Returns how many, or -1 when one of them needs push's
-   * bounded case or there are too many: then the round takes feed. The header, if framed, is
-   * encoded with the round's time; the native round writes its length.
-   */
-  nativeInputs(io: Int32Array, slots: number, stream: StreamId, time: number): number {
-    if (this.clients.size > MAX_NATIVE_CLIENTS) return -1;
-    let i = 0;
     for (const client of this.clients.values()) {
       if (client.closing) continue;
-      if (!client.backlog.nativeInputs(io, IO.CLIENTS + i * CLIENT_WORDS, slots, this.framed)) return -1;
-      io[IO.CLIENTS + i * CLIENT_WORDS + CLIENT.PIPE] = client.fd;
-      i++;
-    }
-    if (this.framed) encodeHeader(stream, 0, time, this.header);
-    return i;
-  }
-
-  /** The record header the native round fills in (null: a pty's clients, raw). */
-  get nativeHeader(): Buffer | null {
-    return this.framed ? this.header : null;
-  }
-
-  /**
-   * After a native round with `round` bytes in staging (`slots` buffers at most): counts what it
-   * did for each client it served and, from the step it stopped at (`stop`), does the rest as feed
-   * would, the same step first (which meets the same condition again: a full segment, a reader
-   * gone, an error).
-   */
-  afterNative(io: Int32Array, served: number, from: number, round: number, slots: number, stop: number, stopResult: number): void {
-    const header = this.framed ? this.header : null;
-    let i = 0;
-    for (const client of [...this.clients.values()]) {
-      if (client.closing) continue;
-      if (i >= served) break;
-      const at = IO.CLIENTS + i * CLIENT_WORDS;
-      const stopHere = stop >= 0 && Math.floor(stop / 8) === i ? stop % 8 : stop >= 0 && Math.floor(stop / 8) < i ? -2 : -1;
-      i++;
-      if (stopHere === -2 || stop === STOP_STAGE) {
-        this.feedOne(client, from, round, slots, header); // the native round never reached it
+      // Room made first: what the reader took since the last round leaves the backlog.
+      if (client.backlog.bytes > 0 && !this.flush(client)) continue;
+      if (!client.backlog.push(from, round, slots, header)) {
+        this.lose(client, round);
         continue;
       }
-      client.backlog.nativeFlushed(io[at + CLIENT.FLUSHED_BEFORE]!);
-      if (stopHere === STEP_FLUSH_BEFORE) {
-        this.feedOne(client, from, round, slots, header); // its flush again: the reader has gone (or an error)
-        continue;
-      }
-      const stopped = stopHere === STEP_HEADER ? 'header' : stopHere === STEP_TEE ? 'tee' : null;
-      client.backlog.nativePushed(from, round, slots, header, io[at + CLIENT.HEADER_DONE] === 1, io[at + CLIENT.TEED]!, stopped, stopResult);
       client.behind = 0;
-      client.backlog.nativeFlushed(io[at + CLIENT.FLUSHED_AFTER]!);
-      if (stopHere !== -1 || (io[at + CLIENT.PIPE_FULL] === 0 && client.backlog.bytes > 0)) this.flush(client);
+      this.flush(client);
     }
   }
 

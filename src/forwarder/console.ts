@@ -22,7 +22,6 @@ import { splice, writeRaw, type Pipe } from '../sys/splice.js';
 import { ConsoleClients } from './clients.js';
 import type { ThreadContext } from './context.js';
 import { ConsoleInput } from './input.js';
-import { IO } from './native-round.js';
 import { RotatingLog } from './log.js';
 import type { ConsoleCounters, ConsoleOptions, PipeEnds } from './protocol.js';
 import { encodeHeader, nowMs, RECORD_HEADER, type StreamId } from './records.js';
@@ -153,19 +152,6 @@ export class ForwardedConsole {
     if (src.ended || staging === null) return 'eof';
     let moved = 0;
     while (moved < budget) {
-      if (this.canRoundNatively()) {
-        const { staged, last } = this.roundNatively(src, staging);
-        moved += staged;
-        if (last === -EINVAL && !this.fallback && this.slavePath !== null && staged === 0) {
-          this.fallback = true; // this kernel cannot splice from a tty: the read/write rounds from now on
-          continue;
-        }
-        if (last === 1) continue; // staging's slots ran out: the source may have more
-        if (last === -EAGAIN) return 'idle';
-        if (last === 0 || last === -EIO) return 'eof';
-        if (last === -EINTR) continue;
-        throw new SysError('splice', -last, this.slavePath ?? `console \`${this.id}\` ${src.stream === 1 ? 'stdout' : 'stderr'} pipe`);
-      }
       // Fill staging while the source has bytes. Keep a free slot: then EAGAIN can only
       // mean "the source is empty", never "staging is full".
       let staged = 0;
@@ -204,58 +190,6 @@ export class ForwardedConsole {
       if (last < 0) throw new SysError(this.fallback ? 'read' : 'splice', -last, this.slavePath ?? `console \`${this.id}\` ${src.stream === 1 ? 'stdout' : 'stderr'} pipe`);
     }
     return 'more';
-  }
-
-  /**
-   * A round can be one native call (native-round.ts) when splice does the reading and there is no
-   * log (its rotation and failures stay here); the ring and each client say for themselves.
-   */
-  private canRoundNatively(): boolean {
-    return this.ctx.native !== null && !this.fallback && this.log === null;
-  }
-
-  /**
-   * One round in one native call: the source into staging until it runs dry (or staging's slots
-   * run out), then to each client and into the ring, with what the call did counted here and
-   * whatever it stopped before done here, as distribute does it. Falls back to that path for a
-   * round the native one cannot take whole (the ring's index full, a client past one segment).
-   */
-  private roundNatively(src: Source, staging: Pipe): { staged: number; last: number } {
-    const native = this.ctx.native!;
-    const io = native.io;
-    const time = nowMs();
-    const served = this.clients.nativeInputs(io, this.stagingSlots, src.stream, time);
-    const ringOk = this.ring.nativeInputs(io);
-    io[IO.SRC] = src.fd;
-    io[IO.STAGE_R] = staging.read;
-    io[IO.STAGE_W] = staging.write;
-    io[IO.STAGE_SLOTS] = this.stagingSlots;
-    io[IO.CHUNK] = this.slavePath !== null ? SPLICE_CHUNK : 0;
-    io[IO.DEVNULL] = this.ctx.devNull;
-    if (served < 0 || !ringOk) {
-      // Staging only (no clients, and a ring past any limit stops the call before it), then the TypeScript distribution.
-      io[IO.NCLIENTS] = 0;
-      io[IO.RING_LIMIT] = -1;
-      native.run(null);
-      const staged = io[IO.ROUND]!;
-      if (staged > 0) {
-        this.bytesIn += staged;
-        this.distribute(staged, src.stream, this.slavePath !== null ? io[IO.USED_SLOTS]! : this.stagingSlots);
-      }
-      return { staged, last: io[IO.LAST]! };
-    }
-    io[IO.NCLIENTS] = served;
-    native.run(this.clients.nativeHeader);
-    const staged = io[IO.ROUND]!;
-    if (staged > 0) {
-      this.bytesIn += staged;
-      const slots = this.slavePath !== null ? io[IO.USED_SLOTS]! : this.stagingSlots;
-      const stop = io[IO.STOP]!;
-      this.clients.afterNative(io, served, staging.read, staged, slots, stop, io[IO.STOP_RESULT]!);
-      if (stop >= 0) this.ring.consumeFrom(staging.read, staged, src.stream, time); // it stopped at a client: the ring as distribute feeds it
-      else this.ring.afterNative(staging.read, staged, src.stream, time, stop, io[IO.RING_DROPPED]!, io[IO.RING_MOVED]!);
-    }
-    return { staged, last: io[IO.LAST]! };
   }
 
   /**

@@ -1,6 +1,5 @@
 // What every console of one forwarder thread shares: the thread's epoll set, its buffers, its
 // settings, and the way back to the main side for what no request waits on.
-import type { NativeRound } from './native-round.js';
 import type { Scratch } from './ring.js';
 
 /** What every console of a thread shares. */
@@ -14,8 +13,6 @@ export interface ThreadContext {
   clientBacklog: number;
   /** the thread's epoll set: a console registers its own fds, with data = token × 4 + slot */
   epfd: number;
-  /** one round in one native call (native-round.ts), or null: every round in TypeScript */
-  native: NativeRound | null;
   /** tells the main thread about a failure no request is waiting for */
   report(id: string, message: string): void;
   /** a client's losses grew: the loop tells the main thread (coalesced, before its next reply) */

@@ -7,7 +7,6 @@ import { EPOLL_EVENT_SIZE, close, epollAdd, epollCreate, epollWait, eventfdDrain
 import { EPOLLIN, O_WRONLY } from '../sys/constants.js';
 import { SysError } from '../sys/errno.js';
 import { ForwardedConsole } from './console.js';
-import { nativeRound } from './native-round.js';
 import type { ThreadContext } from './context.js';
 import { unreachable } from '../api/unreachable.js';
 import type { Reply, Request, ThreadTask, WireError } from './protocol.js';
@@ -74,7 +73,6 @@ export class ForwarderLoop {
       spliceTty: task.spliceTty,
       clientBacklog: task.clientBacklog,
       epfd,
-      native: nativeRound(),
       report: (id, message) => this.reply({ type: 'problem', id, message }),
       lost: (id, client, dropped) => {
         this.lostSince.set(`${id} ${client}`, { id, client, dropped });

@@ -20,7 +20,6 @@ import { close, readRaw } from '../sys/libc.js';
 import { EAGAIN, EINTR, EPERM, SysError } from '../sys/errno.js';
 import { O_CLOEXEC, O_NONBLOCK, SPLICE_F_NONBLOCK } from '../sys/constants.js';
 import { getPipeSize, pipe, setPipeSize, splice, tee, writeRaw, type Pipe } from '../sys/splice.js';
-import { IO, STOP_RING_DROP } from './native-round.js';
 import { ChunkIndex, type StreamId } from './records.js';
 
 export const PAGE = 4096;
@@ -145,46 +144,6 @@ export class Ring {
     this.trimFor(count);
     this.roomInIndex();
     this.index.push(stream, count, time);
-    this.spliceIn(staging, count);
-  }
-
-  /**
-   * The native round's inputs (native-round.ts): the first and last segments and the counts
-   * its drop needs. False when this round must take consumeFrom (the index is full).
-   */
-  nativeInputs(io: Int32Array): boolean {
-    if (this.index.count >= this.index.maxChunks - 1) return false;
-    const head = this.segments[0]!;
-    io[IO.RING_TAIL_W] = this.segments[this.segments.length - 1]!.pipe.write;
-    io[IO.RING_HEAD_R] = head.pipe.read;
-    io[IO.RING_HEAD_BYTES] = head.bytes;
-    io[IO.RING_STORED] = this.stored;
-    io[IO.RING_LIMIT] = this.limit;
-    io[IO.RING_SLACK] = this.slack;
-    return true;
-  }
-
-  /**
-   * After a native round that reached the ring (`stop`: STOP_NONE, or where it stopped in the
-   * ring): counts the bytes it dropped from the first segment and moved into the last, and does
-   * the rest as consumeFrom would (the rest of a drop, more segments, packing).
-   */
-  afterNative(staging: number, count: number, stream: StreamId, time: number, stop: number, dropped: number, moved: number): void {
-    if (dropped > 0) this.dropHead(dropped);
-    if (stop === STOP_RING_DROP) {
-      this.consumeFrom(staging, count, stream, time); // a drop past the first segment, or a round above the limit
-      return;
-    }
-    this.roomInIndex();
-    this.index.push(stream, count, time);
-    const tail = this.segments[this.segments.length - 1]!;
-    tail.bytes += moved;
-    this.stored += moved;
-    if (moved < count) this.spliceIn(staging, count - moved);
-  }
-
-  /** Moves `count` bytes of staging into the ring's last segments (new ones, or packed, as needed). */
-  private spliceIn(staging: number, count: number): void {
     let packed = false;
     while (count > 0) {
       const tail = this.segments[this.segments.length - 1]!;
@@ -272,21 +231,16 @@ export class Ring {
   /** Drops the oldest `count` bytes; segments emptied at the front are closed. */
   private drop(count: number): void {
     while (count > 0) {
-      const n = Math.min(count, this.segments[0]!.bytes);
-      spliceAll(this.segments[0]!.pipe.read, this.devNull, n, 'ring → /dev/null');
-      this.dropHead(n);
+      const head = this.segments[0]!;
+      const n = Math.min(count, head.bytes);
+      spliceAll(head.pipe.read, this.devNull, n, 'ring → /dev/null');
       count -= n;
+      head.bytes -= n;
+      this.stored -= n;
+      this.droppedBytes += n;
+      this.index.dropFront(n);
+      if (head.bytes === 0 && this.segments.length > 1) closePipe(this.segments.shift()!.pipe);
     }
-  }
-
-  /** Counts `n` bytes gone from the first segment (at most its bytes); closes it if emptied and not the last. */
-  private dropHead(n: number): void {
-    const head = this.segments[0]!;
-    head.bytes -= n;
-    this.stored -= n;
-    this.droppedBytes += n;
-    this.index.dropFront(n);
-    if (head.bytes === 0 && this.segments.length > 1) closePipe(this.segments.shift()!.pipe);
   }
 
   /** Reads the ring out and writes it back into as few segments as its bytes need, in full pages. */
