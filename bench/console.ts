@@ -62,6 +62,11 @@
 // forwarder thread's own CPU (now printed): pty 5.5–6.5 s/GB against the bare loop's 4.8–5.3
 // (the master's reads are the kernel's), pipe 0.3–0.6 s/GB, half of it user time (koffi calls,
 // 8–9 a round). Client batches (fewer reader wake-ups) did not lower the reader's CPU: reverted.
+// Ninth session, the same guest: a whole round in one native call (8–9 koffi calls → 1; a koffi
+// call is 1.2–1.4 µs of user time here) saved about a tenth of a round (128 KiB pipe rounds'
+// service() alone, medians 43.1 against 47.6 µs, load 5–6), ≈ 0.03 s/GB, which the pairs here
+// could not tell from their spread (pipe 59.7, 62.4% → 44.4, 70.7%, pty 74.4, 66.8 → 111.6, 71.1%,
+// load 9–10): reverted (docs/architecture.md, "The console").
 //
 // --pipe-mb sets the pipe case's size apart (default: --mb). At 1–2 GB/s, 128 MiB is a round of
 // 70–130 ms, a few of the scheduler's slices on this shared machine: one descheduling of the
