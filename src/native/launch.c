@@ -1420,10 +1420,11 @@ const char *skiff_op_table(void) {
 unsigned skiff_plan_version(void) { return PLAN_VERSION; }
 
 /*
- * skiffd's cgroupfs calls (src/main/cgroups/native.ts), one koffi call each instead of Node's
- * fs bindings, whose argument checks, path conversion and request set-up doubled the cost of a
- * cgroup file operation (~10 µs in C here): a start with limits makes about fifteen of them in
- * skiffd. Each returns 0 (or a count) or -errno; none keeps state. Not launch-plan operations.
+ * skiffd's cgroupfs calls (src/main/cgroups/native.ts), one koffi call each. A single call costs
+ * about what Node's fs binding costs for it (the kernel's work, 10-14 µs here); what this saves
+ * is the work around the calls: skiff_cg_keep does a spare's whole exit check in one call, and a
+ * file that is gone is an errno, not an Error with its stack. Each returns 0 (or a count) or
+ * -errno; none keeps state. Not launch-plan operations.
  */
 static int cg_err(void) { return errno ? -errno : -EIO; }
 
