@@ -62,13 +62,20 @@
 // forwarder thread's own CPU (now printed): pty 5.5–6.5 s/GB against the bare loop's 4.8–5.3
 // (the master's reads are the kernel's), pipe 0.3–0.6 s/GB, half of it user time (koffi calls,
 // 8–9 a round). Client batches (fewer reader wake-ups) did not lower the reader's CPU: reverted.
+// Ninth session, the same guest: a whole round in one native call (8–9 koffi calls → 1; a koffi
+// call is 1.2–1.4 µs of user time here) saved about a tenth of a round (128 KiB pipe rounds'
+// service() alone, medians 43.1 against 47.6 µs, load 5–6), ≈ 0.03 s/GB, which the pairs here
+// could not tell from their spread (pipe 59.7, 62.4% → 44.4, 70.7%, pty 74.4, 66.8 → 111.6, 71.1%,
+// load 9–10): reverted (docs/architecture.md, "The console").
 //
 // --pipe-mb sets the pipe case's size apart (default: --mb). At 1–2 GB/s, 128 MiB is a round of
 // 70–130 ms, a few of the scheduler's slices on this shared machine: one descheduling of the
 // reader or of dd moves a round's figure by tens of percent. Both sides of the pair get the size.
 //
-// The forwarder threads' own CPU (from /proc/<pid>/task/*/stat, the threads named skiff-fwd-N,
-// in the keeper or in this process) is printed beside skiff's, per GB received.
+// The forwarder threads' own CPU (the threads named skiff-fwd-N, in the keeper or in this
+// process) is printed beside skiff's, per GB received: their schedstat run time (ns), since their
+// stat's 10 ms ticks were a few per 128 MiB pipe round (0.3 s/GB) and moved the figure by a third
+// from one run to the next; and of it the user time, from those ticks (only a long run's holds).
 //
 //   node dist/bench/console.js [--mb 256] [--pipe-mb N] [--rounds 3] [--no-splice] [--keeper] [--only pty|pipe] [--writer 'dd …'] [--json]
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -138,13 +145,15 @@ interface Sample {
   writerCpuSeconds: number;
   /** the forwarder threads' CPU (skiff-fwd-N, in the keeper or in this process) */
   fwdCpuSeconds: number;
+  /** of which user time (their stat's utime: 10 ms ticks, so only a long run's figure holds) */
+  fwdUserSeconds: number;
   dropped: number;
   /** ms this thread (the reader) spent runnable but waiting for a CPU (schedstat's run_delay) */
   readerWaitMs: number;
 }
 
 /** CPU of this process and, with --keeper, of the keeper process: seconds since `since`. */
-interface CpuMark { own: NodeJS.CpuUsage; keeper: number; thread: number; children: number; waitNs: number; fwd: number }
+interface CpuMark { own: NodeJS.CpuUsage; keeper: number; thread: number; children: number; waitNs: number; fwd: number; fwdUser: number }
 let keeperPid: number | null = null;
 
 function keeperCpu(): number {
@@ -155,20 +164,25 @@ function keeperCpu(): number {
 
 const seconds = (t: CpuTime): number => t.userSeconds + t.systemSeconds;
 
-/** CPU seconds of the forwarder threads (named skiff-fwd-N) of the keeper, or of this process. */
-function fwdCpu(): number {
+/**
+ * CPU seconds of the forwarder threads (named skiff-fwd-N) of the keeper, or of this process:
+ * their schedstat's run time, in ns (a thread's stat counts 10 ms ticks, and a 128 MiB pipe
+ * round costs the forwarder 30–60 ms: a few ticks, so it moved by a third between runs).
+ */
+function fwdCpu(): { all: number; user: number } {
   const dir = `/proc/${keeperPid ?? 'self'}/task`;
-  let ticks = 0;
+  let ns = 0;
+  let userTicks = 0;
   for (const tid of readdirSync(dir)) {
     try {
       if (!readFileSync(`${dir}/${tid}/comm`, 'utf8').startsWith('skiff-fwd-')) continue;
-      const fields = readFileSync(`${dir}/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      ns += Number(readFileSync(`${dir}/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      userTicks += Number(readFileSync(`${dir}/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[11]);
     } catch {
       // a thread that has ended since the listing
     }
   }
-  return ticks / 100;
+  return { all: ns / 1e9, user: userTicks / 100 };
 }
 
 /** ns this thread has waited, runnable, for a CPU: the second field of its schedstat. */
@@ -177,18 +191,21 @@ function runDelayNs(): number {
 }
 
 function cpuMark(): CpuMark {
-  return { own: process.cpuUsage(), keeper: keeperCpu(), thread: seconds(cpuTime(RUSAGE_THREAD)), children: seconds(cpuTime(RUSAGE_CHILDREN)), waitNs: runDelayNs(), fwd: fwdCpu() };
+  const fwd = fwdCpu();
+  return { own: process.cpuUsage(), keeper: keeperCpu(), thread: seconds(cpuTime(RUSAGE_THREAD)), children: seconds(cpuTime(RUSAGE_CHILDREN)), waitNs: runDelayNs(), fwd: fwd.all, fwdUser: fwd.user };
 }
 
 /** The CPU parts of a Sample since `since`; the writer's once it has been reaped. */
-function cpuSince(since: CpuMark): Pick<Sample, 'cpuSeconds' | 'readerCpuSeconds' | 'writerCpuSeconds' | 'readerWaitMs' | 'fwdCpuSeconds'> {
+function cpuSince(since: CpuMark): Pick<Sample, 'cpuSeconds' | 'readerCpuSeconds' | 'writerCpuSeconds' | 'readerWaitMs' | 'fwdCpuSeconds' | 'fwdUserSeconds'> {
   const d = process.cpuUsage(since.own);
+  const fwd = fwdCpu();
   return {
     cpuSeconds: (d.user + d.system) / 1e6 + keeperCpu() - since.keeper,
     readerCpuSeconds: seconds(cpuTime(RUSAGE_THREAD)) - since.thread,
     writerCpuSeconds: seconds(cpuTime(RUSAGE_CHILDREN)) - since.children,
     readerWaitMs: (runDelayNs() - since.waitNs) / 1e6,
-    fwdCpuSeconds: fwdCpu() - since.fwd,
+    fwdCpuSeconds: fwd.all - since.fwd,
+    fwdUserSeconds: fwd.user - since.fwdUser,
   };
 }
 
@@ -401,6 +418,7 @@ async function main(): Promise<void> {
     bestMibPerSecond: Math.max(...samples.map(rate)),
     cpuSecondsPerGB: median(samples.map(cpuPerGB)),
     fwdCpuSecondsPerGB: median(samples.map((s) => s.fwdCpuSeconds / (s.bytes / 1e9))),
+    fwdUserSecondsPerGB: median(samples.map((s) => s.fwdUserSeconds / (s.bytes / 1e9))),
     readerCpuSecondsPerGB: median(samples.map(readerCpuPerGB)),
     writerCpuSeconds: median(samples.map((s) => s.writerCpuSeconds)),
     droppedBytes: samples.reduce((a, s) => a + s.dropped, 0),
@@ -429,7 +447,7 @@ async function main(): Promise<void> {
   const line = (name: string, k: string): void => {
     const s = summary[k];
     if (s === undefined) return;
-    console.log(`  ${name.padEnd(40)} ${s.mibPerSecond.toFixed(1).padStart(7)} MiB/s (best ${s.bestMibPerSecond.toFixed(1).padStart(6)})   reader CPU ${s.readerCpuSecondsPerGB.toFixed(2)} s/GB, skiff ${s.cpuSecondsPerGB.toFixed(2)} s/GB (forwarder ${s.fwdCpuSecondsPerGB.toFixed(2)}), writer ${s.writerCpuSeconds.toFixed(2)} s, reader waited for a CPU ${s.readerWaitMs.map((w) => w.toFixed(0)).join(' ')} ms${s.droppedBytes ? `   dropped ${s.droppedBytes} B` : ''}`);
+    console.log(`  ${name.padEnd(40)} ${s.mibPerSecond.toFixed(1).padStart(7)} MiB/s (best ${s.bestMibPerSecond.toFixed(1).padStart(6)})   reader CPU ${s.readerCpuSecondsPerGB.toFixed(2)} s/GB, skiff ${s.cpuSecondsPerGB.toFixed(2)} s/GB (forwarder ${s.fwdCpuSecondsPerGB.toFixed(2)}, user ${s.fwdUserSecondsPerGB.toFixed(2)}), writer ${s.writerCpuSeconds.toFixed(2)} s, reader waited for a CPU ${s.readerWaitMs.map((w) => w.toFixed(0)).join(' ')} ms${s.droppedBytes ? `   dropped ${s.droppedBytes} B` : ''}`);
   };
   line('raw pty, blocking read loop', 'raw');
   line('ConsoleHub → 1 attached reader', 'attached');

@@ -1418,3 +1418,81 @@ const char *skiff_op_table(void) {
 }
 
 unsigned skiff_plan_version(void) { return PLAN_VERSION; }
+
+/*
+ * skiffd's cgroupfs calls (src/main/cgroups/native.ts), one koffi call each. A single call costs
+ * about what Node's fs binding costs for it (the kernel's work, 10-14 µs here); what this saves
+ * is the work around the calls: skiff_cg_keep does a spare's whole exit check in one call, and a
+ * file that is gone is an errno, not an Error with its stack. Each returns 0 (or a count) or
+ * -errno; none keeps state. Not launch-plan operations.
+ */
+static int cg_err(void) { return errno ? -errno : -EIO; }
+
+int skiff_cg_rename(const char *from, const char *to) { return rename(from, to) == 0 ? 0 : cg_err(); }
+int skiff_cg_mkdir(const char *path) { return mkdir(path, 0755) == 0 ? 0 : cg_err(); }
+int skiff_cg_rmdir(const char *path) { return rmdir(path) == 0 ? 0 : cg_err(); }
+
+/* One read of a small cgroup file (a seq_file gives up to a page in one): the bytes read, or -errno. */
+int skiff_cg_read(const char *path, char *buf, int len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return cg_err();
+  ssize_t n;
+  while ((n = read(fd, buf, (size_t)len)) < 0 && errno == EINTR) {}
+  int r = n < 0 ? cg_err() : (int)n;
+  close(fd);
+  return r;
+}
+
+/* One write of `value` (a cgroup file takes a value in one write): 0, or -errno. */
+int skiff_cg_write(const char *path, const char *value) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return cg_err();
+  int r = write_all(fd, value, strlen(value)) == 0 ? 0 : cg_err();
+  close(fd);
+  return r;
+}
+
+static int cg_at(char *buf, size_t size, const char *dir, const char *file) {
+  int n = snprintf(buf, size, "%s/%s", dir, file);
+  return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Whether `dir`'s cgroup.procs lists no process: 1 empty, 0 not, -errno. */
+static int cg_empty(const char *dir) {
+  char path[4096], b[16];
+  int r = cg_at(path, sizeof(path), dir, "cgroup.procs");
+  if (r < 0) return r;
+  r = skiff_cg_read(path, b, sizeof(b));
+  return r < 0 ? r : r == 0;
+}
+
+/*
+ * Keeps an emptied container cgroup `dir` as the spare `spare` (memcg-pool.ts, limit-spares.ts):
+ * its cgroup.procs empty, and for a memory cgroup (max_usage ≥ 0) its usage no more than
+ * `max_usage` (else 2), reclaimed (memory.force_empty) above `leftover`, its peak and fail count
+ * zeroed; then renamed. 0 kept, 1 not empty, 2 holding too much, or -errno (not renamed: the
+ * caller removes it). What was a dozen of Node's calls is one.
+ */
+int skiff_cg_keep(const char *dir, const char *spare, long long max_usage, long long leftover) {
+  int r = cg_empty(dir);
+  if (r <= 0) return r < 0 ? r : 1;
+  if (max_usage >= 0) {
+    char path[4096], b[64];
+    if ((r = cg_at(path, sizeof(path), dir, "memory.usage_in_bytes")) < 0) return r;
+    if ((r = skiff_cg_read(path, b, sizeof(b) - 1)) < 0) return r;
+    b[r] = 0;
+    char *end;
+    errno = 0;
+    long long usage = strtoll(b, &end, 10);
+    if (end == b || errno) return -EINVAL;
+    if (usage > max_usage) return 2;
+    static const char *const counters[] = { "memory.max_usage_in_bytes", "memory.failcnt" };
+    if (usage > leftover) {
+      if ((r = cg_at(path, sizeof(path), dir, "memory.force_empty")) < 0 || (r = skiff_cg_write(path, "0")) < 0) return r;
+    }
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+      if ((r = cg_at(path, sizeof(path), dir, counters[i])) < 0 || (r = skiff_cg_write(path, "0")) < 0) return r;
+    }
+  }
+  return skiff_cg_rename(dir, spare);
+}

@@ -108,8 +108,9 @@ export class LimitSpares {
     const pool = this.pools.get(root);
     const known = this.made.get(dir);
     this.made.delete(dir);
-    if (!pool || read(`${dir}/cgroup.procs`) !== '') return false;
+    if (!pool) return false;
     const key = known ?? keyIn(dir, pool.files);
+    // kept only if its cgroup.procs is empty (checked in the renaming call)
     return key !== null && pool.spares.keep(dir, key, undefined);
   }
 

@@ -17,12 +17,12 @@
 // no OOM kills). A spare keeps its limits, keyed by them as the cpu and pids
 // spares are (limit-spares.ts): a container asking for the same ones takes it and writes none;
 // else it takes any spare, whose limits are first taken back (as a new cgroup's), then written.
-import { writeFileSync } from 'node:fs';
 import { readCgroupFile } from './cgroup-file.js';
 import type { LimitWrite } from './limits.js';
 import { keyAfter, keyIn } from './limit-spares.js';
 import { oomKillCount, type OomWatch } from './oom-watch.js';
 import { SpareDirs } from './spare-dirs.js';
+import { cgWrite } from './native.js';
 
 export { SPARE_PREFIX } from './spare-dirs.js';
 
@@ -39,20 +39,20 @@ const UNLIMITED = '9223372036854771712';
 const LIMITS: [file: string, fresh: string][] = [
   ['memory.memsw.limit_in_bytes', UNLIMITED], ['memory.limit_in_bytes', UNLIMITED], ['memory.soft_limit_in_bytes', UNLIMITED],
 ];
-/**
- * The counters of a used memory cgroup reset for the next container: its peak, which `stats`
- * shows (Docker's v1 `max_usage`), and its fail count, what a user reading the cgroup looks at
- * first. Not the memsw peak and fail count, which nothing of skiff reads: each reset is an
- * open, a write and a close of a start's cost (~9 µs of CPU here, more under load), and a start
- * with limits is held to ≤ 0.3 ms in all (issue #13). They keep the last container's figures.
+/*
+ * The counters of a used memory cgroup are reset for the next container by launch.c's
+ * skiff_cg_keep, in the call that renames it (SpareDirs.keep): its peak, which `stats` shows
+ * (Docker's v1 `max_usage`), and its fail count, what a user reading the cgroup looks at first.
+ * Not the memsw peak and fail count, which nothing of skiff reads: each reset is an open, a write
+ * and a close of a start's cost (~10 µs of CPU here, more under load), and a start with limits
+ * is held to ≤ 0.3 ms in all (issue #13). They keep the last container's figures.
  */
-const COUNTERS = ['memory.max_usage_in_bytes', 'memory.failcnt'];
 
 /** Writes `value` to each of `files` in `dir`; a memsw file absent (no swap accounting) is skipped. */
 function writeEach(dir: string, files: readonly string[], value: string): void {
   for (const file of files) {
     try {
-      writeFileSync(`${dir}/${file}`, value);
+      cgWrite(`${dir}/${file}`, value);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -120,18 +120,11 @@ export class MemcgPool {
   give(dir: string, oomKills: number | null, watch: OomWatch | null = null): boolean {
     const known = this.made.get(dir);
     this.made.delete(dir);
-    if ((read(`${dir}/cgroup.procs`) ?? 'gone').trim() !== '') return false;
-    const usage = Number((read(`${dir}/memory.usage_in_bytes`) ?? '').trim());
-    if (!Number.isFinite(usage) || usage > SMALL_ENOUGH) return false;
-    try {
-      if (usage > LEFTOVER) writeFileSync(`${dir}/memory.force_empty`, '0');
-      writeEach(dir, COUNTERS, '0');
-    } catch {
-      return false;
-    }
     const key = known ?? keyIn(dir, this.limits);
+    if (key === null) return false;
     const count = oomKills ?? oomKillCount(read(`${dir}/memory.oom_control`) ?? '');
-    return key !== null && this.spares.keep(dir, key, { oomKills: count, watch });
+    // Empty, holding at most SMALL_ENOUGH, reclaimed above LEFTOVER, its counters reset, renamed: one native call.
+    return this.spares.keep(dir, key, { oomKills: count, watch }, { maxUsage: SMALL_ENOUGH, leftover: LEFTOVER });
   }
 
   /** Removes the spares in `parentDir` (a fleet level going), or all of them (skiffd's close). */

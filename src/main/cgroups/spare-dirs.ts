@@ -5,8 +5,9 @@
 // v1 renames only within one parent, so a spare waits beside the containers it may become.
 // Bounded: beyond `max` spares the oldest goes (rmdir), so a burst or a change of limits does
 // not leave a pool of spares no one takes. cgroup2 has no rename: v1 only.
-import { renameSync, rmdirSync } from 'node:fs';
+import { rmdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { cgKeep, cgRename, KEEP } from './native.js';
 
 export const SPARE_PREFIX = '.spare-';
 
@@ -49,7 +50,7 @@ export class SpareDirs<T = undefined> {
     const { bucket, value } = this.all.get(spare)!;
     this.forget(spare);
     try {
-      renameSync(spare, dir);
+      cgRename(spare, dir);
       return { key: bucket.slice(parent.length + 1), value };
     } catch {
       this.dropped(value);
@@ -59,13 +60,15 @@ export class SpareDirs<T = undefined> {
   }
 
   /**
-   * Keeps an emptied `dir` holding `key` as a spare (renamed away): false if the rename failed
-   * (the caller removes it). A full pool drops its oldest spare for it.
+   * Keeps `dir` holding `key` as a spare (renamed away) if its cgroup.procs is empty, and for a
+   * v1 memory cgroup (`memory`) once reset, all in one native call (native.ts cgKeep): false if
+   * not empty, holding too much, or a call failed (the caller removes it). A full pool drops its
+   * oldest spare for it.
    */
-  keep(dir: string, key: string, value: T): boolean {
+  keep(dir: string, key: string, value: T, memory: { maxUsage: number; leftover: number } | null = null): boolean {
     const spare = `${dirname(dir)}/${SPARE_PREFIX}${this.tag}${process.pid}-${this.seq++}`;
     try {
-      renameSync(dir, spare);
+      if (cgKeep(dir, spare, memory) !== KEEP.renamed) return false;
     } catch {
       return false;
     }
