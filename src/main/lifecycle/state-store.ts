@@ -35,7 +35,7 @@ function stateText(r: ContainerRecord): string {
     spec = JSON.stringify(r.spec);
     specTexts.set(r.spec, spec);
   }
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- the spec's text is spliced in above
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- the spec is left out of `rest`: its cached text goes in instead
   const { spec: _spec, ...rest } = r;
   return `{"spec":${spec},${JSON.stringify(rest).slice(1)}\n`;
 }
