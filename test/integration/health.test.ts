@@ -5,7 +5,7 @@
 // probe killed at its timeout, probing resumed by a restarted skiffd, restart_on_unhealthy,
 // and bad input refused with nothing left behind.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { busyboxLayer } from '../support/busybox-layer.js';
@@ -28,7 +28,6 @@ interface HealthInspect {
   RestartCount: number;
 }
 
-/** A container that becomes ready (makes /tmp/ready) after `delay` seconds and then sleeps. */
 /** How many processes run `sleep <arg>` on the host (probes that were not killed pile up). */
 function sleepers(arg: string): number {
   let n = 0;
@@ -177,14 +176,22 @@ print(json.dumps({'status': h['Status'], 'streak': h['FailingStreak'], 'keys': s
   });
 
   it('a new run starts over as starting; a stopped container keeps its last probes', async () => {
-    ok(await d.cli(['run', '-d', '--name', 'hc-again', '--health-cmd', 'true', '--health-interval', '100ms', '--', '/bin/sleep', '600']), 'run');
+    // The check passes only while the host has no /hold in the shared directory, and the start
+    // period keeps failures from counting: so after the restart it stays starting until the test
+    // removes /hold, however late the test looks (a check that always passed could turn healthy
+    // one interval after the start, before a slow inspect saw it starting).
+    const shared = tmp.make('hc-again');
+    ok(await d.cli(['run', '-d', '--name', 'hc-again', '--mount', `${shared}:/mnt:ro`, '--health-cmd', 'test ! -e /mnt/hold',
+      '--health-interval', '100ms', '--health-start-period', '60s', '--', '/bin/sleep', '600']), 'run');
     await healthIs('hc-again', 'healthy');
     ok(await d.cli(['stop', '--time', '0', 'hc-again']), 'stop');
     const stopped = (await health('hc-again'))!;
     expect(stopped.Log.length).to.be.at.least(1);
     expect((await d.docker(['ps', '-a', '--filter', 'name=hc-again', '--format', '{{.Status}}'])).stdout).to.match(/^Exited \(\d+\) /);
+    writeFileSync(join(shared, 'hold'), '');
     expect((await d.api('POST', '/containers/hc-again/start')).status).to.equal(204);
     expect((await health('hc-again'))!.Status).to.equal('starting');
+    unlinkSync(join(shared, 'hold'));
     await healthIs('hc-again', 'healthy');
   });
 
