@@ -1420,7 +1420,7 @@ const char *skiff_op_table(void) {
 unsigned skiff_plan_version(void) { return PLAN_VERSION; }
 
 /*
- * skiffd's cgroupfs calls (src/main/cgroups/native.ts), one koffi call each. A single call costs
+ * skiffd's two cgroupfs operations made in C (src/main/cgroups/native.ts). A single call costs
  * about what Node's fs binding costs for it (the kernel's work, 10-14 µs here); what this saves
  * is the work around the calls: skiff_cg_keep does a spare's whole exit check in one call, and a
  * file that is gone is an errno, not an Error with its stack. Each returns 0 (or a count) or
@@ -1428,9 +1428,6 @@ unsigned skiff_plan_version(void) { return PLAN_VERSION; }
  */
 static int cg_err(void) { return errno ? -errno : -EIO; }
 
-int skiff_cg_rename(const char *from, const char *to) { return rename(from, to) == 0 ? 0 : cg_err(); }
-int skiff_cg_mkdir(const char *path) { return mkdir(path, 0755) == 0 ? 0 : cg_err(); }
-int skiff_cg_rmdir(const char *path) { return rmdir(path) == 0 ? 0 : cg_err(); }
 
 /* One read of a small cgroup file (a seq_file gives up to a page in one): the bytes read, or -errno. */
 int skiff_cg_read(const char *path, char *buf, int len) {
@@ -1444,7 +1441,7 @@ int skiff_cg_read(const char *path, char *buf, int len) {
 }
 
 /* One write of `value` (a cgroup file takes a value in one write): 0, or -errno. */
-int skiff_cg_write(const char *path, const char *value) {
+static int cg_write(const char *path, const char *value) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return cg_err();
   int r = write_all(fd, value, strlen(value)) == 0 ? 0 : cg_err();
@@ -1488,11 +1485,11 @@ int skiff_cg_keep(const char *dir, const char *spare, long long max_usage, long 
     if (usage > max_usage) return 2;
     static const char *const counters[] = { "memory.max_usage_in_bytes", "memory.failcnt" };
     if (usage > leftover) {
-      if ((r = cg_at(path, sizeof(path), dir, "memory.force_empty")) < 0 || (r = skiff_cg_write(path, "0")) < 0) return r;
+      if ((r = cg_at(path, sizeof(path), dir, "memory.force_empty")) < 0 || (r = cg_write(path, "0")) < 0) return r;
     }
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
-      if ((r = cg_at(path, sizeof(path), dir, counters[i])) < 0 || (r = skiff_cg_write(path, "0")) < 0) return r;
+      if ((r = cg_at(path, sizeof(path), dir, counters[i])) < 0 || (r = cg_write(path, "0")) < 0) return r;
     }
   }
-  return skiff_cg_rename(dir, spare);
+  return rename(dir, spare) == 0 ? 0 : cg_err();
 }

@@ -7,7 +7,7 @@
 //
 //   create ─▶ mkdir in every hierarchy, write the limits ─▶ launch (PID 1 joins) ─▶ … exit
 //   finish ─▶ read the OOM counter ─▶ kill until every cgroup.procs is empty ─▶ rmdir
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NO_RESOURCES as NO_LIMITS, RESOURCE_FIELDS, type ResourcesSpec } from '../../spec/resources.js';
 import type { CgroupLayout } from './layout.js';
@@ -20,7 +20,6 @@ import { LimitSpares } from './limit-spares.js';
 import { readSample, type CgroupSample } from './sample.js';
 import { readCgroupFile } from './cgroup-file.js';
 import { moveAll } from './move-all.js';
-import { cgMkdir, cgRmdir } from './native.js';
 
 export type { CgroupSample } from './sample.js';
 export { CgroupUnavailable, LimitRefused } from './hierarchies.js';
@@ -225,7 +224,7 @@ export class Cgroups {
           continue;
         }
         try {
-          cgMkdir(d);
+          mkdirSync(d);
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'EEXIST') {
@@ -410,7 +409,7 @@ export class Cgroups {
       }
       if (!this.closed && this.limitSpares?.give(d.slice(0, -cg.path.length - 1), d)) continue;
       try {
-        cgRmdir(d);
+        rmdirSync(d);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ok = false;
       }

@@ -17,12 +17,12 @@
 // no OOM kills). A spare keeps its limits, keyed by them as the cpu and pids
 // spares are (limit-spares.ts): a container asking for the same ones takes it and writes none;
 // else it takes any spare, whose limits are first taken back (as a new cgroup's), then written.
+import { writeFileSync } from 'node:fs';
 import { readCgroupFile } from './cgroup-file.js';
 import type { LimitWrite } from './limits.js';
 import { keyAfter, keyIn } from './limit-spares.js';
 import { oomKillCount, type OomWatch } from './oom-watch.js';
 import { SpareDirs } from './spare-dirs.js';
-import { cgWrite } from './native.js';
 
 export { SPARE_PREFIX } from './spare-dirs.js';
 
@@ -52,7 +52,7 @@ const LIMITS: [file: string, fresh: string][] = [
 function writeEach(dir: string, files: readonly string[], value: string): void {
   for (const file of files) {
     try {
-      cgWrite(`${dir}/${file}`, value);
+      writeFileSync(`${dir}/${file}`, value);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }

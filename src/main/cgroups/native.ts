@@ -1,21 +1,18 @@
-// skiffd's cgroupfs calls through launch.c's skiff_cg_* functions (one koffi call each) rather
-// than Node's fs bindings. Measured here (a KVM guest, hot loops of 3000): a call costs about the
-// same either way (a v1 rename 13 µs, an open, read and close 14, a write 10–12.5, a unified
-// mkdir and rmdir 35–37): the kernel's work, not the binding. What this saves is the calls
-// around them: a spare kept at an exit is one call (its emptiness check, a memory cgroup's usage
-// read, peak and fail-count reset, and the rename: skiff_cg_keep) where it was five Node calls
-// with their argument checks, and no Error (with its stack) is built for a file that is gone.
-// Errors carry the call, the path and the errno (SysError).
+// The two cgroupfs operations of skiffd that are cheaper as one call into launch.c than as
+// Node's fs calls. A single call costs the same either way (measured here, a KVM guest, hot
+// loops of 3000: a v1 rename 13 µs, an open, read and close 14, a write 10–12.5, a unified mkdir
+// and rmdir 35–37: the kernel's work, not the binding), so a plain mkdir, rmdir, rename or write
+// stays Node's. What is cheaper here: a spare kept at an exit in one call (its emptiness check,
+// a memory cgroup's usage read, peak and fail-count reset, and the rename: skiff_cg_keep) where
+// it was five Node calls with their argument checks; and a small file read (skiff_cg_read) that
+// builds no Error (with its stack) for a file that is gone. Errors carry the call, the path and
+// the errno (SysError).
 import koffi from 'koffi';
 import { LIBRARY_PATH } from '../../native/launch.js';
 import { SysError } from '../../sys/errno.js';
 
 let fns: {
-  rename: (from: string, to: string) => number;
-  mkdir: (path: string) => number;
-  rmdir: (path: string) => number;
   read: (path: string, buf: Buffer, len: number) => number;
-  write: (path: string, value: string) => number;
   keep: (dir: string, spare: string, maxUsage: number, leftover: number) => number;
 } | undefined;
 
@@ -23,11 +20,7 @@ function lib(): NonNullable<typeof fns> {
   if (fns) return fns;
   const l = koffi.load(LIBRARY_PATH);
   fns = {
-    rename: l.func('int skiff_cg_rename(const char *from, const char *to)') as never,
-    mkdir: l.func('int skiff_cg_mkdir(const char *path)') as never,
-    rmdir: l.func('int skiff_cg_rmdir(const char *path)') as never,
     read: l.func('int skiff_cg_read(const char *path, _Out_ uint8_t *buf, int len)') as never,
-    write: l.func('int skiff_cg_write(const char *path, const char *value)') as never,
     keep: l.func('int skiff_cg_keep(const char *dir, const char *spare, long long max_usage, long long leftover)') as never,
   };
   return fns;
@@ -35,23 +28,6 @@ function lib(): NonNullable<typeof fns> {
 
 function check(syscall: string, r: number, path: string): void {
   if (r < 0) throw new SysError(syscall, -r, path);
-}
-
-export function cgRename(from: string, to: string): void {
-  check('rename', lib().rename(from, to), `${from}\` to \`${to}`);
-}
-
-export function cgMkdir(path: string): void {
-  check('mkdir', lib().mkdir(path), path);
-}
-
-export function cgRmdir(path: string): void {
-  check('rmdir', lib().rmdir(path), path);
-}
-
-/** Writes `value` to a cgroup file in one write. */
-export function cgWrite(path: string, value: string): void {
-  check('write', lib().write(path, value), path);
 }
 
 const buf = Buffer.alloc(4096);

@@ -5,9 +5,9 @@
 // v1 renames only within one parent, so a spare waits beside the containers it may become.
 // Bounded: beyond `max` spares the oldest goes (rmdir), so a burst or a change of limits does
 // not leave a pool of spares no one takes. cgroup2 has no rename: v1 only.
-import { rmdirSync } from 'node:fs';
+import { renameSync, rmdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { cgKeep, cgRename, KEEP } from './native.js';
+import { cgKeep, KEEP } from './native.js';
 
 export const SPARE_PREFIX = '.spare-';
 
@@ -50,7 +50,7 @@ export class SpareDirs<T = undefined> {
     const { bucket, value } = this.all.get(spare)!;
     this.forget(spare);
     try {
-      cgRename(spare, dir);
+      renameSync(spare, dir);
       return { key: bucket.slice(parent.length + 1), value };
     } catch {
       this.dropped(value);
