@@ -72,6 +72,11 @@ const CONTAINER_PATH = /^\/containers\/([^/]+)(?:\/([a-z]+))?$/;
 /** A hot request's handler: its body (parsed when called: a 400 if it is not JSON) and where its answer goes. */
 export type HotHandler = (body: () => unknown, reply: Reply) => Promise<void>;
 
+/** A path without its API version prefix (`/v1.44/containers/json` → `/containers/json`): skiff serves every version alike. */
+function unversioned(pathname: string): string {
+  return pathname.replace(/^\/v1\.\d+(?=\/)/, '');
+}
+
 /** A path of letters, digits and `/_-.` (no segment starting with a dot), then an optional query of printable ASCII but `#`. */
 const PLAIN_TARGET = /^(?:\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+\/?(?:\?[\x21-\x22\x24-\x7e]*)?$|^\/(?:\?[\x21-\x22\x24-\x7e]*)?$/;
 
@@ -104,7 +109,7 @@ export class Api {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = parseTarget(req.url ?? '/');
-      const path = url.pathname.replace(/^\/v1\.\d+(?=\/)/, '');
+      const path = unversioned(url.pathname);
       const method = req.method ?? 'GET';
       const body = () => readJson(req);
       for (const ext of this.d.extensions) if (ext.claims(path) && await ext.handle(method, path, req, res, body)) return;
@@ -129,7 +134,7 @@ export class Api {
     } catch {
       return null;
     }
-    const path = url.pathname.replace(/^\/v1\.\d+(?=\/)/, '');
+    const path = unversioned(url.pathname);
     for (const ext of this.d.extensions) if (ext.claims(path)) return null;
     const q = url.searchParams;
     if (path === '/containers/create') return (body, reply) => this.answer(reply, () => this.create(q, body(), reply));

@@ -279,31 +279,33 @@ class LeanReply implements Reply {
       this.end('');
       return;
     }
-    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
-    let text = '';
     if (body !== undefined) {
-      text = JSON.stringify(body);
-      head += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n`;
-    } else if (status !== 204 && status !== 304) {
-      head += 'Content-Length: 0\r\n';
+      const text = JSON.stringify(body);
+      this.finish(`${this.headOf(status, `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n`)}${text}`);
+    } else {
+      this.finish(this.headOf(status, status === 204 || status === 304 ? '' : 'Content-Length: 0\r\n'));
     }
-    this.finish(`${head}Api-Version: ${API_VERSION}\r\nDate: ${httpDate()}\r\n${this.lean.headTail}${text}`);
   }
 
   head(): void {
     if (this.done || this.headSent) return;
     this.headSent = true;
-    this.conn.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nApi-Version: ${API_VERSION}\r\nDate: ${httpDate()}\r\nTransfer-Encoding: chunked\r\n${this.lean.headTail}`);
+    this.conn.write(this.headOf(200, 'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n'));
   }
 
   end(text: string): void {
     if (this.done) return;
     if (!this.headSent) {
       this.headSent = true;
-      this.finish(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nApi-Version: ${API_VERSION}\r\nDate: ${httpDate()}\r\n${this.lean.headTail}${text}`);
+      this.finish(`${this.headOf(200, `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n`)}${text}`);
       return;
     }
     this.finish(text === '' ? '0\r\n\r\n' : `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n0\r\n\r\n`);
+  }
+
+  /** An answer's head: its status line, `fields` (each ending in CRLF), and the headers every answer has. */
+  private headOf(status: number, fields: string): string {
+    return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n${fields}Api-Version: ${API_VERSION}\r\nDate: ${httpDate()}\r\n${this.lean.headTail}`;
   }
 
   private finish(text: string): void {
