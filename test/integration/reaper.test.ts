@@ -9,7 +9,10 @@ import { Reaper, type ExitStatus } from '../../src/main/lifecycle/reaper.js';
 import { isZombie } from '../../src/sys/proc.js';
 import { STALL_MS, unlessStalled, until } from '../support/wait.js';
 
-/** The pid a shell printed (of a process it put in the background). */
+/**
+ * The pid a shell printed (of a process it put in the background). Its 'exit' is to be listened
+ * for before this is awaited: Node may emit a child's exit before the data it wrote last.
+ */
 async function printedPid(sh: ChildProcess): Promise<number> {
   const [line] = await once(sh.stdout!, 'data') as [Buffer];
   return Number(line.toString().trim());
@@ -36,8 +39,9 @@ describe('the reaper: children on SIGCHLD, others through the pool thread', func
     // has exited: nobody else's child, as a container's PID 1 is skiffd's.
     const sh = spawn('/bin/sh', ['-c', '(read _ <&3; exit 7) & echo $!'], { stdio: ['ignore', 'pipe', 'ignore', 'pipe'] });
     started.push(sh);
+    const shExited = once(sh, 'exit'); // listened for first: the shell's exit may come before its output
     const pid = await printedPid(sh);
-    await once(sh, 'exit');
+    await shExited;
     const w = reaper.watch(pid);
     release(sh);
     const st: ExitStatus = await unlessStalled(w.exited, STALL_MS, `the exit of pid ${pid}`);
@@ -49,8 +53,9 @@ describe('the reaper: children on SIGCHLD, others through the pool thread', func
     // It exits only after the shell has (which would reap it otherwise): our child then.
     const sh = spawn('/bin/sh', ['-c', '(read _ <&3; exit 5) & echo $!'], { stdio: ['ignore', 'pipe', 'ignore', 'pipe'] });
     started.push(sh);
+    const shExited = once(sh, 'exit');
     const pid = await printedPid(sh);
-    await once(sh, 'exit');
+    await shExited;
     release(sh);
     // Our zombie now, or in a moment.
     await until(() => isZombie(pid), `pid ${pid} to become a zombie`);
@@ -62,11 +67,12 @@ describe('the reaper: children on SIGCHLD, others through the pool thread', func
     // The shell, our child, waits for its background process: that one is the shell's child, not ours.
     const sh = spawn('/bin/sh', ['-c', '(read _ <&3) & echo $!; wait'], { stdio: ['ignore', 'pipe', 'ignore', 'pipe'] });
     started.push(sh);
+    const shExited = once(sh, 'exit'); // it may exit before the reaper's pool thread reports its child's exit
     const pid = await printedPid(sh);
     const w = reaper.watch(pid);
     release(sh);
     const st = await unlessStalled(w.exited, STALL_MS, `the exit of pid ${pid}`);
     expect(st.unknown).to.equal(true);
-    await once(sh, 'exit');
+    await shExited;
   });
 });
