@@ -7,8 +7,11 @@ import { createServer, request, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Api, HotHandler } from '../../src/main/http/api.js';
+import { Api, type HotHandler } from '../../src/main/http/api.js';
 import { LeanHttp } from '../../src/main/http/lean.js';
+import { EventBus } from '../../src/main/events.js';
+import type { Metrics } from '../../src/main/metrics.js';
+import type { Supervisor } from '../../src/main/lifecycle/supervisor.js';
 
 /** An Api whose only hot requests are POST /hot (answers its body back) and POST /slow (a wait's early head, then `later`). */
 function fakeApi(): Api & { served: string[] } {
@@ -158,4 +161,94 @@ describe('lean HTTP path', () => {
     await ended;
     expect(Buffer.concat(body).toString()).to.equal('"later"');
   });
+});
+
+/**
+ * The ping, a Docker CLI's first request on each connection, as both paths answer it: the same
+ * bytes (the Date's value aside), so that a change to one path's answer alone fails here.
+ */
+describe('lean HTTP path: the ping', () => {
+  let dir: string;
+  const servers: Server[] = [];
+  const open: Socket[] = [];
+  let lean: LeanHttp;
+
+  /** A server of the real Api: through the lean path, or Node's server alone (skiffd --no-lean-http). */
+  async function serve(name: string, withLean: boolean): Promise<string> {
+    const api = new Api({ supervisor: {} as Supervisor, events: new EventBus(), metrics: {} as Metrics, consoles: null, extensions: [] });
+    const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => void api.handle(req, res));
+    servers.push(server);
+    if (withLean) {
+      const nodeConnection = server.listeners('connection')[0] as (s: Socket) => void;
+      server.removeListener('connection', nodeConnection);
+      lean = new LeanHttp(api, (s) => nodeConnection.call(server, s), { maxHeaderSize: 16 * 1024, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, checkEveryMs: 1_000 });
+      server.on('connection', (s: Socket) => lean.adopt(s));
+    }
+    const path = join(dir, name);
+    await new Promise<void>((r) => server.listen(path, r));
+    return path;
+  }
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'skiff-lean-ping-'));
+  });
+
+  afterEach(async () => {
+    for (const s of open) s.destroy();
+    open.length = 0;
+    lean.closeAll();
+    for (const server of servers) {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    servers.length = 0;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** What `requests` (written at once, pipelined) bring back on a new connection, until `answers` heads and the bodies their Content-Length says. */
+  function exchange(path: string, requests: string, answers: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const s = connect(path);
+      open.push(s);
+      let got = '';
+      const whole = (): boolean => {
+        let at = 0;
+        for (let n = 0; n < answers; n++) {
+          const end = got.indexOf('\r\n\r\n', at);
+          if (end < 0) return false;
+          const head = got.slice(at, end);
+          const length = /\r\nContent-Length: (\d+)\r\n/i.exec(`${head}\r\n`);
+          // A HEAD's answer has no body, whatever its length says.
+          at = end + 4 + (length !== null && !requests.startsWith('HEAD') ? Number(length[1]) : 0);
+          if (got.length < at) return false;
+        }
+        return true;
+      };
+      s.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+        if (whole()) resolve(got);
+      });
+      s.on('close', () => reject(new Error(`closed after ${JSON.stringify(got)}`)));
+      s.write(requests);
+    });
+  }
+
+  const dated = (text: string) => text.replace(/\r\nDate: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n/g, '\r\nDate: (now)\r\n');
+
+  for (const [what, requests, answers] of [
+    ['GET /_ping', 'GET /_ping HTTP/1.1\r\nHost: api.moby.localhost\r\nUser-Agent: Docker-Client/28.2.2 (linux)\r\n\r\n', 1],
+    ['HEAD /_ping', 'HEAD /_ping HTTP/1.1\r\nHost: api.moby.localhost\r\nUser-Agent: Docker-Client/28.2.2 (linux)\r\n\r\n', 1],
+    ['a versioned ping with a query', 'GET /v1.41/_ping?x=1 HTTP/1.1\r\nHost: skiffd\r\n\r\n', 1],
+    ['two HEADs pipelined on one connection', 'HEAD /v1.47/_ping HTTP/1.1\r\nHost: skiffd\r\nConnection: keep-alive\r\n\r\nHEAD /_ping HTTP/1.1\r\nHost: skiffd\r\n\r\n', 2],
+    ['two GETs pipelined on one connection', 'GET /_ping HTTP/1.1\r\nHost: skiffd\r\n\r\nGET /_ping HTTP/1.1\r\nHost: skiffd\r\n\r\n', 2],
+  ] as const) {
+    it(`answers ${what} as Node's server does, byte for byte, and keeps the connection`, async () => {
+      const viaNode = await exchange(await serve('node.sock', false), requests, answers);
+      const viaLean = await exchange(await serve('lean.sock', true), requests, answers);
+      expect(viaNode).to.match(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\nDate: /);
+      expect(dated(viaLean)).to.equal(dated(viaNode));
+      // The lean path answered it, and still serves the connection.
+      expect(lean.size).to.equal(1);
+    });
+  }
 });

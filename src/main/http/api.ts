@@ -18,7 +18,7 @@ import { readJson } from './body.js';
 import { errorAnswer, HttpError, sendError } from './errors.js';
 import { ContainerStreams, type ConsoleAccess } from './container-streams.js';
 import { flag, integer } from './query.js';
-import { API_VERSION, MIN_API_VERSION, nodeReply, send, type Reply } from './respond.js';
+import { API_VERSION, MIN_API_VERSION, nodeReply, ping, send, type Reply } from './respond.js';
 import { stats, update } from './container-resources.js';
 import type { Cgroups } from '../cgroups/cgroups.js';
 
@@ -122,12 +122,13 @@ export class Api {
 
   /**
    * The requests a bulk client sends for each container (`docker run --rm`'s create, wait and
-   * start), found from the method and target alone, for the lean path (`lean.ts`) to answer
-   * without Node's request and response objects; null for anything else (and for a path an
-   * extension claims), which Node's server answers.
+   * start, and the Docker CLI's ping before them on each connection), found from the method and
+   * target alone, for the lean path (`lean.ts`) to answer without Node's request and response
+   * objects; null for anything else (and for a path an extension claims), which Node's server answers.
    */
   hot(method: string, target: string): HotHandler | null {
-    if (method !== 'POST') return null;
+    const get = method === 'GET' || method === 'HEAD';
+    if (!get && method !== 'POST') return null;
     let url: { pathname: string; searchParams: URLSearchParams };
     try {
       url = parseTarget(target);
@@ -136,6 +137,7 @@ export class Api {
     }
     const path = unversioned(url.pathname);
     for (const ext of this.d.extensions) if (ext.claims(path)) return null;
+    if (get) return path === '/_ping' ? (_body, reply) => Promise.resolve(ping(method, reply)) : null;
     const q = url.searchParams;
     if (path === '/containers/create') return (body, reply) => this.answer(reply, () => this.create(q, body(), reply));
     const m = CONTAINER_PATH.exec(path);
@@ -171,11 +173,7 @@ export class Api {
 
   private async route(method: string, path: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const sup = this.d.supervisor;
-    if (path === '/_ping' && (method === 'GET' || method === 'HEAD')) {
-      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Api-Version': API_VERSION, 'Docker-Experimental': 'false', Ostype: 'linux', 'Cache-Control': 'no-cache, no-store, must-revalidate' });
-      res.end(method === 'HEAD' ? undefined : 'OK');
-      return;
-    }
+    if (path === '/_ping' && (method === 'GET' || method === 'HEAD')) return ping(method, nodeReply(res));
     if (path === '/version' && method === 'GET') {
       return send(res, 200, {
         Platform: { Name: 'skiff' }, Version: SKIFF_VERSION, ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION,

@@ -6,7 +6,8 @@
 // (head and body) in one write.
 //
 // It takes only what it is sure of: an HTTP/1.1 POST that Api.hot() routes, with a Host, a
-// Content-Length body (or none) within the body limit, and none of Transfer-Encoding, Upgrade,
+// Content-Length body (or none) within the body limit, or a GET or HEAD /_ping without a body
+// (a Docker CLI's first request on each of its connections), and none of Transfer-Encoding, Upgrade,
 // Expect or `Connection: close`, header names and values of plain characters. Anything else —
 // an upgrade (attach), a chunked body, an unusual header, any other path, a head that is not
 // whole within the header limit — hands the connection, with every byte read and not yet
@@ -33,7 +34,17 @@ export interface LeanOptions {
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n');
-const POST = Buffer.from('POST ');
+/** The methods of the requests this path may take: anything else goes to Node's server before its head is whole. */
+const METHODS = [Buffer.from('POST '), Buffer.from('GET '), Buffer.from('HEAD ')];
+
+/** Whether `buf` starts with one of METHODS, or is the start of one. */
+function mayBeHot(buf: Buffer): boolean {
+  for (const m of METHODS) {
+    const n = Math.min(buf.length, m.length);
+    if (buf.compare(m, 0, n, 0, n) === 0) return true;
+  }
+  return false;
+}
 /** A request line this path takes: the method, an origin-form target of printable ASCII, HTTP/1.1. */
 const REQUEST_LINE = /^([A-Z]+) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
 /** A header line of a token name and a value of visible ASCII, spaces and tabs (no obs-fold, no control bytes). */
@@ -180,8 +191,7 @@ class LeanConnection {
   private next(): void {
     const buf = this.buf;
     if (buf === null) return;
-    // Only a POST is ever hot: anything else goes to Node's server before its head is whole.
-    if (buf.length >= POST.length ? buf.compare(POST, 0, POST.length, 0, POST.length) !== 0 : POST.compare(buf, 0, buf.length, 0, buf.length) !== 0) {
+    if (!mayBeHot(buf)) {
       this.handOff();
       return;
     }
@@ -191,7 +201,8 @@ class LeanConnection {
       return;
     }
     const head = end > this.lean.opts.maxHeaderSize ? null : parseHead(buf.toString('latin1', 0, end));
-    const handler = head === null || head.length > MAX_BODY_BYTES ? null : this.lean.api.hot(head.method, head.target);
+    // A body is a POST's only (a GET or HEAD with one is Node's to read and drop).
+    const handler = head === null || head.length > (head.method === 'POST' ? MAX_BODY_BYTES : 0) ? null : this.lean.api.hot(head.method, head.target);
     if (handler === null) {
       this.handOff();
       return;
@@ -301,6 +312,14 @@ class LeanReply implements Reply {
       return;
     }
     this.finish(text === '' ? '0\r\n\r\n' : `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n0\r\n\r\n`);
+  }
+
+  text(status: number, fields: Readonly<Record<string, string>>, body: string): void {
+    if (this.done || this.headSent) return;
+    this.headSent = true;
+    let lines = '';
+    for (const name in fields) lines += `${name}: ${fields[name]}\r\n`;
+    this.finish(`${this.headOf(status, lines)}${body}`);
   }
 
   /** An answer's head: its status line, `fields` (each ending in CRLF), and the headers every answer has. */

@@ -31,7 +31,27 @@ export interface Reply {
   head(): void;
   /** the body after `head`, and the end of the answer */
   end(text: string): void;
+  /**
+   * A whole answer of another type than JSON: `fields` (Content-Length among them) in this
+   * order, then Api-Version, then `body` (empty for a HEAD: the length says what a GET's would be, or not)
+   */
+  text(status: number, fields: Readonly<Record<string, string>>, body: string): void;
 }
+
+/**
+ * GET and HEAD /_ping's answer, as Docker's (moby's pingHandler): `OK` as text with its length,
+ * and a HEAD's `Content-Length: 0`, the no-cache headers, and the API version, the OS and
+ * experimental flag the Docker CLI reads from it. The lean path (lean.ts) answers it too: a
+ * Docker CLI pings first on each connection, and a connection Node's server has served once
+ * stays there.
+ */
+export function ping(method: 'GET' | 'HEAD', reply: Reply): void {
+  reply.text(200, method === 'HEAD' ? PING_HEAD : PING_GET, method === 'HEAD' ? '' : 'OK');
+}
+
+const PING_FIELDS = { 'Docker-Experimental': 'false', Ostype: 'linux', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache' };
+const PING_GET = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2', ...PING_FIELDS };
+const PING_HEAD = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '0', ...PING_FIELDS };
 
 export function nodeReply(res: ServerResponse): Reply {
   return {
@@ -41,6 +61,10 @@ export function nodeReply(res: ServerResponse): Reply {
       res.flushHeaders();
     },
     end: (text) => res.end(text),
+    text: (status, fields, body) => {
+      res.writeHead(status, { ...fields, 'Api-Version': API_VERSION });
+      res.end(body);
+    },
   };
 }
 
