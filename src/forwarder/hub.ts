@@ -8,9 +8,10 @@ import { SysError } from '../sys/errno.js';
 import { O_RDONLY, O_WRONLY } from '../sys/constants.js';
 import { unreachable } from '../api/unreachable.js';
 import { ConsoleError, HubClient, type ConsoleClient } from './hub-client.js';
-import { KeeperLink, type Endpoint, type KeeperOptions } from './keeper-link.js';
+import { KeeperLink, type Endpoint, type KeeperOptions, type Lent } from './keeper-link.js';
+import { close } from '../sys/libc.js';
 import { ForwarderPool, positiveInteger, type PoolOptions } from './pool.js';
-import type { ConsoleCounters, ConsoleOptions, KeptConsole, PipeEnds, Reply, Request, WireError } from './protocol.js';
+import type { ConsoleCounters, ConsoleOptions, KeptConsole, LentPipes, PipeEnds, Reply, Request, WireError } from './protocol.js';
 import { recordsOf, type OutputRecord } from './records.js';
 
 export { ConsoleError, type ConsoleClient } from './hub-client.js';
@@ -122,6 +123,23 @@ export class ConsoleHub {
       await this.remove(id).catch(() => undefined);
       throw new ConsoleError(id, `open console \`${id}\`: ${(err as Error).message}`, 'ECONSOLE', { cause: err });
     }
+  }
+
+  /**
+   * The three pipes of a console without a TTY, as openPipes makes them, lent to the process
+   * that will use them by path: the forwarder's own fds of the container's ends
+   * (`/proc/<keeper>/fd/N`), kept open by the forwarder until `release()`, which the caller
+   * calls once that process has opened its own (or never will). Nothing is opened or closed
+   * in this process: skiffd's containers take their stdio this way (openPipes' fds then cost
+   * skiffd two opens and two closes a container, and PID 1 opened them from skiffd anyway).
+   */
+  async lendPipes(id: string, options: Omit<ConsoleOptions, 'pipes'> & { stdin: boolean }): Promise<LentPipes> {
+    const { stdin, ...rest } = options;
+    const reply = await this.openAny(id, { ...rest, pipes: { stdin } });
+    const p = reply.pipes!;
+    const lent = this.endpoint!.lend(id, p.stdin === null ? [p.stdout, p.stderr] : [p.stdout, p.stderr, p.stdin]);
+    const [stdout, stderr, mine] = lent.paths;
+    return { stdin: mine ?? null, stdout: stdout!, stderr: stderr!, release: lent.release };
   }
 
   private async openAny(id: string, options: ConsoleOptions): Promise<Extract<Reply, { type: 'opened' }>> {
@@ -320,6 +338,19 @@ class LocalEndpoint implements Endpoint {
 
   take(_id: string, fds: number[]): number[] {
     return fds;
+  }
+
+  /** Ours already: lent by this process's /proc paths, and closed at the release. */
+  lend(_id: string, fds: number[]): Lent {
+    let released = false;
+    return {
+      paths: fds.map((fd) => `/proc/${process.pid}/fd/${fd}`),
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const fd of fds) close(fd);
+      },
+    };
   }
 
   close(): Promise<void> {

@@ -4,7 +4,8 @@
 // itself (thread-link.ts): a console's requests go straight to the thread that holds it,
 // chosen here when it is opened, and only `list` (and a console this skiffd does not place)
 // through the keeper's main thread. Requests and replies go as frames (wire.ts); fds a reply
-// names are opened through /proc/<keeper>/fd/N and then released with `taken`. `taken` and a
+// names are opened through /proc/<keeper>/fd/N (by skiffd, or by the container's PID 1: lend)
+// and then released with `taken`. `taken` and a
 // removed container's `discard` wait for the next frame on their connection (Channel).
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -25,9 +26,21 @@ export interface Endpoint {
    * or with the next frame (see KeeperLink.take).
    */
   take(id: string, fds: number[], flags: number[], release: 'now' | 'with-next-frame'): number[];
+  /**
+   * The fds a reply about console `id` named, lent rather than taken: paths
+   * (`/proc/<pid>/fd/N`) for another process to open, which stay valid until `release()`.
+   */
+  lend(id: string, fds: number[]): Lent;
   close(): Promise<void>;
   /** processes of skiffd's own that this endpoint started (not containers: the stray reaper leaves them alone) */
   pids(): number[];
+}
+
+/** Fds lent by path (Endpoint.lend). */
+export interface Lent {
+  paths: string[];
+  /** the paths are no longer needed (opened, or never to be): the fds may be closed; once is enough */
+  readonly release: () => void;
 }
 
 /**
@@ -184,6 +197,29 @@ export class KeeperLink implements Endpoint {
       else channel.withNext({ type: 'taken', fds });
     }
     return mine;
+  }
+
+  /**
+   * The keeper's fds by their /proc paths, opened by the container's PID 1 itself rather than
+   * by skiffd first (and by PID 1 through skiffd's /proc then): two opens and two closes fewer
+   * in skiffd per container. The keeper keeps its copies until release() (PID 1 holds its own
+   * by then, or never will), whose `taken` rides with the next frame on the console's
+   * connection; if skiffd dies first, the connection's end closes them, as it closes anything
+   * never taken.
+   */
+  lend(id: string, fds: number[]): Lent {
+    // The connection the reply came by, which holds the fds; the console may be discarded (and
+    // unplaced) before the release.
+    const channel = this.threadOf.get(id) ?? this.main;
+    let released = false;
+    return {
+      paths: fds.map((fd) => `/proc/${this.pid}/fd/${fd}`),
+      release: () => {
+        if (released) return;
+        released = true;
+        channel.withNext({ type: 'taken', fds });
+      },
+    };
   }
 
   /** Lets go of the keeper, which goes on (and ends once nothing is live). */

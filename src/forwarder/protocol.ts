@@ -41,15 +41,30 @@ export interface ConsoleOptions {
 }
 
 /**
- * The container's ends of a pipe console, open in skiffd's process (close-on-exec): the
- * supervisor holds them until PID 1 has opened them through /proc/<skiffd>/fd/N, then
- * closes them. Until then they keep the pipes from reporting end of file (or EPIPE).
+ * The container's ends of a pipe console, open in the caller's process (close-on-exec;
+ * ConsoleHub.openPipes: tests and the bench): the caller holds them until the process that
+ * uses them has its own, then closes them. Until then they keep the pipes from reporting end
+ * of file (or EPIPE).
  */
 export interface PipeEnds {
   /** read end of stdin, or null (the container's stdin is /dev/null) */
   stdin: number | null;
   stdout: number;
   stderr: number;
+}
+
+/**
+ * A pipe console's container ends lent by path (ConsoleHub.lendPipes): the forwarder's own fds
+ * as `/proc/<pid>/fd/N`, for PID 1 to open; they keep the pipes from reporting end of file (or
+ * EPIPE) until `release()`.
+ */
+export interface LentPipes {
+  /** the read end of stdin, or null (the container's stdin is /dev/null) */
+  stdin: string | null;
+  stdout: string;
+  stderr: string;
+  /** PID 1 holds its own ends now, or never will: the forwarder closes its copies */
+  readonly release: () => void;
 }
 
 // A type, not an interface: it is a Record<string, number> too (for /metrics).

@@ -42,7 +42,7 @@ export function mergeEnv(base: readonly string[], extra: readonly string[]): str
  * The order is the contract:
  * 0. the cgroup joined (host paths) and the process made non-dumpable, as PID 1 is, while it
  *    still holds host fds and full root;
- * 1. its stdio opened by host paths (the pty's slave, skiffd's /proc/<pid>/fd/N of a pipe)
+ * 1. its stdio opened by host paths (the pty's slave, the keeper's or skiffd's /proc/<pid>/fd/N of a pipe)
  *    while the host's /dev and /proc are still this process's;
  * 2. the pid namespace (child1, before its clone: see launch.c), then every other namespace of
  *    PID 1 in one setns through the pidfd, then the container's root by its fd;

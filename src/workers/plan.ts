@@ -16,8 +16,9 @@ import { O_APPEND, O_CREAT, O_NOCTTY, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WR
 
 /**
  * Where the container's stdio goes: a pty (with a TTY), or three pipes (without one, as Docker
- * does), their other ends kept by the console forwarder. Pipe ends are opened by path
- * (/proc/<skiffd>/fd/N); stdin null means /dev/null (no OpenStdin).
+ * does), their other ends kept by the console forwarder. Pipe ends are opened by path: the
+ * forwarder's own (/proc/<keeper>/fd/N), or an exec's pipes skiffd made (/proc/<skiffd>/fd/N);
+ * stdin null means /dev/null (no OpenStdin).
  */
 export type LaunchConsole =
   | { kind: 'pty'; slavePath: string }
@@ -287,14 +288,14 @@ export function stdioOps(console: LaunchConsole): Op[] {
 
 /**
  * The console's host ends opened into the registers stdioOps reads: by host paths (the pty's
- * slave, skiffd's /proc/<pid>/fd/N of a pipe), so while the host's /dev and /proc are in view.
+ * slave, the keeper's or skiffd's /proc/<pid>/fd/N of a pipe), so while the host's /dev and /proc are in view.
  */
 export function consoleOpenOps(console: LaunchConsole): Op[] {
   switch (console.kind) {
     case 'pty':
       return [{ what: `open the console \`${console.slavePath}\``, op: 'open', path: console.slavePath, flags: O_RDWR | O_NOCTTY, register: CONSOLE_REG }];
     case 'pipes':
-      // By skiffd's /proc path, while the host's /proc is still there: a new open file
+      // By the /proc path of the process that holds them, while the host's /proc is still there: a new open file
       // description of each pipe, blocking, as a program expects its stdio to be.
       return [
         ...(console.stdin === null ? [] : [{ what: `open the stdin pipe \`${console.stdin}\``, op: 'open', path: console.stdin, flags: O_RDONLY, register: PIPE_STDIN_REG } as const]),

@@ -5,10 +5,10 @@
 // open is tried again and reported as the start's failure. That takes one round trip to the
 // keeper off every create. With a TTY it is a pty, and skiffd keeps its own fd on the slave until PID 1 holds
 // it — a master whose slave nobody holds reports hang-up, which would end the console before
-// the container starts. Without one it is three pipes (as Docker gives), and skiffd keeps the
-// container's ends until PID 1 has opened them through /proc/<skiffd>/fd/N: the forwarder
-// would see end of file on stdout and stderr otherwise.
-import { close } from '../../sys/libc.js';
+// the container starts. Without one it is three pipes (as Docker gives), whose container ends
+// PID 1 opens by the forwarder's own /proc/<keeper>/fd/N, and which the forwarder keeps open
+// until PID 1 holds its own (released then: it would see end of file on stdout and stderr if
+// nobody held them before), so skiffd opens and closes none of them.
 import { closeSlave, openSlave } from '../../sys/termios.js';
 import type { LaunchConsole } from '../../workers/plan.js';
 import type { ContainerRecord } from './record.js';
@@ -21,8 +21,8 @@ interface ConsoleOpenOptions {
   adoptPty?: boolean;
 }
 
-/** The container's ends of a pipe console, open in skiffd (src/forwarder's PipeEnds). */
-export interface PipeEnds { stdin: number | null; stdout: number; stderr: number }
+/** The container's ends of a pipe console, lent by path (src/forwarder's LentPipes). */
+export interface LentPipes { stdin: string | null; stdout: string; stderr: string; readonly release: () => void }
 
 /** A console the forwarder kept from an earlier skiffd (src/forwarder's KeptConsole). */
 export interface KeptConsole { id: string; slavePath: string | null; ended: boolean }
@@ -30,7 +30,7 @@ export interface KeptConsole { id: string; slavePath: string | null; ended: bool
 /** What the supervisor needs of the console forwarder (src/forwarder's ConsoleHub). */
 export interface ConsoleService {
   open(id: string, opts: ConsoleOpenOptions): Promise<{ slavePath: string }>;
-  openPipes(id: string, opts: ConsoleOpenOptions & { stdin: boolean }): Promise<PipeEnds>;
+  lendPipes(id: string, opts: ConsoleOpenOptions & { stdin: boolean }): Promise<LentPipes>;
   exited(id: string): Promise<void>;
   /** gives an adoptPty console its master: fd `fd` of process `pid`, which closes its own copy afterwards */
   adoptPty?(id: string, pid: number, fd: number): Promise<void>;
@@ -49,8 +49,8 @@ export type Held = {
 } & (
   /** hold: skiffd's own fd on the slave, until PID 1 holds it */
   | { kind: 'pty'; slavePath: string; hold: number | null }
-  /** ends: the container's ends, until PID 1 holds them */
-  | { kind: 'pipes'; ends: PipeEnds | null; paths: { stdin: string | null; stdout: string; stderr: string } }
+  /** lent: the container's ends the forwarder keeps, until PID 1 holds them */
+  | { kind: 'pipes'; lent: LentPipes | null; paths: { stdin: string | null; stdout: string; stderr: string } }
 );
 
 /**
@@ -65,12 +65,8 @@ export async function openHeld(service: ConsoleService, id: string, o: ConsoleOp
     return { kind: 'pty', slavePath, used: false, hold: null };
   }
   if (!o.tty) {
-    const ends = await service.openPipes(id, { ...opts, stdin: o.stdin });
-    const path = (fd: number) => `/proc/${process.pid}/fd/${fd}`;
-    return {
-      kind: 'pipes', used: false, ends,
-      paths: { stdin: ends.stdin === null ? null : path(ends.stdin), stdout: path(ends.stdout), stderr: path(ends.stderr) },
-    };
+    const lent = await service.lendPipes(id, { ...opts, stdin: o.stdin });
+    return { kind: 'pipes', used: false, lent, paths: { stdin: lent.stdin, stdout: lent.stdout, stderr: lent.stderr } };
   }
   const { slavePath } = await service.open(id, opts);
   let hold: number;
@@ -88,14 +84,14 @@ export function launchConsoleOf(held: Held): LaunchConsole {
   return held.kind === 'pty' ? { kind: 'pty', slavePath: held.slavePath } : { kind: 'pipes', ...held.paths };
 }
 
-/** The process holds its stdio now (or never will): skiffd lets go of its own fds. */
+/** The process holds its stdio now (or never will): skiffd lets go of its own fd, or the forwarder of the pipes' container ends. */
 export function releaseHeld(held: Held): void {
   if (held.kind === 'pty' && held.hold !== null) {
     closeSlave(held.hold);
     held.hold = null;
-  } else if (held.kind === 'pipes' && held.ends !== null) {
-    for (const fd of [held.ends.stdin, held.ends.stdout, held.ends.stderr]) if (fd !== null) close(fd);
-    held.ends = null;
+  } else if (held.kind === 'pipes' && held.lent !== null) {
+    held.lent.release();
+    held.lent = null;
   }
 }
 
@@ -160,7 +156,7 @@ export class ConsoleHolds {
       if (r !== undefined && r.status !== 'created' && !this.open.has(c.id)) {
         this.open.set(c.id, c.slavePath !== null
           ? { kind: 'pty', slavePath: c.slavePath, used: true, hold: null }
-          : { kind: 'pipes', used: true, ends: null, paths: { stdin: null, stdout: '', stderr: '' } });
+          : { kind: 'pipes', used: true, lent: null, paths: { stdin: null, stdout: '', stderr: '' } });
         continue;
       }
       await this.service.remove(c.id).catch(() => undefined);
