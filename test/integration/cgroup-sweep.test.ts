@@ -11,9 +11,9 @@ import { sweepStaleTestCgroups } from '../support/cgroup-sweep.js';
 const CG = '/sys/fs/cgroup';
 
 describe('the sweep of a killed test run\'s cgroups, on the real hierarchies', () => {
-  const name = `skiff-test-skiff-test-daemon-Sw${randomBytes(3).toString('hex')}`;
-  // A pid above pid_max: certainly not alive, as a dead skiffd's is not.
+  // A pid above pid_max: certainly not alive, as a killed run's test process and skiffd are not.
   const dead = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')) + 1;
+  const name = `skiff-test-skiff-test-daemon-${dead}-Sw${randomBytes(3).toString('hex')}`;
   const hierarchies = ['memory', 'pids'].filter((h) => existsSync(`${CG}/${h}/cgroup.procs`));
   let sleeper: ReturnType<typeof spawn> | null = null;
 

@@ -6,9 +6,12 @@
 // what is certainly a dead run's:
 //   - only a top-level directory named `skiff-test-*` (no other cgroup of the host);
 //   - only when its owner is gone: no live process names it on its command line (skiffd's
-//     `--cgroup-parent NAME`), no pid a spare name carries is alive, a daemon's state dir
-//     (`<tmpdir>/skiff-test-daemon-*`) is gone, and a name that ends in a test process's pid
-//     does not name a live one (another engineer's run on this machine keeps all of that);
+//     `--cgroup-parent NAME`), no pid a spare name carries is alive, and the test process's pid
+//     in its name (TestDaemon's `skiff-test-skiff-test-daemon-<pid>-XXXXXX`, a test's own
+//     `skiff-test-<what>-<pid>`) is not alive; a name without one, only when the daemon's state
+//     dir (`<tmpdir>/skiff-test-daemon-XXXXXX`) is gone too. (A killed run leaves its temp dirs:
+//     that dir alone cannot tell a dead run from a live one. Another engineer's run on this
+//     machine keeps all of the above.)
 //   - only empty cgroups, by rmdir, deepest first: the kernel refuses one that holds a process
 //     or a child (EBUSY), which is left as it is, never killed and never forced.
 import { existsSync, lstatSync, readdirSync, rmdirSync } from 'node:fs';
@@ -76,11 +79,10 @@ export function sweepStaleTestCgroups(o: SweepOptions = {}): string[] {
   const isOwned = (name: string, dirs: string[]): boolean => {
     let v = owned.get(name);
     if (v === undefined) {
-      const pidSuffix = /-(\d+)$/.exec(name);
+      const testPid = /^skiff-test-skiff-test-daemon-(\d+)-/.exec(name) ?? /-(\d+)$/.exec(name);
       v = named(name)
         || dirs.some((d) => sparePids(d).some(alive))
-        || existsSync(join(tmp, name.slice(PREFIX.length)))
-        || (pidSuffix !== null && alive(Number(pidSuffix[1])));
+        || (testPid !== null ? alive(Number(testPid[1])) : existsSync(join(tmp, name.slice(PREFIX.length))));
       owned.set(name, v);
     }
     return v;

@@ -22,10 +22,12 @@ describe('the sweep of a killed test run\'s cgroups', () => {
   const sweep = (root: string, opts: { cmdlines?: string[]; tmpDir?: string } = {}): string[] =>
     sweepStaleTestCgroups({ cgroupRoot: root, tmp: opts.tmpDir ?? tmp.make('tmpdir'), alive, cmdlines: () => opts.cmdlines ?? [] });
 
-  it('a dead daemon\'s parent and its spares go, deepest first, in every hierarchy', () => {
-    const p = 'skiff-test-skiff-test-daemon-AbC123';
+  it('a dead daemon\'s parent and its spares go, deepest first, in every hierarchy, though the killed run left its state dir', () => {
+    const p = `skiff-test-skiff-test-daemon-${DEAD}-AbC123`;
+    const tmpDir = tmp.make('tmpdir');
+    mkdirSync(join(tmpDir, `skiff-test-daemon-${DEAD}-AbC123`));
     const root = tree([`${p}/.spare-m${DEAD}-0`, `${p}/.spare-m${DEAD}-1`, `${p}/fleet/.spare-p${DEAD}-0`]);
-    const removed = sweep(root);
+    const removed = sweep(root, { tmpDir });
     for (const h of ['memory', 'pids']) {
       expect(existsSync(join(root, h, p)), h).to.equal(false);
       expect(existsSync(join(root, h)), `${h} itself`).to.equal(true);
@@ -34,23 +36,25 @@ describe('the sweep of a killed test run\'s cgroups', () => {
     expect(removed.indexOf(join(root, 'memory', p, 'fleet'))).to.be.below(removed.indexOf(join(root, 'memory', p)));
   });
 
-  it('a parent whose skiffd lives is left: a spare\'s pid, its command line, its state dir, a test pid in its name', () => {
+  it('a parent whose owner lives is left: a spare\'s pid, its command line, the test pid in its name, a state dir (a name without a pid)', () => {
     const tmpDir = tmp.make('tmpdir');
     mkdirSync(join(tmpDir, 'skiff-test-daemon-Live01'));
-    const root = tree([
-      `skiff-test-skiff-test-daemon-Spare1/.spare-m${LIVE}-0`,
-      'skiff-test-skiff-test-daemon-Named1',
+    const kept = [
+      `skiff-test-skiff-test-daemon-${DEAD}-Spare1`,
+      `skiff-test-skiff-test-daemon-${DEAD}-Named1`,
+      `skiff-test-skiff-test-daemon-${LIVE}-Test01`,
       'skiff-test-skiff-test-daemon-Live01',
       `skiff-test-spares-${LIVE}`,
-    ]);
-    expect(sweep(root, { tmpDir, cmdlines: ['node skiffd-main.js --cgroup-parent skiff-test-skiff-test-daemon-Named1'] })).to.deep.equal([]);
-    for (const d of ['skiff-test-skiff-test-daemon-Spare1', 'skiff-test-skiff-test-daemon-Named1', 'skiff-test-skiff-test-daemon-Live01', `skiff-test-spares-${LIVE}`]) {
+    ];
+    const root = tree([`${kept[0]}/.spare-m${LIVE}-0`, ...kept.slice(1)]);
+    expect(sweep(root, { tmpDir, cmdlines: [`node skiffd-main.js --cgroup-parent ${kept[1]}`] })).to.deep.equal([]);
+    for (const d of kept) {
       expect(existsSync(join(root, 'memory', d)), d).to.equal(true);
     }
   });
 
   it('a cgroup that is not empty is left, and so are its parents; the empty ones beside it go', () => {
-    const p = 'skiff-test-skiff-test-daemon-Busy01';
+    const p = `skiff-test-skiff-test-daemon-${DEAD}-Busy01`;
     const root = tree([`${p}/busy`, `${p}/.spare-m${DEAD}-0`]);
     writeFileSync(join(root, 'memory', p, 'busy', 'cgroup.procs'), '123\n'); // rmdir refused, as the kernel refuses a cgroup with a process
     sweep(root);
