@@ -11,6 +11,8 @@ const named = process.argv.slice(2).some((arg) => !arg.startsWith('-') && /\.tes
 module.exports = {
   'node-option': ['import=tsx'],
   ...(named ? {} : { spec: SUITE }),
+  // The root hooks (global set-up and teardown), for one named file as for the whole suite.
+  require: ['test/support/hooks.ts'],
   reporter: 'test/support/reporter.cjs',
   timeout: 60000,
 };

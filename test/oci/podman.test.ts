@@ -2,10 +2,12 @@
 // storage (vfs), run root and tmp dir, the cgroupfs manager, the file events backend, no
 // network, and `--runtime` set to the runtime under test, with its default --root (podman's
 // cleanup calls `delete --force` without the --runtime-flag options, so a root of our own would
-// be missed there). The image is the busybox OCI layout, loaded with podman load.
+// be missed there). That default root (/run/skiff-oci, as runc's is /run/runc) is the runtime's
+// to keep, so the tests remove it themselves if they made it, and fail if anything is left in it.
+// The image is the busybox OCI layout, loaded with podman load.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxLayer } from '../support/busybox-layer.js';
 import { writeLayout } from '../support/registry.js';
@@ -21,6 +23,8 @@ describe(`podman with ${RUNTIME.name}`, function () {
   const tmp = new TempDirs();
   let dir = '';
   let n = 0;
+  /** whether the runtime's default root was there before these tests (someone else's then: left as found) */
+  let rootWasThere = true;
 
   const podman = (args: string[], opts: { script?: boolean } = {}): Ran => {
     const out = join(dir, `podman-${n}.out`);
@@ -52,6 +56,7 @@ describe(`podman with ${RUNTIME.name}`, function () {
 
   before(async function () {
     this.timeout(120_000);
+    rootWasThere = existsSync(RUNTIME_ROOT);
     dir = tmp.make('podman');
     const layout = tmp.make('layout');
     await writeLayout(layout, { layers: [busyboxLayer()], tag: IMAGE, config: { Cmd: ['sh'] } });
@@ -73,6 +78,12 @@ describe(`podman with ${RUNTIME.name}`, function () {
       rmSync(join(RUNTIME_ROOT, 'skiff-oci:server'), { recursive: true, force: true });
     }
     tmp.removeAll();
+    // The root the runtime made for podman's calls: removed (rmdir: only if empty), and nothing left.
+    if (!rootWasThere && existsSync(RUNTIME_ROOT)) {
+      const left = readdirSync(RUNTIME_ROOT);
+      if (left.length === 0) rmdirSync(RUNTIME_ROOT);
+      expect(left, `${RUNTIME_ROOT} left with entries`).to.deep.equal([]);
+    }
   });
 
   it('podman run --rm prints the output and exits with the program\'s status', () => {

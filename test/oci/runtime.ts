@@ -9,8 +9,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
 import { setChildSubreaper } from '../../src/sys/libc.js';
 import { pidfdOpen, waitPidfd, close } from '../../src/sys/libc.js';
+import { orphanZombies } from '../support/orphans.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 import { TempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
@@ -58,14 +60,32 @@ export function useOciTempDirs(): TempDirs {
   return tmp;
 }
 
-/** Ends skiff-oci's server for `root` (if one runs) and waits until it is gone. */
+/** Ends skiff-oci's server for `root` (if one runs) and waits until it is gone, reaped if it is our child. */
 export async function stopServer(root: string): Promise<void> {
   const pid = serverPid(root);
   if (pid === null) return;
-  process.kill(pid, 'SIGTERM');
-  // A zombie is gone: the server is orphaned to the nearest subreaper, which may be this process.
-  await until(() => !existsSync(`/proc/${pid}`) || / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\)/, ')')), `skiff-oci's server (pid ${pid}) to end`);
-  reap(pid);
+  let fd: number;
+  try {
+    fd = pidfdOpen(pid);
+  } catch {
+    return; // ended meanwhile
+  }
+  try {
+    process.kill(pid, 'SIGTERM');
+    // The server is orphaned to the nearest subreaper, which may be this process: then it is
+    // reaped here. Its /proc stat shows Z as soon as its main thread ends, but waitid reports
+    // it only once every thread has: a reap at the first Z found nothing and left a zombie.
+    // Not our child (ECHILD): its subreaper reaps it; ended is enough.
+    await until(() => {
+      try {
+        return waitPidfd(fd) !== null;
+      } catch {
+        return !existsSync(`/proc/${pid}`) || / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\)/, ')'));
+      }
+    }, `skiff-oci's server (pid ${pid}) to end`);
+  } finally {
+    close(fd);
+  }
 }
 
 export interface CallResult { code: number; stdout: string; stderr: string }
@@ -143,10 +163,18 @@ export class Runtime {
 /**
  * The suite's process is the inits' child subreaper while it runs (as containerd's shim and
  * conmon are): an init orphaned by `create` becomes its child, and is reaped here by pidfd.
+ * Everything else orphaned below it meanwhile (a daemonized server, an exec's or a hook's
+ * processes) is reaped between tests by the suite's root hooks (test/support/orphans.ts). Once
+ * the suite's own after() hooks have run, no zombie child is left: one here is an orphan a reap
+ * point missed (the root hooks not loaded, or a pidfd left open on it).
  */
 export function useSubreaper(): void {
   before(() => setChildSubreaper(true));
-  after(() => setChildSubreaper(false));
+  after(() => {
+    setChildSubreaper(false);
+    const left = orphanZombies().map((p) => `${p} (${readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^\d+ \((.*)\) .*$/s, '$1')})`);
+    expect(left, 'zombie children of the test process that nobody reaps').to.deep.equal([]);
+  });
 }
 
 /**

@@ -55,7 +55,10 @@ export class TestDaemon {
    * --grep leaves out (whose after() never runs) must not leave one behind.
    */
   get dir(): string {
-    this.made ??= this.tmp.make('daemon', this.opts.base);
+    // The test process's pid in the name, and so in the default --cgroup-parent: a run killed
+    // before its after() hooks leaves both, and the next run's sweep (cgroup-sweep.ts) tells a
+    // dead run's from a live one's by it.
+    this.made ??= this.tmp.make(`daemon-${process.pid}`, this.opts.base);
     return this.made;
   }
 
