@@ -323,6 +323,11 @@ export class ConsoleHub {
     this.pending.clear();
   }
 
+  /** Whether console `id` is open in the forwarder now: false once it was lost with its keeper. */
+  has(id: string): boolean {
+    return this.consoles.has(id);
+  }
+
   private known(id: string): void {
     if (!this.consoles.has(id)) throw new ConsoleError(id, `no console \`${id}\``, 'ENOENT');
   }

@@ -156,6 +156,32 @@ describe('the console keeper: containers keep their stdio across a skiffd crash'
     }
   });
 
+  it('the keeper killed between a container\'s create and its start: the start opens a fresh console through a new keeper, whose output the container has', async () => {
+    await withDaemon([], async (d) => {
+      const lockPath = join(d.stateDir, '.skiffd/keeper.lock');
+      for (const [name, tty] of [['piped', false], ['typed', true]] as const) {
+        const made = await d.api('POST', `/containers/create?name=${name}`, { Image: 'host', Tty: tty, Cmd: ['/bin/echo', `${name} after the keeper`] });
+        expect(made.status, made.text).to.equal(201);
+        // The console's open has landed in the keeper (an inspect waits for it): its ends are the keeper's.
+        expect((await d.inspect(name)).State.Status).to.equal('created');
+      }
+      const keeper = Number(readFileSync(lockPath, 'utf8'));
+      process.kill(keeper, 'SIGKILL');
+      await until(() => d.log().includes(`the keeper (pid ${keeper}) has gone`), 'skiffd to report the lost keeper');
+      for (const name of ['piped', 'typed']) {
+        const start = await d.api('POST', `/containers/${name}/start`);
+        expect(start.status, start.text).to.equal(204);
+        const waited = await d.api('POST', `/containers/${name}/wait`);
+        expect((JSON.parse(waited.text) as { StatusCode: number }).StatusCode, waited.text).to.equal(0);
+        const logs = await d.cli(['logs', name]);
+        expect(logs.stdout.replace(/\r/g, ''), logs.stderr).to.equal(`${name} after the keeper\n`);
+      }
+      expect(Number(readFileSync(lockPath, 'utf8'))).to.not.equal(keeper);
+      const rm = await d.docker(['rm', 'piped', 'typed']);
+      expect(rm.code, rm.stderr).to.equal(0);
+    });
+  });
+
   it('the keeper refuses another protocol, a second skiffd and a stranger\'s connection for a thread; killed, skiffd says so and starts a new one with the next console', async () => {
     await withDaemon([], async (d) => {
       const lockPath = join(d.stateDir, '.skiffd/keeper.lock');

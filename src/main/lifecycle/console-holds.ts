@@ -41,6 +41,8 @@ export interface ConsoleService {
   connect?(): Promise<KeptConsole[]>;
   /** skiffd's own processes behind the forwarder (the keeper), which are never strays */
   pids?(): number[];
+  /** whether the forwarder holds console `id` now (false once it was lost with its keeper) */
+  has?(id: string): boolean;
 }
 
 export type Held = {
@@ -163,9 +165,15 @@ export class ConsoleHolds {
     }
   }
 
-  /** This run's PID 1's stdio: a fresh console (and ring) when an earlier run used the last one. */
+  /**
+   * This run's PID 1's stdio: a fresh console (and ring) when an earlier run used the last one,
+   * or when the one opened at the create was lost with its keeper (killed meanwhile): its ends
+   * were the dead keeper's fds, by its /proc paths, or a pty whose master it held.
+   */
   async forRun(r: ContainerRecord): Promise<LaunchConsole> {
-    if (this.open.get(r.id)?.used) await this.close(r);
+    await this.opened(r);
+    const before = this.open.get(r.id);
+    if (before && (before.used || this.service.has?.(r.id) === false)) await this.close(r);
     const held = await this.ensure(r);
     held.used = true;
     return launchConsoleOf(held);
