@@ -68,8 +68,10 @@ describe('health checks', function () {
 
   it('docker run --health-*: starting, then healthy once the check passes; docker ps shows (healthy); inspect is Docker\'s shape', async () => {
     // The start period keeps it starting however many probes fail before the test makes it ready.
+    // The probe's timeout is a stall bound (a minute), not a budget: a probe that a loaded machine
+    // keeps waiting for seconds still counts as what it returned, so every failure below is `test`'s.
     ok(await d.docker(['run', '-d', '--name', 'hc-web', '--health-cmd', 'test -e /tmp/ready && echo ready', '--health-interval', '300ms',
-      '--health-retries', '2', '--health-timeout', '5s', '--health-start-period', '60s', 'host', ...SLEEPER]), 'docker run');
+      '--health-retries', '2', '--health-timeout', '60s', '--health-start-period', '60s', 'host', ...SLEEPER]), 'docker run');
     const early = (await d.inspect<HealthInspect>('hc-web')).State.Health!;
     expect(early.Status).to.equal('starting');
     expect((await d.docker(['ps', '--format', '{{.Names}} {{.Status}}'])).stdout).to.match(/^hc-web Up .* \(health: starting\)\n$/);
@@ -97,7 +99,7 @@ describe('health checks', function () {
     for (const f of failures) expect([f.ExitCode, f.Output]).to.deep.equal([1, '']);
     const config = JSON.parse(ok(await d.docker(['inspect', '--format', '{{json .Config.Healthcheck}}', 'hc-web']), 'inspect').stdout) as Record<string, unknown>;
     expect(config).to.deep.equal({
-      Test: ['CMD-SHELL', 'test -e /tmp/ready && echo ready'], Interval: 300_000_000, Timeout: 5_000_000_000, StartPeriod: 60_000_000_000,
+      Test: ['CMD-SHELL', 'test -e /tmp/ready && echo ready'], Interval: 300_000_000, Timeout: 60_000_000_000, StartPeriod: 60_000_000_000,
       StartInterval: 5_000_000_000, Retries: 2,
     });
     expect((await d.inspect<HealthInspect>('hc-web')).Config.Healthcheck).to.deep.equal(config);
