@@ -8,7 +8,7 @@ import { SysError } from '../sys/errno.js';
 import { O_RDONLY, O_WRONLY } from '../sys/constants.js';
 import { unreachable } from '../api/unreachable.js';
 import { ConsoleError, HubClient, type ConsoleClient } from './hub-client.js';
-import { KeeperLink, type Endpoint, type KeeperOptions, type Lent } from './keeper-link.js';
+import { KeeperLink, lentByPath, type Endpoint, type KeeperOptions, type Lent } from './keeper-link.js';
 import { close } from '../sys/libc.js';
 import { ForwarderPool, positiveInteger, type PoolOptions } from './pool.js';
 import type { ConsoleCounters, ConsoleOptions, KeptConsole, LentPipes, PipeEnds, Reply, Request, WireError } from './protocol.js';
@@ -27,6 +27,9 @@ export interface HubOptions extends PoolOptions {
    */
   keeper?: { dir: string };
 }
+
+/** A pipe console's options: a console's, with whether it has a stdin pipe. */
+type PipeConsoleOptions = Omit<ConsoleOptions, 'pipes'> & { stdin: boolean };
 
 type Expect = Reply['type'];
 interface Pending {
@@ -111,11 +114,8 @@ export class ConsoleHub {
    * keeps its ends, and the container's ends come back, open in this process: the caller
    * closes them once PID 1 has opened its own (through /proc/<pid>/fd/N).
    */
-  async openPipes(id: string, options: Omit<ConsoleOptions, 'pipes'> & { stdin: boolean }): Promise<PipeEnds> {
-    const { stdin, ...rest } = options;
-    const reply = await this.openAny(id, { ...rest, pipes: { stdin } });
-    const p = reply.pipes!;
-    const fds = p.stdin === null ? [p.stdout, p.stderr] : [p.stdout, p.stderr, p.stdin];
+  async openPipes(id: string, options: PipeConsoleOptions): Promise<PipeEnds> {
+    const fds = await this.openPipeEnds(id, options);
     try {
       const [stdout, stderr, mine] = this.endpoint!.take(id, fds, [O_WRONLY, O_WRONLY, O_RDONLY], 'with-next-frame');
       return { stdin: mine ?? null, stdout: stdout!, stderr: stderr! };
@@ -133,13 +133,19 @@ export class ConsoleHub {
    * in this process: skiffd's containers take their stdio this way (openPipes' fds then cost
    * skiffd two opens and two closes a container, and PID 1 opened them from skiffd anyway).
    */
-  async lendPipes(id: string, options: Omit<ConsoleOptions, 'pipes'> & { stdin: boolean }): Promise<LentPipes> {
-    const { stdin, ...rest } = options;
-    const reply = await this.openAny(id, { ...rest, pipes: { stdin } });
-    const p = reply.pipes!;
-    const lent = this.endpoint!.lend(id, p.stdin === null ? [p.stdout, p.stderr] : [p.stdout, p.stderr, p.stdin]);
+  async lendPipes(id: string, options: PipeConsoleOptions): Promise<LentPipes> {
+    // The endpoint after the open: an open after a lost keeper connects to a new one.
+    const fds = await this.openPipeEnds(id, options);
+    const lent = this.endpoint!.lend(id, fds);
     const [stdout, stderr, mine] = lent.paths;
     return { stdin: mine ?? null, stdout: stdout!, stderr: stderr!, release: lent.release };
+  }
+
+  /** A pipe console opened in the forwarder: the forwarder's fds of the container's ends, stdout, stderr and (with `stdin`) stdin. */
+  private async openPipeEnds(id: string, options: PipeConsoleOptions): Promise<number[]> {
+    const { stdin, ...rest } = options;
+    const p = (await this.openAny(id, { ...rest, pipes: { stdin } })).pipes!;
+    return p.stdin === null ? [p.stdout, p.stderr] : [p.stdout, p.stderr, p.stdin];
   }
 
   private async openAny(id: string, options: ConsoleOptions): Promise<Extract<Reply, { type: 'opened' }>> {
@@ -347,15 +353,7 @@ class LocalEndpoint implements Endpoint {
 
   /** Ours already: lent by this process's /proc paths, and closed at the release. */
   lend(_id: string, fds: number[]): Lent {
-    let released = false;
-    return {
-      paths: fds.map((fd) => `/proc/${process.pid}/fd/${fd}`),
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const fd of fds) close(fd);
-      },
-    };
+    return lentByPath(process.pid, fds, () => { for (const fd of fds) close(fd); });
   }
 
   close(): Promise<void> {

@@ -43,6 +43,19 @@ export interface Lent {
   readonly release: () => void;
 }
 
+/** `fds` of process `pid` lent by their /proc paths; `letGo` runs at the first release only. */
+export function lentByPath(pid: number, fds: number[], letGo: () => void): Lent {
+  let released = false;
+  return {
+    paths: fds.map((fd) => `/proc/${pid}/fd/${fd}`),
+    release: () => {
+      if (released) return;
+      released = true;
+      letGo();
+    },
+  };
+}
+
 /**
  * How long a `discard` may wait for a next frame on its connection before it goes alone. Under
  * a load of containers the next create's `open` comes well before; a quiet skiffd leaves a
@@ -211,15 +224,7 @@ export class KeeperLink implements Endpoint {
     // The connection the reply came by, which holds the fds; the console may be discarded (and
     // unplaced) before the release.
     const channel = this.threadOf.get(id) ?? this.main;
-    let released = false;
-    return {
-      paths: fds.map((fd) => `/proc/${this.pid}/fd/${fd}`),
-      release: () => {
-        if (released) return;
-        released = true;
-        channel.withNext({ type: 'taken', fds });
-      },
-    };
+    return lentByPath(this.pid, fds, () => channel.withNext({ type: 'taken', fds }));
   }
 
   /** Lets go of the keeper, which goes on (and ends once nothing is live). */
