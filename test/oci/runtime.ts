@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { setChildSubreaper } from '../../src/sys/libc.js';
 import { pidfdOpen, waitPidfd, close } from '../../src/sys/libc.js';
-import { orphanZombies } from '../support/orphans.js';
+import { orphanZombies, reapChild } from '../support/orphans.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 import { TempDirs } from '../support/tmp.js';
 import { until } from '../support/wait.js';
@@ -195,19 +195,7 @@ export function useCgroupParentCleanup(): void {
 
 /** Reaps an init that is our child (subreaper) once it has exited; a no-op if it is not ours. */
 export function reap(pid: number): void {
-  let fd: number;
-  try {
-    fd = pidfdOpen(pid);
-  } catch {
-    return;
-  }
-  try {
-    waitPidfd(fd);
-  } catch {
-    // not our child
-  } finally {
-    close(fd);
-  }
+  reapChild(pid);
 }
 
 export interface Bundle {

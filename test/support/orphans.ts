@@ -71,23 +71,24 @@ export function orphanZombies(): number[] {
   return zombies.filter((p) => !watched.has(p));
 }
 
+/** Reaps `pid` if it is a child of this process that has exited: true if it was reaped, false if it runs, is gone or is not ours. */
+export function reapChild(pid: number): boolean {
+  let fd: number;
+  try {
+    fd = pidfdOpen(pid);
+  } catch {
+    return false; // reaped meanwhile
+  }
+  try {
+    return waitPidfd(fd) !== null;
+  } catch {
+    return false; // ECHILD: not our child
+  } finally {
+    close(fd);
+  }
+}
+
 /** Reaps the zombie children nobody here waits for (see above); returns their pids. */
 export function reapOrphans(): number[] {
-  const reaped: number[] = [];
-  for (const pid of orphanZombies()) {
-    let fd: number;
-    try {
-      fd = pidfdOpen(pid);
-    } catch {
-      continue; // reaped meanwhile
-    }
-    try {
-      if (waitPidfd(fd) !== null) reaped.push(pid);
-    } catch {
-      // ECHILD: not ours after all
-    } finally {
-      close(fd);
-    }
-  }
-  return reaped;
+  return orphanZombies().filter(reapChild);
 }
