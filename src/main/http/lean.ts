@@ -291,8 +291,7 @@ class LeanReply implements Reply {
       return;
     }
     if (body !== undefined) {
-      const text = JSON.stringify(body);
-      this.finish(`${this.headOf(status, `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n`)}${text}`);
+      this.json(status, JSON.stringify(body));
     } else {
       this.finish(this.headOf(status, status === 204 || status === 304 ? '' : 'Content-Length: 0\r\n'));
     }
@@ -308,7 +307,7 @@ class LeanReply implements Reply {
     if (this.done) return;
     if (!this.headSent) {
       this.headSent = true;
-      this.finish(`${this.headOf(200, `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n`)}${text}`);
+      this.json(200, text);
       return;
     }
     this.finish(text === '' ? '0\r\n\r\n' : `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n0\r\n\r\n`);
@@ -320,6 +319,11 @@ class LeanReply implements Reply {
     let lines = '';
     for (const name in fields) lines += `${name}: ${fields[name]}\r\n`;
     this.finish(`${this.headOf(status, lines)}${body}`);
+  }
+
+  /** A whole answer with a JSON body of `text`. */
+  private json(status: number, text: string): void {
+    this.finish(`${this.headOf(status, `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n`)}${text}`);
   }
 
   /** An answer's head: its status line, `fields` (each ending in CRLF), and the headers every answer has. */

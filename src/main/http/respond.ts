@@ -49,9 +49,12 @@ export function ping(method: 'GET' | 'HEAD', reply: Reply): void {
   reply.text(200, method === 'HEAD' ? PING_HEAD : PING_GET, method === 'HEAD' ? '' : 'OK');
 }
 
-const PING_FIELDS = { 'Docker-Experimental': 'false', Ostype: 'linux', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache' };
-const PING_GET = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2', ...PING_FIELDS };
-const PING_HEAD = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '0', ...PING_FIELDS };
+const pingFields = (length: number): Readonly<Record<string, string>> => ({
+  'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(length),
+  'Docker-Experimental': 'false', Ostype: 'linux', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache',
+});
+const PING_GET = pingFields(2);
+const PING_HEAD = pingFields(0);
 
 export function nodeReply(res: ServerResponse): Reply {
   return {
