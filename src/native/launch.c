@@ -1428,7 +1428,6 @@ unsigned skiff_plan_version(void) { return PLAN_VERSION; }
  */
 static int cg_err(void) { return errno ? -errno : -EIO; }
 
-
 /* One read of a small cgroup file (a seq_file gives up to a page in one): the bytes read, or -errno. */
 int skiff_cg_read(const char *path, char *buf, int len) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
