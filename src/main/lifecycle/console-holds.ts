@@ -171,7 +171,7 @@ export class ConsoleHolds {
    * were the dead keeper's fds, by its /proc paths, or a pty whose master it held.
    */
   async forRun(r: ContainerRecord): Promise<LaunchConsole> {
-    await this.opened(r);
+    // (An open still in flight is ensure's to wait for: one the keeper's loss cut short failed, and is made again there.)
     const before = this.open.get(r.id);
     if (before && (before.used || this.service.has?.(r.id) === false)) await this.close(r);
     const held = await this.ensure(r);
