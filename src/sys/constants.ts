@@ -66,6 +66,7 @@ export const SPLICE_F_NONBLOCK = 2;
 // ── prctl(2), waitid(2) ──
 export const PR_SET_NAME = 15;
 export const PR_SET_CHILD_SUBREAPER = 36;
+export const PR_GET_CHILD_SUBREAPER = 37;
 export const P_PIDFD = 3;
 export const WNOHANG = 1;
 export const WEXITED = 4;

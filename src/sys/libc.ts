@@ -7,7 +7,7 @@ import { EINTR, EWOULDBLOCK, SysError } from './errno.js';
 import { c, check, raw } from './libc-handle.js';
 import {
   EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, F_DUPFD_CLOEXEC, F_GETFL, F_SETFD, F_SETFL, LOCK_EX, LOCK_NB,
-  O_CLOEXEC, O_NOCTTY, O_NONBLOCK, O_RDWR, PR_SET_CHILD_SUBREAPER, PR_SET_NAME, P_PIDFD, SOL_SOCKET, SO_PEERCRED,
+  O_CLOEXEC, O_NOCTTY, O_NONBLOCK, O_RDWR, PR_GET_CHILD_SUBREAPER, PR_SET_CHILD_SUBREAPER, PR_SET_NAME, P_PIDFD, SOL_SOCKET, SO_PEERCRED,
   TIOCSWINSZ, WEXITED, WNOHANG,
 } from './constants.js';
 
@@ -17,6 +17,13 @@ export { lastErrno } from './libc-handle.js';
 /** Makes this process the child subreaper (or no longer, with false): orphaned descendants are re-parented to it. */
 export function setChildSubreaper(on = true): void {
   check(c.prctl(PR_SET_CHILD_SUBREAPER, 'unsigned long', on ? 1 : 0, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), 'prctl(PR_SET_CHILD_SUBREAPER)');
+}
+
+/** Whether this process is a child subreaper now (so a caller that sets it for a while can put it back). */
+export function isChildSubreaper(): boolean {
+  const flag = Buffer.alloc(4); // int *
+  check(c.prctl(PR_GET_CHILD_SUBREAPER, 'void *', flag, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), 'prctl(PR_GET_CHILD_SUBREAPER)');
+  return flag.readInt32LE(0) !== 0;
 }
 
 /** Names the calling thread (what ps -L and /proc/<pid>/task/<tid>/comm show; 15 bytes max). */

@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { setChildSubreaper } from '../../src/sys/libc.js';
+import { isChildSubreaper, setChildSubreaper } from '../../src/sys/libc.js';
 import { pidfdOpen, waitPidfd, close } from '../../src/sys/libc.js';
 import { orphanZombies, reapChild } from '../support/orphans.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
@@ -169,9 +169,13 @@ export class Runtime {
  * point missed (the root hooks not loaded, or a pidfd left open on it).
  */
 export function useSubreaper(): void {
-  before(() => setChildSubreaper(true));
+  let was = false; // what the process was before: put back, not cleared (a suite nested in another subreaper's may have been one)
+  before(() => {
+    was = isChildSubreaper();
+    setChildSubreaper(true);
+  });
   after(() => {
-    setChildSubreaper(false);
+    setChildSubreaper(was);
     const left = orphanZombies().map((p) => `${p} (${readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^\d+ \((.*)\) .*$/s, '$1')})`);
     expect(left, 'zombie children of the test process that nobody reaps').to.deep.equal([]);
   });
