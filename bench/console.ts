@@ -91,6 +91,7 @@ import { cpuTime, type CpuTime } from '../src/sys/rusage.js';
 import { pipe } from '../src/sys/splice.js';
 import type { LaunchConsole } from '../src/workers/plan.js';
 import { startContainer } from '../src/workers/start.js';
+import { runBench, stopPoint } from './stop.js';
 
 interface Options {
   mb: number;
@@ -399,6 +400,7 @@ async function main(): Promise<void> {
     await bench.connect();
     await (o.cases.has('pty') ? bench.forwarded(true) : bench.forwardedPipe()); // warm-up: threads, JIT
     for (let r = 0; r < o.rounds; r++) {
+      await stopPoint();
       if (o.cases.has('pty')) {
         runs.raw.push(await bench.raw());
         runs.attached.push(await bench.forwarded(true));
@@ -463,7 +465,4 @@ async function main(): Promise<void> {
   console.log(`  per round, MiB/s: raw ${rounds('raw')} | attached ${rounds('attached')} | nobody ${rounds('detached')} | raw pipe ${rounds('rawPipe')} | pipe attached ${rounds('pipeAttached')}`);
 }
 
-main().catch((err: unknown) => {
-  console.error(`console bench: ${(err as Error).stack ?? String(err)}`);
-  process.exit(1);
-});
+runBench('console bench', main);

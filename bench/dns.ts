@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { open, request } from '../src/api/http-client.js';
 import { cpuSeconds } from '../src/sys/proc.js';
 import { positiveIntArg } from './args.js';
+import { endChild, runBench, stopPoint } from './stop.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIFFD = join(here, '../src/main/skiffd-main.js');
@@ -90,7 +91,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function startDaemon(dir: string, profile: string | null): Promise<{ child: ChildProcess; socket: string }> {
   const socket = join(dir, 'skiff.sock');
   const prof = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  const child = spawn(process.execPath, [...prof, SKIFFD, '--socket', socket, '--state-dir', join(dir, 'state'), '--cgroup-parent', `skiff-bench-dns-${process.pid}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...prof, SKIFFD, '--socket', socket, '--state-dir', join(dir, 'state'), '--cgroup-parent', `skiff-bench-dns-${process.pid}`], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const log: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => log.push(b));
   child.stderr.on('data', (b: Buffer) => log.push(b));
@@ -134,6 +135,7 @@ async function main(): Promise<void> {
   try {
     await api('POST', '/networks/create', { Name: 'dnsbench', IPAM: { Config: [{ Subnet: SUBNET, Gateway: GATEWAY }] } });
     for (const [i, name] of names.entries()) {
+      await stopPoint();
       // Each asks the names of the others in turn, starting after its own.
       const asks = [...names.slice(i + 1), ...names.slice(0, i + 1)];
       await api('POST', `/containers/create?name=${name}`, { Image: 'host', Cmd: [process.execPath, '-e', CLIENT, GATEWAY, String(o.queries), ...asks], HostConfig: { NetworkMode: 'dnsbench' } });
@@ -147,6 +149,7 @@ async function main(): Promise<void> {
     // Each client's result, read from its log once it is there (checked twice a second: cheap
     // beside the queries, and skiffd's CPU is read as soon as the last one has printed).
     while (results.size < names.length) {
+      await stopPoint();
       await sleep(500);
       for (const n of names.filter((x) => !results.has(x))) {
         const res = await open(socket, 'GET', `/containers/${n}/logs?stdout=1&stderr=1`);
@@ -183,14 +186,9 @@ async function main(): Promise<void> {
   } finally {
     for (const n of [...names, 'go', 'stop']) await request(socket, 'DELETE', `/containers/${n}?force=1`).catch(() => undefined);
     await request(socket, 'DELETE', '/networks/dnsbench').catch(() => undefined);
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await gone;
+    await endChild(child);
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench/dns: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runBench('bench/dns', main);

@@ -26,6 +26,7 @@ import { percentile } from '../src/api/stats.js';
 import { RUSAGE_CHILDREN } from '../src/sys/constants.js';
 import { childPids, cmdline, procStat } from '../src/sys/proc.js';
 import { cpuTime } from '../src/sys/rusage.js';
+import { endChild, runBench, stopPoint } from './stop.js';
 
 /** CPU seconds of skiffd, its reaped children (the execs) and its launchers so far. */
 function daemonCpu(pid: number): number {
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
   const socket = join(dir, 'skiff.sock');
   const env = { ...process.env, SKIFF_SOCKET: socket, SKIFF_STATE_DIR: join(dir, 'state'), DOCKER_HOST: `unix://${socket}` };
   const daemon = spawn(process.execPath, [join(ROOT, 'dist/src/main/skiffd-main.js'), '--socket', socket, '--state-dir', join(dir, 'state'),
-    '--cgroup-parent', `skiff-bench-exec-${process.pid}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    '--cgroup-parent', `skiff-bench-exec-${process.pid}`], { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   try {
     for (let i = 0; ; i++) {
       try {
@@ -128,6 +129,7 @@ async function main(): Promise<void> {
     const tree = () => daemonCpu(daemon.pid!) + childrenCpu();
     const warmup = Math.min(10, o.count);
     for (let round = 0; round < warmup + o.count; round++) {
+      await stopPoint();
       // In a new order each round: whichever runs first after the CLIs wakes skiffd's processes from sleep.
       for (const kind of shuffled(KINDS)) {
         const c0 = tree();
@@ -158,10 +160,9 @@ async function main(): Promise<void> {
   } finally {
     // Containers outlive skiffd: the container goes first, whatever failed above.
     await api(socket, 'DELETE', '/containers/web?force=1').catch(() => undefined);
-    daemon.kill('SIGTERM');
-    await new Promise((r) => daemon.once('exit', r));
+    await endChild(daemon);
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+runBench('bench/exec', main);

@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { open, request } from '../src/api/http-client.js';
 import { childPids, cmdline, cpuSeconds, statusKiB } from '../src/sys/proc.js';
 import { positiveIntArg } from './args.js';
+import { endChild, removeContainers, runBench, stopPoint } from './stop.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIFFD = join(here, '../src/main/skiffd-main.js');
@@ -118,7 +119,7 @@ async function startDaemon(dir: string, launchers: number | null, profile: strin
   const args = [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []), SKIFFD, '--socket', socket, '--state-dir', join(dir, 'state'),
     '--cgroup-parent', CGROUP_PARENT, ...(launchers ? ['--launchers', String(launchers)] : [])];
   // skiffd's log is kept, and shown only if it fails.
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const log: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => log.push(b));
   child.stderr.on('data', (b: Buffer) => log.push(b));
@@ -254,6 +255,7 @@ async function run(o: Options): Promise<Result> {
     const env = { ...process.env, SKIFF_SOCKET: d.socket, SKIFF_STATE_DIR: join(dir, 'state') };
     const before = loadavg();
     const perSecond = await lifecycleRate(o.benchCount, env);
+    await stopPoint();
 
     const warm = fleetFile(dir, 'warmup', 20);
     await timed([process.execPath, SKIFF, 'fleet', 'up', warm], env);
@@ -264,6 +266,7 @@ async function run(o: Options): Promise<Result> {
     const cpuNow = () => ({ skiffd: cpu(pid, false), launchers: launchers.reduce((t, p) => t + cpu(p, true), 0) });
     const file = fleetFile(dir, 'bench', o.count);
     const cpu0 = cpuNow();
+    await stopPoint();
     const up = await cliUp(d.socket, file, 'bench-', o.count, env);
     const cpu1 = cpuNow();
     const upCpu = { skiffdSeconds: cpu1.skiffd - cpu0.skiffd, launchersSeconds: cpu1.launchers - cpu0.launchers };
@@ -271,6 +274,7 @@ async function run(o: Options): Promise<Result> {
     const rssPeakKiB = kib(pid, 'VmHWM');
     const running = containerPids(pid).length;
 
+    await stopPoint();
     const noop = await repeated(o.noopRuns, [process.execPath, SKIFF, 'fleet', 'up', file], env);
     const node = await repeated(o.noopRuns, [process.execPath, '-e', '0'], env);
 
@@ -287,10 +291,9 @@ async function run(o: Options): Promise<Result> {
       downSeconds, left,
     };
   } finally {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+    if (child) {
+      await removeContainers(join(dir, 'skiff.sock'));
+      await endChild(child);
     }
     rmSync(dir, { recursive: true, force: true });
     removeCgroupParent();
@@ -339,9 +342,7 @@ function table(r: Result): string {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-run(opts).then((r) => {
+runBench('bench/fleet', async () => {
+  const r = await run(opts);
   process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : table(r));
-}, (err: Error) => {
-  process.stderr.write(`bench/fleet: ${err.message}\n`);
-  process.exit(1);
 });

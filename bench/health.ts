@@ -27,6 +27,7 @@ import { RUSAGE_CHILDREN } from '../src/sys/constants.js';
 import { childPids, cmdline, cpuSeconds } from '../src/sys/proc.js';
 import { cpuTime } from '../src/sys/rusage.js';
 import { positiveIntArg } from './args.js';
+import { endChild, removeContainers, runBench, stopPoint } from './stop.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIFFD = join(here, '../src/main/skiffd-main.js');
@@ -66,7 +67,7 @@ async function startDaemon(dir: string, o: Options): Promise<{ child: ChildProce
   const socket = join(dir, 'skiff.sock');
   const child = spawn(process.execPath, [SKIFFD, '--socket', socket, '--state-dir', join(dir, 'state'), '--cgroup-parent', `skiff-bench-health-${process.pid}`,
     ...(o.launchers ? ['--launchers', String(o.launchers)] : []), ...(o.probes ? ['--health-probes', String(o.probes)] : [])],
-    { stdio: ['ignore', 'ignore', 'inherit'] });
+    { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`skiffd exited with ${child.exitCode}`);
@@ -175,7 +176,9 @@ async function run(o: Options) {
     const nsenter = await nsenterReference(refPid, lanes, o.windowS);
     await api(socket, 'DELETE', '/containers/ref?force=1');
 
+    await stopPoint();
     await upFleet(dir, socket, o.containers);
+    await stopPoint();
     const c0 = daemonCpu(pid);
     const p0 = await probesTotal(socket);
     const t0 = performance.now();
@@ -200,11 +203,8 @@ async function run(o: Options) {
   } finally {
     if (socket) await api(socket, 'DELETE', '/fleets/hbench').catch(() => undefined);
     if (socket) await api(socket, 'DELETE', '/containers/ref?force=1').catch(() => undefined);
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    if (socket) await removeContainers(socket);
+    if (child) await endChild(child);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -223,9 +223,7 @@ function table(r: Awaited<ReturnType<typeof run>>): string {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-run(opts).then((r) => {
+runBench('bench/health', async () => {
+  const r = await run(opts);
   process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : table(r));
-}, (err: Error) => {
-  process.stderr.write(`bench/health: ${err.message}\n`);
-  process.exit(1);
 });

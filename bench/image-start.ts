@@ -25,6 +25,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
+import { endChild, removeContainers, runBench, stopPoint } from './stop.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIFFD = join(here, '../src/main/skiffd-main.js');
@@ -65,12 +66,6 @@ function freePort(): Promise<number> {
   });
 }
 
-async function stop(p: ChildProcess | null): Promise<void> {
-  if (!p || p.exitCode !== null) return;
-  const gone = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  await gone;
-}
 
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -133,7 +128,7 @@ async function main(): Promise<void> {
     await busyboxLayout(layout);
     const host = `127.0.0.1:${await freePort()}`;
     writeFileSync(`${dir}/registry.yml`, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/registry\nhttp:\n  addr: ${host}\n`);
-    registry = spawn('docker-registry', ['serve', `${dir}/registry.yml`], { stdio: 'ignore' });
+    registry = spawn('docker-registry', ['serve', `${dir}/registry.yml`], { stdio: 'ignore', detached: true });
     for (let i = 0; ; i++) {
       try {
         if ((await fetch(`http://${host}/v2/`)).ok) break;
@@ -146,7 +141,7 @@ async function main(): Promise<void> {
     run('umoci', ['unpack', '--image', `${layout}:1`, join(dir, 'bundle')]);
     const rootDir = join(dir, 'bundle', 'rootfs');
     const socket = join(dir, 'skiff.sock');
-    skiffd = spawn(process.execPath, [SKIFFD, '--socket', socket, '--state-dir', join(dir, 'state')], { stdio: 'ignore' });
+    skiffd = spawn(process.execPath, [SKIFFD, '--socket', socket, '--state-dir', join(dir, 'state')], { stdio: 'ignore', detached: true });
     for (let i = 0; ; i++) {
       try {
         if ((await request(socket, 'GET', '/_ping')).status === 200) break;
@@ -166,6 +161,7 @@ async function main(): Promise<void> {
     const lat: Record<string, number[]> = { image: [], dir: [] };
     const cpu: Record<string, number> = { image: 0, dir: 0 };
     for (let i = 0; i < count; i++) {
+      await stopPoint();
       for (const [kind, image] of i % 2 === 0 ? kinds : [...kinds].reverse()) {
         const c0 = daemonCpu(pid);
         lat[kind]!.push(await once(socket, `${kind}-${i}`, image));
@@ -174,6 +170,7 @@ async function main(): Promise<void> {
     }
     const fleet: Record<string, number[]> = { image: [], dir: [] };
     for (let r = 0; r < rounds; r++) {
+      await stopPoint();
       for (const [kind, image] of r % 2 === 0 ? kinds : [...kinds].reverse()) {
         fleet[kind]!.push(await fleetUp(socket, dir, `f${kind}${r}`, image, fleetN));
         await api(socket, 'DELETE', `/fleets/f${kind}${r}`);
@@ -197,10 +194,13 @@ async function main(): Promise<void> {
       process.stdout.write(`  fleet of ${fleetN} running: image ${fleet.image!.map((s) => s.toFixed(2)).join(', ')} s (${result.fleetStartsPerSecond.image.join(', ')}/s) vs dir ${fleet.dir!.map((s) => s.toFixed(2)).join(', ')} s (${result.fleetStartsPerSecond.dir.join(', ')}/s)\n`);
     }
   } finally {
-    await stop(skiffd);
-    await stop(registry);
+    if (skiffd) {
+      await removeContainers(join(dir, 'skiff.sock'));
+      await endChild(skiffd);
+    }
+    if (registry) await endChild(registry);
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+runBench('bench/image-start', main);

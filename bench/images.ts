@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { open, request } from '../src/api/http-client.js';
+import { endChild, runBench, stopPoint } from './stop.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIFFD = join(here, '../src/main/skiffd-main.js');
@@ -95,16 +96,17 @@ async function main(): Promise<void> {
     const port = await freePort();
     const host = `127.0.0.1:${port}`;
     writeFileSync(`${dir}/registry.yml`, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/registry\nhttp:\n  addr: ${host}\n`);
-    procs.push(spawn('docker-registry', ['serve', `${dir}/registry.yml`], { stdio: 'ignore' }));
+    procs.push(spawn('docker-registry', ['serve', `${dir}/registry.yml`], { stdio: 'ignore', detached: true }));
     await until('docker-registry', async () => (await fetch(`http://${host}/v2/`)).ok);
     run('skopeo', ['--insecure-policy', 'copy', '-q', '--dest-tls-verify=false', `oci:${dir}/layout:1`, `docker://${host}/bench/img:1`]);
     const socket = `${dir}/skiff.sock`;
-    procs.push(spawn(process.execPath, [SKIFFD, '--socket', socket, '--state-dir', `${dir}/state`], { stdio: 'ignore' }));
+    procs.push(spawn(process.execPath, [SKIFFD, '--socket', socket, '--state-dir', `${dir}/state`], { stdio: 'ignore', detached: true }));
     await until('skiffd', async () => (await request(socket, 'GET', '/_ping')).status === 200);
 
     const skiff: number[] = [];
     const skopeo: number[] = [];
     for (let r = 0; r < rounds; r++) {
+      await stopPoint();
       let t = process.hrtime.bigint();
       const res = await open(socket, 'POST', `/images/create?fromImage=${encodeURIComponent(`${host}/bench/img:1`)}`);
       let text = '';
@@ -130,15 +132,9 @@ async function main(): Promise<void> {
       process.stdout.write(`  skopeo copy + umoci unpack:                 ${result.skopeoUmociSeconds} s  (${result.skopeoAll.join(', ')})\n`);
     }
   } finally {
-    for (const p of procs.reverse()) {
-      if (p.exitCode === null) {
-        const gone = new Promise((r) => p.once('exit', r));
-        p.kill('SIGTERM');
-        await gone;
-      }
-    }
+    for (const p of procs.reverse()) await endChild(p);
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+runBench('bench/images', main);

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { percentile } from '../src/api/stats.js';
+import { endChild, runBench, stopPoint } from './stop.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROJECT = resolve(HERE, existsSync(resolve(HERE, '../../package.json')) ? '../..' : '..');
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'config.toml'), ['version = 2', `root = "${dir}/root"`, `state = "${dir}/state"`, 'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
     '[grpc]', `  address = "${sock}"`, '[ttrpc]', `  address = "${sock}.ttrpc"`, ''].join('\n'));
   const log = openSync(join(dir, 'containerd.log'), 'w');
-  const containerd = spawn('containerd', ['--config', join(dir, 'config.toml')], { stdio: ['ignore', log, log] });
+  const containerd = spawn('containerd', ['--config', join(dir, 'config.toml')], { stdio: ['ignore', log, log], detached: true });
   closeSync(log);
   const ctr = (args: string[]): { code: number; err: string } => {
     const r = spawnSync('ctr', ['--address', sock, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
     const times = new Map<string, number[]>(names.map((n) => [n, []]));
     const failures = new Map<string, string>();
     for (let i = -1; i < count; i++) { // i = -1: one warm-up round, not counted
+      await stopPoint();
       for (const n of names) {
         if (failures.has(n)) continue;
         const t0 = process.hrtime.bigint();
@@ -142,15 +144,11 @@ async function main(): Promise<void> {
       for (const [n, c] of Object.entries(calls)) console.log(`  ${n.padEnd(14)} p50 ${c.p50.toFixed(1)}  p90 ${c.p90.toFixed(1)}`);
     }
   } finally {
-    containerd.kill('SIGTERM');
-    await new Promise((r) => containerd.once('exit', r));
+    await endChild(containerd);
     stopServers([join(dir, 'root-skiff-oci', 'default'), join(dir, 'bare')]);
     spawnSync('umount', ['-R', join(dir, 'root')], { stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
-  console.error((err as Error).message);
-  process.exitCode = 1;
-});
+runBench('bench/oci', main);

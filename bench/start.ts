@@ -46,6 +46,7 @@ import { writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { buildRootfs, writeOciBundle } from '../src/cli/bench/bundle.js';
 import { runExternalWithWarmup, type ExternalPlan, type Sample } from '../src/cli/bench/external.js';
+import { runBench, stopPoint } from './stop.js';
 
 // skiff-bridge: the same on a bridge network. skiff-cg and runc-cg: a cgroup per container and the
 // same limits (LIMITS) in both.
@@ -342,6 +343,7 @@ async function main(): Promise<void> {
     cgroups = runtimes.includes('skiff-cg') ? new Cgroups(detectLayout(), `skiff-bench-${process.pid}`) : null;
     for (const c of o.concurrency) {
       for (let round = 1; round <= o.rounds; round++) for (const r of runtimes) {
+        await stopPoint();
         process.stderr.write(`bench/start: ${r} at concurrency ${c}${o.rounds > 1 ? `, round ${round}` : ''}…\n`);
         let sample: Sample;
         let cpu0 = treeCpuSeconds();
@@ -380,7 +382,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench/start: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runBench('bench/start', main);

@@ -23,6 +23,7 @@ import { formatTable } from '../table.js';
 import { percentile } from '../../api/stats.js';
 import { buildRootfs, writeOciBundle } from './bundle.js';
 import { runExternal, type ExternalRuntime, type Sample } from './external.js';
+import { BenchStopped, listenForStop, stopPoint } from './stop.js';
 import { throughApi, type Lifecycle } from './through-api.js';
 import { keeperPid, machineBusySeconds, minus, reapedChildrenSeconds, settleMachine, skiffCpu, skiffdPid, type SkiffCpu } from './usage.js';
 
@@ -157,6 +158,7 @@ export async function bench(o: BenchOptions): Promise<number> {
   const main: Row[] = [];
   const serial: Row[] = [];
   const before = loadavg();
+  const stopListening = listenForStop('skiff bench');
   try {
     const rootfs = buildRootfs(join(work, 'rootfs'));
     const bundle = o.vs.some((r) => r === 'runc' || r === 'crun') ? writeOciBundle(join(work, 'bundle'), rootfs) : '';
@@ -164,18 +166,32 @@ export async function bench(o: BenchOptions): Promise<number> {
     const say = (what: string) => process.stderr.write(`skiff bench: ${what}…\n`);
     say(`${o.count} containers through skiffd at concurrency ${o.concurrency} (${INCLUDES[o.lifecycle]})`);
     if (o.warmup > 0) await throughApi({ socket, rootfs, lifecycle: o.lifecycle, count: o.warmup, concurrency: o.concurrency, label: 'warmup' });
+    await stopPoint();
     main.push(await skiffRow(cx, o.lifecycle, o.count, o.concurrency, 'run'));
     for (const runtime of o.vs) {
+      await stopPoint();
       say(`${o.count} × ${runtime} at concurrency ${o.concurrency}`);
       main.push(await externalRow(cx, runtime, o.count, o.concurrency, o.warmup));
     }
     if (o.serial > 0) {
+      await stopPoint();
       say(`serial: ${o.serial} of each, one at a time`);
       serial.push(await skiffRow(cx, 'start', o.serial, 1, 'serial-start'));
+      await stopPoint();
       serial.push(await skiffRow(cx, o.lifecycle === 'start' ? 'rm' : o.lifecycle, o.serial, 1, 'serial-full'));
-      for (const runtime of o.vs) serial.push(await externalRow(cx, runtime, o.serial, 1, Math.min(o.warmup, 5)));
+      for (const runtime of o.vs) {
+        await stopPoint();
+        serial.push(await externalRow(cx, runtime, o.serial, 1, Math.min(o.warmup, 5)));
+      }
     }
+    await stopPoint();
+  } catch (err) {
+    if (!(err instanceof BenchStopped)) throw err;
+    // The containers of the row in hand are removed (through-api.ts), its files below.
+    process.stderr.write(`skiff bench: ${err.message}; its containers and files removed\n`);
+    return err.status;
   } finally {
+    stopListening();
     rmSync(work, { recursive: true, force: true });
   }
   const load = { before, after: loadavg() };

@@ -13,6 +13,7 @@
 import { Agent, type IncomingMessage } from 'node:http';
 import { open, parseBody, readAll, request } from '../../api/http-client.js';
 import type { Sample } from './external.js';
+import { stopAsked } from './stop.js';
 
 export type Lifecycle = 'rm' | 'full' | 'start';
 
@@ -84,7 +85,8 @@ export async function throughApi(o: ApiRun): Promise<Sample> {
   const t0 = performance.now();
   try {
     await Promise.all(Array.from({ length: o.concurrency }, async () => {
-      for (let i = next++; i < o.count; i = next++) {
+      // A stop asked for (stop.ts) ends the row at the containers begun; those are removed below.
+      for (let i = next++; i < o.count && !stopAsked(); i = next++) {
         const name = `bench-${o.label}-${process.pid}-${i}`;
         const a = performance.now();
         try {
