@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { request } from '../src/api/http-client.js';
-import { listenForStop, stopAsked } from '../src/cli/bench/stop.js';
+import { BenchStopped, listenForStop, stopAsked } from '../src/cli/bench/stop.js';
 
 export { stopPoint } from '../src/cli/bench/stop.js';
 
@@ -21,7 +21,7 @@ export function runBench(name: string, main: () => Promise<void>): void {
     // stop all the same, its error said.
     const signal = stopAsked();
     if (signal) {
-      const why = err instanceof Error && err.message !== `stopped by ${signal}` ? ` (a step failed meanwhile: ${err.message})` : '';
+      const why = err instanceof BenchStopped ? '' : ` (a step failed meanwhile: ${(err as Error).message ?? String(err)})`;
       process.stderr.write(`${name}: stopped by ${signal}${why}; cleaned up\n`);
       process.exit(128 + constants.signals[signal]);
     }
