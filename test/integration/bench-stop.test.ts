@@ -5,7 +5,8 @@
 // action skipped every finally block and left all of them.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { request } from '../../src/api/http-client.js';
 import { until, useDaemon } from '../support/daemon.js';
@@ -17,7 +18,7 @@ const ROOT = join(import.meta.dirname, '../..');
 function watch(child: ChildProcess): { stderr: () => string; status: Promise<number> } {
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
-  const status = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : 15))));
+  const status = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + constants.signals[signal!])));
   return { stderr: () => stderr, status };
 }
 
@@ -58,12 +59,15 @@ describe('benchmarks stopped by a signal clean up', function () {
     const dir = tmp.make('bench-script-stop');
     const child = spawn(process.execPath, [join(ROOT, 'dist/bench/exec.js'), '--count', '100000'], { env: { ...process.env, TMPDIR: dir }, stdio: ['ignore', 'ignore', 'pipe'] });
     const w = watch(child);
+    let socket: string | null = null;
+    let skiffd = 0;
     try {
       // Its skiffd answers and its container runs: the rounds have begun.
       const work = await until(() => readdirSync(dir).find((n) => n.startsWith('skiff-bench-exec-')), 'the bench\'s directory');
+      socket = join(dir, work, 'skiff.sock');
       await until(() => w.stderr().includes('skiffd listening'), 'the bench\'s skiffd');
-      const skiffd = await until(() => childrenOf(child.pid!).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'skiffd'), 'the bench\'s skiffd process');
-      await until(async () => ((await request(join(dir, work, 'skiff.sock'), 'GET', '/containers/web/json')).body as { State?: { Running?: boolean } }).State?.Running, 'the bench\'s container');
+      skiffd = await until(() => childrenOf(child.pid!).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'skiffd'), 'the bench\'s skiffd process');
+      await until(async () => ((await request(socket!, 'GET', '/containers/web/json')).body as { State?: { Running?: boolean } }).State?.Running, 'the bench\'s container');
       child.kill('SIGINT');
       expect(await w.status, w.stderr()).to.equal(130);
       expect(w.stderr()).to.include('bench/exec: stopped by SIGINT; cleaned up');
@@ -73,6 +77,22 @@ describe('benchmarks stopped by a signal clean up', function () {
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await w.status;
+      // A bench that failed to clean up must not leave its work to the next test: its container,
+      // its skiffd (by pid) and its cgroups, undone here.
+      if (skiffd > 0 && existsSync(`/proc/${skiffd}`)) {
+        await request(socket!, 'DELETE', '/containers/web?force=1').catch(() => undefined);
+        process.kill(skiffd, 'SIGTERM');
+        await until(() => !existsSync(`/proc/${skiffd}`) || readFileSync(`/proc/${skiffd}/stat`, 'utf8').includes(') Z'), `the bench's skiffd ${skiffd} to end`);
+      }
+      for (const top of cgroupLeft(`skiff-bench-exec-${child.pid}`)) {
+        for (const cg of [...readdirSync(top, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(top, e.name)), top]) {
+          // What still runs in the bench's own cgroup is the bench's container: ended by pid.
+          const pids = (): number[] => readFileSync(join(cg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+          for (const pid of pids()) process.kill(pid, 'SIGKILL');
+          await until(() => pids().length === 0, `${cg} to empty`);
+          rmdirSync(cg);
+        }
+      }
     }
   });
 });
