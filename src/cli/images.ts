@@ -1,6 +1,7 @@
 // The image commands: pull, images, rmi, tag, load, save, login, logout. Each is one API call on skiffd's
 // Docker-shaped /images paths; pull prints Docker's progress lines one per event.
-import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
+import { createReadStream, renameSync, rmSync } from 'node:fs';
+import { fileWriteStream } from '../sys/write-stream.js';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import { call, stream } from './client.js';
@@ -123,7 +124,7 @@ function save(o: Outcome): Declared {
     // Written beside the target and renamed: a failed save leaves no half archive under its name.
     const tmp = `${values.output}.part`;
     try {
-      await pipeline(res, createWriteStream(tmp));
+      await pipeline(res, fileWriteStream(tmp, 0o666));
       renameSync(tmp, values.output);
     } catch (err) {
       rmSync(tmp, { force: true });

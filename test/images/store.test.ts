@@ -1,8 +1,11 @@
 // The image store on a real directory: a restart empties tmp/, concurrent writes of one blob
 // share one download, and a blob that does not match its digest leaves nothing.
 import { expect } from 'chai';
+import { pbkdf2 } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { sha256 } from '../../src/main/images/digest.js';
 import { ImageStore } from '../../src/main/images/store.js';
 import { TempDirs } from '../support/tmp.js';
@@ -45,6 +48,22 @@ describe('images: the store', () => {
     expect(existsSync(store.blobPath(digest))).to.equal(false);
     expect(readdirSync(`${root}/tmp`)).to.deep.equal([]);
     expect(readdirSync(`${root}/blobs/sha256`)).to.deep.equal([]);
+  });
+
+  it('a blob refused before its temp file could be opened leaves no temp file once the open would have come (a busy thread pool)', async () => {
+    const root = tmp.make('store');
+    const store = new ImageStore(root).open();
+    const digest = sha256('expected');
+    // Every thread of libuv's pool busy for a while: an open made on the pool waits behind them,
+    // so the refusal of the first chunk comes before it, as it did on a loaded CI machine.
+    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const busy = Array.from({ length: threads }, () => promisify(pbkdf2)('busy', 'pool', 100_000, 32, 'sha256'));
+    const err = await store.putBlob(digest, () => Promise.resolve(Readable.from([Buffer.from('far too long')])), 8, 'layer z').then(() => null, (e: Error) => e);
+    expect(err?.message).to.equal('layer z: more than the 8 bytes expected');
+    await Promise.all(busy);
+    // Whatever was queued behind the busy work has run by the time a few more pool calls have.
+    for (let i = 0; i < threads * 2; i++) await stat(root);
+    expect(readdirSync(`${root}/tmp`)).to.deep.equal([]);
   });
 });
 

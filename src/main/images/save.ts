@@ -2,7 +2,8 @@
 // as <id>.json, each layer uncompressed as <diff id>/layer.tar, and the legacy `repositories`),
 // which `docker load` and `skiff load` read back with the same image id (the config's bytes are
 // the stored ones). A gzip layer is uncompressed into tmp/ first: a tar entry needs its size up front.
-import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
+import { createReadStream, rmSync, statSync } from 'node:fs';
+import { fileWriteStream } from '../../sys/write-stream.js';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
@@ -33,7 +34,7 @@ export async function saveArchive(store: ImageStore, names: string[], out: Writa
         written.add(name);
         const tmp = store.tmpPath('save');
         temps.push(tmp);
-        await pipeline(openLayerTar(store, l.digest), createWriteStream(tmp, { mode: 0o600 }));
+        await pipeline(openLayerTar(store, l.digest), fileWriteStream(tmp, 0o600));
         const size = statSync(tmp).size;
         await new Promise<void>((res, rej) => {
           const sink = p.entry({ name, size, mode: 0o644, mtime: new Date(0) }, (e) => (e ? rej(e) : res()));

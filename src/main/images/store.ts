@@ -12,10 +12,11 @@
 // fdatasync, rename) after each change. Deleting an image deletes what only it used, except what
 // a container uses or a pull or load in flight has pinned.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fileWriteStream } from '../../sys/write-stream.js';
 import { hex, isDigest } from './digest.js';
 
 export interface StoredLayer {
@@ -170,7 +171,7 @@ export class ImageStore {
     const tmp = this.tmpPath('blob');
     const hasher = new Hasher(size ?? Number.MAX_SAFE_INTEGER, what);
     try {
-      await pipeline(await open(), hasher, createWriteStream(tmp, { mode: 0o600 }));
+      await pipeline(await open(), hasher, fileWriteStream(tmp, 0o600));
       const got = hasher.digest();
       if (size !== null && hasher.bytes !== size) throw new Error(`${what}: got ${hasher.bytes} bytes, expected ${size} (truncated?)`);
       if (got !== digest) throw new Error(`${what}: digest mismatch: expected ${digest}, got ${got} (${hasher.bytes} bytes)`);
