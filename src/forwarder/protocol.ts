@@ -63,7 +63,7 @@ export interface LentPipes {
   stdin: string | null;
   stdout: string;
   stderr: string;
-  /** PID 1 holds its own ends now, or never will: the forwarder closes its copies */
+  /** PID 1 holds its own ends now, or never will: the forwarder closes its copies (the first call only) */
   readonly release: () => void;
 }
 

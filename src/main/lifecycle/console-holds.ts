@@ -22,7 +22,13 @@ interface ConsoleOpenOptions {
 }
 
 /** The container's ends of a pipe console, lent by path (src/forwarder's LentPipes). */
-export interface LentPipes { stdin: string | null; stdout: string; stderr: string; readonly release: () => void }
+export interface LentPipes {
+  stdin: string | null;
+  stdout: string;
+  stderr: string;
+  /** the forwarder closes its copies: the first call only */
+  readonly release: () => void;
+}
 
 /** A console the forwarder kept from an earlier skiffd (src/forwarder's KeptConsole). */
 export interface KeptConsole { id: string; slavePath: string | null; ended: boolean }
@@ -51,8 +57,8 @@ export type Held = {
 } & (
   /** hold: skiffd's own fd on the slave, until PID 1 holds it */
   | { kind: 'pty'; slavePath: string; hold: number | null }
-  /** lent: the container's ends the forwarder keeps, until PID 1 holds them */
-  | { kind: 'pipes'; lent: LentPipes | null; paths: { stdin: string | null; stdout: string; stderr: string } }
+  /** lent: the container's ends the forwarder keeps until PID 1 holds them; null for a console adopted from an earlier skiffd, whose PID 1 has its own */
+  | { kind: 'pipes'; lent: LentPipes | null }
 );
 
 /**
@@ -67,8 +73,7 @@ export async function openHeld(service: ConsoleService, id: string, o: ConsoleOp
     return { kind: 'pty', slavePath, used: false, hold: null };
   }
   if (!o.tty) {
-    const lent = await service.lendPipes(id, { ...opts, stdin: o.stdin });
-    return { kind: 'pipes', used: false, lent, paths: { stdin: lent.stdin, stdout: lent.stdout, stderr: lent.stderr } };
+    return { kind: 'pipes', used: false, lent: await service.lendPipes(id, { ...opts, stdin: o.stdin }) };
   }
   const { slavePath } = await service.open(id, opts);
   let hold: number;
@@ -83,7 +88,10 @@ export async function openHeld(service: ConsoleService, id: string, o: ConsoleOp
 
 /** The process's stdio in a launch plan's terms. */
 export function launchConsoleOf(held: Held): LaunchConsole {
-  return held.kind === 'pty' ? { kind: 'pty', slavePath: held.slavePath } : { kind: 'pipes', ...held.paths };
+  if (held.kind === 'pty') return { kind: 'pty', slavePath: held.slavePath };
+  // An adopted console is a used one, which a run replaces with a fresh one before it gets here.
+  if (held.lent === null) throw new Error('a pipe console adopted from an earlier skiffd has no ends to lend');
+  return { kind: 'pipes', stdin: held.lent.stdin, stdout: held.lent.stdout, stderr: held.lent.stderr };
 }
 
 /** The process holds its stdio now (or never will): skiffd lets go of its own fd, or the forwarder of the pipes' container ends. */
@@ -91,9 +99,8 @@ export function releaseHeld(held: Held): void {
   if (held.kind === 'pty' && held.hold !== null) {
     closeSlave(held.hold);
     held.hold = null;
-  } else if (held.kind === 'pipes' && held.lent !== null) {
-    held.lent.release();
-    held.lent = null;
+  } else if (held.kind === 'pipes') {
+    held.lent?.release(); // once, however often it is called (lentByPath)
   }
 }
 
@@ -158,7 +165,7 @@ export class ConsoleHolds {
       if (r !== undefined && r.status !== 'created' && !this.open.has(c.id)) {
         this.open.set(c.id, c.slavePath !== null
           ? { kind: 'pty', slavePath: c.slavePath, used: true, hold: null }
-          : { kind: 'pipes', used: true, lent: null, paths: { stdin: null, stdout: '', stderr: '' } });
+          : { kind: 'pipes', used: true, lent: null });
         continue;
       }
       await this.service.remove(c.id).catch(() => undefined);
