@@ -94,6 +94,7 @@ async function settled(): Promise<void> {
 }
 
 async function skiffRow(cx: Context, lifecycle: Lifecycle, count: number, concurrency: number, label: string): Promise<Row> {
+  await stopPoint(); // a row is a step: a stop asked for meanwhile ends the bench here (stop.ts)
   await settled();
   const cpu0 = skiffCpu(cx.pid, keeperPid(cx.socket));
   const m0 = machineBusySeconds();
@@ -105,6 +106,7 @@ async function skiffRow(cx: Context, lifecycle: Lifecycle, count: number, concur
 }
 
 async function externalRow(cx: Context, runtime: ExternalRuntime, count: number, concurrency: number, warmup: number): Promise<Row> {
+  await stopPoint();
   const p = { runtime, count, concurrency, bundle: cx.bundle, rootfs: cx.rootfs, stateRoot: join(cx.work, `${runtime}-state`), dir: join(cx.work, `${runtime}-${concurrency}`) };
   if (warmup > 0) await runExternal({ ...p, count: warmup, dir: `${p.dir}-warmup` });
   await settled();
@@ -166,25 +168,18 @@ export async function bench(o: BenchOptions): Promise<number> {
     const say = (what: string) => process.stderr.write(`skiff bench: ${what}…\n`);
     say(`${o.count} containers through skiffd at concurrency ${o.concurrency} (${INCLUDES[o.lifecycle]})`);
     if (o.warmup > 0) await throughApi({ socket, rootfs, lifecycle: o.lifecycle, count: o.warmup, concurrency: o.concurrency, label: 'warmup' });
-    await stopPoint();
     main.push(await skiffRow(cx, o.lifecycle, o.count, o.concurrency, 'run'));
     for (const runtime of o.vs) {
-      await stopPoint();
       say(`${o.count} × ${runtime} at concurrency ${o.concurrency}`);
       main.push(await externalRow(cx, runtime, o.count, o.concurrency, o.warmup));
     }
     if (o.serial > 0) {
-      await stopPoint();
       say(`serial: ${o.serial} of each, one at a time`);
       serial.push(await skiffRow(cx, 'start', o.serial, 1, 'serial-start'));
-      await stopPoint();
       serial.push(await skiffRow(cx, o.lifecycle === 'start' ? 'rm' : o.lifecycle, o.serial, 1, 'serial-full'));
-      for (const runtime of o.vs) {
-        await stopPoint();
-        serial.push(await externalRow(cx, runtime, o.serial, 1, Math.min(o.warmup, 5)));
-      }
+      for (const runtime of o.vs) serial.push(await externalRow(cx, runtime, o.serial, 1, Math.min(o.warmup, 5)));
     }
-    await stopPoint();
+    await stopPoint(); // one asked for in the last row: no table of a row cut short
   } catch (err) {
     if (!(err instanceof BenchStopped)) throw err;
     // The containers of the row in hand are removed (through-api.ts), its files below.
