@@ -247,11 +247,10 @@ async function lifecycleRate(count: number, env: NodeJS.ProcessEnv): Promise<num
 
 async function run(o: Options): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-fleet-'));
-  let child: ChildProcess | null = null;
+  let d: { child: ChildProcess; socket: string } | null = null;
   try {
-    const d = await startDaemon(dir, o.launchers, o.profile);
-    child = d.child;
-    const pid = child.pid!;
+    d = await startDaemon(dir, o.launchers, o.profile);
+    const pid = d.child.pid!;
     const env = { ...process.env, SKIFF_SOCKET: d.socket, SKIFF_STATE_DIR: join(dir, 'state') };
     const before = loadavg();
     const perSecond = await lifecycleRate(o.benchCount, env);
@@ -291,9 +290,9 @@ async function run(o: Options): Promise<Result> {
       downSeconds, left,
     };
   } finally {
-    if (child) {
-      await removeContainers(join(dir, 'skiff.sock'));
-      await endChild(child);
+    if (d) {
+      await removeContainers(d.socket);
+      await endChild(d.child);
     }
     rmSync(dir, { recursive: true, force: true });
     removeCgroupParent();

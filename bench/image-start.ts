@@ -122,6 +122,7 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds ?? 2);
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-image-start-'));
   let skiffd: ChildProcess | null = null;
+  const socket = join(dir, 'skiff.sock');
   let registry: ChildProcess | null = null;
   try {
     const layout = join(dir, 'layout');
@@ -140,7 +141,6 @@ async function main(): Promise<void> {
     const ref = `${host}/bench/bb:1`;
     run('umoci', ['unpack', '--image', `${layout}:1`, join(dir, 'bundle')]);
     const rootDir = join(dir, 'bundle', 'rootfs');
-    const socket = join(dir, 'skiff.sock');
     skiffd = spawn(process.execPath, [SKIFFD, '--socket', socket, '--state-dir', join(dir, 'state')], { stdio: 'ignore', detached: true });
     for (let i = 0; ; i++) {
       try {
@@ -195,7 +195,7 @@ async function main(): Promise<void> {
     }
   } finally {
     if (skiffd) {
-      await removeContainers(join(dir, 'skiff.sock'));
+      await removeContainers(socket);
       await endChild(skiffd);
     }
     if (registry) await endChild(registry);
