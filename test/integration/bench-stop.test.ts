@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { request } from '../../src/api/http-client.js';
 import { until, useDaemon } from '../support/daemon.js';
 import { useTempDirs } from '../support/tmp.js';
+import { hierarchies, subdirs } from '../support/cgroup-sweep.js';
+import { childPids } from '../../src/sys/proc.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -22,13 +24,8 @@ function watch(child: ChildProcess): { stderr: () => string; status: Promise<num
   return { stderr: () => stderr, status };
 }
 
-/** The children of `pid` (every thread's). */
-function childrenOf(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
-}
-
-/** Whether a cgroup of this name exists in any hierarchy. */
-const cgroupLeft = (name: string): string[] => readdirSync('/sys/fs/cgroup').map((h) => join('/sys/fs/cgroup', h, name)).filter((p) => existsSync(p));
+/** The directories of a cgroup of this name, in every hierarchy it exists in. */
+const cgroupLeft = (name: string): string[] => hierarchies('/sys/fs/cgroup').map((h) => join(h, name)).filter((p) => existsSync(p));
 
 describe('benchmarks stopped by a signal clean up', function () {
   this.timeout(120_000);
@@ -66,7 +63,7 @@ describe('benchmarks stopped by a signal clean up', function () {
       const work = await until(() => readdirSync(dir).find((n) => n.startsWith('skiff-bench-exec-')), 'the bench\'s directory');
       socket = join(dir, work, 'skiff.sock');
       await until(() => w.stderr().includes('skiffd listening'), 'the bench\'s skiffd');
-      skiffd = await until(() => childrenOf(child.pid!).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'skiffd'), 'the bench\'s skiffd process');
+      skiffd = await until(() => childPids(child.pid!).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'skiffd'), 'the bench\'s skiffd process');
       await until(async () => ((await request(socket!, 'GET', '/containers/web/json')).body as { State?: { Running?: boolean } }).State?.Running, 'the bench\'s container');
       child.kill('SIGINT');
       expect(await w.status, w.stderr()).to.equal(130);
@@ -85,7 +82,7 @@ describe('benchmarks stopped by a signal clean up', function () {
         await until(() => !existsSync(`/proc/${skiffd}`) || readFileSync(`/proc/${skiffd}/stat`, 'utf8').includes(') Z'), `the bench's skiffd ${skiffd} to end`);
       }
       for (const top of cgroupLeft(`skiff-bench-exec-${child.pid}`)) {
-        for (const cg of [...readdirSync(top, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(top, e.name)), top]) {
+        for (const cg of [...subdirs(top), top]) {
           // What still runs in the bench's own cgroup is the bench's container: ended by pid.
           const pids = (): number[] => readFileSync(join(cg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
           for (const pid of pids()) process.kill(pid, 'SIGKILL');

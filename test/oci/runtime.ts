@@ -10,8 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { isChildSubreaper, setChildSubreaper } from '../../src/sys/libc.js';
-import { pidfdOpen, waitPidfd, close } from '../../src/sys/libc.js';
+import { close, isChildSubreaper, pidfdOpen, setChildSubreaper, waitPidfd } from '../../src/sys/libc.js';
 import { orphanZombies, reapChild } from '../support/orphans.js';
 import { buildBusyboxRootfs } from '../support/rootfs.js';
 import { TempDirs } from '../support/tmp.js';
@@ -155,7 +154,7 @@ export class Runtime {
       if (r.code !== 0) continue;
       const pid = (JSON.parse(r.stdout) as { pid: number }).pid;
       this.call(['delete', '--force', id]);
-      if (pid > 0) reap(pid);
+      if (pid > 0) reapChild(pid);
     }
   }
 }
@@ -198,9 +197,7 @@ export function useCgroupParentCleanup(): void {
 }
 
 /** Reaps an init that is our child (subreaper) once it has exited; a no-op if it is not ours. */
-export function reap(pid: number): void {
-  reapChild(pid);
-}
+export { reapChild as reap };
 
 export interface Bundle {
   dir: string;

@@ -34,7 +34,7 @@ export interface SweepOptions {
 }
 
 /** The hierarchies' roots: the mount itself on v2, each controller's directory (not the symlinks to them) on v1. */
-function hierarchies(root: string): string[] {
+export function hierarchies(root: string): string[] {
   if (existsSync(join(root, 'cgroup.controllers'))) return [root];
   const out: string[] = [];
   for (const e of readdirSync(root, { withFileTypes: true })) if (e.isDirectory()) out.push(join(root, e.name));
@@ -42,7 +42,7 @@ function hierarchies(root: string): string[] {
 }
 
 /** Every directory below `dir` (not `dir` itself), deepest first. */
-function subdirs(dir: string): string[] {
+export function subdirs(dir: string): string[] {
   const out: string[] = [];
   let entries;
   try {
